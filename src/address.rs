@@ -1,0 +1,99 @@
+//! Resource addresses: `<service>.<type>.<name>`, unique in a stack.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The address of a declared resource, e.g. `ec2.subnet.examplepay-prod-private-a`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Address {
+    kind: String,
+    name: String,
+}
+
+impl Address {
+    /// Builds an address from a resource kind (`ec2.vpc`) and a name, checking the name.
+    pub fn new(kind: &str, name: &str) -> Result<Self, String> {
+        validate_name(name)?;
+        Ok(Self { kind: kind.to_string(), name: name.to_string() })
+    }
+
+    /// The resource kind, e.g. `ec2.vpc`.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The name the script gave the resource.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Checks that a resource name is usable inside an address and a token.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a resource name cannot be empty".into());
+    }
+    if name.len() > 128 {
+        return Err(format!("resource name `{name}` is longer than 128 characters"));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        return Err(format!(
+            "resource name `{name}` contains `{c}`; names use letters, digits, `-` and `_`"
+        ));
+    }
+    Ok(())
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.kind, self.name)
+    }
+}
+
+impl std::str::FromStr for Address {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.splitn(3, '.');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(svc), Some(ty), Some(name)) if !svc.is_empty() && !ty.is_empty() => {
+                Address::new(&format!("{svc}.{ty}"), name)
+            }
+            _ => Err(format!("`{s}` is not an address; addresses look like `ec2.vpc.main`")),
+        }
+    }
+}
+
+impl TryFrom<String> for Address {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Address> for String {
+    fn from(a: Address) -> String {
+        a.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints() {
+        let a: Address = "ec2.subnet.examplepay-prod-private-a".parse().unwrap();
+        assert_eq!(a.kind(), "ec2.subnet");
+        assert_eq!(a.name(), "examplepay-prod-private-a");
+        assert_eq!(a.to_string(), "ec2.subnet.examplepay-prod-private-a");
+    }
+
+    #[test]
+    fn rejects_bad_names() {
+        assert!(Address::new("ec2.vpc", "a.b").is_err());
+        assert!(Address::new("ec2.vpc", "").is_err());
+        assert!("vpc".parse::<Address>().is_err());
+    }
+}

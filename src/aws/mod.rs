@@ -1,0 +1,301 @@
+//! AWS access: one shared SDK configuration, per-region clients, call counting and error mapping.
+
+pub mod ec2;
+pub mod s3;
+mod tags;
+
+pub use tags::{ownership_tags, Tags, ADDRESS_TAG, STACK_TAG};
+
+use crate::resource::Resource;
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Every AWS resource type, in the order `eprun docs` lists them.
+pub static RESOURCES: &[&dyn Resource] = &[
+    &ec2::vpc::Vpc,
+    &ec2::subnet::Subnet,
+    &ec2::internet_gateway::InternetGateway,
+    &ec2::eip::Eip,
+    &ec2::nat_gateway::NatGateway,
+    &ec2::route_table::RouteTable,
+    &ec2::route::Route,
+    &ec2::route_table_association::RouteTableAssociation,
+    &ec2::security_group::SecurityGroup,
+    &ec2::vpc_endpoint::VpcEndpoint,
+    &ec2::flow_log::FlowLog,
+    &s3::bucket::Bucket,
+];
+
+/// What went wrong talking to AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsErrorKind {
+    /// The endpoint could not be reached.
+    Unreachable,
+    /// No usable credentials.
+    Credentials,
+    /// The service answered with an error code.
+    Service(String),
+    /// The resource is not there (a delete of something already gone is fine).
+    NotFound,
+    /// A wait ran out of time or the resource ended in a failed state.
+    Wait,
+}
+
+/// An AWS error naming the operation, its target and the service's message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("`{operation}` on `{target}` failed: {message}")]
+pub struct AwsError {
+    /// The API operation, e.g. `CreateVpc`.
+    pub operation: String,
+    /// The resource address or id the call was about.
+    pub target: String,
+    /// The service's message, or what happened on the way.
+    pub message: String,
+    /// The class of failure.
+    pub kind: AwsErrorKind,
+}
+
+impl AwsError {
+    /// An error from a failed SDK call.
+    pub fn from_sdk<E, R>(operation: &str, target: impl fmt::Display, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        let (kind, message) = match &err {
+            SdkError::ServiceError(se) => {
+                let e = se.err();
+                let code = e.code().unwrap_or("Unknown").to_string();
+                let msg = e.message().unwrap_or("").to_string();
+                let not_found = code.contains("NotFound") || code.starts_with("NoSuch");
+                let text = if msg.is_empty() { code.clone() } else { format!("{code}: {msg}") };
+                (if not_found { AwsErrorKind::NotFound } else { AwsErrorKind::Service(code) }, text)
+            }
+            SdkError::DispatchFailure(df) => {
+                let detail = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
+                if df.is_io() || df.is_timeout() {
+                    (AwsErrorKind::Unreachable, format!("could not reach the AWS endpoint ({})", last_cause(&detail)))
+                } else {
+                    (AwsErrorKind::Unreachable, last_cause(&detail))
+                }
+            }
+            SdkError::TimeoutError(_) => (AwsErrorKind::Unreachable, "the request timed out".into()),
+            _ => {
+                let detail = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
+                if detail.contains("credential") {
+                    (
+                        AwsErrorKind::Credentials,
+                        "no AWS credentials found; set a profile (`AWS_PROFILE`), SSO, or `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`".into(),
+                    )
+                } else {
+                    (AwsErrorKind::Service("Client".into()), last_cause(&detail))
+                }
+            }
+        };
+        Self { operation: operation.into(), target: target.to_string(), message, kind }
+    }
+
+    /// An error raised by eprun itself while working on a resource.
+    pub fn new(operation: &str, target: impl fmt::Display, kind: AwsErrorKind, message: impl Into<String>) -> Self {
+        Self { operation: operation.into(), target: target.to_string(), message: message.into(), kind }
+    }
+
+    /// Whether the target was already gone.
+    pub fn is_not_found(&self) -> bool {
+        self.kind == AwsErrorKind::NotFound
+    }
+}
+
+/// The innermost, most specific part of an error chain rendered by `DisplayErrorContext`.
+fn last_cause(detail: &str) -> String {
+    detail
+        .rsplit(": ")
+        .map(str::trim)
+        .find(|s| !s.is_empty() && !s.starts_with('('))
+        .unwrap_or(detail)
+        .trim_end_matches(')')
+        .to_string()
+}
+
+/// Counts every request attempt sent to AWS, for `stats.api_calls`.
+#[derive(Debug, Clone, Default)]
+struct CallCounter(Arc<AtomicU64>);
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "eprun-call-counter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default)]
+struct Clients {
+    ec2: Option<aws_sdk_ec2::Client>,
+    s3: Option<aws_sdk_s3::Client>,
+    sts: Option<aws_sdk_sts::Client>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: SdkConfig,
+    counter: CallCounter,
+    clients: Mutex<HashMap<String, Clients>>,
+}
+
+/// A region-scoped view of the shared AWS connection; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    region: String,
+    shared: Arc<Shared>,
+}
+
+impl Aws {
+    /// Loads the AWS CLI's configuration chain (profiles, SSO, env, `AWS_ENDPOINT_URL`) for a region.
+    pub async fn load(region: &str) -> Self {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .retry_config(RetryConfig::standard().with_max_attempts(8))
+            .load()
+            .await;
+        Self {
+            region: region.to_string(),
+            shared: Arc::new(Shared { config, counter: CallCounter::default(), clients: Mutex::default() }),
+        }
+    }
+
+    /// The same connection, scoped to another region.
+    pub fn in_region(&self, region: &str) -> Self {
+        Self { region: region.to_string(), shared: self.shared.clone() }
+    }
+
+    /// The region of this view.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// How many request attempts were sent so far.
+    pub fn api_calls(&self) -> u64 {
+        self.shared.counter.0.load(Ordering::Relaxed)
+    }
+
+    fn with_clients<T>(&self, pick: impl FnOnce(&mut Clients, &SdkConfig, &CallCounter) -> T) -> T {
+        let mut map = self.shared.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = map.entry(self.region.clone()).or_default();
+        pick(entry, &self.shared.config, &self.shared.counter)
+    }
+
+    /// The EC2 client for this region.
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        let region = Region::new(self.region.clone());
+        self.with_clients(|c, cfg, counter| {
+            c.ec2
+                .get_or_insert_with(|| {
+                    let conf = aws_sdk_ec2::config::Builder::from(cfg)
+                        .region(region)
+                        .interceptor(counter.clone())
+                        .build();
+                    aws_sdk_ec2::Client::from_conf(conf)
+                })
+                .clone()
+        })
+    }
+
+    /// The S3 client for this region (path-style when an endpoint override is set, as emulators need).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let region = Region::new(self.region.clone());
+        self.with_clients(|c, cfg, counter| {
+            c.s3
+                .get_or_insert_with(|| {
+                    let conf = aws_sdk_s3::config::Builder::from(cfg)
+                        .region(region)
+                        .force_path_style(cfg.endpoint_url().is_some())
+                        .interceptor(counter.clone())
+                        .build();
+                    aws_sdk_s3::Client::from_conf(conf)
+                })
+                .clone()
+        })
+    }
+
+    /// The STS client for this region.
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        let region = Region::new(self.region.clone());
+        self.with_clients(|c, cfg, counter| {
+            c.sts
+                .get_or_insert_with(|| {
+                    let conf = aws_sdk_sts::config::Builder::from(cfg)
+                        .region(region)
+                        .interceptor(counter.clone())
+                        .build();
+                    aws_sdk_sts::Client::from_conf(conf)
+                })
+                .clone()
+        })
+    }
+}
+
+/// Polls `check` until it reports ready, with backoff, up to `timeout`.
+pub async fn wait_until<F, Fut>(
+    operation: &str,
+    target: &str,
+    timeout: std::time::Duration,
+    mut check: F,
+) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<WaitState, AwsError>>,
+{
+    let start = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(200);
+    loop {
+        match check().await? {
+            WaitState::Ready => return Ok(()),
+            WaitState::Failed(why) => {
+                return Err(AwsError::new(operation, target, AwsErrorKind::Wait, why));
+            }
+            WaitState::Pending(what) => {
+                if start.elapsed() > timeout {
+                    return Err(AwsError::new(
+                        operation,
+                        target,
+                        AwsErrorKind::Wait,
+                        format!("still {what} after {}s", timeout.as_secs()),
+                    ));
+                }
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(10));
+    }
+}
+
+/// Where a resource is on its way to being usable (or gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitState {
+    /// Done.
+    Ready,
+    /// Not yet; the text says what state it is in.
+    Pending(String),
+    /// It will never get there.
+    Failed(String),
+}

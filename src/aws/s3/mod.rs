@@ -1,0 +1,3 @@
+//! S3 resource types.
+
+pub mod bucket;

@@ -1,0 +1,127 @@
+//! The command line (clap): commands, flags and their help.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// eprun: infrastructure as Rhai scripts — plan, apply and run AWS and Kubernetes.
+#[derive(Debug, Parser)]
+#[command(name = "eprun", version, about, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Cli {
+    /// A script to run: a stack is planned, shown, confirmed and applied; anything else is evaluated.
+    pub file: Option<PathBuf>,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Flags every command takes.
+    #[command(flatten)]
+    pub global: Global,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Use this environment instead of the one the script names (e.g. `local/us-east-1`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub env: Option<String>,
+    /// Machine-readable output on stdout; human text goes to stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The most AWS operations in flight at once.
+    #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+    /// plan: exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long, global = true)]
+    pub detailed_exitcode: bool,
+    /// More logging (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No colours (also `NO_COLOR`).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would do; changes nothing.
+    Plan {
+        /// The stack script.
+        file: PathBuf,
+        /// Rebuild a lost state from the ownership tags and show what was found.
+        #[arg(long)]
+        discover: bool,
+    },
+    /// Plan, confirm and apply a stack.
+    Apply {
+        /// The stack script.
+        file: PathBuf,
+        /// Apply without asking for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Delete everything the stack owns (protected resources refuse).
+    Destroy {
+        /// The stack script.
+        file: PathBuf,
+        /// Destroy without asking for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// An interactive session with the eprun API.
+    Repl,
+    /// Evaluate one expression and print its result as JSON.
+    Eval {
+        /// The expression, e.g. `cidr_subnet("10.10.0.0/16", 4, 2)`.
+        expr: String,
+    },
+    /// Compile every script and resolve its imports, without network.
+    Check {
+        /// Scripts or folders (default: `scripts/` and `stdlib/` of the project).
+        paths: Vec<PathBuf>,
+    },
+    /// Read or repair a stack's state.
+    State {
+        /// What to do.
+        #[command(subcommand)]
+        action: StateAction,
+    },
+    /// The stack's outputs (JSON with `--json`).
+    Outputs {
+        /// The stack script.
+        file: PathBuf,
+    },
+    /// The reference of every registered function, from its doc comment.
+    Docs,
+    /// Shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `eprun state …`.
+#[derive(Debug, Subcommand)]
+pub enum StateAction {
+    /// Every resource in the state.
+    List,
+    /// One resource's record.
+    Show {
+        /// Its address.
+        address: String,
+    },
+    /// Forget a resource (it is not deleted).
+    Rm {
+        /// Its address.
+        address: String,
+    },
+    /// Release a lock whose holder is gone.
+    Unlock {
+        /// The lock's id, as the lock message shows it.
+        lock_id: String,
+    },
+    /// Print the raw state document.
+    Pull,
+}

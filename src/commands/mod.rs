@@ -1,0 +1,63 @@
+//! Command dispatch: each command is a function from its arguments to an exit code.
+
+mod check;
+mod stack;
+mod state;
+
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Result};
+use std::io::IsTerminal;
+
+/// Exit codes.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// `--detailed-exitcode`: the plan has changes.
+    pub const CHANGES: u8 = 2;
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<u8> {
+    let g = cli.global.clone();
+    match cli.command {
+        Some(Command::Plan { file, discover }) => stack::plan(&file, &g, discover).await,
+        Some(Command::Apply { file, yes }) => stack::apply(&file, &g, yes).await,
+        Some(Command::Destroy { file, yes }) => stack::destroy(&file, &g, yes).await,
+        Some(Command::Outputs { file }) => stack::outputs(&file, &g).await,
+        Some(Command::Eval { expr }) => check::eval(&expr, &g).await,
+        Some(Command::Check { paths }) => check::check(&paths).await,
+        Some(Command::State { action }) => state::run(action, &g).await,
+        Some(Command::Repl) => crate::repl::run(&g).await,
+        Some(Command::Docs) => crate::docs::print(&g),
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "eprun", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        None => match cli.file {
+            Some(file) => stack::run_file(&file, &g, cli.yes).await,
+            None => Err(Error::usage("give a script to run, or a command; see `eprun --help`")),
+        },
+    }
+}
+
+/// Asks for confirmation on a terminal; without one, `--yes` is required.
+pub fn confirm(question: &str, yes: bool) -> Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::usage(format!("{question} — no terminal to ask on; pass `--yes` to confirm")));
+    }
+    eprint!("{question} Only `yes` is accepted: ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io { action: "read", path: "stdin".into(), source })?;
+    Ok(answer.trim() == "yes")
+}
+
+/// Prints a JSON value to stdout.
+pub fn print_json(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}

@@ -1,0 +1,208 @@
+//! `plan`, `apply`, `destroy`, `outputs` and `eprun FILE` on stacks.
+
+use super::{confirm, exit, print_json};
+use crate::applier::{self, ApplyOptions};
+use crate::aws::Aws;
+use crate::cli::Global;
+use crate::declaration::Declarations;
+use crate::environment::Environment;
+use crate::error::{Error, Result};
+use crate::plan::Stats;
+use crate::planner::{self, Planned};
+use crate::progress::Progress;
+use crate::script::{self, Evaluated};
+use crate::state::State;
+use crate::state_store::{self, LockGuard, StateStore};
+use std::path::Path;
+use std::time::Instant;
+
+/// What to do with a stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Plan,
+    Apply,
+    Destroy,
+}
+
+impl Mode {
+    fn verb(self) -> &'static str {
+        match self {
+            Mode::Plan => "plan",
+            Mode::Apply => "apply",
+            Mode::Destroy => "destroy",
+        }
+    }
+}
+
+/// A stack script, evaluated, with its state loaded and locked.
+struct Loaded {
+    env: Environment,
+    decls: Declarations,
+    store: Box<dyn StateStore>,
+    state: State,
+    _lock: LockGuard,
+}
+
+async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)> {
+    let mut evaluated = script::evaluate(file, g.env.clone()).await?;
+    let decls = std::mem::take(&mut evaluated.declarations);
+    let Some(env) = decls.environment.clone() else {
+        return Err(Error::usage(format!(
+            "`{}` declares no stack: call `stack(\"<environment>\")` to make it one",
+            file.display()
+        )));
+    };
+    let store = state_store::open(&evaluated.session.project, &env);
+    let lock = store.lock(mode.verb()).await?;
+    let state = match store.load().await? {
+        Some(s) if s.stack != env.name => {
+            return Err(Error::usage(format!("state at `{}` belongs to stack `{}`, not `{}`", store.location(), s.stack, env.name)))
+        }
+        Some(s) => s,
+        None => State::new(&env.name),
+    };
+    Ok((evaluated, Loaded { env, decls, store, state, _lock: lock }))
+}
+
+async fn make_plan(l: &Loaded, mode: Mode, refresh: bool, started: Instant) -> Result<(Planned, Option<Aws>)> {
+    let empty = Declarations::default();
+    let decls = if mode == Mode::Destroy { &empty } else { &l.decls };
+    let (found, aws) = if refresh {
+        let aws = Aws::load(&l.env.region).await;
+        let found = planner::refresh(&aws, &l.env.name, &l.decls, &l.state).await?;
+        (Some(found), Some(aws))
+    } else {
+        (None, None)
+    };
+    if crate::interrupt::requested() {
+        return Err(Error::Interrupted);
+    }
+    let mut planned = planner::plan(&l.env.name, decls, &l.state, found)?;
+    planned.plan.stats = Stats {
+        api_calls: aws.as_ref().map(Aws::api_calls).unwrap_or(0),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    };
+    Ok((planned, aws))
+}
+
+fn show_plan(planned: &Planned, g: &Global) {
+    if g.json {
+        print_json(&planned.plan.to_json());
+    } else {
+        print!("{}", crate::plan_view::render(&planned.plan));
+    }
+}
+
+/// `eprun plan FILE`.
+pub async fn plan(file: &Path, g: &Global, discover: bool) -> Result<u8> {
+    let started = Instant::now();
+    let (_e, mut l) = load(file, g, Mode::Plan).await?;
+    let refresh = discover || !l.state.is_empty();
+    let (planned, _) = make_plan(&l, Mode::Plan, refresh, started).await?;
+    if discover {
+        let found = crate::discover::record(&mut l.state, &planned);
+        l.store.save(&mut l.state).await?;
+        eprintln!("{}", crate::discover::summary(&found, &l.store.location()));
+    }
+    show_plan(&planned, g);
+    Ok(if g.detailed_exitcode && planned.plan.has_changes() { exit::CHANGES } else { exit::OK })
+}
+
+/// `eprun apply FILE`.
+pub async fn apply(file: &Path, g: &Global, yes: bool) -> Result<u8> {
+    converge(file, g, yes, Mode::Apply).await
+}
+
+/// `eprun destroy FILE`.
+pub async fn destroy(file: &Path, g: &Global, yes: bool) -> Result<u8> {
+    converge(file, g, yes, Mode::Destroy).await
+}
+
+/// `eprun FILE`: a stack is planned, confirmed and applied; any other script is evaluated.
+pub async fn run_file(file: &Path, g: &Global, yes: bool) -> Result<u8> {
+    let evaluated = script::evaluate(file, g.env.clone()).await?;
+    if evaluated.declarations.is_stack() {
+        return converge(file, g, yes, Mode::Apply).await;
+    }
+    if !evaluated.result.is_null() {
+        print_json(&evaluated.result);
+    }
+    Ok(exit::OK)
+}
+
+async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> {
+    let started = Instant::now();
+    let (_e, mut l) = load(file, g, mode).await?;
+    let (mut planned, aws) = make_plan(&l, mode, true, started).await?;
+    let Some(aws) = aws else { return Err(Error::usage("internal: apply without a connection")) };
+    if g.json {
+        eprint!("{}", crate::plan_view::render(&planned.plan));
+    } else {
+        print!("{}", crate::plan_view::render(&planned.plan));
+    }
+    if planned.plan.has_changes() {
+        let question = match mode {
+            Mode::Destroy => format!("Destroy everything stack `{}` owns?", l.env.name),
+            _ => format!("Apply these changes to stack `{}`?", l.env.name),
+        };
+        if !confirm(&question, yes)? {
+            eprintln!("Nothing was changed.");
+            return Ok(exit::OK);
+        }
+    }
+    let opts = ApplyOptions {
+        parallelism: usize::from(g.parallelism),
+        progress: Progress::new(planned.nodes.len(), g.json),
+    };
+    let report = applier::apply(&aws, l.store.as_ref(), &mut l.state, &planned, &opts).await?;
+    planned.plan.stats = Stats { api_calls: aws.api_calls(), elapsed_ms: started.elapsed().as_millis() as u64 };
+    let line = format!(
+        "{} complete: {} created, {} updated, {} deleted ({} API calls, {:.1}s).",
+        if mode == Mode::Destroy { "Destroy" } else { "Apply" },
+        report.created,
+        report.updated,
+        report.deleted,
+        planned.plan.stats.api_calls,
+        planned.plan.stats.elapsed_ms as f64 / 1000.0
+    );
+    if g.json {
+        eprintln!("{line}");
+        print_json(&serde_json::json!({
+            "stack": l.env.name,
+            "created": report.created,
+            "updated": report.updated,
+            "deleted": report.deleted,
+            "outputs": l.state.outputs,
+            "stats": planned.plan.stats,
+        }));
+    } else {
+        println!("{}", crate::style::green(&line));
+        if !l.state.outputs.is_empty() {
+            println!("\nOutputs:");
+            for (k, v) in &l.state.outputs {
+                println!("  {k} = {v}");
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// `eprun outputs FILE`.
+pub async fn outputs(file: &Path, g: &Global) -> Result<u8> {
+    let evaluated = script::evaluate(file, g.env.clone()).await?;
+    let Some(env) = evaluated.declarations.environment.clone() else {
+        return Err(Error::usage(format!("`{}` declares no stack", file.display())));
+    };
+    let store = state_store::open(&evaluated.session.project, &env);
+    let outputs = store.load().await?.map(|s| s.outputs).unwrap_or_default();
+    if g.json {
+        print_json(&serde_json::to_value(&outputs).unwrap_or_default());
+    } else if outputs.is_empty() {
+        eprintln!("stack `{}` has no outputs yet: apply it first", env.name);
+    } else {
+        for (k, v) in &outputs {
+            println!("{k} = {v}");
+        }
+    }
+    Ok(exit::OK)
+}

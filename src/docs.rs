@@ -1,0 +1,77 @@
+//! `eprun docs`: the reference of every registered function, from its doc comment.
+
+use crate::cli::Global;
+use crate::engine::{self, Session};
+use crate::error::{Error, Result};
+use crate::project::Project;
+use serde_json::Value;
+
+/// One documented function.
+#[derive(Debug, Clone)]
+pub struct FnDoc {
+    /// Qualified name, e.g. `aws::ec2::vpc`.
+    pub name: String,
+    /// The signature as Rhai shows it.
+    pub signature: String,
+    /// The doc comment, without the `///` markers.
+    pub doc: String,
+}
+
+/// Every eprun function with a doc comment (the standard library's own are left out).
+pub fn collect(engine: &rhai::Engine) -> Result<Vec<FnDoc>> {
+    let json = engine
+        .gen_fn_metadata_to_json(false)
+        .map_err(|e| Error::Script(format!("cannot read function metadata: {e}")))?;
+    let meta: Value = serde_json::from_str(&json).map_err(|e| Error::Script(format!("cannot read function metadata: {e}")))?;
+    let mut out = Vec::new();
+    walk(&meta, "", &mut out);
+    out.sort_by(|a, b| a.name.cmp(&b.name).then(a.signature.cmp(&b.signature)));
+    Ok(out)
+}
+
+fn walk(node: &Value, prefix: &str, out: &mut Vec<FnDoc>) {
+    if let Some(fns) = node.get("functions").and_then(Value::as_array) {
+        for f in fns {
+            let comments: Vec<&str> = f.get("docComments").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            if comments.is_empty() {
+                continue;
+            }
+            let name = f.get("name").and_then(Value::as_str).unwrap_or_default();
+            let signature = f.get("signature").and_then(Value::as_str).unwrap_or(name);
+            let doc = comments
+                .iter()
+                .flat_map(|c| c.lines())
+                .map(|l| l.trim_start().trim_start_matches("///").strip_prefix(' ').unwrap_or(l.trim_start().trim_start_matches("///")))
+                .collect::<Vec<_>>()
+                .join("\n");
+            out.push(FnDoc { name: format!("{prefix}{name}"), signature: format!("{prefix}{signature}"), doc });
+        }
+    }
+    if let Some(mods) = node.get("modules").and_then(Value::as_object) {
+        for (name, m) in mods {
+            walk(m, &format!("{prefix}{name}::"), out);
+        }
+    }
+}
+
+/// A session and engine for reading metadata, outside any project if need be.
+pub fn engine_for_docs() -> rhai::Engine {
+    let project = Project::find(std::path::Path::new(".")).unwrap_or_else(|_| Project::at("."));
+    let session = Session::new(project, None, tokio::runtime::Handle::current());
+    engine::build(&session)
+}
+
+/// Prints the reference (Markdown, or JSON with `--json`).
+pub fn print(g: &Global) -> Result<u8> {
+    let docs = collect(&engine_for_docs())?;
+    if g.json {
+        let list: Vec<Value> = docs.iter().map(|d| serde_json::json!({"name": d.name, "signature": d.signature, "doc": d.doc})).collect();
+        crate::commands::print_json(&Value::Array(list));
+        return Ok(0);
+    }
+    println!("# eprun script API\n");
+    for d in docs {
+        println!("## `{}`\n\n{}\n", d.signature, d.doc);
+    }
+    Ok(0)
+}

@@ -1,0 +1,260 @@
+//! Environment files: the values a stack is built with (`environments/<name>.toml`), no logic.
+
+use crate::project::Project;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A missing or malformed environment file.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvironmentError {
+    /// The environment name does not match a file.
+    #[error("environment `{name}` not found: no file `{path}`{hint}")]
+    Missing {
+        /// The name asked for.
+        name: String,
+        /// Where eprun looked.
+        path: String,
+        /// A near name, if any.
+        hint: String,
+    },
+    /// The file is not valid TOML or has an unknown or mistyped key.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// A name that cannot be an environment.
+    #[error("`{name}` is not an environment name; names look like `prod/us-east-1`")]
+    BadName {
+        /// The name given.
+        name: String,
+    },
+}
+
+/// Where a stack keeps its state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case", tag = "backend")]
+pub enum StateBackend {
+    /// A JSON file under `<root>/.eprun/state/`.
+    #[default]
+    Local,
+}
+
+/// The network of a region (the seed's VPC module).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpcValues {
+    /// The VPC's name, also the prefix of its resources' names.
+    pub name: String,
+    /// The VPC's CIDR block.
+    pub cidr: ipnet::Ipv4Net,
+    /// Keep the VPC from deletion (`protect: true`).
+    #[serde(default)]
+    pub protect: bool,
+    /// The availability zones, one public and one private subnet in each.
+    pub azs: Vec<String>,
+    /// Public subnet blocks, one per AZ.
+    pub public_subnets: Vec<ipnet::Ipv4Net>,
+    /// Private subnet blocks, one per AZ.
+    pub private_subnets: Vec<ipnet::Ipv4Net>,
+    /// `per_az` (one NAT gateway per AZ), `single`, or `none`.
+    #[serde(default = "default_nat")]
+    pub nat_gateways: NatMode,
+    /// Send VPC flow logs to an S3 bucket.
+    #[serde(default = "yes")]
+    pub flow_logs: bool,
+    /// Interface endpoint services (`ecr.api`, `sts`, …).
+    #[serde(default)]
+    pub interface_endpoints: Vec<String>,
+    /// Gateway endpoint services (`s3`).
+    #[serde(default)]
+    pub gateway_endpoints: Vec<String>,
+}
+
+/// How many NAT gateways a VPC gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NatMode {
+    /// One per availability zone, for AZ-independent egress.
+    PerAz,
+    /// One for the whole VPC.
+    Single,
+    /// No NAT gateway.
+    None,
+}
+
+fn default_nat() -> NatMode {
+    NatMode::PerAz
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Whether a region is the primary or the disaster-recovery side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Serves traffic by default.
+    Primary,
+    /// Takes over when the primary fails.
+    Dr,
+}
+
+/// One environment file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// The environment's name (`prod/us-east-1`), from its path; not written in the file.
+    #[serde(default, skip_deserializing)]
+    pub name: String,
+    /// The AWS region the stack lives in.
+    pub region: String,
+    /// Primary or DR.
+    pub role: Role,
+    /// Other environments this one works with, by role (`primary = "prod/us-east-1"`).
+    #[serde(default)]
+    pub peers: BTreeMap<String, String>,
+    /// Where the stack's state lives.
+    #[serde(default)]
+    pub state: StateBackend,
+    /// Tags added to every taggable resource (like Terraform's `default_tags`).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The region's network.
+    pub vpc: Option<VpcValues>,
+}
+
+impl Environment {
+    /// Loads and checks `environments/<name>.toml`.
+    pub fn load(project: &Project, name: &str) -> Result<Self, EnvironmentError> {
+        if name.is_empty() || name.contains("..") || name.starts_with('/') || name.ends_with(".toml") {
+            return Err(EnvironmentError::BadName { name: name.into() });
+        }
+        let path = project.environment_file(name);
+        let shown = format!("environments/{name}.toml");
+        let text = std::fs::read_to_string(&path).map_err(|_| EnvironmentError::Missing {
+            name: name.into(),
+            path: shown.clone(),
+            hint: near_name(project, name).map(|n| format!("; did you mean `{n}`?")).unwrap_or_default(),
+        })?;
+        Self::parse(&shown, name, &text)
+    }
+
+    /// Parses the text of an environment file; `path` is only used in messages.
+    pub fn parse(path: &str, name: &str, text: &str) -> Result<Self, EnvironmentError> {
+        let mut env: Environment = toml::from_str(text).map_err(|e| EnvironmentError::Invalid {
+            path: path.into(),
+            message: describe_toml_error(text, &e),
+        })?;
+        env.name = name.to_string();
+        env.check().map_err(|message| EnvironmentError::Invalid { path: path.into(), message })?;
+        Ok(env)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if let Some(vpc) = &self.vpc {
+            let n = vpc.azs.len();
+            if vpc.public_subnets.len() != n || vpc.private_subnets.len() != n {
+                return Err(format!(
+                    "key `vpc.public_subnets`/`vpc.private_subnets`: need one block per AZ ({n} AZs, {} public, {} private)",
+                    vpc.public_subnets.len(),
+                    vpc.private_subnets.len()
+                ));
+            }
+            for (key, nets) in [("public_subnets", &vpc.public_subnets), ("private_subnets", &vpc.private_subnets)] {
+                if let Some(bad) = nets.iter().find(|s| !vpc.cidr.contains(*s)) {
+                    return Err(format!("key `vpc.{key}`: `{bad}` is outside the VPC's `{}`", vpc.cidr));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The environment named for a peer role (`primary`, `dr`).
+    pub fn peer(&self, role: &str) -> Option<&str> {
+        self.peers.get(role).map(String::as_str)
+    }
+}
+
+/// A readable TOML error: line, column and the message, which names the key.
+fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
+    let msg = err.message().trim().to_string();
+    match err.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map(|l| l.chars().count() + 1).unwrap_or(1);
+            let source = text.lines().nth(line - 1).unwrap_or_default();
+            format!("{line}:{col}: {msg}\n    {source}")
+        }
+        None => msg,
+    }
+}
+
+/// The environment whose name is closest to `name`, for a hint.
+fn near_name(project: &Project, name: &str) -> Option<String> {
+    let dir = project.root().join("environments");
+    let mut names = Vec::new();
+    for group in std::fs::read_dir(&dir).ok()?.flatten() {
+        if let Ok(files) = std::fs::read_dir(group.path()) {
+            for f in files.flatten() {
+                let p = f.path();
+                if p.extension().is_some_and(|e| e == "toml") {
+                    if let (Some(g), Some(stem)) = (group.file_name().to_str(), p.file_stem().and_then(|s| s.to_str())) {
+                        names.push(format!("{g}/{stem}"));
+                    }
+                }
+            }
+        }
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    crate::schema::suggest(name, &refs).map(String::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+region = "us-east-1"
+role = "primary"
+[vpc]
+name = "examplepay-prod"
+cidr = "10.10.0.0/16"
+azs = ["us-east-1a"]
+public_subnets = ["10.10.0.0/20"]
+private_subnets = ["10.10.64.0/18"]
+"#;
+
+    #[test]
+    fn parses_a_good_file() {
+        let env = Environment::parse("x.toml", "prod/us-east-1", GOOD).unwrap();
+        assert_eq!(env.region, "us-east-1");
+        assert_eq!(env.vpc.unwrap().nat_gateways, NatMode::PerAz);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let bad = GOOD.replace("cidr = ", "cidrr = ");
+        let err = Environment::parse("environments/x.toml", "x", &bad).unwrap_err().to_string();
+        assert!(err.contains("environments/x.toml:7:1"), "{err}");
+        assert!(err.contains("cidrr"), "{err}");
+    }
+
+    #[test]
+    fn mistyped_value_is_named() {
+        let bad = GOOD.replace("\"10.10.0.0/16\"", "\"10.10.0.0/33\"");
+        let err = Environment::parse("x.toml", "x", &bad).unwrap_err().to_string();
+        assert!(err.contains("x.toml:7"), "{err}");
+    }
+
+    #[test]
+    fn subnet_outside_vpc_is_refused() {
+        let bad = GOOD.replace("10.10.64.0/18", "10.20.64.0/18");
+        let err = Environment::parse("x.toml", "x", &bad).unwrap_err().to_string();
+        assert!(err.contains("outside the VPC"), "{err}");
+    }
+}

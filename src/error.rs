@@ -1,0 +1,63 @@
+//! The crate's error: one enum per area, folded together here.
+
+use crate::aws::AwsError;
+
+/// Everything that can stop an eprun command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A script failed to compile or run (already rendered with its location).
+    #[error("{0}")]
+    Script(String),
+    /// An environment file is missing or malformed.
+    #[error(transparent)]
+    Environment(#[from] crate::environment::EnvironmentError),
+    /// State could not be read, written or locked.
+    #[error(transparent)]
+    State(#[from] crate::state_store::StateError),
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The plan cannot be made (cycle, protected resource, …).
+    #[error(transparent)]
+    Plan(#[from] crate::planner::PlanError),
+    /// Apply stopped after a failure; state was saved.
+    #[error(transparent)]
+    Apply(#[from] crate::applier::ApplyError),
+    /// A command was used wrongly.
+    #[error("{message}")]
+    Usage {
+        /// What was wrong.
+        message: String,
+    },
+    /// The user pressed Ctrl-C.
+    #[error("interrupted")]
+    Interrupted,
+    /// Reading or writing a local file failed.
+    #[error("cannot {action} `{path}`: {source}")]
+    Io {
+        /// What eprun was doing.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// A usage error with a message.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::Usage { message: message.into() }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Interrupted => 130,
+            _ => 1,
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

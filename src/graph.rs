@@ -1,0 +1,63 @@
+//! The dependency graph of a stack's declarations: order, and cycles named.
+
+use crate::address::Address;
+use crate::declaration::Declarations;
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graphmap::DiGraphMap;
+use std::collections::BTreeMap;
+
+/// Declarations in dependency order, with each one's dependencies.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// Addresses, dependencies first.
+    pub order: Vec<Address>,
+    /// Each address's dependencies.
+    pub deps: BTreeMap<Address, Vec<Address>>,
+}
+
+/// Builds the graph, resolving `depends_on` addresses and refusing cycles.
+pub fn build(decls: &Declarations) -> Result<Graph, String> {
+    let mut deps: BTreeMap<Address, Vec<Address>> = BTreeMap::new();
+    let known: Vec<String> = decls.resources.iter().map(|d| d.address.to_string()).collect();
+    for d in &decls.resources {
+        let mut list: Vec<Address> = d.deps.iter().cloned().collect();
+        for named in &d.named_deps {
+            let addr: Address = named.parse().map_err(|e| format!("{}: `depends_on`: {e}", d.origin))?;
+            if decls.get(&addr).is_none() {
+                let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+                let hint = crate::schema::suggest(named, &refs).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+                return Err(format!("{}: `{}` depends on `{named}`, which is not declared{hint}", d.origin, d.address));
+            }
+            list.push(addr);
+        }
+        for dep in &list {
+            if decls.get(dep).is_none() {
+                return Err(format!("{}: `{}` refers to `{dep}`, which is not declared", d.origin, d.address));
+            }
+        }
+        list.sort();
+        list.dedup();
+        deps.insert(d.address.clone(), list);
+    }
+
+    let index: BTreeMap<&Address, usize> = decls.resources.iter().enumerate().map(|(i, d)| (&d.address, i)).collect();
+    let mut g: DiGraphMap<usize, (), std::hash::RandomState> = DiGraphMap::new();
+    for (i, d) in decls.resources.iter().enumerate() {
+        g.add_node(i);
+        for dep in &deps[&d.address] {
+            g.add_edge(index[dep], i, ());
+        }
+    }
+    match toposort(&g, None) {
+        Ok(order) => Ok(Graph { order: order.into_iter().map(|i| decls.resources[i].address.clone()).collect(), deps }),
+        Err(_) => {
+            let cycle = tarjan_scc(&g).into_iter().find(|scc| scc.len() > 1).unwrap_or_default();
+            let mut names: Vec<String> = cycle.iter().rev().map(|&i| decls.resources[i].address.to_string()).collect();
+            if let Some(first) = names.first().cloned() {
+                names.push(first);
+            }
+            let at = cycle.first().map(|&i| decls.resources[i].origin.to_string()).unwrap_or_default();
+            Err(format!("{at}: dependency cycle: {}", names.join(" → ")))
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Handles: what a resource declaration returns to the script.
+
+use crate::address::Address;
+use crate::token;
+
+/// A declared resource as the script sees it; `handle.id`, `handle.arn` … are tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handle {
+    /// The resource's address.
+    pub address: Address,
+    /// The attributes it exposes.
+    pub attributes: &'static [&'static str],
+}
+
+impl Handle {
+    /// The token for one attribute, or an error naming the attributes that exist.
+    pub fn attribute(&self, name: &str) -> Result<String, String> {
+        if name == "address" {
+            return Ok(self.address.to_string());
+        }
+        if name == "name" {
+            return Ok(self.address.name().to_string());
+        }
+        if self.attributes.contains(&name) {
+            return Ok(token::marker(&self.address, name));
+        }
+        let hint = crate::schema::suggest(name, self.attributes)
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("; it has {}", self.attributes.join(", ")));
+        Err(format!("`{}` has no attribute `{name}`{hint}", self.address.kind()))
+    }
+}
+
+/// Registers the `Handle` type: `handle.id`, `handle["arn"]`, printing.
+pub fn register(engine: &mut rhai::Engine) {
+    engine
+        .register_type_with_name::<Handle>("Handle")
+        .register_indexer_get(|h: &mut Handle, key: &str| -> Result<String, Box<rhai::EvalAltResult>> {
+            h.attribute(key).map_err(|e| crate::api::fail(e, rhai::Position::NONE))
+        })
+        .register_fn("to_string", |h: &mut Handle| h.address.to_string())
+        .register_fn("to_debug", |h: &mut Handle| format!("Handle({})", h.address));
+}

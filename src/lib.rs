@@ -1,0 +1,68 @@
+//! eprun: infrastructure as Rhai scripts — plan, apply and run AWS and Kubernetes from one host.
+
+pub mod address;
+pub mod api;
+pub mod applier;
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod declaration;
+pub mod diagnostic;
+pub mod discover;
+pub mod docs;
+pub mod engine;
+pub mod environment;
+pub mod error;
+pub mod graph;
+pub mod handle;
+pub mod interrupt;
+pub mod plan;
+pub mod plan_view;
+pub mod planner;
+pub mod progress;
+pub mod project;
+pub mod repl;
+pub mod resource;
+pub mod schema;
+pub mod script;
+pub mod state;
+pub mod state_store;
+pub mod style;
+pub mod token;
+pub mod value;
+
+/// Runs a parsed command line and returns the process exit code; errors go to stderr.
+pub fn main(cli: cli::Cli) -> u8 {
+    style::init(cli.global.no_color);
+    init_tracing(cli.global.verbose);
+    interrupt::install();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            let text = e.to_string();
+            if text.starts_with("error") {
+                eprintln!("{text}");
+            } else {
+                eprintln!("{} {text}", style::red("error:"));
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "eprun=info",
+        _ => "eprun=debug,aws_smithy_runtime=debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EPRUN_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().try_init();
+}

@@ -1,0 +1,127 @@
+//! Plans as plain data: what apply would do, and how it is summarised.
+
+use crate::address::Address;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// What apply does to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Create it.
+    Create,
+    /// Change it in place.
+    Update,
+    /// Delete it and create it again (a field that cannot change in place changed).
+    Replace,
+    /// Delete it.
+    Delete,
+    /// Nothing.
+    Noop,
+}
+
+/// One field that differs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    /// The prop's name.
+    pub name: String,
+    /// Its current value (absent on create).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    /// Its new value (absent on delete); tokens show as `(known after apply)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+    /// Whether this field forces the replacement.
+    pub forces_replacement: bool,
+}
+
+/// The change to one resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// The resource.
+    pub address: Address,
+    /// Its kind, e.g. `ec2.vpc`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What happens to it.
+    pub action: Action,
+    /// The fields that change (all declared fields on create).
+    pub fields: Vec<FieldChange>,
+    /// Why, when it is not obvious (adopted after a crash, no longer declared, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// How many changes of each kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Creates.
+    pub create: usize,
+    /// In-place updates.
+    pub update: usize,
+    /// Replacements.
+    pub replace: usize,
+    /// Deletions.
+    pub delete: usize,
+}
+
+/// What refreshing cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// AWS request attempts made.
+    pub api_calls: u64,
+    /// Wall time of the command so far.
+    pub elapsed_ms: u64,
+}
+
+/// The whole plan of a stack.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// The stack's name.
+    pub stack: String,
+    /// Every resource's change, noops included, in apply order.
+    pub changes: Vec<Change>,
+    /// Counts by action.
+    pub summary: Summary,
+    /// Outputs as far as they are known.
+    pub outputs: BTreeMap<String, Value>,
+    /// Whether live state was read (false for a plan on an empty state, which needs no network).
+    pub refreshed: bool,
+    /// Calls and time.
+    pub stats: Stats,
+}
+
+impl Plan {
+    /// Counts the changes by action.
+    pub fn summarize(changes: &[Change]) -> Summary {
+        let mut s = Summary::default();
+        for c in changes {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+                Action::Noop => {}
+            }
+        }
+        s
+    }
+
+    /// Whether apply would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::Noop)
+    }
+
+    /// The JSON document of `eprun plan --json` (noops left out).
+    pub fn to_json(&self) -> Value {
+        let changes: Vec<&Change> = self.changes.iter().filter(|c| c.action != Action::Noop).collect();
+        serde_json::json!({
+            "stack": self.stack,
+            "changes": changes,
+            "summary": self.summary,
+            "refreshed": self.refreshed,
+            "stats": self.stats,
+        })
+    }
+}

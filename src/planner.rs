@@ -1,0 +1,326 @@
+//! The planner: compares declarations with what exists (refreshed in batches) and decides each change.
+
+use crate::address::Address;
+use crate::aws::{Aws, AwsError};
+use crate::declaration::Declarations;
+use crate::plan::{Action, Change, FieldChange, Plan, Stats};
+use crate::resource::{self, Observed, Props, ReadHints, Resource};
+use crate::schema::normalize_props;
+use crate::state::{State, Status};
+use crate::token::{self, TokenRef};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// A plan that cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The declarations do not form a graph (a cycle, an unknown `depends_on`).
+    #[error("{0}")]
+    Graph(String),
+    /// A protected resource would be deleted or replaced.
+    #[error("`{address}` is protected and would be {verb}{why}\nhint: keep its declaration, or set `protect: false` and apply before removing it")]
+    Protected {
+        /// The resource.
+        address: Address,
+        /// `deleted` or `replaced`.
+        verb: &'static str,
+        /// Which field forces a replacement, if any.
+        why: String,
+    },
+    /// State names a resource type this eprun does not know.
+    #[error("state holds `{address}` of unknown type `{kind}`; it was written by another eprun version")]
+    UnknownKind {
+        /// The resource.
+        address: Address,
+        /// Its recorded type.
+        kind: String,
+    },
+}
+
+/// A resource found by the batched refresh.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Its kind.
+    pub kind: String,
+    /// Its region.
+    pub region: String,
+    /// What was read.
+    pub observed: Observed,
+}
+
+/// Reads every resource the stack may own: one batched call per type and region, all in parallel.
+pub async fn refresh(aws: &Aws, stack: &str, decls: &Declarations, state: &State) -> Result<Vec<Found>, AwsError> {
+    let mut groups: BTreeMap<(String, String), ReadHints> = BTreeMap::new();
+    for d in &decls.resources {
+        let hints = groups.entry((d.address.kind().to_string(), d.region.clone())).or_default();
+        if let Some(res) = resource::lookup(d.address.kind()) {
+            if !token::is_unknown(&Value::Object(d.props.clone())) {
+                hints.natural_keys.extend(res.natural_key(&d.props));
+            }
+        }
+    }
+    for r in state.resources.values() {
+        let hints = groups.entry((r.kind.clone(), r.region.clone())).or_default();
+        hints.natural_keys.extend(r.natural_key.clone());
+    }
+    let reads = groups.into_iter().filter_map(|((kind, region), hints)| {
+        let res = resource::lookup(&kind)?;
+        let aws = aws.in_region(&region);
+        Some(async move {
+            let found = res.read_all(&aws, stack, &hints).await?;
+            Ok::<_, AwsError>(found.into_iter().map(|observed| Found { kind: kind.clone(), region: region.clone(), observed }).collect::<Vec<_>>())
+        })
+    });
+    let all = futures::future::try_join_all(reads).await?;
+    Ok(all.into_iter().flatten().collect())
+}
+
+/// What the applier needs about one resource.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The resource.
+    pub address: Address,
+    /// Its region.
+    pub region: String,
+    /// What happens to it.
+    pub action: Action,
+    /// Declared props, tokens unresolved (absent for deletions).
+    pub desired: Option<Props>,
+    /// What it depends on now (declared) or did (recorded), for ordering.
+    pub deps: Vec<Address>,
+    /// What exists now.
+    pub current: Option<Observed>,
+    /// Fields to update in place.
+    pub changed: Vec<String>,
+    /// Keep it from deletion.
+    pub protect: bool,
+    /// Fields owned by someone else.
+    pub ignore_changes: Vec<String>,
+}
+
+/// A plan together with what apply needs to carry it out.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The plan, as shown.
+    pub plan: Plan,
+    /// Every resource by address.
+    pub nodes: BTreeMap<Address, Node>,
+    /// Recorded resources that no longer exist; apply forgets them.
+    pub vanished: Vec<Address>,
+    /// Outputs with tokens unresolved.
+    pub outputs: BTreeMap<String, Value>,
+}
+
+/// Compares declarations with what exists. `found` is `None` when nothing was refreshed
+/// (then the state's records stand for what exists).
+pub fn plan(stack: &str, decls: &Declarations, state: &State, found: Option<Vec<Found>>) -> Result<Planned, PlanError> {
+    let graph = crate::graph::build(decls).map_err(PlanError::Graph)?;
+    let refreshed = found.is_some();
+
+    let mut by_address: HashMap<Address, Observed> = HashMap::new();
+    let mut by_key: HashMap<(String, String), Observed> = HashMap::new();
+    match found {
+        Some(found) => {
+            for f in found {
+                match (&f.observed.address, &f.observed.natural_key) {
+                    (Some(a), _) if a.kind() == f.kind => {
+                        by_address.insert(a.clone(), f.observed);
+                    }
+                    (_, Some(k)) => {
+                        by_key.insert((f.kind.clone(), k.clone()), f.observed);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        None => {
+            for (addr, r) in state.resources.iter().filter(|(_, r)| r.status == Status::Created) {
+                by_address.insert(addr.clone(), r.observed(addr));
+            }
+        }
+    }
+
+    let mut nodes: BTreeMap<Address, Node> = BTreeMap::new();
+    let mut changes = Vec::new();
+    for address in &graph.order {
+        let Some(decl) = decls.get(address) else { continue };
+        let Some(res) = resource::lookup(address.kind()) else { continue };
+        let resolved = resolve_known(&decl.props, &nodes);
+        let recorded = state.resources.get(address);
+        let current = by_address.remove(address).or_else(|| {
+            let key = res.natural_key(&resolved).or_else(|| recorded.and_then(|r| r.natural_key.clone()))?;
+            by_key.remove(&(address.kind().to_string(), key))
+        });
+        let mut reason = None;
+        let (action, fields) = match &current {
+            None => {
+                if recorded.is_some_and(|r| r.status == Status::Pending) {
+                    reason = Some("an earlier create was interrupted and nothing was found; creating it".to_string());
+                }
+                (Action::Create, create_fields(res, &resolved))
+            }
+            Some(cur) => {
+                match recorded.map(|r| r.status) {
+                    Some(Status::Pending) => reason = Some("adopted: found by its tags after an interrupted create".into()),
+                    None if refreshed => reason = Some("adopted: it already exists, owned by this stack".into()),
+                    _ => {}
+                }
+                let fields = diff(res, &resolved, cur, &decl.ignore_changes);
+                let action = if fields.iter().any(|f| f.forces_replacement) {
+                    Action::Replace
+                } else if fields.is_empty() {
+                    Action::Noop
+                } else {
+                    Action::Update
+                };
+                (action, fields)
+            }
+        };
+        let protect = decl.protect || recorded.is_some_and(|r| r.protect);
+        if action == Action::Replace && protect {
+            let why = fields.iter().find(|f| f.forces_replacement).map(|f| format!(" (`{}` changed)", f.name)).unwrap_or_default();
+            return Err(PlanError::Protected { address: address.clone(), verb: "replaced", why });
+        }
+        let changed = fields.iter().map(|f| f.name.clone()).collect();
+        changes.push(Change { address: address.clone(), kind: address.kind().to_string(), action, fields, reason });
+        nodes.insert(
+            address.clone(),
+            Node {
+                address: address.clone(),
+                region: decl.region.clone(),
+                action,
+                desired: Some(decl.props.clone()),
+                deps: graph.deps[address].clone(),
+                current,
+                changed,
+                protect: decl.protect,
+                ignore_changes: decl.ignore_changes.clone(),
+            },
+        );
+    }
+
+    let mut vanished = Vec::new();
+    let mut deletions: BTreeMap<Address, (Node, Option<String>)> = BTreeMap::new();
+    for (address, r) in &state.resources {
+        if nodes.contains_key(address) {
+            continue;
+        }
+        if resource::lookup(&r.kind).is_none() {
+            return Err(PlanError::UnknownKind { address: address.clone(), kind: r.kind.clone() });
+        }
+        let current = by_address
+            .remove(address)
+            .or_else(|| r.natural_key.as_ref().and_then(|k| by_key.remove(&(r.kind.clone(), k.clone()))));
+        let Some(current) = current else {
+            vanished.push(address.clone());
+            continue;
+        };
+        if r.protect {
+            return Err(PlanError::Protected { address: address.clone(), verb: "deleted", why: " (no longer declared)".into() });
+        }
+        let node = deletion(address, &r.region, current, r.deps.clone());
+        deletions.insert(address.clone(), (node, Some("no longer declared".into())));
+    }
+    for (address, current) in by_address {
+        let region = state.resources.get(&address).map(|r| r.region.clone()).unwrap_or_default();
+        let node = deletion(&address, &region, current, Vec::new());
+        deletions.insert(address, (node, Some("tagged for this stack but not declared".into())));
+    }
+    for (address, (node, reason)) in deletions {
+        changes.push(Change { address: address.clone(), kind: address.kind().to_string(), action: Action::Delete, fields: Vec::new(), reason });
+        nodes.insert(address, node);
+    }
+
+    let outputs: BTreeMap<String, Value> = decls.outputs.clone();
+    let known_outputs = outputs.iter().map(|(k, v)| (k.clone(), display(&resolve_known_value(v, &nodes)))).collect();
+    let summary = Plan::summarize(&changes);
+    Ok(Planned {
+        plan: Plan { stack: stack.to_string(), changes, summary, outputs: known_outputs, refreshed, stats: Stats::default() },
+        nodes,
+        vanished,
+        outputs,
+    })
+}
+
+fn deletion(address: &Address, region: &str, current: Observed, deps: Vec<Address>) -> Node {
+    Node {
+        address: address.clone(),
+        region: region.to_string(),
+        action: Action::Delete,
+        desired: None,
+        deps,
+        current: Some(current),
+        changed: Vec::new(),
+        protect: false,
+        ignore_changes: Vec::new(),
+    }
+}
+
+/// The value of a token from a resource that keeps its attributes through this apply.
+fn known_attr(nodes: &BTreeMap<Address, Node>, r: &TokenRef) -> Option<String> {
+    let node = nodes.get(&r.address)?;
+    if !matches!(node.action, Action::Noop | Action::Update) {
+        return None;
+    }
+    attr_string(node.current.as_ref()?.attrs.get(&r.attribute)?)
+}
+
+/// An attribute as the string a token stands for.
+pub fn attr_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn resolve_known(props: &Props, nodes: &BTreeMap<Address, Node>) -> Props {
+    match resolve_known_value(&Value::Object(props.clone()), nodes) {
+        Value::Object(m) => m,
+        _ => Props::new(),
+    }
+}
+
+fn resolve_known_value(v: &Value, nodes: &BTreeMap<Address, Node>) -> Value {
+    token::resolve(v, &|r| known_attr(nodes, r))
+}
+
+/// A value for people: tokens become `(known after apply)`.
+pub fn display(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(token::display_str(s)),
+        Value::Array(items) => Value::Array(items.iter().map(display).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (token::display_str(k), display(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+fn create_fields(res: &dyn Resource, desired: &Props) -> Vec<FieldChange> {
+    normalize_props(res.schema(), desired)
+        .into_iter()
+        .map(|(name, v)| FieldChange { name, before: None, after: Some(display(&v)), forces_replacement: false })
+        .collect()
+}
+
+/// The fields whose declared value differs from what exists, semantically.
+pub fn diff(res: &dyn Resource, desired: &Props, current: &Observed, ignore: &[String]) -> Vec<FieldChange> {
+    let want = normalize_props(res.schema(), desired);
+    let have = normalize_props(res.schema(), &current.props);
+    let mut out = Vec::new();
+    for field in res.schema() {
+        let Some(w) = want.get(field.name) else { continue };
+        if ignore.iter().any(|i| i == field.name) {
+            continue;
+        }
+        let h = have.get(field.name);
+        if token::is_unknown(w) || h != Some(w) {
+            out.push(FieldChange {
+                name: field.name.to_string(),
+                before: h.cloned(),
+                after: Some(display(w)),
+                forces_replacement: field.force_new,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,135 @@
+//! The `Resource` trait: what every AWS resource type implements, and the registry of types.
+
+use crate::address::Address;
+use crate::aws::{Aws, AwsError};
+use crate::schema::Field;
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// Plain props or attributes of one resource.
+pub type Props = Map<String, Value>;
+
+/// A resource as it exists in the cloud, in the same shape as its declared props.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// The address found in its `eprun:address` tag, when it has one.
+    pub address: Option<Address>,
+    /// The cloud's id for it (`vpc-…`, a bucket name, `rtb-…|0.0.0.0/0` for a route).
+    pub id: String,
+    /// The key that finds it without tags, for types that cannot carry tags.
+    pub natural_key: Option<String>,
+    /// Its current props, named as in the schema.
+    pub props: Props,
+    /// Its attributes (`id`, `arn`, …) that other resources may reference.
+    pub attrs: Props,
+}
+
+/// What the create call receives: resolved props plus the ownership tags to set in the same call.
+#[derive(Debug, Clone)]
+pub struct CreateRequest<'a> {
+    /// The address being created.
+    pub address: &'a Address,
+    /// The stack that owns it.
+    pub stack: &'a str,
+    /// Props with every token resolved.
+    pub props: &'a Props,
+    /// `Name`, `eprun:stack`, `eprun:address` and the user's tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Hints for a batched read: the natural keys the stack expects, for types found by name.
+#[derive(Debug, Clone, Default)]
+pub struct ReadHints {
+    /// Natural keys of declared or recorded resources of this type.
+    pub natural_keys: BTreeSet<String>,
+}
+
+/// One AWS resource type: its schema and how to read, create, update and delete it.
+#[async_trait]
+pub trait Resource: Send + Sync + 'static {
+    /// The kind, e.g. `ec2.vpc`; the Rhai function is `aws::ec2::vpc`.
+    fn kind(&self) -> &'static str;
+
+    /// One line for `eprun docs` and the REPL.
+    fn doc(&self) -> &'static str;
+
+    /// The props a declaration may set.
+    fn schema(&self) -> &'static [Field];
+
+    /// The attributes a handle exposes (`id` is always one).
+    fn attributes(&self) -> &'static [&'static str] {
+        &["id"]
+    }
+
+    /// Whether the type carries the ownership tags (else it is found by natural key).
+    fn taggable(&self) -> bool {
+        true
+    }
+
+    /// The key that identifies a declared resource without tags (resolved props).
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    /// Checks a declaration against the others already made (e.g. a subnet inside its VPC).
+    fn validate(&self, _props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Reads every resource of this type that the stack owns, in one batched, paginated call.
+    async fn read_all(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<Observed>, AwsError>;
+
+    /// Creates the resource with its ownership tags in the same call and waits until it is usable.
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError>;
+
+    /// Changes the updatable fields listed in `changed` to their values in `desired`.
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError>;
+
+    /// Deletes the resource and waits until it is gone.
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError>;
+}
+
+/// Read access to the props of resources declared so far, for cross-resource checks.
+pub trait DeclaredProps {
+    /// The literal props of the resource at `address`, if declared.
+    fn props_of(&self, address: &Address) -> Option<&Props>;
+}
+
+/// Every resource type eprun knows, in a stable order.
+pub fn registry() -> &'static [&'static dyn Resource] {
+    crate::aws::RESOURCES
+}
+
+/// The resource type for a kind such as `ec2.vpc`.
+pub fn lookup(kind: &str) -> Option<&'static dyn Resource> {
+    registry().iter().copied().find(|r| r.kind() == kind)
+}
+
+impl Observed {
+    /// This observation after an update that set `changed` to their values in `desired`.
+    pub fn updated(&self, desired: &Props, changed: &[String]) -> Observed {
+        let mut next = self.clone();
+        for field in changed {
+            match desired.get(field) {
+                Some(v) => next.props.insert(field.clone(), v.clone()),
+                None => next.props.remove(field),
+            };
+        }
+        next
+    }
+}
+
+/// Treats "already gone" as success, for deletes.
+pub fn gone_ok(result: Result<(), crate::aws::AwsError>) -> Result<(), crate::aws::AwsError> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,58 @@
+//! Running a script file: compile, evaluate on a blocking thread, and render any error.
+
+use crate::declaration::Declarations;
+use crate::diagnostic;
+use crate::engine::{self, Session};
+use crate::error::{Error, Result};
+use crate::project::Project;
+use std::path::{Path, PathBuf};
+
+/// A script that ran to the end.
+pub struct Evaluated {
+    /// What it declared.
+    pub declarations: Declarations,
+    /// Its last value, as JSON.
+    pub result: serde_json::Value,
+    /// The session it ran in (for sources and the project).
+    pub session: Session,
+}
+
+/// Every function name the engine knows, for "did you mean" hints.
+pub fn function_names(engine: &rhai::Engine) -> Vec<String> {
+    let mut names: Vec<String> = engine
+        .gen_fn_signatures(false)
+        .into_iter()
+        .filter_map(|s| s.split('(').next().map(|n| n.trim().to_string()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Renders a Rhai error into the crate's script error.
+pub fn script_error(err: &rhai::EvalAltResult, top: &str, session: &Session, engine: &rhai::Engine) -> Error {
+    let loc = diagnostic::locate(err, top, &function_names(engine));
+    if loc.message == "interrupted by Ctrl-C" {
+        return Error::Interrupted;
+    }
+    Error::Script(diagnostic::render(&loc, &session.sources, crate::style::enabled()).trim_end().to_string())
+}
+
+/// Evaluates a script file on a blocking thread.
+pub async fn evaluate(file: &Path, env_override: Option<String>) -> Result<Evaluated> {
+    let project = Project::find(file)?;
+    let session = Session::new(project, env_override, tokio::runtime::Handle::current());
+    let path: PathBuf = file.to_path_buf();
+    let s = session.clone();
+    let outcome = tokio::task::spawn_blocking(move || -> Result<serde_json::Value> {
+        let engine = engine::build(&s);
+        let top = s.project.display(&path);
+        let (ast, _) = engine::compile_file(&engine, &s, &path).map_err(|e| script_error(&e, &top, &s, &engine))?;
+        let value = engine::run(&engine, &ast).map_err(|e| script_error(&e, &top, &s, &engine))?;
+        Ok(crate::value::to_json(&value).unwrap_or(serde_json::Value::Null))
+    })
+    .await
+    .map_err(|e| Error::Script(format!("the script thread failed: {e}")))??;
+    let declarations = std::mem::take(&mut *session.declarations());
+    Ok(Evaluated { declarations, result: outcome, session })
+}
