@@ -211,8 +211,12 @@ impl Run<'_> {
                     self.finish(&address, outcome, began.elapsed()).await?;
                     done.insert(address);
                 }
-                Err(e) => {
-                    self.opts.progress.line(&format!("  ✗ {address}: {e}"));
+                Err(mut e) => {
+                    // Name the address even when the call was about a cloud id.
+                    if e.target != address.to_string() {
+                        e.target = format!("{address}` (`{}", e.target);
+                    }
+                    self.opts.progress.line(&format!("  ✗ {e}"));
                     self.failures.push(e.to_string());
                 }
             }

@@ -18,10 +18,12 @@ pub enum EnvironmentError {
         hint: String,
     },
     /// The file is not valid TOML or has an unknown or mistyped key.
-    #[error("{path}: {message}")]
+    #[error("{path}{at}: {message}")]
     Invalid {
         /// The file.
         path: String,
+        /// `:line:column` when known.
+        at: String,
         /// What is wrong, naming the key.
         message: String,
     },
@@ -145,12 +147,12 @@ impl Environment {
 
     /// Parses the text of an environment file; `path` is only used in messages.
     pub fn parse(path: &str, name: &str, text: &str) -> Result<Self, EnvironmentError> {
-        let mut env: Environment = toml::from_str(text).map_err(|e| EnvironmentError::Invalid {
-            path: path.into(),
-            message: describe_toml_error(text, &e),
+        let mut env: Environment = toml::from_str(text).map_err(|e| {
+            let (at, message) = describe_toml_error(text, &e);
+            EnvironmentError::Invalid { path: path.into(), at, message }
         })?;
         env.name = name.to_string();
-        env.check().map_err(|message| EnvironmentError::Invalid { path: path.into(), message })?;
+        env.check().map_err(|message| EnvironmentError::Invalid { path: path.into(), at: String::new(), message })?;
         Ok(env)
     }
 
@@ -179,19 +181,27 @@ impl Environment {
     }
 }
 
-/// A readable TOML error: line, column and the message, which names the key.
-fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
+/// A readable TOML error: `:line:column`, and a message naming the key with the source line.
+fn describe_toml_error(text: &str, err: &toml::de::Error) -> (String, String) {
     let msg = err.message().trim().to_string();
-    match err.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let col = before.rsplit('\n').next().map(|l| l.chars().count() + 1).unwrap_or(1);
-            let source = text.lines().nth(line - 1).unwrap_or_default();
-            format!("{line}:{col}: {msg}\n    {source}")
-        }
-        None => msg,
-    }
+    let Some(span) = err.span() else { return (String::new(), msg) };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count() + 1).unwrap_or(1);
+    let source = text.lines().nth(line - 1).unwrap_or_default();
+    let table = text
+        .lines()
+        .take(line - 1)
+        .filter_map(|l| l.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')))
+        .last()
+        .map(|t| format!("{}.", t.trim()))
+        .unwrap_or_default();
+    let key = source.split_once('=').map(|(k, _)| k.trim()).filter(|k| !k.is_empty());
+    let message = match key {
+        Some(k) => format!("key `{table}{k}`: {msg}\n    {source}"),
+        None => format!("{msg}\n    {source}"),
+    };
+    (format!(":{line}:{col}"), message)
 }
 
 /// The environment whose name is closest to `name`, for a hint.
@@ -240,7 +250,7 @@ private_subnets = ["10.10.64.0/18"]
     fn unknown_key_is_named_with_its_line() {
         let bad = GOOD.replace("cidr = ", "cidrr = ");
         let err = Environment::parse("environments/x.toml", "x", &bad).unwrap_err().to_string();
-        assert!(err.contains("environments/x.toml:7:1"), "{err}");
+        assert!(err.contains("environments/x.toml:6:1: key `vpc.cidrr`: unknown field `cidrr`"), "{err}");
         assert!(err.contains("cidrr"), "{err}");
     }
 
@@ -248,7 +258,7 @@ private_subnets = ["10.10.64.0/18"]
     fn mistyped_value_is_named() {
         let bad = GOOD.replace("\"10.10.0.0/16\"", "\"10.10.0.0/33\"");
         let err = Environment::parse("x.toml", "x", &bad).unwrap_err().to_string();
-        assert!(err.contains("x.toml:7"), "{err}");
+        assert!(err.contains("x.toml:6:8: key `vpc.cidr`"), "{err}");
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Interrupted => 130,
+            Error::Interrupted | Error::Apply(crate::applier::ApplyError::Interrupted { .. }) => 130,
             _ => 1,
         }
     }

@@ -61,3 +61,51 @@ pub fn build(decls: &Declarations) -> Result<Graph, String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::declaration::{Declaration, Origin};
+    use std::collections::BTreeSet;
+
+    fn decl(name: &str, deps: &[&str], named: &[&str]) -> Declaration {
+        Declaration {
+            address: format!("ec2.subnet.{name}").parse().unwrap(),
+            region: "us-east-1".into(),
+            props: Default::default(),
+            deps: deps.iter().map(|d| format!("ec2.subnet.{d}").parse().unwrap()).collect::<BTreeSet<_>>(),
+            named_deps: named.iter().map(|s| s.to_string()).collect(),
+            protect: false,
+            ignore_changes: vec![],
+            origin: Origin { source: "s.rhai".into(), line: 1, column: 1 },
+        }
+    }
+
+    fn decls(list: Vec<Declaration>) -> Declarations {
+        let mut d = Declarations::default();
+        for x in list {
+            d.add(x).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn orders_dependencies_first() {
+        let g = build(&decls(vec![decl("c", &["b"], &[]), decl("b", &["a"], &[]), decl("a", &[], &[])])).unwrap();
+        let names: Vec<&str> = g.order.iter().map(|a| a.name()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn names_the_cycle() {
+        let err = build(&decls(vec![decl("a", &[], &["ec2.subnet.b"]), decl("b", &["a"], &[])])).unwrap_err();
+        assert!(err.contains("dependency cycle"), "{err}");
+        assert!(err.contains("ec2.subnet.a") && err.contains("ec2.subnet.b"), "{err}");
+    }
+
+    #[test]
+    fn unknown_named_dependency_suggests_the_near_one() {
+        let err = build(&decls(vec![decl("alpha", &[], &["ec2.subnet.alpah"]), decl("beta", &[], &[])])).unwrap_err();
+        assert!(err.contains("not declared"), "{err}");
+    }
+}

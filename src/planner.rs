@@ -324,3 +324,162 @@ pub fn diff(res: &dyn Resource, desired: &Props, current: &Observed, ignore: &[S
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::declaration::{Declaration, Origin};
+    use crate::state::ResourceState;
+    use serde_json::json;
+
+    fn addr(s: &str) -> Address {
+        s.parse().unwrap()
+    }
+
+    fn props(v: Value) -> Props {
+        v.as_object().unwrap().clone()
+    }
+
+    fn declare(d: &mut Declarations, address: &str, p: Value) {
+        let p = props(p);
+        let deps = token::refs(&Value::Object(p.clone())).into_iter().map(|r| r.address).collect();
+        d.add(Declaration {
+            address: addr(address),
+            region: "us-east-1".into(),
+            props: p,
+            deps,
+            named_deps: vec![],
+            protect: false,
+            ignore_changes: vec![],
+            origin: Origin::default(),
+        })
+        .unwrap();
+    }
+
+    fn network() -> Declarations {
+        let mut d = Declarations::default();
+        declare(&mut d, "ec2.vpc.main", json!({"cidr_block": "10.0.0.0/16"}));
+        let vpc_id = token::marker(&addr("ec2.vpc.main"), "id");
+        declare(&mut d, "ec2.subnet.a", json!({"vpc_id": vpc_id, "cidr_block": "10.0.1.0/24", "availability_zone": "us-east-1a"}));
+        d
+    }
+
+    fn found(address: &str, id: &str, p: Value) -> Found {
+        let a = addr(address);
+        Found {
+            kind: a.kind().to_string(),
+            region: "us-east-1".into(),
+            observed: Observed {
+                address: Some(a),
+                id: id.into(),
+                natural_key: None,
+                props: props(p),
+                attrs: props(json!({"id": id})),
+            },
+        }
+    }
+
+    fn live_vpc(cidr: &str) -> Found {
+        found("ec2.vpc.main", "vpc-1", json!({"cidr_block": cidr, "enable_dns_support": true, "enable_dns_hostnames": false, "instance_tenancy": "default", "tags": {}}))
+    }
+
+    fn live_subnet() -> Found {
+        found("ec2.subnet.a", "subnet-1", json!({"vpc_id": "vpc-1", "cidr_block": "10.0.1.0/24", "availability_zone": "us-east-1a", "map_public_ip_on_launch": false, "tags": {}}))
+    }
+
+    fn action(p: &Planned, a: &str) -> Action {
+        p.plan.changes.iter().find(|c| c.address == addr(a)).unwrap().action
+    }
+
+    #[test]
+    fn empty_state_plans_creates_with_unknown_tokens() {
+        let p = plan("s", &network(), &State::new("s"), None).unwrap();
+        assert_eq!(p.plan.summary.create, 2);
+        let subnet = p.plan.changes.iter().find(|c| c.address == addr("ec2.subnet.a")).unwrap();
+        let vpc_id = subnet.fields.iter().find(|f| f.name == "vpc_id").unwrap();
+        assert_eq!(vpc_id.after, Some(json!("(known after apply)")));
+    }
+
+    #[test]
+    fn matching_resources_resolve_tokens_and_plan_nothing() {
+        let p = plan("s", &network(), &State::new("s"), Some(vec![live_vpc("10.0.0.0/16"), live_subnet()])).unwrap();
+        assert!(!p.plan.has_changes(), "{:?}", p.plan.changes);
+    }
+
+    #[test]
+    fn replacing_a_dependency_replaces_what_depends_on_it() {
+        let p = plan("s", &network(), &State::new("s"), Some(vec![live_vpc("10.9.0.0/16"), live_subnet()])).unwrap();
+        assert_eq!(action(&p, "ec2.vpc.main"), Action::Replace);
+        assert_eq!(action(&p, "ec2.subnet.a"), Action::Replace);
+        let vpc = p.plan.changes.iter().find(|c| c.address == addr("ec2.vpc.main")).unwrap();
+        assert!(vpc.fields.iter().any(|f| f.name == "cidr_block" && f.forces_replacement));
+    }
+
+    #[test]
+    fn updatable_field_plans_an_update() {
+        let mut d = network();
+        d.resources[0].props.insert("enable_dns_hostnames".into(), json!(true));
+        let p = plan("s", &d, &State::new("s"), Some(vec![live_vpc("10.0.0.0/16"), live_subnet()])).unwrap();
+        assert_eq!(action(&p, "ec2.vpc.main"), Action::Update);
+        assert_eq!(action(&p, "ec2.subnet.a"), Action::Noop);
+    }
+
+    #[test]
+    fn ignored_fields_are_not_compared() {
+        let mut d = network();
+        d.resources[0].props.insert("enable_dns_hostnames".into(), json!(true));
+        d.resources[0].ignore_changes = vec!["enable_dns_hostnames".into()];
+        let p = plan("s", &d, &State::new("s"), Some(vec![live_vpc("10.0.0.0/16"), live_subnet()])).unwrap();
+        assert!(!p.plan.has_changes());
+    }
+
+    fn recorded(kind: &str, protect: bool) -> ResourceState {
+        ResourceState {
+            kind: kind.into(),
+            region: "us-east-1".into(),
+            status: Status::Created,
+            id: "subnet-1".into(),
+            natural_key: None,
+            props: Props::new(),
+            attrs: Props::new(),
+            deps: vec![],
+            protect,
+            ignore_changes: vec![],
+        }
+    }
+
+    #[test]
+    fn removed_declaration_plans_a_deletion_and_protect_refuses_it() {
+        let mut d = Declarations::default();
+        declare(&mut d, "ec2.vpc.main", json!({"cidr_block": "10.0.0.0/16"}));
+        let mut state = State::new("s");
+        state.resources.insert(addr("ec2.subnet.a"), recorded("ec2.subnet", false));
+        let p = plan("s", &d, &state, Some(vec![live_vpc("10.0.0.0/16"), live_subnet()])).unwrap();
+        assert_eq!(action(&p, "ec2.subnet.a"), Action::Delete);
+
+        state.resources.insert(addr("ec2.subnet.a"), recorded("ec2.subnet", true));
+        let err = plan("s", &d, &state, Some(vec![live_vpc("10.0.0.0/16"), live_subnet()])).unwrap_err();
+        assert!(err.to_string().contains("protected"), "{err}");
+    }
+
+    #[test]
+    fn tagged_resource_missing_from_state_is_adopted_not_created() {
+        let p = plan("s", &network(), &State::new("s"), Some(vec![live_vpc("10.0.0.0/16"), live_subnet()])).unwrap();
+        let vpc = p.plan.changes.iter().find(|c| c.address == addr("ec2.vpc.main")).unwrap();
+        assert_eq!(vpc.action, Action::Noop);
+        assert!(vpc.reason.as_deref().unwrap_or_default().starts_with("adopted"));
+    }
+
+    #[test]
+    fn pending_create_found_by_tags_is_adopted() {
+        let mut state = State::new("s");
+        let mut pending = recorded("ec2.vpc", false);
+        pending.status = Status::Pending;
+        state.resources.insert(addr("ec2.vpc.main"), pending);
+        let p = plan("s", &network(), &state, Some(vec![live_vpc("10.0.0.0/16")])).unwrap();
+        let vpc = p.plan.changes.iter().find(|c| c.address == addr("ec2.vpc.main")).unwrap();
+        assert_eq!(vpc.action, Action::Noop);
+        assert!(vpc.reason.as_deref().unwrap_or_default().contains("interrupted"));
+        assert_eq!(action(&p, "ec2.subnet.a"), Action::Create);
+    }
+}

@@ -53,7 +53,8 @@ fn doc_comments(res: &dyn Resource) -> Vec<String> {
         let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) };
         lines.push(format!("/// * `{}`: {}{notes}", f.name, f.doc));
     }
-    lines.push("/// * `depends_on`, `protect`, `ignore_changes`, `region`: see `eprun docs`".to_string());
+    lines.push("/// * `depends_on`: handles or addresses to create first; `protect`: refuse deletion;".to_string());
+    lines.push("///   `ignore_changes`: fields owned by someone else; `region`: default the stack's".to_string());
     lines
 }
 
