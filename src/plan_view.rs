@@ -59,6 +59,9 @@ pub fn render(plan: &Plan) -> String {
         out.push_str(&dim("note: the state is empty, so nothing was refreshed and no AWS call was made; every declared resource is new.\n"));
         out.push('\n');
     }
+    for c in plan.changes.iter().filter(|c| c.action == Action::Noop && c.reason.is_some()) {
+        out.push_str(&format!("  = {}  {}\n", bold(&c.address.to_string()), dim(&format!("# {}", c.reason.as_deref().unwrap_or_default()))));
+    }
     if !plan.has_changes() {
         out.push_str(&format!("No changes. Stack `{}` matches its script.\n", plan.stack));
         return out;

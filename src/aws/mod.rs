@@ -148,11 +148,44 @@ impl Intercept for CallCounter {
     }
 }
 
-#[derive(Debug, Default)]
-struct Clients {
-    ec2: Option<aws_sdk_ec2::Client>,
-    s3: Option<aws_sdk_s3::Client>,
-    sts: Option<aws_sdk_sts::Client>,
+/// Declares the per-region client cache and one accessor per service, all built the same way.
+macro_rules! clients {
+    ($($name:ident: $krate:ident $(=> $tweak:expr)?;)*) => {
+        #[derive(Debug, Default)]
+        struct Clients {
+            $($name: Option<$krate::Client>,)*
+        }
+
+        impl Aws {
+            $(
+                #[doc = concat!("The `", stringify!($krate), "` client for this region.")]
+                pub fn $name(&self) -> $krate::Client {
+                    let region = Region::new(self.region.clone());
+                    self.with_clients(|c, cfg, counter| {
+                        c.$name
+                            .get_or_insert_with(|| {
+                                let builder = $krate::config::Builder::from(cfg).region(region).interceptor(counter.clone());
+                                $(let builder = ($tweak)(builder, cfg);)?
+                                $krate::Client::from_conf(builder.build())
+                            })
+                            .clone()
+                    })
+                }
+            )*
+        }
+    };
+}
+
+clients! {
+    ec2: aws_sdk_ec2;
+    // Emulators serve S3 on one host: path-style addressing whenever an endpoint is overridden.
+    s3: aws_sdk_s3 => |b: aws_sdk_s3::config::Builder, cfg: &SdkConfig| b.force_path_style(cfg.endpoint_url().is_some());
+    sts: aws_sdk_sts;
+    eks: aws_sdk_eks;
+    iam: aws_sdk_iam;
+    kms: aws_sdk_kms;
+    route53: aws_sdk_route53;
+    secretsmanager: aws_sdk_secretsmanager;
 }
 
 #[derive(Debug)]
@@ -202,55 +235,6 @@ impl Aws {
         let mut map = self.shared.clients.lock().unwrap_or_else(|p| p.into_inner());
         let entry = map.entry(self.region.clone()).or_default();
         pick(entry, &self.shared.config, &self.shared.counter)
-    }
-
-    /// The EC2 client for this region.
-    pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        let region = Region::new(self.region.clone());
-        self.with_clients(|c, cfg, counter| {
-            c.ec2
-                .get_or_insert_with(|| {
-                    let conf = aws_sdk_ec2::config::Builder::from(cfg)
-                        .region(region)
-                        .interceptor(counter.clone())
-                        .build();
-                    aws_sdk_ec2::Client::from_conf(conf)
-                })
-                .clone()
-        })
-    }
-
-    /// The S3 client for this region (path-style when an endpoint override is set, as emulators need).
-    pub fn s3(&self) -> aws_sdk_s3::Client {
-        let region = Region::new(self.region.clone());
-        self.with_clients(|c, cfg, counter| {
-            c.s3
-                .get_or_insert_with(|| {
-                    let conf = aws_sdk_s3::config::Builder::from(cfg)
-                        .region(region)
-                        .force_path_style(cfg.endpoint_url().is_some())
-                        .interceptor(counter.clone())
-                        .build();
-                    aws_sdk_s3::Client::from_conf(conf)
-                })
-                .clone()
-        })
-    }
-
-    /// The STS client for this region.
-    pub fn sts(&self) -> aws_sdk_sts::Client {
-        let region = Region::new(self.region.clone());
-        self.with_clients(|c, cfg, counter| {
-            c.sts
-                .get_or_insert_with(|| {
-                    let conf = aws_sdk_sts::config::Builder::from(cfg)
-                        .region(region)
-                        .interceptor(counter.clone())
-                        .build();
-                    aws_sdk_sts::Client::from_conf(conf)
-                })
-                .clone()
-        })
     }
 }
 

@@ -10,7 +10,7 @@ use crate::support::*;
 /// records at least `k` resources, or lets it finish if it gets there first. Returns whether
 /// it was killed, and how many resources the state recorded at that moment.
 fn apply_and_kill_after(project: &Project, moto: &Moto, k: usize) -> (bool, usize) {
-    let mut run = eprun(project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"]).moto(moto).spawn();
+    let run = eprun(project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"]).moto(moto).spawn();
     let recorded = poll_until(
         APPLY_TIMEOUT,
         &format!("the state to record {k} resources"),
@@ -125,4 +125,53 @@ fn plan_is_refused_while_an_apply_holds_the_lock() {
     assert!(inv.is_empty(), "answering `no` must change nothing, yet the stack owns {}\n{held}", inv.summary());
     let after = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US]).moto(&moto).run();
     after.expect_success();
+}
+
+/// Regression: an apply killed between `CreateBucket` and `PutBucketTagging` leaves a bucket
+/// without its ownership tags and a pending entry in state. The next apply adopts the bucket by
+/// name, and must then give it the `eprun:stack`, `eprun:address` and `Name` tags; otherwise a
+/// lost state could never find it again. The crash is reproduced exactly: the bucket is made
+/// untagged with the SDK, and the state holds the pending entry the applier writes before a create.
+#[test]
+fn bucket_created_before_a_crash_gets_its_ownership_tags_on_the_next_apply() {
+    use sha2::Digest;
+    let moto = Moto::start();
+    let project = Project::new();
+    let bucket = "examplepay-local-vpc-flow-logs-us-east-1";
+    let address = "s3.bucket.examplepay-local-flow-logs";
+    let s3 = s3_client(&moto, "us-east-1");
+    block_on(s3.create_bucket().bucket(bucket).send()).expect("CreateBucket");
+
+    let state = serde_json::json!({
+        "version": 1,
+        "stack": LOCAL_US,
+        "serial": 1,
+        "lineage": "5b1c1c0e-7d0a-4c55-9a51-0c6d1f3e2a10",
+        "resources": {
+            address: {
+                "kind": "s3.bucket",
+                "region": "us-east-1",
+                "status": "pending",
+                "natural_key": bucket,
+                "props": {}, "attrs": {}, "deps": [], "protect": false, "ignore_changes": []
+            }
+        },
+        "outputs": {}
+    });
+    let text = serde_json::to_string(&state).expect("state text");
+    let sum: String = sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let envelope = serde_json::json!({ "format": "eprun-state", "checksum": format!("sha256:{sum}"), "state": state });
+    project.write(project.state_path(LOCAL_US), serde_json::to_string_pretty(&envelope).expect("envelope"));
+
+    let out = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"]).moto(&moto).run();
+    out.expect_success().expect_no_panic();
+
+    let tags = block_on(s3.get_bucket_tagging().bucket(bucket).send()).expect("GetBucketTagging");
+    let tag = |k: &str| tags.tag_set().iter().find(|t| t.key() == k).map(|t| t.value().to_string());
+    let all: Vec<String> = tags.tag_set().iter().map(|t| format!("{}={}", t.key(), t.value())).collect();
+    assert_eq!(tag("eprun:stack").as_deref(), Some(LOCAL_US), "the adopted bucket must carry eprun:stack; its tags: {all:?}\n{out}");
+    assert_eq!(tag("eprun:address").as_deref(), Some(address), "the adopted bucket must carry eprun:address; its tags: {all:?}\n{out}");
+    assert!(tag("Name").is_some(), "the adopted bucket must carry a Name tag; its tags: {all:?}\n{out}");
+    let inv = Inventory::read(&moto, "us-east-1", LOCAL_US);
+    assert_eq!(inv.buckets, vec![bucket.to_string()], "exactly the one bucket, found by its tags: {}\n{out}", inv.summary());
 }

@@ -68,16 +68,30 @@ impl Moto {
         if !server.exists() {
             panic!("moto is not installed: run tools/test, which creates .venv ({} is missing)", server.display());
         }
+        // The free port is picked before moto binds it, so another process may take it first:
+        // then moto exits ("in use") and we try another port.
+        let mut last_log = String::new();
+        for _ in 0..5 {
+            match Moto::try_start(&server) {
+                Ok(moto) => return moto,
+                Err(log) => last_log = log,
+            }
+        }
+        panic!("moto_server could not bind a free port after 5 tries\n--- moto log ---\n{last_log}");
+    }
+
+    /// One attempt: Err(log) when moto exited because its port was taken.
+    fn try_start(server: &Path) -> Result<Moto, String> {
         let dir = tempfile::Builder::new().prefix("eprun-moto-").tempdir().expect("temp dir for the moto log");
         let log = dir.path().join("moto.log");
-        // A port that was free a moment ago; moto binds it right away.
+        // A port that was free a moment ago.
         let port = {
             let l = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
             l.local_addr().expect("local address").port()
         };
         let out = fs::File::create(&log).expect("create moto.log");
         let err = out.try_clone().expect("clone moto.log handle");
-        let child = Command::new(&server)
+        let child = Command::new(server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env_remove("AWS_ENDPOINT_URL")
             .stdin(Stdio::null())
@@ -89,17 +103,21 @@ impl Moto {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto_server exited ({status}) before answering on port {port}\n--- moto log ---\n{}", moto.log_text());
+                let log = moto.log_text();
+                if log.contains("in use") {
+                    return Err(log);
+                }
+                panic!("moto_server exited ({status}) before answering on port {port}\n--- moto log ---\n{log}");
             }
-            if moto.answers() {
-                break;
+            // "Running on" proves that our server bound the port (not some other process).
+            if moto.log_text().contains("Running on") && moto.answers() {
+                return Ok(moto);
             }
             if Instant::now() > deadline {
                 panic!("moto_server did not answer on port {port} within 30s\n--- moto log ---\n{}", moto.log_text());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        moto
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -303,12 +321,21 @@ impl Output {
     }
 }
 
+/// The last `max` lines of `text`, saying how many were left out.
+fn tail(text: &str, max: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    if lines.len() <= max {
+        return lines.join("\n");
+    }
+    format!("[… {} earlier lines left out …]\n{}", lines.len() - max, lines[lines.len() - max..].join("\n"))
+}
+
 impl fmt::Display for Output {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "$ {}", self.command)?;
         writeln!(f, "exit code: {}", self.code)?;
-        writeln!(f, "--- stdout ---\n{}", self.stdout.trim_end())?;
-        write!(f, "--- stderr ---\n{}", self.stderr.trim_end())
+        writeln!(f, "--- stdout ---\n{}", tail(&self.stdout, 60))?;
+        write!(f, "--- stderr ---\n{}", tail(&self.stderr, 60))
     }
 }
 
@@ -416,7 +443,7 @@ impl Eprun {
             .stderr(fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", eprun_bin().display()));
-        Running { child, command: self.describe(), stdout, stderr, answer: None }
+        Running { child: child.into(), command: self.describe(), stdout, stderr, answer: None }
     }
 
     /// Starts it in the background with a pseudo-terminal as its stdin (made by a small Python
@@ -450,7 +477,7 @@ sys.exit(code if code >= 0 else 128 - code)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start the pty helper: {e}"));
         let answer = child.stdin.take();
-        Running { child, command: format!("{} (stdin: a terminal)", self.describe()), stdout, stderr, answer }
+        Running { child: child.into(), command: format!("{} (stdin: a terminal)", self.describe()), stdout, stderr, answer }
     }
 }
 
@@ -458,7 +485,7 @@ static NEXT_LOG: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize
 
 /// A command running in the background; killed (SIGKILL) if still running when dropped.
 pub struct Running {
-    child: Child,
+    child: std::cell::RefCell<Child>,
     command: String,
     stdout: PathBuf,
     stderr: PathBuf,
@@ -467,8 +494,8 @@ pub struct Running {
 
 impl Running {
     /// Whether it has exited.
-    pub fn finished(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
+    pub fn finished(&self) -> bool {
+        matches!(self.child.borrow_mut().try_wait(), Ok(Some(_)))
     }
 
     /// What it printed so far.
@@ -483,7 +510,12 @@ impl Running {
 
     /// A description for failure messages.
     pub fn context(&self) -> String {
-        format!("$ {}\n--- stdout so far ---\n{}\n--- stderr so far ---\n{}", self.command, self.stdout_so_far(), self.stderr_so_far())
+        format!(
+            "$ {}\n--- stdout so far ---\n{}\n--- stderr so far ---\n{}",
+            self.command,
+            tail(&self.stdout_so_far(), 60),
+            tail(&self.stderr_so_far(), 60)
+        )
     }
 
     /// Types `text` on its terminal (only for [`Eprun::spawn_with_tty`]).
@@ -493,10 +525,11 @@ impl Running {
     }
 
     /// Sends SIGKILL (what `kill -9` does) and reaps it. Returns whether it was still running.
-    pub fn kill(&mut self) -> bool {
+    pub fn kill(&self) -> bool {
         let was_running = !self.finished();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let mut child = self.child.borrow_mut();
+        let _ = child.kill();
+        let _ = child.wait();
         was_running
     }
 
@@ -504,7 +537,7 @@ impl Running {
     pub fn wait(mut self, timeout: Duration) -> Output {
         drop(self.answer.take());
         let status = {
-            let child = &mut self.child;
+            let mut child = self.child.borrow_mut();
             let mut status = None;
             let deadline = Instant::now() + timeout;
             while status.is_none() {
@@ -529,8 +562,9 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         drop(self.answer.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child.get_mut();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
@@ -580,6 +614,12 @@ pub fn owned_by(tags: &[aws_sdk_ec2::types::Tag], stack: &str) -> bool {
     ec2_tag(tags, "eprun:stack") == Some(stack)
 }
 
+/// Whether an EC2 state string says the resource is deleted or on its way out (moto spells the
+/// states in lower case, which the SDK's enums do not always match).
+fn gone(state: Option<&str>) -> bool {
+    state.is_some_and(|s| matches!(s.to_ascii_lowercase().as_str(), "deleted" | "deleting"))
+}
+
 /// A snapshot of the EC2 and S3 resources one stack owns, read with the independent clients.
 /// Ownership is checked on the client side (the emulator ignores some tag filters).
 #[derive(Debug, Default)]
@@ -617,9 +657,7 @@ impl Inventory {
                 .nat_gateways()
                 .iter()
                 .filter(|n| owned_by(n.tags(), stack))
-                .filter(|n| {
-                    !matches!(n.state(), Some(aws_sdk_ec2::types::NatGatewayState::Deleted | aws_sdk_ec2::types::NatGatewayState::Deleting))
-                })
+                .filter(|n| !gone(n.state().map(|s| s.as_str())))
                 .cloned()
                 .collect();
             let addrs = ec2.describe_addresses().send().await.expect("DescribeAddresses");
@@ -633,7 +671,7 @@ impl Inventory {
                 .vpc_endpoints()
                 .iter()
                 .filter(|e| owned_by(e.tags(), stack))
-                .filter(|e| !matches!(e.state(), Some(aws_sdk_ec2::types::State::Deleted | aws_sdk_ec2::types::State::Deleting)))
+                .filter(|e| !gone(e.state().map(|s| s.as_str())))
                 .cloned()
                 .collect();
             let fls = ec2.describe_flow_logs().send().await.expect("DescribeFlowLogs");

@@ -6,6 +6,7 @@ use crate::resource::{gone_ok, CreateRequest, DeclaredProps, Observed, Props, Re
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
 use async_trait::async_trait;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, ObjectIdentifier,
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
@@ -184,6 +185,19 @@ impl Bucket {
         Ok(())
     }
 
+    /// Whether versioning is on. Some emulators answer with an XML root the SDK refuses to parse
+    /// (`GetBucketVersioningResponse`); the status is then read from the raw answer.
+    async fn versioning(aws: &Aws, name: &str) -> Result<bool, AwsError> {
+        match aws.s3().get_bucket_versioning().bucket(name).send().await {
+            Ok(out) => Ok(out.status() == Some(&BucketVersioningStatus::Enabled)),
+            Err(SdkError::ServiceError(se)) if se.err().code().is_none() && se.raw().status().is_success() => {
+                let body = se.raw().body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+                Ok(body.contains("<Status>Enabled</Status>"))
+            }
+            Err(e) => Err(AwsError::from_sdk("GetBucketVersioning", name, e)),
+        }
+    }
+
     /// Reads one bucket's configuration; `None` when it is another stack's.
     async fn observe(aws: &Aws, stack: &str, name: &str) -> Result<Option<Observed>, AwsError> {
         let all = Self::get_tags(aws, name).await?;
@@ -193,8 +207,7 @@ impl Bucket {
             Owner::Other => return Ok(None),
         };
         let s3 = aws.s3();
-        let versioning = s3.get_bucket_versioning().bucket(name).send().await;
-        let versioning = versioning.map_err(|e| AwsError::from_sdk("GetBucketVersioning", name, e))?;
+        let versioning = Self::versioning(aws, name).await?;
         let encryption = s3.get_bucket_encryption().bucket(name).send().await;
         let encryption = absent_ok(encryption.map_err(|e| AwsError::from_sdk("GetBucketEncryption", name, e)))?;
         let algorithm = encryption.as_ref().and_then(|o| {
@@ -211,7 +224,7 @@ impl Bucket {
         let mut p = Props::new();
         p.insert("bucket".into(), json!(name));
         p.insert("force_destroy".into(), json!(all.get(FORCE_DESTROY_TAG).is_some_and(|v| v == "true")));
-        p.insert("versioning".into(), json!(versioning.status() == Some(&BucketVersioningStatus::Enabled)));
+        p.insert("versioning".into(), json!(versioning));
         if let Some(a) = algorithm {
             p.insert("sse_algorithm".into(), json!(a));
         }

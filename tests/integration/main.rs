@@ -1,0 +1,11 @@
+//! Integration tests: the real `eprun` binary on the real scripts, against the AWS emulator
+//! (moto, started on a free port by each test that needs it). Run them with `tools/test`.
+
+mod support;
+
+mod bad_input;
+mod cli;
+mod crash_safety;
+mod offline_plan;
+mod state_file;
+mod vpc_stack;
