@@ -41,11 +41,25 @@ pub enum EnvironmentError {
 
 /// Where a stack keeps its state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case", tag = "backend")]
+#[serde(rename_all = "snake_case", tag = "backend")]
 pub enum StateBackend {
     /// A JSON file under `<root>/.eprun/state/`.
     #[default]
     Local,
+    /// An object in S3, with a lock object beside it.
+    S3(S3Backend),
+}
+
+/// `[state] backend = "s3"`: where the state object lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Backend {
+    /// The bucket.
+    pub bucket: String,
+    /// The state object's key; the lock is `<key>.lock`, the previous version `<key>.backup`.
+    pub key: String,
+    /// The bucket's region (default: the stack's).
+    pub region: Option<String>,
 }
 
 /// Whether a region is the primary or the disaster-recovery side.
@@ -212,6 +226,15 @@ private_subnets = ["10.10.64.0/18"]
         let bad = GOOD.replace("\"10.10.0.0/16\"", "\"10.10.0.0/33\"");
         let err = Environment::parse("x.toml", "x", &bad).unwrap_err().to_string();
         assert!(err.contains("x.toml:6:8: key `vpc.cidr`"), "{err}");
+    }
+
+    #[test]
+    fn s3_backend_is_read_and_its_keys_checked() {
+        let text = GOOD.replace("role = \"primary\"", "role = \"primary\"\n[state]\nbackend = \"s3\"\nbucket = \"b\"\nkey = \"k.json\"");
+        let env = Environment::parse("x.toml", "x", &text).unwrap();
+        assert_eq!(env.state, StateBackend::S3(S3Backend { bucket: "b".into(), key: "k.json".into(), region: None }));
+        let bad = text.replace("bucket = ", "buckit = ");
+        assert!(Environment::parse("x.toml", "x", &bad).is_err());
     }
 
     #[test]

@@ -14,8 +14,8 @@ pub const COMMANDS: &[&str] = &[":help", ":env", ":quit", ":q"];
 
 /// Rhai keywords offered next to names, so `wh` + Tab gives `while`.
 const KEYWORDS: &[&str] = &[
-    "let", "const", "fn", "if", "else", "switch", "for", "in", "while", "loop", "do", "until", "break", "continue",
-    "return", "throw", "try", "catch", "import", "as", "true", "false",
+    "let", "const", "fn", "if", "else", "switch", "for", "in", "while", "loop", "do", "until",
+    "break", "continue", "return", "throw", "try", "catch", "import", "as", "true", "false",
 ];
 
 /// What the editor knows about the session; the REPL refreshes it after every input.
@@ -33,7 +33,12 @@ pub struct ReplHelper {
 impl ReplHelper {
     /// A helper that knows no names yet.
     pub fn new(environments: Vec<String>) -> Self {
-        Self { parser: Engine::new_raw(), signatures: BTreeMap::new(), variables: BTreeMap::new(), environments }
+        Self {
+            parser: Engine::new_raw(),
+            signatures: BTreeMap::new(),
+            variables: BTreeMap::new(),
+            environments,
+        }
     }
 
     /// The completion start and candidates for the text before `pos`.
@@ -50,7 +55,11 @@ impl ReplHelper {
             .map_or(pos, |(i, _)| i);
         let word = &before[start..];
         if let Some((base, partial)) = word.rsplit_once('.') {
-            let keys = self.keys_of(base).into_iter().filter(|k| k.starts_with(partial)).collect();
+            let keys = self
+                .keys_of(base)
+                .into_iter()
+                .filter(|k| k.starts_with(partial))
+                .collect();
             return (pos - partial.len(), keys);
         }
         let names = self
@@ -65,13 +74,30 @@ impl ReplHelper {
     /// Completes command names, function names after `:help` and environment names after `:env`.
     fn command_candidates(&self, before: &str) -> (usize, Vec<String>) {
         let Some((command, arg)) = before.split_once(' ') else {
-            return (0, COMMANDS.iter().filter(|c| c.starts_with(before)).map(|c| c.to_string()).collect());
+            return (
+                0,
+                COMMANDS
+                    .iter()
+                    .filter(|c| c.starts_with(before))
+                    .map(|c| c.to_string())
+                    .collect(),
+            );
         };
         let arg = arg.trim_start();
         let start = before.len() - arg.len();
         match command {
-            ":help" => (start, next_segments(arg, self.signatures.keys().map(String::as_str))),
-            ":env" => (start, self.environments.iter().filter(|e| e.starts_with(arg)).cloned().collect()),
+            ":help" => (
+                start,
+                next_segments(arg, self.signatures.keys().map(String::as_str)),
+            ),
+            ":env" => (
+                start,
+                self.environments
+                    .iter()
+                    .filter(|e| e.starts_with(arg))
+                    .cloned()
+                    .collect(),
+            ),
             _ => (start, Vec::new()),
         }
     }
@@ -89,13 +115,21 @@ impl ReplHelper {
             value = next;
         }
         if let Some(h) = value.clone().try_cast::<crate::handle::Handle>() {
-            let mut keys: Vec<String> = ["address", "name"].iter().chain(h.attributes).map(|a| a.to_string()).collect();
+            let mut keys: Vec<String> = ["address", "name"]
+                .iter()
+                .chain(h.attributes)
+                .map(|a| a.to_string())
+                .collect();
             keys.sort();
             return keys;
         }
         match value.as_map_ref() {
             // Keys that are not identifiers need `m["key"]`, which Tab after a dot cannot give.
-            Ok(map) => map.keys().map(|k| k.to_string()).filter(|k| is_identifier(k)).collect(),
+            Ok(map) => map
+                .keys()
+                .map(|k| k.to_string())
+                .filter(|k| is_identifier(k))
+                .collect(),
             Err(_) => Vec::new(),
         }
     }
@@ -109,14 +143,23 @@ impl ReplHelper {
             Some(head) => (head, true),
             None => (line, false),
         };
-        let start = head.char_indices().rev().take_while(|(_, c)| is_name_char(*c) || *c == ':').last()?.0;
+        let start = head
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| is_name_char(*c) || *c == ':')
+            .last()?
+            .0;
         // After a dot the name is a property or a method, not the function of that name.
         if head[..start].ends_with('.') {
             return None;
         }
         let signatures = self.signatures.get(&head[start..])?;
         let first = signatures.first()?;
-        let shown = if open { first.strip_prefix('(').unwrap_or(first) } else { first.as_str() };
+        let shown = if open {
+            first.strip_prefix('(').unwrap_or(first)
+        } else {
+            first.as_str()
+        };
         Some(match signatures.len() {
             1 => shown.to_string(),
             n => format!("{shown}  (+{} more: :help {})", n - 1, &head[start..]),
@@ -129,19 +172,27 @@ pub fn is_complete(parser: &Engine, input: &str) -> bool {
     if input.trim_start().starts_with(':') {
         return true;
     }
-    let Err(err) = parser.compile(input) else { return true };
+    let Err(err) = parser.compile(input) else {
+        return true;
+    };
     let (kind, pos) = (err.0.as_ref(), err.1);
     match kind {
         ParseErrorType::UnexpectedEOF => false,
         // Back-tick and raw strings may span lines; a quoted string only continues after a trailing `\`.
         ParseErrorType::BadInput(LexError::UnterminatedString) => {
-            let Some(at) = offset_of(input, pos) else { return true };
+            let Some(at) = offset_of(input, pos) else {
+                return true;
+            };
             let rest = &input[at..];
             let continues = rest.starts_with(['`', '#'])
                 || input[..at].ends_with('r')
                 || (rest.starts_with('"') && input.trim_end_matches(['\r', '\n']).ends_with('\\'));
             !continues
         }
+        // Doc comments typed so far wait for the function they document.
+        ParseErrorType::WrongDocComment => !input
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with("///")),
         // An error placed after the last character (a missing `}`, `)`, `;` …) means "type more".
         _ => match (pos.line(), pos.position()) {
             (Some(line), Some(column)) => {
@@ -158,7 +209,11 @@ pub fn is_complete(parser: &Engine, input: &str) -> bool {
 /// The byte offset of a parse position (1-based line and character column).
 fn offset_of(input: &str, pos: rhai::Position) -> Option<usize> {
     let (line, column) = (pos.line()?, pos.position()?);
-    let start: usize = input.split_inclusive('\n').take(line - 1).map(str::len).sum();
+    let start: usize = input
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum();
     let (i, _) = input.get(start..)?.char_indices().nth(column - 1)?;
     Some(start + i)
 }
@@ -184,7 +239,10 @@ fn is_name_char(c: char) -> bool {
 
 /// Whether a text is a plain Rhai identifier.
 pub fn is_identifier(s: &str) -> bool {
-    s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') && s.chars().all(is_name_char)
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && s.chars().all(is_name_char)
 }
 
 /// A signature shown after the cursor; Right-arrow must not insert it.
@@ -203,7 +261,12 @@ impl Hint for SignatureHint {
 impl Completer for ReplHelper {
     type Candidate = String;
 
-    fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<String>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
         Ok(self.candidates(line, pos))
     }
 }
@@ -224,7 +287,11 @@ impl Highlighter for ReplHelper {
 
 impl Validator for ReplHelper {
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        Ok(if is_complete(&self.parser, ctx.input()) { ValidationResult::Valid(None) } else { ValidationResult::Incomplete })
+        Ok(if is_complete(&self.parser, ctx.input()) {
+            ValidationResult::Valid(None)
+        } else {
+            ValidationResult::Incomplete
+        })
     }
 }
 
@@ -237,10 +304,35 @@ mod tests {
     #[test]
     fn unfinished_input_asks_for_more() {
         let e = Engine::new_raw();
-        for s in ["fn f() {", "let x = #{ a: 1,", "`abc", "let s = `abc", "\"abc\\", "f(1,", "1 +", "fn f(a) {\n a + 1", "x = `a ${b", "r#\"ab"] {
-            assert!(!is_complete(&e, s), "{s:?} should be incomplete: {:?}", e.compile(s).err().map(|x| (x.0, x.1)));
+        for s in [
+            "fn f() {",
+            "let x = #{ a: 1,",
+            "`abc",
+            "let s = `abc",
+            "\"abc\\",
+            "f(1,",
+            "1 +",
+            "fn f(a) {\n a + 1",
+            "x = `a ${b",
+            "r#\"ab",
+        ] {
+            assert!(
+                !is_complete(&e, s),
+                "{s:?} should be incomplete: {:?}",
+                e.compile(s).err().map(|x| (x.0, x.1))
+            );
         }
-        for s in ["", "1 + 2", "let x = 1;", "1 2", ")", "\"abc", ":help", "fn f(a) {\n a + 1\n}", "`a\nb`"] {
+        for s in [
+            "",
+            "1 + 2",
+            "let x = 1;",
+            "1 2",
+            ")",
+            "\"abc",
+            ":help",
+            "fn f(a) {\n a + 1\n}",
+            "`a\nb`",
+        ] {
             assert!(is_complete(&e, s), "{s:?} should be complete");
         }
     }
@@ -250,17 +342,27 @@ mod tests {
         let mut h = ReplHelper::new(vec!["local/us-east-1".into(), "prod/us-east-1".into()]);
         for (name, sig) in [
             ("aws::ec2::vpc", "(name: &str, props: Map) -> Handle"),
-            ("aws::ec2::vpc_endpoint", "(name: &str, props: Map) -> Handle"),
+            (
+                "aws::ec2::vpc_endpoint",
+                "(name: &str, props: Map) -> Handle",
+            ),
             ("aws::s3::bucket", "(name: &str, props: Map) -> Handle"),
             ("aws::region", "() -> String"),
-            ("cidr_subnet", "(prefix: &str, newbits: i64, netnum: i64) -> String"),
+            (
+                "cidr_subnet",
+                "(prefix: &str, newbits: i64, netnum: i64) -> String",
+            ),
             ("print", "(value: bool) -> ImmutableString"),
             ("print", "(string: string) -> ImmutableString"),
         ] {
-            h.signatures.entry(name.into()).or_default().push(sig.into());
+            h.signatures
+                .entry(name.into())
+                .or_default()
+                .push(sig.into());
         }
         let env = serde_json::json!({"region": "us-east-1", "role": "primary", "vpc": {"cidr": "10.0.0.0/16", "azs": []}, "tags": {"cost-center": "x"}});
-        h.variables.insert("env".into(), crate::value::to_dynamic(&env));
+        h.variables
+            .insert("env".into(), crate::value::to_dynamic(&env));
         h.variables.insert("count".into(), Dynamic::from(1_i64));
         h
     }
@@ -273,21 +375,46 @@ mod tests {
     #[test]
     fn completes_namespaces_one_level_at_a_time() {
         assert_eq!(complete("aws::ec"), (0, vec!["aws::ec2::".to_string()]));
-        assert_eq!(complete("x = aws::"), (4, vec!["aws::ec2::".into(), "aws::region".into(), "aws::s3::".into()]));
-        assert_eq!(complete("aws::ec2::vp").1, ["aws::ec2::vpc", "aws::ec2::vpc_endpoint"]);
+        assert_eq!(
+            complete("x = aws::"),
+            (
+                4,
+                vec![
+                    "aws::ec2::".into(),
+                    "aws::region".into(),
+                    "aws::s3::".into()
+                ]
+            )
+        );
+        assert_eq!(
+            complete("aws::ec2::vp").1,
+            ["aws::ec2::vpc", "aws::ec2::vpc_endpoint"]
+        );
     }
 
     #[test]
     fn completes_functions_variables_and_keywords() {
         assert_eq!(complete("cidr_s(co").1, ["const", "continue", "count"]);
-        assert_eq!(complete("let y = cid"), (8, vec!["cidr_subnet".to_string()]));
+        assert_eq!(
+            complete("let y = cid"),
+            (8, vec!["cidr_subnet".to_string()])
+        );
     }
 
     #[test]
     fn completes_map_keys_after_a_dot() {
-        assert_eq!(complete("env."), (4, vec!["region".into(), "role".into(), "tags".into(), "vpc".into()]));
+        assert_eq!(
+            complete("env."),
+            (
+                4,
+                vec!["region".into(), "role".into(), "tags".into(), "vpc".into()]
+            )
+        );
         assert_eq!(complete("f(env.vpc.c"), (10, vec!["cidr".to_string()]));
-        assert!(complete("env.tags.").1.is_empty(), "`cost-center` needs indexing, not a dot");
+        assert!(
+            complete("env.tags.").1.is_empty(),
+            "`cost-center` needs indexing, not a dot"
+        );
         assert!(complete("count.").1.is_empty());
         assert!(complete("nothing.").1.is_empty());
     }
@@ -304,11 +431,24 @@ mod tests {
     fn hints_the_signature_of_the_function_just_typed() {
         let h = helper();
         let hint = |line: &str| h.signature_hint(line, line.len());
-        assert_eq!(hint("aws::ec2::vpc(").as_deref(), Some("name: &str, props: Map) -> Handle"));
-        assert_eq!(hint("let n = cidr_subnet").as_deref(), Some("(prefix: &str, newbits: i64, netnum: i64) -> String"));
-        assert_eq!(hint("print(").as_deref(), Some("value: bool) -> ImmutableString  (+1 more: :help print)"));
+        assert_eq!(
+            hint("aws::ec2::vpc(").as_deref(),
+            Some("name: &str, props: Map) -> Handle")
+        );
+        assert_eq!(
+            hint("let n = cidr_subnet").as_deref(),
+            Some("(prefix: &str, newbits: i64, netnum: i64) -> String")
+        );
+        assert_eq!(
+            hint("print(").as_deref(),
+            Some("value: bool) -> ImmutableString  (+1 more: :help print)")
+        );
         assert_eq!(hint("cidr_sub"), None);
         assert_eq!(hint("env.print("), None);
-        assert_eq!(h.signature_hint("aws::region()", 12), None, "only at the end of the line");
+        assert_eq!(
+            h.signature_hint("aws::region()", 12),
+            None,
+            "only at the end of the line"
+        );
     }
 }

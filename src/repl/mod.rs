@@ -86,10 +86,15 @@ impl Repl {
     /// Reads, evaluates and prints until the input ends.
     fn run(mut self, history: Option<&Path>) -> Result<u8> {
         let interactive = std::io::stdin().is_terminal();
-        let config = Config::builder().completion_type(CompletionType::List).history_ignore_space(true).build();
-        let mut rl: Editor<ReplHelper, DefaultHistory> =
-            Editor::with_config(config).map_err(|e| Error::Script(format!("cannot start the line editor: {e}")))?;
-        rl.set_helper(Some(ReplHelper::new(environment_names(&self.session.project))));
+        let config = Config::builder()
+            .completion_type(CompletionType::List)
+            .history_ignore_space(true)
+            .build();
+        let mut rl: Editor<ReplHelper, DefaultHistory> = Editor::with_config(config)
+            .map_err(|e| Error::Script(format!("cannot start the line editor: {e}")))?;
+        rl.set_helper(Some(ReplHelper::new(environment_names(
+            &self.session.project,
+        ))));
         self.refresh(&mut rl);
         // Piped input is a script, not a session worth remembering.
         let history = history.filter(|_| interactive);
@@ -97,7 +102,12 @@ impl Repl {
             let _ = rl.load_history(path);
         }
         if interactive {
-            let env = self.session.env_override.as_deref().map(|e| format!(" (env = {e})")).unwrap_or_default();
+            let env = self
+                .session
+                .env_override
+                .as_deref()
+                .map(|e| format!(" (env = {e})"))
+                .unwrap_or_default();
             eprintln!("eprun repl{env}: `:help` for help, Tab completes, Ctrl-D leaves");
         }
         loop {
@@ -132,9 +142,15 @@ impl Repl {
             self.refresh(&mut rl);
         }
         if let Some(path) = history {
-            let saved = path.parent().map_or(Ok(()), std::fs::create_dir_all).map_err(ReadlineError::Io);
+            let saved = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .map_err(ReadlineError::Io);
             if let Err(e) = saved.and_then(|()| rl.save_history(path)) {
-                eprintln!("warning: cannot save the history to `{}`: {e}", path.display());
+                eprintln!(
+                    "warning: cannot save the history to `{}`: {e}",
+                    path.display()
+                );
             }
         }
         Ok(0)
@@ -142,7 +158,9 @@ impl Repl {
 
     /// Runs a `:command`; false means leave.
     fn command(&mut self, command: &str) -> bool {
-        let (name, arg) = command.split_once(char::is_whitespace).unwrap_or((command, ""));
+        let (name, arg) = command
+            .split_once(char::is_whitespace)
+            .unwrap_or((command, ""));
         let arg = arg.trim();
         match name {
             "quit" | "q" => return false,
@@ -155,7 +173,8 @@ impl Repl {
                     // The engine's functions hold a copy of the session: rebuild them so `stack` sees the override.
                     self.engine = engine::build(&self.session);
                     for (alias, module) in &self.imports {
-                        self.engine.register_static_module(alias.as_str(), module.clone());
+                        self.engine
+                            .register_static_module(alias.as_str(), module.clone());
                     }
                     self.bind_env(&env);
                     eprintln!("env = {arg} (region {})", env.region);
@@ -175,7 +194,8 @@ impl Repl {
     /// Binds the variable `env` to an environment's values.
     fn bind_env(&mut self, env: &Environment) {
         let value = serde_json::to_value(env).unwrap_or_default();
-        self.scope.set_or_push("env", crate::value::to_dynamic(&value));
+        self.scope
+            .set_or_push("env", crate::value::to_dynamic(&value));
     }
 
     /// Evaluates one input in the persistent scope, with the functions of earlier inputs.
@@ -199,7 +219,9 @@ impl Repl {
         let mut program = self.functions.merge(&ast);
         program.set_source(SOURCE);
         crate::interrupt::reset();
-        let result = self.engine.eval_ast_with_scope::<Dynamic>(&mut self.scope, &program);
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &program);
         // A Ctrl-C left pending would make the next one exit the process.
         crate::interrupt::reset();
         match result {
@@ -229,14 +251,23 @@ impl Repl {
     /// Keeps the modules an input imported (`import "vpc" as vpc;`) for the inputs after it.
     fn keep_imports(&mut self, ast: &AST) {
         for stmt in ast.statements() {
-            let rhai::Stmt::Import(import, pos) = stmt else { continue };
-            let (rhai::Expr::StringConstant(path, _), alias) = (&import.0, &import.1) else { continue };
+            let rhai::Stmt::Import(import, pos) = stmt else {
+                continue;
+            };
+            let (rhai::Expr::StringConstant(path, _), alias) = (&import.0, &import.1) else {
+                continue;
+            };
             if alias.name.is_empty() {
                 continue;
             }
             // The evaluation just resolved it, so this is the resolver's cached module.
-            if let Ok(module) = self.engine.module_resolver().resolve(&self.engine, Some(SOURCE), path, *pos) {
-                self.engine.register_static_module(alias.name.as_str(), module.clone());
+            if let Ok(module) =
+                self.engine
+                    .module_resolver()
+                    .resolve(&self.engine, Some(SOURCE), path, *pos)
+            {
+                self.engine
+                    .register_static_module(alias.name.as_str(), module.clone());
                 self.imports.retain(|(a, _)| *a != alias.name.as_str());
                 self.imports.push((alias.name.to_string(), module));
             }
@@ -246,7 +277,11 @@ impl Repl {
     /// Tells the editor the current variables and callable names.
     fn refresh(&self, rl: &mut Editor<ReplHelper, DefaultHistory>) {
         let Some(h) = rl.helper_mut() else { return };
-        h.variables = self.scope.iter().map(|(name, _, value)| (name.to_string(), value)).collect();
+        h.variables = self
+            .scope
+            .iter()
+            .map(|(name, _, value)| (name.to_string(), value))
+            .collect();
         h.signatures = signatures(&self.engine, &self.functions);
     }
 
@@ -255,7 +290,10 @@ impl Repl {
         let docs = self.docs();
         let mut found: Vec<&FnDoc> = docs.iter().filter(|d| d.name == name).collect();
         if found.is_empty() {
-            found = docs.iter().filter(|d| d.name.ends_with(&format!("::{name}"))).collect();
+            found = docs
+                .iter()
+                .filter(|d| d.name.ends_with(&format!("::{name}")))
+                .collect();
         }
         if !found.is_empty() {
             for d in found {
@@ -285,23 +323,32 @@ impl Repl {
     /// The documented functions: the registered API and the session's own script functions.
     fn docs(&self) -> Vec<FnDoc> {
         let mut docs = crate::docs::collect(&self.engine).unwrap_or_default();
-        docs.extend(self.functions.iter_functions().map(|f| FnDoc {
-            name: f.name.to_string(),
-            signature: format!("{}({})", f.name, f.params.join(", ")),
-            doc: f
-                .comments
-                .iter()
-                .flat_map(|c| c.lines())
-                .map(|l| {
-                    let l = l.trim();
-                    let l = l.strip_prefix("///").or_else(|| l.strip_prefix("/**")).unwrap_or(l);
-                    let l = l.strip_suffix("*/").unwrap_or(l).strip_prefix('*').unwrap_or(l);
-                    l.strip_prefix(' ').unwrap_or(l)
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-                .trim()
-                .to_string(),
+        docs.extend(self.functions.iter_functions().map(|f| {
+            FnDoc {
+                name: f.name.to_string(),
+                signature: format!("{}({})", f.name, f.params.join(", ")),
+                doc: f
+                    .comments
+                    .iter()
+                    .flat_map(|c| c.lines())
+                    .map(|l| {
+                        let l = l.trim();
+                        let l = l
+                            .strip_prefix("///")
+                            .or_else(|| l.strip_prefix("/**"))
+                            .unwrap_or(l);
+                        let l = l
+                            .strip_suffix("*/")
+                            .unwrap_or(l)
+                            .strip_prefix('*')
+                            .unwrap_or(l);
+                        l.strip_prefix(' ').unwrap_or(l)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    .trim()
+                    .to_string(),
+            }
         }));
         docs
     }
@@ -337,7 +384,11 @@ fn signatures(engine: &Engine, functions: &AST) -> BTreeMap<String, Vec<String>>
     let mut rest = engine.gen_fn_signatures(true);
     rest.sort();
     // The engine spells documented parameters differently (`string` for `&str`): those keep the docs' form.
-    for (name, params) in rest.iter().filter_map(|s| split_signature(s)).filter(|(n, _)| !documented.contains(n)) {
+    for (name, params) in rest
+        .iter()
+        .filter_map(|s| split_signature(s))
+        .filter(|(n, _)| !documented.contains(n))
+    {
         add(name, params);
     }
     for f in functions.iter_functions() {
@@ -350,7 +401,9 @@ fn signatures(engine: &Engine, functions: &AST) -> BTreeMap<String, Vec<String>>
 fn split_signature(signature: &str) -> Option<(&str, &str)> {
     let i = signature.find('(')?;
     let name = signature[..i].trim();
-    name.split("::").all(helper::is_identifier).then_some((name, &signature[i..]))
+    name.split("::")
+        .all(helper::is_identifier)
+        .then_some((name, &signature[i..]))
 }
 
 /// The project's environment names (`prod/us-east-1`), from `environments/**/*.toml`.
@@ -359,7 +412,9 @@ fn environment_names(project: &Project) -> Vec<String> {
     fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
             if path.is_dir() {
                 walk(&path, &format!("{prefix}{name}/"), out);
             } else if let Some(stem) = name.strip_suffix(".toml") {
@@ -424,7 +479,10 @@ mod tests {
 
     /// A REPL on the crate's own project (it has `environments/` and `stdlib/`).
     fn repl(rt: &tokio::runtime::Runtime) -> Repl {
-        Repl::new(Session::new(Project::at("."), None, rt.handle().clone()), None)
+        Repl::new(
+            Session::new(Project::at("."), None, rt.handle().clone()),
+            None,
+        )
     }
 
     #[test]
@@ -433,7 +491,7 @@ mod tests {
         let mut r = repl(&rt);
         assert!(r.evaluate("let x = 1 + 2;").unwrap().is_unit());
         assert_eq!(r.evaluate("x * 2").unwrap().as_int(), Ok(6));
-        r.evaluate("fn f(a) {\n a + 1\n}").unwrap();
+        assert!(r.evaluate("fn f(a) {\n a + 1\n}").unwrap().is_unit());
         assert_eq!(r.evaluate("f(41)").unwrap().as_int(), Ok(42));
     }
 
@@ -441,9 +499,12 @@ mod tests {
     fn errors_in_earlier_functions_quote_the_input_that_defined_them() {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let mut r = repl(&rt);
-        r.evaluate("fn g(x) {\n  x.nope()\n}").unwrap();
+        assert!(r.evaluate("fn g(x) {\n  x.nope()\n}").unwrap().is_unit());
         let err = r.evaluate("let y = 2;\ng(y)").unwrap_err().to_string();
-        assert!(err.contains("<repl:1>:2:5: unknown function `nope"), "{err}");
+        assert!(
+            err.contains("<repl:1>:2:5: unknown function `nope"),
+            "{err}"
+        );
         assert!(err.contains("in `g`, called at <repl>:2:1"), "{err}");
     }
 
@@ -451,8 +512,14 @@ mod tests {
     fn imports_persist_between_inputs() {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let mut r = repl(&rt);
-        r.evaluate(r#"import "vpc" as v;"#).unwrap();
-        assert_eq!(r.evaluate(r#"v::az_letter("us-east-1b")"#).unwrap().into_string().unwrap(), "b");
+        assert!(r.evaluate(r#"import "vpc" as v;"#).unwrap().is_unit());
+        assert_eq!(
+            r.evaluate(r#"v::az_letter("us-east-1b")"#)
+                .unwrap()
+                .into_string()
+                .unwrap(),
+            "b"
+        );
         assert!(signatures(&r.engine, &r.functions).contains_key("v::network"));
     }
 
@@ -461,9 +528,20 @@ mod tests {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let r = repl(&rt);
         let table = signatures(&r.engine, &AST::empty());
-        assert_eq!(table["aws::ec2::vpc"], ["(name: &str, props: Map) -> Handle"]);
-        assert_eq!(table["cidr_subnet"], ["(prefix: &str, newbits: i64, netnum: i64) -> String"]);
+        assert_eq!(
+            table["aws::ec2::vpc"],
+            ["(name: &str, props: Map) -> Handle"]
+        );
+        assert_eq!(
+            table["cidr_subnet"],
+            ["(prefix: &str, newbits: i64, netnum: i64) -> String"]
+        );
         assert!(table.contains_key("parse_int"));
-        assert!(table.keys().all(|k| helper::is_identifier(k.rsplit("::").next().unwrap())), "no operators or getters");
+        assert!(
+            table
+                .keys()
+                .all(|k| helper::is_identifier(k.rsplit("::").next().unwrap())),
+            "no operators or getters"
+        );
     }
 }
