@@ -4,89 +4,12 @@
 //! loopback port. Each figure is the median of several runs, measured in one
 //! process so that the numbers are comparable.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_eprun");
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
-struct Moto(Child, u16);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto() -> Moto {
-    let server = repo().join(".venv/bin/moto_server");
-    assert!(server.exists(), "moto is not installed: run tools/test, which creates .venv");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let child = Command::new(server)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start moto");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto(child, port)
-}
-
-fn eprun(dir: &Path, moto: Option<&Moto>, args: &[&str]) -> (Duration, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(dir).env("NO_COLOR", "1").stdin(Stdio::null());
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
-        cmd.env_remove(k);
-    }
-    if let Some(m) = moto {
-        cmd.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", m.1))
-            .env("AWS_ACCESS_KEY_ID", "bench")
-            .env("AWS_SECRET_ACCESS_KEY", "bench");
-    }
-    let start = Instant::now();
-    let out = cmd.output().expect("run eprun");
-    let took = start.elapsed();
-    assert!(out.status.success(), "eprun {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    (took, String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn median(dir: &Path, moto: Option<&Moto>, args: &[&str], runs: usize) -> Duration {
-    let mut times: Vec<Duration> = (0..runs).map(|_| eprun(dir, moto, args).0).collect();
-    times.sort();
-    times[runs / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
+use common::*;
 
 fn main() {
-    let tmp = std::env::temp_dir().join(format!("eprun-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    for d in ["environments", "scripts", "stdlib"] {
-        copy_dir(&repo().join(d), &tmp.join(d));
-    }
+    let tmp = project_copy("plan");
     let moto = start_moto();
     let stack = "scripts/prod/us-east-1.rhai";
     let env = ["--env", "local/us-east-1"];
@@ -111,7 +34,7 @@ fn main() {
     types.dedup();
 
     let report = format!(
-        "# Benchmarks\n\n\
+        "## VPC stack and commands\n\n\
          Measured by `cargo bench --bench plan` (release build, {cores} cores, {date}), \
          against moto 5.2.5 on loopback; each time is the median of the runs shown.\n\n\
          | what | runs | figure |\n|---|---|---|\n\
@@ -134,7 +57,7 @@ fn main() {
         noop = ms(noop),
         ntypes = types.len(),
     );
-    std::fs::write(repo().join("BENCHMARKS.md"), &report).expect("write BENCHMARKS.md");
+    write_section("plan", &report);
     print!("{report}");
     drop(moto);
     let _ = std::fs::remove_dir_all(&tmp);

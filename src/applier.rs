@@ -114,6 +114,17 @@ pub async fn apply(
     Ok(run.report)
 }
 
+/// Desired props whose `tags` include the ownership tags, so a tag update never drops them
+/// (some APIs, like S3's PutBucketTagging, replace the whole set).
+fn with_ownership_tags(res: &dyn resource::Resource, stack: &str, address: &Address, mut props: Props) -> Props {
+    if res.schema().iter().any(|f| f.name == "tags") {
+        let tags: serde_json::Map<String, Value> =
+            ownership_tags(stack, address, &props).into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        props.insert("tags".into(), Value::Object(tags));
+    }
+    props
+}
+
 impl Run<'_> {
     /// For each resource to delete, the ones that must be deleted before it (its dependents).
     fn deletion_order(&self, deletes: &[Address]) -> BTreeMap<Address, Vec<Address>> {
@@ -269,6 +280,7 @@ impl Run<'_> {
         match (node.action, node.current.clone()) {
             (Action::Update, Some(current)) => {
                 let changed = node.changed.clone();
+                let resolved = with_ownership_tags(res, &stack, address, resolved);
                 self.opts.progress.line(&format!("  ~ {address}: updating {}…", changed.join(", ")));
                 Ok(Some(Box::pin(async move {
                     let r = res.update(&aws, &current, &resolved, &changed).await.map(Outcome::Updated);

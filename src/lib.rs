@@ -33,6 +33,11 @@ pub mod value;
 
 /// Runs a parsed command line and returns the process exit code; errors go to stderr.
 pub fn main(cli: cli::Cli) -> u8 {
+    // Like other Unix tools, end quietly when the reader of stdout goes away (`eprun docs | head`).
+    // SAFETY: setting a signal disposition at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     style::init(cli.global.no_color);
     init_tracing(cli.global.verbose);
     interrupt::install();
@@ -59,7 +64,7 @@ pub fn main(cli: cli::Cli) -> u8 {
 
 fn init_tracing(verbose: u8) {
     let level = match verbose {
-        0 => "warn",
+        0 => "eprun=warn",
         1 => "eprun=info",
         _ => "eprun=debug,aws_smithy_runtime=debug",
     };

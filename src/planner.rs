@@ -160,12 +160,24 @@ pub fn plan(stack: &str, decls: &Declarations, state: &State, found: Option<Vec<
                 (Action::Create, create_fields(res, &resolved))
             }
             Some(cur) => {
+                let how = if cur.address.is_some() { "by its tags" } else { "by name" };
                 match recorded.map(|r| r.status) {
-                    Some(Status::Pending) => reason = Some("adopted: found by its tags after an interrupted create".into()),
-                    None if refreshed => reason = Some("adopted: it already exists, owned by this stack".into()),
+                    Some(Status::Pending) => reason = Some(format!("adopted: found {how} after an interrupted create")),
+                    None if refreshed => reason = Some(format!("adopted: it already exists, found {how}")),
                     _ => {}
                 }
-                let fields = diff(res, &resolved, cur, &decl.ignore_changes);
+                let mut fields = diff(res, &resolved, cur, &decl.ignore_changes);
+                // Found by name, it may lack the ownership tags that later refreshes look for.
+                let has_tags = res.schema().iter().any(|f| f.name == "tags");
+                if cur.address.is_none() && has_tags && !fields.iter().any(|f| f.name == "tags") {
+                    fields.push(FieldChange {
+                        name: "tags".into(),
+                        before: cur.props.get("tags").cloned(),
+                        after: resolved.get("tags").cloned().or(Some(Value::Object(Props::new()))),
+                        forces_replacement: false,
+                    });
+                    reason = reason.map(|r| format!("{r}; its ownership tags will be set"));
+                }
                 let action = if fields.iter().any(|f| f.forces_replacement) {
                     Action::Replace
                 } else if fields.is_empty() {

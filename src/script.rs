@@ -24,6 +24,9 @@ pub fn function_names(engine: &rhai::Engine) -> Vec<String> {
         .into_iter()
         .filter_map(|s| s.split('(').next().map(|n| n.trim().to_string()))
         .collect();
+    if let Ok(docs) = crate::docs::collect(engine) {
+        names.extend(docs.into_iter().map(|d| d.name));
+    }
     names.sort();
     names.dedup();
     names

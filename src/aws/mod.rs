@@ -34,6 +34,11 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::security_group::SecurityGroup,
     &ec2::vpc_endpoint::VpcEndpoint,
     &ec2::flow_log::FlowLog,
+    &ec2::transit_gateway::TransitGateway,
+    &ec2::transit_gateway_vpc_attachment::TransitGatewayVpcAttachment,
+    &ec2::transit_gateway_peering_attachment::TransitGatewayPeeringAttachment,
+    &ec2::transit_gateway_peering_attachment_accepter::TransitGatewayPeeringAttachmentAccepter,
+    &ec2::transit_gateway_route::TransitGatewayRoute,
     &s3::bucket::Bucket,
 ];
 
@@ -82,26 +87,16 @@ impl AwsError {
                 let text = if msg.is_empty() { code.clone() } else { format!("{code}: {msg}") };
                 (if not_found { AwsErrorKind::NotFound } else { AwsErrorKind::Service(code) }, text)
             }
-            SdkError::DispatchFailure(df) => {
-                let detail = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
-                if df.is_io() || df.is_timeout() {
-                    (AwsErrorKind::Unreachable, format!("could not reach the AWS endpoint ({})", last_cause(&detail)))
-                } else {
-                    (AwsErrorKind::Unreachable, last_cause(&detail))
-                }
-            }
+            SdkError::DispatchFailure(df) if df.is_io() || df.is_timeout() => (
+                AwsErrorKind::Unreachable,
+                format!("could not reach the AWS endpoint ({})", innermost(&err)),
+            ),
             SdkError::TimeoutError(_) => (AwsErrorKind::Unreachable, "the request timed out".into()),
-            _ => {
-                let detail = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
-                if detail.contains("credential") {
-                    (
-                        AwsErrorKind::Credentials,
-                        "no AWS credentials found; set a profile (`AWS_PROFILE`), SSO, or `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`".into(),
-                    )
-                } else {
-                    (AwsErrorKind::Service("Client".into()), last_cause(&detail))
-                }
-            }
+            _ if causes(&err).iter().any(|c| c.to_lowercase().contains("credential")) => (
+                AwsErrorKind::Credentials,
+                "no AWS credentials found; set a profile (`AWS_PROFILE`), SSO, or `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`".into(),
+            ),
+            _ => (AwsErrorKind::Service("Client".into()), innermost(&err)),
         };
         Self { operation: operation.into(), target: target.to_string(), message, kind }
     }
@@ -117,15 +112,20 @@ impl AwsError {
     }
 }
 
-/// The innermost, most specific part of an error chain rendered by `DisplayErrorContext`.
-fn last_cause(detail: &str) -> String {
-    detail
-        .rsplit(": ")
-        .map(str::trim)
-        .find(|s| !s.is_empty() && !s.starts_with('('))
-        .unwrap_or(detail)
-        .trim_end_matches(')')
-        .to_string()
+/// Every message in an error's source chain, outermost first.
+fn causes(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out = vec![err.to_string()];
+    let mut next = err.source();
+    while let Some(e) = next {
+        out.push(e.to_string());
+        next = e.source();
+    }
+    out
+}
+
+/// The most specific message of an error chain: what actually went wrong.
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    causes(err).into_iter().rev().find(|c| !c.trim().is_empty()).unwrap_or_else(|| "unknown error".into())
 }
 
 /// Counts every request attempt sent to AWS, for `stats.api_calls`.

@@ -31,7 +31,10 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Some(Command::Docs) => crate::docs::print(&g),
         Some(Command::Completions { shell }) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "eprun", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "eprun", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)
+                .map_err(|source| Error::Io { action: "write", path: "stdout".into(), source })?;
             Ok(exit::OK)
         }
         None => match cli.file {

@@ -9,6 +9,11 @@ pub mod route_table;
 pub mod route_table_association;
 pub mod security_group;
 pub mod subnet;
+pub mod transit_gateway;
+pub mod transit_gateway_peering_attachment;
+pub mod transit_gateway_peering_attachment_accepter;
+pub mod transit_gateway_route;
+pub mod transit_gateway_vpc_attachment;
 pub mod vpc;
 pub mod vpc_endpoint;
 

@@ -1,7 +1,7 @@
 //! `aws::s3::bucket`: an S3 bucket with versioning, default encryption and public access blocked.
 
 use crate::address::Address;
-use crate::aws::{tags, Aws, AwsError, AwsErrorKind, ADDRESS_TAG, STACK_TAG};
+use crate::aws::{tags, Aws, AwsError, AwsErrorKind, STACK_TAG};
 use crate::resource::{gone_ok, CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -410,13 +410,8 @@ impl Resource for Bucket {
             Self::set_public_access_block(aws, name, flag("block_public_access", true)).await?;
         }
         if has("tags") || has("force_destroy") {
-            // PutBucketTagging replaces the whole set: rebuild it around the ownership tags it has.
-            let existing = Self::get_tags(aws, name).await?;
-            let address = existing.get(ADDRESS_TAG).and_then(|a| a.parse::<Address>().ok()).or_else(|| current.address.clone());
-            let full = match (existing.get(STACK_TAG), address) {
-                (Some(stack), Some(address)) => tags::ownership_tags(stack, &address, desired),
-                _ => tags::user_tags(desired).into_iter().collect(),
-            };
+            // PutBucketTagging replaces the whole set; the applier's desired tags carry the ownership tags.
+            let full: Vec<(String, String)> = tags::user_tags(desired).into_iter().collect();
             Self::put_tags(aws, name, &with_force_destroy(full, desired)).await?;
         }
         Ok(current.updated(desired, changed))

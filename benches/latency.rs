@@ -1,0 +1,145 @@
+//! Plan and apply of both regional stacks with 50 ms of latency added to every AWS request.
+//!
+//! A loopback proxy in front of moto holds each request for 50 ms, which is
+//! closer to a real region than moto's sub-millisecond answers. Reported: the
+//! no-op plan's API calls and wall time per region, the apply-from-scratch wall
+//! time against the critical path of the dependency graph (the longest chain of
+//! dependent creates, each taking the time apply itself measured for it), and
+//! the peak RSS of a full plan.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const LATENCY: Duration = Duration::from_millis(50);
+
+/// Forwards loopback connections to `target`, delaying the first chunk of every request.
+async fn proxy(listener: TcpListener, target: u16) {
+    while let Ok((client, _)) = listener.accept().await {
+        tokio::spawn(async move {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else { return };
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+            let a2 = answered.clone();
+            let up = async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match cr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    // A chunk after an answer starts a new request: that is where the latency goes.
+                    if a2.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                        tokio::time::sleep(LATENCY).await;
+                    }
+                    if sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let down = async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match sr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    answered.store(true, std::sync::atomic::Ordering::SeqCst);
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            tokio::join!(up, down);
+        });
+    }
+}
+
+/// The longest chain of dependent creates, each weighted by the time apply reported for it.
+fn critical_path(dir: &Path, env: &str, apply_output: &str) -> (Duration, usize) {
+    let mut took: BTreeMap<String, f64> = BTreeMap::new();
+    for line in apply_output.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("+ ") {
+            if let Some((addr, tail)) = rest.split_once(": created in ") {
+                let secs: f64 = tail.split('s').next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+                took.insert(addr.to_string(), secs);
+            }
+        }
+    }
+    let state = std::fs::read_to_string(dir.join(format!(".eprun/state/{env}.json"))).expect("state");
+    let state: serde_json::Value = serde_json::from_str(&state).expect("state json");
+    let resources = state["state"]["resources"].as_object().cloned().unwrap_or_default();
+    let mut memo: BTreeMap<String, f64> = BTreeMap::new();
+    fn longest(a: &str, res: &serde_json::Map<String, serde_json::Value>, took: &BTreeMap<String, f64>, memo: &mut BTreeMap<String, f64>) -> f64 {
+        if let Some(v) = memo.get(a) {
+            return *v;
+        }
+        let deps: Vec<String> = res[a]["deps"].as_array().map(|d| d.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+        let before = deps.iter().filter(|d| res.contains_key(*d)).map(|d| longest(d, res, took, memo)).fold(0.0, f64::max);
+        let v = before + took.get(a).copied().unwrap_or(0.0);
+        memo.insert(a.to_string(), v);
+        v
+    }
+    let cp = resources.keys().map(|a| longest(a, &resources, &took, &mut memo)).fold(0.0, f64::max);
+    (Duration::from_secs_f64(cp), resources.len())
+}
+
+fn peak_rss_kib() -> i64 {
+    // SAFETY: getrusage only writes the struct we hand it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    usage.ru_maxrss
+}
+
+fn main() {
+    let moto = start_moto();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind proxy");
+    let port = listener.local_addr().expect("addr").port();
+    rt.spawn(proxy(listener, moto.1));
+    let slow = Moto::external(port);
+
+    let dir = project_copy("latency");
+    let mut rows = String::new();
+    let offline_before = peak_rss_kib();
+    eprun(&dir, None, &["plan", "scripts/prod/us-east-1.rhai"]);
+    let plan_rss = peak_rss_kib().max(offline_before);
+    for (script, env) in [("scripts/prod/us-east-1.rhai", "local/us-east-1"), ("scripts/prod/eu-west-1.rhai", "local/eu-west-1")] {
+        let (apply, out) = eprun_all(&dir, Some(&slow), &["apply", script, "--env", env, "--yes"]);
+        let (cp, resources) = critical_path(&dir, env, &out);
+        let (_, json) = eprun(&dir, Some(&slow), &["plan", script, "--env", env, "--json"]);
+        let plan: serde_json::Value = serde_json::from_str(&json).expect("plan json");
+        assert!(plan["changes"].as_array().is_some_and(|c| c.is_empty()), "the no-op plan of {env} is not empty: {json}");
+        let calls = plan["stats"]["api_calls"].as_u64().unwrap_or(0);
+        let noop = median(&dir, Some(&slow), &["plan", script, "--env", env], 5);
+        rows.push_str(&format!(
+            "| `{env}` | {resources} | {calls} | {} | {} | {} | {:.2}× |\n",
+            ms(noop),
+            ms(apply),
+            ms(cp),
+            apply.as_secs_f64() / cp.as_secs_f64().max(0.001)
+        ));
+    }
+    let report = format!(
+        "## Regional stacks with 50 ms per request\n\n\
+         Measured by `cargo bench --bench latency` (release build, {date}): moto 5.2.5 behind a loopback \
+         proxy that holds every request for 50 ms. No-op plan: median of 5. Critical path: the longest \
+         chain of dependent creates, each weighted by the time apply reported for it.\n\n\
+         | stack | resources | no-op plan API calls | no-op plan | apply from scratch | critical path | apply / critical path |\n\
+         |---|---|---|---|---|---|---|\n{rows}\n\
+         Peak RSS of a full plan (`eprun plan scripts/prod/us-east-1.rhai`, offline): {rss} MiB.\n\n",
+        date = chrono::Utc::now().format("%Y-%m-%d"),
+        rss = plan_rss / 1024,
+    );
+    write_section("latency", &report);
+    print!("{report}");
+    drop(moto);
+    let _ = std::fs::remove_dir_all(&dir);
+}

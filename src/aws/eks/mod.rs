@@ -1,0 +1,281 @@
+//! EKS resource types (cluster, managed node group, add-on), one file each, and the helpers they share.
+//!
+//! EKS resources are found by natural key (the cluster name, `<cluster>/<node group>`,
+//! `<cluster>/<add-on>`) and carry the ownership tags, which the read re-checks: a resource tagged
+//! for another stack is not ours, an untagged one is adopted by its key. The resource logic is
+//! written over an `aws_sdk_eks::Client`, so unit tests drive it with a mocked client.
+
+pub mod addon;
+pub mod cluster;
+pub mod node_group;
+
+use crate::address::Address;
+use crate::aws::{tags, wait_until, AwsError, AwsErrorKind, WaitState, STACK_TAG};
+use crate::resource::Props;
+use aws_sdk_eks::types::{Update, UpdateStatus};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// What the tags of a resource found by natural key say about who owns it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Owner {
+    /// Tagged for this stack: its address and user-visible tags.
+    Ours(Address, Value),
+    /// No ownership tags (made by hand, or by another tool): adopted by its natural key.
+    Untagged(Value),
+    /// Tagged for another stack: not ours.
+    Other,
+}
+
+impl Owner {
+    /// The address to report, and the user-visible tags; `None` when the resource is not ours.
+    pub(crate) fn split(self) -> Option<(Option<Address>, Value)> {
+        match self {
+            Owner::Ours(a, t) => Some((Some(a), t)),
+            Owner::Untagged(t) => Some((None, t)),
+            Owner::Other => None,
+        }
+    }
+}
+
+/// Classifies a resource by its tags (any tag source: EKS maps, KMS lists, IAM lists).
+pub(crate) fn owner(stack: &str, all: impl IntoIterator<Item = (String, String)>) -> Owner {
+    let all: BTreeMap<String, String> = all.into_iter().collect();
+    match all.get(STACK_TAG) {
+        Some(s) if s != stack => Owner::Other,
+        _ => match tags::split_owned(stack, all.clone()) {
+            Some((address, visible)) => Owner::Ours(address, visible),
+            None => Owner::Untagged(Value::Object(
+                all.into_iter()
+                    .filter(|(k, _)| !k.starts_with("eprun:") && !k.starts_with("aws:"))
+                    .map(|(k, v)| (k, json!(v)))
+                    .collect(),
+            )),
+        },
+    }
+}
+
+/// The value of one `eprun:` tag (settings AWS does not keep, such as a deletion window).
+pub(crate) fn eprun_tag<'a>(all: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
+    all.get(key).map(String::as_str)
+}
+
+/// The tags of a create call as the map EKS takes.
+pub(crate) fn tag_map(tags: &[(String, String)]) -> HashMap<String, String> {
+    tags.iter().cloned().collect()
+}
+
+/// EKS tags as (key, value) pairs.
+pub(crate) fn pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
+    tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+}
+
+/// Brings a resource's user tags from `current` to `desired` with TagResource/UntagResource.
+pub(crate) async fn update_tags(
+    eks: &aws_sdk_eks::Client,
+    arn: &str,
+    current: &Props,
+    desired: &Props,
+) -> Result<(), AwsError> {
+    let (set, remove) = tags::tag_changes(current, desired);
+    if !set.is_empty() {
+        eks.tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(set.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("TagResource", arn, e))?;
+    }
+    if !remove.is_empty() {
+        eks.untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("UntagResource", arn, e))?;
+    }
+    Ok(())
+}
+
+/// What an EKS update is about: the cluster itself, one of its node groups, or one of its add-ons.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum UpdateOf<'a> {
+    /// The cluster (version, logging, endpoint access).
+    Cluster,
+    /// A managed node group.
+    Nodegroup(&'a str),
+    /// An add-on.
+    Addon(&'a str),
+}
+
+/// The wait state of an EKS update.
+fn update_state(update: &Update) -> WaitState {
+    match update.status() {
+        Some(UpdateStatus::Successful) => WaitState::Ready,
+        Some(s @ (UpdateStatus::Failed | UpdateStatus::Cancelled)) => {
+            let errors: Vec<String> = update
+                .errors()
+                .iter()
+                .map(|e| {
+                    let code = e.error_code().map(|c| c.as_str().to_string()).unwrap_or_default();
+                    format!("{code}: {}", e.error_message().unwrap_or_default())
+                })
+                .collect();
+            let detail = if errors.is_empty() { String::new() } else { format!(" ({})", errors.join("; ")) };
+            WaitState::Failed(format!("the update ended `{}`{detail}", s.as_str()))
+        }
+        Some(s) => WaitState::Pending(format!("update {}", s.as_str())),
+        None => WaitState::Pending("update status unknown".into()),
+    }
+}
+
+/// Waits until an update that EKS started (UpdateClusterVersion, UpdateNodegroupConfig, UpdateAddon, …)
+/// has finished, polling DescribeUpdate. An answer that carries no update, or one already
+/// successful, needs no polling.
+pub(crate) async fn wait_update(
+    eks: &aws_sdk_eks::Client,
+    operation: &str,
+    cluster: &str,
+    of: UpdateOf<'_>,
+    update: Option<&Update>,
+    timeout: Duration,
+) -> Result<(), AwsError> {
+    let Some(update) = update else { return Ok(()) };
+    match update_state(update) {
+        WaitState::Ready => return Ok(()),
+        WaitState::Failed(why) => return Err(AwsError::new(operation, cluster, AwsErrorKind::Wait, why)),
+        WaitState::Pending(_) => {}
+    }
+    let Some(id) = update.id() else { return Ok(()) };
+    wait_until(operation, cluster, timeout, || async move {
+        let call = eks.describe_update().name(cluster).update_id(id);
+        let call = match of {
+            UpdateOf::Cluster => call,
+            UpdateOf::Nodegroup(n) => call.nodegroup_name(n),
+            UpdateOf::Addon(a) => call.addon_name(a),
+        };
+        let out = call.send().await.map_err(|e| AwsError::from_sdk("DescribeUpdate", cluster, e))?;
+        Ok(out.update().map(update_state).unwrap_or_else(|| WaitState::Pending("update not visible yet".into())))
+    })
+    .await
+}
+
+/// A natural key made of two names, `<cluster>/<name>`; `None` while either is still a token.
+pub(crate) fn pair_key(props: &Props, cluster_field: &str, name_field: &str) -> Option<String> {
+    let cluster = props.get(cluster_field)?;
+    let name = props.get(name_field)?;
+    if crate::token::is_unknown(cluster) || crate::token::is_unknown(name) {
+        return None;
+    }
+    Some(format!("{}/{}", cluster.as_str()?, name.as_str()?))
+}
+
+/// The clusters named in `<cluster>/<name>` natural keys, each with the names wanted in it.
+pub(crate) fn keys_by_cluster<'a>(keys: impl IntoIterator<Item = &'a String>) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for key in keys {
+        if let Some((cluster, name)) = key.split_once('/') {
+            out.entry(cluster.to_string()).or_default().push(name.to_string());
+        }
+    }
+    out
+}
+
+/// An int prop, if set.
+pub(crate) fn int_prop(props: &Props, key: &str) -> Option<i64> {
+    props.get(key).and_then(Value::as_i64)
+}
+
+/// A string prop, if set and not empty.
+pub(crate) fn opt_str<'a>(props: &'a Props, key: &str) -> Option<&'a str> {
+    props.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// A JSON prop (a map or JSON text) as the text an API takes.
+pub(crate) fn json_text(props: &Props, key: &str) -> Option<String> {
+    match props.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// How long a name may be; EKS names are 1 to 100 letters, digits, `-` and `_`, starting alphanumeric.
+pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), String> {
+    if crate::token::is_unknown(&json!(name)) {
+        return Ok(());
+    }
+    let ok = !name.is_empty()
+        && name.len() <= max
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "property `{field}`: `{name}` is not a valid name (1 to {max} letters, digits, `-` and `_`, starting with a letter or digit)"
+        ))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A mocked EKS client for unit tests (`aws-smithy-mocks`).
+
+    use aws_sdk_eks::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_mocks::{create_mock_http_client, MockResponseInterceptor, Rule, RuleMode};
+
+    /// An EKS client whose calls are answered by `rules`, in order.
+    pub(crate) fn client(mode: RuleMode, rules: &[&Rule]) -> aws_sdk_eks::Client {
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(mode);
+        for rule in rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let config = aws_sdk_eks::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        aws_sdk_eks::Client::from_conf(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tagged(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn owner_tells_ours_untagged_and_others() {
+        let ours = tagged(&[(STACK_TAG, "s"), (tags::ADDRESS_TAG, "eks.cluster.main"), ("team", "x")]);
+        assert_eq!(owner("s", ours), Owner::Ours("eks.cluster.main".parse().unwrap(), json!({"team": "x"})));
+        assert_eq!(owner("s", tagged(&[("team", "x")])), Owner::Untagged(json!({"team": "x"})));
+        assert_eq!(owner("s", tagged(&[(STACK_TAG, "other"), (tags::ADDRESS_TAG, "eks.cluster.main")])), Owner::Other);
+    }
+
+    #[test]
+    fn pair_keys_wait_for_tokens_and_group_by_cluster() {
+        let p = serde_json::json!({"cluster_name": "c", "addon_name": "coredns"});
+        assert_eq!(pair_key(p.as_object().unwrap(), "cluster_name", "addon_name").as_deref(), Some("c/coredns"));
+        let marker = crate::token::marker(&"eks.cluster.c".parse().unwrap(), "id");
+        let p = serde_json::json!({"cluster_name": marker, "addon_name": "coredns"});
+        assert_eq!(pair_key(p.as_object().unwrap(), "cluster_name", "addon_name"), None);
+        let keys = ["a/x".to_string(), "a/y".to_string(), "b/z".to_string()];
+        let grouped = keys_by_cluster(keys.iter());
+        assert_eq!(grouped["a"], vec!["x", "y"]);
+        assert_eq!(grouped["b"], vec!["z"]);
+    }
+
+    #[test]
+    fn eks_names_are_checked() {
+        assert!(check_eks_name("name", "examplepay-prod", 100).is_ok());
+        assert!(check_eks_name("name", "-bad", 100).is_err());
+        assert!(check_eks_name("name", "has space", 100).is_err());
+    }
+}
