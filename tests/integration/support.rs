@@ -94,6 +94,8 @@ impl Moto {
         let child = Command::new(server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env_remove("AWS_ENDPOINT_URL")
+            // The stacks attach AWS managed policies (AmazonEKSClusterPolicy, …), which moto only knows when asked.
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -438,6 +438,7 @@ impl Resource for Bucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::ADDRESS_TAG;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
