@@ -7,5 +7,6 @@ mod bad_input;
 mod cli;
 mod crash_safety;
 mod offline_plan;
+mod s3_state;
 mod state_file;
 mod vpc_stack;

@@ -92,7 +92,17 @@ fn plan_of_us_east_1_on_a_fresh_project_needs_no_credentials_and_no_network() {
     check_offline_plan(US_SCRIPT, "ec2.vpc.examplepay-prod", "10.10.0.0/16");
 }
 
+/// The DR stack peers with the primary's transit gateway and hosted zone, found in the primary's
+/// outputs: before the primary is applied, its plan says which stack to apply first.
 #[test]
-fn plan_of_eu_west_1_on_a_fresh_project_needs_no_credentials_and_no_network() {
-    check_offline_plan(EU_SCRIPT, "ec2.vpc.examplepay-prod-eu", "10.20.0.0/16");
+fn plan_of_eu_west_1_before_the_primary_says_which_stack_to_apply_first() {
+    let project = Project::new();
+    let out = offline_plan(&project, EU_SCRIPT, &[]);
+    out.expect_code(1).expect_no_panic();
+    assert!(
+        out.stderr.contains("apply the `prod/us-east-1` stack first"),
+        "the error must name the stack to apply first\n{out}"
+    );
+    assert!(out.stderr.contains("scripts/prod/eu-west-1.rhai:"), "the error must point at the script line\n{out}");
+    project.assert_no_state(&out);
 }
