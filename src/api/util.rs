@@ -27,6 +27,14 @@ pub fn cidr_subnet(prefix: &str, newbits: INT, netnum: INT) -> Result<String, St
         .ok_or_else(|| format!("subnet {netnum} of `{prefix}` does not exist"))
 }
 
+/// Whether two blocks share any address (either contains the other's network address).
+pub fn cidr_overlaps(a: &str, b: &str) -> Result<bool, String> {
+    let x: IpNet = a.parse().map_err(|_| format!("`{a}` is not a CIDR block"))?;
+    let y: IpNet = b.parse().map_err(|_| format!("`{b}` is not a CIDR block"))?;
+    let (x, y) = (x.trunc(), y.trunc());
+    Ok(x.contains(&y.network()) || y.contains(&x.network()))
+}
+
 pub(super) fn register(engine: &mut Engine) {
     FuncRegistration::new("cidr_subnet")
         .with_comments(["/// The `netnum`-th subnet of `prefix` with `newbits` more bits, like Terraform's `cidrsubnet`."])
@@ -41,6 +49,12 @@ pub(super) fn register(engine: &mut Engine) {
             let o: IpNet = outer.parse().map_err(|_| fail(format!("`{outer}` is not a CIDR block"), Position::NONE))?;
             let i: IpNet = inner.parse().map_err(|_| fail(format!("`{inner}` is not a CIDR block"), Position::NONE))?;
             Ok(o.contains(&i))
+        });
+    FuncRegistration::new("cidr_overlaps")
+        .with_comments(["/// Whether blocks `a` and `b` share any address (e.g. two VPCs that cannot be routed to each other)."])
+        .with_params_info(["a: &str", "b: &str", "bool"])
+        .register_into_engine(engine, |a: &str, b: &str| -> Result<bool, Box<EvalAltResult>> {
+            cidr_overlaps(a, b).map_err(|e| fail(e, Position::NONE))
         });
     FuncRegistration::new("to_json")
         .with_comments(["/// A value as compact JSON text (tokens stay inside and are resolved at apply)."])
@@ -69,5 +83,15 @@ mod tests {
         assert_eq!(cidr_subnet("10.10.0.0/16", 2, 3).unwrap(), "10.10.192.0/18");
         assert!(cidr_subnet("10.10.0.0/16", 2, 4).is_err());
         assert!(cidr_subnet("10.10.0.0/16", 20, 0).is_err());
+    }
+
+    #[test]
+    fn cidr_overlaps_in_either_direction() {
+        assert!(!cidr_overlaps("10.10.0.0/16", "10.20.0.0/16").unwrap());
+        assert!(cidr_overlaps("10.10.0.0/16", "10.10.64.0/18").unwrap());
+        assert!(cidr_overlaps("10.10.64.0/18", "10.0.0.0/8").unwrap());
+        assert!(cidr_overlaps("10.10.0.0/16", "10.10.0.0/16").unwrap());
+        assert!(!cidr_overlaps("10.10.0.0/17", "10.10.128.0/17").unwrap());
+        assert!(cidr_overlaps("10.10.0.0/16", "bad").is_err());
     }
 }

@@ -1,7 +1,12 @@
 //! AWS access: one shared SDK configuration, per-region clients, call counting and error mapping.
 
 pub mod ec2;
+pub mod eks;
+pub mod iam;
+pub mod kms;
+pub mod route53;
 pub mod s3;
+pub mod secretsmanager;
 mod tags;
 
 pub use tags::{ownership_tags, Tags, ADDRESS_TAG, STACK_TAG};
@@ -40,6 +45,16 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::transit_gateway_peering_attachment_accepter::TransitGatewayPeeringAttachmentAccepter,
     &ec2::transit_gateway_route::TransitGatewayRoute,
     &s3::bucket::Bucket,
+    &kms::key::Key,
+    &iam::role::Role,
+    &iam::openid_connect_provider::OpenIdConnectProvider,
+    &eks::cluster::Cluster,
+    &eks::node_group::NodeGroup,
+    &eks::addon::Addon,
+    &route53::zone::Zone,
+    &route53::health_check::HealthCheck,
+    &route53::record::Record,
+    &secretsmanager::secret::Secret,
 ];
 
 /// What went wrong talking to AWS.

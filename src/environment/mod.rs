@@ -1,7 +1,15 @@
 //! Environment files: the values a stack is built with (`environments/<name>.toml`), no logic.
 
+mod eks;
+mod dns;
+mod secrets;
+mod transit_gateway;
 mod vpc;
 
+pub use eks::EksValues;
+pub use dns::DnsValues;
+pub use secrets::{SecretValues, SecretsValues};
+pub use transit_gateway::TransitGatewayValues;
 pub use vpc::{NatMode, VpcValues};
 
 use crate::project::Project;
@@ -94,6 +102,14 @@ pub struct Environment {
     pub tags: BTreeMap<String, String>,
     /// The region's network.
     pub vpc: Option<VpcValues>,
+    /// The region's Transit Gateway and its peering (stdlib/transit_gateway.rhai).
+    pub transit_gateway: Option<TransitGatewayValues>,
+    /// Latency-based DNS with health checks (stdlib/dns_failover.rhai).
+    pub dns: Option<DnsValues>,
+    /// Secrets Manager secrets, metadata only (stdlib/secrets.rhai).
+    pub secrets: Option<SecretsValues>,
+    /// The region's Kubernetes cluster (stdlib/eks.rhai).
+    pub eks: Option<EksValues>,
 }
 
 impl Environment {

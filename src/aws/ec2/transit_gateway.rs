@@ -1,16 +1,19 @@
 //! `aws::ec2::transit_gateway`: a transit gateway, the hub of a region's private network.
 
 use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::aws::{tags, wait_until, Aws, AwsError, WaitState};
-use crate::resource::{gone_ok, CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use crate::aws::{Aws, AwsError, WaitState, tags, wait_until};
+use crate::resource::{
+    CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
+};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    AutoAcceptSharedAttachmentsValue, DefaultRouteTableAssociationValue, DefaultRouteTablePropagationValue,
-    DnsSupportValue, ModifyTransitGatewayOptions, ResourceType, TransitGatewayAttachmentState,
-    TransitGatewayRequestOptions, TransitGatewayState, VpnEcmpSupportValue,
+    AutoAcceptSharedAttachmentsValue, DefaultRouteTableAssociationValue,
+    DefaultRouteTablePropagationValue, DnsSupportValue, ModifyTransitGatewayOptions, ResourceType,
+    TransitGatewayAttachmentState, TransitGatewayRequestOptions, TransitGatewayState,
+    VpnEcmpSupportValue,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 /// A transit gateway; attachments (VPCs, peerings) and its route tables hang off it.
@@ -29,17 +32,43 @@ const OPTIONS: [&str; 5] = [
 
 const SCHEMA: &[Field] = &[
     Field::optional("description", Kind::Str, "what the transit gateway is for"),
-    Field::optional("amazon_side_asn", Kind::Int, "the private ASN of the AWS side (64512–65534 or 4200000000–4294967294)")
-        .default("64512")
-        .force_new(),
-    Field::optional("default_route_table_association", ENABLE, "associate new attachments with the default route table")
-        .default("\"enable\""),
-    Field::optional("default_route_table_propagation", ENABLE, "propagate new attachments' routes into the default route table")
-        .default("\"enable\""),
-    Field::optional("dns_support", ENABLE, "resolve public DNS names of attached VPCs to private addresses").default("\"enable\""),
-    Field::optional("vpn_ecmp_support", ENABLE, "equal-cost multi-path routing over VPN tunnels").default("\"enable\""),
-    Field::optional("auto_accept_shared_attachments", ENABLE, "accept attachments from other accounts without asking")
-        .default("\"disable\""),
+    Field::optional(
+        "amazon_side_asn",
+        Kind::Int,
+        "the private ASN of the AWS side (64512–65534 or 4200000000–4294967294)",
+    )
+    .default("64512")
+    .force_new(),
+    Field::optional(
+        "default_route_table_association",
+        ENABLE,
+        "associate new attachments with the default route table",
+    )
+    .default("\"enable\""),
+    Field::optional(
+        "default_route_table_propagation",
+        ENABLE,
+        "propagate new attachments' routes into the default route table",
+    )
+    .default("\"enable\""),
+    Field::optional(
+        "dns_support",
+        ENABLE,
+        "resolve public DNS names of attached VPCs to private addresses",
+    )
+    .default("\"enable\""),
+    Field::optional(
+        "vpn_ecmp_support",
+        ENABLE,
+        "equal-cost multi-path routing over VPN tunnels",
+    )
+    .default("\"enable\""),
+    Field::optional(
+        "auto_accept_shared_attachments",
+        ENABLE,
+        "accept attachments from other accounts without asking",
+    )
+    .default("\"disable\""),
     TAGS,
 ];
 
@@ -52,13 +81,22 @@ fn valid_asn(asn: i64) -> bool {
 }
 
 /// Where an attachment is on its way to one of the `ready` states.
-pub(super) fn attachment_wait(state: Option<&TransitGatewayAttachmentState>, ready: &[TransitGatewayAttachmentState]) -> WaitState {
+pub(super) fn attachment_wait(
+    state: Option<&TransitGatewayAttachmentState>,
+    ready: &[TransitGatewayAttachmentState],
+) -> WaitState {
     use TransitGatewayAttachmentState as S;
     match state {
         Some(s) if ready.contains(s) => WaitState::Ready,
-        Some(s @ (S::Failed | S::Failing | S::Rejected | S::Rejecting | S::Deleted | S::Deleting | S::RollingBack)) => {
-            WaitState::Failed(format!("the attachment is `{}`", s.as_str()))
-        }
+        Some(
+            s @ (S::Failed
+            | S::Failing
+            | S::Rejected
+            | S::Rejecting
+            | S::Deleted
+            | S::Deleting
+            | S::RollingBack),
+        ) => WaitState::Failed(format!("the attachment is `{}`", s.as_str())),
         Some(s) => WaitState::Pending(s.as_str().to_string()),
         None => WaitState::Pending("not visible yet".into()),
     }
@@ -67,7 +105,10 @@ pub(super) fn attachment_wait(state: Option<&TransitGatewayAttachmentState>, rea
 /// Whether an attachment in this state is gone (or on its way out) and no longer counts as existing.
 pub(super) fn attachment_gone(state: Option<&TransitGatewayAttachmentState>) -> bool {
     use TransitGatewayAttachmentState as S;
-    matches!(state, Some(S::Deleted | S::Deleting | S::Failed | S::Failing | S::Rejected | S::Rejecting))
+    matches!(
+        state,
+        Some(S::Deleted | S::Deleting | S::Failed | S::Failing | S::Rejected | S::Rejecting)
+    )
 }
 
 impl TransitGateway {
@@ -77,24 +118,54 @@ impl TransitGateway {
         let o = tgw.options();
         let opt = |v: Option<&str>, default: &str| json!(v.unwrap_or(default));
         let mut p = props([
-            ("amazon_side_asn", json!(o.and_then(|o| o.amazon_side_asn()).unwrap_or(64512))),
+            (
+                "amazon_side_asn",
+                json!(o.and_then(|o| o.amazon_side_asn()).unwrap_or(64512)),
+            ),
             (
                 "default_route_table_association",
-                opt(o.and_then(|o| o.default_route_table_association()).map(|v| v.as_str()), "enable"),
+                opt(
+                    o.and_then(|o| o.default_route_table_association())
+                        .map(|v| v.as_str()),
+                    "enable",
+                ),
             ),
             (
                 "default_route_table_propagation",
-                opt(o.and_then(|o| o.default_route_table_propagation()).map(|v| v.as_str()), "enable"),
+                opt(
+                    o.and_then(|o| o.default_route_table_propagation())
+                        .map(|v| v.as_str()),
+                    "enable",
+                ),
             ),
-            ("dns_support", opt(o.and_then(|o| o.dns_support()).map(|v| v.as_str()), "enable")),
-            ("vpn_ecmp_support", opt(o.and_then(|o| o.vpn_ecmp_support()).map(|v| v.as_str()), "enable")),
+            (
+                "dns_support",
+                opt(
+                    o.and_then(|o| o.dns_support()).map(|v| v.as_str()),
+                    "enable",
+                ),
+            ),
+            (
+                "vpn_ecmp_support",
+                opt(
+                    o.and_then(|o| o.vpn_ecmp_support()).map(|v| v.as_str()),
+                    "enable",
+                ),
+            ),
             (
                 "auto_accept_shared_attachments",
-                opt(o.and_then(|o| o.auto_accept_shared_attachments()).map(|v| v.as_str()), "disable"),
+                opt(
+                    o.and_then(|o| o.auto_accept_shared_attachments())
+                        .map(|v| v.as_str()),
+                    "disable",
+                ),
             ),
             ("tags", user_tags),
         ]);
-        p.insert("description".into(), json!(tgw.description().unwrap_or_default()));
+        p.insert(
+            "description".into(),
+            json!(tgw.description().unwrap_or_default()),
+        );
         Some(Observed {
             address: Some(address),
             id: id.clone(),
@@ -106,19 +177,33 @@ impl TransitGateway {
                 ("owner_id", json!(tgw.owner_id().unwrap_or_default())),
                 (
                     "association_default_route_table_id",
-                    json!(o.and_then(|o| o.association_default_route_table_id()).unwrap_or_default()),
+                    json!(
+                        o.and_then(|o| o.association_default_route_table_id())
+                            .unwrap_or_default()
+                    ),
                 ),
                 (
                     "propagation_default_route_table_id",
-                    json!(o.and_then(|o| o.propagation_default_route_table_id()).unwrap_or_default()),
+                    json!(
+                        o.and_then(|o| o.propagation_default_route_table_id())
+                            .unwrap_or_default()
+                    ),
                 ),
             ]),
         })
     }
 
     /// One transit gateway by id, `None` when it is gone.
-    pub(super) async fn describe(aws: &Aws, id: &str) -> Result<Option<aws_sdk_ec2::types::TransitGateway>, AwsError> {
-        let out = aws.ec2().describe_transit_gateways().transit_gateway_ids(id).send().await;
+    pub(super) async fn describe(
+        aws: &Aws,
+        id: &str,
+    ) -> Result<Option<aws_sdk_ec2::types::TransitGateway>, AwsError> {
+        let out = aws
+            .ec2()
+            .describe_transit_gateways()
+            .transit_gateway_ids(id)
+            .send()
+            .await;
         match out.map_err(|e| AwsError::from_sdk("DescribeTransitGateways", id, e)) {
             Ok(out) => Ok(out.transit_gateways().first().cloned()),
             Err(e) if e.is_not_found() => Ok(None),
@@ -127,13 +212,24 @@ impl TransitGateway {
     }
 
     /// The transit gateways the stack owns in this region (one paginated call, tags re-checked).
-    pub(super) async fn owned(aws: &Aws, stack: &str) -> Result<Vec<aws_sdk_ec2::types::TransitGateway>, AwsError> {
-        let mut pages = aws.ec2().describe_transit_gateways().filters(stack_filter(stack)).into_paginator().send();
+    pub(super) async fn owned(
+        aws: &Aws,
+        stack: &str,
+    ) -> Result<Vec<aws_sdk_ec2::types::TransitGateway>, AwsError> {
+        let mut pages = aws
+            .ec2()
+            .describe_transit_gateways()
+            .filters(stack_filter(stack))
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AwsError::from_sdk("DescribeTransitGateways", stack, e))?;
             for tgw in page.transit_gateways() {
-                if matches!(tgw.state(), Some(TransitGatewayState::Deleted | TransitGatewayState::Deleting)) {
+                if matches!(
+                    tgw.state(),
+                    Some(TransitGatewayState::Deleted | TransitGatewayState::Deleting)
+                ) {
                     continue;
                 }
                 if tags::split_owned(stack, pairs(tgw.tags())).is_some() {
@@ -145,7 +241,9 @@ impl TransitGateway {
     }
 
     async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
-        let Some(tgw) = Self::describe(aws, id).await? else { return Ok(WaitState::Pending("not visible yet".into())) };
+        let Some(tgw) = Self::describe(aws, id).await? else {
+            return Ok(WaitState::Pending("not visible yet".into()));
+        };
         Ok(match tgw.state() {
             Some(TransitGatewayState::Available) => WaitState::Ready,
             Some(s @ (TransitGatewayState::Deleted | TransitGatewayState::Deleting)) => {
@@ -157,10 +255,15 @@ impl TransitGateway {
     }
 
     async fn until_deleted(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
-        Ok(match Self::describe(aws, id).await?.and_then(|t| t.state().cloned()) {
-            None | Some(TransitGatewayState::Deleted) => WaitState::Ready,
-            Some(s) => WaitState::Pending(s.as_str().to_string()),
-        })
+        Ok(
+            match Self::describe(aws, id)
+                .await?
+                .and_then(|t| t.state().cloned())
+            {
+                None | Some(TransitGatewayState::Deleted) => WaitState::Ready,
+                Some(s) => WaitState::Pending(s.as_str().to_string()),
+            },
+        )
     }
 }
 
@@ -184,7 +287,13 @@ impl Resource for TransitGateway {
     }
 
     fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn", "owner_id", "association_default_route_table_id", "propagation_default_route_table_id"]
+        &[
+            "id",
+            "arn",
+            "owner_id",
+            "association_default_route_table_id",
+            "propagation_default_route_table_id",
+        ]
     }
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
@@ -196,19 +305,34 @@ impl Resource for TransitGateway {
         }
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
-        Ok(Self::owned(aws, stack).await?.iter().filter_map(|t| Self::observe(stack, t)).collect())
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
+        Ok(Self::owned(aws, stack)
+            .await?
+            .iter()
+            .filter_map(|t| Self::observe(stack, t))
+            .collect())
     }
 
     async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
         let p = req.props;
         let options = TransitGatewayRequestOptions::builder()
             .set_amazon_side_asn(p.get("amazon_side_asn").and_then(Value::as_i64))
-            .set_default_route_table_association(flag(p, "default_route_table_association").map(Into::into))
-            .set_default_route_table_propagation(flag(p, "default_route_table_propagation").map(Into::into))
+            .set_default_route_table_association(
+                flag(p, "default_route_table_association").map(Into::into),
+            )
+            .set_default_route_table_propagation(
+                flag(p, "default_route_table_propagation").map(Into::into),
+            )
             .set_dns_support(flag(p, "dns_support").map(Into::into))
             .set_vpn_ecmp_support(flag(p, "vpn_ecmp_support").map(Into::into))
-            .set_auto_accept_shared_attachments(flag(p, "auto_accept_shared_attachments").map(Into::into))
+            .set_auto_accept_shared_attachments(
+                flag(p, "auto_accept_shared_attachments").map(Into::into),
+            )
             .build();
         let description = str_prop(p, "description");
         let out = aws
@@ -220,34 +344,61 @@ impl Resource for TransitGateway {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateTransitGateway", req.address, e))?;
-        let id = out.transit_gateway().and_then(|t| t.transit_gateway_id()).unwrap_or_default().to_string();
-        wait_until("CreateTransitGateway", &id, TIMEOUT, || Self::until_available(aws, &id)).await?;
+        let id = out
+            .transit_gateway()
+            .and_then(|t| t.transit_gateway_id())
+            .unwrap_or_default()
+            .to_string();
+        wait_until("CreateTransitGateway", &id, TIMEOUT, || {
+            Self::until_available(aws, &id)
+        })
+        .await?;
         Self::describe(aws, &id)
             .await?
             .and_then(|t| Self::observe(req.stack, &t))
             .ok_or_else(|| untagged("CreateTransitGateway", req.address, "transit gateway"))
     }
 
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         let has = |f: &str| changed.iter().any(|c| c == f);
         if has("description") || OPTIONS.iter().any(|o| has(o)) {
             let pick = |f: &str| if has(f) { flag(desired, f) } else { None };
             let options = ModifyTransitGatewayOptions::builder()
-                .set_default_route_table_association(pick("default_route_table_association").map(DefaultRouteTableAssociationValue::from))
-                .set_default_route_table_propagation(pick("default_route_table_propagation").map(DefaultRouteTablePropagationValue::from))
+                .set_default_route_table_association(
+                    pick("default_route_table_association")
+                        .map(DefaultRouteTableAssociationValue::from),
+                )
+                .set_default_route_table_propagation(
+                    pick("default_route_table_propagation")
+                        .map(DefaultRouteTablePropagationValue::from),
+                )
                 .set_dns_support(pick("dns_support").map(DnsSupportValue::from))
                 .set_vpn_ecmp_support(pick("vpn_ecmp_support").map(VpnEcmpSupportValue::from))
-                .set_auto_accept_shared_attachments(pick("auto_accept_shared_attachments").map(AutoAcceptSharedAttachmentsValue::from))
+                .set_auto_accept_shared_attachments(
+                    pick("auto_accept_shared_attachments")
+                        .map(AutoAcceptSharedAttachmentsValue::from),
+                )
                 .build();
             aws.ec2()
                 .modify_transit_gateway()
                 .transit_gateway_id(&current.id)
-                .set_description(has("description").then(|| str_prop(desired, "description").to_string()))
+                .set_description(
+                    has("description").then(|| str_prop(desired, "description").to_string()),
+                )
                 .options(options)
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("ModifyTransitGateway", &current.id, e))?;
-            wait_until("ModifyTransitGateway", &current.id, TIMEOUT, || Self::until_available(aws, &current.id)).await?;
+            wait_until("ModifyTransitGateway", &current.id, TIMEOUT, || {
+                Self::until_available(aws, &current.id)
+            })
+            .await?;
         }
         if has("tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
@@ -265,7 +416,10 @@ impl Resource for TransitGateway {
                 .map(drop)
                 .map_err(|e| AwsError::from_sdk("DeleteTransitGateway", &current.id, e)),
         )?;
-        wait_until("DeleteTransitGateway", &current.id, TIMEOUT, || Self::until_deleted(aws, &current.id)).await
+        wait_until("DeleteTransitGateway", &current.id, TIMEOUT, || {
+            Self::until_deleted(aws, &current.id)
+        })
+        .await
     }
 }
 
@@ -289,9 +443,22 @@ mod tests {
 
     #[test]
     fn asn_must_be_private() {
-        assert!(TransitGateway.validate(&obj(json!({"amazon_side_asn": 64512})), &NoOthers).is_ok());
-        assert!(TransitGateway.validate(&obj(json!({"amazon_side_asn": 4_200_000_001_i64})), &NoOthers).is_ok());
-        let e = TransitGateway.validate(&obj(json!({"amazon_side_asn": 7224})), &NoOthers).unwrap_err();
+        assert!(
+            TransitGateway
+                .validate(&obj(json!({"amazon_side_asn": 64512})), &NoOthers)
+                .is_ok()
+        );
+        assert!(
+            TransitGateway
+                .validate(
+                    &obj(json!({"amazon_side_asn": 4_200_000_001_i64})),
+                    &NoOthers
+                )
+                .is_ok()
+        );
+        let e = TransitGateway
+            .validate(&obj(json!({"amazon_side_asn": 7224})), &NoOthers)
+            .unwrap_err();
         assert!(e.contains("not a private ASN"), "{e}");
     }
 
@@ -326,9 +493,18 @@ mod tests {
     #[test]
     fn attachment_states() {
         use TransitGatewayAttachmentState as S;
-        assert_eq!(attachment_wait(Some(&S::Available), &[S::Available]), WaitState::Ready);
-        assert!(matches!(attachment_wait(Some(&S::Pending), &[S::Available]), WaitState::Pending(_)));
-        assert!(matches!(attachment_wait(Some(&S::Rejected), &[S::Available]), WaitState::Failed(_)));
+        assert_eq!(
+            attachment_wait(Some(&S::Available), &[S::Available]),
+            WaitState::Ready
+        );
+        assert!(matches!(
+            attachment_wait(Some(&S::Pending), &[S::Available]),
+            WaitState::Pending(_)
+        ));
+        assert!(matches!(
+            attachment_wait(Some(&S::Rejected), &[S::Available]),
+            WaitState::Failed(_)
+        ));
         assert!(attachment_gone(Some(&S::Deleted)));
         assert!(!attachment_gone(Some(&S::PendingAcceptance)));
     }

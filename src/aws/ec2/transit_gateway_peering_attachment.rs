@@ -3,39 +3,72 @@
 //! The attachment is created here and waits in `pendingAcceptance` until the peer side accepts it
 //! (`aws::ec2::transit_gateway_peering_attachment_accepter`, declared with `region:` = the peer's region).
 
-use super::transit_gateway::{attachment_gone, attachment_wait, TIMEOUT};
+use super::transit_gateway::{TIMEOUT, attachment_gone, attachment_wait};
 use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::aws::{tags, wait_until, Aws, AwsError, WaitState};
+use crate::aws::{Aws, AwsError, WaitState, tags, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, TransitGatewayAttachmentState as S, TransitGatewayPeeringAttachment as Peering};
+use aws_sdk_ec2::types::{
+    ResourceType, TransitGatewayAttachmentState as S, TransitGatewayPeeringAttachment as Peering,
+};
 use serde_json::json;
 
 /// A peering attachment requested from this region's transit gateway towards another one.
 pub struct TransitGatewayPeeringAttachment;
 
 const SCHEMA: &[Field] = &[
-    Field::required("transit_gateway_id", Kind::Str, "the local transit gateway (the requester)"),
-    Field::required("peer_transit_gateway_id", Kind::Str, "the transit gateway to peer with (the accepter)"),
-    Field::required("peer_region", Kind::Str, "the region of the peer transit gateway"),
-    Field::optional("peer_account_id", Kind::Str, "the account of the peer transit gateway; default: the caller's").force_new(),
+    Field::required(
+        "transit_gateway_id",
+        Kind::Str,
+        "the local transit gateway (the requester)",
+    ),
+    Field::required(
+        "peer_transit_gateway_id",
+        Kind::Str,
+        "the transit gateway to peer with (the accepter)",
+    ),
+    Field::required(
+        "peer_region",
+        Kind::Str,
+        "the region of the peer transit gateway",
+    ),
+    Field::optional(
+        "peer_account_id",
+        Kind::Str,
+        "the account of the peer transit gateway; default: the caller's",
+    )
+    .force_new(),
     TAGS,
 ];
 
 /// One peering attachment by id as this region sees it, `None` when it is gone.
 pub(super) async fn describe(aws: &Aws, id: &str) -> Result<Option<Peering>, AwsError> {
-    let out = aws.ec2().describe_transit_gateway_peering_attachments().transit_gateway_attachment_ids(id).send().await;
+    let out = aws
+        .ec2()
+        .describe_transit_gateway_peering_attachments()
+        .transit_gateway_attachment_ids(id)
+        .send()
+        .await;
     match out.map_err(|e| AwsError::from_sdk("DescribeTransitGatewayPeeringAttachments", id, e)) {
-        Ok(out) => Ok(out.transit_gateway_peering_attachments().iter().find(|a| a.transit_gateway_attachment_id() == Some(id)).cloned()),
+        Ok(out) => Ok(out
+            .transit_gateway_peering_attachments()
+            .iter()
+            .find(|a| a.transit_gateway_attachment_id() == Some(id))
+            .cloned()),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
 }
 
 /// Waits until the attachment is in one of the `ready` states.
-pub(super) async fn wait_for(aws: &Aws, operation: &str, id: &str, ready: &[S]) -> Result<(), AwsError> {
+pub(super) async fn wait_for(
+    aws: &Aws,
+    operation: &str,
+    id: &str,
+    ready: &[S],
+) -> Result<(), AwsError> {
     wait_until(operation, id, TIMEOUT, || async move {
         let a = describe(aws, id).await?;
         Ok(attachment_wait(a.as_ref().and_then(|a| a.state()), ready))
@@ -46,10 +79,12 @@ pub(super) async fn wait_for(aws: &Aws, operation: &str, id: &str, ready: &[S]) 
 /// Waits until the attachment is gone (deleted, rejected or failed count as gone).
 pub(super) async fn wait_gone(aws: &Aws, operation: &str, id: &str) -> Result<(), AwsError> {
     wait_until(operation, id, TIMEOUT, || async move {
-        Ok(match describe(aws, id).await?.as_ref().and_then(|a| a.state()) {
-            None | Some(S::Deleted | S::Rejected | S::Failed) => WaitState::Ready,
-            Some(s) => WaitState::Pending(s.as_str().to_string()),
-        })
+        Ok(
+            match describe(aws, id).await?.as_ref().and_then(|a| a.state()) {
+                None | Some(S::Deleted | S::Rejected | S::Failed) => WaitState::Ready,
+                Some(s) => WaitState::Pending(s.as_str().to_string()),
+            },
+        )
     })
     .await
 }
@@ -57,13 +92,18 @@ pub(super) async fn wait_gone(aws: &Aws, operation: &str, id: &str) -> Result<()
 /// Whether the attachment is a peering attachment requested from `region` (emulators list other
 /// kinds of attachments here, and the accepter's region lists the same attachment too).
 fn requested_from(a: &Peering, region: &str) -> bool {
-    a.requester_tgw_info().is_some_and(|r| r.region().is_none_or(|r| r == region)) && a.accepter_tgw_info().is_some()
+    a.requester_tgw_info()
+        .is_some_and(|r| r.region().is_none_or(|r| r == region))
+        && a.accepter_tgw_info().is_some()
 }
 
 impl TransitGatewayPeeringAttachment {
     fn observe(stack: &str, a: &Peering) -> Option<Observed> {
         let (address, user_tags) = tags::split_owned(stack, pairs(a.tags()))?;
-        let id = a.transit_gateway_attachment_id().unwrap_or_default().to_string();
+        let id = a
+            .transit_gateway_attachment_id()
+            .unwrap_or_default()
+            .to_string();
         let requester = a.requester_tgw_info();
         let accepter = a.accepter_tgw_info();
         Some(Observed {
@@ -71,23 +111,62 @@ impl TransitGatewayPeeringAttachment {
             id: id.clone(),
             natural_key: None,
             props: props([
-                ("transit_gateway_id", json!(requester.and_then(|r| r.transit_gateway_id()).unwrap_or_default())),
-                ("peer_transit_gateway_id", json!(accepter.and_then(|r| r.transit_gateway_id()).unwrap_or_default())),
-                ("peer_region", json!(accepter.and_then(|r| r.region()).unwrap_or_default())),
-                ("peer_account_id", json!(accepter.and_then(|r| r.owner_id()).unwrap_or_default())),
+                (
+                    "transit_gateway_id",
+                    json!(
+                        requester
+                            .and_then(|r| r.transit_gateway_id())
+                            .unwrap_or_default()
+                    ),
+                ),
+                (
+                    "peer_transit_gateway_id",
+                    json!(
+                        accepter
+                            .and_then(|r| r.transit_gateway_id())
+                            .unwrap_or_default()
+                    ),
+                ),
+                (
+                    "peer_region",
+                    json!(accepter.and_then(|r| r.region()).unwrap_or_default()),
+                ),
+                (
+                    "peer_account_id",
+                    json!(accepter.and_then(|r| r.owner_id()).unwrap_or_default()),
+                ),
                 ("tags", user_tags),
             ]),
             attrs: props([
                 ("id", json!(id)),
-                ("transit_gateway_id", json!(requester.and_then(|r| r.transit_gateway_id()).unwrap_or_default())),
-                ("peer_transit_gateway_id", json!(accepter.and_then(|r| r.transit_gateway_id()).unwrap_or_default())),
+                (
+                    "transit_gateway_id",
+                    json!(
+                        requester
+                            .and_then(|r| r.transit_gateway_id())
+                            .unwrap_or_default()
+                    ),
+                ),
+                (
+                    "peer_transit_gateway_id",
+                    json!(
+                        accepter
+                            .and_then(|r| r.transit_gateway_id())
+                            .unwrap_or_default()
+                    ),
+                ),
             ]),
         })
     }
 
     /// The caller's account, for a peering within the same account.
     async fn own_account(aws: &Aws, target: &str) -> Result<String, AwsError> {
-        let me = aws.sts().get_caller_identity().send().await.map_err(|e| AwsError::from_sdk("GetCallerIdentity", target, e))?;
+        let me = aws
+            .sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetCallerIdentity", target, e))?;
         Ok(me.account().unwrap_or_default().to_string())
     }
 }
@@ -113,18 +192,36 @@ impl Resource for TransitGatewayPeeringAttachment {
     }
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
-        let (local, peer) = (props.get("transit_gateway_id"), props.get("peer_transit_gateway_id"));
+        let (local, peer) = (
+            props.get("transit_gateway_id"),
+            props.get("peer_transit_gateway_id"),
+        );
         if local.is_some_and(|l| !token::is_unknown(l)) && local == peer {
-            return Err("property `peer_transit_gateway_id`: a transit gateway cannot peer with itself".into());
+            return Err(
+                "property `peer_transit_gateway_id`: a transit gateway cannot peer with itself"
+                    .into(),
+            );
         }
         Ok(())
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
-        let mut pages = aws.ec2().describe_transit_gateway_peering_attachments().filters(stack_filter(stack)).into_paginator().send();
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut pages = aws
+            .ec2()
+            .describe_transit_gateway_peering_attachments()
+            .filters(stack_filter(stack))
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("DescribeTransitGatewayPeeringAttachments", stack, e))?;
+            let page = page.map_err(|e| {
+                AwsError::from_sdk("DescribeTransitGatewayPeeringAttachments", stack, e)
+            })?;
             for a in page.transit_gateway_peering_attachments() {
                 if requested_from(a, aws.region()) && !attachment_gone(a.state()) {
                     out.extend(Self::observe(stack, a));
@@ -150,17 +247,41 @@ impl Resource for TransitGatewayPeeringAttachment {
             .tag_specifications(tag_spec(ResourceType::TransitGatewayAttachment, req))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateTransitGatewayPeeringAttachment", req.address, e))?;
-        let id = out.transit_gateway_peering_attachment().and_then(|a| a.transit_gateway_attachment_id()).unwrap_or_default().to_string();
+            .map_err(|e| {
+                AwsError::from_sdk("CreateTransitGatewayPeeringAttachment", req.address, e)
+            })?;
+        let id = out
+            .transit_gateway_peering_attachment()
+            .and_then(|a| a.transit_gateway_attachment_id())
+            .unwrap_or_default()
+            .to_string();
         // Usable once the peer side can see it; acceptance is the accepter's job.
-        wait_for(aws, "CreateTransitGatewayPeeringAttachment", &id, &[S::PendingAcceptance, S::Available]).await?;
+        wait_for(
+            aws,
+            "CreateTransitGatewayPeeringAttachment",
+            &id,
+            &[S::PendingAcceptance, S::Available],
+        )
+        .await?;
         describe(aws, &id)
             .await?
             .and_then(|a| Self::observe(req.stack, &a))
-            .ok_or_else(|| untagged("CreateTransitGatewayPeeringAttachment", req.address, "peering attachment"))
+            .ok_or_else(|| {
+                untagged(
+                    "CreateTransitGatewayPeeringAttachment",
+                    req.address,
+                    "peering attachment",
+                )
+            })
     }
 
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
@@ -169,7 +290,9 @@ impl Resource for TransitGatewayPeeringAttachment {
 
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
         // The accepter side may have deleted (or rejected) it already.
-        let state = describe(aws, &current.id).await?.and_then(|a| a.state().cloned());
+        let state = describe(aws, &current.id)
+            .await?
+            .and_then(|a| a.state().cloned());
         if state.is_none() || attachment_gone(state.as_ref()) {
             return wait_gone(aws, "DeleteTransitGatewayPeeringAttachment", &current.id).await;
         }
@@ -179,7 +302,9 @@ impl Resource for TransitGatewayPeeringAttachment {
             .transit_gateway_attachment_id(&current.id)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DeleteTransitGatewayPeeringAttachment", &current.id, e));
+            .map_err(|e| {
+                AwsError::from_sdk("DeleteTransitGatewayPeeringAttachment", &current.id, e)
+            });
         match deleted {
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
@@ -203,7 +328,11 @@ mod tests {
     }
 
     fn info(tgw: &str, region: &str) -> PeeringTgwInfo {
-        PeeringTgwInfo::builder().transit_gateway_id(tgw).region(region).owner_id("123456789012").build()
+        PeeringTgwInfo::builder()
+            .transit_gateway_id(tgw)
+            .region(region)
+            .owner_id("123456789012")
+            .build()
     }
 
     fn peering() -> Peering {
@@ -214,7 +343,10 @@ mod tests {
             .accepter_tgw_info(info("tgw-us", "us-east-1"))
             .state(S::PendingAcceptance)
             .tags(tag(tags::STACK_TAG, "prod/eu-west-1"))
-            .tags(tag(tags::ADDRESS_TAG, "ec2.transit_gateway_peering_attachment.to-primary"))
+            .tags(tag(
+                tags::ADDRESS_TAG,
+                "ec2.transit_gateway_peering_attachment.to-primary",
+            ))
             .build()
     }
 
@@ -225,21 +357,28 @@ mod tests {
         assert_eq!(o.props["peer_transit_gateway_id"], "tgw-us");
         assert_eq!(o.props["peer_region"], "us-east-1");
         assert_eq!(o.props["peer_account_id"], "123456789012");
-        assert_eq!(o.address.unwrap().to_string(), "ec2.transit_gateway_peering_attachment.to-primary");
+        assert_eq!(
+            o.address.unwrap().to_string(),
+            "ec2.transit_gateway_peering_attachment.to-primary"
+        );
     }
 
     #[test]
     fn only_the_requesting_region_reports_it() {
         assert!(requested_from(&peering(), "eu-west-1"));
         assert!(!requested_from(&peering(), "us-east-1"));
-        let vpc_like = Peering::builder().transit_gateway_attachment_id("tgw-attach-2").build();
+        let vpc_like = Peering::builder()
+            .transit_gateway_attachment_id("tgw-attach-2")
+            .build();
         assert!(!requested_from(&vpc_like, "eu-west-1"));
     }
 
     #[test]
     fn cannot_peer_with_itself() {
         let p = json!({"transit_gateway_id": "tgw-1", "peer_transit_gateway_id": "tgw-1", "peer_region": "us-east-1"});
-        let e = TransitGatewayPeeringAttachment.validate(p.as_object().unwrap(), &NoOthers).unwrap_err();
+        let e = TransitGatewayPeeringAttachment
+            .validate(p.as_object().unwrap(), &NoOthers)
+            .unwrap_err();
         assert!(e.contains("itself"), "{e}");
     }
 }

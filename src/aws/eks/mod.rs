@@ -10,12 +10,46 @@ pub mod cluster;
 pub mod node_group;
 
 use crate::address::Address;
-use crate::aws::{tags, wait_until, AwsError, AwsErrorKind, WaitState, STACK_TAG};
+use crate::aws::{AwsError, AwsErrorKind, STACK_TAG, WaitState, tags, wait_until};
 use crate::resource::Props;
 use aws_sdk_eks::types::{Update, UpdateStatus};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
+
+/// An EKS call's error as an eprun error. An endpoint that does not serve the operation at all
+/// (a 404 without an error code, as emulators answer for the add-on and version-update APIs)
+/// is said so, instead of "Unknown".
+pub(crate) fn sdk_error<E>(
+    operation: &str,
+    target: impl std::fmt::Display,
+    err: aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::http::Response,
+    >,
+) -> AwsError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    let unserved = match &err {
+        aws_smithy_runtime_api::client::result::SdkError::ServiceError(se) => {
+            se.raw().status().as_u16() == 404 && se.err().code().is_none()
+        }
+        _ => false,
+    };
+    let mut e = AwsError::from_sdk(operation, target, err);
+    if unserved {
+        e.message = format!(
+            "the endpoint answered 404 Not Found: it does not serve `{operation}` (emulators such as moto lack some EKS APIs)"
+        );
+    }
+    e
+}
 
 /// What the tags of a resource found by natural key say about who owns it.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,11 +90,6 @@ pub(crate) fn owner(stack: &str, all: impl IntoIterator<Item = (String, String)>
     }
 }
 
-/// The value of one `eprun:` tag (settings AWS does not keep, such as a deletion window).
-pub(crate) fn eprun_tag<'a>(all: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
-    all.get(key).map(String::as_str)
-}
-
 /// The tags of a create call as the map EKS takes.
 pub(crate) fn tag_map(tags: &[(String, String)]) -> HashMap<String, String> {
     tags.iter().cloned().collect()
@@ -68,7 +97,8 @@ pub(crate) fn tag_map(tags: &[(String, String)]) -> HashMap<String, String> {
 
 /// EKS tags as (key, value) pairs.
 pub(crate) fn pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
-    tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+    tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
 }
 
 /// Brings a resource's user tags from `current` to `desired` with TagResource/UntagResource.
@@ -85,7 +115,7 @@ pub(crate) async fn update_tags(
             .set_tags(Some(set.into_iter().collect()))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("TagResource", arn, e))?;
+            .map_err(|e| sdk_error("TagResource", arn, e))?;
     }
     if !remove.is_empty() {
         eks.untag_resource()
@@ -93,7 +123,7 @@ pub(crate) async fn update_tags(
             .set_tag_keys(Some(remove))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("UntagResource", arn, e))?;
+            .map_err(|e| sdk_error("UntagResource", arn, e))?;
     }
     Ok(())
 }
@@ -118,11 +148,18 @@ fn update_state(update: &Update) -> WaitState {
                 .errors()
                 .iter()
                 .map(|e| {
-                    let code = e.error_code().map(|c| c.as_str().to_string()).unwrap_or_default();
+                    let code = e
+                        .error_code()
+                        .map(|c| c.as_str().to_string())
+                        .unwrap_or_default();
                     format!("{code}: {}", e.error_message().unwrap_or_default())
                 })
                 .collect();
-            let detail = if errors.is_empty() { String::new() } else { format!(" ({})", errors.join("; ")) };
+            let detail = if errors.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", errors.join("; "))
+            };
             WaitState::Failed(format!("the update ended `{}`{detail}", s.as_str()))
         }
         Some(s) => WaitState::Pending(format!("update {}", s.as_str())),
@@ -144,7 +181,9 @@ pub(crate) async fn wait_update(
     let Some(update) = update else { return Ok(()) };
     match update_state(update) {
         WaitState::Ready => return Ok(()),
-        WaitState::Failed(why) => return Err(AwsError::new(operation, cluster, AwsErrorKind::Wait, why)),
+        WaitState::Failed(why) => {
+            return Err(AwsError::new(operation, cluster, AwsErrorKind::Wait, why));
+        }
         WaitState::Pending(_) => {}
     }
     let Some(id) = update.id() else { return Ok(()) };
@@ -155,10 +194,62 @@ pub(crate) async fn wait_update(
             UpdateOf::Nodegroup(n) => call.nodegroup_name(n),
             UpdateOf::Addon(a) => call.addon_name(a),
         };
-        let out = call.send().await.map_err(|e| AwsError::from_sdk("DescribeUpdate", cluster, e))?;
-        Ok(out.update().map(update_state).unwrap_or_else(|| WaitState::Pending("update not visible yet".into())))
+        let out = call
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeUpdate", cluster, e))?;
+        Ok(out
+            .update()
+            .map(update_state)
+            .unwrap_or_else(|| WaitState::Pending("update not visible yet".into())))
     })
     .await
+}
+
+/// Whether EKS refused a create because the resource already exists.
+pub(crate) fn is_in_use(e: &AwsError) -> bool {
+    e.kind == AwsErrorKind::Service("ResourceInUseException".into())
+}
+
+/// Whether a resource that a create collided with is this very resource, made by this stack
+/// before its state was lost: tagged for the stack and the address. Such a resource is taken
+/// back instead of failing the create; anything else (another stack's, untagged) is not.
+pub(crate) fn is_ours_already(
+    stack: &str,
+    address: &Address,
+    tags: Option<&HashMap<String, String>>,
+) -> bool {
+    matches!(owner(stack, pairs(tags)), Owner::Ours(a, _) if &a == address)
+}
+
+/// How long a create keeps retrying while IAM has not propagated a role made a moment ago.
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs a create call, retrying while EKS cannot assume a role that IAM has not propagated yet
+/// (`InvalidParameterException: Role with arn … could not be assumed`), as happens right after
+/// the role is made.
+pub(crate) async fn retry_new_role<T, F, Fut>(mut call: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let began = std::time::Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match call().await {
+            Err(e) if is_role_propagation(&e) && began.elapsed() < PROPAGATION_TIMEOUT => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether an error says that EKS cannot use a role yet.
+fn is_role_propagation(e: &AwsError) -> bool {
+    e.kind == AwsErrorKind::Service("InvalidParameterException".into())
+        && e.message.to_ascii_lowercase().contains("role")
 }
 
 /// A natural key made of two names, `<cluster>/<name>`; `None` while either is still a token.
@@ -172,11 +263,15 @@ pub(crate) fn pair_key(props: &Props, cluster_field: &str, name_field: &str) -> 
 }
 
 /// The clusters named in `<cluster>/<name>` natural keys, each with the names wanted in it.
-pub(crate) fn keys_by_cluster<'a>(keys: impl IntoIterator<Item = &'a String>) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn keys_by_cluster<'a>(
+    keys: impl IntoIterator<Item = &'a String>,
+) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for key in keys {
         if let Some((cluster, name)) = key.split_once('/') {
-            out.entry(cluster.to_string()).or_default().push(name.to_string());
+            out.entry(cluster.to_string())
+                .or_default()
+                .push(name.to_string());
         }
     }
     out
@@ -189,7 +284,10 @@ pub(crate) fn int_prop(props: &Props, key: &str) -> Option<i64> {
 
 /// A string prop, if set and not empty.
 pub(crate) fn opt_str<'a>(props: &'a Props, key: &str) -> Option<&'a str> {
-    props.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    props
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// A JSON prop (a map or JSON text) as the text an API takes.
@@ -208,8 +306,13 @@ pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), 
     }
     let ok = !name.is_empty()
         && name.len() <= max
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
@@ -224,7 +327,7 @@ pub(crate) mod testing {
     //! A mocked EKS client for unit tests (`aws-smithy-mocks`).
 
     use aws_sdk_eks::config::{BehaviorVersion, Credentials, Region};
-    use aws_smithy_mocks::{create_mock_http_client, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client};
 
     /// An EKS client whose calls are answered by `rules`, in order.
     pub(crate) fn client(mode: RuleMode, rules: &[&Rule]) -> aws_sdk_eks::Client {
@@ -248,24 +351,52 @@ mod tests {
     use super::*;
 
     fn tagged(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn owner_tells_ours_untagged_and_others() {
-        let ours = tagged(&[(STACK_TAG, "s"), (tags::ADDRESS_TAG, "eks.cluster.main"), ("team", "x")]);
-        assert_eq!(owner("s", ours), Owner::Ours("eks.cluster.main".parse().unwrap(), json!({"team": "x"})));
-        assert_eq!(owner("s", tagged(&[("team", "x")])), Owner::Untagged(json!({"team": "x"})));
-        assert_eq!(owner("s", tagged(&[(STACK_TAG, "other"), (tags::ADDRESS_TAG, "eks.cluster.main")])), Owner::Other);
+        let ours = tagged(&[
+            (STACK_TAG, "s"),
+            (tags::ADDRESS_TAG, "eks.cluster.main"),
+            ("team", "x"),
+        ]);
+        assert_eq!(
+            owner("s", ours),
+            Owner::Ours("eks.cluster.main".parse().unwrap(), json!({"team": "x"}))
+        );
+        assert_eq!(
+            owner("s", tagged(&[("team", "x")])),
+            Owner::Untagged(json!({"team": "x"}))
+        );
+        assert_eq!(
+            owner(
+                "s",
+                tagged(&[
+                    (STACK_TAG, "other"),
+                    (tags::ADDRESS_TAG, "eks.cluster.main")
+                ])
+            ),
+            Owner::Other
+        );
     }
 
     #[test]
     fn pair_keys_wait_for_tokens_and_group_by_cluster() {
         let p = serde_json::json!({"cluster_name": "c", "addon_name": "coredns"});
-        assert_eq!(pair_key(p.as_object().unwrap(), "cluster_name", "addon_name").as_deref(), Some("c/coredns"));
+        assert_eq!(
+            pair_key(p.as_object().unwrap(), "cluster_name", "addon_name").as_deref(),
+            Some("c/coredns")
+        );
         let marker = crate::token::marker(&"eks.cluster.c".parse().unwrap(), "id");
         let p = serde_json::json!({"cluster_name": marker, "addon_name": "coredns"});
-        assert_eq!(pair_key(p.as_object().unwrap(), "cluster_name", "addon_name"), None);
+        assert_eq!(
+            pair_key(p.as_object().unwrap(), "cluster_name", "addon_name"),
+            None
+        );
         let keys = ["a/x".to_string(), "a/y".to_string(), "b/z".to_string()];
         let grouped = keys_by_cluster(keys.iter());
         assert_eq!(grouped["a"], vec!["x", "y"]);

@@ -4,17 +4,21 @@
 //! groups in, then DescribeNodegroup for the expected ones. Sizes, labels and taints change in
 //! place (UpdateNodegroupConfig); `desired_size` is usually left to autoscalers (`ignore_changes`).
 
-use super::{check_eks_name, int_prop, keys_by_cluster, owner, pair_key, pairs, tag_map, update_tags, wait_update, UpdateOf};
+use super::{
+    UpdateOf, check_eks_name, int_prop, is_in_use, is_ours_already, keys_by_cluster, owner,
+    pair_key, pairs, retry_new_role, sdk_error, tag_map, update_tags, wait_update,
+};
 use crate::aws::ec2::{list_prop, props, str_prop};
-use crate::aws::{wait_until, Aws, AwsError, AwsErrorKind, WaitState};
+use crate::aws::{Aws, AwsError, AwsErrorKind, WaitState, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
 use async_trait::async_trait;
 use aws_sdk_eks::types::{
-    CapacityTypes, Nodegroup, NodegroupScalingConfig, NodegroupStatus, Taint, TaintEffect, UpdateLabelsPayload, UpdateTaintsPayload,
+    CapacityTypes, Nodegroup, NodegroupScalingConfig, NodegroupStatus, Taint, TaintEffect,
+    UpdateLabelsPayload, UpdateTaintsPayload,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -24,23 +28,61 @@ pub struct NodeGroup;
 const TAINT: &[Field] = &[
     Field::required("key", Kind::Str, "the taint key"),
     Field::optional("value", Kind::Str, "the taint value"),
-    Field::required("effect", Kind::Enum(&["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]), "what the taint does to pods that do not tolerate it"),
+    Field::required(
+        "effect",
+        Kind::Enum(&["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]),
+        "what the taint does to pods that do not tolerate it",
+    ),
 ];
 
 const SCHEMA: &[Field] = &[
-    Field::required("cluster_name", Kind::Str, "the cluster the node group belongs to"),
-    Field::required("node_group_name", Kind::Str, "the node group's name, unique in its cluster"),
-    Field::required("node_role_arn", Kind::Str, "the IAM role of the nodes (trusts `ec2.amazonaws.com`)"),
-    Field::required("subnet_ids", Kind::StrSet, "the subnets the nodes are launched in"),
-    Field::optional("instance_types", Kind::StrSet, "the EC2 instance types (AWS picks `t3.medium` when left out)").force_new(),
-    Field::optional("capacity_type", Kind::Enum(&["ON_DEMAND", "SPOT"]), "on-demand or spot capacity")
-        .default("\"ON_DEMAND\"")
-        .force_new(),
+    Field::required(
+        "cluster_name",
+        Kind::Str,
+        "the cluster the node group belongs to",
+    ),
+    Field::required(
+        "node_group_name",
+        Kind::Str,
+        "the node group's name, unique in its cluster",
+    ),
+    Field::required(
+        "node_role_arn",
+        Kind::Str,
+        "the IAM role of the nodes (trusts `ec2.amazonaws.com`)",
+    ),
+    Field::required(
+        "subnet_ids",
+        Kind::StrSet,
+        "the subnets the nodes are launched in",
+    ),
+    Field::optional(
+        "instance_types",
+        Kind::StrSet,
+        "the EC2 instance types (AWS picks `t3.medium` when left out)",
+    )
+    .force_new(),
+    Field::optional(
+        "capacity_type",
+        Kind::Enum(&["ON_DEMAND", "SPOT"]),
+        "on-demand or spot capacity",
+    )
+    .default("\"ON_DEMAND\"")
+    .force_new(),
     Field::required("min_size", Kind::Int, "the fewest nodes").updatable(),
     Field::required("max_size", Kind::Int, "the most nodes").updatable(),
-    Field::optional("desired_size", Kind::Int, "the nodes wanted now (the minimum when left out); usually owned by autoscalers"),
+    Field::optional(
+        "desired_size",
+        Kind::Int,
+        "the nodes wanted now (the minimum when left out); usually owned by autoscalers",
+    ),
     Field::optional("labels", Kind::Tags, "Kubernetes labels of the nodes").default("{}"),
-    Field::optional("taints", Kind::ObjectSet(TAINT), "Kubernetes taints of the nodes: `key`, `value`, `effect`").default("[]"),
+    Field::optional(
+        "taints",
+        Kind::ObjectSet(TAINT),
+        "Kubernetes taints of the nodes: `key`, `value`, `effect`",
+    )
+    .default("[]"),
     TAGS,
 ];
 
@@ -57,9 +99,19 @@ fn issues(ng: &Nodegroup) -> String {
         .map(|h| h.issues())
         .unwrap_or_default()
         .iter()
-        .map(|i| format!("{}: {}", i.code().map(|c| c.as_str()).unwrap_or("Unknown"), i.message().unwrap_or_default()))
+        .map(|i| {
+            format!(
+                "{}: {}",
+                i.code().map(|c| c.as_str()).unwrap_or("Unknown"),
+                i.message().unwrap_or_default()
+            )
+        })
         .collect();
-    if list.is_empty() { String::new() } else { format!(" ({})", list.join("; ")) }
+    if list.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", list.join("; "))
+    }
 }
 
 /// Taints as the props' list of maps (no `value` key when there is none).
@@ -73,7 +125,10 @@ fn taint_props(taints: &[Taint]) -> Value {
                 if let Some(v) = t.value() {
                     m.insert("value".into(), json!(v));
                 }
-                m.insert("effect".into(), json!(t.effect().map(|e| e.as_str()).unwrap_or_default()));
+                m.insert(
+                    "effect".into(),
+                    json!(t.effect().map(|e| e.as_str()).unwrap_or_default()),
+                );
                 Value::Object(m)
             })
             .collect(),
@@ -105,7 +160,11 @@ fn string_map(props: &Props, key: &str) -> BTreeMap<String, String> {
     props
         .get(key)
         .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -113,20 +172,39 @@ fn string_map(props: &Props, key: &str) -> BTreeMap<String, String> {
 fn label_changes(current: &Props, desired: &Props) -> (BTreeMap<String, String>, Vec<String>) {
     let cur = string_map(current, "labels");
     let want = string_map(desired, "labels");
-    let set = want.iter().filter(|(k, v)| cur.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let remove = cur.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+    let set = want
+        .iter()
+        .filter(|(k, v)| cur.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = cur
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .cloned()
+        .collect();
     (set, remove)
 }
 
 /// The taint changes from `current` to `desired`: (to add or update, to remove). A taint is
 /// identified by key and effect; one whose value changed is re-added.
 fn taint_changes(current: &Props, desired: &Props) -> (Vec<Taint>, Vec<Taint>) {
-    let id = |t: &Taint| (t.key().unwrap_or_default().to_string(), t.effect().map(|e| e.as_str().to_string()).unwrap_or_default());
+    let id = |t: &Taint| {
+        (
+            t.key().unwrap_or_default().to_string(),
+            t.effect()
+                .map(|e| e.as_str().to_string())
+                .unwrap_or_default(),
+        )
+    };
     let cur = taints(current);
     let want = taints(desired);
     let add: Vec<Taint> = want.iter().filter(|t| !cur.contains(t)).cloned().collect();
     let kept: BTreeSet<_> = want.iter().map(id).collect();
-    let remove = cur.iter().filter(|t| !kept.contains(&id(t))).cloned().collect();
+    let remove = cur
+        .iter()
+        .filter(|t| !kept.contains(&id(t)))
+        .cloned()
+        .collect();
     (add, remove)
 }
 
@@ -136,8 +214,10 @@ fn observe(stack: &str, ng: &Nodegroup) -> Option<Observed> {
     let cluster = ng.cluster_name().unwrap_or_default();
     let name = ng.nodegroup_name().unwrap_or_default();
     let scaling = ng.scaling_config();
-    let labels: Map<String, Value> =
-        ng.labels().map(|l| l.iter().map(|(k, v)| (k.clone(), json!(v))).collect()).unwrap_or_default();
+    let labels: Map<String, Value> = ng
+        .labels()
+        .map(|l| l.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+        .unwrap_or_default();
     let id = format!("{cluster}:{name}");
     Some(Observed {
         address,
@@ -149,10 +229,26 @@ fn observe(stack: &str, ng: &Nodegroup) -> Option<Observed> {
             ("node_role_arn", json!(ng.node_role().unwrap_or_default())),
             ("subnet_ids", json!(ng.subnets())),
             ("instance_types", json!(ng.instance_types())),
-            ("capacity_type", json!(ng.capacity_type().map(|c| c.as_str()).unwrap_or("ON_DEMAND"))),
-            ("min_size", json!(scaling.and_then(|s| s.min_size()).unwrap_or_default())),
-            ("max_size", json!(scaling.and_then(|s| s.max_size()).unwrap_or_default())),
-            ("desired_size", json!(scaling.and_then(|s| s.desired_size()).unwrap_or_default())),
+            (
+                "capacity_type",
+                json!(
+                    ng.capacity_type()
+                        .map(|c| c.as_str())
+                        .unwrap_or("ON_DEMAND")
+                ),
+            ),
+            (
+                "min_size",
+                json!(scaling.and_then(|s| s.min_size()).unwrap_or_default()),
+            ),
+            (
+                "max_size",
+                json!(scaling.and_then(|s| s.max_size()).unwrap_or_default()),
+            ),
+            (
+                "desired_size",
+                json!(scaling.and_then(|s| s.desired_size()).unwrap_or_default()),
+            ),
             ("labels", Value::Object(labels)),
             ("taints", taint_props(ng.taints())),
             ("tags", user_tags),
@@ -161,24 +257,43 @@ fn observe(stack: &str, ng: &Nodegroup) -> Option<Observed> {
             ("id", json!(id)),
             ("arn", json!(ng.nodegroup_arn().unwrap_or_default())),
             ("node_group_name", json!(name)),
-            ("status", json!(ng.status().map(|s| s.as_str()).unwrap_or_default())),
+            (
+                "status",
+                json!(ng.status().map(|s| s.as_str()).unwrap_or_default()),
+            ),
         ]),
     })
 }
 
 /// DescribeNodegroup; `None` when there is no such node group (or cluster).
-async fn describe(eks: &aws_sdk_eks::Client, cluster: &str, name: &str) -> Result<Option<Nodegroup>, AwsError> {
-    match eks.describe_nodegroup().cluster_name(cluster).nodegroup_name(name).send().await {
+async fn describe(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    name: &str,
+) -> Result<Option<Nodegroup>, AwsError> {
+    match eks
+        .describe_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(name)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.nodegroup().cloned()),
         Err(e) => {
-            let e = AwsError::from_sdk("DescribeNodegroup", format!("{cluster}/{name}"), e);
+            let e = sdk_error("DescribeNodegroup", format!("{cluster}/{name}"), e);
             if e.is_not_found() { Ok(None) } else { Err(e) }
         }
     }
 }
 
 /// Waits until the node group is ACTIVE.
-async fn wait_active(eks: &aws_sdk_eks::Client, operation: &str, cluster: &str, name: &str, timeout: Duration) -> Result<Nodegroup, AwsError> {
+async fn wait_active(
+    eks: &aws_sdk_eks::Client,
+    operation: &str,
+    cluster: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<Nodegroup, AwsError> {
     let target = format!("{cluster}/{name}");
     wait_until(operation, &target, timeout, || async move {
         Ok(match describe(eks, cluster, name).await? {
@@ -186,7 +301,11 @@ async fn wait_active(eks: &aws_sdk_eks::Client, operation: &str, cluster: &str, 
             Some(ng) => match ng.status() {
                 Some(NodegroupStatus::Active) => WaitState::Ready,
                 Some(s @ (NodegroupStatus::CreateFailed | NodegroupStatus::DeleteFailed)) => {
-                    WaitState::Failed(format!("the node group ended in state `{}`{}", s.as_str(), issues(&ng)))
+                    WaitState::Failed(format!(
+                        "the node group ended in state `{}`{}",
+                        s.as_str(),
+                        issues(&ng)
+                    ))
                 }
                 Some(s) => WaitState::Pending(format!("{}{}", s.as_str(), issues(&ng))),
                 None => WaitState::Pending("status unknown".into()),
@@ -194,22 +313,40 @@ async fn wait_active(eks: &aws_sdk_eks::Client, operation: &str, cluster: &str, 
         })
     })
     .await?;
-    describe(eks, cluster, name)
-        .await?
-        .ok_or_else(|| AwsError::new(operation, &target, AwsErrorKind::NotFound, "the node group disappeared while it was being made ready"))
+    describe(eks, cluster, name).await?.ok_or_else(|| {
+        AwsError::new(
+            operation,
+            &target,
+            AwsErrorKind::NotFound,
+            "the node group disappeared while it was being made ready",
+        )
+    })
 }
 
 /// Reads the node groups the stack expects: ListNodegroups per cluster, DescribeNodegroup for each expected one.
-pub(crate) async fn read(eks: &aws_sdk_eks::Client, stack: &str, hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn read(
+    eks: &aws_sdk_eks::Client,
+    stack: &str,
+    hints: &ReadHints,
+) -> Result<Vec<Observed>, AwsError> {
     let mut out = Vec::new();
     for (cluster, wanted) in keys_by_cluster(&hints.natural_keys) {
         let mut present = Vec::new();
-        let mut pages = eks.list_nodegroups().cluster_name(&cluster).into_paginator().send();
+        let mut pages = eks
+            .list_nodegroups()
+            .cluster_name(&cluster)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             match page {
-                Ok(page) => present.extend(page.nodegroups().iter().filter(|n| wanted.contains(*n)).cloned()),
+                Ok(page) => present.extend(
+                    page.nodegroups()
+                        .iter()
+                        .filter(|n| wanted.contains(*n))
+                        .cloned(),
+                ),
                 Err(e) => {
-                    let e = AwsError::from_sdk("ListNodegroups", &cluster, e);
+                    let e = sdk_error("ListNodegroups", &cluster, e);
                     // No cluster, no node groups.
                     if e.is_not_found() {
                         break;
@@ -219,7 +356,9 @@ pub(crate) async fn read(eks: &aws_sdk_eks::Client, stack: &str, hints: &ReadHin
             }
         }
         for name in present {
-            let Some(ng) = describe(eks, &cluster, &name).await? else { continue };
+            let Some(ng) = describe(eks, &cluster, &name).await? else {
+                continue;
+            };
             if ng.status() == Some(&NodegroupStatus::Deleting) {
                 continue;
             }
@@ -230,7 +369,10 @@ pub(crate) async fn read(eks: &aws_sdk_eks::Client, stack: &str, hints: &ReadHin
 }
 
 /// CreateNodegroup with the ownership tags, then waits until it is ACTIVE.
-pub(crate) async fn create(eks: &aws_sdk_eks::Client, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+pub(crate) async fn create(
+    eks: &aws_sdk_eks::Client,
+    req: &CreateRequest<'_>,
+) -> Result<Observed, AwsError> {
     let p = req.props;
     let cluster = str_prop(p, "cluster_name");
     let name = str_prop(p, "node_group_name");
@@ -243,22 +385,47 @@ pub(crate) async fn create(eks: &aws_sdk_eks::Client, req: &CreateRequest<'_>) -
     let types = list_prop(p, "instance_types");
     let labels = string_map(p, "labels");
     let taints = taints(p);
-    eks.create_nodegroup()
+    let call = eks
+        .create_nodegroup()
         .cluster_name(cluster)
         .nodegroup_name(name)
         .node_role(str_prop(p, "node_role_arn"))
         .set_subnets(Some(list_prop(p, "subnet_ids")))
         .set_instance_types((!types.is_empty()).then_some(types))
-        .capacity_type(CapacityTypes::from(p.get("capacity_type").and_then(Value::as_str).unwrap_or("ON_DEMAND")))
+        .capacity_type(CapacityTypes::from(
+            p.get("capacity_type")
+                .and_then(Value::as_str)
+                .unwrap_or("ON_DEMAND"),
+        ))
         .scaling_config(scaling)
         .set_labels((!labels.is_empty()).then(|| labels.into_iter().collect()))
         .set_taints((!taints.is_empty()).then_some(taints))
-        .set_tags(Some(tag_map(&req.tags)))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("CreateNodegroup", req.address, e))?;
+        .set_tags(Some(tag_map(&req.tags)));
+    let created = retry_new_role(|| async {
+        call.clone()
+            .send()
+            .await
+            .map_err(|e| sdk_error("CreateNodegroup", req.address, e))
+    })
+    .await;
+    if let Err(e) = created {
+        // Made by this stack before its state was lost: wait for it instead of failing.
+        let existing = if is_in_use(&e) {
+            describe(eks, cluster, name).await?
+        } else {
+            None
+        };
+        let ours = existing.is_some_and(|ng| {
+            ng.status() != Some(&NodegroupStatus::Deleting)
+                && is_ours_already(req.stack, req.address, ng.tags())
+        });
+        if !ours {
+            return Err(e);
+        }
+    }
     let ng = wait_active(eks, "CreateNodegroup", cluster, name, CREATE_TIMEOUT).await?;
-    observe(req.stack, &ng).ok_or_else(|| crate::aws::ec2::untagged("CreateNodegroup", req.address, "node group"))
+    observe(req.stack, &ng)
+        .ok_or_else(|| crate::aws::ec2::untagged("CreateNodegroup", req.address, "node group"))
 }
 
 /// Changes sizes, labels and taints in one UpdateNodegroupConfig (waiting for it), and tags.
@@ -272,11 +439,20 @@ pub(crate) async fn update(
     let name = str_prop(&current.props, "node_group_name");
     let target = format!("{cluster}/{name}");
     let has = |f: &str| changed.iter().any(|c| c == f);
-    let mut call = eks.update_nodegroup_config().cluster_name(cluster).nodegroup_name(name);
+    let mut call = eks
+        .update_nodegroup_config()
+        .cluster_name(cluster)
+        .nodegroup_name(name);
     let mut any = false;
     if has("min_size") || has("max_size") || has("desired_size") {
         // Only the sizes that changed: an ignored `desired_size` stays the autoscaler's.
-        let size = |f: &str| if has(f) { int_prop(desired, f).map(|v| v as i32) } else { None };
+        let size = |f: &str| {
+            if has(f) {
+                int_prop(desired, f).map(|v| v as i32)
+            } else {
+                None
+            }
+        };
         call = call.scaling_config(
             NodegroupScalingConfig::builder()
                 .set_min_size(size("min_size"))
@@ -307,12 +483,27 @@ pub(crate) async fn update(
         any = true;
     }
     if any {
-        let out = call.send().await.map_err(|e| AwsError::from_sdk("UpdateNodegroupConfig", &target, e))?;
-        wait_update(eks, "UpdateNodegroupConfig", cluster, UpdateOf::Nodegroup(name), out.update(), UPDATE_TIMEOUT).await?;
+        let out = call
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateNodegroupConfig", &target, e))?;
+        wait_update(
+            eks,
+            "UpdateNodegroupConfig",
+            cluster,
+            UpdateOf::Nodegroup(name),
+            out.update(),
+            UPDATE_TIMEOUT,
+        )
+        .await?;
         wait_active(eks, "UpdateNodegroupConfig", cluster, name, UPDATE_TIMEOUT).await?;
     }
     if has("tags") {
-        let arn = current.attrs.get("arn").and_then(Value::as_str).unwrap_or_default();
+        let arn = current
+            .attrs
+            .get("arn")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         update_tags(eks, arn, &current.props, desired).await?;
     }
     Ok(current.updated(desired, changed))
@@ -323,17 +514,30 @@ pub(crate) async fn delete(eks: &aws_sdk_eks::Client, current: &Observed) -> Res
     let cluster = str_prop(&current.props, "cluster_name");
     let name = str_prop(&current.props, "node_group_name");
     let target = format!("{cluster}/{name}");
-    if let Err(e) = eks.delete_nodegroup().cluster_name(cluster).nodegroup_name(name).send().await {
-        let e = AwsError::from_sdk("DeleteNodegroup", &target, e);
+    if let Err(e) = eks
+        .delete_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(name)
+        .send()
+        .await
+    {
+        let e = sdk_error("DeleteNodegroup", &target, e);
         return if e.is_not_found() { Ok(()) } else { Err(e) };
     }
     wait_until("DeleteNodegroup", &target, DELETE_TIMEOUT, || async move {
         Ok(match describe(eks, cluster, name).await? {
             None => WaitState::Ready,
             Some(ng) if ng.status() == Some(&NodegroupStatus::DeleteFailed) => {
-                WaitState::Failed(format!("the node group ended in state `DELETE_FAILED`{}", issues(&ng)))
+                WaitState::Failed(format!(
+                    "the node group ended in state `DELETE_FAILED`{}",
+                    issues(&ng)
+                ))
             }
-            Some(ng) => WaitState::Pending(ng.status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "deleting".into())),
+            Some(ng) => WaitState::Pending(
+                ng.status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|| "deleting".into()),
+            ),
         })
     })
     .await
@@ -341,8 +545,19 @@ pub(crate) async fn delete(eks: &aws_sdk_eks::Client, current: &Observed) -> Res
 
 /// Checks `min_size <= desired_size <= max_size` for the sizes that are known.
 fn check_sizes(props: &Props) -> Result<(), String> {
-    let (min, max, desired) = (int_prop(props, "min_size"), int_prop(props, "max_size"), int_prop(props, "desired_size"));
-    if let Some(bad) = [("min_size", min), ("max_size", max), ("desired_size", desired)].iter().find(|(_, v)| v.is_some_and(|v| v < 0)) {
+    let (min, max, desired) = (
+        int_prop(props, "min_size"),
+        int_prop(props, "max_size"),
+        int_prop(props, "desired_size"),
+    );
+    if let Some(bad) = [
+        ("min_size", min),
+        ("max_size", max),
+        ("desired_size", desired),
+    ]
+    .iter()
+    .find(|(_, v)| v.is_some_and(|v| v < 0))
+    {
         return Err(format!("property `{}` cannot be negative", bad.0));
     }
     if max == Some(0) {
@@ -350,12 +565,16 @@ fn check_sizes(props: &Props) -> Result<(), String> {
     }
     if let (Some(min), Some(max)) = (min, max) {
         if min > max {
-            return Err(format!("property `min_size` ({min}) is larger than `max_size` ({max})"));
+            return Err(format!(
+                "property `min_size` ({min}) is larger than `max_size` ({max})"
+            ));
         }
     }
     if let Some(d) = desired {
         if min.is_some_and(|m| d < m) || max.is_some_and(|m| d > m) {
-            return Err(format!("property `desired_size` ({d}) must lie between `min_size` and `max_size`"));
+            return Err(format!(
+                "property `desired_size` ({d}) must lie between `min_size` and `max_size`"
+            ));
         }
     }
     Ok(())
@@ -386,11 +605,20 @@ impl Resource for NodeGroup {
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         check_eks_name("node_group_name", str_prop(props, "node_group_name"), 63)?;
         if props.get("instance_types").is_some() && list_prop(props, "instance_types").is_empty() {
-            return Err("property `instance_types` cannot be empty; leave it out for the AWS default".into());
+            return Err(
+                "property `instance_types` cannot be empty; leave it out for the AWS default"
+                    .into(),
+            );
         }
         if !token::is_unknown(props.get("taints").unwrap_or(&Value::Null)) {
-            let keys: Vec<_> = taints(props).iter().map(|t| (t.key().map(String::from), t.effect().cloned())).collect();
-            let unique: BTreeSet<_> = keys.iter().map(|(k, e)| (k.clone(), e.as_ref().map(|e| e.as_str().to_string()))).collect();
+            let keys: Vec<_> = taints(props)
+                .iter()
+                .map(|t| (t.key().map(String::from), t.effect().cloned()))
+                .collect();
+            let unique: BTreeSet<_> = keys
+                .iter()
+                .map(|(k, e)| (k.clone(), e.as_ref().map(|e| e.as_str().to_string())))
+                .collect();
             if unique.len() != keys.len() {
                 return Err("property `taints`: two taints with the same key and effect".into());
             }
@@ -398,7 +626,12 @@ impl Resource for NodeGroup {
         check_sizes(props)
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
         read(&aws.eks(), stack, hints).await
     }
 
@@ -406,7 +639,13 @@ impl Resource for NodeGroup {
         create(&aws.eks(), req).await
     }
 
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         update(&aws.eks(), current, desired, changed).await
     }
 
@@ -421,11 +660,11 @@ mod tests {
     use crate::aws::eks::testing;
     use crate::aws::{ADDRESS_TAG, STACK_TAG};
     use crate::schema::normalize_props;
+    use aws_sdk_eks::Client;
     use aws_sdk_eks::operation::describe_nodegroup::DescribeNodegroupOutput;
     use aws_sdk_eks::operation::update_nodegroup_config::UpdateNodegroupConfigOutput;
     use aws_sdk_eks::types::{Update, UpdateStatus};
-    use aws_sdk_eks::Client;
-    use aws_smithy_mocks::{mock, RuleMode};
+    use aws_smithy_mocks::{RuleMode, mock};
 
     fn obj(v: Value) -> Props {
         v.as_object().unwrap().clone()
@@ -435,16 +674,30 @@ mod tests {
         Nodegroup::builder()
             .cluster_name("examplepay-prod")
             .nodegroup_name("karpenter")
-            .nodegroup_arn("arn:aws:eks:us-east-1:123456789012:nodegroup/examplepay-prod/karpenter/1")
+            .nodegroup_arn(
+                "arn:aws:eks:us-east-1:123456789012:nodegroup/examplepay-prod/karpenter/1",
+            )
             .node_role("arn:aws:iam::123456789012:role/node")
             .subnets("subnet-a")
             .subnets("subnet-b")
             .instance_types("m6i.large")
             .capacity_type(CapacityTypes::OnDemand)
             .status(NodegroupStatus::Active)
-            .scaling_config(NodegroupScalingConfig::builder().min_size(min).max_size(3).desired_size(desired).build())
+            .scaling_config(
+                NodegroupScalingConfig::builder()
+                    .min_size(min)
+                    .max_size(3)
+                    .desired_size(desired)
+                    .build(),
+            )
             .labels("role", "karpenter")
-            .taints(Taint::builder().key("CriticalAddonsOnly").value("true").effect(TaintEffect::NoSchedule).build())
+            .taints(
+                Taint::builder()
+                    .key("CriticalAddonsOnly")
+                    .value("true")
+                    .effect(TaintEffect::NoSchedule)
+                    .build(),
+            )
             .tags(STACK_TAG, "prod/us-east-1")
             .tags(ADDRESS_TAG, "eks.node_group.examplepay-prod-karpenter")
             .build()
@@ -469,7 +722,10 @@ mod tests {
     fn a_described_node_group_reads_back_as_declared() {
         let o = observe("prod/us-east-1", &live(2, 2)).unwrap();
         assert_eq!(o.natural_key.as_deref(), Some("examplepay-prod/karpenter"));
-        assert_eq!(NodeGroup.natural_key(&declared()).as_deref(), Some("examplepay-prod/karpenter"));
+        assert_eq!(
+            NodeGroup.natural_key(&declared()).as_deref(),
+            Some("examplepay-prod/karpenter")
+        );
         let mut want = normalize_props(SCHEMA, &declared());
         want.insert("tags".into(), json!({}));
         assert_eq!(normalize_props(SCHEMA, &o.props), want);
@@ -478,16 +734,32 @@ mod tests {
     #[test]
     fn an_autoscaled_desired_size_is_not_a_change_when_ignored() {
         let o = observe("prod/us-east-1", &live(2, 3)).unwrap();
-        assert_eq!(crate::planner::diff(&NodeGroup, &declared(), &o, &[]).len(), 1);
-        assert!(crate::planner::diff(&NodeGroup, &declared(), &o, &["desired_size".to_string()]).is_empty());
+        assert_eq!(
+            crate::planner::diff(&NodeGroup, &declared(), &o, &[]).len(),
+            1
+        );
+        assert!(
+            crate::planner::diff(&NodeGroup, &declared(), &o, &["desired_size".to_string()])
+                .is_empty()
+        );
     }
 
     #[test]
     fn label_and_taint_changes_are_minimal() {
-        let cur = obj(json!({"labels": {"a": "1", "b": "2"}, "taints": [{"key": "x", "value": "1", "effect": "NO_SCHEDULE"}, {"key": "y", "effect": "NO_EXECUTE"}]}));
-        let want = obj(json!({"labels": {"a": "1", "b": "3", "c": "4"}, "taints": [{"key": "x", "value": "2", "effect": "NO_SCHEDULE"}]}));
+        let cur = obj(
+            json!({"labels": {"a": "1", "b": "2"}, "taints": [{"key": "x", "value": "1", "effect": "NO_SCHEDULE"}, {"key": "y", "effect": "NO_EXECUTE"}]}),
+        );
+        let want = obj(
+            json!({"labels": {"a": "1", "b": "3", "c": "4"}, "taints": [{"key": "x", "value": "2", "effect": "NO_SCHEDULE"}]}),
+        );
         let (set, remove) = label_changes(&cur, &want);
-        assert_eq!(set, BTreeMap::from([("b".to_string(), "3".to_string()), ("c".to_string(), "4".to_string())]));
+        assert_eq!(
+            set,
+            BTreeMap::from([
+                ("b".to_string(), "3".to_string()),
+                ("c".to_string(), "4".to_string())
+            ])
+        );
         assert!(remove.is_empty());
         let (add, remove) = taint_changes(&cur, &want);
         assert_eq!(add.len(), 1);
@@ -502,9 +774,19 @@ mod tests {
         assert!(NodeGroup.validate(&declared(), &others).is_ok());
         let mut p = declared();
         p.insert("desired_size".into(), json!(5));
-        assert!(NodeGroup.validate(&p, &others).unwrap_err().contains("between"));
+        assert!(
+            NodeGroup
+                .validate(&p, &others)
+                .unwrap_err()
+                .contains("between")
+        );
         p.insert("min_size".into(), json!(4));
-        assert!(NodeGroup.validate(&p, &others).unwrap_err().contains("larger than"));
+        assert!(
+            NodeGroup
+                .validate(&p, &others)
+                .unwrap_err()
+                .contains("larger than")
+        );
     }
 
     #[tokio::test]
@@ -515,21 +797,41 @@ mod tests {
                 s.min_size() == Some(1) && s.desired_size().is_none() && s.max_size().is_none()
             })
             .then_output(|| {
-                UpdateNodegroupConfigOutput::builder().update(Update::builder().id("u-3").status(UpdateStatus::InProgress).build()).build()
-            });
-        let progress = mock!(Client::describe_update)
-            .match_requests(|r| r.nodegroup_name() == Some("karpenter") && r.update_id() == Some("u-3"))
-            .then_output(|| {
-                aws_sdk_eks::operation::describe_update::DescribeUpdateOutput::builder()
-                    .update(Update::builder().id("u-3").status(UpdateStatus::Successful).build())
+                UpdateNodegroupConfigOutput::builder()
+                    .update(
+                        Update::builder()
+                            .id("u-3")
+                            .status(UpdateStatus::InProgress)
+                            .build(),
+                    )
                     .build()
             });
-        let ng = mock!(Client::describe_nodegroup).then_output(|| DescribeNodegroupOutput::builder().nodegroup(live(1, 2)).build());
+        let progress = mock!(Client::describe_update)
+            .match_requests(|r| {
+                r.nodegroup_name() == Some("karpenter") && r.update_id() == Some("u-3")
+            })
+            .then_output(|| {
+                aws_sdk_eks::operation::describe_update::DescribeUpdateOutput::builder()
+                    .update(
+                        Update::builder()
+                            .id("u-3")
+                            .status(UpdateStatus::Successful)
+                            .build(),
+                    )
+                    .build()
+            });
+        let ng = mock!(Client::describe_nodegroup).then_output(|| {
+            DescribeNodegroupOutput::builder()
+                .nodegroup(live(1, 2))
+                .build()
+        });
         let eks = testing::client(RuleMode::MatchAny, &[&update_call, &progress, &ng]);
         let current = observe("prod/us-east-1", &live(2, 2)).unwrap();
         let mut want = declared();
         want.insert("min_size".into(), json!(1));
-        let next = update(&eks, &current, &want, &["min_size".to_string()]).await.unwrap();
+        let next = update(&eks, &current, &want, &["min_size".to_string()])
+            .await
+            .unwrap();
         assert_eq!(update_call.num_calls(), 1);
         assert_eq!(progress.num_calls(), 1);
         assert_eq!(next.props["min_size"], json!(1));

@@ -7,7 +7,7 @@ pub(crate) mod testing {
     //! A mocked KMS client for unit tests (`aws-smithy-mocks`).
 
     use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
-    use aws_smithy_mocks::{create_mock_http_client, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client};
 
     /// A KMS client whose calls are answered by `rules`.
     pub(crate) fn client(rules: &[&Rule]) -> aws_sdk_kms::Client {

@@ -13,7 +13,7 @@ pub mod record;
 pub mod zone;
 
 use crate::address::Address;
-use crate::aws::{wait_until, Aws, AwsError, AwsErrorKind, WaitState};
+use crate::aws::{Aws, AwsError, AwsErrorKind, WaitState, wait_until};
 use crate::resource::Props;
 use crate::token;
 use aws_sdk_route53::types::{ChangeStatus, Tag, TagResourceType};
@@ -33,7 +33,11 @@ const CHANGE_TIMEOUT: Duration = Duration::from_secs(600);
 /// A fresh caller reference for creating `address` in `stack`.
 pub fn caller_reference(stack: &str, address: &Address) -> String {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
-    format!("{REFERENCE_PREFIX}{stack}:{}:{}", address.name(), &nonce[..8])
+    format!(
+        "{REFERENCE_PREFIX}{stack}:{}:{}",
+        address.name(),
+        &nonce[..8]
+    )
 }
 
 /// The address a caller reference names, if eprun made it for `stack` (a resource of type `kind`).
@@ -41,7 +45,9 @@ pub fn owner(reference: &str, stack: &str, kind: &str) -> Option<Address> {
     let rest = reference.strip_prefix(REFERENCE_PREFIX)?;
     let (rest, _nonce) = rest.rsplit_once(':')?;
     let (ref_stack, name) = rest.rsplit_once(':')?;
-    (ref_stack == stack).then(|| Address::new(kind, name).ok()).flatten()
+    (ref_stack == stack)
+        .then(|| Address::new(kind, name).ok())
+        .flatten()
 }
 
 /// The stack a caller reference made by eprun names.
@@ -64,14 +70,15 @@ pub fn dns_name(name: &str) -> String {
     while let Some(c) = chars.next() {
         if c == '\\' {
             let digits: String = chars.clone().take(3).collect();
-            if digits.len() == 3 && digits.chars().all(|d| d.is_digit(8)) {
-                if let Some(decoded) = u8::from_str_radix(&digits, 8).ok().map(char::from) {
-                    out.push(decoded);
-                    for _ in 0..3 {
-                        chars.next();
-                    }
-                    continue;
+            let octal = (digits.len() == 3 && digits.chars().all(|d| d.is_digit(8)))
+                .then(|| u8::from_str_radix(&digits, 8).ok())
+                .flatten();
+            if let Some(decoded) = octal {
+                out.push(char::from(decoded));
+                for _ in 0..3 {
+                    chars.next();
                 }
+                continue;
             }
         }
         out.push(c);
@@ -85,29 +92,56 @@ pub fn check_dns_name(prop: &str, value: Option<&Value>) -> Result<(), String> {
     if token::is_unknown(v) {
         return Ok(());
     }
-    let Some(name) = v.as_str() else { return Ok(()) };
+    let Some(name) = v.as_str() else {
+        return Ok(());
+    };
     if name.is_empty() || name == "." {
         return Err(format!("property `{prop}` cannot be empty"));
     }
     if name.ends_with('.') {
-        return Err(format!("property `{prop}`: write `{}` without the trailing dot", name.trim_end_matches('.')));
+        return Err(format!(
+            "property `{prop}`: write `{}` without the trailing dot",
+            name.trim_end_matches('.')
+        ));
     }
     if name.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(format!("property `{prop}`: DNS names are compared in lowercase; write `{}`", name.to_ascii_lowercase()));
+        return Err(format!(
+            "property `{prop}`: DNS names are compared in lowercase; write `{}`",
+            name.to_ascii_lowercase()
+        ));
     }
-    if name.len() > 253 || name.split('.').any(|label| label.is_empty() || label.len() > 63) {
-        return Err(format!("property `{prop}`: `{name}` is not a valid DNS name"));
+    if name.len() > 253
+        || name
+            .split('.')
+            .any(|label| label.is_empty() || label.len() > 63)
+    {
+        return Err(format!(
+            "property `{prop}`: `{name}` is not a valid DNS name"
+        ));
     }
     Ok(())
 }
 
 /// A client-side build error (a required field missing), as an AWS error for `target`.
-pub fn build_error(operation: &str, target: impl std::fmt::Display, e: impl std::fmt::Display) -> AwsError {
-    AwsError::new(operation, target, AwsErrorKind::Service("Client".into()), e.to_string())
+pub fn build_error(
+    operation: &str,
+    target: impl std::fmt::Display,
+    e: impl std::fmt::Display,
+) -> AwsError {
+    AwsError::new(
+        operation,
+        target,
+        AwsErrorKind::Service("Client".into()),
+        e.to_string(),
+    )
 }
 
 /// The tags of many zones or health checks, a batch of ten ids per call.
-pub async fn list_tags(aws: &Aws, kind: TagResourceType, ids: &[String]) -> Result<HashMap<String, Vec<(String, String)>>, AwsError> {
+pub async fn list_tags(
+    aws: &Aws,
+    kind: TagResourceType,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<(String, String)>>, AwsError> {
     let mut out = HashMap::new();
     for chunk in ids.chunks(TAG_BATCH) {
         let answer = aws
@@ -122,7 +156,12 @@ pub async fn list_tags(aws: &Aws, kind: TagResourceType, ids: &[String]) -> Resu
             let tags = set
                 .tags()
                 .iter()
-                .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
                 .collect();
             out.insert(set.resource_id().unwrap_or_default().to_string(), tags);
         }
@@ -131,7 +170,13 @@ pub async fn list_tags(aws: &Aws, kind: TagResourceType, ids: &[String]) -> Resu
 }
 
 /// Sets `set` and removes `remove` on one zone or health check.
-pub async fn change_tags(aws: &Aws, kind: TagResourceType, id: &str, set: &[(String, String)], remove: &[String]) -> Result<(), AwsError> {
+pub async fn change_tags(
+    aws: &Aws,
+    kind: TagResourceType,
+    id: &str,
+    set: &[(String, String)],
+    remove: &[String],
+) -> Result<(), AwsError> {
     if set.is_empty() && remove.is_empty() {
         return Ok(());
     }
@@ -139,7 +184,11 @@ pub async fn change_tags(aws: &Aws, kind: TagResourceType, id: &str, set: &[(Str
         .change_tags_for_resource()
         .resource_type(kind)
         .resource_id(id)
-        .set_add_tags((!set.is_empty()).then(|| set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        .set_add_tags((!set.is_empty()).then(|| {
+            set.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect()
+        }))
         .set_remove_tag_keys((!remove.is_empty()).then(|| remove.to_vec()))
         .send()
         .await
@@ -166,8 +215,17 @@ pub fn tag_plan(
 ) -> (Vec<(String, String)>, Vec<String>) {
     let want: BTreeMap<String, String> = full.into_iter().collect();
     let have: BTreeMap<&String, &String> = existing.iter().map(|(k, v)| (k, v)).collect();
-    let set = want.iter().filter(|(k, v)| have.get(k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let remove = existing.iter().map(|(k, _)| k).filter(|k| !want.contains_key(*k)).cloned().collect();
+    let set = want
+        .iter()
+        .filter(|(k, v)| have.get(k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = existing
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| !want.contains_key(*k))
+        .cloned()
+        .collect();
     (set, remove)
 }
 
@@ -177,7 +235,12 @@ pub fn opt_str<'a>(p: &'a Props, key: &str) -> Option<&'a str> {
 }
 
 /// Waits until a change has reached every Route 53 server.
-pub async fn wait_change(aws: &Aws, operation: &str, target: &str, change_id: &str) -> Result<(), AwsError> {
+pub async fn wait_change(
+    aws: &Aws,
+    operation: &str,
+    target: &str,
+    change_id: &str,
+) -> Result<(), AwsError> {
     if change_id.is_empty() {
         return Ok(());
     }
@@ -205,13 +268,27 @@ mod tests {
     fn caller_references_name_their_stack_and_address() {
         let a: Address = "route53.health_check.ingress-us-east-1".parse().unwrap();
         let r = caller_reference("prod/us-east-1", &a);
-        assert!(r.starts_with("eprun:prod/us-east-1:ingress-us-east-1:"), "{r}");
+        assert!(
+            r.starts_with("eprun:prod/us-east-1:ingress-us-east-1:"),
+            "{r}"
+        );
         assert!(r.len() <= 64, "{r}");
-        assert_ne!(r, caller_reference("prod/us-east-1", &a), "each create gets its own reference");
+        assert_ne!(
+            r,
+            caller_reference("prod/us-east-1", &a),
+            "each create gets its own reference"
+        );
         assert_eq!(owner(&r, "prod/us-east-1", "route53.health_check"), Some(a));
         assert_eq!(owner(&r, "prod/eu-west-1", "route53.health_check"), None);
         assert_eq!(reference_stack(&r), Some("prod/us-east-1"));
-        assert_eq!(owner("1234-some-console-reference", "prod/us-east-1", "route53.zone"), None);
+        assert_eq!(
+            owner(
+                "1234-some-console-reference",
+                "prod/us-east-1",
+                "route53.zone"
+            ),
+            None
+        );
     }
 
     #[test]
@@ -225,15 +302,30 @@ mod tests {
     #[test]
     fn declared_names_must_be_canonical() {
         assert!(check_dns_name("name", Some(&json!("api.examplepay.com"))).is_ok());
-        assert!(check_dns_name("name", Some(&json!("api.examplepay.com."))).unwrap_err().contains("trailing dot"));
-        assert!(check_dns_name("name", Some(&json!("API.examplepay.com"))).unwrap_err().contains("lowercase"));
-        assert!(check_dns_name("name", Some(&json!("a..b"))).unwrap_err().contains("not a valid"));
+        assert!(
+            check_dns_name("name", Some(&json!("api.examplepay.com.")))
+                .unwrap_err()
+                .contains("trailing dot")
+        );
+        assert!(
+            check_dns_name("name", Some(&json!("API.examplepay.com")))
+                .unwrap_err()
+                .contains("lowercase")
+        );
+        assert!(
+            check_dns_name("name", Some(&json!("a..b")))
+                .unwrap_err()
+                .contains("not a valid")
+        );
     }
 
     #[test]
     fn tag_plan_sets_changes_and_drops_leftovers() {
         let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
-        let (set, remove) = tag_plan(vec![pair("a", "1"), pair("b", "2")], &[pair("a", "1"), pair("b", "1"), pair("c", "3")]);
+        let (set, remove) = tag_plan(
+            vec![pair("a", "1"), pair("b", "2")],
+            &[pair("a", "1"), pair("b", "1"), pair("c", "3")],
+        );
         assert_eq!(set, vec![pair("b", "2")]);
         assert_eq!(remove, vec!["c".to_string()]);
     }
