@@ -48,21 +48,28 @@ pub struct Found {
     pub observed: Observed,
 }
 
-/// Reads every resource the stack may own: one batched call per type and region, all in parallel.
-pub async fn refresh(aws: &Aws, stack: &str, decls: &Declarations, state: &State) -> Result<Vec<Found>, AwsError> {
-    let mut groups: BTreeMap<(String, String), ReadHints> = BTreeMap::new();
+/// What a refresh reads: every (type, region) the stack declares or recorded, with the natural
+/// keys known before apply.
+pub fn refresh_groups(decls: &Declarations, state: &State) -> Groups {
+    let mut groups: Groups = BTreeMap::new();
     for d in &decls.resources {
         let hints = groups.entry((d.address.kind().to_string(), d.region.clone())).or_default();
         if let Some(res) = resource::lookup(d.address.kind()) {
-            if !token::is_unknown(&Value::Object(d.props.clone())) {
-                hints.natural_keys.extend(res.natural_key(&d.props));
-            }
+            hints.natural_keys.extend(res.natural_key(&d.props).filter(|k| token::refs_in_str(k).is_empty()));
         }
     }
     for r in state.resources.values() {
         let hints = groups.entry((r.kind.clone(), r.region.clone())).or_default();
         hints.natural_keys.extend(r.natural_key.clone());
     }
+    groups
+}
+
+/// Batched reads, grouped by (kind, region), with the natural keys each should look for.
+pub type Groups = BTreeMap<(String, String), ReadHints>;
+
+/// Reads each group with one batched, paginated call per type and region, all in parallel.
+pub async fn read_groups(aws: &Aws, stack: &str, groups: Groups) -> Result<Vec<Found>, AwsError> {
     let reads = groups.into_iter().filter_map(|((kind, region), hints)| {
         let res = resource::lookup(&kind)?;
         let aws = aws.in_region(&region);
@@ -109,6 +116,9 @@ pub struct Planned {
     pub vanished: Vec<Address>,
     /// Outputs with tokens unresolved.
     pub outputs: BTreeMap<String, Value>,
+    /// Natural keys of planned creates that became known by resolving tokens: with a lost
+    /// state, a refresh could not ask for them, so they are read before the plan is final.
+    pub unread_keys: Groups,
 }
 
 /// Compares declarations with what exists. `found` is `None` when nothing was refreshed
@@ -142,6 +152,7 @@ pub fn plan(stack: &str, decls: &Declarations, state: &State, found: Option<Vec<
 
     let mut nodes: BTreeMap<Address, Node> = BTreeMap::new();
     let mut changes = Vec::new();
+    let mut unread_keys: Groups = BTreeMap::new();
     for address in &graph.order {
         let Some(decl) = decls.get(address) else { continue };
         let Some(res) = resource::lookup(address.kind()) else { continue };
@@ -152,6 +163,11 @@ pub fn plan(stack: &str, decls: &Declarations, state: &State, found: Option<Vec<
             by_key.remove(&(address.kind().to_string(), key))
         });
         let mut reason = None;
+        if current.is_none() && refreshed {
+            if let Some(key) = res.natural_key(&resolved).filter(|k| token::refs_in_str(k).is_empty()) {
+                unread_keys.entry((address.kind().to_string(), decl.region.clone())).or_default().natural_keys.insert(key);
+            }
+        }
         let (action, fields) = match &current {
             None => {
                 if recorded.is_some_and(|r| r.status == Status::Pending) {
@@ -251,6 +267,7 @@ pub fn plan(stack: &str, decls: &Declarations, state: &State, found: Option<Vec<
         nodes,
         vanished,
         outputs,
+        unread_keys,
     })
 }
 

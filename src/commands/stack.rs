@@ -64,20 +64,43 @@ async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)
     Ok((evaluated, Loaded { env, decls, store, state, _lock: lock }))
 }
 
+/// Refreshes, then plans; reads again whatever only a resolved token could name (a lost state).
+async fn refreshed_plan(l: &Loaded, decls: &Declarations) -> Result<(Planned, Aws)> {
+    let aws = Aws::load(&l.env.region).await;
+    let mut asked = planner::refresh_groups(&l.decls, &l.state);
+    let mut found = planner::read_groups(&aws, &l.env.name, asked.clone()).await?;
+    let planned = loop {
+        if crate::interrupt::requested() {
+            return Err(Error::Interrupted);
+        }
+        let planned = planner::plan(&l.env.name, decls, &l.state, Some(found.clone()))?;
+        // Keys that only resolving tokens revealed (a lost state): read them, then plan again.
+        let mut more = planner::Groups::new();
+        for (group, hints) in &planned.unread_keys {
+            let seen = asked.entry(group.clone()).or_default();
+            let new: std::collections::BTreeSet<String> = hints.natural_keys.difference(&seen.natural_keys).cloned().collect();
+            if !new.is_empty() {
+                seen.natural_keys.extend(new.iter().cloned());
+                more.entry(group.clone()).or_default().natural_keys = new;
+            }
+        }
+        if more.is_empty() {
+            break planned;
+        }
+        found.extend(planner::read_groups(&aws, &l.env.name, more).await?);
+    };
+    Ok((planned, aws))
+}
+
 async fn make_plan(l: &Loaded, mode: Mode, refresh: bool, started: Instant) -> Result<(Planned, Option<Aws>)> {
     let empty = Declarations::default();
     let decls = if mode == Mode::Destroy { &empty } else { &l.decls };
-    let (found, aws) = if refresh {
-        let aws = Aws::load(&l.env.region).await;
-        let found = planner::refresh(&aws, &l.env.name, &l.decls, &l.state).await?;
-        (Some(found), Some(aws))
+    let (mut planned, aws) = if refresh {
+        let (planned, aws) = refreshed_plan(l, decls).await?;
+        (planned, Some(aws))
     } else {
-        (None, None)
+        (planner::plan(&l.env.name, decls, &l.state, None)?, None)
     };
-    if crate::interrupt::requested() {
-        return Err(Error::Interrupted);
-    }
-    let mut planned = planner::plan(&l.env.name, decls, &l.state, found)?;
     planned.plan.stats = Stats {
         api_calls: aws.as_ref().map(Aws::api_calls).unwrap_or(0),
         elapsed_ms: started.elapsed().as_millis() as u64,

@@ -6,6 +6,7 @@ mod support;
 mod bad_input;
 mod cli;
 mod crash_safety;
+mod discover;
 mod offline_plan;
 mod s3_state;
 mod state_file;

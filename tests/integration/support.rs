@@ -600,6 +600,31 @@ pub fn ec2_client(moto: &Moto, region: &str) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::new(&sdk_config(moto, region))
 }
 
+/// An EKS client talking to `moto` in `region`.
+pub fn eks_client(moto: &Moto, region: &str) -> aws_sdk_eks::Client {
+    aws_sdk_eks::Client::new(&sdk_config(moto, region))
+}
+
+/// An IAM client talking to `moto` (IAM is global: `region` only signs the requests).
+pub fn iam_client(moto: &Moto, region: &str) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&sdk_config(moto, region))
+}
+
+/// A KMS client talking to `moto` in `region`.
+pub fn kms_client(moto: &Moto, region: &str) -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::new(&sdk_config(moto, region))
+}
+
+/// A Route 53 client talking to `moto` (Route 53 is global: `region` only signs the requests).
+pub fn route53_client(moto: &Moto, region: &str) -> aws_sdk_route53::Client {
+    aws_sdk_route53::Client::new(&sdk_config(moto, region))
+}
+
+/// A Secrets Manager client talking to `moto` in `region`.
+pub fn secretsmanager_client(moto: &Moto, region: &str) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&sdk_config(moto, region))
+}
+
 /// An S3 client (path-style) talking to `moto` in `region`.
 pub fn s3_client(moto: &Moto, region: &str) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::config::Builder::from(&sdk_config(moto, region)).force_path_style(true).build();

@@ -636,6 +636,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_endpoint_without_the_addon_api_is_named_as_such() {
+        use aws_smithy_runtime_api::http::{Response, StatusCode};
+        use aws_smithy_types::body::SdkBody;
+        let create_call = mock!(Client::create_addon).then_http_response(|| {
+            Response::new(
+                StatusCode::try_from(404).unwrap(),
+                SdkBody::from("<!doctype html><title>404 Not Found</title>"),
+            )
+        });
+        let eks = testing::client(RuleMode::MatchAny, &[&create_call]);
+        let p = declared();
+        let addr = address();
+        let req = CreateRequest {
+            address: &addr,
+            stack: "s",
+            props: &p,
+            tags: ownership_tags("s", &addr, &p),
+        };
+        let err = create(&eks, &req).await.unwrap_err();
+        assert!(
+            err.message.contains("does not serve `CreateAddon`"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_failed_create_reports_the_health_issues() {
         let create_call = mock!(Client::create_addon).then_output(|| {
             CreateAddonOutput::builder()

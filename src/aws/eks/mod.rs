@@ -35,7 +35,6 @@ where
         + Sync
         + 'static,
 {
-    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
     let unserved = match &err {
         aws_smithy_runtime_api::client::result::SdkError::ServiceError(se) => {
             se.raw().status().as_u16() == 404 && se.err().code().is_none()
