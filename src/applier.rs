@@ -3,7 +3,7 @@
 use crate::address::Address;
 use crate::aws::{ownership_tags, Aws, AwsError};
 use crate::plan::Action;
-use crate::planner::{attr_string, Planned};
+use crate::planner::Planned;
 use crate::progress::Progress;
 use crate::resource::{self, CreateRequest, Observed, Props};
 use crate::state::{ResourceState, State, Status};
@@ -106,7 +106,7 @@ pub async fn apply(
     let outputs: BTreeMap<String, Value> = planned
         .outputs
         .iter()
-        .map(|(k, v)| (k.clone(), token::resolve(v, &|r| run.attrs.get(&r.address).and_then(|a| a.get(&r.attribute)).and_then(attr_string))))
+        .map(|(k, v)| (k.clone(), token::resolve(v, &|r| run.attrs.get(&r.address).and_then(|a| a.get(&r.attribute)).cloned())))
         .collect();
     run.state.outputs = outputs;
     run.store.save(run.state).await?;
@@ -334,7 +334,7 @@ impl Run<'_> {
     }
 
     fn resolve(&self, props: &Props) -> Props {
-        let lookup = |r: &token::TokenRef| self.attrs.get(&r.address).and_then(|a| a.get(&r.attribute)).and_then(attr_string);
+        let lookup = |r: &token::TokenRef| self.attrs.get(&r.address).and_then(|a| a.get(&r.attribute)).cloned();
         match token::resolve(&Value::Object(props.clone()), &lookup) {
             Value::Object(m) => m,
             _ => Props::new(),

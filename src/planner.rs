@@ -286,21 +286,12 @@ fn deletion(address: &Address, region: &str, current: Observed, deps: Vec<Addres
 }
 
 /// The value of a token from a resource that keeps its attributes through this apply.
-fn known_attr(nodes: &BTreeMap<Address, Node>, r: &TokenRef) -> Option<String> {
+fn known_attr(nodes: &BTreeMap<Address, Node>, r: &TokenRef) -> Option<Value> {
     let node = nodes.get(&r.address)?;
     if !matches!(node.action, Action::Noop | Action::Update) {
         return None;
     }
-    attr_string(node.current.as_ref()?.attrs.get(&r.attribute)?)
-}
-
-/// An attribute as the string a token stands for.
-pub fn attr_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    }
+    node.current.as_ref()?.attrs.get(&r.attribute).cloned()
 }
 
 fn resolve_known(props: &Props, nodes: &BTreeMap<Address, Node>) -> Props {

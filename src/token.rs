@@ -84,13 +84,30 @@ pub fn is_unknown(value: &Value) -> bool {
     !refs(value).is_empty()
 }
 
-/// Replaces every token that `lookup` can answer; the others stay as markers.
-pub fn resolve(value: &Value, lookup: &dyn Fn(&TokenRef) -> Option<String>) -> Value {
+/// Replaces every token that `lookup` can answer; the others stay as markers. A string that is
+/// exactly one token takes the attribute's own value (a list stays a list); a token inside a
+/// longer string is spliced in as text.
+pub fn resolve(value: &Value, lookup: &dyn Fn(&TokenRef) -> Option<Value>) -> Value {
+    let as_text = |r: &TokenRef| {
+        lookup(r).and_then(|v| match v {
+            Value::String(s) => Some(s),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        })
+    };
     match value {
-        Value::String(s) => Value::String(resolve_str(s, lookup)),
+        Value::String(s) => {
+            let ps = pieces(s);
+            if let [Err(r)] = ps.as_slice() {
+                if let Some(v) = lookup(r).filter(|v| !v.is_null()) {
+                    return v;
+                }
+            }
+            Value::String(resolve_str(s, &as_text))
+        }
         Value::Array(items) => Value::Array(items.iter().map(|v| resolve(v, lookup)).collect()),
         Value::Object(map) => Value::Object(
-            map.iter().map(|(k, v)| (resolve_str(k, lookup), resolve(v, lookup))).collect(),
+            map.iter().map(|(k, v)| (resolve_str(k, &as_text), resolve(v, lookup))).collect(),
         ),
         other => other.clone(),
     }
@@ -145,7 +162,7 @@ mod tests {
         let r = found.into_iter().next().unwrap();
         assert_eq!(r.address, vpc());
         assert_eq!(r.attribute, "id");
-        let resolved = resolve(&v, &|_| Some("vpc-123".into()));
+        let resolved = resolve(&v, &|_| Some(json!("vpc-123")));
         assert_eq!(resolved, json!({"vpc-123:sub": ["arn:vpc-123/x"], "plain": 1}));
         assert!(!is_unknown(&resolved));
     }
@@ -157,6 +174,14 @@ mod tests {
         assert_eq!(resolve(&v, &|_| None), json!(m));
         assert_eq!(display_str(&m), "(known after apply)");
         assert_eq!(display_str(&format!("a-{m}")), "a-${ec2.vpc.main.id}");
+    }
+
+    #[test]
+    fn a_whole_token_takes_the_attribute_value_and_a_spliced_one_its_text() {
+        let m = marker(&vpc(), "name_servers");
+        let ns = json!(["ns-1", "ns-2"]);
+        assert_eq!(resolve(&json!(m.clone()), &|_| Some(ns.clone())), ns);
+        assert_eq!(resolve(&json!(format!("x {m}")), &|_| Some(ns.clone())), json!("x [\"ns-1\",\"ns-2\"]"));
     }
 
     #[test]

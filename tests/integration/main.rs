@@ -8,6 +8,7 @@ mod cli;
 mod crash_safety;
 mod discover;
 mod offline_plan;
+mod regions;
 mod s3_state;
 mod state_file;
 mod vpc_stack;
