@@ -22,7 +22,9 @@ const LATENCY: Duration = Duration::from_millis(50);
 async fn proxy(listener: TcpListener, target: u16) {
     while let Ok((client, _)) = listener.accept().await {
         tokio::spawn(async move {
-            let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else { return };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else {
+                return;
+            };
             let (mut cr, mut cw) = client.into_split();
             let (mut sr, mut sw) = server.into_split();
             let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -68,26 +70,53 @@ fn critical_path(dir: &Path, env: &str, apply_output: &str) -> (Duration, usize)
         let line = line.trim();
         if let Some(rest) = line.strip_prefix("+ ") {
             if let Some((addr, tail)) = rest.split_once(": created in ") {
-                let secs: f64 = tail.split('s').next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+                let secs: f64 = tail
+                    .split('s')
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0.0);
                 took.insert(addr.to_string(), secs);
             }
         }
     }
-    let state = std::fs::read_to_string(dir.join(format!(".eprun/state/{env}.json"))).expect("state");
+    let state =
+        std::fs::read_to_string(dir.join(format!(".eprun/state/{env}.json"))).expect("state");
     let state: serde_json::Value = serde_json::from_str(&state).expect("state json");
-    let resources = state["state"]["resources"].as_object().cloned().unwrap_or_default();
+    let resources = state["state"]["resources"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let mut memo: BTreeMap<String, f64> = BTreeMap::new();
-    fn longest(a: &str, res: &serde_json::Map<String, serde_json::Value>, took: &BTreeMap<String, f64>, memo: &mut BTreeMap<String, f64>) -> f64 {
+    fn longest(
+        a: &str,
+        res: &serde_json::Map<String, serde_json::Value>,
+        took: &BTreeMap<String, f64>,
+        memo: &mut BTreeMap<String, f64>,
+    ) -> f64 {
         if let Some(v) = memo.get(a) {
             return *v;
         }
-        let deps: Vec<String> = res[a]["deps"].as_array().map(|d| d.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
-        let before = deps.iter().filter(|d| res.contains_key(*d)).map(|d| longest(d, res, took, memo)).fold(0.0, f64::max);
+        let deps: Vec<String> = res[a]["deps"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let before = deps
+            .iter()
+            .filter(|d| res.contains_key(*d))
+            .map(|d| longest(d, res, took, memo))
+            .fold(0.0, f64::max);
         let v = before + took.get(a).copied().unwrap_or(0.0);
         memo.insert(a.to_string(), v);
         v
     }
-    let cp = resources.keys().map(|a| longest(a, &resources, &took, &mut memo)).fold(0.0, f64::max);
+    let cp = resources
+        .keys()
+        .map(|a| longest(a, &resources, &took, &mut memo))
+        .fold(0.0, f64::max);
     (Duration::from_secs_f64(cp), resources.len())
 }
 
@@ -101,7 +130,9 @@ fn peak_rss_kib() -> i64 {
 fn main() {
     let moto = start_moto();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind proxy");
+    let listener = rt
+        .block_on(TcpListener::bind("127.0.0.1:0"))
+        .expect("bind proxy");
     let port = listener.local_addr().expect("addr").port();
     rt.spawn(proxy(listener, moto.1));
     let slow = Moto::external(port);
@@ -111,12 +142,18 @@ fn main() {
     let offline_before = peak_rss_kib();
     eprun(&dir, None, &["plan", "scripts/prod/us-east-1.rhai"]);
     let plan_rss = peak_rss_kib().max(offline_before);
-    for (script, env) in [("scripts/prod/us-east-1.rhai", "local/us-east-1"), ("scripts/prod/eu-west-1.rhai", "local/eu-west-1")] {
+    for (script, env) in [
+        ("scripts/prod/us-east-1.rhai", "local/us-east-1"),
+        ("scripts/prod/eu-west-1.rhai", "local/eu-west-1"),
+    ] {
         let (apply, out) = eprun_all(&dir, Some(&slow), &["apply", script, "--env", env, "--yes"]);
         let (cp, resources) = critical_path(&dir, env, &out);
         let (_, json) = eprun(&dir, Some(&slow), &["plan", script, "--env", env, "--json"]);
         let plan: serde_json::Value = serde_json::from_str(&json).expect("plan json");
-        assert!(plan["changes"].as_array().is_some_and(|c| c.is_empty()), "the no-op plan of {env} is not empty: {json}");
+        assert!(
+            plan["changes"].as_array().is_some_and(|c| c.is_empty()),
+            "the no-op plan of {env} is not empty: {json}"
+        );
         let calls = plan["stats"]["api_calls"].as_u64().unwrap_or(0);
         let noop = median(&dir, Some(&slow), &["plan", script, "--env", env], 5);
         rows.push_str(&format!(

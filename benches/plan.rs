@@ -17,15 +17,30 @@ fn main() {
     let version = median(&tmp, None, &["--version"], 21);
     let check = median(&tmp, None, &["check"], 11);
     let offline = median(&tmp, None, &["plan", "scripts/prod/us-east-1.rhai"], 11);
-    let (apply, _) = eprun(&tmp, Some(&moto), &["apply", stack, env[0], env[1], "--yes"]);
-    let (_, json) = eprun(&tmp, Some(&moto), &["plan", stack, env[0], env[1], "--json"]);
+    let (apply, _) = eprun(
+        &tmp,
+        Some(&moto),
+        &["apply", stack, env[0], env[1], "--yes"],
+    );
+    let (_, json) = eprun(
+        &tmp,
+        Some(&moto),
+        &["plan", stack, env[0], env[1], "--json"],
+    );
     let plan: serde_json::Value = serde_json::from_str(&json).expect("plan json");
     let calls = plan["stats"]["api_calls"].as_u64().unwrap_or(0);
-    assert_eq!(plan["summary"]["create"], 0, "the no-op plan is not empty: {json}");
+    assert_eq!(
+        plan["summary"]["create"], 0,
+        "the no-op plan is not empty: {json}"
+    );
     let noop = median(&tmp, Some(&moto), &["plan", stack, env[0], env[1]], 11);
-    let state = std::fs::read_to_string(tmp.join(".eprun/state/local/us-east-1.json")).expect("state");
+    let state =
+        std::fs::read_to_string(tmp.join(".eprun/state/local/us-east-1.json")).expect("state");
     let state: serde_json::Value = serde_json::from_str(&state).expect("state json");
-    let resources = state["state"]["resources"].as_object().map(|m| m.len()).unwrap_or(0);
+    let resources = state["state"]["resources"]
+        .as_object()
+        .map(|m| m.len())
+        .unwrap_or(0);
     let mut types: Vec<&str> = state["state"]["resources"]
         .as_object()
         .map(|m| m.values().filter_map(|r| r["kind"].as_str()).collect())
@@ -48,7 +63,9 @@ fn main() {
          plus two `DescribeVpcAttribute` calls (DNS support and hostnames are not in \
          `DescribeVpcs`) and, for the flow-log bucket, one read each of its tags, versioning, \
          encryption and public-access block (S3 has no batched read of those).\n",
-        cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         date = chrono::Utc::now().format("%Y-%m-%d"),
         version = ms(version),
         check = ms(check),

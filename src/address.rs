@@ -15,7 +15,10 @@ impl Address {
     /// Builds an address from a resource kind (`ec2.vpc`) and a name, checking the name.
     pub fn new(kind: &str, name: &str) -> Result<Self, String> {
         validate_name(name)?;
-        Ok(Self { kind: kind.to_string(), name: name.to_string() })
+        Ok(Self {
+            kind: kind.to_string(),
+            name: name.to_string(),
+        })
     }
 
     /// The resource kind, e.g. `ec2.vpc`.
@@ -35,9 +38,14 @@ pub fn validate_name(name: &str) -> Result<(), String> {
         return Err("a resource name cannot be empty".into());
     }
     if name.len() > 128 {
-        return Err(format!("resource name `{name}` is longer than 128 characters"));
+        return Err(format!(
+            "resource name `{name}` is longer than 128 characters"
+        ));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
         return Err(format!(
             "resource name `{name}` contains `{c}`; names use letters, digits, `-` and `_`"
         ));
@@ -60,7 +68,9 @@ impl std::str::FromStr for Address {
             (Some(svc), Some(ty), Some(name)) if !svc.is_empty() && !ty.is_empty() => {
                 Address::new(&format!("{svc}.{ty}"), name)
             }
-            _ => Err(format!("`{s}` is not an address; addresses look like `ec2.vpc.main`")),
+            _ => Err(format!(
+                "`{s}` is not an address; addresses look like `ec2.vpc.main`"
+            )),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The applier: carries out a plan in parallel, in dependency order, saving state after every step.
 
 use crate::address::Address;
-use crate::aws::{ownership_tags, Aws, AwsError};
+use crate::aws::{Aws, AwsError, ownership_tags};
 use crate::plan::Action;
 use crate::planner::Planned;
 use crate::progress::Progress;
@@ -9,10 +9,10 @@ use crate::resource::{self, CreateRequest, Observed, Props};
 use crate::state::{ResourceState, State, Status};
 use crate::state_store::{StateError, StateStore};
 use crate::token;
+use futures::future::BoxFuture;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
-use futures::future::BoxFuture;
 use tokio::task::JoinSet;
 
 /// Apply stopped before the end.
@@ -27,7 +27,9 @@ pub enum ApplyError {
         done: usize,
     },
     /// Ctrl-C: in-flight work finished and state was saved.
-    #[error("apply interrupted by Ctrl-C; state saved with {done} change(s) applied; apply again to finish")]
+    #[error(
+        "apply interrupted by Ctrl-C; state saved with {done} change(s) applied; apply again to finish"
+    )]
     Interrupted {
         /// Changes that were applied.
         done: usize,
@@ -84,7 +86,16 @@ pub async fn apply(
     for gone in &planned.vanished {
         state.resources.remove(gone);
     }
-    let mut run = Run { aws, store, state, planned, opts, attrs: HashMap::new(), report: ApplyReport::default(), failures: Vec::new() };
+    let mut run = Run {
+        aws,
+        store,
+        state,
+        planned,
+        opts,
+        attrs: HashMap::new(),
+        report: ApplyReport::default(),
+        failures: Vec::new(),
+    };
 
     let deletes: Vec<Address> = planned
         .nodes
@@ -106,7 +117,17 @@ pub async fn apply(
     let outputs: BTreeMap<String, Value> = planned
         .outputs
         .iter()
-        .map(|(k, v)| (k.clone(), token::resolve(v, &|r| run.attrs.get(&r.address).and_then(|a| a.get(&r.attribute)).cloned())))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                token::resolve(v, &|r| {
+                    run.attrs
+                        .get(&r.address)
+                        .and_then(|a| a.get(&r.attribute))
+                        .cloned()
+                }),
+            )
+        })
         .collect();
     run.state.outputs = outputs;
     run.store.save(run.state).await?;
@@ -116,10 +137,17 @@ pub async fn apply(
 
 /// Desired props whose `tags` include the ownership tags, so a tag update never drops them
 /// (some APIs, like S3's PutBucketTagging, replace the whole set).
-fn with_ownership_tags(res: &dyn resource::Resource, stack: &str, address: &Address, mut props: Props) -> Props {
+fn with_ownership_tags(
+    res: &dyn resource::Resource,
+    stack: &str,
+    address: &Address,
+    mut props: Props,
+) -> Props {
     if res.schema().iter().any(|f| f.name == "tags") {
-        let tags: serde_json::Map<String, Value> =
-            ownership_tags(stack, address, &props).into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        let tags: serde_json::Map<String, Value> = ownership_tags(stack, address, &props)
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
         props.insert("tags".into(), Value::Object(tags));
     }
     props
@@ -129,15 +157,26 @@ impl Run<'_> {
     /// For each resource to delete, the ones that must be deleted before it (its dependents).
     fn deletion_order(&self, deletes: &[Address]) -> BTreeMap<Address, Vec<Address>> {
         let set: BTreeSet<&Address> = deletes.iter().collect();
-        let rank = |a: &Address| resource::registry().iter().position(|r| r.kind() == a.kind()).unwrap_or(0);
+        let rank = |a: &Address| {
+            resource::registry()
+                .iter()
+                .position(|r| r.kind() == a.kind())
+                .unwrap_or(0)
+        };
         let deps_of = |a: &Address| -> Option<Vec<Address>> {
-            let mut d: Vec<Address> = self.planned.nodes.get(a).map(|n| n.deps.clone()).unwrap_or_default();
+            let mut d: Vec<Address> = self
+                .planned
+                .nodes
+                .get(a)
+                .map(|n| n.deps.clone())
+                .unwrap_or_default();
             if let Some(r) = self.state.resources.get(a) {
                 d.extend(r.deps.iter().cloned());
             }
             (!d.is_empty() || self.state.resources.contains_key(a)).then_some(d)
         };
-        let mut waits: BTreeMap<Address, Vec<Address>> = deletes.iter().map(|a| (a.clone(), Vec::new())).collect();
+        let mut waits: BTreeMap<Address, Vec<Address>> =
+            deletes.iter().map(|a| (a.clone(), Vec::new())).collect();
         for y in deletes {
             match deps_of(y) {
                 Some(deps) => {
@@ -165,7 +204,11 @@ impl Run<'_> {
     }
 
     /// Runs one phase: each item starts once everything it waits for is done.
-    async fn phase(&mut self, waits: BTreeMap<Address, Vec<Address>>, deleting: bool) -> Result<(), ApplyError> {
+    async fn phase(
+        &mut self,
+        waits: BTreeMap<Address, Vec<Address>>,
+        deleting: bool,
+    ) -> Result<(), ApplyError> {
         let mut done: BTreeSet<Address> = BTreeSet::new();
         let mut started: BTreeSet<Address> = BTreeSet::new();
         let mut inflight: JoinSet<(Address, Instant, Result<Outcome, AwsError>)> = JoinSet::new();
@@ -176,7 +219,10 @@ impl Run<'_> {
             if self.failures.is_empty() && !interrupted {
                 let ready: Vec<Address> = waits
                     .iter()
-                    .filter(|(a, w)| !started.contains(*a) && w.iter().all(|d| done.contains(d) || !waits.contains_key(d)))
+                    .filter(|(a, w)| {
+                        !started.contains(*a)
+                            && w.iter().all(|d| done.contains(d) || !waits.contains_key(d))
+                    })
                     .map(|(a, _)| a.clone())
                     .collect();
                 for address in ready {
@@ -202,7 +248,10 @@ impl Run<'_> {
                 }
                 continue;
             }
-            let waiting: Vec<String> = names.iter().map(|(a, t)| format!("{a} ({}s)", t.elapsed().as_secs())).collect();
+            let waiting: Vec<String> = names
+                .iter()
+                .map(|(a, t)| format!("{a} ({}s)", t.elapsed().as_secs()))
+                .collect();
             self.opts.progress.waiting(&waiting.join(", "));
             let next = tokio::select! {
                 n = inflight.join_next() => n,
@@ -235,12 +284,17 @@ impl Run<'_> {
         if !self.failures.is_empty() {
             self.store.save(self.state).await?;
             self.opts.progress.finish();
-            return Err(ApplyError::Failed { failures: self.failures.clone(), done: self.done_count() });
+            return Err(ApplyError::Failed {
+                failures: self.failures.clone(),
+                done: self.done_count(),
+            });
         }
         if interrupted {
             self.store.save(self.state).await?;
             self.opts.progress.finish();
-            return Err(ApplyError::Interrupted { done: self.done_count() });
+            return Err(ApplyError::Interrupted {
+                done: self.done_count(),
+            });
         }
         Ok(())
     }
@@ -250,15 +304,22 @@ impl Run<'_> {
         &mut self,
         address: &Address,
         deleting: bool,
-    ) -> Result<Option<BoxFuture<'static, (Address, Instant, Result<Outcome, AwsError>)>>, ApplyError> {
+    ) -> Result<Option<BoxFuture<'static, (Address, Instant, Result<Outcome, AwsError>)>>, ApplyError>
+    {
         let node = &self.planned.nodes[address];
-        let Some(res) = resource::lookup(address.kind()) else { return Ok(None) };
+        let Some(res) = resource::lookup(address.kind()) else {
+            return Ok(None);
+        };
         let aws = self.aws.in_region(&node.region);
         let addr = address.clone();
         let began = Instant::now();
         if deleting {
-            let Some(current) = node.current.clone() else { return Ok(None) };
-            self.opts.progress.line(&format!("  - {address}: deleting…"));
+            let Some(current) = node.current.clone() else {
+                return Ok(None);
+            };
+            self.opts
+                .progress
+                .line(&format!("  - {address}: deleting…"));
             return Ok(Some(Box::pin(async move {
                 let r = res.delete(&aws, &current).await.map(|_| Outcome::Deleted);
                 (addr, began, r)
@@ -272,8 +333,14 @@ impl Run<'_> {
             self.opts.progress.step();
             return Ok(None);
         }
-        if let Some(r) = token::refs(&Value::Object(resolved.clone())).into_iter().next() {
-            self.failures.push(format!("`{address}`: `{}.{}` has no value after its resource was applied", r.address, r.attribute));
+        if let Some(r) = token::refs(&Value::Object(resolved.clone()))
+            .into_iter()
+            .next()
+        {
+            self.failures.push(format!(
+                "`{address}`: `{}.{}` has no value after its resource was applied",
+                r.address, r.attribute
+            ));
             return Ok(None);
         }
         let stack = self.state.stack.clone();
@@ -281,9 +348,14 @@ impl Run<'_> {
             (Action::Update, Some(current)) => {
                 let changed = node.changed.clone();
                 let resolved = with_ownership_tags(res, &stack, address, resolved);
-                self.opts.progress.line(&format!("  ~ {address}: updating {}…", changed.join(", ")));
+                self.opts
+                    .progress
+                    .line(&format!("  ~ {address}: updating {}…", changed.join(", ")));
                 Ok(Some(Box::pin(async move {
-                    let r = res.update(&aws, &current, &resolved, &changed).await.map(Outcome::Updated);
+                    let r = res
+                        .update(&aws, &current, &resolved, &changed)
+                        .await
+                        .map(Outcome::Updated);
                     (addr, began, r)
                 })))
             }
@@ -295,10 +367,17 @@ impl Run<'_> {
                 };
                 self.record(address, &pending, Status::Pending, &resolved);
                 self.store.save(self.state).await?;
-                self.opts.progress.line(&format!("  + {address}: creating…"));
+                self.opts
+                    .progress
+                    .line(&format!("  + {address}: creating…"));
                 Ok(Some(Box::pin(async move {
                     let tags = ownership_tags(&stack, &addr, &resolved);
-                    let req = CreateRequest { address: &addr, stack: &stack, props: &resolved, tags };
+                    let req = CreateRequest {
+                        address: &addr,
+                        stack: &stack,
+                        props: &resolved,
+                        tags,
+                    };
                     let r = res.create(&aws, &req).await.map(Outcome::Created);
                     (addr, began, r)
                 })))
@@ -306,22 +385,33 @@ impl Run<'_> {
         }
     }
 
-    async fn finish(&mut self, address: &Address, outcome: Outcome, took: Duration) -> Result<(), ApplyError> {
+    async fn finish(
+        &mut self,
+        address: &Address,
+        outcome: Outcome,
+        took: Duration,
+    ) -> Result<(), ApplyError> {
         let secs = format!("{:.1}s", took.as_secs_f64());
         match outcome {
             Outcome::Deleted => {
                 self.state.resources.remove(address);
                 self.report.deleted += 1;
-                self.opts.progress.line(&format!("  - {address}: deleted in {secs}"));
+                self.opts
+                    .progress
+                    .line(&format!("  - {address}: deleted in {secs}"));
             }
             Outcome::Created(obs) | Outcome::Updated(obs) => {
                 let node = &self.planned.nodes[address];
                 if node.action == Action::Update {
                     self.report.updated += 1;
-                    self.opts.progress.line(&format!("  ~ {address}: updated in {secs}"));
+                    self.opts
+                        .progress
+                        .line(&format!("  ~ {address}: updated in {secs}"));
                 } else {
                     self.report.created += 1;
-                    self.opts.progress.line(&format!("  + {address}: created in {secs} ({})", obs.id));
+                    self.opts
+                        .progress
+                        .line(&format!("  + {address}: created in {secs} ({})", obs.id));
                 }
                 self.attrs.insert(address.clone(), obs.attrs.clone());
                 let resolved = self.resolve(node.desired.as_ref().unwrap_or(&Props::new()));
@@ -334,7 +424,12 @@ impl Run<'_> {
     }
 
     fn resolve(&self, props: &Props) -> Props {
-        let lookup = |r: &token::TokenRef| self.attrs.get(&r.address).and_then(|a| a.get(&r.attribute)).cloned();
+        let lookup = |r: &token::TokenRef| {
+            self.attrs
+                .get(&r.address)
+                .and_then(|a| a.get(&r.attribute))
+                .cloned()
+        };
         match token::resolve(&Value::Object(props.clone()), &lookup) {
             Value::Object(m) => m,
             _ => Props::new(),
@@ -343,7 +438,11 @@ impl Run<'_> {
 
     fn record(&mut self, address: &Address, obs: &Observed, status: Status, resolved: &Props) {
         let node = &self.planned.nodes[address];
-        let props = if obs.props.is_empty() { resolved.clone() } else { obs.props.clone() };
+        let props = if obs.props.is_empty() {
+            resolved.clone()
+        } else {
+            obs.props.clone()
+        };
         self.state.resources.insert(
             address.clone(),
             ResourceState {

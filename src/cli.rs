@@ -5,7 +5,13 @@ use std::path::PathBuf;
 
 /// eprun: infrastructure as Rhai scripts — plan, apply and run AWS and Kubernetes.
 #[derive(Debug, Parser)]
-#[command(name = "eprun", version, about, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    name = "eprun",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct Cli {
     /// A script to run: a stack is planned, shown, confirmed and applied; anything else is evaluated.
     pub file: Option<PathBuf>,

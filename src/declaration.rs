@@ -68,7 +68,8 @@ impl Declarations {
                 decl.address, self.resources[i].origin
             ));
         }
-        self.index.insert(decl.address.clone(), self.resources.len());
+        self.index
+            .insert(decl.address.clone(), self.resources.len());
         self.resources.push(decl);
         Ok(())
     }

@@ -48,10 +48,22 @@ pub fn locate(err: &EvalAltResult, top: &str, known_functions: &[String]) -> Loc
     chain.reverse();
     let pos = e.position();
     let (message, hint) = describe(e, known_functions);
-    Located { message, source, line: pos.line().unwrap_or(0), column: pos.position().unwrap_or(0), chain, hint }
+    Located {
+        message,
+        source,
+        line: pos.line().unwrap_or(0),
+        column: pos.position().unwrap_or(0),
+        chain,
+        hint,
+    }
 }
 
-fn push_frame(chain: &mut Vec<(String, String, usize, usize)>, what: String, source: &str, pos: Position) {
+fn push_frame(
+    chain: &mut Vec<(String, String, usize, usize)>,
+    what: String,
+    source: &str,
+    pos: Position,
+) {
     if let Some(line) = pos.line() {
         chain.push((what, source.to_string(), line, pos.position().unwrap_or(1)));
     }
@@ -63,21 +75,30 @@ fn describe(e: &EvalAltResult, known_functions: &[String]) -> (String, Option<St
         EvalAltResult::ErrorRuntime(msg, _) => {
             let text = msg.to_string();
             match text.split_once("; did you mean ") {
-                Some((m, s)) => (m.to_string(), Some(format!("did you mean {}", s.trim_end_matches('?')))),
+                Some((m, s)) => (
+                    m.to_string(),
+                    Some(format!("did you mean {}", s.trim_end_matches('?'))),
+                ),
                 None => (text, None),
             }
         }
-        EvalAltResult::ErrorParsing(ParseErrorType::UnexpectedEOF, _) => {
-            ("syntax error: the script ends too early".into(), Some("a bracket, brace or string is not closed".into()))
-        }
+        EvalAltResult::ErrorParsing(ParseErrorType::UnexpectedEOF, _) => (
+            "syntax error: the script ends too early".into(),
+            Some("a bracket, brace or string is not closed".into()),
+        ),
         EvalAltResult::ErrorParsing(p, _) => (format!("syntax error: {p}"), None),
         EvalAltResult::ErrorFunctionNotFound(sig, _) => {
             let name = sig.split(" (").next().unwrap_or(sig).trim();
             let refs: Vec<&str> = known_functions.iter().map(String::as_str).collect();
             let hint = crate::schema::suggest(name, &refs).map(|s| format!("did you mean `{s}`?"));
-            (format!("unknown function `{sig}`"), hint.or(Some("`eprun docs` lists every function".into())))
+            (
+                format!("unknown function `{sig}`"),
+                hint.or(Some("`eprun docs` lists every function".into())),
+            )
         }
-        EvalAltResult::ErrorVariableNotFound(name, _) => (format!("unknown variable `{name}`"), None),
+        EvalAltResult::ErrorVariableNotFound(name, _) => {
+            (format!("unknown variable `{name}`"), None)
+        }
         EvalAltResult::ErrorModuleNotFound(path, _) => {
             let mods = engine::stdlib_modules();
             let refs: Vec<&str> = mods.iter().map(String::as_str).collect();
@@ -87,11 +108,17 @@ fn describe(e: &EvalAltResult, known_functions: &[String]) -> (String, Option<St
             (format!("module `{path}` not found"), Some(hint))
         }
         EvalAltResult::ErrorTooManyOperations(_) => (
-            format!("the script was stopped after {} operations", engine::MAX_OPERATIONS),
+            format!(
+                "the script was stopped after {} operations",
+                engine::MAX_OPERATIONS
+            ),
             Some("is there a loop that never ends?".into()),
         ),
         EvalAltResult::ErrorStackOverflow(_) => (
-            format!("calls nested deeper than {} levels", engine::MAX_CALL_LEVELS),
+            format!(
+                "calls nested deeper than {} levels",
+                engine::MAX_CALL_LEVELS
+            ),
             Some("is there a function that calls itself without end?".into()),
         ),
         EvalAltResult::ErrorTerminated(_, _) => ("interrupted by Ctrl-C".into(), None),
@@ -119,11 +146,21 @@ pub fn render(loc: &Located, sources: &Sources, color: bool) -> String {
             if let Some(h) = &loc.hint {
                 diag = diag.with_help(h.clone());
             }
-            let report = miette::Report::new(diag)
-                .with_source_code(NamedSource::new(loc.source.clone(), text.clone()).with_language("rust"));
-            let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-            out.push_str(&format!("error: {}:{}:{}: {}\n", loc.source, loc.line, loc.column, loc.message));
-            let _ = GraphicalReportHandler::new_themed(theme).with_context_lines(1).render_report(&mut out, report.as_ref());
+            let report = miette::Report::new(diag).with_source_code(
+                NamedSource::new(loc.source.clone(), text.clone()).with_language("rust"),
+            );
+            let theme = if color {
+                GraphicalTheme::unicode()
+            } else {
+                GraphicalTheme::unicode_nocolor()
+            };
+            out.push_str(&format!(
+                "error: {}:{}:{}: {}\n",
+                loc.source, loc.line, loc.column, loc.message
+            ));
+            let _ = GraphicalReportHandler::new_themed(theme)
+                .with_context_lines(1)
+                .render_report(&mut out, report.as_ref());
         }
         _ => {
             out.push_str(&format!("error: {}: {}\n", loc.source, loc.message));
@@ -139,15 +176,34 @@ pub fn render(loc: &Located, sources: &Sources, color: bool) -> String {
 }
 
 fn byte_offset(text: &str, line: usize, column: usize) -> usize {
-    let start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
-    let line_text = text[start.min(text.len())..].split('\n').next().unwrap_or_default();
-    let col = line_text.char_indices().nth(column.saturating_sub(1)).map(|(i, _)| i).unwrap_or(line_text.len());
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let line_text = text[start.min(text.len())..]
+        .split('\n')
+        .next()
+        .unwrap_or_default();
+    let col = line_text
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map(|(i, _)| i)
+        .unwrap_or(line_text.len());
     (start + col).min(text.len())
 }
 
 fn word_len(rest: &str) -> usize {
-    let n: usize = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').map(char::len_utf8).sum();
-    if n > 0 { n } else { rest.chars().next().map(char::len_utf8).unwrap_or(0) }
+    let n: usize = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+        .map(char::len_utf8)
+        .sum();
+    if n > 0 {
+        n
+    } else {
+        rest.chars().next().map(char::len_utf8).unwrap_or(0)
+    }
 }
 
 #[cfg(test)]
@@ -157,15 +213,35 @@ mod tests {
     #[test]
     fn offsets_follow_lines_and_columns() {
         let t = "let a = 1;\nlet bb = foo(2);\n";
-        assert_eq!(&t[byte_offset(t, 2, 10)..byte_offset(t, 2, 10) + word_len(&t[byte_offset(t, 2, 10)..])], "foo");
+        assert_eq!(
+            &t[byte_offset(t, 2, 10)
+                ..byte_offset(t, 2, 10) + word_len(&t[byte_offset(t, 2, 10)..])],
+            "foo"
+        );
     }
 
     #[test]
     fn nested_calls_unwrap_to_the_innermost_position() {
         let inner = EvalAltResult::ErrorRuntime("unknown property `x`".into(), Position::new(3, 5));
-        let outer = EvalAltResult::ErrorInFunctionCall("network".into(), "stdlib/vpc.rhai".into(), Box::new(inner), Position::new(7, 11));
+        let outer = EvalAltResult::ErrorInFunctionCall(
+            "network".into(),
+            "stdlib/vpc.rhai".into(),
+            Box::new(inner),
+            Position::new(7, 11),
+        );
         let loc = locate(&outer, "scripts/a.rhai", &[]);
-        assert_eq!((loc.source.as_str(), loc.line, loc.column), ("stdlib/vpc.rhai", 3, 5));
-        assert_eq!(loc.chain[0], ("in `network`".to_string(), "scripts/a.rhai".to_string(), 7, 11));
+        assert_eq!(
+            (loc.source.as_str(), loc.line, loc.column),
+            ("stdlib/vpc.rhai", 3, 5)
+        );
+        assert_eq!(
+            loc.chain[0],
+            (
+                "in `network`".to_string(),
+                "scripts/a.rhai".to_string(),
+                7,
+                11
+            )
+        );
     }
 }

@@ -8,8 +8,14 @@ use crate::state::{ResourceState, State, Status};
 pub fn record(state: &mut State, planned: &Planned) -> Vec<(Address, String)> {
     let mut added = Vec::new();
     for node in planned.nodes.values() {
-        let Some(current) = &node.current else { continue };
-        if state.resources.get(&node.address).is_some_and(|r| r.status == Status::Created) {
+        let Some(current) = &node.current else {
+            continue;
+        };
+        if state
+            .resources
+            .get(&node.address)
+            .is_some_and(|r| r.status == Status::Created)
+        {
             continue;
         }
         state.resources.insert(
@@ -35,9 +41,13 @@ pub fn record(state: &mut State, planned: &Planned) -> Vec<(Address, String)> {
 /// What discovery found, for people.
 pub fn summary(found: &[(Address, String)], location: &str) -> String {
     if found.is_empty() {
-        return "discover: nothing new found; the state already knows everything the tags show".into();
+        return "discover: nothing new found; the state already knows everything the tags show"
+            .into();
     }
-    let mut out = format!("discover: recorded {} resource(s) in `{location}`:\n", found.len());
+    let mut out = format!(
+        "discover: recorded {} resource(s) in `{location}`:\n",
+        found.len()
+    );
     for (a, id) in found {
         out.push_str(&format!("  {a}  {id}\n"));
     }

@@ -22,7 +22,8 @@ pub fn collect(engine: &rhai::Engine) -> Result<Vec<FnDoc>> {
     let json = engine
         .gen_fn_metadata_to_json(false)
         .map_err(|e| Error::Script(format!("cannot read function metadata: {e}")))?;
-    let meta: Value = serde_json::from_str(&json).map_err(|e| Error::Script(format!("cannot read function metadata: {e}")))?;
+    let meta: Value = serde_json::from_str(&json)
+        .map_err(|e| Error::Script(format!("cannot read function metadata: {e}")))?;
     let mut out = Vec::new();
     walk(&meta, "", &mut out);
     out.sort_by(|a, b| a.name.cmp(&b.name).then(a.signature.cmp(&b.signature)));
@@ -32,7 +33,11 @@ pub fn collect(engine: &rhai::Engine) -> Result<Vec<FnDoc>> {
 fn walk(node: &Value, prefix: &str, out: &mut Vec<FnDoc>) {
     if let Some(fns) = node.get("functions").and_then(Value::as_array) {
         for f in fns {
-            let comments: Vec<&str> = f.get("docComments").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let comments: Vec<&str> = f
+                .get("docComments")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             if comments.is_empty() {
                 continue;
             }
@@ -41,10 +46,19 @@ fn walk(node: &Value, prefix: &str, out: &mut Vec<FnDoc>) {
             let doc = comments
                 .iter()
                 .flat_map(|c| c.lines())
-                .map(|l| l.trim_start().trim_start_matches("///").strip_prefix(' ').unwrap_or(l.trim_start().trim_start_matches("///")))
+                .map(|l| {
+                    l.trim_start()
+                        .trim_start_matches("///")
+                        .strip_prefix(' ')
+                        .unwrap_or(l.trim_start().trim_start_matches("///"))
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
-            out.push(FnDoc { name: format!("{prefix}{name}"), signature: format!("{prefix}{signature}"), doc });
+            out.push(FnDoc {
+                name: format!("{prefix}{name}"),
+                signature: format!("{prefix}{signature}"),
+                doc,
+            });
         }
     }
     if let Some(mods) = node.get("modules").and_then(Value::as_object) {
@@ -65,7 +79,10 @@ pub fn engine_for_docs() -> rhai::Engine {
 pub fn print(g: &Global) -> Result<u8> {
     let docs = collect(&engine_for_docs())?;
     if g.json {
-        let list: Vec<Value> = docs.iter().map(|d| serde_json::json!({"name": d.name, "signature": d.signature, "doc": d.doc})).collect();
+        let list: Vec<Value> = docs
+            .iter()
+            .map(|d| serde_json::json!({"name": d.name, "signature": d.signature, "doc": d.doc}))
+            .collect();
         crate::commands::print_json(&Value::Array(list));
         return Ok(0);
     }

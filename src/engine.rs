@@ -4,7 +4,7 @@ use crate::api;
 use crate::declaration::Declarations;
 use crate::project::Project;
 use rhai::module_resolvers::ModuleResolver;
-use rhai::{Engine, EvalAltResult, Module, Position, Scope, AST};
+use rhai::{AST, Engine, EvalAltResult, Module, Position, Scope};
 
 /// A compiled module, shared between the scripts that import it.
 type SharedModule = Arc<Module>;
@@ -27,12 +27,19 @@ pub struct Sources(Arc<Mutex<BTreeMap<String, String>>>);
 impl Sources {
     /// Remembers a source text.
     pub fn insert(&self, name: &str, text: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), text.to_string());
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), text.to_string());
     }
 
     /// The text of a source, if known.
     pub fn get(&self, name: &str) -> Option<String> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
     }
 }
 
@@ -53,7 +60,11 @@ pub struct Session {
 
 impl Session {
     /// A session for scripts of `project`.
-    pub fn new(project: Project, env_override: Option<String>, runtime: tokio::runtime::Handle) -> Self {
+    pub fn new(
+        project: Project,
+        env_override: Option<String>,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
         Self {
             project,
             env_override,
@@ -92,15 +103,26 @@ pub fn build(session: &Session) -> Engine {
 }
 
 /// Compiles a script file, remembering its text for diagnostics.
-pub fn compile_file(engine: &Engine, session: &Session, path: &Path) -> Result<(AST, String), Box<EvalAltResult>> {
+pub fn compile_file(
+    engine: &Engine,
+    session: &Session,
+    path: &Path,
+) -> Result<(AST, String), Box<EvalAltResult>> {
     let name = session.project.display(path);
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Box::new(EvalAltResult::ErrorSystem(format!("cannot read `{}`", path.display()), Box::new(e)))
+        Box::new(EvalAltResult::ErrorSystem(
+            format!("cannot read `{}`", path.display()),
+            Box::new(e),
+        ))
     })?;
     session.sources.insert(&name, &text);
-    let mut ast = engine
-        .compile(&text)
-        .map_err(|e| Box::new(EvalAltResult::ErrorInModule(name.clone(), Box::new(e.into()), Position::NONE)))?;
+    let mut ast = engine.compile(&text).map_err(|e| {
+        Box::new(EvalAltResult::ErrorInModule(
+            name.clone(),
+            Box::new(e.into()),
+            Position::NONE,
+        ))
+    })?;
     ast.set_source(name.as_str());
     Ok((ast, name))
 }
@@ -139,13 +161,22 @@ struct Resolver {
 
 impl Resolver {
     fn locate(&self, importer: Option<&str>, path: &str) -> Option<(String, String)> {
-        let file = if path.ends_with(".rhai") { path.to_string() } else { format!("{path}.rhai") };
+        let file = if path.ends_with(".rhai") {
+            path.to_string()
+        } else {
+            format!("{path}.rhai")
+        };
         if path.starts_with("./") || path.starts_with("../") {
-            let base = importer.map(|s| self.root.join(s)).and_then(|p| p.parent().map(Path::to_path_buf));
+            let base = importer
+                .map(|s| self.root.join(s))
+                .and_then(|p| p.parent().map(Path::to_path_buf));
             let full = base.unwrap_or_else(|| self.root.clone()).join(&file);
             let text = std::fs::read_to_string(&full).ok()?;
             let full = std::fs::canonicalize(&full).unwrap_or(full);
-            let name = full.strip_prefix(&self.root).map(|p| p.display().to_string()).unwrap_or_else(|_| full.display().to_string());
+            let name = full
+                .strip_prefix(&self.root)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| full.display().to_string());
             return Some((name, text));
         }
         if file.split('/').any(|part| part == ".." || part.is_empty()) {
@@ -155,7 +186,10 @@ impl Resolver {
         if let Ok(text) = std::fs::read_to_string(self.root.join(&name)) {
             return Some((name, text));
         }
-        STDLIB.get_file(&file).and_then(|f| f.contents_utf8()).map(|t| (name, t.to_string()))
+        STDLIB
+            .get_file(&file)
+            .and_then(|f| f.contents_utf8())
+            .map(|t| (name, t.to_string()))
     }
 }
 
@@ -168,17 +202,33 @@ impl ModuleResolver for Resolver {
         pos: Position,
     ) -> Result<SharedModule, Box<EvalAltResult>> {
         let Some((name, text)) = self.locate(source, path) else {
-            return Err(Box::new(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos)));
+            return Err(Box::new(EvalAltResult::ErrorModuleNotFound(
+                path.to_string(),
+                pos,
+            )));
         };
-        if let Some(m) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&name) {
+        if let Some(m) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&name)
+        {
             return Ok(m.clone());
         }
         self.sources.insert(&name, &text);
-        let in_module = |e: Box<EvalAltResult>| Box::new(EvalAltResult::ErrorInModule(name.clone(), e, pos));
-        let mut ast = engine.compile(&text).map_err(|e| in_module(Box::new(e.into())))?;
+        let in_module =
+            |e: Box<EvalAltResult>| Box::new(EvalAltResult::ErrorInModule(name.clone(), e, pos));
+        let mut ast = engine
+            .compile(&text)
+            .map_err(|e| in_module(Box::new(e.into())))?;
         ast.set_source(name.as_str());
-        let module: SharedModule = Module::eval_ast_as_new(Scope::new(), &ast, engine).map_err(in_module)?.into();
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(name, module.clone());
+        let module: SharedModule = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            .map_err(in_module)?
+            .into();
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, module.clone());
         Ok(module)
     }
 }

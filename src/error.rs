@@ -47,13 +47,17 @@ pub enum Error {
 impl Error {
     /// A usage error with a message.
     pub fn usage(message: impl Into<String>) -> Self {
-        Self::Usage { message: message.into() }
+        Self::Usage {
+            message: message.into(),
+        }
     }
 
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Interrupted | Error::Apply(crate::applier::ApplyError::Interrupted { .. }) => 130,
+            Error::Interrupted | Error::Apply(crate::applier::ApplyError::Interrupted { .. }) => {
+                130
+            }
             _ => 1,
         }
     }

@@ -18,21 +18,35 @@ pub struct Graph {
 /// Builds the graph, resolving `depends_on` addresses and refusing cycles.
 pub fn build(decls: &Declarations) -> Result<Graph, String> {
     let mut deps: BTreeMap<Address, Vec<Address>> = BTreeMap::new();
-    let known: Vec<String> = decls.resources.iter().map(|d| d.address.to_string()).collect();
+    let known: Vec<String> = decls
+        .resources
+        .iter()
+        .map(|d| d.address.to_string())
+        .collect();
     for d in &decls.resources {
         let mut list: Vec<Address> = d.deps.iter().cloned().collect();
         for named in &d.named_deps {
-            let addr: Address = named.parse().map_err(|e| format!("{}: `depends_on`: {e}", d.origin))?;
+            let addr: Address = named
+                .parse()
+                .map_err(|e| format!("{}: `depends_on`: {e}", d.origin))?;
             if decls.get(&addr).is_none() {
                 let refs: Vec<&str> = known.iter().map(String::as_str).collect();
-                let hint = crate::schema::suggest(named, &refs).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
-                return Err(format!("{}: `{}` depends on `{named}`, which is not declared{hint}", d.origin, d.address));
+                let hint = crate::schema::suggest(named, &refs)
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "{}: `{}` depends on `{named}`, which is not declared{hint}",
+                    d.origin, d.address
+                ));
             }
             list.push(addr);
         }
         for dep in &list {
             if decls.get(dep).is_none() {
-                return Err(format!("{}: `{}` refers to `{dep}`, which is not declared", d.origin, d.address));
+                return Err(format!(
+                    "{}: `{}` refers to `{dep}`, which is not declared",
+                    d.origin, d.address
+                ));
             }
         }
         list.sort();
@@ -40,7 +54,12 @@ pub fn build(decls: &Declarations) -> Result<Graph, String> {
         deps.insert(d.address.clone(), list);
     }
 
-    let index: BTreeMap<&Address, usize> = decls.resources.iter().enumerate().map(|(i, d)| (&d.address, i)).collect();
+    let index: BTreeMap<&Address, usize> = decls
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (&d.address, i))
+        .collect();
     let mut g: DiGraphMap<usize, (), std::hash::RandomState> = DiGraphMap::new();
     for (i, d) in decls.resources.iter().enumerate() {
         g.add_node(i);
@@ -49,14 +68,30 @@ pub fn build(decls: &Declarations) -> Result<Graph, String> {
         }
     }
     match toposort(&g, None) {
-        Ok(order) => Ok(Graph { order: order.into_iter().map(|i| decls.resources[i].address.clone()).collect(), deps }),
+        Ok(order) => Ok(Graph {
+            order: order
+                .into_iter()
+                .map(|i| decls.resources[i].address.clone())
+                .collect(),
+            deps,
+        }),
         Err(_) => {
-            let cycle = tarjan_scc(&g).into_iter().find(|scc| scc.len() > 1).unwrap_or_default();
-            let mut names: Vec<String> = cycle.iter().rev().map(|&i| decls.resources[i].address.to_string()).collect();
+            let cycle = tarjan_scc(&g)
+                .into_iter()
+                .find(|scc| scc.len() > 1)
+                .unwrap_or_default();
+            let mut names: Vec<String> = cycle
+                .iter()
+                .rev()
+                .map(|&i| decls.resources[i].address.to_string())
+                .collect();
             if let Some(first) = names.first().cloned() {
                 names.push(first);
             }
-            let at = cycle.first().map(|&i| decls.resources[i].origin.to_string()).unwrap_or_default();
+            let at = cycle
+                .first()
+                .map(|&i| decls.resources[i].origin.to_string())
+                .unwrap_or_default();
             Err(format!("{at}: dependency cycle: {}", names.join(" → ")))
         }
     }
@@ -73,11 +108,18 @@ mod tests {
             address: format!("ec2.subnet.{name}").parse().unwrap(),
             region: "us-east-1".into(),
             props: Default::default(),
-            deps: deps.iter().map(|d| format!("ec2.subnet.{d}").parse().unwrap()).collect::<BTreeSet<_>>(),
+            deps: deps
+                .iter()
+                .map(|d| format!("ec2.subnet.{d}").parse().unwrap())
+                .collect::<BTreeSet<_>>(),
             named_deps: named.iter().map(|s| s.to_string()).collect(),
             protect: false,
             ignore_changes: vec![],
-            origin: Origin { source: "s.rhai".into(), line: 1, column: 1 },
+            origin: Origin {
+                source: "s.rhai".into(),
+                line: 1,
+                column: 1,
+            },
         }
     }
 
@@ -91,21 +133,37 @@ mod tests {
 
     #[test]
     fn orders_dependencies_first() {
-        let g = build(&decls(vec![decl("c", &["b"], &[]), decl("b", &["a"], &[]), decl("a", &[], &[])])).unwrap();
+        let g = build(&decls(vec![
+            decl("c", &["b"], &[]),
+            decl("b", &["a"], &[]),
+            decl("a", &[], &[]),
+        ]))
+        .unwrap();
         let names: Vec<&str> = g.order.iter().map(|a| a.name()).collect();
         assert_eq!(names, ["a", "b", "c"]);
     }
 
     #[test]
     fn names_the_cycle() {
-        let err = build(&decls(vec![decl("a", &[], &["ec2.subnet.b"]), decl("b", &["a"], &[])])).unwrap_err();
+        let err = build(&decls(vec![
+            decl("a", &[], &["ec2.subnet.b"]),
+            decl("b", &["a"], &[]),
+        ]))
+        .unwrap_err();
         assert!(err.contains("dependency cycle"), "{err}");
-        assert!(err.contains("ec2.subnet.a") && err.contains("ec2.subnet.b"), "{err}");
+        assert!(
+            err.contains("ec2.subnet.a") && err.contains("ec2.subnet.b"),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_named_dependency_suggests_the_near_one() {
-        let err = build(&decls(vec![decl("alpha", &[], &["ec2.subnet.alpah"]), decl("beta", &[], &[])])).unwrap_err();
+        let err = build(&decls(vec![
+            decl("alpha", &[], &["ec2.subnet.alpah"]),
+            decl("beta", &[], &[]),
+        ]))
+        .unwrap_err();
         assert!(err.contains("not declared"), "{err}");
     }
 }

@@ -27,7 +27,10 @@ impl Handle {
         let hint = crate::schema::suggest(name, self.attributes)
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_else(|| format!("; it has {}", self.attributes.join(", ")));
-        Err(format!("`{}` has no attribute `{name}`{hint}", self.address.kind()))
+        Err(format!(
+            "`{}` has no attribute `{name}`{hint}",
+            self.address.kind()
+        ))
     }
 }
 
@@ -35,9 +38,14 @@ impl Handle {
 pub fn register(engine: &mut rhai::Engine) {
     engine
         .register_type_with_name::<Handle>("Handle")
-        .register_indexer_get(|h: &mut Handle, key: &str| -> Result<String, Box<rhai::EvalAltResult>> {
-            h.attribute(key).map_err(|e| crate::api::fail(e, rhai::Position::NONE))
-        })
+        .register_indexer_get(
+            |h: &mut Handle, key: &str| -> Result<String, Box<rhai::EvalAltResult>> {
+                h.attribute(key)
+                    .map_err(|e| crate::api::fail(e, rhai::Position::NONE))
+            },
+        )
         .register_fn("to_string", |h: &mut Handle| h.address.to_string())
-        .register_fn("to_debug", |h: &mut Handle| format!("Handle({})", h.address));
+        .register_fn("to_debug", |h: &mut Handle| {
+            format!("Handle({})", h.address)
+        });
 }

@@ -13,7 +13,11 @@ fn flag() -> &'static Arc<AtomicBool> {
 pub fn install() {
     let f = flag().clone();
     // The conditional shutdown must be registered first so it sees the flag before it is set.
-    let _ = signal_hook::flag::register_conditional_shutdown(signal_hook::consts::SIGINT, 130, f.clone());
+    let _ = signal_hook::flag::register_conditional_shutdown(
+        signal_hook::consts::SIGINT,
+        130,
+        f.clone(),
+    );
     let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, f);
 }
 

@@ -41,7 +41,10 @@ pub fn main(cli: cli::Cli) -> u8 {
     style::init(cli.global.no_color);
     init_tracing(cli.global.verbose);
     interrupt::install();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -68,6 +71,11 @@ fn init_tracing(verbose: u8) {
         1 => "eprun=info",
         _ => "eprun=debug,aws_smithy_runtime=debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("EPRUN_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EPRUN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
 }

@@ -115,7 +115,11 @@ impl Plan {
 
     /// The JSON document of `eprun plan --json` (noops left out).
     pub fn to_json(&self) -> Value {
-        let changes: Vec<&Change> = self.changes.iter().filter(|c| c.action != Action::Noop).collect();
+        let changes: Vec<&Change> = self
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Noop)
+            .collect();
         serde_json::json!({
             "stack": self.stack,
             "changes": changes,

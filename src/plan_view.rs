@@ -25,8 +25,16 @@ fn change_text(c: &Change) -> String {
     let mut out = String::new();
     let mut head = format!("  {} {}", symbol(c.action), bold(&c.address.to_string()));
     if c.action == Action::Replace {
-        let forced: Vec<String> = c.fields.iter().filter(|f| f.forces_replacement).map(|f| format!("`{}`", f.name)).collect();
-        head.push_str(&format!("  (replace: {} cannot change in place)", forced.join(", ")));
+        let forced: Vec<String> = c
+            .fields
+            .iter()
+            .filter(|f| f.forces_replacement)
+            .map(|f| format!("`{}`", f.name))
+            .collect();
+        head.push_str(&format!(
+            "  (replace: {} cannot change in place)",
+            forced.join(", ")
+        ));
     }
     if let Some(r) = &c.reason {
         head.push_str(&format!("  {}", dim(&format!("# {r}"))));
@@ -36,13 +44,19 @@ fn change_text(c: &Change) -> String {
     let width = c.fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
     for f in &c.fields {
         let line = match (c.action, &f.before, &f.after) {
-            (Action::Create, _, Some(after)) => format!("      {:width$} = {}", f.name, show(after)),
+            (Action::Create, _, Some(after)) => {
+                format!("      {:width$} = {}", f.name, show(after))
+            }
             (_, before, Some(after)) => format!(
                 "      {:width$}: {} → {}{}",
                 f.name,
                 before.as_ref().map(show).unwrap_or_else(|| dim("(unset)")),
                 show(after),
-                if f.forces_replacement { red("  # forces replacement") } else { String::new() }
+                if f.forces_replacement {
+                    red("  # forces replacement")
+                } else {
+                    String::new()
+                }
             ),
             _ => continue,
         };
@@ -59,14 +73,28 @@ pub fn render(plan: &Plan) -> String {
         out.push_str(&dim("note: the state is empty, so nothing was refreshed and no AWS call was made; every declared resource is new.\n"));
         out.push('\n');
     }
-    for c in plan.changes.iter().filter(|c| c.action == Action::Noop && c.reason.is_some()) {
-        out.push_str(&format!("  = {}  {}\n", bold(&c.address.to_string()), dim(&format!("# {}", c.reason.as_deref().unwrap_or_default()))));
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Noop && c.reason.is_some())
+    {
+        out.push_str(&format!(
+            "  = {}  {}\n",
+            bold(&c.address.to_string()),
+            dim(&format!("# {}", c.reason.as_deref().unwrap_or_default()))
+        ));
     }
     if !plan.has_changes() {
-        out.push_str(&format!("No changes. Stack `{}` matches its script.\n", plan.stack));
+        out.push_str(&format!(
+            "No changes. Stack `{}` matches its script.\n",
+            plan.stack
+        ));
         return out;
     }
-    out.push_str(&format!("Stack `{}`: eprun will perform these actions:\n\n", plan.stack));
+    out.push_str(&format!(
+        "Stack `{}`: eprun will perform these actions:\n\n",
+        plan.stack
+    ));
     for c in plan.changes.iter().filter(|c| c.action != Action::Noop) {
         out.push_str(&change_text(c));
         out.push('\n');

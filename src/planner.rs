@@ -18,7 +18,9 @@ pub enum PlanError {
     #[error("{0}")]
     Graph(String),
     /// A protected resource would be deleted or replaced.
-    #[error("`{address}` is protected and would be {verb}{why}\nhint: keep its declaration, or set `protect: false` and apply before removing it")]
+    #[error(
+        "`{address}` is protected and would be {verb}{why}\nhint: keep its declaration, or set `protect: false` and apply before removing it"
+    )]
     Protected {
         /// The resource.
         address: Address,
@@ -28,7 +30,9 @@ pub enum PlanError {
         why: String,
     },
     /// State names a resource type this eprun does not know.
-    #[error("state holds `{address}` of unknown type `{kind}`; it was written by another eprun version")]
+    #[error(
+        "state holds `{address}` of unknown type `{kind}`; it was written by another eprun version"
+    )]
     UnknownKind {
         /// The resource.
         address: Address,
@@ -53,13 +57,20 @@ pub struct Found {
 pub fn refresh_groups(decls: &Declarations, state: &State) -> Groups {
     let mut groups: Groups = BTreeMap::new();
     for d in &decls.resources {
-        let hints = groups.entry((d.address.kind().to_string(), d.region.clone())).or_default();
+        let hints = groups
+            .entry((d.address.kind().to_string(), d.region.clone()))
+            .or_default();
         if let Some(res) = resource::lookup(d.address.kind()) {
-            hints.natural_keys.extend(res.natural_key(&d.props).filter(|k| token::refs_in_str(k).is_empty()));
+            hints.natural_keys.extend(
+                res.natural_key(&d.props)
+                    .filter(|k| token::refs_in_str(k).is_empty()),
+            );
         }
     }
     for r in state.resources.values() {
-        let hints = groups.entry((r.kind.clone(), r.region.clone())).or_default();
+        let hints = groups
+            .entry((r.kind.clone(), r.region.clone()))
+            .or_default();
         hints.natural_keys.extend(r.natural_key.clone());
     }
     groups
@@ -75,7 +86,16 @@ pub async fn read_groups(aws: &Aws, stack: &str, groups: Groups) -> Result<Vec<F
         let aws = aws.in_region(&region);
         Some(async move {
             let found = res.read_all(&aws, stack, &hints).await?;
-            Ok::<_, AwsError>(found.into_iter().map(|observed| Found { kind: kind.clone(), region: region.clone(), observed }).collect::<Vec<_>>())
+            Ok::<_, AwsError>(
+                found
+                    .into_iter()
+                    .map(|observed| Found {
+                        kind: kind.clone(),
+                        region: region.clone(),
+                        observed,
+                    })
+                    .collect::<Vec<_>>(),
+            )
         })
     });
     let all = futures::future::try_join_all(reads).await?;
@@ -123,7 +143,12 @@ pub struct Planned {
 
 /// Compares declarations with what exists. `found` is `None` when nothing was refreshed
 /// (then the state's records stand for what exists).
-pub fn plan(stack: &str, decls: &Declarations, state: &State, found: Option<Vec<Found>>) -> Result<Planned, PlanError> {
+pub fn plan(
+    stack: &str,
+    decls: &Declarations,
+    state: &State,
+    found: Option<Vec<Found>>,
+) -> Result<Planned, PlanError> {
     let graph = crate::graph::build(decls).map_err(PlanError::Graph)?;
     let refreshed = found.is_some();
 
@@ -144,7 +169,11 @@ pub fn plan(stack: &str, decls: &Declarations, state: &State, found: Option<Vec<
             }
         }
         None => {
-            for (addr, r) in state.resources.iter().filter(|(_, r)| r.status == Status::Created) {
+            for (addr, r) in state
+                .resources
+                .iter()
+                .filter(|(_, r)| r.status == Status::Created)
+            {
                 by_address.insert(addr.clone(), r.observed(addr));
             }
         }
@@ -154,32 +183,56 @@ pub fn plan(stack: &str, decls: &Declarations, state: &State, found: Option<Vec<
     let mut changes = Vec::new();
     let mut unread_keys: Groups = BTreeMap::new();
     for address in &graph.order {
-        let Some(decl) = decls.get(address) else { continue };
-        let Some(res) = resource::lookup(address.kind()) else { continue };
+        let Some(decl) = decls.get(address) else {
+            continue;
+        };
+        let Some(res) = resource::lookup(address.kind()) else {
+            continue;
+        };
         let resolved = resolve_known(&decl.props, &nodes);
         let recorded = state.resources.get(address);
         let current = by_address.remove(address).or_else(|| {
-            let key = res.natural_key(&resolved).or_else(|| recorded.and_then(|r| r.natural_key.clone()))?;
+            let key = res
+                .natural_key(&resolved)
+                .or_else(|| recorded.and_then(|r| r.natural_key.clone()))?;
             by_key.remove(&(address.kind().to_string(), key))
         });
         let mut reason = None;
         if current.is_none() && refreshed {
-            if let Some(key) = res.natural_key(&resolved).filter(|k| token::refs_in_str(k).is_empty()) {
-                unread_keys.entry((address.kind().to_string(), decl.region.clone())).or_default().natural_keys.insert(key);
+            if let Some(key) = res
+                .natural_key(&resolved)
+                .filter(|k| token::refs_in_str(k).is_empty())
+            {
+                unread_keys
+                    .entry((address.kind().to_string(), decl.region.clone()))
+                    .or_default()
+                    .natural_keys
+                    .insert(key);
             }
         }
         let (action, fields) = match &current {
             None => {
                 if recorded.is_some_and(|r| r.status == Status::Pending) {
-                    reason = Some("an earlier create was interrupted and nothing was found; creating it".to_string());
+                    reason = Some(
+                        "an earlier create was interrupted and nothing was found; creating it"
+                            .to_string(),
+                    );
                 }
                 (Action::Create, create_fields(res, &resolved))
             }
             Some(cur) => {
-                let how = if cur.address.is_some() { "by its tags" } else { "by name" };
+                let how = if cur.address.is_some() {
+                    "by its tags"
+                } else {
+                    "by name"
+                };
                 match recorded.map(|r| r.status) {
-                    Some(Status::Pending) => reason = Some(format!("adopted: found {how} after an interrupted create")),
-                    None if refreshed => reason = Some(format!("adopted: it already exists, found {how}")),
+                    Some(Status::Pending) => {
+                        reason = Some(format!("adopted: found {how} after an interrupted create"))
+                    }
+                    None if refreshed => {
+                        reason = Some(format!("adopted: it already exists, found {how}"))
+                    }
                     _ => {}
                 }
                 let mut fields = diff(res, &resolved, cur, &decl.ignore_changes);
@@ -189,7 +242,10 @@ pub fn plan(stack: &str, decls: &Declarations, state: &State, found: Option<Vec<
                     fields.push(FieldChange {
                         name: "tags".into(),
                         before: cur.props.get("tags").cloned(),
-                        after: resolved.get("tags").cloned().or(Some(Value::Object(Props::new()))),
+                        after: resolved
+                            .get("tags")
+                            .cloned()
+                            .or(Some(Value::Object(Props::new()))),
                         forces_replacement: false,
                     });
                     reason = reason.map(|r| format!("{r}; its ownership tags will be set"));
@@ -206,11 +262,25 @@ pub fn plan(stack: &str, decls: &Declarations, state: &State, found: Option<Vec<
         };
         let protect = decl.protect || recorded.is_some_and(|r| r.protect);
         if action == Action::Replace && protect {
-            let why = fields.iter().find(|f| f.forces_replacement).map(|f| format!(" (`{}` changed)", f.name)).unwrap_or_default();
-            return Err(PlanError::Protected { address: address.clone(), verb: "replaced", why });
+            let why = fields
+                .iter()
+                .find(|f| f.forces_replacement)
+                .map(|f| format!(" (`{}` changed)", f.name))
+                .unwrap_or_default();
+            return Err(PlanError::Protected {
+                address: address.clone(),
+                verb: "replaced",
+                why,
+            });
         }
         let changed = fields.iter().map(|f| f.name.clone()).collect();
-        changes.push(Change { address: address.clone(), kind: address.kind().to_string(), action, fields, reason });
+        changes.push(Change {
+            address: address.clone(),
+            kind: address.kind().to_string(),
+            action,
+            fields,
+            reason,
+        });
         nodes.insert(
             address.clone(),
             Node {
@@ -234,36 +304,68 @@ pub fn plan(stack: &str, decls: &Declarations, state: &State, found: Option<Vec<
             continue;
         }
         if resource::lookup(&r.kind).is_none() {
-            return Err(PlanError::UnknownKind { address: address.clone(), kind: r.kind.clone() });
+            return Err(PlanError::UnknownKind {
+                address: address.clone(),
+                kind: r.kind.clone(),
+            });
         }
-        let current = by_address
-            .remove(address)
-            .or_else(|| r.natural_key.as_ref().and_then(|k| by_key.remove(&(r.kind.clone(), k.clone()))));
+        let current = by_address.remove(address).or_else(|| {
+            r.natural_key
+                .as_ref()
+                .and_then(|k| by_key.remove(&(r.kind.clone(), k.clone())))
+        });
         let Some(current) = current else {
             vanished.push(address.clone());
             continue;
         };
         if r.protect {
-            return Err(PlanError::Protected { address: address.clone(), verb: "deleted", why: " (no longer declared)".into() });
+            return Err(PlanError::Protected {
+                address: address.clone(),
+                verb: "deleted",
+                why: " (no longer declared)".into(),
+            });
         }
         let node = deletion(address, &r.region, current, r.deps.clone());
         deletions.insert(address.clone(), (node, Some("no longer declared".into())));
     }
     for (address, current) in by_address {
-        let region = state.resources.get(&address).map(|r| r.region.clone()).unwrap_or_default();
+        let region = state
+            .resources
+            .get(&address)
+            .map(|r| r.region.clone())
+            .unwrap_or_default();
         let node = deletion(&address, &region, current, Vec::new());
-        deletions.insert(address, (node, Some("tagged for this stack but not declared".into())));
+        deletions.insert(
+            address,
+            (node, Some("tagged for this stack but not declared".into())),
+        );
     }
     for (address, (node, reason)) in deletions {
-        changes.push(Change { address: address.clone(), kind: address.kind().to_string(), action: Action::Delete, fields: Vec::new(), reason });
+        changes.push(Change {
+            address: address.clone(),
+            kind: address.kind().to_string(),
+            action: Action::Delete,
+            fields: Vec::new(),
+            reason,
+        });
         nodes.insert(address, node);
     }
 
     let outputs: BTreeMap<String, Value> = decls.outputs.clone();
-    let known_outputs = outputs.iter().map(|(k, v)| (k.clone(), display(&resolve_known_value(v, &nodes)))).collect();
+    let known_outputs = outputs
+        .iter()
+        .map(|(k, v)| (k.clone(), display(&resolve_known_value(v, &nodes))))
+        .collect();
     let summary = Plan::summarize(&changes);
     Ok(Planned {
-        plan: Plan { stack: stack.to_string(), changes, summary, outputs: known_outputs, refreshed, stats: Stats::default() },
+        plan: Plan {
+            stack: stack.to_string(),
+            changes,
+            summary,
+            outputs: known_outputs,
+            refreshed,
+            stats: Stats::default(),
+        },
         nodes,
         vanished,
         outputs,
@@ -310,7 +412,11 @@ pub fn display(v: &Value) -> Value {
     match v {
         Value::String(s) => Value::String(token::display_str(s)),
         Value::Array(items) => Value::Array(items.iter().map(display).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (token::display_str(k), display(v))).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (token::display_str(k), display(v)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -318,17 +424,29 @@ pub fn display(v: &Value) -> Value {
 fn create_fields(res: &dyn Resource, desired: &Props) -> Vec<FieldChange> {
     normalize_props(res.schema(), desired)
         .into_iter()
-        .map(|(name, v)| FieldChange { name, before: None, after: Some(display(&v)), forces_replacement: false })
+        .map(|(name, v)| FieldChange {
+            name,
+            before: None,
+            after: Some(display(&v)),
+            forces_replacement: false,
+        })
         .collect()
 }
 
 /// The fields whose declared value differs from what exists, semantically.
-pub fn diff(res: &dyn Resource, desired: &Props, current: &Observed, ignore: &[String]) -> Vec<FieldChange> {
+pub fn diff(
+    res: &dyn Resource,
+    desired: &Props,
+    current: &Observed,
+    ignore: &[String],
+) -> Vec<FieldChange> {
     let want = normalize_props(res.schema(), desired);
     let have = normalize_props(res.schema(), &current.props);
     let mut out = Vec::new();
     for field in res.schema() {
-        let Some(w) = want.get(field.name) else { continue };
+        let Some(w) = want.get(field.name) else {
+            continue;
+        };
         if ignore.iter().any(|i| i == field.name) {
             continue;
         }
@@ -362,7 +480,10 @@ mod tests {
 
     fn declare(d: &mut Declarations, address: &str, p: Value) {
         let p = props(p);
-        let deps = token::refs(&Value::Object(p.clone())).into_iter().map(|r| r.address).collect();
+        let deps = token::refs(&Value::Object(p.clone()))
+            .into_iter()
+            .map(|r| r.address)
+            .collect();
         d.add(Declaration {
             address: addr(address),
             region: "us-east-1".into(),
@@ -380,7 +501,11 @@ mod tests {
         let mut d = Declarations::default();
         declare(&mut d, "ec2.vpc.main", json!({"cidr_block": "10.0.0.0/16"}));
         let vpc_id = token::marker(&addr("ec2.vpc.main"), "id");
-        declare(&mut d, "ec2.subnet.a", json!({"vpc_id": vpc_id, "cidr_block": "10.0.1.0/24", "availability_zone": "us-east-1a"}));
+        declare(
+            &mut d,
+            "ec2.subnet.a",
+            json!({"vpc_id": vpc_id, "cidr_block": "10.0.1.0/24", "availability_zone": "us-east-1a"}),
+        );
         d
     }
 
@@ -400,46 +525,93 @@ mod tests {
     }
 
     fn live_vpc(cidr: &str) -> Found {
-        found("ec2.vpc.main", "vpc-1", json!({"cidr_block": cidr, "enable_dns_support": true, "enable_dns_hostnames": false, "instance_tenancy": "default", "tags": {}}))
+        found(
+            "ec2.vpc.main",
+            "vpc-1",
+            json!({"cidr_block": cidr, "enable_dns_support": true, "enable_dns_hostnames": false, "instance_tenancy": "default", "tags": {}}),
+        )
     }
 
     fn live_subnet() -> Found {
-        found("ec2.subnet.a", "subnet-1", json!({"vpc_id": "vpc-1", "cidr_block": "10.0.1.0/24", "availability_zone": "us-east-1a", "map_public_ip_on_launch": false, "tags": {}}))
+        found(
+            "ec2.subnet.a",
+            "subnet-1",
+            json!({"vpc_id": "vpc-1", "cidr_block": "10.0.1.0/24", "availability_zone": "us-east-1a", "map_public_ip_on_launch": false, "tags": {}}),
+        )
     }
 
     fn action(p: &Planned, a: &str) -> Action {
-        p.plan.changes.iter().find(|c| c.address == addr(a)).unwrap().action
+        p.plan
+            .changes
+            .iter()
+            .find(|c| c.address == addr(a))
+            .unwrap()
+            .action
     }
 
     #[test]
     fn empty_state_plans_creates_with_unknown_tokens() {
         let p = plan("s", &network(), &State::new("s"), None).unwrap();
         assert_eq!(p.plan.summary.create, 2);
-        let subnet = p.plan.changes.iter().find(|c| c.address == addr("ec2.subnet.a")).unwrap();
+        let subnet = p
+            .plan
+            .changes
+            .iter()
+            .find(|c| c.address == addr("ec2.subnet.a"))
+            .unwrap();
         let vpc_id = subnet.fields.iter().find(|f| f.name == "vpc_id").unwrap();
         assert_eq!(vpc_id.after, Some(json!("(known after apply)")));
     }
 
     #[test]
     fn matching_resources_resolve_tokens_and_plan_nothing() {
-        let p = plan("s", &network(), &State::new("s"), Some(vec![live_vpc("10.0.0.0/16"), live_subnet()])).unwrap();
+        let p = plan(
+            "s",
+            &network(),
+            &State::new("s"),
+            Some(vec![live_vpc("10.0.0.0/16"), live_subnet()]),
+        )
+        .unwrap();
         assert!(!p.plan.has_changes(), "{:?}", p.plan.changes);
     }
 
     #[test]
     fn replacing_a_dependency_replaces_what_depends_on_it() {
-        let p = plan("s", &network(), &State::new("s"), Some(vec![live_vpc("10.9.0.0/16"), live_subnet()])).unwrap();
+        let p = plan(
+            "s",
+            &network(),
+            &State::new("s"),
+            Some(vec![live_vpc("10.9.0.0/16"), live_subnet()]),
+        )
+        .unwrap();
         assert_eq!(action(&p, "ec2.vpc.main"), Action::Replace);
         assert_eq!(action(&p, "ec2.subnet.a"), Action::Replace);
-        let vpc = p.plan.changes.iter().find(|c| c.address == addr("ec2.vpc.main")).unwrap();
-        assert!(vpc.fields.iter().any(|f| f.name == "cidr_block" && f.forces_replacement));
+        let vpc = p
+            .plan
+            .changes
+            .iter()
+            .find(|c| c.address == addr("ec2.vpc.main"))
+            .unwrap();
+        assert!(
+            vpc.fields
+                .iter()
+                .any(|f| f.name == "cidr_block" && f.forces_replacement)
+        );
     }
 
     #[test]
     fn updatable_field_plans_an_update() {
         let mut d = network();
-        d.resources[0].props.insert("enable_dns_hostnames".into(), json!(true));
-        let p = plan("s", &d, &State::new("s"), Some(vec![live_vpc("10.0.0.0/16"), live_subnet()])).unwrap();
+        d.resources[0]
+            .props
+            .insert("enable_dns_hostnames".into(), json!(true));
+        let p = plan(
+            "s",
+            &d,
+            &State::new("s"),
+            Some(vec![live_vpc("10.0.0.0/16"), live_subnet()]),
+        )
+        .unwrap();
         assert_eq!(action(&p, "ec2.vpc.main"), Action::Update);
         assert_eq!(action(&p, "ec2.subnet.a"), Action::Noop);
     }
@@ -447,9 +619,17 @@ mod tests {
     #[test]
     fn ignored_fields_are_not_compared() {
         let mut d = network();
-        d.resources[0].props.insert("enable_dns_hostnames".into(), json!(true));
+        d.resources[0]
+            .props
+            .insert("enable_dns_hostnames".into(), json!(true));
         d.resources[0].ignore_changes = vec!["enable_dns_hostnames".into()];
-        let p = plan("s", &d, &State::new("s"), Some(vec![live_vpc("10.0.0.0/16"), live_subnet()])).unwrap();
+        let p = plan(
+            "s",
+            &d,
+            &State::new("s"),
+            Some(vec![live_vpc("10.0.0.0/16"), live_subnet()]),
+        )
+        .unwrap();
         assert!(!p.plan.has_changes());
     }
 
@@ -473,21 +653,53 @@ mod tests {
         let mut d = Declarations::default();
         declare(&mut d, "ec2.vpc.main", json!({"cidr_block": "10.0.0.0/16"}));
         let mut state = State::new("s");
-        state.resources.insert(addr("ec2.subnet.a"), recorded("ec2.subnet", false));
-        let p = plan("s", &d, &state, Some(vec![live_vpc("10.0.0.0/16"), live_subnet()])).unwrap();
+        state
+            .resources
+            .insert(addr("ec2.subnet.a"), recorded("ec2.subnet", false));
+        let p = plan(
+            "s",
+            &d,
+            &state,
+            Some(vec![live_vpc("10.0.0.0/16"), live_subnet()]),
+        )
+        .unwrap();
         assert_eq!(action(&p, "ec2.subnet.a"), Action::Delete);
 
-        state.resources.insert(addr("ec2.subnet.a"), recorded("ec2.subnet", true));
-        let err = plan("s", &d, &state, Some(vec![live_vpc("10.0.0.0/16"), live_subnet()])).unwrap_err();
+        state
+            .resources
+            .insert(addr("ec2.subnet.a"), recorded("ec2.subnet", true));
+        let err = plan(
+            "s",
+            &d,
+            &state,
+            Some(vec![live_vpc("10.0.0.0/16"), live_subnet()]),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("protected"), "{err}");
     }
 
     #[test]
     fn tagged_resource_missing_from_state_is_adopted_not_created() {
-        let p = plan("s", &network(), &State::new("s"), Some(vec![live_vpc("10.0.0.0/16"), live_subnet()])).unwrap();
-        let vpc = p.plan.changes.iter().find(|c| c.address == addr("ec2.vpc.main")).unwrap();
+        let p = plan(
+            "s",
+            &network(),
+            &State::new("s"),
+            Some(vec![live_vpc("10.0.0.0/16"), live_subnet()]),
+        )
+        .unwrap();
+        let vpc = p
+            .plan
+            .changes
+            .iter()
+            .find(|c| c.address == addr("ec2.vpc.main"))
+            .unwrap();
         assert_eq!(vpc.action, Action::Noop);
-        assert!(vpc.reason.as_deref().unwrap_or_default().starts_with("adopted"));
+        assert!(
+            vpc.reason
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("adopted")
+        );
     }
 
     #[test]
@@ -497,9 +709,19 @@ mod tests {
         pending.status = Status::Pending;
         state.resources.insert(addr("ec2.vpc.main"), pending);
         let p = plan("s", &network(), &state, Some(vec![live_vpc("10.0.0.0/16")])).unwrap();
-        let vpc = p.plan.changes.iter().find(|c| c.address == addr("ec2.vpc.main")).unwrap();
+        let vpc = p
+            .plan
+            .changes
+            .iter()
+            .find(|c| c.address == addr("ec2.vpc.main"))
+            .unwrap();
         assert_eq!(vpc.action, Action::Noop);
-        assert!(vpc.reason.as_deref().unwrap_or_default().contains("interrupted"));
+        assert!(
+            vpc.reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("interrupted")
+        );
         assert_eq!(action(&p, "ec2.subnet.a"), Action::Create);
     }
 }

@@ -14,7 +14,8 @@ impl Progress {
     /// A reporter for `total` steps; a bar when stderr is a terminal, nothing at all when `quiet`.
     pub fn new(total: usize, quiet: bool) -> Self {
         let bar = (!quiet && std::io::stderr().is_terminal() && total > 0).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            let bar =
+                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),

@@ -12,16 +12,26 @@ pub struct Project {
 impl Project {
     /// Finds the project of a script (or of the current directory when there is no script).
     pub fn find(start: &Path) -> Result<Self> {
-        let start = if start.as_os_str().is_empty() { Path::new(".") } else { start };
+        let start = if start.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            start
+        };
         let abs = std::fs::canonicalize(start).map_err(|source| Error::Io {
             action: "open",
             path: start.display().to_string(),
             source,
         })?;
-        let mut dir = if abs.is_dir() { abs.as_path() } else { abs.parent().unwrap_or(&abs) };
+        let mut dir = if abs.is_dir() {
+            abs.as_path()
+        } else {
+            abs.parent().unwrap_or(&abs)
+        };
         loop {
             if dir.join("environments").is_dir() {
-                return Ok(Self { root: dir.to_path_buf() });
+                return Ok(Self {
+                    root: dir.to_path_buf(),
+                });
             }
             match dir.parent() {
                 Some(parent) => dir = parent,
@@ -29,7 +39,7 @@ impl Project {
                     return Err(Error::usage(format!(
                         "no project found: no folder above `{}` holds `environments/`",
                         start.display()
-                    )))
+                    )));
                 }
             }
         }
@@ -58,6 +68,8 @@ impl Project {
     /// A path shown relative to the root when it lies inside it.
     pub fn display(&self, path: &Path) -> String {
         let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        abs.strip_prefix(&self.root).map(|p| p.display().to_string()).unwrap_or_else(|_| path.display().to_string())
+        abs.strip_prefix(&self.root)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| path.display().to_string())
     }
 }

@@ -78,7 +78,12 @@ pub trait Resource: Send + Sync + 'static {
     }
 
     /// Reads every resource of this type that the stack owns, in one batched, paginated call.
-    async fn read_all(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<Observed>, AwsError>;
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError>;
 
     /// Creates the resource with its ownership tags in the same call and waits until it is usable.
     async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError>;

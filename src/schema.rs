@@ -47,12 +47,26 @@ pub struct Field {
 impl Field {
     /// A required property that forces replacement when changed.
     pub const fn required(name: &'static str, kind: Kind, doc: &'static str) -> Self {
-        Self { name, kind, required: true, force_new: true, default: None, doc }
+        Self {
+            name,
+            kind,
+            required: true,
+            force_new: true,
+            default: None,
+            doc,
+        }
     }
 
     /// An optional property.
     pub const fn optional(name: &'static str, kind: Kind, doc: &'static str) -> Self {
-        Self { name, kind, required: false, force_new: false, default: None, doc }
+        Self {
+            name,
+            kind,
+            required: false,
+            force_new: false,
+            default: None,
+            doc,
+        }
     }
 
     /// Marks the property as forcing replacement.
@@ -75,7 +89,11 @@ impl Field {
 }
 
 /// The `tags` property every taggable resource has.
-pub const TAGS: Field = Field::optional("tags", Kind::Tags, "extra tags; `Name` and the `eprun:` ownership tags are added");
+pub const TAGS: Field = Field::optional(
+    "tags",
+    Kind::Tags,
+    "extra tags; `Name` and the `eprun:` ownership tags are added",
+);
 
 /// Checks declared props against a schema: unknown keys, types, enums, CIDR syntax, required keys.
 pub fn validate(fields: &[Field], props: &Map<String, Value>) -> Result<(), String> {
@@ -84,7 +102,10 @@ pub fn validate(fields: &[Field], props: &Map<String, Value>) -> Result<(), Stri
             let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
             return Err(match suggest(key, &names) {
                 Some(s) => format!("unknown property `{key}`; did you mean `{s}`?"),
-                None => format!("unknown property `{key}`; known properties: {}", names.join(", ")),
+                None => format!(
+                    "unknown property `{key}`; known properties: {}",
+                    names.join(", ")
+                ),
             });
         };
         check_kind(field.name, &field.kind, value)?;
@@ -109,16 +130,21 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn check_kind(name: &str, kind: &Kind, value: &Value) -> Result<(), String> {
-    let wrong = |want: &str| Err(format!("property `{name}` must be {want}, not {}", type_name(value)));
+    let wrong = |want: &str| {
+        Err(format!(
+            "property `{name}` must be {want}, not {}",
+            type_name(value)
+        ))
+    };
     match (kind, value) {
         (Kind::Str, Value::String(_)) => Ok(()),
         (Kind::Cidr, Value::String(s)) => {
             if token::is_unknown(value) {
                 return Ok(());
             }
-            s.parse::<IpNet>()
-                .map(|_| ())
-                .map_err(|_| format!("property `{name}`: `{s}` is not a valid CIDR block (like `10.0.0.0/16`)"))
+            s.parse::<IpNet>().map(|_| ()).map_err(|_| {
+                format!("property `{name}`: `{s}` is not a valid CIDR block (like `10.0.0.0/16`)")
+            })
         }
         (Kind::Bool, Value::Bool(_)) => Ok(()),
         (Kind::Int, Value::Number(n)) if n.is_i64() => Ok(()),
@@ -126,18 +152,27 @@ fn check_kind(name: &str, kind: &Kind, value: &Value) -> Result<(), String> {
             if allowed.contains(&s.as_str()) || token::is_unknown(value) {
                 Ok(())
             } else {
-                let hint = suggest(s, allowed).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
-                Err(format!("property `{name}`: `{s}` is not one of {}{hint}", allowed.join(", ")))
+                let hint = suggest(s, allowed)
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                Err(format!(
+                    "property `{name}`: `{s}` is not one of {}{hint}",
+                    allowed.join(", ")
+                ))
             }
         }
-        (Kind::StrSet, Value::Array(items)) => {
-            match items.iter().find(|i| !i.is_string()) {
-                Some(bad) => Err(format!("property `{name}` must be an array of strings; found a {}", type_name(bad))),
-                None => Ok(()),
-            }
-        }
+        (Kind::StrSet, Value::Array(items)) => match items.iter().find(|i| !i.is_string()) {
+            Some(bad) => Err(format!(
+                "property `{name}` must be an array of strings; found a {}",
+                type_name(bad)
+            )),
+            None => Ok(()),
+        },
         (Kind::Tags, Value::Object(map)) => match map.iter().find(|(_, v)| !v.is_string()) {
-            Some((k, v)) => Err(format!("tag `{k}` in `{name}` must be a string, not {}", type_name(v))),
+            Some((k, v)) => Err(format!(
+                "tag `{k}` in `{name}` must be a string, not {}",
+                type_name(v)
+            )),
             None => Ok(()),
         },
         (Kind::Json, Value::Object(_) | Value::Array(_)) => Ok(()),
@@ -152,8 +187,15 @@ fn check_kind(name: &str, kind: &Kind, value: &Value) -> Result<(), String> {
         (Kind::ObjectSet(fields), Value::Array(items)) => {
             for item in items {
                 match item {
-                    Value::Object(m) => validate(fields, m).map_err(|e| format!("in `{name}`: {e}"))?,
-                    other => return Err(format!("property `{name}` must be an array of maps; found a {}", type_name(other))),
+                    Value::Object(m) => {
+                        validate(fields, m).map_err(|e| format!("in `{name}`: {e}"))?
+                    }
+                    other => {
+                        return Err(format!(
+                            "property `{name}` must be an array of maps; found a {}",
+                            type_name(other)
+                        ));
+                    }
                 }
             }
             Ok(())
@@ -180,7 +222,12 @@ pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 
 /// Puts a value in the canonical form used for comparison.
 pub fn normalize(kind: &Kind, value: &Value) -> Value {
-    if token::is_unknown(value) && !matches!(kind, Kind::Json | Kind::StrSet | Kind::ObjectSet(_) | Kind::Tags) {
+    if token::is_unknown(value)
+        && !matches!(
+            kind,
+            Kind::Json | Kind::StrSet | Kind::ObjectSet(_) | Kind::Tags
+        )
+    {
         return value.clone();
     }
     match (kind, value) {
@@ -189,7 +236,10 @@ pub fn normalize(kind: &Kind, value: &Value) -> Value {
             Err(_) => value.clone(),
         },
         (Kind::StrSet, Value::Array(items)) => {
-            let mut v: Vec<String> = items.iter().filter_map(|i| i.as_str().map(String::from)).collect();
+            let mut v: Vec<String> = items
+                .iter()
+                .filter_map(|i| i.as_str().map(String::from))
+                .collect();
             v.sort();
             v.dedup();
             Value::Array(v.into_iter().map(Value::String).collect())
@@ -236,7 +286,11 @@ pub fn canonical_json(value: &Value) -> Value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), canonical_json(&map[k]))).collect())
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical_json(&map[k])))
+                    .collect(),
+            )
         }
         Value::Array(items) => Value::Array(items.iter().map(canonical_json).collect()),
         other => other.clone(),
@@ -263,31 +317,56 @@ mod tests {
     #[test]
     fn suggests_near_names_for_typos() {
         let err = validate(FIELDS, &obj(json!({"cidr_blok": "10.0.0.0/16"}))).unwrap_err();
-        assert_eq!(err, "unknown property `cidr_blok`; did you mean `cidr_block`?");
+        assert_eq!(
+            err,
+            "unknown property `cidr_blok`; did you mean `cidr_block`?"
+        );
     }
 
     #[test]
     fn rejects_bad_cidr_types_and_enums() {
-        assert!(validate(FIELDS, &obj(json!({"cidr_block": "10.0.0.0/33"}))).unwrap_err().contains("not a valid CIDR"));
-        assert!(validate(FIELDS, &obj(json!({"cidr_block": 5}))).unwrap_err().contains("must be a string"));
-        let e = validate(FIELDS, &obj(json!({"cidr_block": "10.0.0.0/16", "tenancy": "dedicatd"}))).unwrap_err();
+        assert!(
+            validate(FIELDS, &obj(json!({"cidr_block": "10.0.0.0/33"})))
+                .unwrap_err()
+                .contains("not a valid CIDR")
+        );
+        assert!(
+            validate(FIELDS, &obj(json!({"cidr_block": 5})))
+                .unwrap_err()
+                .contains("must be a string")
+        );
+        let e = validate(
+            FIELDS,
+            &obj(json!({"cidr_block": "10.0.0.0/16", "tenancy": "dedicatd"})),
+        )
+        .unwrap_err();
         assert!(e.contains("did you mean `dedicated`"), "{e}");
-        assert!(validate(FIELDS, &obj(json!({}))).unwrap_err().contains("missing required property `cidr_block`"));
+        assert!(
+            validate(FIELDS, &obj(json!({})))
+                .unwrap_err()
+                .contains("missing required property `cidr_block`")
+        );
     }
 
     #[test]
     fn normalization_makes_equivalent_values_equal() {
-        let a = normalize_props(FIELDS, &obj(json!({
-            "cidr_block": "10.0.1.7/16",
-            "policy": "{\"b\": 1, \"a\": [2]}",
-            "subnet_ids": ["b", "a", "b"],
-        })));
-        let b = normalize_props(FIELDS, &obj(json!({
-            "cidr_block": "10.0.0.0/16",
-            "enable_dns_hostnames": false,
-            "policy": {"a": [2], "b": 1},
-            "subnet_ids": ["a", "b"],
-        })));
+        let a = normalize_props(
+            FIELDS,
+            &obj(json!({
+                "cidr_block": "10.0.1.7/16",
+                "policy": "{\"b\": 1, \"a\": [2]}",
+                "subnet_ids": ["b", "a", "b"],
+            })),
+        );
+        let b = normalize_props(
+            FIELDS,
+            &obj(json!({
+                "cidr_block": "10.0.0.0/16",
+                "enable_dns_hostnames": false,
+                "policy": {"a": [2], "b": 1},
+                "subnet_ids": ["a", "b"],
+            })),
+        );
         assert_eq!(a, b);
     }
 }

@@ -33,12 +33,21 @@ pub fn function_names(engine: &rhai::Engine) -> Vec<String> {
 }
 
 /// Renders a Rhai error into the crate's script error.
-pub fn script_error(err: &rhai::EvalAltResult, top: &str, session: &Session, engine: &rhai::Engine) -> Error {
+pub fn script_error(
+    err: &rhai::EvalAltResult,
+    top: &str,
+    session: &Session,
+    engine: &rhai::Engine,
+) -> Error {
     let loc = diagnostic::locate(err, top, &function_names(engine));
     if loc.message == "interrupted by Ctrl-C" {
         return Error::Interrupted;
     }
-    Error::Script(diagnostic::render(&loc, &session.sources, crate::style::enabled()).trim_end().to_string())
+    Error::Script(
+        diagnostic::render(&loc, &session.sources, crate::style::enabled())
+            .trim_end()
+            .to_string(),
+    )
 }
 
 /// Evaluates a script file on a blocking thread.
@@ -50,12 +59,17 @@ pub async fn evaluate(file: &Path, env_override: Option<String>) -> Result<Evalu
     let outcome = tokio::task::spawn_blocking(move || -> Result<serde_json::Value> {
         let engine = engine::build(&s);
         let top = s.project.display(&path);
-        let (ast, _) = engine::compile_file(&engine, &s, &path).map_err(|e| script_error(&e, &top, &s, &engine))?;
+        let (ast, _) = engine::compile_file(&engine, &s, &path)
+            .map_err(|e| script_error(&e, &top, &s, &engine))?;
         let value = engine::run(&engine, &ast).map_err(|e| script_error(&e, &top, &s, &engine))?;
         Ok(crate::value::to_json(&value).unwrap_or(serde_json::Value::Null))
     })
     .await
     .map_err(|e| Error::Script(format!("the script thread failed: {e}")))??;
     let declarations = std::mem::take(&mut *session.declarations());
-    Ok(Evaluated { declarations, result: outcome, session })
+    Ok(Evaluated {
+        declarations,
+        result: outcome,
+        session,
+    })
 }

@@ -41,7 +41,10 @@ fn pieces(s: &str) -> Vec<Result<&str, TokenRef>> {
                 if start > 0 {
                     out.push(Ok(&rest[..start]));
                 }
-                out.push(Err(TokenRef { address, attribute: attribute.to_string() }));
+                out.push(Err(TokenRef {
+                    address,
+                    attribute: attribute.to_string(),
+                }));
             }
             None => out.push(Ok(&rest[..start + OPEN.len() + end + 1])),
         }
@@ -107,7 +110,9 @@ pub fn resolve(value: &Value, lookup: &dyn Fn(&TokenRef) -> Option<Value>) -> Va
         }
         Value::Array(items) => Value::Array(items.iter().map(|v| resolve(v, lookup)).collect()),
         Value::Object(map) => Value::Object(
-            map.iter().map(|(k, v)| (resolve_str(k, &as_text), resolve(v, lookup))).collect(),
+            map.iter()
+                .map(|(k, v)| (resolve_str(k, &as_text), resolve(v, lookup)))
+                .collect(),
         ),
         other => other.clone(),
     }
@@ -163,7 +168,10 @@ mod tests {
         assert_eq!(r.address, vpc());
         assert_eq!(r.attribute, "id");
         let resolved = resolve(&v, &|_| Some(json!("vpc-123")));
-        assert_eq!(resolved, json!({"vpc-123:sub": ["arn:vpc-123/x"], "plain": 1}));
+        assert_eq!(
+            resolved,
+            json!({"vpc-123:sub": ["arn:vpc-123/x"], "plain": 1})
+        );
         assert!(!is_unknown(&resolved));
     }
 
@@ -181,12 +189,18 @@ mod tests {
         let m = marker(&vpc(), "name_servers");
         let ns = json!(["ns-1", "ns-2"]);
         assert_eq!(resolve(&json!(m.clone()), &|_| Some(ns.clone())), ns);
-        assert_eq!(resolve(&json!(format!("x {m}")), &|_| Some(ns.clone())), json!("x [\"ns-1\",\"ns-2\"]"));
+        assert_eq!(
+            resolve(&json!(format!("x {m}")), &|_| Some(ns.clone())),
+            json!("x [\"ns-1\",\"ns-2\"]")
+        );
     }
 
     #[test]
     fn text_that_only_looks_like_a_token_is_left_alone() {
         assert!(refs_in_str("${eprun:nope}").is_empty());
-        assert_eq!(resolve_str("${eprun:nope} x", &|_| Some("y".into())), "${eprun:nope} x");
+        assert_eq!(
+            resolve_str("${eprun:nope} x", &|_| Some("y".into())),
+            "${eprun:nope} x"
+        );
     }
 }

@@ -16,7 +16,9 @@ pub fn to_json(value: &Dynamic) -> Result<Value, String> {
         return Ok(Value::Number(i.into()));
     }
     if let Some(f) = value.clone().try_cast::<rhai::FLOAT>() {
-        return Number::from_f64(f).map(Value::Number).ok_or_else(|| format!("`{f}` is not a finite number"));
+        return Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("`{f}` is not a finite number"));
     }
     if value.is_string() || value.is_char() {
         return Ok(Value::String(value.to_string()));
@@ -28,18 +30,32 @@ pub fn to_json(value: &Dynamic) -> Result<Value, String> {
         ));
     }
     if value.is_array() {
-        let arr = value.as_array_ref().map_err(|t| format!("cannot read an array ({t})"))?;
-        return arr.iter().map(to_json).collect::<Result<Vec<_>, _>>().map(Value::Array);
+        let arr = value
+            .as_array_ref()
+            .map_err(|t| format!("cannot read an array ({t})"))?;
+        return arr
+            .iter()
+            .map(to_json)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array);
     }
     if value.is_map() {
-        let map = value.as_map_ref().map_err(|t| format!("cannot read a map ({t})"))?;
+        let map = value
+            .as_map_ref()
+            .map_err(|t| format!("cannot read a map ({t})"))?;
         let mut out = Map::new();
         for (k, v) in map.iter() {
-            out.insert(k.to_string(), to_json(v).map_err(|e| format!("in `{k}`: {e}"))?);
+            out.insert(
+                k.to_string(),
+                to_json(v).map_err(|e| format!("in `{k}`: {e}"))?,
+            );
         }
         return Ok(Value::Object(out));
     }
-    Err(format!("a value of type `{}` cannot be turned into JSON", value.type_name()))
+    Err(format!(
+        "a value of type `{}` cannot be turned into JSON",
+        value.type_name()
+    ))
 }
 
 /// Turns JSON into a script value.
@@ -53,9 +69,11 @@ pub fn to_dynamic(value: &Value) -> Dynamic {
         },
         Value::String(s) => Dynamic::from(s.clone()),
         Value::Array(items) => Dynamic::from_array(items.iter().map(to_dynamic).collect()),
-        Value::Object(map) => {
-            Dynamic::from_map(map.iter().map(|(k, v)| (k.as_str().into(), to_dynamic(v))).collect())
-        }
+        Value::Object(map) => Dynamic::from_map(
+            map.iter()
+                .map(|(k, v)| (k.as_str().into(), to_dynamic(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -72,7 +90,10 @@ mod tests {
 
     #[test]
     fn refuses_handles_with_a_hint() {
-        let h = Handle { address: "ec2.vpc.main".parse().unwrap(), attributes: &["id"] };
+        let h = Handle {
+            address: "ec2.vpc.main".parse().unwrap(),
+            attributes: &["id"],
+        };
         let err = to_json(&Dynamic::from(h)).unwrap_err();
         assert!(err.contains("use one of its attributes"), "{err}");
     }

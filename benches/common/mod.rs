@@ -45,8 +45,15 @@ impl Drop for Moto {
 
 pub fn start_moto() -> Moto {
     let server = repo().join(".venv/bin/moto_server");
-    assert!(server.exists(), "moto is not installed: run tools/test, which creates .venv");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    assert!(
+        server.exists(),
+        "moto is not installed: run tools/test, which creates .venv"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let child = Command::new(server)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -75,7 +82,10 @@ pub fn eprun_all(dir: &Path, moto: Option<&Moto>, args: &[&str]) -> (Duration, S
 
 fn run(dir: &Path, moto: Option<&Moto>, args: &[&str]) -> (Duration, String, String) {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(dir).env("NO_COLOR", "1").stdin(Stdio::null());
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
         cmd.env_remove(k);
     }
@@ -87,8 +97,16 @@ fn run(dir: &Path, moto: Option<&Moto>, args: &[&str]) -> (Duration, String, Str
     let start = Instant::now();
     let out = cmd.output().expect("run eprun");
     let took = start.elapsed();
-    assert!(out.status.success(), "eprun {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    (took, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    assert!(
+        out.status.success(),
+        "eprun {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        took,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 pub fn median(dir: &Path, moto: Option<&Moto>, args: &[&str], runs: usize) -> Duration {
@@ -100,7 +118,6 @@ pub fn median(dir: &Path, moto: Option<&Moto>, args: &[&str], runs: usize) -> Du
 pub fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
-
 
 /// A temp copy of the project's environments, scripts and stdlib.
 pub fn project_copy(tag: &str) -> PathBuf {
@@ -115,11 +132,17 @@ pub fn project_copy(tag: &str) -> PathBuf {
 /// Replaces (or appends) the section `name` of BENCHMARKS.md, so each bench owns its part.
 pub fn write_section(name: &str, body: &str) {
     let path = repo().join("BENCHMARKS.md");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n\nWritten by `cargo bench`; each bench owns one section.\n".into());
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        "# Benchmarks\n\nWritten by `cargo bench`; each bench owns one section.\n".into()
+    });
     let (open, close) = (format!("<!-- {name} -->"), format!("<!-- /{name} -->"));
     let section = format!("{open}\n{body}{close}\n");
     let text = match (text.find(&open), text.find(&close)) {
-        (Some(a), Some(b)) => format!("{}{section}{}", &text[..a], text[b + close.len()..].trim_start_matches('\n')),
+        (Some(a), Some(b)) => format!(
+            "{}{section}{}",
+            &text[..a],
+            text[b + close.len()..].trim_start_matches('\n')
+        ),
         _ => format!("{}\n{section}", text.trim_end()),
     };
     std::fs::write(&path, text).expect("write BENCHMARKS.md");

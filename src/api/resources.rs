@@ -27,9 +27,12 @@ pub(super) fn register(aws: &mut Module, session: &Session) {
         FuncRegistration::new(noun)
             .with_comments(comments.iter().map(String::as_str))
             .with_params_info(["name: &str", "props: Map", "Handle"])
-            .set_into_module(module, move |ctx: NativeCallContext, name: ImmutableString, props: rhai::Map| {
-                declare(&ctx, &s, res, &name, props)
-            });
+            .set_into_module(
+                module,
+                move |ctx: NativeCallContext, name: ImmutableString, props: rhai::Map| {
+                    declare(&ctx, &s, res, &name, props)
+                },
+            );
     }
     for (service, module) in services {
         aws.set_sub_module(service, module);
@@ -38,7 +41,11 @@ pub(super) fn register(aws: &mut Module, session: &Session) {
 
 /// The doc comment of a declaration function: the type's line and one line per prop.
 fn doc_comments(res: &dyn Resource) -> Vec<String> {
-    let mut lines = vec![format!("/// {}", res.doc()), "///".to_string(), "/// Props:".to_string()];
+    let mut lines = vec![
+        format!("/// {}", res.doc()),
+        "///".to_string(),
+        "/// Props:".to_string(),
+    ];
     for f in res.schema() {
         let mut notes = Vec::new();
         if f.required {
@@ -50,11 +57,21 @@ fn doc_comments(res: &dyn Resource) -> Vec<String> {
         if let Some(d) = f.default {
             notes.push(format!("default {d}"));
         }
-        let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) };
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join(", "))
+        };
         lines.push(format!("/// * `{}`: {}{notes}", f.name, f.doc));
     }
-    lines.push("/// * `depends_on`: handles or addresses to create first; `protect`: refuse deletion;".to_string());
-    lines.push("///   `ignore_changes`: fields owned by someone else; `region`: default the stack's".to_string());
+    lines.push(
+        "/// * `depends_on`: handles or addresses to create first; `protect`: refuse deletion;"
+            .to_string(),
+    );
+    lines.push(
+        "///   `ignore_changes`: fields owned by someone else; `region`: default the stack's"
+            .to_string(),
+    );
     lines
 }
 
@@ -73,21 +90,36 @@ fn declare(
     let (named_deps, mut deps) = take_depends_on(raw.remove("depends_on")).map_err(in_decl)?;
     let protect = match raw.remove("protect") {
         None => false,
-        Some(v) => v.as_bool().map_err(|_| in_decl("`protect` must be a bool".into()))?,
+        Some(v) => v
+            .as_bool()
+            .map_err(|_| in_decl("`protect` must be a bool".into()))?,
     };
-    let ignore_changes = take_strings(raw.remove("ignore_changes"), "ignore_changes").map_err(in_decl)?;
-    if let Some(bad) = ignore_changes.iter().find(|f| !res.schema().iter().any(|s| s.name == f.as_str())) {
+    let ignore_changes =
+        take_strings(raw.remove("ignore_changes"), "ignore_changes").map_err(in_decl)?;
+    if let Some(bad) = ignore_changes
+        .iter()
+        .find(|f| !res.schema().iter().any(|s| s.name == f.as_str()))
+    {
         let names: Vec<&str> = res.schema().iter().map(|f| f.name).collect();
-        let hint = schema::suggest(bad, &names).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
-        return Err(in_decl(format!("`ignore_changes` names `{bad}`, which is not a property{hint}")));
+        let hint = schema::suggest(bad, &names)
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        return Err(in_decl(format!(
+            "`ignore_changes` names `{bad}`, which is not a property{hint}"
+        )));
     }
     let region = match raw.remove("region") {
         None => None,
-        Some(v) => Some(v.into_string().map_err(|_| in_decl("`region` must be a string".into()))?),
+        Some(v) => Some(
+            v.into_string()
+                .map_err(|_| in_decl("`region` must be a string".into()))?,
+        ),
     };
 
     let json = to_json(&Dynamic::from_map(raw)).map_err(in_decl)?;
-    let Value::Object(mut props) = json else { return Err(in_decl("props must be a map".into())) };
+    let Value::Object(mut props) = json else {
+        return Err(in_decl("props must be a map".into()));
+    };
     schema::validate(res.schema(), &props).map_err(|e| {
         if e.starts_with("unknown property") {
             let mut all: Vec<&str> = res.schema().iter().map(|f| f.name).collect();
@@ -104,11 +136,17 @@ fn declare(
 
     let mut decls = session.declarations();
     let Some(env) = decls.environment.clone() else {
-        return Err(err("call `stack(\"<environment>\")` before declaring resources".into()));
+        return Err(err(
+            "call `stack(\"<environment>\")` before declaring resources".into(),
+        ));
     };
     merge_default_tags(res, &mut props, &env.tags);
     res.validate(&props, &*decls).map_err(in_decl)?;
-    deps.extend(token::refs(&Value::Object(props.clone())).into_iter().map(|r| r.address));
+    deps.extend(
+        token::refs(&Value::Object(props.clone()))
+            .into_iter()
+            .map(|r| r.address),
+    );
     deps.remove(&address);
 
     decls
@@ -123,17 +161,25 @@ fn declare(
             origin: origin(ctx),
         })
         .map_err(err)?;
-    Ok(Handle { address, attributes: res.attributes() })
+    Ok(Handle {
+        address,
+        attributes: res.attributes(),
+    })
 }
 
 /// The environment's tags under the declaration's own, for taggable types.
 fn merge_default_tags(res: &dyn Resource, props: &mut Props, defaults: &BTreeMap<String, String>) {
-    let has_tags = res.schema().iter().any(|f| f.name == "tags" && matches!(f.kind, Kind::Tags));
+    let has_tags = res
+        .schema()
+        .iter()
+        .any(|f| f.name == "tags" && matches!(f.kind, Kind::Tags));
     if !has_tags || defaults.is_empty() {
         return;
     }
-    let mut merged: serde_json::Map<String, Value> =
-        defaults.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let mut merged: serde_json::Map<String, Value> = defaults
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
     if let Some(Value::Object(own)) = props.get("tags") {
         merged.extend(own.clone());
     }
@@ -144,25 +190,39 @@ fn merge_default_tags(res: &dyn Resource, props: &mut Props, defaults: &BTreeMap
 fn take_depends_on(value: Option<Dynamic>) -> Result<(Vec<String>, BTreeSet<Address>), String> {
     let mut named = Vec::new();
     let mut handles = BTreeSet::new();
-    let Some(value) = value else { return Ok((named, handles)) };
-    let items = value.into_array().map_err(|_| "`depends_on` must be an array of handles".to_string())?;
+    let Some(value) = value else {
+        return Ok((named, handles));
+    };
+    let items = value
+        .into_array()
+        .map_err(|_| "`depends_on` must be an array of handles".to_string())?;
     for item in items {
         if let Some(h) = item.clone().try_cast::<Handle>() {
             handles.insert(h.address);
         } else if item.is_string() {
             named.push(item.to_string());
         } else {
-            return Err(format!("`depends_on` holds a {}; it takes handles or addresses", item.type_name()));
+            return Err(format!(
+                "`depends_on` holds a {}; it takes handles or addresses",
+                item.type_name()
+            ));
         }
     }
     Ok((named, handles))
 }
 
 fn take_strings(value: Option<Dynamic>, key: &str) -> Result<Vec<String>, String> {
-    let Some(value) = value else { return Ok(Vec::new()) };
-    let items = value.into_array().map_err(|_| format!("`{key}` must be an array of strings"))?;
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let items = value
+        .into_array()
+        .map_err(|_| format!("`{key}` must be an array of strings"))?;
     items
         .into_iter()
-        .map(|i| i.into_string().map_err(|t| format!("`{key}` must hold strings, not {t}")))
+        .map(|i| {
+            i.into_string()
+                .map_err(|t| format!("`{key}` must hold strings, not {t}"))
+        })
         .collect()
 }

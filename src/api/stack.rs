@@ -25,19 +25,28 @@ pub(super) fn register(engine: &mut Engine, aws: &mut rhai::Module, session: &Se
             "/// Returns the file's values as a map; `--env` replaces the name given here.",
         ])
         .with_params_info(["name: &str", "Map"])
-        .register_into_engine(engine, move |ctx: NativeCallContext, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
-            let pos = ctx.call_position();
-            let effective = s.env_override.clone().unwrap_or_else(|| name.to_string());
-            let env = Environment::load(&s.project, &effective).map_err(|e| fail(e.to_string(), pos))?;
-            let mut decls = s.declarations();
-            if let Some(first) = &decls.stack_origin {
-                return Err(fail(format!("`stack` was already called at {first}; a script declares one stack"), pos));
-            }
-            let value = serde_json::to_value(&env).map_err(|e| fail(e.to_string(), pos))?;
-            decls.environment = Some(env);
-            decls.stack_origin = Some(origin(&ctx));
-            Ok(to_dynamic(&value))
-        });
+        .register_into_engine(
+            engine,
+            move |ctx: NativeCallContext, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+                let pos = ctx.call_position();
+                let effective = s.env_override.clone().unwrap_or_else(|| name.to_string());
+                let env = Environment::load(&s.project, &effective)
+                    .map_err(|e| fail(e.to_string(), pos))?;
+                let mut decls = s.declarations();
+                if let Some(first) = &decls.stack_origin {
+                    return Err(fail(
+                        format!(
+                            "`stack` was already called at {first}; a script declares one stack"
+                        ),
+                        pos,
+                    ));
+                }
+                let value = serde_json::to_value(&env).map_err(|e| fail(e.to_string(), pos))?;
+                decls.environment = Some(env);
+                decls.stack_origin = Some(origin(&ctx));
+                Ok(to_dynamic(&value))
+            },
+        );
 
     let s = session.clone();
     FuncRegistration::new("output")
@@ -46,30 +55,43 @@ pub(super) fn register(engine: &mut Engine, aws: &mut rhai::Module, session: &Se
             "/// other stacks read it with `stack_outputs`, people with `eprun outputs`.",
         ])
         .with_params_info(["name: &str", "value: Dynamic", "()"])
-        .register_into_engine(engine, move |ctx: NativeCallContext, name: &str, value: Dynamic| -> Result<(), Box<EvalAltResult>> {
-            let pos = ctx.call_position();
-            let json = to_json(&value).map_err(|e| fail(format!("output `{name}`: {e}"), pos))?;
-            let mut decls = s.declarations();
-            if decls.environment.is_none() {
-                return Err(fail("call `stack(\"<environment>\")` before `output`", pos));
-            }
-            if decls.outputs.contains_key(name) {
-                return Err(fail(format!("output `{name}` is published twice"), pos));
-            }
-            decls.outputs.insert(name.to_string(), json);
-            Ok(())
-        });
+        .register_into_engine(
+            engine,
+            move |ctx: NativeCallContext,
+                  name: &str,
+                  value: Dynamic|
+                  -> Result<(), Box<EvalAltResult>> {
+                let pos = ctx.call_position();
+                let json =
+                    to_json(&value).map_err(|e| fail(format!("output `{name}`: {e}"), pos))?;
+                let mut decls = s.declarations();
+                if decls.environment.is_none() {
+                    return Err(fail("call `stack(\"<environment>\")` before `output`", pos));
+                }
+                if decls.outputs.contains_key(name) {
+                    return Err(fail(format!("output `{name}` is published twice"), pos));
+                }
+                decls.outputs.insert(name.to_string(), json);
+                Ok(())
+            },
+        );
 
     let s = session.clone();
     FuncRegistration::new("region")
         .with_comments(["/// The region of the current stack (from its environment file)."])
         .with_params_info(["String"])
-        .set_into_module(aws, move |ctx: NativeCallContext| -> Result<String, Box<EvalAltResult>> {
-            match &s.declarations().environment {
-                Some(env) => Ok(env.region.clone()),
-                None => Err(fail("call `stack(\"<environment>\")` before `aws::region()`", ctx.call_position())),
-            }
-        });
+        .set_into_module(
+            aws,
+            move |ctx: NativeCallContext| -> Result<String, Box<EvalAltResult>> {
+                match &s.declarations().environment {
+                    Some(env) => Ok(env.region.clone()),
+                    None => Err(fail(
+                        "call `stack(\"<environment>\")` before `aws::region()`",
+                        ctx.call_position(),
+                    )),
+                }
+            },
+        );
 
     let s = session.clone();
     FuncRegistration::new("stack_outputs")

@@ -3,22 +3,32 @@
 use super::fail;
 use crate::value::{to_dynamic, to_json};
 use ipnet::IpNet;
-use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, Position, INT};
+use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, INT, Position};
 
 /// The `netnum`-th subnet of `prefix` with `newbits` more prefix bits (Terraform's `cidrsubnet`).
 pub fn cidr_subnet(prefix: &str, newbits: INT, netnum: INT) -> Result<String, String> {
-    let net: IpNet = prefix.parse().map_err(|_| format!("`{prefix}` is not a CIDR block"))?;
+    let net: IpNet = prefix
+        .parse()
+        .map_err(|_| format!("`{prefix}` is not a CIDR block"))?;
     let max = if matches!(net, IpNet::V4(_)) { 32 } else { 128 };
     let new_len = INT::from(net.prefix_len()) + newbits;
     if newbits < 0 || new_len > max {
-        return Err(format!("cannot add {newbits} bits to `{prefix}` (at most /{max})"));
+        return Err(format!(
+            "cannot add {newbits} bits to `{prefix}` (at most /{max})"
+        ));
     }
     let new_len = u8::try_from(new_len).map_err(|_| "prefix too long".to_string())?;
     let subnets = net.subnets(new_len).map_err(|e| e.to_string())?;
-    let count = if newbits >= 64 { u128::MAX } else { 1u128 << newbits };
+    let count = if newbits >= 64 {
+        u128::MAX
+    } else {
+        1u128 << newbits
+    };
     let n = u128::try_from(netnum).map_err(|_| format!("subnet number {netnum} is negative"))?;
     if n >= count {
-        return Err(format!("`{prefix}` has only {count} subnets of /{new_len}; {netnum} is out of range"));
+        return Err(format!(
+            "`{prefix}` has only {count} subnets of /{new_len}; {netnum} is out of range"
+        ));
     }
     subnets
         .into_iter()
@@ -29,8 +39,12 @@ pub fn cidr_subnet(prefix: &str, newbits: INT, netnum: INT) -> Result<String, St
 
 /// Whether two blocks share any address (either contains the other's network address).
 pub fn cidr_overlaps(a: &str, b: &str) -> Result<bool, String> {
-    let x: IpNet = a.parse().map_err(|_| format!("`{a}` is not a CIDR block"))?;
-    let y: IpNet = b.parse().map_err(|_| format!("`{b}` is not a CIDR block"))?;
+    let x: IpNet = a
+        .parse()
+        .map_err(|_| format!("`{a}` is not a CIDR block"))?;
+    let y: IpNet = b
+        .parse()
+        .map_err(|_| format!("`{b}` is not a CIDR block"))?;
     let (x, y) = (x.trunc(), y.trunc());
     Ok(x.contains(&y.network()) || y.contains(&x.network()))
 }
@@ -45,11 +59,18 @@ pub(super) fn register(engine: &mut Engine) {
     FuncRegistration::new("cidr_contains")
         .with_comments(["/// Whether `outer` contains the block or address `inner`."])
         .with_params_info(["outer: &str", "inner: &str", "bool"])
-        .register_into_engine(engine, |outer: &str, inner: &str| -> Result<bool, Box<EvalAltResult>> {
-            let o: IpNet = outer.parse().map_err(|_| fail(format!("`{outer}` is not a CIDR block"), Position::NONE))?;
-            let i: IpNet = inner.parse().map_err(|_| fail(format!("`{inner}` is not a CIDR block"), Position::NONE))?;
-            Ok(o.contains(&i))
-        });
+        .register_into_engine(
+            engine,
+            |outer: &str, inner: &str| -> Result<bool, Box<EvalAltResult>> {
+                let o: IpNet = outer
+                    .parse()
+                    .map_err(|_| fail(format!("`{outer}` is not a CIDR block"), Position::NONE))?;
+                let i: IpNet = inner
+                    .parse()
+                    .map_err(|_| fail(format!("`{inner}` is not a CIDR block"), Position::NONE))?;
+                Ok(o.contains(&i))
+            },
+        );
     FuncRegistration::new("cidr_overlaps")
         .with_comments(["/// Whether blocks `a` and `b` share any address (e.g. two VPCs that cannot be routed to each other)."])
         .with_params_info(["a: &str", "b: &str", "bool"])
@@ -57,7 +78,9 @@ pub(super) fn register(engine: &mut Engine) {
             cidr_overlaps(a, b).map_err(|e| fail(e, Position::NONE))
         });
     FuncRegistration::new("to_json")
-        .with_comments(["/// A value as compact JSON text (tokens stay inside and are resolved at apply)."])
+        .with_comments([
+            "/// A value as compact JSON text (tokens stay inside and are resolved at apply).",
+        ])
         .with_params_info(["value: Dynamic", "String"])
         .register_into_engine(engine, |v: Dynamic| -> Result<String, Box<EvalAltResult>> {
             let json = to_json(&v).map_err(|e| fail(e, Position::NONE))?;
@@ -67,7 +90,8 @@ pub(super) fn register(engine: &mut Engine) {
         .with_comments(["/// Parses JSON text into a map, array or plain value."])
         .with_params_info(["text: &str", "Dynamic"])
         .register_into_engine(engine, |t: &str| -> Result<Dynamic, Box<EvalAltResult>> {
-            let v: serde_json::Value = serde_json::from_str(t).map_err(|e| fail(format!("invalid JSON: {e}"), Position::NONE))?;
+            let v: serde_json::Value = serde_json::from_str(t)
+                .map_err(|e| fail(format!("invalid JSON: {e}"), Position::NONE))?;
             Ok(to_dynamic(&v))
         });
 }

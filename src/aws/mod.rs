@@ -9,14 +9,14 @@ pub mod s3;
 pub mod secretsmanager;
 mod tags;
 
-pub use tags::{ownership_tags, Tags, ADDRESS_TAG, STACK_TAG};
+pub use tags::{ADDRESS_TAG, STACK_TAG, Tags, ownership_tags};
 
 use crate::resource::Resource;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -113,12 +113,27 @@ impl AwsError {
             ),
             _ => (AwsErrorKind::Service("Client".into()), innermost(&err)),
         };
-        Self { operation: operation.into(), target: target.to_string(), message, kind }
+        Self {
+            operation: operation.into(),
+            target: target.to_string(),
+            message,
+            kind,
+        }
     }
 
     /// An error raised by eprun itself while working on a resource.
-    pub fn new(operation: &str, target: impl fmt::Display, kind: AwsErrorKind, message: impl Into<String>) -> Self {
-        Self { operation: operation.into(), target: target.to_string(), message: message.into(), kind }
+    pub fn new(
+        operation: &str,
+        target: impl fmt::Display,
+        kind: AwsErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            operation: operation.into(),
+            target: target.to_string(),
+            message: message.into(),
+            kind,
+        }
     }
 
     /// Whether the target was already gone.
@@ -140,7 +155,11 @@ fn causes(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
 
 /// The most specific message of an error chain: what actually went wrong.
 fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
-    causes(err).into_iter().rev().find(|c| !c.trim().is_empty()).unwrap_or_else(|| "unknown error".into())
+    causes(err)
+        .into_iter()
+        .rev()
+        .find(|c| !c.trim().is_empty())
+        .unwrap_or_else(|| "unknown error".into())
 }
 
 /// Counts every request attempt sent to AWS, for `stats.api_calls`.
@@ -227,13 +246,20 @@ impl Aws {
             .await;
         Self {
             region: region.to_string(),
-            shared: Arc::new(Shared { config, counter: CallCounter::default(), clients: Mutex::default() }),
+            shared: Arc::new(Shared {
+                config,
+                counter: CallCounter::default(),
+                clients: Mutex::default(),
+            }),
         }
     }
 
     /// The same connection, scoped to another region.
     pub fn in_region(&self, region: &str) -> Self {
-        Self { region: region.to_string(), shared: self.shared.clone() }
+        Self {
+            region: region.to_string(),
+            shared: self.shared.clone(),
+        }
     }
 
     /// The region of this view.
@@ -247,7 +273,11 @@ impl Aws {
     }
 
     fn with_clients<T>(&self, pick: impl FnOnce(&mut Clients, &SdkConfig, &CallCounter) -> T) -> T {
-        let mut map = self.shared.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self
+            .shared
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let entry = map.entry(self.region.clone()).or_default();
         pick(entry, &self.shared.config, &self.shared.counter)
     }

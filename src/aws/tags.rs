@@ -16,7 +16,8 @@ pub type Tags = BTreeMap<String, String>;
 /// The full tag set for a create call: `Name`, the ownership tags, then the user's `tags`.
 pub fn ownership_tags(stack: &str, address: &Address, props: &Props) -> Vec<(String, String)> {
     let mut tags: Tags = user_tags(props);
-    tags.entry("Name".into()).or_insert_with(|| address.name().to_string());
+    tags.entry("Name".into())
+        .or_insert_with(|| address.name().to_string());
     tags.insert(STACK_TAG.into(), stack.into());
     tags.insert(ADDRESS_TAG.into(), address.to_string());
     tags.into_iter().collect()
@@ -27,12 +28,19 @@ pub fn user_tags(props: &Props) -> Tags {
     props
         .get("tags")
         .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// What a tagged resource reports: its address (if owned by `stack`) and the user-visible tags.
-pub fn split_owned(stack: &str, tags: impl IntoIterator<Item = (String, String)>) -> Option<(Address, Value)> {
+pub fn split_owned(
+    stack: &str,
+    tags: impl IntoIterator<Item = (String, String)>,
+) -> Option<(Address, Value)> {
     let all: Tags = tags.into_iter().collect();
     if all.get(STACK_TAG).map(String::as_str) != Some(stack) {
         return None;
@@ -51,8 +59,16 @@ pub fn split_owned(stack: &str, tags: impl IntoIterator<Item = (String, String)>
 pub fn tag_changes(current: &Props, desired: &Props) -> (Vec<(String, String)>, Vec<String>) {
     let cur = user_tags(current);
     let want = user_tags(desired);
-    let set = want.iter().filter(|(k, v)| cur.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let remove = cur.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+    let set = want
+        .iter()
+        .filter(|(k, v)| cur.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = cur
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .cloned()
+        .collect();
     (set, remove)
 }
 
@@ -64,8 +80,13 @@ mod tests {
     #[test]
     fn ownership_tags_carry_stack_address_and_name() {
         let a: Address = "ec2.vpc.main".parse().unwrap();
-        let props = json!({"tags": {"team": "payments"}}).as_object().unwrap().clone();
-        let tags: Tags = ownership_tags("prod/us-east-1", &a, &props).into_iter().collect();
+        let props = json!({"tags": {"team": "payments"}})
+            .as_object()
+            .unwrap()
+            .clone();
+        let tags: Tags = ownership_tags("prod/us-east-1", &a, &props)
+            .into_iter()
+            .collect();
         assert_eq!(tags["Name"], "main");
         assert_eq!(tags[STACK_TAG], "prod/us-east-1");
         assert_eq!(tags[ADDRESS_TAG], "ec2.vpc.main");
@@ -74,7 +95,10 @@ mod tests {
 
     #[test]
     fn other_stacks_are_not_ours() {
-        let tags = vec![(STACK_TAG.to_string(), "other".to_string()), (ADDRESS_TAG.to_string(), "ec2.vpc.a".to_string())];
+        let tags = vec![
+            (STACK_TAG.to_string(), "other".to_string()),
+            (ADDRESS_TAG.to_string(), "ec2.vpc.a".to_string()),
+        ];
         assert!(split_owned("mine", tags).is_none());
     }
 

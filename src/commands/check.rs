@@ -11,7 +11,12 @@ use std::path::{Path, PathBuf};
 
 fn rhai_files(path: &Path, out: &mut Vec<PathBuf>) {
     if path.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path).into_iter().flatten().flatten().map(|e| e.path()).collect();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         entries.sort();
         for p in entries {
             rhai_files(&p, out);
@@ -23,10 +28,16 @@ fn rhai_files(path: &Path, out: &mut Vec<PathBuf>) {
 
 /// Compiles every script and resolves its imports; reports every failure, not just the first.
 pub async fn check(paths: &[PathBuf]) -> Result<u8> {
-    let start = paths.first().map(PathBuf::as_path).unwrap_or(Path::new("."));
+    let start = paths
+        .first()
+        .map(PathBuf::as_path)
+        .unwrap_or(Path::new("."));
     let project = Project::find(start)?;
     let roots: Vec<PathBuf> = if paths.is_empty() {
-        vec![project.root().join("scripts"), project.root().join("stdlib")]
+        vec![
+            project.root().join("scripts"),
+            project.root().join("stdlib"),
+        ]
     } else {
         paths.to_vec()
     };
@@ -69,7 +80,10 @@ pub async fn check(paths: &[PathBuf]) -> Result<u8> {
         eprintln!("checked {count} script(s): all compile and their imports resolve");
         Ok(exit::OK)
     } else {
-        Err(Error::Script(format!("{} of {count} script(s) failed to check", failures.len())))
+        Err(Error::Script(format!(
+            "{} of {count} script(s) failed to check",
+            failures.len()
+        )))
     }
 }
 
@@ -87,7 +101,10 @@ pub async fn eval(expr: &str, g: &Global) -> Result<u8> {
         session.sources.insert("<eval>", &expr);
         let mut scope = rhai::Scope::new();
         if let Some(env) = env {
-            scope.push("env", crate::value::to_dynamic(&serde_json::to_value(&env).unwrap_or_default()));
+            scope.push(
+                "env",
+                crate::value::to_dynamic(&serde_json::to_value(&env).unwrap_or_default()),
+            );
         }
         let mut ast = engine
             .compile_with_scope(&scope, &expr)

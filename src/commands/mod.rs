@@ -33,13 +33,20 @@ pub async fn run(cli: Cli) -> Result<u8> {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut cmd, "eprun", &mut script);
-            std::io::Write::write_all(&mut std::io::stdout(), &script)
-                .map_err(|source| Error::Io { action: "write", path: "stdout".into(), source })?;
+            std::io::Write::write_all(&mut std::io::stdout(), &script).map_err(|source| {
+                Error::Io {
+                    action: "write",
+                    path: "stdout".into(),
+                    source,
+                }
+            })?;
             Ok(exit::OK)
         }
         None => match cli.file {
             Some(file) => stack::run_file(&file, &g, cli.yes).await,
-            None => Err(Error::usage("give a script to run, or a command; see `eprun --help`")),
+            None => Err(Error::usage(
+                "give a script to run, or a command; see `eprun --help`",
+            )),
         },
     }
 }
@@ -50,17 +57,26 @@ pub fn confirm(question: &str, yes: bool) -> Result<bool> {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
-        return Err(Error::usage(format!("{question} — no terminal to ask on; pass `--yes` to confirm")));
+        return Err(Error::usage(format!(
+            "{question} — no terminal to ask on; pass `--yes` to confirm"
+        )));
     }
     eprint!("{question} Only `yes` is accepted: ");
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
-        .map_err(|source| Error::Io { action: "read", path: "stdin".into(), source })?;
+        .map_err(|source| Error::Io {
+            action: "read",
+            path: "stdin".into(),
+            source,
+        })?;
     Ok(answer.trim() == "yes")
 }
 
 /// Prints a JSON value to stdout.
 pub fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }

@@ -56,12 +56,26 @@ async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)
     let lock = store.lock(mode.verb()).await?;
     let state = match store.load().await? {
         Some(s) if s.stack != env.name => {
-            return Err(Error::usage(format!("state at `{}` belongs to stack `{}`, not `{}`", store.location(), s.stack, env.name)))
+            return Err(Error::usage(format!(
+                "state at `{}` belongs to stack `{}`, not `{}`",
+                store.location(),
+                s.stack,
+                env.name
+            )));
         }
         Some(s) => s,
         None => State::new(&env.name),
     };
-    Ok((evaluated, Loaded { env, decls, store, state, _lock: lock }))
+    Ok((
+        evaluated,
+        Loaded {
+            env,
+            decls,
+            store,
+            state,
+            _lock: lock,
+        },
+    ))
 }
 
 /// Refreshes, then plans; reads again whatever only a resolved token could name (a lost state).
@@ -78,7 +92,11 @@ async fn refreshed_plan(l: &Loaded, decls: &Declarations) -> Result<(Planned, Aw
         let mut more = planner::Groups::new();
         for (group, hints) in &planned.unread_keys {
             let seen = asked.entry(group.clone()).or_default();
-            let new: std::collections::BTreeSet<String> = hints.natural_keys.difference(&seen.natural_keys).cloned().collect();
+            let new: std::collections::BTreeSet<String> = hints
+                .natural_keys
+                .difference(&seen.natural_keys)
+                .cloned()
+                .collect();
             if !new.is_empty() {
                 seen.natural_keys.extend(new.iter().cloned());
                 more.entry(group.clone()).or_default().natural_keys = new;
@@ -92,9 +110,18 @@ async fn refreshed_plan(l: &Loaded, decls: &Declarations) -> Result<(Planned, Aw
     Ok((planned, aws))
 }
 
-async fn make_plan(l: &Loaded, mode: Mode, refresh: bool, started: Instant) -> Result<(Planned, Option<Aws>)> {
+async fn make_plan(
+    l: &Loaded,
+    mode: Mode,
+    refresh: bool,
+    started: Instant,
+) -> Result<(Planned, Option<Aws>)> {
     let empty = Declarations::default();
-    let decls = if mode == Mode::Destroy { &empty } else { &l.decls };
+    let decls = if mode == Mode::Destroy {
+        &empty
+    } else {
+        &l.decls
+    };
     let (mut planned, aws) = if refresh {
         let (planned, aws) = refreshed_plan(l, decls).await?;
         (planned, Some(aws))
@@ -128,7 +155,11 @@ pub async fn plan(file: &Path, g: &Global, discover: bool) -> Result<u8> {
         eprintln!("{}", crate::discover::summary(&found, &l.store.location()));
     }
     show_plan(&planned, g);
-    Ok(if g.detailed_exitcode && planned.plan.has_changes() { exit::CHANGES } else { exit::OK })
+    Ok(if g.detailed_exitcode && planned.plan.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
 }
 
 /// `eprun apply FILE`.
@@ -157,7 +188,9 @@ async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> 
     let started = Instant::now();
     let (_e, mut l) = load(file, g, mode).await?;
     let (mut planned, aws) = make_plan(&l, mode, true, started).await?;
-    let Some(aws) = aws else { return Err(Error::usage("internal: apply without a connection")) };
+    let Some(aws) = aws else {
+        return Err(Error::usage("internal: apply without a connection"));
+    };
     if g.json {
         eprint!("{}", crate::plan_view::render(&planned.plan));
     } else {
@@ -178,10 +211,17 @@ async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> 
         progress: Progress::new(planned.nodes.len(), g.json),
     };
     let report = applier::apply(&aws, l.store.as_ref(), &mut l.state, &planned, &opts).await?;
-    planned.plan.stats = Stats { api_calls: aws.api_calls(), elapsed_ms: started.elapsed().as_millis() as u64 };
+    planned.plan.stats = Stats {
+        api_calls: aws.api_calls(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    };
     let line = format!(
         "{} complete: {} created, {} updated, {} deleted ({} API calls, {:.1}s).",
-        if mode == Mode::Destroy { "Destroy" } else { "Apply" },
+        if mode == Mode::Destroy {
+            "Destroy"
+        } else {
+            "Apply"
+        },
         report.created,
         report.updated,
         report.deleted,
@@ -214,7 +254,10 @@ async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> 
 pub async fn outputs(file: &Path, g: &Global) -> Result<u8> {
     let evaluated = script::evaluate(file, g.env.clone()).await?;
     let Some(env) = evaluated.declarations.environment.clone() else {
-        return Err(Error::usage(format!("`{}` declares no stack", file.display())));
+        return Err(Error::usage(format!(
+            "`{}` declares no stack",
+            file.display()
+        )));
     };
     let store = state_store::open(&evaluated.session.project, &env);
     let outputs = store.load().await?.map(|s| s.outputs).unwrap_or_default();

@@ -10,7 +10,9 @@ use crate::state_store;
 /// Runs a state subcommand on the stack named by `--env`.
 pub async fn run(action: StateAction, g: &Global) -> Result<u8> {
     let Some(name) = &g.env else {
-        return Err(Error::usage("name the stack with `--env`, e.g. `eprun state list --env prod/us-east-1`"));
+        return Err(Error::usage(
+            "name the stack with `--env`, e.g. `eprun state list --env prod/us-east-1`",
+        ));
     };
     let project = Project::find(std::path::Path::new("."))?;
     let env = Environment::load(&project, name)?;
@@ -23,7 +25,10 @@ pub async fn run(action: StateAction, g: &Global) -> Result<u8> {
         }
         StateAction::Pull => {
             let state = store.load().await?;
-            print!("{}", state.map(|s| state_store::encode(&s)).unwrap_or_default());
+            print!(
+                "{}",
+                state.map(|s| state_store::encode(&s)).unwrap_or_default()
+            );
             return Ok(exit::OK);
         }
         _ => {}
@@ -35,11 +40,19 @@ pub async fn run(action: StateAction, g: &Global) -> Result<u8> {
     match action {
         StateAction::List => {
             if g.json {
-                let list: Vec<_> = state.resources.iter().map(|(a, r)| serde_json::json!({"address": a, "id": r.id, "status": r.status})).collect();
+                let list: Vec<_> = state
+                    .resources
+                    .iter()
+                    .map(|(a, r)| serde_json::json!({"address": a, "id": r.id, "status": r.status}))
+                    .collect();
                 print_json(&serde_json::Value::Array(list));
             } else {
                 for (a, r) in &state.resources {
-                    let pending = if r.status == crate::state::Status::Pending { "  (pending)" } else { "" };
+                    let pending = if r.status == crate::state::Status::Pending {
+                        "  (pending)"
+                    } else {
+                        ""
+                    };
                     println!("{a}  {}{pending}", r.id);
                 }
             }
@@ -47,7 +60,9 @@ pub async fn run(action: StateAction, g: &Global) -> Result<u8> {
         StateAction::Show { address } => {
             let addr = address.parse().map_err(Error::usage)?;
             let Some(r) = state.resources.get(&addr) else {
-                return Err(Error::usage(format!("`{address}` is not in the state of `{name}`")));
+                return Err(Error::usage(format!(
+                    "`{address}` is not in the state of `{name}`"
+                )));
             };
             print_json(&serde_json::to_value(r).unwrap_or_default());
         }
@@ -55,10 +70,14 @@ pub async fn run(action: StateAction, g: &Global) -> Result<u8> {
             let _lock = store.lock("state rm").await?;
             let addr = address.parse().map_err(Error::usage)?;
             if state.resources.remove(&addr).is_none() {
-                return Err(Error::usage(format!("`{address}` is not in the state of `{name}`")));
+                return Err(Error::usage(format!(
+                    "`{address}` is not in the state of `{name}`"
+                )));
             }
             store.save(&mut state).await?;
-            eprintln!("forgot `{address}` (it still exists in AWS, with its tags; `plan` will find it again)");
+            eprintln!(
+                "forgot `{address}` (it still exists in AWS, with its tags; `plan` will find it again)"
+            );
         }
         StateAction::Unlock { .. } | StateAction::Pull => {}
     }

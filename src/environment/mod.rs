@@ -1,13 +1,13 @@
 //! Environment files: the values a stack is built with (`environments/<name>.toml`), no logic.
 
-mod eks;
 mod dns;
+mod eks;
 mod secrets;
 mod transit_gateway;
 mod vpc;
 
-pub use eks::EksValues;
 pub use dns::DnsValues;
+pub use eks::EksValues;
 pub use secrets::{SecretValues, SecretsValues};
 pub use transit_gateway::TransitGatewayValues;
 pub use vpc::{NatMode, VpcValues};
@@ -115,7 +115,11 @@ pub struct Environment {
 impl Environment {
     /// Loads and checks `environments/<name>.toml`.
     pub fn load(project: &Project, name: &str) -> Result<Self, EnvironmentError> {
-        if name.is_empty() || name.contains("..") || name.starts_with('/') || name.ends_with(".toml") {
+        if name.is_empty()
+            || name.contains("..")
+            || name.starts_with('/')
+            || name.ends_with(".toml")
+        {
             return Err(EnvironmentError::BadName { name: name.into() });
         }
         let path = project.environment_file(name);
@@ -123,7 +127,9 @@ impl Environment {
         let text = std::fs::read_to_string(&path).map_err(|_| EnvironmentError::Missing {
             name: name.into(),
             path: shown.clone(),
-            hint: near_name(project, name).map(|n| format!("; did you mean `{n}`?")).unwrap_or_default(),
+            hint: near_name(project, name)
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default(),
         })?;
         Self::parse(&shown, name, &text)
     }
@@ -132,10 +138,18 @@ impl Environment {
     pub fn parse(path: &str, name: &str, text: &str) -> Result<Self, EnvironmentError> {
         let mut env: Environment = toml::from_str(text).map_err(|e| {
             let (at, message) = describe_toml_error(text, &e);
-            EnvironmentError::Invalid { path: path.into(), at, message }
+            EnvironmentError::Invalid {
+                path: path.into(),
+                at,
+                message,
+            }
         })?;
         env.name = name.to_string();
-        env.check().map_err(|message| EnvironmentError::Invalid { path: path.into(), at: String::new(), message })?;
+        env.check().map_err(|message| EnvironmentError::Invalid {
+            path: path.into(),
+            at: String::new(),
+            message,
+        })?;
         Ok(env)
     }
 
@@ -149,9 +163,15 @@ impl Environment {
                     vpc.private_subnets.len()
                 ));
             }
-            for (key, nets) in [("public_subnets", &vpc.public_subnets), ("private_subnets", &vpc.private_subnets)] {
+            for (key, nets) in [
+                ("public_subnets", &vpc.public_subnets),
+                ("private_subnets", &vpc.private_subnets),
+            ] {
                 if let Some(bad) = nets.iter().find(|s| !vpc.cidr.contains(*s)) {
-                    return Err(format!("key `vpc.{key}`: `{bad}` is outside the VPC's `{}`", vpc.cidr));
+                    return Err(format!(
+                        "key `vpc.{key}`: `{bad}` is outside the VPC's `{}`",
+                        vpc.cidr
+                    ));
                 }
             }
         }
@@ -167,10 +187,16 @@ impl Environment {
 /// A readable TOML error: `:line:column`, and a message naming the key with the source line.
 fn describe_toml_error(text: &str, err: &toml::de::Error) -> (String, String) {
     let msg = err.message().trim().to_string();
-    let Some(span) = err.span() else { return (String::new(), msg) };
+    let Some(span) = err.span() else {
+        return (String::new(), msg);
+    };
     let before = &text[..span.start.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count() + 1).unwrap_or(1);
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count() + 1)
+        .unwrap_or(1);
     let source = text.lines().nth(line - 1).unwrap_or_default();
     let table = text
         .lines()
@@ -179,7 +205,10 @@ fn describe_toml_error(text: &str, err: &toml::de::Error) -> (String, String) {
         .last()
         .map(|t| format!("{}.", t.trim()))
         .unwrap_or_default();
-    let key = source.split_once('=').map(|(k, _)| k.trim()).filter(|k| !k.is_empty());
+    let key = source
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty());
     let message = match key {
         Some(k) => format!("key `{table}{k}`: {msg}\n    {source}"),
         None => format!("{msg}\n    {source}"),
@@ -196,7 +225,10 @@ fn near_name(project: &Project, name: &str) -> Option<String> {
             for f in files.flatten() {
                 let p = f.path();
                 if p.extension().is_some_and(|e| e == "toml") {
-                    if let (Some(g), Some(stem)) = (group.file_name().to_str(), p.file_stem().and_then(|s| s.to_str())) {
+                    if let (Some(g), Some(stem)) = (
+                        group.file_name().to_str(),
+                        p.file_stem().and_then(|s| s.to_str()),
+                    ) {
                         names.push(format!("{g}/{stem}"));
                     }
                 }
@@ -232,23 +264,40 @@ private_subnets = ["10.10.64.0/18"]
     #[test]
     fn unknown_key_is_named_with_its_line() {
         let bad = GOOD.replace("cidr = ", "cidrr = ");
-        let err = Environment::parse("environments/x.toml", "x", &bad).unwrap_err().to_string();
-        assert!(err.contains("environments/x.toml:6:1: key `vpc.cidrr`: unknown field `cidrr`"), "{err}");
+        let err = Environment::parse("environments/x.toml", "x", &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("environments/x.toml:6:1: key `vpc.cidrr`: unknown field `cidrr`"),
+            "{err}"
+        );
         assert!(err.contains("cidrr"), "{err}");
     }
 
     #[test]
     fn mistyped_value_is_named() {
         let bad = GOOD.replace("\"10.10.0.0/16\"", "\"10.10.0.0/33\"");
-        let err = Environment::parse("x.toml", "x", &bad).unwrap_err().to_string();
+        let err = Environment::parse("x.toml", "x", &bad)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("x.toml:6:8: key `vpc.cidr`"), "{err}");
     }
 
     #[test]
     fn s3_backend_is_read_and_its_keys_checked() {
-        let text = GOOD.replace("role = \"primary\"", "role = \"primary\"\n[state]\nbackend = \"s3\"\nbucket = \"b\"\nkey = \"k.json\"");
+        let text = GOOD.replace(
+            "role = \"primary\"",
+            "role = \"primary\"\n[state]\nbackend = \"s3\"\nbucket = \"b\"\nkey = \"k.json\"",
+        );
         let env = Environment::parse("x.toml", "x", &text).unwrap();
-        assert_eq!(env.state, StateBackend::S3(S3Backend { bucket: "b".into(), key: "k.json".into(), region: None }));
+        assert_eq!(
+            env.state,
+            StateBackend::S3(S3Backend {
+                bucket: "b".into(),
+                key: "k.json".into(),
+                region: None
+            })
+        );
         let bad = text.replace("bucket = ", "buckit = ");
         assert!(Environment::parse("x.toml", "x", &bad).is_err());
     }
@@ -256,7 +305,9 @@ private_subnets = ["10.10.64.0/18"]
     #[test]
     fn subnet_outside_vpc_is_refused() {
         let bad = GOOD.replace("10.10.64.0/18", "10.20.64.0/18");
-        let err = Environment::parse("x.toml", "x", &bad).unwrap_err().to_string();
+        let err = Environment::parse("x.toml", "x", &bad)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("outside the VPC"), "{err}");
     }
 }

@@ -1,6 +1,6 @@
 //! The local backend: `<root>/.eprun/state/<environment>.json`, atomic writes, an OS file lock.
 
-use super::{decode, encode, LockGuard, LockInfo, StateError, StateStore};
+use super::{LockGuard, LockInfo, StateError, StateStore, decode, encode};
 use crate::project::Project;
 use crate::state::State;
 use async_trait::async_trait;
@@ -17,7 +17,12 @@ pub struct LocalStore {
 impl LocalStore {
     /// The local store of an environment.
     pub fn new(project: &Project, env_name: &str) -> Self {
-        Self { path: project.data_dir().join("state").join(format!("{env_name}.json")) }
+        Self {
+            path: project
+                .data_dir()
+                .join("state")
+                .join(format!("{env_name}.json")),
+        }
     }
 
     fn lock_path(&self) -> PathBuf {
@@ -26,7 +31,11 @@ impl LocalStore {
 
     fn io(&self, action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
         let path = path.display().to_string();
-        move |source| StateError::Io { action, path, source }
+        move |source| StateError::Io {
+            action,
+            path,
+            source,
+        }
     }
 
     fn read_lock_info(path: &Path) -> Option<LockInfo> {
@@ -57,22 +66,31 @@ impl StateStore for LocalStore {
             if current.lineage != state.lineage {
                 return Err(StateError::Mismatch {
                     path: self.location(),
-                    reason: format!("belongs to lineage `{}`, not `{}`; refusing to overwrite it", current.lineage, state.lineage),
+                    reason: format!(
+                        "belongs to lineage `{}`, not `{}`; refusing to overwrite it",
+                        current.lineage, state.lineage
+                    ),
                 });
             }
             if current.serial > state.serial {
                 return Err(StateError::Mismatch {
                     path: self.location(),
-                    reason: format!("was written by another run (serial {} > {})", current.serial, state.serial),
+                    reason: format!(
+                        "was written by another run (serial {} > {})",
+                        current.serial, state.serial
+                    ),
                 });
             }
             let backup = PathBuf::from(format!("{}.backup", self.path.display()));
             fs::copy(&self.path, &backup).map_err(self.io("back up", &backup))?;
         }
         state.serial += 1;
-        let tmp = self.path.with_extension(format!("json.tmp.{}", std::process::id()));
+        let tmp = self
+            .path
+            .with_extension(format!("json.tmp.{}", std::process::id()));
         let mut f = File::create(&tmp).map_err(self.io("write", &tmp))?;
-        f.write_all(encode(state).as_bytes()).map_err(self.io("write", &tmp))?;
+        f.write_all(encode(state).as_bytes())
+            .map_err(self.io("write", &tmp))?;
         f.sync_all().map_err(self.io("sync", &tmp))?;
         fs::rename(&tmp, &self.path).map_err(self.io("rename", &self.path))?;
         Ok(())
@@ -82,7 +100,13 @@ impl StateStore for LocalStore {
         let path = self.lock_path();
         let dir = path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(self.io("create", dir))?;
-        let mut file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(self.io("open", &path))?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(self.io("open", &path))?;
         match file.try_lock_exclusive() {
             Ok(true) => {}
             Ok(false) | Err(_) => {
@@ -99,7 +123,8 @@ impl StateStore for LocalStore {
         }
         let info = LockInfo::new(operation);
         file.set_len(0).map_err(self.io("write", &path))?;
-        file.write_all(serde_json::to_string(&info).unwrap_or_default().as_bytes()).map_err(self.io("write", &path))?;
+        file.write_all(serde_json::to_string(&info).unwrap_or_default().as_bytes())
+            .map_err(self.io("write", &path))?;
         file.sync_all().map_err(self.io("sync", &path))?;
         // Remove the record before the handle closes so nobody reads a stale one; the OS lock goes with the handle.
         Ok(LockGuard::new(move || {
@@ -111,10 +136,18 @@ impl StateStore for LocalStore {
     async fn unlock(&self, id: &str) -> Result<(), StateError> {
         let path = self.lock_path();
         let Some(info) = Self::read_lock_info(&path) else {
-            return Err(StateError::NoSuchLock { path: self.location(), id: id.into(), detail: ": the state is not locked".into() });
+            return Err(StateError::NoSuchLock {
+                path: self.location(),
+                id: id.into(),
+                detail: ": the state is not locked".into(),
+            });
         };
         if info.id != id {
-            return Err(StateError::NoSuchLock { path: self.location(), id: id.into(), detail: format!(": the lock there is `{}`", info.id) });
+            return Err(StateError::NoSuchLock {
+                path: self.location(),
+                id: id.into(),
+                detail: format!(": the lock there is `{}`", info.id),
+            });
         }
         let file = File::open(&path).map_err(self.io("open", &path))?;
         if !matches!(file.try_lock_exclusive(), Ok(true)) {
@@ -145,7 +178,9 @@ mod tests {
     }
 
     fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().build().unwrap()
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
     }
 
     #[test]
@@ -184,9 +219,17 @@ mod tests {
         rt().block_on(async {
             let mut st = State::new("test/one");
             s.save(&mut st).await.unwrap();
-            let text = fs::read_to_string(&s.path).unwrap().replace("test/one", "test/two");
+            let text = fs::read_to_string(&s.path)
+                .unwrap()
+                .replace("test/one", "test/two");
             fs::write(&s.path, text).unwrap();
-            assert!(s.load().await.unwrap_err().to_string().contains("checksum mismatch"));
+            assert!(
+                s.load()
+                    .await
+                    .unwrap_err()
+                    .to_string()
+                    .contains("checksum mismatch")
+            );
         });
     }
 
@@ -196,7 +239,10 @@ mod tests {
         rt().block_on(async {
             let guard = s.lock("apply").await.unwrap();
             let err = s.lock("apply").await.err().unwrap().to_string();
-            assert!(err.contains("locked by") && err.contains("`apply`"), "{err}");
+            assert!(
+                err.contains("locked by") && err.contains("`apply`"),
+                "{err}"
+            );
             drop(guard);
             s.lock("plan").await.unwrap();
         });

@@ -8,7 +8,7 @@ pub use s3::S3Store;
 
 use crate::environment::{Environment, StateBackend};
 use crate::project::Project;
-use crate::state::{State, FORMAT_VERSION};
+use crate::state::{FORMAT_VERSION, State};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// The file is damaged; eprun refuses to touch it.
-    #[error("state file `{path}` is corrupt ({reason}); refusing to use it — the previous version is `{path}.backup`")]
+    #[error(
+        "state file `{path}` is corrupt ({reason}); refusing to use it — the previous version is `{path}.backup`"
+    )]
     Corrupt {
         /// The file.
         path: String,
@@ -25,7 +27,9 @@ pub enum StateError {
         reason: String,
     },
     /// Another run holds the lock.
-    #[error("state `{path}` is locked by {owner} (pid {pid}, `{operation}` since {since}); lock id `{id}`\nhint: if that run is gone, `eprun state unlock {id}` releases it")]
+    #[error(
+        "state `{path}` is locked by {owner} (pid {pid}, `{operation}` since {since}); lock id `{id}`\nhint: if that run is gone, `eprun state unlock {id}` releases it"
+    )]
     Locked {
         /// The state's location.
         path: String,
@@ -91,7 +95,9 @@ pub struct LockInfo {
 impl LockInfo {
     /// A new lock record for this process.
     pub fn new(operation: &str) -> Self {
-        let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "unknown".into());
+        let host = hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "unknown".into());
         let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
         Self {
             id: uuid::Uuid::new_v4().to_string(),
@@ -112,7 +118,9 @@ pub struct LockGuard {
 impl LockGuard {
     /// A guard that runs `release` when dropped.
     pub fn new(release: impl FnOnce() + Send + 'static) -> Self {
-        Self { release: Some(Box::new(release)) }
+        Self {
+            release: Some(Box::new(release)),
+        }
     }
 }
 
@@ -159,31 +167,53 @@ const FORMAT: &str = "eprun-state";
 
 fn checksum(state_json: &str) -> String {
     let digest = Sha256::digest(state_json.as_bytes());
-    format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "sha256:{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
 }
 
 /// Encodes a state with its checksum.
 pub fn encode(state: &State) -> String {
     let value = serde_json::to_value(state).unwrap_or_default();
     let sum = checksum(&value.to_string());
-    let env = Envelope { format: FORMAT.into(), checksum: sum, state: value };
+    let env = Envelope {
+        format: FORMAT.into(),
+        checksum: sum,
+        state: value,
+    };
     serde_json::to_string_pretty(&env).unwrap_or_default() + "\n"
 }
 
 /// Decodes and verifies a state file's text.
 pub fn decode(path: &str, text: &str) -> Result<State, StateError> {
-    let corrupt = |reason: String| StateError::Corrupt { path: path.into(), reason };
-    let env: Envelope = serde_json::from_str(text).map_err(|e| corrupt(format!("not valid JSON: {e}")))?;
+    let corrupt = |reason: String| StateError::Corrupt {
+        path: path.into(),
+        reason,
+    };
+    let env: Envelope =
+        serde_json::from_str(text).map_err(|e| corrupt(format!("not valid JSON: {e}")))?;
     if env.format != FORMAT {
-        return Err(corrupt(format!("format is `{}`, not `{FORMAT}`", env.format)));
+        return Err(corrupt(format!(
+            "format is `{}`, not `{FORMAT}`",
+            env.format
+        )));
     }
     if checksum(&env.state.to_string()) != env.checksum {
-        return Err(corrupt("checksum mismatch: the file was changed or cut short".into()));
+        return Err(corrupt(
+            "checksum mismatch: the file was changed or cut short".into(),
+        ));
     }
-    let state: State = serde_json::from_value(env.state).map_err(|e| corrupt(format!("unexpected content: {e}")))?;
+    let state: State = serde_json::from_value(env.state)
+        .map_err(|e| corrupt(format!("unexpected content: {e}")))?;
     if state.version > FORMAT_VERSION {
-        return Err(corrupt(format!("written by a newer eprun (format {})", state.version)));
+        return Err(corrupt(format!(
+            "written by a newer eprun (format {})",
+            state.version
+        )));
     }
     Ok(state)
 }
-

@@ -6,7 +6,7 @@
 //! expires and is taken over by the next run, and `eprun state unlock ID`
 //! releases it at once.
 
-use super::{decode, encode, LockGuard, LockInfo, StateError, StateStore};
+use super::{LockGuard, LockInfo, StateError, StateStore, decode, encode};
 use crate::aws::{Aws, AwsError};
 use crate::environment::S3Backend;
 use crate::state::State;
@@ -33,7 +33,10 @@ impl S3Store {
         Self {
             bucket: cfg.bucket.clone(),
             key: cfg.key.clone(),
-            region: cfg.region.clone().unwrap_or_else(|| default_region.to_string()),
+            region: cfg
+                .region
+                .clone()
+                .unwrap_or_else(|| default_region.to_string()),
             aws: OnceCell::new(),
         }
     }
@@ -47,13 +50,23 @@ impl S3Store {
     }
 
     fn aws_err(&self, e: AwsError) -> StateError {
-        StateError::Io { action: "use", path: self.location(), source: std::io::Error::other(e.to_string()) }
+        StateError::Io {
+            action: "use",
+            path: self.location(),
+            source: std::io::Error::other(e.to_string()),
+        }
     }
 
     /// The object's text and ETag, or `None` when it does not exist.
     async fn get(&self, key: &str) -> Result<Option<(String, String)>, StateError> {
         let client = self.client().await;
-        match client.get_object().bucket(&self.bucket).key(key).send().await {
+        match client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => {
                 let etag = out.e_tag().unwrap_or_default().to_string();
                 let bytes = out.body.collect().await.map_err(|e| StateError::Io {
@@ -61,11 +74,18 @@ impl S3Store {
                     path: format!("s3://{}/{key}", self.bucket),
                     source: std::io::Error::other(e.to_string()),
                 })?;
-                Ok(Some((String::from_utf8_lossy(&bytes.into_bytes()).into_owned(), etag)))
+                Ok(Some((
+                    String::from_utf8_lossy(&bytes.into_bytes()).into_owned(),
+                    etag,
+                )))
             }
             Err(e) => {
                 let err = AwsError::from_sdk("GetObject", format!("s3://{}/{key}", self.bucket), e);
-                if err.is_not_found() { Ok(None) } else { Err(self.aws_err(err)) }
+                if err.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(self.aws_err(err))
+                }
             }
         }
     }
@@ -88,10 +108,18 @@ impl S3Store {
     }
 
     /// Writes the lock object: create-only when `if_match` is `None`, else overwrite that version only.
-    async fn put_lock(&self, info: &LockInfo, if_match: Option<&str>) -> Result<Result<String, ()>, StateError> {
+    async fn put_lock(
+        &self,
+        info: &LockInfo,
+        if_match: Option<&str>,
+    ) -> Result<Result<String, ()>, StateError> {
         let client = self.client().await;
         let body = serde_json::to_vec(info).unwrap_or_default();
-        let req = client.put_object().bucket(&self.bucket).key(self.lock_key()).body(ByteStream::from(body));
+        let req = client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.lock_key())
+            .body(ByteStream::from(body));
         let req = match if_match {
             Some(etag) => req.if_match(etag),
             None => req.if_none_match("*"),
@@ -99,9 +127,17 @@ impl S3Store {
         match req.send().await {
             Ok(out) => Ok(Ok(out.e_tag().unwrap_or_default().to_string())),
             Err(e) => {
-                let err = AwsError::from_sdk("PutObject", format!("s3://{}/{}", self.bucket, self.lock_key()), e);
+                let err = AwsError::from_sdk(
+                    "PutObject",
+                    format!("s3://{}/{}", self.bucket, self.lock_key()),
+                    e,
+                );
                 match &err.kind {
-                    crate::aws::AwsErrorKind::Service(code) if code == "PreconditionFailed" || code == "ConditionalRequestConflict" => Ok(Err(())),
+                    crate::aws::AwsErrorKind::Service(code)
+                        if code == "PreconditionFailed" || code == "ConditionalRequestConflict" =>
+                    {
+                        Ok(Err(()))
+                    }
                     _ => Err(self.aws_err(err)),
                 }
             }
@@ -154,7 +190,13 @@ impl StateStore for S3Store {
                 .body(ByteStream::from(text.into_bytes()))
                 .send()
                 .await
-                .map_err(|e| self.aws_err(AwsError::from_sdk("PutObject", format!("{}.backup", self.location()), e)))?;
+                .map_err(|e| {
+                    self.aws_err(AwsError::from_sdk(
+                        "PutObject",
+                        format!("{}.backup", self.location()),
+                        e,
+                    ))
+                })?;
         }
         state.serial += 1;
         client
@@ -181,14 +223,20 @@ impl StateStore for S3Store {
                         Err(()) => Err(self.locked(LockInfo::new("unknown"))),
                     };
                 };
-                let held: LockInfo = serde_json::from_str(&text).unwrap_or_else(|_| LockInfo::new("unknown"));
+                let held: LockInfo =
+                    serde_json::from_str(&text).unwrap_or_else(|_| LockInfo::new("unknown"));
                 if !expired(&held) {
                     return Err(self.locked(held));
                 }
                 // The holder stopped renewing: take the lock over, but only that exact version of it.
                 match self.put_lock(&info, Some(&held_etag)).await? {
                     Ok(etag) => {
-                        tracing::warn!("took over the expired lock `{}` of {} (pid {})", held.id, held.owner, held.pid);
+                        tracing::warn!(
+                            "took over the expired lock `{}` of {} (pid {})",
+                            held.id,
+                            held.owner,
+                            held.pid
+                        );
                         etag
                     }
                     Err(()) => return Err(self.locked(held)),
@@ -200,11 +248,20 @@ impl StateStore for S3Store {
 
     async fn unlock(&self, id: &str) -> Result<(), StateError> {
         let Some((text, etag)) = self.get(&self.lock_key()).await? else {
-            return Err(StateError::NoSuchLock { path: self.location(), id: id.into(), detail: ": the state is not locked".into() });
+            return Err(StateError::NoSuchLock {
+                path: self.location(),
+                id: id.into(),
+                detail: ": the state is not locked".into(),
+            });
         };
-        let held: LockInfo = serde_json::from_str(&text).unwrap_or_else(|_| LockInfo::new("unknown"));
+        let held: LockInfo =
+            serde_json::from_str(&text).unwrap_or_else(|_| LockInfo::new("unknown"));
         if held.id != id {
-            return Err(StateError::NoSuchLock { path: self.location(), id: id.into(), detail: format!(": the lock there is `{}`", held.id) });
+            return Err(StateError::NoSuchLock {
+                path: self.location(),
+                id: id.into(),
+                detail: format!(": the lock there is `{}`", held.id),
+            });
         }
         let client = self.client().await;
         client
@@ -214,7 +271,13 @@ impl StateStore for S3Store {
             .if_match(etag)
             .send()
             .await
-            .map_err(|e| self.aws_err(AwsError::from_sdk("DeleteObject", format!("{}.lock", self.location()), e)))?;
+            .map_err(|e| {
+                self.aws_err(AwsError::from_sdk(
+                    "DeleteObject",
+                    format!("{}.lock", self.location()),
+                    e,
+                ))
+            })?;
         Ok(())
     }
 }
@@ -234,10 +297,21 @@ impl S3Store {
                 info.expires = Some(expiry());
                 let mut etag = renew_etag.lock().await;
                 let body = serde_json::to_vec(&info).unwrap_or_default();
-                match renew_client.put_object().bucket(&rb).key(&rk).if_match(etag.as_str()).body(ByteStream::from(body)).send().await {
+                match renew_client
+                    .put_object()
+                    .bucket(&rb)
+                    .key(&rk)
+                    .if_match(etag.as_str())
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await
+                {
                     Ok(out) => *etag = out.e_tag().unwrap_or_default().to_string(),
                     Err(e) => {
-                        tracing::warn!("could not renew the state lock: {}", AwsError::from_sdk("PutObject", &rk, e));
+                        tracing::warn!(
+                            "could not renew the state lock: {}",
+                            AwsError::from_sdk("PutObject", &rk, e)
+                        );
                         return;
                     }
                 }
@@ -251,7 +325,13 @@ impl S3Store {
                 tokio::task::block_in_place(|| {
                     handle.block_on(async {
                         let etag = current.lock().await.clone();
-                        let _ = client.delete_object().bucket(&bucket).key(&key).if_match(etag).send().await;
+                        let _ = client
+                            .delete_object()
+                            .bucket(&bucket)
+                            .key(&key)
+                            .if_match(etag)
+                            .send()
+                            .await;
                     })
                 });
             }

@@ -10,16 +10,32 @@ const HEADER: &str = "// a deliberately broken stack\nlet env = stack(\"local/us
 fn plan_bad(body: &str) -> (Project, Output) {
     let project = Project::new();
     project.write(BAD, format!("{HEADER}{body}"));
-    let out = eprun(&project, &["plan", BAD]).no_credentials().env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").run();
+    let out = eprun(&project, &["plan", BAD])
+        .no_credentials()
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .run();
     (project, out)
 }
 
 /// The checks every script error must pass: exit 1, `file:line:column`, the source line shown,
 /// each of `what` in the message, no panic, and no state written.
-fn assert_script_error(project: &Project, out: &Output, location: &str, source_line: &str, what: &[&str]) {
+fn assert_script_error(
+    project: &Project,
+    out: &Output,
+    location: &str,
+    source_line: &str,
+    what: &[&str],
+) {
     out.expect_code(1).expect_no_panic();
-    assert!(out.stderr.contains(location), "the error must name `{location}`\n{out}");
-    assert!(out.stderr.contains(source_line.trim()), "the error must show the source line `{}`\n{out}", source_line.trim());
+    assert!(
+        out.stderr.contains(location),
+        "the error must name `{location}`\n{out}"
+    );
+    assert!(
+        out.stderr.contains(source_line.trim()),
+        "the error must show the source line `{}`\n{out}",
+        source_line.trim()
+    );
     for w in what {
         assert!(out.stderr.contains(w), "the error must say `{w}`\n{out}");
     }
@@ -30,42 +46,80 @@ fn assert_script_error(project: &Project, out: &Output, location: &str, source_l
 fn syntax_error_points_at_the_unexpected_token() {
     let line = r#"let v = aws::ec2::vpc("main", #{ cidr_block: "10.0.0.0/16" );"#;
     let (project, out) = plan_bad(line);
-    assert_script_error(&project, &out, "scripts/bad.rhai:3:60", line, &["syntax error"]);
+    assert_script_error(
+        &project,
+        &out,
+        "scripts/bad.rhai:3:60",
+        line,
+        &["syntax error"],
+    );
 }
 
 #[test]
 fn unknown_function_suggests_the_closest_name() {
     let line = r#"let v = aws::ec2::vcp("main", #{ cidr_block: "10.0.0.0/16" });"#;
     let (project, out) = plan_bad(line);
-    assert_script_error(&project, &out, "scripts/bad.rhai:3:19", line, &["aws::ec2::vcp", "did you mean `aws::ec2::vpc`"]);
+    assert_script_error(
+        &project,
+        &out,
+        "scripts/bad.rhai:3:19",
+        line,
+        &["aws::ec2::vcp", "did you mean `aws::ec2::vpc`"],
+    );
 }
 
 #[test]
 fn misspelled_property_suggests_the_right_one() {
     let line = r#"let v = aws::ec2::vpc("main", #{ cidr_blok: "10.0.0.0/16" });"#;
     let (project, out) = plan_bad(line);
-    assert_script_error(&project, &out, "scripts/bad.rhai:3:19", line, &["cidr_blok", "cidr_block"]);
+    assert_script_error(
+        &project,
+        &out,
+        "scripts/bad.rhai:3:19",
+        line,
+        &["cidr_blok", "cidr_block"],
+    );
 }
 
 #[test]
 fn property_of_the_wrong_type_is_refused() {
     let line = r#"let v = aws::ec2::vpc("main", #{ cidr_block: "10.0.0.0/16", enable_dns_hostnames: "yes" });"#;
     let (project, out) = plan_bad(line);
-    assert_script_error(&project, &out, "scripts/bad.rhai:3:19", line, &["enable_dns_hostnames", "bool"]);
+    assert_script_error(
+        &project,
+        &out,
+        "scripts/bad.rhai:3:19",
+        line,
+        &["enable_dns_hostnames", "bool"],
+    );
 }
 
 #[test]
 fn invalid_cidr_is_refused() {
     let line = r#"let v = aws::ec2::vpc("main", #{ cidr_block: "10.0.0.0/33" });"#;
     let (project, out) = plan_bad(line);
-    assert_script_error(&project, &out, "scripts/bad.rhai:3:19", line, &["10.0.0.0/33", "CIDR"]);
+    assert_script_error(
+        &project,
+        &out,
+        "scripts/bad.rhai:3:19",
+        line,
+        &["10.0.0.0/33", "CIDR"],
+    );
 }
 
 #[test]
 fn subnet_cidr_outside_its_vpc_is_refused() {
     let line = r#"let s = aws::ec2::subnet("a", #{ vpc_id: vpc.id, cidr_block: "10.1.0.0/24", availability_zone: "us-east-1a" });"#;
-    let (project, out) = plan_bad(&format!("let vpc = aws::ec2::vpc(\"main\", #{{ cidr_block: \"10.0.0.0/16\" }});\n{line}"));
-    assert_script_error(&project, &out, "scripts/bad.rhai:4:19", line, &["10.1.0.0/24", "outside", "10.0.0.0/16"]);
+    let (project, out) = plan_bad(&format!(
+        "let vpc = aws::ec2::vpc(\"main\", #{{ cidr_block: \"10.0.0.0/16\" }});\n{line}"
+    ));
+    assert_script_error(
+        &project,
+        &out,
+        "scripts/bad.rhai:4:19",
+        line,
+        &["10.1.0.0/24", "outside", "10.0.0.0/16"],
+    );
 }
 
 #[test]
@@ -73,7 +127,13 @@ fn duplicate_address_names_the_first_declaration() {
     let first = r#"let a = aws::ec2::vpc("main", #{ cidr_block: "10.0.0.0/16" });"#;
     let second = r#"let b = aws::ec2::vpc("main", #{ cidr_block: "10.1.0.0/16" });"#;
     let (project, out) = plan_bad(&format!("{first}\n{second}"));
-    assert_script_error(&project, &out, "scripts/bad.rhai:4:19", second, &["duplicate address", "ec2.vpc.main", "scripts/bad.rhai:3:19"]);
+    assert_script_error(
+        &project,
+        &out,
+        "scripts/bad.rhai:4:19",
+        second,
+        &["duplicate address", "ec2.vpc.main", "scripts/bad.rhai:3:19"],
+    );
 }
 
 #[test]
@@ -83,10 +143,19 @@ let a = aws::ec2::subnet("a", #{ vpc_id: vpc.id, cidr_block: "10.0.1.0/24", avai
 let b = aws::ec2::subnet("b", #{ vpc_id: vpc.id, cidr_block: "10.0.2.0/24", availability_zone: "us-east-1a", depends_on: ["ec2.subnet.a"] });"#;
     let (project, out) = plan_bad(body);
     out.expect_code(1).expect_no_panic();
-    assert!(out.stderr.contains("scripts/bad.rhai:"), "the error must name the script\n{out}");
-    assert!(out.stderr.contains("cycle"), "the error must say it is a dependency cycle\n{out}");
+    assert!(
+        out.stderr.contains("scripts/bad.rhai:"),
+        "the error must name the script\n{out}"
+    );
+    assert!(
+        out.stderr.contains("cycle"),
+        "the error must say it is a dependency cycle\n{out}"
+    );
     for address in ["ec2.subnet.a", "ec2.subnet.b"] {
-        assert!(out.stderr.contains(address), "the cycle must name `{address}`\n{out}");
+        assert!(
+            out.stderr.contains(address),
+            "the cycle must name `{address}`\n{out}"
+        );
     }
     project.assert_no_state(&out);
 }
@@ -95,9 +164,18 @@ let b = aws::ec2::subnet("b", #{ vpc_id: vpc.id, cidr_block: "10.0.2.0/24", avai
 fn missing_environment_suggests_an_existing_one() {
     let project = Project::new();
     let line = r#"let env = stack("prod/us-east-2");"#;
-    project.write(BAD, format!("// a stack naming an environment that does not exist\n\n{line}\n"));
+    project.write(
+        BAD,
+        format!("// a stack naming an environment that does not exist\n\n{line}\n"),
+    );
     let out = eprun(&project, &["plan", BAD]).no_credentials().run();
-    assert_script_error(&project, &out, "scripts/bad.rhai:3:11", line, &["prod/us-east-2", "not found", "prod/us-east-1"]);
+    assert_script_error(
+        &project,
+        &out,
+        "scripts/bad.rhai:3:11",
+        line,
+        &["prod/us-east-2", "not found", "prod/us-east-1"],
+    );
 }
 
 #[test]
@@ -105,13 +183,27 @@ fn unknown_key_in_an_environment_file_names_the_file_key_and_line() {
     let project = Project::new();
     let env_file = "environments/local/us-east-1.toml";
     project.edit(env_file, |t| t.replacen("\ncidr = ", "\ncidrr = ", 1));
-    let line = project.read(env_file).lines().position(|l| l.starts_with("cidrr")).expect("the edited line") + 1;
-    let out = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US]).no_credentials().run();
+    let line = project
+        .read(env_file)
+        .lines()
+        .position(|l| l.starts_with("cidrr"))
+        .expect("the edited line")
+        + 1;
+    let out = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US])
+        .no_credentials()
+        .run();
     out.expect_code(1).expect_no_panic();
-    assert!(out.stderr.contains(env_file), "the error must name `{env_file}`\n{out}");
-    assert!(out.stderr.contains("cidrr"), "the error must name the unknown key `cidrr`\n{out}");
     assert!(
-        out.stderr.contains(&format!("{env_file}:{line}")) || out.stderr.contains(&format!("{env_file}: {line}:")),
+        out.stderr.contains(env_file),
+        "the error must name `{env_file}`\n{out}"
+    );
+    assert!(
+        out.stderr.contains("cidrr"),
+        "the error must name the unknown key `cidrr`\n{out}"
+    );
+    assert!(
+        out.stderr.contains(&format!("{env_file}:{line}"))
+            || out.stderr.contains(&format!("{env_file}: {line}:")),
         "the error must give the key's line {line}\n{out}"
     );
     project.assert_no_state(&out);
@@ -120,7 +212,13 @@ fn unknown_key_in_an_environment_file_names_the_file_key_and_line() {
 #[test]
 fn infinite_loop_is_stopped_by_the_operation_limit() {
     let (project, out) = plan_bad("loop {}");
-    assert_script_error(&project, &out, "scripts/bad.rhai:3:", "loop {}", &["operations", "help:"]);
+    assert_script_error(
+        &project,
+        &out,
+        "scripts/bad.rhai:3:",
+        "loop {}",
+        &["operations", "help:"],
+    );
 }
 
 #[test]
@@ -145,15 +243,25 @@ let net = vpc::network(cfg);"#;
     project.write(BAD, format!("{HEADER}{body}\n"));
     let out = eprun(&project, &["plan", BAD]).no_credentials().run();
     out.expect_code(1).expect_no_panic();
-    assert!(out.stderr.contains("stdlib/vpc.rhai:"), "the error must point into `stdlib/vpc.rhai`\n{out}");
-    assert!(out.stderr.contains("called at scripts/bad.rhai:6:"), "the error must show the call from the script (line 6)\n{out}");
+    assert!(
+        out.stderr.contains("stdlib/vpc.rhai:"),
+        "the error must point into `stdlib/vpc.rhai`\n{out}"
+    );
+    assert!(
+        out.stderr.contains("called at scripts/bad.rhai:6:"),
+        "the error must show the call from the script (line 6)\n{out}"
+    );
     project.assert_no_state(&out);
 }
 
 /// The one `error:` line of a failed command, checked to be a readable sentence.
 fn one_error_line(out: &Output) -> String {
     out.expect_code(1).expect_no_panic();
-    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.trim_start().starts_with("error")).collect();
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("error"))
+        .collect();
     assert_eq!(errors.len(), 1, "expected exactly one error line\n{out}");
     let line = errors[0].to_string();
     assert!(
@@ -166,11 +274,23 @@ fn one_error_line(out: &Output) -> String {
 #[test]
 fn unreachable_endpoint_is_one_line_naming_the_operation() {
     let project = Project::new();
-    let out = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"]).env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").run();
+    let out = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .run();
     let line = one_error_line(&out);
-    assert!(line.contains("Describe"), "the error must name the AWS operation (e.g. `DescribeVpcs`)\n{out}");
-    assert!(line.contains("could not reach"), "the error must say the endpoint could not be reached\n{out}");
-    assert_eq!(project.state_resource_count(LOCAL_US), 0, "nothing may be recorded\n{out}");
+    assert!(
+        line.contains("Describe"),
+        "the error must name the AWS operation (e.g. `DescribeVpcs`)\n{out}"
+    );
+    assert!(
+        line.contains("could not reach"),
+        "the error must say the endpoint could not be reached\n{out}"
+    );
+    assert_eq!(
+        project.state_resource_count(LOCAL_US),
+        0,
+        "nothing may be recorded\n{out}"
+    );
 }
 
 #[test]
@@ -181,6 +301,13 @@ fn missing_credentials_is_one_line_saying_so() {
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .run();
     let line = one_error_line(&out);
-    assert!(line.contains("no AWS credentials"), "the error must say there are no AWS credentials\n{out}");
-    assert_eq!(project.state_resource_count(LOCAL_US), 0, "nothing may be recorded\n{out}");
+    assert!(
+        line.contains("no AWS credentials"),
+        "the error must say there are no AWS credentials\n{out}"
+    );
+    assert_eq!(
+        project.state_resource_count(LOCAL_US),
+        0,
+        "nothing may be recorded\n{out}"
+    );
 }

@@ -10,7 +10,9 @@ use crate::support::*;
 /// records at least `k` resources, or lets it finish if it gets there first. Returns whether
 /// it was killed, and how many resources the state recorded at that moment.
 fn apply_and_kill_after(project: &Project, moto: &Moto, k: usize) -> (bool, usize) {
-    let run = eprun(project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"]).moto(moto).spawn();
+    let run = eprun(project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"])
+        .moto(moto)
+        .spawn();
     let recorded = poll_until(
         APPLY_TIMEOUT,
         &format!("the state to record {k} resources"),
@@ -25,7 +27,11 @@ fn apply_and_kill_after(project: &Project, moto: &Moto, k: usize) -> (bool, usiz
 }
 
 fn run_context(project: &Project, run: &Running) -> String {
-    format!("{}\nstate records {} resources", run.context(), project.state_resource_count(LOCAL_US))
+    format!(
+        "{}\nstate records {} resources",
+        run.context(),
+        project.state_resource_count(LOCAL_US)
+    )
 }
 
 /// After an interrupted apply, a second apply must finish and leave exactly one of everything.
@@ -35,30 +41,74 @@ fn rerun_converges_without_duplicates(k: usize) {
     let (killed, recorded) = apply_and_kill_after(&project, &moto, k);
     eprintln!("round k={k}: killed={killed}, state recorded {recorded} resources at that moment");
 
-    let rerun = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"]).moto(&moto).run();
+    let rerun = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"])
+        .moto(&moto)
+        .run();
     rerun.expect_success().expect_no_panic();
 
     let inv = Inventory::read(&moto, "us-east-1", LOCAL_US);
-    let what = format!("(killed after {recorded} recorded resources) {}\n{rerun}", inv.summary());
+    let what = format!(
+        "(killed after {recorded} recorded resources) {}\n{rerun}",
+        inv.summary()
+    );
     assert_eq!(inv.vpcs.len(), 1, "exactly one VPC {what}");
     assert_eq!(inv.subnets.len(), 6, "exactly six subnets {what}");
-    assert_eq!(inv.internet_gateways.len(), 1, "exactly one internet gateway {what}");
-    assert_eq!(inv.nat_gateways.len(), 3, "exactly three NAT gateways {what}");
+    assert_eq!(
+        inv.internet_gateways.len(),
+        1,
+        "exactly one internet gateway {what}"
+    );
+    assert_eq!(
+        inv.nat_gateways.len(),
+        3,
+        "exactly three NAT gateways {what}"
+    );
     assert_eq!(inv.addresses.len(), 3, "exactly three EIPs {what}");
-    assert_eq!(inv.route_tables.len(), 4, "exactly four route tables (1 public, 3 private) {what}");
-    assert_eq!(inv.security_groups.len(), 1, "exactly one endpoint security group {what}");
-    assert_eq!(inv.vpc_endpoints.len(), 5, "exactly five VPC endpoints {what}");
+    assert_eq!(
+        inv.route_tables.len(),
+        4,
+        "exactly four route tables (1 public, 3 private) {what}"
+    );
+    assert_eq!(
+        inv.security_groups.len(),
+        1,
+        "exactly one endpoint security group {what}"
+    );
+    assert_eq!(
+        inv.vpc_endpoints.len(),
+        5,
+        "exactly five VPC endpoints {what}"
+    );
     assert_eq!(inv.flow_logs.len(), 1, "exactly one flow log {what}");
     assert_eq!(inv.buckets.len(), 1, "exactly one flow-log bucket {what}");
     // Nothing untagged was left behind either: moto's only other VPC is its default one.
-    let all_vpcs = block_on(ec2_client(&moto, "us-east-1").describe_vpcs().send()).expect("DescribeVpcs");
-    let extra = all_vpcs.vpcs().iter().filter(|v| v.is_default() != Some(true)).count();
+    let all_vpcs =
+        block_on(ec2_client(&moto, "us-east-1").describe_vpcs().send()).expect("DescribeVpcs");
+    let extra = all_vpcs
+        .vpcs()
+        .iter()
+        .filter(|v| v.is_default() != Some(true))
+        .count();
     assert_eq!(extra, 1, "VPCs besides the default one {what}");
-    let route_count: usize = inv.route_tables.iter().map(|rt| rt.routes().iter().filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).count()).sum();
+    let route_count: usize = inv
+        .route_tables
+        .iter()
+        .map(|rt| {
+            rt.routes()
+                .iter()
+                .filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+                .count()
+        })
+        .sum();
     assert_eq!(route_count, 4, "one default route per route table {what}");
 
     // And the stack has converged: nothing left to do.
-    let plan = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US, "--detailed-exitcode"]).moto(&moto).run();
+    let plan = eprun(
+        &project,
+        &["plan", US_SCRIPT, "--env", LOCAL_US, "--detailed-exitcode"],
+    )
+    .moto(&moto)
+    .run();
     plan.expect_code(0);
 }
 
@@ -82,15 +132,28 @@ fn lock_of_a_killed_apply_does_not_block_the_next_run() {
     let moto = Moto::start();
     let project = Project::new();
     let (killed, recorded) = apply_and_kill_after(&project, &moto, 1);
-    assert!(killed, "the apply finished before it recorded one resource ({recorded}): nothing to test");
+    assert!(
+        killed,
+        "the apply finished before it recorded one resource ({recorded}): nothing to test"
+    );
 
     // The dead process's OS lock is gone with it; its lock record may remain but must not block.
-    let plan = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US]).moto(&moto).run();
+    let plan = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US])
+        .moto(&moto)
+        .run();
     plan.expect_success();
-    assert!(!plan.stderr.contains("locked by"), "a killed run's lock must not block the next one\n{plan}");
-    let apply = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"]).moto(&moto).run();
+    assert!(
+        !plan.stderr.contains("locked by"),
+        "a killed run's lock must not block the next one\n{plan}"
+    );
+    let apply = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"])
+        .moto(&moto)
+        .run();
     apply.expect_success();
-    assert!(!apply.stderr.contains("locked by"), "a killed run's lock must not block the next one\n{apply}");
+    assert!(
+        !apply.stderr.contains("locked by"),
+        "a killed run's lock must not block the next one\n{apply}"
+    );
 }
 
 /// How the lock is held for long enough to observe, without timing: an apply on moto may finish
@@ -102,28 +165,52 @@ fn lock_of_a_killed_apply_does_not_block_the_next_run() {
 fn plan_is_refused_while_an_apply_holds_the_lock() {
     let moto = Moto::start();
     let project = Project::new();
-    let mut holder = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US]).moto(&moto).spawn_with_tty();
+    let mut holder = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US])
+        .moto(&moto)
+        .spawn_with_tty();
     poll_until(
         Duration::from_secs(120),
         "the apply to print its plan and ask for confirmation",
         || holder.context(),
         || (holder.stdout_so_far().contains("Plan:") || holder.finished()).then_some(()),
     );
-    assert!(!holder.finished(), "the apply (stdin a terminal) should wait at its prompt\n{}", holder.context());
+    assert!(
+        !holder.finished(),
+        "the apply (stdin a terminal) should wait at its prompt\n{}",
+        holder.context()
+    );
 
-    let second = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US]).moto(&moto).run();
+    let second = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US])
+        .moto(&moto)
+        .run();
     second.expect_code(1).expect_no_panic();
-    assert!(second.stderr.contains("locked by"), "a second run must be refused while the lock is held\n{second}");
-    assert!(second.stderr.contains("`apply`"), "the refusal must name the holder's operation `apply`\n{second}");
-    assert!(!holder.finished(), "the holder should still be waiting\n{}", holder.context());
+    assert!(
+        second.stderr.contains("locked by"),
+        "a second run must be refused while the lock is held\n{second}"
+    );
+    assert!(
+        second.stderr.contains("`apply`"),
+        "the refusal must name the holder's operation `apply`\n{second}"
+    );
+    assert!(
+        !holder.finished(),
+        "the holder should still be waiting\n{}",
+        holder.context()
+    );
 
     // Anything but `yes` changes nothing, and the lock goes with the holder.
     holder.answer("no\n");
     let held = holder.wait(Duration::from_secs(60));
     held.expect_success();
     let inv = Inventory::read(&moto, "us-east-1", LOCAL_US);
-    assert!(inv.is_empty(), "answering `no` must change nothing, yet the stack owns {}\n{held}", inv.summary());
-    let after = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US]).moto(&moto).run();
+    assert!(
+        inv.is_empty(),
+        "answering `no` must change nothing, yet the stack owns {}\n{held}",
+        inv.summary()
+    );
+    let after = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US])
+        .moto(&moto)
+        .run();
     after.expect_success();
 }
 
@@ -159,19 +246,52 @@ fn bucket_created_before_a_crash_gets_its_ownership_tags_on_the_next_apply() {
         "outputs": {}
     });
     let text = serde_json::to_string(&state).expect("state text");
-    let sum: String = sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let sum: String = sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let envelope = serde_json::json!({ "format": "eprun-state", "checksum": format!("sha256:{sum}"), "state": state });
-    project.write(project.state_path(LOCAL_US), serde_json::to_string_pretty(&envelope).expect("envelope"));
+    project.write(
+        project.state_path(LOCAL_US),
+        serde_json::to_string_pretty(&envelope).expect("envelope"),
+    );
 
-    let out = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"]).moto(&moto).run();
+    let out = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"])
+        .moto(&moto)
+        .run();
     out.expect_success().expect_no_panic();
 
     let tags = block_on(s3.get_bucket_tagging().bucket(bucket).send()).expect("GetBucketTagging");
-    let tag = |k: &str| tags.tag_set().iter().find(|t| t.key() == k).map(|t| t.value().to_string());
-    let all: Vec<String> = tags.tag_set().iter().map(|t| format!("{}={}", t.key(), t.value())).collect();
-    assert_eq!(tag("eprun:stack").as_deref(), Some(LOCAL_US), "the adopted bucket must carry eprun:stack; its tags: {all:?}\n{out}");
-    assert_eq!(tag("eprun:address").as_deref(), Some(address), "the adopted bucket must carry eprun:address; its tags: {all:?}\n{out}");
-    assert!(tag("Name").is_some(), "the adopted bucket must carry a Name tag; its tags: {all:?}\n{out}");
+    let tag = |k: &str| {
+        tags.tag_set()
+            .iter()
+            .find(|t| t.key() == k)
+            .map(|t| t.value().to_string())
+    };
+    let all: Vec<String> = tags
+        .tag_set()
+        .iter()
+        .map(|t| format!("{}={}", t.key(), t.value()))
+        .collect();
+    assert_eq!(
+        tag("eprun:stack").as_deref(),
+        Some(LOCAL_US),
+        "the adopted bucket must carry eprun:stack; its tags: {all:?}\n{out}"
+    );
+    assert_eq!(
+        tag("eprun:address").as_deref(),
+        Some(address),
+        "the adopted bucket must carry eprun:address; its tags: {all:?}\n{out}"
+    );
+    assert!(
+        tag("Name").is_some(),
+        "the adopted bucket must carry a Name tag; its tags: {all:?}\n{out}"
+    );
     let inv = Inventory::read(&moto, "us-east-1", LOCAL_US);
-    assert_eq!(inv.buckets, vec![bucket.to_string()], "exactly the one bucket, found by its tags: {}\n{out}", inv.summary());
+    assert_eq!(
+        inv.buckets,
+        vec![bucket.to_string()],
+        "exactly the one bucket, found by its tags: {}\n{out}",
+        inv.summary()
+    );
 }

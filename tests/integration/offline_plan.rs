@@ -30,32 +30,74 @@ fn check_offline_plan(script: &str, vpc_address: &str, vpc_cidr: &str) -> serde_
     let json_out = offline_plan(&project, script, &["--json"]);
     json_out.expect_success();
     let plan = json_out.json();
-    assert_eq!(plan["stack"], script.trim_start_matches("scripts/").trim_end_matches(".rhai"), "stack name\n{json_out}");
-    let changes = plan["changes"].as_array().unwrap_or_else(|| panic!("`changes` is not an array\n{json_out}"));
-    assert!(!changes.is_empty(), "a fresh stack must have changes\n{json_out}");
+    assert_eq!(
+        plan["stack"],
+        script
+            .trim_start_matches("scripts/")
+            .trim_end_matches(".rhai"),
+        "stack name\n{json_out}"
+    );
+    let changes = plan["changes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("`changes` is not an array\n{json_out}"));
+    assert!(
+        !changes.is_empty(),
+        "a fresh stack must have changes\n{json_out}"
+    );
     for c in changes {
-        let address = c["address"].as_str().unwrap_or_else(|| panic!("a change without `address`: {c}"));
-        let kind = c["type"].as_str().unwrap_or_else(|| panic!("a change without `type`: {c}"));
-        assert_eq!(c["action"], "create", "on an empty state every change is a create: {c}");
+        let address = c["address"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a change without `address`: {c}"));
+        let kind = c["type"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a change without `type`: {c}"));
+        assert_eq!(
+            c["action"], "create",
+            "on an empty state every change is a create: {c}"
+        );
         assert!(c["fields"].is_array(), "a change without `fields`: {c}");
-        assert_eq!(address_type(address), kind, "the address `{address}` must start with its type `{kind}`");
+        assert_eq!(
+            address_type(address),
+            kind,
+            "the address `{address}` must start with its type `{kind}`"
+        );
     }
-    assert_eq!(plan["summary"]["create"].as_u64(), Some(changes.len() as u64), "summary.create must count the changes\n{json_out}");
+    assert_eq!(
+        plan["summary"]["create"].as_u64(),
+        Some(changes.len() as u64),
+        "summary.create must count the changes\n{json_out}"
+    );
     for action in ["update", "replace", "delete"] {
-        assert_eq!(plan["summary"][action].as_u64(), Some(0), "summary.{action}\n{json_out}");
+        assert_eq!(
+            plan["summary"][action].as_u64(),
+            Some(0),
+            "summary.{action}\n{json_out}"
+        );
     }
-    assert_eq!(plan["stats"]["api_calls"].as_u64(), Some(0), "a plan on an empty state makes no AWS call\n{json_out}");
+    assert_eq!(
+        plan["stats"]["api_calls"].as_u64(),
+        Some(0),
+        "a plan on an empty state makes no AWS call\n{json_out}"
+    );
 
     // The human plan shows a create for every resource, and the summary line.
     let addresses = plan_addresses(&plan);
     for address in &addresses {
         assert!(
-            text.stdout.lines().any(|l| l.trim() == format!("+ {address}")),
+            text.stdout
+                .lines()
+                .any(|l| l.trim() == format!("+ {address}")),
             "the plan shows no create for `{address}`\n{text}"
         );
     }
-    let summary = format!("Plan: {} to create, 0 to update, 0 to replace, 0 to delete.", addresses.len());
-    assert!(text.stdout.contains(&summary), "missing the summary line `{summary}`\n{text}");
+    let summary = format!(
+        "Plan: {} to create, 0 to update, 0 to replace, 0 to delete.",
+        addresses.len()
+    );
+    assert!(
+        text.stdout.contains(&summary),
+        "missing the summary line `{summary}`\n{text}"
+    );
 
     // A few addresses a user looks for.
     let name = vpc_address.trim_start_matches("ec2.vpc.");
@@ -65,13 +107,25 @@ fn check_offline_plan(script: &str, vpc_address: &str, vpc_cidr: &str) -> serde_
         format!("ec2.flow_log.{name}"),
         format!("ec2.vpc_endpoint.{name}-s3"),
     ] {
-        assert!(addresses.contains(&wanted), "the plan has no `{wanted}`; it has {addresses:#?}");
+        assert!(
+            addresses.contains(&wanted),
+            "the plan has no `{wanted}`; it has {addresses:#?}"
+        );
     }
-    let nats = addresses.iter().filter(|a| a.starts_with("ec2.nat_gateway.")).count();
-    assert_eq!(nats, 3, "one NAT gateway per AZ; the plan has {addresses:#?}");
+    let nats = addresses
+        .iter()
+        .filter(|a| a.starts_with("ec2.nat_gateway."))
+        .count();
+    assert_eq!(
+        nats, 3,
+        "one NAT gateway per AZ; the plan has {addresses:#?}"
+    );
 
     // The VPC gets the environment's CIDR.
-    let vpc = changes.iter().find(|c| c["address"] == vpc_address).expect("the VPC change");
+    let vpc = changes
+        .iter()
+        .find(|c| c["address"] == vpc_address)
+        .expect("the VPC change");
     let cidr = vpc["fields"]
         .as_array()
         .and_then(|fs| fs.iter().find(|f| f["name"] == "cidr_block"))
@@ -100,9 +154,13 @@ fn plan_of_eu_west_1_before_the_primary_says_which_stack_to_apply_first() {
     let out = offline_plan(&project, EU_SCRIPT, &[]);
     out.expect_code(1).expect_no_panic();
     assert!(
-        out.stderr.contains("apply the `prod/us-east-1` stack first"),
+        out.stderr
+            .contains("apply the `prod/us-east-1` stack first"),
         "the error must name the stack to apply first\n{out}"
     );
-    assert!(out.stderr.contains("scripts/prod/eu-west-1.rhai:"), "the error must point at the script line\n{out}");
+    assert!(
+        out.stderr.contains("scripts/prod/eu-west-1.rhai:"),
+        "the error must point at the script line\n{out}"
+    );
     project.assert_no_state(&out);
 }

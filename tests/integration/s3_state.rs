@@ -17,13 +17,31 @@ fn s3_project(moto: &Moto) -> Project {
             &format!("[state]\nbackend = \"s3\"\nbucket = \"{BUCKET}\"\nkey = \"{KEY}\""),
         )
     });
-    assert!(project.read("environments/local/us-east-1.toml").contains("backend = \"s3\""), "the env file was not switched to S3");
-    block_on(s3_client(moto, "us-east-1").create_bucket().bucket(BUCKET).send()).expect("CreateBucket for the state");
+    assert!(
+        project
+            .read("environments/local/us-east-1.toml")
+            .contains("backend = \"s3\""),
+        "the env file was not switched to S3"
+    );
+    block_on(
+        s3_client(moto, "us-east-1")
+            .create_bucket()
+            .bucket(BUCKET)
+            .send(),
+    )
+    .expect("CreateBucket for the state");
     project
 }
 
 fn object(moto: &Moto, key: &str) -> Option<String> {
-    let out = block_on(s3_client(moto, "us-east-1").get_object().bucket(BUCKET).key(key).send()).ok()?;
+    let out = block_on(
+        s3_client(moto, "us-east-1")
+            .get_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send(),
+    )
+    .ok()?;
     let bytes = block_on(out.body.collect()).ok()?.into_bytes();
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }
@@ -44,36 +62,86 @@ fn put_lock(moto: &Moto, body: serde_json::Value) {
 fn second_apply_is_refused_while_the_first_holds_the_s3_lock() {
     let moto = Moto::start();
     let project = s3_project(&moto);
-    let mut holder = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US]).moto(&moto).spawn_with_tty();
+    let mut holder = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US])
+        .moto(&moto)
+        .spawn_with_tty();
     poll_until(
         Duration::from_secs(120),
         "the first apply to print its plan and wait at its prompt",
         || holder.context(),
         || (holder.stdout_so_far().contains("Plan:") || holder.finished()).then_some(()),
     );
-    assert!(!holder.finished(), "the first apply should wait at its prompt\n{}", holder.context());
-    let lock = object(&moto, &format!("{KEY}.lock")).expect("the lock object exists while the apply runs");
-    assert!(lock.contains("\"operation\":\"apply\"") && lock.contains("\"expires\""), "lock: {lock}");
+    assert!(
+        !holder.finished(),
+        "the first apply should wait at its prompt\n{}",
+        holder.context()
+    );
+    let lock =
+        object(&moto, &format!("{KEY}.lock")).expect("the lock object exists while the apply runs");
+    assert!(
+        lock.contains("\"operation\":\"apply\"") && lock.contains("\"expires\""),
+        "lock: {lock}"
+    );
 
-    let second = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"]).moto(&moto).run();
+    let second = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"])
+        .moto(&moto)
+        .run();
     second.expect_code(1).expect_no_panic();
-    assert!(second.stderr.contains("locked by") && second.stderr.contains("`apply`"), "{second}");
-    assert!(second.stderr.contains(&format!("s3://{BUCKET}/{KEY}")), "the refusal names the state\n{second}");
-    assert!(Inventory::read(&moto, "us-east-1", LOCAL_US).is_empty(), "the refused run created something");
+    assert!(
+        second.stderr.contains("locked by") && second.stderr.contains("`apply`"),
+        "{second}"
+    );
+    assert!(
+        second.stderr.contains(&format!("s3://{BUCKET}/{KEY}")),
+        "the refusal names the state\n{second}"
+    );
+    assert!(
+        Inventory::read(&moto, "us-east-1", LOCAL_US).is_empty(),
+        "the refused run created something"
+    );
 
     holder.answer("no\n");
     holder.wait(Duration::from_secs(60)).expect_success();
-    assert!(object(&moto, &format!("{KEY}.lock")).is_none(), "the lock object must go with its holder");
+    assert!(
+        object(&moto, &format!("{KEY}.lock")).is_none(),
+        "the lock object must go with its holder"
+    );
 
-    let apply = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"]).moto(&moto).run();
+    let apply = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"])
+        .moto(&moto)
+        .run();
     apply.expect_success().expect_no_panic();
-    let state: serde_json::Value = serde_json::from_str(&object(&moto, KEY).expect("the state object")).expect("state JSON");
+    let state: serde_json::Value =
+        serde_json::from_str(&object(&moto, KEY).expect("the state object")).expect("state JSON");
     assert_eq!(state["format"], "eprun-state");
-    assert!(state["checksum"].as_str().is_some_and(|c| c.starts_with("sha256:")), "{state}");
-    assert!(state["state"]["resources"].as_object().is_some_and(|r| !r.is_empty()), "{state}");
-    assert!(object(&moto, &format!("{KEY}.backup")).is_some(), "the previous version is kept");
-    assert!(project.state_files().is_empty(), "an S3 stack writes no local state: {:?}", project.state_files());
-    eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US, "--detailed-exitcode"]).moto(&moto).run().expect_success();
+    assert!(
+        state["checksum"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("sha256:")),
+        "{state}"
+    );
+    assert!(
+        state["state"]["resources"]
+            .as_object()
+            .is_some_and(|r| !r.is_empty()),
+        "{state}"
+    );
+    assert!(
+        object(&moto, &format!("{KEY}.backup")).is_some(),
+        "the previous version is kept"
+    );
+    assert!(
+        project.state_files().is_empty(),
+        "an S3 stack writes no local state: {:?}",
+        project.state_files()
+    );
+    eprun(
+        &project,
+        &["plan", US_SCRIPT, "--env", LOCAL_US, "--detailed-exitcode"],
+    )
+    .moto(&moto)
+    .run()
+    .expect_success();
 }
 
 #[test]
@@ -85,9 +153,14 @@ fn expired_s3_lock_of_a_dead_run_is_taken_over() {
         serde_json::json!({"id": "dead-run", "owner": "ci@gone", "pid": 1, "operation": "apply",
                            "since": "2026-01-01T00:00:00Z", "expires": "2026-01-01T00:01:00Z"}),
     );
-    let plan = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US]).moto(&moto).run();
+    let plan = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US])
+        .moto(&moto)
+        .run();
     plan.expect_success().expect_no_panic();
-    assert!(object(&moto, &format!("{KEY}.lock")).is_none(), "the taken-over lock is released at the end");
+    assert!(
+        object(&moto, &format!("{KEY}.lock")).is_none(),
+        "the taken-over lock is released at the end"
+    );
 }
 
 #[test]
@@ -99,14 +172,41 @@ fn live_s3_lock_is_refused_until_state_unlock_releases_it() {
         serde_json::json!({"id": "live-run", "owner": "alice@laptop", "pid": 4242, "operation": "destroy",
                            "since": "2026-11-25T10:00:00Z", "expires": "2999-01-01T00:00:00Z"}),
     );
-    let refused = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US]).moto(&moto).run();
+    let refused = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US])
+        .moto(&moto)
+        .run();
     refused.expect_code(1);
-    for needle in ["alice@laptop", "4242", "`destroy`", "eprun state unlock live-run"] {
-        assert!(refused.stderr.contains(needle), "the refusal must mention {needle}\n{refused}");
+    for needle in [
+        "alice@laptop",
+        "4242",
+        "`destroy`",
+        "eprun state unlock live-run",
+    ] {
+        assert!(
+            refused.stderr.contains(needle),
+            "the refusal must mention {needle}\n{refused}"
+        );
     }
-    let wrong = eprun(&project, &["state", "unlock", "other-id", "--env", LOCAL_US]).moto(&moto).run();
+    let wrong = eprun(
+        &project,
+        &["state", "unlock", "other-id", "--env", LOCAL_US],
+    )
+    .moto(&moto)
+    .run();
     wrong.expect_code(1);
-    assert!(wrong.stderr.contains("live-run"), "unlocking another id names the real one\n{wrong}");
-    eprun(&project, &["state", "unlock", "live-run", "--env", LOCAL_US]).moto(&moto).run().expect_success();
-    eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US]).moto(&moto).run().expect_success();
+    assert!(
+        wrong.stderr.contains("live-run"),
+        "unlocking another id names the real one\n{wrong}"
+    );
+    eprun(
+        &project,
+        &["state", "unlock", "live-run", "--env", LOCAL_US],
+    )
+    .moto(&moto)
+    .run()
+    .expect_success();
+    eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US])
+        .moto(&moto)
+        .run()
+        .expect_success();
 }

@@ -8,17 +8,28 @@ fn refused_and_untouched(damaged: &[u8], args: &[&str]) {
     let project = Project::new();
     let path = project.state_path(LOCAL_US);
     project.write(&path, damaged);
-    let out = eprun(&project, args).env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").run();
+    let out = eprun(&project, args)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .run();
     out.expect_code(1).expect_no_panic();
-    assert!(out.stderr.contains("corrupt"), "the error must say the state is corrupt\n{out}");
-    assert!(out.stderr.contains("us-east-1.json"), "the error must name the state file\n{out}");
+    assert!(
+        out.stderr.contains("corrupt"),
+        "the error must say the state is corrupt\n{out}"
+    );
+    assert!(
+        out.stderr.contains("us-east-1.json"),
+        "the error must name the state file\n{out}"
+    );
     let after = std::fs::read(&path).expect("the state file must still be there");
     assert_eq!(after, damaged, "the corrupt state file was changed\n{out}");
 }
 
 #[test]
 fn garbage_state_file_makes_plan_fail_and_is_left_byte_identical() {
-    refused_and_untouched(b"\x00\x17 this is not a state file {{{\n", &["plan", US_SCRIPT, "--env", LOCAL_US]);
+    refused_and_untouched(
+        b"\x00\x17 this is not a state file {{{\n",
+        &["plan", US_SCRIPT, "--env", LOCAL_US],
+    );
 }
 
 #[test]
@@ -41,5 +52,8 @@ fn truncated_state_file_makes_plan_fail_and_is_left_byte_identical() {
 
 #[test]
 fn corrupt_state_file_makes_apply_refuse_and_is_left_byte_identical() {
-    refused_and_untouched(b"{\"format\": \"eprun-state\", \"checksum\": \"sha256:00\", \"state\": {}}\n", &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"]);
+    refused_and_untouched(
+        b"{\"format\": \"eprun-state\", \"checksum\": \"sha256:00\", \"state\": {}}\n",
+        &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"],
+    );
 }

@@ -30,20 +30,33 @@ pub fn eprun_bin() -> PathBuf {
 /// The Python interpreter of the project's `.venv/`, which `tools/test` creates.
 pub fn venv_python() -> PathBuf {
     let python = repo_root().join(".venv/bin/python");
-    assert!(python.exists(), "{} is missing: run tools/test, which creates .venv", python.display());
+    assert!(
+        python.exists(),
+        "{} is missing: run tools/test, which creates .venv",
+        python.display()
+    );
     python
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` (and `context()`) after `timeout`.
 /// This is how tests wait for something: never a fixed sleep.
-pub fn poll_until<T>(timeout: Duration, what: &str, mut context: impl FnMut() -> String, mut check: impl FnMut() -> Option<T>) -> T {
+pub fn poll_until<T>(
+    timeout: Duration,
+    what: &str,
+    mut context: impl FnMut() -> String,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = check() {
             return v;
         }
         if Instant::now() > deadline {
-            panic!("timed out after {}s waiting for {what}\n{}", timeout.as_secs(), context());
+            panic!(
+                "timed out after {}s waiting for {what}\n{}",
+                timeout.as_secs(),
+                context()
+            );
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -66,7 +79,10 @@ impl Moto {
     pub fn start() -> Moto {
         let server = repo_root().join(".venv/bin/moto_server");
         if !server.exists() {
-            panic!("moto is not installed: run tools/test, which creates .venv ({} is missing)", server.display());
+            panic!(
+                "moto is not installed: run tools/test, which creates .venv ({} is missing)",
+                server.display()
+            );
         }
         // The free port is picked before moto binds it, so another process may take it first:
         // then moto exits ("in use") and we try another port.
@@ -77,12 +93,17 @@ impl Moto {
                 Err(log) => last_log = log,
             }
         }
-        panic!("moto_server could not bind a free port after 5 tries\n--- moto log ---\n{last_log}");
+        panic!(
+            "moto_server could not bind a free port after 5 tries\n--- moto log ---\n{last_log}"
+        );
     }
 
     /// One attempt: Err(log) when moto exited because its port was taken.
     fn try_start(server: &Path) -> Result<Moto, String> {
-        let dir = tempfile::Builder::new().prefix("eprun-moto-").tempdir().expect("temp dir for the moto log");
+        let dir = tempfile::Builder::new()
+            .prefix("eprun-moto-")
+            .tempdir()
+            .expect("temp dir for the moto log");
         let log = dir.path().join("moto.log");
         // A port that was free a moment ago.
         let port = {
@@ -101,7 +122,12 @@ impl Moto {
             .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
-        let mut moto = Moto { child, port, log, _dir: dir };
+        let mut moto = Moto {
+            child,
+            port,
+            log,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = moto.child.try_wait() {
@@ -109,14 +135,19 @@ impl Moto {
                 if log.contains("in use") {
                     return Err(log);
                 }
-                panic!("moto_server exited ({status}) before answering on port {port}\n--- moto log ---\n{log}");
+                panic!(
+                    "moto_server exited ({status}) before answering on port {port}\n--- moto log ---\n{log}"
+                );
             }
             // "Running on" proves that our server bound the port (not some other process).
             if moto.log_text().contains("Running on") && moto.answers() {
                 return Ok(moto);
             }
             if Instant::now() > deadline {
-                panic!("moto_server did not answer on port {port} within 30s\n--- moto log ---\n{}", moto.log_text());
+                panic!(
+                    "moto_server did not answer on port {port} within 30s\n--- moto log ---\n{}",
+                    moto.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -135,9 +166,13 @@ impl Moto {
     /// Whether `GET /moto-api/` gets an HTTP answer.
     fn answers(&self) -> bool {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else { return false };
+        let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+            return false;
+        };
         let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-        if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+        if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .is_err()
+        {
             return false;
         }
         let mut head = [0u8; 12];
@@ -164,7 +199,10 @@ pub struct Project {
 impl Project {
     /// A fresh copy of the project.
     pub fn new() -> Project {
-        let dir = tempfile::Builder::new().prefix("eprun-project-").tempdir().expect("temp project dir");
+        let dir = tempfile::Builder::new()
+            .prefix("eprun-project-")
+            .tempdir()
+            .expect("temp project dir");
         for sub in ["environments", "scripts", "stdlib"] {
             copy_dir(&repo_root().join(sub), &dir.path().join(sub));
         }
@@ -185,7 +223,8 @@ impl Project {
     pub fn write(&self, rel: impl AsRef<Path>, contents: impl AsRef<[u8]>) {
         let path = self.join(rel);
         fs::create_dir_all(path.parent().expect("a parent")).expect("create folders");
-        fs::write(&path, contents).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        fs::write(&path, contents)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     }
 
     /// Reads a file as text.
@@ -199,7 +238,12 @@ impl Project {
         let rel = rel.as_ref();
         let before = self.read(rel);
         let after = f(&before);
-        assert_ne!(before, after, "the edit of {} changed nothing", rel.display());
+        assert_ne!(
+            before,
+            after,
+            "the edit of {} changed nothing",
+            rel.display()
+        );
         self.write(rel, after);
     }
 
@@ -217,7 +261,11 @@ impl Project {
     /// How many resources the state file of `env` records (pending or created); 0 when there is none.
     pub fn state_resource_count(&self, env: &str) -> usize {
         self.state_json(env)
-            .and_then(|v| v.pointer("/state/resources").and_then(|r| r.as_object()).map(|o| o.len()))
+            .and_then(|v| {
+                v.pointer("/state/resources")
+                    .and_then(|r| r.as_object())
+                    .map(|o| o.len())
+            })
             .unwrap_or(0)
     }
 
@@ -238,7 +286,10 @@ impl Project {
     /// Panics when any state file exists: the command must have changed nothing.
     pub fn assert_no_state(&self, out: &Output) {
         let files = self.state_files();
-        assert!(files.is_empty(), "a state file was written ({files:?}) although nothing should have changed\n{out}");
+        assert!(
+            files.is_empty(),
+            "a state file was written ({files:?}) although nothing should have changed\n{out}"
+        );
     }
 }
 
@@ -250,19 +301,24 @@ impl Default for Project {
 
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap_or_else(|e| panic!("cannot create {}: {e}", to.display()));
-    for entry in fs::read_dir(from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display())) {
+    for entry in
+        fs::read_dir(from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()))
+    {
         let entry = entry.expect("dir entry");
         let target = to.join(entry.file_name());
         if entry.file_type().expect("file type").is_dir() {
             copy_dir(&entry.path(), &target);
         } else {
-            fs::copy(entry.path(), &target).unwrap_or_else(|e| panic!("cannot copy {}: {e}", entry.path().display()));
+            fs::copy(entry.path(), &target)
+                .unwrap_or_else(|e| panic!("cannot copy {}: {e}", entry.path().display()));
         }
     }
 }
 
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -291,7 +347,12 @@ pub struct Output {
 
 impl Output {
     fn new(command: String, status: ExitStatus, stdout: String, stderr: String) -> Output {
-        Output { command, code: status.code().unwrap_or(-1), stdout, stderr }
+        Output {
+            command,
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        }
     }
 
     /// Both streams, for searching text that may go to either.
@@ -312,13 +373,17 @@ impl Output {
 
     /// stdout parsed as one JSON document.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e})\n{self}"))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e})\n{self}"))
     }
 
     /// Panics when the output shows a panic or a backtrace: no panic is reachable from a user's input.
     pub fn expect_no_panic(&self) -> &Self {
         let all = self.all();
-        assert!(!all.contains("panicked") && !all.contains("stack backtrace"), "eprun panicked\n{self}");
+        assert!(
+            !all.contains("panicked") && !all.contains("stack backtrace"),
+            "eprun panicked\n{self}"
+        );
         self
     }
 }
@@ -329,7 +394,11 @@ fn tail(text: &str, max: usize) -> String {
     if lines.len() <= max {
         return lines.join("\n");
     }
-    format!("[… {} earlier lines left out …]\n{}", lines.len() - max, lines[lines.len() - max..].join("\n"))
+    format!(
+        "[… {} earlier lines left out …]\n{}",
+        lines.len() - max,
+        lines[lines.len() - max..].join("\n")
+    )
 }
 
 impl fmt::Display for Output {
@@ -365,9 +434,17 @@ pub fn eprun(project: &Project, args: &[&str]) -> Eprun {
     env.insert("AWS_ACCESS_KEY_ID".into(), Some("testing".into()));
     env.insert("AWS_SECRET_ACCESS_KEY".into(), Some("testing".into()));
     env.insert("AWS_CONFIG_FILE".into(), missing("no-aws-config"));
-    env.insert("AWS_SHARED_CREDENTIALS_FILE".into(), missing("no-aws-credentials"));
+    env.insert(
+        "AWS_SHARED_CREDENTIALS_FILE".into(),
+        missing("no-aws-credentials"),
+    );
     env.insert("AWS_EC2_METADATA_DISABLED".into(), Some("true".into()));
-    Eprun { cwd: project.path().to_path_buf(), args: args.iter().map(OsString::from).collect(), env, logs: scratch }
+    Eprun {
+        cwd: project.path().to_path_buf(),
+        args: args.iter().map(OsString::from).collect(),
+        env,
+        logs: scratch,
+    }
 }
 
 impl Eprun {
@@ -390,7 +467,9 @@ impl Eprun {
 
     /// No AWS credentials at all (no keys, no profile files, no instance metadata).
     pub fn no_credentials(self) -> Self {
-        self.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY").env_remove("AWS_SESSION_TOKEN")
+        self.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
     }
 
     /// More arguments.
@@ -400,17 +479,28 @@ impl Eprun {
     }
 
     fn describe(&self) -> String {
-        let args: Vec<String> = self.args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<String> = self
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let endpoint = match self.env.get("AWS_ENDPOINT_URL") {
             Some(Some(url)) => format!("AWS_ENDPOINT_URL={url} "),
             _ => String::new(),
         };
-        format!("(cd {} && {endpoint}eprun {})", self.cwd.display(), args.join(" "))
+        format!(
+            "(cd {} && {endpoint}eprun {})",
+            self.cwd.display(),
+            args.join(" ")
+        )
     }
 
     fn command(&self, program: &Path, before: &[OsString]) -> Command {
         let mut cmd = Command::new(program);
-        cmd.args(before).args(&self.args).current_dir(&self.cwd).stdin(Stdio::null());
+        cmd.args(before)
+            .args(&self.args)
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null());
         for (k, v) in &self.env {
             match v {
                 Some(v) => cmd.env(k, v),
@@ -445,7 +535,13 @@ impl Eprun {
             .stderr(fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", eprun_bin().display()));
-        Running { child: child.into(), command: self.describe(), stdout, stderr, answer: None }
+        Running {
+            child: child.into(),
+            command: self.describe(),
+            stdout,
+            stderr,
+            answer: None,
+        }
     }
 
     /// Starts it in the background with a pseudo-terminal as its stdin (made by a small Python
@@ -470,7 +566,11 @@ sys.exit(code if code >= 0 else 128 - code)
         let n = NEXT_LOG.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let stdout = self.logs.join(format!("run-{n}.stdout"));
         let stderr = self.logs.join(format!("run-{n}.stderr"));
-        let before = [OsString::from("-c"), OsString::from(HELPER), eprun_bin().into_os_string()];
+        let before = [
+            OsString::from("-c"),
+            OsString::from(HELPER),
+            eprun_bin().into_os_string(),
+        ];
         let mut child = self
             .command(&venv_python(), &before)
             .stdin(Stdio::piped())
@@ -479,7 +579,13 @@ sys.exit(code if code >= 0 else 128 - code)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start the pty helper: {e}"));
         let answer = child.stdin.take();
-        Running { child: child.into(), command: format!("{} (stdin: a terminal)", self.describe()), stdout, stderr, answer }
+        Running {
+            child: child.into(),
+            command: format!("{} (stdin: a terminal)", self.describe()),
+            stdout,
+            stderr,
+            answer,
+        }
     }
 }
 
@@ -522,7 +628,10 @@ impl Running {
 
     /// Types `text` on its terminal (only for [`Eprun::spawn_with_tty`]).
     pub fn answer(&mut self, text: &str) {
-        let mut pipe = self.answer.take().expect("answer() needs spawn_with_tty() and is called once");
+        let mut pipe = self
+            .answer
+            .take()
+            .expect("answer() needs spawn_with_tty() and is called once");
         pipe.write_all(text.as_bytes()).expect("write the answer");
     }
 
@@ -557,7 +666,12 @@ impl Running {
             let context = self.context();
             panic!("still running after {}s\n{context}", timeout.as_secs());
         };
-        Output::new(self.command.clone(), status, self.stdout_so_far(), self.stderr_so_far())
+        Output::new(
+            self.command.clone(),
+            status,
+            self.stdout_so_far(),
+            self.stderr_so_far(),
+        )
     }
 }
 
@@ -576,7 +690,13 @@ impl Drop for Running {
 /// A shared tokio runtime for the SDK calls the tests make.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime"))
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    })
 }
 
 /// Runs an async SDK call to completion.
@@ -585,7 +705,8 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 fn sdk_config(moto: &Moto, region: &str) -> aws_config::SdkConfig {
-    let creds = aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "eprun-tests");
+    let creds =
+        aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "eprun-tests");
     block_on(
         aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
@@ -627,13 +748,17 @@ pub fn secretsmanager_client(moto: &Moto, region: &str) -> aws_sdk_secretsmanage
 
 /// An S3 client (path-style) talking to `moto` in `region`.
 pub fn s3_client(moto: &Moto, region: &str) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(&sdk_config(moto, region)).force_path_style(true).build();
+    let conf = aws_sdk_s3::config::Builder::from(&sdk_config(moto, region))
+        .force_path_style(true)
+        .build();
     aws_sdk_s3::Client::from_conf(conf)
 }
 
 /// The value of tag `key` in an EC2 tag list.
 pub fn ec2_tag<'a>(tags: &'a [aws_sdk_ec2::types::Tag], key: &str) -> Option<&'a str> {
-    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
 }
 
 /// Whether an EC2 tag list says the resource belongs to `stack`.
@@ -674,12 +799,39 @@ impl Inventory {
         block_on(async {
             let mut inv = Inventory::default();
             let vpcs = ec2.describe_vpcs().send().await.expect("DescribeVpcs");
-            inv.vpcs = vpcs.vpcs().iter().filter(|v| owned_by(v.tags(), stack)).cloned().collect();
-            let subnets = ec2.describe_subnets().send().await.expect("DescribeSubnets");
-            inv.subnets = subnets.subnets().iter().filter(|s| owned_by(s.tags(), stack)).cloned().collect();
-            let igws = ec2.describe_internet_gateways().send().await.expect("DescribeInternetGateways");
-            inv.internet_gateways = igws.internet_gateways().iter().filter(|g| owned_by(g.tags(), stack)).cloned().collect();
-            let nats = ec2.describe_nat_gateways().send().await.expect("DescribeNatGateways");
+            inv.vpcs = vpcs
+                .vpcs()
+                .iter()
+                .filter(|v| owned_by(v.tags(), stack))
+                .cloned()
+                .collect();
+            let subnets = ec2
+                .describe_subnets()
+                .send()
+                .await
+                .expect("DescribeSubnets");
+            inv.subnets = subnets
+                .subnets()
+                .iter()
+                .filter(|s| owned_by(s.tags(), stack))
+                .cloned()
+                .collect();
+            let igws = ec2
+                .describe_internet_gateways()
+                .send()
+                .await
+                .expect("DescribeInternetGateways");
+            inv.internet_gateways = igws
+                .internet_gateways()
+                .iter()
+                .filter(|g| owned_by(g.tags(), stack))
+                .cloned()
+                .collect();
+            let nats = ec2
+                .describe_nat_gateways()
+                .send()
+                .await
+                .expect("DescribeNatGateways");
             inv.nat_gateways = nats
                 .nat_gateways()
                 .iter()
@@ -687,13 +839,44 @@ impl Inventory {
                 .filter(|n| !gone(n.state().map(|s| s.as_str())))
                 .cloned()
                 .collect();
-            let addrs = ec2.describe_addresses().send().await.expect("DescribeAddresses");
-            inv.addresses = addrs.addresses().iter().filter(|a| owned_by(a.tags(), stack)).cloned().collect();
-            let rts = ec2.describe_route_tables().send().await.expect("DescribeRouteTables");
-            inv.route_tables = rts.route_tables().iter().filter(|r| owned_by(r.tags(), stack)).cloned().collect();
-            let sgs = ec2.describe_security_groups().send().await.expect("DescribeSecurityGroups");
-            inv.security_groups = sgs.security_groups().iter().filter(|g| owned_by(g.tags(), stack)).cloned().collect();
-            let eps = ec2.describe_vpc_endpoints().send().await.expect("DescribeVpcEndpoints");
+            let addrs = ec2
+                .describe_addresses()
+                .send()
+                .await
+                .expect("DescribeAddresses");
+            inv.addresses = addrs
+                .addresses()
+                .iter()
+                .filter(|a| owned_by(a.tags(), stack))
+                .cloned()
+                .collect();
+            let rts = ec2
+                .describe_route_tables()
+                .send()
+                .await
+                .expect("DescribeRouteTables");
+            inv.route_tables = rts
+                .route_tables()
+                .iter()
+                .filter(|r| owned_by(r.tags(), stack))
+                .cloned()
+                .collect();
+            let sgs = ec2
+                .describe_security_groups()
+                .send()
+                .await
+                .expect("DescribeSecurityGroups");
+            inv.security_groups = sgs
+                .security_groups()
+                .iter()
+                .filter(|g| owned_by(g.tags(), stack))
+                .cloned()
+                .collect();
+            let eps = ec2
+                .describe_vpc_endpoints()
+                .send()
+                .await
+                .expect("DescribeVpcEndpoints");
             inv.vpc_endpoints = eps
                 .vpc_endpoints()
                 .iter()
@@ -701,13 +884,28 @@ impl Inventory {
                 .filter(|e| !gone(e.state().map(|s| s.as_str())))
                 .cloned()
                 .collect();
-            let fls = ec2.describe_flow_logs().send().await.expect("DescribeFlowLogs");
-            inv.flow_logs = fls.flow_logs().iter().filter(|f| owned_by(f.tags(), stack)).cloned().collect();
+            let fls = ec2
+                .describe_flow_logs()
+                .send()
+                .await
+                .expect("DescribeFlowLogs");
+            inv.flow_logs = fls
+                .flow_logs()
+                .iter()
+                .filter(|f| owned_by(f.tags(), stack))
+                .cloned()
+                .collect();
             let buckets = s3.list_buckets().send().await.expect("ListBuckets");
             for b in buckets.buckets() {
                 let Some(name) = b.name() else { continue };
-                let Ok(tagging) = s3.get_bucket_tagging().bucket(name).send().await else { continue };
-                if tagging.tag_set().iter().any(|t| t.key() == "eprun:stack" && t.value() == stack) {
+                let Ok(tagging) = s3.get_bucket_tagging().bucket(name).send().await else {
+                    continue;
+                };
+                if tagging
+                    .tag_set()
+                    .iter()
+                    .any(|t| t.key() == "eprun:stack" && t.value() == stack)
+                {
                     inv.buckets.push(name.to_string());
                 }
             }
@@ -753,14 +951,23 @@ impl Inventory {
 
 /// The addresses in the output of `eprun state list` (the first word of each line).
 pub fn state_list_addresses(out: &Output) -> Vec<String> {
-    out.stdout.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.contains('.')).map(str::to_string).collect()
+    out.stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.contains('.'))
+        .map(str::to_string)
+        .collect()
 }
 
 /// The addresses of a `plan --json` document's changes.
 pub fn plan_addresses(plan: &serde_json::Value) -> Vec<String> {
     plan["changes"]
         .as_array()
-        .map(|cs| cs.iter().filter_map(|c| c["address"].as_str().map(str::to_string)).collect())
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c["address"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

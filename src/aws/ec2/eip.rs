@@ -1,8 +1,8 @@
 //! `aws::ec2::eip`: an Elastic IP address.
 
 use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::aws::{tags, Aws, AwsError};
-use crate::resource::{gone_ok, CreateRequest, Observed, Props, ReadHints, Resource};
+use crate::aws::{Aws, AwsError, tags};
+use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
@@ -12,7 +12,9 @@ use serde_json::json;
 pub struct Eip;
 
 const SCHEMA: &[Field] = &[
-    Field::optional("domain", Kind::Enum(&["vpc"]), "where the address is used").default("\"vpc\"").force_new(),
+    Field::optional("domain", Kind::Enum(&["vpc"]), "where the address is used")
+        .default("\"vpc\"")
+        .force_new(),
     TAGS,
 ];
 
@@ -25,10 +27,16 @@ impl Eip {
             id: id.clone(),
             natural_key: None,
             props: props([
-                ("domain", json!(addr.domain().map(|d| d.as_str()).unwrap_or("vpc"))),
+                (
+                    "domain",
+                    json!(addr.domain().map(|d| d.as_str()).unwrap_or("vpc")),
+                ),
                 ("tags", user_tags),
             ]),
-            attrs: props([("id", json!(id)), ("public_ip", json!(addr.public_ip().unwrap_or_default()))]),
+            attrs: props([
+                ("id", json!(id)),
+                ("public_ip", json!(addr.public_ip().unwrap_or_default())),
+            ]),
         })
     }
 }
@@ -51,7 +59,12 @@ impl Resource for Eip {
         &["id", "public_ip"]
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
         // DescribeAddresses has no pagination: one call returns every address.
         let out = aws
             .ec2()
@@ -60,7 +73,11 @@ impl Resource for Eip {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeAddresses", stack, e))?;
-        Ok(out.addresses().iter().filter_map(|a| Self::observe(stack, a)).collect())
+        Ok(out
+            .addresses()
+            .iter()
+            .filter_map(|a| Self::observe(stack, a))
+            .collect())
     }
 
     async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
@@ -83,13 +100,23 @@ impl Resource for Eip {
             .set_public_ip(out.public_ip().map(String::from))
             .domain(out.domain().cloned().unwrap_or(DomainType::Vpc))
             .set_tags(Some(
-                req.tags.iter().map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build()).collect(),
+                req.tags
+                    .iter()
+                    .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
+                    .collect(),
             ))
             .build();
-        Self::observe(req.stack, &addr).ok_or_else(|| untagged("AllocateAddress", req.address, "address"))
+        Self::observe(req.stack, &addr)
+            .ok_or_else(|| untagged("AllocateAddress", req.address, "address"))
     }
 
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }

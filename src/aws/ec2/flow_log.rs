@@ -1,33 +1,64 @@
 //! `aws::ec2::flow_log`: a flow log of a VPC, subnet or network interface.
 
 use super::{pairs, props, stack_filter, str_prop, tag_spec, unsuccessful, untagged, update_tags};
-use crate::aws::{tags, wait_until, Aws, AwsError, WaitState};
-use crate::resource::{gone_ok, CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use crate::aws::{Aws, AwsError, WaitState, tags, wait_until};
+use crate::resource::{
+    CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
+};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 /// A flow log delivering a VPC's (or subnet's, or interface's) traffic records to S3 or CloudWatch Logs.
 pub struct FlowLog;
 
 const SCHEMA: &[Field] = &[
-    Field::required("resource_id", Kind::Str, "the VPC (or subnet, or network interface) to log"),
-    Field::optional("resource_type", Kind::Enum(&["VPC", "Subnet", "NetworkInterface"]), "what `resource_id` is")
-        .default("\"VPC\"")
-        .force_new(),
-    Field::optional("traffic_type", Kind::Enum(&["ACCEPT", "REJECT", "ALL"]), "which traffic to record")
-        .default("\"ALL\"")
-        .force_new(),
-    Field::optional("log_destination_type", Kind::Enum(&["s3", "cloud-watch-logs"]), "where records go")
-        .default("\"s3\"")
-        .force_new(),
-    Field::required("log_destination", Kind::Str, "the ARN of the bucket (optionally with a prefix) or log group"),
-    Field::optional("iam_role_arn", Kind::Str, "the role that delivers to CloudWatch Logs (required for it)").force_new(),
-    Field::optional("max_aggregation_interval", Kind::Int, "seconds per record window: 60 or 600")
-        .default("600")
-        .force_new(),
+    Field::required(
+        "resource_id",
+        Kind::Str,
+        "the VPC (or subnet, or network interface) to log",
+    ),
+    Field::optional(
+        "resource_type",
+        Kind::Enum(&["VPC", "Subnet", "NetworkInterface"]),
+        "what `resource_id` is",
+    )
+    .default("\"VPC\"")
+    .force_new(),
+    Field::optional(
+        "traffic_type",
+        Kind::Enum(&["ACCEPT", "REJECT", "ALL"]),
+        "which traffic to record",
+    )
+    .default("\"ALL\"")
+    .force_new(),
+    Field::optional(
+        "log_destination_type",
+        Kind::Enum(&["s3", "cloud-watch-logs"]),
+        "where records go",
+    )
+    .default("\"s3\"")
+    .force_new(),
+    Field::required(
+        "log_destination",
+        Kind::Str,
+        "the ARN of the bucket (optionally with a prefix) or log group",
+    ),
+    Field::optional(
+        "iam_role_arn",
+        Kind::Str,
+        "the role that delivers to CloudWatch Logs (required for it)",
+    )
+    .force_new(),
+    Field::optional(
+        "max_aggregation_interval",
+        Kind::Int,
+        "seconds per record window: 60 or 600",
+    )
+    .default("600")
+    .force_new(),
     TAGS,
 ];
 
@@ -45,12 +76,21 @@ fn resource_type_of(resource_id: &str) -> &'static str {
 
 /// A CloudWatch Logs destination needs a delivery role; intervals are 60 or 600 seconds.
 fn check(props: &Props) -> Result<(), String> {
-    if str_prop(props, "log_destination_type") == "cloud-watch-logs" && !props.contains_key("iam_role_arn") {
-        return Err("missing property `iam_role_arn`: delivery to `cloud-watch-logs` needs a role".into());
+    if str_prop(props, "log_destination_type") == "cloud-watch-logs"
+        && !props.contains_key("iam_role_arn")
+    {
+        return Err(
+            "missing property `iam_role_arn`: delivery to `cloud-watch-logs` needs a role".into(),
+        );
     }
-    match props.get("max_aggregation_interval").and_then(Value::as_i64) {
+    match props
+        .get("max_aggregation_interval")
+        .and_then(Value::as_i64)
+    {
         Some(60 | 600) | None => Ok(()),
-        Some(n) => Err(format!("property `max_aggregation_interval`: `{n}` is not 60 or 600")),
+        Some(n) => Err(format!(
+            "property `max_aggregation_interval`: `{n}` is not 60 or 600"
+        )),
     }
 }
 
@@ -62,19 +102,44 @@ impl FlowLog {
         let mut p = props([
             ("resource_id", json!(resource_id)),
             ("resource_type", json!(resource_type_of(resource_id))),
-            ("traffic_type", json!(log.traffic_type().map(|t| t.as_str()).unwrap_or("ALL"))),
-            ("log_destination_type", json!(log.log_destination_type().map(|t| t.as_str()).unwrap_or("s3"))),
-            ("log_destination", json!(log.log_destination().unwrap_or_default())),
-            ("max_aggregation_interval", json!(log.max_aggregation_interval().unwrap_or(600))),
+            (
+                "traffic_type",
+                json!(log.traffic_type().map(|t| t.as_str()).unwrap_or("ALL")),
+            ),
+            (
+                "log_destination_type",
+                json!(
+                    log.log_destination_type()
+                        .map(|t| t.as_str())
+                        .unwrap_or("s3")
+                ),
+            ),
+            (
+                "log_destination",
+                json!(log.log_destination().unwrap_or_default()),
+            ),
+            (
+                "max_aggregation_interval",
+                json!(log.max_aggregation_interval().unwrap_or(600)),
+            ),
             ("tags", user_tags),
         ]);
         if let Some(role) = log.deliver_logs_permission_arn() {
             p.insert("iam_role_arn".into(), json!(role));
         }
-        Some(Observed { address: Some(address), id: id.clone(), natural_key: None, props: p, attrs: props([("id", json!(id))]) })
+        Some(Observed {
+            address: Some(address),
+            id: id.clone(),
+            natural_key: None,
+            props: p,
+            attrs: props([("id", json!(id))]),
+        })
     }
 
-    async fn describe(aws: &Aws, id: &str) -> Result<Option<aws_sdk_ec2::types::FlowLog>, AwsError> {
+    async fn describe(
+        aws: &Aws,
+        id: &str,
+    ) -> Result<Option<aws_sdk_ec2::types::FlowLog>, AwsError> {
         let out = aws
             .ec2()
             .describe_flow_logs()
@@ -104,12 +169,26 @@ impl Resource for FlowLog {
         check(props)
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
-        let mut pages = aws.ec2().describe_flow_logs().filter(stack_filter(stack)).into_paginator().send();
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut pages = aws
+            .ec2()
+            .describe_flow_logs()
+            .filter(stack_filter(stack))
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AwsError::from_sdk("DescribeFlowLogs", stack, e))?;
-            out.extend(page.flow_logs().iter().filter_map(|l| Self::observe(stack, l)));
+            out.extend(
+                page.flow_logs()
+                    .iter()
+                    .filter_map(|l| Self::observe(stack, l)),
+            );
         }
         Ok(out)
     }
@@ -125,17 +204,29 @@ impl Resource for FlowLog {
             .ec2()
             .create_flow_logs()
             .resource_ids(str_prop(p, "resource_id"))
-            .resource_type(FlowLogsResourceType::from(or("resource_type", "VPC").as_str()))
+            .resource_type(FlowLogsResourceType::from(
+                or("resource_type", "VPC").as_str(),
+            ))
             .traffic_type(TrafficType::from(or("traffic_type", "ALL").as_str()))
-            .log_destination_type(LogDestinationType::from(or("log_destination_type", "s3").as_str()))
+            .log_destination_type(LogDestinationType::from(
+                or("log_destination_type", "s3").as_str(),
+            ))
             .log_destination(str_prop(p, "log_destination"))
             .set_deliver_logs_permission_arn((!role.is_empty()).then(|| role.to_string()))
-            .max_aggregation_interval(p.get("max_aggregation_interval").and_then(Value::as_i64).unwrap_or(600) as i32)
+            .max_aggregation_interval(
+                p.get("max_aggregation_interval")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(600) as i32,
+            )
             .tag_specifications(tag_spec(ResourceType::VpcFlowLog, req))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateFlowLogs", req.address, e))?;
-        unsuccessful("CreateFlowLogs", &req.address.to_string(), out.unsuccessful())?;
+        unsuccessful(
+            "CreateFlowLogs",
+            &req.address.to_string(),
+            out.unsuccessful(),
+        )?;
         let id = out.flow_log_ids().first().cloned().unwrap_or_default();
         let visible = || async {
             Ok(match Self::describe(aws, &id).await? {
@@ -150,7 +241,13 @@ impl Resource for FlowLog {
             .ok_or_else(|| untagged("CreateFlowLogs", req.address, "flow log"))
     }
 
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
@@ -195,6 +292,9 @@ mod tests {
         cw.insert("iam_role_arn".into(), json!("arn:aws:iam::1:role/flow"));
         assert!(check(&cw).is_ok());
         cw.insert("max_aggregation_interval".into(), json!(300));
-        assert_eq!(check(&cw).unwrap_err(), "property `max_aggregation_interval`: `300` is not 60 or 600");
+        assert_eq!(
+            check(&cw).unwrap_err(),
+            "property `max_aggregation_interval`: `300` is not 60 or 600"
+        );
     }
 }

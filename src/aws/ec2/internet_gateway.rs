@@ -1,8 +1,10 @@
 //! `aws::ec2::internet_gateway`: an internet gateway, optionally attached to a VPC.
 
-use super::{pairs, props, retry_dependency, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::aws::{tags, Aws, AwsError, AwsErrorKind};
-use crate::resource::{gone_ok, CreateRequest, Observed, Props, ReadHints, Resource};
+use super::{
+    pairs, props, retry_dependency, stack_filter, str_prop, tag_spec, untagged, update_tags,
+};
+use crate::aws::{Aws, AwsError, AwsErrorKind, tags};
+use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttachmentStatus, ResourceType};
@@ -12,7 +14,11 @@ use serde_json::json;
 pub struct InternetGateway;
 
 const SCHEMA: &[Field] = &[
-    Field::optional("vpc_id", Kind::Str, "the VPC to attach the gateway to; changing it detaches and re-attaches"),
+    Field::optional(
+        "vpc_id",
+        Kind::Str,
+        "the VPC to attach the gateway to; changing it detaches and re-attaches",
+    ),
     TAGS,
 ];
 
@@ -21,18 +27,31 @@ impl InternetGateway {
     fn attached_vpc(igw: &aws_sdk_ec2::types::InternetGateway) -> Option<&str> {
         igw.attachments()
             .iter()
-            .find(|a| !matches!(a.state(), Some(AttachmentStatus::Detached | AttachmentStatus::Detaching)))
+            .find(|a| {
+                !matches!(
+                    a.state(),
+                    Some(AttachmentStatus::Detached | AttachmentStatus::Detaching)
+                )
+            })
             .and_then(|a| a.vpc_id())
     }
 
-    fn observe(aws: &Aws, stack: &str, igw: &aws_sdk_ec2::types::InternetGateway) -> Option<Observed> {
+    fn observe(
+        aws: &Aws,
+        stack: &str,
+        igw: &aws_sdk_ec2::types::InternetGateway,
+    ) -> Option<Observed> {
         let (address, user_tags) = tags::split_owned(stack, pairs(igw.tags()))?;
         let id = igw.internet_gateway_id().unwrap_or_default().to_string();
         let mut p = props([("tags", user_tags)]);
         if let Some(vpc) = Self::attached_vpc(igw) {
             p.insert("vpc_id".into(), json!(vpc));
         }
-        let arn = format!("arn:aws:ec2:{}:{}:internet-gateway/{id}", aws.region(), igw.owner_id().unwrap_or_default());
+        let arn = format!(
+            "arn:aws:ec2:{}:{}:internet-gateway/{id}",
+            aws.region(),
+            igw.owner_id().unwrap_or_default()
+        );
         Some(Observed {
             address: Some(address),
             id: id.clone(),
@@ -58,11 +77,21 @@ impl InternetGateway {
     async fn detach(aws: &Aws, id: &str, vpc_id: &str) -> Result<(), AwsError> {
         let ec2 = aws.ec2();
         retry_dependency("DetachInternetGateway", id, || async {
-            match ec2.detach_internet_gateway().internet_gateway_id(id).vpc_id(vpc_id).send().await {
+            match ec2
+                .detach_internet_gateway()
+                .internet_gateway_id(id)
+                .vpc_id(vpc_id)
+                .send()
+                .await
+            {
                 Ok(_) => Ok(()),
                 Err(e) => {
                     let e = AwsError::from_sdk("DetachInternetGateway", id, e);
-                    if e.kind == AwsErrorKind::Service("Gateway.NotAttached".into()) { Ok(()) } else { Err(e) }
+                    if e.kind == AwsErrorKind::Service("Gateway.NotAttached".into()) {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
                 }
             }
         })
@@ -88,12 +117,27 @@ impl Resource for InternetGateway {
         &["id", "arn"]
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
-        let mut pages = aws.ec2().describe_internet_gateways().filters(stack_filter(stack)).into_paginator().send();
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut pages = aws
+            .ec2()
+            .describe_internet_gateways()
+            .filters(stack_filter(stack))
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("DescribeInternetGateways", stack, e))?;
-            out.extend(page.internet_gateways().iter().filter_map(|g| Self::observe(aws, stack, g)));
+            let page =
+                page.map_err(|e| AwsError::from_sdk("DescribeInternetGateways", stack, e))?;
+            out.extend(
+                page.internet_gateways()
+                    .iter()
+                    .filter_map(|g| Self::observe(aws, stack, g)),
+            );
         }
         Ok(out)
     }
@@ -106,9 +150,11 @@ impl Resource for InternetGateway {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateInternetGateway", req.address, e))?;
-        let igw = out.internet_gateway().ok_or_else(|| untagged("CreateInternetGateway", req.address, "internet gateway"))?;
-        let mut observed =
-            Self::observe(aws, req.stack, igw).ok_or_else(|| untagged("CreateInternetGateway", req.address, "internet gateway"))?;
+        let igw = out
+            .internet_gateway()
+            .ok_or_else(|| untagged("CreateInternetGateway", req.address, "internet gateway"))?;
+        let mut observed = Self::observe(aws, req.stack, igw)
+            .ok_or_else(|| untagged("CreateInternetGateway", req.address, "internet gateway"))?;
         // Attaching takes effect at once: the gateway is usable when the call returns.
         let vpc_id = str_prop(req.props, "vpc_id");
         if !vpc_id.is_empty() {
@@ -118,11 +164,20 @@ impl Resource for InternetGateway {
         Ok(observed)
     }
 
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         for field in changed {
             match field.as_str() {
                 "vpc_id" => {
-                    let (from, to) = (str_prop(&current.props, "vpc_id"), str_prop(desired, "vpc_id"));
+                    let (from, to) = (
+                        str_prop(&current.props, "vpc_id"),
+                        str_prop(desired, "vpc_id"),
+                    );
                     if !from.is_empty() {
                         Self::detach(aws, &current.id, from).await?;
                     }
@@ -176,16 +231,30 @@ mod tests {
     fn igw(states: &[(&str, &str)]) -> aws_sdk_ec2::types::InternetGateway {
         let mut b = aws_sdk_ec2::types::InternetGateway::builder().internet_gateway_id("igw-1");
         for (vpc, state) in states {
-            b = b.attachments(InternetGatewayAttachment::builder().vpc_id(*vpc).state((*state).into()).build());
+            b = b.attachments(
+                InternetGatewayAttachment::builder()
+                    .vpc_id(*vpc)
+                    .state((*state).into())
+                    .build(),
+            );
         }
         b.build()
     }
 
     #[test]
     fn available_counts_as_attached_and_detached_does_not() {
-        assert_eq!(InternetGateway::attached_vpc(&igw(&[("vpc-1", "available")])), Some("vpc-1"));
-        assert_eq!(InternetGateway::attached_vpc(&igw(&[("vpc-1", "detached"), ("vpc-2", "attaching")])), Some("vpc-2"));
-        assert_eq!(InternetGateway::attached_vpc(&igw(&[("vpc-1", "detaching")])), None);
+        assert_eq!(
+            InternetGateway::attached_vpc(&igw(&[("vpc-1", "available")])),
+            Some("vpc-1")
+        );
+        assert_eq!(
+            InternetGateway::attached_vpc(&igw(&[("vpc-1", "detached"), ("vpc-2", "attaching")])),
+            Some("vpc-2")
+        );
+        assert_eq!(
+            InternetGateway::attached_vpc(&igw(&[("vpc-1", "detaching")])),
+            None
+        );
         assert_eq!(InternetGateway::attached_vpc(&igw(&[])), None);
     }
 

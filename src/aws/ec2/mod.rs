@@ -18,39 +18,63 @@ pub mod vpc;
 pub mod vpc_endpoint;
 
 use crate::address::Address;
-use crate::aws::{tags, wait_until, Aws, AwsError, AwsErrorKind, WaitState};
+use crate::aws::{Aws, AwsError, AwsErrorKind, WaitState, tags, wait_until};
 use crate::resource::{CreateRequest, Props};
-use aws_sdk_ec2::types::{Filter, ResourceType, RouteTable, Tag, TagSpecification, UnsuccessfulItem};
+use aws_sdk_ec2::types::{
+    Filter, ResourceType, RouteTable, Tag, TagSpecification, UnsuccessfulItem,
+};
 use serde_json::Value;
 
 /// The filter that narrows a Describe call to the stack's resources (re-checked client-side).
 pub fn stack_filter(stack: &str) -> Filter {
-    Filter::builder().name(format!("tag:{}", tags::STACK_TAG)).values(stack).build()
+    Filter::builder()
+        .name(format!("tag:{}", tags::STACK_TAG))
+        .values(stack)
+        .build()
 }
 
 /// The `TagSpecifications` entry that tags a resource in its create call.
 pub fn tag_spec(resource_type: ResourceType, req: &CreateRequest<'_>) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(resource_type)
-        .set_tags(Some(req.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        .set_tags(Some(
+            req.tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
         .build()
 }
 
 /// The (key, value) pairs of EC2 tags.
 pub fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
     tags.iter()
-        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
         .collect()
 }
 
 /// Brings a resource's user tags from `current` to `desired` with CreateTags/DeleteTags.
-pub async fn update_tags(aws: &Aws, id: &str, current: &Props, desired: &Props) -> Result<(), AwsError> {
+pub async fn update_tags(
+    aws: &Aws,
+    id: &str,
+    current: &Props,
+    desired: &Props,
+) -> Result<(), AwsError> {
     let (set, remove) = tags::tag_changes(current, desired);
     let ec2 = aws.ec2();
     if !set.is_empty() {
         ec2.create_tags()
             .resources(id)
-            .set_tags(Some(set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+            .set_tags(Some(
+                set.iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateTags", id, e))?;
@@ -58,7 +82,12 @@ pub async fn update_tags(aws: &Aws, id: &str, current: &Props, desired: &Props) 
     if !remove.is_empty() {
         ec2.delete_tags()
             .resources(id)
-            .set_tags(Some(remove.iter().map(|k| Tag::builder().key(k).build()).collect()))
+            .set_tags(Some(
+                remove
+                    .iter()
+                    .map(|k| Tag::builder().key(k).build())
+                    .collect(),
+            ))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DeleteTags", id, e))?;
@@ -76,7 +105,11 @@ pub fn list_prop(props: &Props, key: &str) -> Vec<String> {
     props
         .get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -102,8 +135,16 @@ pub fn untagged(operation: &str, address: &Address, what: &str) -> AwsError {
 
 /// The route tables the stack owns (one paginated DescribeRouteTables call, tags re-checked), with each
 /// table's address and user tags; routes and associations are read from the same answer.
-pub async fn owned_route_tables(aws: &Aws, stack: &str) -> Result<Vec<(Address, Value, RouteTable)>, AwsError> {
-    let mut pages = aws.ec2().describe_route_tables().filters(stack_filter(stack)).into_paginator().send();
+pub async fn owned_route_tables(
+    aws: &Aws,
+    stack: &str,
+) -> Result<Vec<(Address, Value, RouteTable)>, AwsError> {
+    let mut pages = aws
+        .ec2()
+        .describe_route_tables()
+        .filters(stack_filter(stack))
+        .into_paginator()
+        .send();
     let mut out = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("DescribeRouteTables", stack, e))?;
@@ -121,7 +162,11 @@ const DEPENDENCY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3
 
 /// Runs a delete-like call, retrying while it fails with `DependencyViolation`: dependents deleted just
 /// before (NAT gateway addresses, endpoint network interfaces) take a while to let go. Not-found is success.
-pub async fn retry_dependency<F, Fut>(operation: &str, target: &str, mut call: F) -> Result<(), AwsError>
+pub async fn retry_dependency<F, Fut>(
+    operation: &str,
+    target: &str,
+    mut call: F,
+) -> Result<(), AwsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), AwsError>>,
@@ -132,9 +177,9 @@ where
             match attempt.await {
                 Ok(()) => Ok(WaitState::Ready),
                 Err(e) if e.is_not_found() => Ok(WaitState::Ready),
-                Err(e) if e.kind == AwsErrorKind::Service("DependencyViolation".into()) => {
-                    Ok(WaitState::Pending(format!("blocked by dependents ({})", e.message)))
-                }
+                Err(e) if e.kind == AwsErrorKind::Service("DependencyViolation".into()) => Ok(
+                    WaitState::Pending(format!("blocked by dependents ({})", e.message)),
+                ),
                 Err(e) => Err(e),
             }
         }
@@ -144,9 +189,24 @@ where
 
 /// The first per-item failure of a batch call (DeleteVpcEndpoints, CreateFlowLogs, …), which AWS
 /// reports in the answer instead of as an error.
-pub fn unsuccessful(operation: &str, target: &str, items: &[UnsuccessfulItem]) -> Result<(), AwsError> {
-    let Some(err) = items.iter().find_map(|u| u.error()) else { return Ok(()) };
+pub fn unsuccessful(
+    operation: &str,
+    target: &str,
+    items: &[UnsuccessfulItem],
+) -> Result<(), AwsError> {
+    let Some(err) = items.iter().find_map(|u| u.error()) else {
+        return Ok(());
+    };
     let code = err.code().unwrap_or("Unknown");
-    let kind = if code.contains("NotFound") { AwsErrorKind::NotFound } else { AwsErrorKind::Service(code.into()) };
-    Err(AwsError::new(operation, target, kind, format!("{code}: {}", err.message().unwrap_or_default())))
+    let kind = if code.contains("NotFound") {
+        AwsErrorKind::NotFound
+    } else {
+        AwsErrorKind::Service(code.into())
+    };
+    Err(AwsError::new(
+        operation,
+        target,
+        kind,
+        format!("{code}: {}", err.message().unwrap_or_default()),
+    ))
 }

@@ -1,7 +1,7 @@
 //! `aws::ec2::nat_gateway`: a NAT gateway in a subnet.
 
 use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::aws::{tags, wait_until, Aws, AwsError, WaitState};
+use crate::aws::{Aws, AwsError, WaitState, tags, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -13,11 +13,24 @@ use std::time::Duration;
 pub struct NatGateway;
 
 const SCHEMA: &[Field] = &[
-    Field::required("subnet_id", Kind::Str, "the subnet the gateway lives in (a public one for public connectivity)"),
-    Field::optional("allocation_id", Kind::Str, "the Elastic IP allocation id; required for public connectivity").force_new(),
-    Field::optional("connectivity_type", Kind::Enum(&["public", "private"]), "whether the gateway reaches the internet")
-        .default("\"public\"")
-        .force_new(),
+    Field::required(
+        "subnet_id",
+        Kind::Str,
+        "the subnet the gateway lives in (a public one for public connectivity)",
+    ),
+    Field::optional(
+        "allocation_id",
+        Kind::Str,
+        "the Elastic IP allocation id; required for public connectivity",
+    )
+    .force_new(),
+    Field::optional(
+        "connectivity_type",
+        Kind::Enum(&["public", "private"]),
+        "whether the gateway reaches the internet",
+    )
+    .default("\"public\"")
+    .force_new(),
     TAGS,
 ];
 
@@ -35,7 +48,14 @@ impl NatGateway {
             .or_else(|| gw.nat_gateway_addresses().first());
         let mut p = props([
             ("subnet_id", json!(gw.subnet_id().unwrap_or_default())),
-            ("connectivity_type", json!(gw.connectivity_type().map(|c| c.as_str()).unwrap_or("public"))),
+            (
+                "connectivity_type",
+                json!(
+                    gw.connectivity_type()
+                        .map(|c| c.as_str())
+                        .unwrap_or("public")
+                ),
+            ),
             ("tags", user_tags),
         ]);
         if let Some(alloc) = primary.and_then(|a| a.allocation_id()) {
@@ -48,13 +68,22 @@ impl NatGateway {
             props: p,
             attrs: props([
                 ("id", json!(id)),
-                ("public_ip", json!(primary.and_then(|a| a.public_ip()).unwrap_or_default())),
-                ("private_ip", json!(primary.and_then(|a| a.private_ip()).unwrap_or_default())),
+                (
+                    "public_ip",
+                    json!(primary.and_then(|a| a.public_ip()).unwrap_or_default()),
+                ),
+                (
+                    "private_ip",
+                    json!(primary.and_then(|a| a.private_ip()).unwrap_or_default()),
+                ),
             ]),
         })
     }
 
-    async fn describe(aws: &Aws, id: &str) -> Result<Option<aws_sdk_ec2::types::NatGateway>, AwsError> {
+    async fn describe(
+        aws: &Aws,
+        id: &str,
+    ) -> Result<Option<aws_sdk_ec2::types::NatGateway>, AwsError> {
         let out = aws
             .ec2()
             .describe_nat_gateways()
@@ -70,12 +99,18 @@ impl NatGateway {
     }
 
     async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
-        let Some(gw) = Self::describe(aws, id).await? else { return Ok(WaitState::Pending("not visible yet".into())) };
+        let Some(gw) = Self::describe(aws, id).await? else {
+            return Ok(WaitState::Pending("not visible yet".into()));
+        };
         Ok(match gw.state() {
             Some(NatGatewayState::Available) => WaitState::Ready,
-            Some(NatGatewayState::Failed | NatGatewayState::Deleting | NatGatewayState::Deleted) => WaitState::Failed(format!(
+            Some(
+                NatGatewayState::Failed | NatGatewayState::Deleting | NatGatewayState::Deleted,
+            ) => WaitState::Failed(format!(
                 "the NAT gateway failed: {}",
-                gw.failure_message().or(gw.failure_code()).unwrap_or("no reason given")
+                gw.failure_message()
+                    .or(gw.failure_code())
+                    .unwrap_or("no reason given")
             )),
             Some(s) => WaitState::Pending(s.as_str().to_string()),
             None => WaitState::Pending("in an unknown state".into()),
@@ -83,10 +118,15 @@ impl NatGateway {
     }
 
     async fn until_deleted(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
-        Ok(match Self::describe(aws, id).await?.and_then(|gw| gw.state().cloned()) {
-            None | Some(NatGatewayState::Deleted) => WaitState::Ready,
-            Some(s) => WaitState::Pending(s.as_str().to_string()),
-        })
+        Ok(
+            match Self::describe(aws, id)
+                .await?
+                .and_then(|gw| gw.state().cloned())
+            {
+                None | Some(NatGatewayState::Deleted) => WaitState::Ready,
+                Some(s) => WaitState::Pending(s.as_str().to_string()),
+            },
+        )
     }
 }
 
@@ -124,8 +164,18 @@ impl Resource for NatGateway {
         check_allocation(props)
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
-        let mut pages = aws.ec2().describe_nat_gateways().filter(stack_filter(stack)).into_paginator().send();
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut pages = aws
+            .ec2()
+            .describe_nat_gateways()
+            .filter(stack_filter(stack))
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AwsError::from_sdk("DescribeNatGateways", stack, e))?;
@@ -134,7 +184,11 @@ impl Resource for NatGateway {
                 // neither is a gateway the stack has, so a new one gets created.
                 if matches!(
                     gw.state(),
-                    Some(NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed)
+                    Some(
+                        NatGatewayState::Deleted
+                            | NatGatewayState::Deleting
+                            | NatGatewayState::Failed
+                    )
                 ) {
                     continue;
                 }
@@ -160,8 +214,15 @@ impl Resource for NatGateway {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateNatGateway", req.address, e))?;
-        let id = out.nat_gateway().and_then(|g| g.nat_gateway_id()).unwrap_or_default().to_string();
-        wait_until("CreateNatGateway", &id, TIMEOUT, || Self::until_available(aws, &id)).await?;
+        let id = out
+            .nat_gateway()
+            .and_then(|g| g.nat_gateway_id())
+            .unwrap_or_default()
+            .to_string();
+        wait_until("CreateNatGateway", &id, TIMEOUT, || {
+            Self::until_available(aws, &id)
+        })
+        .await?;
         // Read it again: the public IP is only known once it is available.
         Self::describe(aws, &id)
             .await?
@@ -169,7 +230,13 @@ impl Resource for NatGateway {
             .ok_or_else(|| untagged("CreateNatGateway", req.address, "NAT gateway"))
     }
 
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
@@ -190,7 +257,10 @@ impl Resource for NatGateway {
             Ok(_) => {}
         }
         // Its Elastic IP and subnet stay in use until the gateway reaches `deleted`.
-        wait_until("DeleteNatGateway", &current.id, TIMEOUT, || Self::until_deleted(aws, &current.id)).await
+        wait_until("DeleteNatGateway", &current.id, TIMEOUT, || {
+            Self::until_deleted(aws, &current.id)
+        })
+        .await
     }
 }
 
@@ -206,13 +276,25 @@ mod tests {
     fn public_gateways_need_an_elastic_ip() {
         let e = check_allocation(&obj(json!({"subnet_id": "subnet-1"}))).unwrap_err();
         assert!(e.contains("`allocation_id`"), "{e}");
-        assert!(check_allocation(&obj(json!({"subnet_id": "subnet-1", "allocation_id": "eipalloc-1"}))).is_ok());
+        assert!(
+            check_allocation(&obj(
+                json!({"subnet_id": "subnet-1", "allocation_id": "eipalloc-1"})
+            ))
+            .is_ok()
+        );
     }
 
     #[test]
     fn private_gateways_take_none() {
-        let p = obj(json!({"subnet_id": "s", "connectivity_type": "private", "allocation_id": "eipalloc-1"}));
+        let p = obj(
+            json!({"subnet_id": "s", "connectivity_type": "private", "allocation_id": "eipalloc-1"}),
+        );
         assert!(check_allocation(&p).is_err());
-        assert!(check_allocation(&obj(json!({"subnet_id": "s", "connectivity_type": "private"}))).is_ok());
+        assert!(
+            check_allocation(&obj(
+                json!({"subnet_id": "s", "connectivity_type": "private"})
+            ))
+            .is_ok()
+        );
     }
 }

@@ -2,27 +2,55 @@
 
 use super::{owned_route_tables, props, str_prop};
 use crate::aws::{Aws, AwsError};
-use crate::resource::{gone_ok, CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use crate::resource::{
+    CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
+};
 use crate::schema::{self, Field, Kind};
 use crate::token;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::RouteOrigin;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// A route: a destination block and exactly one target.
 pub struct Route;
 
 /// The props that name a route's target; a route has exactly one.
-const TARGETS: [&str; 5] = ["gateway_id", "nat_gateway_id", "transit_gateway_id", "vpc_peering_connection_id", "vpc_endpoint_id"];
+const TARGETS: [&str; 5] = [
+    "gateway_id",
+    "nat_gateway_id",
+    "transit_gateway_id",
+    "vpc_peering_connection_id",
+    "vpc_endpoint_id",
+];
 
 const SCHEMA: &[Field] = &[
-    Field::required("route_table_id", Kind::Str, "the route table the route belongs to"),
-    Field::required("destination_cidr_block", Kind::Cidr, "the IPv4 block the route matches"),
-    Field::optional("gateway_id", Kind::Str, "target: an internet or virtual private gateway"),
+    Field::required(
+        "route_table_id",
+        Kind::Str,
+        "the route table the route belongs to",
+    ),
+    Field::required(
+        "destination_cidr_block",
+        Kind::Cidr,
+        "the IPv4 block the route matches",
+    ),
+    Field::optional(
+        "gateway_id",
+        Kind::Str,
+        "target: an internet or virtual private gateway",
+    ),
     Field::optional("nat_gateway_id", Kind::Str, "target: a NAT gateway"),
     Field::optional("transit_gateway_id", Kind::Str, "target: a transit gateway"),
-    Field::optional("vpc_peering_connection_id", Kind::Str, "target: a VPC peering connection"),
-    Field::optional("vpc_endpoint_id", Kind::Str, "target: a Gateway Load Balancer endpoint"),
+    Field::optional(
+        "vpc_peering_connection_id",
+        Kind::Str,
+        "target: a VPC peering connection",
+    ),
+    Field::optional(
+        "vpc_endpoint_id",
+        Kind::Str,
+        "target: a Gateway Load Balancer endpoint",
+    ),
 ];
 
 /// Sets the one target of a CreateRoute or ReplaceRoute call (two builder types with the same setters).
@@ -42,7 +70,9 @@ macro_rules! with_target {
 
 /// The target field and value a route's props set, if exactly one.
 fn target(props: &Props) -> Option<(&'static str, &str)> {
-    let mut set = TARGETS.iter().filter_map(|t| props.get(*t).and_then(Value::as_str).map(|v| (*t, v)));
+    let mut set = TARGETS
+        .iter()
+        .filter_map(|t| props.get(*t).and_then(Value::as_str).map(|v| (*t, v)));
     match (set.next(), set.next()) {
         (Some(one), None) => Some(one),
         _ => None,
@@ -61,19 +91,34 @@ fn observe(table_id: &str, route: &aws_sdk_ec2::types::Route) -> Option<Observed
     let cidr = route.destination_cidr_block()?;
     if route.destination_prefix_list_id().is_some()
         || route.gateway_id() == Some("local")
-        || matches!(route.origin(), Some(RouteOrigin::CreateRouteTable | RouteOrigin::EnableVgwRoutePropagation))
+        || matches!(
+            route.origin(),
+            Some(RouteOrigin::CreateRouteTable | RouteOrigin::EnableVgwRoutePropagation)
+        )
     {
         return None;
     }
     let natural_key = key(table_id, cidr);
-    let mut p = props([("route_table_id", json!(table_id)), ("destination_cidr_block", json!(cidr))]);
+    let mut p = props([
+        ("route_table_id", json!(table_id)),
+        ("destination_cidr_block", json!(cidr)),
+    ]);
     // AWS reports a Gateway Load Balancer endpoint target as a gateway id.
     let targets = [
-        ("gateway_id", route.gateway_id().filter(|g| !g.starts_with("vpce-"))),
-        ("vpc_endpoint_id", route.gateway_id().filter(|g| g.starts_with("vpce-"))),
+        (
+            "gateway_id",
+            route.gateway_id().filter(|g| !g.starts_with("vpce-")),
+        ),
+        (
+            "vpc_endpoint_id",
+            route.gateway_id().filter(|g| g.starts_with("vpce-")),
+        ),
         ("nat_gateway_id", route.nat_gateway_id()),
         ("transit_gateway_id", route.transit_gateway_id()),
-        ("vpc_peering_connection_id", route.vpc_peering_connection_id()),
+        (
+            "vpc_peering_connection_id",
+            route.vpc_peering_connection_id(),
+        ),
     ];
     for (field, value) in targets {
         if let Some(v) = value {
@@ -117,18 +162,33 @@ impl Resource for Route {
     }
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
-        let set: Vec<&str> = TARGETS.iter().copied().filter(|t| props.contains_key(*t)).collect();
+        let set: Vec<&str> = TARGETS
+            .iter()
+            .copied()
+            .filter(|t| props.contains_key(*t))
+            .collect();
         match set.len() {
             1 => Ok(()),
-            0 => Err(format!("a route needs a target: set one of {}", TARGETS.map(|t| format!("`{t}`")).join(", "))),
+            0 => Err(format!(
+                "a route needs a target: set one of {}",
+                TARGETS.map(|t| format!("`{t}`")).join(", ")
+            )),
             _ => Err(format!(
                 "a route has exactly one target, but {} are set",
-                set.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" and ")
+                set.iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
             )),
         }
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
         let tables = owned_route_tables(aws, stack).await?;
         Ok(tables
             .iter()
@@ -141,37 +201,68 @@ impl Resource for Route {
 
     async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
         let p = req.props;
-        let (table, cidr) = (str_prop(p, "route_table_id"), str_prop(p, "destination_cidr_block"));
-        with_target!(aws.ec2().create_route().route_table_id(table).destination_cidr_block(cidr), p)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("CreateRoute", req.address, e))?;
+        let (table, cidr) = (
+            str_prop(p, "route_table_id"),
+            str_prop(p, "destination_cidr_block"),
+        );
+        with_target!(
+            aws.ec2()
+                .create_route()
+                .route_table_id(table)
+                .destination_cidr_block(cidr),
+            p
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateRoute", req.address, e))?;
         // A route takes effect with the call; what it reports is what was declared.
         let natural_key = key(table, cidr);
         Ok(Observed {
             address: Some(req.address.clone()),
             id: natural_key.clone(),
             natural_key: Some(natural_key.clone()),
-            props: SCHEMA.iter().filter_map(|f| p.get(f.name).map(|v| (f.name.to_string(), v.clone()))).collect(),
+            props: SCHEMA
+                .iter()
+                .filter_map(|f| p.get(f.name).map(|v| (f.name.to_string(), v.clone())))
+                .collect(),
             attrs: props([("id", json!(natural_key))]),
         })
     }
 
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         if changed.iter().any(|f| TARGETS.contains(&f.as_str())) {
-            let (table, cidr) = (str_prop(&current.props, "route_table_id"), str_prop(&current.props, "destination_cidr_block"));
-            with_target!(aws.ec2().replace_route().route_table_id(table).destination_cidr_block(cidr), desired)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ReplaceRoute", &current.id, e))?;
+            let (table, cidr) = (
+                str_prop(&current.props, "route_table_id"),
+                str_prop(&current.props, "destination_cidr_block"),
+            );
+            with_target!(
+                aws.ec2()
+                    .replace_route()
+                    .route_table_id(table)
+                    .destination_cidr_block(cidr),
+                desired
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ReplaceRoute", &current.id, e))?;
         }
         Ok(current.updated(desired, changed))
     }
 
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
         let (id_table, id_cidr) = current.id.split_once('|').unwrap_or_default();
-        let table = Some(str_prop(&current.props, "route_table_id")).filter(|s| !s.is_empty()).unwrap_or(id_table);
-        let cidr = Some(str_prop(&current.props, "destination_cidr_block")).filter(|s| !s.is_empty()).unwrap_or(id_cidr);
+        let table = Some(str_prop(&current.props, "route_table_id"))
+            .filter(|s| !s.is_empty())
+            .unwrap_or(id_table);
+        let cidr = Some(str_prop(&current.props, "destination_cidr_block"))
+            .filter(|s| !s.is_empty())
+            .unwrap_or(id_cidr);
         gone_ok(
             aws.ec2()
                 .delete_route()
@@ -204,7 +295,9 @@ mod tests {
 
     #[test]
     fn natural_key_normalises_the_destination() {
-        let p = obj(json!({"route_table_id": "rtb-1", "destination_cidr_block": "10.20.7.9/16", "gateway_id": "igw-1"}));
+        let p = obj(
+            json!({"route_table_id": "rtb-1", "destination_cidr_block": "10.20.7.9/16", "gateway_id": "igw-1"}),
+        );
         assert_eq!(Route.natural_key(&p).as_deref(), Some("rtb-1|10.20.0.0/16"));
     }
 
@@ -219,11 +312,19 @@ mod tests {
     fn exactly_one_target() {
         let base = json!({"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0"});
         let none = obj(base.clone());
-        assert!(Route.validate(&none, &NoOthers).unwrap_err().contains("needs a target"));
+        assert!(
+            Route
+                .validate(&none, &NoOthers)
+                .unwrap_err()
+                .contains("needs a target")
+        );
         let mut two = none.clone();
         two.insert("gateway_id".into(), json!("igw-1"));
         two.insert("nat_gateway_id".into(), json!("nat-1"));
-        assert_eq!(Route.validate(&two, &NoOthers).unwrap_err(), "a route has exactly one target, but `gateway_id` and `nat_gateway_id` are set");
+        assert_eq!(
+            Route.validate(&two, &NoOthers).unwrap_err(),
+            "a route has exactly one target, but `gateway_id` and `nat_gateway_id` are set"
+        );
         let mut one = none;
         one.insert("transit_gateway_id".into(), json!("tgw-1"));
         assert!(Route.validate(&one, &NoOthers).is_ok());
@@ -233,14 +334,42 @@ mod tests {
     fn aws_managed_routes_are_not_reported() {
         let r = |b: aws_sdk_ec2::types::builders::RouteBuilder| observe("rtb-1", &b.build());
         let route = aws_sdk_ec2::types::Route::builder;
-        assert!(r(route().destination_cidr_block("10.10.0.0/16").gateway_id("local")).is_none());
-        assert!(r(route().destination_prefix_list_id("pl-1").gateway_id("vpce-1")).is_none());
-        assert!(r(route().destination_cidr_block("10.9.0.0/16").gateway_id("vgw-1").origin(RouteOrigin::EnableVgwRoutePropagation)).is_none());
-        let nat = r(route().destination_cidr_block("0.0.0.0/0").nat_gateway_id("nat-1").origin(RouteOrigin::CreateRoute)).unwrap();
+        assert!(
+            r(route()
+                .destination_cidr_block("10.10.0.0/16")
+                .gateway_id("local"))
+            .is_none()
+        );
+        assert!(
+            r(route()
+                .destination_prefix_list_id("pl-1")
+                .gateway_id("vpce-1"))
+            .is_none()
+        );
+        assert!(
+            r(route()
+                .destination_cidr_block("10.9.0.0/16")
+                .gateway_id("vgw-1")
+                .origin(RouteOrigin::EnableVgwRoutePropagation))
+            .is_none()
+        );
+        let nat = r(route()
+            .destination_cidr_block("0.0.0.0/0")
+            .nat_gateway_id("nat-1")
+            .origin(RouteOrigin::CreateRoute))
+        .unwrap();
         assert_eq!(nat.natural_key.as_deref(), Some("rtb-1|0.0.0.0/0"));
         assert_eq!(nat.address, None);
-        assert_eq!(nat.props, obj(json!({"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0", "nat_gateway_id": "nat-1"})));
-        let glb = r(route().destination_cidr_block("0.0.0.0/0").gateway_id("vpce-9")).unwrap();
+        assert_eq!(
+            nat.props,
+            obj(
+                json!({"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0", "nat_gateway_id": "nat-1"})
+            )
+        );
+        let glb = r(route()
+            .destination_cidr_block("0.0.0.0/0")
+            .gateway_id("vpce-9"))
+        .unwrap();
         assert_eq!(glb.props["vpc_endpoint_id"], "vpce-9");
         assert!(!glb.props.contains_key("gateway_id"));
     }

@@ -1,26 +1,38 @@
 //! `aws::ec2::route_table`: a route table of a VPC (its routes and associations are separate types).
 
-use super::{owned_route_tables, pairs, props, retry_dependency, str_prop, tag_spec, untagged, update_tags};
-use crate::aws::{tags, Aws, AwsError};
+use super::{
+    owned_route_tables, pairs, props, retry_dependency, str_prop, tag_spec, untagged, update_tags,
+};
+use crate::aws::{Aws, AwsError, tags};
 use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// A route table; routes are `aws::ec2::route`, subnets join through `aws::ec2::route_table_association`.
 pub struct RouteTable;
 
-const SCHEMA: &[Field] = &[Field::required("vpc_id", Kind::Str, "the VPC the table belongs to"), TAGS];
+const SCHEMA: &[Field] = &[
+    Field::required("vpc_id", Kind::Str, "the VPC the table belongs to"),
+    TAGS,
+];
 
 impl RouteTable {
-    fn observed(address: crate::address::Address, user_tags: Value, table: &aws_sdk_ec2::types::RouteTable) -> Observed {
+    fn observed(
+        address: crate::address::Address,
+        user_tags: Value,
+        table: &aws_sdk_ec2::types::RouteTable,
+    ) -> Observed {
         let id = table.route_table_id().unwrap_or_default().to_string();
         Observed {
             address: Some(address),
             id: id.clone(),
             natural_key: None,
-            props: props([("vpc_id", json!(table.vpc_id().unwrap_or_default())), ("tags", user_tags)]),
+            props: props([
+                ("vpc_id", json!(table.vpc_id().unwrap_or_default())),
+                ("tags", user_tags),
+            ]),
             attrs: props([("id", json!(id))]),
         }
     }
@@ -40,9 +52,17 @@ impl Resource for RouteTable {
         SCHEMA
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
         let tables = owned_route_tables(aws, stack).await?;
-        Ok(tables.into_iter().map(|(address, user_tags, table)| Self::observed(address, user_tags, &table)).collect())
+        Ok(tables
+            .into_iter()
+            .map(|(address, user_tags, table)| Self::observed(address, user_tags, &table))
+            .collect())
     }
 
     async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
@@ -63,7 +83,13 @@ impl Resource for RouteTable {
             .ok_or_else(|| untagged("CreateRouteTable", req.address, "route table"))
     }
 
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
@@ -90,8 +116,15 @@ mod tests {
 
     #[test]
     fn observed_props_match_the_schema() {
-        let table = aws_sdk_ec2::types::RouteTable::builder().route_table_id("rtb-1").vpc_id("vpc-1").build();
-        let seen = RouteTable::observed("ec2.route_table.private-a".parse().unwrap(), json!({}), &table);
+        let table = aws_sdk_ec2::types::RouteTable::builder()
+            .route_table_id("rtb-1")
+            .vpc_id("vpc-1")
+            .build();
+        let seen = RouteTable::observed(
+            "ec2.route_table.private-a".parse().unwrap(),
+            json!({}),
+            &table,
+        );
         let names: Vec<&str> = SCHEMA.iter().map(|f| f.name).collect();
         assert!(seen.props.keys().all(|k| names.contains(&k.as_str())));
         assert_eq!(seen.attrs["id"], "rtb-1");

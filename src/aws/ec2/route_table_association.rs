@@ -1,13 +1,13 @@
 //! `aws::ec2::route_table_association`: a subnet's link to a route table (untaggable, found by table and subnet).
 
 use super::{owned_route_tables, props, str_prop};
-use crate::aws::{wait_until, Aws, AwsError, WaitState};
-use crate::resource::{gone_ok, CreateRequest, Observed, Props, ReadHints, Resource};
+use crate::aws::{Aws, AwsError, WaitState, wait_until};
+use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
 use crate::schema::{Field, Kind};
 use crate::token;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, RouteTableAssociationStateCode as Code};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 /// The association of a subnet with a route table.
@@ -15,7 +15,11 @@ pub struct RouteTableAssociation;
 
 const SCHEMA: &[Field] = &[
     Field::required("route_table_id", Kind::Str, "the route table"),
-    Field::required("subnet_id", Kind::Str, "the subnet that uses the route table"),
+    Field::required(
+        "subnet_id",
+        Kind::Str,
+        "the subnet that uses the route table",
+    ),
 ];
 
 /// Associations normally take effect at once; this bounds a slow one.
@@ -28,7 +32,10 @@ fn key(table: &str, subnet: &str) -> String {
 
 /// Whether an association state still links the subnet (or is about to).
 fn is_live(state: Option<&Code>) -> bool {
-    !matches!(state, Some(Code::Disassociated | Code::Disassociating | Code::Failed))
+    !matches!(
+        state,
+        Some(Code::Disassociated | Code::Disassociating | Code::Failed)
+    )
 }
 
 /// A subnet association read from a table; main-table and gateway associations are not this type.
@@ -42,7 +49,10 @@ fn observe(table_id: &str, assoc: &aws_sdk_ec2::types::RouteTableAssociation) ->
         address: None,
         id: id.clone(),
         natural_key: Some(key(table_id, subnet)),
-        props: props([("route_table_id", json!(table_id)), ("subnet_id", json!(subnet))]),
+        props: props([
+            ("route_table_id", json!(table_id)),
+            ("subnet_id", json!(subnet)),
+        ]),
         attrs: props([("id", json!(id))]),
     })
 }
@@ -52,7 +62,12 @@ impl RouteTableAssociation {
         let out = aws
             .ec2()
             .describe_route_tables()
-            .filters(Filter::builder().name("association.route-table-association-id").values(id).build())
+            .filters(
+                Filter::builder()
+                    .name("association.route-table-association-id")
+                    .values(id)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeRouteTables", id, e))?;
@@ -66,7 +81,10 @@ impl RouteTableAssociation {
             Some(Code::Associated) => WaitState::Ready,
             Some(Code::Failed) => WaitState::Failed(format!(
                 "the association failed: {}",
-                state.as_ref().and_then(|s| s.status_message()).unwrap_or("no reason given")
+                state
+                    .as_ref()
+                    .and_then(|s| s.status_message())
+                    .unwrap_or("no reason given")
             )),
             Some(s) => WaitState::Pending(s.as_str().to_string()),
             None => WaitState::Pending("not visible yet".into()),
@@ -100,19 +118,30 @@ impl Resource for RouteTableAssociation {
         Some(key(table.as_str()?, subnet.as_str()?))
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
         let tables = owned_route_tables(aws, stack).await?;
         Ok(tables
             .iter()
             .flat_map(|(_, _, table)| {
                 let id = table.route_table_id().unwrap_or_default();
-                table.associations().iter().filter_map(move |a| observe(id, a))
+                table
+                    .associations()
+                    .iter()
+                    .filter_map(move |a| observe(id, a))
             })
             .collect())
     }
 
     async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
-        let (table, subnet) = (str_prop(req.props, "route_table_id"), str_prop(req.props, "subnet_id"));
+        let (table, subnet) = (
+            str_prop(req.props, "route_table_id"),
+            str_prop(req.props, "subnet_id"),
+        );
         let out = aws
             .ec2()
             .associate_route_table()
@@ -124,18 +153,30 @@ impl Resource for RouteTableAssociation {
         let id = out.association_id().unwrap_or_default().to_string();
         let state = out.association_state().and_then(|s| s.state());
         if !matches!(state, None | Some(Code::Associated)) {
-            wait_until("AssociateRouteTable", &id, TIMEOUT, || Self::state(aws, &id)).await?;
+            wait_until("AssociateRouteTable", &id, TIMEOUT, || {
+                Self::state(aws, &id)
+            })
+            .await?;
         }
         Ok(Observed {
             address: Some(req.address.clone()),
             id: id.clone(),
             natural_key: Some(key(table, subnet)),
-            props: props([("route_table_id", Value::from(table)), ("subnet_id", Value::from(subnet))]),
+            props: props([
+                ("route_table_id", Value::from(table)),
+                ("subnet_id", Value::from(subnet)),
+            ]),
             attrs: props([("id", json!(id))]),
         })
     }
 
-    async fn update(&self, _aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        _aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         // Both fields force a new association; nothing changes in place.
         Ok(current.updated(desired, changed))
     }
@@ -165,7 +206,10 @@ mod tests {
     #[test]
     fn natural_key_is_table_and_subnet() {
         let p = obj(json!({"route_table_id": "rtb-1", "subnet_id": "subnet-2"}));
-        assert_eq!(RouteTableAssociation.natural_key(&p).as_deref(), Some("rtb-1|subnet-2"));
+        assert_eq!(
+            RouteTableAssociation.natural_key(&p).as_deref(),
+            Some("rtb-1|subnet-2")
+        );
         let subnet = token::marker(&"ec2.subnet.private-a".parse().unwrap(), "id");
         let p = obj(json!({"route_table_id": "rtb-1", "subnet_id": subnet}));
         assert_eq!(RouteTableAssociation.natural_key(&p), None);
@@ -174,9 +218,15 @@ mod tests {
     #[test]
     fn main_gateway_and_dead_associations_are_skipped() {
         let state = |c: Code| RouteTableAssociationState::builder().state(c).build();
-        let main = Assoc::builder().main(true).route_table_association_id("rtbassoc-0").build();
+        let main = Assoc::builder()
+            .main(true)
+            .route_table_association_id("rtbassoc-0")
+            .build();
         assert!(observe("rtb-1", &main).is_none());
-        let gateway = Assoc::builder().gateway_id("igw-1").route_table_association_id("rtbassoc-1").build();
+        let gateway = Assoc::builder()
+            .gateway_id("igw-1")
+            .route_table_association_id("rtbassoc-1")
+            .build();
         assert!(observe("rtb-1", &gateway).is_none());
         let gone = Assoc::builder()
             .subnet_id("subnet-1")
@@ -191,6 +241,9 @@ mod tests {
             .association_state(state(Code::Associated))
             .build();
         let seen = observe("rtb-1", &live).unwrap();
-        assert_eq!((seen.id.as_str(), seen.natural_key.as_deref()), ("rtbassoc-3", Some("rtb-1|subnet-1")));
+        assert_eq!(
+            (seen.id.as_str(), seen.natural_key.as_deref()),
+            ("rtbassoc-3", Some("rtb-1|subnet-1"))
+        );
     }
 }

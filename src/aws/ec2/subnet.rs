@@ -1,7 +1,10 @@
 //! `aws::ec2::subnet`: a subnet of a VPC.
 
-use super::{bool_prop, pairs, props, retry_dependency, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::aws::{tags, wait_until, Aws, AwsError, WaitState};
+use super::{
+    bool_prop, pairs, props, retry_dependency, stack_filter, str_prop, tag_spec, untagged,
+    update_tags,
+};
+use crate::aws::{Aws, AwsError, WaitState, tags, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -16,10 +19,22 @@ pub struct Subnet;
 
 const SCHEMA: &[Field] = &[
     Field::required("vpc_id", Kind::Str, "the VPC the subnet belongs to"),
-    Field::required("cidr_block", Kind::Cidr, "the IPv4 CIDR block, inside the VPC's block"),
-    Field::required("availability_zone", Kind::Str, "the availability zone, e.g. `us-east-1a`"),
-    Field::optional("map_public_ip_on_launch", Kind::Bool, "give instances launched here a public IP")
-        .default("false"),
+    Field::required(
+        "cidr_block",
+        Kind::Cidr,
+        "the IPv4 CIDR block, inside the VPC's block",
+    ),
+    Field::required(
+        "availability_zone",
+        Kind::Str,
+        "the availability zone, e.g. `us-east-1a`",
+    ),
+    Field::optional(
+        "map_public_ip_on_launch",
+        Kind::Bool,
+        "give instances launched here a public IP",
+    )
+    .default("false"),
     TAGS,
 ];
 
@@ -73,7 +88,11 @@ impl Subnet {
         let az = subnet.availability_zone().unwrap_or_default();
         let vpc_id = subnet.vpc_id().unwrap_or_default();
         let arn = subnet.subnet_arn().map(String::from).unwrap_or_else(|| {
-            format!("arn:aws:ec2:{}:{}:subnet/{id}", aws.region(), subnet.owner_id().unwrap_or_default())
+            format!(
+                "arn:aws:ec2:{}:{}:subnet/{id}",
+                aws.region(),
+                subnet.owner_id().unwrap_or_default()
+            )
         });
         Some(Observed {
             address: Some(address),
@@ -83,7 +102,10 @@ impl Subnet {
                 ("vpc_id", json!(vpc_id)),
                 ("cidr_block", json!(cidr)),
                 ("availability_zone", json!(az)),
-                ("map_public_ip_on_launch", json!(subnet.map_public_ip_on_launch().unwrap_or(false))),
+                (
+                    "map_public_ip_on_launch",
+                    json!(subnet.map_public_ip_on_launch().unwrap_or(false)),
+                ),
                 ("tags", user_tags),
             ]),
             attrs: props([
@@ -100,14 +122,20 @@ impl Subnet {
 /// Checks that a subnet's block lies inside the declared block of the VPC its `vpc_id` refers to.
 fn check_inside_vpc(props: &Props, others: &dyn DeclaredProps) -> Result<(), String> {
     let cidr = str_prop(props, "cidr_block");
-    let Ok(subnet) = cidr.parse::<IpNet>() else { return Ok(()) };
+    let Ok(subnet) = cidr.parse::<IpNet>() else {
+        return Ok(());
+    };
     for r in token::refs_in_str(str_prop(props, "vpc_id")) {
         if r.address.kind() != "ec2.vpc" {
             continue;
         }
-        let Some(vpc_props) = others.props_of(&r.address) else { continue };
+        let Some(vpc_props) = others.props_of(&r.address) else {
+            continue;
+        };
         let vpc_cidr = str_prop(vpc_props, "cidr_block");
-        let Ok(vpc) = vpc_cidr.parse::<IpNet>() else { continue };
+        let Ok(vpc) = vpc_cidr.parse::<IpNet>() else {
+            continue;
+        };
         if !vpc.trunc().contains(&subnet.trunc()) {
             return Err(format!(
                 "property `cidr_block`: `{cidr}` is outside the VPC's `{vpc_cidr}` (`{}`)",
@@ -140,12 +168,26 @@ impl Resource for Subnet {
         check_inside_vpc(props, others)
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
-        let mut pages = aws.ec2().describe_subnets().filters(stack_filter(stack)).into_paginator().send();
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut pages = aws
+            .ec2()
+            .describe_subnets()
+            .filters(stack_filter(stack))
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AwsError::from_sdk("DescribeSubnets", stack, e))?;
-            out.extend(page.subnets().iter().filter_map(|s| Self::observe(aws, stack, s)));
+            out.extend(
+                page.subnets()
+                    .iter()
+                    .filter_map(|s| Self::observe(aws, stack, s)),
+            );
         }
         Ok(out)
     }
@@ -162,22 +204,42 @@ impl Resource for Subnet {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateSubnet", req.address, e))?;
-        let id = out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
-        wait_until("CreateSubnet", &id, CREATE_TIMEOUT, || Self::state(aws, &id)).await?;
+        let id = out
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .unwrap_or_default()
+            .to_string();
+        wait_until("CreateSubnet", &id, CREATE_TIMEOUT, || {
+            Self::state(aws, &id)
+        })
+        .await?;
         if bool_prop(p, "map_public_ip_on_launch") == Some(true) {
             Self::set_public_ip(aws, &id, true).await?;
         }
-        let subnet = Self::describe(aws, &id).await?.or_else(|| out.subnet().cloned());
+        let subnet = Self::describe(aws, &id)
+            .await?
+            .or_else(|| out.subnet().cloned());
         subnet
             .and_then(|s| Self::observe(aws, req.stack, &s))
             .ok_or_else(|| untagged("CreateSubnet", req.address, "subnet"))
     }
 
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         for field in changed {
             match field.as_str() {
                 "map_public_ip_on_launch" => {
-                    Self::set_public_ip(aws, &current.id, bool_prop(desired, field).unwrap_or(false)).await?
+                    Self::set_public_ip(
+                        aws,
+                        &current.id,
+                        bool_prop(desired, field).unwrap_or(false),
+                    )
+                    .await?
                 }
                 "tags" => update_tags(aws, &current.id, &current.props, desired).await?,
                 _ => {}
@@ -221,13 +283,18 @@ mod tests {
     fn with_vpc(cidr: &str) -> (Declared, String) {
         let vpc: Address = "ec2.vpc.examplepay-prod".parse().unwrap();
         let marker = token::marker(&vpc, "id");
-        (Declared(HashMap::from([(vpc, obj(json!({"cidr_block": cidr})))])), marker)
+        (
+            Declared(HashMap::from([(vpc, obj(json!({"cidr_block": cidr})))])),
+            marker,
+        )
     }
 
     #[test]
     fn a_subnet_outside_its_vpc_is_refused() {
         let (others, vpc_id) = with_vpc("10.10.0.0/16");
-        let p = obj(json!({"vpc_id": vpc_id, "cidr_block": "10.30.1.0/24", "availability_zone": "us-east-1a"}));
+        let p = obj(
+            json!({"vpc_id": vpc_id, "cidr_block": "10.30.1.0/24", "availability_zone": "us-east-1a"}),
+        );
         assert_eq!(
             Subnet.validate(&p, &others).unwrap_err(),
             "property `cidr_block`: `10.30.1.0/24` is outside the VPC's `10.10.0.0/16` (`ec2.vpc.examplepay-prod`)"

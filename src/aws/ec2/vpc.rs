@@ -1,23 +1,39 @@
 //! `aws::ec2::vpc`: a VPC.
 
 use super::{bool_prop, pairs, props, stack_filter, str_prop, tag_spec, update_tags};
-use crate::aws::{tags, Aws, AwsError};
-use crate::resource::{gone_ok, CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use crate::aws::{Aws, AwsError, tags};
+use crate::resource::{
+    CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
+};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// A VPC with its DNS attributes.
 pub struct Vpc;
 
 const SCHEMA: &[Field] = &[
     Field::required("cidr_block", Kind::Cidr, "the IPv4 CIDR block of the VPC"),
-    Field::optional("enable_dns_support", Kind::Bool, "resolve DNS through the Amazon resolver").default("true"),
-    Field::optional("enable_dns_hostnames", Kind::Bool, "give instances public DNS hostnames").default("false"),
-    Field::optional("instance_tenancy", Kind::Enum(&["default", "dedicated"]), "tenancy of instances")
-        .default("\"default\"")
-        .force_new(),
+    Field::optional(
+        "enable_dns_support",
+        Kind::Bool,
+        "resolve DNS through the Amazon resolver",
+    )
+    .default("true"),
+    Field::optional(
+        "enable_dns_hostnames",
+        Kind::Bool,
+        "give instances public DNS hostnames",
+    )
+    .default("false"),
+    Field::optional(
+        "instance_tenancy",
+        Kind::Enum(&["default", "dedicated"]),
+        "tenancy of instances",
+    )
+    .default("\"default\"")
+    .force_new(),
     TAGS,
 ];
 
@@ -25,8 +41,14 @@ impl Vpc {
     async fn set_dns(aws: &Aws, id: &str, attr: &str, value: bool) -> Result<(), AwsError> {
         let flag = AttributeBooleanValue::builder().value(value).build();
         let call = aws.ec2().modify_vpc_attribute().vpc_id(id);
-        let call = if attr == "enable_dns_support" { call.enable_dns_support(flag) } else { call.enable_dns_hostnames(flag) };
-        call.send().await.map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", id, e))?;
+        let call = if attr == "enable_dns_support" {
+            call.enable_dns_support(flag)
+        } else {
+            call.enable_dns_hostnames(flag)
+        };
+        call.send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", id, e))?;
         Ok(())
     }
 
@@ -46,8 +68,14 @@ impl Vpc {
         Ok(v.unwrap_or(false))
     }
 
-    async fn observe(aws: &Aws, stack: &str, vpc: &aws_sdk_ec2::types::Vpc) -> Result<Option<Observed>, AwsError> {
-        let Some((address, user_tags)) = tags::split_owned(stack, pairs(vpc.tags())) else { return Ok(None) };
+    async fn observe(
+        aws: &Aws,
+        stack: &str,
+        vpc: &aws_sdk_ec2::types::Vpc,
+    ) -> Result<Option<Observed>, AwsError> {
+        let Some((address, user_tags)) = tags::split_owned(stack, pairs(vpc.tags())) else {
+            return Ok(None);
+        };
         let id = vpc.vpc_id().unwrap_or_default().to_string();
         let dns_support = Self::read_dns(aws, &id, VpcAttributeName::EnableDnsSupport).await?;
         let dns_hostnames = Self::read_dns(aws, &id, VpcAttributeName::EnableDnsHostnames).await?;
@@ -60,12 +88,26 @@ impl Vpc {
                 ("cidr_block", json!(cidr)),
                 ("enable_dns_support", json!(dns_support)),
                 ("enable_dns_hostnames", json!(dns_hostnames)),
-                ("instance_tenancy", json!(vpc.instance_tenancy().map(|t| t.as_str()).unwrap_or("default"))),
+                (
+                    "instance_tenancy",
+                    json!(
+                        vpc.instance_tenancy()
+                            .map(|t| t.as_str())
+                            .unwrap_or("default")
+                    ),
+                ),
                 ("tags", user_tags),
             ]),
             attrs: props([
                 ("id", json!(id)),
-                ("arn", json!(format!("arn:aws:ec2:{}:{}:vpc/{id}", aws.region(), vpc.owner_id().unwrap_or_default()))),
+                (
+                    "arn",
+                    json!(format!(
+                        "arn:aws:ec2:{}:{}:vpc/{id}",
+                        aws.region(),
+                        vpc.owner_id().unwrap_or_default()
+                    )),
+                ),
                 ("cidr_block", json!(cidr)),
                 ("owner_id", json!(vpc.owner_id().unwrap_or_default())),
             ]),
@@ -95,14 +137,27 @@ impl Resource for Vpc {
         let cidr = str_prop(props, "cidr_block");
         if let Ok(net) = cidr.parse::<ipnet::IpNet>() {
             if !(16..=28).contains(&net.prefix_len()) {
-                return Err(format!("property `cidr_block`: a VPC block must be between /16 and /28, not /{}", net.prefix_len()));
+                return Err(format!(
+                    "property `cidr_block`: a VPC block must be between /16 and /28, not /{}",
+                    net.prefix_len()
+                ));
             }
         }
         Ok(())
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
-        let mut pages = aws.ec2().describe_vpcs().filters(stack_filter(stack)).into_paginator().send();
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut pages = aws
+            .ec2()
+            .describe_vpcs()
+            .filters(stack_filter(stack))
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AwsError::from_sdk("DescribeVpcs", stack, e))?;
@@ -119,12 +174,19 @@ impl Resource for Vpc {
             .ec2()
             .create_vpc()
             .cidr_block(str_prop(p, "cidr_block"))
-            .set_instance_tenancy(p.get("instance_tenancy").and_then(Value::as_str).map(Into::into))
+            .set_instance_tenancy(
+                p.get("instance_tenancy")
+                    .and_then(Value::as_str)
+                    .map(Into::into),
+            )
             .tag_specifications(tag_spec(ResourceType::Vpc, req))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateVpc", req.address, e))?;
-        let vpc = out.vpc().cloned().unwrap_or_else(|| aws_sdk_ec2::types::Vpc::builder().build());
+        let vpc = out
+            .vpc()
+            .cloned()
+            .unwrap_or_else(|| aws_sdk_ec2::types::Vpc::builder().build());
         let id = vpc.vpc_id().unwrap_or_default().to_string();
         for attr in ["enable_dns_support", "enable_dns_hostnames"] {
             if let Some(v) = bool_prop(p, attr) {
@@ -132,15 +194,32 @@ impl Resource for Vpc {
             }
         }
         Self::observe(aws, req.stack, &vpc).await?.ok_or_else(|| {
-            AwsError::new("CreateVpc", req.address, crate::aws::AwsErrorKind::Service("Tags".into()), "the new VPC came back without its ownership tags")
+            AwsError::new(
+                "CreateVpc",
+                req.address,
+                crate::aws::AwsErrorKind::Service("Tags".into()),
+                "the new VPC came back without its ownership tags",
+            )
         })
     }
 
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         for field in changed {
             match field.as_str() {
                 "enable_dns_support" | "enable_dns_hostnames" => {
-                    Self::set_dns(aws, &current.id, field, bool_prop(desired, field).unwrap_or(false)).await?
+                    Self::set_dns(
+                        aws,
+                        &current.id,
+                        field,
+                        bool_prop(desired, field).unwrap_or(false),
+                    )
+                    .await?
                 }
                 "tags" => update_tags(aws, &current.id, &current.props, desired).await?,
                 _ => {}

@@ -1,12 +1,15 @@
 //! `aws::ec2::vpc_endpoint`: a Gateway or Interface VPC endpoint.
 
-use super::{bool_prop, list_prop, pairs, props, stack_filter, str_prop, tag_spec, unsuccessful, untagged, update_tags};
-use crate::aws::{tags, wait_until, Aws, AwsError, AwsErrorKind, WaitState};
+use super::{
+    bool_prop, list_prop, pairs, props, stack_filter, str_prop, tag_spec, unsuccessful, untagged,
+    update_tags,
+};
+use crate::aws::{Aws, AwsError, AwsErrorKind, WaitState, tags, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 /// A VPC endpoint: a Gateway one joins route tables, an Interface one puts network interfaces in subnets.
@@ -14,16 +17,44 @@ pub struct VpcEndpoint;
 
 const SCHEMA: &[Field] = &[
     Field::required("vpc_id", Kind::Str, "the VPC"),
-    Field::required("service_name", Kind::Str, "the service, e.g. `com.amazonaws.us-east-1.s3`"),
-    Field::optional("vpc_endpoint_type", Kind::Enum(&["Interface", "Gateway"]), "the endpoint type")
-        .default("\"Gateway\"")
-        .force_new(),
-    Field::optional("subnet_ids", Kind::StrSet, "Interface: the subnets to put network interfaces in"),
-    Field::optional("security_group_ids", Kind::StrSet, "Interface: the security groups of its network interfaces"),
-    Field::optional("route_table_ids", Kind::StrSet, "Gateway: the route tables that get a route to the service"),
-    Field::optional("private_dns_enabled", Kind::Bool, "Interface: answer the service's public DNS name privately")
-        .default("false"),
-    Field::optional("policy", Kind::Json, "the endpoint policy; AWS allows full access when left out"),
+    Field::required(
+        "service_name",
+        Kind::Str,
+        "the service, e.g. `com.amazonaws.us-east-1.s3`",
+    ),
+    Field::optional(
+        "vpc_endpoint_type",
+        Kind::Enum(&["Interface", "Gateway"]),
+        "the endpoint type",
+    )
+    .default("\"Gateway\"")
+    .force_new(),
+    Field::optional(
+        "subnet_ids",
+        Kind::StrSet,
+        "Interface: the subnets to put network interfaces in",
+    ),
+    Field::optional(
+        "security_group_ids",
+        Kind::StrSet,
+        "Interface: the security groups of its network interfaces",
+    ),
+    Field::optional(
+        "route_table_ids",
+        Kind::StrSet,
+        "Gateway: the route tables that get a route to the service",
+    ),
+    Field::optional(
+        "private_dns_enabled",
+        Kind::Bool,
+        "Interface: answer the service's public DNS name privately",
+    )
+    .default("false"),
+    Field::optional(
+        "policy",
+        Kind::Json,
+        "the endpoint policy; AWS allows full access when left out",
+    ),
     TAGS,
 ];
 
@@ -32,7 +63,9 @@ const TIMEOUT: Duration = Duration::from_secs(900);
 
 /// AWS spells endpoint states both `available` and `Available`.
 fn state_of(ep: &aws_sdk_ec2::types::VpcEndpoint) -> String {
-    ep.state().map(|s| s.as_str().to_ascii_lowercase()).unwrap_or_default()
+    ep.state()
+        .map(|s| s.as_str().to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 /// The policy text to send: a JSON string prop as written, a map as JSON.
@@ -46,21 +79,36 @@ fn policy_text(props: &Props) -> Option<String> {
 /// The (to add, to remove) ids that turn `current` into `desired` for a set prop.
 fn set_changes(current: &Props, desired: &Props, key: &str) -> (Vec<String>, Vec<String>) {
     let (have, want) = (list_prop(current, key), list_prop(desired, key));
-    let add = want.iter().filter(|id| !have.contains(id)).cloned().collect();
-    let remove = have.iter().filter(|id| !want.contains(id)).cloned().collect();
+    let add = want
+        .iter()
+        .filter(|id| !have.contains(id))
+        .cloned()
+        .collect();
+    let remove = have
+        .iter()
+        .filter(|id| !want.contains(id))
+        .cloned()
+        .collect();
     (add, remove)
 }
 
 /// Set props that mean nothing for an endpoint type; declaring them is a mistake AWS would reject.
 fn foreign_props(endpoint_type: &str) -> &'static [&'static str] {
-    if endpoint_type == "Interface" { &["route_table_ids"] } else { &["subnet_ids", "security_group_ids", "private_dns_enabled"] }
+    if endpoint_type == "Interface" {
+        &["route_table_ids"]
+    } else {
+        &["subnet_ids", "security_group_ids", "private_dns_enabled"]
+    }
 }
 
 impl VpcEndpoint {
     fn observe(aws: &Aws, stack: &str, ep: &aws_sdk_ec2::types::VpcEndpoint) -> Option<Observed> {
         let (address, user_tags) = tags::split_owned(stack, pairs(ep.tags()))?;
         let id = ep.vpc_endpoint_id().unwrap_or_default().to_string();
-        let endpoint_type = ep.vpc_endpoint_type().map(|t| t.as_str()).unwrap_or("Gateway");
+        let endpoint_type = ep
+            .vpc_endpoint_type()
+            .map(|t| t.as_str())
+            .unwrap_or("Gateway");
         let mut p = props([
             ("vpc_id", json!(ep.vpc_id().unwrap_or_default())),
             ("service_name", json!(ep.service_name().unwrap_or_default())),
@@ -72,26 +120,53 @@ impl VpcEndpoint {
             p.insert("subnet_ids".into(), json!(ep.subnet_ids()));
             let groups: Vec<&str> = ep.groups().iter().filter_map(|g| g.group_id()).collect();
             p.insert("security_group_ids".into(), json!(groups));
-            p.insert("private_dns_enabled".into(), json!(ep.private_dns_enabled().unwrap_or(false)));
+            p.insert(
+                "private_dns_enabled".into(),
+                json!(ep.private_dns_enabled().unwrap_or(false)),
+            );
         } else {
             p.insert("route_table_ids".into(), json!(ep.route_table_ids()));
         }
         if let Some(doc) = ep.policy_document() {
-            p.insert("policy".into(), serde_json::from_str(doc).unwrap_or_else(|_| json!(doc)));
+            p.insert(
+                "policy".into(),
+                serde_json::from_str(doc).unwrap_or_else(|_| json!(doc)),
+            );
         }
-        let arn = format!("arn:aws:ec2:{}:{}:vpc-endpoint/{id}", aws.region(), ep.owner_id().unwrap_or_default());
-        let dns: Vec<&str> = ep.dns_entries().iter().filter_map(|d| d.dns_name()).collect();
+        let arn = format!(
+            "arn:aws:ec2:{}:{}:vpc-endpoint/{id}",
+            aws.region(),
+            ep.owner_id().unwrap_or_default()
+        );
+        let dns: Vec<&str> = ep
+            .dns_entries()
+            .iter()
+            .filter_map(|d| d.dns_name())
+            .collect();
         Some(Observed {
             address: Some(address),
             id: id.clone(),
             natural_key: None,
             props: p,
-            attrs: props([("id", json!(id)), ("arn", json!(arn)), ("dns_names", json!(dns))]),
+            attrs: props([
+                ("id", json!(id)),
+                ("arn", json!(arn)),
+                ("dns_names", json!(dns)),
+            ]),
         })
     }
 
-    async fn describe(aws: &Aws, id: &str) -> Result<Option<aws_sdk_ec2::types::VpcEndpoint>, AwsError> {
-        match aws.ec2().describe_vpc_endpoints().vpc_endpoint_ids(id).send().await {
+    async fn describe(
+        aws: &Aws,
+        id: &str,
+    ) -> Result<Option<aws_sdk_ec2::types::VpcEndpoint>, AwsError> {
+        match aws
+            .ec2()
+            .describe_vpc_endpoints()
+            .vpc_endpoint_ids(id)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.vpc_endpoints().first().cloned()),
             Err(e) => match AwsError::from_sdk("DescribeVpcEndpoints", id, e) {
                 e if e.is_not_found() => Ok(None),
@@ -101,14 +176,20 @@ impl VpcEndpoint {
     }
 
     async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
-        let Some(ep) = Self::describe(aws, id).await? else { return Ok(WaitState::Pending("not visible yet".into())) };
+        let Some(ep) = Self::describe(aws, id).await? else {
+            return Ok(WaitState::Pending("not visible yet".into()));
+        };
         let state = state_of(&ep);
         Ok(match state.as_str() {
             "available" => WaitState::Ready,
-            "failed" | "rejected" | "expired" | "deleted" | "deleting" => WaitState::Failed(format!(
-                "the endpoint ended in state `{state}`{}",
-                ep.failure_reason().map(|r| format!(": {r}")).unwrap_or_default()
-            )),
+            "failed" | "rejected" | "expired" | "deleted" | "deleting" => {
+                WaitState::Failed(format!(
+                    "the endpoint ended in state `{state}`{}",
+                    ep.failure_reason()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                ))
+            }
             _ => WaitState::Pending(state),
         })
     }
@@ -145,14 +226,29 @@ impl Resource for VpcEndpoint {
             "" => "Gateway",
             t => t,
         };
-        match foreign_props(endpoint_type).iter().find(|k| props.contains_key(**k)) {
-            Some(k) => Err(format!("property `{k}` does not apply to a `{endpoint_type}` endpoint")),
+        match foreign_props(endpoint_type)
+            .iter()
+            .find(|k| props.contains_key(**k))
+        {
+            Some(k) => Err(format!(
+                "property `{k}` does not apply to a `{endpoint_type}` endpoint"
+            )),
             None => Ok(()),
         }
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
-        let mut pages = aws.ec2().describe_vpc_endpoints().filters(stack_filter(stack)).into_paginator().send();
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut pages = aws
+            .ec2()
+            .describe_vpc_endpoints()
+            .filters(stack_filter(stack))
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", stack, e))?;
@@ -185,41 +281,63 @@ impl Resource for VpcEndpoint {
             .set_security_group_ids(nonempty("security_group_ids"))
             .set_route_table_ids(nonempty("route_table_ids"))
             // AWS turns private DNS on by default; the schema's default is off, so always say which.
-            .set_private_dns_enabled(interface.then(|| bool_prop(p, "private_dns_enabled").unwrap_or(false)))
+            .set_private_dns_enabled(
+                interface.then(|| bool_prop(p, "private_dns_enabled").unwrap_or(false)),
+            )
             .set_policy_document(policy_text(p))
             .tag_specifications(tag_spec(ResourceType::VpcEndpoint, req))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateVpcEndpoint", req.address, e))?;
-        let id = out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default().to_string();
-        wait_until("CreateVpcEndpoint", &id, TIMEOUT, || Self::until_available(aws, &id)).await?;
+        let id = out
+            .vpc_endpoint()
+            .and_then(|e| e.vpc_endpoint_id())
+            .unwrap_or_default()
+            .to_string();
+        wait_until("CreateVpcEndpoint", &id, TIMEOUT, || {
+            Self::until_available(aws, &id)
+        })
+        .await?;
         Self::describe(aws, &id)
             .await?
             .and_then(|ep| Self::observe(aws, req.stack, &ep))
             .ok_or_else(|| untagged("CreateVpcEndpoint", req.address, "VPC endpoint"))
     }
 
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         let has = |f: &str| changed.iter().any(|c| c == f);
         let mut call = aws.ec2().modify_vpc_endpoint().vpc_endpoint_id(&current.id);
         let mut modify = false;
         if has("route_table_ids") {
             let (add, remove) = set_changes(&current.props, desired, "route_table_ids");
-            call = call.set_add_route_table_ids(Some(add)).set_remove_route_table_ids(Some(remove));
+            call = call
+                .set_add_route_table_ids(Some(add))
+                .set_remove_route_table_ids(Some(remove));
             modify = true;
         }
         if has("subnet_ids") {
             let (add, remove) = set_changes(&current.props, desired, "subnet_ids");
-            call = call.set_add_subnet_ids(Some(add)).set_remove_subnet_ids(Some(remove));
+            call = call
+                .set_add_subnet_ids(Some(add))
+                .set_remove_subnet_ids(Some(remove));
             modify = true;
         }
         if has("security_group_ids") {
             let (add, remove) = set_changes(&current.props, desired, "security_group_ids");
-            call = call.set_add_security_group_ids(Some(add)).set_remove_security_group_ids(Some(remove));
+            call = call
+                .set_add_security_group_ids(Some(add))
+                .set_remove_security_group_ids(Some(remove));
             modify = true;
         }
         if has("private_dns_enabled") {
-            call = call.private_dns_enabled(bool_prop(desired, "private_dns_enabled").unwrap_or(false));
+            call = call
+                .private_dns_enabled(bool_prop(desired, "private_dns_enabled").unwrap_or(false));
             modify = true;
         }
         if has("policy") {
@@ -230,7 +348,10 @@ impl Resource for VpcEndpoint {
             modify = true;
         }
         if modify {
-            let out = call.send().await.map_err(|e| AwsError::from_sdk("ModifyVpcEndpoint", &current.id, e))?;
+            let out = call
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ModifyVpcEndpoint", &current.id, e))?;
             if out.r#return() == Some(false) {
                 return Err(AwsError::new(
                     "ModifyVpcEndpoint",
@@ -260,7 +381,10 @@ impl Resource for VpcEndpoint {
             Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         }
-        wait_until("DeleteVpcEndpoints", &current.id, TIMEOUT, || Self::until_deleted(aws, &current.id)).await
+        wait_until("DeleteVpcEndpoints", &current.id, TIMEOUT, || {
+            Self::until_deleted(aws, &current.id)
+        })
+        .await
     }
 }
 
@@ -284,10 +408,22 @@ mod tests {
     #[test]
     fn fields_of_the_other_type_are_refused() {
         let gw = obj(json!({"vpc_id": "v", "service_name": "s", "subnet_ids": ["subnet-1"]}));
-        assert_eq!(VpcEndpoint.validate(&gw, &NoOthers).unwrap_err(), "property `subnet_ids` does not apply to a `Gateway` endpoint");
-        let iface = obj(json!({"vpc_id": "v", "service_name": "s", "vpc_endpoint_type": "Interface", "route_table_ids": ["rtb-1"]}));
-        assert!(VpcEndpoint.validate(&iface, &NoOthers).unwrap_err().contains("`route_table_ids`"));
-        let ok = obj(json!({"vpc_id": "v", "service_name": "s", "vpc_endpoint_type": "Interface", "subnet_ids": ["subnet-1"]}));
+        assert_eq!(
+            VpcEndpoint.validate(&gw, &NoOthers).unwrap_err(),
+            "property `subnet_ids` does not apply to a `Gateway` endpoint"
+        );
+        let iface = obj(
+            json!({"vpc_id": "v", "service_name": "s", "vpc_endpoint_type": "Interface", "route_table_ids": ["rtb-1"]}),
+        );
+        assert!(
+            VpcEndpoint
+                .validate(&iface, &NoOthers)
+                .unwrap_err()
+                .contains("`route_table_ids`")
+        );
+        let ok = obj(
+            json!({"vpc_id": "v", "service_name": "s", "vpc_endpoint_type": "Interface", "subnet_ids": ["subnet-1"]}),
+        );
         assert!(VpcEndpoint.validate(&ok, &NoOthers).is_ok());
     }
 
@@ -295,13 +431,22 @@ mod tests {
     fn set_changes_add_and_remove() {
         let cur = obj(json!({"subnet_ids": ["a", "b"]}));
         let want = obj(json!({"subnet_ids": ["b", "c"]}));
-        assert_eq!(set_changes(&cur, &want, "subnet_ids"), (vec!["c".to_string()], vec!["a".to_string()]));
+        assert_eq!(
+            set_changes(&cur, &want, "subnet_ids"),
+            (vec!["c".to_string()], vec!["a".to_string()])
+        );
     }
 
     #[test]
     fn policy_goes_out_as_text() {
-        assert_eq!(policy_text(&obj(json!({"policy": {"Version": "2012-10-17"}}))).as_deref(), Some(r#"{"Version":"2012-10-17"}"#));
-        assert_eq!(policy_text(&obj(json!({"policy": "{}"}))).as_deref(), Some("{}"));
+        assert_eq!(
+            policy_text(&obj(json!({"policy": {"Version": "2012-10-17"}}))).as_deref(),
+            Some(r#"{"Version":"2012-10-17"}"#)
+        );
+        assert_eq!(
+            policy_text(&obj(json!({"policy": "{}"}))).as_deref(),
+            Some("{}")
+        );
         assert_eq!(policy_text(&obj(json!({}))), None);
     }
 }

@@ -1,31 +1,56 @@
 //! `aws::s3::bucket`: an S3 bucket with versioning, default encryption and public access blocked.
 
 use crate::address::Address;
-use crate::aws::{tags, Aws, AwsError, AwsErrorKind, STACK_TAG};
-use crate::resource::{gone_ok, CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use crate::aws::{Aws, AwsError, AwsErrorKind, STACK_TAG, tags};
+use crate::resource::{
+    CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
+};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
 use async_trait::async_trait;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, ObjectIdentifier,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
+    ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, VersioningConfiguration,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// An S3 bucket; found by name, since a bucket's tags are set only after it exists.
 pub struct Bucket;
 
 const SCHEMA: &[Field] = &[
-    Field::required("bucket", Kind::Str, "the bucket name, unique across all of AWS"),
-    Field::optional("force_destroy", Kind::Bool, "empty the bucket (every object version) when deleting it")
-        .default("false"),
-    Field::optional("versioning", Kind::Bool, "keep every version of every object").default("false"),
-    Field::optional("sse_algorithm", Kind::Enum(&["AES256", "aws:kms"]), "default encryption of new objects")
-        .default("\"AES256\""),
-    Field::optional("block_public_access", Kind::Bool, "turn on all four public access blocks").default("true"),
+    Field::required(
+        "bucket",
+        Kind::Str,
+        "the bucket name, unique across all of AWS",
+    ),
+    Field::optional(
+        "force_destroy",
+        Kind::Bool,
+        "empty the bucket (every object version) when deleting it",
+    )
+    .default("false"),
+    Field::optional(
+        "versioning",
+        Kind::Bool,
+        "keep every version of every object",
+    )
+    .default("false"),
+    Field::optional(
+        "sse_algorithm",
+        Kind::Enum(&["AES256", "aws:kms"]),
+        "default encryption of new objects",
+    )
+    .default("\"AES256\""),
+    Field::optional(
+        "block_public_access",
+        Kind::Bool,
+        "turn on all four public access blocks",
+    )
+    .default("true"),
     TAGS,
 ];
 
@@ -37,7 +62,12 @@ const DELETE_BATCH: usize = 1000;
 
 /// A client-side build error (a required field missing), as an AWS error for `target`.
 fn build_error(operation: &str, target: &str, e: impl std::fmt::Display) -> AwsError {
-    AwsError::new(operation, target, AwsErrorKind::Service("Client".into()), e.to_string())
+    AwsError::new(
+        operation,
+        target,
+        AwsErrorKind::Service("Client".into()),
+        e.to_string(),
+    )
 }
 
 /// `Ok(None)` for the "not there" answers S3 gives for unset configuration.
@@ -57,7 +87,9 @@ fn check_name(name: &str) -> Result<(), String> {
     }
     let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     let ok = (3..=63).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
         && alnum(name.chars().next())
         && alnum(name.chars().last())
         && !name.contains("..");
@@ -109,13 +141,24 @@ impl Bucket {
     async fn get_tags(aws: &Aws, name: &str) -> Result<BTreeMap<String, String>, AwsError> {
         let out = aws.s3().get_bucket_tagging().bucket(name).send().await;
         let out = absent_ok(out.map_err(|e| AwsError::from_sdk("GetBucketTagging", name, e)))?;
-        Ok(out.map(|o| o.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()).unwrap_or_default())
+        Ok(out
+            .map(|o| {
+                o.tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     async fn put_tags(aws: &Aws, name: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
         let s3 = aws.s3();
         if tags.is_empty() {
-            s3.delete_bucket_tagging().bucket(name).send().await.map_err(|e| AwsError::from_sdk("DeleteBucketTagging", name, e))?;
+            s3.delete_bucket_tagging()
+                .bucket(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DeleteBucketTagging", name, e))?;
             return Ok(());
         }
         let set = tags
@@ -123,7 +166,10 @@ impl Bucket {
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| build_error("PutBucketTagging", name, e))?;
-        let tagging = Tagging::builder().set_tag_set(Some(set)).build().map_err(|e| build_error("PutBucketTagging", name, e))?;
+        let tagging = Tagging::builder()
+            .set_tag_set(Some(set))
+            .build()
+            .map_err(|e| build_error("PutBucketTagging", name, e))?;
         s3.put_bucket_tagging()
             .bucket(name)
             .tagging(tagging)
@@ -134,7 +180,11 @@ impl Bucket {
     }
 
     async fn set_versioning(aws: &Aws, name: &str, on: bool) -> Result<(), AwsError> {
-        let status = if on { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
+        let status = if on {
+            BucketVersioningStatus::Enabled
+        } else {
+            BucketVersioningStatus::Suspended
+        };
         aws.s3()
             .put_bucket_versioning()
             .bucket(name)
@@ -151,7 +201,11 @@ impl Bucket {
             .build()
             .map_err(|e| build_error("PutBucketEncryption", name, e))?;
         let config = ServerSideEncryptionConfiguration::builder()
-            .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build())
+            .rules(
+                ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(default)
+                    .build(),
+            )
             .build()
             .map_err(|e| build_error("PutBucketEncryption", name, e))?;
         aws.s3()
@@ -168,7 +222,10 @@ impl Bucket {
         let s3 = aws.s3();
         if !on {
             let r = s3.delete_public_access_block().bucket(name).send().await;
-            return gone_ok(r.map(drop).map_err(|e| AwsError::from_sdk("DeletePublicAccessBlock", name, e)));
+            return gone_ok(
+                r.map(drop)
+                    .map_err(|e| AwsError::from_sdk("DeletePublicAccessBlock", name, e)),
+            );
         }
         let config = PublicAccessBlockConfiguration::builder()
             .block_public_acls(true)
@@ -190,8 +247,15 @@ impl Bucket {
     async fn versioning(aws: &Aws, name: &str) -> Result<bool, AwsError> {
         match aws.s3().get_bucket_versioning().bucket(name).send().await {
             Ok(out) => Ok(out.status() == Some(&BucketVersioningStatus::Enabled)),
-            Err(SdkError::ServiceError(se)) if se.err().code().is_none() && se.raw().status().is_success() => {
-                let body = se.raw().body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+            Err(SdkError::ServiceError(se))
+                if se.err().code().is_none() && se.raw().status().is_success() =>
+            {
+                let body = se
+                    .raw()
+                    .body()
+                    .bytes()
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default();
                 Ok(body.contains("<Status>Enabled</Status>"))
             }
             Err(e) => Err(AwsError::from_sdk("GetBucketVersioning", name, e)),
@@ -209,21 +273,38 @@ impl Bucket {
         let s3 = aws.s3();
         let versioning = Self::versioning(aws, name).await?;
         let encryption = s3.get_bucket_encryption().bucket(name).send().await;
-        let encryption = absent_ok(encryption.map_err(|e| AwsError::from_sdk("GetBucketEncryption", name, e)))?;
+        let encryption =
+            absent_ok(encryption.map_err(|e| AwsError::from_sdk("GetBucketEncryption", name, e)))?;
         let algorithm = encryption.as_ref().and_then(|o| {
             let rule = o.server_side_encryption_configuration()?.rules().first()?;
-            Some(rule.apply_server_side_encryption_by_default()?.sse_algorithm().as_str().to_string())
+            Some(
+                rule.apply_server_side_encryption_by_default()?
+                    .sse_algorithm()
+                    .as_str()
+                    .to_string(),
+            )
         });
         let pab = s3.get_public_access_block().bucket(name).send().await;
         let pab = absent_ok(pab.map_err(|e| AwsError::from_sdk("GetPublicAccessBlock", name, e)))?;
-        let blocked = pab.as_ref().and_then(|o| o.public_access_block_configuration()).is_some_and(|c| {
-            [c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()]
+        let blocked = pab
+            .as_ref()
+            .and_then(|o| o.public_access_block_configuration())
+            .is_some_and(|c| {
+                [
+                    c.block_public_acls(),
+                    c.ignore_public_acls(),
+                    c.block_public_policy(),
+                    c.restrict_public_buckets(),
+                ]
                 .iter()
                 .all(|f| *f == Some(true))
-        });
+            });
         let mut p = Props::new();
         p.insert("bucket".into(), json!(name));
-        p.insert("force_destroy".into(), json!(all.get(FORCE_DESTROY_TAG).is_some_and(|v| v == "true")));
+        p.insert(
+            "force_destroy".into(),
+            json!(all.get(FORCE_DESTROY_TAG).is_some_and(|v| v == "true")),
+        );
         p.insert("versioning".into(), json!(versioning));
         if let Some(a) = algorithm {
             p.insert("sse_algorithm".into(), json!(a));
@@ -240,10 +321,14 @@ impl Bucket {
     }
 
     fn attrs(name: &str) -> Props {
-        [("id", json!(name)), ("arn", json!(format!("arn:aws:s3:::{name}"))), ("bucket", json!(name))]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect()
+        [
+            ("id", json!(name)),
+            ("arn", json!(format!("arn:aws:s3:::{name}"))),
+            ("bucket", json!(name)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
     }
 
     /// Deletes every object version and delete marker, a page at a time.
@@ -260,10 +345,20 @@ impl Bucket {
                 .await
                 .map_err(|e| AwsError::from_sdk("ListObjectVersions", name, e))?;
             let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
-            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+            let markers = page
+                .delete_markers()
+                .iter()
+                .map(|m| (m.key(), m.version_id()));
             let ids = versions
                 .chain(markers)
-                .filter_map(|(k, v)| Some(ObjectIdentifier::builder().key(k?).set_version_id(v.map(String::from)).build()))
+                .filter_map(|(k, v)| {
+                    Some(
+                        ObjectIdentifier::builder()
+                            .key(k?)
+                            .set_version_id(v.map(String::from))
+                            .build(),
+                    )
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| build_error("DeleteObjects", name, e))?;
             for chunk in ids.chunks(DELETE_BATCH) {
@@ -285,7 +380,11 @@ impl Bucket {
                         "DeleteObjects",
                         name,
                         AwsErrorKind::Service(code.into()),
-                        format!("{code}: could not delete `{}`: {}", err.key().unwrap_or_default(), err.message().unwrap_or_default()),
+                        format!(
+                            "{code}: could not delete `{}`: {}",
+                            err.key().unwrap_or_default(),
+                            err.message().unwrap_or_default()
+                        ),
                     ));
                 }
             }
@@ -329,20 +428,35 @@ impl Resource for Bucket {
     }
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
-        props.get("bucket").and_then(Value::as_str).map_or(Ok(()), check_name)
+        props
+            .get("bucket")
+            .and_then(Value::as_str)
+            .map_or(Ok(()), check_name)
     }
 
-    async fn read_all(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        hints: &ReadHints,
+    ) -> Result<Vec<Observed>, AwsError> {
         // Buckets are only found by name; with no names to look for there is nothing to read.
         if hints.natural_keys.is_empty() {
             return Ok(Vec::new());
         }
-        let out = aws.s3().list_buckets().send().await.map_err(|e| AwsError::from_sdk("ListBuckets", stack, e))?;
+        let out = aws
+            .s3()
+            .list_buckets()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListBuckets", stack, e))?;
         let mut found = Vec::new();
         for b in out.buckets() {
             let Some(name) = b.name() else { continue };
             // A bucket of another region answers every configuration read with a redirect.
-            if !hints.natural_keys.contains(name) || b.bucket_region().is_some_and(|r| r != aws.region()) {
+            if !hints.natural_keys.contains(name)
+                || b.bucket_region().is_some_and(|r| r != aws.region())
+            {
                 continue;
             }
             match Self::observe(aws, stack, name).await {
@@ -362,9 +476,16 @@ impl Resource for Bucket {
         let s3 = aws.s3();
         // us-east-1 is the one region that must not be named as a location.
         let location = (aws.region() != "us-east-1").then(|| {
-            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(aws.region())).build()
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(aws.region()))
+                .build()
         });
-        let created = s3.create_bucket().bucket(name).set_create_bucket_configuration(location).send().await;
+        let created = s3
+            .create_bucket()
+            .bucket(name)
+            .set_create_bucket_configuration(location)
+            .send()
+            .await;
         match created.map_err(|e| AwsError::from_sdk("CreateBucket", req.address, e)) {
             Ok(_) => {}
             // Ours already, from a create interrupted before its tags were set: finish it.
@@ -375,7 +496,10 @@ impl Resource for Bucket {
         Self::put_tags(aws, name, &with_force_destroy(req.tags.clone(), p)).await?;
         let flag = |k: &str, default: bool| p.get(k).and_then(Value::as_bool).unwrap_or(default);
         Self::set_public_access_block(aws, name, flag("block_public_access", true)).await?;
-        let algorithm = p.get("sse_algorithm").and_then(Value::as_str).unwrap_or("AES256");
+        let algorithm = p
+            .get("sse_algorithm")
+            .and_then(Value::as_str)
+            .unwrap_or("AES256");
         Self::set_encryption(aws, name, algorithm).await?;
         if flag("versioning", false) {
             Self::set_versioning(aws, name, true).await?;
@@ -385,8 +509,19 @@ impl Resource for Bucket {
         props.insert("force_destroy".into(), json!(flag("force_destroy", false)));
         props.insert("versioning".into(), json!(flag("versioning", false)));
         props.insert("sse_algorithm".into(), json!(algorithm));
-        props.insert("block_public_access".into(), json!(flag("block_public_access", true)));
-        props.insert("tags".into(), Value::Object(tags::user_tags(p).into_iter().map(|(k, v)| (k, json!(v))).collect()));
+        props.insert(
+            "block_public_access".into(),
+            json!(flag("block_public_access", true)),
+        );
+        props.insert(
+            "tags".into(),
+            Value::Object(
+                tags::user_tags(p)
+                    .into_iter()
+                    .map(|(k, v)| (k, json!(v)))
+                    .collect(),
+            ),
+        );
         Ok(Observed {
             address: Some(req.address.clone()),
             id: name.to_string(),
@@ -396,15 +531,30 @@ impl Resource for Bucket {
         })
     }
 
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props, changed: &[String]) -> Result<Observed, AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, AwsError> {
         let name = current.id.as_str();
-        let flag = |k: &str, default: bool| desired.get(k).and_then(Value::as_bool).unwrap_or(default);
+        let flag =
+            |k: &str, default: bool| desired.get(k).and_then(Value::as_bool).unwrap_or(default);
         let has = |f: &str| changed.iter().any(|c| c == f);
         if has("versioning") {
             Self::set_versioning(aws, name, flag("versioning", false)).await?;
         }
         if has("sse_algorithm") {
-            Self::set_encryption(aws, name, desired.get("sse_algorithm").and_then(Value::as_str).unwrap_or("AES256")).await?;
+            Self::set_encryption(
+                aws,
+                name,
+                desired
+                    .get("sse_algorithm")
+                    .and_then(Value::as_str)
+                    .unwrap_or("AES256"),
+            )
+            .await?;
         }
         if has("block_public_access") {
             Self::set_public_access_block(aws, name, flag("block_public_access", true)).await?;
@@ -423,13 +573,19 @@ impl Resource for Bucket {
             gone_ok(Self::empty(aws, name).await)?;
         }
         let deleted = aws.s3().delete_bucket().bucket(name).send().await;
-        match gone_ok(deleted.map(drop).map_err(|e| AwsError::from_sdk("DeleteBucket", name, e))) {
-            Err(e) if e.kind == AwsErrorKind::Service("BucketNotEmpty".into()) => Err(AwsError::new(
-                "DeleteBucket",
-                name,
-                e.kind,
-                "the bucket is not empty; set `force_destroy: true` (and apply) to have eprun empty it first",
-            )),
+        match gone_ok(
+            deleted
+                .map(drop)
+                .map_err(|e| AwsError::from_sdk("DeleteBucket", name, e)),
+        ) {
+            Err(e) if e.kind == AwsErrorKind::Service("BucketNotEmpty".into()) => {
+                Err(AwsError::new(
+                    "DeleteBucket",
+                    name,
+                    e.kind,
+                    "the bucket is not empty; set `force_destroy: true` (and apply) to have eprun empty it first",
+                ))
+            }
             other => other,
         }
     }
@@ -441,15 +597,27 @@ mod tests {
     use crate::aws::ADDRESS_TAG;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn natural_key_is_the_name_once_known() {
-        let p = json!({"bucket": "examplepay-flow-logs"}).as_object().unwrap().clone();
-        assert_eq!(Bucket.natural_key(&p).as_deref(), Some("examplepay-flow-logs"));
+        let p = json!({"bucket": "examplepay-flow-logs"})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            Bucket.natural_key(&p).as_deref(),
+            Some("examplepay-flow-logs")
+        );
         let account = token::marker(&"sts.caller.me".parse().unwrap(), "account_id");
-        let p = json!({"bucket": format!("logs-{account}")}).as_object().unwrap().clone();
+        let p = json!({"bucket": format!("logs-{account}")})
+            .as_object()
+            .unwrap()
+            .clone();
         assert_eq!(Bucket.natural_key(&p), None);
     }
 
@@ -457,25 +625,62 @@ mod tests {
     fn bucket_names_follow_s3_rules() {
         assert!(check_name("examplepay-prod-flow-logs").is_ok());
         assert!(check_name("a.b-c1").is_ok());
-        for bad in ["ab", "Upper-case", "ends-with-", "-starts", "has..dots", "under_score", &"x".repeat(64)] {
-            assert!(check_name(bad).unwrap_err().contains("is not a valid bucket name"), "{bad}");
+        for bad in [
+            "ab",
+            "Upper-case",
+            "ends-with-",
+            "-starts",
+            "has..dots",
+            "under_score",
+            &"x".repeat(64),
+        ] {
+            assert!(
+                check_name(bad)
+                    .unwrap_err()
+                    .contains("is not a valid bucket name"),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn ownership_comes_from_the_tags() {
-        let ours = map(&[(STACK_TAG, "s"), (ADDRESS_TAG, "s3.bucket.logs"), ("team", "x"), (FORCE_DESTROY_TAG, "true")]);
-        assert_eq!(owner("s", &ours), Owner::Ours("s3.bucket.logs".parse().unwrap(), json!({"team": "x"})));
+        let ours = map(&[
+            (STACK_TAG, "s"),
+            (ADDRESS_TAG, "s3.bucket.logs"),
+            ("team", "x"),
+            (FORCE_DESTROY_TAG, "true"),
+        ]);
+        assert_eq!(
+            owner("s", &ours),
+            Owner::Ours("s3.bucket.logs".parse().unwrap(), json!({"team": "x"}))
+        );
         assert_eq!(owner("s", &map(&[])), Owner::Untagged(json!({})));
-        assert_eq!(owner("s", &map(&[(STACK_TAG, "other"), (ADDRESS_TAG, "s3.bucket.logs")])), Owner::Other);
+        assert_eq!(
+            owner(
+                "s",
+                &map(&[(STACK_TAG, "other"), (ADDRESS_TAG, "s3.bucket.logs")])
+            ),
+            Owner::Other
+        );
     }
 
     #[test]
     fn force_destroy_rides_along_as_a_tag() {
         let on = json!({"force_destroy": true}).as_object().unwrap().clone();
         let off = json!({}).as_object().unwrap().clone();
-        let base = vec![(STACK_TAG.to_string(), "s".to_string()), (FORCE_DESTROY_TAG.to_string(), "true".to_string())];
-        assert!(with_force_destroy(base.clone(), &on).contains(&(FORCE_DESTROY_TAG.into(), "true".into())));
-        assert!(!with_force_destroy(base, &off).iter().any(|(k, _)| k == FORCE_DESTROY_TAG));
+        let base = vec![
+            (STACK_TAG.to_string(), "s".to_string()),
+            (FORCE_DESTROY_TAG.to_string(), "true".to_string()),
+        ];
+        assert!(
+            with_force_destroy(base.clone(), &on)
+                .contains(&(FORCE_DESTROY_TAG.into(), "true".into()))
+        );
+        assert!(
+            !with_force_destroy(base, &off)
+                .iter()
+                .any(|(k, _)| k == FORCE_DESTROY_TAG)
+        );
     }
 }
