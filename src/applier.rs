@@ -273,9 +273,7 @@ impl Run<'_> {
                 }
                 Err(mut e) => {
                     // Name the address even when the call was about a cloud id.
-                    if e.target != address.to_string() {
-                        e.target = format!("{address}` (`{}", e.target);
-                    }
+                    e.address = Some(address.to_string());
                     self.opts.progress.line(&format!("  ✗ {e}"));
                     self.failures.push(e.to_string());
                 }

@@ -74,12 +74,14 @@ pub enum AwsErrorKind {
 
 /// An AWS error naming the operation, its target and the service's message.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("`{operation}` on `{target}` failed: {message}")]
+#[error("`{operation}` on {} failed: {message}", self.subject())]
 pub struct AwsError {
     /// The API operation, e.g. `CreateVpc`.
     pub operation: String,
     /// The resource address or id the call was about.
     pub target: String,
+    /// The resource address, when the call was made for one and `target` is a cloud id.
+    pub address: Option<String>,
     /// The service's message, or what happened on the way.
     pub message: String,
     /// The class of failure.
@@ -116,6 +118,7 @@ impl AwsError {
         Self {
             operation: operation.into(),
             target: target.to_string(),
+            address: None,
             message,
             kind,
         }
@@ -131,8 +134,17 @@ impl AwsError {
         Self {
             operation: operation.into(),
             target: target.to_string(),
+            address: None,
             message: message.into(),
             kind,
+        }
+    }
+
+    /// The address (and the cloud id, when the call named one), as the message shows them.
+    fn subject(&self) -> String {
+        match &self.address {
+            Some(a) if *a != self.target => format!("`{a}` (`{}`)", self.target),
+            _ => format!("`{}`", self.target),
         }
     }
 
