@@ -69,6 +69,35 @@ pub fn start_moto() -> Moto {
     Moto(Some(child), port)
 }
 
+/// Applies and destroys the primary stack once, untimed: moto builds each service's backend
+/// (and loads the AWS managed policies) on first use, which takes seconds that are the
+/// emulator's, not eprun's.
+pub fn warm_up(dir: &Path, moto: &Moto) {
+    let env = ["--env", "local/us-east-1", "--yes"];
+    eprun(
+        dir,
+        Some(moto),
+        &[
+            "apply",
+            "scripts/prod/us-east-1.rhai",
+            env[0],
+            env[1],
+            env[2],
+        ],
+    );
+    eprun(
+        dir,
+        Some(moto),
+        &[
+            "destroy",
+            "scripts/prod/us-east-1.rhai",
+            env[0],
+            env[1],
+            env[2],
+        ],
+    );
+}
+
 pub fn eprun(dir: &Path, moto: Option<&Moto>, args: &[&str]) -> (Duration, String) {
     let (took, stdout, _) = run(dir, moto, args);
     (took, stdout)
