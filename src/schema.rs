@@ -97,9 +97,22 @@ pub const TAGS: Field = Field::optional(
 
 /// Checks declared props against a schema: unknown keys, types, enums, CIDR syntax, required keys.
 pub fn validate(fields: &[Field], props: &Map<String, Value>) -> Result<(), String> {
+    validate_among(fields, &[], props)
+}
+
+/// Like `validate`, where `also` names keys accepted elsewhere (offered as "did you mean" too).
+pub fn validate_among(
+    fields: &[Field],
+    also: &[&str],
+    props: &Map<String, Value>,
+) -> Result<(), String> {
     for (key, value) in props {
         let Some(field) = fields.iter().find(|f| f.name == key) else {
-            let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+            let names: Vec<&str> = fields
+                .iter()
+                .map(|f| f.name)
+                .chain(also.iter().copied())
+                .collect();
             return Err(match suggest(key, &names) {
                 Some(s) => format!("unknown property `{key}`; did you mean `{s}`?"),
                 None => format!(
@@ -320,6 +333,20 @@ mod tests {
         assert_eq!(
             err,
             "unknown property `cidr_blok`; did you mean `cidr_block`?"
+        );
+    }
+
+    #[test]
+    fn suggests_names_accepted_elsewhere_too() {
+        let err = validate_among(
+            FIELDS,
+            &["depends_on"],
+            &obj(json!({"cidr_block": "10.0.0.0/16", "depend_on": []})),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "unknown property `depend_on`; did you mean `depends_on`?"
         );
     }
 

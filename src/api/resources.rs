@@ -120,19 +120,7 @@ fn declare(
     let Value::Object(mut props) = json else {
         return Err(in_decl("props must be a map".into()));
     };
-    schema::validate(res.schema(), &props).map_err(|e| {
-        if e.starts_with("unknown property") {
-            let mut all: Vec<&str> = res.schema().iter().map(|f| f.name).collect();
-            all.extend(META_KEYS);
-            let key = e.split('`').nth(1).unwrap_or_default();
-            match schema::suggest(key, &all) {
-                Some(s) => in_decl(format!("unknown property `{key}`; did you mean `{s}`?")),
-                None => in_decl(e),
-            }
-        } else {
-            in_decl(e)
-        }
-    })?;
+    schema::validate_among(res.schema(), META_KEYS, &props).map_err(in_decl)?;
 
     let mut decls = session.declarations();
     let Some(env) = decls.environment.clone() else {
