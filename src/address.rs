@@ -14,7 +14,11 @@ pub struct Address {
 impl Address {
     /// Builds an address from a resource kind (`ec2.vpc`) and a name, checking the name.
     pub fn new(kind: &str, name: &str) -> Result<Self, String> {
-        validate_name(name)?;
+        if kind.starts_with("k8s.") {
+            validate_object_id(name)?;
+        } else {
+            validate_name(name)?;
+        }
         Ok(Self {
             kind: kind.to_string(),
             name: name.to_string(),
@@ -51,6 +55,24 @@ pub fn validate_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Checks a Kubernetes object's `namespace/name` (DNS names: letters, digits, `-` and `.`).
+fn validate_object_id(id: &str) -> Result<(), String> {
+    let parts: Vec<&str> = id.split('/').collect();
+    let ok = parts.len() <= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.len() <= 253
+                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{id}` is not a Kubernetes object name; names use lowercase letters, digits, `-` and `.`"
+        ))
+    }
 }
 
 impl fmt::Display for Address {
@@ -105,5 +127,14 @@ mod tests {
         assert!(Address::new("ec2.vpc", "a.b").is_err());
         assert!(Address::new("ec2.vpc", "").is_err());
         assert!("vpc".parse::<Address>().is_err());
+        assert!(Address::new("k8s.deployment", "Payments/web").is_err());
+    }
+
+    #[test]
+    fn kubernetes_objects_are_named_namespace_slash_name() {
+        let a: Address = "k8s.deployment.payments/payment-service".parse().unwrap();
+        assert_eq!(a.kind(), "k8s.deployment");
+        assert_eq!(a.name(), "payments/payment-service");
+        assert!(Address::new("k8s.nodepool", "gpu.v1").is_ok());
     }
 }

@@ -1,7 +1,7 @@
 //! The applier: carries out a plan in parallel, in dependency order, saving state after every step.
 
 use crate::address::Address;
-use crate::aws::{Aws, AwsError, ownership_tags};
+use crate::aws::{Aws, CloudError, ownership_tags};
 use crate::plan::Action;
 use crate::planner::Planned;
 use crate::progress::Progress;
@@ -211,7 +211,7 @@ impl Run<'_> {
     ) -> Result<(), ApplyError> {
         let mut done: BTreeSet<Address> = BTreeSet::new();
         let mut started: BTreeSet<Address> = BTreeSet::new();
-        let mut inflight: JoinSet<(Address, Instant, Result<Outcome, AwsError>)> = JoinSet::new();
+        let mut inflight: JoinSet<(Address, Instant, Result<Outcome, CloudError>)> = JoinSet::new();
         let mut names: BTreeMap<Address, Instant> = BTreeMap::new();
         let mut interrupted = false;
         loop {
@@ -302,7 +302,7 @@ impl Run<'_> {
         &mut self,
         address: &Address,
         deleting: bool,
-    ) -> Result<Option<BoxFuture<'static, (Address, Instant, Result<Outcome, AwsError>)>>, ApplyError>
+    ) -> Result<Option<BoxFuture<'static, (Address, Instant, Result<Outcome, CloudError>)>>, ApplyError>
     {
         let node = &self.planned.nodes[address];
         let Some(res) = resource::lookup(address.kind()) else {

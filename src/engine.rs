@@ -56,6 +56,10 @@ pub struct Session {
     pub declarations: Arc<Mutex<Declarations>>,
     /// The async runtime, for functions that call AWS from synchronous Rhai.
     pub runtime: tokio::runtime::Handle,
+    /// AWS and Kubernetes connections for imperative calls, per environment.
+    pub connections: Arc<crate::connections::Connections>,
+    /// Whether mutating calls are made or only shown (dry run), and where they are recorded.
+    pub mutations: Arc<crate::mutation::Mutations>,
 }
 
 impl Session {
@@ -71,7 +75,33 @@ impl Session {
             sources: Sources::default(),
             declarations: Arc::new(Mutex::new(Declarations::default())),
             runtime,
+            connections: Arc::default(),
+            mutations: Arc::default(),
         }
+    }
+
+    /// The environment imperative calls act on: the innermost `in_env`, else the stack's, else `--env`.
+    pub fn environment(&self) -> Result<crate::environment::Environment, String> {
+        if let Some(env) = self.connections.scoped() {
+            return Ok(env);
+        }
+        if let Some(env) = self.declarations().environment.clone() {
+            return Ok(env);
+        }
+        match &self.env_override {
+            Some(name) => crate::environment::Environment::load(&self.project, name)
+                .map_err(|e| e.to_string()),
+            None => Err(
+                "no environment: pass `--env NAME` (e.g. `--env prod/us-east-1`) or call `stack(...)`"
+                    .into(),
+            ),
+        }
+    }
+
+    /// The AWS connection (with Kubernetes attached) of the current environment.
+    pub fn aws(&self) -> Result<crate::aws::Aws, String> {
+        let env = self.environment()?;
+        Ok(self.runtime.block_on(self.connections.for_env(&env)))
     }
 
     /// Locks the declarations.

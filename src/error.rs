@@ -1,6 +1,6 @@
 //! The crate's error: one enum per area, folded together here.
 
-use crate::aws::AwsError;
+use crate::aws::CloudError;
 
 /// Everything that can stop an eprun command.
 #[derive(Debug, thiserror::Error)]
@@ -16,7 +16,7 @@ pub enum Error {
     State(#[from] crate::state_store::StateError),
     /// An AWS call failed.
     #[error(transparent)]
-    Aws(#[from] AwsError),
+    Aws(#[from] CloudError),
     /// The plan cannot be made (cycle, protected resource, …).
     #[error(transparent)]
     Plan(#[from] crate::planner::PlanError),

@@ -19,7 +19,9 @@ impl Handle {
             return Ok(self.address.to_string());
         }
         if name == "name" {
-            return Ok(self.address.name().to_string());
+            // A Kubernetes object's address name is `namespace/name`.
+            let n = self.address.name();
+            return Ok(n.rsplit('/').next().unwrap_or(n).to_string());
         }
         if self.attributes.contains(&name) {
             return Ok(token::marker(&self.address, name));

@@ -1,7 +1,7 @@
 //! The planner: compares declarations with what exists (refreshed in batches) and decides each change.
 
 use crate::address::Address;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, CloudError};
 use crate::declaration::Declarations;
 use crate::plan::{Action, Change, FieldChange, Plan, Stats};
 use crate::resource::{self, Observed, Props, ReadHints, Resource};
@@ -80,13 +80,13 @@ pub fn refresh_groups(decls: &Declarations, state: &State) -> Groups {
 pub type Groups = BTreeMap<(String, String), ReadHints>;
 
 /// Reads each group with one batched, paginated call per type and region, all in parallel.
-pub async fn read_groups(aws: &Aws, stack: &str, groups: Groups) -> Result<Vec<Found>, AwsError> {
+pub async fn read_groups(aws: &Aws, stack: &str, groups: Groups) -> Result<Vec<Found>, CloudError> {
     let reads = groups.into_iter().filter_map(|((kind, region), hints)| {
         let res = resource::lookup(&kind)?;
         let aws = aws.in_region(&region);
         Some(async move {
             let found = res.read_all(&aws, stack, &hints).await?;
-            Ok::<_, AwsError>(
+            Ok::<_, CloudError>(
                 found
                     .into_iter()
                     .map(|observed| Found {
@@ -235,7 +235,9 @@ pub fn plan(
                     }
                     _ => {}
                 }
-                let mut fields = diff(res, &resolved, cur, &decl.ignore_changes);
+                let mut fields = res
+                    .field_diff(&resolved, cur, &decl.ignore_changes)
+                    .unwrap_or_else(|| diff(res, &resolved, cur, &decl.ignore_changes));
                 // Found by name, it may lack the ownership tags that later refreshes look for.
                 let has_tags = res.schema().iter().any(|f| f.name == "tags");
                 if cur.address.is_none() && has_tags && !fields.iter().any(|f| f.name == "tags") {

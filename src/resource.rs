@@ -1,7 +1,7 @@
 //! The `Resource` trait: what every AWS resource type implements, and the registry of types.
 
 use crate::address::Address;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, CloudError};
 use crate::schema::Field;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -45,7 +45,7 @@ pub struct ReadHints {
     pub natural_keys: BTreeSet<String>,
 }
 
-/// One AWS resource type: its schema and how to read, create, update and delete it.
+/// One resource type (AWS, or Kubernetes objects): its schema and how to read, create, update and delete it.
 #[async_trait]
 pub trait Resource: Send + Sync + 'static {
     /// The kind, e.g. `ec2.vpc`; the Rhai function is `aws::ec2::vpc`.
@@ -72,6 +72,17 @@ pub trait Resource: Send + Sync + 'static {
         None
     }
 
+    /// Compares itself when its fields are not a flat schema (Kubernetes manifests); `None`
+    /// means the planner's schema-driven comparison applies.
+    fn field_diff(
+        &self,
+        _desired: &Props,
+        _current: &Observed,
+        _ignore: &[String],
+    ) -> Option<Vec<crate::plan::FieldChange>> {
+        None
+    }
+
     /// Checks a declaration against the others already made (e.g. a subnet inside its VPC).
     fn validate(&self, _props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         Ok(())
@@ -83,10 +94,10 @@ pub trait Resource: Send + Sync + 'static {
         aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError>;
+    ) -> Result<Vec<Observed>, CloudError>;
 
     /// Creates the resource with its ownership tags in the same call and waits until it is usable.
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError>;
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError>;
 
     /// Changes the updatable fields listed in `changed` to their values in `desired`.
     async fn update(
@@ -95,10 +106,10 @@ pub trait Resource: Send + Sync + 'static {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError>;
+    ) -> Result<Observed, CloudError>;
 
     /// Deletes the resource and waits until it is gone.
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError>;
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError>;
 }
 
 /// Read access to the props of resources declared so far, for cross-resource checks.
@@ -112,8 +123,11 @@ pub fn registry() -> &'static [&'static dyn Resource] {
     crate::aws::RESOURCES
 }
 
-/// The resource type for a kind such as `ec2.vpc`.
+/// The resource type for a kind such as `ec2.vpc`; every `k8s.<kind>` is a Kubernetes object.
 pub fn lookup(kind: &str) -> Option<&'static dyn Resource> {
+    if kind.starts_with("k8s.") {
+        return Some(&crate::k8s::object::KUBE_OBJECT);
+    }
     registry().iter().copied().find(|r| r.kind() == kind)
 }
 
@@ -132,7 +146,7 @@ impl Observed {
 }
 
 /// Treats "already gone" as success, for deletes.
-pub fn gone_ok(result: Result<(), crate::aws::AwsError>) -> Result<(), crate::aws::AwsError> {
+pub fn gone_ok(result: Result<(), crate::aws::CloudError>) -> Result<(), crate::aws::CloudError> {
     match result {
         Err(e) if e.is_not_found() => Ok(()),
         other => other,

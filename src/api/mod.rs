@@ -1,5 +1,6 @@
 //! The functions scripts call: the stack, resource declarations and helpers.
 
+mod k8s;
 mod resources;
 mod stack;
 mod util;
@@ -15,6 +16,9 @@ pub fn register(engine: &mut Engine, session: &Session) {
     util::register(engine);
     resources::register(&mut aws, session);
     engine.register_static_module("aws", aws.into());
+    let mut kube = rhai::Module::new();
+    k8s::register(&mut kube, session);
+    engine.register_static_module("k8s", kube.into());
 }
 
 /// A script error at a position.

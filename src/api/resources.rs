@@ -87,16 +87,9 @@ fn declare(
     let address = Address::new(res.kind(), name).map_err(err)?;
     let in_decl = |m: String| fail(format!("`{address}`: {m}"), pos);
 
-    let (named_deps, mut deps) = take_depends_on(raw.remove("depends_on")).map_err(in_decl)?;
-    let protect = match raw.remove("protect") {
-        None => false,
-        Some(v) => v
-            .as_bool()
-            .map_err(|_| in_decl("`protect` must be a bool".into()))?,
-    };
-    let ignore_changes =
-        take_strings(raw.remove("ignore_changes"), "ignore_changes").map_err(in_decl)?;
-    if let Some(bad) = ignore_changes
+    let meta = Meta::take(&mut raw).map_err(in_decl)?;
+    if let Some(bad) = meta
+        .ignore_changes
         .iter()
         .find(|f| !res.schema().iter().any(|s| s.name == f.as_str()))
     {
@@ -108,13 +101,13 @@ fn declare(
             "`ignore_changes` names `{bad}`, which is not a property{hint}"
         )));
     }
-    let region = match raw.remove("region") {
-        None => None,
-        Some(v) => Some(
-            v.into_string()
-                .map_err(|_| in_decl("`region` must be a string".into()))?,
-        ),
-    };
+    let Meta {
+        named_deps,
+        mut deps,
+        protect,
+        ignore_changes,
+        region,
+    } = meta;
 
     let json = to_json(&Dynamic::from_map(raw)).map_err(in_decl)?;
     let Value::Object(mut props) = json else {
@@ -172,6 +165,46 @@ fn merge_default_tags(res: &dyn Resource, props: &mut Props, defaults: &BTreeMap
         merged.extend(own.clone());
     }
     props.insert("tags".into(), Value::Object(merged));
+}
+
+/// The keys every declaration takes besides its props.
+pub(super) struct Meta {
+    /// `depends_on` addresses given as strings.
+    pub named_deps: Vec<String>,
+    /// `depends_on` handles.
+    pub deps: BTreeSet<Address>,
+    /// `protect`.
+    pub protect: bool,
+    /// `ignore_changes`.
+    pub ignore_changes: Vec<String>,
+    /// `region`.
+    pub region: Option<String>,
+}
+
+impl Meta {
+    /// Takes the meta keys out of a declaration's map.
+    pub fn take(raw: &mut rhai::Map) -> Result<Meta, String> {
+        let (named_deps, deps) = take_depends_on(raw.remove("depends_on"))?;
+        let protect = match raw.remove("protect") {
+            None => false,
+            Some(v) => v.as_bool().map_err(|_| "`protect` must be a bool".to_string())?,
+        };
+        let ignore_changes = take_strings(raw.remove("ignore_changes"), "ignore_changes")?;
+        let region = match raw.remove("region") {
+            None => None,
+            Some(v) => Some(
+                v.into_string()
+                    .map_err(|_| "`region` must be a string".to_string())?,
+            ),
+        };
+        Ok(Meta {
+            named_deps,
+            deps,
+            protect,
+            ignore_changes,
+            region,
+        })
+    }
 }
 
 /// `depends_on`: handles (resolved now) and address strings (checked when the graph is built).

@@ -11,6 +11,8 @@ mod tags;
 
 pub use tags::{ADDRESS_TAG, STACK_TAG, Tags, ownership_tags};
 
+pub use crate::cloud_error::{CloudError, CloudErrorKind};
+use crate::cloud_error::{causes, innermost};
 use crate::resource::Resource;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -57,38 +59,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &secretsmanager::secret::Secret,
 ];
 
-/// What went wrong talking to AWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AwsErrorKind {
-    /// The endpoint could not be reached.
-    Unreachable,
-    /// No usable credentials.
-    Credentials,
-    /// The service answered with an error code.
-    Service(String),
-    /// The resource is not there (a delete of something already gone is fine).
-    NotFound,
-    /// A wait ran out of time or the resource ended in a failed state.
-    Wait,
-}
-
-/// An AWS error naming the operation, its target and the service's message.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("`{operation}` on {} failed: {message}", self.subject())]
-pub struct AwsError {
-    /// The API operation, e.g. `CreateVpc`.
-    pub operation: String,
-    /// The resource address or id the call was about.
-    pub target: String,
-    /// The resource address, when the call was made for one and `target` is a cloud id.
-    pub address: Option<String>,
-    /// The service's message, or what happened on the way.
-    pub message: String,
-    /// The class of failure.
-    pub kind: AwsErrorKind,
-}
-
-impl AwsError {
+impl CloudError {
     /// An error from a failed SDK call.
     pub fn from_sdk<E, R>(operation: &str, target: impl fmt::Display, err: SdkError<E, R>) -> Self
     where
@@ -102,18 +73,18 @@ impl AwsError {
                 let msg = e.message().unwrap_or("").to_string();
                 let not_found = code.contains("NotFound") || code.starts_with("NoSuch");
                 let text = if msg.is_empty() { code.clone() } else { format!("{code}: {msg}") };
-                (if not_found { AwsErrorKind::NotFound } else { AwsErrorKind::Service(code) }, text)
+                (if not_found { CloudErrorKind::NotFound } else { CloudErrorKind::Service(code) }, text)
             }
             SdkError::DispatchFailure(df) if df.is_io() || df.is_timeout() => (
-                AwsErrorKind::Unreachable,
+                CloudErrorKind::Unreachable,
                 format!("could not reach the AWS endpoint ({})", innermost(&err)),
             ),
-            SdkError::TimeoutError(_) => (AwsErrorKind::Unreachable, "the request timed out".into()),
+            SdkError::TimeoutError(_) => (CloudErrorKind::Unreachable, "the request timed out".into()),
             _ if causes(&err).iter().any(|c| c.to_lowercase().contains("credential")) => (
-                AwsErrorKind::Credentials,
+                CloudErrorKind::Credentials,
                 "no AWS credentials found; set a profile (`AWS_PROFILE`), SSO, or `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`".into(),
             ),
-            _ => (AwsErrorKind::Service("Client".into()), innermost(&err)),
+            _ => (CloudErrorKind::Service("Client".into()), innermost(&err)),
         };
         Self {
             operation: operation.into(),
@@ -124,54 +95,6 @@ impl AwsError {
         }
     }
 
-    /// An error raised by eprun itself while working on a resource.
-    pub fn new(
-        operation: &str,
-        target: impl fmt::Display,
-        kind: AwsErrorKind,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            operation: operation.into(),
-            target: target.to_string(),
-            address: None,
-            message: message.into(),
-            kind,
-        }
-    }
-
-    /// The address (and the cloud id, when the call named one), as the message shows them.
-    fn subject(&self) -> String {
-        match &self.address {
-            Some(a) if *a != self.target => format!("`{a}` (`{}`)", self.target),
-            _ => format!("`{}`", self.target),
-        }
-    }
-
-    /// Whether the target was already gone.
-    pub fn is_not_found(&self) -> bool {
-        self.kind == AwsErrorKind::NotFound
-    }
-}
-
-/// Every message in an error's source chain, outermost first.
-fn causes(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut out = vec![err.to_string()];
-    let mut next = err.source();
-    while let Some(e) = next {
-        out.push(e.to_string());
-        next = e.source();
-    }
-    out
-}
-
-/// The most specific message of an error chain: what actually went wrong.
-fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
-    causes(err)
-        .into_iter()
-        .rev()
-        .find(|c| !c.trim().is_empty())
-        .unwrap_or_else(|| "unknown error".into())
 }
 
 /// Counts every request attempt sent to AWS, for `stats.api_calls`.
@@ -246,6 +169,7 @@ struct Shared {
 pub struct Aws {
     region: String,
     shared: Arc<Shared>,
+    kube: Option<Arc<crate::k8s::Kube>>,
 }
 
 impl Aws {
@@ -263,6 +187,7 @@ impl Aws {
                 counter: CallCounter::default(),
                 clients: Mutex::default(),
             }),
+            kube: None,
         }
     }
 
@@ -271,12 +196,43 @@ impl Aws {
         Self {
             region: region.to_string(),
             shared: self.shared.clone(),
+            kube: self.kube.clone(),
         }
+    }
+
+    /// The same connection, with the stack's Kubernetes cluster reachable through `kube()`.
+    pub fn with_kube(mut self, kube: Arc<crate::k8s::Kube>) -> Self {
+        self.kube = Some(kube);
+        self
+    }
+
+    /// The stack's Kubernetes connection.
+    pub fn kube(&self) -> Result<Arc<crate::k8s::Kube>, CloudError> {
+        self.kube.clone().ok_or_else(|| {
+            CloudError::new(
+                "connect",
+                "Kubernetes",
+                CloudErrorKind::Credentials,
+                "the environment has no `[k8s]` table saying how to reach the cluster",
+            )
+        })
     }
 
     /// The region of this view.
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// The session's AWS credentials (for signing EKS tokens).
+    pub async fn credentials(&self) -> Result<aws_credential_types::Credentials, CloudError> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let missing = |m: String| CloudError::new("load credentials", "AWS", CloudErrorKind::Credentials, m);
+        let provider = self
+            .shared
+            .config
+            .credentials_provider()
+            .ok_or_else(|| missing("no AWS credentials provider is configured".into()))?;
+        provider.provide_credentials().await.map_err(|e| missing(e.to_string()))
     }
 
     /// How many request attempts were sent so far.
@@ -301,10 +257,10 @@ pub async fn wait_until<F, Fut>(
     target: &str,
     timeout: std::time::Duration,
     mut check: F,
-) -> Result<(), AwsError>
+) -> Result<(), CloudError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<WaitState, AwsError>>,
+    Fut: std::future::Future<Output = Result<WaitState, CloudError>>,
 {
     let start = std::time::Instant::now();
     let mut delay = std::time::Duration::from_millis(200);
@@ -312,14 +268,14 @@ where
         match check().await? {
             WaitState::Ready => return Ok(()),
             WaitState::Failed(why) => {
-                return Err(AwsError::new(operation, target, AwsErrorKind::Wait, why));
+                return Err(CloudError::new(operation, target, CloudErrorKind::Wait, why));
             }
             WaitState::Pending(what) => {
                 if start.elapsed() > timeout {
-                    return Err(AwsError::new(
+                    return Err(CloudError::new(
                         operation,
                         target,
-                        AwsErrorKind::Wait,
+                        CloudErrorKind::Wait,
                         format!("still {what} after {}s", timeout.as_secs()),
                     ));
                 }

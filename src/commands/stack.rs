@@ -80,7 +80,7 @@ async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)
 
 /// Refreshes, then plans; reads again whatever only a resolved token could name (a lost state).
 async fn refreshed_plan(l: &Loaded, decls: &Declarations) -> Result<(Planned, Aws)> {
-    let aws = Aws::load(&l.env.region).await;
+    let aws = crate::connections::open(&l.env).await;
     let mut asked = planner::refresh_groups(&l.decls, &l.state);
     let mut found = planner::read_groups(&aws, &l.env.name, asked.clone()).await?;
     let planned = loop {

@@ -2,12 +2,20 @@
 
 mod dns;
 mod eks;
+mod k8s;
 mod secrets;
 mod transit_gateway;
 mod vpc;
 
 pub use dns::DnsValues;
 pub use eks::EksValues;
+pub use k8s::{
+    AnalysisValues, Architecture, BurnRateValues, CapacityType, Connect, ConsolidationPolicy,
+    DisruptionBudgetValues, DisruptionReason, ExternalSecretsValues, FailureAction,
+    ImageVerificationValues, K8sValues, KarpenterAlertValues, KarpenterValues, MonitoringValues,
+    NetworkPoliciesValues, NodePoolValues, NodePressureValues, PoliciesValues, ResourcesValues,
+    RolloutsValues, SloValues, TaintEffect, TaintValues,
+};
 pub use secrets::{SecretValues, SecretsValues};
 pub use transit_gateway::TransitGatewayValues;
 pub use vpc::{NatMode, VpcValues};
@@ -110,6 +118,8 @@ pub struct Environment {
     pub secrets: Option<SecretsValues>,
     /// The region's Kubernetes cluster (stdlib/eks.rhai).
     pub eks: Option<EksValues>,
+    /// The region's Kubernetes API and add-ons (stdlib/k8s/).
+    pub k8s: Option<K8sValues>,
 }
 
 impl Environment {

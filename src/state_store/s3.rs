@@ -7,7 +7,7 @@
 //! releases it at once.
 
 use super::{LockGuard, LockInfo, StateError, StateStore, decode, encode};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, CloudError};
 use crate::environment::S3Backend;
 use crate::state::State;
 use async_trait::async_trait;
@@ -49,7 +49,7 @@ impl S3Store {
         format!("{}.lock", self.key)
     }
 
-    fn aws_err(&self, e: AwsError) -> StateError {
+    fn aws_err(&self, e: CloudError) -> StateError {
         StateError::Io {
             action: "use",
             path: self.location(),
@@ -80,7 +80,7 @@ impl S3Store {
                 )))
             }
             Err(e) => {
-                let err = AwsError::from_sdk("GetObject", format!("s3://{}/{key}", self.bucket), e);
+                let err = CloudError::from_sdk("GetObject", format!("s3://{}/{key}", self.bucket), e);
                 if err.is_not_found() {
                     Ok(None)
                 } else {
@@ -127,13 +127,13 @@ impl S3Store {
         match req.send().await {
             Ok(out) => Ok(Ok(out.e_tag().unwrap_or_default().to_string())),
             Err(e) => {
-                let err = AwsError::from_sdk(
+                let err = CloudError::from_sdk(
                     "PutObject",
                     format!("s3://{}/{}", self.bucket, self.lock_key()),
                     e,
                 );
                 match &err.kind {
-                    crate::aws::AwsErrorKind::Service(code)
+                    crate::aws::CloudErrorKind::Service(code)
                         if code == "PreconditionFailed" || code == "ConditionalRequestConflict" =>
                     {
                         Ok(Err(()))
@@ -191,7 +191,7 @@ impl StateStore for S3Store {
                 .send()
                 .await
                 .map_err(|e| {
-                    self.aws_err(AwsError::from_sdk(
+                    self.aws_err(CloudError::from_sdk(
                         "PutObject",
                         format!("{}.backup", self.location()),
                         e,
@@ -207,7 +207,7 @@ impl StateStore for S3Store {
             .body(ByteStream::from(encode(state).into_bytes()))
             .send()
             .await
-            .map_err(|e| self.aws_err(AwsError::from_sdk("PutObject", self.location(), e)))?;
+            .map_err(|e| self.aws_err(CloudError::from_sdk("PutObject", self.location(), e)))?;
         Ok(())
     }
 
@@ -272,7 +272,7 @@ impl StateStore for S3Store {
             .send()
             .await
             .map_err(|e| {
-                self.aws_err(AwsError::from_sdk(
+                self.aws_err(CloudError::from_sdk(
                     "DeleteObject",
                     format!("{}.lock", self.location()),
                     e,
@@ -310,7 +310,7 @@ impl S3Store {
                     Err(e) => {
                         tracing::warn!(
                             "could not renew the state lock: {}",
-                            AwsError::from_sdk("PutObject", &rk, e)
+                            CloudError::from_sdk("PutObject", &rk, e)
                         );
                         return;
                     }

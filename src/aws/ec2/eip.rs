@@ -1,7 +1,7 @@
 //! `aws::ec2::eip`: an Elastic IP address.
 
 use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::aws::{Aws, AwsError, tags};
+use crate::aws::{Aws, CloudError, tags};
 use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -64,7 +64,7 @@ impl Resource for Eip {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         // DescribeAddresses has no pagination: one call returns every address.
         let out = aws
             .ec2()
@@ -72,7 +72,7 @@ impl Resource for Eip {
             .filters(stack_filter(stack))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeAddresses", stack, e))?;
+            .map_err(|e| CloudError::from_sdk("DescribeAddresses", stack, e))?;
         Ok(out
             .addresses()
             .iter()
@@ -80,7 +80,7 @@ impl Resource for Eip {
             .collect())
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let domain = match str_prop(req.props, "domain") {
             "" => "vpc",
             d => d,
@@ -92,7 +92,7 @@ impl Resource for Eip {
             .tag_specifications(tag_spec(ResourceType::ElasticIp, req))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("AllocateAddress", req.address, e))?;
+            .map_err(|e| CloudError::from_sdk("AllocateAddress", req.address, e))?;
         let id = out.allocation_id().unwrap_or_default().to_string();
         // AllocateAddress answers without tags; the address is usable at once, so build what a read would see.
         let addr = Address::builder()
@@ -116,14 +116,14 @@ impl Resource for Eip {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         gone_ok(
             aws.ec2()
                 .release_address()
@@ -131,7 +131,7 @@ impl Resource for Eip {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("ReleaseAddress", &current.id, e)),
+                .map_err(|e| CloudError::from_sdk("ReleaseAddress", &current.id, e)),
         )
     }
 }

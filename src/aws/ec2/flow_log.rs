@@ -1,7 +1,7 @@
 //! `aws::ec2::flow_log`: a flow log of a VPC, subnet or network interface.
 
 use super::{pairs, props, stack_filter, str_prop, tag_spec, unsuccessful, untagged, update_tags};
-use crate::aws::{Aws, AwsError, WaitState, tags, wait_until};
+use crate::aws::{Aws, CloudError, WaitState, tags, wait_until};
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
@@ -139,14 +139,14 @@ impl FlowLog {
     async fn describe(
         aws: &Aws,
         id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::FlowLog>, AwsError> {
+    ) -> Result<Option<aws_sdk_ec2::types::FlowLog>, CloudError> {
         let out = aws
             .ec2()
             .describe_flow_logs()
             .flow_log_ids(id)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeFlowLogs", id, e))?;
+            .map_err(|e| CloudError::from_sdk("DescribeFlowLogs", id, e))?;
         Ok(out.flow_logs().first().cloned())
     }
 }
@@ -174,7 +174,7 @@ impl Resource for FlowLog {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let mut pages = aws
             .ec2()
             .describe_flow_logs()
@@ -183,7 +183,7 @@ impl Resource for FlowLog {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("DescribeFlowLogs", stack, e))?;
+            let page = page.map_err(|e| CloudError::from_sdk("DescribeFlowLogs", stack, e))?;
             out.extend(
                 page.flow_logs()
                     .iter()
@@ -193,7 +193,7 @@ impl Resource for FlowLog {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let or = |key: &str, default: &'static str| match str_prop(p, key) {
             "" => default.to_string(),
@@ -221,7 +221,7 @@ impl Resource for FlowLog {
             .tag_specifications(tag_spec(ResourceType::VpcFlowLog, req))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateFlowLogs", req.address, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateFlowLogs", req.address, e))?;
         unsuccessful(
             "CreateFlowLogs",
             &req.address.to_string(),
@@ -247,14 +247,14 @@ impl Resource for FlowLog {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         // Deletion is immediate; the batch call reports a missing flow log in its answer.
         gone_ok(
             aws.ec2()
@@ -262,7 +262,7 @@ impl Resource for FlowLog {
                 .flow_log_ids(&current.id)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("DeleteFlowLogs", &current.id, e))
+                .map_err(|e| CloudError::from_sdk("DeleteFlowLogs", &current.id, e))
                 .and_then(|out| unsuccessful("DeleteFlowLogs", &current.id, out.unsuccessful())),
         )
     }

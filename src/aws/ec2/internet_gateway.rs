@@ -3,7 +3,7 @@
 use super::{
     pairs, props, retry_dependency, stack_filter, str_prop, tag_spec, untagged, update_tags,
 };
-use crate::aws::{Aws, AwsError, AwsErrorKind, tags};
+use crate::aws::{Aws, CloudError, CloudErrorKind, tags};
 use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -61,20 +61,20 @@ impl InternetGateway {
         })
     }
 
-    async fn attach(aws: &Aws, id: &str, vpc_id: &str) -> Result<(), AwsError> {
+    async fn attach(aws: &Aws, id: &str, vpc_id: &str) -> Result<(), CloudError> {
         aws.ec2()
             .attach_internet_gateway()
             .internet_gateway_id(id)
             .vpc_id(vpc_id)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("AttachInternetGateway", id, e))?;
+            .map_err(|e| CloudError::from_sdk("AttachInternetGateway", id, e))?;
         Ok(())
     }
 
     /// Detaches from `vpc_id`; a gateway already detached is fine, one still in use by mapped
     /// public addresses (a NAT gateway being deleted) is retried.
-    async fn detach(aws: &Aws, id: &str, vpc_id: &str) -> Result<(), AwsError> {
+    async fn detach(aws: &Aws, id: &str, vpc_id: &str) -> Result<(), CloudError> {
         let ec2 = aws.ec2();
         retry_dependency("DetachInternetGateway", id, || async {
             match ec2
@@ -86,8 +86,8 @@ impl InternetGateway {
             {
                 Ok(_) => Ok(()),
                 Err(e) => {
-                    let e = AwsError::from_sdk("DetachInternetGateway", id, e);
-                    if e.kind == AwsErrorKind::Service("Gateway.NotAttached".into()) {
+                    let e = CloudError::from_sdk("DetachInternetGateway", id, e);
+                    if e.kind == CloudErrorKind::Service("Gateway.NotAttached".into()) {
                         Ok(())
                     } else {
                         Err(e)
@@ -122,7 +122,7 @@ impl Resource for InternetGateway {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let mut pages = aws
             .ec2()
             .describe_internet_gateways()
@@ -132,7 +132,7 @@ impl Resource for InternetGateway {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page =
-                page.map_err(|e| AwsError::from_sdk("DescribeInternetGateways", stack, e))?;
+                page.map_err(|e| CloudError::from_sdk("DescribeInternetGateways", stack, e))?;
             out.extend(
                 page.internet_gateways()
                     .iter()
@@ -142,14 +142,14 @@ impl Resource for InternetGateway {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let out = aws
             .ec2()
             .create_internet_gateway()
             .tag_specifications(tag_spec(ResourceType::InternetGateway, req))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateInternetGateway", req.address, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateInternetGateway", req.address, e))?;
         let igw = out
             .internet_gateway()
             .ok_or_else(|| untagged("CreateInternetGateway", req.address, "internet gateway"))?;
@@ -170,7 +170,7 @@ impl Resource for InternetGateway {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         for field in changed {
             match field.as_str() {
                 "vpc_id" => {
@@ -192,7 +192,7 @@ impl Resource for InternetGateway {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         // Detach from whatever AWS says it is attached to, not what state remembers.
         let found = aws
             .ec2()
@@ -200,7 +200,7 @@ impl Resource for InternetGateway {
             .internet_gateway_ids(&current.id)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeInternetGateways", &current.id, e));
+            .map_err(|e| CloudError::from_sdk("DescribeInternetGateways", &current.id, e));
         let found = match found {
             Ok(out) => out,
             Err(e) if e.is_not_found() => return Ok(()),
@@ -218,7 +218,7 @@ impl Resource for InternetGateway {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("DeleteInternetGateway", &current.id, e)),
+                .map_err(|e| CloudError::from_sdk("DeleteInternetGateway", &current.id, e)),
         )
     }
 }

@@ -18,7 +18,7 @@ pub mod vpc;
 pub mod vpc_endpoint;
 
 use crate::address::Address;
-use crate::aws::{Aws, AwsError, AwsErrorKind, WaitState, tags, wait_until};
+use crate::aws::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
 use crate::resource::{CreateRequest, Props};
 use aws_sdk_ec2::types::{
     Filter, ResourceType, RouteTable, Tag, TagSpecification, UnsuccessfulItem,
@@ -64,7 +64,7 @@ pub async fn update_tags(
     id: &str,
     current: &Props,
     desired: &Props,
-) -> Result<(), AwsError> {
+) -> Result<(), CloudError> {
     let (set, remove) = tags::tag_changes(current, desired);
     let ec2 = aws.ec2();
     if !set.is_empty() {
@@ -77,7 +77,7 @@ pub async fn update_tags(
             ))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateTags", id, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateTags", id, e))?;
     }
     if !remove.is_empty() {
         ec2.delete_tags()
@@ -90,7 +90,7 @@ pub async fn update_tags(
             ))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DeleteTags", id, e))?;
+            .map_err(|e| CloudError::from_sdk("DeleteTags", id, e))?;
     }
     Ok(())
 }
@@ -124,11 +124,11 @@ pub fn props<const N: usize>(pairs: [(&str, Value); N]) -> Props {
 }
 
 /// The error for a new resource that came back without its ownership tags.
-pub fn untagged(operation: &str, address: &Address, what: &str) -> AwsError {
-    AwsError::new(
+pub fn untagged(operation: &str, address: &Address, what: &str) -> CloudError {
+    CloudError::new(
         operation,
         address,
-        AwsErrorKind::Service("Tags".into()),
+        CloudErrorKind::Service("Tags".into()),
         format!("the new {what} came back without its ownership tags"),
     )
 }
@@ -138,7 +138,7 @@ pub fn untagged(operation: &str, address: &Address, what: &str) -> AwsError {
 pub async fn owned_route_tables(
     aws: &Aws,
     stack: &str,
-) -> Result<Vec<(Address, Value, RouteTable)>, AwsError> {
+) -> Result<Vec<(Address, Value, RouteTable)>, CloudError> {
     let mut pages = aws
         .ec2()
         .describe_route_tables()
@@ -147,7 +147,7 @@ pub async fn owned_route_tables(
         .send();
     let mut out = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("DescribeRouteTables", stack, e))?;
+        let page = page.map_err(|e| CloudError::from_sdk("DescribeRouteTables", stack, e))?;
         for table in page.route_tables() {
             if let Some((address, user_tags)) = tags::split_owned(stack, pairs(table.tags())) {
                 out.push((address, user_tags, table.clone()));
@@ -166,10 +166,10 @@ pub async fn retry_dependency<F, Fut>(
     operation: &str,
     target: &str,
     mut call: F,
-) -> Result<(), AwsError>
+) -> Result<(), CloudError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), AwsError>>,
+    Fut: std::future::Future<Output = Result<(), CloudError>>,
 {
     wait_until(operation, target, DEPENDENCY_TIMEOUT, || {
         let attempt = call();
@@ -177,7 +177,7 @@ where
             match attempt.await {
                 Ok(()) => Ok(WaitState::Ready),
                 Err(e) if e.is_not_found() => Ok(WaitState::Ready),
-                Err(e) if e.kind == AwsErrorKind::Service("DependencyViolation".into()) => Ok(
+                Err(e) if e.kind == CloudErrorKind::Service("DependencyViolation".into()) => Ok(
                     WaitState::Pending(format!("blocked by dependents ({})", e.message)),
                 ),
                 Err(e) => Err(e),
@@ -193,17 +193,17 @@ pub fn unsuccessful(
     operation: &str,
     target: &str,
     items: &[UnsuccessfulItem],
-) -> Result<(), AwsError> {
+) -> Result<(), CloudError> {
     let Some(err) = items.iter().find_map(|u| u.error()) else {
         return Ok(());
     };
     let code = err.code().unwrap_or("Unknown");
     let kind = if code.contains("NotFound") {
-        AwsErrorKind::NotFound
+        CloudErrorKind::NotFound
     } else {
-        AwsErrorKind::Service(code.into())
+        CloudErrorKind::Service(code.into())
     };
-    Err(AwsError::new(
+    Err(CloudError::new(
         operation,
         target,
         kind,

@@ -1,7 +1,7 @@
 //! `aws::ec2::nat_gateway`: a NAT gateway in a subnet.
 
 use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::aws::{Aws, AwsError, WaitState, tags, wait_until};
+use crate::aws::{Aws, CloudError, WaitState, tags, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -83,14 +83,14 @@ impl NatGateway {
     async fn describe(
         aws: &Aws,
         id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::NatGateway>, AwsError> {
+    ) -> Result<Option<aws_sdk_ec2::types::NatGateway>, CloudError> {
         let out = aws
             .ec2()
             .describe_nat_gateways()
             .nat_gateway_ids(id)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeNatGateways", id, e));
+            .map_err(|e| CloudError::from_sdk("DescribeNatGateways", id, e));
         match out {
             Ok(out) => Ok(out.nat_gateways().first().cloned()),
             Err(e) if e.is_not_found() => Ok(None),
@@ -98,7 +98,7 @@ impl NatGateway {
         }
     }
 
-    async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
+    async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
         let Some(gw) = Self::describe(aws, id).await? else {
             return Ok(WaitState::Pending("not visible yet".into()));
         };
@@ -117,7 +117,7 @@ impl NatGateway {
         })
     }
 
-    async fn until_deleted(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
+    async fn until_deleted(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
         Ok(
             match Self::describe(aws, id)
                 .await?
@@ -169,7 +169,7 @@ impl Resource for NatGateway {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let mut pages = aws
             .ec2()
             .describe_nat_gateways()
@@ -178,7 +178,7 @@ impl Resource for NatGateway {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("DescribeNatGateways", stack, e))?;
+            let page = page.map_err(|e| CloudError::from_sdk("DescribeNatGateways", stack, e))?;
             for gw in page.nat_gateways() {
                 // Deleted gateways stay listed for an hour, and failed ones delete themselves:
                 // neither is a gateway the stack has, so a new one gets created.
@@ -198,7 +198,7 @@ impl Resource for NatGateway {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let allocation = str_prop(p, "allocation_id");
         let out = aws
@@ -213,7 +213,7 @@ impl Resource for NatGateway {
             .tag_specifications(tag_spec(ResourceType::Natgateway, req))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateNatGateway", req.address, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateNatGateway", req.address, e))?;
         let id = out
             .nat_gateway()
             .and_then(|g| g.nat_gateway_id())
@@ -236,21 +236,21 @@ impl Resource for NatGateway {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         let deleted = aws
             .ec2()
             .delete_nat_gateway()
             .nat_gateway_id(&current.id)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DeleteNatGateway", &current.id, e));
+            .map_err(|e| CloudError::from_sdk("DeleteNatGateway", &current.id, e));
         match deleted {
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),

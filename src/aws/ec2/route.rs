@@ -1,7 +1,7 @@
 //! `aws::ec2::route`: one route of a route table (untaggable, found by table and destination).
 
 use super::{owned_route_tables, props, str_prop};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, CloudError};
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
@@ -188,7 +188,7 @@ impl Resource for Route {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let tables = owned_route_tables(aws, stack).await?;
         Ok(tables
             .iter()
@@ -199,7 +199,7 @@ impl Resource for Route {
             .collect())
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let (table, cidr) = (
             str_prop(p, "route_table_id"),
@@ -214,7 +214,7 @@ impl Resource for Route {
         )
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("CreateRoute", req.address, e))?;
+        .map_err(|e| CloudError::from_sdk("CreateRoute", req.address, e))?;
         // A route takes effect with the call; what it reports is what was declared.
         let natural_key = key(table, cidr);
         Ok(Observed {
@@ -235,7 +235,7 @@ impl Resource for Route {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         if changed.iter().any(|f| TARGETS.contains(&f.as_str())) {
             let (table, cidr) = (
                 str_prop(&current.props, "route_table_id"),
@@ -250,12 +250,12 @@ impl Resource for Route {
             )
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("ReplaceRoute", &current.id, e))?;
+            .map_err(|e| CloudError::from_sdk("ReplaceRoute", &current.id, e))?;
         }
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         let (id_table, id_cidr) = current.id.split_once('|').unwrap_or_default();
         let table = Some(str_prop(&current.props, "route_table_id"))
             .filter(|s| !s.is_empty())
@@ -271,7 +271,7 @@ impl Resource for Route {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("DeleteRoute", &current.id, e)),
+                .map_err(|e| CloudError::from_sdk("DeleteRoute", &current.id, e)),
         )
     }
 }

@@ -3,7 +3,7 @@
 use super::{
     owned_route_tables, pairs, props, retry_dependency, str_prop, tag_spec, untagged, update_tags,
 };
-use crate::aws::{Aws, AwsError, tags};
+use crate::aws::{Aws, CloudError, tags};
 use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -57,7 +57,7 @@ impl Resource for RouteTable {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let tables = owned_route_tables(aws, stack).await?;
         Ok(tables
             .into_iter()
@@ -65,7 +65,7 @@ impl Resource for RouteTable {
             .collect())
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let out = aws
             .ec2()
             .create_route_table()
@@ -73,7 +73,7 @@ impl Resource for RouteTable {
             .tag_specifications(tag_spec(ResourceType::RouteTable, req))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateRouteTable", req.address, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateRouteTable", req.address, e))?;
         // A route table is usable as soon as the call returns.
         out.route_table()
             .and_then(|t| {
@@ -89,14 +89,14 @@ impl Resource for RouteTable {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         let ec2 = aws.ec2();
         retry_dependency("DeleteRouteTable", &current.id, || async {
             ec2.delete_route_table()
@@ -104,7 +104,7 @@ impl Resource for RouteTable {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("DeleteRouteTable", &current.id, e))
+                .map_err(|e| CloudError::from_sdk("DeleteRouteTable", &current.id, e))
         })
         .await
     }

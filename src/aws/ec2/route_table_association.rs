@@ -1,7 +1,7 @@
 //! `aws::ec2::route_table_association`: a subnet's link to a route table (untaggable, found by table and subnet).
 
 use super::{owned_route_tables, props, str_prop};
-use crate::aws::{Aws, AwsError, WaitState, wait_until};
+use crate::aws::{Aws, CloudError, WaitState, wait_until};
 use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
 use crate::schema::{Field, Kind};
 use crate::token;
@@ -58,7 +58,7 @@ fn observe(table_id: &str, assoc: &aws_sdk_ec2::types::RouteTableAssociation) ->
 }
 
 impl RouteTableAssociation {
-    async fn state(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
+    async fn state(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
         let out = aws
             .ec2()
             .describe_route_tables()
@@ -70,7 +70,7 @@ impl RouteTableAssociation {
             )
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeRouteTables", id, e))?;
+            .map_err(|e| CloudError::from_sdk("DescribeRouteTables", id, e))?;
         let state = out
             .route_tables()
             .iter()
@@ -123,7 +123,7 @@ impl Resource for RouteTableAssociation {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let tables = owned_route_tables(aws, stack).await?;
         Ok(tables
             .iter()
@@ -137,7 +137,7 @@ impl Resource for RouteTableAssociation {
             .collect())
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let (table, subnet) = (
             str_prop(req.props, "route_table_id"),
             str_prop(req.props, "subnet_id"),
@@ -149,7 +149,7 @@ impl Resource for RouteTableAssociation {
             .subnet_id(subnet)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("AssociateRouteTable", req.address, e))?;
+            .map_err(|e| CloudError::from_sdk("AssociateRouteTable", req.address, e))?;
         let id = out.association_id().unwrap_or_default().to_string();
         let state = out.association_state().and_then(|s| s.state());
         if !matches!(state, None | Some(Code::Associated)) {
@@ -176,12 +176,12 @@ impl Resource for RouteTableAssociation {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         // Both fields force a new association; nothing changes in place.
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         gone_ok(
             aws.ec2()
                 .disassociate_route_table()
@@ -189,7 +189,7 @@ impl Resource for RouteTableAssociation {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("DisassociateRouteTable", &current.id, e)),
+                .map_err(|e| CloudError::from_sdk("DisassociateRouteTable", &current.id, e)),
         )
     }
 }

@@ -3,7 +3,7 @@
 use super::{
     pairs, props, retry_dependency, stack_filter, str_prop, tag_spec, untagged, update_tags,
 };
-use crate::aws::{Aws, AwsError, WaitState, tags, wait_until};
+use crate::aws::{Aws, CloudError, WaitState, tags, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -334,7 +334,7 @@ macro_rules! send_rules {
             .send()
             .await
             .map(drop)
-            .map_err(|e| AwsError::from_sdk($name, $id, e))
+            .map_err(|e| CloudError::from_sdk($name, $id, e))
     };
 }
 
@@ -377,7 +377,7 @@ impl SecurityGroup {
     async fn describe(
         aws: &Aws,
         id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, AwsError> {
+    ) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, CloudError> {
         match aws
             .ec2()
             .describe_security_groups()
@@ -386,7 +386,7 @@ impl SecurityGroup {
             .await
         {
             Ok(out) => Ok(out.security_groups().first().cloned()),
-            Err(e) => match AwsError::from_sdk("DescribeSecurityGroups", id, e) {
+            Err(e) => match CloudError::from_sdk("DescribeSecurityGroups", id, e) {
                 e if e.is_not_found() => Ok(None),
                 e => Err(e),
             },
@@ -401,7 +401,7 @@ impl SecurityGroup {
         egress: bool,
         current: &[Grant],
         desired: &[Grant],
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let changes = rule_changes(current, desired);
         let ec2 = aws.ec2();
         if !changes.authorize.is_empty() {
@@ -496,7 +496,7 @@ impl Resource for SecurityGroup {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let mut pages = aws
             .ec2()
             .describe_security_groups()
@@ -505,7 +505,7 @@ impl Resource for SecurityGroup {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", stack, e))?;
+            let page = page.map_err(|e| CloudError::from_sdk("DescribeSecurityGroups", stack, e))?;
             out.extend(
                 page.security_groups()
                     .iter()
@@ -515,7 +515,7 @@ impl Resource for SecurityGroup {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let description = match str_prop(p, "description") {
             "" => "Managed by eprun",
@@ -530,7 +530,7 @@ impl Resource for SecurityGroup {
             .tag_specifications(tag_spec(ResourceType::SecurityGroup, req))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateSecurityGroup", req.address, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateSecurityGroup", req.address, e))?;
         let id = out.group_id().unwrap_or_default().to_string();
         let visible = || async {
             Ok(match Self::describe(aws, &id).await? {
@@ -565,7 +565,7 @@ impl Resource for SecurityGroup {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         for field in changed {
             match field.as_str() {
                 f @ ("ingress" | "egress") => {
@@ -579,7 +579,7 @@ impl Resource for SecurityGroup {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         let ec2 = aws.ec2();
         retry_dependency("DeleteSecurityGroup", &current.id, || async {
             ec2.delete_security_group()
@@ -587,7 +587,7 @@ impl Resource for SecurityGroup {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("DeleteSecurityGroup", &current.id, e))
+                .map_err(|e| CloudError::from_sdk("DeleteSecurityGroup", &current.id, e))
         })
         .await
     }

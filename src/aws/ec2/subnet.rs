@@ -4,7 +4,7 @@ use super::{
     bool_prop, pairs, props, retry_dependency, stack_filter, str_prop, tag_spec, untagged,
     update_tags,
 };
-use crate::aws::{Aws, AwsError, WaitState, tags, wait_until};
+use crate::aws::{Aws, CloudError, WaitState, tags, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -42,18 +42,18 @@ const SCHEMA: &[Field] = &[
 const CREATE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Subnet {
-    async fn describe(aws: &Aws, id: &str) -> Result<Option<aws_sdk_ec2::types::Subnet>, AwsError> {
+    async fn describe(aws: &Aws, id: &str) -> Result<Option<aws_sdk_ec2::types::Subnet>, CloudError> {
         let out = aws
             .ec2()
             .describe_subnets()
             .subnet_ids(id)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeSubnets", id, e))?;
+            .map_err(|e| CloudError::from_sdk("DescribeSubnets", id, e))?;
         Ok(out.subnets().first().cloned())
     }
 
-    async fn state(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
+    async fn state(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
         // A subnet that is not visible yet is eventual consistency, not absence.
         let state = match Self::describe(aws, id).await {
             Ok(s) => s.and_then(|s| s.state().cloned()),
@@ -70,14 +70,14 @@ impl Subnet {
         })
     }
 
-    async fn set_public_ip(aws: &Aws, id: &str, value: bool) -> Result<(), AwsError> {
+    async fn set_public_ip(aws: &Aws, id: &str, value: bool) -> Result<(), CloudError> {
         aws.ec2()
             .modify_subnet_attribute()
             .subnet_id(id)
             .map_public_ip_on_launch(AttributeBooleanValue::builder().value(value).build())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("ModifySubnetAttribute", id, e))?;
+            .map_err(|e| CloudError::from_sdk("ModifySubnetAttribute", id, e))?;
         Ok(())
     }
 
@@ -173,7 +173,7 @@ impl Resource for Subnet {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let mut pages = aws
             .ec2()
             .describe_subnets()
@@ -182,7 +182,7 @@ impl Resource for Subnet {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("DescribeSubnets", stack, e))?;
+            let page = page.map_err(|e| CloudError::from_sdk("DescribeSubnets", stack, e))?;
             out.extend(
                 page.subnets()
                     .iter()
@@ -192,7 +192,7 @@ impl Resource for Subnet {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let out = aws
             .ec2()
@@ -203,7 +203,7 @@ impl Resource for Subnet {
             .tag_specifications(tag_spec(ResourceType::Subnet, req))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateSubnet", req.address, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateSubnet", req.address, e))?;
         let id = out
             .subnet()
             .and_then(|s| s.subnet_id())
@@ -230,7 +230,7 @@ impl Resource for Subnet {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         for field in changed {
             match field.as_str() {
                 "map_public_ip_on_launch" => {
@@ -248,7 +248,7 @@ impl Resource for Subnet {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         let ec2 = aws.ec2();
         retry_dependency("DeleteSubnet", &current.id, || async {
             ec2.delete_subnet()
@@ -256,7 +256,7 @@ impl Resource for Subnet {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("DeleteSubnet", &current.id, e))
+                .map_err(|e| CloudError::from_sdk("DeleteSubnet", &current.id, e))
         })
         .await
     }

@@ -1,7 +1,7 @@
 //! `aws::ec2::transit_gateway`: a transit gateway, the hub of a region's private network.
 
 use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::aws::{Aws, AwsError, WaitState, tags, wait_until};
+use crate::aws::{Aws, CloudError, WaitState, tags, wait_until};
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
@@ -197,14 +197,14 @@ impl TransitGateway {
     pub(super) async fn describe(
         aws: &Aws,
         id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::TransitGateway>, AwsError> {
+    ) -> Result<Option<aws_sdk_ec2::types::TransitGateway>, CloudError> {
         let out = aws
             .ec2()
             .describe_transit_gateways()
             .transit_gateway_ids(id)
             .send()
             .await;
-        match out.map_err(|e| AwsError::from_sdk("DescribeTransitGateways", id, e)) {
+        match out.map_err(|e| CloudError::from_sdk("DescribeTransitGateways", id, e)) {
             Ok(out) => Ok(out.transit_gateways().first().cloned()),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -215,7 +215,7 @@ impl TransitGateway {
     pub(super) async fn owned(
         aws: &Aws,
         stack: &str,
-    ) -> Result<Vec<aws_sdk_ec2::types::TransitGateway>, AwsError> {
+    ) -> Result<Vec<aws_sdk_ec2::types::TransitGateway>, CloudError> {
         let mut pages = aws
             .ec2()
             .describe_transit_gateways()
@@ -224,7 +224,7 @@ impl TransitGateway {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("DescribeTransitGateways", stack, e))?;
+            let page = page.map_err(|e| CloudError::from_sdk("DescribeTransitGateways", stack, e))?;
             for tgw in page.transit_gateways() {
                 if matches!(
                     tgw.state(),
@@ -240,7 +240,7 @@ impl TransitGateway {
         Ok(out)
     }
 
-    async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
+    async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
         let Some(tgw) = Self::describe(aws, id).await? else {
             return Ok(WaitState::Pending("not visible yet".into()));
         };
@@ -254,7 +254,7 @@ impl TransitGateway {
         })
     }
 
-    async fn until_deleted(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
+    async fn until_deleted(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
         Ok(
             match Self::describe(aws, id)
                 .await?
@@ -310,7 +310,7 @@ impl Resource for TransitGateway {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         Ok(Self::owned(aws, stack)
             .await?
             .iter()
@@ -318,7 +318,7 @@ impl Resource for TransitGateway {
             .collect())
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let options = TransitGatewayRequestOptions::builder()
             .set_amazon_side_asn(p.get("amazon_side_asn").and_then(Value::as_i64))
@@ -343,7 +343,7 @@ impl Resource for TransitGateway {
             .tag_specifications(tag_spec(ResourceType::TransitGateway, req))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateTransitGateway", req.address, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateTransitGateway", req.address, e))?;
         let id = out
             .transit_gateway()
             .and_then(|t| t.transit_gateway_id())
@@ -365,7 +365,7 @@ impl Resource for TransitGateway {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         let has = |f: &str| changed.iter().any(|c| c == f);
         if has("description") || OPTIONS.iter().any(|o| has(o)) {
             let pick = |f: &str| if has(f) { flag(desired, f) } else { None };
@@ -394,7 +394,7 @@ impl Resource for TransitGateway {
                 .options(options)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("ModifyTransitGateway", &current.id, e))?;
+                .map_err(|e| CloudError::from_sdk("ModifyTransitGateway", &current.id, e))?;
             wait_until("ModifyTransitGateway", &current.id, TIMEOUT, || {
                 Self::until_available(aws, &current.id)
             })
@@ -406,7 +406,7 @@ impl Resource for TransitGateway {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         gone_ok(
             aws.ec2()
                 .delete_transit_gateway()
@@ -414,7 +414,7 @@ impl Resource for TransitGateway {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("DeleteTransitGateway", &current.id, e)),
+                .map_err(|e| CloudError::from_sdk("DeleteTransitGateway", &current.id, e)),
         )?;
         wait_until("DeleteTransitGateway", &current.id, TIMEOUT, || {
             Self::until_deleted(aws, &current.id)

@@ -5,7 +5,7 @@
 
 use super::transit_gateway::{TIMEOUT, attachment_gone, attachment_wait};
 use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::aws::{Aws, AwsError, WaitState, tags, wait_until};
+use crate::aws::{Aws, CloudError, WaitState, tags, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -44,14 +44,14 @@ const SCHEMA: &[Field] = &[
 ];
 
 /// One peering attachment by id as this region sees it, `None` when it is gone.
-pub(super) async fn describe(aws: &Aws, id: &str) -> Result<Option<Peering>, AwsError> {
+pub(super) async fn describe(aws: &Aws, id: &str) -> Result<Option<Peering>, CloudError> {
     let out = aws
         .ec2()
         .describe_transit_gateway_peering_attachments()
         .transit_gateway_attachment_ids(id)
         .send()
         .await;
-    match out.map_err(|e| AwsError::from_sdk("DescribeTransitGatewayPeeringAttachments", id, e)) {
+    match out.map_err(|e| CloudError::from_sdk("DescribeTransitGatewayPeeringAttachments", id, e)) {
         Ok(out) => Ok(out
             .transit_gateway_peering_attachments()
             .iter()
@@ -68,7 +68,7 @@ pub(super) async fn wait_for(
     operation: &str,
     id: &str,
     ready: &[S],
-) -> Result<(), AwsError> {
+) -> Result<(), CloudError> {
     wait_until(operation, id, TIMEOUT, || async move {
         let a = describe(aws, id).await?;
         Ok(attachment_wait(a.as_ref().and_then(|a| a.state()), ready))
@@ -77,7 +77,7 @@ pub(super) async fn wait_for(
 }
 
 /// Waits until the attachment is gone (deleted, rejected or failed count as gone).
-pub(super) async fn wait_gone(aws: &Aws, operation: &str, id: &str) -> Result<(), AwsError> {
+pub(super) async fn wait_gone(aws: &Aws, operation: &str, id: &str) -> Result<(), CloudError> {
     wait_until(operation, id, TIMEOUT, || async move {
         Ok(
             match describe(aws, id).await?.as_ref().and_then(|a| a.state()) {
@@ -160,13 +160,13 @@ impl TransitGatewayPeeringAttachment {
     }
 
     /// The caller's account, for a peering within the same account.
-    async fn own_account(aws: &Aws, target: &str) -> Result<String, AwsError> {
+    async fn own_account(aws: &Aws, target: &str) -> Result<String, CloudError> {
         let me = aws
             .sts()
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("GetCallerIdentity", target, e))?;
+            .map_err(|e| CloudError::from_sdk("GetCallerIdentity", target, e))?;
         Ok(me.account().unwrap_or_default().to_string())
     }
 }
@@ -210,7 +210,7 @@ impl Resource for TransitGatewayPeeringAttachment {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let mut pages = aws
             .ec2()
             .describe_transit_gateway_peering_attachments()
@@ -220,7 +220,7 @@ impl Resource for TransitGatewayPeeringAttachment {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| {
-                AwsError::from_sdk("DescribeTransitGatewayPeeringAttachments", stack, e)
+                CloudError::from_sdk("DescribeTransitGatewayPeeringAttachments", stack, e)
             })?;
             for a in page.transit_gateway_peering_attachments() {
                 if requested_from(a, aws.region()) && !attachment_gone(a.state()) {
@@ -231,7 +231,7 @@ impl Resource for TransitGatewayPeeringAttachment {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let account = match str_prop(p, "peer_account_id") {
             "" => Self::own_account(aws, &req.address.to_string()).await?,
@@ -248,7 +248,7 @@ impl Resource for TransitGatewayPeeringAttachment {
             .send()
             .await
             .map_err(|e| {
-                AwsError::from_sdk("CreateTransitGatewayPeeringAttachment", req.address, e)
+                CloudError::from_sdk("CreateTransitGatewayPeeringAttachment", req.address, e)
             })?;
         let id = out
             .transit_gateway_peering_attachment()
@@ -281,14 +281,14 @@ impl Resource for TransitGatewayPeeringAttachment {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         // The accepter side may have deleted (or rejected) it already.
         let state = describe(aws, &current.id)
             .await?
@@ -303,7 +303,7 @@ impl Resource for TransitGatewayPeeringAttachment {
             .send()
             .await
             .map_err(|e| {
-                AwsError::from_sdk("DeleteTransitGatewayPeeringAttachment", &current.id, e)
+                CloudError::from_sdk("DeleteTransitGatewayPeeringAttachment", &current.id, e)
             });
         match deleted {
             Err(e) if e.is_not_found() => Ok(()),

@@ -15,7 +15,7 @@
 use super::transit_gateway::attachment_gone;
 use super::transit_gateway_peering_attachment::{describe, wait_for, wait_gone};
 use super::{pairs, props, str_prop};
-use crate::aws::{Aws, AwsError, AwsErrorKind, tags};
+use crate::aws::{Aws, CloudError, CloudErrorKind, tags};
 use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind};
 use crate::token;
@@ -136,7 +136,7 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
         aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         // One paginated call for the region's peering attachments (a handful): the ones the stack
         // knows by id, and the ones whose accepting side carries this stack's ownership tags.
         let mut pages = aws
@@ -147,7 +147,7 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| {
-                AwsError::from_sdk("DescribeTransitGatewayPeeringAttachments", stack, e)
+                CloudError::from_sdk("DescribeTransitGatewayPeeringAttachments", stack, e)
             })?;
             for a in page.transit_gateway_peering_attachments() {
                 let known = a
@@ -166,13 +166,13 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let id = str_prop(req.props, "transit_gateway_attachment_id").to_string();
         let Some(current) = describe(aws, &id).await? else {
-            return Err(AwsError::new(
+            return Err(CloudError::new(
                 "AcceptTransitGatewayPeeringAttachment",
                 req.address,
-                AwsErrorKind::NotFound,
+                CloudErrorKind::NotFound,
                 format!(
                     "no peering attachment `{id}` in {}; is `region` the peer's region?",
                     aws.region()
@@ -186,7 +186,7 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
                 .send()
                 .await
                 .map_err(|e| {
-                    AwsError::from_sdk("AcceptTransitGatewayPeeringAttachment", req.address, e)
+                    CloudError::from_sdk("AcceptTransitGatewayPeeringAttachment", req.address, e)
                 })?;
         }
         wait_for(
@@ -207,12 +207,12 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
             ))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateTags", &id, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateTags", &id, e))?;
         let accepted = describe(aws, &id).await?.ok_or_else(|| {
-            AwsError::new(
+            CloudError::new(
                 "AcceptTransitGatewayPeeringAttachment",
                 req.address,
-                AwsErrorKind::NotFound,
+                CloudErrorKind::NotFound,
                 "the attachment vanished after acceptance",
             )
         })?;
@@ -227,12 +227,12 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         // Its one prop forces a new acceptance: nothing changes in place.
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         let id = current.id.as_str();
         let state = describe(aws, id).await?.and_then(|a| a.state().cloned());
         let result = match state {
@@ -247,7 +247,7 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("RejectTransitGatewayPeeringAttachment", id, e)),
+                .map_err(|e| CloudError::from_sdk("RejectTransitGatewayPeeringAttachment", id, e)),
             Some(_) => aws
                 .ec2()
                 .delete_transit_gateway_peering_attachment()
@@ -255,7 +255,7 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("DeleteTransitGatewayPeeringAttachment", id, e)),
+                .map_err(|e| CloudError::from_sdk("DeleteTransitGatewayPeeringAttachment", id, e)),
         };
         match result {
             Err(e) if e.is_not_found() => Ok(()),

@@ -12,7 +12,7 @@
 
 use super::transit_gateway::TransitGateway;
 use super::{bool_prop, props, str_prop};
-use crate::aws::{Aws, AwsError, AwsErrorKind};
+use crate::aws::{Aws, CloudError, CloudErrorKind};
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
@@ -150,7 +150,7 @@ fn check_target(props: &Props) -> Result<(), String> {
 
 impl TransitGatewayRoute {
     /// The static routes of one table; a table that is gone has none.
-    async fn search(aws: &Aws, table: &str, hints: &ReadHints) -> Result<Vec<Observed>, AwsError> {
+    async fn search(aws: &Aws, table: &str, hints: &ReadHints) -> Result<Vec<Observed>, CloudError> {
         let mut out = Vec::new();
         let mut next: Option<String> = None;
         loop {
@@ -162,7 +162,7 @@ impl TransitGatewayRoute {
                 .set_next_token(next.clone())
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("SearchTransitGatewayRoutes", table, e));
+                .map_err(|e| CloudError::from_sdk("SearchTransitGatewayRoutes", table, e));
             let page = match page {
                 Ok(p) => p,
                 Err(e) if e.is_not_found() => return Ok(out),
@@ -189,7 +189,7 @@ impl TransitGatewayRoute {
         target: &str,
         p: &Props,
         replace: bool,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let (table, cidr) = (
             str_prop(p, "transit_gateway_route_table_id"),
             str_prop(p, "destination_cidr_block"),
@@ -208,7 +208,7 @@ impl TransitGatewayRoute {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk(operation, target, e))
+                .map_err(|e| CloudError::from_sdk(operation, target, e))
         } else {
             ec2.create_transit_gateway_route()
                 .transit_gateway_route_table_id(table)
@@ -218,7 +218,7 @@ impl TransitGatewayRoute {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk(operation, target, e))
+                .map_err(|e| CloudError::from_sdk(operation, target, e))
         }
     }
 }
@@ -264,7 +264,7 @@ impl Resource for TransitGatewayRoute {
         aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let mut tables: BTreeSet<String> = hints
             .natural_keys
             .iter()
@@ -291,7 +291,7 @@ impl Resource for TransitGatewayRoute {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         match Self::put(
             aws,
@@ -304,7 +304,7 @@ impl Resource for TransitGatewayRoute {
         {
             Ok(()) => {}
             // Left by an interrupted run (or by hand): make it what is declared.
-            Err(e) if e.kind == AwsErrorKind::Service("RouteAlreadyExists".into()) => {
+            Err(e) if e.kind == CloudErrorKind::Service("RouteAlreadyExists".into()) => {
                 Self::put(
                     aws,
                     "ReplaceTransitGatewayRoute",
@@ -339,7 +339,7 @@ impl Resource for TransitGatewayRoute {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         if changed
             .iter()
             .any(|f| f == "transit_gateway_attachment_id" || f == "blackhole")
@@ -355,7 +355,7 @@ impl Resource for TransitGatewayRoute {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         let mut id_parts = current.id.split('|');
         let (id_table, id_cidr) = (
             id_parts.next().unwrap_or_default(),
@@ -375,7 +375,7 @@ impl Resource for TransitGatewayRoute {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("DeleteTransitGatewayRoute", &current.id, e)),
+                .map_err(|e| CloudError::from_sdk("DeleteTransitGatewayRoute", &current.id, e)),
         )
     }
 }

@@ -2,7 +2,7 @@
 
 use super::transit_gateway::{TIMEOUT, attachment_gone, attachment_wait};
 use super::{list_prop, pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::aws::{Aws, AwsError, AwsErrorKind, WaitState, tags, wait_until};
+use crate::aws::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -109,14 +109,14 @@ impl TransitGatewayVpcAttachment {
     async fn describe(
         aws: &Aws,
         id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::TransitGatewayVpcAttachment>, AwsError> {
+    ) -> Result<Option<aws_sdk_ec2::types::TransitGatewayVpcAttachment>, CloudError> {
         let out = aws
             .ec2()
             .describe_transit_gateway_vpc_attachments()
             .transit_gateway_attachment_ids(id)
             .send()
             .await;
-        match out.map_err(|e| AwsError::from_sdk("DescribeTransitGatewayVpcAttachments", id, e)) {
+        match out.map_err(|e| CloudError::from_sdk("DescribeTransitGatewayVpcAttachments", id, e)) {
             Ok(out) => Ok(out
                 .transit_gateway_vpc_attachments()
                 .iter()
@@ -132,8 +132,8 @@ impl TransitGatewayVpcAttachment {
     async fn untagged_duplicate(
         aws: &Aws,
         req: &CreateRequest<'_>,
-        cause: AwsError,
-    ) -> Result<String, AwsError> {
+        cause: CloudError,
+    ) -> Result<String, CloudError> {
         let by = |name: &str, value: &str| Filter::builder().name(name).values(value).build();
         let out = aws
             .ec2()
@@ -146,7 +146,7 @@ impl TransitGatewayVpcAttachment {
             .send()
             .await
             .map_err(|e| {
-                AwsError::from_sdk("DescribeTransitGatewayVpcAttachments", req.address, e)
+                CloudError::from_sdk("DescribeTransitGatewayVpcAttachments", req.address, e)
             })?;
         let mine = out.transit_gateway_vpc_attachments().iter().find(|a| {
             !attachment_gone(a.state())
@@ -161,7 +161,7 @@ impl TransitGatewayVpcAttachment {
             .ok_or(cause)
     }
 
-    async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
+    async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
         let a = Self::describe(aws, id).await?;
         Ok(attachment_wait(
             a.as_ref().and_then(|a| a.state()),
@@ -169,7 +169,7 @@ impl TransitGatewayVpcAttachment {
         ))
     }
 
-    async fn until_deleted(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
+    async fn until_deleted(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
         Ok(
             match Self::describe(aws, id)
                 .await?
@@ -216,7 +216,7 @@ impl Resource for TransitGatewayVpcAttachment {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let mut pages = aws
             .ec2()
             .describe_transit_gateway_vpc_attachments()
@@ -226,7 +226,7 @@ impl Resource for TransitGatewayVpcAttachment {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| {
-                AwsError::from_sdk("DescribeTransitGatewayVpcAttachments", stack, e)
+                CloudError::from_sdk("DescribeTransitGatewayVpcAttachments", stack, e)
             })?;
             for a in page.transit_gateway_vpc_attachments() {
                 if !attachment_gone(a.state()) {
@@ -237,7 +237,7 @@ impl Resource for TransitGatewayVpcAttachment {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let flag = |k: &str| p.get(k).and_then(Value::as_str);
         let options = CreateTransitGatewayVpcAttachmentRequestOptions::builder()
@@ -256,7 +256,7 @@ impl Resource for TransitGatewayVpcAttachment {
             .tag_specifications(tag_spec(ResourceType::TransitGatewayAttachment, req))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateTransitGatewayVpcAttachment", req.address, e));
+            .map_err(|e| CloudError::from_sdk("CreateTransitGatewayVpcAttachment", req.address, e));
         let id = match created {
             Ok(out) => out
                 .transit_gateway_vpc_attachment()
@@ -265,7 +265,7 @@ impl Resource for TransitGatewayVpcAttachment {
                 .to_string(),
             // A transit gateway takes one attachment per VPC: one left untagged by an interrupted run is ours.
             Err(e)
-                if e.kind == AwsErrorKind::Service("DuplicateTransitGatewayAttachment".into()) =>
+                if e.kind == CloudErrorKind::Service("DuplicateTransitGatewayAttachment".into()) =>
             {
                 Self::untagged_duplicate(aws, req, e).await?
             }
@@ -294,7 +294,7 @@ impl Resource for TransitGatewayVpcAttachment {
             ))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateTags", &id, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateTags", &id, e))?;
         Self::describe(aws, &id)
             .await?
             .and_then(|a| Self::observe(req.stack, &a))
@@ -313,7 +313,7 @@ impl Resource for TransitGatewayVpcAttachment {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         let has = |f: &str| changed.iter().any(|c| c == f);
         if has("subnet_ids") || has("dns_support") || has("appliance_mode_support") {
             let (add, remove) = if has("subnet_ids") {
@@ -346,7 +346,7 @@ impl Resource for TransitGatewayVpcAttachment {
                 .send()
                 .await
                 .map_err(|e| {
-                    AwsError::from_sdk("ModifyTransitGatewayVpcAttachment", &current.id, e)
+                    CloudError::from_sdk("ModifyTransitGatewayVpcAttachment", &current.id, e)
                 })?;
             wait_until(
                 "ModifyTransitGatewayVpcAttachment",
@@ -362,14 +362,14 @@ impl Resource for TransitGatewayVpcAttachment {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         let deleted = aws
             .ec2()
             .delete_transit_gateway_vpc_attachment()
             .transit_gateway_attachment_id(&current.id)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DeleteTransitGatewayVpcAttachment", &current.id, e));
+            .map_err(|e| CloudError::from_sdk("DeleteTransitGatewayVpcAttachment", &current.id, e));
         match deleted {
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),

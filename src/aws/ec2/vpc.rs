@@ -1,7 +1,7 @@
 //! `aws::ec2::vpc`: a VPC.
 
 use super::{bool_prop, pairs, props, stack_filter, str_prop, tag_spec, update_tags};
-use crate::aws::{Aws, AwsError, tags};
+use crate::aws::{Aws, CloudError, tags};
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
@@ -38,7 +38,7 @@ const SCHEMA: &[Field] = &[
 ];
 
 impl Vpc {
-    async fn set_dns(aws: &Aws, id: &str, attr: &str, value: bool) -> Result<(), AwsError> {
+    async fn set_dns(aws: &Aws, id: &str, attr: &str, value: bool) -> Result<(), CloudError> {
         let flag = AttributeBooleanValue::builder().value(value).build();
         let call = aws.ec2().modify_vpc_attribute().vpc_id(id);
         let call = if attr == "enable_dns_support" {
@@ -48,11 +48,11 @@ impl Vpc {
         };
         call.send()
             .await
-            .map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", id, e))?;
+            .map_err(|e| CloudError::from_sdk("ModifyVpcAttribute", id, e))?;
         Ok(())
     }
 
-    async fn read_dns(aws: &Aws, id: &str, attr: VpcAttributeName) -> Result<bool, AwsError> {
+    async fn read_dns(aws: &Aws, id: &str, attr: VpcAttributeName) -> Result<bool, CloudError> {
         let out = aws
             .ec2()
             .describe_vpc_attribute()
@@ -60,7 +60,7 @@ impl Vpc {
             .attribute(attr.clone())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeVpcAttribute", id, e))?;
+            .map_err(|e| CloudError::from_sdk("DescribeVpcAttribute", id, e))?;
         let v = match attr {
             VpcAttributeName::EnableDnsSupport => out.enable_dns_support().and_then(|a| a.value()),
             _ => out.enable_dns_hostnames().and_then(|a| a.value()),
@@ -72,7 +72,7 @@ impl Vpc {
         aws: &Aws,
         stack: &str,
         vpc: &aws_sdk_ec2::types::Vpc,
-    ) -> Result<Option<Observed>, AwsError> {
+    ) -> Result<Option<Observed>, CloudError> {
         let Some((address, user_tags)) = tags::split_owned(stack, pairs(vpc.tags())) else {
             return Ok(None);
         };
@@ -151,7 +151,7 @@ impl Resource for Vpc {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let mut pages = aws
             .ec2()
             .describe_vpcs()
@@ -160,7 +160,7 @@ impl Resource for Vpc {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("DescribeVpcs", stack, e))?;
+            let page = page.map_err(|e| CloudError::from_sdk("DescribeVpcs", stack, e))?;
             for vpc in page.vpcs() {
                 out.extend(Self::observe(aws, stack, vpc).await?);
             }
@@ -168,7 +168,7 @@ impl Resource for Vpc {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let out = aws
             .ec2()
@@ -182,7 +182,7 @@ impl Resource for Vpc {
             .tag_specifications(tag_spec(ResourceType::Vpc, req))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateVpc", req.address, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateVpc", req.address, e))?;
         let vpc = out
             .vpc()
             .cloned()
@@ -194,10 +194,10 @@ impl Resource for Vpc {
             }
         }
         Self::observe(aws, req.stack, &vpc).await?.ok_or_else(|| {
-            AwsError::new(
+            CloudError::new(
                 "CreateVpc",
                 req.address,
-                crate::aws::AwsErrorKind::Service("Tags".into()),
+                crate::aws::CloudErrorKind::Service("Tags".into()),
                 "the new VPC came back without its ownership tags",
             )
         })
@@ -209,7 +209,7 @@ impl Resource for Vpc {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         for field in changed {
             match field.as_str() {
                 "enable_dns_support" | "enable_dns_hostnames" => {
@@ -228,7 +228,7 @@ impl Resource for Vpc {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         gone_ok(
             aws.ec2()
                 .delete_vpc()
@@ -236,7 +236,7 @@ impl Resource for Vpc {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("DeleteVpc", &current.id, e)),
+                .map_err(|e| CloudError::from_sdk("DeleteVpc", &current.id, e)),
         )
     }
 }

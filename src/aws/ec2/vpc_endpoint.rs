@@ -4,7 +4,7 @@ use super::{
     bool_prop, list_prop, pairs, props, stack_filter, str_prop, tag_spec, unsuccessful, untagged,
     update_tags,
 };
-use crate::aws::{Aws, AwsError, AwsErrorKind, WaitState, tags, wait_until};
+use crate::aws::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -159,7 +159,7 @@ impl VpcEndpoint {
     async fn describe(
         aws: &Aws,
         id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::VpcEndpoint>, AwsError> {
+    ) -> Result<Option<aws_sdk_ec2::types::VpcEndpoint>, CloudError> {
         match aws
             .ec2()
             .describe_vpc_endpoints()
@@ -168,14 +168,14 @@ impl VpcEndpoint {
             .await
         {
             Ok(out) => Ok(out.vpc_endpoints().first().cloned()),
-            Err(e) => match AwsError::from_sdk("DescribeVpcEndpoints", id, e) {
+            Err(e) => match CloudError::from_sdk("DescribeVpcEndpoints", id, e) {
                 e if e.is_not_found() => Ok(None),
                 e => Err(e),
             },
         }
     }
 
-    async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
+    async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
         let Some(ep) = Self::describe(aws, id).await? else {
             return Ok(WaitState::Pending("not visible yet".into()));
         };
@@ -194,7 +194,7 @@ impl VpcEndpoint {
         })
     }
 
-    async fn until_deleted(aws: &Aws, id: &str) -> Result<WaitState, AwsError> {
+    async fn until_deleted(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
         Ok(match Self::describe(aws, id).await? {
             None => WaitState::Ready,
             Some(ep) if state_of(&ep) == "deleted" => WaitState::Ready,
@@ -242,7 +242,7 @@ impl Resource for VpcEndpoint {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let mut pages = aws
             .ec2()
             .describe_vpc_endpoints()
@@ -251,7 +251,7 @@ impl Resource for VpcEndpoint {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", stack, e))?;
+            let page = page.map_err(|e| CloudError::from_sdk("DescribeVpcEndpoints", stack, e))?;
             for ep in page.vpc_endpoints() {
                 // Deleted endpoints stay listed for a while; they are not the stack's any more.
                 if matches!(state_of(ep).as_str(), "deleted" | "deleting") {
@@ -263,7 +263,7 @@ impl Resource for VpcEndpoint {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let endpoint_type = match str_prop(p, "vpc_endpoint_type") {
             "" => "Gateway",
@@ -288,7 +288,7 @@ impl Resource for VpcEndpoint {
             .tag_specifications(tag_spec(ResourceType::VpcEndpoint, req))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateVpcEndpoint", req.address, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateVpcEndpoint", req.address, e))?;
         let id = out
             .vpc_endpoint()
             .and_then(|e| e.vpc_endpoint_id())
@@ -310,7 +310,7 @@ impl Resource for VpcEndpoint {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         let has = |f: &str| changed.iter().any(|c| c == f);
         let mut call = aws.ec2().modify_vpc_endpoint().vpc_endpoint_id(&current.id);
         let mut modify = false;
@@ -351,12 +351,12 @@ impl Resource for VpcEndpoint {
             let out = call
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("ModifyVpcEndpoint", &current.id, e))?;
+                .map_err(|e| CloudError::from_sdk("ModifyVpcEndpoint", &current.id, e))?;
             if out.r#return() == Some(false) {
-                return Err(AwsError::new(
+                return Err(CloudError::new(
                     "ModifyVpcEndpoint",
                     &current.id,
-                    AwsErrorKind::Service("Return".into()),
+                    CloudErrorKind::Service("Return".into()),
                     "AWS did not apply the change",
                 ));
             }
@@ -367,7 +367,7 @@ impl Resource for VpcEndpoint {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         // The batch call reports a per-endpoint failure in its answer, not as an error.
         let sent = aws
             .ec2()
@@ -375,7 +375,7 @@ impl Resource for VpcEndpoint {
             .vpc_endpoint_ids(&current.id)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DeleteVpcEndpoints", &current.id, e))
+            .map_err(|e| CloudError::from_sdk("DeleteVpcEndpoints", &current.id, e))
             .and_then(|out| unsuccessful("DeleteVpcEndpoints", &current.id, out.unsuccessful()));
         match sent {
             Err(e) if e.is_not_found() => return Ok(()),

@@ -9,7 +9,7 @@ use super::{
     sdk_error, update_tags, wait_update,
 };
 use crate::aws::ec2::{props, str_prop};
-use crate::aws::{Aws, AwsError, AwsErrorKind, WaitState, wait_until};
+use crate::aws::{Aws, CloudError, CloudErrorKind, WaitState, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -125,7 +125,7 @@ async fn describe(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     name: &str,
-) -> Result<Option<EksAddon>, AwsError> {
+) -> Result<Option<EksAddon>, CloudError> {
     match eks
         .describe_addon()
         .cluster_name(cluster)
@@ -148,7 +148,7 @@ async fn wait_active(
     cluster: &str,
     name: &str,
     timeout: Duration,
-) -> Result<EksAddon, AwsError> {
+) -> Result<EksAddon, CloudError> {
     let target = format!("{cluster}/{name}");
     wait_until(operation, &target, timeout, || async move {
         Ok(match describe(eks, cluster, name).await? {
@@ -171,10 +171,10 @@ async fn wait_active(
     })
     .await?;
     describe(eks, cluster, name).await?.ok_or_else(|| {
-        AwsError::new(
+        CloudError::new(
             operation,
             &target,
-            AwsErrorKind::NotFound,
+            CloudErrorKind::NotFound,
             "the add-on disappeared while it was being made ready",
         )
     })
@@ -185,7 +185,7 @@ pub(crate) async fn read(
     eks: &aws_sdk_eks::Client,
     stack: &str,
     hints: &ReadHints,
-) -> Result<Vec<Observed>, AwsError> {
+) -> Result<Vec<Observed>, CloudError> {
     let mut out = Vec::new();
     for (cluster, wanted) in keys_by_cluster(&hints.natural_keys) {
         let mut present = Vec::new();
@@ -241,7 +241,7 @@ fn with_resolve(tags: &[(String, String)], props: &Props) -> HashMap<String, Str
 pub(crate) async fn create(
     eks: &aws_sdk_eks::Client,
     req: &CreateRequest<'_>,
-) -> Result<Observed, AwsError> {
+) -> Result<Observed, CloudError> {
     let p = req.props;
     let cluster = str_prop(p, "cluster_name");
     let name = str_prop(p, "addon_name");
@@ -284,7 +284,7 @@ pub(crate) async fn update(
     current: &Observed,
     desired: &Props,
     changed: &[String],
-) -> Result<Observed, AwsError> {
+) -> Result<Observed, CloudError> {
     let cluster = str_prop(&current.props, "cluster_name");
     let name = str_prop(&current.props, "addon_name");
     let target = format!("{cluster}/{name}");
@@ -364,7 +364,7 @@ pub(crate) async fn update(
 }
 
 /// DeleteAddon (removing what it runs in the cluster), then waits until it is gone.
-pub(crate) async fn delete(eks: &aws_sdk_eks::Client, current: &Observed) -> Result<(), AwsError> {
+pub(crate) async fn delete(eks: &aws_sdk_eks::Client, current: &Observed) -> Result<(), CloudError> {
     let cluster = str_prop(&current.props, "cluster_name");
     let name = str_prop(&current.props, "addon_name");
     let target = format!("{cluster}/{name}");
@@ -435,11 +435,11 @@ impl Resource for Addon {
         aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         read(&aws.eks(), stack, hints).await
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         create(&aws.eks(), req).await
     }
 
@@ -449,11 +449,11 @@ impl Resource for Addon {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         update(&aws.eks(), current, desired, changed).await
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         delete(&aws.eks(), current).await
     }
 }
@@ -628,7 +628,7 @@ mod tests {
             match create(&eks, &req).await {
                 Ok(o) => assert!(adopted && o.address == Some(addr.clone()), "{stack}: {o:?}"),
                 Err(e) => assert!(
-                    !adopted && e.kind == AwsErrorKind::Service("ResourceInUseException".into()),
+                    !adopted && e.kind == CloudErrorKind::Service("ResourceInUseException".into()),
                     "{stack}: {e}"
                 ),
             }
@@ -694,7 +694,7 @@ mod tests {
             tags: ownership_tags("s", &addr, &p),
         };
         let err = create(&eks, &req).await.unwrap_err();
-        assert_eq!(err.kind, AwsErrorKind::Wait);
+        assert_eq!(err.kind, CloudErrorKind::Wait);
         assert!(
             err.message.contains("CREATE_FAILED") && err.message.contains("ConfigurationConflict"),
             "{err}"

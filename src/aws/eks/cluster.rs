@@ -9,7 +9,7 @@ use super::{
 };
 use crate::address::Address;
 use crate::aws::ec2::{bool_prop, list_prop, props, str_prop};
-use crate::aws::{Aws, AwsError, AwsErrorKind, WaitState, wait_until};
+use crate::aws::{Aws, CloudError, CloudErrorKind, WaitState, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -227,7 +227,7 @@ fn observe(stack: &str, c: &EksCluster) -> Option<Observed> {
 pub(crate) async fn describe(
     eks: &aws_sdk_eks::Client,
     name: &str,
-) -> Result<Option<EksCluster>, AwsError> {
+) -> Result<Option<EksCluster>, CloudError> {
     match eks.describe_cluster().name(name).send().await {
         Ok(out) => Ok(out.cluster().cloned()),
         Err(e) => {
@@ -243,7 +243,7 @@ async fn wait_active(
     operation: &str,
     name: &str,
     timeout: Duration,
-) -> Result<EksCluster, AwsError> {
+) -> Result<EksCluster, CloudError> {
     wait_until(operation, name, timeout, || async move {
         Ok(
             match describe(eks, name)
@@ -262,10 +262,10 @@ async fn wait_active(
     })
     .await?;
     describe(eks, name).await?.ok_or_else(|| {
-        AwsError::new(
+        CloudError::new(
             operation,
             name,
-            AwsErrorKind::NotFound,
+            CloudErrorKind::NotFound,
             "the cluster disappeared while it was being made ready",
         )
     })
@@ -276,7 +276,7 @@ pub(crate) async fn read(
     eks: &aws_sdk_eks::Client,
     stack: &str,
     hints: &ReadHints,
-) -> Result<Vec<Observed>, AwsError> {
+) -> Result<Vec<Observed>, CloudError> {
     if hints.natural_keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -309,7 +309,7 @@ pub(crate) async fn read(
 pub(crate) async fn create(
     eks: &aws_sdk_eks::Client,
     req: &CreateRequest<'_>,
-) -> Result<Observed, AwsError> {
+) -> Result<Observed, CloudError> {
     let p = req.props;
     let name = str_prop(p, "name");
     let vpc = VpcConfigRequest::builder()
@@ -365,17 +365,17 @@ pub(crate) async fn update(
     current: &Observed,
     desired: &Props,
     changed: &[String],
-) -> Result<Observed, AwsError> {
+) -> Result<Observed, CloudError> {
     let name = current.id.as_str();
     let has = |f: &str| changed.iter().any(|c| c == f);
     if has("version") {
         let from = str_prop(&current.props, "version");
         let to = str_prop(desired, "version");
         check_upgrade(from, to).map_err(|m| {
-            AwsError::new(
+            CloudError::new(
                 "UpdateClusterVersion",
                 name,
-                AwsErrorKind::Service("Version".into()),
+                CloudErrorKind::Service("Version".into()),
                 m,
             )
         })?;
@@ -475,7 +475,7 @@ pub(crate) async fn update(
 }
 
 /// DeleteCluster, then waits until it is gone.
-pub(crate) async fn delete(eks: &aws_sdk_eks::Client, current: &Observed) -> Result<(), AwsError> {
+pub(crate) async fn delete(eks: &aws_sdk_eks::Client, current: &Observed) -> Result<(), CloudError> {
     let name = current.id.as_str();
     match eks.delete_cluster().name(name).send().await {
         Ok(_) => {}
@@ -572,11 +572,11 @@ impl Resource for Cluster {
         aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         read(&aws.eks(), stack, hints).await
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         create(&aws.eks(), req).await
     }
 
@@ -586,11 +586,11 @@ impl Resource for Cluster {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         update(&aws.eks(), current, desired, changed).await
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         delete(&aws.eks(), current).await
     }
 }
@@ -841,7 +841,7 @@ mod tests {
         let err = update(&eks, &current, &declared("1.30"), &["version".to_string()])
             .await
             .unwrap_err();
-        assert_eq!(err.kind, AwsErrorKind::Wait);
+        assert_eq!(err.kind, CloudErrorKind::Wait);
         assert!(
             err.message
                 .contains("InsufficientFreeAddresses: no free addresses"),

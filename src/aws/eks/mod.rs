@@ -10,7 +10,7 @@ pub mod cluster;
 pub mod node_group;
 
 use crate::address::Address;
-use crate::aws::{AwsError, AwsErrorKind, STACK_TAG, WaitState, tags, wait_until};
+use crate::aws::{CloudError, CloudErrorKind, STACK_TAG, WaitState, tags, wait_until};
 use crate::resource::Props;
 use aws_sdk_eks::types::{Update, UpdateStatus};
 use serde_json::{Value, json};
@@ -27,7 +27,7 @@ pub(crate) fn sdk_error<E>(
         E,
         aws_smithy_runtime_api::http::Response,
     >,
-) -> AwsError
+) -> CloudError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata
         + std::error::Error
@@ -41,7 +41,7 @@ where
         }
         _ => false,
     };
-    let mut e = AwsError::from_sdk(operation, target, err);
+    let mut e = CloudError::from_sdk(operation, target, err);
     if unserved {
         e.message = format!(
             "the endpoint answered 404 Not Found: it does not serve `{operation}` (emulators such as moto lack some EKS APIs)"
@@ -106,7 +106,7 @@ pub(crate) async fn update_tags(
     arn: &str,
     current: &Props,
     desired: &Props,
-) -> Result<(), AwsError> {
+) -> Result<(), CloudError> {
     let (set, remove) = tags::tag_changes(current, desired);
     if !set.is_empty() {
         eks.tag_resource()
@@ -176,12 +176,12 @@ pub(crate) async fn wait_update(
     of: UpdateOf<'_>,
     update: Option<&Update>,
     timeout: Duration,
-) -> Result<(), AwsError> {
+) -> Result<(), CloudError> {
     let Some(update) = update else { return Ok(()) };
     match update_state(update) {
         WaitState::Ready => return Ok(()),
         WaitState::Failed(why) => {
-            return Err(AwsError::new(operation, cluster, AwsErrorKind::Wait, why));
+            return Err(CloudError::new(operation, cluster, CloudErrorKind::Wait, why));
         }
         WaitState::Pending(_) => {}
     }
@@ -206,8 +206,8 @@ pub(crate) async fn wait_update(
 }
 
 /// Whether EKS refused a create because the resource already exists.
-pub(crate) fn is_in_use(e: &AwsError) -> bool {
-    e.kind == AwsErrorKind::Service("ResourceInUseException".into())
+pub(crate) fn is_in_use(e: &CloudError) -> bool {
+    e.kind == CloudErrorKind::Service("ResourceInUseException".into())
 }
 
 /// Whether a resource that a create collided with is this very resource, made by this stack
@@ -227,10 +227,10 @@ const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
 /// Runs a create call, retrying while EKS cannot assume a role that IAM has not propagated yet
 /// (`InvalidParameterException: Role with arn … could not be assumed`), as happens right after
 /// the role is made.
-pub(crate) async fn retry_new_role<T, F, Fut>(mut call: F) -> Result<T, AwsError>
+pub(crate) async fn retry_new_role<T, F, Fut>(mut call: F) -> Result<T, CloudError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, AwsError>>,
+    Fut: std::future::Future<Output = Result<T, CloudError>>,
 {
     let began = std::time::Instant::now();
     let mut delay = Duration::from_secs(1);
@@ -246,8 +246,8 @@ where
 }
 
 /// Whether an error says that EKS cannot use a role yet.
-fn is_role_propagation(e: &AwsError) -> bool {
-    e.kind == AwsErrorKind::Service("InvalidParameterException".into())
+fn is_role_propagation(e: &CloudError) -> bool {
+    e.kind == CloudErrorKind::Service("InvalidParameterException".into())
         && e.message.to_ascii_lowercase().contains("role")
 }
 

@@ -9,7 +9,7 @@ use super::{
     pair_key, pairs, retry_new_role, sdk_error, tag_map, update_tags, wait_update,
 };
 use crate::aws::ec2::{list_prop, props, str_prop};
-use crate::aws::{Aws, AwsError, AwsErrorKind, WaitState, wait_until};
+use crate::aws::{Aws, CloudError, CloudErrorKind, WaitState, wait_until};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -270,7 +270,7 @@ async fn describe(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     name: &str,
-) -> Result<Option<Nodegroup>, AwsError> {
+) -> Result<Option<Nodegroup>, CloudError> {
     match eks
         .describe_nodegroup()
         .cluster_name(cluster)
@@ -293,7 +293,7 @@ async fn wait_active(
     cluster: &str,
     name: &str,
     timeout: Duration,
-) -> Result<Nodegroup, AwsError> {
+) -> Result<Nodegroup, CloudError> {
     let target = format!("{cluster}/{name}");
     wait_until(operation, &target, timeout, || async move {
         Ok(match describe(eks, cluster, name).await? {
@@ -314,10 +314,10 @@ async fn wait_active(
     })
     .await?;
     describe(eks, cluster, name).await?.ok_or_else(|| {
-        AwsError::new(
+        CloudError::new(
             operation,
             &target,
-            AwsErrorKind::NotFound,
+            CloudErrorKind::NotFound,
             "the node group disappeared while it was being made ready",
         )
     })
@@ -328,7 +328,7 @@ pub(crate) async fn read(
     eks: &aws_sdk_eks::Client,
     stack: &str,
     hints: &ReadHints,
-) -> Result<Vec<Observed>, AwsError> {
+) -> Result<Vec<Observed>, CloudError> {
     let mut out = Vec::new();
     for (cluster, wanted) in keys_by_cluster(&hints.natural_keys) {
         let mut present = Vec::new();
@@ -372,7 +372,7 @@ pub(crate) async fn read(
 pub(crate) async fn create(
     eks: &aws_sdk_eks::Client,
     req: &CreateRequest<'_>,
-) -> Result<Observed, AwsError> {
+) -> Result<Observed, CloudError> {
     let p = req.props;
     let cluster = str_prop(p, "cluster_name");
     let name = str_prop(p, "node_group_name");
@@ -434,7 +434,7 @@ pub(crate) async fn update(
     current: &Observed,
     desired: &Props,
     changed: &[String],
-) -> Result<Observed, AwsError> {
+) -> Result<Observed, CloudError> {
     let cluster = str_prop(&current.props, "cluster_name");
     let name = str_prop(&current.props, "node_group_name");
     let target = format!("{cluster}/{name}");
@@ -510,7 +510,7 @@ pub(crate) async fn update(
 }
 
 /// DeleteNodegroup, then waits until it is gone.
-pub(crate) async fn delete(eks: &aws_sdk_eks::Client, current: &Observed) -> Result<(), AwsError> {
+pub(crate) async fn delete(eks: &aws_sdk_eks::Client, current: &Observed) -> Result<(), CloudError> {
     let cluster = str_prop(&current.props, "cluster_name");
     let name = str_prop(&current.props, "node_group_name");
     let target = format!("{cluster}/{name}");
@@ -631,11 +631,11 @@ impl Resource for NodeGroup {
         aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         read(&aws.eks(), stack, hints).await
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         create(&aws.eks(), req).await
     }
 
@@ -645,11 +645,11 @@ impl Resource for NodeGroup {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         update(&aws.eks(), current, desired, changed).await
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         delete(&aws.eks(), current).await
     }
 }

@@ -6,7 +6,7 @@
 pub mod openid_connect_provider;
 pub mod role;
 
-use crate::aws::{AwsError, AwsErrorKind};
+use crate::aws::{CloudError, CloudErrorKind};
 use aws_sdk_iam::types::Tag;
 
 /// The IAM path of a stack's roles: `/eprun/<stack>/` (the stack's `/` kept as path separators).
@@ -26,14 +26,14 @@ pub(crate) fn iam_tags(
     operation: &str,
     target: &str,
     tags: &[(String, String)],
-) -> Result<Vec<Tag>, AwsError> {
+) -> Result<Vec<Tag>, CloudError> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder().key(k).value(v).build().map_err(|e| {
-                AwsError::new(
+                CloudError::new(
                     operation,
                     target,
-                    AwsErrorKind::Service("Client".into()),
+                    CloudErrorKind::Service("Client".into()),
                     e.to_string(),
                 )
             })

@@ -7,7 +7,7 @@
 use super::{iam_tags, pairs};
 use crate::aws::ec2::{list_prop, props, str_prop};
 use crate::aws::eks::owner;
-use crate::aws::{Aws, AwsError, AwsErrorKind};
+use crate::aws::{Aws, CloudError, CloudErrorKind};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -60,7 +60,7 @@ async fn observe(
     iam: &aws_sdk_iam::Client,
     stack: &str,
     arn: &str,
-) -> Result<Option<Observed>, AwsError> {
+) -> Result<Option<Observed>, CloudError> {
     let out = match iam
         .get_open_id_connect_provider()
         .open_id_connect_provider_arn(arn)
@@ -69,7 +69,7 @@ async fn observe(
     {
         Ok(out) => out,
         Err(e) => {
-            let e = AwsError::from_sdk("GetOpenIDConnectProvider", arn, e);
+            let e = CloudError::from_sdk("GetOpenIDConnectProvider", arn, e);
             return if e.is_not_found() { Ok(None) } else { Err(e) };
         }
     };
@@ -83,7 +83,7 @@ async fn observe(
             .send();
         while let Some(page) = pages.next().await {
             let page =
-                page.map_err(|e| AwsError::from_sdk("ListOpenIDConnectProviderTags", arn, e))?;
+                page.map_err(|e| CloudError::from_sdk("ListOpenIDConnectProviderTags", arn, e))?;
             tags.extend(pairs(page.tags()));
         }
     }
@@ -109,12 +109,12 @@ async fn observe(
 pub(crate) async fn read(
     iam: &aws_sdk_iam::Client,
     stack: &str,
-) -> Result<Vec<Observed>, AwsError> {
+) -> Result<Vec<Observed>, CloudError> {
     let list = iam
         .list_open_id_connect_providers()
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("ListOpenIDConnectProviders", stack, e))?;
+        .map_err(|e| CloudError::from_sdk("ListOpenIDConnectProviders", stack, e))?;
     let mut out = Vec::new();
     for arn in list
         .open_id_connect_provider_list()
@@ -130,7 +130,7 @@ pub(crate) async fn read(
 pub(crate) async fn create(
     iam: &aws_sdk_iam::Client,
     req: &CreateRequest<'_>,
-) -> Result<Observed, AwsError> {
+) -> Result<Observed, CloudError> {
     let p = req.props;
     let url = str_prop(p, "url");
     let target = req.address.to_string();
@@ -151,12 +151,12 @@ pub(crate) async fn create(
         )?))
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("CreateOpenIDConnectProvider", &target, e))?;
+        .map_err(|e| CloudError::from_sdk("CreateOpenIDConnectProvider", &target, e))?;
     let arn = out.open_id_connect_provider_arn().ok_or_else(|| {
-        AwsError::new(
+        CloudError::new(
             "CreateOpenIDConnectProvider",
             &target,
-            AwsErrorKind::Service("Empty".into()),
+            CloudErrorKind::Service("Empty".into()),
             "IAM answered without the new provider's ARN",
         )
     })?;
@@ -190,7 +190,7 @@ pub(crate) async fn update(
     current: &Observed,
     desired: &Props,
     changed: &[String],
-) -> Result<Observed, AwsError> {
+) -> Result<Observed, CloudError> {
     let arn = current.id.as_str();
     let has = |f: &str| changed.iter().any(|c| c == f);
     if has("client_id_list") {
@@ -207,7 +207,7 @@ pub(crate) async fn update(
                 .client_id(id)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("AddClientIDToOpenIDConnectProvider", arn, e))?;
+                .map_err(|e| CloudError::from_sdk("AddClientIDToOpenIDConnectProvider", arn, e))?;
         }
         for id in have.difference(&want) {
             iam.remove_client_id_from_open_id_connect_provider()
@@ -216,7 +216,7 @@ pub(crate) async fn update(
                 .send()
                 .await
                 .map_err(|e| {
-                    AwsError::from_sdk("RemoveClientIDFromOpenIDConnectProvider", arn, e)
+                    CloudError::from_sdk("RemoveClientIDFromOpenIDConnectProvider", arn, e)
                 })?;
         }
     }
@@ -226,7 +226,7 @@ pub(crate) async fn update(
             .set_thumbprint_list(Some(list_prop(desired, "thumbprint_list")))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("UpdateOpenIDConnectProviderThumbprint", arn, e))?;
+            .map_err(|e| CloudError::from_sdk("UpdateOpenIDConnectProviderThumbprint", arn, e))?;
     }
     if has("tags") {
         let (set, remove) = crate::aws::tags::tag_changes(&current.props, desired);
@@ -236,7 +236,7 @@ pub(crate) async fn update(
                 .set_tags(Some(iam_tags("TagOpenIDConnectProvider", arn, &set)?))
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("TagOpenIDConnectProvider", arn, e))?;
+                .map_err(|e| CloudError::from_sdk("TagOpenIDConnectProvider", arn, e))?;
         }
         if !remove.is_empty() {
             iam.untag_open_id_connect_provider()
@@ -244,14 +244,14 @@ pub(crate) async fn update(
                 .set_tag_keys(Some(remove))
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("UntagOpenIDConnectProvider", arn, e))?;
+                .map_err(|e| CloudError::from_sdk("UntagOpenIDConnectProvider", arn, e))?;
         }
     }
     Ok(current.updated(desired, changed))
 }
 
 /// DeleteOpenIDConnectProvider.
-pub(crate) async fn delete(iam: &aws_sdk_iam::Client, current: &Observed) -> Result<(), AwsError> {
+pub(crate) async fn delete(iam: &aws_sdk_iam::Client, current: &Observed) -> Result<(), CloudError> {
     let arn = current.id.as_str();
     crate::resource::gone_ok(
         iam.delete_open_id_connect_provider()
@@ -259,7 +259,7 @@ pub(crate) async fn delete(iam: &aws_sdk_iam::Client, current: &Observed) -> Res
             .send()
             .await
             .map(drop)
-            .map_err(|e| AwsError::from_sdk("DeleteOpenIDConnectProvider", arn, e)),
+            .map_err(|e| CloudError::from_sdk("DeleteOpenIDConnectProvider", arn, e)),
     )
 }
 
@@ -312,11 +312,11 @@ impl Resource for OpenIdConnectProvider {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         read(&aws.iam(), stack).await
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         create(&aws.iam(), req).await
     }
 
@@ -326,11 +326,11 @@ impl Resource for OpenIdConnectProvider {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         update(&aws.iam(), current, desired, changed).await
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         delete(&aws.iam(), current).await
     }
 }

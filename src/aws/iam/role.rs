@@ -6,7 +6,7 @@
 use super::{decode_policy, iam_tags, pairs, stack_path};
 use crate::aws::ec2::{list_prop, props, str_prop};
 use crate::aws::eks::{int_prop, json_text, owner};
-use crate::aws::{Aws, AwsError, AwsErrorKind};
+use crate::aws::{Aws, CloudError, CloudErrorKind};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -74,7 +74,7 @@ fn attrs(role: &IamRole) -> Props {
 }
 
 /// The ARNs of the managed policies attached to a role.
-async fn attached(iam: &aws_sdk_iam::Client, name: &str) -> Result<Vec<String>, AwsError> {
+async fn attached(iam: &aws_sdk_iam::Client, name: &str) -> Result<Vec<String>, CloudError> {
     let mut out = Vec::new();
     let mut pages = iam
         .list_attached_role_policies()
@@ -82,7 +82,7 @@ async fn attached(iam: &aws_sdk_iam::Client, name: &str) -> Result<Vec<String>, 
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ListAttachedRolePolicies", name, e))?;
+        let page = page.map_err(|e| CloudError::from_sdk("ListAttachedRolePolicies", name, e))?;
         out.extend(
             page.attached_policies()
                 .iter()
@@ -97,12 +97,12 @@ async fn observe(
     iam: &aws_sdk_iam::Client,
     stack: &str,
     role: &IamRole,
-) -> Result<Option<Observed>, AwsError> {
+) -> Result<Option<Observed>, CloudError> {
     let name = role.role_name();
     let mut all = Vec::new();
     let mut pages = iam.list_role_tags().role_name(name).into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ListRoleTags", name, e))?;
+        let page = page.map_err(|e| CloudError::from_sdk("ListRoleTags", name, e))?;
         all.extend(pairs(page.tags()));
     }
     let Some((address, user_tags)) = owner(stack, all).split() else {
@@ -139,7 +139,7 @@ async fn observe(
 pub(crate) async fn read(
     iam: &aws_sdk_iam::Client,
     stack: &str,
-) -> Result<Vec<Observed>, AwsError> {
+) -> Result<Vec<Observed>, CloudError> {
     let mut roles = Vec::new();
     let mut pages = iam
         .list_roles()
@@ -147,7 +147,7 @@ pub(crate) async fn read(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ListRoles", stack, e))?;
+        let page = page.map_err(|e| CloudError::from_sdk("ListRoles", stack, e))?;
         // Re-checked: the path prefix is a prefix of strings, not of path segments.
         roles.extend(
             page.roles()
@@ -169,8 +169,8 @@ pub(crate) async fn read(
 }
 
 /// Whether an error is IAM not seeing yet a principal made a moment ago.
-fn is_propagation(e: &AwsError) -> bool {
-    e.kind == AwsErrorKind::Service("MalformedPolicyDocument".into())
+fn is_propagation(e: &CloudError) -> bool {
+    e.kind == CloudErrorKind::Service("MalformedPolicyDocument".into())
         && e.message.contains("Invalid principal")
 }
 
@@ -180,7 +180,7 @@ async fn sync_policies(
     name: &str,
     have: &[String],
     want: &[String],
-) -> Result<(), AwsError> {
+) -> Result<(), CloudError> {
     let have: BTreeSet<&String> = have.iter().collect();
     let want: BTreeSet<&String> = want.iter().collect();
     for arn in want.difference(&have) {
@@ -189,7 +189,7 @@ async fn sync_policies(
             .policy_arn(*arn)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("AttachRolePolicy", format!("{name} ({arn})"), e))?;
+            .map_err(|e| CloudError::from_sdk("AttachRolePolicy", format!("{name} ({arn})"), e))?;
     }
     for arn in have.difference(&want) {
         let r = iam
@@ -199,7 +199,7 @@ async fn sync_policies(
             .send()
             .await
             .map(drop)
-            .map_err(|e| AwsError::from_sdk("DetachRolePolicy", format!("{name} ({arn})"), e));
+            .map_err(|e| CloudError::from_sdk("DetachRolePolicy", format!("{name} ({arn})"), e));
         crate::resource::gone_ok(r)?;
     }
     Ok(())
@@ -209,7 +209,7 @@ async fn sync_policies(
 pub(crate) async fn create(
     iam: &aws_sdk_iam::Client,
     req: &CreateRequest<'_>,
-) -> Result<Observed, AwsError> {
+) -> Result<Observed, CloudError> {
     let p = req.props;
     let name = str_prop(p, "name");
     let target = req.address.to_string();
@@ -232,7 +232,7 @@ pub(crate) async fn create(
             .set_tags(Some(tags.clone()))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateRole", &target, e));
+            .map_err(|e| CloudError::from_sdk("CreateRole", &target, e));
         match out {
             Ok(out) => break out.role().cloned(),
             // IAM does not see yet a principal made a moment ago (an OIDC provider): try again shortly.
@@ -244,10 +244,10 @@ pub(crate) async fn create(
         }
     };
     let role = role.ok_or_else(|| {
-        AwsError::new(
+        CloudError::new(
             "CreateRole",
             &target,
-            AwsErrorKind::Service("Empty".into()),
+            CloudErrorKind::Service("Empty".into()),
             "IAM answered without the new role",
         )
     })?;
@@ -286,7 +286,7 @@ pub(crate) async fn update(
     current: &Observed,
     desired: &Props,
     changed: &[String],
-) -> Result<Observed, AwsError> {
+) -> Result<Observed, CloudError> {
     let name = current.id.as_str();
     let has = |f: &str| changed.iter().any(|c| c == f);
     if has("assume_role_policy") {
@@ -296,7 +296,7 @@ pub(crate) async fn update(
             .policy_document(policy)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("UpdateAssumeRolePolicy", name, e))?;
+            .map_err(|e| CloudError::from_sdk("UpdateAssumeRolePolicy", name, e))?;
     }
     if has("description") || has("max_session_duration") {
         let mut call = iam.update_role().role_name(name);
@@ -310,7 +310,7 @@ pub(crate) async fn update(
         }
         call.send()
             .await
-            .map_err(|e| AwsError::from_sdk("UpdateRole", name, e))?;
+            .map_err(|e| CloudError::from_sdk("UpdateRole", name, e))?;
     }
     if has("managed_policy_arns") {
         let have = list_prop(&current.props, "managed_policy_arns");
@@ -324,7 +324,7 @@ pub(crate) async fn update(
                 .set_tags(Some(iam_tags("TagRole", name, &set)?))
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("TagRole", name, e))?;
+                .map_err(|e| CloudError::from_sdk("TagRole", name, e))?;
         }
         if !remove.is_empty() {
             iam.untag_role()
@@ -332,16 +332,16 @@ pub(crate) async fn update(
                 .set_tag_keys(Some(remove))
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("UntagRole", name, e))?;
+                .map_err(|e| CloudError::from_sdk("UntagRole", name, e))?;
         }
     }
     Ok(current.updated(desired, changed))
 }
 
 /// Detaches the managed policies, deletes inline policies and instance-profile memberships, then the role.
-pub(crate) async fn delete(iam: &aws_sdk_iam::Client, current: &Observed) -> Result<(), AwsError> {
+pub(crate) async fn delete(iam: &aws_sdk_iam::Client, current: &Observed) -> Result<(), CloudError> {
     let name = current.id.as_str();
-    let gone = |r: Result<(), AwsError>| crate::resource::gone_ok(r);
+    let gone = |r: Result<(), CloudError>| crate::resource::gone_ok(r);
     let policies = match attached(iam, name).await {
         Ok(p) => p,
         Err(e) if e.is_not_found() => return Ok(()),
@@ -355,7 +355,7 @@ pub(crate) async fn delete(iam: &aws_sdk_iam::Client, current: &Observed) -> Res
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ListRolePolicies", name, e))?;
+        let page = page.map_err(|e| CloudError::from_sdk("ListRolePolicies", name, e))?;
         inline.extend(page.policy_names().iter().cloned());
     }
     for policy in inline {
@@ -366,7 +366,7 @@ pub(crate) async fn delete(iam: &aws_sdk_iam::Client, current: &Observed) -> Res
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("DeleteRolePolicy", name, e)),
+                .map_err(|e| CloudError::from_sdk("DeleteRolePolicy", name, e)),
         )?;
     }
     let mut profiles = Vec::new();
@@ -376,7 +376,7 @@ pub(crate) async fn delete(iam: &aws_sdk_iam::Client, current: &Observed) -> Res
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ListInstanceProfilesForRole", name, e))?;
+        let page = page.map_err(|e| CloudError::from_sdk("ListInstanceProfilesForRole", name, e))?;
         profiles.extend(
             page.instance_profiles()
                 .iter()
@@ -391,7 +391,7 @@ pub(crate) async fn delete(iam: &aws_sdk_iam::Client, current: &Observed) -> Res
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("RemoveRoleFromInstanceProfile", name, e)),
+                .map_err(|e| CloudError::from_sdk("RemoveRoleFromInstanceProfile", name, e)),
         )?;
     }
     gone(
@@ -400,7 +400,7 @@ pub(crate) async fn delete(iam: &aws_sdk_iam::Client, current: &Observed) -> Res
             .send()
             .await
             .map(drop)
-            .map_err(|e| AwsError::from_sdk("DeleteRole", name, e)),
+            .map_err(|e| CloudError::from_sdk("DeleteRole", name, e)),
     )
 }
 
@@ -456,11 +456,11 @@ impl Resource for Role {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         read(&aws.iam(), stack).await
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         create(&aws.iam(), req).await
     }
 
@@ -470,11 +470,11 @@ impl Resource for Role {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         update(&aws.iam(), current, desired, changed).await
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         delete(&aws.iam(), current).await
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::aws::ec2::{bool_prop, props, str_prop};
 use crate::aws::eks::{int_prop, json_text, opt_str, owner};
-use crate::aws::{Aws, AwsError, AwsErrorKind};
+use crate::aws::{Aws, CloudError, CloudErrorKind};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -87,7 +87,7 @@ fn sdk<E, R>(
     operation: &str,
     target: &str,
     e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> AwsError
+) -> CloudError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata
         + std::error::Error
@@ -96,11 +96,11 @@ where
         + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    AwsError::from_sdk(operation, target, e)
+    CloudError::from_sdk(operation, target, e)
 }
 
 /// The tags of a create call, with the deletion window kept as a tag.
-fn create_tags(tags: &[(String, String)], props: &Props) -> Result<Vec<Tag>, AwsError> {
+fn create_tags(tags: &[(String, String)], props: &Props) -> Result<Vec<Tag>, CloudError> {
     let mut all: Vec<(String, String)> = tags
         .iter()
         .filter(|(k, _)| k != WINDOW_TAG)
@@ -112,10 +112,10 @@ fn create_tags(tags: &[(String, String)], props: &Props) -> Result<Vec<Tag>, Aws
     all.into_iter()
         .map(|(k, v)| {
             Tag::builder().tag_key(k).tag_value(v).build().map_err(|e| {
-                AwsError::new(
+                CloudError::new(
                     "CreateKey",
                     "tags",
-                    AwsErrorKind::Service("Client".into()),
+                    CloudErrorKind::Service("Client".into()),
                     e.to_string(),
                 )
             })
@@ -144,7 +144,7 @@ fn is_live(meta: &KeyMetadata) -> bool {
 async fn describe(
     kms: &aws_sdk_kms::Client,
     key_id: &str,
-) -> Result<Option<KeyMetadata>, AwsError> {
+) -> Result<Option<KeyMetadata>, CloudError> {
     match kms.describe_key().key_id(key_id).send().await {
         Ok(out) => Ok(out.key_metadata().cloned()),
         Err(e) => {
@@ -160,7 +160,7 @@ async fn observe(
     stack: &str,
     alias: &str,
     key_id: &str,
-) -> Result<Option<Observed>, AwsError> {
+) -> Result<Option<Observed>, CloudError> {
     let Some(meta) = describe(kms, key_id).await? else {
         return Ok(None);
     };
@@ -230,7 +230,7 @@ pub(crate) async fn read(
     kms: &aws_sdk_kms::Client,
     stack: &str,
     hints: &ReadHints,
-) -> Result<Vec<Observed>, AwsError> {
+) -> Result<Vec<Observed>, CloudError> {
     if hints.natural_keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -253,7 +253,7 @@ pub(crate) async fn read(
     Ok(out)
 }
 
-async fn set_rotation(kms: &aws_sdk_kms::Client, key_id: &str, on: bool) -> Result<(), AwsError> {
+async fn set_rotation(kms: &aws_sdk_kms::Client, key_id: &str, on: bool) -> Result<(), CloudError> {
     if on {
         kms.enable_key_rotation()
             .key_id(key_id)
@@ -274,7 +274,7 @@ async fn set_rotation(kms: &aws_sdk_kms::Client, key_id: &str, on: bool) -> Resu
 pub(crate) async fn create(
     kms: &aws_sdk_kms::Client,
     req: &CreateRequest<'_>,
-) -> Result<Observed, AwsError> {
+) -> Result<Observed, CloudError> {
     let p = req.props;
     let alias = str_prop(p, "alias");
     let out = kms
@@ -288,10 +288,10 @@ pub(crate) async fn create(
         .await
         .map_err(|e| sdk("CreateKey", &req.address.to_string(), e))?;
     let meta = out.key_metadata().cloned().ok_or_else(|| {
-        AwsError::new(
+        CloudError::new(
             "CreateKey",
             req.address,
-            AwsErrorKind::Service("Empty".into()),
+            CloudErrorKind::Service("Empty".into()),
             "KMS answered without the new key",
         )
     })?;
@@ -341,7 +341,7 @@ async fn update_tags(
     current: &Props,
     desired: &Props,
     window: bool,
-) -> Result<(), AwsError> {
+) -> Result<(), CloudError> {
     let (mut set, mut remove) = crate::aws::tags::tag_changes(current, desired);
     if window {
         match int_prop(desired, "deletion_window_in_days") {
@@ -355,10 +355,10 @@ async fn update_tags(
             .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| {
-                AwsError::new(
+                CloudError::new(
                     "TagResource",
                     key_id,
-                    AwsErrorKind::Service("Client".into()),
+                    CloudErrorKind::Service("Client".into()),
                     e.to_string(),
                 )
             })?;
@@ -386,7 +386,7 @@ pub(crate) async fn update(
     current: &Observed,
     desired: &Props,
     changed: &[String],
-) -> Result<Observed, AwsError> {
+) -> Result<Observed, CloudError> {
     let key_id = current.id.as_str();
     let has = |f: &str| changed.iter().any(|c| c == f);
     let mut next = current.updated(desired, changed);
@@ -451,7 +451,7 @@ pub(crate) async fn update(
 }
 
 /// Deletes the alias and schedules the key's deletion (after the kept window, 30 days by default).
-pub(crate) async fn delete(kms: &aws_sdk_kms::Client, current: &Observed) -> Result<(), AwsError> {
+pub(crate) async fn delete(kms: &aws_sdk_kms::Client, current: &Observed) -> Result<(), CloudError> {
     let key_id = current.id.as_str();
     if let Some(alias) = opt_str(&current.props, "alias") {
         let r = kms
@@ -480,7 +480,7 @@ pub(crate) async fn delete(kms: &aws_sdk_kms::Client, current: &Observed) -> Res
                 return Ok(());
             }
             // Already scheduled (a retried destroy): that is what was asked.
-            if e.kind == AwsErrorKind::Service("KMSInvalidStateException".into()) {
+            if e.kind == CloudErrorKind::Service("KMSInvalidStateException".into()) {
                 if let Some(meta) = describe(kms, key_id).await? {
                     if meta.key_state() == Some(&KeyState::PendingDeletion) {
                         return Ok(());
@@ -543,11 +543,11 @@ impl Resource for Key {
         aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         read(&aws.kms(), stack, hints).await
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         create(&aws.kms(), req).await
     }
 
@@ -557,11 +557,11 @@ impl Resource for Key {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         update(&aws.kms(), current, desired, changed).await
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         delete(&aws.kms(), current).await
     }
 }

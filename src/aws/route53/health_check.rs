@@ -9,7 +9,7 @@ use super::{
     tag_plan, visible_tags,
 };
 use crate::aws::{
-    Aws, AwsError, AwsErrorKind, STACK_TAG, WaitState, ownership_tags, tags, wait_until,
+    Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, ownership_tags, tags, wait_until,
 };
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
@@ -259,11 +259,11 @@ impl Resource for HealthCheck {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let mut pages = aws.route53().list_health_checks().into_paginator().send();
         let mut owned = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("ListHealthChecks", stack, e))?;
+            let page = page.map_err(|e| CloudError::from_sdk("ListHealthChecks", stack, e))?;
             for hc in page.health_checks() {
                 if let Some(address) = owner(hc.caller_reference(), stack, KIND) {
                     owned.push((address, hc.clone()));
@@ -284,14 +284,14 @@ impl Resource for HealthCheck {
             .collect())
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let reference = caller_reference(req.stack, req.address);
         if reference.len() > MAX_REFERENCE {
-            return Err(AwsError::new(
+            return Err(CloudError::new(
                 "CreateHealthCheck",
                 req.address,
-                AwsErrorKind::Service("Client".into()),
+                CloudErrorKind::Service("Client".into()),
                 format!(
                     "its caller reference `{reference}` would be {} characters and Route 53 takes at most {MAX_REFERENCE}; give the health check a shorter name",
                     reference.len()
@@ -321,12 +321,12 @@ impl Resource for HealthCheck {
             .health_check_config(config)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateHealthCheck", req.address, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateHealthCheck", req.address, e))?;
         let hc = out.health_check().cloned().ok_or_else(|| {
-            AwsError::new(
+            CloudError::new(
                 "CreateHealthCheck",
                 req.address,
-                AwsErrorKind::Service("Empty".into()),
+                CloudErrorKind::Service("Empty".into()),
                 "the answer named no health check",
             )
         })?;
@@ -340,7 +340,7 @@ impl Resource for HealthCheck {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         let has = |f: &str| changed.iter().any(|c| c == f);
         let settings = [
             "fqdn",
@@ -386,7 +386,7 @@ impl Resource for HealthCheck {
                 .set_regions(regions(desired))
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("UpdateHealthCheck", &current.id, e))?;
+                .map_err(|e| CloudError::from_sdk("UpdateHealthCheck", &current.id, e))?;
         }
         if has("tags") {
             let existing = list_tags(
@@ -423,7 +423,7 @@ impl Resource for HealthCheck {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         let id = current.id.as_str();
         // A record deleted just before may still hold the check for a moment.
         wait_until(
@@ -437,10 +437,10 @@ impl Resource for HealthCheck {
                     .health_check_id(id)
                     .send()
                     .await;
-                match out.map_err(|e| AwsError::from_sdk("DeleteHealthCheck", id, e)) {
+                match out.map_err(|e| CloudError::from_sdk("DeleteHealthCheck", id, e)) {
                     Ok(_) => Ok(WaitState::Ready),
                     Err(e) if e.is_not_found() => Ok(WaitState::Ready),
-                    Err(e) if e.kind == AwsErrorKind::Service("HealthCheckInUse".into()) => {
+                    Err(e) if e.kind == CloudErrorKind::Service("HealthCheckInUse".into()) => {
                         Ok(WaitState::Pending("still used by a record".into()))
                     }
                     Err(e) => Err(e),

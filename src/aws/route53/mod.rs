@@ -13,7 +13,7 @@ pub mod record;
 pub mod zone;
 
 use crate::address::Address;
-use crate::aws::{Aws, AwsError, AwsErrorKind, WaitState, wait_until};
+use crate::aws::{Aws, CloudError, CloudErrorKind, WaitState, wait_until};
 use crate::resource::Props;
 use crate::token;
 use aws_sdk_route53::types::{ChangeStatus, Tag, TagResourceType};
@@ -127,11 +127,11 @@ pub fn build_error(
     operation: &str,
     target: impl std::fmt::Display,
     e: impl std::fmt::Display,
-) -> AwsError {
-    AwsError::new(
+) -> CloudError {
+    CloudError::new(
         operation,
         target,
-        AwsErrorKind::Service("Client".into()),
+        CloudErrorKind::Service("Client".into()),
         e.to_string(),
     )
 }
@@ -141,7 +141,7 @@ pub async fn list_tags(
     aws: &Aws,
     kind: TagResourceType,
     ids: &[String],
-) -> Result<HashMap<String, Vec<(String, String)>>, AwsError> {
+) -> Result<HashMap<String, Vec<(String, String)>>, CloudError> {
     let mut out = HashMap::new();
     for chunk in ids.chunks(TAG_BATCH) {
         let answer = aws
@@ -151,7 +151,7 @@ pub async fn list_tags(
             .set_resource_ids(Some(chunk.to_vec()))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("ListTagsForResources", chunk.join(","), e))?;
+            .map_err(|e| CloudError::from_sdk("ListTagsForResources", chunk.join(","), e))?;
         for set in answer.resource_tag_sets() {
             let tags = set
                 .tags()
@@ -176,7 +176,7 @@ pub async fn change_tags(
     id: &str,
     set: &[(String, String)],
     remove: &[String],
-) -> Result<(), AwsError> {
+) -> Result<(), CloudError> {
     if set.is_empty() && remove.is_empty() {
         return Ok(());
     }
@@ -192,7 +192,7 @@ pub async fn change_tags(
         .set_remove_tag_keys((!remove.is_empty()).then(|| remove.to_vec()))
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("ChangeTagsForResource", id, e))?;
+        .map_err(|e| CloudError::from_sdk("ChangeTagsForResource", id, e))?;
     Ok(())
 }
 
@@ -240,13 +240,13 @@ pub async fn wait_change(
     operation: &str,
     target: &str,
     change_id: &str,
-) -> Result<(), AwsError> {
+) -> Result<(), CloudError> {
     if change_id.is_empty() {
         return Ok(());
     }
     wait_until(operation, target, CHANGE_TIMEOUT, || async move {
         let out = aws.route53().get_change().id(change_id).send().await;
-        match out.map_err(|e| AwsError::from_sdk("GetChange", change_id, e)) {
+        match out.map_err(|e| CloudError::from_sdk("GetChange", change_id, e)) {
             Ok(o) => Ok(match o.change_info().map(|c| c.status()) {
                 Some(ChangeStatus::Insync) | None => WaitState::Ready,
                 Some(s) => WaitState::Pending(s.as_str().to_string()),

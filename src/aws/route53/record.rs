@@ -6,7 +6,7 @@
 //! ListResourceRecordSets per zone the stack's records name.
 
 use super::{bare_zone_id, build_error, check_dns_name, dns_name, opt_str, wait_change};
-use crate::aws::{Aws, AwsError, AwsErrorKind};
+use crate::aws::{Aws, CloudError, CloudErrorKind};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind};
 use crate::token;
@@ -210,7 +210,7 @@ fn observe(zone: &str, rr: &ResourceRecordSet) -> Observed {
 }
 
 /// The record set that props describe, for a change batch.
-fn record_set(p: &Props, target: &str) -> Result<ResourceRecordSet, AwsError> {
+fn record_set(p: &Props, target: &str) -> Result<ResourceRecordSet, CloudError> {
     let op = "ChangeResourceRecordSets";
     let records = match p.get("records").and_then(Value::as_array) {
         Some(values) => Some(
@@ -261,7 +261,7 @@ impl Record {
         action: ChangeAction,
         p: &Props,
         target: &str,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), CloudError> {
         let op = "ChangeResourceRecordSets";
         let zone = bare_zone_id(opt_str(p, "zone_id").unwrap_or_default()).to_string();
         let change = Change::builder()
@@ -281,7 +281,7 @@ impl Record {
             .change_batch(batch)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk(op, target, e))?;
+            .map_err(|e| CloudError::from_sdk(op, target, e))?;
         wait_change(
             aws,
             op,
@@ -292,7 +292,7 @@ impl Record {
     }
 
     /// Every record of one zone, one paginated call; a zone that is gone has none.
-    async fn list(aws: &Aws, zone: &str) -> Result<Vec<Observed>, AwsError> {
+    async fn list(aws: &Aws, zone: &str) -> Result<Vec<Observed>, CloudError> {
         let mut out = Vec::new();
         let (mut next_name, mut next_type, mut next_id) =
             (None::<String>, None::<RrType>, None::<String>);
@@ -306,7 +306,7 @@ impl Record {
                 .set_start_record_identifier(next_id.clone())
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("ListResourceRecordSets", zone, e));
+                .map_err(|e| CloudError::from_sdk("ListResourceRecordSets", zone, e));
             let page = match page {
                 Ok(p) => p,
                 Err(e) if e.is_not_found() => return Ok(out),
@@ -377,7 +377,7 @@ impl Resource for Record {
         aws: &Aws,
         _stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let zones: BTreeSet<&str> = hints
             .natural_keys
             .iter()
@@ -395,7 +395,7 @@ impl Resource for Record {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         // UPSERT: a record left by an interrupted run is simply overwritten with the declared one.
         Self::change(aws, ChangeAction::Upsert, p, &req.address.to_string()).await?;
@@ -428,16 +428,16 @@ impl Resource for Record {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         Self::change(aws, ChangeAction::Upsert, desired, &current.id).await?;
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         // A DELETE must repeat the record exactly as it is.
         match Self::change(aws, ChangeAction::Delete, &current.props, &current.id).await {
             Err(e)
-                if e.kind == AwsErrorKind::Service("InvalidChangeBatch".into())
+                if e.kind == CloudErrorKind::Service("InvalidChangeBatch".into())
                     && e.message.contains("not found") =>
             {
                 Ok(())

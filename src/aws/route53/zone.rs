@@ -9,7 +9,7 @@ use super::{
     opt_str, owner, reference_stack, tag_plan, visible_tags, wait_change,
 };
 use crate::address::Address;
-use crate::aws::{Aws, AwsError, AwsErrorKind, STACK_TAG, ownership_tags};
+use crate::aws::{Aws, CloudError, CloudErrorKind, STACK_TAG, ownership_tags};
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -105,9 +105,9 @@ fn observe(
 }
 
 impl Zone {
-    async fn name_servers(aws: &Aws, id: &str) -> Result<Option<Vec<String>>, AwsError> {
+    async fn name_servers(aws: &Aws, id: &str) -> Result<Option<Vec<String>>, CloudError> {
         let out = aws.route53().get_hosted_zone().id(id).send().await;
-        match out.map_err(|e| AwsError::from_sdk("GetHostedZone", id, e)) {
+        match out.map_err(|e| CloudError::from_sdk("GetHostedZone", id, e)) {
             Ok(o) => Ok(Some(
                 o.delegation_set()
                     .map(|d| d.name_servers().to_vec())
@@ -119,7 +119,7 @@ impl Zone {
     }
 
     /// Deletes every record but the apex SOA and NS, for `force_destroy`.
-    async fn empty(aws: &Aws, id: &str, zone_name: &str) -> Result<(), AwsError> {
+    async fn empty(aws: &Aws, id: &str, zone_name: &str) -> Result<(), CloudError> {
         let r53 = aws.route53();
         let mut doomed = Vec::new();
         let (mut next_name, mut next_type, mut next_id) =
@@ -133,7 +133,7 @@ impl Zone {
                 .set_start_record_identifier(next_id.clone())
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("ListResourceRecordSets", id, e))?;
+                .map_err(|e| CloudError::from_sdk("ListResourceRecordSets", id, e))?;
             for rr in page.resource_record_sets() {
                 let apex = dns_name(rr.name()) == zone_name;
                 if !(apex && matches!(rr.r#type(), RrType::Soa | RrType::Ns)) {
@@ -169,7 +169,7 @@ impl Zone {
                 .change_batch(batch)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("ChangeResourceRecordSets", id, e))?;
+                .map_err(|e| CloudError::from_sdk("ChangeResourceRecordSets", id, e))?;
             wait_change(
                 aws,
                 "ChangeResourceRecordSets",
@@ -209,11 +209,11 @@ impl Resource for Zone {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let mut pages = aws.route53().list_hosted_zones().into_paginator().send();
         let mut owned = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("ListHostedZones", stack, e))?;
+            let page = page.map_err(|e| CloudError::from_sdk("ListHostedZones", stack, e))?;
             for zone in page.hosted_zones() {
                 if let Some(address) = owner(zone.caller_reference(), stack, KIND) {
                     owned.push((address, zone.clone()));
@@ -245,7 +245,7 @@ impl Resource for Zone {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let name = opt_str(p, "name").unwrap_or_default();
         let comment = opt_str(p, "comment").unwrap_or("Managed by eprun");
@@ -262,12 +262,12 @@ impl Resource for Zone {
             )
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateHostedZone", req.address, e))?;
+            .map_err(|e| CloudError::from_sdk("CreateHostedZone", req.address, e))?;
         let zone = out.hosted_zone().cloned().ok_or_else(|| {
-            AwsError::new(
+            CloudError::new(
                 "CreateHostedZone",
                 req.address,
-                AwsErrorKind::Service("Empty".into()),
+                CloudErrorKind::Service("Empty".into()),
                 "the answer named no zone",
             )
         })?;
@@ -295,7 +295,7 @@ impl Resource for Zone {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         let has = |f: &str| changed.iter().any(|c| c == f);
         if has("comment") {
             aws.route53()
@@ -304,7 +304,7 @@ impl Resource for Zone {
                 .comment(opt_str(desired, "comment").unwrap_or("Managed by eprun"))
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("UpdateHostedZoneComment", &current.id, e))?;
+                .map_err(|e| CloudError::from_sdk("UpdateHostedZoneComment", &current.id, e))?;
         }
         if has("tags") || has("force_destroy") {
             let existing = list_tags(
@@ -336,7 +336,7 @@ impl Resource for Zone {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         let id = current.id.as_str();
         if current.props.get("force_destroy").and_then(Value::as_bool) == Some(true) {
             let name = current
@@ -350,7 +350,7 @@ impl Resource for Zone {
             }
         }
         let out = aws.route53().delete_hosted_zone().id(id).send().await;
-        match out.map_err(|e| AwsError::from_sdk("DeleteHostedZone", id, e)) {
+        match out.map_err(|e| CloudError::from_sdk("DeleteHostedZone", id, e)) {
             Ok(o) => {
                 wait_change(
                     aws,
@@ -361,8 +361,8 @@ impl Resource for Zone {
                 .await
             }
             Err(e) if e.is_not_found() => Ok(()),
-            Err(e) if e.kind == AwsErrorKind::Service("HostedZoneNotEmpty".into()) => {
-                Err(AwsError::new(
+            Err(e) if e.kind == CloudErrorKind::Service("HostedZoneNotEmpty".into()) => {
+                Err(CloudError::new(
                     "DeleteHostedZone",
                     id,
                     e.kind,

@@ -1,7 +1,7 @@
 //! `aws::s3::bucket`: an S3 bucket with versioning, default encryption and public access blocked.
 
 use crate::address::Address;
-use crate::aws::{Aws, AwsError, AwsErrorKind, STACK_TAG, tags};
+use crate::aws::{Aws, CloudError, CloudErrorKind, STACK_TAG, tags};
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
@@ -61,17 +61,17 @@ const FORCE_DESTROY_TAG: &str = "eprun:force_destroy";
 const DELETE_BATCH: usize = 1000;
 
 /// A client-side build error (a required field missing), as an AWS error for `target`.
-fn build_error(operation: &str, target: &str, e: impl std::fmt::Display) -> AwsError {
-    AwsError::new(
+fn build_error(operation: &str, target: &str, e: impl std::fmt::Display) -> CloudError {
+    CloudError::new(
         operation,
         target,
-        AwsErrorKind::Service("Client".into()),
+        CloudErrorKind::Service("Client".into()),
         e.to_string(),
     )
 }
 
 /// `Ok(None)` for the "not there" answers S3 gives for unset configuration.
-fn absent_ok<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+fn absent_ok<T>(result: Result<T, CloudError>) -> Result<Option<T>, CloudError> {
     match result {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.is_not_found() => Ok(None),
@@ -138,9 +138,9 @@ fn with_force_destroy(mut tags: Vec<(String, String)>, props: &Props) -> Vec<(St
 }
 
 impl Bucket {
-    async fn get_tags(aws: &Aws, name: &str) -> Result<BTreeMap<String, String>, AwsError> {
+    async fn get_tags(aws: &Aws, name: &str) -> Result<BTreeMap<String, String>, CloudError> {
         let out = aws.s3().get_bucket_tagging().bucket(name).send().await;
-        let out = absent_ok(out.map_err(|e| AwsError::from_sdk("GetBucketTagging", name, e)))?;
+        let out = absent_ok(out.map_err(|e| CloudError::from_sdk("GetBucketTagging", name, e)))?;
         Ok(out
             .map(|o| {
                 o.tag_set()
@@ -151,14 +151,14 @@ impl Bucket {
             .unwrap_or_default())
     }
 
-    async fn put_tags(aws: &Aws, name: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
+    async fn put_tags(aws: &Aws, name: &str, tags: &[(String, String)]) -> Result<(), CloudError> {
         let s3 = aws.s3();
         if tags.is_empty() {
             s3.delete_bucket_tagging()
                 .bucket(name)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("DeleteBucketTagging", name, e))?;
+                .map_err(|e| CloudError::from_sdk("DeleteBucketTagging", name, e))?;
             return Ok(());
         }
         let set = tags
@@ -175,11 +175,11 @@ impl Bucket {
             .tagging(tagging)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("PutBucketTagging", name, e))?;
+            .map_err(|e| CloudError::from_sdk("PutBucketTagging", name, e))?;
         Ok(())
     }
 
-    async fn set_versioning(aws: &Aws, name: &str, on: bool) -> Result<(), AwsError> {
+    async fn set_versioning(aws: &Aws, name: &str, on: bool) -> Result<(), CloudError> {
         let status = if on {
             BucketVersioningStatus::Enabled
         } else {
@@ -191,11 +191,11 @@ impl Bucket {
             .versioning_configuration(VersioningConfiguration::builder().status(status).build())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("PutBucketVersioning", name, e))?;
+            .map_err(|e| CloudError::from_sdk("PutBucketVersioning", name, e))?;
         Ok(())
     }
 
-    async fn set_encryption(aws: &Aws, name: &str, algorithm: &str) -> Result<(), AwsError> {
+    async fn set_encryption(aws: &Aws, name: &str, algorithm: &str) -> Result<(), CloudError> {
         let default = ServerSideEncryptionByDefault::builder()
             .sse_algorithm(ServerSideEncryption::from(algorithm))
             .build()
@@ -214,17 +214,17 @@ impl Bucket {
             .server_side_encryption_configuration(config)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("PutBucketEncryption", name, e))?;
+            .map_err(|e| CloudError::from_sdk("PutBucketEncryption", name, e))?;
         Ok(())
     }
 
-    async fn set_public_access_block(aws: &Aws, name: &str, on: bool) -> Result<(), AwsError> {
+    async fn set_public_access_block(aws: &Aws, name: &str, on: bool) -> Result<(), CloudError> {
         let s3 = aws.s3();
         if !on {
             let r = s3.delete_public_access_block().bucket(name).send().await;
             return gone_ok(
                 r.map(drop)
-                    .map_err(|e| AwsError::from_sdk("DeletePublicAccessBlock", name, e)),
+                    .map_err(|e| CloudError::from_sdk("DeletePublicAccessBlock", name, e)),
             );
         }
         let config = PublicAccessBlockConfiguration::builder()
@@ -238,13 +238,13 @@ impl Bucket {
             .public_access_block_configuration(config)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("PutPublicAccessBlock", name, e))?;
+            .map_err(|e| CloudError::from_sdk("PutPublicAccessBlock", name, e))?;
         Ok(())
     }
 
     /// Whether versioning is on. Some emulators answer with an XML root the SDK refuses to parse
     /// (`GetBucketVersioningResponse`); the status is then read from the raw answer.
-    async fn versioning(aws: &Aws, name: &str) -> Result<bool, AwsError> {
+    async fn versioning(aws: &Aws, name: &str) -> Result<bool, CloudError> {
         match aws.s3().get_bucket_versioning().bucket(name).send().await {
             Ok(out) => Ok(out.status() == Some(&BucketVersioningStatus::Enabled)),
             Err(SdkError::ServiceError(se))
@@ -258,12 +258,12 @@ impl Bucket {
                     .unwrap_or_default();
                 Ok(body.contains("<Status>Enabled</Status>"))
             }
-            Err(e) => Err(AwsError::from_sdk("GetBucketVersioning", name, e)),
+            Err(e) => Err(CloudError::from_sdk("GetBucketVersioning", name, e)),
         }
     }
 
     /// Reads one bucket's configuration; `None` when it is another stack's.
-    async fn observe(aws: &Aws, stack: &str, name: &str) -> Result<Option<Observed>, AwsError> {
+    async fn observe(aws: &Aws, stack: &str, name: &str) -> Result<Option<Observed>, CloudError> {
         let all = Self::get_tags(aws, name).await?;
         let (address, user_tags) = match owner(stack, &all) {
             Owner::Ours(address, user_tags) => (Some(address), user_tags),
@@ -274,7 +274,7 @@ impl Bucket {
         let versioning = Self::versioning(aws, name).await?;
         let encryption = s3.get_bucket_encryption().bucket(name).send().await;
         let encryption =
-            absent_ok(encryption.map_err(|e| AwsError::from_sdk("GetBucketEncryption", name, e)))?;
+            absent_ok(encryption.map_err(|e| CloudError::from_sdk("GetBucketEncryption", name, e)))?;
         let algorithm = encryption.as_ref().and_then(|o| {
             let rule = o.server_side_encryption_configuration()?.rules().first()?;
             Some(
@@ -285,7 +285,7 @@ impl Bucket {
             )
         });
         let pab = s3.get_public_access_block().bucket(name).send().await;
-        let pab = absent_ok(pab.map_err(|e| AwsError::from_sdk("GetPublicAccessBlock", name, e)))?;
+        let pab = absent_ok(pab.map_err(|e| CloudError::from_sdk("GetPublicAccessBlock", name, e)))?;
         let blocked = pab
             .as_ref()
             .and_then(|o| o.public_access_block_configuration())
@@ -332,7 +332,7 @@ impl Bucket {
     }
 
     /// Deletes every object version and delete marker, a page at a time.
-    async fn empty(aws: &Aws, name: &str) -> Result<(), AwsError> {
+    async fn empty(aws: &Aws, name: &str) -> Result<(), CloudError> {
         let s3 = aws.s3();
         let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
         loop {
@@ -343,7 +343,7 @@ impl Bucket {
                 .set_version_id_marker(version_marker.clone())
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("ListObjectVersions", name, e))?;
+                .map_err(|e| CloudError::from_sdk("ListObjectVersions", name, e))?;
             let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
             let markers = page
                 .delete_markers()
@@ -373,13 +373,13 @@ impl Bucket {
                     .delete(delete)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("DeleteObjects", name, e))?;
+                    .map_err(|e| CloudError::from_sdk("DeleteObjects", name, e))?;
                 if let Some(err) = out.errors().first() {
                     let code = err.code().unwrap_or("Unknown");
-                    return Err(AwsError::new(
+                    return Err(CloudError::new(
                         "DeleteObjects",
                         name,
-                        AwsErrorKind::Service(code.into()),
+                        CloudErrorKind::Service(code.into()),
                         format!(
                             "{code}: could not delete `{}`: {}",
                             err.key().unwrap_or_default(),
@@ -439,7 +439,7 @@ impl Resource for Bucket {
         aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         // Buckets are only found by name; with no names to look for there is nothing to read.
         if hints.natural_keys.is_empty() {
             return Ok(Vec::new());
@@ -449,7 +449,7 @@ impl Resource for Bucket {
             .list_buckets()
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("ListBuckets", stack, e))?;
+            .map_err(|e| CloudError::from_sdk("ListBuckets", stack, e))?;
         let mut found = Vec::new();
         for b in out.buckets() {
             let Some(name) = b.name() else { continue };
@@ -470,7 +470,7 @@ impl Resource for Bucket {
         Ok(found)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let name = p.get("bucket").and_then(Value::as_str).unwrap_or_default();
         let s3 = aws.s3();
@@ -486,10 +486,10 @@ impl Resource for Bucket {
             .set_create_bucket_configuration(location)
             .send()
             .await;
-        match created.map_err(|e| AwsError::from_sdk("CreateBucket", req.address, e)) {
+        match created.map_err(|e| CloudError::from_sdk("CreateBucket", req.address, e)) {
             Ok(_) => {}
             // Ours already, from a create interrupted before its tags were set: finish it.
-            Err(e) if e.kind == AwsErrorKind::Service("BucketAlreadyOwnedByYou".into()) => {}
+            Err(e) if e.kind == CloudErrorKind::Service("BucketAlreadyOwnedByYou".into()) => {}
             Err(e) => return Err(e),
         }
         // Tag first, so a crash from here on leaves a bucket that the next read recognises as ours.
@@ -537,7 +537,7 @@ impl Resource for Bucket {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         let name = current.id.as_str();
         let flag =
             |k: &str, default: bool| desired.get(k).and_then(Value::as_bool).unwrap_or(default);
@@ -567,7 +567,7 @@ impl Resource for Bucket {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         let name = current.id.as_str();
         if current.props.get("force_destroy").and_then(Value::as_bool) == Some(true) {
             gone_ok(Self::empty(aws, name).await)?;
@@ -576,10 +576,10 @@ impl Resource for Bucket {
         match gone_ok(
             deleted
                 .map(drop)
-                .map_err(|e| AwsError::from_sdk("DeleteBucket", name, e)),
+                .map_err(|e| CloudError::from_sdk("DeleteBucket", name, e)),
         ) {
-            Err(e) if e.kind == AwsErrorKind::Service("BucketNotEmpty".into()) => {
-                Err(AwsError::new(
+            Err(e) if e.kind == CloudErrorKind::Service("BucketNotEmpty".into()) => {
+                Err(CloudError::new(
                     "DeleteBucket",
                     name,
                     e.kind,

@@ -6,7 +6,7 @@
 //! read (and a delete after a lost state) knows it.
 
 use crate::aws::{
-    ADDRESS_TAG, Aws, AwsError, AwsErrorKind, STACK_TAG, WaitState, tags, wait_until,
+    ADDRESS_TAG, Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, tags, wait_until,
 };
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{self, Field, Kind, TAGS};
@@ -250,14 +250,14 @@ fn observe(stack: &str, s: &DescribeSecretOutput) -> Option<Observed> {
 }
 
 impl Secret {
-    async fn describe(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>, AwsError> {
+    async fn describe(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>, CloudError> {
         match aws
             .secretsmanager()
             .describe_secret()
             .secret_id(id)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeSecret", id, e))
+            .map_err(|e| CloudError::from_sdk("DescribeSecret", id, e))
         {
             Ok(o) => Ok(Some(o)),
             Err(e) if e.is_not_found() => Ok(None),
@@ -266,7 +266,7 @@ impl Secret {
     }
 
     /// Waits until every replica is in sync; a failed replication is an error with its reason.
-    async fn until_replicated(aws: &Aws, operation: &str, id: &str) -> Result<(), AwsError> {
+    async fn until_replicated(aws: &Aws, operation: &str, id: &str) -> Result<(), CloudError> {
         wait_until(operation, id, REPLICATION_TIMEOUT, || async move {
             let Some(s) = Self::describe(aws, id).await? else {
                 return Ok(WaitState::Failed("the secret is gone".into()));
@@ -295,7 +295,7 @@ impl Secret {
         .await
     }
 
-    async fn remove_replicas(aws: &Aws, id: &str, regions: Vec<String>) -> Result<(), AwsError> {
+    async fn remove_replicas(aws: &Aws, id: &str, regions: Vec<String>) -> Result<(), CloudError> {
         if regions.is_empty() {
             return Ok(());
         }
@@ -305,11 +305,11 @@ impl Secret {
             .set_remove_replica_regions(Some(regions))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("RemoveRegionsFromReplication", id, e))?;
+            .map_err(|e| CloudError::from_sdk("RemoveRegionsFromReplication", id, e))?;
         Ok(())
     }
 
-    async fn add_replicas(aws: &Aws, id: &str, add: &[(String, String)]) -> Result<(), AwsError> {
+    async fn add_replicas(aws: &Aws, id: &str, add: &[(String, String)]) -> Result<(), CloudError> {
         if add.is_empty() {
             return Ok(());
         }
@@ -319,7 +319,7 @@ impl Secret {
             .set_add_replica_regions(Some(replica_types(add)))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("ReplicateSecretToRegions", id, e))?;
+            .map_err(|e| CloudError::from_sdk("ReplicateSecretToRegions", id, e))?;
         Self::until_replicated(aws, "ReplicateSecretToRegions", id).await
     }
 
@@ -329,8 +329,8 @@ impl Secret {
         &self,
         aws: &Aws,
         req: &CreateRequest<'_>,
-        cause: AwsError,
-    ) -> Result<Observed, AwsError> {
+        cause: CloudError,
+    ) -> Result<Observed, CloudError> {
         let name = req
             .props
             .get("name")
@@ -349,7 +349,7 @@ impl Secret {
         if tag(STACK_TAG) != Some(req.stack)
             || tag(ADDRESS_TAG) != Some(req.address.to_string().as_str())
         {
-            return Err(AwsError::new(
+            return Err(CloudError::new(
                 "CreateSecret",
                 req.address,
                 cause.kind,
@@ -365,14 +365,14 @@ impl Secret {
                 .secret_id(name)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("RestoreSecret", req.address, e))?;
+                .map_err(|e| CloudError::from_sdk("RestoreSecret", req.address, e))?;
         }
         let restored = Self::describe(aws, name).await?.ok_or(cause)?;
         let current = observe(req.stack, &restored).ok_or_else(|| {
-            AwsError::new(
+            CloudError::new(
                 "CreateSecret",
                 req.address,
-                AwsErrorKind::Service("Tags".into()),
+                CloudErrorKind::Service("Tags".into()),
                 "the restored secret lost its ownership tags",
             )
         })?;
@@ -411,7 +411,7 @@ impl Resource for Secret {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, AwsError> {
+    ) -> Result<Vec<Observed>, CloudError> {
         let by_tag = |key: FilterNameStringType, value: &str| {
             Filter::builder().key(key).values(value).build()
         };
@@ -424,7 +424,7 @@ impl Resource for Secret {
             .send();
         let mut owned = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("ListSecrets", stack, e))?;
+            let page = page.map_err(|e| CloudError::from_sdk("ListSecrets", stack, e))?;
             for s in page.secret_list() {
                 let ours = s
                     .tags()
@@ -448,7 +448,7 @@ impl Resource for Secret {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, AwsError> {
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         let p = req.props;
         let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
         let opt = |k: &str| {
@@ -468,10 +468,10 @@ impl Resource for Secret {
             .set_tags(Some(sm_tags(&create_tags(req))))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateSecret", req.address, e));
+            .map_err(|e| CloudError::from_sdk("CreateSecret", req.address, e));
         let arn = match created {
             Ok(out) => out.arn().unwrap_or(name).to_string(),
-            Err(e) if matches!(&e.kind, AwsErrorKind::Service(c) if c == "ResourceExistsException" || c == "InvalidRequestException") =>
+            Err(e) if matches!(&e.kind, CloudErrorKind::Service(c) if c == "ResourceExistsException" || c == "InvalidRequestException") =>
             {
                 return self.adopt(aws, req, e).await;
             }
@@ -484,10 +484,10 @@ impl Resource for Secret {
             .await?
             .and_then(|s| observe(req.stack, &s))
             .ok_or_else(|| {
-                AwsError::new(
+                CloudError::new(
                     "CreateSecret",
                     req.address,
-                    AwsErrorKind::Service("Tags".into()),
+                    CloudErrorKind::Service("Tags".into()),
                     "the new secret came back without its ownership tags",
                 )
             })
@@ -499,7 +499,7 @@ impl Resource for Secret {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, AwsError> {
+    ) -> Result<Observed, CloudError> {
         let has = |f: &str| changed.iter().any(|c| c == f);
         let id = current.id.as_str();
         let sm = aws.secretsmanager();
@@ -524,7 +524,7 @@ impl Resource for Secret {
                 .set_kms_key_id(key)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("UpdateSecret", id, e))?;
+                .map_err(|e| CloudError::from_sdk("UpdateSecret", id, e))?;
         }
         if has("replica") {
             let (remove, add) = replica_changes(&replicas(&current.props), &replicas(desired));
@@ -548,7 +548,7 @@ impl Resource for Secret {
                     .set_tags(Some(sm_tags(&set)))
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("TagResource", id, e))?;
+                    .map_err(|e| CloudError::from_sdk("TagResource", id, e))?;
             }
             if !remove.is_empty() {
                 sm.untag_resource()
@@ -556,13 +556,13 @@ impl Resource for Secret {
                     .set_tag_keys(Some(remove))
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("UntagResource", id, e))?;
+                    .map_err(|e| CloudError::from_sdk("UntagResource", id, e))?;
             }
         }
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
         let id = current.id.as_str();
         let Some(live) = Self::describe(aws, id).await? else {
             return Ok(());
@@ -591,7 +591,7 @@ impl Resource for Secret {
         match call
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DeleteSecret", id, e))
+            .map_err(|e| CloudError::from_sdk("DeleteSecret", id, e))
         {
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),

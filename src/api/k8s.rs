@@ -1,0 +1,153 @@
+//! `k8s::object(manifest)`: Kubernetes objects declared in a stack, beside its AWS resources.
+
+use super::fail;
+use super::resources::Meta;
+use super::stack::origin;
+use crate::declaration::Declaration;
+use crate::engine::Session;
+use crate::handle::Handle;
+use crate::k8s::catalog;
+use crate::k8s::manifest;
+use crate::k8s::object::KUBE_OBJECT;
+use crate::resource::Resource;
+use crate::schema;
+use crate::token;
+use crate::value::to_json;
+use rhai::{Dynamic, EvalAltResult, FuncRegistration, Module, NativeCallContext};
+use serde_json::Value;
+
+/// Registers the declaration function into the `k8s` module.
+pub(super) fn register(k8s: &mut Module, session: &Session) {
+    let comments = [
+        "/// Declares a Kubernetes object in the stack (a map in Kubernetes JSON shape:",
+        "/// `apiVersion`, `kind`, `metadata: #{name, namespace}`, …). Plans show a field-level",
+        "/// diff of the fields it sets; apply is server-side apply with field manager `eprun`;",
+        "/// an object removed from the script is deleted. It depends on the stack's EKS cluster.",
+        "///",
+        "/// `meta` (optional): `depends_on: [handles]`, `protect: bool`,",
+        "/// `ignore_changes: [\"spec.replicas\", …]` (dot paths owned by someone else).",
+        "/// The handle's attributes: `name`, `namespace`, `uid`.",
+    ];
+    let s = session.clone();
+    FuncRegistration::new("object")
+        .with_comments(comments)
+        .with_params_info(["manifest: Map", "Handle"])
+        .set_into_module(k8s, move |ctx: NativeCallContext, manifest: rhai::Map| {
+            declare(&ctx, &s, manifest, rhai::Map::new())
+        });
+    let s = session.clone();
+    FuncRegistration::new("object")
+        .with_comments(comments)
+        .with_params_info(["manifest: Map", "meta: Map", "Handle"])
+        .set_into_module(
+            k8s,
+            move |ctx: NativeCallContext, manifest: rhai::Map, meta: rhai::Map| {
+                declare(&ctx, &s, manifest, meta)
+            },
+        );
+}
+
+fn declare(
+    ctx: &NativeCallContext,
+    session: &Session,
+    raw: rhai::Map,
+    mut meta: rhai::Map,
+) -> Result<Handle, Box<EvalAltResult>> {
+    let pos = ctx.call_position();
+    let err = |m: String| fail(m, pos);
+    let Value::Object(props) = to_json(&Dynamic::from_map(raw)).map_err(err)? else {
+        return Err(err("a manifest is a map".into()));
+    };
+    let (object, known) = manifest::check(&props).map_err(err)?;
+    let address = object.address().map_err(err)?;
+    let in_decl = |m: String| fail(format!("`{address}`: {m}"), pos);
+    let Meta {
+        named_deps,
+        mut deps,
+        protect,
+        ignore_changes,
+        region,
+    } = Meta::take(&mut meta).map_err(in_decl)?;
+    if region.is_some() {
+        return Err(in_decl("a Kubernetes object lives in its cluster's region; remove `region`".into()));
+    }
+    if let Some(extra) = meta.keys().next() {
+        return Err(in_decl(format!(
+            "unknown key `{extra}` in the meta map (it takes `depends_on`, `protect`, `ignore_changes`)"
+        )));
+    }
+    if let Some(bad) = ignore_changes
+        .iter()
+        .find(|p| manifest::get_path(&props, p).is_none())
+    {
+        return Err(in_decl(format!(
+            "`ignore_changes` names `{bad}`, which the manifest does not set"
+        )));
+    }
+    let env = session.declarations().environment.clone().ok_or_else(|| {
+        err("call `stack(\"<environment>\")` before declaring objects".into())
+    })?;
+    if env.k8s.is_none() {
+        return Err(err(format!(
+            "environment `{}` has no `[k8s]` table saying how to reach its cluster",
+            env.name
+        )));
+    }
+    if !known {
+        check_kind_by_discovery(session, &object.api_version, &object.kind).map_err(in_decl)?;
+    }
+
+    let mut decls = session.declarations();
+    // Objects need their cluster, and namespaced ones their namespace when the stack declares it.
+    for d in &decls.resources {
+        let kind = d.address.kind();
+        let is_namespace = object.namespace.as_deref().is_some_and(|ns| {
+            kind == "k8s.namespace" && d.address.name() == ns
+        });
+        if kind == "eks.cluster" || is_namespace {
+            deps.insert(d.address.clone());
+        }
+    }
+    deps.extend(
+        token::refs(&Value::Object(props.clone()))
+            .into_iter()
+            .map(|r| r.address),
+    );
+    deps.remove(&address);
+    decls
+        .add(Declaration {
+            address: address.clone(),
+            region: env.region.clone(),
+            props,
+            deps,
+            named_deps,
+            protect,
+            ignore_changes,
+            origin: origin(ctx),
+        })
+        .map_err(err)?;
+    Ok(Handle {
+        address,
+        attributes: KUBE_OBJECT.attributes(),
+    })
+}
+
+/// Asks the cluster's discovery about a kind eprun does not know; only a definite "no such kind"
+/// is an error here (an unreachable cluster is reported by the plan).
+fn check_kind_by_discovery(session: &Session, api_version: &str, kind: &str) -> Result<(), String> {
+    let Ok(aws) = session.aws() else {
+        return Ok(());
+    };
+    let Ok(kube) = aws.kube() else {
+        return Ok(());
+    };
+    match session.runtime.block_on(kube.kind(api_version, kind)) {
+        Err(e) if e.kind == crate::aws::CloudErrorKind::Service("UnknownKind".into()) => {
+            let hint = schema::suggest(kind, &catalog::kind_names())
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            Err(format!("{}{hint}", e.message))
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,60 @@
+//! The connections imperative calls use: AWS and Kubernetes per environment, opened on first use.
+
+use crate::aws::Aws;
+use crate::environment::Environment;
+use crate::k8s::{Kube, Target};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Opens AWS for an environment's region, with its Kubernetes cluster attached when it has `[k8s]`.
+pub async fn open(env: &Environment) -> Aws {
+    let aws = Aws::load(&env.region).await;
+    match Target::of(env) {
+        Some(target) => aws.clone().with_kube(Arc::new(Kube::new(target, aws))),
+        None => aws,
+    }
+}
+
+/// One connection per environment for a session, and the environments `in_env` scopes select.
+#[derive(Default)]
+pub struct Connections {
+    by_env: tokio::sync::Mutex<HashMap<String, Aws>>,
+    scopes: Mutex<Vec<Environment>>,
+}
+
+impl Connections {
+    /// The connection for `env`, opened once per session.
+    pub async fn for_env(&self, env: &Environment) -> Aws {
+        let mut map = self.by_env.lock().await;
+        if let Some(aws) = map.get(&env.name) {
+            return aws.clone();
+        }
+        let aws = open(env).await;
+        map.insert(env.name.clone(), aws.clone());
+        aws
+    }
+
+    /// The environment of the innermost `in_env` scope, if any.
+    pub fn scoped(&self) -> Option<Environment> {
+        self.lock_scopes().last().cloned()
+    }
+
+    /// Enters an `in_env` scope; the guard leaves it.
+    pub fn enter(self: &Arc<Self>, env: Environment) -> ScopeGuard {
+        self.lock_scopes().push(env);
+        ScopeGuard(self.clone())
+    }
+
+    fn lock_scopes(&self) -> std::sync::MutexGuard<'_, Vec<Environment>> {
+        self.scopes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Leaves an `in_env` scope when dropped, also when the closure failed.
+pub struct ScopeGuard(Arc<Connections>);
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        self.0.lock_scopes().pop();
+    }
+}

@@ -1,0 +1,374 @@
+//! Manifests: checking a declared object, naming it, and comparing it field by field.
+
+use super::catalog::{self, FieldType};
+use crate::address::Address;
+use crate::plan::FieldChange;
+use crate::resource::Props;
+use crate::token;
+use serde_json::{Map, Value};
+
+/// The label that marks an object as eprun's, and the one naming its stack.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// The label naming the owning stack (a label-safe form of the stack name).
+pub const STACK_LABEL: &str = "eprun.dev/stack";
+/// The annotation holding the object's address in its stack.
+pub const ADDRESS_ANNOTATION: &str = "eprun.dev/address";
+
+/// Which object a manifest is: its kind and identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// `group/version`, or `v1`.
+    pub api_version: String,
+    /// The kind, e.g. `Deployment`.
+    pub kind: String,
+    /// Its namespace, for namespaced kinds.
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// The address in a stack: `k8s.<kind>.<namespace>/<name>` or `k8s.<kind>.<name>`.
+    pub fn address(&self) -> Result<Address, String> {
+        Address::new(&format!("k8s.{}", self.kind.to_lowercase()), &self.id())
+    }
+
+    /// `namespace/name`, or `name` when cluster-scoped.
+    pub fn id(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{ns}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The key that finds it again: `apiVersion|kind|namespace|name`.
+    pub fn natural_key(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.api_version,
+            self.kind,
+            self.namespace.as_deref().unwrap_or(""),
+            self.name
+        )
+    }
+
+    /// The inverse of `natural_key`.
+    pub fn from_natural_key(key: &str) -> Option<ObjectRef> {
+        let mut parts = key.splitn(4, '|');
+        let (api_version, kind, namespace, name) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        Some(ObjectRef {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: (!namespace.is_empty()).then(|| namespace.to_string()),
+            name: name.into(),
+        })
+    }
+
+    /// Reads the identity out of a manifest, without checking the kind.
+    pub fn of(manifest: &Props) -> Result<ObjectRef, String> {
+        let text = |v: Option<&Value>, what: &str| -> Result<Option<String>, String> {
+            match v {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+                Some(other) => Err(format!(
+                    "`{what}` must be a non-empty string, not `{other}`"
+                )),
+            }
+        };
+        let meta = manifest.get("metadata").and_then(Value::as_object);
+        let api_version = text(manifest.get("apiVersion"), "apiVersion")?
+            .ok_or("the manifest has no `apiVersion` (e.g. `apiVersion: \"apps/v1\"`)")?;
+        let kind = text(manifest.get("kind"), "kind")?
+            .ok_or("the manifest has no `kind` (e.g. `kind: \"Deployment\"`)")?;
+        let name = text(meta.and_then(|m| m.get("name")), "metadata.name")?
+            .ok_or("the manifest has no `metadata.name`")?;
+        let namespace = text(meta.and_then(|m| m.get("namespace")), "metadata.namespace")?;
+        Ok(ObjectRef {
+            api_version,
+            kind,
+            namespace,
+            name,
+        })
+    }
+}
+
+/// Checks a manifest before any call: identity, scope of known kinds, well-known field types.
+/// Returns the reference and whether the kind is known without discovery.
+pub fn check(manifest: &Props) -> Result<(ObjectRef, bool), String> {
+    let object = ObjectRef::of(manifest)?;
+    let known = catalog::lookup(&object.api_version, &object.kind);
+    if let Some(k) = known {
+        match (k.namespaced, &object.namespace) {
+            (true, None) => {
+                return Err(format!(
+                    "`{}` is a namespaced kind: set `metadata.namespace`",
+                    object.kind
+                ));
+            }
+            (false, Some(ns)) => {
+                return Err(format!(
+                    "`{}` is cluster-scoped: remove `metadata.namespace` (`{ns}`)",
+                    object.kind
+                ));
+            }
+            _ => {}
+        }
+    } else if let Some(same_kind) = catalog::KNOWN.iter().find(|k| k.kind == object.kind) {
+        return Err(format!(
+            "`{}` is served as `{}`, not `{}`",
+            object.kind, same_kind.api_version, object.api_version
+        ));
+    }
+    let fields = catalog::COMMON_FIELDS
+        .iter()
+        .chain(catalog::fields_of(&object.kind));
+    for (path, expected) in fields {
+        if let Some(value) = get_path(manifest, path) {
+            check_type(path, value, *expected)?;
+        }
+    }
+    Ok((object, known.is_some()))
+}
+
+fn check_type(path: &str, value: &Value, expected: FieldType) -> Result<(), String> {
+    // A token stands for a value known after apply; its type is the attribute's.
+    if let Value::String(s) = value
+        && !token::refs_in_str(s).is_empty()
+    {
+        return Ok(());
+    }
+    let ok = match expected {
+        FieldType::String => value.is_string(),
+        FieldType::Integer => value.is_i64() || value.is_u64(),
+        FieldType::Bool => value.is_boolean(),
+        FieldType::Map => value.is_object(),
+        FieldType::Array => value.is_array(),
+        FieldType::StringMap => value
+            .as_object()
+            .is_some_and(|m| m.values().all(Value::is_string)),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{path}` must be {}, not `{value}`",
+            expected.name()
+        ))
+    }
+}
+
+/// The value at a dot path (`spec.template.spec`), if present.
+pub fn get_path<'a>(root: &'a Props, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut cur = root.get(parts.next()?)?;
+    for p in parts {
+        cur = cur.as_object()?.get(p)?;
+    }
+    Some(cur)
+}
+
+/// A label value naming the stack (`local/us-east-1` → `local.us-east-1`).
+pub fn stack_label(stack: &str) -> String {
+    let mut v: String = stack
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '.' })
+        .collect();
+    v.truncate(63);
+    v
+}
+
+/// The manifest as applied: with the ownership labels (`label`: the stack's) and address annotation.
+pub fn with_ownership(manifest: &Props, label: &str, address: &Address) -> Props {
+    let mut out = manifest.clone();
+    let meta = out
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(meta) = meta {
+        for (key, name, value) in [
+            ("labels", MANAGED_BY_LABEL, "eprun".to_string()),
+            ("labels", STACK_LABEL, label.to_string()),
+            ("annotations", ADDRESS_ANNOTATION, address.to_string()),
+        ] {
+            if let Value::Object(m) = meta
+                .entry(key)
+                .or_insert_with(|| Value::Object(Map::new()))
+            {
+                m.insert(name.into(), Value::String(value));
+            }
+        }
+    }
+    out
+}
+
+/// Field-level changes between the declared manifest and the live object, over the fields the
+/// manifest sets (the fields eprun manages); `ignore` lists dot paths owned by someone else.
+pub fn diff(desired: &Props, live: &Props, ignore: &[String]) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    walk(
+        "",
+        &Value::Object(desired.clone()),
+        Some(&Value::Object(live.clone())),
+        ignore,
+        &mut out,
+    );
+    out
+}
+
+fn walk(path: &str, want: &Value, have: Option<&Value>, ignore: &[String], out: &mut Vec<FieldChange>) {
+    if ignore
+        .iter()
+        .any(|i| path == i || path.starts_with(&format!("{i}.")))
+    {
+        return;
+    }
+    if let (Value::Object(w), Some(Value::Object(h))) = (want, have) {
+        for (key, value) in w {
+            let sub = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            walk(&sub, value, h.get(key), ignore, out);
+        }
+        return;
+    }
+    if token::is_unknown(want) || have != Some(want) && !equivalent(want, have) {
+        out.push(FieldChange {
+            name: path.to_string(),
+            before: have.cloned(),
+            after: Some(crate::planner::display(want)),
+            forces_replacement: false,
+        });
+    }
+}
+
+/// Values the API server stores differently from how they were written, but that mean the same:
+/// a live object with more keys than declared in a list element (server defaults).
+fn equivalent(want: &Value, have: Option<&Value>) -> bool {
+    match (want, have) {
+        (Value::Array(w), Some(Value::Array(h))) => {
+            w.len() == h.len() && w.iter().zip(h).all(|(a, b)| covers(b, a))
+        }
+        (Value::Object(w), Some(Value::Object(h))) => covers(&Value::Object(h.clone()), &Value::Object(w.clone())),
+        _ => false,
+    }
+}
+
+/// Whether `have` holds everything `want` sets (extra keys in `have` are defaults).
+fn covers(have: &Value, want: &Value) -> bool {
+    match (want, have) {
+        (Value::Object(w), Value::Object(h)) => {
+            w.iter().all(|(k, v)| h.get(k).is_some_and(|hv| covers(hv, v)))
+        }
+        (Value::Array(w), Value::Array(h)) => {
+            w.len() == h.len() && w.iter().zip(h).all(|(a, b)| covers(b, a))
+        }
+        _ => want == have,
+    }
+}
+
+/// The manifest to apply for an update: the declared one, except that fields the plan does not
+/// change keep their live values (so fields under `ignore_changes` are not taken back).
+pub fn for_update(desired: &Props, live: &Props, changed: &[String]) -> Props {
+    let unchanged: Vec<FieldChange> = diff(desired, live, changed);
+    let mut out = desired.clone();
+    for f in unchanged {
+        match &f.before {
+            Some(v) => set_path(&mut out, &f.name, v.clone()),
+            None => remove_path(&mut out, &f.name),
+        }
+    }
+    out
+}
+
+fn set_path(root: &mut Props, path: &str, value: Value) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let Some(last) = parts.pop() else { return };
+    let mut cur = root;
+    for p in parts {
+        match cur.get_mut(p) {
+            Some(Value::Object(m)) => cur = m,
+            _ => return,
+        }
+    }
+    cur.insert(last.to_string(), value);
+}
+
+fn remove_path(root: &mut Props, path: &str) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let Some(last) = parts.pop() else { return };
+    let mut cur = root;
+    for p in parts {
+        match cur.get_mut(p) {
+            Some(Value::Object(m)) => cur = m,
+            _ => return,
+        }
+    }
+    cur.remove(last);
+}
+
+/// The live object as eprun compares it: without status and server-set metadata.
+pub fn observed_props(live: &Value) -> Props {
+    let mut out = live.as_object().cloned().unwrap_or_default();
+    out.remove("status");
+    if let Some(Value::Object(meta)) = out.get_mut("metadata") {
+        meta.retain(|k, _| matches!(k.as_str(), "name" | "namespace" | "labels" | "annotations"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn props(v: Value) -> Props {
+        v.as_object().unwrap().clone()
+    }
+
+    fn deployment() -> Props {
+        props(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "payments"},
+            "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "web", "image": "web:1"}]}}}
+        }))
+    }
+
+    #[test]
+    fn a_manifest_names_its_object() {
+        let (object, known) = check(&deployment()).unwrap();
+        assert!(known);
+        assert_eq!(object.address().unwrap().to_string(), "k8s.deployment.payments/web");
+        let key = object.natural_key();
+        assert_eq!(ObjectRef::from_natural_key(&key), Some(object));
+    }
+
+    #[test]
+    fn bad_manifests_are_refused_before_any_call() {
+        let mut no_kind = deployment();
+        no_kind.remove("kind");
+        assert!(check(&no_kind).unwrap_err().contains("no `kind`"));
+        let mut no_ns = deployment();
+        no_ns["metadata"].as_object_mut().unwrap().remove("namespace");
+        assert!(check(&no_ns).unwrap_err().contains("namespaced kind"));
+        let mut bad_type = deployment();
+        bad_type["spec"]["replicas"] = json!("three");
+        assert!(check(&bad_type).unwrap_err().contains("`spec.replicas` must be an integer"));
+        let mut wrong_group = deployment();
+        wrong_group["apiVersion"] = json!("extensions/v1beta1");
+        assert!(check(&wrong_group).unwrap_err().contains("served as `apps/v1`"));
+    }
+
+    #[test]
+    fn diff_covers_declared_fields_and_skips_ignored_and_defaulted_ones() {
+        let live = props(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "payments", "labels": {"x": "y"}},
+            "spec": {"replicas": 6, "progressDeadlineSeconds": 600,
+                     "template": {"spec": {"containers": [{"name": "web", "image": "web:1", "imagePullPolicy": "IfNotPresent"}]}}}
+        }));
+        let changes = diff(&deployment(), &live, &[]);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].name, "spec.replicas");
+        assert!(diff(&deployment(), &live, &["spec.replicas".into()]).is_empty());
+        let body = for_update(&deployment(), &live, &[]);
+        assert_eq!(body["spec"]["replicas"], json!(6), "unchanged fields keep live values");
+    }
+}

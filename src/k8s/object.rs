@@ -1,0 +1,197 @@
+//! `k8s.object`: a declared Kubernetes object, server-side applied with field manager `eprun`.
+
+use super::manifest::{self, ADDRESS_ANNOTATION, ObjectRef, STACK_LABEL};
+use super::{FIELD_MANAGER, api_error};
+use crate::address::Address;
+use crate::aws::{Aws, CloudError, CloudErrorKind};
+use crate::plan::FieldChange;
+use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
+use crate::schema::Field;
+use async_trait::async_trait;
+use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Where an observation keeps the owning stack's label, for updates of adopted objects.
+const STACK_LABEL_ATTR: &str = "stack_label";
+
+/// Every Kubernetes kind, declared through `k8s::object(manifest)`.
+pub struct KubeObject;
+
+/// The one instance the registry hands out for `k8s.*` kinds.
+pub static KUBE_OBJECT: KubeObject = KubeObject;
+
+#[async_trait]
+impl Resource for KubeObject {
+    fn kind(&self) -> &'static str {
+        "k8s.object"
+    }
+
+    fn doc(&self) -> &'static str {
+        "A Kubernetes object, server-side applied with field manager `eprun` and pruned when removed."
+    }
+
+    fn schema(&self) -> &'static [Field] {
+        &[]
+    }
+
+    fn attributes(&self) -> &'static [&'static str] {
+        &["uid", "namespace", "resource_version"]
+    }
+
+    fn taggable(&self) -> bool {
+        false
+    }
+
+    fn natural_key(&self, props: &Props) -> Option<String> {
+        ObjectRef::of(props).ok().map(|o| o.natural_key())
+    }
+
+    fn field_diff(
+        &self,
+        desired: &Props,
+        current: &Observed,
+        ignore: &[String],
+    ) -> Option<Vec<FieldChange>> {
+        Some(manifest::diff(desired, &current.props, ignore))
+    }
+
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        hints: &ReadHints,
+    ) -> Result<Vec<Observed>, CloudError> {
+        let kube = aws.kube()?;
+        if let Err(e) = kube.client().await {
+            // A cluster that does not exist yet (or is still creating) holds no objects.
+            return if e.is_not_found() { Ok(Vec::new()) } else { Err(e) };
+        }
+        let wanted: Vec<ObjectRef> = hints
+            .natural_keys
+            .iter()
+            .filter_map(|k| ObjectRef::from_natural_key(k))
+            .collect();
+        let mut kinds: BTreeMap<(String, String), Vec<&ObjectRef>> = BTreeMap::new();
+        for o in &wanted {
+            kinds
+                .entry((o.api_version.clone(), o.kind.clone()))
+                .or_default()
+                .push(o);
+        }
+        let label = manifest::stack_label(stack);
+        let mut out = Vec::new();
+        for ((api_version, kind), objects) in kinds {
+            let (api, _) = kube.api(&api_version, &kind, None).await?;
+            let list = api
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| api_error("list", format!("{api_version} {kind}"), e))?;
+            for item in list.items {
+                let mut value = serde_json::to_value(&item).unwrap_or(Value::Null);
+                value["apiVersion"] = json!(api_version);
+                value["kind"] = json!(kind);
+                let ours = item.metadata.labels.as_ref().and_then(|l| l.get(STACK_LABEL)) == Some(&label);
+                let reference = ObjectRef {
+                    api_version: api_version.clone(),
+                    kind: kind.clone(),
+                    namespace: item.metadata.namespace.clone(),
+                    name: item.metadata.name.clone().unwrap_or_default(),
+                };
+                // Labels are re-checked here: a server may ignore the selector.
+                if !ours && !objects.contains(&&reference) {
+                    continue;
+                }
+                out.push(observed(&reference, &value, ours, &label));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        apply(aws, req.address, &manifest::stack_label(req.stack), req.props).await
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, CloudError> {
+        let address = current
+            .address
+            .clone()
+            .or_else(|| ObjectRef::of(desired).ok().and_then(|o| o.address().ok()))
+            .ok_or_else(|| CloudError::new("server-side apply", &current.id, CloudErrorKind::NotFound, "no address"))?;
+        let label = current.attrs.get(STACK_LABEL_ATTR).and_then(Value::as_str).unwrap_or_default();
+        let body = manifest::for_update(desired, &current.props, changed);
+        apply(aws, &address, label, &body).await
+    }
+
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+        let object = current
+            .natural_key
+            .as_deref()
+            .and_then(ObjectRef::from_natural_key)
+            .or_else(|| ObjectRef::of(&current.props).ok())
+            .ok_or_else(|| CloudError::new("delete", &current.id, CloudErrorKind::NotFound, "unknown object"))?;
+        let kube = aws.kube()?;
+        let (api, _) = kube
+            .api(&object.api_version, &object.kind, object.namespace.as_deref())
+            .await?;
+        gone_ok(
+            api.delete(&object.name, &DeleteParams::default())
+                .await
+                .map(|_| ())
+                .map_err(|e| api_error("delete", describe(&object), e)),
+        )
+    }
+}
+
+/// `Kind namespace/name`, how messages name an object.
+pub fn describe(object: &ObjectRef) -> String {
+    format!("{} {}", object.kind, object.id())
+}
+
+/// Server-side applies a manifest with the ownership label (`label`: the stack's) and annotation.
+async fn apply(aws: &Aws, address: &Address, label: &str, props: &Props) -> Result<Observed, CloudError> {
+    let object = ObjectRef::of(props)
+        .map_err(|m| CloudError::new("server-side apply", address, CloudErrorKind::Service("Invalid".into()), m))?;
+    let kube = aws.kube()?;
+    let (api, _) = kube
+        .api(&object.api_version, &object.kind, object.namespace.as_deref())
+        .await?;
+    let body = manifest::with_ownership(props, label, address);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let applied: DynamicObject = api
+        .patch(&object.name, &params, &Patch::Apply(Value::Object(body)))
+        .await
+        .map_err(|e| api_error("server-side apply", describe(&object), e))?;
+    let mut value = serde_json::to_value(&applied).unwrap_or(Value::Null);
+    value["apiVersion"] = json!(object.api_version);
+    value["kind"] = json!(object.kind);
+    Ok(observed(&object, &value, true, label))
+}
+
+/// What was read or applied; `label` is the refreshing stack's, kept for later updates.
+fn observed(object: &ObjectRef, live: &Value, ours: bool, label: &str) -> Observed {
+    let meta = &live["metadata"];
+    let address = ours
+        .then(|| meta["annotations"][ADDRESS_ANNOTATION].as_str())
+        .flatten()
+        .and_then(|a| a.parse().ok());
+    let mut attrs = Props::new();
+    attrs.insert("id".into(), json!(object.id()));
+    attrs.insert("uid".into(), meta["uid"].clone());
+    attrs.insert("namespace".into(), json!(object.namespace.clone().unwrap_or_default()));
+    attrs.insert("resource_version".into(), meta["resourceVersion"].clone());
+    attrs.insert(STACK_LABEL_ATTR.into(), json!(label));
+    Observed {
+        address,
+        id: object.id(),
+        natural_key: Some(object.natural_key()),
+        props: manifest::observed_props(live),
+        attrs,
+    }
+}
