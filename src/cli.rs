@@ -99,12 +99,52 @@ pub enum Command {
         /// The stack script.
         file: PathBuf,
     },
+    /// The stack's Kubernetes objects as a YAML stream (for GitOps and review).
+    Render {
+        /// The stack script.
+        file: PathBuf,
+    },
+    /// Run a runbook: its steps in order, with a journal.
+    Run {
+        /// The runbook script.
+        file: PathBuf,
+        /// Make every read, show every mutating call and skip it.
+        #[arg(long)]
+        dry_run: bool,
+        /// Continue the run with this id: skip the steps its journal shows done.
+        #[arg(long, value_name = "RUN_ID")]
+        resume: Option<String>,
+        /// A parameter of the runbook, `name=value` (repeatable).
+        #[arg(long = "param", value_name = "K=V")]
+        params: Vec<String>,
+        /// Answer yes to every `confirm` (needed without a TTY).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Runbook journals.
+    Runs {
+        /// What to show.
+        #[command(subcommand)]
+        action: RunsAction,
+    },
     /// The reference of every registered function, from its doc comment.
     Docs,
     /// Shell completions.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+/// `eprun runs …`.
+#[derive(Debug, Subcommand)]
+pub enum RunsAction {
+    /// Every run, newest first.
+    List,
+    /// One run's journal.
+    Show {
+        /// The run's id.
+        id: String,
     },
 }
 

@@ -1,6 +1,9 @@
 //! Command dispatch: each command is a function from its arguments to an exit code.
 
 mod check;
+mod render;
+pub mod run;
+mod runs;
 mod stack;
 mod state;
 
@@ -28,6 +31,15 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Some(Command::Check { paths }) => check::check(&paths).await,
         Some(Command::State { action }) => state::run(action, &g).await,
         Some(Command::Repl) => crate::repl::run(&g).await,
+        Some(Command::Render { file }) => render::render(&file, &g).await,
+        Some(Command::Run {
+            file,
+            dry_run,
+            resume,
+            params,
+            yes,
+        }) => run::run(&file, &g, run::Options { dry_run, resume, params, yes }).await,
+        Some(Command::Runs { action }) => runs::run(action, &g).await,
         Some(Command::Docs) => crate::docs::print(&g),
         Some(Command::Completions { shell }) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -1,0 +1,53 @@
+//! `eprun render FILE`: the stack's Kubernetes objects as a YAML stream.
+
+use crate::cli::Global;
+use crate::commands::exit;
+use crate::error::{Error, Result};
+use crate::planner::display;
+use crate::script;
+use crate::state_store;
+use crate::token;
+use serde_json::Value;
+use std::path::Path;
+
+/// Prints every declared `k8s.*` object, with tokens the state already knows filled in.
+pub async fn render(file: &Path, g: &Global) -> Result<u8> {
+    let evaluated = script::evaluate(file, g.env.clone()).await?;
+    let decls = &evaluated.declarations;
+    let Some(env) = decls.environment.clone() else {
+        return Err(Error::usage(format!(
+            "`{}` declares no stack",
+            file.display()
+        )));
+    };
+    let has_tokens = decls
+        .resources
+        .iter()
+        .any(|d| !token::refs(&Value::Object(d.props.clone())).is_empty());
+    let state = if has_tokens {
+        state_store::open(&evaluated.session.project, &env).load().await?
+    } else {
+        None
+    };
+    let lookup = |r: &token::TokenRef| {
+        state
+            .as_ref()?
+            .resources
+            .get(&r.address)?
+            .attrs
+            .get(&r.attribute)
+            .cloned()
+    };
+    let mut out = String::new();
+    for d in decls.resources.iter().filter(|d| d.address.kind().starts_with("k8s.")) {
+        let resolved = display(&token::resolve(&Value::Object(d.props.clone()), &lookup));
+        let yaml = serde_saphyr::to_string(&resolved)
+            .map_err(|e| Error::usage(format!("cannot render `{}`: {e}", d.address)))?;
+        out.push_str(&format!("---\n# {}\n{yaml}", d.address));
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    print!("{out}");
+    Ok(exit::OK)
+}
