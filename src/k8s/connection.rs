@@ -200,7 +200,7 @@ impl Kube {
                     format!("the API server does not serve kind `{kind}` in `{api_version}`"),
                 ));
             }
-            Err(e) => return Err(api_error("discovery", format!("{api_version} {kind}"), e)),
+            Err(e) => return Err(self.fail("discovery", format!("{api_version} {kind}"), e)),
         };
         let resolved = Kind {
             resource,
@@ -233,6 +233,15 @@ impl Kube {
 
     fn error(&self, operation: &str, e: kube::Error) -> CloudError {
         api_error(operation, self.target.describe(), e)
+    }
+
+    /// A failed call on `target`; connection failures also name the cluster they were for.
+    pub fn fail(&self, operation: &str, target: impl std::fmt::Display, e: kube::Error) -> CloudError {
+        let mut err = api_error(operation, target, e);
+        if matches!(err.kind, CloudErrorKind::Unreachable | CloudErrorKind::Credentials) {
+            err.message = format!("{} ({})", err.message, self.target.describe());
+        }
+        err
     }
 }
 

@@ -1,7 +1,7 @@
 //! `k8s.object`: a declared Kubernetes object, server-side applied with field manager `eprun`.
 
 use super::manifest::{self, ADDRESS_ANNOTATION, ObjectRef, STACK_LABEL};
-use super::{FIELD_MANAGER, api_error};
+use super::FIELD_MANAGER;
 use crate::address::Address;
 use crate::aws::{Aws, CloudError, CloudErrorKind};
 use crate::plan::FieldChange;
@@ -86,7 +86,7 @@ impl Resource for KubeObject {
             let list = api
                 .list(&ListParams::default())
                 .await
-                .map_err(|e| api_error("list", format!("{api_version} {kind}"), e))?;
+                .map_err(|e| kube.fail("list", format!("{api_version} {kind}"), e))?;
             for item in list.items {
                 let mut value = serde_json::to_value(&item).unwrap_or(Value::Null);
                 value["apiVersion"] = json!(api_version);
@@ -144,7 +144,7 @@ impl Resource for KubeObject {
             api.delete(&object.name, &DeleteParams::default())
                 .await
                 .map(|_| ())
-                .map_err(|e| api_error("delete", describe(&object), e)),
+                .map_err(|e| kube.fail("delete", describe(&object), e)),
         )
     }
 }
@@ -167,7 +167,7 @@ async fn apply(aws: &Aws, address: &Address, label: &str, props: &Props) -> Resu
     let applied: DynamicObject = api
         .patch(&object.name, &params, &Patch::Apply(Value::Object(body)))
         .await
-        .map_err(|e| api_error("server-side apply", describe(&object), e))?;
+        .map_err(|e| kube.fail("server-side apply", describe(&object), e))?;
     let mut value = serde_json::to_value(&applied).unwrap_or(Value::Null);
     value["apiVersion"] = json!(object.api_version);
     value["kind"] = json!(object.kind);
