@@ -101,6 +101,10 @@ impl Kube {
             Target::Kubeconfig(context) => self.kubeconfig(context.as_deref()).await?,
             Target::Eks(cluster) => self.eks(cluster).await?,
         };
+        // kube's own retry honours `Retry-After` on 429s for minutes; a PDB-blocked eviction
+        // answers 429, and the callers retry on their own terms.
+        let mut config = config;
+        config.default_retry = false;
         let client = kube::Client::try_from(config).map_err(|e| self.error("connect", e))?;
         *slot = Some((client.clone(), Instant::now()));
         Ok(client)

@@ -13,7 +13,12 @@ use crate::support::block_on;
 fn names(items: &[Value]) -> Vec<String> {
     let mut names: Vec<String> = items
         .iter()
-        .map(|o| o["metadata"]["name"].as_str().unwrap_or_default().to_string())
+        .map(|o| {
+            o["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     names.sort();
     names
@@ -56,11 +61,26 @@ fn apply_creates_a_missing_object_then_merges_and_patches_remove_keys() {
         }),
     );
     let meta = &created["metadata"];
-    assert!(meta["uid"].as_str().is_some_and(|u| u.len() == 36), "{created}");
-    assert!(meta["creationTimestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{created}");
+    assert!(
+        meta["uid"].as_str().is_some_and(|u| u.len() == 36),
+        "{created}"
+    );
+    assert!(
+        meta["creationTimestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{created}"
+    );
     assert_eq!(meta["generation"], 1, "{created}");
-    assert!(meta.get("namespace").is_none(), "a NodePool is cluster-scoped: {created}");
-    assert_eq!(k.get(path).as_ref(), Some(&created), "a read answers what the apply stored");
+    assert!(
+        meta.get("namespace").is_none(),
+        "a NodePool is cluster-scoped: {created}"
+    );
+    assert_eq!(
+        k.get(path).as_ref(),
+        Some(&created),
+        "a read answers what the apply stored"
+    );
 
     // A label-only apply merges (omitted fields stay) and does not bump the generation.
     let relabelled = k.apply(
@@ -68,7 +88,10 @@ fn apply_creates_a_missing_object_then_merges_and_patches_remove_keys() {
         &json!({"apiVersion": "karpenter.sh/v1", "kind": "NodePool",
                 "metadata": {"name": "default", "labels": {"env": "local"}}}),
     );
-    assert_eq!(relabelled["metadata"]["labels"], json!({"team": "platform", "env": "local"}));
+    assert_eq!(
+        relabelled["metadata"]["labels"],
+        json!({"team": "platform", "env": "local"})
+    );
     assert_eq!(relabelled["spec"], created["spec"]);
     assert_eq!(relabelled["metadata"]["generation"], 1);
     assert!(resource_version(&relabelled) > resource_version(&created));
@@ -81,8 +104,14 @@ fn apply_creates_a_missing_object_then_merges_and_patches_remove_keys() {
     );
     assert_eq!(changed["metadata"]["generation"], 2);
     assert_eq!(changed["metadata"]["uid"], meta["uid"]);
-    assert_eq!(changed["metadata"]["creationTimestamp"], meta["creationTimestamp"]);
-    assert_eq!(changed["spec"]["disruption"]["consolidationPolicy"], "WhenEmpty");
+    assert_eq!(
+        changed["metadata"]["creationTimestamp"],
+        meta["creationTimestamp"]
+    );
+    assert_eq!(
+        changed["spec"]["disruption"]["consolidationPolicy"],
+        "WhenEmpty"
+    );
 
     // The same apply again changes nothing, not even the resourceVersion.
     let again = k.apply(
@@ -126,13 +155,18 @@ fn apply_creates_a_missing_object_then_merges_and_patches_remove_keys() {
         Some(&json!({"spec": {}})),
     );
     let status = assert_status(&missing, 404, "NotFound");
-    assert_eq!(status["message"], "nodepools.karpenter.sh \"nope\" not found");
+    assert_eq!(
+        status["message"],
+        "nodepools.karpenter.sh \"nope\" not found"
+    );
 }
 
 #[test]
 fn namespaces_are_objects_and_hold_namespaced_objects() {
     let k = KubeEmulator::start();
-    let default = k.get("/api/v1/namespaces/default").expect("a fresh cluster has `default`");
+    let default = k
+        .get("/api/v1/namespaces/default")
+        .expect("a fresh cluster has `default`");
     assert_eq!(default["kind"], "Namespace");
     assert_eq!(default["metadata"]["name"], "default");
     assert!(k.get("/api/v1/namespaces/payments").is_none());
@@ -140,7 +174,12 @@ fn namespaces_are_objects_and_hold_namespaced_objects() {
     // Nothing goes into a namespace that does not exist.
     let configmap = json!({"apiVersion": "v1", "kind": "ConfigMap",
                            "metadata": {"name": "settings"}, "data": {"mode": "live"}});
-    let refused = k.request("POST", "/api/v1/namespaces/payments/configmaps", None, Some(&configmap));
+    let refused = k.request(
+        "POST",
+        "/api/v1/namespaces/payments/configmaps",
+        None,
+        Some(&configmap),
+    );
     let status = assert_status(&refused, 404, "NotFound");
     assert_eq!(status["message"], "namespaces \"payments\" not found");
 
@@ -150,11 +189,20 @@ fn namespaces_are_objects_and_hold_namespaced_objects() {
                 "metadata": {"name": "payments", "labels": {"team": "payments"}}}),
     );
     assert_eq!(ns["status"]["phase"], "Active");
-    let read = k.get("/api/v1/namespaces/payments").expect("the applied namespace");
+    let read = k
+        .get("/api/v1/namespaces/payments")
+        .expect("the applied namespace");
     assert_eq!(read["metadata"]["labels"]["team"], "payments");
     let listed = k.list("/api/v1/namespaces");
-    assert!(names(&listed).contains(&"payments".to_string()), "{listed:?}");
-    assert!(listed.iter().all(|n| n["kind"] == "Namespace" && n["apiVersion"] == "v1"));
+    assert!(
+        names(&listed).contains(&"payments".to_string()),
+        "{listed:?}"
+    );
+    assert!(
+        listed
+            .iter()
+            .all(|n| n["kind"] == "Namespace" && n["apiVersion"] == "v1")
+    );
     let patched = k.patch(
         "/api/v1/namespaces/payments",
         &json!({"metadata": {"labels": {"tier": "critical"}}}),
@@ -164,10 +212,14 @@ fn namespaces_are_objects_and_hold_namespaced_objects() {
     let stored = k.create("/api/v1/namespaces/payments/configmaps", &configmap);
     assert_eq!(stored["metadata"]["namespace"], "payments");
     assert_eq!(
-        k.get("/api/v1/namespaces/payments/configmaps/settings").expect("the configmap")["data"],
+        k.get("/api/v1/namespaces/payments/configmaps/settings")
+            .expect("the configmap")["data"],
         json!({"mode": "live"})
     );
-    assert!(k.get("/api/v1/namespaces/default/configmaps/settings").is_none());
+    assert!(
+        k.get("/api/v1/namespaces/default/configmaps/settings")
+            .is_none()
+    );
 
     assert!(k.delete("/api/v1/namespaces/payments"));
     assert!(k.get("/api/v1/namespaces/payments").is_none());
@@ -185,13 +237,19 @@ fn scale_and_status_subresources_behave_like_a_controller_s() {
                 "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}},
                 "status": {"replicas": 99}}),
     );
-    assert!(applied.get("status").is_none(), "status is the controller's: {applied}");
+    assert!(
+        applied.get("status").is_none(),
+        "status is the controller's: {applied}"
+    );
 
     let scale = k.get(&format!("{web}/scale")).expect("the scale");
     assert_eq!(scale["apiVersion"], "autoscaling/v1");
     assert_eq!(scale["kind"], "Scale");
     assert_eq!(scale["spec"]["replicas"], 2);
-    assert_eq!(scale["status"], json!({"replicas": 0, "selector": "app=web"}));
+    assert_eq!(
+        scale["status"],
+        json!({"replicas": 0, "selector": "app=web"})
+    );
 
     let scaled = k.patch(&format!("{web}/scale"), &json!({"spec": {"replicas": 5}}));
     assert_eq!(scaled["kind"], "Scale");
@@ -207,7 +265,10 @@ fn scale_and_status_subresources_behave_like_a_controller_s() {
 
     // The test plays the controller through /status, which changes status only.
     let reported = k.patch_status(web, &json!({"replicas": 3, "readyReplicas": 3}));
-    assert_eq!(reported["status"], json!({"replicas": 3, "readyReplicas": 3}));
+    assert_eq!(
+        reported["status"],
+        json!({"replicas": 3, "readyReplicas": 3})
+    );
     assert_eq!(reported["spec"]["replicas"], 3);
     assert_eq!(reported["metadata"]["generation"], 3);
     let ignored = k.request(
@@ -218,7 +279,10 @@ fn scale_and_status_subresources_behave_like_a_controller_s() {
     );
     assert_eq!(ignored.status, 200, "{ignored}");
     assert_eq!(k.get(web).expect("the deployment")["spec"]["replicas"], 3);
-    assert_eq!(k.get(&format!("{web}/status")).expect("the status")["status"]["readyReplicas"], 3);
+    assert_eq!(
+        k.get(&format!("{web}/status")).expect("the status")["status"]["readyReplicas"],
+        3
+    );
     // ... and the main endpoint leaves status alone.
     let reapplied = k.apply(
         web,
@@ -234,9 +298,17 @@ fn scale_and_status_subresources_behave_like_a_controller_s() {
         &json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
                 "metadata": {"name": "api"}, "spec": {"replicas": 4}}),
     );
-    k.patch(&format!("{rollout}/scale"), &json!({"spec": {"replicas": 6}}));
+    k.patch(
+        &format!("{rollout}/scale"),
+        &json!({"spec": {"replicas": 6}}),
+    );
     assert_eq!(k.get(rollout).expect("the rollout")["spec"]["replicas"], 6);
-    let no_scale = k.request("GET", "/apis/apps/v1/namespaces/default/daemonsets/x/scale", None, None);
+    let no_scale = k.request(
+        "GET",
+        "/apis/apps/v1/namespaces/default/daemonsets/x/scale",
+        None,
+        None,
+    );
     assert_status(&no_scale, 404, "NotFound");
 }
 
@@ -244,7 +316,11 @@ fn scale_and_status_subresources_behave_like_a_controller_s() {
 fn evictions_respect_disruption_budgets_and_lists_filter_by_selectors() {
     let k = KubeEmulator::start();
     let pods = "/api/v1/namespaces/default/pods";
-    for (name, app, node) in [("web-0", "web", "n1"), ("web-1", "web", "n1"), ("db-0", "db", "n2")] {
+    for (name, app, node) in [
+        ("web-0", "web", "n1"),
+        ("web-1", "web", "n1"),
+        ("db-0", "db", "n2"),
+    ] {
         k.create(
             pods,
             &json!({"apiVersion": "v1", "kind": "Pod",
@@ -254,7 +330,10 @@ fn evictions_respect_disruption_budgets_and_lists_filter_by_selectors() {
                     "status": {"phase": "Running"}}),
         );
     }
-    assert_eq!(k.get(&format!("{pods}/web-0")).expect("web-0")["status"]["phase"], "Running");
+    assert_eq!(
+        k.get(&format!("{pods}/web-0")).expect("web-0")["status"]["phase"],
+        "Running"
+    );
     let sel = |q: &str| names(&k.list(&format!("{pods}?{q}")));
     assert_eq!(sel("labelSelector=app%3Dweb"), ["web-0", "web-1"]);
     assert_eq!(sel("labelSelector=app%21%3Dweb"), ["db-0"]);
@@ -262,13 +341,19 @@ fn evictions_respect_disruption_budgets_and_lists_filter_by_selectors() {
     assert_eq!(sel("labelSelector=app%3Dweb%2Ctier").len(), 0);
     assert_eq!(sel("fieldSelector=spec.nodeName%3Dn2"), ["db-0"]);
     assert_eq!(sel("fieldSelector=metadata.name%3Dweb-1"), ["web-1"]);
-    assert_eq!(names(&k.list("/api/v1/pods?fieldSelector=spec.nodeName%3Dn1")), ["web-0", "web-1"]);
+    assert_eq!(
+        names(&k.list("/api/v1/pods?fieldSelector=spec.nodeName%3Dn1")),
+        ["web-0", "web-1"]
+    );
     let list = k.request("GET", pods, None, None).json();
     assert_eq!(list["kind"], "PodList");
     assert!(list["metadata"]["resourceVersion"].is_string(), "{list}");
 
     let log = k.request("GET", &format!("{pods}/web-0/log"), None, None);
-    assert_eq!((log.status, log.body.as_str()), (200, "web-0 started\nweb-0 ready\n"));
+    assert_eq!(
+        (log.status, log.body.as_str()),
+        (200, "web-0 started\nweb-0 ready\n")
+    );
 
     let pdb = "/apis/policy/v1/namespaces/default/poddisruptionbudgets";
     let budget = k.create(
@@ -293,7 +378,10 @@ fn evictions_respect_disruption_budgets_and_lists_filter_by_selectors() {
         blocked["message"],
         "Cannot evict pod as it would violate the pod's disruption budget."
     );
-    assert!(k.get(&format!("{pods}/web-0")).is_some(), "a blocked eviction deletes nothing");
+    assert!(
+        k.get(&format!("{pods}/web-0")).is_some(),
+        "a blocked eviction deletes nothing"
+    );
 
     let free = evict("db-0");
     assert_eq!(free.status, 201, "no budget covers db-0: {free}");
@@ -303,7 +391,10 @@ fn evictions_respect_disruption_budgets_and_lists_filter_by_selectors() {
     assert_eq!(evict("web-0").status, 201);
     assert!(k.get(&format!("{pods}/web-0")).is_none());
     let used = k.get(&format!("{pdb}/web")).expect("the budget");
-    assert_eq!(used["status"]["disruptionsAllowed"], 0, "the eviction used the disruption up");
+    assert_eq!(
+        used["status"]["disruptionsAllowed"], 0,
+        "the eviction used the disruption up"
+    );
     assert_status(&evict("web-1"), 429, "TooManyRequests");
     assert_status(&evict("gone"), 404, "NotFound");
 }
@@ -314,7 +405,10 @@ fn kube_rs_reads_the_kubeconfig_discovers_and_drives_the_emulator() {
     let eu = KubeEmulator::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let kubeconfig = dir.path().join("kubeconfig");
-    write_kubeconfig(&kubeconfig, &[("local-us-east-1", &us), ("local-eu-west-1", &eu)]);
+    write_kubeconfig(
+        &kubeconfig,
+        &[("local-us-east-1", &us), ("local-eu-west-1", &eu)],
+    );
     us.create(
         "/api/v1/namespaces/default/pods",
         &json!({"apiVersion": "v1", "kind": "Pod",
@@ -327,7 +421,6 @@ fn kube_rs_reads_the_kubeconfig_discovers_and_drives_the_emulator() {
     );
 
     block_on(async {
-        let t0 = std::time::Instant::now();
         let client = |context: Option<&str>| {
             let kubeconfig = Kubeconfig::read_from(&kubeconfig).expect("the kubeconfig parses");
             let options = KubeConfigOptions {
@@ -335,19 +428,23 @@ fn kube_rs_reads_the_kubeconfig_discovers_and_drives_the_emulator() {
                 ..Default::default()
             };
             async move {
-                let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await
                     .expect("a client config from the kubeconfig");
+                // kube-rs retries a 429 up to 15 times by default, honouring Retry-After (10 s
+                // for an eviction a budget blocks, as on a real server): minutes before the error.
+                config.default_retry = false;
                 kube::Client::try_from(config).expect("a client")
             }
         };
-        eprintln!("T 341 {:?}", t0.elapsed());
         let client_us = client(None).await; // the current context is the first one
         let client_eu = client(Some("local-eu-west-1")).await;
-        eprintln!("T 343 {:?}", t0.elapsed());
 
         for discovery in [
-            Discovery::new(client_us.clone()).run().await.expect("discovery"),
+            Discovery::new(client_us.clone())
+                .run()
+                .await
+                .expect("discovery"),
             Discovery::new(client_us.clone())
                 .run_aggregated()
                 .await
@@ -357,9 +454,15 @@ fn kube_rs_reads_the_kubeconfig_discovers_and_drives_the_emulator() {
                 .resolve_gvk(&GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Rollout"))
                 .expect("rollouts are served");
             assert_eq!(caps.scope, Scope::Namespaced);
-            let subresources: Vec<String> =
-                caps.subresources.iter().map(|(ar, _)| ar.plural.clone()).collect();
-            assert!(subresources.contains(&"scale".to_string()), "{subresources:?}");
+            let subresources: Vec<String> = caps
+                .subresources
+                .iter()
+                .map(|(ar, _)| ar.plural.clone())
+                .collect();
+            assert!(
+                subresources.contains(&"scale".to_string()),
+                "{subresources:?}"
+            );
             let (_, caps) = discovery
                 .resolve_gvk(&GroupVersionKind::gvk("karpenter.sh", "v1", "NodePool"))
                 .expect("nodepools are served");
@@ -371,47 +474,59 @@ fn kube_rs_reads_the_kubeconfig_discovers_and_drives_the_emulator() {
             );
         }
 
-        let discovery = Discovery::new(client_us.clone()).run().await.expect("discovery");
-        eprintln!("T 370 {:?}", t0.elapsed());
+        let discovery = Discovery::new(client_us.clone())
+            .run()
+            .await
+            .expect("discovery");
         let (deployments, _) = discovery
             .resolve_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment"))
             .expect("deployments are served");
-        let api: Api<DynamicObject> = Api::namespaced_with(client_us.clone(), "default", &deployments);
-        eprintln!("T 374 {:?}", t0.elapsed());
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client_us.clone(), "default", &deployments);
         let obj: DynamicObject = serde_json::from_value(json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "web", "labels": {"app": "web"}},
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}},
         }))
         .expect("a DynamicObject");
-        eprintln!("T 380 {:?}", t0.elapsed());
         let applied = api
-            .patch("web", &PatchParams::apply("eprun").force(), &Patch::Apply(&obj))
+            .patch(
+                "web",
+                &PatchParams::apply("eprun").force(),
+                &Patch::Apply(&obj),
+            )
             .await
             .expect("server-side apply creates");
         assert!(applied.metadata.uid.is_some());
-        eprintln!("T 385 {:?}", t0.elapsed());
         assert!(api.get_opt("missing").await.expect("get_opt").is_none());
-        eprintln!("T 386 {:?}", t0.elapsed());
         let listed = api
             .list(&ListParams::default().labels("app=web"))
             .await
             .expect("a list");
         assert_eq!(listed.items.len(), 1);
-        eprintln!("T 391 {:?}", t0.elapsed());
-        assert_eq!(api.get_scale("web").await.expect("the scale").spec.and_then(|s| s.replicas), Some(2));
-        eprintln!("T 392 {:?}", t0.elapsed());
-        api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 4}})))
-            .await
-            .expect("patch the scale");
         assert_eq!(
-            us.get("/apis/apps/v1/namespaces/default/deployments/web").expect("web")["spec"]["replicas"],
+            api.get_scale("web")
+                .await
+                .expect("the scale")
+                .spec
+                .and_then(|s| s.replicas),
+            Some(2)
+        );
+        api.patch_scale(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 4}})),
+        )
+        .await
+        .expect("patch the scale");
+        assert_eq!(
+            us.get("/apis/apps/v1/namespaces/default/deployments/web")
+                .expect("web")["spec"]["replicas"],
             4
         );
-        eprintln!("T 399 {:?}", t0.elapsed());
 
-        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client_us.clone(), "default");
-        eprintln!("T 401 {:?}", t0.elapsed());
+        let pods: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(client_us.clone(), "default");
         match pods.evict("web-0", &EvictParams::default()).await {
             Err(kube::Error::Api(status)) => {
                 assert_eq!(status.code, 429, "{status:?}");
@@ -424,16 +539,18 @@ fn kube_rs_reads_the_kubeconfig_discovers_and_drives_the_emulator() {
             .await
             .expect("delete");
         assert!(deleted.is_left(), "the deleted object comes back");
-        eprintln!("T 413 {:?}", t0.elapsed());
 
         // The other context reaches the other emulator.
         let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client_eu.clone());
-        eprintln!("T 416 {:?}", t0.elapsed());
         assert!(namespaces.get_opt("default").await.expect("get").is_some());
-        eprintln!("T 417 {:?}", t0.elapsed());
-        let eu_deployments: Api<DynamicObject> = Api::namespaced_with(client_eu, "default", &deployments);
-        eprintln!("T 418 {:?}", t0.elapsed());
-        assert!(eu_deployments.get_opt("web").await.expect("get_opt").is_none());
-        eprintln!("T 419 {:?}", t0.elapsed());
+        let eu_deployments: Api<DynamicObject> =
+            Api::namespaced_with(client_eu, "default", &deployments);
+        assert!(
+            eu_deployments
+                .get_opt("web")
+                .await
+                .expect("get_opt")
+                .is_none()
+        );
     });
 }

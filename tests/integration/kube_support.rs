@@ -81,7 +81,13 @@ impl KubeEmulator {
             .stdout(Stdio::piped())
             .stderr(err)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {} {}: {e}", python.display(), script.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {} {}: {e}",
+                    python.display(),
+                    script.display()
+                )
+            });
 
         // Its first stdout line is `listening on PORT`; a thread reads it (and drains the rest,
         // so that the emulator never blocks on a full pipe).
@@ -99,7 +105,10 @@ impl KubeEmulator {
         let deadline = Instant::now() + Duration::from_secs(30);
         let port = loop {
             match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(line) => match line.strip_prefix("listening on ").and_then(|p| p.trim().parse::<u16>().ok()) {
+                Ok(line) => match line
+                    .strip_prefix("listening on ")
+                    .and_then(|p| p.trim().parse::<u16>().ok())
+                {
                     Some(port) => break port,
                     None => {
                         let _ = child.kill();
@@ -234,7 +243,9 @@ impl KubeEmulator {
     /// The items of the list at `path` (a collection; may carry `?labelSelector=` and
     /// `?fieldSelector=`, URL-encoded).
     pub fn list(&self, path: &str) -> Vec<Value> {
-        let list = self.expect_success(self.request("GET", path, None, None)).json();
+        let list = self
+            .expect_success(self.request("GET", path, None, None))
+            .json();
         match list.get("items") {
             Some(Value::Array(items)) => items.clone(),
             _ => panic!("GET {path} answered no `items`: {list}"),
@@ -333,7 +344,9 @@ fn parse_http_answer(raw: &[u8]) -> Result<(u16, String), String> {
     let header = |name: &str| {
         head.lines().skip(1).find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
         })
     };
     let mut decoded = Vec::new();
@@ -364,7 +377,10 @@ fn parse_http_answer(raw: &[u8]) -> Result<(u16, String), String> {
 /// Writes a kubeconfig with one cluster, user and context per `(name, emulator)` (all three named
 /// `name`; the user has a dummy token), `current-context` being the first.
 pub fn write_kubeconfig(path: &Path, contexts: &[(&str, &KubeEmulator)]) {
-    assert!(!contexts.is_empty(), "a kubeconfig needs at least one context");
+    assert!(
+        !contexts.is_empty(),
+        "a kubeconfig needs at least one context"
+    );
     // JSON strings are YAML strings: quoting through serde_json keeps any name safe.
     let q = |s: &str| Value::from(s).to_string();
     let mut clusters = String::new();

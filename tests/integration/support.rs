@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use crate::kube_support::{KubeEmulator, write_kubeconfig};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
@@ -65,11 +66,25 @@ pub fn poll_until<T>(
 // ---------------------------------------------------------------------------------------------
 // moto
 
-/// A moto server on a free loopback port, stopped when dropped.
+/// A moto server on a free loopback port, stopped when dropped; with it, the two Kubernetes
+/// emulators the local environments' contexts name, started on first use.
 pub struct Moto {
     child: Child,
     port: u16,
     log: PathBuf,
+    _dir: tempfile::TempDir,
+    kube: std::sync::OnceLock<Clusters>,
+}
+
+/// One Kubernetes emulator per local region (contexts `local-us-east-1`, `local-eu-west-1`), so
+/// the two regions never share a cluster, and the kubeconfig naming them.
+pub struct Clusters {
+    /// Context `local-us-east-1`.
+    pub us: KubeEmulator,
+    /// Context `local-eu-west-1`.
+    pub eu: KubeEmulator,
+    /// The kubeconfig file.
+    pub kubeconfig: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -127,6 +142,7 @@ impl Moto {
             port,
             log,
             _dir: dir,
+            kube: std::sync::OnceLock::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -156,6 +172,25 @@ impl Moto {
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The Kubernetes emulators of both local regions, started on first use.
+    pub fn clusters(&self) -> &Clusters {
+        self.kube.get_or_init(|| {
+            let dir = tempfile::Builder::new()
+                .prefix("eprun-kubeconfig-")
+                .tempdir()
+                .expect("temp dir for the kubeconfig");
+            let (us, eu) = (KubeEmulator::start(), KubeEmulator::start());
+            let kubeconfig = dir.path().join("config");
+            write_kubeconfig(&kubeconfig, &[("local-us-east-1", &us), ("local-eu-west-1", &eu)]);
+            Clusters {
+                us,
+                eu,
+                kubeconfig,
+                _dir: dir,
+            }
+        })
     }
 
     /// What moto printed so far.
@@ -448,9 +483,11 @@ pub fn eprun(project: &Project, args: &[&str]) -> Eprun {
 }
 
 impl Eprun {
-    /// Talk to this moto (`AWS_ENDPOINT_URL`).
+    /// Talk to this moto (`AWS_ENDPOINT_URL`) and its Kubernetes emulators (`KUBECONFIG`).
     pub fn moto(self, moto: &Moto) -> Self {
+        let kubeconfig = moto.clusters().kubeconfig.display().to_string();
         self.env("AWS_ENDPOINT_URL", &moto.endpoint())
+            .env("KUBECONFIG", &kubeconfig)
     }
 
     /// Sets an environment variable.

@@ -151,7 +151,10 @@ class ApiError(Exception):
         return status
 
     def response(self) -> aiohttp.web.Response:
-        return aiohttp.web.json_response(self.status(), status=self.code)
+        # A real server turns details.retryAfterSeconds into Retry-After, which clients honour.
+        retry_after = (self.details or {}).get('retryAfterSeconds')
+        headers = {'Retry-After': str(retry_after)} if retry_after else None
+        return aiohttp.web.json_response(self.status(), status=self.code, headers=headers)
 
 
 def no_such_endpoint() -> ApiError:
@@ -777,7 +780,8 @@ class KubeEmulator(kmock.KubernetesEmulator):
             pod = self._find(res, request.namespace, request.name)
             if pod is None:
                 raise not_found(res, request.name)
-            success = ok({'apiVersion': 'v1', 'kind': 'Status', 'metadata': {}, 'status': 'Success', 'code': 201}, 201)
+            success = ok({'apiVersion': 'v1', 'kind': 'Status', 'metadata': {}, 'status': 'Success',
+                          'code': 201}, 201)
             # A finished pod disrupts nothing: a real server evicts it whatever the budgets say.
             if (pod.get('status') or {}).get('phase') in ('Succeeded', 'Failed'):
                 await self._delete_one(request, res, pod)
@@ -803,7 +807,8 @@ class KubeEmulator(kmock.KubernetesEmulator):
                 if not self._dry_run(request):
                     # The eviction API takes the disruption from the budget; the PDB controller
                     # (here: the test) gives it back later.
-                    new = dict(copy.deepcopy(pdb), status=dict(status, disruptionsAllowed=status['disruptionsAllowed'] - 1))
+                    used = dict(status, disruptionsAllowed=status['disruptionsAllowed'] - 1)
+                    new = dict(copy.deepcopy(pdb), status=used)
                     updated = self._stamp_updated(pdb, new, PDBS, self.resources[PDBS], keep='status')
                     await self._store(PDBS, request.namespace, updated, created=False)
             await self._delete_one(request, res, pod)
