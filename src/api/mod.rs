@@ -1,7 +1,11 @@
 //! The functions scripts call: the stack, resource declarations and helpers.
 
+mod aws_verbs;
 mod k8s;
+mod k8s_verbs;
 mod resources;
+mod runbook;
+mod secrets;
 mod stack;
 mod util;
 
@@ -14,12 +18,24 @@ pub fn register(engine: &mut Engine, session: &Session) {
     let mut aws = rhai::Module::new();
     stack::register(engine, &mut aws, session);
     util::register(engine);
-    resources::register(&mut aws, session);
+    // One sub-module per service (`aws::eks`, …): resource declarations and verbs side by side.
+    let mut services = Services::new();
+    resources::register(&mut services, session);
+    aws_verbs::register(&mut services, session);
+    secrets::register(engine, &mut services, session);
+    for (service, module) in services {
+        aws.set_sub_module(service, module);
+    }
     engine.register_static_module("aws", aws.into());
+    runbook::register(engine, session);
     let mut kube = rhai::Module::new();
     k8s::register(&mut kube, session);
+    k8s_verbs::register(&mut kube, session);
     engine.register_static_module("k8s", kube.into());
 }
+
+/// The `aws::<service>` sub-modules while they are filled, by service name.
+pub(crate) type Services = std::collections::BTreeMap<&'static str, rhai::Module>;
 
 /// A script error at a position.
 pub(crate) fn fail(message: impl Into<String>, pos: Position) -> Box<EvalAltResult> {

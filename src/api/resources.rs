@@ -10,15 +10,16 @@ use crate::resource::{self, Props, Resource};
 use crate::schema::{self, Kind};
 use crate::token;
 use crate::value::to_json;
-use rhai::{Dynamic, EvalAltResult, FuncRegistration, ImmutableString, Module, NativeCallContext};
+use rhai::{Dynamic, EvalAltResult, FuncRegistration, ImmutableString, NativeCallContext};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Keys every declaration accepts besides the type's own props.
 pub const META_KEYS: &[&str] = &["depends_on", "protect", "ignore_changes", "region"];
 
-pub(super) fn register(aws: &mut Module, session: &Session) {
-    let mut services: BTreeMap<&str, Module> = BTreeMap::new();
+/// Registers `aws::<service>::<type>` for every resource type into `services` (one module per
+/// service); `super::register` adds the verbs to the same modules, then installs them under `aws`.
+pub(super) fn register(services: &mut super::Services, session: &Session) {
     for &res in resource::registry() {
         let (service, noun) = res.kind().split_once('.').unwrap_or(("aws", res.kind()));
         let module = services.entry(service).or_default();
@@ -33,9 +34,6 @@ pub(super) fn register(aws: &mut Module, session: &Session) {
                     declare(&ctx, &s, res, &name, props)
                 },
             );
-    }
-    for (service, module) in services {
-        aws.set_sub_module(service, module);
     }
 }
 

@@ -94,6 +94,25 @@ pub(super) fn register(engine: &mut Engine) {
                 .map_err(|e| fail(format!("invalid JSON: {e}"), Position::NONE))?;
             Ok(to_dynamic(&v))
         });
+    FuncRegistration::new("now_utc")
+        .with_comments(["/// The current time as RFC 3339 UTC text (`2026-11-26T02:10:00Z`); such times sort as text."])
+        .with_params_info(["String"])
+        .register_into_engine(engine, || {
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        });
+    FuncRegistration::new("sleep")
+        .with_comments(["/// Waits `seconds` (for polling in runbooks); Ctrl-C ends the wait."])
+        .with_params_info(["seconds: INT", "()"])
+        .register_into_engine(engine, |seconds: INT| -> Result<(), Box<EvalAltResult>> {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds.max(0) as u64);
+            while std::time::Instant::now() < until {
+                if crate::interrupt::requested() {
+                    return Err(fail("interrupted by Ctrl-C", Position::NONE));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Ok(())
+        });
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod kms;
 pub mod route53;
 pub mod s3;
 pub mod secretsmanager;
+pub mod verbs;
 mod tags;
 
 pub use tags::{ADDRESS_TAG, STACK_TAG, Tags, ownership_tags};

@@ -172,8 +172,16 @@ pub async fn destroy(file: &Path, g: &Global, yes: bool) -> Result<u8> {
     converge(file, g, yes, Mode::Destroy).await
 }
 
-/// `eprun FILE`: a stack is planned, confirmed and applied; any other script is evaluated.
+/// `eprun FILE`: a stack is planned, confirmed and applied; a runbook runs like `eprun run FILE`;
+/// any other script is evaluated.
 pub async fn run_file(file: &Path, g: &Global, yes: bool) -> Result<u8> {
+    if crate::runbook::is_runbook_file(file) {
+        let opts = super::run::Options {
+            yes,
+            ..Default::default()
+        };
+        return super::run::run(file, g, opts).await;
+    }
     let evaluated = script::evaluate(file, g.env.clone()).await?;
     if evaluated.declarations.is_stack() {
         return converge(file, g, yes, Mode::Apply).await;

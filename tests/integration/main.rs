@@ -4,13 +4,19 @@
 mod kube_support;
 mod support;
 
+mod aws_verbs;
 mod bad_input;
 mod cli;
 mod crash_safety;
 mod discover;
+mod dr_runbooks;
+mod k8s_addons;
+mod k8s_objects;
+mod k8s_verbs;
 mod kube_emulator;
 mod offline_plan;
 mod regions;
+mod runbook_runtime;
 mod s3_state;
 mod state_file;
 mod vpc_stack;

@@ -1646,7 +1646,7 @@ fn dr_apply_killed_mid_way_converges_without_duplicates() {
         .iter()
         .map(|r| r.role_name().to_string())
         .collect();
-    let expected: BTreeSet<String> = ["cluster", "node", "payment-service", "karpenter"]
+    let expected: BTreeSet<String> = ["cluster", "node", "payment-service", "karpenter", "external-secrets"]
         .iter()
         .map(|s| format!("{}-{s}", DR.cluster))
         .collect();
@@ -1815,7 +1815,7 @@ fn irsa_role_for_an_unknown_service_account_is_flagged() {
     let accounts = env_of(&project, &PRIMARY)["eks"]["service_accounts"]
         .as_array()
         .map(|a| a.len());
-    assert_eq!(accounts, Some(3), "the edit added a third IRSA entry");
+    assert_eq!(accounts, Some(4), "the edit added a fourth IRSA entry");
 
     for args in [
         vec!["plan", PRIMARY.script, "--env", PRIMARY.stack],

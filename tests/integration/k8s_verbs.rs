@@ -1,0 +1,883 @@
+//! The imperative Kubernetes verbs (`k8s::get`, `list`, `apply`, `patch`, `delete`, `scale`,
+//! `wait`, `rollout_*`, `cordon`, `drain`, `logs`): the real binary's `eprun eval` against the
+//! Kubernetes emulator, reached through a kubeconfig context as `environments/local/us-east-1.toml`
+//! says (`[k8s] connect = "kubeconfig"`, `context = "local-us-east-1"`). Results are checked
+//! through the emulator's own HTTP API, and the tests play the controllers (status, PDB budgets,
+//! finalizers) through it while eprun waits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::kube_support::{KubeEmulator, write_kubeconfig};
+use crate::support::{LOCAL_US, Output, Project, Running, eprun, poll_until};
+
+/// How long a test waits for a spawned eprun.
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A project copy whose `local/us-east-1` cluster is an emulator.
+struct Cluster {
+    kube: KubeEmulator,
+    project: Project,
+    kubeconfig: PathBuf,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let kube = KubeEmulator::start();
+        let project = Project::new();
+        let env = project.read("environments/local/us-east-1.toml");
+        assert!(
+            env.contains("connect = \"kubeconfig\"")
+                && env.contains("context = \"local-us-east-1\""),
+            "environments/local/us-east-1.toml should reach its cluster through the kubeconfig context `local-us-east-1`"
+        );
+        let kubeconfig = project.join(".test-scratch/kubeconfig");
+        write_kubeconfig(&kubeconfig, &[("local-us-east-1", &kube)]);
+        Cluster {
+            kube,
+            project,
+            kubeconfig,
+        }
+    }
+
+    fn command(&self, expr: &str) -> crate::support::Eprun {
+        eprun(&self.project, &["eval", expr, "--env", LOCAL_US])
+            .env("KUBECONFIG", &self.kubeconfig.display().to_string())
+    }
+
+    /// `eprun eval EXPR --env local/us-east-1`, run to its end.
+    fn eval(&self, expr: &str) -> Output {
+        let out = self.command(expr).run();
+        out.expect_no_panic();
+        out
+    }
+
+    /// [`Cluster::eval`] that must succeed; its result as JSON.
+    fn eval_json(&self, expr: &str) -> Value {
+        let out = self.eval(expr);
+        out.expect_success();
+        out.json()
+    }
+
+    /// [`Cluster::eval`] that must fail; its stderr.
+    fn eval_err(&self, expr: &str) -> String {
+        let out = self.eval(expr);
+        out.expect_code(1);
+        out.stderr.clone()
+    }
+
+    /// `eprun eval` in the background, for verbs that wait for the test to play a controller.
+    fn spawn(&self, expr: &str) -> Running {
+        self.command(expr).spawn()
+    }
+
+    fn namespace(&self, name: &str) {
+        self.kube.apply(
+            &format!("/api/v1/namespaces/{name}"),
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+        );
+    }
+
+    fn node(&self, name: &str) {
+        self.kube.create(
+            "/api/v1/nodes",
+            &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}),
+        );
+    }
+
+    /// A running pod on `node`, owned by `owner` (`(kind, name)`), with `labels`.
+    fn pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+        labels: Value,
+        owner: Option<(&str, &str)>,
+    ) -> Value {
+        let mut metadata = json!({"name": name, "labels": labels});
+        if let Some((kind, owner_name)) = owner {
+            metadata["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": kind, "name": owner_name,
+                                                  "uid": format!("{owner_name}-uid"), "controller": true}]);
+        }
+        self.kube.create(
+            &format!("/api/v1/namespaces/{namespace}/pods"),
+            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+                    "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}]},
+                    "status": {"phase": "Running"}}),
+        )
+    }
+
+    fn pod_exists(&self, namespace: &str, name: &str) -> bool {
+        self.kube
+            .get(&format!("/api/v1/namespaces/{namespace}/pods/{name}"))
+            .is_some()
+    }
+
+    /// What the emulator logged and what eprun printed so far, for failure messages.
+    fn context(&self, running: &Running) -> String {
+        format!(
+            "{}\n--- kube emulator log ---\n{}",
+            running.context(),
+            self.kube.log_text()
+        )
+    }
+}
+
+fn names(items: &Value) -> Vec<String> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .map(|i| {
+            i["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+const WEB: &str = "/apis/apps/v1/namespaces/payments/deployments/web";
+
+fn web_manifest(replicas: i64) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+           "metadata": {"name": "web", "namespace": "payments", "labels": {"app": "web"}},
+           "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}},
+                                 "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}})
+}
+
+#[test]
+fn get_list_apply_patch_and_delete_objects() {
+    let c = Cluster::start();
+    c.namespace("payments");
+
+    // apply creates (server-side apply on a missing object) and returns the stored object.
+    let applied = c.eval_json(
+        r#"k8s::apply(#{
+            apiVersion: "apps/v1", kind: "Deployment",
+            metadata: #{ name: "web", namespace: "payments", labels: #{ app: "web" } },
+            spec: #{ replicas: 2, selector: #{ matchLabels: #{ app: "web" } },
+                     template: #{ metadata: #{ labels: #{ app: "web" } },
+                                  spec: #{ containers: [#{ name: "web", image: "nginx:1.27" }] } } }
+        })"#,
+    );
+    assert_eq!(applied["kind"], "Deployment");
+    assert!(applied["metadata"]["uid"].is_string(), "{applied}");
+    let stored = c.kube.get(WEB).expect("apply created the deployment");
+    assert_eq!(stored["spec"]["replicas"], 2);
+    assert_eq!(stored["metadata"]["labels"]["app"], "web");
+    assert_eq!(stored["metadata"]["uid"], applied["metadata"]["uid"]);
+
+    // A second apply changes the object in place.
+    c.eval_json(
+        r#"k8s::apply(#{ apiVersion: "apps/v1", kind: "Deployment",
+                         metadata: #{ name: "web", namespace: "payments" }, spec: #{ replicas: 3 } })"#,
+    );
+    let stored = c.kube.get(WEB).expect("the deployment");
+    assert_eq!(stored["spec"]["replicas"], 3);
+    assert_eq!(
+        stored["spec"]["selector"]["matchLabels"]["app"], "web",
+        "apply merged: {stored}"
+    );
+
+    // get: the object, or () when absent.
+    let got = c.eval_json(r#"k8s::get("Deployment", "payments", "web")"#);
+    assert_eq!(got["spec"]["replicas"], 3);
+    assert_eq!(got["apiVersion"], "apps/v1");
+    assert!(got["metadata"].get("managedFields").is_none());
+    assert_eq!(
+        c.eval_json(r#"k8s::get("Deployment", "payments", "nope")"#),
+        Value::Null
+    );
+    // The same kind by group/version/Kind.
+    let got = c.eval_json(r#"k8s::get("apps/v1/Deployment", "payments", "web").metadata.name"#);
+    assert_eq!(got, "web");
+
+    // list: a namespace, all namespaces, label selectors as text or as a map.
+    c.kube.create(
+        "/apis/apps/v1/namespaces/payments/deployments",
+        &json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "worker", "labels": {"app": "worker"}},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "worker"}}}}),
+    );
+    c.kube.create(
+        "/apis/apps/v1/namespaces/default/deployments",
+        &json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "labels": {"app": "web"}},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}}}),
+    );
+    assert_eq!(
+        names(&c.eval_json(r#"k8s::list("Deployment", "payments")"#)),
+        ["web", "worker"]
+    );
+    let everywhere = c.eval_json(r#"k8s::list("Deployment", "")"#);
+    assert_eq!(everywhere.as_array().map(Vec::len), Some(3), "{everywhere}");
+    let by_text = c.eval_json(r#"k8s::list("Deployment", "", "app=web")"#);
+    assert_eq!(names(&by_text), ["web", "web"]);
+    assert!(
+        by_text
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["kind"] == "Deployment")
+    );
+    let by_map = c.eval_json(r#"k8s::list("Deployment", "payments", #{ app: "worker" })"#);
+    assert_eq!(names(&by_map), ["worker"]);
+    let namespaces = c.eval_json(r#"k8s::list("Namespace", "").map(|n| n.metadata.name)"#);
+    assert!(
+        namespaces.as_array().unwrap().contains(&json!("payments")),
+        "{namespaces}"
+    );
+
+    // patch: a JSON merge patch, e.g. a NodePool's limits during an incident.
+    c.kube.create(
+        "/apis/karpenter.sh/v1/nodepools",
+        &json!({"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "payments"},
+                "spec": {"limits": {"cpu": "256", "memory": "1024Gi"}, "weight": 10}}),
+    );
+    let patched = c.eval_json(
+        r#"k8s::patch("NodePool", "", "payments", #{ spec: #{ limits: #{ cpu: "512" } } })"#,
+    );
+    assert_eq!(patched["spec"]["limits"]["cpu"], "512");
+    let pool = c
+        .kube
+        .get("/apis/karpenter.sh/v1/nodepools/payments")
+        .expect("the node pool");
+    assert_eq!(
+        pool["spec"]["limits"],
+        json!({"cpu": "512", "memory": "1024Gi"})
+    );
+    assert_eq!(pool["spec"]["weight"], 10);
+    // `()` removes a key.
+    c.eval_json(r#"k8s::patch("NodePool", "", "payments", #{ spec: #{ weight: () } })"#);
+    let pool = c
+        .kube
+        .get("/apis/karpenter.sh/v1/nodepools/payments")
+        .expect("the node pool");
+    assert!(pool["spec"].get("weight").is_none(), "{pool}");
+
+    // A Secret's values never come back (its keys do).
+    c.kube.create(
+        "/api/v1/namespaces/payments/secrets",
+        &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+                "type": "Opaque", "data": {"password": "aHVudGVyMg=="}}),
+    );
+    let out = c.eval(r#"k8s::get("Secret", "payments", "db")"#);
+    out.expect_success();
+    assert_eq!(out.json()["data"], json!({"password": "<redacted>"}));
+    assert!(!out.all().contains("aHVudGVyMg"), "{out}");
+    let out = c.eval(r#"k8s::list("Secret", "payments")"#);
+    out.expect_success();
+    assert!(!out.all().contains("aHVudGVyMg"), "{out}");
+
+    // delete: true when it was there, false when already gone.
+    assert_eq!(
+        c.eval_json(r#"k8s::delete("Deployment", "payments", "worker")"#),
+        true
+    );
+    assert!(
+        c.kube
+            .get("/apis/apps/v1/namespaces/payments/deployments/worker")
+            .is_none()
+    );
+    assert_eq!(
+        c.eval_json(r#"k8s::delete("Deployment", "payments", "worker")"#),
+        false
+    );
+
+    // Errors name the operation and the object, or the mistake, before any call.
+    let err =
+        c.eval_err(r#"k8s::patch("Deployment", "payments", "nope", #{ spec: #{ replicas: 1 } })"#);
+    assert!(
+        err.contains("`patch` on `Deployment payments/nope` failed"),
+        "{err}"
+    );
+    assert!(err.contains("not found"), "{err}");
+    let err = c.eval_err(r#"k8s::get("Deployment", "", "web")"#);
+    assert!(err.contains("`Deployment` is a namespaced kind"), "{err}");
+    let err = c.eval_err(r#"k8s::get("Node", "default", "n1")"#);
+    assert!(err.contains("`Node` is cluster-scoped"), "{err}");
+    let err = c.eval_err(r#"k8s::get("deploy", "payments", "web")"#);
+    assert!(err.contains("did you mean `Deployment`?"), "{err}");
+    let err = c.eval_err(r#"k8s::list("example.com/v1/Widget", "")"#);
+    assert!(
+        err.contains("`discovery` on `example.com/v1 Widget` failed"),
+        "{err}"
+    );
+    assert!(err.contains("does not serve `example.com/v1`"), "{err}");
+    let err = c.eval_err(r#"k8s::get("argoproj.io/v1alpha1/Experiment", "payments", "x")"#);
+    assert!(err.contains("does not serve kind `Experiment`"), "{err}");
+    let err = c.eval_err(
+        r#"k8s::apply(#{ apiVersion: "apps/v1", kind: "Deployment", metadata: #{ name: "x" } })"#,
+    );
+    assert!(err.contains("set `metadata.namespace`"), "{err}");
+}
+
+#[test]
+fn scale_then_wait_for_a_closure_a_condition_and_a_deletion() {
+    let c = Cluster::start();
+    c.namespace("payments");
+    c.kube.apply(WEB, &web_manifest(2));
+
+    // eprun scales, then waits for the pods to be ready; the test plays the controller.
+    let running = c.spawn(
+        r#"let scaled = k8s::scale("Deployment", "payments", "web", 5);
+           let d = k8s::wait("Deployment", "payments", "web", |d| d.status?.readyReplicas == 5, 60);
+           #{ scaled: scaled, ready: d.status.readyReplicas }"#,
+    );
+    poll_until(
+        RUN_TIMEOUT,
+        "eprun to scale web to 5",
+        || c.context(&running),
+        || (c.kube.get(WEB)?["spec"]["replicas"] == 5).then_some(()),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !running.finished(),
+        "the wait ended before the pods were ready\n{}",
+        c.context(&running)
+    );
+    c.kube
+        .patch_status(WEB, &json!({"replicas": 5, "readyReplicas": 3}));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !running.finished(),
+        "3 of 5 ready is not 5\n{}",
+        c.context(&running)
+    );
+    c.kube.patch_status(WEB, &json!({"readyReplicas": 5}));
+    let out = running.wait(RUN_TIMEOUT);
+    out.expect_success();
+    assert_eq!(
+        out.json(),
+        json!({"scaled": {"previous": 2, "replicas": 5}, "ready": 5})
+    );
+
+    // A named condition must be True for the latest generation.
+    let generation = c.kube.get(WEB).expect("web")["metadata"]["generation"]
+        .as_i64()
+        .expect("a generation");
+    c.kube.patch_status(
+        WEB,
+        &json!({"observedGeneration": generation - 1,
+                "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]}),
+    );
+    let running = c.spawn(
+        r#"k8s::wait("Deployment", "payments", "web", "Available", 60).status.observedGeneration"#,
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        !running.finished(),
+        "a stale condition does not count\n{}",
+        c.context(&running)
+    );
+    c.kube
+        .patch_status(WEB, &json!({"observedGeneration": generation}));
+    let out = running.wait(RUN_TIMEOUT);
+    out.expect_success();
+    assert_eq!(out.json(), generation);
+
+    // A timeout says what was last seen.
+    let err = c.eval_err(r#"k8s::wait("Deployment", "payments", "web", "Progressing", 1)"#);
+    assert!(
+        err.contains("`wait` on `Deployment payments/web` failed: timed out after 1s waiting for condition `Progressing` to be True"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Available=True (MinimumReplicasAvailable)"),
+        "{err}"
+    );
+    let err =
+        c.eval_err(r#"k8s::wait("Deployment", "payments", "web", |d| d.spec.replicas == 9, 1)"#);
+    assert!(
+        err.contains("timed out after 1s waiting for the condition closure to return true"),
+        "{err}"
+    );
+    let err = c.eval_err(r#"k8s::wait("Deployment", "payments", "web", |d| 1, 5)"#);
+    assert!(err.contains("must return a bool"), "{err}");
+
+    // "deleted": a finalizer holds the object until the test (its controller) removes it.
+    c.kube.patch(
+        WEB,
+        &json!({"metadata": {"finalizers": ["example.com/cleanup"]}}),
+    );
+    let running = c.spawn(
+        r#"let there = k8s::delete("Deployment", "payments", "web");
+           #{ there: there, after: k8s::wait("Deployment", "payments", "web", "deleted", 60) }"#,
+    );
+    poll_until(
+        RUN_TIMEOUT,
+        "eprun to delete web",
+        || c.context(&running),
+        || {
+            c.kube.get(WEB)?["metadata"]["deletionTimestamp"]
+                .as_str()
+                .map(|_| ())
+        },
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !running.finished(),
+        "the finalizer still holds web\n{}",
+        c.context(&running)
+    );
+    c.kube
+        .patch(WEB, &json!({"metadata": {"finalizers": null}}));
+    let out = running.wait(RUN_TIMEOUT);
+    out.expect_success();
+    assert_eq!(out.json(), json!({"there": true, "after": null}));
+    assert!(c.kube.get(WEB).is_none());
+
+    // Scaling a kind without /scale says so.
+    c.kube.create(
+        "/apis/apps/v1/namespaces/payments/daemonsets",
+        &json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+                "spec": {"selector": {"matchLabels": {"app": "agent"}}}}),
+    );
+    let err = c.eval_err(r#"k8s::scale("DaemonSet", "payments", "agent", 2)"#);
+    assert!(
+        err.contains("`scale` on `DaemonSet payments/agent` failed"),
+        "{err}"
+    );
+    assert!(err.contains("no `/scale` subresource"), "{err}");
+    let err = c.eval_err(r#"k8s::scale("Deployment", "payments", "web", -1)"#);
+    assert!(err.contains("replicas must be"), "{err}");
+}
+
+#[test]
+fn drain_waits_for_a_disruption_budget_then_evicts() {
+    let c = Cluster::start();
+    c.namespace("payments");
+    c.node("n1");
+    c.node("n2");
+    let web = json!({"app": "web"});
+    c.pod(
+        "payments",
+        "web-0",
+        "n1",
+        web.clone(),
+        Some(("ReplicaSet", "web-6f7b")),
+    );
+    c.pod(
+        "payments",
+        "web-1",
+        "n1",
+        web.clone(),
+        Some(("ReplicaSet", "web-6f7b")),
+    );
+    c.pod(
+        "payments",
+        "web-2",
+        "n2",
+        web,
+        Some(("ReplicaSet", "web-6f7b")),
+    );
+    c.pod(
+        "kube-system",
+        "aws-node-n1",
+        "n1",
+        json!({"k8s-app": "aws-node"}),
+        Some(("DaemonSet", "aws-node")),
+    );
+    let mirror = json!({"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": "kube-proxy-n1",
+                                     "annotations": {"kubernetes.io/config.mirror": "3f1c"}},
+                        "spec": {"nodeName": "n1"}});
+    c.kube
+        .create("/api/v1/namespaces/kube-system/pods", &mirror);
+    let pdb = "/apis/policy/v1/namespaces/payments/poddisruptionbudgets";
+    c.kube.create(
+        pdb,
+        &json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
+                "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}},
+                "status": {"disruptionsAllowed": 1, "currentHealthy": 3, "desiredHealthy": 2}}),
+    );
+
+    let running = c.spawn(r#"k8s::drain("n1", #{ timeout: 60, grace_period: 30 })"#);
+    // The budget lets one pod go; the second eviction is refused until the test (the PDB
+    // controller) gives the budget another disruption.
+    poll_until(
+        RUN_TIMEOUT,
+        "the first eviction",
+        || c.context(&running),
+        || {
+            let gone = ["web-0", "web-1"]
+                .iter()
+                .filter(|p| !c.pod_exists("payments", p))
+                .count();
+            (gone == 1).then_some(())
+        },
+    );
+    let node = c.kube.get("/api/v1/nodes/n1").expect("n1");
+    assert_eq!(
+        node["spec"]["unschedulable"], true,
+        "drain cordons first: {node}"
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        !running.finished(),
+        "the budget blocks the second pod\n{}",
+        c.context(&running)
+    );
+    assert_eq!(
+        ["web-0", "web-1"]
+            .iter()
+            .filter(|p| c.pod_exists("payments", p))
+            .count(),
+        1,
+        "the budget blocks the second pod"
+    );
+    c.kube
+        .patch_status(&format!("{pdb}/web"), &json!({"disruptionsAllowed": 1}));
+    let out = running.wait(RUN_TIMEOUT);
+    out.expect_success();
+    assert_eq!(
+        out.json(),
+        json!({"node": "n1", "evicted": ["payments/web-0", "payments/web-1"],
+               "skipped": [{"pod": "kube-system/aws-node-n1", "reason": "DaemonSet"},
+                           {"pod": "kube-system/kube-proxy-n1", "reason": "mirror pod"}]})
+    );
+    assert!(!c.pod_exists("payments", "web-0") && !c.pod_exists("payments", "web-1"));
+    assert!(
+        c.pod_exists("payments", "web-2"),
+        "a pod on another node stays"
+    );
+    assert!(
+        c.pod_exists("kube-system", "aws-node-n1") && c.pod_exists("kube-system", "kube-proxy-n1")
+    );
+
+    // A budget that never allows it: the drain fails at its timeout naming the pod, cordoned.
+    let out = c.eval(r#"k8s::drain("n2", #{ timeout: 1 })"#);
+    out.expect_code(1);
+    assert!(out.stderr.contains("`drain` on `Node n2` failed"), "{out}");
+    assert!(
+        out.stderr
+            .contains("still block the eviction of payments/web-2"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("stays cordoned"), "{out}");
+    assert!(c.pod_exists("payments", "web-2"));
+    assert_eq!(
+        c.kube.get("/api/v1/nodes/n2").expect("n2")["spec"]["unschedulable"],
+        true
+    );
+
+    // uncordon (and cordon) change only what needs changing.
+    assert_eq!(
+        c.eval_json(r#"k8s::uncordon("n2")"#),
+        json!({"node": "n2", "unschedulable": false, "changed": true})
+    );
+    assert!(
+        c.kube.get("/api/v1/nodes/n2").expect("n2")["spec"]
+            .get("unschedulable")
+            .is_none()
+    );
+    assert_eq!(c.eval_json(r#"k8s::uncordon("n2")"#)["changed"], false);
+    assert_eq!(c.eval_json(r#"k8s::cordon("n2")"#)["changed"], true);
+    assert_eq!(
+        c.kube.get("/api/v1/nodes/n2").expect("n2")["spec"]["unschedulable"],
+        true
+    );
+    let err = c.eval_err(r#"k8s::drain("n1", #{ timeout: 5, grace: 3 })"#);
+    assert!(err.contains("unknown option `grace`"), "{err}");
+    assert!(err.contains("did you mean `grace_period`?"), "{err}");
+    let err = c.eval_err(r#"k8s::cordon("n9")"#);
+    assert!(err.contains("`cordon` on `Node n9` failed"), "{err}");
+}
+
+#[test]
+fn rollout_status_promote_and_abort() {
+    let c = Cluster::start();
+    c.namespace("payments");
+    let path = "/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts/payment-service";
+    let rollout = c.kube.create(
+        "/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts",
+        &json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                "metadata": {"name": "payment-service"},
+                "spec": {"replicas": 6, "paused": true,
+                         "selector": {"matchLabels": {"app": "payment-service"}},
+                         "strategy": {"blueGreen": {"activeService": "payment-service-active",
+                                                    "previewService": "payment-service-preview",
+                                                    "autoPromotionEnabled": false}}},
+                "status": {"phase": "Paused", "message": "BlueGreenPause", "controllerPause": true,
+                           "pauseConditions": [{"reason": "BlueGreenPause", "startTime": "2024-05-01T10:00:00Z"}],
+                           "replicas": 12, "readyReplicas": 12, "updatedReplicas": 6, "availableReplicas": 12,
+                           "blueGreen": {"activeSelector": "6f7b9c", "previewSelector": "8d2e4a"},
+                           "currentPodHash": "8d2e4a", "stableRS": "6f7b9c"}}),
+    );
+    let uid = rollout["metadata"]["uid"]
+        .as_str()
+        .expect("a uid")
+        .to_string();
+    let runs = "/apis/argoproj.io/v1alpha1/namespaces/payments/analysisruns";
+    for (name, owner, owner_uid, phase) in [
+        (
+            "payment-service-8d2e4a-pre",
+            "payment-service",
+            uid.as_str(),
+            "Successful",
+        ),
+        ("checkout-1a2b-pre", "checkout", "someone-else", "Failed"),
+    ] {
+        c.kube.create(
+            runs,
+            &json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+                    "metadata": {"name": name, "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1",
+                                 "kind": "Rollout", "name": owner, "uid": owner_uid, "controller": true}]},
+                    "spec": {"metrics": []},
+                    "status": {"phase": phase}}),
+        );
+    }
+
+    let status = c.eval_json(r#"k8s::rollout_status("payments", "payment-service")"#);
+    assert_eq!(
+        status,
+        json!({"phase": "Paused", "message": "BlueGreenPause", "paused": true, "aborted": false,
+               "replicas": 12, "ready_replicas": 12, "updated_replicas": 6, "available_replicas": 12,
+               "active_selector": "6f7b9c", "preview_selector": "8d2e4a",
+               "current_pod_hash": "8d2e4a", "stable_pod_hash": "6f7b9c",
+               "analysis_runs": [{"name": "payment-service-8d2e4a-pre", "phase": "Successful"}]})
+    );
+
+    let promoted = c.eval_json(r#"k8s::rollout_promote("payments", "payment-service")"#);
+    assert_eq!(promoted["promoted"], true, "{promoted}");
+    assert_eq!(promoted["unpaused"], true, "{promoted}");
+    assert_eq!(promoted["pause_conditions_cleared"], true, "{promoted}");
+    let after = c.kube.get(path).expect("the rollout");
+    assert_eq!(after["spec"]["paused"], false, "{after}");
+    assert!(after["status"].get("pauseConditions").is_none(), "{after}");
+    assert_eq!(
+        after["status"]["blueGreen"]["previewSelector"], "8d2e4a",
+        "the rest of status stays"
+    );
+    // Promoting again finds nothing paused and changes nothing.
+    let version = after["metadata"]["resourceVersion"].clone();
+    assert_eq!(
+        c.eval_json(r#"k8s::rollout_promote("payments", "payment-service")"#)["promoted"],
+        false
+    );
+    assert_eq!(
+        c.kube.get(path).expect("the rollout")["metadata"]["resourceVersion"],
+        version
+    );
+
+    let aborted = c.eval_json(r#"k8s::rollout_abort("payments", "payment-service")"#);
+    assert_eq!(
+        aborted,
+        json!({"rollout": "payments/payment-service", "aborted": true})
+    );
+    let after = c.kube.get(path).expect("the rollout");
+    assert_eq!(after["status"]["abort"], true, "{after}");
+    assert_eq!(after["spec"]["replicas"], 6);
+    assert_eq!(
+        c.eval_json(r#"k8s::rollout_status("payments", "payment-service").aborted"#),
+        true
+    );
+
+    // Rollouts scale through /scale like Deployments.
+    assert_eq!(
+        c.eval_json(r#"k8s::scale("Rollout", "payments", "payment-service", 9)"#),
+        json!({"previous": 6, "replicas": 9})
+    );
+    assert_eq!(
+        c.kube.get(path).expect("the rollout")["spec"]["replicas"],
+        9
+    );
+
+    let err = c.eval_err(r#"k8s::rollout_status("payments", "nope")"#);
+    assert!(err.contains("`Rollout payments/nope`"), "{err}");
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn logs_of_a_pod() {
+    let c = Cluster::start();
+    c.kube.create(
+        "/api/v1/namespaces/default/pods",
+        &json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "web-0",
+                             "annotations": {"kmock.test/log": "starting\nlistening on :8080\nready\n"}},
+                "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "nginx"}]}}),
+    );
+    assert_eq!(
+        c.eval_json(r#"k8s::logs("default", "web-0")"#),
+        "starting\nlistening on :8080\nready\n"
+    );
+    assert_eq!(
+        c.eval_json(r#"k8s::logs("default", "web-0", #{ tail_lines: 2, container: "web" })"#),
+        "listening on :8080\nready\n"
+    );
+    assert_eq!(
+        c.eval_json(
+            r#"k8s::logs("default", "web-0").split("\n").filter(|l| l.contains("ready")).len()"#
+        ),
+        1
+    );
+    let err = c.eval_err(r#"k8s::logs("default", "nope")"#);
+    assert!(err.contains("`logs` on `Pod default/nope` failed"), "{err}");
+    let err = c.eval_err(r#"k8s::logs("default", "web-0", #{ tail: 2 })"#);
+    assert!(err.contains("did you mean `tail_lines`?"), "{err}");
+    let err = c.eval_err(r#"k8s::logs("", "web-0")"#);
+    assert!(err.contains("`Pod` is a namespaced kind"), "{err}");
+}
+
+#[test]
+fn verbs_need_an_environment_with_a_cluster() {
+    let c = Cluster::start();
+    let out = eprun(&c.project, &["eval", r#"k8s::get("Node", "", "n1")"#]).run();
+    out.expect_code(1).expect_no_panic();
+    assert!(out.stderr.contains("--env"), "{out}");
+    // A kubeconfig without the environment's context names the context.
+    let other = c.project.join(".test-scratch/other-kubeconfig");
+    write_kubeconfig(&other, &[("somewhere-else", &c.kube)]);
+    let out = c
+        .command(r#"k8s::get("Node", "", "n1")"#)
+        .env("KUBECONFIG", &other.display().to_string())
+        .run();
+    out.expect_code(1).expect_no_panic();
+    assert!(out.stderr.contains("no context `local-us-east-1`"), "{out}");
+}
+
+/// A runbook making every mutating Kubernetes call, for the dry run.
+const MUTATIONS: &str = r#"
+runbook(#{ name: "k8s-mutations", summary: "Every mutating Kubernetes verb once" });
+step("Mutate", || {
+    log(#{ scaled: k8s::scale("Deployment", "payments", "web", 5) });
+    log(#{ patched: k8s::patch("NodePool", "", "payments", #{ spec: #{ limits: #{ cpu: "512" } } }) });
+    log(#{ applied: k8s::apply(#{ apiVersion: "v1", kind: "ConfigMap",
+                                  metadata: #{ name: "flags", namespace: "payments" }, data: #{ mode: "dr" } }) });
+    log(#{ drained: k8s::drain("n1", #{ timeout: 5 }) });
+    log(#{ promoted: k8s::rollout_promote("payments", "payment-service") });
+    log(#{ aborted: k8s::rollout_abort("payments", "payment-service") });
+    log(#{ deleted: k8s::delete("Deployment", "payments", "web") });
+    let d = k8s::wait("Deployment", "payments", "web", |d| d.spec.replicas == 5, 600);
+    log(#{ waited: d.spec.replicas });
+});
+"#;
+const MUTATIONS_PATH: &str = "scripts/runbooks/k8s-mutations.rhai";
+
+#[test]
+fn a_dry_run_reads_the_cluster_and_changes_nothing() {
+    let c = Cluster::start();
+    let moto = crate::support::Moto::start(); // for the journal's caller identity
+    c.namespace("payments");
+    c.kube.apply(WEB, &web_manifest(2));
+    c.node("n1");
+    c.pod(
+        "payments",
+        "web-0",
+        "n1",
+        json!({"app": "web"}),
+        Some(("ReplicaSet", "web-6f7b")),
+    );
+    let pool = "/apis/karpenter.sh/v1/nodepools/payments";
+    c.kube.apply(
+        pool,
+        &json!({"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "payments"},
+                "spec": {"limits": {"cpu": "256"}}}),
+    );
+    let rollout = "/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts/payment-service";
+    c.kube.create(
+        "/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts",
+        &json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "payment-service"},
+                "spec": {"replicas": 2, "strategy": {"blueGreen": {}}},
+                "status": {"pauseConditions": [{"reason": "BlueGreenPause"}], "phase": "Paused"}}),
+    );
+    let before = |path: &str| c.kube.get(path).unwrap_or_else(|| panic!("{path}"));
+    let snapshot: Vec<Value> = [
+        WEB,
+        pool,
+        rollout,
+        "/api/v1/nodes/n1",
+        "/api/v1/namespaces/payments/pods/web-0",
+    ]
+    .iter()
+    .map(|p| before(p))
+    .collect();
+
+    c.project.write(MUTATIONS_PATH, MUTATIONS);
+    let started = std::time::Instant::now();
+    let out = eprun(
+        &c.project,
+        &["run", MUTATIONS_PATH, "--env", LOCAL_US, "--dry-run"],
+    )
+    .moto(&moto)
+    .env("KUBECONFIG", &c.kubeconfig.display().to_string())
+    .run();
+    out.expect_success().expect_no_panic();
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "a dry run does not wait for what it skipped\n{out}"
+    );
+    let all = out.all();
+    for line in [
+        "would scale Deployment payments/web: replicas 2 → 5",
+        r#"would patch NodePool payments: {"spec":{"limits":{"cpu":"512"}}}"#,
+        "would server-side apply ConfigMap payments/flags",
+        "would cordon Node n1",
+        "would evict pod payments/web-0",
+        "would promote Rollout payments/payment-service: clear status.pauseConditions",
+        "would abort Rollout payments/payment-service: status.abort → true",
+        "would delete Deployment payments/web",
+        "would wait for the condition closure to return true on Deployment payments/web (up to 600s)",
+        r#""scaled":{"dry_run":true,"previous":2,"replicas":5}"#,
+        r#""drained":{"dry_run":true,"evicted":["payments/web-0"],"node":"n1","skipped":[]}"#,
+        r#""deleted":true"#,
+        r#""waited":2"#,
+    ] {
+        assert!(all.contains(line), "missing `{line}`\n{out}");
+    }
+    // Nothing changed.
+    let after: Vec<Value> = [
+        WEB,
+        pool,
+        rollout,
+        "/api/v1/nodes/n1",
+        "/api/v1/namespaces/payments/pods/web-0",
+    ]
+    .iter()
+    .map(|p| before(p))
+    .collect();
+    assert_eq!(snapshot, after, "a dry run changes nothing");
+    assert!(
+        c.kube
+            .get("/api/v1/namespaces/payments/configmaps/flags")
+            .is_none()
+    );
+
+    // The journal records each skipped call with its target.
+    let runs = c.project.join(".eprun/runs");
+    let journal = std::fs::read_dir(&runs)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{out}", runs.display()))
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".jsonl"))
+        .map(|e| std::fs::read_to_string(e.path()).expect("the journal"))
+        .unwrap_or_else(|| panic!("no journal\n{out}"));
+    let mutations: Vec<(String, String, String)> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a journal line"))
+        .filter(|r| r["type"] == "mutation")
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (s("operation"), s("target"), s("outcome"))
+        })
+        .collect();
+    let skipped =
+        |op: &str, target: &str| (op.to_string(), target.to_string(), "skipped".to_string());
+    assert_eq!(
+        mutations,
+        [
+            skipped("scale", "Deployment payments/web"),
+            skipped("patch", "NodePool payments"),
+            skipped("server-side apply", "ConfigMap payments/flags"),
+            skipped("cordon", "Node n1"),
+            skipped("evict", "pod payments/web-0"),
+            skipped("promote", "Rollout payments/payment-service"),
+            skipped("abort", "Rollout payments/payment-service"),
+            skipped("delete", "Deployment payments/web"),
+        ]
+    );
+}
