@@ -64,7 +64,8 @@ fn validate_object_id(id: &str) -> Result<(), String> {
         && parts.iter().all(|p| {
             !p.is_empty()
                 && p.len() <= 253
-                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         });
     if ok {
         Ok(())

@@ -302,8 +302,10 @@ impl Run<'_> {
         &mut self,
         address: &Address,
         deleting: bool,
-    ) -> Result<Option<BoxFuture<'static, (Address, Instant, Result<Outcome, CloudError>)>>, ApplyError>
-    {
+    ) -> Result<
+        Option<BoxFuture<'static, (Address, Instant, Result<Outcome, CloudError>)>>,
+        ApplyError,
+    > {
         let node = &self.planned.nodes[address];
         let Some(res) = resource::lookup(address.kind()) else {
             return Ok(None);

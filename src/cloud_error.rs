@@ -64,7 +64,6 @@ impl CloudError {
     }
 }
 
-
 /// Every message in an error's source chain, outermost first.
 pub(crate) fn causes(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
     let mut out = vec![err.to_string()];
@@ -84,4 +83,3 @@ pub(crate) fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
         .find(|c| !c.trim().is_empty())
         .unwrap_or_else(|| "unknown error".into())
 }
-

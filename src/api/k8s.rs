@@ -69,7 +69,9 @@ fn declare(
         region,
     } = Meta::take(&mut meta).map_err(in_decl)?;
     if region.is_some() {
-        return Err(in_decl("a Kubernetes object lives in its cluster's region; remove `region`".into()));
+        return Err(in_decl(
+            "a Kubernetes object lives in its cluster's region; remove `region`".into(),
+        ));
     }
     if let Some(extra) = meta.keys().next() {
         return Err(in_decl(format!(
@@ -84,9 +86,10 @@ fn declare(
             "`ignore_changes` names `{bad}`, which the manifest does not set"
         )));
     }
-    let env = session.declarations().environment.clone().ok_or_else(|| {
-        err("call `stack(\"<environment>\")` before declaring objects".into())
-    })?;
+    let env =
+        session.declarations().environment.clone().ok_or_else(|| {
+            err("call `stack(\"<environment>\")` before declaring objects".into())
+        })?;
     if env.k8s.is_none() {
         return Err(err(format!(
             "environment `{}` has no `[k8s]` table saying how to reach its cluster",
@@ -101,9 +104,10 @@ fn declare(
     // Objects need their cluster, and namespaced ones their namespace when the stack declares it.
     for d in &decls.resources {
         let kind = d.address.kind();
-        let is_namespace = object.namespace.as_deref().is_some_and(|ns| {
-            kind == "k8s.namespace" && d.address.name() == ns
-        });
+        let is_namespace = object
+            .namespace
+            .as_deref()
+            .is_some_and(|ns| kind == "k8s.namespace" && d.address.name() == ns);
         if kind == "eks.cluster" || is_namespace {
             deps.insert(d.address.clone());
         }

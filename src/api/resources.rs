@@ -185,7 +185,9 @@ impl Meta {
         let (named_deps, deps) = take_depends_on(raw.remove("depends_on"))?;
         let protect = match raw.remove("protect") {
             None => false,
-            Some(v) => v.as_bool().map_err(|_| "`protect` must be a bool".to_string())?,
+            Some(v) => v
+                .as_bool()
+                .map_err(|_| "`protect` must be a bool".to_string())?,
         };
         let ignore_changes = take_strings(raw.remove("ignore_changes"), "ignore_changes")?;
         let region = match raw.remove("region") {

@@ -104,7 +104,8 @@ pub(super) fn register(engine: &mut Engine) {
         .with_comments(["/// Waits `seconds` (for polling in runbooks); Ctrl-C ends the wait."])
         .with_params_info(["seconds: INT", "()"])
         .register_into_engine(engine, |seconds: INT| -> Result<(), Box<EvalAltResult>> {
-            let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds.max(0) as u64);
+            let until =
+                std::time::Instant::now() + std::time::Duration::from_secs(seconds.max(0) as u64);
             while std::time::Instant::now() < until {
                 if crate::interrupt::requested() {
                     return Err(fail("interrupted by Ctrl-C", Position::NONE));

@@ -7,8 +7,8 @@ pub mod kms;
 pub mod route53;
 pub mod s3;
 pub mod secretsmanager;
-pub mod verbs;
 mod tags;
+pub mod verbs;
 
 pub use tags::{ADDRESS_TAG, STACK_TAG, Tags, ownership_tags};
 
@@ -95,7 +95,6 @@ impl CloudError {
             kind,
         }
     }
-
 }
 
 /// Counts every request attempt sent to AWS, for `stats.api_calls`.
@@ -227,13 +226,17 @@ impl Aws {
     /// The session's AWS credentials (for signing EKS tokens).
     pub async fn credentials(&self) -> Result<aws_credential_types::Credentials, CloudError> {
         use aws_credential_types::provider::ProvideCredentials;
-        let missing = |m: String| CloudError::new("load credentials", "AWS", CloudErrorKind::Credentials, m);
+        let missing =
+            |m: String| CloudError::new("load credentials", "AWS", CloudErrorKind::Credentials, m);
         let provider = self
             .shared
             .config
             .credentials_provider()
             .ok_or_else(|| missing("no AWS credentials provider is configured".into()))?;
-        provider.provide_credentials().await.map_err(|e| missing(e.to_string()))
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| missing(e.to_string()))
     }
 
     /// How many request attempts were sent so far.
@@ -269,7 +272,12 @@ where
         match check().await? {
             WaitState::Ready => return Ok(()),
             WaitState::Failed(why) => {
-                return Err(CloudError::new(operation, target, CloudErrorKind::Wait, why));
+                return Err(CloudError::new(
+                    operation,
+                    target,
+                    CloudErrorKind::Wait,
+                    why,
+                ));
             }
             WaitState::Pending(what) => {
                 if start.elapsed() > timeout {

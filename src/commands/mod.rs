@@ -38,7 +38,19 @@ pub async fn run(cli: Cli) -> Result<u8> {
             resume,
             params,
             yes,
-        }) => run::run(&file, &g, run::Options { dry_run, resume, params, yes }).await,
+        }) => {
+            run::run(
+                &file,
+                &g,
+                run::Options {
+                    dry_run,
+                    resume,
+                    params,
+                    yes,
+                },
+            )
+            .await
+        }
         Some(Command::Runs { action }) => runs::run(action, &g).await,
         Some(Command::Docs) => crate::docs::print(&g),
         Some(Command::Completions { shell }) => {

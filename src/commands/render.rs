@@ -25,7 +25,9 @@ pub async fn render(file: &Path, g: &Global) -> Result<u8> {
         .iter()
         .any(|d| !token::refs(&Value::Object(d.props.clone())).is_empty());
     let state = if has_tokens {
-        state_store::open(&evaluated.session.project, &env).load().await?
+        state_store::open(&evaluated.session.project, &env)
+            .load()
+            .await?
     } else {
         None
     };
@@ -39,7 +41,11 @@ pub async fn render(file: &Path, g: &Global) -> Result<u8> {
             .cloned()
     };
     let mut out = String::new();
-    for d in decls.resources.iter().filter(|d| d.address.kind().starts_with("k8s.")) {
+    for d in decls
+        .resources
+        .iter()
+        .filter(|d| d.address.kind().starts_with("k8s."))
+    {
         let resolved = display(&token::resolve(&Value::Object(d.props.clone()), &lookup));
         let yaml = serde_saphyr::to_string(&resolved)
             .map_err(|e| Error::usage(format!("cannot render `{}`: {e}", d.address)))?;

@@ -108,10 +108,19 @@ pub fn fields_of(kind: &str) -> &'static [(&'static str, FieldType)] {
             ("spec.template", FieldType::Map),
             ("spec.template.spec.containers", FieldType::Array),
         ],
-        "DaemonSet" => &[("spec.selector", FieldType::Map), ("spec.template", FieldType::Map)],
-        "Service" => &[("spec.ports", FieldType::Array), ("spec.selector", FieldType::StringMap)],
+        "DaemonSet" => &[
+            ("spec.selector", FieldType::Map),
+            ("spec.template", FieldType::Map),
+        ],
+        "Service" => &[
+            ("spec.ports", FieldType::Array),
+            ("spec.selector", FieldType::StringMap),
+        ],
         "ConfigMap" => &[("data", FieldType::StringMap)],
-        "Secret" => &[("data", FieldType::StringMap), ("stringData", FieldType::StringMap)],
+        "Secret" => &[
+            ("data", FieldType::StringMap),
+            ("stringData", FieldType::StringMap),
+        ],
         "PodDisruptionBudget" => &[("spec.selector", FieldType::Map)],
         "NodePool" => &[
             ("spec.template", FieldType::Map),

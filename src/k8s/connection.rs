@@ -65,7 +65,9 @@ pub struct Kube {
 
 impl std::fmt::Debug for Kube {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kube").field("target", &self.target).finish()
+        f.debug_struct("Kube")
+            .field("target", &self.target)
+            .finish()
     }
 }
 
@@ -127,10 +129,18 @@ impl Kube {
         if let Some(name) = context
             && !file.contexts.iter().any(|c| c.name == name)
         {
-            let known: Vec<_> = file.contexts.iter().map(|c| format!("`{}`", c.name)).collect();
+            let known: Vec<_> = file
+                .contexts
+                .iter()
+                .map(|c| format!("`{}`", c.name))
+                .collect();
             return Err(fail(format!(
                 "the kubeconfig has no context `{name}` (it has {})",
-                if known.is_empty() { "none".into() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
             )));
         }
         let options = KubeConfigOptions {
@@ -153,9 +163,18 @@ impl Kube {
             .await
             .map_err(|e| CloudError::from_sdk("DescribeCluster", &target, e))?;
         let info = described.cluster.ok_or_else(|| {
-            CloudError::new("DescribeCluster", &target, CloudErrorKind::NotFound, "no cluster in the answer")
+            CloudError::new(
+                "DescribeCluster",
+                &target,
+                CloudErrorKind::NotFound,
+                "no cluster in the answer",
+            )
         })?;
-        let status = info.status.as_ref().map(|s| s.as_str()).unwrap_or("UNKNOWN");
+        let status = info
+            .status
+            .as_ref()
+            .map(|s| s.as_str())
+            .unwrap_or("UNKNOWN");
         if status != "ACTIVE" {
             return Err(CloudError::new(
                 "connect",
@@ -166,17 +185,29 @@ impl Kube {
         }
         let endpoint = info.endpoint.unwrap_or_default();
         let uri = endpoint.parse().map_err(|_| {
-            CloudError::new("connect", &target, CloudErrorKind::Unreachable, format!("bad endpoint `{endpoint}`"))
+            CloudError::new(
+                "connect",
+                &target,
+                CloudErrorKind::Unreachable,
+                format!("bad endpoint `{endpoint}`"),
+            )
         })?;
         let mut config = kube::Config::new(uri);
         if let Some(ca) = info.certificate_authority.and_then(|c| c.data) {
             config.root_cert = Some(pem_certificates(&ca).map_err(|m| {
-                CloudError::new("connect", &target, CloudErrorKind::Service("BadCertificate".into()), m)
+                CloudError::new(
+                    "connect",
+                    &target,
+                    CloudErrorKind::Service("BadCertificate".into()),
+                    m,
+                )
             })?);
         }
         let credentials = self.aws.credentials().await?;
         let token = eks_token::token(&credentials, self.aws.region(), cluster, SystemTime::now())
-            .map_err(|m| CloudError::new("sign EKS token", &target, CloudErrorKind::Credentials, m))?;
+            .map_err(|m| {
+            CloudError::new("sign EKS token", &target, CloudErrorKind::Credentials, m)
+        })?;
         config.auth_info.token = Some(token.into());
         Ok(config)
     }
@@ -240,9 +271,17 @@ impl Kube {
     }
 
     /// A failed call on `target`; connection failures also name the cluster they were for.
-    pub fn fail(&self, operation: &str, target: impl std::fmt::Display, e: kube::Error) -> CloudError {
+    pub fn fail(
+        &self,
+        operation: &str,
+        target: impl std::fmt::Display,
+        e: kube::Error,
+    ) -> CloudError {
         let mut err = api_error(operation, target, e);
-        if matches!(err.kind, CloudErrorKind::Unreachable | CloudErrorKind::Credentials) {
+        if matches!(
+            err.kind,
+            CloudErrorKind::Unreachable | CloudErrorKind::Credentials
+        ) {
             err.message = format!("{} ({})", err.message, self.target.describe());
         }
         err

@@ -41,9 +41,13 @@ pub fn token(
         .into();
     // The cluster name is signed as a header so a token for one cluster is refused by another.
     let headers = [("host", host.as_str()), ("x-k8s-aws-id", cluster)];
-    let signable =
-        SignableRequest::new("GET", url.as_str(), headers.into_iter(), SignableBody::Bytes(&[]))
-            .map_err(|e| format!("cannot sign the EKS token: {e}"))?;
+    let signable = SignableRequest::new(
+        "GET",
+        url.as_str(),
+        headers.into_iter(),
+        SignableBody::Bytes(&[]),
+    )
+    .map_err(|e| format!("cannot sign the EKS token: {e}"))?;
     let (instructions, _) = sign(signable, &params)
         .map_err(|e| format!("cannot sign the EKS token: {e}"))?
         .into_parts();
@@ -104,7 +108,10 @@ mod tests {
         assert!(url.contains("X-Amz-Expires=60"));
         assert!(url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"));
         assert!(!t.contains('='), "base64url without padding");
-        assert!(!url.contains("wJalrXUtnFEMI"), "the secret key never leaves");
+        assert!(
+            !url.contains("wJalrXUtnFEMI"),
+            "the secret key never leaves"
+        );
     }
 
     #[test]

@@ -172,7 +172,13 @@ pub fn get_path<'a>(root: &'a Props, path: &str) -> Option<&'a Value> {
 pub fn stack_label(stack: &str) -> String {
     let mut v: String = stack
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '.' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '.'
+            }
+        })
         .collect();
     v.truncate(63);
     v
@@ -190,10 +196,7 @@ pub fn with_ownership(manifest: &Props, label: &str, address: &Address) -> Props
             ("labels", STACK_LABEL, label.to_string()),
             ("annotations", ADDRESS_ANNOTATION, address.to_string()),
         ] {
-            if let Value::Object(m) = meta
-                .entry(key)
-                .or_insert_with(|| Value::Object(Map::new()))
-            {
+            if let Value::Object(m) = meta.entry(key).or_insert_with(|| Value::Object(Map::new())) {
                 m.insert(name.into(), Value::String(value));
             }
         }
@@ -215,7 +218,13 @@ pub fn diff(desired: &Props, live: &Props, ignore: &[String]) -> Vec<FieldChange
     out
 }
 
-fn walk(path: &str, want: &Value, have: Option<&Value>, ignore: &[String], out: &mut Vec<FieldChange>) {
+fn walk(
+    path: &str,
+    want: &Value,
+    have: Option<&Value>,
+    ignore: &[String],
+    out: &mut Vec<FieldChange>,
+) {
     if ignore
         .iter()
         .any(|i| path == i || path.starts_with(&format!("{i}.")))
@@ -224,7 +233,11 @@ fn walk(path: &str, want: &Value, have: Option<&Value>, ignore: &[String], out: 
     }
     if let (Value::Object(w), Some(Value::Object(h))) = (want, have) {
         for (key, value) in w {
-            let sub = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            let sub = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
             walk(&sub, value, h.get(key), ignore, out);
         }
         return;
@@ -246,7 +259,9 @@ fn equivalent(want: &Value, have: Option<&Value>) -> bool {
         (Value::Array(w), Some(Value::Array(h))) => {
             w.len() == h.len() && w.iter().zip(h).all(|(a, b)| covers(b, a))
         }
-        (Value::Object(w), Some(Value::Object(h))) => covers(&Value::Object(h.clone()), &Value::Object(w.clone())),
+        (Value::Object(w), Some(Value::Object(h))) => {
+            covers(&Value::Object(h.clone()), &Value::Object(w.clone()))
+        }
         _ => false,
     }
 }
@@ -254,9 +269,9 @@ fn equivalent(want: &Value, have: Option<&Value>) -> bool {
 /// Whether `have` holds everything `want` sets (extra keys in `have` are defaults).
 fn covers(have: &Value, want: &Value) -> bool {
     match (want, have) {
-        (Value::Object(w), Value::Object(h)) => {
-            w.iter().all(|(k, v)| h.get(k).is_some_and(|hv| covers(hv, v)))
-        }
+        (Value::Object(w), Value::Object(h)) => w
+            .iter()
+            .all(|(k, v)| h.get(k).is_some_and(|hv| covers(hv, v))),
         (Value::Array(w), Value::Array(h)) => {
             w.len() == h.len() && w.iter().zip(h).all(|(a, b)| covers(b, a))
         }
@@ -335,7 +350,10 @@ mod tests {
     fn a_manifest_names_its_object() {
         let (object, known) = check(&deployment()).unwrap();
         assert!(known);
-        assert_eq!(object.address().unwrap().to_string(), "k8s.deployment.payments/web");
+        assert_eq!(
+            object.address().unwrap().to_string(),
+            "k8s.deployment.payments/web"
+        );
         let key = object.natural_key();
         assert_eq!(ObjectRef::from_natural_key(&key), Some(object));
     }
@@ -346,14 +364,25 @@ mod tests {
         no_kind.remove("kind");
         assert!(check(&no_kind).unwrap_err().contains("no `kind`"));
         let mut no_ns = deployment();
-        no_ns["metadata"].as_object_mut().unwrap().remove("namespace");
+        no_ns["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("namespace");
         assert!(check(&no_ns).unwrap_err().contains("namespaced kind"));
         let mut bad_type = deployment();
         bad_type["spec"]["replicas"] = json!("three");
-        assert!(check(&bad_type).unwrap_err().contains("`spec.replicas` must be an integer"));
+        assert!(
+            check(&bad_type)
+                .unwrap_err()
+                .contains("`spec.replicas` must be an integer")
+        );
         let mut wrong_group = deployment();
         wrong_group["apiVersion"] = json!("extensions/v1beta1");
-        assert!(check(&wrong_group).unwrap_err().contains("served as `apps/v1`"));
+        assert!(
+            check(&wrong_group)
+                .unwrap_err()
+                .contains("served as `apps/v1`")
+        );
     }
 
     #[test]
@@ -369,6 +398,10 @@ mod tests {
         assert_eq!(changes[0].name, "spec.replicas");
         assert!(diff(&deployment(), &live, &["spec.replicas".into()]).is_empty());
         let body = for_update(&deployment(), &live, &[]);
-        assert_eq!(body["spec"]["replicas"], json!(6), "unchanged fields keep live values");
+        assert_eq!(
+            body["spec"]["replicas"],
+            json!(6),
+            "unchanged fields keep live values"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! `k8s.object`: a declared Kubernetes object, server-side applied with field manager `eprun`.
 
-use super::manifest::{self, ADDRESS_ANNOTATION, ObjectRef, STACK_LABEL};
 use super::FIELD_MANAGER;
+use super::manifest::{self, ADDRESS_ANNOTATION, ObjectRef, STACK_LABEL};
 use crate::address::Address;
 use crate::aws::{Aws, CloudError, CloudErrorKind};
 use crate::plan::FieldChange;
@@ -65,7 +65,11 @@ impl Resource for KubeObject {
         let kube = aws.kube()?;
         if let Err(e) = kube.client().await {
             // A cluster that does not exist yet (or is still creating) holds no objects.
-            return if e.is_not_found() { Ok(Vec::new()) } else { Err(e) };
+            return if e.is_not_found() {
+                Ok(Vec::new())
+            } else {
+                Err(e)
+            };
         }
         let wanted: Vec<ObjectRef> = hints
             .natural_keys
@@ -91,7 +95,12 @@ impl Resource for KubeObject {
                 let mut value = serde_json::to_value(&item).unwrap_or(Value::Null);
                 value["apiVersion"] = json!(api_version);
                 value["kind"] = json!(kind);
-                let ours = item.metadata.labels.as_ref().and_then(|l| l.get(STACK_LABEL)) == Some(&label);
+                let ours = item
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(STACK_LABEL))
+                    == Some(&label);
                 let reference = ObjectRef {
                     api_version: api_version.clone(),
                     kind: kind.clone(),
@@ -109,7 +118,13 @@ impl Resource for KubeObject {
     }
 
     async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        apply(aws, req.address, &manifest::stack_label(req.stack), req.props).await
+        apply(
+            aws,
+            req.address,
+            &manifest::stack_label(req.stack),
+            req.props,
+        )
+        .await
     }
 
     async fn update(
@@ -123,8 +138,19 @@ impl Resource for KubeObject {
             .address
             .clone()
             .or_else(|| ObjectRef::of(desired).ok().and_then(|o| o.address().ok()))
-            .ok_or_else(|| CloudError::new("server-side apply", &current.id, CloudErrorKind::NotFound, "no address"))?;
-        let label = current.attrs.get(STACK_LABEL_ATTR).and_then(Value::as_str).unwrap_or_default();
+            .ok_or_else(|| {
+                CloudError::new(
+                    "server-side apply",
+                    &current.id,
+                    CloudErrorKind::NotFound,
+                    "no address",
+                )
+            })?;
+        let label = current
+            .attrs
+            .get(STACK_LABEL_ATTR)
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let body = manifest::for_update(desired, &current.props, changed);
         apply(aws, &address, label, &body).await
     }
@@ -135,10 +161,21 @@ impl Resource for KubeObject {
             .as_deref()
             .and_then(ObjectRef::from_natural_key)
             .or_else(|| ObjectRef::of(&current.props).ok())
-            .ok_or_else(|| CloudError::new("delete", &current.id, CloudErrorKind::NotFound, "unknown object"))?;
+            .ok_or_else(|| {
+                CloudError::new(
+                    "delete",
+                    &current.id,
+                    CloudErrorKind::NotFound,
+                    "unknown object",
+                )
+            })?;
         let kube = aws.kube()?;
         let (api, _) = kube
-            .api(&object.api_version, &object.kind, object.namespace.as_deref())
+            .api(
+                &object.api_version,
+                &object.kind,
+                object.namespace.as_deref(),
+            )
             .await?;
         gone_ok(
             api.delete(&object.name, &DeleteParams::default())
@@ -155,12 +192,27 @@ pub fn describe(object: &ObjectRef) -> String {
 }
 
 /// Server-side applies a manifest with the ownership label (`label`: the stack's) and annotation.
-async fn apply(aws: &Aws, address: &Address, label: &str, props: &Props) -> Result<Observed, CloudError> {
-    let object = ObjectRef::of(props)
-        .map_err(|m| CloudError::new("server-side apply", address, CloudErrorKind::Service("Invalid".into()), m))?;
+async fn apply(
+    aws: &Aws,
+    address: &Address,
+    label: &str,
+    props: &Props,
+) -> Result<Observed, CloudError> {
+    let object = ObjectRef::of(props).map_err(|m| {
+        CloudError::new(
+            "server-side apply",
+            address,
+            CloudErrorKind::Service("Invalid".into()),
+            m,
+        )
+    })?;
     let kube = aws.kube()?;
     let (api, _) = kube
-        .api(&object.api_version, &object.kind, object.namespace.as_deref())
+        .api(
+            &object.api_version,
+            &object.kind,
+            object.namespace.as_deref(),
+        )
         .await?;
     let body = manifest::with_ownership(props, label, address);
     let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -184,7 +236,10 @@ fn observed(object: &ObjectRef, live: &Value, ours: bool, label: &str) -> Observ
     let mut attrs = Props::new();
     attrs.insert("id".into(), json!(object.id()));
     attrs.insert("uid".into(), meta["uid"].clone());
-    attrs.insert("namespace".into(), json!(object.namespace.clone().unwrap_or_default()));
+    attrs.insert(
+        "namespace".into(),
+        json!(object.namespace.clone().unwrap_or_default()),
+    );
     attrs.insert("resource_version".into(), meta["resourceVersion"].clone());
     attrs.insert(STACK_LABEL_ATTR.into(), json!(label));
     Observed {

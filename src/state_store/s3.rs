@@ -80,7 +80,8 @@ impl S3Store {
                 )))
             }
             Err(e) => {
-                let err = CloudError::from_sdk("GetObject", format!("s3://{}/{key}", self.bucket), e);
+                let err =
+                    CloudError::from_sdk("GetObject", format!("s3://{}/{key}", self.bucket), e);
                 if err.is_not_found() {
                     Ok(None)
                 } else {

@@ -42,17 +42,26 @@ fn snapshot(moto: &Moto) -> Value {
             .send()
             .await
             .expect("describe the DR node group");
-        let checks = route53.list_health_checks().send().await.expect("list health checks");
+        let checks = route53
+            .list_health_checks()
+            .send()
+            .await
+            .expect("list health checks");
         (group, checks)
     });
-    let scaling = group.nodegroup().and_then(|n| n.scaling_config()).expect("scaling");
+    let scaling = group
+        .nodegroup()
+        .and_then(|n| n.scaling_config())
+        .expect("scaling");
     let mut inverted: Vec<(String, bool)> = checks
         .health_checks()
         .iter()
         .map(|c| {
             (
                 c.id().to_string(),
-                c.health_check_config().and_then(|h| h.inverted()).unwrap_or(false),
+                c.health_check_config()
+                    .and_then(|h| h.inverted())
+                    .unwrap_or(false),
             )
         })
         .collect();
@@ -60,7 +69,11 @@ fn snapshot(moto: &Moto) -> Value {
     let eu = &moto.clusters().eu;
     let pools: Vec<Value> = ["payments", "batch", "gpu"]
         .iter()
-        .map(|p| eu.get(&format!("/apis/karpenter.sh/v1/nodepools/{p}")).unwrap()["spec"]["limits"].clone())
+        .map(|p| {
+            eu.get(&format!("/apis/karpenter.sh/v1/nodepools/{p}"))
+                .unwrap()["spec"]["limits"]
+                .clone()
+        })
         .collect();
     json!({
         "node_group": [scaling.min_size(), scaling.max_size(), scaling.desired_size()],
@@ -71,9 +84,22 @@ fn snapshot(moto: &Moto) -> Value {
 }
 
 fn primary_health_check(project: &Project) -> String {
-    let out = eprun(project, &["outputs", "scripts/prod/us-east-1.rhai", "--env", "local/us-east-1", "--json"]).run();
+    let out = eprun(
+        project,
+        &[
+            "outputs",
+            "scripts/prod/us-east-1.rhai",
+            "--env",
+            "local/us-east-1",
+            "--json",
+        ],
+    )
+    .run();
     out.expect_success();
-    out.json()["health_check_id"].as_str().unwrap_or_else(|| panic!("no health_check_id\n{out}")).to_string()
+    out.json()["health_check_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no health_check_id\n{out}"))
+        .to_string()
 }
 
 fn run(project: &Project, moto: &Moto, script: &str, extra: &[&str]) -> Output {
@@ -84,8 +110,14 @@ fn run(project: &Project, moto: &Moto, script: &str, extra: &[&str]) -> Output {
 
 fn run_id(out: &Output) -> String {
     let text = out.all();
-    let at = text.find("--resume ").unwrap_or_else(|| panic!("no resume hint\n{out}"));
-    text[at + 9..].split_whitespace().next().unwrap().to_string()
+    let at = text
+        .find("--resume ")
+        .unwrap_or_else(|| panic!("no resume hint\n{out}"));
+    text[at + 9..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -110,10 +142,19 @@ fn failover_then_failback_on_the_applied_stacks() {
     let refused = run(&project, &moto, FAILOVER, &[]);
     refused.expect_code(1);
     assert!(refused.stderr.contains("--yes"), "{refused}");
-    assert_eq!(snapshot(&moto), before, "nothing changed before the first confirm");
+    assert_eq!(
+        snapshot(&moto),
+        before,
+        "nothing changed before the first confirm"
+    );
 
     // The controller is slow: the scaling step times out, and the run says how to resume.
-    let failed = run(&project, &moto, FAILOVER, &["--yes", "--param", "timeout=2"]);
+    let failed = run(
+        &project,
+        &moto,
+        FAILOVER,
+        &["--yes", "--param", "timeout=2"],
+    );
     failed.expect_code(1);
     let id = run_id(&failed);
     let primary_check = primary_health_check(&project);
@@ -126,22 +167,43 @@ fn failover_then_failback_on_the_applied_stacks() {
             .and_then(|c| c.inverted())
             .unwrap_or(false)
     };
-    assert!(!inverted(&primary_check), "traffic was not moved by the failed run");
+    assert!(
+        !inverted(&primary_check),
+        "traffic was not moved by the failed run"
+    );
 
     // The controller catches up; the resumed run skips what was done and finishes.
     rollout_ready(eu, 6);
-    let resumed = eprun(&project, &["run", FAILOVER, "--env", DR, "--resume", &id, "--yes"])
-        .moto(&moto)
-        .run();
+    let resumed = eprun(
+        &project,
+        &["run", FAILOVER, "--env", DR, "--resume", &id, "--yes"],
+    )
+    .moto(&moto)
+    .run();
     resumed.expect_success();
-    assert!(resumed.stderr.contains("skipped"), "done steps are skipped\n{resumed}");
+    assert!(
+        resumed.stderr.contains("skipped"),
+        "done steps are skipped\n{resumed}"
+    );
 
     // Independent reads: traffic drained from the primary, DR raised to the primary's capacity.
-    assert!(inverted(&primary_check), "the primary's health check is inverted");
+    assert!(
+        inverted(&primary_check),
+        "the primary's health check is inverted"
+    );
     let after = snapshot(&moto);
-    assert_eq!(after["replicas"], 6, "payment-service at the primary's replicas\n{after}");
-    assert_eq!(after["pools"][0]["cpu"], "256", "payments pool at the primary's limits\n{after}");
-    assert_eq!(after["node_group"][2], 2, "node group at the primary's desired size\n{after}");
+    assert_eq!(
+        after["replicas"], 6,
+        "payment-service at the primary's replicas\n{after}"
+    );
+    assert_eq!(
+        after["pools"][0]["cpu"], "256",
+        "payments pool at the primary's limits\n{after}"
+    );
+    assert_eq!(
+        after["node_group"][2], 2,
+        "node group at the primary's desired size\n{after}"
+    );
 
     // Both runs are in the journal.
     let runs = eprun(&project, &["runs", "list"]).run();
@@ -152,7 +214,10 @@ fn failover_then_failback_on_the_applied_stacks() {
     rollout_ready(eu, 2);
     let back = run(&project, &moto, FAILBACK, &["--yes"]);
     back.expect_success();
-    assert!(!inverted(&primary_check), "the primary's health check is restored");
+    assert!(
+        !inverted(&primary_check),
+        "the primary's health check is restored"
+    );
     let restored = snapshot(&moto);
     assert_eq!(restored["replicas"], before["replicas"]);
     assert_eq!(restored["pools"], before["pools"]);
@@ -161,9 +226,15 @@ fn failover_then_failback_on_the_applied_stacks() {
         ("scripts/prod/us-east-1.rhai", "local/us-east-1"),
         ("scripts/prod/eu-west-1.rhai", DR),
     ] {
-        let plan = eprun(&project, &["plan", script, "--env", env, "--detailed-exitcode"])
-            .moto(&moto)
-            .run();
-        assert_eq!(plan.code, 0, "`{env}` plans empty after the failback\n{plan}");
+        let plan = eprun(
+            &project,
+            &["plan", script, "--env", env, "--detailed-exitcode"],
+        )
+        .moto(&moto)
+        .run();
+        assert_eq!(
+            plan.code, 0,
+            "`{env}` plans empty after the failback\n{plan}"
+        );
     }
 }

@@ -17,9 +17,12 @@ fn apply(project: &Project, moto: &Moto) -> Output {
 }
 
 fn plan_exit(project: &Project, moto: &Moto) -> Output {
-    eprun(project, &["plan", STACK, "--env", ENV, "--detailed-exitcode"])
-        .moto(moto)
-        .run()
+    eprun(
+        project,
+        &["plan", STACK, "--env", ENV, "--detailed-exitcode"],
+    )
+    .moto(moto)
+    .run()
 }
 
 fn get(moto: &Moto, path: &str) -> Value {
@@ -45,19 +48,35 @@ fn addons_are_applied_to_the_regions_own_cluster_and_plan_clean_after() {
 
     // Karpenter: three pools on one node class, payments reserved by a taint, batch on spot.
     let class = get(&moto, "/apis/karpenter.k8s.aws/v1/ec2nodeclasses/default");
-    assert_eq!(class["spec"]["metadataOptions"]["httpTokens"], "required", "{class}");
+    assert_eq!(
+        class["spec"]["metadataOptions"]["httpTokens"], "required",
+        "{class}"
+    );
     assert!(
-        class["spec"]["role"].as_str().is_some_and(|r| !r.is_empty() && !r.contains("eprun:")),
+        class["spec"]["role"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty() && !r.contains("eprun:")),
         "the node role is resolved from the cluster's node role: {class}"
     );
-    assert!(class["spec"]["subnetSelectorTerms"].as_array().is_some_and(|t| !t.is_empty()));
+    assert!(
+        class["spec"]["subnetSelectorTerms"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    );
     let payments = get(&moto, "/apis/karpenter.sh/v1/nodepools/payments");
     let taints = &payments["spec"]["template"]["spec"]["taints"];
     assert!(
-        taints.as_array().unwrap().iter().any(|t| t["key"] == "workload" && t["effect"] == "NoSchedule"),
+        taints
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["key"] == "workload" && t["effect"] == "NoSchedule"),
         "{payments}"
     );
-    assert_eq!(payments["spec"]["template"]["spec"]["nodeClassRef"]["name"], "default");
+    assert_eq!(
+        payments["spec"]["template"]["spec"]["nodeClassRef"]["name"],
+        "default"
+    );
     let batch = get(&moto, "/apis/karpenter.sh/v1/nodepools/batch");
     let capacity = batch["spec"]["template"]["spec"]["requirements"]
         .as_array()
@@ -67,12 +86,22 @@ fn addons_are_applied_to_the_regions_own_cluster_and_plan_clean_after() {
         .cloned()
         .unwrap_or_else(|| panic!("no capacity-type requirement: {batch}"));
     assert_eq!(strings(&capacity["values"]), ["spot"]);
-    assert_eq!(batch["spec"]["disruption"]["consolidationPolicy"], "WhenEmptyOrUnderutilized");
+    assert_eq!(
+        batch["spec"]["disruption"]["consolidationPolicy"],
+        "WhenEmptyOrUnderutilized"
+    );
     let gpu = get(&moto, "/apis/karpenter.sh/v1/nodepools/gpu");
-    assert!(gpu.to_string().contains("karpenter.k8s.aws/instance-family"), "{gpu}");
+    assert!(
+        gpu.to_string()
+            .contains("karpenter.k8s.aws/instance-family"),
+        "{gpu}"
+    );
 
     // The payment service: blue/green with the analyses gating promotion.
-    let rollout = get(&moto, "/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts/payment-service");
+    let rollout = get(
+        &moto,
+        "/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts/payment-service",
+    );
     let bg = &rollout["spec"]["strategy"]["blueGreen"];
     assert_eq!(bg["activeService"], "payment-service-active", "{rollout}");
     assert_eq!(bg["previewService"], "payment-service-preview");
@@ -85,34 +114,88 @@ fn addons_are_applied_to_the_regions_own_cluster_and_plan_clean_after() {
         .collect();
     assert_eq!(templates, ["p99-latency", "error-rate"]);
     for t in ["p99-latency", "error-rate"] {
-        let at = get(&moto, &format!("/apis/argoproj.io/v1alpha1/namespaces/payments/analysistemplates/{t}"));
-        assert!(at["spec"]["metrics"][0]["provider"]["prometheus"]["query"].is_string(), "{at}");
+        let at = get(
+            &moto,
+            &format!("/apis/argoproj.io/v1alpha1/namespaces/payments/analysistemplates/{t}"),
+        );
+        assert!(
+            at["spec"]["metrics"][0]["provider"]["prometheus"]["query"].is_string(),
+            "{at}"
+        );
     }
-    let sa = get(&moto, "/api/v1/namespaces/payments/serviceaccounts/payment-service");
-    let role_arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].as_str().unwrap_or_default();
-    assert!(role_arn.starts_with("arn:aws:iam::") && role_arn.contains(":role/"), "IRSA role ARN resolved: {sa}");
+    let sa = get(
+        &moto,
+        "/api/v1/namespaces/payments/serviceaccounts/payment-service",
+    );
+    let role_arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        role_arn.starts_with("arn:aws:iam::") && role_arn.contains(":role/"),
+        "IRSA role ARN resolved: {sa}"
+    );
 
     // Policies, secrets, monitoring.
-    let policy = get(&moto, "/apis/kyverno.io/v1/clusterpolicies/verify-image-signatures");
+    let policy = get(
+        &moto,
+        "/apis/kyverno.io/v1/clusterpolicies/verify-image-signatures",
+    );
     assert!(policy.to_string().contains("verifyImages"), "{policy}");
-    get(&moto, "/apis/cilium.io/v2/namespaces/payments/ciliumnetworkpolicies/default-deny");
-    let store = get(&moto, "/apis/external-secrets.io/v1beta1/clustersecretstores/aws-secrets-manager");
-    assert_eq!(store["spec"]["provider"]["aws"]["service"], "SecretsManager");
+    get(
+        &moto,
+        "/apis/cilium.io/v2/namespaces/payments/ciliumnetworkpolicies/default-deny",
+    );
+    let store = get(
+        &moto,
+        "/apis/external-secrets.io/v1beta1/clustersecretstores/aws-secrets-manager",
+    );
+    assert_eq!(
+        store["spec"]["provider"]["aws"]["service"],
+        "SecretsManager"
+    );
     assert_eq!(store["spec"]["provider"]["aws"]["region"], "us-east-1");
     for name in ["payments-db", "stripe-api-key", "webhook-signing-key"] {
-        let es = get(&moto, &format!("/apis/external-secrets.io/v1beta1/namespaces/payments/externalsecrets/{name}"));
-        assert!(es.to_string().contains(&format!("examplepay/local/{name}")), "{es}");
+        let es = get(
+            &moto,
+            &format!(
+                "/apis/external-secrets.io/v1beta1/namespaces/payments/externalsecrets/{name}"
+            ),
+        );
+        assert!(
+            es.to_string().contains(&format!("examplepay/local/{name}")),
+            "{es}"
+        );
     }
-    let slo = get(&moto, "/apis/monitoring.coreos.com/v1/namespaces/monitoring/prometheusrules/payment-service-slo");
-    assert!(slo.to_string().contains("14.4"), "the fast-burn window: {slo}");
+    let slo = get(
+        &moto,
+        "/apis/monitoring.coreos.com/v1/namespaces/monitoring/prometheusrules/payment-service-slo",
+    );
+    assert!(
+        slo.to_string().contains("14.4"),
+        "the fast-burn window: {slo}"
+    );
 
     // Every object carries eprun's labels; the DR region's cluster got nothing.
-    assert_eq!(payments["metadata"]["labels"]["app.kubernetes.io/managed-by"], "eprun");
-    assert_eq!(payments["metadata"]["labels"]["eprun.dev/stack"], "local.us-east-1");
-    assert!(moto.clusters().eu.list("/apis/karpenter.sh/v1/nodepools").is_empty());
+    assert_eq!(
+        payments["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "eprun"
+    );
+    assert_eq!(
+        payments["metadata"]["labels"]["eprun.dev/stack"],
+        "local.us-east-1"
+    );
+    assert!(
+        moto.clusters()
+            .eu
+            .list("/apis/karpenter.sh/v1/nodepools")
+            .is_empty()
+    );
 
     let out = plan_exit(&project, &moto);
-    assert_eq!(out.code, 0, "a plan right after apply shows no changes\n{out}");
+    assert_eq!(
+        out.code, 0,
+        "a plan right after apply shows no changes\n{out}"
+    );
 }
 
 #[test]
@@ -123,8 +206,14 @@ fn changed_and_removed_objects_are_updated_and_pruned_while_runbook_fields_are_l
 
     // What the DR runbooks change during an incident is theirs: plans ignore it.
     let kube = &moto.clusters().us;
-    kube.patch("/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts/payment-service", &json!({"spec": {"replicas": 12}}));
-    kube.patch("/apis/karpenter.sh/v1/nodepools/payments", &json!({"spec": {"limits": {"cpu": "512"}}}));
+    kube.patch(
+        "/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts/payment-service",
+        &json!({"spec": {"replicas": 12}}),
+    );
+    kube.patch(
+        "/apis/karpenter.sh/v1/nodepools/payments",
+        &json!({"spec": {"limits": {"cpu": "512"}}}),
+    );
     let out = plan_exit(&project, &moto);
     assert_eq!(out.code, 0, "runbook-owned fields are ignored\n{out}");
 
@@ -134,13 +223,23 @@ fn changed_and_removed_objects_are_updated_and_pruned_while_runbook_fields_are_l
     });
     // And the GPU pool, removed from the environment, is pruned.
     project.edit("environments/local/us-east-1.toml", |t| {
-        let start = t.find("[[k8s.karpenter.node_pools]]\nname = \"gpu\"").expect("the gpu pool");
-        let end = t[start..].find("\n\n").map(|e| start + e).unwrap_or(t.len());
+        let start = t
+            .find("[[k8s.karpenter.node_pools]]\nname = \"gpu\"")
+            .expect("the gpu pool");
+        let end = t[start..]
+            .find("\n\n")
+            .map(|e| start + e)
+            .unwrap_or(t.len());
         format!("{}{}", &t[..start], &t[end..])
     });
-    let plan = eprun(&project, &["plan", STACK, "--env", ENV, "--json"]).moto(&moto).run();
+    let plan = eprun(&project, &["plan", STACK, "--env", ENV, "--json"])
+        .moto(&moto)
+        .run();
     plan.expect_success();
-    let changes = plan.json()["changes"].as_array().cloned().unwrap_or_default();
+    let changes = plan.json()["changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let find = |addr: &str| {
         changes
             .iter()
@@ -150,18 +249,33 @@ fn changed_and_removed_objects_are_updated_and_pruned_while_runbook_fields_are_l
     };
     let batch = find("k8s.nodepool.batch");
     assert_eq!(batch["action"], "update");
-    assert!(batch.to_string().contains("spec.disruption.consolidateAfter"), "{batch}");
+    assert!(
+        batch
+            .to_string()
+            .contains("spec.disruption.consolidateAfter"),
+        "{batch}"
+    );
     assert_eq!(find("k8s.nodepool.gpu")["action"], "delete");
     let others = changes.iter().filter(|c| c["action"] != "noop").count();
     assert_eq!(others, 2, "only those two change\n{plan}");
 
     apply(&project, &moto);
-    assert!(kube.get("/apis/karpenter.sh/v1/nodepools/gpu").is_none(), "the gpu pool is pruned");
+    assert!(
+        kube.get("/apis/karpenter.sh/v1/nodepools/gpu").is_none(),
+        "the gpu pool is pruned"
+    );
     let batch = kube.get("/apis/karpenter.sh/v1/nodepools/batch").unwrap();
     assert_eq!(batch["spec"]["disruption"]["consolidateAfter"], "5m");
-    let rollout = kube.get("/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts/payment-service").unwrap();
-    assert_eq!(rollout["spec"]["replicas"], 12, "an apply never undoes the runbook's scaling");
-    let pool = kube.get("/apis/karpenter.sh/v1/nodepools/payments").unwrap();
+    let rollout = kube
+        .get("/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts/payment-service")
+        .unwrap();
+    assert_eq!(
+        rollout["spec"]["replicas"], 12,
+        "an apply never undoes the runbook's scaling"
+    );
+    let pool = kube
+        .get("/apis/karpenter.sh/v1/nodepools/payments")
+        .unwrap();
     assert_eq!(pool["spec"]["limits"]["cpu"], "512");
     assert_eq!(plan_exit(&project, &moto).code, 0);
 }
@@ -174,5 +288,8 @@ fn render_prints_the_stacks_objects_as_yaml() {
     let docs = out.stdout.matches("\n---\n").count() + usize::from(out.stdout.starts_with("---\n"));
     assert_eq!(docs, 31, "one document per object\n{out}");
     assert!(out.stdout.contains("kind: NodePool"));
-    assert!(out.stdout.contains("# k8s.rollout.payments/payment-service"));
+    assert!(
+        out.stdout
+            .contains("# k8s.rollout.payments/payment-service")
+    );
 }

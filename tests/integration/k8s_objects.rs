@@ -21,8 +21,14 @@ fn expect_located(body: &str, column_line: &str, what: &[&str]) {
         .env("KUBECONFIG", "/nonexistent")
         .run();
     out.expect_code(1).expect_no_panic();
-    assert!(out.stderr.contains(column_line), "the error names `{column_line}`\n{out}");
-    assert!(out.stderr.contains(body.trim()), "the error shows the source line\n{out}");
+    assert!(
+        out.stderr.contains(column_line),
+        "the error names `{column_line}`\n{out}"
+    );
+    assert!(
+        out.stderr.contains(body.trim()),
+        "the error shows the source line\n{out}"
+    );
     for w in what {
         assert!(out.stderr.contains(w), "the error says `{w}`\n{out}");
     }
@@ -70,7 +76,10 @@ fn a_kind_the_cluster_does_not_serve_is_named_by_discovery() {
         .run();
     out.expect_code(1).expect_no_panic();
     assert!(out.stderr.contains("scripts/objects.rhai:3:"), "{out}");
-    assert!(out.stderr.contains("does not serve kind `NodePoool`"), "{out}");
+    assert!(
+        out.stderr.contains("does not serve kind `NodePoool`"),
+        "{out}"
+    );
     assert!(out.stderr.contains("did you mean `NodePool`"), "{out}");
     project.assert_no_state(&out);
 }
@@ -98,7 +107,10 @@ fn an_unreachable_cluster_is_one_clear_line() {
         .lines()
         .find(|l| l.contains("could not reach the Kubernetes API"))
         .unwrap_or_else(|| panic!("no line says the cluster is unreachable\n{out}"));
-    assert!(line.contains("local-us-east-1"), "the line names the context: {line}");
+    assert!(
+        line.contains("local-us-east-1"),
+        "the line names the context: {line}"
+    );
     assert!(!out.all().contains("panicked"));
 }
 
@@ -109,18 +121,40 @@ fn an_object_removed_from_the_script_is_deleted_from_the_cluster() {
     let two = r#"k8s::object(#{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "a", namespace: "default" }, data: #{ k: "1" } });
 k8s::object(#{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "b", namespace: "default" }, data: #{ k: "2" } });"#;
     script(&project, two);
-    eprun(&project, &["apply", FILE, "--yes"]).moto(&moto).run().expect_success();
+    eprun(&project, &["apply", FILE, "--yes"])
+        .moto(&moto)
+        .run()
+        .expect_success();
     let kube = &moto.clusters().us;
-    let a = kube.get("/api/v1/namespaces/default/configmaps/a").expect("a exists");
+    let a = kube
+        .get("/api/v1/namespaces/default/configmaps/a")
+        .expect("a exists");
     assert_eq!(a["data"]["k"], "1");
-    assert_eq!(a["metadata"]["annotations"]["eprun.dev/address"], "k8s.configmap.default/a");
-    assert!(kube.get("/api/v1/namespaces/default/configmaps/b").is_some());
+    assert_eq!(
+        a["metadata"]["annotations"]["eprun.dev/address"],
+        "k8s.configmap.default/a"
+    );
+    assert!(
+        kube.get("/api/v1/namespaces/default/configmaps/b")
+            .is_some()
+    );
 
     script(&project, two.lines().next().unwrap());
     let plan = eprun(&project, &["plan", FILE]).moto(&moto).run();
     plan.expect_success();
     assert!(plan.stdout.contains("- k8s.configmap.default/b"), "{plan}");
-    eprun(&project, &["apply", FILE, "--yes"]).moto(&moto).run().expect_success();
-    assert!(kube.get("/api/v1/namespaces/default/configmaps/b").is_none(), "b is pruned");
-    assert!(kube.get("/api/v1/namespaces/default/configmaps/a").is_some(), "a stays");
+    eprun(&project, &["apply", FILE, "--yes"])
+        .moto(&moto)
+        .run()
+        .expect_success();
+    assert!(
+        kube.get("/api/v1/namespaces/default/configmaps/b")
+            .is_none(),
+        "b is pruned"
+    );
+    assert!(
+        kube.get("/api/v1/namespaces/default/configmaps/a")
+            .is_some(),
+        "a stays"
+    );
 }

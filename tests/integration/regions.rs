@@ -1646,10 +1646,16 @@ fn dr_apply_killed_mid_way_converges_without_duplicates() {
         .iter()
         .map(|r| r.role_name().to_string())
         .collect();
-    let expected: BTreeSet<String> = ["cluster", "node", "payment-service", "karpenter", "external-secrets"]
-        .iter()
-        .map(|s| format!("{}-{s}", DR.cluster))
-        .collect();
+    let expected: BTreeSet<String> = [
+        "cluster",
+        "node",
+        "payment-service",
+        "karpenter",
+        "external-secrets",
+    ]
+    .iter()
+    .map(|s| format!("{}-{s}", DR.cluster))
+    .collect();
     assert_eq!(roles, expected, "the DR stack's IAM roles {what}");
 
     // DNS: one health check per region in all, one latency record for eu-west-1.

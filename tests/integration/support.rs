@@ -183,7 +183,10 @@ impl Moto {
                 .expect("temp dir for the kubeconfig");
             let (us, eu) = (KubeEmulator::start(), KubeEmulator::start());
             let kubeconfig = dir.path().join("config");
-            write_kubeconfig(&kubeconfig, &[("local-us-east-1", &us), ("local-eu-west-1", &eu)]);
+            write_kubeconfig(
+                &kubeconfig,
+                &[("local-us-east-1", &us), ("local-eu-west-1", &eu)],
+            );
             Clusters {
                 us,
                 eu,

@@ -505,7 +505,8 @@ impl Resource for SecurityGroup {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| CloudError::from_sdk("DescribeSecurityGroups", stack, e))?;
+            let page =
+                page.map_err(|e| CloudError::from_sdk("DescribeSecurityGroups", stack, e))?;
             out.extend(
                 page.security_groups()
                     .iter()

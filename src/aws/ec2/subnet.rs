@@ -42,7 +42,10 @@ const SCHEMA: &[Field] = &[
 const CREATE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Subnet {
-    async fn describe(aws: &Aws, id: &str) -> Result<Option<aws_sdk_ec2::types::Subnet>, CloudError> {
+    async fn describe(
+        aws: &Aws,
+        id: &str,
+    ) -> Result<Option<aws_sdk_ec2::types::Subnet>, CloudError> {
         let out = aws
             .ec2()
             .describe_subnets()

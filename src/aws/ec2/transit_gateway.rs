@@ -224,7 +224,8 @@ impl TransitGateway {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| CloudError::from_sdk("DescribeTransitGateways", stack, e))?;
+            let page =
+                page.map_err(|e| CloudError::from_sdk("DescribeTransitGateways", stack, e))?;
             for tgw in page.transit_gateways() {
                 if matches!(
                     tgw.state(),

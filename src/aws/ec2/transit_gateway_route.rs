@@ -150,7 +150,11 @@ fn check_target(props: &Props) -> Result<(), String> {
 
 impl TransitGatewayRoute {
     /// The static routes of one table; a table that is gone has none.
-    async fn search(aws: &Aws, table: &str, hints: &ReadHints) -> Result<Vec<Observed>, CloudError> {
+    async fn search(
+        aws: &Aws,
+        table: &str,
+        hints: &ReadHints,
+    ) -> Result<Vec<Observed>, CloudError> {
         let mut out = Vec::new();
         let mut next: Option<String> = None;
         loop {

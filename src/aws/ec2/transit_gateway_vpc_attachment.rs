@@ -265,7 +265,8 @@ impl Resource for TransitGatewayVpcAttachment {
                 .to_string(),
             // A transit gateway takes one attachment per VPC: one left untagged by an interrupted run is ours.
             Err(e)
-                if e.kind == CloudErrorKind::Service("DuplicateTransitGatewayAttachment".into()) =>
+                if e.kind
+                    == CloudErrorKind::Service("DuplicateTransitGatewayAttachment".into()) =>
             {
                 Self::untagged_duplicate(aws, req, e).await?
             }

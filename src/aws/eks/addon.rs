@@ -364,7 +364,10 @@ pub(crate) async fn update(
 }
 
 /// DeleteAddon (removing what it runs in the cluster), then waits until it is gone.
-pub(crate) async fn delete(eks: &aws_sdk_eks::Client, current: &Observed) -> Result<(), CloudError> {
+pub(crate) async fn delete(
+    eks: &aws_sdk_eks::Client,
+    current: &Observed,
+) -> Result<(), CloudError> {
     let cluster = str_prop(&current.props, "cluster_name");
     let name = str_prop(&current.props, "addon_name");
     let target = format!("{cluster}/{name}");

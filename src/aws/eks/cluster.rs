@@ -475,7 +475,10 @@ pub(crate) async fn update(
 }
 
 /// DeleteCluster, then waits until it is gone.
-pub(crate) async fn delete(eks: &aws_sdk_eks::Client, current: &Observed) -> Result<(), CloudError> {
+pub(crate) async fn delete(
+    eks: &aws_sdk_eks::Client,
+    current: &Observed,
+) -> Result<(), CloudError> {
     let name = current.id.as_str();
     match eks.delete_cluster().name(name).send().await {
         Ok(_) => {}

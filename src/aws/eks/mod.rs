@@ -181,7 +181,12 @@ pub(crate) async fn wait_update(
     match update_state(update) {
         WaitState::Ready => return Ok(()),
         WaitState::Failed(why) => {
-            return Err(CloudError::new(operation, cluster, CloudErrorKind::Wait, why));
+            return Err(CloudError::new(
+                operation,
+                cluster,
+                CloudErrorKind::Wait,
+                why,
+            ));
         }
         WaitState::Pending(_) => {}
     }

@@ -251,7 +251,10 @@ pub(crate) async fn update(
 }
 
 /// DeleteOpenIDConnectProvider.
-pub(crate) async fn delete(iam: &aws_sdk_iam::Client, current: &Observed) -> Result<(), CloudError> {
+pub(crate) async fn delete(
+    iam: &aws_sdk_iam::Client,
+    current: &Observed,
+) -> Result<(), CloudError> {
     let arn = current.id.as_str();
     crate::resource::gone_ok(
         iam.delete_open_id_connect_provider()

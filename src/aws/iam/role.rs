@@ -339,7 +339,10 @@ pub(crate) async fn update(
 }
 
 /// Detaches the managed policies, deletes inline policies and instance-profile memberships, then the role.
-pub(crate) async fn delete(iam: &aws_sdk_iam::Client, current: &Observed) -> Result<(), CloudError> {
+pub(crate) async fn delete(
+    iam: &aws_sdk_iam::Client,
+    current: &Observed,
+) -> Result<(), CloudError> {
     let name = current.id.as_str();
     let gone = |r: Result<(), CloudError>| crate::resource::gone_ok(r);
     let policies = match attached(iam, name).await {
@@ -376,7 +379,8 @@ pub(crate) async fn delete(iam: &aws_sdk_iam::Client, current: &Observed) -> Res
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| CloudError::from_sdk("ListInstanceProfilesForRole", name, e))?;
+        let page =
+            page.map_err(|e| CloudError::from_sdk("ListInstanceProfilesForRole", name, e))?;
         profiles.extend(
             page.instance_profiles()
                 .iter()

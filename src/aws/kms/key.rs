@@ -451,7 +451,10 @@ pub(crate) async fn update(
 }
 
 /// Deletes the alias and schedules the key's deletion (after the kept window, 30 days by default).
-pub(crate) async fn delete(kms: &aws_sdk_kms::Client, current: &Observed) -> Result<(), CloudError> {
+pub(crate) async fn delete(
+    kms: &aws_sdk_kms::Client,
+    current: &Observed,
+) -> Result<(), CloudError> {
     let key_id = current.id.as_str();
     if let Some(alias) = opt_str(&current.props, "alias") {
         let r = kms

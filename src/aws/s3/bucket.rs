@@ -273,8 +273,9 @@ impl Bucket {
         let s3 = aws.s3();
         let versioning = Self::versioning(aws, name).await?;
         let encryption = s3.get_bucket_encryption().bucket(name).send().await;
-        let encryption =
-            absent_ok(encryption.map_err(|e| CloudError::from_sdk("GetBucketEncryption", name, e)))?;
+        let encryption = absent_ok(
+            encryption.map_err(|e| CloudError::from_sdk("GetBucketEncryption", name, e)),
+        )?;
         let algorithm = encryption.as_ref().and_then(|o| {
             let rule = o.server_side_encryption_configuration()?.rules().first()?;
             Some(
@@ -285,7 +286,8 @@ impl Bucket {
             )
         });
         let pab = s3.get_public_access_block().bucket(name).send().await;
-        let pab = absent_ok(pab.map_err(|e| CloudError::from_sdk("GetPublicAccessBlock", name, e)))?;
+        let pab =
+            absent_ok(pab.map_err(|e| CloudError::from_sdk("GetPublicAccessBlock", name, e)))?;
         let blocked = pab
             .as_ref()
             .and_then(|o| o.public_access_block_configuration())
