@@ -587,13 +587,7 @@ impl Run {
                 ))),
             )
         } else {
-            eprint!("    ? {question} [y/N] ");
-            let _ = std::io::stderr().flush();
-            let mut line = String::new();
-            let read = std::io::stdin().read_line(&mut line);
-            let yes =
-                read.is_ok() && matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes");
-            if yes {
+            if ask_yes_no(&format!("    ? {question}")).unwrap_or(false) {
                 ("yes", Ok(()))
             } else {
                 (
@@ -881,6 +875,18 @@ pub fn is_runbook_file(path: &Path) -> bool {
         .compile(&text)
         .map(|ast| scan(&ast).is_runbook)
         .unwrap_or(false)
+}
+
+/// Asks `prompt [y/N]` on the terminal; only `y` or `yes` (any case) is a yes.
+pub fn ask_yes_no(prompt: &str) -> std::io::Result<bool> {
+    eprint!("{prompt} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::secret::{REDACTED, Secret};
 use crate::value::{to_dynamic, to_json};
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, NativeCallContext};
 use serde_json::Value;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Instant;
 
 type RhaiResult = Result<Dynamic, Box<EvalAltResult>>;
@@ -335,13 +335,7 @@ fn ask(question: &str) -> Result<bool, String> {
             "`confirm(\"{question}\")` needs a terminal to ask on"
         ));
     }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .map_err(|e| format!("cannot read the answer: {e}"))?;
-    if matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+    if crate::runbook::ask_yes_no(question).map_err(|e| format!("cannot read the answer: {e}"))? {
         Ok(true)
     } else {
         Err(format!("declined `{question}`"))

@@ -285,15 +285,13 @@ pub fn for_update(desired: &Props, live: &Props, changed: &[String]) -> Props {
     let unchanged: Vec<FieldChange> = diff(desired, live, changed);
     let mut out = desired.clone();
     for f in unchanged {
-        match &f.before {
-            Some(v) => set_path(&mut out, &f.name, v.clone()),
-            None => remove_path(&mut out, &f.name),
-        }
+        put_path(&mut out, &f.name, f.before);
     }
     out
 }
 
-fn set_path(root: &mut Props, path: &str, value: Value) {
+/// Sets (`Some`) or removes (`None`) the value at a dot path whose parent maps exist.
+fn put_path(root: &mut Props, path: &str, value: Option<Value>) {
     let mut parts: Vec<&str> = path.split('.').collect();
     let Some(last) = parts.pop() else { return };
     let mut cur = root;
@@ -303,20 +301,10 @@ fn set_path(root: &mut Props, path: &str, value: Value) {
             _ => return,
         }
     }
-    cur.insert(last.to_string(), value);
-}
-
-fn remove_path(root: &mut Props, path: &str) {
-    let mut parts: Vec<&str> = path.split('.').collect();
-    let Some(last) = parts.pop() else { return };
-    let mut cur = root;
-    for p in parts {
-        match cur.get_mut(p) {
-            Some(Value::Object(m)) => cur = m,
-            _ => return,
-        }
-    }
-    cur.remove(last);
+    match value {
+        Some(v) => cur.insert(last.to_string(), v),
+        None => cur.remove(last),
+    };
 }
 
 /// The live object as eprun compares it: without status and server-set metadata.
