@@ -1,7 +1,8 @@
-//! Plan and apply of both regional stacks with 50 ms of latency added to every AWS request.
+//! Plan and apply of both regional stacks with 50 ms of latency added to every AWS and Kubernetes request.
 //!
-//! A loopback proxy in front of moto holds each request for 50 ms, which is
-//! closer to a real region than moto's sub-millisecond answers. Reported: the
+//! Loopback proxies in front of moto and the two Kubernetes emulators hold each
+//! request for 50 ms, which is closer to a real region than the emulators'
+//! sub-millisecond answers. Reported: the
 //! no-op plan's API calls and wall time per region, the apply-from-scratch wall
 //! time against the critical path of the dependency graph (the longest chain of
 //! dependent creates, each taking the time apply itself measured for it), and
@@ -13,55 +14,8 @@ use common::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 const LATENCY: Duration = Duration::from_millis(50);
-
-/// Forwards loopback connections to `target`, delaying the first chunk of every request.
-async fn proxy(listener: TcpListener, target: u16) {
-    while let Ok((client, _)) = listener.accept().await {
-        tokio::spawn(async move {
-            let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else {
-                return;
-            };
-            let (mut cr, mut cw) = client.into_split();
-            let (mut sr, mut sw) = server.into_split();
-            let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-            let a2 = answered.clone();
-            let up = async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = match cr.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    // A chunk after an answer starts a new request: that is where the latency goes.
-                    if a2.swap(false, std::sync::atomic::Ordering::SeqCst) {
-                        tokio::time::sleep(LATENCY).await;
-                    }
-                    if sw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            };
-            let down = async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = match sr.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    answered.store(true, std::sync::atomic::Ordering::SeqCst);
-                    if cw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            };
-            tokio::join!(up, down);
-        });
-    }
-}
 
 /// The longest chain of dependent creates, each weighted by the time apply reported for it.
 fn critical_path(dir: &Path, env: &str, apply_output: &str) -> (Duration, usize) {
@@ -157,22 +111,27 @@ fn main() {
     }
     let moto = start_moto();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = rt
-        .block_on(TcpListener::bind("127.0.0.1:0"))
-        .expect("bind proxy");
-    let port = listener.local_addr().expect("addr").port();
-    rt.spawn(proxy(listener, moto.1));
-    let slow = Moto::external(port);
+    let slow = Moto::external(Proxy::start(&rt, moto.1, LATENCY).port);
 
     let dir = project_copy("latency");
+    let clusters = Clusters::start(&dir);
     warm_up(&dir, &moto);
+    let (us, eu) = (
+        Proxy::start(&rt, clusters.us.port(), LATENCY),
+        Proxy::start(&rt, clusters.eu.port(), LATENCY),
+    );
+    clusters.point(&dir, &us.url(), &eu.url());
     let mut rows = String::new();
+    let mut primary_resources = 0;
     for (script, env) in [
         ("scripts/prod/us-east-1.rhai", "local/us-east-1"),
         ("scripts/prod/eu-west-1.rhai", "local/eu-west-1"),
     ] {
         let (apply, out) = eprun_all(&dir, Some(&slow), &["apply", script, "--env", env, "--yes"]);
         let (cp, resources) = critical_path(&dir, env, &out);
+        if primary_resources == 0 {
+            primary_resources = resources;
+        }
         let (_, json) = eprun(&dir, Some(&slow), &["plan", script, "--env", env, "--json"]);
         let plan: serde_json::Value = serde_json::from_str(&json).expect("plan json");
         assert!(
@@ -201,12 +160,12 @@ fn main() {
     );
     let report = format!(
         "## Regional stacks with 50 ms per request\n\n\
-         Measured by `cargo bench --bench latency` (release build, {date}): moto 5.2.5 behind a loopback \
-         proxy that holds every request for 50 ms, after one untimed apply and destroy that warms moto up. No-op plan: median of 5. Critical path: the longest \
+         Measured by `cargo bench --bench latency` (release build, {date}): moto 5.2.5 and the two Kubernetes emulators behind loopback \
+         proxies that hold every request for 50 ms, after one untimed apply and destroy that warms moto up. No-op plan: median of 5. Critical path: the longest \
          chain of dependent creates, each weighted by the time apply reported for it.\n\n\
          | stack | resources | no-op plan API calls | no-op plan | apply from scratch | critical path | apply / critical path |\n\
          |---|---|---|---|---|---|---|\n{rows}\n\
-         Peak RSS of a full plan (the refreshed no-op plan of the applied primary, 55 resources): {rss} MiB.\n\n",
+         Peak RSS of a full plan (the refreshed no-op plan of the applied primary, {primary_resources} resources): {rss} MiB.\n\n",
         date = chrono::Utc::now().format("%Y-%m-%d"),
         rss = plan_rss / 1024,
     );

@@ -11,6 +11,7 @@ use common::*;
 fn main() {
     let tmp = project_copy("plan");
     let moto = start_moto();
+    let _clusters = Clusters::start(&tmp);
     warm_up(&tmp, &moto);
     let stack = "scripts/prod/us-east-1.rhai";
     let env = ["--env", "local/us-east-1"];
@@ -52,7 +53,7 @@ fn main() {
     let report = format!(
         "## Commands and the primary stack\n\n\
          Measured by `cargo bench --bench plan` (release build, {cores} cores, {date}), \
-         against moto 5.2.5 on loopback, after one untimed apply and destroy that warms moto up; each time is the median of the runs shown.\n\n\
+         against moto 5.2.5 and the Kubernetes emulator on loopback, after one untimed apply and destroy that warms moto up; each time is the median of the runs shown.\n\n\
          | what | runs | figure |\n|---|---|---|\n\
          | `eprun --version` | 21 | {version} |\n\
          | `eprun check` (all scripts and stdlib modules) | 11 | {check} |\n\

@@ -1,15 +1,150 @@
-//! What the benchmarks share: a project copy, moto on loopback, running the real binary, the report file.
+//! What the benchmarks share: a project copy, moto and the Kubernetes emulators on loopback, a
+//! counting (and optionally slow) proxy, running the real binary, the report file.
 
 #![allow(dead_code)]
 
+#[path = "../../tests/integration/kube_support.rs"]
+pub mod kube_support;
+
+use kube_support::{KubeEmulator, write_kubeconfig_servers};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_eprun");
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What `kube_support` (shared with the integration tests) needs from its surroundings.
+pub mod support {
+    pub use super::repo as repo_root;
+
+    /// The venv's Python, where the emulators are installed.
+    pub fn venv_python() -> std::path::PathBuf {
+        let python = repo_root().join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} is missing: run tools/test, which creates .venv",
+            python.display()
+        );
+        python
+    }
+}
+
+/// A loopback proxy that counts the requests it forwards and can hold each one for a while.
+pub struct Proxy {
+    /// The port it listens on.
+    pub port: u16,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Proxy {
+    /// Starts forwarding `127.0.0.1:<new port>` to `target` on `rt`, holding every request for
+    /// `delay` before it goes on.
+    pub fn start(rt: &tokio::runtime::Runtime, target: u16, delay: Duration) -> Proxy {
+        let listener = rt
+            .block_on(TcpListener::bind("127.0.0.1:0"))
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        rt.spawn(forward(listener, target, delay, requests.clone()));
+        Proxy { port, requests }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Requests forwarded so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+async fn forward(listener: TcpListener, target: u16, delay: Duration, requests: Arc<AtomicUsize>) {
+    while let Ok((client, _)) = listener.accept().await {
+        let requests = requests.clone();
+        tokio::spawn(async move {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else {
+                return;
+            };
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let answered = Arc::new(AtomicBool::new(true));
+            let a2 = answered.clone();
+            let up = async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match cr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    // A chunk after an answer starts a new request (HTTP/1.1 keep-alive).
+                    if a2.swap(false, Ordering::SeqCst) {
+                        requests.fetch_add(1, Ordering::SeqCst);
+                        if !delay.is_zero() {
+                            tokio::time::sleep(delay).await;
+                        }
+                    }
+                    if sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let down = async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match sr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    answered.store(true, Ordering::SeqCst);
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            tokio::join!(up, down);
+        });
+    }
+}
+
+/// The two local regions' Kubernetes emulators, and the kubeconfig (`<project>/kubeconfig`)
+/// that every later `eprun` run in that project uses.
+pub struct Clusters {
+    pub us: KubeEmulator,
+    pub eu: KubeEmulator,
+}
+
+impl Clusters {
+    /// Starts both emulators and points the project's kubeconfig at them directly.
+    pub fn start(dir: &Path) -> Clusters {
+        let clusters = Clusters {
+            us: KubeEmulator::start(),
+            eu: KubeEmulator::start(),
+        };
+        clusters.point(dir, &clusters.us.url(), &clusters.eu.url());
+        clusters
+    }
+
+    /// Rewrites the project's kubeconfig so that each region's context reaches `us` / `eu`
+    /// (the emulators themselves, or proxies in front of them).
+    pub fn point(&self, dir: &Path, us: &str, eu: &str) {
+        write_kubeconfig_servers(
+            &dir.join("kubeconfig"),
+            &[
+                ("local-us-east-1", us.to_string()),
+                ("local-eu-west-1", eu.to_string()),
+            ],
+        );
+    }
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {
@@ -114,15 +249,9 @@ fn run(dir: &Path, moto: Option<&Moto>, args: &[&str]) -> (Duration, String, Str
     cmd.args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        .env("KUBECONFIG", dir.join("kubeconfig"))
         .stdin(Stdio::null());
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
-        cmd.env_remove(k);
-    }
-    if let Some(m) = moto {
-        cmd.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", m.1))
-            .env("AWS_ACCESS_KEY_ID", "bench")
-            .env("AWS_SECRET_ACCESS_KEY", "bench");
-    }
+    emulated_aws(&mut cmd, moto);
     let start = Instant::now();
     let out = cmd.output().expect("run eprun");
     let took = start.elapsed();
@@ -136,6 +265,18 @@ fn run(dir: &Path, moto: Option<&Moto>, args: &[&str]) -> (Duration, String, Str
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Points `cmd` at moto (or nowhere) with dummy credentials, whatever this shell had set.
+pub fn emulated_aws(cmd: &mut Command, moto: Option<&Moto>) {
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
+        cmd.env_remove(k);
+    }
+    if let Some(m) = moto {
+        cmd.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", m.1))
+            .env("AWS_ACCESS_KEY_ID", "bench")
+            .env("AWS_SECRET_ACCESS_KEY", "bench");
+    }
 }
 
 pub fn median(dir: &Path, moto: Option<&Moto>, args: &[&str], runs: usize) -> Duration {

@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{repo_root, venv_python};
+use super::support::{repo_root, venv_python};
+
+/// The bearer token every kubeconfig written here carries (the emulator accepts any).
+pub const TOKEN: &str = "kmock-test-token";
 
 /// How long one HTTP exchange with the emulator may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -180,7 +183,7 @@ impl KubeEmulator {
         let request = format!("{method} {path}");
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: application/json\r\nAuthorization: Bearer kmock-test-token\r\nConnection: close\r\nContent-Length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: application/json\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\nContent-Length: {}\r\n",
             self.port,
             body.len()
         );
@@ -377,6 +380,12 @@ fn parse_http_answer(raw: &[u8]) -> Result<(u16, String), String> {
 /// Writes a kubeconfig with one cluster, user and context per `(name, emulator)` (all three named
 /// `name`; the user has a dummy token), `current-context` being the first.
 pub fn write_kubeconfig(path: &Path, contexts: &[(&str, &KubeEmulator)]) {
+    let servers: Vec<(&str, String)> = contexts.iter().map(|(n, e)| (*n, e.url())).collect();
+    write_kubeconfig_servers(path, &servers);
+}
+
+/// Like [`write_kubeconfig`], with each context's API server given by URL (e.g. a proxy's).
+pub fn write_kubeconfig_servers(path: &Path, contexts: &[(&str, String)]) {
     assert!(
         !contexts.is_empty(),
         "a kubeconfig needs at least one context"
@@ -386,14 +395,15 @@ pub fn write_kubeconfig(path: &Path, contexts: &[(&str, &KubeEmulator)]) {
     let mut clusters = String::new();
     let mut users = String::new();
     let mut ctxs = String::new();
-    for (name, emulator) in contexts {
+    for (name, server) in contexts {
         let name = q(name);
         clusters.push_str(&format!(
             "- name: {name}\n  cluster:\n    server: {}\n",
-            q(&emulator.url())
+            q(server)
         ));
         users.push_str(&format!(
-            "- name: {name}\n  user:\n    token: \"kmock-test-token\"\n"
+            "- name: {name}\n  user:\n    token: {}\n",
+            q(TOKEN)
         ));
         ctxs.push_str(&format!(
             "- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n    namespace: \"default\"\n"
