@@ -496,8 +496,8 @@ fn register_rollouts(k8s: &mut Module, session: &Session) {
     FuncRegistration::new("rollout_status")
         .with_comments([
             "/// The status of an Argo Rollout: `#{phase, message, paused, aborted, replicas, ready_replicas, updated_replicas,",
-            "/// available_replicas, active_selector, preview_selector, current_pod_hash, stable_pod_hash, analysis_runs: [#{name, phase}]}`",
-            "/// (the AnalysisRuns the rollout owns, oldest first).",
+            "/// available_replicas, active_selector, preview_selector, current_pod_hash, stable_pod_hash, analysis_runs: [#{name, phase, pod_hash, message}]}`",
+            "/// (the AnalysisRuns the rollout owns, oldest first; `pod_hash` is the version each analysed: compare it with `current_pod_hash`).",
         ])
         .with_params_info(["namespace: &str", "name: &str", "Map"])
         .set_into_module(k8s, move |ctx: NativeCallContext, namespace: &str, name: &str| -> Result<Dynamic> {

@@ -625,7 +625,8 @@ fn rollout_status_promote_and_abort() {
         c.kube.create(
             runs,
             &json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
-                    "metadata": {"name": name, "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1",
+                    "metadata": {"name": name, "labels": {"rollouts-pod-template-hash": "8d2e4a"},
+                                 "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1",
                                  "kind": "Rollout", "name": owner, "uid": owner_uid, "controller": true}]},
                     "spec": {"metrics": []},
                     "status": {"phase": phase}}),
@@ -639,7 +640,8 @@ fn rollout_status_promote_and_abort() {
                "replicas": 12, "ready_replicas": 12, "updated_replicas": 6, "available_replicas": 12,
                "active_selector": "6f7b9c", "preview_selector": "8d2e4a",
                "current_pod_hash": "8d2e4a", "stable_pod_hash": "6f7b9c",
-               "analysis_runs": [{"name": "payment-service-8d2e4a-pre", "phase": "Successful"}]})
+               "analysis_runs": [{"name": "payment-service-8d2e4a-pre", "phase": "Successful",
+                                  "pod_hash": "8d2e4a", "message": null}]})
     );
 
     let promoted = c.eval_json(r#"k8s::rollout_promote("payments", "payment-service")"#);

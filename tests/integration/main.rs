@@ -15,6 +15,7 @@ mod k8s_objects;
 mod k8s_verbs;
 mod kube_emulator;
 mod offline_plan;
+mod ops_runbooks;
 mod regions;
 mod runbook_runtime;
 mod s3_state;

@@ -8,6 +8,9 @@ use crate::mutation::Mutations;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Map, Value, json};
 
+/// The label Argo Rollouts puts on a ReplicaSet's pods and on the AnalysisRuns of that version.
+pub const POD_HASH_LABEL: &str = "rollouts-pod-template-hash";
+
 /// The Argo Rollout kind.
 pub fn rollout_kind() -> KindRef {
     KindRef::new("argoproj.io/v1alpha1", "Rollout")
@@ -19,7 +22,8 @@ pub fn analysis_run_kind() -> KindRef {
 }
 
 /// A rollout's status: phase, pause, replica counts, blue/green selectors, pod hashes, and its
-/// analysis runs (the AnalysisRuns in its namespace it owns, oldest first).
+/// analysis runs (the AnalysisRuns in its namespace it owns, oldest first, each with the pod hash
+/// of the version it analysed).
 pub async fn status(kube: &Kube, namespace: &str, name: &str) -> Result<Value, VerbError> {
     let t = Target::resolve(kube, &rollout_kind(), namespace, name).await?;
     let rollout = read(&t, "rollout status").await?;
@@ -57,12 +61,17 @@ pub fn summarize(rollout: &Value, runs: &[Value]) -> Value {
         };
         key(a).cmp(&key(b))
     });
+    // Argo labels each run with the pod template hash of the ReplicaSet it analyses: runs of
+    // earlier versions stay (up to the history limits), so only a matching hash speaks for the
+    // version in preview.
     let analysis_runs: Vec<Value> = owned
         .iter()
         .map(|r| {
             json!({
                 "name": text(&r["metadata"]["name"]),
                 "phase": text(&r["status"]["phase"]),
+                "pod_hash": text(&r["metadata"]["labels"][POD_HASH_LABEL]),
+                "message": text(&r["status"]["message"]),
             })
         })
         .collect();
@@ -287,11 +296,13 @@ mod tests {
     fn status_summarizes_the_rollout_and_its_own_analysis_runs() {
         let runs = vec![
             json!({"metadata": {"name": "payment-service-9c4d-2", "creationTimestamp": "2024-01-01T00:02:00Z",
+                                "labels": {"rollouts-pod-template-hash": "9c4d"},
                                 "ownerReferences": [{"kind": "Rollout", "name": "payment-service", "uid": "r-1"}]},
                    "status": {"phase": "Running"}}),
-            json!({"metadata": {"name": "payment-service-9c4d-1", "creationTimestamp": "2024-01-01T00:01:00Z",
+            json!({"metadata": {"name": "payment-service-6f7b-1", "creationTimestamp": "2024-01-01T00:01:00Z",
+                                "labels": {"rollouts-pod-template-hash": "6f7b"},
                                 "ownerReferences": [{"kind": "Rollout", "name": "payment-service"}]},
-                   "status": {"phase": "Successful"}}),
+                   "status": {"phase": "Failed", "message": "Metric \"error-rate\" assessed Failed due to failed (2) > failureLimit (1)"}}),
             // An older rollout of the same name (another uid), and someone else's run.
             json!({"metadata": {"name": "old", "ownerReferences": [{"kind": "Rollout", "name": "payment-service", "uid": "r-0"}]}}),
             json!({"metadata": {"name": "other", "ownerReferences": [{"kind": "Rollout", "name": "checkout"}]}}),
@@ -306,8 +317,9 @@ mod tests {
                 "active_selector": "6f7b", "preview_selector": "9c4d",
                 "current_pod_hash": "9c4d", "stable_pod_hash": "6f7b",
                 "analysis_runs": [
-                    {"name": "payment-service-9c4d-1", "phase": "Successful"},
-                    {"name": "payment-service-9c4d-2", "phase": "Running"}
+                    {"name": "payment-service-6f7b-1", "phase": "Failed", "pod_hash": "6f7b",
+                     "message": "Metric \"error-rate\" assessed Failed due to failed (2) > failureLimit (1)"},
+                    {"name": "payment-service-9c4d-2", "phase": "Running", "pod_hash": "9c4d", "message": null}
                 ]
             })
         );

@@ -1,0 +1,1225 @@
+//! The operational runbooks — `rollout`, `rotate-secret` and `drain-nodepool` — run end to end
+//! through the real binary on the applied primary stack (`local/us-east-1`). For each: a dry run
+//! leaves the emulators as they were, a run's every effect is read back from the emulators
+//! without eprun (the Kubernetes emulator's HTTP API, the AWS SDK against moto), and the failure
+//! an engineer on call would hit stops the run with a message that says why.
+//!
+//! The emulator has no controllers: the tests play Argo Rollouts, External Secrets, the
+//! ReplicaSet and disruption controllers and Karpenter through its API while eprun waits.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::kube_support::KubeEmulator;
+use crate::support::*;
+
+const ROLLOUT_RUNBOOK: &str = "scripts/runbooks/rollout.rhai";
+const ROTATE_RUNBOOK: &str = "scripts/runbooks/rotate-secret.rhai";
+const DRAIN_RUNBOOK: &str = "scripts/runbooks/drain-nodepool.rhai";
+
+const ROLLOUT: &str = "/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts/payment-service";
+const ROLLOUT_TARGET: &str = "Rollout payments/payment-service";
+const ANALYSIS_RUNS: &str = "/apis/argoproj.io/v1alpha1/namespaces/payments/analysisruns";
+const PAYMENT_PODS: &str =
+    "/api/v1/namespaces/payments/pods?labelSelector=app.kubernetes.io%2Fname%3Dpayment-service";
+const PDB: &str = "/apis/policy/v1/namespaces/payments/poddisruptionbudgets/payment-service";
+const EXTERNAL_SECRET: &str =
+    "/apis/external-secrets.io/v1beta1/namespaces/payments/externalsecrets/payments-db";
+const K8S_SECRET: &str = "/api/v1/namespaces/payments/secrets/payments-db";
+const SECRET_NAME: &str = "examplepay/local/payments-db";
+/// The annotation External Secrets puts on the Secrets it writes: a hash of their data.
+const DATA_HASH: &str = "reconcile.external-secrets.io/data-hash";
+
+/// The version payment-service runs (the stable ReplicaSet's pod template hash).
+const STABLE: &str = "6f7b9c";
+/// The version waiting in preview.
+const NEW: &str = "8d2e4a";
+
+/// How long a test waits for one eprun command.
+const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+
+// ---------------------------------------------------------------------------------------------
+// fixture
+
+/// The primary stack applied to moto and to its cluster (the us-east-1 Kubernetes emulator).
+struct Stack {
+    moto: Moto,
+    project: Project,
+}
+
+impl Stack {
+    /// A fresh project and emulators with `scripts/prod/us-east-1.rhai` applied to them.
+    fn applied() -> Stack {
+        let moto = Moto::start();
+        let project = Project::new();
+        eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"])
+            .moto(&moto)
+            .run()
+            .expect_success();
+        Stack { moto, project }
+    }
+
+    /// The stack's cluster.
+    fn kube(&self) -> &KubeEmulator {
+        &self.moto.clusters().us
+    }
+
+    /// `eprun run RUNBOOK --env local/us-east-1 ARGS…` against the emulators.
+    fn runbook(&self, runbook: &str, args: &[&str]) -> Eprun {
+        let mut all = vec!["run", runbook, "--env", LOCAL_US];
+        all.extend_from_slice(args);
+        eprun(&self.project, &all).moto(&self.moto)
+    }
+
+    /// [`Stack::runbook`] run to its end.
+    fn run(&self, runbook: &str, args: &[&str]) -> Output {
+        let out = self.runbook(runbook, args).run();
+        out.expect_no_panic();
+        out
+    }
+
+    /// [`Stack::runbook`] in the background, playing the controllers with `tick` until it ends.
+    fn run_playing(&self, runbook: &str, args: &[&str], tick: impl FnMut()) -> Output {
+        let running = self.runbook(runbook, args).spawn();
+        play_while(|| running.finished(), || running.context(), tick);
+        let out = running.wait(RUN_TIMEOUT);
+        out.expect_no_panic();
+        out
+    }
+
+    /// What the emulator logged, for failure messages.
+    fn kube_log(&self) -> String {
+        format!("--- kube emulator log ---\n{}", self.kube().log_text())
+    }
+}
+
+/// Calls `tick` (a controller's reconcile) until `finished`, or fails after [`RUN_TIMEOUT`].
+fn play_while(
+    mut finished: impl FnMut() -> bool,
+    context: impl FnMut() -> String,
+    mut tick: impl FnMut(),
+) {
+    poll_until(RUN_TIMEOUT, "the run to end", context, || {
+        if finished() {
+            return Some(());
+        }
+        tick();
+        None
+    });
+}
+
+/// The records of the journal a run names on its last line (`Journal: PATH · …`).
+fn journal(out: &Output) -> Vec<Value> {
+    let text = out.all();
+    let path = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Journal: "))
+        .and_then(|rest| rest.split(" · ").next())
+        .unwrap_or_else(|| panic!("the run names no journal\n{out}"));
+    fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read the journal {path}: {e}\n{out}"))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("journal line {l}: {e}")))
+        .collect()
+}
+
+/// `(operation, target, outcome)` of every mutating call a run's journal records.
+fn mutations(out: &Output) -> Vec<(String, String, String)> {
+    journal(out)
+        .iter()
+        .filter(|r| r["type"] == "mutation")
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (s("operation"), s("target"), s("outcome"))
+        })
+        .collect()
+}
+
+/// One expected journal mutation.
+fn mutation(operation: &str, target: &str, outcome: &str) -> (String, String, String) {
+    (operation.into(), target.into(), outcome.into())
+}
+
+/// The id of a failed run, from the `--resume ID` it prints.
+fn resume_id(out: &Output) -> String {
+    let text = out.all();
+    let at = text
+        .find("--resume ")
+        .unwrap_or_else(|| panic!("no resume hint\n{out}"));
+    text[at + "--resume ".len()..]
+        .split_whitespace()
+        .next()
+        .expect("an id after --resume")
+        .to_string()
+}
+
+/// The names of a list of objects.
+fn names(items: &[Value]) -> Vec<String> {
+    let mut names: Vec<String> = items
+        .iter()
+        .map(|i| {
+            i["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// A node Karpenter launched for `pool`.
+fn node(kube: &KubeEmulator, name: &str, pool: &str, zone: &str) {
+    kube.create(
+        "/api/v1/nodes",
+        &json!({"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": name, "labels": {
+                    "karpenter.sh/nodepool": pool, "examplepay.io/node-pool": pool,
+                    "topology.kubernetes.io/zone": zone, "kubernetes.io/os": "linux"}},
+                "spec": {"providerID": format!("aws:///{zone}/i-0{}", name.chars().filter(char::is_ascii_digit).collect::<String>())}}),
+    );
+}
+
+/// A running pod on `node` owned by `owner` (`(kind, name)`; a mirror pod when `None`).
+fn pod(
+    kube: &KubeEmulator,
+    namespace: &str,
+    name: &str,
+    node: &str,
+    labels: Value,
+    owner: Option<(&str, &str)>,
+) {
+    let mut metadata = json!({"name": name, "labels": labels});
+    match owner {
+        Some((kind, owner)) => {
+            metadata["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": kind, "name": owner,
+                                                  "uid": format!("{owner}-uid"), "controller": true}]);
+        }
+        None => metadata["annotations"] = json!({"kubernetes.io/config.mirror": "3f9a1c"}),
+    }
+    kube.create(
+        &format!("/api/v1/namespaces/{namespace}/pods"),
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+                "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}]},
+                "status": {"phase": "Running"}}),
+    );
+}
+
+/// A payment-service pod of the stable version on `node`.
+fn payment_pod(kube: &KubeEmulator, name: &str, node: &str) {
+    pod(
+        kube,
+        "payments",
+        name,
+        node,
+        json!({"app.kubernetes.io/name": "payment-service", "rollouts-pod-template-hash": STABLE}),
+        Some(("ReplicaSet", &format!("payment-service-{STABLE}"))),
+    );
+}
+
+/// Every payment-service pod.
+fn payment_pods(kube: &KubeEmulator) -> Vec<Value> {
+    kube.list(PAYMENT_PODS)
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if fs::read(&path).is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle)) {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+// ---------------------------------------------------------------------------------------------
+// rollout: the test plays Argo Rollouts
+
+/// Plays Argo Rollouts: payment-service runs version [`STABLE`], version [`NEW`] waits paused in
+/// preview, and the rollout owns one pre-promotion AnalysisRun per `(version, revision, phase,
+/// message)`.
+fn preview_waiting(kube: &KubeEmulator, runs: &[(&str, u32, &str, Option<&str>)]) {
+    kube.patch_status(
+        ROLLOUT,
+        &json!({"phase": "Paused", "message": "BlueGreenPause", "controllerPause": true,
+                "pauseConditions": [{"reason": "BlueGreenPause", "startTime": "2026-11-20T09:00:00Z"}],
+                "replicas": 12, "readyReplicas": 12, "updatedReplicas": 6, "availableReplicas": 12,
+                "blueGreen": {"activeSelector": STABLE, "previewSelector": NEW},
+                "currentPodHash": NEW, "stableRS": STABLE, "observedGeneration": "3"}),
+    );
+    let uid = kube.get(ROLLOUT).expect("the applied rollout")["metadata"]["uid"].clone();
+    for (version, revision, phase, message) in runs {
+        let mut status = json!({"phase": phase});
+        if let Some(m) = message {
+            status["message"] = json!(m);
+        }
+        kube.create(
+            ANALYSIS_RUNS,
+            &json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+                    "metadata": {"name": format!("payment-service-{version}-{revision}-pre"),
+                                 "labels": {"rollouts-pod-template-hash": version, "rollout-type": "PrePromotion"},
+                                 "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                                                      "name": "payment-service", "uid": uid, "controller": true,
+                                                      "blockOwnerDeletion": true}]},
+                    "spec": {"metrics": [{"name": "p99-latency"}, {"name": "error-rate"}]},
+                    "status": status}),
+        );
+    }
+}
+
+/// The rollout and its analysis runs, read without eprun.
+fn rollout_snapshot(kube: &KubeEmulator) -> Value {
+    json!({"rollout": kube.get(ROLLOUT).expect("the rollout"), "runs": kube.list(ANALYSIS_RUNS)})
+}
+
+/// Plays Argo Rollouts after a promotion: once the pause is gone, the active Service selects the
+/// new version, which becomes the stable one.
+fn switch_traffic_once_promoted(kube: &KubeEmulator) {
+    let status = &kube.get(ROLLOUT).expect("the rollout")["status"];
+    if status.get("pauseConditions").is_none() && status["stableRS"] != NEW {
+        kube.patch_status(
+            ROLLOUT,
+            &json!({"phase": "Healthy", "message": null, "controllerPause": null,
+                    "blueGreen": {"activeSelector": NEW, "previewSelector": NEW},
+                    "stableRS": NEW, "updatedReplicas": 6}),
+        );
+    }
+}
+
+#[test]
+fn rollout_dry_run_then_promote_once_the_previews_analysis_passed() {
+    let stack = Stack::applied();
+    let kube = stack.kube();
+    // An earlier version failed its analysis and was aborted; the one in preview passed.
+    preview_waiting(
+        kube,
+        &[
+            (
+                "3c1d5e",
+                2,
+                "Failed",
+                Some("Metric \"error-rate\" assessed Failed due to failed (2) > failureLimit (1)"),
+            ),
+            (NEW, 3, "Successful", None),
+        ],
+    );
+    let before = rollout_snapshot(kube);
+
+    let dry = stack.run(ROLLOUT_RUNBOOK, &["--dry-run"]);
+    dry.expect_success();
+    assert!(
+        dry.stderr.contains(&format!(
+            "would promote {ROLLOUT_TARGET}: clear status.pauseConditions"
+        )),
+        "{dry}"
+    );
+    assert_eq!(
+        rollout_snapshot(kube),
+        before,
+        "a dry run changes nothing\n{dry}"
+    );
+    assert_eq!(
+        mutations(&dry),
+        [mutation("promote", ROLLOUT_TARGET, "skipped")]
+    );
+
+    let out = stack.run_playing(ROLLOUT_RUNBOOK, &["--yes"], || {
+        switch_traffic_once_promoted(kube)
+    });
+    out.expect_success();
+    for line in [
+        "analysis payment-service-3c1d5e-2-pre of version 3c1d5e: Failed",
+        "analysis payment-service-8d2e4a-3-pre of version 8d2e4a: Successful",
+        "Promote payments/payment-service to version 8d2e4a (traffic moves from 6f7b9c to 8d2e4a)?",
+        "phase Healthy",
+    ] {
+        assert!(out.stderr.contains(line), "missing `{line}`\n{out}");
+    }
+
+    // What eprun changed, read back: the pause is gone, the rest of the rollout is as it was.
+    let after = kube.get(ROLLOUT).expect("the rollout");
+    assert!(after["status"].get("pauseConditions").is_none(), "{after}");
+    assert_ne!(after["spec"]["paused"], true, "{after}");
+    assert!(after["status"].get("abort").is_none(), "{after}");
+    assert_eq!(
+        after["spec"], before["rollout"]["spec"],
+        "the spec is untouched"
+    );
+    assert_eq!(after["status"]["blueGreen"]["activeSelector"], NEW);
+    assert_eq!(
+        kube.list(ANALYSIS_RUNS),
+        before["runs"].as_array().unwrap().clone()
+    );
+    assert_eq!(
+        mutations(&out),
+        [mutation("promote", ROLLOUT_TARGET, "done")]
+    );
+}
+
+#[test]
+fn rollout_refuses_to_promote_after_a_failed_analysis_and_aborts_instead() {
+    let stack = Stack::applied();
+    let kube = stack.kube();
+    let why = "Metric \"error-rate\" assessed Failed due to failed (2) > failureLimit (1)";
+    preview_waiting(kube, &[(NEW, 3, "Failed", Some(why))]);
+    let before = rollout_snapshot(kube);
+
+    // Promoting is refused, says why and what to do instead, and changes nothing.
+    let refused = stack.run(ROLLOUT_RUNBOOK, &["--yes"]);
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains(&format!(
+            "analysis `payment-service-8d2e4a-3-pre` of version 8d2e4a ended Failed: {why}; do not promote it: abort instead (`--param action=abort`)"
+        )),
+        "{refused}"
+    );
+    assert!(!refused.stderr.contains("▸ Step 2/3"), "{refused}");
+    assert_eq!(
+        rollout_snapshot(kube),
+        before,
+        "a refused promotion changes nothing"
+    );
+    assert!(mutations(&refused).is_empty(), "{refused}");
+
+    // A dry run of the abort shows the abort and changes nothing either.
+    let dry = stack.run(ROLLOUT_RUNBOOK, &["--param", "action=abort", "--dry-run"]);
+    dry.expect_success();
+    assert!(
+        dry.stderr.contains(&format!(
+            "would abort {ROLLOUT_TARGET}: status.abort → true"
+        )),
+        "{dry}"
+    );
+    assert_eq!(
+        rollout_snapshot(kube),
+        before,
+        "a dry run changes nothing\n{dry}"
+    );
+
+    // The abort: the controller (the test) takes it and keeps traffic on the stable version.
+    let out = stack.run_playing(ROLLOUT_RUNBOOK, &["--param", "action=abort", "--yes"], || {
+        let status = &kube.get(ROLLOUT).expect("the rollout")["status"];
+        if status["abort"] == true && status["phase"] != "Degraded" {
+            kube.patch_status(
+                ROLLOUT,
+                &json!({"phase": "Degraded", "message": "RolloutAborted: Rollout aborted update to revision 3",
+                        "pauseConditions": null, "controllerPause": null,
+                        "blueGreen": {"previewSelector": STABLE}, "abortedAt": "2026-11-20T09:30:00Z"}),
+            );
+        }
+    });
+    out.expect_success();
+    assert!(
+        out.stderr
+            .contains("Abort the update of payments/payment-service to version 8d2e4a (traffic stays on 6f7b9c)?"),
+        "{out}"
+    );
+    let after = kube.get(ROLLOUT).expect("the rollout");
+    assert_eq!(after["status"]["abort"], true, "{after}");
+    assert_eq!(after["status"]["blueGreen"]["activeSelector"], STABLE);
+    assert_eq!(
+        after["spec"], before["rollout"]["spec"],
+        "the spec is untouched"
+    );
+    assert_eq!(mutations(&out), [mutation("abort", ROLLOUT_TARGET, "done")]);
+
+    // Aborting again finds nothing to abort.
+    let again = stack.run(ROLLOUT_RUNBOOK, &["--param", "action=abort", "--yes"]);
+    again.expect_code(1);
+    assert!(
+        again.stderr.contains(
+            "the update of `payments/payment-service` to version 8d2e4a is already aborted"
+        ),
+        "{again}"
+    );
+}
+
+/// Regression: the runbook counted every analysis run the rollout owns, so a version in preview
+/// that no analysis had checked yet was promoted on the strength of an earlier version's runs.
+#[test]
+fn promote_refuses_a_version_no_analysis_has_checked_yet() {
+    let stack = Stack::applied();
+    let kube = stack.kube();
+    preview_waiting(kube, &[(STABLE, 1, "Successful", None)]);
+    let before = rollout_snapshot(kube);
+    let out = stack.run(ROLLOUT_RUNBOOK, &["--yes"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains(
+            "no analysis run has checked version 8d2e4a yet: wait for its pre-promotion analyses before promoting"
+        ),
+        "{out}"
+    );
+    assert_eq!(rollout_snapshot(kube), before, "nothing changed");
+    assert!(mutations(&out).is_empty(), "{out}");
+}
+
+/// Regression: the verify step only re-read what the promotion itself had written, so a run
+/// ended "verified" while the controller had not moved traffic to the new version.
+#[test]
+fn promote_is_verified_only_once_traffic_is_on_the_new_version() {
+    let stack = Stack::applied();
+    let kube = stack.kube();
+    preview_waiting(kube, &[(NEW, 3, "Successful", None)]);
+
+    // The controller does not switch traffic: the promotion is made, the verify step fails.
+    let failed = stack.run(ROLLOUT_RUNBOOK, &["--yes", "--param", "timeout=1"]);
+    failed.expect_code(1);
+    assert!(
+        failed.stderr.contains(
+            "traffic is not on version 8d2e4a after 1s: the rollout is Paused (BlueGreenPause), active 6f7b9c, stable 6f7b9c"
+        ),
+        "{failed}"
+    );
+    assert_eq!(
+        mutations(&failed),
+        [mutation("promote", ROLLOUT_TARGET, "done")]
+    );
+    assert!(
+        kube.get(ROLLOUT).expect("the rollout")["status"]
+            .get("pauseConditions")
+            .is_none()
+    );
+
+    // Once it has, the resumed run verifies without promoting again.
+    switch_traffic_once_promoted(kube);
+    let id = resume_id(&failed);
+    let resumed = stack.run(ROLLOUT_RUNBOOK, &["--resume", &id, "--yes"]);
+    resumed.expect_success();
+    assert!(resumed.stderr.contains("phase Healthy"), "{resumed}");
+    assert_eq!(
+        mutations(&resumed),
+        [mutation("promote", ROLLOUT_TARGET, "done")],
+        "one promotion in all (the resumed run appends to the same journal)"
+    );
+    let after = kube.get(ROLLOUT).expect("the rollout");
+    assert_eq!(after["status"]["blueGreen"]["activeSelector"], NEW);
+}
+
+// ---------------------------------------------------------------------------------------------
+// rotate-secret: the test plays External Secrets and Argo Rollouts
+
+/// The value the secret holds before the rotation.
+const OLD_VALUE: &str = r#"{"username":"payments","password":"0ld-pa55w0rd-f0r-t3sts-only"}"#;
+/// The new password; it must never appear in anything eprun prints or writes.
+const NEW_PASSWORD: &str = "N3w-pa55w0rd-r0tat3d-by-the-runb00k";
+
+/// The secret's new value: a JSON document, as `dataFrom.extract` reads it.
+fn new_value() -> String {
+    format!(r#"{{"username":"payments","password":"{NEW_PASSWORD}"}}"#)
+}
+
+/// The current value of the payments-db secret in Secrets Manager, at `stage`.
+fn secret_value(moto: &Moto, stage: &str) -> String {
+    block_on(
+        secretsmanager_client(moto, "us-east-1")
+            .get_secret_value()
+            .secret_id(SECRET_NAME)
+            .version_stage(stage)
+            .send(),
+    )
+    .unwrap_or_else(|e| panic!("GetSecretValue {SECRET_NAME} {stage}: {e:?}"))
+    .secret_string()
+    .unwrap_or_default()
+    .to_string()
+}
+
+/// The version ids of the payments-db secret and their stages, sorted.
+fn secret_versions(moto: &Moto) -> Vec<(String, Vec<String>)> {
+    let listed = block_on(
+        secretsmanager_client(moto, "us-east-1")
+            .list_secret_version_ids()
+            .secret_id(SECRET_NAME)
+            .send(),
+    )
+    .expect("ListSecretVersionIds");
+    let mut versions: Vec<(String, Vec<String>)> = listed
+        .versions()
+        .iter()
+        .map(|v| {
+            let mut stages = v.version_stages().to_vec();
+            stages.sort();
+            (v.version_id().unwrap_or_default().to_string(), stages)
+        })
+        .collect();
+    versions.sort();
+    versions
+}
+
+/// External Secrets, played: syncs the payments-db ExternalSecret from Secrets Manager the way
+/// the operator does (`dataFrom.extract`: every key of the JSON document becomes a key of the
+/// Secret), and records the sync in the ExternalSecret's status.
+struct ExternalSecrets<'a> {
+    moto: &'a Moto,
+    kube: &'a KubeEmulator,
+    /// The `force-sync` annotation it last acted on.
+    handled: Option<String>,
+}
+
+impl<'a> ExternalSecrets<'a> {
+    /// The operator after its first sync: the Secret holds the current value, the ExternalSecret is Ready.
+    fn synced(moto: &'a Moto, kube: &'a KubeEmulator) -> ExternalSecrets<'a> {
+        let eso = ExternalSecrets {
+            moto,
+            kube,
+            handled: None,
+        };
+        kube.create(
+            "/api/v1/namespaces/payments/secrets",
+            &json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                    "metadata": {"name": "payments-db", "labels": {"reconcile.external-secrets.io/managed": "true"},
+                                 "ownerReferences": [{"apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret",
+                                                      "name": "payments-db", "uid": "payments-db-uid", "controller": true}]}}),
+        );
+        eso.sync();
+        eso
+    }
+
+    /// One sync: reads the secret, writes the Secret's data, and reports success.
+    fn sync(&self) {
+        let value = secret_value(self.moto, "AWSCURRENT");
+        let doc: serde_json::Map<String, Value> =
+            serde_json::from_str(&value).expect("the secret is a JSON document");
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let data: serde_json::Map<String, Value> = doc
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(b64.encode(v.as_str().unwrap_or_default()))))
+            .collect();
+        let hash = hex(&Sha256::digest(Value::Object(data.clone()).to_string()));
+        self.kube.patch(
+            K8S_SECRET,
+            &json!({"metadata": {"annotations": {DATA_HASH: hash}}, "data": data}),
+        );
+        let es = self.kube.get(EXTERNAL_SECRET).expect("the ExternalSecret");
+        let meta = &es["metadata"];
+        let version = format!(
+            "{}-{}",
+            meta["generation"],
+            &hex(&Sha256::digest(format!(
+                "{}{}",
+                meta["labels"], meta["annotations"]
+            )))[..16]
+        );
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        self.kube.patch_status(
+            EXTERNAL_SECRET,
+            &json!({"refreshTime": now, "syncedResourceVersion": version, "binding": {"name": "payments-db"},
+                    "conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced",
+                                    "message": "secret synced", "lastTransitionTime": "2026-11-20T08:00:00Z"}]}),
+        );
+    }
+
+    /// Reconciles: a new `force-sync` annotation makes it sync at once.
+    fn tick(&mut self) {
+        let es = self.kube.get(EXTERNAL_SECRET).expect("the ExternalSecret");
+        let asked = es["metadata"]["annotations"]["force-sync"]
+            .as_str()
+            .map(str::to_string);
+        if asked.is_some() && asked != self.handled {
+            self.sync();
+            self.handled = asked;
+        }
+    }
+}
+
+/// `bytes` as lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The payment-service pods before the rotation (stable version, all healthy).
+const OLD_PODS: [&str; 3] = [
+    "payment-service-6f7b9c-4x2kq",
+    "payment-service-6f7b9c-9hjwd",
+    "payment-service-6f7b9c-tz5mn",
+];
+
+/// Plays Argo Rollouts: payment-service Healthy on its stable version, with [`OLD_PODS`].
+fn healthy_payment_service(kube: &KubeEmulator) {
+    kube.patch_status(
+        ROLLOUT,
+        &json!({"phase": "Healthy", "replicas": 3, "readyReplicas": 3, "updatedReplicas": 3, "availableReplicas": 3,
+                "blueGreen": {"activeSelector": STABLE, "previewSelector": STABLE},
+                "currentPodHash": STABLE, "stableRS": STABLE}),
+    );
+    node(
+        kube,
+        "ip-10-10-64-21.ec2.internal",
+        "payments",
+        "us-east-1a",
+    );
+    for name in OLD_PODS {
+        payment_pod(kube, name, "ip-10-10-64-21.ec2.internal");
+    }
+}
+
+/// Argo Rollouts' pod restarter, played: once `spec.restartAt` is newer than `status.restartedAt`,
+/// every pod is replaced by a new one and the restart is recorded.
+fn restart_pods(kube: &KubeEmulator, replaced: &mut u32) {
+    let rollout = kube.get(ROLLOUT).expect("the rollout");
+    let Some(asked) = rollout["spec"]["restartAt"].as_str() else {
+        return;
+    };
+    if rollout["status"]["restartedAt"].as_str() == Some(asked) {
+        return;
+    }
+    for p in payment_pods(kube) {
+        let name = p["metadata"]["name"].as_str().expect("a pod name");
+        kube.delete(&format!("/api/v1/namespaces/payments/pods/{name}"));
+        *replaced += 1;
+        payment_pod(
+            kube,
+            &format!("payment-service-6f7b9c-new{replaced}"),
+            "ip-10-10-64-21.ec2.internal",
+        );
+    }
+    kube.patch_status(ROLLOUT, &json!({"restartedAt": asked}));
+}
+
+/// Everything the rotation may touch, read without eprun.
+fn rotation_snapshot(stack: &Stack) -> Value {
+    let kube = stack.kube();
+    json!({
+        "versions": secret_versions(&stack.moto).iter().map(|(id, stages)| json!([id, stages])).collect::<Vec<_>>(),
+        "value": secret_value(&stack.moto, "AWSCURRENT"),
+        "external_secret": kube.get(EXTERNAL_SECRET),
+        "secret": kube.get(K8S_SECRET),
+        "rollout": kube.get(ROLLOUT),
+        "pods": names(&payment_pods(kube)),
+    })
+}
+
+/// Numbers the output files of [`Piped`] runs.
+static NEXT_PIPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// `eprun run rotate-secret.rhai --env local/us-east-1 ARGS…` in the background with `input`
+/// piped on stdin (not a terminal), in the same clean environment `support::eprun` gives.
+struct Piped {
+    child: Child,
+    command: String,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Piped {
+    /// Starts it; `input` is written to its stdin, which is then closed.
+    fn start(stack: &Stack, args: &[&str], input: &str) -> Piped {
+        let scratch = stack.project.join(".test-scratch");
+        fs::create_dir_all(&scratch).expect("scratch dir");
+        let n = NEXT_PIPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let stdout = scratch.join(format!("piped-{n}.stdout"));
+        let stderr = scratch.join(format!("piped-{n}.stderr"));
+        let mut all = vec!["run", ROTATE_RUNBOOK, "--env", LOCAL_US];
+        all.extend_from_slice(args);
+        let mut cmd = Command::new(eprun_bin());
+        cmd.args(&all)
+            .current_dir(stack.project.path())
+            .stdin(Stdio::piped())
+            .stdout(fs::File::create(&stdout).expect("stdout file"))
+            .stderr(fs::File::create(&stderr).expect("stderr file"));
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("AWS_") || k == "KUBECONFIG" || k == "EPRUN_LOG" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("NO_COLOR", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_CONFIG_FILE", scratch.join("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                scratch.join("no-aws-credentials"),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", stack.moto.endpoint())
+            .env("KUBECONFIG", &stack.moto.clusters().kubeconfig);
+        let mut child = cmd.spawn().expect("start eprun");
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        pipe.write_all(input.as_bytes()).expect("write stdin");
+        drop(pipe);
+        Piped {
+            child,
+            command: format!(
+                "(cd {} && … | eprun {})",
+                stack.project.path().display(),
+                all.join(" ")
+            ),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Plays the controllers with `tick` until eprun ends; what it did.
+    fn play(mut self, tick: impl FnMut()) -> Output {
+        let (command, stdout, stderr) = (&self.command, &self.stdout, &self.stderr);
+        let child = &mut self.child;
+        play_while(
+            || matches!(child.try_wait(), Ok(Some(_))),
+            || {
+                format!(
+                    "$ {command}\n--- stdout so far ---\n{}\n--- stderr so far ---\n{}",
+                    fs::read_to_string(stdout).unwrap_or_default(),
+                    fs::read_to_string(stderr).unwrap_or_default()
+                )
+            },
+            tick,
+        );
+        let status = self.child.wait().expect("wait for eprun");
+        let out = Output {
+            command: self.command.clone(),
+            code: status.code().unwrap_or(-1),
+            stdout: fs::read_to_string(&self.stdout).unwrap_or_default(),
+            stderr: fs::read_to_string(&self.stderr).unwrap_or_default(),
+        };
+        out.expect_no_panic();
+        out
+    }
+}
+
+impl Drop for Piped {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Panics when the new password, as piped in or as the Kubernetes Secret holds it (base64), is in
+/// anything eprun printed or wrote.
+fn assert_no_leak(stack: &Stack, outputs: &[&Output]) {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(NEW_PASSWORD);
+    for needle in [NEW_PASSWORD, encoded.as_str()] {
+        for o in outputs {
+            assert!(
+                !o.stdout.contains(needle) && !o.stderr.contains(needle),
+                "the secret value leaked into the output\n{o}"
+            );
+        }
+        for dir in [".eprun", ".test-scratch"] {
+            let leaked = files_containing(&stack.project.join(dir), needle);
+            assert!(leaked.is_empty(), "the secret value is in {leaked:?}");
+        }
+    }
+}
+
+#[test]
+fn rotate_secret_dry_run_then_rotate_from_stdin_without_leaking_the_value() {
+    let stack = Stack::applied();
+    let (moto, kube) = (&stack.moto, stack.kube());
+    block_on(
+        secretsmanager_client(moto, "us-east-1")
+            .put_secret_value()
+            .secret_id(SECRET_NAME)
+            .secret_string(OLD_VALUE)
+            .send(),
+    )
+    .expect("the secret's first value");
+    let mut eso = ExternalSecrets::synced(moto, kube);
+    healthy_payment_service(kube);
+    let before = rotation_snapshot(&stack);
+
+    // A dry run asks for no value, shows every call, and changes nothing.
+    let dry = stack.run(
+        ROTATE_RUNBOOK,
+        &["--param", "secret=payments-db", "--dry-run"],
+    );
+    dry.expect_success();
+    for line in [
+        &format!("would PutSecretValue {SECRET_NAME}"),
+        "would patch ExternalSecret payments/payments-db",
+        "would patch Rollout payments/payment-service",
+    ] {
+        assert!(dry.stderr.contains(line), "missing `{line}`\n{dry}");
+    }
+    assert_eq!(
+        rotation_snapshot(&stack),
+        before,
+        "a dry run changes nothing\n{dry}"
+    );
+
+    // The rotation, with External Secrets and Argo Rollouts played while eprun waits.
+    let mut replaced = 0;
+    let out = Piped::start(
+        &stack,
+        &["--param", "secret=payments-db", "--yes"],
+        &new_value(),
+    )
+    .play(|| {
+        eso.tick();
+        restart_pods(kube, &mut replaced);
+    });
+    out.expect_success();
+    for line in [
+        "3 pod(s) started before the new value",
+        "every pod started with the new value",
+    ] {
+        assert!(out.stderr.contains(line), "missing `{line}`\n{out}");
+    }
+
+    // Secrets Manager: the new value is current, the old one previous.
+    assert_eq!(secret_value(moto, "AWSCURRENT"), new_value());
+    assert_eq!(secret_value(moto, "AWSPREVIOUS"), OLD_VALUE);
+    assert_eq!(
+        secret_versions(moto).len(),
+        before["versions"].as_array().unwrap().len() + 1
+    );
+    // The ExternalSecret was asked to refresh, and the Secret holds the new password.
+    let es = kube.get(EXTERNAL_SECRET).expect("the ExternalSecret");
+    assert!(
+        es["metadata"]["annotations"]["force-sync"].is_string(),
+        "{es}"
+    );
+    let secret = kube.get(K8S_SECRET).expect("the Secret");
+    let password = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"]["password"].as_str().expect("a password key"))
+        .expect("base64");
+    assert_eq!(String::from_utf8_lossy(&password), NEW_PASSWORD);
+    // payment-service was asked to restart, and none of its pods predates the new value.
+    let rollout = kube.get(ROLLOUT).expect("the rollout");
+    assert!(rollout["spec"]["restartAt"].is_string(), "{rollout}");
+    let pods = names(&payment_pods(kube));
+    assert_eq!(pods.len(), 3, "{pods:?}");
+    assert!(
+        pods.iter().all(|p| !OLD_PODS.contains(&p.as_str())),
+        "{pods:?}"
+    );
+    assert_eq!(
+        mutations(&out),
+        [
+            mutation("PutSecretValue", SECRET_NAME, "done"),
+            mutation("patch", "ExternalSecret payments/payments-db", "done"),
+            mutation("patch", ROLLOUT_TARGET, "done"),
+        ]
+    );
+    assert_no_leak(&stack, &[&dry, &out]);
+}
+
+#[test]
+fn rotate_secret_times_out_naming_the_pods_that_never_picked_up_the_new_value() {
+    let stack = Stack::applied();
+    let (moto, kube) = (&stack.moto, stack.kube());
+    block_on(
+        secretsmanager_client(moto, "us-east-1")
+            .put_secret_value()
+            .secret_id(SECRET_NAME)
+            .secret_string(OLD_VALUE)
+            .send(),
+    )
+    .expect("the secret's first value");
+    healthy_payment_service(kube);
+
+    // External Secrets has not synced the ExternalSecret yet: nothing is put.
+    let versions = secret_versions(moto);
+    let refused = Piped::start(
+        &stack,
+        &["--param", "secret=payments-db", "--yes"],
+        &new_value(),
+    )
+    .play(|| {});
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains(
+            "`ExternalSecret payments/payments-db` is not syncing (no Ready condition yet): fix External Secrets first"
+        ),
+        "{refused}"
+    );
+    assert_eq!(secret_versions(moto), versions, "nothing was put");
+    assert_eq!(secret_value(moto, "AWSCURRENT"), OLD_VALUE);
+
+    // It syncs; the value is put and refreshed, but payment-service never restarts.
+    let mut eso = ExternalSecrets::synced(moto, kube);
+    let out = Piped::start(
+        &stack,
+        &[
+            "--param",
+            "secret=payments-db",
+            "--param",
+            "restart_timeout=2",
+            "--yes",
+        ],
+        &new_value(),
+    )
+    .play(|| eso.tick());
+    out.expect_code(1);
+    let stuck: Vec<String> = OLD_PODS.iter().map(|p| format!("`payments/{p}`")).collect();
+    assert!(
+        out.stderr.contains(&format!(
+            "payment-service did not restart onto the new value within 2s: 3 pod(s) still run the old one: {}; the new value is already in `{SECRET_NAME}` and `Secret payments/payments-db`",
+            stuck.join(", ")
+        )),
+        "{out}"
+    );
+    assert!(out.stderr.contains("3/4 steps done"), "{out}");
+    // What was done stays done, and says so: the value is current, the Secret has it.
+    assert_eq!(secret_value(moto, "AWSCURRENT"), new_value());
+    assert_eq!(names(&payment_pods(kube)), OLD_PODS);
+    assert_eq!(
+        mutations(&out),
+        [
+            mutation("PutSecretValue", SECRET_NAME, "done"),
+            mutation("patch", "ExternalSecret payments/payments-db", "done"),
+            mutation("patch", ROLLOUT_TARGET, "done"),
+        ]
+    );
+    assert_no_leak(&stack, &[&refused, &out]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// drain-nodepool: the test plays Karpenter, the ReplicaSet and the disruption controller
+
+const NODE_A: &str = "ip-10-10-100-11.ec2.internal";
+const NODE_B: &str = "ip-10-10-140-12.ec2.internal";
+const BATCH_NODE: &str = "ip-10-10-200-13.ec2.internal";
+/// The node Karpenter launches for the evicted payment pods.
+const NEW_NODE: &str = "ip-10-10-101-14.ec2.internal";
+
+/// Two payments nodes (two payment-service pods on A, one on B, a DaemonSet pod on each and a
+/// static pod on A), a batch node with a job's pod, and the payment-service budget allowing
+/// `allowed` disruptions.
+fn pool_with_pods(kube: &KubeEmulator, allowed: i64) {
+    node(kube, NODE_A, "payments", "us-east-1a");
+    node(kube, NODE_B, "payments", "us-east-1b");
+    node(kube, BATCH_NODE, "batch", "us-east-1c");
+    payment_pod(kube, "payment-service-6f7b9c-a1x", NODE_A);
+    payment_pod(kube, "payment-service-6f7b9c-a2y", NODE_A);
+    payment_pod(kube, "payment-service-6f7b9c-b1z", NODE_B);
+    for n in [NODE_A, NODE_B, BATCH_NODE] {
+        pod(
+            kube,
+            "kube-system",
+            &format!("aws-node-{}", n.trim_end_matches(".ec2.internal")),
+            n,
+            json!({"k8s-app": "aws-node"}),
+            Some(("DaemonSet", "aws-node")),
+        );
+    }
+    pod(
+        kube,
+        "kube-system",
+        "log-shipper-ip-10-10-100-11",
+        NODE_A,
+        json!({}),
+        None,
+    );
+    pod(
+        kube,
+        "default",
+        "nightly-report-28374-kq2",
+        BATCH_NODE,
+        json!({"job-name": "nightly-report-28374"}),
+        Some(("Job", "nightly-report-28374")),
+    );
+    kube.patch_status(
+        PDB,
+        &json!({"disruptionsAllowed": allowed, "currentHealthy": 2 + allowed, "desiredHealthy": 2,
+                "expectedPods": 3, "observedGeneration": 1}),
+    );
+}
+
+/// Nodes, pods and the budget, read without eprun.
+fn cluster_snapshot(kube: &KubeEmulator) -> Value {
+    json!({"nodes": kube.list("/api/v1/nodes"), "pods": kube.list("/api/v1/pods"), "pdb": kube.get(PDB)})
+}
+
+/// The names of the pods on `node`.
+fn pods_on(kube: &KubeEmulator, node: &str) -> Vec<String> {
+    names(&kube.list(&format!(
+        "/api/v1/pods?fieldSelector=spec.nodeName%3D{node}"
+    )))
+}
+
+/// Whether `node` is cordoned.
+fn cordoned(kube: &KubeEmulator, node: &str) -> bool {
+    kube.get(&format!("/api/v1/nodes/{node}"))
+        .expect("the node")["spec"]["unschedulable"]
+        == true
+}
+
+/// Karpenter, the ReplicaSet controller and the disruption controller, played: an evicted
+/// payment pod is replaced on a new payments node, and once it runs the budget allows one
+/// disruption again.
+struct Replacer<'a> {
+    kube: &'a KubeEmulator,
+    launched: bool,
+    replaced: u32,
+}
+
+impl Replacer<'_> {
+    fn tick(&mut self) {
+        let missing = 3usize.saturating_sub(payment_pods(self.kube).len());
+        if missing == 0 {
+            return;
+        }
+        if !self.launched {
+            node(self.kube, NEW_NODE, "payments", "us-east-1a");
+            self.launched = true;
+        }
+        for _ in 0..missing {
+            self.replaced += 1;
+            payment_pod(
+                self.kube,
+                &format!("payment-service-6f7b9c-r{}", self.replaced),
+                NEW_NODE,
+            );
+        }
+        self.kube
+            .patch_status(PDB, &json!({"disruptionsAllowed": 1, "currentHealthy": 3}));
+    }
+}
+
+/// The state after a drain of the payments pool, read without eprun.
+fn assert_drained(kube: &KubeEmulator, out: &Output) {
+    assert!(cordoned(kube, NODE_A) && cordoned(kube, NODE_B), "{out}");
+    assert!(
+        !cordoned(kube, BATCH_NODE) && !cordoned(kube, NEW_NODE),
+        "{out}"
+    );
+    assert_eq!(
+        pods_on(kube, NODE_A),
+        ["aws-node-ip-10-10-100-11", "log-shipper-ip-10-10-100-11"],
+        "only the DaemonSet and mirror pods stay\n{out}"
+    );
+    assert_eq!(pods_on(kube, NODE_B), ["aws-node-ip-10-10-140-12"], "{out}");
+    assert_eq!(
+        pods_on(kube, BATCH_NODE),
+        ["aws-node-ip-10-10-200-13", "nightly-report-28374-kq2"],
+        "another pool's node is left alone\n{out}"
+    );
+    let payments = payment_pods(kube);
+    assert_eq!(payments.len(), 3, "{out}");
+    assert!(
+        payments.iter().all(|p| p["spec"]["nodeName"] == NEW_NODE),
+        "{payments:?}"
+    );
+}
+
+/// Also a regression test: the verify step counted the mirror pod the drain leaves on node A as
+/// a pod still to move, and failed every drain of a node with a static pod.
+#[test]
+fn drain_nodepool_dry_run_then_drain_within_the_payment_service_budget() {
+    let stack = Stack::applied();
+    let kube = stack.kube();
+    pool_with_pods(kube, 1);
+    let before = cluster_snapshot(kube);
+
+    // Regression: the dry run failed its verify step on the nodes it had not cordoned.
+    let dry = stack.run(DRAIN_RUNBOOK, &["--param", "pool=payments", "--dry-run"]);
+    dry.expect_success();
+    for line in [
+        "2 node(s): [\"ip-10-10-100-11.ec2.internal\", \"ip-10-10-140-12.ec2.internal\"]",
+        "3 pod(s) to evict",
+        "PodDisruptionBudget payments/payment-service allows 1 disruption(s) now",
+        "would cordon Node ip-10-10-100-11.ec2.internal",
+        "would evict pod payments/payment-service-6f7b9c-b1z",
+    ] {
+        assert!(dry.stderr.contains(line), "missing `{line}`\n{dry}");
+    }
+    assert_eq!(
+        cluster_snapshot(kube),
+        before,
+        "a dry run changes nothing\n{dry}"
+    );
+    assert!(mutations(&dry).iter().all(|m| m.2 == "skipped"), "{dry}");
+
+    let mut replacer = Replacer {
+        kube,
+        launched: false,
+        replaced: 0,
+    };
+    let out = stack.run_playing(
+        DRAIN_RUNBOOK,
+        &["--param", "pool=payments", "--yes"],
+        || replacer.tick(),
+    );
+    out.expect_success();
+    assert!(
+        out.stderr.contains("drained 2 node(s)"),
+        "{out}\n{}",
+        stack.kube_log()
+    );
+    assert_drained(kube, &out);
+    let evicted = |pod: &str| mutation("evict", &format!("pod payments/{pod}"), "done");
+    let mut done = mutations(&out);
+    done[2..].sort();
+    assert_eq!(
+        done,
+        [
+            mutation("cordon", &format!("Node {NODE_A}"), "done"),
+            mutation("cordon", &format!("Node {NODE_B}"), "done"),
+            evicted("payment-service-6f7b9c-a1x"),
+            evicted("payment-service-6f7b9c-a2y"),
+            evicted("payment-service-6f7b9c-b1z"),
+        ]
+    );
+}
+
+#[test]
+fn drain_nodepool_stops_at_a_budget_that_allows_no_disruption_and_resumes_once_it_does() {
+    let stack = Stack::applied();
+    let kube = stack.kube();
+    // One payment pod elsewhere is unhealthy: the budget allows no disruption.
+    pool_with_pods(kube, 0);
+
+    let failed = stack.run(
+        DRAIN_RUNBOOK,
+        &["--param", "pool=payments", "--param", "timeout=2", "--yes"],
+    );
+    failed.expect_code(1);
+    for part in [
+        &format!(
+            "`drain` on `Node {NODE_A}` failed: PodDisruptionBudgets still block the eviction of"
+        ),
+        "payments/payment-service-6f7b9c-a1x",
+        "The disruption budget payment-service needs 2 healthy pods and has 2 currently",
+        "the node stays cordoned",
+        "2/4 steps done",
+    ] {
+        assert!(failed.stderr.contains(part), "missing `{part}`\n{failed}");
+    }
+    // Both nodes are cordoned (nothing new lands there), and every pod is still running.
+    assert!(cordoned(kube, NODE_A) && cordoned(kube, NODE_B), "{failed}");
+    assert_eq!(payment_pods(kube).len(), 3, "nothing was evicted\n{failed}");
+    let evictions: Vec<_> = mutations(&failed)
+        .into_iter()
+        .filter(|m| m.0 == "evict")
+        .collect();
+    assert_eq!(evictions.len(), 2, "node A's two payment pods\n{failed}");
+    assert!(evictions.iter().all(|m| m.2 == "failed"), "{evictions:?}");
+
+    // The unhealthy pod recovers; the resumed run drains both nodes within the budget (with the
+    // default timeout again: a resumed run keeps the failed run's parameters unless given).
+    kube.patch_status(PDB, &json!({"disruptionsAllowed": 1, "currentHealthy": 3}));
+    let id = resume_id(&failed);
+    let mut replacer = Replacer {
+        kube,
+        launched: false,
+        replaced: 0,
+    };
+    let args = ["--resume", &id, "--param", "timeout=600", "--yes"];
+    let out = stack.run_playing(DRAIN_RUNBOOK, &args, || replacer.tick());
+    assert!(
+        out.stderr.contains("params: pool=payments, timeout=600"),
+        "{out}"
+    );
+    out.expect_success();
+    assert!(
+        out.stderr
+            .contains("Cordon them all — done in an earlier attempt, skipped"),
+        "{out}"
+    );
+    assert_drained(kube, &out);
+}
