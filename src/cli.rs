@@ -78,10 +78,13 @@ pub enum Command {
     },
     /// An interactive session with the eprun API.
     Repl,
-    /// Evaluate one expression and print its result as JSON.
+    /// Evaluate one expression and print its result as JSON; one that mutates leaves a journal.
     Eval {
         /// The expression, e.g. `cidr_subnet("10.10.0.0/16", 4, 2)`.
         expr: String,
+        /// Make every read, show every mutating call and skip it.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Compile every script and resolve its imports, without network.
     Check {

@@ -133,7 +133,8 @@ impl RunStatus {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    /// The run began (written once `runbook(...)` accepted the parameters).
+    /// The run began (written once `runbook(...)` accepted the parameters, or at the first
+    /// mutating call of an `eprun eval`).
     Start {
         /// The run's id.
         run_id: String,

@@ -12,6 +12,7 @@ use crate::environment::Environment;
 use crate::journal::{
     self, Caller, Event, Journal, Origin, Record, RunStatus, S3Location, StepStatus,
 };
+use crate::project::Project;
 use crate::style;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -150,17 +151,41 @@ struct State {
     base_scope: Option<ScopeGuard>,
 }
 
+/// What a run that starts at its first mutating call ([`Run::adhoc`]) needs to start then.
+struct Deferred {
+    project: Project,
+    env: Option<Environment>,
+    decl: Declared,
+}
+
 /// One run of a runbook.
 pub struct Run {
     settings: Settings,
     connections: Arc<Connections>,
     started: Instant,
     state: Mutex<State>,
+    /// The start of an ad-hoc run, until its first mutating call makes it.
+    deferred: tokio::sync::Mutex<Option<Deferred>>,
 }
 
 impl Run {
     /// A run about to evaluate its script.
     pub fn new(settings: Settings, session: &Session) -> Arc<Self> {
+        Self::with(settings, session, None)
+    }
+
+    /// A run of code typed on the spot (`eprun eval`): it is declared as `decl` and opens its
+    /// journal at its first mutating call, so code that only reads leaves no journal.
+    pub fn adhoc(settings: Settings, session: &Session, decl: Declared) -> Arc<Self> {
+        let deferred = Deferred {
+            project: session.project.clone(),
+            env: session.environment().ok(),
+            decl,
+        };
+        Self::with(settings, session, Some(deferred))
+    }
+
+    fn with(settings: Settings, session: &Session, deferred: Option<Deferred>) -> Arc<Self> {
         let done = settings
             .resumed
             .as_ref()
@@ -184,6 +209,7 @@ impl Run {
                 env: None,
                 base_scope: None,
             }),
+            deferred: tokio::sync::Mutex::new(deferred),
         })
     }
 
@@ -261,16 +287,9 @@ impl Run {
             base_scope = Some(self.connections.enter(env));
         }
         let env = session.environment().ok();
-        let caller = caller_identity(session, env.is_some());
-        let s3 = env.as_ref().and_then(S3Location::of);
-        let project = &session.project;
-        let journal = match &self.settings.resumed {
-            Some(_) => Journal::append(project, self.id(), s3),
-            None => Journal::create(project, self.id(), s3),
-        }
-        .map_err(|e| e.to_string())?;
-        let journal = Arc::new(journal);
-        let total = self.lock().total;
+        let caller = session
+            .runtime
+            .block_on(caller_identity(&self.connections, env.as_ref()));
         let origin = Origin::here(caller.clone());
         let first = match &self.settings.resumed {
             Some(r) => Event::Resume {
@@ -278,37 +297,13 @@ impl Run {
                 file_changed: r.file_changed,
                 overrides: overrides.clone(),
                 dry_run: self.settings.dry_run,
-                total_steps: total,
+                total_steps: self.lock().total,
                 origin,
             },
-            None => Event::Start {
-                run_id: self.id().to_string(),
-                runbook: decl.name.clone(),
-                summary: decl.summary.clone(),
-                file: self.settings.file.clone(),
-                file_hash: self.settings.file_hash.clone(),
-                params: params.clone(),
-                dry_run: self.settings.dry_run,
-                env: env.as_ref().map(|e| e.name.clone()),
-                total_steps: total,
-                origin,
-            },
+            None => self.start_event(&decl, &params, env.as_ref(), origin),
         };
-        journal
-            .write(first)
-            .map_err(|e| format!("cannot write the journal: {e}"))?;
-        let pending = {
-            let mut st = self.lock();
-            st.declared = Some(decl.clone());
-            st.params = params.clone();
-            st.journal = Some(journal.clone());
-            st.env = env.as_ref().map(|e| e.name.clone());
-            st.base_scope = base_scope;
-            std::mem::take(&mut st.pending)
-        };
-        for e in pending {
-            let _ = journal.write(e);
-        }
+        let journal = self.open(&session.project, first, &decl, &params, env.as_ref())?;
+        self.lock().base_scope = base_scope;
         self.banner(&decl, env.as_ref(), &caller, &params, &overrides);
         session.runtime.block_on(journal.mirror());
         let params_json: serde_json::Map<String, Value> = params.into_iter().collect();
@@ -318,6 +313,81 @@ impl Run {
             "dry_run": self.settings.dry_run,
             "params": params_json,
         }))
+    }
+
+    /// The start record of a new run.
+    fn start_event(
+        &self,
+        decl: &Declared,
+        params: &BTreeMap<String, Value>,
+        env: Option<&Environment>,
+        origin: Origin,
+    ) -> Event {
+        Event::Start {
+            run_id: self.id().to_string(),
+            runbook: decl.name.clone(),
+            summary: decl.summary.clone(),
+            file: self.settings.file.clone(),
+            file_hash: self.settings.file_hash.clone(),
+            params: params.clone(),
+            dry_run: self.settings.dry_run,
+            env: env.map(|e| e.name.clone()),
+            total_steps: self.lock().total,
+            origin,
+        }
+    }
+
+    /// Opens the journal with its first record (start or resumption), marks the run declared and
+    /// writes what was recorded before.
+    fn open(
+        &self,
+        project: &Project,
+        first: Event,
+        decl: &Declared,
+        params: &BTreeMap<String, Value>,
+        env: Option<&Environment>,
+    ) -> Result<Arc<Journal>, String> {
+        let s3 = env.and_then(S3Location::of);
+        let journal = match &self.settings.resumed {
+            Some(_) => Journal::append(project, self.id(), s3),
+            None => Journal::create(project, self.id(), s3),
+        }
+        .map_err(|e| e.to_string())?;
+        let journal = Arc::new(journal);
+        journal
+            .write(first)
+            .map_err(|e| format!("cannot write the journal: {e}"))?;
+        let pending = {
+            let mut st = self.lock();
+            st.declared = Some(decl.clone());
+            st.params = params.clone();
+            st.journal = Some(journal.clone());
+            st.env = env.map(|e| e.name.clone());
+            std::mem::take(&mut st.pending)
+        };
+        for e in pending {
+            let _ = journal.write(e);
+        }
+        Ok(journal)
+    }
+
+    /// Starts an ad-hoc run ([`Run::adhoc`]) at its first mutating call: asks STS who is calling
+    /// and opens the journal. Later calls (and calls of a runbook run) return at once; concurrent
+    /// calls wait until the journal is open.
+    async fn start_deferred(&self) -> Result<(), String> {
+        let mut deferred = self.deferred.lock().await;
+        let Some(d) = deferred.as_ref() else {
+            return Ok(());
+        };
+        let caller = caller_identity(&self.connections, d.env.as_ref()).await;
+        let params = BTreeMap::new();
+        let first = self.start_event(&d.decl, &params, d.env.as_ref(), Origin::here(caller));
+        let journal = self
+            .open(&d.project, first, &d.decl, &params, d.env.as_ref())
+            .map_err(|e| format!("the journal could not be started: {e}"))?;
+        journal.mirror().await;
+        *deferred = None;
+        Ok(())
     }
 
     /// The parameters the run uses, and those a resumption changes.
@@ -675,6 +745,15 @@ impl Run {
 struct Recorder(Weak<Run>);
 
 impl crate::mutation::Recorder for Recorder {
+    fn before(&self) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            match self.0.upgrade() {
+                Some(run) => run.start_deferred().await,
+                None => Ok(()),
+            }
+        })
+    }
+
     fn mutation(&self, operation: &str, target: &str, outcome: &crate::mutation::Outcome) {
         let Some(run) = self.0.upgrade() else {
             return;
@@ -752,24 +831,18 @@ fn show_value(v: &Value) -> String {
     }
 }
 
-/// Who is calling AWS, for the journal; the error text when that cannot be known.
-fn caller_identity(session: &Session, has_env: bool) -> Caller {
+/// Who is calling AWS in `env`, for the journal; the error text when that cannot be known.
+async fn caller_identity(connections: &Connections, env: Option<&Environment>) -> Caller {
     let unknown = |e: String| Caller {
         error: Some(crate::secret::scrub(&e)),
         ..Caller::default()
     };
-    if !has_env {
+    let Some(env) = env else {
         return unknown("no environment: pass `--env NAME` to record who ran it".into());
-    }
-    let aws = match session.aws() {
-        Ok(a) => a,
-        Err(e) => return unknown(e),
     };
+    let aws = connections.for_env(env).await;
     let call = aws.sts().get_caller_identity().send();
-    match session
-        .runtime
-        .block_on(async { tokio::time::timeout(CALLER_TIMEOUT, call).await })
-    {
+    match tokio::time::timeout(CALLER_TIMEOUT, call).await {
         Ok(Ok(out)) => Caller {
             arn: out.arn().map(str::to_string),
             account: out.account().map(str::to_string),
@@ -913,6 +986,69 @@ mod tests {
         assert!(msg.contains("`region`, `replicas`"), "{msg}");
         assert!(msg.ends_with("did you mean `region`?"), "{msg}");
         assert!(unknown_param("x", "rb", &[], "").contains("declares no parameters"));
+    }
+
+    #[test]
+    fn an_adhoc_run_opens_its_journal_at_its_first_mutating_call_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let project = crate::project::Project::at(dir.path());
+        let session = Session::new(project.clone(), None, rt.handle().clone());
+        let settings = Settings {
+            id: journal::new_id(),
+            file: "<eval>".into(),
+            ..Settings::default()
+        };
+        let decl = Declared {
+            name: "eval".into(),
+            summary: Some("k8s::scale(..)".into()),
+            ..Declared::default()
+        };
+        let run = Run::adhoc(settings, &session, decl);
+        session.mutations.set_recorder(run.recorder());
+        assert!(
+            run.journal().is_none(),
+            "nothing is journaled before a mutation"
+        );
+        assert!(journal::local_ids(&project).is_empty());
+
+        // Two mutating calls at once (like a drain's evictions): one start, then both calls.
+        let call = |target: &'static str| {
+            session.mutations.perform("scale", target, "", async {
+                Ok::<_, crate::aws::CloudError>(())
+            })
+        };
+        let (a, b) = rt.block_on(async { futures::join!(call("web"), call("api")) });
+        assert!(a.is_ok() && b.is_ok());
+        rt.block_on(run.finish(RunStatus::Ok, None));
+
+        let records = journal::read_local(&project, run.id()).unwrap().unwrap();
+        let kinds: Vec<String> = records
+            .iter()
+            .map(|r| {
+                serde_json::to_value(r).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(kinds, ["start", "mutation", "mutation", "end"]);
+        let Event::Start {
+            runbook, origin, ..
+        } = &records[0].event
+        else {
+            panic!("a start record first: {records:?}");
+        };
+        assert_eq!(runbook, "eval");
+        assert!(
+            origin.caller.describe().contains("no environment"),
+            "{:?}",
+            origin.caller
+        );
+        assert_eq!(journal::summarize(run.id(), &records).status, "ok");
     }
 
     #[test]

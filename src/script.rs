@@ -52,7 +52,7 @@ pub fn script_error(
 
 /// Evaluates a script file on a blocking thread.
 pub async fn evaluate(file: &Path, env_override: Option<String>) -> Result<Evaluated> {
-    let project = Project::find(file)?;
+    let project = Project::of_script(file)?;
     let session = Session::new(project, env_override, tokio::runtime::Handle::current());
     let path: PathBuf = file.to_path_buf();
     let s = session.clone();

@@ -1,12 +1,11 @@
-//! `eprun check` (compile everything, no network) and `eprun eval`.
+//! `eprun check`: compile everything, no network.
 
-use super::{exit, print_json};
-use crate::cli::Global;
+use super::exit;
 use crate::engine::{self, Session};
-use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::script::script_error;
+use rhai::{ASTNode, Engine, EvalAltResult, Expr, Position, Stmt};
 use std::path::{Path, PathBuf};
 
 fn rhai_files(path: &Path, out: &mut Vec<PathBuf>) {
@@ -26,13 +25,42 @@ fn rhai_files(path: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Compiles a script and resolves its imports as a run would: `./` ones beside the script (whose
+/// source name is `name`), the others from the stdlib. Resolving runs module bodies, which only
+/// define functions: no network.
+fn compile_with_imports(engine: &Engine, name: &str, text: &str) -> Result<(), Box<EvalAltResult>> {
+    let mut ast = engine.compile(text).map_err(|e| {
+        Box::new(EvalAltResult::ErrorInModule(
+            name.to_string(),
+            Box::new(e.into()),
+            Position::NONE,
+        ))
+    })?;
+    ast.set_source(name);
+    let mut imports = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Stmt(Stmt::Import(x, pos))) = path.last()
+            && let Expr::StringConstant(module, _) = &x.0
+        {
+            imports.push((module.to_string(), *pos));
+        }
+        true
+    });
+    for (module, pos) in imports {
+        engine
+            .module_resolver()
+            .resolve(engine, Some(name), &module, pos)?;
+    }
+    Ok(())
+}
+
 /// Compiles every script and resolves its imports; reports every failure, not just the first.
 pub async fn check(paths: &[PathBuf]) -> Result<u8> {
     let start = paths
         .first()
         .map(PathBuf::as_path)
         .unwrap_or(Path::new("."));
-    let project = Project::find(start)?;
+    let project = Project::of_script(start)?;
     let roots: Vec<PathBuf> = if paths.is_empty() {
         vec![
             project.root().join("scripts"),
@@ -62,9 +90,7 @@ pub async fn check(paths: &[PathBuf]) -> Result<u8> {
                 }
             };
             session.sources.insert(&name, &text);
-            // Resolving imports runs module bodies, which only define functions: no network.
-            let compiled = engine.compile_into_self_contained(&rhai::Scope::new(), &text);
-            if let Err(e) = compiled {
+            if let Err(e) = compile_with_imports(&engine, &name, &text) {
                 failures.push(script_error(&e, &name, &session, &engine).to_string());
             }
         }
@@ -85,38 +111,4 @@ pub async fn check(paths: &[PathBuf]) -> Result<u8> {
             failures.len()
         )))
     }
-}
-
-/// `eprun eval EXPR`: evaluates one expression and prints the result as JSON; `env` holds `--env`'s values.
-pub async fn eval(expr: &str, g: &Global) -> Result<u8> {
-    let project = Project::find(Path::new(".")).unwrap_or_else(|_| Project::at("."));
-    let env = match &g.env {
-        Some(name) => Some(Environment::load(&project, name)?),
-        None => None,
-    };
-    let session = Session::new(project, g.env.clone(), tokio::runtime::Handle::current());
-    let expr = expr.to_string();
-    let value = tokio::task::spawn_blocking(move || -> Result<serde_json::Value> {
-        let engine = engine::build(&session);
-        session.sources.insert("<eval>", &expr);
-        let mut scope = rhai::Scope::new();
-        if let Some(env) = env {
-            scope.push(
-                "env",
-                crate::value::to_dynamic(&serde_json::to_value(&env).unwrap_or_default()),
-            );
-        }
-        let mut ast = engine
-            .compile_with_scope(&scope, &expr)
-            .map_err(|e| script_error(&e.into(), "<eval>", &session, &engine))?;
-        ast.set_source("<eval>");
-        let v = engine
-            .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &ast)
-            .map_err(|e| script_error(&e, "<eval>", &session, &engine))?;
-        crate::value::to_json(&v).map_err(Error::Script)
-    })
-    .await
-    .map_err(|e| Error::Script(format!("the eval thread failed: {e}")))??;
-    print_json(&value);
-    Ok(exit::OK)
 }

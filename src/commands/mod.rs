@@ -1,6 +1,7 @@
 //! Command dispatch: each command is a function from its arguments to an exit code.
 
 mod check;
+mod eval;
 mod render;
 pub mod run;
 mod runs;
@@ -27,7 +28,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Some(Command::Apply { file, yes }) => stack::apply(&file, &g, yes).await,
         Some(Command::Destroy { file, yes }) => stack::destroy(&file, &g, yes).await,
         Some(Command::Outputs { file }) => stack::outputs(&file, &g).await,
-        Some(Command::Eval { expr }) => check::eval(&expr, &g).await,
+        Some(Command::Eval { expr, dry_run }) => eval::eval(&expr, dry_run, &g).await,
         Some(Command::Check { paths }) => check::check(&paths).await,
         Some(Command::State { action }) => state::run(action, &g).await,
         Some(Command::Repl) => crate::repl::run(&g).await,

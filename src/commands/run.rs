@@ -29,16 +29,40 @@ pub struct Options {
 }
 
 /// Why the script did not run to its end.
-struct Failure {
+pub(super) struct Failure {
     /// The error as the user sees it (rendered with the source line).
-    error: Error,
+    pub(super) error: Error,
     /// The error as one line, for the journal.
-    plain: String,
+    pub(super) plain: String,
+}
+
+impl Failure {
+    /// A script error, rendered for the user and as one scrubbed line for the journal.
+    pub(super) fn of(
+        e: &rhai::EvalAltResult,
+        top: &str,
+        session: &Session,
+        engine: &rhai::Engine,
+    ) -> Self {
+        let loc = crate::diagnostic::locate(e, top, &[]);
+        let plain = if loc.line > 0 {
+            format!(
+                "{}:{}:{}: {}",
+                loc.source, loc.line, loc.column, loc.message
+            )
+        } else {
+            format!("{}: {}", loc.source, loc.message)
+        };
+        Self {
+            error: script_error(e, top, session, engine),
+            plain: crate::secret::scrub(&plain),
+        }
+    }
 }
 
 /// Runs a runbook.
 pub async fn run(file: &Path, g: &Global, opts: Options) -> Result<u8> {
-    let project = Project::find(file)?;
+    let project = Project::of_script(file)?;
     let given = parse_params(&opts.params)?;
     let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
         action: "read",
@@ -129,18 +153,9 @@ async fn evaluate(
                 path.display()
             )));
         }
-        Ok(engine::run(&engine, &ast).map(|_| ()).map_err(|e| {
-            let loc = crate::diagnostic::locate(&e, &top, &[]);
-            let plain = if loc.line > 0 {
-                format!("{}:{}:{}: {}", loc.source, loc.line, loc.column, loc.message)
-            } else {
-                format!("{}: {}", loc.source, loc.message)
-            };
-            Failure {
-                error: script_error(&e, &top, &s, &engine),
-                plain: crate::secret::scrub(&plain),
-            }
-        }))
+        Ok(engine::run(&engine, &ast)
+            .map(|_| ())
+            .map_err(|e| Failure::of(&e, &top, &s, &engine)))
     })
     .await
     .map_err(|e| Error::Script(format!("the runbook thread failed: {e}")))?

@@ -126,7 +126,7 @@ fn caller_identity_and_vpcs_by_tag() {
 }
 
 /// A health check made with the SDK, as the dns_failover module would (tags included).
-fn create_health_check(moto: &Moto, name: &str) -> String {
+pub(crate) fn create_health_check(moto: &Moto, name: &str) -> String {
     let r53 = route53_client(moto, "us-east-1");
     block_on(async {
         let config = HealthCheckConfig::builder()
@@ -167,7 +167,7 @@ fn create_health_check(moto: &Moto, name: &str) -> String {
 }
 
 /// The health check as Route 53 (moto) has it.
-fn health_check_config(moto: &Moto, id: &str) -> HealthCheckConfig {
+pub(crate) fn health_check_config(moto: &Moto, id: &str) -> HealthCheckConfig {
     let out = block_on(
         route53_client(moto, "us-east-1")
             .get_health_check()

@@ -4,6 +4,7 @@
 mod kube_support;
 mod support;
 
+mod adhoc;
 mod aws_verbs;
 mod bad_input;
 mod cli;

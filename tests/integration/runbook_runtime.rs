@@ -87,7 +87,7 @@ const ROTATE_PATH: &str = "scripts/runbooks/rotate.rhai";
 const SECRET_NAME: &str = "examplepay/db-password";
 
 /// Every journal of the project's `.eprun/runs/`, as (id, records).
-fn journals(project: &Project) -> Vec<(String, Vec<serde_json::Value>)> {
+pub(crate) fn journals(project: &Project) -> Vec<(String, Vec<serde_json::Value>)> {
     let dir = project.join(".eprun/runs");
     let mut out = Vec::new();
     let Ok(entries) = fs::read_dir(&dir) else {
@@ -116,12 +116,13 @@ fn only_journal(project: &Project, out: &Output) -> (String, Vec<serde_json::Val
     all.remove(0)
 }
 
-fn of_type<'a>(records: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {
+/// The records of one type (`start`, `mutation`, `end`, …).
+pub(crate) fn of_type<'a>(records: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {
     records.iter().filter(|r| r["type"] == t).collect()
 }
 
 /// Where each needle first appears in `text`, panicking when one is missing or out of order.
-fn assert_in_order(text: &str, needles: &[&str], out: &Output) {
+pub(crate) fn assert_in_order(text: &str, needles: &[&str], out: &Output) {
     let mut from = 0;
     for n in needles {
         match text[from..].find(n) {
