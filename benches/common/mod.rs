@@ -178,10 +178,11 @@ impl Drop for Moto {
     }
 }
 
+/// Starts moto through `tests/support/moto_server.py` (the tests' moto, with the Secrets Manager
+/// calls it lacks) on a free loopback port.
 pub fn start_moto() -> Moto {
-    let server = repo().join(".venv/bin/moto_server");
     assert!(
-        server.exists(),
+        repo().join(".venv/bin/moto_server").exists(),
         "moto is not installed: run tools/test, which creates .venv"
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -189,7 +190,8 @@ pub fn start_moto() -> Moto {
         .local_addr()
         .expect("addr")
         .port();
-    let child = Command::new(server)
+    let child = Command::new(repo().join(".venv/bin/python"))
+        .arg(repo().join("tests/support/moto_server.py"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         .stdout(Stdio::null())

@@ -4,8 +4,8 @@
 //! local/<region>`, and a runbook in a dry run) against moto. What they change is checked with
 //! independent SDK reads; what they refuse is refused before any change.
 //!
-//! moto gaps: `StopReplicationToReplica` is not served (moto answers a bare HTTP 500; the error
-//! says so, and the unit tests cover the call with a mocked client).
+//! moto 5.2.5 does not serve `StopReplicationToReplica`: the tests' moto
+//! (`tests/support/moto_server.py`) adds it, as AWS documents it.
 
 use aws_sdk_eks::types::{NodegroupScalingConfig, VpcConfigRequest};
 use aws_sdk_route53::types::{
@@ -570,6 +570,143 @@ fn secret_with_a_replica_described_in_both_regions_and_replicated() {
         .collect();
     live.sort_unstable();
     assert_eq!(live, ["eu-west-1", "us-west-2"]);
+}
+
+/// Promoting needs a replica: on a standalone secret or on the primary, the error names the call
+/// and the secret and says what the secret is, before any change; in the replica's region the
+/// replica becomes a standalone secret.
+#[test]
+fn promoting_a_secret_that_is_not_a_replica_says_why() {
+    let moto = Moto::start();
+    let project = Project::new();
+    let eu = secretsmanager_client(&moto, "eu-west-1");
+    block_on(
+        eu.create_secret()
+            .name(SECRET)
+            .secret_string(SECRET_VALUE)
+            .send(),
+    )
+    .expect("CreateSecret");
+
+    let err = eval_err(
+        &project,
+        &moto,
+        LOCAL_EU,
+        &format!(r#"aws::secretsmanager::stop_replication_to_replica("{SECRET}")"#),
+    );
+    assert!(
+        err.contains(&format!(
+            "`StopReplicationToReplica` on `{SECRET}` failed: the secret in `eu-west-1` is not a replica: it is a standalone secret with no replicas"
+        )) && err.contains("nothing to promote"),
+        "{err}"
+    );
+    assert!(!err.contains(SECRET_VALUE), "{err}");
+    // The emulator refuses it too, as AWS does (a client error, not a bare 500).
+    let refused = block_on(eu.stop_replication_to_replica().secret_id(SECRET).send())
+        .expect_err("StopReplicationToReplica on a standalone secret");
+    assert_eq!(
+        refused.as_service_error().and_then(|e| e.meta().code()),
+        Some("InvalidRequestException"),
+        "{refused:?}"
+    );
+
+    // A primary with a replica: refused in the primary's region, done in the replica's.
+    let replicated = "examplepay/local/verbs-replicated";
+    block_on(
+        secretsmanager_client(&moto, "us-east-1")
+            .create_secret()
+            .name(replicated)
+            .secret_string(SECRET_VALUE)
+            .add_replica_regions(ReplicaRegionType::builder().region("eu-west-1").build())
+            .send(),
+    )
+    .expect("CreateSecret with a replica");
+    let err = eval_err(
+        &project,
+        &moto,
+        LOCAL_US,
+        &format!(r#"aws::secretsmanager::stop_replication_to_replica("{replicated}")"#),
+    );
+    assert!(
+        err.contains(&format!(
+            "`StopReplicationToReplica` on `{replicated}` failed: the secret in `us-east-1` is not a replica: it is the primary, with replicas in `eu-west-1`"
+        )),
+        "{err}"
+    );
+    let promoted = eval_ok(
+        &project,
+        &moto,
+        LOCAL_EU,
+        &format!(r#"aws::secretsmanager::stop_replication_to_replica("{replicated}")"#),
+    );
+    let here = block_on(eu.describe_secret().secret_id(replicated).send()).expect("DescribeSecret");
+    assert_eq!(here.primary_region(), None, "standalone now: {here:?}");
+    assert_eq!(promoted["arn"], here.arn().expect("an ARN"), "{promoted}");
+    assert!(
+        here.arn().is_some_and(|a| a.contains(":eu-west-1:")),
+        "{here:?}"
+    );
+}
+
+/// Regression: `replicate` skipped a region listed in the primary's replication even when that
+/// replication had failed (a secret of that name was already there), so the failback's
+/// `replicate(.., #{force_overwrite: true})` after such a failure did nothing. A failed region is
+/// now dropped from the replication and added again.
+#[test]
+fn replicate_retries_a_region_whose_replication_failed() {
+    let moto = Moto::start();
+    let project = Project::new();
+    let name = "examplepay/local/verbs-failed";
+    let (us, eu) = (
+        secretsmanager_client(&moto, "us-east-1"),
+        secretsmanager_client(&moto, "eu-west-1"),
+    );
+    block_on(async {
+        eu.create_secret()
+            .name(name)
+            .secret_string("dr-value")
+            .send()
+            .await
+            .expect("CreateSecret in eu-west-1");
+        us.create_secret()
+            .name(name)
+            .secret_string("primary-value")
+            .send()
+            .await
+            .expect("CreateSecret in us-east-1");
+    });
+
+    // Without force_overwrite the secret already in eu-west-1 makes the replication fail.
+    let first = eval_ok(
+        &project,
+        &moto,
+        LOCAL_US,
+        &format!(r#"aws::secretsmanager::replicate("{name}", ["eu-west-1"])"#),
+    );
+    assert_eq!(first["replication"][0]["region"], "eu-west-1", "{first}");
+    assert_eq!(first["replication"][0]["status"], "Failed", "{first}");
+
+    let again = eval_ok(
+        &project,
+        &moto,
+        LOCAL_US,
+        &format!(
+            r#"aws::secretsmanager::replicate("{name}", ["eu-west-1"], #{{force_overwrite: true}});
+               aws::secretsmanager::wait_replicated("{name}", 60)"#
+        ),
+    );
+    assert_eq!(again["replication"][0]["status"], "InSync", "{again}");
+    let primary = block_on(us.describe_secret().secret_id(name).send()).expect("DescribeSecret");
+    let listed: Vec<(Option<&str>, Option<&str>)> = primary
+        .replication_status()
+        .iter()
+        .map(|r| (r.region(), r.status().map(|s| s.as_str())))
+        .collect();
+    assert_eq!(listed, [(Some("eu-west-1"), Some("InSync"))], "one replica");
+    let here = block_on(eu.describe_secret().secret_id(name).send()).expect("DescribeSecret");
+    assert_eq!(here.primary_region(), Some("us-east-1"), "{here:?}");
+    let value = block_on(eu.get_secret_value().secret_id(name).send()).expect("GetSecretValue");
+    assert_eq!(value.secret_string(), Some("primary-value"));
 }
 
 /// The DR moves of a runbook in a dry run: reads happen, every mutating verb prints what it would

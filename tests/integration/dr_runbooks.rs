@@ -238,3 +238,199 @@ fn failover_then_failback_on_the_applied_stacks() {
         );
     }
 }
+
+/// The primary's secret names, from its outputs.
+fn secret_names(project: &Project) -> Vec<String> {
+    let out = eprun(
+        project,
+        &["outputs", US_SCRIPT, "--env", LOCAL_US, "--json"],
+    )
+    .run();
+    out.expect_success();
+    let names: Vec<String> = out.json()["secret_names"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no secret_names output\n{out}"))
+        .iter()
+        .filter_map(|n| n.as_str().map(str::to_string))
+        .collect();
+    assert!(!names.is_empty(), "the primary declares secrets\n{out}");
+    names
+}
+
+/// A secret as Secrets Manager (moto) has it in `region`: its primary region (`None` when it is
+/// not a replica), the regions it replicates to (with their status), its ARN and current value.
+#[derive(Debug, PartialEq)]
+struct SecretSeen {
+    primary_region: Option<String>,
+    replicas: Vec<(String, String)>,
+    arn: String,
+    value: String,
+}
+
+fn secret_in(moto: &Moto, region: &str, name: &str) -> SecretSeen {
+    let sm = secretsmanager_client(moto, region);
+    block_on(async {
+        let d = sm
+            .describe_secret()
+            .secret_id(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeSecret {name} in {region}: {e:?}"));
+        let v = sm
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetSecretValue {name} in {region}: {e:?}"));
+        SecretSeen {
+            primary_region: d.primary_region().map(str::to_string),
+            replicas: d
+                .replication_status()
+                .iter()
+                .map(|r| {
+                    (
+                        r.region().unwrap_or_default().to_string(),
+                        r.status().map(|s| s.as_str()).unwrap_or("").to_string(),
+                    )
+                })
+                .collect(),
+            arn: d.arn().unwrap_or_default().to_string(),
+            value: v.secret_string().unwrap_or_default().to_string(),
+        }
+    })
+}
+
+fn put_value(moto: &Moto, region: &str, name: &str, value: &str) {
+    block_on(
+        secretsmanager_client(moto, region)
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value)
+            .send(),
+    )
+    .unwrap_or_else(|e| panic!("PutSecretValue {name} in {region}: {e:?}"));
+}
+
+fn plan_code(project: &Project, moto: &Moto, script: &str, env: &str) -> Output {
+    eprun(
+        project,
+        &["plan", script, "--env", env, "--detailed-exitcode"],
+    )
+    .moto(moto)
+    .run()
+}
+
+/// The primary region is down: the failover promotes the DR region's secret replicas to standalone
+/// secrets (StopReplicationToReplica, served by tests/support/moto_server.py), and the failback
+/// replaces them with replicas of the primary again, so both stacks plan empty.
+#[test]
+fn failover_with_the_primary_down_promotes_the_secrets_and_failback_replicates_them_again() {
+    let moto = Moto::start();
+    let project = Project::new();
+    apply_both(&project, &moto);
+    let (us, eu) = (&moto.clusters().us, &moto.clusters().eu);
+    rollout_ready(us, 6);
+    // The DR controller is at the primary's replicas by the time the failover waits for them.
+    rollout_ready(eu, 6);
+    let names = secret_names(&project);
+    let mut replica_arns = Vec::new();
+    for name in &names {
+        put_value(&moto, "us-east-1", name, &format!("{name}-v1"));
+        let here = secret_in(&moto, "eu-west-1", name);
+        assert_eq!(
+            here.primary_region.as_deref(),
+            Some("us-east-1"),
+            "{name} starts as a replica in eu-west-1: {here:?}"
+        );
+        assert_eq!(here.value, format!("{name}-v1"), "{here:?}");
+        replica_arns.push(here.arn);
+    }
+
+    let over = run(
+        &project,
+        &moto,
+        FAILOVER,
+        &["--param", "primary_reachable=false", "--yes"],
+    );
+    over.expect_success().expect_no_panic();
+    assert!(
+        over.stderr
+            .contains("unreachable: using its environment file"),
+        "{over}"
+    );
+
+    // Independent reads: each eu-west-1 copy is standalone, same ARN and value; the primary no
+    // longer replicates to eu-west-1; traffic is drained from the primary.
+    for (name, arn) in names.iter().zip(&replica_arns) {
+        assert!(
+            over.stderr.contains(&format!(
+                "{name} promoted to a standalone secret in eu-west-1"
+            )),
+            "{over}"
+        );
+        let here = secret_in(&moto, "eu-west-1", name);
+        assert_eq!(here.primary_region, None, "{name} is standalone: {here:?}");
+        assert_eq!(&here.arn, arn, "the promoted secret keeps its ARN");
+        assert_eq!(here.value, format!("{name}-v1"), "same value: {here:?}");
+        let primary = secret_in(&moto, "us-east-1", name);
+        assert!(
+            primary.replicas.iter().all(|(r, _)| r != "eu-west-1"),
+            "the primary no longer lists eu-west-1: {primary:?}"
+        );
+        // Standalone, it takes writes of its own (a replica refuses them): rotated during the outage.
+        put_value(&moto, "eu-west-1", name, &format!("{name}-rotated-in-dr"));
+    }
+    let primary_check = primary_health_check(&project);
+    let inverted = |id: &str| {
+        block_on(
+            route53_client(&moto, "us-east-1")
+                .get_health_check()
+                .health_check_id(id)
+                .send(),
+        )
+        .expect("get the health check")
+        .health_check()
+        .and_then(|c| c.health_check_config())
+        .and_then(|c| c.inverted())
+        .unwrap_or(false)
+    };
+    assert!(inverted(&primary_check), "the primary's check is inverted");
+    let drifted = plan_code(&project, &moto, US_SCRIPT, LOCAL_US);
+    assert_eq!(
+        drifted.code, 2,
+        "the primary's plan sees its missing replicas\n{drifted}"
+    );
+
+    // Failback: the primary's copies replace the promoted ones, and both stacks plan empty.
+    rollout_ready(eu, 2);
+    let back = run(&project, &moto, FAILBACK, &["--yes"]);
+    back.expect_success().expect_no_panic();
+    for (name, arn) in names.iter().zip(&replica_arns) {
+        let here = secret_in(&moto, "eu-west-1", name);
+        assert_eq!(
+            here.primary_region.as_deref(),
+            Some("us-east-1"),
+            "{name} is a replica of us-east-1 again: {here:?}"
+        );
+        assert_eq!(&here.arn, arn);
+        assert_eq!(
+            here.value,
+            format!("{name}-v1"),
+            "the primary's value wins over the one rotated in the DR region"
+        );
+        let primary = secret_in(&moto, "us-east-1", name);
+        assert_eq!(
+            primary.replicas,
+            [("eu-west-1".to_string(), "InSync".to_string())],
+            "{primary:?}"
+        );
+    }
+    assert!(!inverted(&primary_check), "the primary's check is restored");
+    for (script, env) in [(US_SCRIPT, LOCAL_US), (EU_SCRIPT, LOCAL_EU)] {
+        let plan = plan_code(&project, &moto, script, env);
+        assert_eq!(
+            plan.code, 0,
+            "`{env}` plans empty after the failback\n{plan}"
+        );
+    }
+}

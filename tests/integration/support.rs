@@ -66,8 +66,9 @@ pub fn poll_until<T>(
 // ---------------------------------------------------------------------------------------------
 // moto
 
-/// A moto server on a free loopback port, stopped when dropped; with it, the two Kubernetes
-/// emulators the local environments' contexts name, started on first use.
+/// A moto server (`tests/support/moto_server.py`) on a free loopback port, stopped when dropped;
+/// with it, the two Kubernetes emulators the local environments' contexts name, started on first
+/// use.
 pub struct Moto {
     child: Child,
     port: u16,
@@ -89,16 +90,16 @@ pub struct Clusters {
 }
 
 impl Moto {
-    /// Starts moto from `<repo>/.venv/bin/moto_server` and waits until it answers.
+    /// Starts moto's server through `tests/support/moto_server.py` (moto from `<repo>/.venv/`,
+    /// plus the Secrets Manager calls it lacks) and waits until it answers.
     /// Panics (never skips) when moto is not installed.
     pub fn start() -> Moto {
-        let server = repo_root().join(".venv/bin/moto_server");
-        if !server.exists() {
+        if !repo_root().join(".venv/bin/moto_server").exists() {
             panic!(
-                "moto is not installed: run tools/test, which creates .venv ({} is missing)",
-                server.display()
+                "moto is not installed: run tools/test, which creates .venv (.venv/bin/moto_server is missing)"
             );
         }
+        let server = repo_root().join("tests/support/moto_server.py");
         // The free port is picked before moto binds it, so another process may take it first:
         // then moto exits ("in use") and we try another port.
         let mut last_log = String::new();
@@ -127,7 +128,8 @@ impl Moto {
         };
         let out = fs::File::create(&log).expect("create moto.log");
         let err = out.try_clone().expect("clone moto.log handle");
-        let child = Command::new(server)
+        let child = Command::new(venv_python())
+            .arg(server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env_remove("AWS_ENDPOINT_URL")
             // The stacks attach AWS managed policies (AmazonEKSClusterPolicy, …), which moto only knows when asked.

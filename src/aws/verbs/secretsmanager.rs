@@ -116,13 +116,22 @@ pub async fn stop_replication_to_replica(
     let current = describe(sm, name).await?;
     let primary = current.primary_region().unwrap_or(&region);
     if primary == region {
-        return Err(invalid(
-            OP,
-            name,
+        let replicas: Vec<String> = current
+            .replication_status()
+            .iter()
+            .filter_map(|r| r.region().map(|r| format!("`{r}`")))
+            .collect();
+        let message = if replicas.is_empty() {
             format!(
-                "the secret in {region} is not a replica (its primary region is {primary}); call this in the replica's region, e.g. inside `in_env(<the DR environment>, || …)`"
-            ),
-        ));
+                "the secret in `{region}` is not a replica: it is a standalone secret with no replicas (already promoted, or never replicated), so there is nothing to promote"
+            )
+        } else {
+            format!(
+                "the secret in `{region}` is not a replica: it is the primary, with replicas in {}; promote a replica in its own region, e.g. inside `in_env(<that region's environment>, || …)`",
+                replicas.join(", ")
+            )
+        };
+        return Err(invalid(OP, name, message));
     }
     let detail =
         format!("promote the {region} replica (primary in {primary}) to a standalone secret");
@@ -191,7 +200,8 @@ pub fn parse_regions(
 /// ReplicateSecretToRegions (failback: the primary gets its replicas back). A region that already
 /// holds a standalone secret of that name (the replica promoted during the failover) is refused
 /// by AWS unless `force_overwrite` is set, which replaces that secret with the primary's.
-/// Regions already replicated are left out; returns `{arn, replication, dry_run}`.
+/// Regions already replicated are left out; a region whose replication failed is removed from
+/// the replication and added again. Returns `{arn, replication, dry_run}`.
 pub async fn replicate(
     sm: &aws_sdk_secretsmanager::Client,
     mutations: &Mutations,
@@ -212,14 +222,28 @@ pub async fn replicate(
             ),
         ));
     }
+    // A region whose replication failed (e.g. a secret of that name was there and
+    // `force_overwrite` was not set) holds no replica: it is removed and added again.
+    let failed: Vec<&str> = current
+        .replication_status()
+        .iter()
+        .filter(|r| r.status() == Some(&StatusType::Failed))
+        .filter_map(|r| r.region())
+        .collect();
     let have: Vec<&str> = current
         .replication_status()
         .iter()
         .filter_map(|r| r.region())
+        .filter(|r| !failed.contains(r))
         .collect();
     let add: Vec<(String, Option<String>)> = wanted
         .into_iter()
         .filter(|(r, _)| !have.contains(&r.as_str()))
+        .collect();
+    let retry: Vec<String> = add
+        .iter()
+        .filter(|(r, _)| failed.contains(&r.as_str()))
+        .map(|(r, _)| r.clone())
         .collect();
     let as_result = |arn: Option<&str>, replication: &[ReplicationStatusType], dry_run: bool| {
         json!({
@@ -247,6 +271,22 @@ pub async fn replicate(
             ""
         }
     );
+    if !retry.is_empty() {
+        const REMOVE: &str = "RemoveRegionsFromReplication";
+        let detail = format!(
+            "drop the failed replication to {} before replicating again",
+            retry.join(", ")
+        );
+        let call = async {
+            sm.remove_regions_from_replication()
+                .secret_id(name)
+                .set_remove_replica_regions(Some(retry.clone()))
+                .send()
+                .await
+                .map_err(|e| sdk_error(REMOVE, name, e))
+        };
+        mutations.perform(REMOVE, name, &detail, call).await?;
+    }
     let types: Vec<ReplicaRegionType> = add
         .iter()
         .map(|(r, k)| {
@@ -411,7 +451,11 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(e.to_string().contains("is not a replica"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("is not a replica: it is the primary, with replicas in `eu-west-1`"),
+            "{e}"
+        );
         assert_eq!(stop.num_calls(), 1, "refused before the call");
 
         let dry = Mutations::default();

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""moto's server (moto[server]==5.2.5) with the Secrets Manager call the DR failover needs.
+
+    python tests/support/moto_server.py -H 127.0.0.1 -p PORT    # same options as moto_server
+
+Everything is moto's own (``moto.server.main``: same options, same log lines such as
+``Running on``), plus one operation moto 5.2.5 does not serve (it answers it with a bare
+HTTP 500):
+
+- ``StopReplicationToReplica``, called in a replica's region, promotes the replica to a
+  standalone secret there, as AWS documents it: same name, the replica's own ARN (the primary's
+  with the region changed), the same versions and current value, description and tags, the
+  replica's KMS key; the primary no longer lists that region in its ``ReplicationStatus``, and
+  DescribeSecret in that region shows no ``PrimaryRegion``. On a secret that is not a replica
+  it answers ``InvalidRequestException`` (HTTP 400), like AWS.
+
+The promoted secret is stored under its name, like every secret moto creates, so moto's own
+``ReplicateSecretToRegions`` with ``ForceOverwriteReplicaSecret`` (the failback) replaces it
+with a replica again; without the flag, moto reports that replica as ``Failed``.
+
+eprun's DR failover runs this call when the primary region is down (dr-failover.rhai with
+``--param primary_reachable=false``); without it that path could not run end to end.
+"""
+
+import copy
+import json
+import sys
+import time
+
+from moto.secretsmanager import models, responses
+from moto.secretsmanager.exceptions import InvalidRequestException, SecretNotFoundException
+
+
+def stop_replication_to_replica(self: models.SecretsManagerBackend, secret_id: str) -> str:
+    """Promotes the replica `secret_id` of this region to a standalone secret; returns its ARN."""
+    if not self._is_valid_identifier(secret_id):
+        raise SecretNotFoundException()
+    replica = self.secrets[secret_id]
+    if not isinstance(replica, models.ReplicaSecret):
+        raise InvalidRequestException(
+            f"The secret {replica.name} in {self.region_name} is not a replica secret: "
+            "call StopReplicationToReplica in the Region of a replica of it."
+        )
+    source = replica.source
+    promoted = models.FakeSecret(
+        account_id=self.account_id,
+        region_name=self.region_name,
+        secret_id=source.name,
+        secret_version={},
+        version_id="",
+        description=source.description,
+        tags=copy.deepcopy(source.tags),
+        kms_key_id=replica.config["KmsKeyId"],
+        created_date=source.created_date,
+        last_changed_date=int(time.time()),
+    )
+    promoted.arn = replica.arn
+    promoted.versions = copy.deepcopy(source.versions)
+    promoted.set_default_version_id(source.default_version_id)
+    source.replicas.remove(replica)
+    # The replica is stored under its ARN, a secret under its name (what `pop(name)` finds).
+    dict.pop(self.secrets, replica.arn)
+    self.secrets[promoted.name] = promoted
+    return promoted.arn
+
+
+def stop_replication_to_replica_response(self: responses.SecretsManagerResponse) -> str:
+    """The StopReplicationToReplica action: `{"ARN": ...}`."""
+    arn = self.backend.stop_replication_to_replica(self._get_param("SecretId"))
+    return json.dumps({"ARN": arn})
+
+
+models.SecretsManagerBackend.stop_replication_to_replica = stop_replication_to_replica
+responses.SecretsManagerResponse.stop_replication_to_replica = stop_replication_to_replica_response
+
+
+if __name__ == "__main__":
+    from moto.server import main
+
+    sys.exit(main(sys.argv[1:]))
