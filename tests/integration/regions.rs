@@ -1894,3 +1894,107 @@ fn dr_plan_names_the_primary_when_it_is_not_applied() {
     let inv = Inventory::read(&moto, DR.region, DR.stack);
     assert!(inv.is_empty(), "the refused plan created {}", inv.summary());
 }
+
+/// Regression: a replica whose replication had failed (a same-named secret was in the way) was
+/// counted as a replica, so the plan was empty while the DR region held no copy. Now the plan
+/// re-adds it; apply says why it cannot while the other secret is there, and succeeds once it
+/// is gone.
+#[test]
+fn plan_shows_a_replica_whose_replication_failed() {
+    let moto = Moto::start();
+    let project = Project::new();
+    let name = "examplepay/local/drifted-replica";
+    let script = "scripts/replicated.rhai";
+    project.write(
+        script,
+        format!(
+            r#"let env = stack("{LOCAL_US}");
+aws::secretsmanager::secret("drifted", #{{ name: "{name}", replica: [#{{ region: "{}" }}] }});
+"#,
+            DR.region
+        ),
+    );
+    let plan = |project: &Project| {
+        eprun(
+            project,
+            &["plan", script, "--env", LOCAL_US, "--detailed-exitcode"],
+        )
+        .moto(&moto)
+        .run()
+    };
+    eprun(&project, &["apply", script, "--env", LOCAL_US, "--yes"])
+        .moto(&moto)
+        .run()
+        .expect_success();
+    plan(&project).expect_code(0);
+
+    // The DR copy is promoted and the primary replicated again without overwriting: failed.
+    let (us, eu) = (
+        secretsmanager_client(&moto, PRIMARY.region),
+        secretsmanager_client(&moto, DR.region),
+    );
+    let status = |client: &aws_sdk_secretsmanager::Client| {
+        block_on(client.describe_secret().secret_id(name).send())
+            .expect("DescribeSecret")
+            .replication_status()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}:{}",
+                    r.region().unwrap_or("?"),
+                    r.status().map(|s| s.as_str()).unwrap_or("?")
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    block_on(async {
+        eu.stop_replication_to_replica()
+            .secret_id(name)
+            .send()
+            .await
+            .expect("StopReplicationToReplica");
+        us.replicate_secret_to_regions()
+            .secret_id(name)
+            .add_replica_regions(
+                aws_sdk_secretsmanager::types::ReplicaRegionType::builder()
+                    .region(DR.region)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("ReplicateSecretToRegions");
+    });
+    assert_eq!(status(&us), ["eu-west-1:Failed"], "the replication failed");
+
+    let drift = plan(&project);
+    drift.expect_code(2);
+    assert!(
+        drift.stdout.contains("replica") && drift.stdout.contains(DR.region),
+        "the plan re-adds the replica\n{drift}"
+    );
+
+    // The promoted secret is still in the way: apply says so instead of overwriting it.
+    let refused = eprun(&project, &["apply", script, "--env", LOCAL_US, "--yes"])
+        .moto(&moto)
+        .run();
+    refused.expect_code(1).expect_no_panic();
+    assert!(
+        refused.stderr.contains("ReplicateSecretToRegions") && refused.stderr.contains(name),
+        "the error names the operation and the secret\n{refused}"
+    );
+
+    // Once the engineer removes it, apply replicates and the plan is empty.
+    block_on(
+        eu.delete_secret()
+            .secret_id(name)
+            .force_delete_without_recovery(true)
+            .send(),
+    )
+    .expect("DeleteSecret in the DR region");
+    eprun(&project, &["apply", script, "--env", LOCAL_US, "--yes"])
+        .moto(&moto)
+        .run()
+        .expect_success();
+    assert_eq!(status(&us), ["eu-west-1:InSync"], "replicated again");
+    plan(&project).expect_code(0);
+}

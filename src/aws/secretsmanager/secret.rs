@@ -216,9 +216,12 @@ fn observe(stack: &str, s: &DescribeSecretOutput) -> Option<Observed> {
     if let Some(k) = s.kms_key_id() {
         p.insert("kms_key_id".into(), json!(k));
     }
+    // A replication that failed left no replica behind: showing it as missing makes the plan
+    // re-add it instead of reporting a healthy secret.
     let replica: Vec<Value> = s
         .replication_status()
         .iter()
+        .filter(|r| r.status() != Some(&StatusType::Failed))
         .filter_map(|r| {
             let mut m = serde_json::Map::new();
             m.insert("region".into(), json!(r.region()?));
@@ -313,6 +316,19 @@ impl Secret {
         if add.is_empty() {
             return Ok(());
         }
+        // A region whose replication failed is still listed, and must leave before it can be added.
+        let failed: Vec<String> = Self::describe(aws, id)
+            .await?
+            .map(|s| {
+                s.replication_status()
+                    .iter()
+                    .filter(|r| r.status() == Some(&StatusType::Failed))
+                    .filter_map(|r| r.region().map(String::from))
+                    .filter(|r| add.iter().any(|(a, _)| a == r))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self::remove_replicas(aws, id, failed).await?;
         aws.secretsmanager()
             .replicate_secret_to_regions()
             .secret_id(id)
@@ -688,5 +704,41 @@ mod tests {
         );
         assert!(crate::planner::diff(&Secret, &declared, &o, &[]).is_empty());
         assert!(observe("prod/eu-west-1", &s).is_none());
+    }
+
+    #[test]
+    fn a_failed_replica_is_observed_as_missing() {
+        let replica = |region: &str, status: StatusType| {
+            ReplicationStatusType::builder()
+                .region(region)
+                .kms_key_id(DEFAULT_KEY)
+                .status(status)
+                .build()
+        };
+        let s = DescribeSecretOutput::builder()
+            .arn("arn:aws:secretsmanager:us-east-1:1:secret:examplepay/prod/payments-db-AbCdEf")
+            .name("examplepay/prod/payments-db")
+            .tags(
+                Tag::builder()
+                    .key(STACK_TAG)
+                    .value("prod/us-east-1")
+                    .build(),
+            )
+            .replication_status(replica("eu-west-1", StatusType::Failed))
+            .replication_status(replica("us-west-2", StatusType::InSync))
+            .build();
+        let o = observe("prod/us-east-1", &s).unwrap();
+        assert_eq!(
+            o.props["replica"],
+            json!([{"region": "us-west-2", "kms_key_id": DEFAULT_KEY}])
+        );
+        let declared = obj(
+            json!({"name": "examplepay/prod/payments-db", "replica": [{"region": "eu-west-1"}, {"region": "us-west-2"}]}),
+        );
+        let changed: Vec<String> = crate::planner::diff(&Secret, &declared, &o, &[])
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(changed, ["replica"], "the plan re-adds the failed replica");
     }
 }
