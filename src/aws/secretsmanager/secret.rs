@@ -724,6 +724,12 @@ mod tests {
                     .value("prod/us-east-1")
                     .build(),
             )
+            .tags(
+                Tag::builder()
+                    .key(ADDRESS_TAG)
+                    .value("secretsmanager.secret.db")
+                    .build(),
+            )
             .replication_status(replica("eu-west-1", StatusType::Failed))
             .replication_status(replica("us-west-2", StatusType::InSync))
             .build();
