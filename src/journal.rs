@@ -134,7 +134,7 @@ impl RunStatus {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// The run began (written once `runbook(...)` accepted the parameters, or at the first
-    /// mutating call of an `eprun eval`).
+    /// mutating call of code run on the spot: `eprun eval`, the REPL, a plain script).
     Start {
         /// The run's id.
         run_id: String,
@@ -156,6 +156,9 @@ pub enum Event {
         env: Option<String>,
         /// How many `step` calls the script has (0 when unknown).
         total_steps: usize,
+        /// Code run on the spot, which has no steps: `eprun eval`, the REPL, a plain script.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        adhoc: bool,
         /// Who and where.
         #[serde(flatten)]
         origin: Origin,
@@ -603,6 +606,10 @@ pub struct Summary {
     pub steps_done: usize,
     /// Steps the script has.
     pub steps_total: usize,
+    /// Code run on the spot, which has no steps (`eprun eval`, the REPL, a plain script).
+    pub adhoc: bool,
+    /// Mutating calls recorded (made, failed or skipped).
+    pub mutations: usize,
     /// Whether it was a dry run.
     pub dry_run: bool,
     /// The environment.
@@ -731,7 +738,12 @@ pub fn summarize(id: &str, records: &[Record]) -> Summary {
     let mut total = 0;
     let mut attempts = 0;
     let mut caller = String::new();
+    let mut adhoc = false;
+    let mut mutations = 0;
     for r in records {
+        if let Event::Start { adhoc: true, .. } = &r.event {
+            adhoc = true;
+        }
         match &r.event {
             Event::Start {
                 total_steps,
@@ -752,6 +764,7 @@ pub fn summarize(id: &str, records: &[Record]) -> Summary {
             Event::StepStart { index, .. } | Event::StepSkip { index, .. } => {
                 total = total.max(*index)
             }
+            Event::Mutation { .. } => mutations += 1,
             _ => {}
         }
     }
@@ -765,6 +778,8 @@ pub fn summarize(id: &str, records: &[Record]) -> Summary {
         status: status(records),
         steps_done: done_steps(records).len(),
         steps_total: total,
+        adhoc,
+        mutations,
         dry_run: start.as_ref().is_some_and(|s| s.dry_run),
         env: start.as_ref().and_then(|s| s.env.map(str::to_string)),
         caller,
@@ -843,6 +858,7 @@ mod tests {
                 dry_run: false,
                 env: None,
                 total_steps: 3,
+                adhoc: false,
                 origin: origin.clone(),
             }),
             rec(Event::StepEnd {
@@ -882,6 +898,43 @@ mod tests {
         assert_eq!(status(&records), "running");
         let s = summarize("r", &records);
         assert_eq!((s.steps_done, s.steps_total, s.attempts), (1, 3, 2));
+    }
+
+    #[test]
+    fn an_adhoc_start_says_so_and_its_summary_counts_mutations() {
+        let start = |adhoc| {
+            rec(Event::Start {
+                run_id: "r".into(),
+                runbook: "repl".into(),
+                summary: None,
+                file: "<repl>".into(),
+                file_hash: hash(""),
+                params: BTreeMap::new(),
+                dry_run: false,
+                env: None,
+                total_steps: 0,
+                adhoc,
+                origin: Origin::here(Caller::default()),
+            })
+        };
+        let line = serde_json::to_string(&start(false)).unwrap();
+        assert!(
+            !line.contains("adhoc"),
+            "runbook journals stay as they were: {line}"
+        );
+        let line = serde_json::to_string(&start(true)).unwrap();
+        assert!(line.contains("\"adhoc\":true"), "{line}");
+        let mutation = rec(Event::Mutation {
+            step: None,
+            operation: "UpdateHealthCheck".into(),
+            target: "hc".into(),
+            env: None,
+            outcome: "done".into(),
+            error: None,
+        });
+        let s = summarize("r", &[serde_json::from_str(&line).unwrap(), mutation]);
+        assert!(s.adhoc);
+        assert_eq!((s.mutations, s.steps_total), (1, 0));
     }
 
     #[test]

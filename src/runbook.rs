@@ -9,6 +9,7 @@
 use crate::connections::{Connections, ScopeGuard};
 use crate::engine::Session;
 use crate::environment::Environment;
+use crate::error::Error;
 use crate::journal::{
     self, Caller, Event, Journal, Origin, Record, RunStatus, S3Location, StepStatus,
 };
@@ -37,6 +38,8 @@ pub struct Settings {
     pub file_hash: String,
     /// Mutating calls are shown and skipped.
     pub dry_run: bool,
+    /// Code run on the spot ([`Run::adhoc`]), not a runbook.
+    pub adhoc: bool,
     /// `--yes`: every `confirm` is answered yes.
     pub yes: bool,
     /// Whether stdin is a terminal to ask on.
@@ -147,14 +150,24 @@ struct State {
     done: BTreeMap<usize, String>,
     stopped_in: Option<usize>,
     stop: Option<Stop>,
-    env: Option<String>,
+    /// The environment mutating calls act in unless an `in_env` scope says otherwise.
+    env: Option<Environment>,
     base_scope: Option<ScopeGuard>,
+    /// The REPL input being evaluated, for the journal ([`Run::typed`]).
+    typed: Option<Typed>,
+}
+
+/// The REPL input being evaluated: written to the journal at its first mutating call.
+enum Typed {
+    /// No mutating call yet; the input, scrubbed.
+    Pending(String),
+    /// It made a mutating call and is in the journal.
+    Recorded,
 }
 
 /// What a run that starts at its first mutating call ([`Run::adhoc`]) needs to start then.
 struct Deferred {
     project: Project,
-    env: Option<Environment>,
     decl: Declared,
 }
 
@@ -174,15 +187,76 @@ impl Run {
         Self::with(settings, session, None)
     }
 
-    /// A run of code typed on the spot (`eprun eval`): it is declared as `decl` and opens its
-    /// journal at its first mutating call, so code that only reads leaves no journal.
-    pub fn adhoc(settings: Settings, session: &Session, decl: Declared) -> Arc<Self> {
+    /// A run of code written or typed on the spot (`eprun eval`, the REPL, a plain script),
+    /// recording every later mutating call of `session`: runbook `name` of `file` (`text` is what
+    /// the start record hashes). Its journal opens at its first mutating call, so code that only
+    /// reads leaves none; [`Run::end_adhoc`] ends it.
+    pub fn adhoc(
+        session: &Session,
+        name: &str,
+        file: &str,
+        text: &str,
+        summary: Option<String>,
+    ) -> Arc<Self> {
+        let settings = Settings {
+            id: journal::new_id(),
+            file: file.to_string(),
+            file_hash: journal::hash(text),
+            dry_run: session.mutations.dry_run(),
+            adhoc: true,
+            ..Settings::default()
+        };
         let deferred = Deferred {
             project: session.project.clone(),
-            env: session.environment().ok(),
-            decl,
+            decl: Declared {
+                name: name.to_string(),
+                summary,
+                ..Declared::default()
+            },
         };
-        Self::with(settings, session, Some(deferred))
+        let run = Self::with(settings, session, Some(deferred));
+        run.lock().env = session.environment().ok();
+        session.mutations.set_recorder(run.recorder());
+        run
+    }
+
+    /// Ends an ad-hoc run ([`Run::adhoc`]) if a mutating call started it — ok, or how `error`
+    /// stopped it — and says on stderr where its journal is.
+    pub async fn end_adhoc(&self, project: &Project, error: Option<&Error>) {
+        let Some(journal) = self.journal() else {
+            return;
+        };
+        let status = match error {
+            None => RunStatus::Ok,
+            Some(Error::Interrupted) => RunStatus::Interrupted,
+            Some(_) => RunStatus::Failed,
+        };
+        self.finish(status, error.map(one_line)).await;
+        eprintln!(
+            "{}",
+            style::dim(&format!(
+                "journal: {} · `eprun runs show {}`",
+                project.display(journal.path()),
+                self.id()
+            ))
+        );
+    }
+
+    /// Makes `env` the environment later mutating calls are recorded in, and the one a run not
+    /// started yet starts in (the REPL's `:env`).
+    pub fn set_env(&self, env: Environment) {
+        self.lock().env = Some(env);
+    }
+
+    /// The REPL input about to be evaluated: its first mutating call writes it (scrubbed) to the
+    /// journal, before its own record, so the journal says what was typed.
+    pub fn typed(&self, input: &str) {
+        self.lock().typed = Some(Typed::Pending(crate::secret::scrub(input)));
+    }
+
+    /// Whether the input given to [`Run::typed`] made a mutating call; forgets the input.
+    pub fn typed_mutated(&self) -> bool {
+        matches!(self.lock().typed.take(), Some(Typed::Recorded))
     }
 
     fn with(settings: Settings, session: &Session, deferred: Option<Deferred>) -> Arc<Self> {
@@ -208,6 +282,7 @@ impl Run {
                 stop: None,
                 env: None,
                 base_scope: None,
+                typed: None,
             }),
             deferred: tokio::sync::Mutex::new(deferred),
         })
@@ -260,7 +335,7 @@ impl Run {
 
     /// The default environment's name.
     pub fn env(&self) -> Option<String> {
-        self.lock().env.clone()
+        self.lock().env.as_ref().map(|e| e.name.clone())
     }
 
     /// `runbook(#{...})`: checks the parameters against the declaration, opens the journal and
@@ -333,6 +408,7 @@ impl Run {
             dry_run: self.settings.dry_run,
             env: env.map(|e| e.name.clone()),
             total_steps: self.lock().total,
+            adhoc: self.settings.adhoc,
             origin,
         }
     }
@@ -362,7 +438,7 @@ impl Run {
             st.declared = Some(decl.clone());
             st.params = params.clone();
             st.journal = Some(journal.clone());
-            st.env = env.map(|e| e.name.clone());
+            st.env = env.cloned();
             std::mem::take(&mut st.pending)
         };
         for e in pending {
@@ -379,11 +455,12 @@ impl Run {
         let Some(d) = deferred.as_ref() else {
             return Ok(());
         };
-        let caller = caller_identity(&self.connections, d.env.as_ref()).await;
+        let env = self.lock().env.clone();
+        let caller = caller_identity(&self.connections, env.as_ref()).await;
         let params = BTreeMap::new();
-        let first = self.start_event(&d.decl, &params, d.env.as_ref(), Origin::here(caller));
+        let first = self.start_event(&d.decl, &params, env.as_ref(), Origin::here(caller));
         let journal = self
-            .open(&d.project, first, &d.decl, &params, d.env.as_ref())
+            .open(&d.project, first, &d.decl, &params, env.as_ref())
             .map_err(|e| format!("the journal could not be started: {e}"))?;
         journal.mirror().await;
         *deferred = None;
@@ -697,6 +774,30 @@ impl Run {
         });
     }
 
+    /// Writes the pending REPL input ([`Run::typed`]) to the journal, once.
+    fn record_typed(&self) {
+        let mut st = self.lock();
+        let input = match st.typed.take() {
+            Some(Typed::Pending(input)) => input,
+            other => {
+                st.typed = other;
+                return;
+            }
+        };
+        st.typed = Some(Typed::Recorded);
+        let event = Event::Log {
+            step: None,
+            message: format!("> {input}"),
+        };
+        // Under the lock, so no other call of the input is recorded before it.
+        match &st.journal {
+            Some(j) => {
+                let _ = j.write(event);
+            }
+            None => st.pending.push(event),
+        }
+    }
+
     fn record(&self, event: Event) {
         let journal = {
             let mut st = self.lock();
@@ -747,10 +848,12 @@ struct Recorder(Weak<Run>);
 impl crate::mutation::Recorder for Recorder {
     fn before(&self) -> futures::future::BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            match self.0.upgrade() {
-                Some(run) => run.start_deferred().await,
-                None => Ok(()),
-            }
+            let Some(run) = self.0.upgrade() else {
+                return Ok(());
+            };
+            run.start_deferred().await?;
+            run.record_typed();
+            Ok(())
         })
     }
 
@@ -760,7 +863,8 @@ impl crate::mutation::Recorder for Recorder {
         };
         let (step, env) = {
             let st = run.lock();
-            (st.current.as_ref().map(|c| c.0), st.env.clone())
+            let env = st.env.as_ref().map(|e| e.name.clone());
+            (st.current.as_ref().map(|c| c.0), env)
         };
         let env = run.connections.scoped().map(|e| e.name).or(env);
         let (outcome, error) = match outcome {
@@ -822,6 +926,16 @@ pub fn coerce(name: &str, raw: &str, default: Option<&Value>) -> Result<Value, S
             .ok_or_else(|| wrong("a number")),
         _ => Ok(Value::String(raw.to_string())),
     }
+}
+
+/// An error as the one scrubbed line a journal's end record keeps (its header, without `error: `).
+fn one_line(e: &Error) -> String {
+    if matches!(e, Error::Interrupted) {
+        return "interrupted by Ctrl-C".into();
+    }
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    crate::secret::scrub(first.strip_prefix("error: ").unwrap_or(first))
 }
 
 fn show_value(v: &Value) -> String {
@@ -997,18 +1111,13 @@ mod tests {
             .unwrap();
         let project = crate::project::Project::at(dir.path());
         let session = Session::new(project.clone(), None, rt.handle().clone());
-        let settings = Settings {
-            id: journal::new_id(),
-            file: "<eval>".into(),
-            ..Settings::default()
-        };
-        let decl = Declared {
-            name: "eval".into(),
-            summary: Some("k8s::scale(..)".into()),
-            ..Declared::default()
-        };
-        let run = Run::adhoc(settings, &session, decl);
-        session.mutations.set_recorder(run.recorder());
+        let run = Run::adhoc(
+            &session,
+            "eval",
+            "<eval>",
+            "k8s::scale(..)",
+            Some("k8s::scale(..)".into()),
+        );
         assert!(
             run.journal().is_none(),
             "nothing is journaled before a mutation"
@@ -1023,7 +1132,7 @@ mod tests {
         };
         let (a, b) = rt.block_on(async { futures::join!(call("web"), call("api")) });
         assert!(a.is_ok() && b.is_ok());
-        rt.block_on(run.finish(RunStatus::Ok, None));
+        rt.block_on(run.end_adhoc(&project, None));
 
         let records = journal::read_local(&project, run.id()).unwrap().unwrap();
         let kinds: Vec<String> = records
@@ -1037,18 +1146,96 @@ mod tests {
             .collect();
         assert_eq!(kinds, ["start", "mutation", "mutation", "end"]);
         let Event::Start {
-            runbook, origin, ..
+            runbook,
+            origin,
+            adhoc,
+            ..
         } = &records[0].event
         else {
             panic!("a start record first: {records:?}");
         };
         assert_eq!(runbook, "eval");
+        assert!(adhoc);
         assert!(
             origin.caller.describe().contains("no environment"),
             "{:?}",
             origin.caller
         );
-        assert_eq!(journal::summarize(run.id(), &records).status, "ok");
+        let summary = journal::summarize(run.id(), &records);
+        assert_eq!(summary.status, "ok");
+        assert!(summary.adhoc);
+        assert_eq!(summary.mutations, 2);
+    }
+
+    /// A local environment named `name` in `project`.
+    fn environment(project: &Project, name: &str) -> Environment {
+        let path = project.root().join(format!("environments/{name}.toml"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "region = \"us-east-1\"\nrole = \"primary\"\n").unwrap();
+        Environment::load(project, name).unwrap()
+    }
+
+    #[test]
+    fn a_repl_run_records_what_was_typed_before_its_calls_in_the_env_of_each() {
+        // No environment at the start, so no STS call: `:env` then names the later calls' env.
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let project = crate::project::Project::at(dir.path());
+        let eu = environment(&project, "a/eu");
+        let session = Session::new(project.clone(), None, rt.handle().clone());
+        let run = Run::adhoc(&session, "repl", "<repl>", "", None);
+        let call = |target: &'static str| {
+            session.mutations.perform("scale", target, "", async {
+                Ok::<_, crate::aws::CloudError>(())
+            })
+        };
+
+        run.typed("let n = 3;");
+        assert!(!run.typed_mutated(), "an input that only reads");
+        run.typed("k8s::scale(\"web\", 3); k8s::scale(\"api\", 3)");
+        rt.block_on(call("web")).unwrap();
+        rt.block_on(call("api")).unwrap();
+        assert!(run.typed_mutated());
+        run.set_env(eu);
+        let _token = crate::secret::Secret::new("hunter2-correct-horse");
+        run.typed("k8s::scale(\"web\", 1) // hunter2-correct-horse");
+        rt.block_on(call("web")).unwrap();
+        assert!(run.typed_mutated());
+        rt.block_on(run.end_adhoc(&project, Some(&Error::Interrupted)));
+
+        let records = journal::read_local(&project, run.id()).unwrap().unwrap();
+        let lines: Vec<String> = records
+            .iter()
+            .map(|r| match &r.event {
+                Event::Start { env, .. } => format!("start {env:?}"),
+                Event::Log { message, .. } => message.clone(),
+                Event::Mutation { target, env, .. } => format!("{target} {env:?}"),
+                Event::End { status, error, .. } => format!("{} {error:?}", status.word()),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "start None",
+                "> k8s::scale(\"web\", 3); k8s::scale(\"api\", 3)",
+                "web None",
+                "api None",
+                "> k8s::scale(\"web\", 1) // <redacted>",
+                "web Some(\"a/eu\")",
+                "interrupted Some(\"interrupted by Ctrl-C\")",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_error_is_journaled_as_its_header_line() {
+        let rendered = Error::Script("error: <eval>:1:3: boom\n  ╭─[<eval>:1:3]".into());
+        assert_eq!(one_line(&rendered), "<eval>:1:3: boom");
+        assert_eq!(one_line(&Error::Interrupted), "interrupted by Ctrl-C");
     }
 
     #[test]

@@ -50,10 +50,15 @@ pub fn script_error(
     )
 }
 
-/// Evaluates a script file on a blocking thread.
+/// Evaluates a script file on a blocking thread, in a session of its project.
 pub async fn evaluate(file: &Path, env_override: Option<String>) -> Result<Evaluated> {
     let project = Project::of_script(file)?;
     let session = Session::new(project, env_override, tokio::runtime::Handle::current());
+    evaluate_in(session, file).await
+}
+
+/// Evaluates a script file on a blocking thread, in `session`.
+pub async fn evaluate_in(session: Session, file: &Path) -> Result<Evaluated> {
     let path: PathBuf = file.to_path_buf();
     let s = session.clone();
     let outcome = tokio::task::spawn_blocking(move || -> Result<serde_json::Value> {

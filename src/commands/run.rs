@@ -93,6 +93,7 @@ pub async fn run(file: &Path, g: &Global, opts: Options) -> Result<u8> {
         file_arg: file.display().to_string(),
         file_hash,
         dry_run: opts.dry_run,
+        adhoc: false,
         yes: opts.yes,
         interactive: std::io::stdin().is_terminal(),
         given,

@@ -130,7 +130,7 @@ async fn list(project: &Project, g: &Global) -> Result<u8> {
                 } else {
                     s.status.clone()
                 },
-                format!("{}/{}", s.steps_done, s.steps_total),
+                progress(s),
                 s.env.clone().unwrap_or_else(|| "-".into()),
             ]
         })
@@ -163,6 +163,16 @@ async fn list(project: &Project, g: &Global) -> Result<u8> {
         println!("{colored}");
     }
     Ok(0)
+}
+
+/// How far a run got: `2/3` steps, or for code run on the spot, which has no steps,
+/// `ad hoc, 1 mutation`.
+fn progress(s: &Summary) -> String {
+    if !s.adhoc {
+        return format!("{}/{}", s.steps_done, s.steps_total);
+    }
+    let plural = if s.mutations == 1 { "" } else { "s" };
+    format!("ad hoc, {} mutation{plural}", s.mutations)
 }
 
 /// `2026-11-26T01:15:00.123Z` → `2026-11-26 01:15:00Z`.
@@ -273,14 +283,17 @@ fn timeline(id: &str, records: &[Record], location: &str) -> String {
             }
         }
     }
-    out.push_str(&format!(
-        "  status   {} ({}/{} steps done, {} attempt{})\n",
-        summary.status,
-        summary.steps_done,
-        total,
-        summary.attempts,
-        if summary.attempts == 1 { "" } else { "s" }
-    ));
+    let progress = if summary.adhoc {
+        progress(&summary)
+    } else {
+        format!(
+            "{} steps done, {} attempt{}",
+            progress(&summary),
+            summary.attempts,
+            if summary.attempts == 1 { "" } else { "s" }
+        )
+    };
+    out.push_str(&format!("  status   {} ({progress})\n", summary.status));
     out.push_str(&format!("  journal  {location}\n\n"));
     let label = |index: usize, name: &str| {
         if index <= total {
@@ -411,5 +424,28 @@ mod tests {
         );
         assert_eq!(clock("2026-11-26T01:15:00.123Z"), "01:15:00.123");
         assert_eq!(short_time("garbage"), "garbage");
+    }
+
+    #[test]
+    fn adhoc_runs_show_their_mutations_instead_of_steps() {
+        let mut s = Summary {
+            id: "r".into(),
+            runbook: "rb".into(),
+            started: String::new(),
+            status: "ok".into(),
+            steps_done: 2,
+            steps_total: 3,
+            adhoc: false,
+            mutations: 4,
+            dry_run: false,
+            env: None,
+            caller: String::new(),
+            attempts: 1,
+        };
+        assert_eq!(progress(&s), "2/3");
+        s.adhoc = true;
+        assert_eq!(progress(&s), "ad hoc, 4 mutations");
+        s.mutations = 1;
+        assert_eq!(progress(&s), "ad hoc, 1 mutation");
     }
 }

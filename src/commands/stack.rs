@@ -5,11 +5,14 @@ use crate::applier::{self, ApplyOptions};
 use crate::aws::Aws;
 use crate::cli::Global;
 use crate::declaration::Declarations;
+use crate::engine::Session;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::plan::Stats;
 use crate::planner::{self, Planned};
 use crate::progress::Progress;
+use crate::project::Project;
+use crate::runbook::Run;
 use crate::script::{self, Evaluated};
 use crate::state::State;
 use crate::state_store::{self, LockGuard, StateStore};
@@ -173,7 +176,8 @@ pub async fn destroy(file: &Path, g: &Global, yes: bool) -> Result<u8> {
 }
 
 /// `eprun FILE`: a stack is planned, confirmed and applied; a runbook runs like `eprun run FILE`;
-/// any other script is evaluated.
+/// any other script is evaluated, and journaled as an ad-hoc run named after the file if it makes
+/// a mutating call.
 pub async fn run_file(file: &Path, g: &Global, yes: bool) -> Result<u8> {
     if crate::runbook::is_runbook_file(file) {
         let opts = super::run::Options {
@@ -182,7 +186,23 @@ pub async fn run_file(file: &Path, g: &Global, yes: bool) -> Result<u8> {
         };
         return super::run::run(file, g, opts).await;
     }
-    let evaluated = script::evaluate(file, g.env.clone()).await?;
+    let project = Project::of_script(file)?;
+    let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
+        action: "read",
+        path: file.display().to_string(),
+        source,
+    })?;
+    let shown = project.display(file);
+    let name = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| shown.clone());
+    let session = Session::new(project, g.env.clone(), tokio::runtime::Handle::current());
+    let run = Run::adhoc(&session, &name, &shown, &text, None);
+    let evaluated = script::evaluate_in(session.clone(), file).await;
+    run.end_adhoc(&session.project, evaluated.as_ref().err())
+        .await;
+    let evaluated = evaluated?;
     if evaluated.declarations.is_stack() {
         return converge(file, g, yes, Mode::Apply).await;
     }

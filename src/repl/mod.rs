@@ -1,4 +1,5 @@
-//! `eprun repl`: an interactive session with the eprun API (DESIGN §6).
+//! `eprun repl`: an interactive session with the eprun API (DESIGN §6). A session that makes a
+//! mutating call is journaled as an ad-hoc run (runbook `repl`), with each input that mutated.
 
 mod helper;
 
@@ -8,6 +9,7 @@ use crate::engine::{self, Session};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::project::Project;
+use crate::runbook::Run;
 use crate::script::script_error;
 use helper::ReplHelper;
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Module, Scope};
@@ -62,12 +64,17 @@ struct Repl {
     imports: Vec<(String, Arc<Module>)>,
     /// How many inputs were evaluated, to name the ones that define functions.
     count: usize,
+    /// The session's ad-hoc run: journaled from its first mutating call, ended on leaving.
+    run: Arc<Run>,
+    /// Why the last input that made a mutating call failed, if it did; the run ends so.
+    failed: Option<Error>,
 }
 
 impl Repl {
     /// A session with `env` bound to the environment's values, if one is given.
     fn new(session: Session, env: Option<Environment>) -> Self {
         let engine = engine::build(&session);
+        let run = Run::adhoc(&session, "repl", SOURCE, "", None);
         let mut repl = Self {
             session,
             engine,
@@ -76,6 +83,8 @@ impl Repl {
             defined_in: HashMap::new(),
             imports: Vec::new(),
             count: 0,
+            run,
+            failed: None,
         };
         if let Some(env) = env {
             repl.bind_env(&env);
@@ -83,7 +92,7 @@ impl Repl {
         repl
     }
 
-    /// Reads, evaluates and prints until the input ends.
+    /// Reads, evaluates and prints until the input ends, then ends the journal, if any.
     fn run(mut self, history: Option<&Path>) -> Result<u8> {
         let interactive = std::io::stdin().is_terminal();
         let config = Config::builder()
@@ -110,7 +119,7 @@ impl Repl {
                 .unwrap_or_default();
             eprintln!("eprun repl{env}: `:help` for help, Tab completes, Ctrl-D leaves");
         }
-        loop {
+        let ended = loop {
             let prompt = match &self.session.env_override {
                 Some(env) => format!("eprun [{env}]> "),
                 None => "eprun> ".to_string(),
@@ -118,8 +127,8 @@ impl Repl {
             let input = match rl.readline(&prompt) {
                 Ok(input) => input,
                 Err(ReadlineError::Interrupted | ReadlineError::Signal(_)) => continue,
-                Err(ReadlineError::Eof) => break,
-                Err(e) => return Err(Error::Script(format!("cannot read input: {e}"))),
+                Err(ReadlineError::Eof) => break Ok(()),
+                Err(e) => break Err(Error::Script(format!("cannot read input: {e}"))),
             };
             if input.trim().is_empty() {
                 continue;
@@ -130,17 +139,29 @@ impl Repl {
             let trimmed = input.trim();
             if let Some(command) = trimmed.strip_prefix(':') {
                 if !self.command(command) {
-                    break;
+                    break Ok(());
                 }
             } else {
-                match self.evaluate(&input) {
-                    Ok(value) => show(&self.engine, value),
-                    Err(Error::Interrupted) => eprintln!("interrupted"),
-                    Err(e) => report(&e),
+                self.run.typed(&input);
+                let failed = match self.evaluate(&input) {
+                    Ok(value) => {
+                        show(&self.engine, value);
+                        None
+                    }
+                    Err(e) => {
+                        match &e {
+                            Error::Interrupted => eprintln!("interrupted"),
+                            e => report(e),
+                        }
+                        Some(e)
+                    }
+                };
+                if self.run.typed_mutated() {
+                    self.failed = failed;
                 }
             }
             self.refresh(&mut rl);
-        }
+        };
         if let Some(path) = history {
             let saved = path
                 .parent()
@@ -153,7 +174,11 @@ impl Repl {
                 );
             }
         }
-        Ok(0)
+        let error = ended.as_ref().err().or(self.failed.as_ref());
+        self.session
+            .runtime
+            .block_on(self.run.end_adhoc(&self.session.project, error));
+        ended.map(|()| 0)
     }
 
     /// Runs a `:command`; false means leave.
@@ -178,6 +203,7 @@ impl Repl {
                     }
                     self.bind_env(&env);
                     eprintln!("env = {arg} (region {})", env.region);
+                    self.run.set_env(env);
                 }
                 Err(e) => report(&e.into()),
             },
@@ -466,6 +492,9 @@ the next line.
   :env            the loaded environment and the ones available
   :env NAME       load `environments/NAME.toml` into `env`; `stack(...)` uses it too
   :quit, :q       leave (or Ctrl-D)
+
+Inputs that make a mutating call are journaled, as one run of the session
+(`eprun runs list`); inputs that only read leave no journal.
 
 Finding functions: Tab completes names, namespaces (`aws::` Tab lists the AWS
 services) and map keys (`env.` Tab); typing a function name shows its signature;

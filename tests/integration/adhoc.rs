@@ -1,12 +1,13 @@
 //! Ad-hoc use in an incident: a runbook file written on the spot outside the repository, run from
-//! the repository, and `eprun eval` making a mutating call — both leave a journal like any run
-//! (`runs list`, `runs show`), while a read-only `eval` leaves none and `eval --dry-run` changes
-//! nothing. What they change is checked with independent SDK reads against moto.
+//! the repository, and `eprun eval`, a plain script (`eprun FILE`) or a REPL session making a
+//! mutating call — each leaves a journal like any run (`runs list`, `runs show`), while read-only
+//! ones leave none and `eval --dry-run` changes nothing. What they change is checked with
+//! independent SDK reads against moto.
 
 use std::fs;
 
 use crate::aws_verbs::{create_health_check, health_check_config};
-use crate::runbook_runtime::{assert_in_order, journals, of_type};
+use crate::runbook_runtime::{assert_in_order, eprun_with_stdin, journals, of_type};
 use crate::support::*;
 
 /// `eprun eval EXPR --env local/us-east-1 [more]` in `project` against `moto`.
@@ -281,4 +282,226 @@ fn a_read_only_eval_leaves_no_journal_and_a_dry_run_changes_nothing() {
     assert_eq!(mutations.len(), 1, "{records:#?}");
     assert_eq!(mutations[0]["outcome"], "skipped");
     assert!(listed(&project, &id).contains("ok (dry run)"));
+}
+
+#[test]
+fn a_plain_script_that_mutates_is_journaled_as_a_run_of_its_file() {
+    let moto = Moto::start();
+    let project = Project::new();
+    let hc = create_health_check(&moto, "ingress-us-east-1");
+    project.write(
+        "ops/invert-check.rhai",
+        format!(
+            r#"
+let before = aws::route53::get_health_check("{hc}");
+let after = aws::route53::update_health_check("{hc}", #{{ inverted: true }});
+#{{ before: before.inverted, after: after.inverted }}
+"#
+        ),
+    );
+    let out = eprun(&project, &["ops/invert-check.rhai", "--env", LOCAL_US])
+        .moto(&moto)
+        .run();
+    out.expect_success().expect_no_panic();
+    assert_eq!(
+        out.json(),
+        serde_json::json!({"before": false, "after": true})
+    );
+    assert_eq!(
+        health_check_config(&moto, &hc).inverted(),
+        Some(true),
+        "the change reached Route 53"
+    );
+
+    let id = journal_id(&out);
+    let records = journal_of(&project, &id, &out);
+    let start = &records[0];
+    assert_eq!(start["type"], "start", "{records:#?}");
+    assert_eq!(start["runbook"], "invert-check");
+    assert_eq!(start["file"], "ops/invert-check.rhai");
+    assert_eq!(start["adhoc"], true);
+    assert_eq!(start["env"], LOCAL_US);
+    assert!(
+        start["caller"]["arn"]
+            .as_str()
+            .is_some_and(|a| a.contains("123456789012")),
+        "the caller comes from STS: {start}"
+    );
+    let mutations = of_type(&records, "mutation");
+    assert_eq!(mutations.len(), 1, "{records:#?}");
+    assert_eq!(mutations[0]["operation"], "UpdateHealthCheck");
+    assert_eq!(mutations[0]["target"], hc.as_str());
+    assert_eq!(mutations[0]["outcome"], "done");
+    assert_eq!(records.last().expect("records")["status"], "ok");
+
+    let row = listed(&project, &id);
+    for cell in ["invert-check", "ok", "ad hoc, 1 mutation", LOCAL_US] {
+        assert!(row.contains(cell), "`{cell}` in `{row}`");
+    }
+    assert!(!row.contains("0/0"), "{row}");
+    let show = eprun(&project, &["runs", "show", &id]).run();
+    show.expect_success();
+    assert_in_order(
+        &show.stdout,
+        &[
+            &format!("Run {id} · runbook invert-check"),
+            "file     ops/invert-check.rhai",
+            "status   ok (ad hoc, 1 mutation)",
+            &format!("UpdateHealthCheck {hc}: done (in {LOCAL_US})"),
+            "ended: ok",
+        ],
+        &show,
+    );
+
+    // A script that fails after its change: the change is journaled and the run is `failed`.
+    project.write(
+        "ops/revert-check.rhai",
+        format!(
+            "aws::route53::update_health_check(\"{hc}\", #{{ inverted: false }});\nthrow \"verified too late\";\n"
+        ),
+    );
+    let out = eprun(&project, &["ops/revert-check.rhai", "--env", LOCAL_US])
+        .moto(&moto)
+        .run();
+    out.expect_code(1).expect_no_panic();
+    assert_eq!(health_check_config(&moto, &hc).inverted(), Some(false));
+    let failed = journal_id(&out);
+    let records = journal_of(&project, &failed, &out);
+    assert_eq!(records[0]["runbook"], "revert-check");
+    assert_eq!(of_type(&records, "mutation")[0]["outcome"], "done");
+    let end = records.last().expect("records");
+    assert_eq!(end["status"], "failed", "{end}");
+    assert!(
+        end["error"].as_str().is_some_and(
+            |e| e.starts_with("ops/revert-check.rhai:2:") && e.contains("verified too late")
+        ),
+        "{end}"
+    );
+    assert!(listed(&project, &failed).contains("failed"));
+}
+
+#[test]
+fn a_read_only_plain_script_leaves_no_journal() {
+    let moto = Moto::start();
+    let project = Project::new();
+    let hc = create_health_check(&moto, "ingress-us-east-1");
+    project.write(
+        "ops/look.rhai",
+        format!(
+            "let me = aws::sts::caller_identity();\naws::route53::get_health_check(\"{hc}\").inverted\n"
+        ),
+    );
+    let out = eprun(&project, &["ops/look.rhai", "--env", LOCAL_US])
+        .moto(&moto)
+        .run();
+    out.expect_success().expect_no_panic();
+    assert_eq!(out.json(), false, "{out}");
+    assert!(!out.stderr.contains("journal:"), "{out}");
+    assert!(
+        !project.join(".eprun/runs").exists(),
+        "a read-only script writes no journal\n{out}"
+    );
+}
+
+#[test]
+fn a_repl_session_that_mutates_is_one_run_with_what_was_typed() {
+    let moto = Moto::start();
+    let project = Project::new();
+    let hc = create_health_check(&moto, "ingress-us-east-1");
+    let invert = r#"aws::route53::update_health_check(hc, #{inverted: true}).inverted"#;
+    let threshold =
+        r#"aws::route53::update_health_check(hc, #{failure_threshold: 5}).failure_threshold"#;
+    let input = format!(
+        ":env {LOCAL_US}\nlet hc = \"{hc}\";\naws::route53::get_health_check(hc).inverted\n{invert}\n:env {LOCAL_EU}\n{threshold}\n:quit\n"
+    );
+    let out = eprun_with_stdin(&project, &moto, &["repl"], &input);
+    out.expect_success().expect_no_panic();
+    assert_eq!(
+        out.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["false", "true", "5"],
+        "{out}"
+    );
+    let config = health_check_config(&moto, &hc);
+    assert_eq!(
+        (config.inverted(), config.failure_threshold()),
+        (Some(true), Some(5)),
+        "both changes reached Route 53"
+    );
+
+    // One journal for the session, though it switched environments.
+    let all = journals(&project);
+    assert_eq!(all.len(), 1, "one journal for the session\n{out}");
+    let (id, records) = &all[0];
+    assert_eq!(journal_id(&out), *id, "the journal is named on leaving");
+    let start = &records[0];
+    assert_eq!(
+        (&start["type"], &start["runbook"], &start["file"]),
+        (&"start".into(), &"repl".into(), &"<repl>".into()),
+        "{records:#?}"
+    );
+    assert_eq!(start["env"], LOCAL_US, "`:env` before the first change");
+    let typed: Vec<&serde_json::Value> = of_type(records, "log")
+        .into_iter()
+        .map(|r| &r["message"])
+        .collect();
+    assert_eq!(
+        typed,
+        [&format!("> {invert}"), &format!("> {threshold}")],
+        "only the inputs that mutated: {records:#?}"
+    );
+    let mutations = of_type(records, "mutation");
+    let envs: Vec<(&serde_json::Value, &serde_json::Value)> = mutations
+        .iter()
+        .map(|m| (&m["target"], &m["env"]))
+        .collect();
+    assert_eq!(
+        envs,
+        [
+            (&hc.as_str().into(), &LOCAL_US.into()),
+            (&hc.as_str().into(), &LOCAL_EU.into())
+        ],
+        "{records:#?}"
+    );
+    assert_eq!(records.last().expect("records")["status"], "ok");
+
+    let show = eprun(&project, &["runs", "show", id]).run();
+    show.expect_success();
+    assert_in_order(
+        &show.stdout,
+        &[
+            &format!("Run {id} · runbook repl"),
+            "file     <repl>",
+            "status   ok (ad hoc, 2 mutations)",
+            "started",
+            &format!("> {invert}"),
+            &format!("UpdateHealthCheck {hc}: done (in {LOCAL_US})"),
+            &format!("> {threshold}"),
+            &format!("UpdateHealthCheck {hc}: done (in {LOCAL_EU})"),
+            "ended: ok",
+        ],
+        &show,
+    );
+    assert!(listed(&project, id).contains("ad hoc, 2 mutations"));
+}
+
+#[test]
+fn a_read_only_repl_session_leaves_no_journal() {
+    let moto = Moto::start();
+    let project = Project::new();
+    let hc = create_health_check(&moto, "ingress-us-east-1");
+    let input = format!(
+        "let hc = \"{hc}\";\naws::route53::get_health_check(hc).inverted\naws::sts::caller_identity().account\n"
+    );
+    let out = eprun_with_stdin(&project, &moto, &["repl", "--env", LOCAL_US], &input);
+    out.expect_success().expect_no_panic();
+    assert_eq!(
+        out.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["false", "\"123456789012\""],
+        "{out}"
+    );
+    assert!(!out.stderr.contains("journal:"), "{out}");
+    assert!(
+        !project.join(".eprun/runs").exists(),
+        "a read-only session writes no journal\n{out}"
+    );
 }

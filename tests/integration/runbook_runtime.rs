@@ -134,7 +134,12 @@ pub(crate) fn assert_in_order(text: &str, needles: &[&str], out: &Output) {
 
 /// `eprun ARGS` in `project` against `moto`, with `input` on stdin (a pipe, not a terminal) and
 /// the same clean AWS environment the support builder gives.
-fn eprun_with_stdin(project: &Project, moto: &Moto, args: &[&str], input: &str) -> Output {
+pub(crate) fn eprun_with_stdin(
+    project: &Project,
+    moto: &Moto,
+    args: &[&str],
+    input: &str,
+) -> Output {
     let scratch = project.join(".test-scratch");
     fs::create_dir_all(&scratch).expect("scratch dir");
     let mut cmd = Command::new(eprun_bin());
