@@ -340,8 +340,9 @@ class KubeEmulator(kmock.KubernetesEmulator):
             response = (no_such_endpoint() if e.status == 404 else
                         ApiError(e.status, 'InternalError', e.message or type(e).__name__)).response()
         print(f'{request.method.value} {request.url.path_qs} {response.status}', file=sys.stderr, flush=True)
-        # kmock keeps every request for assertions; a long session needs only the recent ones.
-        del self._requests[:-200]
+        # kmock keeps every request for assertions, and matching a new one walks all it kept
+        # (per reaction): keep only the requests still in flight, or every request gets slower.
+        self._requests[:] = [r for r in self._requests if r is not request]
         return response
 
     async def _render_error(self, exc: Exception) -> aiohttp.web.StreamResponse:
