@@ -163,7 +163,7 @@ fn main() {
          Measured by `cargo bench --bench latency` (release build, {date}): moto 5.2.5 and the two Kubernetes emulators behind loopback \
          proxies that hold every request for 50 ms, after one untimed apply and destroy that warms moto up. No-op plan: median of 5. Critical path: the longest \
          chain of dependent creates, each weighted by the time apply reported for it.\n\n\
-         | stack | resources | no-op plan API calls | no-op plan | apply from scratch | critical path | apply / critical path |\n\
+         | stack | resources | no-op plan AWS API calls | no-op plan | apply from scratch | critical path | apply / critical path |\n\
          |---|---|---|---|---|---|---|\n{rows}\n\
          Peak RSS of a full plan (the refreshed no-op plan of the applied primary, {primary_resources} resources): {rss} MiB.\n\n",
         date = chrono::Utc::now().format("%Y-%m-%d"),
