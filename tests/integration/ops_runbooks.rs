@@ -8,9 +8,7 @@
 //! ReplicaSet and disruption controllers and Karpenter through its API while eprun waits.
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -87,17 +85,29 @@ impl Stack {
 
     /// [`Stack::runbook`] in the background, playing the controllers with `tick` until it ends.
     fn run_playing(&self, runbook: &str, args: &[&str], tick: impl FnMut()) -> Output {
-        let running = self.runbook(runbook, args).spawn();
-        play_while(|| running.finished(), || running.context(), tick);
-        let out = running.wait(RUN_TIMEOUT);
-        out.expect_no_panic();
-        out
+        play(self.runbook(runbook, args).spawn(), tick)
+    }
+
+    /// rotate-secret like [`Stack::run_playing`], with `input` piped on stdin (not a terminal).
+    fn rotate_playing(&self, args: &[&str], input: &str, tick: impl FnMut()) -> Output {
+        play(
+            self.runbook(ROTATE_RUNBOOK, args).spawn_with_stdin(input),
+            tick,
+        )
     }
 
     /// What the emulator logged, for failure messages.
     fn kube_log(&self) -> String {
         format!("--- kube emulator log ---\n{}", self.kube().log_text())
     }
+}
+
+/// Plays the controllers with `tick` until `running` ends; what it did.
+fn play(running: Running, tick: impl FnMut()) -> Output {
+    play_while(|| running.finished(), || running.context(), tick);
+    let out = running.wait(RUN_TIMEOUT);
+    out.expect_no_panic();
+    out
 }
 
 /// Calls `tick` (a controller's reconcile) until `finished`, or fails after [`RUN_TIMEOUT`].
@@ -703,101 +713,6 @@ fn rotation_snapshot(stack: &Stack) -> Value {
     })
 }
 
-/// Numbers the output files of [`Piped`] runs.
-static NEXT_PIPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// `eprun run rotate-secret.rhai --env local/us-east-1 ARGS…` in the background with `input`
-/// piped on stdin (not a terminal), in the same clean environment `support::eprun` gives.
-struct Piped {
-    child: Child,
-    command: String,
-    stdout: PathBuf,
-    stderr: PathBuf,
-}
-
-impl Piped {
-    /// Starts it; `input` is written to its stdin, which is then closed.
-    fn start(stack: &Stack, args: &[&str], input: &str) -> Piped {
-        let scratch = stack.project.join(".test-scratch");
-        fs::create_dir_all(&scratch).expect("scratch dir");
-        let n = NEXT_PIPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let stdout = scratch.join(format!("piped-{n}.stdout"));
-        let stderr = scratch.join(format!("piped-{n}.stderr"));
-        let mut all = vec!["run", ROTATE_RUNBOOK, "--env", LOCAL_US];
-        all.extend_from_slice(args);
-        let mut cmd = Command::new(eprun_bin());
-        cmd.args(&all)
-            .current_dir(stack.project.path())
-            .stdin(Stdio::piped())
-            .stdout(fs::File::create(&stdout).expect("stdout file"))
-            .stderr(fs::File::create(&stderr).expect("stderr file"));
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy().into_owned();
-            if k.starts_with("AWS_") || k == "KUBECONFIG" || k == "EPRUN_LOG" {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env("NO_COLOR", "1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_CONFIG_FILE", scratch.join("no-aws-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                scratch.join("no-aws-credentials"),
-            )
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ENDPOINT_URL", stack.moto.endpoint())
-            .env("KUBECONFIG", &stack.moto.clusters().kubeconfig);
-        let mut child = cmd.spawn().expect("start eprun");
-        let mut pipe = child.stdin.take().expect("stdin pipe");
-        pipe.write_all(input.as_bytes()).expect("write stdin");
-        drop(pipe);
-        Piped {
-            child,
-            command: format!(
-                "(cd {} && … | eprun {})",
-                stack.project.path().display(),
-                all.join(" ")
-            ),
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Plays the controllers with `tick` until eprun ends; what it did.
-    fn play(mut self, tick: impl FnMut()) -> Output {
-        let (command, stdout, stderr) = (&self.command, &self.stdout, &self.stderr);
-        let child = &mut self.child;
-        play_while(
-            || matches!(child.try_wait(), Ok(Some(_))),
-            || {
-                format!(
-                    "$ {command}\n--- stdout so far ---\n{}\n--- stderr so far ---\n{}",
-                    fs::read_to_string(stdout).unwrap_or_default(),
-                    fs::read_to_string(stderr).unwrap_or_default()
-                )
-            },
-            tick,
-        );
-        let status = self.child.wait().expect("wait for eprun");
-        let out = Output {
-            command: self.command.clone(),
-            code: status.code().unwrap_or(-1),
-            stdout: fs::read_to_string(&self.stdout).unwrap_or_default(),
-            stderr: fs::read_to_string(&self.stderr).unwrap_or_default(),
-        };
-        out.expect_no_panic();
-        out
-    }
-}
-
-impl Drop for Piped {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Panics when the new password, as piped in or as the Kubernetes Secret holds it (base64), is in
 /// anything eprun printed or wrote.
 fn assert_no_leak(stack: &Stack, outputs: &[&Output]) {
@@ -853,15 +768,14 @@ fn rotate_secret_dry_run_then_rotate_from_stdin_without_leaking_the_value() {
 
     // The rotation, with External Secrets and Argo Rollouts played while eprun waits.
     let mut replaced = 0;
-    let out = Piped::start(
-        &stack,
+    let out = stack.rotate_playing(
         &["--param", "secret=payments-db", "--yes"],
         &new_value(),
-    )
-    .play(|| {
-        eso.tick();
-        restart_pods(kube, &mut replaced);
-    });
+        || {
+            eso.tick();
+            restart_pods(kube, &mut replaced);
+        },
+    );
     out.expect_success();
     for line in [
         "3 pod(s) started before the new value",
@@ -924,12 +838,11 @@ fn rotate_secret_times_out_naming_the_pods_that_never_picked_up_the_new_value() 
 
     // External Secrets has not synced the ExternalSecret yet: nothing is put.
     let versions = secret_versions(moto);
-    let refused = Piped::start(
-        &stack,
+    let refused = stack.rotate_playing(
         &["--param", "secret=payments-db", "--yes"],
         &new_value(),
-    )
-    .play(|| {});
+        || {},
+    );
     refused.expect_code(1);
     assert!(
         refused.stderr.contains(
@@ -942,8 +855,7 @@ fn rotate_secret_times_out_naming_the_pods_that_never_picked_up_the_new_value() 
 
     // It syncs; the value is put and refreshed, but payment-service never restarts.
     let mut eso = ExternalSecrets::synced(moto, kube);
-    let out = Piped::start(
-        &stack,
+    let out = stack.rotate_playing(
         &[
             "--param",
             "secret=payments-db",
@@ -952,8 +864,8 @@ fn rotate_secret_times_out_naming_the_pods_that_never_picked_up_the_new_value() 
             "--yes",
         ],
         &new_value(),
-    )
-    .play(|| eso.tick());
+        || eso.tick(),
+    );
     out.expect_code(1);
     let stuck: Vec<String> = OLD_PODS.iter().map(|p| format!("`payments/{p}`")).collect();
     assert!(

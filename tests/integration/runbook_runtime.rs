@@ -3,9 +3,7 @@
 //! list|show`, and secret values that never reach anything eprun writes.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::*;
@@ -140,48 +138,9 @@ pub(crate) fn eprun_with_stdin(
     args: &[&str],
     input: &str,
 ) -> Output {
-    let scratch = project.join(".test-scratch");
-    fs::create_dir_all(&scratch).expect("scratch dir");
-    let mut cmd = Command::new(eprun_bin());
-    cmd.args(args)
-        .current_dir(project.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("AWS_") || k == "KUBECONFIG" || k == "EPRUN_LOG" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("NO_COLOR", "1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_CONFIG_FILE", scratch.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            scratch.join("no-aws-credentials"),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", moto.endpoint());
-    let mut child = cmd.spawn().expect("start eprun");
-    child
-        .stdin
-        .take()
-        .expect("stdin pipe")
-        .write_all(input.as_bytes())
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("wait for eprun");
-    Output {
-        command: format!(
-            "(cd {} && … | eprun {})",
-            project.path().display(),
-            args.join(" ")
-        ),
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    eprun(project, args)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint())
+        .run_with_stdin(input)
 }
 
 /// Every file under `dir` whose bytes contain `needle`.

@@ -566,17 +566,38 @@ impl Eprun {
         )
     }
 
+    /// Runs to completion with `input` piped on stdin (a pipe, not a terminal).
+    pub fn run_with_stdin(self, input: &str) -> Output {
+        self.spawn_with_stdin(input).wait(Duration::from_secs(600))
+    }
+
     /// Starts it in the background, stdout and stderr to files.
     pub fn spawn(self) -> Running {
+        self.spawn_fed(None)
+    }
+
+    /// Starts it in the background with `input` written to its stdin (then closed).
+    pub fn spawn_with_stdin(self, input: &str) -> Running {
+        self.spawn_fed(Some(input))
+    }
+
+    fn spawn_fed(self, input: Option<&str>) -> Running {
         let n = NEXT_LOG.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let stdout = self.logs.join(format!("run-{n}.stdout"));
         let stderr = self.logs.join(format!("run-{n}.stderr"));
-        let child = self
-            .command(&eprun_bin(), &[])
+        let mut cmd = self.command(&eprun_bin(), &[]);
+        if input.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        let mut child = cmd
             .stdout(fs::File::create(&stdout).expect("stdout file"))
             .stderr(fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", eprun_bin().display()));
+        if let Some(input) = input {
+            let mut pipe = child.stdin.take().expect("stdin pipe");
+            pipe.write_all(input.as_bytes()).expect("write stdin");
+        }
         Running {
             child: child.into(),
             command: self.describe(),
