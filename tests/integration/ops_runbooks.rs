@@ -2,7 +2,8 @@
 //! through the real binary on the applied primary stack (`local/us-east-1`). For each: a dry run
 //! leaves the emulators as they were, a run's every effect is read back from the emulators
 //! without eprun (the Kubernetes emulator's HTTP API, the AWS SDK against moto), and the failure
-//! an engineer on call would hit stops the run with a message that says why.
+//! an engineer on call would hit stops the run with a message that says why. rotate-secret's
+//! successful run also applies the DR stack (`local/eu-west-1`), whose cluster it refreshes too.
 //!
 //! The emulator has no controllers: the tests play Argo Rollouts, External Secrets, the
 //! ReplicaSet and disruption controllers and Karpenter through its API while eprun waits.
@@ -62,6 +63,25 @@ impl Stack {
             .run()
             .expect_success();
         Stack { moto, project }
+    }
+
+    /// [`Stack::applied`], then the DR stack (`scripts/prod/eu-west-1.rhai`) applied to moto and
+    /// to its cluster (the eu-west-1 Kubernetes emulator).
+    fn applied_with_dr() -> Stack {
+        let stack = Stack::applied();
+        eprun(
+            &stack.project,
+            &["apply", EU_SCRIPT, "--env", LOCAL_EU, "--yes"],
+        )
+        .moto(&stack.moto)
+        .run()
+        .expect_success();
+        stack
+    }
+
+    /// The DR stack's cluster.
+    fn dr_kube(&self) -> &KubeEmulator {
+        &self.moto.clusters().eu
     }
 
     /// The stack's cluster.
@@ -535,8 +555,13 @@ fn new_value() -> String {
 
 /// The current value of the payments-db secret in Secrets Manager, at `stage`.
 fn secret_value(moto: &Moto, stage: &str) -> String {
+    secret_value_in(moto, "us-east-1", stage)
+}
+
+/// The value of the payments-db secret (or its replica) in `region`, at `stage`.
+fn secret_value_in(moto: &Moto, region: &str, stage: &str) -> String {
     block_on(
-        secretsmanager_client(moto, "us-east-1")
+        secretsmanager_client(moto, region)
             .get_secret_value()
             .secret_id(SECRET_NAME)
             .version_stage(stage)
@@ -576,6 +601,8 @@ fn secret_versions(moto: &Moto) -> Vec<(String, Vec<String>)> {
 struct ExternalSecrets<'a> {
     moto: &'a Moto,
     kube: &'a KubeEmulator,
+    /// The region whose Secrets Manager (the secret, or its replica) it reads.
+    region: &'static str,
     /// The `force-sync` annotation it last acted on.
     handled: Option<String>,
 }
@@ -583,9 +610,19 @@ struct ExternalSecrets<'a> {
 impl<'a> ExternalSecrets<'a> {
     /// The operator after its first sync: the Secret holds the current value, the ExternalSecret is Ready.
     fn synced(moto: &'a Moto, kube: &'a KubeEmulator) -> ExternalSecrets<'a> {
+        ExternalSecrets::synced_in(moto, kube, "us-east-1")
+    }
+
+    /// [`ExternalSecrets::synced`] in the cluster `kube` of `region`.
+    fn synced_in(
+        moto: &'a Moto,
+        kube: &'a KubeEmulator,
+        region: &'static str,
+    ) -> ExternalSecrets<'a> {
         let eso = ExternalSecrets {
             moto,
             kube,
+            region,
             handled: None,
         };
         kube.create(
@@ -601,7 +638,7 @@ impl<'a> ExternalSecrets<'a> {
 
     /// One sync: reads the secret, writes the Secret's data, and reports success.
     fn sync(&self) {
-        let value = secret_value(self.moto, "AWSCURRENT");
+        let value = secret_value_in(self.moto, self.region, "AWSCURRENT");
         let doc: serde_json::Map<String, Value> =
             serde_json::from_str(&value).expect("the secret is a JSON document");
         let b64 = base64::engine::general_purpose::STANDARD;
@@ -651,6 +688,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The DR cluster's payments node.
+const DR_NODE: &str = "ip-10-20-64-21.eu-west-1.compute.internal";
+
 /// The payment-service pods before the rotation (stable version, all healthy).
 const OLD_PODS: [&str; 3] = [
     "payment-service-6f7b9c-4x2kq",
@@ -660,26 +700,31 @@ const OLD_PODS: [&str; 3] = [
 
 /// Plays Argo Rollouts: payment-service Healthy on its stable version, with [`OLD_PODS`].
 fn healthy_payment_service(kube: &KubeEmulator) {
+    healthy_payment_service_on(kube, "ip-10-10-64-21.ec2.internal", "us-east-1a");
+}
+
+/// [`healthy_payment_service`], its pods on the payments node `node_name` in `zone`.
+fn healthy_payment_service_on(kube: &KubeEmulator, node_name: &str, zone: &str) {
     kube.patch_status(
         ROLLOUT,
         &json!({"phase": "Healthy", "replicas": 3, "readyReplicas": 3, "updatedReplicas": 3, "availableReplicas": 3,
                 "blueGreen": {"activeSelector": STABLE, "previewSelector": STABLE},
                 "currentPodHash": STABLE, "stableRS": STABLE}),
     );
-    node(
-        kube,
-        "ip-10-10-64-21.ec2.internal",
-        "payments",
-        "us-east-1a",
-    );
+    node(kube, node_name, "payments", zone);
     for name in OLD_PODS {
-        payment_pod(kube, name, "ip-10-10-64-21.ec2.internal");
+        payment_pod(kube, name, node_name);
     }
 }
 
 /// Argo Rollouts' pod restarter, played: once `spec.restartAt` is newer than `status.restartedAt`,
 /// every pod is replaced by a new one and the restart is recorded.
 fn restart_pods(kube: &KubeEmulator, replaced: &mut u32) {
+    restart_pods_on(kube, replaced, "ip-10-10-64-21.ec2.internal");
+}
+
+/// [`restart_pods`], the new pods on `node_name`.
+fn restart_pods_on(kube: &KubeEmulator, replaced: &mut u32, node_name: &str) {
     let rollout = kube.get(ROLLOUT).expect("the rollout");
     let Some(asked) = rollout["spec"]["restartAt"].as_str() else {
         return;
@@ -694,7 +739,7 @@ fn restart_pods(kube: &KubeEmulator, replaced: &mut u32) {
         payment_pod(
             kube,
             &format!("payment-service-6f7b9c-new{replaced}"),
-            "ip-10-10-64-21.ec2.internal",
+            node_name,
         );
     }
     kube.patch_status(ROLLOUT, &json!({"restartedAt": asked}));
@@ -710,6 +755,13 @@ fn rotation_snapshot(stack: &Stack) -> Value {
         "secret": kube.get(K8S_SECRET),
         "rollout": kube.get(ROLLOUT),
         "pods": names(&payment_pods(kube)),
+        "dr": {
+            "value": secret_value_in(&stack.moto, "eu-west-1", "AWSCURRENT"),
+            "external_secret": stack.dr_kube().get(EXTERNAL_SECRET),
+            "secret": stack.dr_kube().get(K8S_SECRET),
+            "rollout": stack.dr_kube().get(ROLLOUT),
+            "pods": names(&payment_pods(stack.dr_kube())),
+        },
     })
 }
 
@@ -733,8 +785,8 @@ fn assert_no_leak(stack: &Stack, outputs: &[&Output]) {
 
 #[test]
 fn rotate_secret_dry_run_then_rotate_from_stdin_without_leaking_the_value() {
-    let stack = Stack::applied();
-    let (moto, kube) = (&stack.moto, stack.kube());
+    let stack = Stack::applied_with_dr();
+    let (moto, kube, dr_kube) = (&stack.moto, stack.kube(), stack.dr_kube());
     block_on(
         secretsmanager_client(moto, "us-east-1")
             .put_secret_value()
@@ -745,7 +797,11 @@ fn rotate_secret_dry_run_then_rotate_from_stdin_without_leaking_the_value() {
     .expect("the secret's first value");
     let mut eso = ExternalSecrets::synced(moto, kube);
     healthy_payment_service(kube);
+    // The warm standby: its External Secrets reads the replica in eu-west-1.
+    let mut dr_eso = ExternalSecrets::synced_in(moto, dr_kube, "eu-west-1");
+    healthy_payment_service_on(dr_kube, DR_NODE, "eu-west-1a");
     let before = rotation_snapshot(&stack);
+    let dr_secret_before = dr_kube.get(K8S_SECRET).expect("the DR Secret");
 
     // A dry run asks for no value, shows every call, and changes nothing.
     let dry = stack.run(
@@ -766,14 +822,17 @@ fn rotate_secret_dry_run_then_rotate_from_stdin_without_leaking_the_value() {
         "a dry run changes nothing\n{dry}"
     );
 
-    // The rotation, with External Secrets and Argo Rollouts played while eprun waits.
-    let mut replaced = 0;
+    // The rotation, with External Secrets and Argo Rollouts played in both clusters while
+    // eprun waits.
+    let (mut replaced, mut dr_replaced) = (0, 0);
     let out = stack.rotate_playing(
         &["--param", "secret=payments-db", "--yes"],
         &new_value(),
         || {
             eso.tick();
             restart_pods(kube, &mut replaced);
+            dr_eso.tick();
+            restart_pods_on(dr_kube, &mut dr_replaced, DR_NODE);
         },
     );
     out.expect_success();
@@ -811,10 +870,50 @@ fn rotate_secret_dry_run_then_rotate_from_stdin_without_leaking_the_value() {
         pods.iter().all(|p| !OLD_PODS.contains(&p.as_str())),
         "{pods:?}"
     );
+    // The DR standby: the replica holds the new value, its ExternalSecret was asked to refresh,
+    // its Secret holds the new password and none of its pods predates the new value.
+    assert_eq!(
+        secret_value_in(moto, "eu-west-1", "AWSCURRENT"),
+        new_value()
+    );
+    let dr_es = dr_kube.get(EXTERNAL_SECRET).expect("the DR ExternalSecret");
+    assert!(
+        dr_es["metadata"]["annotations"]["force-sync"].is_string(),
+        "{dr_es}"
+    );
+    let dr_secret = dr_kube.get(K8S_SECRET).expect("the DR Secret");
+    assert_ne!(
+        dr_secret["metadata"]["annotations"][DATA_HASH],
+        dr_secret_before["metadata"]["annotations"][DATA_HASH]
+    );
+    let dr_password = base64::engine::general_purpose::STANDARD
+        .decode(
+            dr_secret["data"]["password"]
+                .as_str()
+                .expect("a password key"),
+        )
+        .expect("base64");
+    assert_eq!(String::from_utf8_lossy(&dr_password), NEW_PASSWORD);
+    let dr_rollout = dr_kube.get(ROLLOUT).expect("the DR rollout");
+    assert!(dr_rollout["spec"]["restartAt"].is_string(), "{dr_rollout}");
+    let dr_pods = names(&payment_pods(dr_kube));
+    assert_eq!(dr_pods.len(), 3, "{dr_pods:?}");
+    assert!(
+        dr_pods.iter().all(|p| !OLD_PODS.contains(&p.as_str())),
+        "{dr_pods:?}"
+    );
+    for line in [
+        "the replica of examplepay/local/payments-db in eu-west-1 is InSync",
+        "Refresh the DR standby",
+    ] {
+        assert!(out.stderr.contains(line), "missing `{line}`\n{out}");
+    }
     assert_eq!(
         mutations(&out),
         [
             mutation("PutSecretValue", SECRET_NAME, "done"),
+            mutation("patch", "ExternalSecret payments/payments-db", "done"),
+            mutation("patch", ROLLOUT_TARGET, "done"),
             mutation("patch", "ExternalSecret payments/payments-db", "done"),
             mutation("patch", ROLLOUT_TARGET, "done"),
         ]
@@ -875,7 +974,7 @@ fn rotate_secret_times_out_naming_the_pods_that_never_picked_up_the_new_value() 
         )),
         "{out}"
     );
-    assert!(out.stderr.contains("3/4 steps done"), "{out}");
+    assert!(out.stderr.contains("3/5 steps done"), "{out}");
     // What was done stays done, and says so: the value is current, the Secret has it.
     assert_eq!(secret_value(moto, "AWSCURRENT"), new_value());
     assert_eq!(names(&payment_pods(kube)), OLD_PODS);
