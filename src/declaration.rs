@@ -60,8 +60,15 @@ pub struct Declarations {
 }
 
 impl Declarations {
-    /// Adds a declaration, refusing a duplicate address.
-    pub fn add(&mut self, decl: Declaration) -> Result<(), String> {
+    /// Adds a declaration, refusing a duplicate address. Its deps gain every resource its props
+    /// refer to through tokens, and never hold itself.
+    pub fn add(&mut self, mut decl: Declaration) -> Result<(), String> {
+        decl.deps.extend(
+            crate::token::refs(&serde_json::Value::Object(decl.props.clone()))
+                .into_iter()
+                .map(|r| r.address),
+        );
+        decl.deps.remove(&decl.address);
         if let Some(&i) = self.index.get(&decl.address) {
             return Err(format!(
                 "duplicate address `{}`: already declared at {}",

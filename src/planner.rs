@@ -481,16 +481,11 @@ mod tests {
     }
 
     fn declare(d: &mut Declarations, address: &str, p: Value) {
-        let p = props(p);
-        let deps = token::refs(&Value::Object(p.clone()))
-            .into_iter()
-            .map(|r| r.address)
-            .collect();
         d.add(Declaration {
             address: addr(address),
             region: "us-east-1".into(),
-            props: p,
-            deps,
+            props: props(p),
+            deps: Default::default(),
             named_deps: vec![],
             protect: false,
             ignore_changes: vec![],

@@ -11,7 +11,6 @@ use crate::k8s::manifest;
 use crate::k8s::object::KUBE_OBJECT;
 use crate::resource::Resource;
 use crate::schema;
-use crate::token;
 use crate::value::to_json;
 use rhai::{Dynamic, EvalAltResult, FuncRegistration, Module, NativeCallContext};
 use serde_json::Value;
@@ -112,12 +111,6 @@ fn declare(
             deps.insert(d.address.clone());
         }
     }
-    deps.extend(
-        token::refs(&Value::Object(props.clone()))
-            .into_iter()
-            .map(|r| r.address),
-    );
-    deps.remove(&address);
     decls
         .add(Declaration {
             address: address.clone(),

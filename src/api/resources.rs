@@ -8,7 +8,6 @@ use crate::engine::Session;
 use crate::handle::Handle;
 use crate::resource::{self, Props, Resource};
 use crate::schema::{self, Kind};
-use crate::token;
 use crate::value::to_json;
 use rhai::{Dynamic, EvalAltResult, FuncRegistration, ImmutableString, NativeCallContext};
 use serde_json::Value;
@@ -101,7 +100,7 @@ fn declare(
     }
     let Meta {
         named_deps,
-        mut deps,
+        deps,
         protect,
         ignore_changes,
         region,
@@ -121,13 +120,6 @@ fn declare(
     };
     merge_default_tags(res, &mut props, &env.tags);
     res.validate(&props, &*decls).map_err(in_decl)?;
-    deps.extend(
-        token::refs(&Value::Object(props.clone()))
-            .into_iter()
-            .map(|r| r.address),
-    );
-    deps.remove(&address);
-
     decls
         .add(Declaration {
             address: address.clone(),

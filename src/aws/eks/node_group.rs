@@ -92,8 +92,8 @@ const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 const DELETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-/// The health issues of a node group, for error messages.
-fn issues(ng: &Nodegroup) -> String {
+/// The health issues of a node group, for error messages: ` (CODE: message; …)`, or empty.
+pub(crate) fn issues(ng: &Nodegroup) -> String {
     let list: Vec<String> = ng
         .health()
         .map(|h| h.issues())

@@ -288,27 +288,11 @@ fn nodegroup_state(ng: &Nodegroup) -> WaitState {
             s @ (NodegroupStatus::CreateFailed
             | NodegroupStatus::DeleteFailed
             | NodegroupStatus::Degraded),
-        ) => {
-            let issues: Vec<String> = ng
-                .health()
-                .map(|h| h.issues())
-                .unwrap_or_default()
-                .iter()
-                .map(|i| {
-                    format!(
-                        "{}: {}",
-                        i.code().map(|c| c.as_str()).unwrap_or("Unknown"),
-                        i.message().unwrap_or_default()
-                    )
-                })
-                .collect();
-            let detail = if issues.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", issues.join("; "))
-            };
-            WaitState::Failed(format!("the node group is {}{detail}", s.as_str()))
-        }
+        ) => WaitState::Failed(format!(
+            "the node group is {}{}",
+            s.as_str(),
+            crate::aws::eks::node_group::issues(ng)
+        )),
         Some(NodegroupStatus::Deleting) => {
             WaitState::Failed("the node group is being deleted".into())
         }
