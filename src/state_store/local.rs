@@ -8,6 +8,11 @@ use fs4::fs_std::FileExt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a run that takes over from one killed mid-operation waits before reading: a create
+/// request the killed run had sent may still land, and must be there to be found by its tags.
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(5);
 
 /// State in `<root>/.eprun/state/<environment>.json`.
 pub struct LocalStore {
@@ -120,6 +125,17 @@ impl StateStore for LocalStore {
                     since: info.since,
                 });
             }
+        }
+        // Only a holder that never released the lock leaves its record behind.
+        if let Some(dead) = Self::read_lock_info(&path) {
+            eprintln!(
+                "note: the last `{}` (pid {}, since {}) did not finish; waiting {}s for requests it had in flight",
+                dead.operation,
+                dead.pid,
+                dead.since,
+                IN_FLIGHT_GRACE.as_secs()
+            );
+            tokio::time::sleep(IN_FLIGHT_GRACE).await;
         }
         let info = LockInfo::new(operation);
         file.set_len(0).map_err(self.io("write", &path))?;

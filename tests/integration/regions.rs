@@ -1493,6 +1493,12 @@ fn dr_apply_killed_mid_way_converges_without_duplicates() {
     eprintln!("DR apply killed with {recorded} resources recorded in its state");
 
     let rerun = apply(&project, &moto, &DR);
+    // A create the killed run had sent may still land (regression: a second KMS key when the
+    // re-run read before it did): the re-run waits for it before reading.
+    assert!(
+        rerun.stderr.contains("did not finish; waiting"),
+        "the re-run waits for the killed run's requests in flight\n{rerun}"
+    );
     let inv = Inventory::read(&moto, DR.region, DR.stack);
     let what = format!(
         "(killed after {recorded} recorded resources) {}\n{rerun}",
