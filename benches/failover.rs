@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::kube_support::{KubeEmulator, TOKEN};
+use common::kube_support::{ControlPlane, TOKEN};
 use common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -94,7 +94,7 @@ fn counted(aws: &Proxy, kube: &[&Proxy; 2]) -> (usize, usize) {
 }
 
 /// What a failover must have done, read from the emulators themselves (not through a proxy).
-fn check_failed_over(aws: &Path, moto: &Moto, eu: &KubeEmulator, health_check: &str, who: &str) {
+fn check_failed_over(aws: &Path, moto: &Moto, eu: &ControlPlane, health_check: &str, who: &str) {
     let replicas = &eu.get(ROLLOUT).expect("the DR rollout")["spec"]["replicas"];
     assert_eq!(
         replicas, 6,
@@ -246,7 +246,7 @@ fn main() {
         s.spawn(|| controller(&clusters, &stop));
         // A panic below must still end the controller, or the scope waits for it forever.
         let _stop = StopOnDrop(&stop);
-        let healthy = |kube: &KubeEmulator| {
+        let healthy = |kube: &ControlPlane| {
             kube.get(ROLLOUT)
                 .is_some_and(|r| r["status"]["phase"] == "Healthy")
         };

@@ -34,6 +34,10 @@ pub struct FieldChange {
     pub after: Option<Value>,
     /// Whether this field forces the replacement.
     pub forces_replacement: bool,
+    /// Who else owns the field, when changing it conflicts with them (a Kubernetes field
+    /// manager); apply then needs `--force-conflicts`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<String>,
 }
 
 /// The change to one resource.

@@ -48,7 +48,7 @@ fn change_text(c: &Change) -> String {
                 format!("      {:width$} = {}", f.name, show(after))
             }
             (_, before, Some(after)) => format!(
-                "      {:width$}: {} → {}{}",
+                "      {:width$}: {} → {}{}{}",
                 f.name,
                 before.as_ref().map(show).unwrap_or_else(|| dim("(unset)")),
                 show(after),
@@ -56,7 +56,19 @@ fn change_text(c: &Change) -> String {
                     red("  # forces replacement")
                 } else {
                     String::new()
+                },
+                match &f.conflict {
+                    Some(owners) => red(&format!(
+                        "  # conflict: also owned by {owners} (apply needs --force-conflicts)"
+                    )),
+                    None => String::new(),
                 }
+            ),
+            (Action::Update, Some(before), None) => format!(
+                "      {:width$}: {} → {}",
+                f.name,
+                show(before),
+                dim("(removed)")
             ),
             _ => continue,
         };

@@ -249,6 +249,7 @@ pub fn plan(
                             .cloned()
                             .or(Some(Value::Object(Props::new()))),
                         forces_replacement: false,
+                        conflict: None,
                     });
                     reason = reason.map(|r| format!("{r}; its ownership tags will be set"));
                 }
@@ -431,6 +432,7 @@ fn create_fields(res: &dyn Resource, desired: &Props) -> Vec<FieldChange> {
             before: None,
             after: Some(display(&v)),
             forces_replacement: false,
+            conflict: None,
         })
         .collect()
 }
@@ -459,6 +461,7 @@ pub fn diff(
                 before: h.cloned(),
                 after: Some(display(w)),
                 forces_replacement: field.force_new,
+                conflict: None,
             });
         }
     }

@@ -6,7 +6,7 @@
 #[path = "../../tests/integration/kube_support.rs"]
 pub mod kube_support;
 
-use kube_support::{KubeEmulator, write_kubeconfig_servers};
+use kube_support::{ControlPlane, write_kubeconfig_servers};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -119,16 +119,16 @@ async fn forward(listener: TcpListener, target: u16, delay: Duration, requests: 
 /// The two local regions' Kubernetes emulators, and the kubeconfig (`<project>/kubeconfig`)
 /// that every later `eprun` run in that project uses.
 pub struct Clusters {
-    pub us: KubeEmulator,
-    pub eu: KubeEmulator,
+    pub us: ControlPlane,
+    pub eu: ControlPlane,
 }
 
 impl Clusters {
     /// Starts both emulators and points the project's kubeconfig at them directly.
     pub fn start(dir: &Path) -> Clusters {
         let clusters = Clusters {
-            us: KubeEmulator::start(),
-            eu: KubeEmulator::start(),
+            us: ControlPlane::start(),
+            eu: ControlPlane::start(),
         };
         clusters.point(dir, &clusters.us.url(), &clusters.eu.url());
         clusters

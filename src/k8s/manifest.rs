@@ -204,6 +204,173 @@ pub fn with_ownership(manifest: &Props, label: &str, address: &Address) -> Props
     out
 }
 
+/// Who owns which fields of a live object, read from its `metadata.managedFields`: paths are
+/// lists of field names (label keys hold dots, so a path is not split on them); a list is owned
+/// as a whole.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Ownership {
+    /// What eprun's server-side applies own (manager `eprun`, operation `Apply`).
+    pub ours: Vec<Vec<String>>,
+    /// What every other manager owns, outside the status subresource.
+    pub others: Vec<(String, Vec<String>)>,
+}
+
+impl Ownership {
+    /// Reads the managed fields of a live object.
+    pub fn of(live: &Value) -> Ownership {
+        let mut out = Ownership::default();
+        let Some(entries) = live["metadata"]["managedFields"].as_array() else {
+            return out;
+        };
+        for entry in entries {
+            if entry["subresource"].as_str().is_some_and(|s| !s.is_empty()) {
+                continue;
+            }
+            let manager = entry["manager"].as_str().unwrap_or_default();
+            let mut paths = Vec::new();
+            owned_paths(&mut Vec::new(), &entry["fieldsV1"], &mut paths);
+            if manager == super::FIELD_MANAGER && entry["operation"] == "Apply" {
+                out.ours.extend(paths);
+            } else {
+                let name = match entry["operation"].as_str() {
+                    Some("Apply") | None => manager.to_string(),
+                    Some(op) => format!("{manager} ({op})"),
+                };
+                out.others.extend(paths.into_iter().map(|p| (name.clone(), p)));
+            }
+        }
+        out
+    }
+
+    /// As kept in an observation's attributes.
+    pub fn to_value(&self) -> Value {
+        serde_json::json!({
+            "ours": self.ours,
+            "others": self.others.iter().map(|(m, p)| serde_json::json!([m, p])).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The inverse of [`Ownership::to_value`]; empty when absent.
+    pub fn from_value(v: Option<&Value>) -> Ownership {
+        let paths = |v: &Value| -> Option<Vec<String>> {
+            v.as_array()?
+                .iter()
+                .map(|s| s.as_str().map(String::from))
+                .collect()
+        };
+        let Some(v) = v else {
+            return Ownership::default();
+        };
+        Ownership {
+            ours: v["ours"]
+                .as_array()
+                .map(|a| a.iter().filter_map(paths).collect())
+                .unwrap_or_default(),
+            others: v["others"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|e| Some((e[0].as_str()?.to_string(), paths(&e[1])?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The other managers that own `path`, a field inside it, or the list holding it.
+    fn owners_of(&self, path: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .others
+            .iter()
+            .filter(|(_, p)| p.starts_with(path) || path.starts_with(p))
+            .map(|(m, _)| m.clone())
+            .collect();
+        out.dedup();
+        out
+    }
+}
+
+/// Collects the leaf paths of a `fieldsV1` tree: `f:name` descends into a field, and a node
+/// holding list elements (`k:`, `v:`, `i:`) owns its whole list.
+fn owned_paths(prefix: &mut Vec<String>, node: &Value, out: &mut Vec<Vec<String>>) {
+    let Some(map) = node.as_object() else {
+        return;
+    };
+    let fields: Vec<(&str, &Value)> = map
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("f:")?, v)))
+        .collect();
+    let is_list = map
+        .keys()
+        .any(|k| k.starts_with("k:") || k.starts_with("v:") || k.starts_with("i:"));
+    if (fields.is_empty() || is_list) && !prefix.is_empty() {
+        out.push(prefix.clone());
+        return;
+    }
+    for (name, child) in fields {
+        prefix.push(name.to_string());
+        owned_paths(prefix, child, out);
+        prefix.pop();
+    }
+}
+
+/// The value at a path of field names, if present.
+fn at_path<'a>(root: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(root, |cur, p| cur.as_object()?.get(p))
+}
+
+/// Whether `path` is one of eprun's ownership marks (added on apply, never declared).
+fn is_ownership_mark(path: &[String]) -> bool {
+    matches!(
+        path.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),
+        ["metadata", "labels", MANAGED_BY_LABEL | STACK_LABEL]
+            | ["metadata", "annotations", ADDRESS_ANNOTATION]
+    )
+}
+
+/// Field-level changes between the declared manifest and the live object: every field the
+/// manifest sets that differs, and every field eprun applied earlier that the manifest no longer
+/// sets (the server removes those on the next apply). A change to a field another manager owns is
+/// marked as a conflict. `ignore` lists dot paths owned by someone else.
+pub fn plan_diff(
+    desired: &Props,
+    live: &Props,
+    owned: &Ownership,
+    ignore: &[String],
+) -> Vec<FieldChange> {
+    let mut out = diff(desired, live, ignore);
+    for change in &mut out {
+        let path: Vec<String> = change.name.split('.').map(String::from).collect();
+        let owners = owned.owners_of(&path);
+        if !owners.is_empty() {
+            change.conflict = Some(owners.join(", "));
+        }
+    }
+    let desired = Value::Object(desired.clone());
+    let live = Value::Object(live.clone());
+    for path in &owned.ours {
+        let name = path.join(".");
+        if is_ownership_mark(path)
+            || at_path(&desired, path).is_some()
+            || ignore
+                .iter()
+                .any(|i| name == *i || name.starts_with(&format!("{i}.")))
+        {
+            continue;
+        }
+        if let Some(before) = at_path(&live, path) {
+            out.push(FieldChange {
+                name,
+                before: Some(before.clone()),
+                after: None,
+                forces_replacement: false,
+                conflict: None,
+            });
+        }
+    }
+    out
+}
+
 /// Field-level changes between the declared manifest and the live object, over the fields the
 /// manifest sets (the fields eprun manages); `ignore` lists dot paths owned by someone else.
 pub fn diff(desired: &Props, live: &Props, ignore: &[String]) -> Vec<FieldChange> {
@@ -248,6 +415,7 @@ fn walk(
             before: have.cloned(),
             after: Some(crate::planner::display(want)),
             forces_replacement: false,
+            conflict: None,
         });
     }
 }

@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 
 /// Where an observation keeps the owning stack's label, for updates of adopted objects.
 const STACK_LABEL_ATTR: &str = "stack_label";
+/// Where an observation keeps who owns which fields (from `managedFields`), for the diff.
+const OWNERSHIP_ATTR: &str = "field_owners";
 
 /// Every Kubernetes kind, declared through `k8s::object(manifest)`.
 pub struct KubeObject;
@@ -53,7 +55,8 @@ impl Resource for KubeObject {
         current: &Observed,
         ignore: &[String],
     ) -> Option<Vec<FieldChange>> {
-        Some(manifest::diff(desired, &current.props, ignore))
+        let owned = manifest::Ownership::from_value(current.attrs.get(OWNERSHIP_ATTR));
+        Some(manifest::plan_diff(desired, &current.props, &owned, ignore))
     }
 
     async fn read_all(
@@ -242,6 +245,10 @@ fn observed(object: &ObjectRef, live: &Value, ours: bool, label: &str) -> Observ
     );
     attrs.insert("resource_version".into(), meta["resourceVersion"].clone());
     attrs.insert(STACK_LABEL_ATTR.into(), json!(label));
+    attrs.insert(
+        OWNERSHIP_ATTR.into(),
+        manifest::Ownership::of(live).to_value(),
+    );
     Observed {
         address,
         id: object.id(),

@@ -23,7 +23,7 @@ fn apply_both(project: &Project, moto: &Moto) {
 }
 
 /// Plays the Argo Rollouts controller: the rollout is healthy with `ready` pods.
-fn rollout_ready(kube: &crate::kube_support::KubeEmulator, ready: i64) {
+fn rollout_ready(kube: &crate::kube_support::ControlPlane, ready: i64) {
     kube.patch_status(
         ROLLOUT,
         &json!({"phase": "Healthy", "message": "", "replicas": ready, "readyReplicas": ready, "availableReplicas": ready}),

@@ -1,7 +1,7 @@
 //! `k8s::object` on its own: mistakes in manifests are located script errors before any call,
 //! a kind the cluster does not serve is named by discovery, and an unreachable cluster is one line.
 
-use crate::kube_support::{KubeEmulator, write_kubeconfig};
+use crate::kube_support::{ControlPlane, write_kubeconfig};
 use crate::support::*;
 
 const FILE: &str = "scripts/objects.rhai";
@@ -65,7 +65,7 @@ fn a_wrong_type_in_a_well_known_field_is_a_located_error() {
 #[test]
 fn a_kind_the_cluster_does_not_serve_is_named_by_discovery() {
     let project = Project::new();
-    let kube = KubeEmulator::start();
+    let kube = ControlPlane::start();
     let config = project.join(".test-scratch/kubeconfig");
     write_kubeconfig(&config, &[("local-us-east-1", &kube)]);
     let line = r#"k8s::object(#{ apiVersion: "karpenter.sh/v1", kind: "NodePoool", metadata: #{ name: "payments" } });"#;
@@ -93,7 +93,7 @@ fn an_unreachable_cluster_is_one_clear_line() {
         r#"k8s::object(#{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "settings", namespace: "default" }, data: #{ mode: "live" } });"#,
     );
     // A kubeconfig whose context points at a closed port.
-    let closed = KubeEmulator::start();
+    let closed = ControlPlane::start();
     let config = project.join(".test-scratch/kubeconfig");
     write_kubeconfig(&config, &[("local-us-east-1", &closed)]);
     drop(closed);

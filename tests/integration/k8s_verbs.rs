@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::kube_support::{KubeEmulator, write_kubeconfig};
+use crate::kube_support::{ControlPlane, write_kubeconfig};
 use crate::support::{LOCAL_US, Output, Project, Running, eprun, poll_until};
 
 /// How long a test waits for a spawned eprun.
@@ -18,14 +18,14 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A project copy whose `local/us-east-1` cluster is an emulator.
 struct Cluster {
-    kube: KubeEmulator,
+    kube: ControlPlane,
     project: Project,
     kubeconfig: PathBuf,
 }
 
 impl Cluster {
     fn start() -> Cluster {
-        let kube = KubeEmulator::start();
+        let kube = ControlPlane::start();
         let project = Project::new();
         let env = project.read("environments/local/us-east-1.toml");
         assert!(
@@ -118,9 +118,9 @@ impl Cluster {
     /// What the emulator logged and what eprun printed so far, for failure messages.
     fn context(&self, running: &Running) -> String {
         format!(
-            "{}\n--- kube emulator log ---\n{}",
+            "{}\n--- kube-apiserver log ---\n{}",
             running.context(),
-            self.kube.log_text()
+            self.kube.log_text("kube-apiserver")
         )
     }
 }

@@ -1,39 +1,48 @@
-//! The Kubernetes API emulator (`tests/support/kube_emulator.py`, built on kmock) for the tests:
-//! started on a free loopback port and stopped when dropped, a kubeconfig that points eprun at
-//! it, and plain HTTP helpers that read and write it without going through eprun.
+//! A real local Kubernetes control plane for the tests (etcd, kube-apiserver,
+//! kube-controller-manager, kube-scheduler and kwok, built from pinned Go modules by
+//! `tools/k8s/build` and started by its launcher, `tools/k8s/launcher`): started on free loopback
+//! ports and stopped when dropped, a kubeconfig that points eprun at it, and HTTP helpers that
+//! read and write it without going through eprun.
 //!
-//! The emulator has no controllers: a test plays them, e.g. with [`KubeEmulator::patch_status`].
+//! Controllers that cannot run here (Argo Rollouts, Karpenter) are played by the tests, e.g. with
+//! [`ControlPlane::patch_status`]; kwok plays the kubelets (nodes become Ready, pods on them Running).
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{OnceLock, mpsc};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::support::{repo_root, venv_python};
+use super::support::repo_root;
 
-/// The bearer token every kubeconfig written here carries (the emulator accepts any).
-pub const TOKEN: &str = "kmock-test-token";
+/// How long a control plane may take to start: the apiserver, the CRDs and the controllers, on a
+/// loaded 2-core machine that may be starting others at the same time.
+const START_TIMEOUT: Duration = Duration::from_secs(240);
 
-/// How long one HTTP exchange with the emulator may take.
+/// How long one HTTP exchange with the apiserver may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A Kubernetes API emulator on a free loopback port, stopped when dropped.
-pub struct KubeEmulator {
+/// A local control plane on free loopback ports, stopped when dropped.
+pub struct ControlPlane {
     child: Child,
-    port: u16,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
+    // Held open: the launcher stops its control plane when this closes (even if the test dies).
+    _stdin: ChildStdin,
+    server: String,
+    ca_pem: String,
+    webhook: Option<String>,
+    startup_ms: u64,
+    dir: tempfile::TempDir,
+    client: kube::Client,
 }
 
-/// One HTTP answer of the emulator.
+/// One HTTP answer of the apiserver.
 #[derive(Debug, Clone)]
 pub struct KubeAnswer {
     /// What was asked (`METHOD PATH`), for messages.
@@ -63,37 +72,90 @@ impl fmt::Display for KubeAnswer {
     }
 }
 
-impl KubeEmulator {
-    /// Starts `tests/support/kube_emulator.py` with the venv's Python and waits until it listens.
-    /// Panics (never skips) when it cannot start, showing its log.
-    pub fn start() -> KubeEmulator {
-        let script = repo_root().join("tests/support/kube_emulator.py");
-        let python = venv_python();
-        let dir = tempfile::Builder::new()
-            .prefix("eprun-kube-")
-            .tempdir()
-            .expect("temp dir for the kube emulator log");
-        let log = dir.path().join("kube_emulator.log");
-        let err = fs::File::create(&log).expect("create kube_emulator.log");
-        // Port 0: the emulator binds a free port itself and says which, so no other process
-        // can take it between our choice and its bind.
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .args(["--port", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start {} {}: {e}",
-                    python.display(),
-                    script.display()
-                )
-            });
+/// What `tools/k8s/build` reports: the launcher, the binaries, kwok's stages and the CRDs.
+fn build() -> &'static BTreeMap<String, String> {
+    static BUILT: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let script = repo_root().join("tools/k8s/build");
+        // Cached after the first build, so this takes milliseconds; a cold build shows progress.
+        let out = Command::new(&script)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "{} failed ({}): the local control plane cannot be built",
+            script.display(),
+            out.status
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    })
+}
 
-        // Its first stdout line is `listening on PORT`; a thread reads it (and drains the rest,
-        // so that the emulator never blocks on a full pipe).
+fn built(key: &str) -> &'static str {
+    build()
+        .get(key)
+        .unwrap_or_else(|| panic!("tools/k8s/build did not report {key}"))
+}
+
+/// The tokio runtime the HTTP helpers run on (kube's client needs one that outlives it).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime for the Kubernetes helpers")
+    })
+}
+
+/// How a control plane authenticates AWS callers, as EKS does.
+pub struct AwsAuth<'a> {
+    /// The STS endpoint (moto's) that `k8s-aws-v1.` tokens must be presigned for.
+    pub sts_endpoint: &'a str,
+    /// The EKS cluster name a token names.
+    pub cluster_name: &'a str,
+}
+
+impl ControlPlane {
+    /// Starts a control plane and waits until it serves (CRDs established, controllers running).
+    /// Panics (never skips) when it cannot start.
+    pub fn start() -> ControlPlane {
+        ControlPlane::start_with(None)
+    }
+
+    /// Like [`ControlPlane::start`], also accepting `k8s-aws-v1.` bearer tokens checked against
+    /// STS, as aws-iam-authenticator does on EKS.
+    pub fn start_with(aws: Option<AwsAuth<'_>>) -> ControlPlane {
+        let dir = tempfile::Builder::new()
+            .prefix("eprun-k8s-")
+            .tempdir()
+            .expect("temp dir for a control plane");
+        let launcher = built("EPRUN_K8S_LAUNCHER");
+        let mut cmd = Command::new(launcher);
+        cmd.arg("-dir")
+            .arg(dir.path())
+            .args(["-bin", built("EPRUN_K8S_BIN")])
+            .args(["-kwok-config", built("EPRUN_K8S_KWOK_CONFIG")])
+            .args(["-crds", built("EPRUN_K8S_CRDS")])
+            .arg("-exit-on-stdin-eof");
+        if let Some(aws) = &aws {
+            cmd.args(["-sts-endpoint", aws.sts_endpoint])
+                .args(["-cluster-name", aws.cluster_name]);
+        }
+        let stderr = fs::File::create(dir.path().join("launcher.log")).expect("launcher.log");
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {launcher}: {e}"));
+        let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel::<String>();
         std::thread::spawn(move || {
@@ -103,75 +165,84 @@ impl KubeEmulator {
             }
             for _ in lines {}
         });
-
-        let read_log = |log: &Path| fs::read_to_string(log).unwrap_or_default();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let port = loop {
-            match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(line) => match line
-                    .strip_prefix("listening on ")
-                    .and_then(|p| p.trim().parse::<u16>().ok())
-                {
-                    Some(port) => break port,
-                    None => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        panic!(
-                            "the kube emulator said {line:?} instead of `listening on PORT`\n--- kube emulator log ---\n{}",
-                            read_log(&log)
-                        );
-                    }
-                },
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
-                    panic!(
-                        "the kube emulator exited ({status}) before listening (is kmock installed in .venv? run tools/test)\n--- kube emulator log ---\n{}",
-                        read_log(&log)
-                    );
-                }
-            }
-            if Instant::now() > deadline {
+        let launcher_log = || fs::read_to_string(dir.path().join("launcher.log")).unwrap_or_default();
+        let ready: Value = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(line) => serde_json::from_str(&line).unwrap_or_else(|e| {
+                panic!("the control plane launcher said {line:?} ({e})\n{}", launcher_log())
+            }),
+            Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 panic!(
-                    "the kube emulator did not listen within 30s\n--- kube emulator log ---\n{}",
-                    read_log(&log)
+                    "a control plane did not start within {}s\n--- launcher ---\n{}",
+                    START_TIMEOUT.as_secs(),
+                    launcher_log()
                 );
             }
         };
-        let emulator = KubeEmulator {
+        let field = |k: &str| ready[k].as_str().unwrap_or_default().to_string();
+        let config = kube::config::Kubeconfig::read_from(dir.path().join("kubeconfig"))
+            .expect("the launcher's kubeconfig");
+        let client = runtime().block_on(async {
+            let mut config = kube::Config::from_custom_kubeconfig(config, &Default::default())
+                .await
+                .expect("a client config from the launcher's kubeconfig");
+            config.read_timeout = Some(HTTP_TIMEOUT);
+            kube::Client::try_from(config).expect("a Kubernetes client")
+        });
+        ControlPlane {
             child,
-            port,
-            log,
-            _dir: dir,
-        };
-        let version = emulator.request("GET", "/version", None, None);
-        assert_eq!(
-            version.status,
-            200,
-            "the kube emulator does not answer /version\n{version}\n--- kube emulator log ---\n{}",
-            emulator.log_text()
-        );
-        emulator
+            _stdin: stdin,
+            server: field("server"),
+            ca_pem: field("ca"),
+            webhook: Some(field("webhook")).filter(|w| !w.is_empty()),
+            startup_ms: ready["startup_ms"].as_u64().unwrap_or_default(),
+            dir,
+            client,
+        }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `https://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.clone()
     }
 
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.port
+    /// The cluster CA (PEM).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 
-    /// What it logged so far (one line per request, and tracebacks of its own bugs).
-    pub fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
+    /// How long the launcher took to have it serving, in milliseconds.
+    pub fn startup_ms(&self) -> u64 {
+        self.startup_ms
     }
 
-    /// One HTTP request; `body` is sent as JSON text with `content_type`
+    /// A file of its PKI (`admin.crt`, `admin.key`, `ca.crt`, ...).
+    fn pki(&self, name: &str) -> String {
+        fs::read_to_string(self.dir.path().join("pki").join(name))
+            .unwrap_or_else(|e| panic!("cannot read the control plane's {name}: {e}"))
+    }
+
+    /// The log of one component (`kube-apiserver`, `kube-controller-manager`, `kwok`, `webhook`, ...).
+    pub fn log_text(&self, component: &str) -> String {
+        fs::read_to_string(self.dir.path().join(format!("{component}.log"))).unwrap_or_default()
+    }
+
+    /// The ends of the logs that explain a failure.
+    fn logs(&self) -> String {
+        let tail = |name: &str| {
+            let text = self.log_text(name);
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(15)..].join("\n")
+        };
+        format!(
+            "--- kube-apiserver log (end) ---\n{}\n--- launcher ---\n{}",
+            tail("kube-apiserver"),
+            tail("launcher")
+        )
+    }
+
+    /// One HTTP request as the cluster admin; `body` is sent as JSON text with `content_type`
     /// (default `application/json`). Never panics on an HTTP error status.
     pub fn request(
         &self,
@@ -181,54 +252,46 @@ impl KubeEmulator {
         body: Option<&Value>,
     ) -> KubeAnswer {
         let request = format!("{method} {path}");
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: application/json\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.port,
-            body.len()
-        );
-        if !body.is_empty() {
-            head.push_str(&format!(
-                "Content-Type: {}\r\n",
-                content_type.unwrap_or("application/json")
-            ));
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("Accept", "application/json");
+        if body.is_some() {
+            builder = builder.header("Content-Type", content_type.unwrap_or("application/json"));
         }
-        head.push_str("\r\n");
-
-        let fail = |what: String| -> ! {
-            panic!(
-                "{request}: {what}\n--- kube emulator log ---\n{}",
-                self.log_text()
-            )
-        };
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let mut stream = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT)
-            .unwrap_or_else(|e| fail(format!("cannot connect: {e}")));
-        let _ = stream.set_read_timeout(Some(HTTP_TIMEOUT));
-        let _ = stream.set_write_timeout(Some(HTTP_TIMEOUT));
-        stream
-            .write_all(head.as_bytes())
-            .and_then(|_| stream.write_all(body.as_bytes()))
-            .unwrap_or_else(|e| fail(format!("cannot send: {e}")));
-        let mut raw = Vec::new();
-        stream
-            .read_to_end(&mut raw)
-            .unwrap_or_else(|e| fail(format!("cannot read the answer: {e}")));
-        let (status, body) = parse_http_answer(&raw).unwrap_or_else(|e| fail(e));
-        KubeAnswer {
-            request,
-            status,
-            body,
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let req = builder
+            .body(kube::client::Body::from(bytes))
+            .unwrap_or_else(|e| panic!("{request}: not a valid request: {e}"));
+        let answer = runtime().block_on(async {
+            let resp = tokio::time::timeout(HTTP_TIMEOUT, self.client.send(req)).await;
+            let resp = match resp {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => return Err(format!("cannot send: {e}")),
+                Err(_) => return Err("no answer within the timeout".to_string()),
+            };
+            let status = resp.status().as_u16();
+            let body = resp
+                .into_body()
+                .collect_bytes()
+                .await
+                .map_err(|e| format!("cannot read the answer: {e}"))?;
+            Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        });
+        match answer {
+            Ok((status, body)) => KubeAnswer {
+                request,
+                status,
+                body,
+            },
+            Err(what) => panic!("{request}: {what}\n{}", self.logs()),
         }
     }
 
-    /// Panics with the answer and the emulator's log unless the answer is a success.
+    /// Panics with the answer unless it is a success.
     fn expect_success(&self, answer: KubeAnswer) -> KubeAnswer {
         if !answer.is_success() {
-            panic!(
-                "the kube emulator refused {answer}\n--- kube emulator log ---\n{}",
-                self.log_text()
-            );
+            panic!("the apiserver refused {answer}");
         }
         answer
     }
@@ -256,10 +319,9 @@ impl KubeEmulator {
     }
 
     /// Creates `obj` in the collection at `path` (e.g. `/apis/apps/v1/namespaces/x/deployments`)
-    /// and returns it as stored. Like a real API server, the emulator drops `status` on create for
-    /// resources with a status subresource; when `obj` has a `status`, it is then written through
-    /// `/status`, so that a fixture (a PDB with its `disruptionsAllowed`, a running pod) takes one
-    /// call.
+    /// and returns it as stored. The apiserver drops `status` on create; when `obj` has one, it is
+    /// then written through `/status`, as the controller that owns it would, so that a fixture (a
+    /// node's capacity, a Rollout's phase) takes one call.
     pub fn create(&self, path: &str, obj: &Value) -> Value {
         let created = self
             .expect_success(self.request("POST", path, None, Some(obj)))
@@ -275,10 +337,15 @@ impl KubeEmulator {
         }
     }
 
-    /// Server-side apply of `obj` at the object's `path`, as kube-rs sends it (JSON body,
-    /// `fieldManager=eprun-tests&force=true`): creates a missing object, merges into an existing one.
+    /// Server-side apply of `obj` at the object's `path` as field manager `eprun-tests`, forcing
+    /// conflicts: creates a missing object, merges into an existing one.
     pub fn apply(&self, path: &str, obj: &Value) -> Value {
-        let path = format!("{path}?fieldManager=eprun-tests&force=true");
+        self.apply_as(path, obj, "eprun-tests", true)
+    }
+
+    /// Server-side apply of `obj` as `manager`, forcing conflicts or not. Panics on a refusal.
+    pub fn apply_as(&self, path: &str, obj: &Value, manager: &str, force: bool) -> Value {
+        let path = format!("{path}?fieldManager={manager}&force={force}");
         self.expect_success(self.request(
             "PATCH",
             &path,
@@ -311,7 +378,8 @@ impl KubeEmulator {
         .json()
     }
 
-    /// Deletes the object at `path`. Returns false when it did not exist.
+    /// Deletes the object at `path` (foreground: gone once its dependents are). Returns false when
+    /// it did not exist.
     pub fn delete(&self, path: &str) -> bool {
         let answer = self.request("DELETE", path, None, None);
         if answer.status == 404 {
@@ -320,72 +388,37 @@ impl KubeEmulator {
         self.expect_success(answer);
         true
     }
+
+    /// A kubeconfig user entry (admin client certificate) for this cluster.
+    fn user_entry(&self) -> (String, String) {
+        let b64 = |s: String| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(s)
+        };
+        (b64(self.pki("admin.crt")), b64(self.pki("admin.key")))
+    }
 }
 
-impl Drop for KubeEmulator {
+impl Drop for ControlPlane {
     fn drop(&mut self) {
+        // Closing stdin asks the launcher to stop its components; it exits within seconds.
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// Status code and body of a raw HTTP/1.1 answer (Content-Length, chunked, or until EOF).
-fn parse_http_answer(raw: &[u8]) -> Result<(u16, String), String> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| format!("no HTTP header in {:?}", String::from_utf8_lossy(raw)))?;
-    let head = String::from_utf8_lossy(&raw[..split]);
-    let mut body = &raw[split + 4..];
-    let mut lines = head.lines();
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| format!("bad HTTP status line {status_line:?}"))?;
-    let header = |name: &str| {
-        head.lines().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_string())
-        })
-    };
-    let mut decoded = Vec::new();
-    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        loop {
-            let end = body
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .ok_or("truncated chunked body")?;
-            let size_text = String::from_utf8_lossy(&body[..end]);
-            let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-                .map_err(|e| format!("bad chunk size {size_text:?}: {e}"))?;
-            body = &body[end + 2..];
-            if size == 0 {
-                break;
-            }
-            decoded.extend_from_slice(body.get(..size).ok_or("truncated chunk")?);
-            body = body.get(size + 2..).unwrap_or_default();
-        }
-    } else if let Some(len) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
-        decoded.extend_from_slice(body.get(..len).ok_or("truncated body")?);
-    } else {
-        decoded.extend_from_slice(body);
-    }
-    Ok((status, String::from_utf8_lossy(&decoded).into_owned()))
-}
-
-/// Writes a kubeconfig with one cluster, user and context per `(name, emulator)` (all three named
-/// `name`; the user has a dummy token), `current-context` being the first.
-pub fn write_kubeconfig(path: &Path, contexts: &[(&str, &KubeEmulator)]) {
-    let servers: Vec<(&str, String)> = contexts.iter().map(|(n, e)| (*n, e.url())).collect();
+/// Writes a kubeconfig with one cluster, user and context per `(name, control plane)` (all three
+/// named `name`, the user being the cluster's admin), `current-context` being the first.
+pub fn write_kubeconfig(path: &Path, contexts: &[(&str, &ControlPlane)]) {
+    let servers: Vec<(&str, &ControlPlane, String)> = contexts
+        .iter()
+        .map(|(n, p)| (*n, *p, p.url()))
+        .collect();
     write_kubeconfig_servers(path, &servers);
 }
 
 /// Like [`write_kubeconfig`], with each context's API server given by URL (e.g. a proxy's).
-pub fn write_kubeconfig_servers(path: &Path, contexts: &[(&str, String)]) {
+pub fn write_kubeconfig_servers(path: &Path, contexts: &[(&str, &ControlPlane, String)]) {
     assert!(
         !contexts.is_empty(),
         "a kubeconfig needs at least one context"
@@ -395,15 +428,19 @@ pub fn write_kubeconfig_servers(path: &Path, contexts: &[(&str, String)]) {
     let mut clusters = String::new();
     let mut users = String::new();
     let mut ctxs = String::new();
-    for (name, server) in contexts {
+    for (name, plane, server) in contexts {
         let name = q(name);
+        let ca = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(plane.ca_pem())
+        };
+        let (cert, key) = plane.user_entry();
         clusters.push_str(&format!(
-            "- name: {name}\n  cluster:\n    server: {}\n",
+            "- name: {name}\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\n",
             q(server)
         ));
         users.push_str(&format!(
-            "- name: {name}\n  user:\n    token: {}\n",
-            q(TOKEN)
+            "- name: {name}\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n"
         ));
         ctxs.push_str(&format!(
             "- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n    namespace: \"default\"\n"

@@ -14,7 +14,6 @@ mod dr_runbooks;
 mod k8s_addons;
 mod k8s_objects;
 mod k8s_verbs;
-mod kube_emulator;
 mod offline_plan;
 mod ops_runbooks;
 mod regions;

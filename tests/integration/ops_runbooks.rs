@@ -16,7 +16,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::kube_support::KubeEmulator;
+use crate::kube_support::ControlPlane;
 use crate::support::*;
 
 const ROLLOUT_RUNBOOK: &str = "scripts/runbooks/rollout.rhai";
@@ -80,12 +80,12 @@ impl Stack {
     }
 
     /// The DR stack's cluster.
-    fn dr_kube(&self) -> &KubeEmulator {
+    fn dr_kube(&self) -> &ControlPlane {
         &self.moto.clusters().eu
     }
 
     /// The stack's cluster.
-    fn kube(&self) -> &KubeEmulator {
+    fn kube(&self) -> &ControlPlane {
         &self.moto.clusters().us
     }
 
@@ -118,7 +118,7 @@ impl Stack {
 
     /// What the emulator logged, for failure messages.
     fn kube_log(&self) -> String {
-        format!("--- kube emulator log ---\n{}", self.kube().log_text())
+        format!("--- kube-apiserver log ---\n{}", self.kube().log_text("kube-apiserver"))
     }
 }
 
@@ -206,7 +206,7 @@ fn names(items: &[Value]) -> Vec<String> {
 }
 
 /// A node Karpenter launched for `pool`.
-fn node(kube: &KubeEmulator, name: &str, pool: &str, zone: &str) {
+fn node(kube: &ControlPlane, name: &str, pool: &str, zone: &str) {
     kube.create(
         "/api/v1/nodes",
         &json!({"apiVersion": "v1", "kind": "Node",
@@ -219,7 +219,7 @@ fn node(kube: &KubeEmulator, name: &str, pool: &str, zone: &str) {
 
 /// A running pod on `node` owned by `owner` (`(kind, name)`; a mirror pod when `None`).
 fn pod(
-    kube: &KubeEmulator,
+    kube: &ControlPlane,
     namespace: &str,
     name: &str,
     node: &str,
@@ -243,7 +243,7 @@ fn pod(
 }
 
 /// A payment-service pod of the stable version on `node`.
-fn payment_pod(kube: &KubeEmulator, name: &str, node: &str) {
+fn payment_pod(kube: &ControlPlane, name: &str, node: &str) {
     pod(
         kube,
         "payments",
@@ -255,7 +255,7 @@ fn payment_pod(kube: &KubeEmulator, name: &str, node: &str) {
 }
 
 /// Every payment-service pod.
-fn payment_pods(kube: &KubeEmulator) -> Vec<Value> {
+fn payment_pods(kube: &ControlPlane) -> Vec<Value> {
     kube.list(PAYMENT_PODS)
 }
 
@@ -282,7 +282,7 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
 /// Plays Argo Rollouts: payment-service runs version [`STABLE`], version [`NEW`] waits paused in
 /// preview, and the rollout owns one pre-promotion AnalysisRun per `(version, revision, phase,
 /// message)`.
-fn preview_waiting(kube: &KubeEmulator, runs: &[(&str, u32, &str, Option<&str>)]) {
+fn preview_waiting(kube: &ControlPlane, runs: &[(&str, u32, &str, Option<&str>)]) {
     kube.patch_status(
         ROLLOUT,
         &json!({"phase": "Paused", "message": "BlueGreenPause", "controllerPause": true,
@@ -312,13 +312,13 @@ fn preview_waiting(kube: &KubeEmulator, runs: &[(&str, u32, &str, Option<&str>)]
 }
 
 /// The rollout and its analysis runs, read without eprun.
-fn rollout_snapshot(kube: &KubeEmulator) -> Value {
+fn rollout_snapshot(kube: &ControlPlane) -> Value {
     json!({"rollout": kube.get(ROLLOUT).expect("the rollout"), "runs": kube.list(ANALYSIS_RUNS)})
 }
 
 /// Plays Argo Rollouts after a promotion: once the pause is gone, the active Service selects the
 /// new version, which becomes the stable one.
-fn switch_traffic_once_promoted(kube: &KubeEmulator) {
+fn switch_traffic_once_promoted(kube: &ControlPlane) {
     let status = &kube.get(ROLLOUT).expect("the rollout")["status"];
     if status.get("pauseConditions").is_none() && status["stableRS"] != NEW {
         kube.patch_status(
@@ -600,7 +600,7 @@ fn secret_versions(moto: &Moto) -> Vec<(String, Vec<String>)> {
 /// Secret), and records the sync in the ExternalSecret's status.
 struct ExternalSecrets<'a> {
     moto: &'a Moto,
-    kube: &'a KubeEmulator,
+    kube: &'a ControlPlane,
     /// The region whose Secrets Manager (the secret, or its replica) it reads.
     region: &'static str,
     /// The `force-sync` annotation it last acted on.
@@ -609,14 +609,14 @@ struct ExternalSecrets<'a> {
 
 impl<'a> ExternalSecrets<'a> {
     /// The operator after its first sync: the Secret holds the current value, the ExternalSecret is Ready.
-    fn synced(moto: &'a Moto, kube: &'a KubeEmulator) -> ExternalSecrets<'a> {
+    fn synced(moto: &'a Moto, kube: &'a ControlPlane) -> ExternalSecrets<'a> {
         ExternalSecrets::synced_in(moto, kube, "us-east-1")
     }
 
     /// [`ExternalSecrets::synced`] in the cluster `kube` of `region`.
     fn synced_in(
         moto: &'a Moto,
-        kube: &'a KubeEmulator,
+        kube: &'a ControlPlane,
         region: &'static str,
     ) -> ExternalSecrets<'a> {
         let eso = ExternalSecrets {
@@ -699,12 +699,12 @@ const OLD_PODS: [&str; 3] = [
 ];
 
 /// Plays Argo Rollouts: payment-service Healthy on its stable version, with [`OLD_PODS`].
-fn healthy_payment_service(kube: &KubeEmulator) {
+fn healthy_payment_service(kube: &ControlPlane) {
     healthy_payment_service_on(kube, "ip-10-10-64-21.ec2.internal", "us-east-1a");
 }
 
 /// [`healthy_payment_service`], its pods on the payments node `node_name` in `zone`.
-fn healthy_payment_service_on(kube: &KubeEmulator, node_name: &str, zone: &str) {
+fn healthy_payment_service_on(kube: &ControlPlane, node_name: &str, zone: &str) {
     kube.patch_status(
         ROLLOUT,
         &json!({"phase": "Healthy", "replicas": 3, "readyReplicas": 3, "updatedReplicas": 3, "availableReplicas": 3,
@@ -719,12 +719,12 @@ fn healthy_payment_service_on(kube: &KubeEmulator, node_name: &str, zone: &str) 
 
 /// Argo Rollouts' pod restarter, played: once `spec.restartAt` is newer than `status.restartedAt`,
 /// every pod is replaced by a new one and the restart is recorded.
-fn restart_pods(kube: &KubeEmulator, replaced: &mut u32) {
+fn restart_pods(kube: &ControlPlane, replaced: &mut u32) {
     restart_pods_on(kube, replaced, "ip-10-10-64-21.ec2.internal");
 }
 
 /// [`restart_pods`], the new pods on `node_name`.
-fn restart_pods_on(kube: &KubeEmulator, replaced: &mut u32, node_name: &str) {
+fn restart_pods_on(kube: &ControlPlane, replaced: &mut u32, node_name: &str) {
     let rollout = kube.get(ROLLOUT).expect("the rollout");
     let Some(asked) = rollout["spec"]["restartAt"].as_str() else {
         return;
@@ -1001,7 +1001,7 @@ const NEW_NODE: &str = "ip-10-10-101-14.ec2.internal";
 /// Two payments nodes (two payment-service pods on A, one on B, a DaemonSet pod on each and a
 /// static pod on A), a batch node with a job's pod, and the payment-service budget allowing
 /// `allowed` disruptions.
-fn pool_with_pods(kube: &KubeEmulator, allowed: i64) {
+fn pool_with_pods(kube: &ControlPlane, allowed: i64) {
     node(kube, NODE_A, "payments", "us-east-1a");
     node(kube, NODE_B, "payments", "us-east-1b");
     node(kube, BATCH_NODE, "batch", "us-east-1c");
@@ -1042,19 +1042,19 @@ fn pool_with_pods(kube: &KubeEmulator, allowed: i64) {
 }
 
 /// Nodes, pods and the budget, read without eprun.
-fn cluster_snapshot(kube: &KubeEmulator) -> Value {
+fn cluster_snapshot(kube: &ControlPlane) -> Value {
     json!({"nodes": kube.list("/api/v1/nodes"), "pods": kube.list("/api/v1/pods"), "pdb": kube.get(PDB)})
 }
 
 /// The names of the pods on `node`.
-fn pods_on(kube: &KubeEmulator, node: &str) -> Vec<String> {
+fn pods_on(kube: &ControlPlane, node: &str) -> Vec<String> {
     names(&kube.list(&format!(
         "/api/v1/pods?fieldSelector=spec.nodeName%3D{node}"
     )))
 }
 
 /// Whether `node` is cordoned.
-fn cordoned(kube: &KubeEmulator, node: &str) -> bool {
+fn cordoned(kube: &ControlPlane, node: &str) -> bool {
     kube.get(&format!("/api/v1/nodes/{node}"))
         .expect("the node")["spec"]["unschedulable"]
         == true
@@ -1064,7 +1064,7 @@ fn cordoned(kube: &KubeEmulator, node: &str) -> bool {
 /// payment pod is replaced on a new payments node, and once it runs the budget allows one
 /// disruption again.
 struct Replacer<'a> {
-    kube: &'a KubeEmulator,
+    kube: &'a ControlPlane,
     launched: bool,
     replaced: u32,
 }
@@ -1093,7 +1093,7 @@ impl Replacer<'_> {
 }
 
 /// The state after a drain of the payments pool, read without eprun.
-fn assert_drained(kube: &KubeEmulator, out: &Output) {
+fn assert_drained(kube: &ControlPlane, out: &Output) {
     assert!(cordoned(kube, NODE_A) && cordoned(kube, NODE_B), "{out}");
     assert!(
         !cordoned(kube, BATCH_NODE) && !cordoned(kube, NEW_NODE),

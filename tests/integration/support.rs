@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use crate::kube_support::{KubeEmulator, write_kubeconfig};
+use crate::kube_support::{AwsAuth, ControlPlane, write_kubeconfig};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
@@ -67,8 +67,8 @@ pub fn poll_until<T>(
 // moto
 
 /// A moto server (`tests/support/moto_server.py`) on a free loopback port, stopped when dropped;
-/// with it, the two Kubernetes emulators the local environments' contexts name, started on first
-/// use.
+/// with it, the two Kubernetes control planes the local environments' contexts name, started on
+/// first use.
 pub struct Moto {
     child: Child,
     port: u16,
@@ -77,13 +77,13 @@ pub struct Moto {
     kube: std::sync::OnceLock<Clusters>,
 }
 
-/// One Kubernetes emulator per local region (contexts `local-us-east-1`, `local-eu-west-1`), so
-/// the two regions never share a cluster, and the kubeconfig naming them.
+/// One Kubernetes control plane per local region (contexts `local-us-east-1`, `local-eu-west-1`),
+/// so the two regions never share a cluster, and the kubeconfig naming them.
 pub struct Clusters {
     /// Context `local-us-east-1`.
-    pub us: KubeEmulator,
+    pub us: ControlPlane,
     /// Context `local-eu-west-1`.
-    pub eu: KubeEmulator,
+    pub eu: ControlPlane,
     /// The kubeconfig file.
     pub kubeconfig: PathBuf,
     _dir: tempfile::TempDir,
@@ -176,14 +176,30 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The Kubernetes emulators of both local regions, started on first use.
+    /// The Kubernetes control planes of both local regions, started side by side on first use.
+    /// Each accepts `k8s-aws-v1.` tokens presigned for this moto's STS, as EKS does.
     pub fn clusters(&self) -> &Clusters {
         self.kube.get_or_init(|| {
             let dir = tempfile::Builder::new()
                 .prefix("eprun-kubeconfig-")
                 .tempdir()
                 .expect("temp dir for the kubeconfig");
-            let (us, eu) = (KubeEmulator::start(), KubeEmulator::start());
+            let endpoint = self.endpoint();
+            let start = |cluster_name: &'static str| {
+                let endpoint = endpoint.clone();
+                std::thread::spawn(move || {
+                    ControlPlane::start_with(Some(AwsAuth {
+                        sts_endpoint: &endpoint,
+                        cluster_name,
+                    }))
+                })
+            };
+            let us = start("examplepay-local");
+            let eu = start("examplepay-local-eu");
+            let (us, eu) = (
+                us.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                eu.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            );
             let kubeconfig = dir.path().join("config");
             write_kubeconfig(
                 &kubeconfig,

@@ -1,0 +1,3 @@
+module eprun.dev/tools/k8s/launcher
+
+go 1.26
