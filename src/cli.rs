@@ -47,6 +47,10 @@ pub struct Global {
     /// No colours (also `NO_COLOR`).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// plan/apply: take over Kubernetes fields that another field manager owns (server-side
+    /// apply's force), instead of refusing the change.
+    #[arg(long, global = true)]
+    pub force_conflicts: bool,
 }
 
 /// The commands.

@@ -8,9 +8,17 @@ use std::sync::{Arc, Mutex};
 
 /// Opens AWS for an environment's region, with its Kubernetes cluster attached when it has `[k8s]`.
 pub async fn open(env: &Environment) -> Aws {
+    open_with(env, false).await
+}
+
+/// Like [`open`]; `force_conflicts` lets server-side applies take fields other managers own.
+pub async fn open_with(env: &Environment, force_conflicts: bool) -> Aws {
     let aws = Aws::load(&env.region).await;
     match Target::of(env) {
-        Some(target) => aws.clone().with_kube(Arc::new(Kube::new(target, aws))),
+        Some(target) => {
+            let kube = Kube::new(target, aws.clone()).with_force_conflicts(force_conflicts);
+            aws.with_kube(Arc::new(kube))
+        }
         None => aws,
     }
 }

@@ -43,6 +43,7 @@ struct Loaded {
     decls: Declarations,
     store: Box<dyn StateStore>,
     state: State,
+    force_conflicts: bool,
     _lock: LockGuard,
 }
 
@@ -76,6 +77,7 @@ async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)
             decls,
             store,
             state,
+            force_conflicts: g.force_conflicts,
             _lock: lock,
         },
     ))
@@ -83,7 +85,7 @@ async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)
 
 /// Refreshes, then plans; reads again whatever only a resolved token could name (a lost state).
 async fn refreshed_plan(l: &Loaded, decls: &Declarations) -> Result<(Planned, Aws)> {
-    let aws = crate::connections::open(&l.env).await;
+    let aws = crate::connections::open_with(&l.env, l.force_conflicts).await;
     let mut asked = planner::refresh_groups(&l.decls, &l.state);
     let mut found = planner::read_groups(&aws, &l.env.name, asked.clone()).await?;
     let planned = loop {

@@ -61,6 +61,7 @@ pub struct Kube {
     aws: Aws,
     client: tokio::sync::Mutex<Option<(kube::Client, Instant)>>,
     kinds: Mutex<HashMap<(String, String), Kind>>,
+    force_conflicts: bool,
 }
 
 impl std::fmt::Debug for Kube {
@@ -79,7 +80,19 @@ impl Kube {
             aws,
             client: tokio::sync::Mutex::new(None),
             kinds: Mutex::default(),
+            force_conflicts: false,
         }
+    }
+
+    /// Whether server-side applies take fields that other managers own (`--force-conflicts`).
+    pub fn with_force_conflicts(mut self, force: bool) -> Self {
+        self.force_conflicts = force;
+        self
+    }
+
+    /// Whether `--force-conflicts` was given.
+    pub fn force_conflicts(&self) -> bool {
+        self.force_conflicts
     }
 
     /// Where this connection goes.

@@ -218,11 +218,24 @@ async fn apply(
         )
         .await?;
     let body = manifest::with_ownership(props, label, address);
-    let params = PatchParams::apply(FIELD_MANAGER).force();
+    // Strict: a field the schema does not know is an error, not silently dropped.
+    let mut params = PatchParams::apply(FIELD_MANAGER).validation_strict();
+    if kube.force_conflicts() {
+        params = params.force();
+    }
     let applied: DynamicObject = api
         .patch(&object.name, &params, &Patch::Apply(Value::Object(body)))
         .await
-        .map_err(|e| kube.fail("server-side apply", describe(&object), e))?;
+        .map_err(|e| {
+            let conflict = matches!(&e, kube::Error::Api(s) if s.code == 409);
+            let mut err = kube.fail("server-side apply", describe(&object), e);
+            if conflict {
+                err.message.push_str(
+                    " (another field manager owns these fields: give `--force-conflicts` to take them over, or list them in `ignore_changes`)",
+                );
+            }
+            err
+        })?;
     let mut value = serde_json::to_value(&applied).unwrap_or(Value::Null);
     value["apiVersion"] = json!(object.api_version);
     value["kind"] = json!(object.kind);

@@ -42,37 +42,65 @@ func installCRDs(server string, client *http.Client, dir string, c *cluster, sto
 			created++
 		}
 	}
-	return c.waitFor("CRDs established", 60*time.Second, stop, func() bool {
-		return establishedCRDs(server, client) >= created
-	})
+	if err := c.waitFor("CRDs established", 60*time.Second, stop, func() bool {
+		return len(establishedCRDs(server, client)) >= created
+	}); err != nil {
+		return err
+	}
+	// Established is not yet servable: the watch cache of a new resource answers "storage is
+	// (re)initializing" for a moment. Ready means every custom resource can be listed.
+	for _, path := range establishedCRDs(server, client) {
+		if err := c.waitFor("listing "+path, 60*time.Second, stop, func() bool {
+			return httpOK(server+path+"?limit=1", client)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// establishedCRDs counts the CRDs whose Established condition is True.
-func establishedCRDs(server string, client *http.Client) int {
+// establishedCRDs lists the collection path (`/apis/GROUP/VERSION/PLURAL`, first served
+// version) of each CRD whose Established condition is True.
+func establishedCRDs(server string, client *http.Client) []string {
 	resp, err := client.Get(server + crdPath)
 	if err != nil {
-		return 0
+		return nil
 	}
 	defer resp.Body.Close()
 	var list struct {
 		Items []struct {
+			Spec struct {
+				Group    string
+				Names    struct{ Plural string }
+				Versions []struct {
+					Name   string
+					Served bool
+				}
+			}
 			Status struct {
 				Conditions []struct{ Type, Status string }
 			}
 		}
 	}
 	if json.NewDecoder(resp.Body).Decode(&list) != nil {
-		return 0
+		return nil
 	}
-	n := 0
+	var paths []string
 	for _, item := range list.Items {
+		version := ""
+		for _, v := range item.Spec.Versions {
+			if v.Served {
+				version = v.Name
+				break
+			}
+		}
 		for _, cond := range item.Status.Conditions {
-			if cond.Type == "Established" && cond.Status == "True" {
-				n++
+			if cond.Type == "Established" && cond.Status == "True" && version != "" {
+				paths = append(paths, fmt.Sprintf("/apis/%s/%s/%s", item.Spec.Group, version, item.Spec.Names.Plural))
 			}
 		}
 	}
-	return n
+	return paths
 }
 
 // splitYAML splits a YAML stream at its `---` lines, dropping empty documents.
