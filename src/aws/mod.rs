@@ -223,6 +223,16 @@ impl Aws {
         &self.region
     }
 
+    /// The endpoint configured for `service` (`AWS_ENDPOINT_URL_<SERVICE>`, else
+    /// `AWS_ENDPOINT_URL` or the profile's `endpoint_url`), as the SDK clients use it; `None` for
+    /// the service's own endpoint. For what must name the endpoint itself, e.g. a presigned URL.
+    pub fn endpoint_url(&self, service: &str) -> Option<String> {
+        std::env::var(format!("AWS_ENDPOINT_URL_{service}"))
+            .ok()
+            .filter(|e| !e.is_empty())
+            .or_else(|| self.shared.config.endpoint_url().map(String::from))
+    }
+
     /// The session's AWS credentials (for signing EKS tokens).
     pub async fn credentials(&self) -> Result<aws_credential_types::Credentials, CloudError> {
         use aws_credential_types::provider::ProvideCredentials;

@@ -217,7 +217,14 @@ impl Kube {
             })?);
         }
         let credentials = self.aws.credentials().await?;
-        let token = eks_token::token(&credentials, self.aws.region(), cluster, SystemTime::now())
+        let endpoint = self.aws.endpoint_url("STS");
+        let token = eks_token::token(
+            &credentials,
+            self.aws.region(),
+            endpoint.as_deref(),
+            cluster,
+            SystemTime::now(),
+        )
             .map_err(|m| {
             CloudError::new("sign EKS token", &target, CloudErrorKind::Credentials, m)
         })?;

@@ -17,15 +17,25 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// The prefix EKS expects in front of the base64url-encoded URL.
 const PREFIX: &str = "k8s-aws-v1.";
 
-/// Signs a bearer token for `cluster` with `credentials` at `time`, against STS in `region`.
+/// Signs a bearer token for `cluster` with `credentials` at `time`, against STS in `region`, at
+/// `endpoint` when one is configured (`AWS_ENDPOINT_URL[_STS]`), else STS's regional endpoint.
 pub fn token(
     credentials: &Credentials,
     region: &str,
+    endpoint: Option<&str>,
     cluster: &str,
     time: SystemTime,
 ) -> Result<String, String> {
-    let host = format!("sts.{region}.amazonaws.com");
-    let url = format!("https://{host}/?Action=GetCallerIdentity&Version=2011-06-15");
+    let base = match endpoint {
+        Some(e) => e.trim_end_matches('/').to_string(),
+        None => format!("https://sts.{region}.amazonaws.com"),
+    };
+    let url = format!("{base}/?Action=GetCallerIdentity&Version=2011-06-15");
+    let host = url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.authority().map(|a| a.to_string()))
+        .ok_or_else(|| format!("cannot sign the EKS token: `{base}` is not an endpoint URL"))?;
     let identity = credentials.clone().into();
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
@@ -95,7 +105,7 @@ mod tests {
     #[test]
     fn a_token_is_a_presigned_get_caller_identity_url_for_the_cluster() {
         // 2024-01-01T00:00:00Z
-        let t = token(&key(), "us-east-1", "examplepay-prod", at(1_704_067_200)).unwrap();
+        let t = token(&key(), "us-east-1", None, "examplepay-prod", at(1_704_067_200)).unwrap();
         let url = decode(&t);
         assert!(url.starts_with(
             "https://sts.us-east-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&"
@@ -117,8 +127,8 @@ mod tests {
     #[test]
     fn the_signature_is_deterministic_and_bound_to_cluster_time_and_key() {
         let t = at(1_704_067_200);
-        let a = token(&key(), "us-east-1", "examplepay-prod", t).unwrap();
-        assert_eq!(a, token(&key(), "us-east-1", "examplepay-prod", t).unwrap());
+        let a = token(&key(), "us-east-1", None, "examplepay-prod", t).unwrap();
+        assert_eq!(a, token(&key(), "us-east-1", None, "examplepay-prod", t).unwrap());
         let signature = |tok: &str| {
             decode(tok)
                 .split("X-Amz-Signature=")
@@ -133,9 +143,27 @@ mod tests {
             sig,
             "3bb02f638b05923fa668b56e5354e1f0b687d94da781c898db752b127b38267a"
         );
-        let other_cluster = token(&key(), "us-east-1", "examplepay-prod-eu", t).unwrap();
-        let later = token(&key(), "us-east-1", "examplepay-prod", at(1_704_067_201)).unwrap();
+        let other_cluster = token(&key(), "us-east-1", None, "examplepay-prod-eu", t).unwrap();
+        let later = token(&key(), "us-east-1", None, "examplepay-prod", at(1_704_067_201)).unwrap();
         assert_ne!(signature(&other_cluster), sig);
         assert_ne!(signature(&later), sig);
+    }
+
+    #[test]
+    fn a_configured_sts_endpoint_is_the_one_presigned() {
+        let t = token(
+            &key(),
+            "us-east-1",
+            Some("http://127.0.0.1:5000/"),
+            "examplepay-local",
+            at(1_704_067_200),
+        )
+        .unwrap();
+        let url = decode(&t);
+        assert!(
+            url.starts_with("http://127.0.0.1:5000/?Action=GetCallerIdentity"),
+            "{url}"
+        );
+        assert!(url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"));
     }
 }

@@ -217,6 +217,20 @@ impl ControlPlane {
         self.startup_ms
     }
 
+    /// The webhook token authenticator's URL, when it was started with one.
+    pub fn webhook(&self) -> Option<&str> {
+        self.webhook.as_deref()
+    }
+
+    /// Every request the audit log holds (users' and eprun's; the components' are left out).
+    pub fn audit(&self) -> Vec<Value> {
+        fs::read_to_string(self.dir.path().join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
     /// A file of its PKI (`admin.crt`, `admin.key`, `ca.crt`, ...).
     fn pki(&self, name: &str) -> String {
         fs::read_to_string(self.dir.path().join("pki").join(name))

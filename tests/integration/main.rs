@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod crash_safety;
 mod discover;
+mod eks_connect;
 mod field_ownership;
 mod dr_runbooks;
 mod k8s_addons;

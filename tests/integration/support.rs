@@ -134,6 +134,7 @@ impl Moto {
             .env_remove("AWS_ENDPOINT_URL")
             // The stacks attach AWS managed policies (AmazonEKSClusterPolicy, …), which moto only knows when asked.
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .env("EPRUN_EKS_ENDPOINTS", dir.path().join("eks-endpoints.json"))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -174,6 +175,22 @@ impl Moto {
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Makes EKS clusters created from now on under `name` describe `plane`'s endpoint and CA,
+    /// so that `[k8s] connect = "eks"` reaches a real apiserver (tests/support/moto_server.py).
+    pub fn serve_eks_cluster(&self, name: &str, plane: &ControlPlane) {
+        use base64::Engine;
+        let path = self._dir.path().join("eks-endpoints.json");
+        let mut seams: serde_json::Value = fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_else(|| serde_json::json!({}));
+        seams[name] = serde_json::json!({
+            "endpoint": plane.url(),
+            "ca": base64::engine::general_purpose::STANDARD.encode(plane.ca_pem()),
+        });
+        fs::write(&path, seams.to_string()).expect("write the EKS endpoints seam");
     }
 
     /// The Kubernetes control planes of both local regions, started side by side on first use.

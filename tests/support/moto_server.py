@@ -20,12 +20,20 @@ with a replica again; without the flag, moto reports that replica as ``Failed``.
 
 eprun's DR failover runs this call when the primary region is down (dr-failover.rhai with
 ``--param primary_reachable=false``); without it that path could not run end to end.
+
+And one seam for connecting to an EKS cluster for real: moto's clusters have a made-up endpoint
+and CA. When ``EPRUN_EKS_ENDPOINTS`` names a JSON file ``{"<cluster name>": {"endpoint": URL,
+"ca": BASE64 PEM}}``, a cluster created under such a name gets that endpoint and CA: a local
+control plane that checks ``k8s-aws-v1.`` tokens against this moto's STS, as EKS does.
 """
 
 import copy
 import json
+import os
 import sys
 import time
+
+from moto.eks import models as eks_models
 
 from moto.secretsmanager import models, responses
 from moto.secretsmanager.exceptions import InvalidRequestException, SecretNotFoundException
@@ -72,6 +80,25 @@ def stop_replication_to_replica_response(self: responses.SecretsManagerResponse)
 
 models.SecretsManagerBackend.stop_replication_to_replica = stop_replication_to_replica
 responses.SecretsManagerResponse.stop_replication_to_replica = stop_replication_to_replica_response
+
+
+_cluster_init = eks_models.Cluster.__init__
+
+
+def cluster_init(self: eks_models.Cluster, *args, **kwargs) -> None:
+    """moto's Cluster, with the endpoint and CA ``EPRUN_EKS_ENDPOINTS`` gives its name."""
+    _cluster_init(self, *args, **kwargs)
+    path = os.environ.get("EPRUN_EKS_ENDPOINTS")
+    if not path or not os.path.exists(path):
+        return
+    with open(path) as f:
+        seam = json.load(f).get(self.name)
+    if seam:
+        self.endpoint = seam["endpoint"]
+        self.certificate_authority = {"data": seam["ca"]}
+
+
+eks_models.Cluster.__init__ = cluster_init
 
 
 if __name__ == "__main__":
