@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::kube_support::{ControlPlane, TOKEN};
+use common::kube_support::ControlPlane;
 use common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -89,8 +89,8 @@ impl Drop for StopOnDrop<'_> {
 }
 
 /// The calls counted so far: (AWS, Kubernetes).
-fn counted(aws: &Proxy, kube: &[&Proxy; 2]) -> (usize, usize) {
-    (aws.requests(), kube[0].requests() + kube[1].requests())
+fn counted(aws: &Proxy, clusters: &Clusters) -> (usize, usize) {
+    (aws.requests(), clusters.requests())
 }
 
 /// What a failover must have done, read from the emulators themselves (not through a proxy).
@@ -158,6 +158,7 @@ fn bash_failover(
     aws: &Path,
     moto: &Moto,
     kube: [&Proxy; 2],
+    clusters: &Clusters,
     checks: [&str; 2],
 ) -> Duration {
     let script = repo().join("benches/failover.sh");
@@ -175,9 +176,10 @@ fn bash_failover(
         .env("DR_CLUSTER", "examplepay-local-eu")
         .env("PRIMARY_CLUSTER", "examplepay-local")
         .env("NODE_GROUP", "system")
-        .env("PRIMARY_KUBE", kube[0].url())
-        .env("DR_KUBE", kube[1].url())
-        .env("KUBE_TOKEN", TOKEN)
+        .env("PRIMARY_KUBE", kube[0].https_url())
+        .env("DR_KUBE", kube[1].https_url())
+        .env("PRIMARY_KUBE_PKI", clusters.us.pki_dir())
+        .env("DR_KUBE_PKI", clusters.eu.pki_dir())
         .env("PRIMARY_HEALTH_CHECK", checks[0])
         .env("DR_HEALTH_CHECK", checks[1])
         .env("NAMESPACE", "payments")
@@ -237,7 +239,7 @@ fn main() {
         Proxy::start(&rt, clusters.eu.port(), Duration::ZERO),
     ];
     let kube = [&kube[0], &kube[1]];
-    clusters.point(&dir, &kube[0].url(), &kube[1].url());
+    clusters.point(&dir, &kube[0].https_url(), &kube[1].https_url());
     let via_proxy = Moto::external(aws_proxy.port);
 
     let stop = AtomicBool::new(false);
@@ -260,16 +262,16 @@ fn main() {
         }
         // Every round starts from the warm standby: failback after each failover.
         for round in 0..ROUNDS {
-            let before = counted(&aws_proxy, &kube);
+            let before = counted(&aws_proxy, &clusters);
             let took = runbook(&dir, &via_proxy, "scripts/runbooks/dr-failover.rhai");
-            let after = counted(&aws_proxy, &kube);
+            let after = counted(&aws_proxy, &clusters);
             eprun_runs.push((took, after.0 - before.0, after.1 - before.1));
             check_failed_over(&aws, &moto, &clusters.eu, &checks[0], "eprun");
             runbook(&dir, &via_proxy, "scripts/runbooks/dr-failback.rhai");
 
-            let before = counted(&aws_proxy, &kube);
-            let took = bash_failover(&dir, &aws, &via_proxy, kube, [&checks[0], &checks[1]]);
-            let after = counted(&aws_proxy, &kube);
+            let before = counted(&aws_proxy, &clusters);
+            let took = bash_failover(&dir, &aws, &via_proxy, kube, &clusters, [&checks[0], &checks[1]]);
+            let after = counted(&aws_proxy, &clusters);
             bash_runs.push((took, after.0 - before.0, after.1 - before.1));
             check_failed_over(&aws, &moto, &clusters.eu, &checks[0], "bash");
             runbook(&dir, &via_proxy, "scripts/runbooks/dr-failback.rhai");

@@ -10,7 +10,7 @@
 set -euo pipefail
 
 : "${DR_REGION:?}" "${PRIMARY_REGION:?}" "${DR_CLUSTER:?}" "${PRIMARY_CLUSTER:?}" "${NODE_GROUP:?}"
-: "${DR_KUBE:?}" "${PRIMARY_KUBE:?}" "${KUBE_TOKEN:?}" "${PRIMARY_HEALTH_CHECK:?}" "${DR_HEALTH_CHECK:?}"
+: "${DR_KUBE:?}" "${PRIMARY_KUBE:?}" "${DR_KUBE_PKI:?}" "${PRIMARY_KUBE_PKI:?}" "${PRIMARY_HEALTH_CHECK:?}" "${DR_HEALTH_CHECK:?}"
 : "${NAMESPACE:?}" "${ROLLOUT:?}" "${NODE_POOLS:?}"
 TIMEOUT="${TIMEOUT:-600}"
 
@@ -20,7 +20,11 @@ fail() { echo "failover: $*" >&2; exit 1; }
 # kube SERVER METHOD PATH [BODY]: one Kubernetes API call; prints the body, fails on non-2xx.
 kube() {
     local server=$1 method=$2 path=$3 body=${4:-}
-    local args=(-sS -X "$method" -H "Authorization: Bearer $KUBE_TOKEN" -H "Accept: application/json")
+    # Each cluster has its own CA and admin client certificate, as a kubeconfig would give them.
+    local pki="$DR_KUBE_PKI"
+    [[ "$server" == "$PRIMARY_KUBE" ]] && pki="$PRIMARY_KUBE_PKI"
+    local args=(-sS -X "$method" --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key"
+                -H "Accept: application/json")
     if [[ -n "$body" ]]; then
         args+=(-H "Content-Type: application/merge-patch+json" --data "$body")
     fi

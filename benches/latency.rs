@@ -120,7 +120,7 @@ fn main() {
         Proxy::start(&rt, clusters.us.port(), LATENCY),
         Proxy::start(&rt, clusters.eu.port(), LATENCY),
     );
-    clusters.point(&dir, &us.url(), &eu.url());
+    clusters.point(&dir, &us.https_url(), &eu.https_url());
     let mut rows = String::new();
     let mut primary_resources = 0;
     for (script, env) in [

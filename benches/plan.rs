@@ -16,7 +16,7 @@ fn main() {
     // The Kubernetes reads are counted on the wire; the AWS ones by eprun itself.
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let kube = Proxy::start(&rt, clusters.us.port(), std::time::Duration::ZERO);
-    clusters.point(&tmp, &kube.url(), &clusters.eu.url());
+    clusters.point(&tmp, &kube.https_url(), &clusters.eu.url());
     let stack = "scripts/prod/us-east-1.rhai";
     let env = ["--env", "local/us-east-1"];
 
@@ -28,13 +28,13 @@ fn main() {
         Some(&moto),
         &["apply", stack, env[0], env[1], "--yes"],
     );
-    let before = kube.requests();
+    let before = clusters.us.requests_by_others();
     let (_, json) = eprun(
         &tmp,
         Some(&moto),
         &["plan", stack, env[0], env[1], "--json"],
     );
-    let kube_calls = kube.requests() - before;
+    let kube_calls = clusters.us.requests_by_others() - before;
     let plan: serde_json::Value = serde_json::from_str(&json).expect("plan json");
     let calls = plan["stats"]["api_calls"].as_u64().unwrap_or(0);
     assert_eq!(

@@ -24,17 +24,6 @@ pub fn repo() -> PathBuf {
 /// What `kube_support` (shared with the integration tests) needs from its surroundings.
 pub mod support {
     pub use super::repo as repo_root;
-
-    /// The venv's Python, where the emulators are installed.
-    pub fn venv_python() -> std::path::PathBuf {
-        let python = repo_root().join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "{} is missing: run tools/test, which creates .venv",
-            python.display()
-        );
-        python
-    }
 }
 
 /// A loopback proxy that counts the requests it forwards and can hold each one for a while.
@@ -60,6 +49,12 @@ impl Proxy {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `https://127.0.0.1:PORT`, for a TLS server behind it (the apiserver's certificate names
+    /// 127.0.0.1, so TLS passes through).
+    pub fn https_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
     }
 
     /// Requests forwarded so far.
@@ -135,15 +130,21 @@ impl Clusters {
     }
 
     /// Rewrites the project's kubeconfig so that each region's context reaches `us` / `eu`
-    /// (the emulators themselves, or proxies in front of them).
+    /// (the control planes themselves, or proxies in front of them).
     pub fn point(&self, dir: &Path, us: &str, eu: &str) {
         write_kubeconfig_servers(
             &dir.join("kubeconfig"),
             &[
-                ("local-us-east-1", us.to_string()),
-                ("local-eu-west-1", eu.to_string()),
+                ("local-us-east-1", &self.us, us.to_string()),
+                ("local-eu-west-1", &self.eu, eu.to_string()),
             ],
         );
+    }
+
+    /// Requests both apiservers served to eprun or a script (not to these helpers), from their
+    /// audit logs: TLS hides requests from a proxy.
+    pub fn requests(&self) -> usize {
+        self.us.requests_by_others() + self.eu.requests_by_others()
     }
 }
 

@@ -26,6 +26,9 @@ use super::support::repo_root;
 /// loaded 2-core machine that may be starting others at the same time.
 const START_TIMEOUT: Duration = Duration::from_secs(240);
 
+/// The User-Agent of these helpers' requests, so that counts of eprun's leave them out.
+const USER_AGENT: &str = "eprun-tests";
+
 /// How long one HTTP exchange with the apiserver may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -207,6 +210,29 @@ impl ControlPlane {
         self.server.clone()
     }
 
+    /// The apiserver's port.
+    pub fn port(&self) -> u16 {
+        self.server
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the launcher's server URL has a port")
+    }
+
+    /// The directory with its CA (`ca.crt`) and admin client certificate (`admin.crt`, `admin.key`).
+    pub fn pki_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("pki")
+    }
+
+    /// How many requests the apiserver served to clients other than these helpers (eprun, curl),
+    /// from its audit log.
+    pub fn requests_by_others(&self) -> usize {
+        self.audit()
+            .iter()
+            .filter(|e| e["userAgent"].as_str() != Some(USER_AGENT))
+            .count()
+    }
+
     /// The cluster CA (PEM).
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
@@ -269,7 +295,8 @@ impl ControlPlane {
         let mut builder = http::Request::builder()
             .method(method)
             .uri(path)
-            .header("Accept", "application/json");
+            .header("Accept", "application/json")
+            .header("User-Agent", USER_AGENT);
         if body.is_some() {
             builder = builder.header("Content-Type", content_type.unwrap_or("application/json"));
         }
