@@ -21,7 +21,10 @@ pub(super) fn register(k8s: &mut Module, session: &Session) {
         "/// Declares a Kubernetes object in the stack (a map in Kubernetes JSON shape:",
         "/// `apiVersion`, `kind`, `metadata: #{name, namespace}`, …). Plans show a field-level",
         "/// diff of the fields it sets; apply is server-side apply with field manager `eprun`;",
-        "/// an object removed from the script is deleted. It depends on the stack's EKS cluster.",
+        "/// an object removed from the script is deleted. It depends on the stack's EKS cluster,",
+        "/// its namespace and the CustomResourceDefinition of its kind when the stack declares",
+        "/// them (declare a CRD before its objects). Apply waits until the object is usable:",
+        "/// a CRD established, a Deployment, StatefulSet or DaemonSet rolled out.",
         "///",
         "/// `meta` (optional): `depends_on: [handles]`, `protect: bool`,",
         "/// `ignore_changes: [\"spec.replicas\", …]` (dot paths owned by someone else).",
@@ -95,11 +98,19 @@ fn declare(
             env.name
         )));
     }
-    if !known {
+    // A kind whose CRD this stack declares is served once that CRD is applied.
+    let definition = session
+        .declarations()
+        .resources
+        .iter()
+        .find(|d| manifest::defines_kind(&d.props, &object))
+        .map(|d| d.address.clone());
+    if !known && definition.is_none() {
         check_kind_by_discovery(session, &object.api_version, &object.kind).map_err(in_decl)?;
     }
 
     let mut decls = session.declarations();
+    deps.extend(definition);
     // Objects need their cluster, and namespaced ones their namespace when the stack declares it.
     for d in &decls.resources {
         let kind = d.address.kind();

@@ -225,9 +225,7 @@ impl Kube {
             cluster,
             SystemTime::now(),
         )
-            .map_err(|m| {
-            CloudError::new("sign EKS token", &target, CloudErrorKind::Credentials, m)
-        })?;
+        .map_err(|m| CloudError::new("sign EKS token", &target, CloudErrorKind::Credentials, m))?;
         config.auth_info.token = Some(token.into());
         Ok(config)
     }
@@ -253,6 +251,17 @@ impl Kube {
                     format!("{api_version} {kind}"),
                     CloudErrorKind::Service("UnknownKind".into()),
                     format!("the API server does not serve kind `{kind}` in `{api_version}`"),
+                ));
+            }
+            // The whole group/version is unknown to the server.
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                return Err(CloudError::new(
+                    "discovery",
+                    format!("{api_version} {kind}"),
+                    CloudErrorKind::Service("UnknownKind".into()),
+                    format!(
+                        "the API server does not serve `{api_version}`, so it has no kind `{kind}` (is its CRD installed?)"
+                    ),
                 ));
             }
             Err(e) => return Err(self.fail("discovery", format!("{api_version} {kind}"), e)),

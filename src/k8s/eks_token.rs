@@ -105,7 +105,14 @@ mod tests {
     #[test]
     fn a_token_is_a_presigned_get_caller_identity_url_for_the_cluster() {
         // 2024-01-01T00:00:00Z
-        let t = token(&key(), "us-east-1", None, "examplepay-prod", at(1_704_067_200)).unwrap();
+        let t = token(
+            &key(),
+            "us-east-1",
+            None,
+            "examplepay-prod",
+            at(1_704_067_200),
+        )
+        .unwrap();
         let url = decode(&t);
         assert!(url.starts_with(
             "https://sts.us-east-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&"
@@ -128,7 +135,10 @@ mod tests {
     fn the_signature_is_deterministic_and_bound_to_cluster_time_and_key() {
         let t = at(1_704_067_200);
         let a = token(&key(), "us-east-1", None, "examplepay-prod", t).unwrap();
-        assert_eq!(a, token(&key(), "us-east-1", None, "examplepay-prod", t).unwrap());
+        assert_eq!(
+            a,
+            token(&key(), "us-east-1", None, "examplepay-prod", t).unwrap()
+        );
         let signature = |tok: &str| {
             decode(tok)
                 .split("X-Amz-Signature=")
@@ -144,7 +154,14 @@ mod tests {
             "3bb02f638b05923fa668b56e5354e1f0b687d94da781c898db752b127b38267a"
         );
         let other_cluster = token(&key(), "us-east-1", None, "examplepay-prod-eu", t).unwrap();
-        let later = token(&key(), "us-east-1", None, "examplepay-prod", at(1_704_067_201)).unwrap();
+        let later = token(
+            &key(),
+            "us-east-1",
+            None,
+            "examplepay-prod",
+            at(1_704_067_201),
+        )
+        .unwrap();
         assert_ne!(signature(&other_cluster), sig);
         assert_ne!(signature(&later), sig);
     }

@@ -168,6 +168,14 @@ pub fn get_path<'a>(root: &'a Props, path: &str) -> Option<&'a Value> {
     Some(cur)
 }
 
+/// Whether `crd` (a declared manifest) is the CustomResourceDefinition that serves `object`'s kind.
+pub fn defines_kind(crd: &Props, object: &ObjectRef) -> bool {
+    let group = object.api_version.split_once('/').map(|(g, _)| g);
+    crd.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+        && get_path(crd, "spec.names.kind").and_then(Value::as_str) == Some(object.kind.as_str())
+        && get_path(crd, "spec.group").and_then(Value::as_str) == group
+}
+
 /// A label value naming the stack (`local/us-east-1` → `local.us-east-1`).
 pub fn stack_label(stack: &str) -> String {
     let mut v: String = stack
@@ -236,7 +244,8 @@ impl Ownership {
                     Some("Apply") | None => manager.to_string(),
                     Some(op) => format!("{manager} ({op})"),
                 };
-                out.others.extend(paths.into_iter().map(|p| (name.clone(), p)));
+                out.others
+                    .extend(paths.into_iter().map(|p| (name.clone(), p)));
             }
         }
         out
@@ -322,7 +331,10 @@ fn at_path<'a>(root: &'a Value, path: &[String]) -> Option<&'a Value> {
 /// Whether `path` is one of eprun's ownership marks (added on apply, never declared).
 fn is_ownership_mark(path: &[String]) -> bool {
     matches!(
-        path.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),
+        path.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
         ["metadata", "labels", MANAGED_BY_LABEL | STACK_LABEL]
             | ["metadata", "annotations", ADDRESS_ANNOTATION]
     )

@@ -5,6 +5,7 @@ pub mod connection;
 pub mod eks_token;
 pub mod manifest;
 pub mod object;
+pub mod readiness;
 pub mod verbs;
 
 pub use connection::{Kube, Target};

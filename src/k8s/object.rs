@@ -2,6 +2,7 @@
 
 use super::FIELD_MANAGER;
 use super::manifest::{self, ADDRESS_ANNOTATION, ObjectRef, STACK_LABEL};
+use super::readiness;
 use crate::address::Address;
 use crate::aws::{Aws, CloudError, CloudErrorKind};
 use crate::plan::FieldChange;
@@ -89,7 +90,13 @@ impl Resource for KubeObject {
         let label = manifest::stack_label(stack);
         let mut out = Vec::new();
         for ((api_version, kind), objects) in kinds {
-            let (api, _) = kube.api(&api_version, &kind, None).await?;
+            let (api, _) = match kube.api(&api_version, &kind, None).await {
+                Ok(api) => api,
+                // A kind the server does not serve (yet: the stack may declare its CRD) has no
+                // objects; declaring an unknown kind is refused when the script runs.
+                Err(e) if e.kind == CloudErrorKind::Service("UnknownKind".into()) => continue,
+                Err(e) => return Err(e),
+            };
             let list = api
                 .list(&ListParams::default())
                 .await
@@ -239,6 +246,7 @@ async fn apply(
     let mut value = serde_json::to_value(&applied).unwrap_or(Value::Null);
     value["apiVersion"] = json!(object.api_version);
     value["kind"] = json!(object.kind);
+    readiness::wait(&kube, &api, &object, &value).await?;
     Ok(observed(&object, &value, true, label))
 }
 
