@@ -21,6 +21,10 @@ with a replica again; without the flag, moto reports that replica as ``Failed``.
 eprun's DR failover runs this call when the primary region is down (dr-failover.rhai with
 ``--param primary_reachable=false``); without it that path could not run end to end.
 
+Presigned requests (no ``Authorization`` header; the credential scope is in the query string, as
+in an EKS token's GetCallerIdentity URL) are routed to the service their ``X-Amz-Credential``
+names; moto routes only header-signed requests by scope, and sends the rest to S3.
+
 And one seam for connecting to an EKS cluster for real: moto's clusters have a made-up endpoint
 and CA. When ``EPRUN_EKS_ENDPOINTS`` names a JSON file ``{"<cluster name>": {"endpoint": URL,
 "ca": BASE64 PEM}}``, a cluster created under such a name gets that endpoint and CA: a local
@@ -32,8 +36,10 @@ import json
 import os
 import sys
 import time
+import urllib.parse
 
 from moto.eks import models as eks_models
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 from moto.secretsmanager import models, responses
 from moto.secretsmanager.exceptions import InvalidRequestException, SecretNotFoundException
@@ -99,6 +105,22 @@ def cluster_init(self: eks_models.Cluster, *args, **kwargs) -> None:
 
 
 eks_models.Cluster.__init__ = cluster_init
+
+_infer_service_region_host = DomainDispatcherApplication.infer_service_region_host
+
+
+def infer_service_region_host(self: DomainDispatcherApplication, environ: dict, path: str):
+    """moto's routing, plus presigned requests by the scope in their query string."""
+    if not environ.get("HTTP_AUTHORIZATION"):
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        scope = (query.get("X-Amz-Credential") or [""])[0].split("/")
+        if len(scope) == 5:
+            _, _, region, service, _ = scope
+            return f"{service}.{region}.amazonaws.com"
+    return _infer_service_region_host(self, environ, path)
+
+
+DomainDispatcherApplication.infer_service_region_host = infer_service_region_host
 
 
 if __name__ == "__main__":
