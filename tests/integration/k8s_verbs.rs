@@ -1,9 +1,12 @@
 //! The imperative Kubernetes verbs (`k8s::get`, `list`, `apply`, `patch`, `delete`, `scale`,
-//! `wait`, `rollout_*`, `cordon`, `drain`, `logs`): the real binary's `eprun eval` against the
-//! Kubernetes emulator, reached through a kubeconfig context as `environments/local/us-east-1.toml`
-//! says (`[k8s] connect = "kubeconfig"`, `context = "local-us-east-1"`). Results are checked
-//! through the emulator's own HTTP API, and the tests play the controllers (status, PDB budgets,
-//! finalizers) through it while eprun waits.
+//! `wait`, `rollout_*`, `cordon`, `drain`, `logs`): the real binary's `eprun eval` against a real
+//! local control plane (kube-apiserver, controller-manager, scheduler; kwok plays the kubelets),
+//! reached through a kubeconfig context as `environments/local/us-east-1.toml` says
+//! (`[k8s] connect = "kubeconfig"`, `context = "local-us-east-1"`). Results are checked through
+//! the apiserver directly. The real controllers (deployments, replica and stateful sets,
+//! disruption budgets, garbage collection) do their work; the tests steer them the way an
+//! operator would (adding nodes, changing budgets) and play only the controllers that do not run
+//! here (Argo Rollouts, Karpenter, finalizers of their own).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,7 +19,7 @@ use crate::support::{LOCAL_US, Output, Project, Running, eprun, poll_until};
 /// How long a test waits for a spawned eprun.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A project copy whose `local/us-east-1` cluster is an emulator.
+/// A project copy whose `local/us-east-1` cluster is a local control plane.
 struct Cluster {
     kube: ControlPlane,
     project: Project,
@@ -80,6 +83,7 @@ impl Cluster {
         );
     }
 
+    /// A node (kwok makes it Ready) with room for any number of pods.
     fn node(&self, name: &str) {
         self.kube.create(
             "/api/v1/nodes",
@@ -87,35 +91,73 @@ impl Cluster {
         );
     }
 
-    /// A running pod on `node`, owned by `owner` (`(kind, name)`), with `labels`.
-    fn pod(
-        &self,
-        namespace: &str,
-        name: &str,
-        node: &str,
-        labels: Value,
-        owner: Option<(&str, &str)>,
-    ) -> Value {
-        let mut metadata = json!({"name": name, "labels": labels});
-        if let Some((kind, owner_name)) = owner {
-            metadata["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": kind, "name": owner_name,
-                                                  "uid": format!("{owner_name}-uid"), "controller": true}]);
-        }
+    /// A node with room for `pods` pods only: the scheduler leaves the rest Pending.
+    fn small_node(&self, name: &str, pods: u32) {
+        let room = json!({"cpu": "32", "memory": "256Gi", "pods": pods.to_string()});
         self.kube.create(
-            &format!("/api/v1/namespaces/{namespace}/pods"),
-            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
-                    "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}]},
-                    "status": {"phase": "Running"}}),
+            "/api/v1/nodes",
+            &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+                    "status": {"capacity": room, "allocatable": room}}),
+        );
+    }
+
+    /// The pod, or None.
+    fn pod(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.kube
+            .get(&format!("/api/v1/namespaces/{namespace}/pods/{name}"))
+    }
+
+    /// The uid of the pod of that name now, if any (a StatefulSet recreates a pod under its name).
+    fn pod_uid(&self, namespace: &str, name: &str) -> Option<String> {
+        self.pod(namespace, name)
+            .and_then(|p| p["metadata"]["uid"].as_str().map(str::to_string))
+    }
+
+    /// The node of a Running pod, if it is one.
+    fn running_on(&self, namespace: &str, name: &str) -> Option<String> {
+        let pod = self.pod(namespace, name)?;
+        (pod["status"]["phase"] == "Running")
+            .then(|| pod["spec"]["nodeName"].as_str().map(str::to_string))
+            .flatten()
+    }
+
+    /// `namespace/name` of the pods bound to `node`, sorted.
+    fn pods_on(&self, node: &str) -> Vec<String> {
+        let mut pods: Vec<String> = self
+            .kube
+            .list(&format!(
+                "/api/v1/pods?fieldSelector=spec.nodeName%3D{node}"
+            ))
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    p["metadata"]["name"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        pods.sort();
+        pods
+    }
+
+    /// Polls `check` until it holds (the controllers at work), showing the apiserver's log on
+    /// a timeout.
+    fn wait_for<T>(&self, what: &str, check: impl FnMut() -> Option<T>) -> T {
+        poll_until(
+            RUN_TIMEOUT,
+            what,
+            || {
+                format!(
+                    "--- kube-controller-manager log ---\n{}",
+                    self.kube.log_text("kube-controller-manager")
+                )
+            },
+            check,
         )
     }
 
-    fn pod_exists(&self, namespace: &str, name: &str) -> bool {
-        self.kube
-            .get(&format!("/api/v1/namespaces/{namespace}/pods/{name}"))
-            .is_some()
-    }
-
-    /// What the emulator logged and what eprun printed so far, for failure messages.
+    /// What the apiserver logged and what eprun printed so far, for failure messages.
     fn context(&self, running: &Running) -> String {
         format!(
             "{}\n--- kube-apiserver log ---\n{}",
@@ -149,6 +191,26 @@ fn web_manifest(replicas: i64) -> Value {
                                  "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}})
 }
 
+/// A Deployment of one nginx container, its pods labelled `app: NAME`.
+fn deployment(name: &str, replicas: i64) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+           "metadata": {"name": name, "labels": {"app": name}},
+           "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                    "template": {"metadata": {"labels": {"app": name}},
+                                 "spec": {"containers": [{"name": name, "image": "nginx:1.27"}]}}}})
+}
+
+/// A Karpenter NodePool (its controller does not run here) with CPU `limits`, on the default
+/// EC2NodeClass.
+fn node_pool(limits: Value) -> Value {
+    json!({"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "payments"},
+           "spec": {"limits": limits,
+                    "template": {"spec": {
+                        "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"},
+                        "requirements": [{"key": "karpenter.sh/capacity-type", "operator": "In",
+                                          "values": ["on-demand"]}]}}}})
+}
+
 #[test]
 fn get_list_apply_patch_and_delete_objects() {
     let c = Cluster::start();
@@ -171,16 +233,31 @@ fn get_list_apply_patch_and_delete_objects() {
     assert_eq!(stored["metadata"]["labels"]["app"], "web");
     assert_eq!(stored["metadata"]["uid"], applied["metadata"]["uid"]);
 
-    // A second apply changes the object in place.
+    // A second apply of the whole manifest changes the object in place, leaving what another
+    // field manager set (server-side apply: eprun owns only the fields it declares).
+    c.kube.patch(
+        WEB,
+        &json!({"metadata": {"annotations": {"team": "payments"}}}),
+    );
     c.eval_json(
-        r#"k8s::apply(#{ apiVersion: "apps/v1", kind: "Deployment",
-                         metadata: #{ name: "web", namespace: "payments" }, spec: #{ replicas: 3 } })"#,
+        r#"k8s::apply(#{
+            apiVersion: "apps/v1", kind: "Deployment",
+            metadata: #{ name: "web", namespace: "payments", labels: #{ app: "web" } },
+            spec: #{ replicas: 3, selector: #{ matchLabels: #{ app: "web" } },
+                     template: #{ metadata: #{ labels: #{ app: "web" } },
+                                  spec: #{ containers: [#{ name: "web", image: "nginx:1.27" }] } } }
+        })"#,
     );
     let stored = c.kube.get(WEB).expect("the deployment");
     assert_eq!(stored["spec"]["replicas"], 3);
+    assert_eq!(stored["metadata"]["uid"], applied["metadata"]["uid"]);
+    assert_eq!(
+        stored["metadata"]["annotations"]["team"], "payments",
+        "apply kept another manager's field: {stored}"
+    );
     assert_eq!(
         stored["spec"]["selector"]["matchLabels"]["app"], "web",
-        "apply merged: {stored}"
+        "{stored}"
     );
 
     // get: the object, or () when absent.
@@ -199,15 +276,11 @@ fn get_list_apply_patch_and_delete_objects() {
     // list: a namespace, all namespaces, label selectors as text or as a map.
     c.kube.create(
         "/apis/apps/v1/namespaces/payments/deployments",
-        &json!({"apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": "worker", "labels": {"app": "worker"}},
-                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "worker"}}}}),
+        &deployment("worker", 1),
     );
     c.kube.create(
         "/apis/apps/v1/namespaces/default/deployments",
-        &json!({"apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": "web", "labels": {"app": "web"}},
-                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}}}),
+        &deployment("web", 1),
     );
     assert_eq!(
         names(&c.eval_json(r#"k8s::list("Deployment", "payments")"#)),
@@ -233,11 +306,9 @@ fn get_list_apply_patch_and_delete_objects() {
     );
 
     // patch: a JSON merge patch, e.g. a NodePool's limits during an incident.
-    c.kube.create(
-        "/apis/karpenter.sh/v1/nodepools",
-        &json!({"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "payments"},
-                "spec": {"limits": {"cpu": "256", "memory": "1024Gi"}, "weight": 10}}),
-    );
+    let mut pool = node_pool(json!({"cpu": "256", "memory": "1024Gi"}));
+    pool["spec"]["weight"] = json!(10);
+    c.kube.create("/apis/karpenter.sh/v1/nodepools", &pool);
     let patched = c.eval_json(
         r#"k8s::patch("NodePool", "", "payments", #{ spec: #{ limits: #{ cpu: "512" } } })"#,
     );
@@ -320,9 +391,15 @@ fn get_list_apply_patch_and_delete_objects() {
 fn scale_then_wait_for_a_closure_a_condition_and_a_deletion() {
     let c = Cluster::start();
     c.namespace("payments");
+    // Room for 3 pods: of 5 replicas, the scheduler leaves 2 Pending until another node joins.
+    c.small_node("n1", 3);
     c.kube.apply(WEB, &web_manifest(2));
+    c.wait_for("web's 2 pods to be ready", || {
+        (c.kube.get(WEB)?["status"]["readyReplicas"] == 2).then_some(())
+    });
 
-    // eprun scales, then waits for the pods to be ready; the test plays the controller.
+    // eprun scales, then waits for the pods to be ready; the real controllers and scheduler
+    // create and place them, kwok runs them.
     let running = c.spawn(
         r#"let scaled = k8s::scale("Deployment", "payments", "web", 5);
            let d = k8s::wait("Deployment", "payments", "web", |d| d.status?.readyReplicas == 5, 60);
@@ -330,25 +407,22 @@ fn scale_then_wait_for_a_closure_a_condition_and_a_deletion() {
     );
     poll_until(
         RUN_TIMEOUT,
-        "eprun to scale web to 5",
+        "eprun to scale web to 5, and 3 of its pods to be ready on n1",
         || c.context(&running),
-        || (c.kube.get(WEB)?["spec"]["replicas"] == 5).then_some(()),
+        || {
+            let d = c.kube.get(WEB)?;
+            (d["spec"]["replicas"] == 5
+                && d["status"]["replicas"] == 5
+                && d["status"]["readyReplicas"] == 3)
+                .then_some(())
+        },
     );
-    std::thread::sleep(Duration::from_millis(500));
     assert!(
         !running.finished(),
-        "the wait ended before the pods were ready\n{}",
+        "3 of 5 ready is not 5 (n1 is full, 2 pods are Pending)\n{}",
         c.context(&running)
     );
-    c.kube
-        .patch_status(WEB, &json!({"replicas": 5, "readyReplicas": 3}));
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        !running.finished(),
-        "3 of 5 ready is not 5\n{}",
-        c.context(&running)
-    );
-    c.kube.patch_status(WEB, &json!({"readyReplicas": 5}));
+    c.node("n2");
     let out = running.wait(RUN_TIMEOUT);
     out.expect_success();
     assert_eq!(
@@ -356,40 +430,29 @@ fn scale_then_wait_for_a_closure_a_condition_and_a_deletion() {
         json!({"scaled": {"previous": 2, "replicas": 5}, "ready": 5})
     );
 
-    // A named condition must be True for the latest generation.
+    // A named condition must be True for the latest generation: the deployment controller
+    // reports Available once the pods are, for the generation the scale made.
     let generation = c.kube.get(WEB).expect("web")["metadata"]["generation"]
         .as_i64()
         .expect("a generation");
-    c.kube.patch_status(
-        WEB,
-        &json!({"observedGeneration": generation - 1,
-                "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]}),
+    assert_eq!(
+        c.eval_json(
+            r#"k8s::wait("Deployment", "payments", "web", "Available", 60).status.observedGeneration"#
+        ),
+        generation
     );
-    let running = c.spawn(
-        r#"k8s::wait("Deployment", "payments", "web", "Available", 60).status.observedGeneration"#,
-    );
-    std::thread::sleep(Duration::from_millis(700));
-    assert!(
-        !running.finished(),
-        "a stale condition does not count\n{}",
-        c.context(&running)
-    );
-    c.kube
-        .patch_status(WEB, &json!({"observedGeneration": generation}));
-    let out = running.wait(RUN_TIMEOUT);
-    out.expect_success();
-    assert_eq!(out.json(), generation);
 
-    // A timeout says what was last seen.
-    let err = c.eval_err(r#"k8s::wait("Deployment", "payments", "web", "Progressing", 1)"#);
+    // A timeout says what was last seen (a deployment that never failed has no ReplicaFailure).
+    let err = c.eval_err(r#"k8s::wait("Deployment", "payments", "web", "ReplicaFailure", 1)"#);
     assert!(
-        err.contains("`wait` on `Deployment payments/web` failed: timed out after 1s waiting for condition `Progressing` to be True"),
+        err.contains("`wait` on `Deployment payments/web` failed: timed out after 1s waiting for condition `ReplicaFailure` to be True"),
         "{err}"
     );
     assert!(
-        err.contains("Available=True (MinimumReplicasAvailable)"),
+        err.contains("Available=True (MinimumReplicasAvailable"),
         "{err}"
     );
+    assert!(err.contains("(no `ReplicaFailure` among them)"), "{err}");
     let err =
         c.eval_err(r#"k8s::wait("Deployment", "payments", "web", |d| d.spec.replicas == 9, 1)"#);
     assert!(
@@ -435,7 +498,9 @@ fn scale_then_wait_for_a_closure_a_condition_and_a_deletion() {
     c.kube.create(
         "/apis/apps/v1/namespaces/payments/daemonsets",
         &json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
-                "spec": {"selector": {"matchLabels": {"app": "agent"}}}}),
+                "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                         "template": {"metadata": {"labels": {"app": "agent"}},
+                                      "spec": {"containers": [{"name": "agent", "image": "busybox"}]}}}}),
     );
     let err = c.eval_err(r#"k8s::scale("DaemonSet", "payments", "agent", 2)"#);
     assert!(
@@ -451,65 +516,80 @@ fn scale_then_wait_for_a_closure_a_condition_and_a_deletion() {
 fn drain_waits_for_a_disruption_budget_then_evicts() {
     let c = Cluster::start();
     c.namespace("payments");
-    c.node("n1");
-    c.node("n2");
-    let web = json!({"app": "web"});
-    c.pod(
-        "payments",
-        "web-0",
-        "n1",
-        web.clone(),
-        Some(("ReplicaSet", "web-6f7b")),
-    );
-    c.pod(
-        "payments",
-        "web-1",
-        "n1",
-        web.clone(),
-        Some(("ReplicaSet", "web-6f7b")),
-    );
-    c.pod(
-        "payments",
-        "web-2",
-        "n2",
-        web,
-        Some(("ReplicaSet", "web-6f7b")),
-    );
-    c.pod(
-        "kube-system",
-        "aws-node-n1",
-        "n1",
-        json!({"k8s-app": "aws-node"}),
-        Some(("DaemonSet", "aws-node")),
-    );
-    let mirror = json!({"apiVersion": "v1", "kind": "Pod",
-                        "metadata": {"name": "kube-proxy-n1",
-                                     "annotations": {"kubernetes.io/config.mirror": "3f1c"}},
-                        "spec": {"nodeName": "n1"}});
-    c.kube
-        .create("/api/v1/namespaces/kube-system/pods", &mirror);
-    let pdb = "/apis/policy/v1/namespaces/payments/poddisruptionbudgets";
+    // n1 has room for an aws-node pod and two web pods, n2 for web-2 and an aws-node pod: the
+    // pods the drain evicts from n1 can go nowhere until n3 joins.
+    c.small_node("n1", 3);
+    let aws_node = json!({"k8s-app": "aws-node"});
     c.kube.create(
-        pdb,
-        &json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
-                "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}},
-                "status": {"disruptionsAllowed": 1, "currentHealthy": 3, "desiredHealthy": 2}}),
+        "/apis/apps/v1/namespaces/kube-system/daemonsets",
+        &json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "aws-node"},
+                "spec": {"selector": {"matchLabels": aws_node},
+                         "template": {"metadata": {"labels": aws_node},
+                                      "spec": {"containers": [{"name": "aws-node", "image": "amazon-k8s-cni"}]}}}}),
     );
+    let daemon_pod_on = |node: &str| {
+        c.wait_for(&format!("the aws-node pod on {node}"), || {
+            c.pods_on(node)
+                .into_iter()
+                .find(|p| p.starts_with("kube-system/aws-node-"))
+        })
+    };
+    let aws_node_n1 = daemon_pod_on("n1");
+    // A StatefulSet creates web-0, web-1, web-2 in order, each once the previous is ready.
+    c.kube.create(
+        "/apis/apps/v1/namespaces/payments/statefulsets",
+        &json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web"},
+                "spec": {"replicas": 3, "serviceName": "web", "selector": {"matchLabels": {"app": "web"}},
+                         "template": {"metadata": {"labels": {"app": "web"}},
+                                      "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}),
+    );
+    for pod in ["web-0", "web-1"] {
+        c.wait_for(&format!("{pod} to run on n1"), || {
+            (c.running_on("payments", pod)? == "n1").then_some(())
+        });
+    }
+    c.small_node("n2", 2);
+    c.wait_for("web-2 to run on n2", || {
+        (c.running_on("payments", "web-2")? == "n2").then_some(())
+    });
+    daemon_pod_on("n2");
+    // A static pod's mirror, as the kubelet posts it.
+    c.kube.create(
+        "/api/v1/namespaces/kube-system/pods",
+        &json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "kube-proxy-n1",
+                             "annotations": {"kubernetes.io/config.mirror": "3f1c"}},
+                "spec": {"nodeName": "n1", "containers": [{"name": "kube-proxy", "image": "kube-proxy"}]}}),
+    );
+    let pdb = "/apis/policy/v1/namespaces/payments/poddisruptionbudgets/web";
+    c.kube.create(
+        "/apis/policy/v1/namespaces/payments/poddisruptionbudgets",
+        &json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
+                "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}}),
+    );
+    c.wait_for("the disruption controller to allow one disruption", || {
+        (c.kube.get(pdb)?["status"]["disruptionsAllowed"] == 1).then_some(())
+    });
+    let uids: Vec<(&str, String)> = ["web-0", "web-1", "web-2"]
+        .into_iter()
+        .map(|p| (p, c.pod_uid("payments", p).expect("a web pod")))
+        .collect();
+    let original_left = |pods: &[&str]| {
+        uids.iter()
+            .filter(|(p, uid)| {
+                pods.contains(p) && c.pod_uid("payments", p).as_deref() == Some(uid.as_str())
+            })
+            .count()
+    };
 
     let running = c.spawn(r#"k8s::drain("n1", #{ timeout: 60, grace_period: 30 })"#);
-    // The budget lets one pod go; the second eviction is refused until the test (the PDB
-    // controller) gives the budget another disruption.
+    // The budget lets one pod go; its replacement stays Pending (n1 is cordoned, n2 full), so the
+    // budget refuses the second eviction until n3 joins and the replacement is ready.
     poll_until(
         RUN_TIMEOUT,
         "the first eviction",
         || c.context(&running),
-        || {
-            let gone = ["web-0", "web-1"]
-                .iter()
-                .filter(|p| !c.pod_exists("payments", p))
-                .count();
-            (gone == 1).then_some(())
-        },
+        || (original_left(&["web-0", "web-1"]) == 1).then_some(()),
     );
     let node = c.kube.get("/api/v1/nodes/n1").expect("n1");
     assert_eq!(
@@ -523,33 +603,42 @@ fn drain_waits_for_a_disruption_budget_then_evicts() {
         c.context(&running)
     );
     assert_eq!(
-        ["web-0", "web-1"]
-            .iter()
-            .filter(|p| c.pod_exists("payments", p))
-            .count(),
+        original_left(&["web-0", "web-1"]),
         1,
         "the budget blocks the second pod"
     );
-    c.kube
-        .patch_status(&format!("{pdb}/web"), &json!({"disruptionsAllowed": 1}));
+    c.node("n3");
     let out = running.wait(RUN_TIMEOUT);
     out.expect_success();
     assert_eq!(
         out.json(),
         json!({"node": "n1", "evicted": ["payments/web-0", "payments/web-1"],
-               "skipped": [{"pod": "kube-system/aws-node-n1", "reason": "DaemonSet"},
+               "skipped": [{"pod": aws_node_n1, "reason": "DaemonSet"},
                            {"pod": "kube-system/kube-proxy-n1", "reason": "mirror pod"}]})
     );
-    assert!(!c.pod_exists("payments", "web-0") && !c.pod_exists("payments", "web-1"));
-    assert!(
-        c.pod_exists("payments", "web-2"),
-        "a pod on another node stays"
+    assert_eq!(
+        original_left(&["web-0", "web-1"]),
+        0,
+        "both evicted pods are gone"
     );
-    assert!(
-        c.pod_exists("kube-system", "aws-node-n1") && c.pod_exists("kube-system", "kube-proxy-n1")
+    assert_eq!(original_left(&["web-2"]), 1, "a pod on another node stays");
+    assert_eq!(
+        c.pods_on("n1"),
+        [aws_node_n1.as_str(), "kube-system/kube-proxy-n1"],
+        "the DaemonSet and mirror pods stay"
     );
+    for pod in ["web-0", "web-1"] {
+        c.wait_for(&format!("{pod}'s replacement to run on n3"), || {
+            (c.running_on("payments", pod)? == "n3").then_some(())
+        });
+    }
 
     // A budget that never allows it: the drain fails at its timeout naming the pod, cordoned.
+    c.kube.patch(pdb, &json!({"spec": {"minAvailable": 3}}));
+    c.wait_for("the disruption controller to allow none", || {
+        let status = c.kube.get(pdb)?["status"].clone();
+        (status["desiredHealthy"] == 3 && status["disruptionsAllowed"] == 0).then_some(())
+    });
     let out = c.eval(r#"k8s::drain("n2", #{ timeout: 1 })"#);
     out.expect_code(1);
     assert!(out.stderr.contains("`drain` on `Node n2` failed"), "{out}");
@@ -559,7 +648,7 @@ fn drain_waits_for_a_disruption_budget_then_evicts() {
         "{out}"
     );
     assert!(out.stderr.contains("stays cordoned"), "{out}");
-    assert!(c.pod_exists("payments", "web-2"));
+    assert_eq!(original_left(&["web-2"]), 1);
     assert_eq!(
         c.kube.get("/api/v1/nodes/n2").expect("n2")["spec"]["unschedulable"],
         true
@@ -612,6 +701,17 @@ fn rollout_status_promote_and_abort() {
         .as_str()
         .expect("a uid")
         .to_string();
+    // Another Rollout's run (a real owner: the garbage collector deletes runs whose owner is not).
+    let checkout = c.kube.create(
+        "/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts",
+        &json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "checkout"},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "checkout"}},
+                         "strategy": {"blueGreen": {"activeService": "checkout-active"}}}}),
+    );
+    let checkout_uid = checkout["metadata"]["uid"]
+        .as_str()
+        .expect("a uid")
+        .to_string();
     let runs = "/apis/argoproj.io/v1alpha1/namespaces/payments/analysisruns";
     for (name, owner, owner_uid, phase) in [
         (
@@ -620,7 +720,12 @@ fn rollout_status_promote_and_abort() {
             uid.as_str(),
             "Successful",
         ),
-        ("checkout-1a2b-pre", "checkout", "someone-else", "Failed"),
+        (
+            "checkout-1a2b-pre",
+            "checkout",
+            checkout_uid.as_str(),
+            "Failed",
+        ),
     ] {
         c.kube.create(
             runs,
@@ -697,13 +802,17 @@ fn rollout_status_promote_and_abort() {
 #[test]
 fn logs_of_a_pod() {
     let c = Cluster::start();
+    c.node("n1");
     c.kube.create(
         "/api/v1/namespaces/default/pods",
-        &json!({"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": "web-0",
-                             "annotations": {"kmock.test/log": "starting\nlistening on :8080\nready\n"}},
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-0"},
                 "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "nginx"}]}}),
     );
+    c.wait_for("web-0 to run on n1", || {
+        (c.running_on("default", "web-0")? == "n1").then_some(())
+    });
+    // The apiserver fetches logs from the node's kubelet API, which kwok serves: every container's
+    // log is the one the launcher gives kwok (tools/k8s/launcher/kubelet.go).
     assert_eq!(
         c.eval_json(r#"k8s::logs("default", "web-0")"#),
         "starting\nlistening on :8080\nready\n"
@@ -717,6 +826,15 @@ fn logs_of_a_pod() {
             r#"k8s::logs("default", "web-0").split("\n").filter(|l| l.contains("ready")).len()"#
         ),
         1
+    );
+    let err = c.eval_err(r#"k8s::logs("default", "web-0", #{ container: "sidecar" })"#);
+    assert!(
+        err.contains("`logs` on `Pod default/web-0 (container sidecar)` failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("container sidecar is not valid for pod web-0"),
+        "{err}"
     );
     let err = c.eval_err(r#"k8s::logs("default", "nope")"#);
     assert!(err.contains("`logs` on `Pod default/nope` failed"), "{err}");
@@ -766,39 +884,71 @@ fn a_dry_run_reads_the_cluster_and_changes_nothing() {
     let c = Cluster::start();
     let moto = crate::support::Moto::start(); // for the journal's caller identity
     c.namespace("payments");
-    c.kube.apply(WEB, &web_manifest(2));
     c.node("n1");
-    c.pod(
-        "payments",
-        "web-0",
-        "n1",
-        json!({"app": "web"}),
-        Some(("ReplicaSet", "web-6f7b")),
-    );
+    c.kube.apply(WEB, &web_manifest(2));
+    c.wait_for("web's 2 pods to be ready on n1", || {
+        let d = c.kube.get(WEB)?;
+        (d["status"]["readyReplicas"] == 2
+            && d["status"]["observedGeneration"] == d["metadata"]["generation"])
+            .then_some(())
+    });
+    // What a drain of n1 would evict: web's two pods.
+    let on_n1 = c.pods_on("n1");
+    assert_eq!(on_n1.len(), 2, "{on_n1:?}");
     let pool = "/apis/karpenter.sh/v1/nodepools/payments";
-    c.kube.apply(
-        pool,
-        &json!({"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "payments"},
-                "spec": {"limits": {"cpu": "256"}}}),
-    );
+    c.kube.apply(pool, &node_pool(json!({"cpu": "256"})));
     let rollout = "/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts/payment-service";
     c.kube.create(
         "/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts",
         &json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "payment-service"},
-                "spec": {"replicas": 2, "strategy": {"blueGreen": {}}},
-                "status": {"pauseConditions": [{"reason": "BlueGreenPause"}], "phase": "Paused"}}),
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "payment-service"}},
+                         "strategy": {"blueGreen": {"activeService": "payment-service-active"}}},
+                "status": {"pauseConditions": [{"reason": "BlueGreenPause", "startTime": "2024-05-01T10:00:00Z"}],
+                           "phase": "Paused"}}),
     );
-    let before = |path: &str| c.kube.get(path).unwrap_or_else(|| panic!("{path}"));
-    let snapshot: Vec<Value> = [
-        WEB,
-        pool,
-        rollout,
-        "/api/v1/nodes/n1",
-        "/api/v1/namespaces/payments/pods/web-0",
-    ]
-    .iter()
-    .map(|p| before(p))
-    .collect();
+    // What a change would show: the spec and metadata of every object; the whole of those no
+    // controller here writes (a Rollout, a NodePool). The status of the others is their
+    // controllers' (kwok's heartbeats, the deployment controller).
+    let objects: Vec<String> = [WEB, pool, rollout, "/api/v1/nodes/n1"]
+        .into_iter()
+        .map(str::to_string)
+        .chain(on_n1.iter().map(|p| {
+            let (ns, name) = p.split_once('/').expect("namespace/name");
+            format!("/api/v1/namespaces/{ns}/pods/{name}")
+        }))
+        .collect();
+    let snapshot = || -> Vec<Value> {
+        objects
+            .iter()
+            .map(|path| {
+                let mut obj = c.kube.get(path).unwrap_or_else(|| panic!("{path}"));
+                if path != pool && path != rollout {
+                    obj.as_object_mut().expect("an object").remove("status");
+                    obj["metadata"]
+                        .as_object_mut()
+                        .expect("metadata")
+                        .retain(|k, _| k != "resourceVersion" && k != "managedFields");
+                }
+                obj
+            })
+            .collect()
+    };
+    let before = snapshot();
+    // Every write that reaches the apiserver from a user (the controllers' are not audited).
+    let writes = || {
+        c.kube
+            .log_text("audit")
+            .lines()
+            .filter(|l| {
+                let e: Value = serde_json::from_str(l).unwrap_or_default();
+                matches!(
+                    e["verb"].as_str(),
+                    Some("create" | "update" | "patch" | "delete" | "deletecollection")
+                )
+            })
+            .count()
+    };
+    let writes_before = writes();
 
     c.project.write(MUTATIONS_PATH, MUTATIONS);
     let started = std::time::Instant::now();
@@ -815,35 +965,32 @@ fn a_dry_run_reads_the_cluster_and_changes_nothing() {
         "a dry run does not wait for what it skipped\n{out}"
     );
     let all = out.all();
+    for line in on_n1.iter().map(|p| format!("would evict pod {p}")) {
+        assert!(all.contains(&line), "missing `{line}`\n{out}");
+    }
+    let drained = format!(
+        r#""drained":{{"dry_run":true,"evicted":{},"node":"n1","skipped":[]}}"#,
+        json!(on_n1)
+    );
+    assert!(all.contains(&drained), "missing `{drained}`\n{out}");
     for line in [
         "would scale Deployment payments/web: replicas 2 → 5",
         r#"would patch NodePool payments: {"spec":{"limits":{"cpu":"512"}}}"#,
         "would server-side apply ConfigMap payments/flags",
         "would cordon Node n1",
-        "would evict pod payments/web-0",
         "would promote Rollout payments/payment-service: clear status.pauseConditions",
         "would abort Rollout payments/payment-service: status.abort → true",
         "would delete Deployment payments/web",
         "would wait for the condition closure to return true on Deployment payments/web (up to 600s)",
         r#""scaled":{"dry_run":true,"previous":2,"replicas":5}"#,
-        r#""drained":{"dry_run":true,"evicted":["payments/web-0"],"node":"n1","skipped":[]}"#,
         r#""deleted":true"#,
         r#""waited":2"#,
     ] {
         assert!(all.contains(line), "missing `{line}`\n{out}");
     }
-    // Nothing changed.
-    let after: Vec<Value> = [
-        WEB,
-        pool,
-        rollout,
-        "/api/v1/nodes/n1",
-        "/api/v1/namespaces/payments/pods/web-0",
-    ]
-    .iter()
-    .map(|p| before(p))
-    .collect();
-    assert_eq!(snapshot, after, "a dry run changes nothing");
+    // Nothing changed: no write reached the apiserver, and the objects are as they were.
+    assert_eq!(writes(), writes_before, "a dry run writes nothing\n{out}");
+    assert_eq!(snapshot(), before, "a dry run changes nothing");
     assert!(
         c.kube
             .get("/api/v1/namespaces/payments/configmaps/flags")
@@ -869,17 +1016,17 @@ fn a_dry_run_reads_the_cluster_and_changes_nothing() {
         .collect();
     let skipped =
         |op: &str, target: &str| (op.to_string(), target.to_string(), "skipped".to_string());
-    assert_eq!(
-        mutations,
-        [
-            skipped("scale", "Deployment payments/web"),
-            skipped("patch", "NodePool payments"),
-            skipped("server-side apply", "ConfigMap payments/flags"),
-            skipped("cordon", "Node n1"),
-            skipped("evict", "pod payments/web-0"),
-            skipped("promote", "Rollout payments/payment-service"),
-            skipped("abort", "Rollout payments/payment-service"),
-            skipped("delete", "Deployment payments/web"),
-        ]
-    );
+    let mut expected = vec![
+        skipped("scale", "Deployment payments/web"),
+        skipped("patch", "NodePool payments"),
+        skipped("server-side apply", "ConfigMap payments/flags"),
+        skipped("cordon", "Node n1"),
+    ];
+    expected.extend(on_n1.iter().map(|p| skipped("evict", &format!("pod {p}"))));
+    expected.extend([
+        skipped("promote", "Rollout payments/payment-service"),
+        skipped("abort", "Rollout payments/payment-service"),
+        skipped("delete", "Deployment payments/web"),
+    ]);
+    assert_eq!(mutations, expected);
 }

@@ -215,6 +215,10 @@ func startOnce(opts options, stop <-chan os.Signal) (*cluster, error) {
 		"--cert-dir=" + filepath.Join(dir, "pki"),
 		"--audit-policy-file=" + policy, "--audit-log-path=" + filepath.Join(dir, "audit.log"),
 		"--audit-log-format=json", "--audit-log-mode=blocking",
+		// kwok serves the kubelet API (logs) of every node on 127.0.0.1, with a certificate of
+		// this CA: the apiserver reaches it at the node's InternalIP, not at its name.
+		"--kubelet-certificate-authority=" + pki.file("ca.crt"),
+		"--kubelet-preferred-address-types=InternalIP",
 	}
 	if webhookConfig != "" {
 		apiArgs = append(apiArgs,
@@ -252,11 +256,17 @@ func startOnce(opts options, stop <-chan os.Signal) (*cluster, error) {
 	if err != nil {
 		return c, err
 	}
+	kwokConfig, err := writeKwokConfig(dir, opts.kwokConfig)
+	if err != nil {
+		return c, err
+	}
 	if err := c.run("kwok", bin("kwok"),
-		"--kubeconfig="+components, "--config="+opts.kwokConfig,
+		"--kubeconfig="+components, "--config="+kwokConfig,
 		"--manage-all-nodes=true",
 		fmt.Sprintf("--server-address=127.0.0.1:%d", kwokPort[0]),
-		"--cidr=10.244.0.0/16", "--node-ip=10.0.0.1",
+		// Nodes point at kwok's kubelet API: InternalIP 127.0.0.1, kubelet port kwok's.
+		"--cidr=10.244.0.0/16", "--node-ip=127.0.0.1", fmt.Sprintf("--node-port=%d", kwokPort[0]),
+		"--tls-cert-file="+pki.file("kubelet.crt"), "--tls-private-key-file="+pki.file("kubelet.key"),
 	); err != nil {
 		return c, err
 	}

@@ -85,6 +85,11 @@ func writePKI(dir string) (*pki, error) {
 	); err != nil {
 		return nil, err
 	}
+	// kwok's kubelet API, which the apiserver calls for pod logs.
+	if err := issue("kubelet", 5, pkix.Name{CommonName: "kwok-kubelet"}, x509.ExtKeyUsageServerAuth,
+		[]net.IP{net.ParseIP("127.0.0.1")}, []string{"localhost"}); err != nil {
+		return nil, err
+	}
 	if err := issue("admin", 3, pkix.Name{CommonName: "eprun-admin", Organization: []string{"system:masters"}},
 		x509.ExtKeyUsageClientAuth, nil, nil); err != nil {
 		return nil, err
