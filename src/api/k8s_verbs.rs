@@ -576,8 +576,10 @@ fn register_nodes(k8s: &mut Module, session: &Session) {
     let drain_comments = [
         "/// Cordons a node and evicts its pods through the eviction API, so PodDisruptionBudgets are respected: an eviction a budget",
         "/// refuses is retried with backoff until the timeout, then the drain fails naming the pods still blocked (the node stays cordoned).",
-        "/// Mirror pods and DaemonSet pods stay. Waits until the evicted pods are gone.",
-        "/// `options`: `timeout` (seconds, default 300), `grace_period` (seconds, instead of the pods' own).",
+        "/// Mirror pods and DaemonSet pods stay. Waits until the evicted pods are gone. Like `kubectl drain`, it refuses (before",
+        "/// cordoning) pods no controller manages and pods with emptyDir data unless told otherwise.",
+        "/// `options`: `timeout` (seconds, default 300), `grace_period` (seconds, instead of the pods' own),",
+        "/// `force` (evict pods no controller manages), `delete_emptydir_data` (evict pods with emptyDir volumes).",
         "/// Returns `#{node, evicted: [\"ns/name\"], skipped: [#{pod, reason}]}`.",
     ];
     let s = session.clone();
@@ -610,8 +612,31 @@ fn drain(
 ) -> Result<Dynamic> {
     let pos = ctx.call_position();
     let options = json_map("drain", "the options", options, pos)?;
-    check_keys("drain", &options, &["timeout", "grace_period"], pos)?;
+    check_keys(
+        "drain",
+        &options,
+        &["timeout", "grace_period", "force", "delete_emptydir_data"],
+        pos,
+    )?;
     let mut drain = node::DrainOptions::default();
+    for (key, flag) in [
+        ("force", &mut drain.force),
+        ("delete_emptydir_data", &mut drain.delete_emptydir_data),
+    ] {
+        match options.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(b)) => *flag = *b,
+            Some(other) => {
+                return Err(fail(
+                    format!(
+                        "`k8s::drain`: `{key}` must be true or false, not `{}`",
+                        brief(other, 60)
+                    ),
+                    pos,
+                ));
+            }
+        }
+    }
     if let Some(t) = seconds_option("drain", &options, "timeout", pos)? {
         drain.timeout = t;
     }

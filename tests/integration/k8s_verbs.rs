@@ -1030,3 +1030,73 @@ fn a_dry_run_reads_the_cluster_and_changes_nothing() {
     ]);
     assert_eq!(mutations, expected);
 }
+
+#[test]
+fn drain_refuses_unmanaged_pods_and_emptydir_data_unless_told_like_kubectl_drain() {
+    let c = Cluster::start();
+    c.namespace("jobs");
+    c.node("n7");
+    // The label a kubelet sets on its node (kwok does not).
+    c.kube.patch(
+        "/api/v1/nodes/n7",
+        &json!({"metadata": {"labels": {"kubernetes.io/hostname": "n7"}}}),
+    );
+    // A bare pod (nothing recreates it) and a ReplicaSet's pod with scratch data in an emptyDir.
+    c.kube.create(
+        "/api/v1/namespaces/jobs/pods",
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "one-off"},
+                "spec": {"nodeName": "n7", "containers": [{"name": "main", "image": "busybox"}]}}),
+    );
+    let cache = json!({"app": "cache"});
+    c.kube.create(
+        "/apis/apps/v1/namespaces/jobs/replicasets",
+        &json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "cache"},
+                "spec": {"replicas": 1, "selector": {"matchLabels": cache},
+                         "template": {"metadata": {"labels": cache},
+                                      "spec": {"nodeSelector": {"kubernetes.io/hostname": "n7"},
+                                               "containers": [{"name": "cache", "image": "redis"}],
+                                               "volumes": [{"name": "scratch", "emptyDir": {}}]}}}}),
+    );
+    let cache_pod = c.wait_for("the cache pod running on n7", || {
+        c.pods_on("n7")
+            .into_iter()
+            .find(|p| p.starts_with("jobs/cache-"))
+            .filter(|p| c.running_on("jobs", p.trim_start_matches("jobs/")).is_some())
+    });
+    c.wait_for("the one-off pod running", || c.running_on("jobs", "one-off"));
+
+    let err = c.eval_err(r#"k8s::drain("n7", #{ timeout: 60 })"#);
+    assert!(
+        err.contains("`drain` on `Node n7` failed")
+            && err.contains("jobs/one-off: no controller would recreate it (`force: true`")
+            && err.contains(&format!("{cache_pod}: its emptyDir data would be lost"))
+            && err.contains("nothing was changed"),
+        "{err}"
+    );
+    let node = c.kube.get("/api/v1/nodes/n7").expect("n7");
+    assert!(
+        node["spec"].get("unschedulable").is_none(),
+        "a refused drain does not even cordon: {node}"
+    );
+    assert_eq!(c.pods_on("n7"), [cache_pod.clone(), "jobs/one-off".into()]);
+
+    // Told, it evicts both, as `kubectl drain --force --delete-emptydir-data` does.
+    let done = c.eval_json(
+        r#"k8s::drain("n7", #{ timeout: 60, force: true, delete_emptydir_data: true })"#,
+    );
+    let mut evicted: Vec<String> = done["evicted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    evicted.sort();
+    assert_eq!(evicted, [cache_pod.clone(), "jobs/one-off".into()]);
+    assert!(c.pod("jobs", "one-off").is_none(), "the bare pod is gone for good");
+    assert!(
+        !c.pods_on("n7").contains(&cache_pod),
+        "the cache pod left n7 (its replacement waits for a schedulable node)"
+    );
+    let err = c.eval_err(r#"k8s::drain("n7", #{ force: "yes" })"#);
+    assert!(err.contains("`force` must be true or false"), "{err}");
+}

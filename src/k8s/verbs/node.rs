@@ -68,6 +68,11 @@ pub struct DrainOptions {
     pub timeout: Duration,
     /// The pods' termination grace period, instead of their own.
     pub grace_period: Option<u32>,
+    /// Also evict pods no controller manages (kubectl's `--force`): nothing recreates them.
+    pub force: bool,
+    /// Also evict pods with emptyDir volumes (kubectl's `--delete-emptydir-data`): their data
+    /// is lost.
+    pub delete_emptydir_data: bool,
 }
 
 impl Default for DrainOptions {
@@ -75,8 +80,32 @@ impl Default for DrainOptions {
         Self {
             timeout: DEFAULT_DRAIN_TIMEOUT,
             grace_period: None,
+            force: false,
+            delete_emptydir_data: false,
         }
     }
+}
+
+/// Why a drain refuses to evict a pod unless told to, as `kubectl drain` does: a pod no
+/// controller manages is gone for good, a pod's emptyDir data is lost with it.
+pub fn refusal(pod: &Value, options: &DrainOptions) -> Option<&'static str> {
+    let controlled = pod["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| refs.iter().any(|r| r["controller"] == true));
+    let finished = matches!(
+        pod["status"]["phase"].as_str(),
+        Some("Succeeded" | "Failed")
+    );
+    if !controlled && !finished && !options.force {
+        return Some("no controller would recreate it (`force: true` evicts it anyway)");
+    }
+    let empty_dir = pod["spec"]["volumes"]
+        .as_array()
+        .is_some_and(|vs| vs.iter().any(|v| v.get("emptyDir").is_some()));
+    if empty_dir && !finished && !options.delete_emptydir_data {
+        return Some("its emptyDir data would be lost (`delete_emptydir_data: true` evicts it anyway)");
+    }
+    None
 }
 
 /// Why a drain leaves a pod where it is, if it does: mirror pods (the kubelet's static pods) and
@@ -126,9 +155,35 @@ pub async fn drain(
     options: DrainOptions,
 ) -> Result<Value, VerbError> {
     let deadline = Instant::now() + options.timeout;
+    let target = super::describe("Node", None, node);
+    let before = list_with(
+        kube,
+        &pod_kind(),
+        "",
+        None,
+        Some(&format!("spec.nodeName={node}")),
+    )
+    .await?;
+    // Refused before anything changes: the node is not even cordoned.
+    let refused: Vec<String> = before
+        .iter()
+        .filter(|p| skip_reason(p).is_none())
+        .filter_map(|p| refusal(p, &options).map(|why| format!("{}: {why}", pod_id(p))))
+        .collect();
+    if !refused.is_empty() {
+        return Err(CloudError::new(
+            "drain",
+            &target,
+            CloudErrorKind::Service("Refused".into()),
+            format!(
+                "refused to evict {}; nothing was changed",
+                refused.join("; ")
+            ),
+        )
+        .into());
+    }
     let cordoned = cordon(kube, mutations, node, true).await?;
     let node = cordoned["node"].as_str().unwrap_or(node).to_string();
-    let target = super::describe("Node", None, &node);
     let pods = list_with(
         kube,
         &pod_kind(),
@@ -380,5 +435,25 @@ mod tests {
             eviction_body("payments", "web-1", Some(30))["deleteOptions"],
             json!({"gracePeriodSeconds": 30})
         );
+    }
+
+    #[test]
+    fn drain_refuses_what_kubectl_drain_refuses_unless_told() {
+        let bare = json!({"metadata": {}, "status": {"phase": "Running"}});
+        let scratch = json!({"metadata": {"ownerReferences": [{"kind": "ReplicaSet", "controller": true}]},
+                             "spec": {"volumes": [{"name": "tmp", "emptyDir": {}}]},
+                             "status": {"phase": "Running"}});
+        let done = json!({"metadata": {}, "status": {"phase": "Succeeded"}});
+        let default = DrainOptions::default();
+        assert!(refusal(&bare, &default).unwrap().contains("no controller"));
+        assert!(refusal(&scratch, &default).unwrap().contains("emptyDir"));
+        assert_eq!(refusal(&done, &default), None, "a finished pod loses nothing");
+        let told = DrainOptions {
+            force: true,
+            delete_emptydir_data: true,
+            ..DrainOptions::default()
+        };
+        assert_eq!(refusal(&bare, &told), None);
+        assert_eq!(refusal(&scratch, &told), None);
     }
 }
