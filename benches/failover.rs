@@ -270,7 +270,14 @@ fn main() {
             runbook(&dir, &via_proxy, "scripts/runbooks/dr-failback.rhai");
 
             let before = counted(&aws_proxy, &clusters);
-            let took = bash_failover(&dir, &aws, &via_proxy, kube, &clusters, [&checks[0], &checks[1]]);
+            let took = bash_failover(
+                &dir,
+                &aws,
+                &via_proxy,
+                kube,
+                &clusters,
+                [&checks[0], &checks[1]],
+            );
             let after = counted(&aws_proxy, &clusters);
             bash_runs.push((took, after.0 - before.0, after.1 - before.1));
             check_failed_over(&aws, &moto, &clusters.eu, &checks[0], "bash");

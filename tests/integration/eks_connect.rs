@@ -36,7 +36,10 @@ fn connect_eks_applies_through_a_presigned_sts_token_checked_by_the_apiserver() 
     let env = project.read(env_file);
     let kubeconfig_target = "connect = \"kubeconfig\"\ncontext = \"local-us-east-1\"\n";
     assert!(env.contains(kubeconfig_target), "{env_file} changed shape");
-    project.write(env_file, env.replace(kubeconfig_target, "connect = \"eks\"\n"));
+    project.write(
+        env_file,
+        env.replace(kubeconfig_target, "connect = \"eks\"\n"),
+    );
 
     // No kubeconfig at all: everything comes from EKS and STS.
     let apply = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"])
@@ -54,7 +57,10 @@ fn connect_eks_applies_through_a_presigned_sts_token_checked_by_the_apiserver() 
     let pool = us
         .get("/apis/karpenter.sh/v1/nodepools/payments")
         .expect("the stack's NodePool is in the cluster EKS described");
-    assert_eq!(pool["metadata"]["labels"]["app.kubernetes.io/managed-by"], "eprun");
+    assert_eq!(
+        pool["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "eprun"
+    );
     // The apiserver knew eprun only as the AWS caller the webhook resolved.
     let by_caller: Vec<Value> = us
         .audit()
@@ -71,7 +77,10 @@ fn connect_eks_applies_through_a_presigned_sts_token_checked_by_the_apiserver() 
                 .as_str()
                 .is_some_and(|u| u.contains("/nodepools/payments"))),
         "the NodePool was applied by the AWS caller: {:?}",
-        by_caller.iter().map(|e| &e["requestURI"]).collect::<Vec<_>>()
+        by_caller
+            .iter()
+            .map(|e| &e["requestURI"])
+            .collect::<Vec<_>>()
     );
     assert!(
         by_caller.iter().all(|e| e["user"]["groups"]
@@ -85,10 +94,13 @@ fn connect_eks_applies_through_a_presigned_sts_token_checked_by_the_apiserver() 
         us.log_text("webhook")
     );
 
-    let plan = eprun(&project, &["plan", US_SCRIPT, "--env", LOCAL_US, "--detailed-exitcode"])
-        .env("AWS_ENDPOINT_URL", &moto.endpoint())
-        .env("KUBECONFIG", "/nonexistent")
-        .run();
+    let plan = eprun(
+        &project,
+        &["plan", US_SCRIPT, "--env", LOCAL_US, "--detailed-exitcode"],
+    )
+    .env("AWS_ENDPOINT_URL", &moto.endpoint())
+    .env("KUBECONFIG", "/nonexistent")
+    .run();
     plan.expect_code(0);
 }
 

@@ -30,7 +30,10 @@ fn run(project: &Project, moto: &Moto, args: &[&str]) -> Output {
 fn a_field_removed_from_the_manifest_is_planned_and_applied_as_a_removal() {
     let moto = Moto::start();
     let project = Project::new();
-    script(&project, &config_map(r#"mode: "live", region: "us-east-1""#));
+    script(
+        &project,
+        &config_map(r#"mode: "live", region: "us-east-1""#),
+    );
     run(&project, &moto, &["apply", FILE, "--yes"]).expect_success();
     let kube = &moto.clusters().us;
     assert_eq!(
@@ -107,7 +110,12 @@ fn a_field_another_manager_took_is_a_conflict_that_apply_takes_only_when_forced(
         "a refused apply changes nothing"
     );
 
-    run(&project, &moto, &["apply", FILE, "--yes", "--force-conflicts"]).expect_success();
+    run(
+        &project,
+        &moto,
+        &["apply", FILE, "--yes", "--force-conflicts"],
+    )
+    .expect_success();
     assert_eq!(kube.get(CONFIG_MAP).expect("there")["data"]["mode"], "live");
     run(&project, &moto, &["plan", FILE, "--detailed-exitcode"]).expect_code(0);
 }

@@ -69,7 +69,9 @@ fn a_crd_its_objects_and_a_deployment_apply_in_one_go_and_wait_until_usable() {
         .run()
         .expect_code(0);
 
-    let destroy = eprun(&project, &["destroy", FILE, "--yes"]).moto(&moto).run();
+    let destroy = eprun(&project, &["destroy", FILE, "--yes"])
+        .moto(&moto)
+        .run();
     destroy.expect_success();
     poll_until(
         std::time::Duration::from_secs(60),

@@ -1061,9 +1061,14 @@ fn drain_refuses_unmanaged_pods_and_emptydir_data_unless_told_like_kubectl_drain
         c.pods_on("n7")
             .into_iter()
             .find(|p| p.starts_with("jobs/cache-"))
-            .filter(|p| c.running_on("jobs", p.trim_start_matches("jobs/")).is_some())
+            .filter(|p| {
+                c.running_on("jobs", p.trim_start_matches("jobs/"))
+                    .is_some()
+            })
     });
-    c.wait_for("the one-off pod running", || c.running_on("jobs", "one-off"));
+    c.wait_for("the one-off pod running", || {
+        c.running_on("jobs", "one-off")
+    });
 
     let err = c.eval_err(r#"k8s::drain("n7", #{ timeout: 60 })"#);
     assert!(
@@ -1092,7 +1097,10 @@ fn drain_refuses_unmanaged_pods_and_emptydir_data_unless_told_like_kubectl_drain
         .collect();
     evicted.sort();
     assert_eq!(evicted, [cache_pod.clone(), "jobs/one-off".into()]);
-    assert!(c.pod("jobs", "one-off").is_none(), "the bare pod is gone for good");
+    assert!(
+        c.pod("jobs", "one-off").is_none(),
+        "the bare pod is gone for good"
+    );
     assert!(
         !c.pods_on("n7").contains(&cache_pod),
         "the cache pod left n7 (its replacement waits for a schedulable node)"

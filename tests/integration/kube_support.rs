@@ -168,10 +168,14 @@ impl ControlPlane {
             }
             for _ in lines {}
         });
-        let launcher_log = || fs::read_to_string(dir.path().join("launcher.log")).unwrap_or_default();
+        let launcher_log =
+            || fs::read_to_string(dir.path().join("launcher.log")).unwrap_or_default();
         let ready: Value = match rx.recv_timeout(START_TIMEOUT) {
             Ok(line) => serde_json::from_str(&line).unwrap_or_else(|e| {
-                panic!("the control plane launcher said {line:?} ({e})\n{}", launcher_log())
+                panic!(
+                    "the control plane launcher said {line:?} ({e})\n{}",
+                    launcher_log()
+                )
             }),
             Err(_) => {
                 let _ = child.kill();
@@ -451,10 +455,8 @@ impl Drop for ControlPlane {
 /// Writes a kubeconfig with one cluster, user and context per `(name, control plane)` (all three
 /// named `name`, the user being the cluster's admin), `current-context` being the first.
 pub fn write_kubeconfig(path: &Path, contexts: &[(&str, &ControlPlane)]) {
-    let servers: Vec<(&str, &ControlPlane, String)> = contexts
-        .iter()
-        .map(|(n, p)| (*n, *p, p.url()))
-        .collect();
+    let servers: Vec<(&str, &ControlPlane, String)> =
+        contexts.iter().map(|(n, p)| (*n, *p, p.url())).collect();
     write_kubeconfig_servers(path, &servers);
 }
 

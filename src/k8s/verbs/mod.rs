@@ -14,7 +14,7 @@ pub mod wait;
 
 use super::catalog;
 use super::connection::{Kind, Kube};
-use crate::aws::{CloudError, CloudErrorKind};
+use crate::aws::CloudError;
 use kube::api::{Api, DynamicObject};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -192,27 +192,14 @@ pub fn check_scope(
     }
 }
 
-/// The dynamic API of a kind (in `namespace`, or all namespaces), resolved through discovery; a
-/// group or version the server does not serve is named as such.
+/// The dynamic API of a kind (in `namespace`, or all namespaces), resolved through discovery (a
+/// group or version the server does not serve is named as such by [`Kube::kind`]).
 pub async fn api(
     kube: &Kube,
     kind: &KindRef,
     namespace: Option<&str>,
 ) -> Result<(Api<DynamicObject>, Kind), VerbError> {
-    match kube.api(&kind.api_version, &kind.kind, namespace).await {
-        Ok(found) => Ok(found),
-        Err(e) if e.operation == "discovery" && e.is_not_found() => Err(CloudError::new(
-            "discovery",
-            format!("{} {}", kind.api_version, kind.kind),
-            CloudErrorKind::Service("UnknownKind".into()),
-            format!(
-                "the API server does not serve `{}`, so it has no kind `{}` (is its CRD installed?)",
-                kind.api_version, kind.kind
-            ),
-        )
-        .into()),
-        Err(e) => Err(e.into()),
-    }
+    Ok(kube.api(&kind.api_version, &kind.kind, namespace).await?)
 }
 
 /// One object a verb acts on, resolved through discovery.

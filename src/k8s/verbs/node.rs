@@ -103,7 +103,9 @@ pub fn refusal(pod: &Value, options: &DrainOptions) -> Option<&'static str> {
         .as_array()
         .is_some_and(|vs| vs.iter().any(|v| v.get("emptyDir").is_some()));
     if empty_dir && !finished && !options.delete_emptydir_data {
-        return Some("its emptyDir data would be lost (`delete_emptydir_data: true` evicts it anyway)");
+        return Some(
+            "its emptyDir data would be lost (`delete_emptydir_data: true` evicts it anyway)",
+        );
     }
     None
 }
@@ -447,7 +449,11 @@ mod tests {
         let default = DrainOptions::default();
         assert!(refusal(&bare, &default).unwrap().contains("no controller"));
         assert!(refusal(&scratch, &default).unwrap().contains("emptyDir"));
-        assert_eq!(refusal(&done, &default), None, "a finished pod loses nothing");
+        assert_eq!(
+            refusal(&done, &default),
+            None,
+            "a finished pod loses nothing"
+        );
         let told = DrainOptions {
             force: true,
             delete_emptydir_data: true,
