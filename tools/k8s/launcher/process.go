@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -85,11 +86,13 @@ func (c *cluster) stop() {
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		_ = c.procs[i].cmd.Process.Signal(syscall.SIGTERM)
 	}
-	deadline := time.After(2 * time.Second)
+	// One deadline for all: Done stays closed once it passes (a time.After channel fires once).
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
 	for _, p := range c.procs {
 		select {
 		case <-p.done:
-		case <-deadline:
+		case <-ctx.Done():
 			_ = p.cmd.Process.Kill()
 			<-p.done
 		}
