@@ -105,8 +105,9 @@ fn built(key: &str) -> &'static str {
         .unwrap_or_else(|| panic!("tools/k8s/build did not report {key}"))
 }
 
-/// The tokio runtime the HTTP helpers run on (kube's client needs one that outlives it).
-fn runtime() -> &'static tokio::runtime::Runtime {
+/// The tokio runtime the HTTP helpers and the tests' SDK calls run on (kube's client needs one
+/// that outlives it).
+pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()

@@ -13,7 +13,6 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
@@ -783,17 +782,8 @@ impl Drop for Running {
 // ---------------------------------------------------------------------------------------------
 // independent AWS clients (not through eprun)
 
-/// A shared tokio runtime for the SDK calls the tests make.
-pub fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-    })
-}
+/// The shared tokio runtime for the SDK calls the tests make (the Kubernetes helpers' own).
+pub use crate::kube_support::runtime;
 
 /// Runs an async SDK call to completion.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -158,16 +158,9 @@ pub async fn drain(
 ) -> Result<Value, VerbError> {
     let deadline = Instant::now() + options.timeout;
     let target = super::describe("Node", None, node);
-    let before = list_with(
-        kube,
-        &pod_kind(),
-        "",
-        None,
-        Some(&format!("spec.nodeName={node}")),
-    )
-    .await?;
     // Refused before anything changes: the node is not even cordoned.
-    let refused: Vec<String> = before
+    let refused: Vec<String> = pods_on(kube, node)
+        .await?
         .iter()
         .filter(|p| skip_reason(p).is_none())
         .filter_map(|p| refusal(p, &options).map(|why| format!("{}: {why}", pod_id(p))))
@@ -186,14 +179,8 @@ pub async fn drain(
     }
     let cordoned = cordon(kube, mutations, node, true).await?;
     let node = cordoned["node"].as_str().unwrap_or(node).to_string();
-    let pods = list_with(
-        kube,
-        &pod_kind(),
-        "",
-        None,
-        Some(&format!("spec.nodeName={node}")),
-    )
-    .await?;
+    // Listed again once cordoned: nothing new can land on it after this.
+    let pods = pods_on(kube, &node).await?;
     let mut skipped = Vec::new();
     let mut to_evict = Vec::new();
     for pod in &pods {
@@ -280,6 +267,18 @@ pub async fn drain(
         out.insert("dry_run".into(), json!(true));
     }
     Ok(Value::Object(out))
+}
+
+/// The pods bound to `node`, in every namespace.
+async fn pods_on(kube: &Kube, node: &str) -> Result<Vec<Value>, VerbError> {
+    list_with(
+        kube,
+        &pod_kind(),
+        "",
+        None,
+        Some(&format!("spec.nodeName={node}")),
+    )
+    .await
 }
 
 /// Evicts one pod, retrying while a disruption budget refuses (429) until `deadline`; a pod
