@@ -1,7 +1,7 @@
 //! The DR failover runbook side by side with the same procedure as a bash script of AWS CLI
 //! calls (`benches/failover.sh`: the AWS CLI from PyPI, curl + jq for the Kubernetes API).
 //!
-//! Both run against the same emulators: moto and the two regions' Kubernetes emulators, with
+//! Both run against the same emulators: moto and the two regions' Kubernetes control planes, with
 //! both local stacks applied. Counting proxies sit in front of all three, so the API calls of
 //! each side are counted on the wire. A thread plays the Argo Rollouts controller (ready pods
 //! follow the requested replicas) for both sides alike. Each round runs the eprun failover, an
@@ -321,7 +321,7 @@ fn main() {
     let report = format!(
         "## DR failover: the runbook against a bash script of AWS CLI calls\n\n\
          Measured by `cargo bench --bench failover` (release build, {date}): both local stacks applied to moto 5.2.5 \
-         and the two regions' Kubernetes emulators, with counting proxies in front of all three. \
+         and the two regions' Kubernetes control planes (kube-apiserver v1.35.4 with kwok), AWS calls counted by a proxy and Kubernetes calls by the apiservers' audit logs. \
          `eprun run scripts/runbooks/dr-failover.rhai --env local/eu-west-1 --param verify_dns=false --yes` \
          against `benches/failover.sh`, the same six steps and checks written with the AWS CLI {AWSCLI_VERSION} (PyPI) \
          and curl + jq for the Kubernetes API. A thread plays the rollout controller for both; each failover is \

@@ -1,6 +1,6 @@
 //! Plan and apply of both regional stacks with 50 ms of latency added to every AWS and Kubernetes request.
 //!
-//! Loopback proxies in front of moto and the two Kubernetes emulators hold each
+//! Loopback proxies in front of moto and the two Kubernetes control planes hold each
 //! request for 50 ms, which is closer to a real region than the emulators'
 //! sub-millisecond answers. Reported: the
 //! no-op plan's API calls and wall time per region, the apply-from-scratch wall
@@ -160,7 +160,7 @@ fn main() {
     );
     let report = format!(
         "## Regional stacks with 50 ms per request\n\n\
-         Measured by `cargo bench --bench latency` (release build, {date}): moto 5.2.5 and the two Kubernetes emulators behind loopback \
+         Measured by `cargo bench --bench latency` (release build, {date}): moto 5.2.5 and the two Kubernetes control planes (kube-apiserver v1.35.4) behind loopback \
          proxies that hold every request for 50 ms, after one untimed apply and destroy that warms moto up. No-op plan: median of 5. Critical path: the longest \
          chain of dependent creates, each weighted by the time apply reported for it.\n\n\
          | stack | resources | no-op plan AWS API calls | no-op plan | apply from scratch | critical path | apply / critical path |\n\

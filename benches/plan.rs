@@ -60,7 +60,7 @@ fn main() {
     let report = format!(
         "## Commands and the primary stack\n\n\
          Measured by `cargo bench --bench plan` (release build, {cores} cores, {date}), \
-         against moto 5.2.5 and the Kubernetes emulator on loopback, after one untimed apply and destroy that warms moto up; each time is the median of the runs shown.\n\n\
+         against moto 5.2.5 and a Kubernetes control plane (kube-apiserver v1.35.4, Kubernetes calls counted from its audit log) on loopback, after one untimed apply and destroy that warms moto up; each time is the median of the runs shown.\n\n\
          | what | runs | figure |\n|---|---|---|\n\
          | `eprun --version` | 21 | {version} |\n\
          | `eprun check` (all scripts and stdlib modules) | 11 | {check} |\n\

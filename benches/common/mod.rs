@@ -1,4 +1,4 @@
-//! What the benchmarks share: a project copy, moto and the Kubernetes emulators on loopback, a
+//! What the benchmarks share: a project copy, moto and the Kubernetes control planes on loopback, a
 //! counting (and optionally slow) proxy, running the real binary, the report file.
 
 #![allow(dead_code)]
@@ -111,7 +111,7 @@ async fn forward(listener: TcpListener, target: u16, delay: Duration, requests: 
     }
 }
 
-/// The two local regions' Kubernetes emulators, and the kubeconfig (`<project>/kubeconfig`)
+/// The two local regions' Kubernetes control planes, and the kubeconfig (`<project>/kubeconfig`)
 /// that every later `eprun` run in that project uses.
 pub struct Clusters {
     pub us: ControlPlane,
@@ -119,7 +119,7 @@ pub struct Clusters {
 }
 
 impl Clusters {
-    /// Starts both emulators and points the project's kubeconfig at them directly.
+    /// Starts both control planes and points the project's kubeconfig at them directly.
     pub fn start(dir: &Path) -> Clusters {
         let clusters = Clusters {
             us: ControlPlane::start(),
