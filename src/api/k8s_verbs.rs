@@ -9,7 +9,8 @@ use crate::k8s::Kube;
 use crate::k8s::api_error;
 use crate::k8s::verbs::wait::{self, Condition, PollError, poll};
 use crate::k8s::verbs::{
-    self, KindRef, Target, VerbError, brief, logs, node, object_value, objects, rollout, scale,
+    self, KindRef, Target, VerbError, brief, deployment, logs, node, object_value, objects,
+    rollout, scale,
 };
 use crate::value::{to_dynamic, to_json};
 use rhai::{
@@ -506,6 +507,34 @@ fn register_rollouts(k8s: &mut Module, session: &Session) {
             let status = read(&s, "rollout_status", pos, rollout::status(&kube, namespace, name))?;
             Ok(to_dynamic(&status))
         });
+
+    let s = session.clone();
+    FuncRegistration::new("rollout_status")
+        .with_comments([
+            "/// The rollout status of a `\"Deployment\"` (from its ReplicaSets, as `kubectl rollout status` reports it):",
+            "/// `#{done, message, revision, replicas, updated_replicas, ready_replicas, available_replicas,",
+            "/// replica_sets: [#{name, revision, pod_template_hash, replicas, ready_replicas, current}]}`, newest revision first;",
+            "/// or of an Argo `\"Rollout\"`, as `rollout_status(namespace, name)`.",
+        ])
+        .with_params_info(["kind: &str", "namespace: &str", "name: &str", "Map"])
+        .set_into_module(
+            k8s,
+            move |ctx: NativeCallContext, kind: &str, namespace: &str, name: &str| -> Result<Dynamic> {
+                let pos = ctx.call_position();
+                let kube = kube(&s, "rollout_status", pos)?;
+                let status = match kind.rsplit('/').next().unwrap_or(kind) {
+                    "Deployment" => read(&s, "rollout_status", pos, deployment::status(&kube, namespace, name))?,
+                    "Rollout" => read(&s, "rollout_status", pos, rollout::status(&kube, namespace, name))?,
+                    other => {
+                        return Err(fail(
+                            format!("`k8s::rollout_status` knows `Deployment` and `Rollout`, not `{other}`"),
+                            pos,
+                        ));
+                    }
+                };
+                Ok(to_dynamic(&status))
+            },
+        );
 
     let s = session.clone();
     FuncRegistration::new("rollout_promote")

@@ -115,7 +115,7 @@ fn observed(v: &Value) -> Result<(), String> {
 }
 
 /// A Deployment is rolled out when every replica runs the new template and is available.
-fn deployment_rolled_out(d: &Value) -> Result<(), String> {
+pub fn deployment_rolled_out(d: &Value) -> Result<(), String> {
     observed(d)?;
     let want = d["spec"]["replicas"].as_i64().unwrap_or(1);
     let (updated, available) = (count(d, "updatedReplicas"), count(d, "availableReplicas"));

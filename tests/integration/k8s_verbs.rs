@@ -1108,3 +1108,54 @@ fn drain_refuses_unmanaged_pods_and_emptydir_data_unless_told_like_kubectl_drain
     let err = c.eval_err(r#"k8s::drain("n7", #{ force: "yes" })"#);
     assert!(err.contains("`force` must be true or false"), "{err}");
 }
+
+#[test]
+fn rollout_status_of_a_deployment_follows_its_real_replica_sets() {
+    let c = Cluster::start();
+    c.namespace("payments");
+    c.node("n1");
+    c.kube.apply(WEB, &web_manifest(2));
+    let rolled_out = |revision: i64| {
+        c.wait_for(&format!("revision {revision} rolled out"), || {
+            let s = c.eval_json(r#"k8s::rollout_status("Deployment", "payments", "web")"#);
+            (s["done"] == true && s["revision"] == revision).then_some(s)
+        })
+    };
+    let first = rolled_out(1);
+    assert_eq!(first["message"], "successfully rolled out");
+    assert_eq!(first["available_replicas"], 2);
+    let sets = first["replica_sets"].as_array().expect("replica sets");
+    assert_eq!(sets.len(), 1, "{first}");
+    assert_eq!(sets[0]["current"], true);
+
+    // A new image makes the deployment controller start a second ReplicaSet.
+    let mut next = web_manifest(2);
+    next["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.28");
+    c.kube.apply(WEB, &next);
+    let second = rolled_out(2);
+    let sets = second["replica_sets"].as_array().expect("replica sets");
+    assert_eq!(sets.len(), 2, "{second}");
+    assert_eq!(
+        (sets[0]["revision"].clone(), sets[0]["current"].clone()),
+        (json!(2), json!(true))
+    );
+    assert_eq!(
+        (sets[1]["revision"].clone(), sets[1]["replicas"].clone()),
+        (json!(1), json!(0))
+    );
+    let hash = sets[0]["pod_template_hash"]
+        .as_str()
+        .expect("a pod-template-hash");
+    let pods = c
+        .kube
+        .list("/api/v1/namespaces/payments/pods?labelSelector=app%3Dweb");
+    assert!(
+        pods.iter()
+            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+            .all(|p| p["metadata"]["labels"]["pod-template-hash"] == hash),
+        "the live pods are the new revision's"
+    );
+
+    let err = c.eval_err(r#"k8s::rollout_status("StatefulSet", "payments", "web")"#);
+    assert!(err.contains("knows `Deployment` and `Rollout`"), "{err}");
+}

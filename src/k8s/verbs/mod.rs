@@ -5,6 +5,7 @@
 //! through the session's [`Mutations`](crate::mutation::Mutations) gate, so a dry run shows it
 //! instead of making it and a runbook's journal records it; reads are never gated.
 
+pub mod deployment;
 pub mod logs;
 pub mod node;
 pub mod objects;
