@@ -17,6 +17,34 @@ pub struct FnDoc {
     pub doc: String,
 }
 
+/// The overloads of one function that share their documentation, shown once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FnGroup<'a> {
+    /// Qualified name.
+    pub name: &'a str,
+    /// Each overload's signature.
+    pub signatures: Vec<&'a str>,
+    /// The documentation they share.
+    pub doc: &'a str,
+}
+
+/// Groups functions (sorted as [`collect`] sorts them) by name and documentation, so that an
+/// overloaded function is listed once with all its signatures.
+pub fn group(docs: &[FnDoc]) -> Vec<FnGroup<'_>> {
+    let mut out: Vec<FnGroup<'_>> = Vec::new();
+    for d in docs {
+        match out.last_mut() {
+            Some(g) if g.name == d.name && g.doc == d.doc => g.signatures.push(&d.signature),
+            _ => out.push(FnGroup {
+                name: &d.name,
+                signatures: vec![&d.signature],
+                doc: &d.doc,
+            }),
+        }
+    }
+    out
+}
+
 /// Every eprun function with a doc comment (the standard library's own are left out).
 pub fn collect(engine: &rhai::Engine) -> Result<Vec<FnDoc>> {
     let json = engine
@@ -79,16 +107,59 @@ pub fn engine_for_docs() -> rhai::Engine {
 pub fn print(g: &Global) -> Result<u8> {
     let docs = collect(&engine_for_docs())?;
     if g.json {
-        let list: Vec<Value> = docs
+        let list: Vec<Value> = group(&docs)
             .iter()
-            .map(|d| serde_json::json!({"name": d.name, "signature": d.signature, "doc": d.doc}))
+            .map(|d| serde_json::json!({"name": d.name, "signatures": d.signatures, "doc": d.doc}))
             .collect();
         crate::commands::print_json(&Value::Array(list));
         return Ok(0);
     }
     println!("# eprun script API\n");
-    for d in docs {
-        println!("## `{}`\n\n{}\n", d.signature, d.doc);
+    for d in group(&docs) {
+        let signatures: Vec<String> = d.signatures.iter().map(|s| format!("`{s}`")).collect();
+        println!("## {}\n\n{}\n", signatures.join(", "), d.doc);
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(name: &str, signature: &str, doc: &str) -> FnDoc {
+        FnDoc {
+            name: name.into(),
+            signature: signature.into(),
+            doc: doc.into(),
+        }
+    }
+
+    #[test]
+    fn overloads_with_one_doc_are_listed_once() {
+        let docs = [
+            doc("describe_vpcs", "describe_vpcs() -> Array", "The VPCs."),
+            doc(
+                "describe_vpcs",
+                "describe_vpcs(filters: Map) -> Array",
+                "The VPCs.",
+            ),
+            doc("drain", "drain(node: &str)", "Drains."),
+            doc(
+                "drain",
+                "drain(node: &str, options: Map)",
+                "Drains, with options.",
+            ),
+        ];
+        let groups = group(&docs);
+        assert_eq!(groups.len(), 3, "{groups:?}");
+        assert_eq!(
+            groups[0].signatures,
+            [
+                "describe_vpcs() -> Array",
+                "describe_vpcs(filters: Map) -> Array"
+            ]
+        );
+        assert_eq!(groups[0].doc, "The VPCs.");
+        assert_eq!(groups[2].signatures, ["drain(node: &str, options: Map)"]);
+    }
 }

@@ -322,8 +322,11 @@ impl Repl {
                 .collect();
         }
         if !found.is_empty() {
-            for d in found {
-                println!("{}", crate::style::bold(&d.signature));
+            let found: Vec<FnDoc> = found.into_iter().cloned().collect();
+            for d in crate::docs::group(&found) {
+                for s in d.signatures {
+                    println!("{}", crate::style::bold(s));
+                }
                 if !d.doc.is_empty() {
                     println!("{}", d.doc);
                 }

@@ -71,6 +71,19 @@ fn docs_lists_functions_with_their_doc_text() {
         cidr.to_lowercase().contains("subnet"),
         "the doc text of `cidr_subnet` must describe it, got `{cidr}`\n{out}"
     );
+    // An overloaded function is listed once, with all its signatures.
+    let headings: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("## ") && l.contains("aws::ec2::describe_vpcs("))
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "## `aws::ec2::describe_vpcs() -> Array`, `aws::ec2::describe_vpcs(filters: Map) -> Array`"
+        ],
+        "{out}"
+    );
 }
 
 #[test]
