@@ -135,7 +135,11 @@ pub enum Command {
         action: RunsAction,
     },
     /// The reference of every registered function, from its doc comment.
-    Docs,
+    Docs {
+        /// Write Rhai definition files (`*.d.rhai`, for editors) into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        definitions: Option<PathBuf>,
+    },
     /// Shell completions.
     Completions {
         /// The shell.

@@ -103,6 +103,21 @@ pub fn engine_for_docs() -> rhai::Engine {
     engine::build(&session)
 }
 
+/// Writes Rhai definition files (`*.d.rhai`: every module's functions with their doc comments)
+/// into `dir`, for editors and language servers.
+pub fn write_definitions(dir: &std::path::Path) -> Result<u8> {
+    engine_for_docs()
+        .definitions()
+        .write_to_dir(dir)
+        .map_err(|source| Error::Io {
+            action: "write definitions into",
+            path: dir.display().to_string(),
+            source,
+        })?;
+    eprintln!("definitions written to {}", dir.display());
+    Ok(0)
+}
+
 /// Prints the reference (Markdown, or JSON with `--json`).
 pub fn print(g: &Global) -> Result<u8> {
     let docs = collect(&engine_for_docs())?;

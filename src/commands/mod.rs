@@ -53,7 +53,10 @@ pub async fn run(cli: Cli) -> Result<u8> {
             .await
         }
         Some(Command::Runs { action }) => runs::run(action, &g).await,
-        Some(Command::Docs) => crate::docs::print(&g),
+        Some(Command::Docs { definitions: None }) => crate::docs::print(&g),
+        Some(Command::Docs {
+            definitions: Some(dir),
+        }) => crate::docs::write_definitions(&dir),
         Some(Command::Completions { shell }) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

@@ -154,3 +154,44 @@ fn apply_without_a_terminal_or_yes_refuses_and_creates_nothing() {
         "apply refused, yet the state records resources\n{out}"
     );
 }
+
+#[test]
+fn docs_writes_rhai_definition_files_for_editors() {
+    let project = Project::new();
+    let dir = project.join(".test-scratch/definitions");
+    let out = eprun(
+        &project,
+        &["docs", "--definitions", &dir.display().to_string()],
+    )
+    .run();
+    out.expect_success();
+    let aws = std::fs::read_to_string(dir.join("aws.d.rhai"))
+        .unwrap_or_else(|e| panic!("no aws.d.rhai ({e})\n{out}"));
+    assert!(
+        aws.contains("fn describe_vpcs(filters: map) -> array;"),
+        "{aws}"
+    );
+    assert!(
+        aws.contains("/// The VPCs of the current region"),
+        "the definitions carry the doc comments"
+    );
+    let k8s = std::fs::read_to_string(dir.join("k8s.d.rhai")).expect("k8s.d.rhai");
+    assert!(
+        k8s.contains("fn drain(") && k8s.contains("/// Cordons a node"),
+        "{k8s}"
+    );
+
+    // A path that cannot be a directory is a clear error naming it.
+    let file = project.join(".test-scratch/a-file");
+    std::fs::write(&file, "x").expect("write a file");
+    let bad = eprun(
+        &project,
+        &["docs", "--definitions", &file.display().to_string()],
+    )
+    .run();
+    bad.expect_code(1).expect_no_panic();
+    assert!(
+        bad.stderr.contains("cannot write definitions into") && bad.stderr.contains("a-file"),
+        "{bad}"
+    );
+}
