@@ -28,13 +28,12 @@ pub async fn wait(
     applied: &Value,
 ) -> Result<(), CloudError> {
     let group = object.api_version.split_once('/').map_or("", |(g, _)| g);
-    let is_crd =
-        (group, object.kind.as_str()) == ("apiextensions.k8s.io", "CustomResourceDefinition");
-    let check: Check = match (group, object.kind.as_str()) {
-        _ if is_crd => established,
-        ("apps", "Deployment") => deployment_rolled_out,
-        ("apps", "StatefulSet") => stateful_set_rolled_out,
-        ("apps", "DaemonSet") => daemon_set_rolled_out,
+    // A CRD must also be found by discovery once established.
+    let (check, is_crd): (Check, bool) = match (group, object.kind.as_str()) {
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => (established, true),
+        ("apps", "Deployment") => (deployment_rolled_out, false),
+        ("apps", "StatefulSet") => (stateful_set_rolled_out, false),
+        ("apps", "DaemonSet") => (daemon_set_rolled_out, false),
         _ => return Ok(()),
     };
     let target = format!("{} {}", object.kind, object.id());
