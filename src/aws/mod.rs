@@ -1,5 +1,6 @@
 //! AWS access: one shared SDK configuration, per-region clients, call counting and error mapping.
 
+pub mod adapter;
 pub mod ec2;
 pub mod eks;
 pub mod iam;
@@ -18,8 +19,8 @@ use crate::resource::Resource;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -31,7 +32,7 @@ use std::sync::{Arc, Mutex};
 
 /// Every AWS resource type, in the order `eprun docs` lists them.
 pub static RESOURCES: &[&dyn Resource] = &[
-    &ec2::vpc::Vpc,
+    &ec2::vpc::VPC,
     &ec2::subnet::Subnet,
     &ec2::internet_gateway::InternetGateway,
     &ec2::eip::Eip,
@@ -130,10 +131,14 @@ macro_rules! clients {
                 #[doc = concat!("The `", stringify!($krate), "` client for this region.")]
                 pub fn $name(&self) -> $krate::Client {
                     let region = Region::new(self.region.clone());
-                    self.with_clients(|c, cfg, counter| {
+                    self.with_clients(|c, shared| {
+                        let cfg = &shared.config;
                         c.$name
                             .get_or_insert_with(|| {
-                                let builder = $krate::config::Builder::from(cfg).region(region).interceptor(counter.clone());
+                                let mut builder = $krate::config::Builder::from(cfg).region(region).interceptor(shared.counter.clone());
+                                for extra in &shared.interceptors {
+                                    builder.push_interceptor(extra.clone());
+                                }
                                 $(let builder = ($tweak)(builder, cfg);)?
                                 $krate::Client::from_conf(builder.build())
                             })
@@ -161,6 +166,8 @@ clients! {
 struct Shared {
     config: SdkConfig,
     counter: CallCounter,
+    /// Interceptors every client gets besides the counter (the mocks of unit tests).
+    interceptors: Vec<SharedInterceptor>,
     clients: Mutex<HashMap<String, Clients>>,
 }
 
@@ -185,6 +192,37 @@ impl Aws {
             shared: Arc::new(Shared {
                 config,
                 counter: CallCounter::default(),
+                interceptors: Vec::new(),
+                clients: Mutex::default(),
+            }),
+            kube: None,
+        }
+    }
+
+    /// A connection in `us-east-1` whose every call is answered by `rules` (`aws-smithy-mocks`).
+    #[cfg(test)]
+    pub(crate) fn mocked(rules: &[&aws_smithy_mocks::Rule]) -> Self {
+        use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client};
+        let mut mock = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for rule in rules {
+            mock = mock.with_rule(rule);
+        }
+        let config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new("test", "test", None, None, "test"),
+                ),
+            )
+            .http_client(create_mock_http_client())
+            .build();
+        Self {
+            region: "us-east-1".into(),
+            shared: Arc::new(Shared {
+                config,
+                counter: CallCounter::default(),
+                interceptors: vec![SharedInterceptor::new(mock)],
                 clients: Mutex::default(),
             }),
             kube: None,
@@ -254,14 +292,14 @@ impl Aws {
         self.shared.counter.0.load(Ordering::Relaxed)
     }
 
-    fn with_clients<T>(&self, pick: impl FnOnce(&mut Clients, &SdkConfig, &CallCounter) -> T) -> T {
+    fn with_clients<T>(&self, pick: impl FnOnce(&mut Clients, &Shared) -> T) -> T {
         let mut map = self
             .shared
             .clients
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let entry = map.entry(self.region.clone()).or_default();
-        pick(entry, &self.shared.config, &self.shared.counter)
+        pick(entry, &self.shared)
     }
 }
 

@@ -18,8 +18,9 @@ pub mod vpc;
 pub mod vpc_endpoint;
 
 use crate::address::Address;
+use crate::aws::adapter::Tagger;
 use crate::aws::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
-use crate::resource::{CreateRequest, Props};
+use crate::resource::{CreateRequest, Observed, Props};
 use aws_sdk_ec2::types::{
     Filter, ResourceType, RouteTable, Tag, TagSpecification, UnsuccessfulItem,
 };
@@ -35,14 +36,14 @@ pub fn stack_filter(stack: &str) -> Filter {
 
 /// The `TagSpecifications` entry that tags a resource in its create call.
 pub fn tag_spec(resource_type: ResourceType, req: &CreateRequest<'_>) -> TagSpecification {
+    tags_at_create(resource_type, &req.tags)
+}
+
+/// The `TagSpecifications` entry that sets `tags` on a resource in its create call.
+pub fn tags_at_create(resource_type: ResourceType, tags: &[(String, String)]) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(resource_type)
-        .set_tags(Some(
-            req.tags
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .set_tags(Some(ec2_tags(tags)))
         .build()
 }
 
@@ -58,6 +59,44 @@ pub fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// EC2's tagger: CreateTags and DeleteTags on the resource id.
+pub struct Ec2Tags;
+
+#[async_trait::async_trait]
+impl Tagger for Ec2Tags {
+    async fn retag(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        set: &[(String, String)],
+        remove: &[String],
+    ) -> Result<(), CloudError> {
+        let ec2 = aws.ec2();
+        if !set.is_empty() {
+            ec2.create_tags()
+                .resources(&on.id)
+                .set_tags(Some(ec2_tags(set)))
+                .send()
+                .await
+                .map_err(|e| CloudError::from_sdk("CreateTags", &on.id, e))?;
+        }
+        if !remove.is_empty() {
+            ec2.delete_tags()
+                .resources(&on.id)
+                .set_tags(Some(
+                    remove
+                        .iter()
+                        .map(|k| Tag::builder().key(k).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map_err(|e| CloudError::from_sdk("DeleteTags", &on.id, e))?;
+        }
+        Ok(())
+    }
+}
+
 /// Brings a resource's user tags from `current` to `desired` with CreateTags/DeleteTags.
 pub async fn update_tags(
     aws: &Aws,
@@ -66,33 +105,19 @@ pub async fn update_tags(
     desired: &Props,
 ) -> Result<(), CloudError> {
     let (set, remove) = tags::tag_changes(current, desired);
-    let ec2 = aws.ec2();
-    if !set.is_empty() {
-        ec2.create_tags()
-            .resources(id)
-            .set_tags(Some(
-                set.iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| CloudError::from_sdk("CreateTags", id, e))?;
-    }
-    if !remove.is_empty() {
-        ec2.delete_tags()
-            .resources(id)
-            .set_tags(Some(
-                remove
-                    .iter()
-                    .map(|k| Tag::builder().key(k).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| CloudError::from_sdk("DeleteTags", id, e))?;
-    }
-    Ok(())
+    let on = Observed {
+        id: id.to_string(),
+        ..Observed::default()
+    };
+    Ec2Tags.retag(aws, &on, &set, &remove).await
+}
+
+/// (key, value) pairs as EC2 tags.
+fn ec2_tags(pairs: &[(String, String)]) -> Vec<Tag> {
+    pairs
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// A string prop, or the empty string.

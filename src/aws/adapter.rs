@@ -1,0 +1,350 @@
+//! The one adapter between typed AWS resource descriptions and the planner's `Resource` trait.
+//!
+//! A resource type describes only what is its own: its schema, typed props, the item the SDK
+//! answers, its attributes, how it is found, and its few SDK calls. The adapter does the rest for
+//! every type alike: ownership filtering, observing, natural keys, docs, tag sync, and treating a
+//! delete of something already gone as done.
+
+use crate::address::Address;
+use crate::aws::{Aws, CloudError, CloudErrorKind, tags};
+use crate::resource::{
+    CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
+};
+use crate::schema::Field;
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+/// One attribute a handle exposes, read from the item the SDK answers.
+pub struct Attr<T> {
+    /// Its name, e.g. `arn`.
+    pub name: &'static str,
+    /// Its value for one item; the connection gives the region for ARNs built by hand.
+    pub read: fn(&Aws, &T) -> Value,
+}
+
+impl<T> Attr<T> {
+    /// An attribute named `name`, read by `read`.
+    pub const fn new(name: &'static str, read: fn(&Aws, &T) -> Value) -> Self {
+        Self { name, read }
+    }
+}
+
+/// How a type's resources are told apart from everyone else's.
+pub enum Identity {
+    /// By the ownership tags the create call sets; later tag changes go through the service's tagger.
+    Tags(&'static dyn Tagger),
+    /// By a key made from its resolved props, for types that cannot carry tags.
+    NaturalKey(fn(&Props) -> Option<String>),
+}
+
+/// Changes the tags of one service's resources.
+#[async_trait]
+pub trait Tagger: Send + Sync {
+    /// Sets `set` and removes `remove` on the resource `on`.
+    async fn retag(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        set: &[(String, String)],
+        remove: &[String],
+    ) -> Result<(), CloudError>;
+}
+
+/// What one AWS resource type is: its shape and the SDK calls that are truly its own.
+#[async_trait]
+pub trait Description: Send + Sync + 'static {
+    /// Its props, typed; field names are the schema names (`tags` is the adapter's).
+    type Props: Serialize + DeserializeOwned + Send + Sync;
+    /// What a read answers for one resource (the SDK type, or a tuple with what else it needs).
+    type Item: Send + Sync + 'static;
+
+    /// The kind, e.g. `ec2.vpc`.
+    const KIND: &'static str;
+    /// One sentence for `eprun docs`; the attribute list is added to it.
+    const SUMMARY: &'static str;
+    /// The props a declaration may set.
+    const SCHEMA: &'static [Field];
+    /// The attributes a handle exposes, `id` first.
+    const ATTRIBUTES: &'static [Attr<Self::Item>];
+    /// How its resources are found again.
+    const IDENTITY: Identity;
+
+    /// Checks a declaration against the others already made.
+    fn validate(&self, _props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The cloud's id of an item.
+    fn id(&self, item: &Self::Item) -> String;
+
+    /// Every tag on an item (for types found by tags).
+    fn tags(&self, _item: &Self::Item) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Reads the candidates: every item that may belong to the stack, in batched, paginated calls.
+    async fn list(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        hints: &ReadHints,
+    ) -> Result<Vec<Self::Item>, CloudError>;
+
+    /// The props of an item as they are, named as declared.
+    async fn props(&self, aws: &Aws, item: &Self::Item) -> Result<Self::Props, CloudError>;
+
+    /// Creates the resource with `tags` set in the same call, waits until it is usable, and returns it.
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        props: &Self::Props,
+        tags: &[(String, String)],
+    ) -> Result<Self::Item, CloudError>;
+
+    /// Changes one updatable field (never `tags`) from `current` to `desired`.
+    async fn update(
+        &self,
+        _aws: &Aws,
+        _id: &str,
+        _field: &str,
+        _current: &Self::Props,
+        _desired: &Self::Props,
+    ) -> Result<(), CloudError> {
+        Ok(())
+    }
+
+    /// Deletes the resource and waits until it is gone; "not found" counts as done.
+    async fn delete(&self, aws: &Aws, id: &str, current: &Self::Props) -> Result<(), CloudError>;
+}
+
+/// A described type as a `Resource`.
+pub struct Adapter<D> {
+    description: D,
+    doc: OnceLock<&'static str>,
+    attributes: OnceLock<&'static [&'static str]>,
+}
+
+impl<D: Description> Adapter<D> {
+    /// The adapter for `description`.
+    pub const fn new(description: D) -> Self {
+        Self {
+            description,
+            doc: OnceLock::new(),
+            attributes: OnceLock::new(),
+        }
+    }
+
+    /// The props of an item as observed, with its user tags, or `None` when another stack owns it.
+    async fn observe(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        item: &D::Item,
+        owned: Option<(Address, Value)>,
+    ) -> Result<Option<Observed>, CloudError> {
+        let (address, user_tags) = match (&D::IDENTITY, owned) {
+            (_, Some((a, t))) => (Some(a), Some(t)),
+            (Identity::Tags(_), None) => {
+                match tags::split_owned(stack, self.description.tags(item)) {
+                    Some((a, t)) => (Some(a), Some(t)),
+                    None => return Ok(None),
+                }
+            }
+            (Identity::NaturalKey(_), None) => (None, None),
+        };
+        let mut props = to_props(&self.description.props(aws, item).await?);
+        if let Some(t) = user_tags {
+            props.insert("tags".into(), t);
+        }
+        let natural_key = match D::IDENTITY {
+            Identity::NaturalKey(key) => key(&props),
+            Identity::Tags(_) => None,
+        };
+        Ok(Some(Observed {
+            address,
+            id: self.description.id(item),
+            natural_key,
+            attrs: D::ATTRIBUTES
+                .iter()
+                .map(|a| (a.name.to_string(), (a.read)(aws, item)))
+                .collect(),
+            props,
+        }))
+    }
+}
+
+/// Typed props as the planner's plain map; `None` fields are left out.
+fn to_props<P: Serialize>(props: &P) -> Props {
+    match serde_json::to_value(props) {
+        Ok(Value::Object(map)) => map.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        _ => Props::new(),
+    }
+}
+
+/// The planner's plain map as typed props, or an error naming the resource.
+fn typed<P: DeserializeOwned>(
+    operation: &str,
+    target: &str,
+    props: &Props,
+) -> Result<P, CloudError> {
+    serde_json::from_value(Value::Object(props.clone())).map_err(|e| {
+        CloudError::new(
+            operation,
+            target,
+            CloudErrorKind::Service("InvalidProps".into()),
+            format!("the props do not fit the schema: {e}"),
+        )
+    })
+}
+
+#[async_trait]
+impl<D: Description> Resource for Adapter<D> {
+    fn kind(&self) -> &'static str {
+        D::KIND
+    }
+
+    fn doc(&self) -> &'static str {
+        self.doc.get_or_init(|| {
+            let names: Vec<String> = D::ATTRIBUTES
+                .iter()
+                .map(|a| format!("`{}`", a.name))
+                .collect();
+            // One string per type for the life of the process, so `doc` can stay `&'static`.
+            Box::leak(format!("{} Attributes: {}.", D::SUMMARY, names.join(", ")).into_boxed_str())
+        })
+    }
+
+    fn schema(&self) -> &'static [Field] {
+        D::SCHEMA
+    }
+
+    fn attributes(&self) -> &'static [&'static str] {
+        self.attributes.get_or_init(|| {
+            // As for `doc`: one small list per type, made once.
+            Box::leak(D::ATTRIBUTES.iter().map(|a| a.name).collect())
+        })
+    }
+
+    fn taggable(&self) -> bool {
+        matches!(D::IDENTITY, Identity::Tags(_))
+    }
+
+    fn natural_key(&self, props: &Props) -> Option<String> {
+        match D::IDENTITY {
+            Identity::NaturalKey(key) => key(props),
+            Identity::Tags(_) => None,
+        }
+    }
+
+    fn validate(&self, props: &Props, others: &dyn DeclaredProps) -> Result<(), String> {
+        self.description.validate(props, others)
+    }
+
+    async fn read_all(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        hints: &ReadHints,
+    ) -> Result<Vec<Observed>, CloudError> {
+        let mut out = Vec::new();
+        for item in self.description.list(aws, stack, hints).await? {
+            out.extend(self.observe(aws, stack, &item, None).await?);
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let target = req.address.to_string();
+        let props: D::Props = typed("create", &target, req.props)?;
+        let item = self
+            .description
+            .create(aws, req.address, &props, &req.tags)
+            .await?;
+        let owned = match D::IDENTITY {
+            Identity::Tags(_) => tags::split_owned(req.stack, req.tags.iter().cloned()),
+            Identity::NaturalKey(_) => None,
+        };
+        let mut observed = self
+            .observe(aws, req.stack, &item, owned)
+            .await?
+            .unwrap_or_default();
+        observed.address = Some(req.address.clone());
+        Ok(observed)
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, CloudError> {
+        let have: D::Props = typed("update", &current.id, &current.props)?;
+        let want: D::Props = typed("update", &current.id, desired)?;
+        for field in changed {
+            if field == "tags" {
+                if let Identity::Tags(tagger) = D::IDENTITY {
+                    let (set, remove) = tags::tag_changes(&current.props, desired);
+                    if !set.is_empty() || !remove.is_empty() {
+                        tagger.retag(aws, current, &set, &remove).await?;
+                    }
+                }
+                continue;
+            }
+            self.description
+                .update(aws, &current.id, field, &have, &want)
+                .await?;
+        }
+        Ok(current.updated(desired, changed))
+    }
+
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+        let props: D::Props = typed("delete", &current.id, &current.props)?;
+        gone_ok(self.description.delete(aws, &current.id, &props).await)
+    }
+}
+
+/// A describe call's answer, with "not found" as `None`.
+pub fn found<T>(result: Result<T, CloudError>) -> Result<Option<T>, CloudError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! The round trip every described type is tested with.
+
+    use super::*;
+    use crate::plan::FieldChange;
+
+    /// Creates `declared` at `address` through `res` on `aws` (mocked), and returns the observed
+    /// resource and what a plan would still change: nothing, when the type reads back what it wrote.
+    pub(crate) async fn round_trip(
+        res: &dyn Resource,
+        aws: &Aws,
+        address: &str,
+        declared: serde_json::Value,
+    ) -> (Observed, Vec<FieldChange>) {
+        let address: Address = address.parse().expect("a valid address");
+        let declared = declared.as_object().expect("props are a map").clone();
+        let req = CreateRequest {
+            address: &address,
+            stack: "test",
+            props: &declared,
+            tags: tags::ownership_tags("test", &address, &declared),
+        };
+        let observed = res
+            .create(aws, &req)
+            .await
+            .expect("the mocked create succeeds");
+        let changes = crate::planner::diff(res, &declared, &observed, &[]);
+        (observed, changes)
+    }
+}
