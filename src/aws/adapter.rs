@@ -36,6 +36,9 @@ impl<T> Attr<T> {
 pub enum Identity {
     /// By the ownership tags the create call sets; later tag changes go through the service's tagger.
     Tags(&'static dyn Tagger),
+    /// By name: tagged like `Tags`, and one with no ownership tags is adopted by its name (the
+    /// natural key its props make); one tagged for another stack is never touched.
+    Named(&'static dyn Tagger, fn(&Props) -> Option<String>),
     /// By a key made from its resolved props, for types that cannot carry tags.
     NaturalKey(fn(&Props) -> Option<String>),
 }
@@ -154,16 +157,19 @@ impl<D: Description> Adapter<D> {
                     None => return Ok(None),
                 }
             }
+            (Identity::Named(..), None) => {
+                match tags::owner(stack, self.description.tags(item)).split() {
+                    Some((a, t)) => (a, Some(t)),
+                    None => return Ok(None),
+                }
+            }
             (Identity::NaturalKey(_), None) => (None, None),
         };
         let mut props = to_props(&self.description.props(aws, item).await?);
         if let Some(t) = user_tags {
             props.insert("tags".into(), t);
         }
-        let natural_key = match D::IDENTITY {
-            Identity::NaturalKey(key) => key(&props),
-            Identity::Tags(_) => None,
-        };
+        let natural_key = self.natural_key(&props);
         Ok(Some(Observed {
             address,
             id: self.description.id(item),
@@ -230,12 +236,12 @@ impl<D: Description> Resource for Adapter<D> {
     }
 
     fn taggable(&self) -> bool {
-        matches!(D::IDENTITY, Identity::Tags(_))
+        !matches!(D::IDENTITY, Identity::NaturalKey(_))
     }
 
     fn natural_key(&self, props: &Props) -> Option<String> {
         match D::IDENTITY {
-            Identity::NaturalKey(key) => key(props),
+            Identity::NaturalKey(key) | Identity::Named(_, key) => key(props),
             Identity::Tags(_) => None,
         }
     }
@@ -265,8 +271,8 @@ impl<D: Description> Resource for Adapter<D> {
             .create(aws, req.address, &props, &req.tags)
             .await?;
         let owned = match D::IDENTITY {
-            Identity::Tags(_) => tags::split_owned(req.stack, req.tags.iter().cloned()),
             Identity::NaturalKey(_) => None,
+            _ => tags::split_owned(req.stack, req.tags.iter().cloned()),
         };
         let mut observed = self
             .observe(aws, req.stack, &item, owned)
@@ -287,7 +293,7 @@ impl<D: Description> Resource for Adapter<D> {
         let want: D::Props = typed("update", &current.id, desired)?;
         for field in changed {
             if field == "tags" {
-                if let Identity::Tags(tagger) = D::IDENTITY {
+                if let Identity::Tags(tagger) | Identity::Named(tagger, _) = D::IDENTITY {
                     let (set, remove) = tags::tag_changes(&current.props, desired);
                     if !set.is_empty() || !remove.is_empty() {
                         tagger.retag(aws, current, &set, &remove).await?;

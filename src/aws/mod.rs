@@ -11,7 +11,7 @@ pub mod secretsmanager;
 mod tags;
 pub mod verbs;
 
-pub use tags::{ADDRESS_TAG, STACK_TAG, Tags, ownership_tags};
+pub use tags::{ADDRESS_TAG, Owner, STACK_TAG, Tags, owner, ownership_tags};
 
 pub use crate::cloud_error::{CloudError, CloudErrorKind};
 use crate::cloud_error::{causes, innermost};

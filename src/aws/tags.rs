@@ -55,6 +55,46 @@ pub fn split_owned(
     Some((address, Value::Object(visible)))
 }
 
+/// What the tags of a resource found by its name say about who owns it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Owner {
+    /// Tagged for this stack: its address and user-visible tags.
+    Ours(Address, Value),
+    /// No ownership tags (made by hand, by another tool, or by this stack just before a crash):
+    /// adopted by its name.
+    Untagged(Value),
+    /// Tagged for another stack: not ours.
+    Other,
+}
+
+impl Owner {
+    /// The address to report, and the user-visible tags; `None` when the resource is not ours.
+    pub fn split(self) -> Option<(Option<Address>, Value)> {
+        match self {
+            Owner::Ours(a, t) => Some((Some(a), t)),
+            Owner::Untagged(t) => Some((None, t)),
+            Owner::Other => None,
+        }
+    }
+}
+
+/// Classifies a resource by its tags, from any tag source (EC2 lists, EKS maps, KMS lists, …).
+pub fn owner(stack: &str, all: impl IntoIterator<Item = (String, String)>) -> Owner {
+    let all: Tags = all.into_iter().collect();
+    match all.get(STACK_TAG) {
+        Some(s) if s != stack => Owner::Other,
+        _ => match split_owned(stack, all.clone()) {
+            Some((address, visible)) => Owner::Ours(address, visible),
+            None => Owner::Untagged(Value::Object(
+                all.into_iter()
+                    .filter(|(k, _)| !k.starts_with("eprun:") && !k.starts_with("aws:"))
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            )),
+        },
+    }
+}
+
 /// The tag changes that turn `current` user tags into `desired`: (to set, to remove).
 pub fn tag_changes(current: &Props, desired: &Props) -> (Vec<(String, String)>, Vec<String>) {
     let cur = user_tags(current);

@@ -10,7 +10,8 @@ pub mod cluster;
 pub mod node_group;
 
 use crate::address::Address;
-use crate::aws::{CloudError, CloudErrorKind, STACK_TAG, WaitState, tags, wait_until};
+use crate::aws::{CloudError, CloudErrorKind, WaitState, tags, wait_until};
+pub(crate) use crate::aws::{Owner, owner};
 use crate::resource::Props;
 use aws_sdk_eks::types::{Update, UpdateStatus};
 use serde_json::{Value, json};
@@ -48,45 +49,6 @@ where
         );
     }
     e
-}
-
-/// What the tags of a resource found by natural key say about who owns it.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Owner {
-    /// Tagged for this stack: its address and user-visible tags.
-    Ours(Address, Value),
-    /// No ownership tags (made by hand, or by another tool): adopted by its natural key.
-    Untagged(Value),
-    /// Tagged for another stack: not ours.
-    Other,
-}
-
-impl Owner {
-    /// The address to report, and the user-visible tags; `None` when the resource is not ours.
-    pub(crate) fn split(self) -> Option<(Option<Address>, Value)> {
-        match self {
-            Owner::Ours(a, t) => Some((Some(a), t)),
-            Owner::Untagged(t) => Some((None, t)),
-            Owner::Other => None,
-        }
-    }
-}
-
-/// Classifies a resource by its tags (any tag source: EKS maps, KMS lists, IAM lists).
-pub(crate) fn owner(stack: &str, all: impl IntoIterator<Item = (String, String)>) -> Owner {
-    let all: BTreeMap<String, String> = all.into_iter().collect();
-    match all.get(STACK_TAG) {
-        Some(s) if s != stack => Owner::Other,
-        _ => match tags::split_owned(stack, all.clone()) {
-            Some((address, visible)) => Owner::Ours(address, visible),
-            None => Owner::Untagged(Value::Object(
-                all.into_iter()
-                    .filter(|(k, _)| !k.starts_with("eprun:") && !k.starts_with("aws:"))
-                    .map(|(k, v)| (k, json!(v)))
-                    .collect(),
-            )),
-        },
-    }
 }
 
 /// The tags of a create call as the map EKS takes.
