@@ -117,6 +117,37 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn tagged(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn owner_tells_ours_untagged_and_others() {
+        let ours = tagged(&[
+            (STACK_TAG, "s"),
+            (ADDRESS_TAG, "eks.cluster.main"),
+            ("team", "x"),
+        ]);
+        assert_eq!(
+            owner("s", ours),
+            Owner::Ours("eks.cluster.main".parse().unwrap(), json!({"team": "x"}))
+        );
+        assert_eq!(
+            owner("s", tagged(&[("team", "x")])),
+            Owner::Untagged(json!({"team": "x"}))
+        );
+        assert_eq!(
+            owner(
+                "s",
+                tagged(&[(STACK_TAG, "other"), (ADDRESS_TAG, "eks.cluster.main")])
+            ),
+            Owner::Other
+        );
+    }
+
     #[test]
     fn ownership_tags_carry_stack_address_and_name() {
         let a: Address = "ec2.vpc.main".parse().unwrap();

@@ -316,40 +316,6 @@ pub(crate) mod testing {
 mod tests {
     use super::*;
 
-    fn tagged(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn owner_tells_ours_untagged_and_others() {
-        let ours = tagged(&[
-            (STACK_TAG, "s"),
-            (tags::ADDRESS_TAG, "eks.cluster.main"),
-            ("team", "x"),
-        ]);
-        assert_eq!(
-            owner("s", ours),
-            Owner::Ours("eks.cluster.main".parse().unwrap(), json!({"team": "x"}))
-        );
-        assert_eq!(
-            owner("s", tagged(&[("team", "x")])),
-            Owner::Untagged(json!({"team": "x"}))
-        );
-        assert_eq!(
-            owner(
-                "s",
-                tagged(&[
-                    (STACK_TAG, "other"),
-                    (tags::ADDRESS_TAG, "eks.cluster.main")
-                ])
-            ),
-            Owner::Other
-        );
-    }
-
     #[test]
     fn pair_keys_wait_for_tokens_and_group_by_cluster() {
         let p = serde_json::json!({"cluster_name": "c", "addon_name": "coredns"});
