@@ -9,6 +9,7 @@ use crate::resource::{self, CreateRequest, Observed, Props};
 use crate::state::{ResourceState, State, Status};
 use crate::state_store::{StateError, StateStore};
 use crate::token;
+use crate::walk::Walk;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -18,11 +19,14 @@ use tokio::task::JoinSet;
 /// Apply stopped before the end.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    /// One or more operations failed; the rest was let finish and state was saved.
-    #[error("apply stopped: {}\nstate saved with {done} change(s) applied; fix the cause and apply again", failures.join("\n  "))]
+    /// One or more operations failed; everything that did not depend on them was carried out
+    /// and state was saved.
+    #[error("apply stopped: {}{}\nstate saved with {done} change(s) applied; fix the cause and apply again", failures.join("\n  "), held_back(held))]
     Failed {
         /// Each failure, one line each.
         failures: Vec<String>,
+        /// The changes not started because something they depend on failed: (change, failed one).
+        held: Vec<(String, String)>,
         /// Changes that were applied.
         done: usize,
     },
@@ -37,6 +41,13 @@ pub enum ApplyError {
     /// State could not be saved.
     #[error(transparent)]
     State(#[from] StateError),
+}
+
+/// The lines naming the changes a failure held back, if any.
+fn held_back(held: &[(String, String)]) -> String {
+    held.iter()
+        .map(|(change, cause)| format!("\n  not started: {change}, because `{cause}` failed"))
+        .collect()
 }
 
 /// What an apply did.
@@ -56,6 +67,42 @@ pub struct ApplyOptions {
     pub parallelism: usize,
     /// Where progress goes.
     pub progress: Progress,
+}
+
+/// One step of an apply: deleting a resource, or building it (create, update or no-op).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Change {
+    /// Delete it (the first half of a replacement, or a resource no longer declared).
+    Delete(Address),
+    /// Create, update or keep it.
+    Build(Address),
+}
+
+impl Change {
+    /// The address the step is about.
+    fn address(&self) -> &Address {
+        match self {
+            Change::Delete(a) | Change::Build(a) => a,
+        }
+    }
+
+    /// How a message names the step.
+    fn describe(&self) -> String {
+        match self {
+            Change::Delete(a) => format!("deleting `{a}`"),
+            Change::Build(a) => format!("`{a}`"),
+        }
+    }
+}
+
+/// How starting a step went.
+enum Start {
+    /// A call is under way.
+    Running(BoxFuture<'static, (Change, Instant, Result<Outcome, CloudError>)>),
+    /// Nothing to call (a no-op, or a delete of what is already gone).
+    Done,
+    /// It cannot run; the text says why.
+    Failed(String),
 }
 
 enum Outcome {
@@ -103,16 +150,33 @@ pub async fn apply(
         .filter(|n| matches!(n.action, Action::Delete | Action::Replace))
         .map(|n| n.address.clone())
         .collect();
-    let delete_waits = run.deletion_order(&deletes);
-    run.phase(delete_waits, true).await?;
-
-    let builds: BTreeMap<Address, Vec<Address>> = planned
+    let mut waits: BTreeMap<Change, Vec<Change>> = run
+        .deletion_order(&deletes)
+        .into_iter()
+        .map(|(a, w)| {
+            (
+                Change::Delete(a),
+                w.into_iter().map(Change::Delete).collect(),
+            )
+        })
+        .collect();
+    let mut order = BTreeMap::new();
+    for n in planned
         .nodes
         .values()
         .filter(|n| n.action != Action::Delete)
-        .map(|n| (n.address.clone(), n.deps.clone()))
-        .collect();
-    run.phase(builds, false).await?;
+    {
+        let build = Change::Build(n.address.clone());
+        let mut deps: Vec<Change> = n.deps.iter().cloned().map(Change::Build).collect();
+        if n.action == Action::Replace {
+            deps.push(Change::Delete(n.address.clone()));
+        }
+        waits.insert(build.clone(), deps);
+        // Deletions go first (a replaced subnet frees its block for the next one), but a failed
+        // deletion holds back only what depends on it.
+        order.insert(build, deletes.iter().cloned().map(Change::Delete).collect());
+    }
+    run.walk(Walk::new(waits).with_order(order)).await?;
 
     let outputs: BTreeMap<String, Value> = planned
         .outputs
@@ -135,6 +199,18 @@ pub async fn apply(
     Ok(run.report)
 }
 
+/// Every string inside a JSON value (nested policies included).
+fn strings<'a>(value: &'a Value, out: &mut BTreeSet<&'a str>) {
+    match value {
+        Value::String(s) => {
+            out.insert(s);
+        }
+        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
 /// Desired props whose `tags` include the ownership tags, so a tag update never drops them
 /// (some APIs, like S3's PutBucketTagging, replace the whole set).
 fn with_ownership_tags(
@@ -154,16 +230,12 @@ fn with_ownership_tags(
 }
 
 impl Run<'_> {
-    /// For each resource to delete, the ones that must be deleted before it (its dependents).
+    /// For each resource to delete, the ones that must be deleted before it (its dependents):
+    /// the reverse of the dependencies recorded in the plan and state, or, for a resource found
+    /// by its tags alone, of the references its observed props make to the others' ids.
     fn deletion_order(&self, deletes: &[Address]) -> BTreeMap<Address, Vec<Address>> {
         let set: BTreeSet<&Address> = deletes.iter().collect();
-        let rank = |a: &Address| {
-            resource::registry()
-                .iter()
-                .position(|r| r.kind() == a.kind())
-                .unwrap_or(0)
-        };
-        let deps_of = |a: &Address| -> Option<Vec<Address>> {
+        let recorded = |a: &Address| -> Option<Vec<Address>> {
             let mut d: Vec<Address> = self
                 .planned
                 .nodes
@@ -178,72 +250,84 @@ impl Run<'_> {
         let mut waits: BTreeMap<Address, Vec<Address>> =
             deletes.iter().map(|a| (a.clone(), Vec::new())).collect();
         for y in deletes {
-            match deps_of(y) {
-                Some(deps) => {
-                    for x in deps.iter().filter(|x| set.contains(x)) {
-                        if let Some(w) = waits.get_mut(x) {
-                            w.push(y.clone());
-                        }
-                    }
-                }
-                // Found by tags with no record of its dependencies: order by type instead.
-                None => {
-                    for x in deletes.iter().filter(|x| rank(x) < rank(y)) {
-                        if let Some(w) = waits.get_mut(x) {
-                            w.push(y.clone());
-                        }
-                    }
+            let deps = recorded(y).unwrap_or_else(|| self.referenced(y, deletes));
+            for x in deps.iter().filter(|x| set.contains(x)) {
+                if let Some(w) = waits.get_mut(x) {
+                    w.push(y.clone());
                 }
             }
         }
         waits
     }
 
+    /// The resources among `others` of another type whose id or ARN appears in the observed props
+    /// of `address` (a subnet's `vpc_id`, a node group's `node_role_arn`).
+    fn referenced(&self, address: &Address, others: &[Address]) -> Vec<Address> {
+        let current = |a: &Address| self.planned.nodes.get(a).and_then(|n| n.current.as_ref());
+        let Some(props) = current(address).map(|c| Value::Object(c.props.clone())) else {
+            return Vec::new();
+        };
+        let mut values = BTreeSet::new();
+        strings(&props, &mut values);
+        others
+            .iter()
+            .filter(|x| x.kind() != address.kind())
+            .filter(|x| {
+                current(x).is_some_and(|c| {
+                    let arn = c.attrs.get("arn").and_then(Value::as_str);
+                    [Some(c.id.as_str()), arn]
+                        .into_iter()
+                        .flatten()
+                        .any(|v| !v.is_empty() && values.contains(v))
+                })
+            })
+            .cloned()
+            .collect()
+    }
+
     fn done_count(&self) -> usize {
         self.report.created + self.report.updated + self.report.deleted
     }
 
-    /// Runs one phase: each item starts once everything it waits for is done.
-    async fn phase(
-        &mut self,
-        waits: BTreeMap<Address, Vec<Address>>,
-        deleting: bool,
-    ) -> Result<(), ApplyError> {
-        let mut done: BTreeSet<Address> = BTreeSet::new();
-        let mut started: BTreeSet<Address> = BTreeSet::new();
-        let mut inflight: JoinSet<(Address, Instant, Result<Outcome, CloudError>)> = JoinSet::new();
+    /// Runs every step once what it waits for is done; a failure holds back only its dependents.
+    async fn walk(&mut self, mut walk: Walk<Change>) -> Result<(), ApplyError> {
+        let mut inflight: JoinSet<(Change, Instant, Result<Outcome, CloudError>)> = JoinSet::new();
         let mut names: BTreeMap<Address, Instant> = BTreeMap::new();
         let mut interrupted = false;
         loop {
             interrupted |= crate::interrupt::requested();
-            if self.failures.is_empty() && !interrupted {
-                let ready: Vec<Address> = waits
-                    .iter()
-                    .filter(|(a, w)| {
-                        !started.contains(*a)
-                            && w.iter().all(|d| done.contains(d) || !waits.contains_key(d))
-                    })
-                    .map(|(a, _)| a.clone())
-                    .collect();
-                for address in ready {
+            let mut progressed = false;
+            if !interrupted {
+                for change in walk.ready() {
                     if inflight.len() >= self.opts.parallelism.max(1) {
-                        break;
+                        walk.defer(&change);
+                        continue;
                     }
-                    started.insert(address.clone());
-                    match self.start(&address, deleting).await? {
-                        Some(fut) => {
-                            names.insert(address.clone(), Instant::now());
+                    progressed = true;
+                    match self.start(&change).await? {
+                        Start::Running(fut) => {
+                            names.insert(change.address().clone(), Instant::now());
                             inflight.spawn(fut);
                         }
-                        None => {
-                            done.insert(address);
+                        Start::Done => walk.done(&change),
+                        Start::Failed(why) => {
+                            walk.failed(&change);
+                            self.failures.push(why);
                         }
                     }
                 }
             }
             if inflight.is_empty() {
-                let pending = waits.keys().any(|a| !started.contains(a));
-                if !pending || !self.failures.is_empty() || interrupted {
+                let waiting = walk.waiting();
+                if waiting.is_empty() || interrupted {
+                    break;
+                }
+                if !progressed {
+                    let names: Vec<String> = waiting.iter().map(Change::describe).collect();
+                    self.failures.push(format!(
+                        "these changes wait on each other, so none can start: {}",
+                        names.join(", ")
+                    ));
                     break;
                 }
                 continue;
@@ -258,24 +342,26 @@ impl Run<'_> {
                 _ = tokio::time::sleep(Duration::from_millis(250)) => continue,
             };
             let Some(joined) = next else { continue };
-            let (address, began, result) = match joined {
+            let (change, began, result) = match joined {
                 Ok(x) => x,
                 Err(e) => {
                     self.failures.push(format!("an apply task failed: {e}"));
                     continue;
                 }
             };
-            names.remove(&address);
+            names.remove(change.address());
             match result {
                 Ok(outcome) => {
-                    self.finish(&address, outcome, began.elapsed()).await?;
-                    done.insert(address);
+                    self.finish(change.address(), outcome, began.elapsed())
+                        .await?;
+                    walk.done(&change);
                 }
                 Err(mut e) => {
                     // Name the address even when the call was about a cloud id.
-                    e.address = Some(address.to_string());
+                    e.address = Some(change.address().to_string());
                     self.opts.progress.line(&format!("  ✗ {e}"));
                     self.failures.push(e.to_string());
+                    walk.failed(&change);
                 }
             }
         }
@@ -284,6 +370,11 @@ impl Run<'_> {
             self.opts.progress.finish();
             return Err(ApplyError::Failed {
                 failures: self.failures.clone(),
+                held: walk
+                    .skipped()
+                    .into_iter()
+                    .map(|(change, cause)| (change.describe(), cause.address().to_string()))
+                    .collect(),
                 done: self.done_count(),
             });
         }
@@ -297,32 +388,26 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Starts one step; returns `None` when there is nothing to call (a noop).
-    async fn start(
-        &mut self,
-        address: &Address,
-        deleting: bool,
-    ) -> Result<
-        Option<BoxFuture<'static, (Address, Instant, Result<Outcome, CloudError>)>>,
-        ApplyError,
-    > {
+    /// Starts one step.
+    async fn start(&mut self, change: &Change) -> Result<Start, ApplyError> {
+        let address = change.address();
         let node = &self.planned.nodes[address];
         let Some(res) = resource::lookup(address.kind()) else {
-            return Ok(None);
+            return Ok(Start::Done);
         };
         let aws = self.aws.in_region(&node.region);
-        let addr = address.clone();
+        let step = change.clone();
         let began = Instant::now();
-        if deleting {
+        if let Change::Delete(_) = change {
             let Some(current) = node.current.clone() else {
-                return Ok(None);
+                return Ok(Start::Done);
             };
             self.opts
                 .progress
                 .line(&format!("  - {address}: deleting…"));
-            return Ok(Some(Box::pin(async move {
+            return Ok(Start::Running(Box::pin(async move {
                 let r = res.delete(&aws, &current).await.map(|_| Outcome::Deleted);
-                (addr, began, r)
+                (step, began, r)
             })));
         }
         let resolved = self.resolve(node.desired.as_ref().unwrap_or(&Props::new()));
@@ -331,17 +416,16 @@ impl Run<'_> {
             self.attrs.insert(address.clone(), current.attrs.clone());
             self.record(address, &current, Status::Created, &resolved);
             self.opts.progress.step();
-            return Ok(None);
+            return Ok(Start::Done);
         }
         if let Some(r) = token::refs(&Value::Object(resolved.clone()))
             .into_iter()
             .next()
         {
-            self.failures.push(format!(
+            return Ok(Start::Failed(format!(
                 "`{address}`: `{}.{}` has no value after its resource was applied",
                 r.address, r.attribute
-            ));
-            return Ok(None);
+            )));
         }
         let stack = self.state.stack.clone();
         match (node.action, node.current.clone()) {
@@ -351,12 +435,12 @@ impl Run<'_> {
                 self.opts
                     .progress
                     .line(&format!("  ~ {address}: updating {}…", changed.join(", ")));
-                Ok(Some(Box::pin(async move {
+                Ok(Start::Running(Box::pin(async move {
                     let r = res
                         .update(&aws, &current, &resolved, &changed)
                         .await
                         .map(Outcome::Updated);
-                    (addr, began, r)
+                    (step, began, r)
                 })))
             }
             _ => {
@@ -370,7 +454,8 @@ impl Run<'_> {
                 self.opts
                     .progress
                     .line(&format!("  + {address}: creating…"));
-                Ok(Some(Box::pin(async move {
+                Ok(Start::Running(Box::pin(async move {
+                    let addr = step.address().clone();
                     let tags = ownership_tags(&stack, &addr, &resolved);
                     let req = CreateRequest {
                         address: &addr,
@@ -379,7 +464,7 @@ impl Run<'_> {
                         tags,
                     };
                     let r = res.create(&aws, &req).await.map(Outcome::Created);
-                    (addr, began, r)
+                    (step, began, r)
                 })))
             }
         }

@@ -37,6 +37,7 @@ pub mod state_store;
 pub mod style;
 pub mod token;
 pub mod value;
+pub mod walk;
 
 /// Runs a parsed command line and returns the process exit code; errors go to stderr.
 pub fn main(cli: cli::Cli) -> u8 {

@@ -5,6 +5,7 @@ mod kube_support;
 mod support;
 
 mod adhoc;
+mod apply_failures;
 mod aws_verbs;
 mod bad_input;
 mod cli;
