@@ -47,7 +47,17 @@ pub fn locate(err: &EvalAltResult, top: &str, known_functions: &[String]) -> Loc
     }
     chain.reverse();
     let pos = e.position();
-    let (message, hint) = describe(e, known_functions);
+    let (message, hint) = match (e, chain.first()) {
+        (EvalAltResult::ErrorStackOverflow(_), Some((function, ..))) => (
+            format!(
+                "calls nested deeper than {} levels: {} calls itself without end",
+                engine::MAX_CALL_LEVELS,
+                function.trim_start_matches("in ")
+            ),
+            Some("this is the call that recurses; does it have a case that stops?".into()),
+        ),
+        _ => describe(e, known_functions),
+    };
     Located {
         message,
         source,
@@ -133,8 +143,18 @@ fn describe(e: &EvalAltResult, known_functions: &[String]) -> (String, Option<St
     }
 }
 
+/// Where a rendered error goes, which decides whether it opens with a `file:line:column` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// A terminal or a log: one `error: file:line:column: message` line (for editors and grep)
+    /// above the quoted source.
+    Log,
+    /// The REPL: the quoted source only, since its box already names the input and the message.
+    Repl,
+}
+
 /// Renders a located error with the source line and a caret (plain text when `color` is off).
-pub fn render(loc: &Located, sources: &Sources, color: bool) -> String {
+pub fn render(loc: &Located, sources: &Sources, color: bool, audience: Audience) -> String {
     let mut out = String::new();
     let text = sources.get(&loc.source);
     match (&text, loc.line) {
@@ -154,10 +174,12 @@ pub fn render(loc: &Located, sources: &Sources, color: bool) -> String {
             } else {
                 GraphicalTheme::unicode_nocolor()
             };
-            out.push_str(&format!(
-                "error: {}:{}:{}: {}\n",
-                loc.source, loc.line, loc.column, loc.message
-            ));
+            if audience == Audience::Log {
+                out.push_str(&format!(
+                    "error: {}:{}:{}: {}\n",
+                    loc.source, loc.line, loc.column, loc.message
+                ));
+            }
             let _ = GraphicalReportHandler::new_themed(theme)
                 .with_context_lines(1)
                 .render_report(&mut out, report.as_ref());

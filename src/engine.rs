@@ -160,7 +160,9 @@ pub fn compile_file(
 /// Runs a compiled script to the end.
 pub fn run(engine: &Engine, ast: &AST) -> Result<rhai::Dynamic, Box<EvalAltResult>> {
     let mut scope = Scope::new();
-    engine.eval_ast_with_scope::<rhai::Dynamic>(&mut scope, ast)
+    engine
+        .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, ast)
+        .map_err(|e| crate::recursion::trace(e, ast))
 }
 
 /// The names of the embedded stdlib modules (`vpc`, `k8s/karpenter`, …).

@@ -26,6 +26,7 @@ pub mod plan_view;
 pub mod planner;
 pub mod progress;
 pub mod project;
+pub mod recursion;
 pub mod repl;
 pub mod resource;
 pub mod runbook;

@@ -1,7 +1,7 @@
 //! Running a script file: compile, evaluate on a blocking thread, and render any error.
 
 use crate::declaration::Declarations;
-use crate::diagnostic;
+use crate::diagnostic::{self, Audience};
 use crate::engine::{self, Session};
 use crate::error::{Error, Result};
 use crate::project::Project;
@@ -39,12 +39,23 @@ pub fn script_error(
     session: &Session,
     engine: &rhai::Engine,
 ) -> Error {
+    script_error_for(err, top, session, engine, Audience::Log)
+}
+
+/// Renders a Rhai error into the crate's script error, for `audience`.
+pub fn script_error_for(
+    err: &rhai::EvalAltResult,
+    top: &str,
+    session: &Session,
+    engine: &rhai::Engine,
+    audience: Audience,
+) -> Error {
     let loc = diagnostic::locate(err, top, &function_names(engine));
     if loc.message == "interrupted by Ctrl-C" {
         return Error::Interrupted;
     }
     Error::Script(
-        diagnostic::render(&loc, &session.sources, crate::style::enabled())
+        diagnostic::render(&loc, &session.sources, crate::style::enabled(), audience)
             .trim_end()
             .to_string(),
     )

@@ -45,7 +45,7 @@ pub async fn eval(expr: &str, dry_run: bool, g: &Global) -> Result<u8> {
         ast.set_source(SOURCE);
         let value = engine
             .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &ast)
-            .map_err(|e| script_error(&e, SOURCE, &s, &engine))?;
+            .map_err(|e| script_error(&crate::recursion::trace(e, &ast), SOURCE, &s, &engine))?;
         crate::value::to_json(&value).map_err(Error::Script)
     })
     .await

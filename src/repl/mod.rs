@@ -4,13 +4,14 @@
 mod helper;
 
 use crate::cli::Global;
+use crate::diagnostic::Audience;
 use crate::docs::FnDoc;
 use crate::engine::{self, Session};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::runbook::Run;
-use crate::script::script_error;
+use crate::script::script_error_for;
 use helper::ReplHelper;
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Module, Scope};
 use rustyline::error::ReadlineError;
@@ -231,7 +232,15 @@ impl Repl {
         let mut ast = self
             .engine
             .compile_with_scope(&self.scope, input)
-            .map_err(|e| script_error(&e.into(), SOURCE, &self.session, &self.engine))?;
+            .map_err(|e| {
+                script_error_for(
+                    &e.into(),
+                    SOURCE,
+                    &self.session,
+                    &self.engine,
+                    Audience::Repl,
+                )
+            })?;
         ast.set_source(SOURCE);
         if ast.has_functions() {
             // Errors inside these functions must later quote this input, not the one that calls them.
@@ -247,7 +256,8 @@ impl Repl {
         crate::interrupt::reset();
         let result = self
             .engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &program);
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &program)
+            .map_err(|e| crate::recursion::trace(e, &program));
         // A Ctrl-C left pending would make the next one exit the process.
         crate::interrupt::reset();
         match result {
@@ -257,7 +267,13 @@ impl Repl {
             }
             Err(mut e) => {
                 self.relocate(&mut e, &format!("<repl:{}>", self.count));
-                Err(script_error(&e, SOURCE, &self.session, &self.engine))
+                Err(script_error_for(
+                    &e,
+                    SOURCE,
+                    &self.session,
+                    &self.engine,
+                    Audience::Repl,
+                ))
             }
         }
     }
@@ -472,13 +488,11 @@ fn show(engine: &Engine, value: Dynamic) {
     }
 }
 
-/// Prints an error the way the process would, and carries on.
+/// Prints an error once, and carries on: a script error is its quoted source and message.
 fn report(e: &Error) {
-    let text = e.to_string();
-    if text.starts_with("error") {
-        eprintln!("{text}");
-    } else {
-        eprintln!("{} {text}", crate::style::red("error:"));
+    match e {
+        Error::Script(text) => eprintln!("{text}"),
+        other => eprintln!("{} {other}", crate::style::red("error:")),
     }
 }
 
@@ -533,11 +547,33 @@ mod tests {
         let mut r = repl(&rt);
         assert!(r.evaluate("fn g(x) {\n  x.nope()\n}").unwrap().is_unit());
         let err = r.evaluate("let y = 2;\ng(y)").unwrap_err().to_string();
-        assert!(
-            err.contains("<repl:1>:2:5: unknown function `nope"),
-            "{err}"
-        );
+        assert!(err.contains("<repl:1>:2:5"), "{err}");
+        assert!(err.contains("unknown function `nope"), "{err}");
         assert!(err.contains("in `g`, called at <repl>:2:1"), "{err}");
+    }
+
+    /// Regression: the REPL printed a one-line `error:` and then the same message in the box.
+    #[test]
+    fn an_error_is_said_once() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let mut r = repl(&rt);
+        let err = r.evaluate("let x = y + 1;").unwrap_err().to_string();
+        assert_eq!(err.matches("unknown variable `y`").count(), 1, "{err}");
+        assert!(err.contains("<repl>:1:9"), "{err}");
+    }
+
+    #[test]
+    fn a_runaway_recursion_defined_earlier_is_named_where_it_was_typed() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let mut r = repl(&rt);
+        assert!(
+            r.evaluate("fn down(n) {\n  down(n + 1)\n}")
+                .unwrap()
+                .is_unit()
+        );
+        let err = r.evaluate("down(0)").unwrap_err().to_string();
+        assert!(err.contains("`down` calls itself without end"), "{err}");
+        assert!(err.contains("<repl:1>:2:3"), "{err}");
     }
 
     #[test]

@@ -221,15 +221,22 @@ fn infinite_loop_is_stopped_by_the_operation_limit() {
     );
 }
 
+/// Regression: the error pointed at the outermost call, with no name.
 #[test]
-fn runaway_recursion_is_stopped() {
-    let line = "fn f(x) { f(x + 1) } f(0);";
-    let (project, out) = plan_bad(line);
-    assert_script_error(&project, &out, "scripts/bad.rhai:3:", line, &["help:"]);
-    let lower = out.stderr.to_lowercase();
-    assert!(
-        lower.contains("deeper") || lower.contains("recursion") || lower.contains("stack overflow"),
-        "the error must say the calls nest too deep\n{out}"
+fn runaway_recursion_names_the_function_and_points_at_its_recursive_call() {
+    let body = "fn f(x) {\n    f(x + 1)\n}\nf(0);";
+    let (project, out) = plan_bad(body);
+    assert_script_error(
+        &project,
+        &out,
+        "scripts/bad.rhai:4:5",
+        "f(x + 1)",
+        &[
+            "calls nested deeper than",
+            "`f` calls itself without end",
+            "in `f`, called at scripts/bad.rhai:6:1",
+            "help:",
+        ],
     );
 }
 
