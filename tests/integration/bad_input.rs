@@ -42,98 +42,115 @@ fn assert_script_error(
     project.assert_no_state(out);
 }
 
-#[test]
-fn syntax_error_points_at_the_unexpected_token() {
-    let line = r#"let v = aws::ec2::vpc("main", #{ cidr_block: "10.0.0.0/16" );"#;
-    let (project, out) = plan_bad(line);
-    assert_script_error(
-        &project,
-        &out,
-        "scripts/bad.rhai:3:60",
-        line,
-        &["syntax error"],
-    );
+/// One mistake in a script: the lines around the one that has it, where the error must point,
+/// and what it must say.
+struct Mistake {
+    /// What the case is, for the failure message.
+    case: &'static str,
+    /// Lines before the faulty one (from line 3, after the header).
+    before: &'static str,
+    /// The faulty line, which the error must quote.
+    line: &'static str,
+    /// Lines after it.
+    after: &'static str,
+    /// `file:line:column` (or a prefix of it) the error must name.
+    location: &'static str,
+    /// What the message must contain.
+    says: &'static [&'static str],
 }
 
-#[test]
-fn unknown_function_suggests_the_closest_name() {
-    let line = r#"let v = aws::ec2::vcp("main", #{ cidr_block: "10.0.0.0/16" });"#;
-    let (project, out) = plan_bad(line);
-    assert_script_error(
-        &project,
-        &out,
-        "scripts/bad.rhai:3:19",
-        line,
-        &["aws::ec2::vcp", "did you mean `aws::ec2::vpc`"],
-    );
-}
+const VPC_MAIN: &str = "let vpc = aws::ec2::vpc(\"main\", #{ cidr_block: \"10.0.0.0/16\" });\n";
+
+const MISTAKES: &[Mistake] = &[
+    Mistake {
+        case: "a syntax error points at the unexpected token",
+        before: "",
+        line: r#"let v = aws::ec2::vpc("main", #{ cidr_block: "10.0.0.0/16" );"#,
+        after: "",
+        location: "scripts/bad.rhai:3:60",
+        says: &["syntax error"],
+    },
+    Mistake {
+        case: "an unknown function suggests the closest name",
+        before: "",
+        line: r#"let v = aws::ec2::vcp("main", #{ cidr_block: "10.0.0.0/16" });"#,
+        after: "",
+        location: "scripts/bad.rhai:3:19",
+        says: &["aws::ec2::vcp", "did you mean `aws::ec2::vpc`"],
+    },
+    Mistake {
+        case: "a misspelt property suggests the right one",
+        before: "",
+        line: r#"let v = aws::ec2::vpc("main", #{ cidr_blok: "10.0.0.0/16" });"#,
+        after: "",
+        location: "scripts/bad.rhai:3:19",
+        says: &["cidr_blok", "cidr_block"],
+    },
+    Mistake {
+        case: "a property of the wrong type is refused",
+        before: "",
+        line: r#"let v = aws::ec2::vpc("main", #{ cidr_block: "10.0.0.0/16", enable_dns_hostnames: "yes" });"#,
+        after: "",
+        location: "scripts/bad.rhai:3:19",
+        says: &["enable_dns_hostnames", "bool"],
+    },
+    Mistake {
+        case: "an invalid CIDR is refused",
+        before: "",
+        line: r#"let v = aws::ec2::vpc("main", #{ cidr_block: "10.0.0.0/33" });"#,
+        after: "",
+        location: "scripts/bad.rhai:3:19",
+        says: &["10.0.0.0/33", "CIDR"],
+    },
+    Mistake {
+        case: "a subnet outside its VPC is refused",
+        before: VPC_MAIN,
+        line: r#"let s = aws::ec2::subnet("a", #{ vpc_id: vpc.id, cidr_block: "10.1.0.0/24", availability_zone: "us-east-1a" });"#,
+        after: "",
+        location: "scripts/bad.rhai:4:19",
+        says: &["10.1.0.0/24", "outside", "10.0.0.0/16"],
+    },
+    Mistake {
+        case: "a duplicate address names the first declaration",
+        before: VPC_MAIN,
+        line: r#"let b = aws::ec2::vpc("main", #{ cidr_block: "10.1.0.0/16" });"#,
+        after: "",
+        location: "scripts/bad.rhai:4:19",
+        says: &["duplicate address", "ec2.vpc.main", "scripts/bad.rhai:3:"],
+    },
+    Mistake {
+        case: "an endless loop is stopped by the operation limit",
+        before: "",
+        line: "loop {}",
+        after: "",
+        location: "scripts/bad.rhai:3:",
+        says: &["operations", "help:"],
+    },
+    // Regression: the error pointed at the outermost call, with no name.
+    Mistake {
+        case: "a runaway recursion names the function and points at its recursive call",
+        before: "fn f(x) {\n",
+        line: "    f(x + 1)",
+        after: "\n}\nf(0);",
+        location: "scripts/bad.rhai:4:5",
+        says: &[
+            "calls nested deeper than",
+            "`f` calls itself without end",
+            "in `f`, called at scripts/bad.rhai:6:1",
+            "help:",
+        ],
+    },
+];
 
 #[test]
-fn misspelled_property_suggests_the_right_one() {
-    let line = r#"let v = aws::ec2::vpc("main", #{ cidr_blok: "10.0.0.0/16" });"#;
-    let (project, out) = plan_bad(line);
-    assert_script_error(
-        &project,
-        &out,
-        "scripts/bad.rhai:3:19",
-        line,
-        &["cidr_blok", "cidr_block"],
-    );
-}
-
-#[test]
-fn property_of_the_wrong_type_is_refused() {
-    let line = r#"let v = aws::ec2::vpc("main", #{ cidr_block: "10.0.0.0/16", enable_dns_hostnames: "yes" });"#;
-    let (project, out) = plan_bad(line);
-    assert_script_error(
-        &project,
-        &out,
-        "scripts/bad.rhai:3:19",
-        line,
-        &["enable_dns_hostnames", "bool"],
-    );
-}
-
-#[test]
-fn invalid_cidr_is_refused() {
-    let line = r#"let v = aws::ec2::vpc("main", #{ cidr_block: "10.0.0.0/33" });"#;
-    let (project, out) = plan_bad(line);
-    assert_script_error(
-        &project,
-        &out,
-        "scripts/bad.rhai:3:19",
-        line,
-        &["10.0.0.0/33", "CIDR"],
-    );
-}
-
-#[test]
-fn subnet_cidr_outside_its_vpc_is_refused() {
-    let line = r#"let s = aws::ec2::subnet("a", #{ vpc_id: vpc.id, cidr_block: "10.1.0.0/24", availability_zone: "us-east-1a" });"#;
-    let (project, out) = plan_bad(&format!(
-        "let vpc = aws::ec2::vpc(\"main\", #{{ cidr_block: \"10.0.0.0/16\" }});\n{line}"
-    ));
-    assert_script_error(
-        &project,
-        &out,
-        "scripts/bad.rhai:4:19",
-        line,
-        &["10.1.0.0/24", "outside", "10.0.0.0/16"],
-    );
-}
-
-#[test]
-fn duplicate_address_names_the_first_declaration() {
-    let first = r#"let a = aws::ec2::vpc("main", #{ cidr_block: "10.0.0.0/16" });"#;
-    let second = r#"let b = aws::ec2::vpc("main", #{ cidr_block: "10.1.0.0/16" });"#;
-    let (project, out) = plan_bad(&format!("{first}\n{second}"));
-    assert_script_error(
-        &project,
-        &out,
-        "scripts/bad.rhai:4:19",
-        second,
-        &["duplicate address", "ec2.vpc.main", "scripts/bad.rhai:3:19"],
-    );
+fn each_script_mistake_is_one_error_that_says_where_and_what() {
+    for m in MISTAKES {
+        let (project, out) = plan_bad(&format!("{}{}{}", m.before, m.line, m.after));
+        let result = std::panic::catch_unwind(|| {
+            assert_script_error(&project, &out, m.location, m.line, m.says)
+        });
+        assert!(result.is_ok(), "case failed: {}", m.case);
+    }
 }
 
 #[test]
@@ -207,37 +224,6 @@ fn unknown_key_in_an_environment_file_names_the_file_key_and_line() {
         "the error must give the key's line {line}\n{out}"
     );
     project.assert_no_state(&out);
-}
-
-#[test]
-fn infinite_loop_is_stopped_by_the_operation_limit() {
-    let (project, out) = plan_bad("loop {}");
-    assert_script_error(
-        &project,
-        &out,
-        "scripts/bad.rhai:3:",
-        "loop {}",
-        &["operations", "help:"],
-    );
-}
-
-/// Regression: the error pointed at the outermost call, with no name.
-#[test]
-fn runaway_recursion_names_the_function_and_points_at_its_recursive_call() {
-    let body = "fn f(x) {\n    f(x + 1)\n}\nf(0);";
-    let (project, out) = plan_bad(body);
-    assert_script_error(
-        &project,
-        &out,
-        "scripts/bad.rhai:4:5",
-        "f(x + 1)",
-        &[
-            "calls nested deeper than",
-            "`f` calls itself without end",
-            "in `f`, called at scripts/bad.rhai:6:1",
-            "help:",
-        ],
-    );
 }
 
 #[test]

@@ -47,49 +47,8 @@ fn rerun_converges_without_duplicates(k: usize) {
     rerun.expect_success().expect_no_panic();
 
     let inv = Inventory::read(&moto, "us-east-1", LOCAL_US);
-    let what = format!(
-        "(killed after {recorded} recorded resources) {}\n{rerun}",
-        inv.summary()
-    );
-    assert_eq!(inv.vpcs.len(), 1, "exactly one VPC {what}");
-    assert_eq!(inv.subnets.len(), 6, "exactly six subnets {what}");
-    assert_eq!(
-        inv.internet_gateways.len(),
-        1,
-        "exactly one internet gateway {what}"
-    );
-    assert_eq!(
-        inv.nat_gateways.len(),
-        3,
-        "exactly three NAT gateways {what}"
-    );
-    assert_eq!(inv.addresses.len(), 3, "exactly three EIPs {what}");
-    assert_eq!(
-        inv.route_tables.len(),
-        4,
-        "exactly four route tables (1 public, 3 private) {what}"
-    );
-    assert_eq!(
-        inv.security_groups.len(),
-        1,
-        "exactly one endpoint security group {what}"
-    );
-    assert_eq!(
-        inv.vpc_endpoints.len(),
-        5,
-        "exactly five VPC endpoints {what}"
-    );
-    assert_eq!(inv.flow_logs.len(), 1, "exactly one flow log {what}");
-    assert_eq!(inv.buckets.len(), 1, "exactly one flow-log bucket {what}");
-    // Nothing untagged was left behind either: moto's only other VPC is its default one.
-    let all_vpcs =
-        block_on(ec2_client(&moto, "us-east-1").describe_vpcs().send()).expect("DescribeVpcs");
-    let extra = all_vpcs
-        .vpcs()
-        .iter()
-        .filter(|v| v.is_default() != Some(true))
-        .count();
-    assert_eq!(extra, 1, "VPCs besides the default one {what}");
+    let what = format!("(killed after {recorded} recorded resources)\n{rerun}");
+    inv.assert_one_network(&moto, "us-east-1", &what);
     let route_count: usize = inv
         .route_tables
         .iter()

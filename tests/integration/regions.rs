@@ -1504,50 +1504,8 @@ fn dr_apply_killed_mid_way_converges_without_duplicates() {
         "(killed after {recorded} recorded resources) {}\n{rerun}",
         inv.summary()
     );
-
     // The network: exactly one of everything.
-    assert_eq!(inv.vpcs.len(), 1, "exactly one VPC {what}");
-    assert_eq!(inv.subnets.len(), 6, "exactly six subnets {what}");
-    assert_eq!(
-        inv.internet_gateways.len(),
-        1,
-        "exactly one internet gateway {what}"
-    );
-    assert_eq!(
-        inv.nat_gateways.len(),
-        3,
-        "exactly three NAT gateways {what}"
-    );
-    assert_eq!(inv.addresses.len(), 3, "exactly three EIPs {what}");
-    assert_eq!(
-        inv.route_tables.len(),
-        4,
-        "exactly four route tables (1 public, 3 private) {what}"
-    );
-    assert_eq!(
-        inv.security_groups.len(),
-        1,
-        "exactly one endpoint security group {what}"
-    );
-    assert_eq!(
-        inv.vpc_endpoints.len(),
-        5,
-        "exactly five VPC endpoints {what}"
-    );
-    assert_eq!(inv.flow_logs.len(), 1, "exactly one flow log {what}");
-    assert_eq!(inv.buckets.len(), 1, "exactly one flow-log bucket {what}");
-    let all_vpcs =
-        block_on(ec2_client(&moto, DR.region).describe_vpcs().send()).expect("DescribeVpcs");
-    let extra = all_vpcs
-        .vpcs()
-        .iter()
-        .filter(|v| v.is_default() != Some(true))
-        .count();
-    assert_eq!(
-        extra, 1,
-        "VPCs besides the default one in {} {what}",
-        DR.region
-    );
+    inv.assert_one_network(&moto, DR.region, &what);
 
     // Transit: one gateway, one VPC attachment, one live peering (seen from both regions).
     let tgws = all_live_transit_gateways(&moto, DR.region);

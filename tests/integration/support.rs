@@ -999,6 +999,40 @@ impl Inventory {
         })
     }
 
+    /// Asserts the regional network holds exactly one of everything a local stack builds (after a
+    /// crash, a re-run must not have made a second of anything), and that moto holds no other VPC
+    /// than its default one, tagged or not.
+    pub fn assert_one_network(&self, moto: &Moto, region: &str, context: &str) {
+        let what = format!("{}\n{context}", self.summary());
+        let expected = [
+            ("VPC", self.vpcs.len(), 1),
+            ("subnets", self.subnets.len(), 6),
+            ("internet gateway", self.internet_gateways.len(), 1),
+            ("NAT gateways", self.nat_gateways.len(), 3),
+            ("EIPs", self.addresses.len(), 3),
+            (
+                "route tables (1 public, 3 private)",
+                self.route_tables.len(),
+                4,
+            ),
+            ("endpoint security group", self.security_groups.len(), 1),
+            ("VPC endpoints", self.vpc_endpoints.len(), 5),
+            ("flow log", self.flow_logs.len(), 1),
+            ("flow-log bucket", self.buckets.len(), 1),
+        ];
+        for (name, got, want) in expected {
+            assert_eq!(got, want, "exactly {want} {name} in {region}: {what}");
+        }
+        let all_vpcs =
+            block_on(ec2_client(moto, region).describe_vpcs().send()).expect("DescribeVpcs");
+        let extra = all_vpcs
+            .vpcs()
+            .iter()
+            .filter(|v| v.is_default() != Some(true))
+            .count();
+        assert_eq!(extra, 1, "VPCs besides the default one in {region}: {what}");
+    }
+
     /// A one-line count of everything, for messages.
     pub fn summary(&self) -> String {
         format!(
