@@ -58,6 +58,11 @@ impl CloudError {
         }
     }
 
+    /// Whether the service answered with the error code `code`.
+    pub fn is(&self, code: &str) -> bool {
+        matches!(&self.kind, CloudErrorKind::Service(c) if c == code)
+    }
+
     /// Whether the target was already gone.
     pub fn is_not_found(&self) -> bool {
         self.kind == CloudErrorKind::NotFound

@@ -21,14 +21,35 @@ use std::sync::OnceLock;
 pub struct Attr<T> {
     /// Its name, e.g. `arn`.
     pub name: &'static str,
+    /// What its value is, for the docs, when the name does not say (e.g. `the name`).
+    pub note: Option<&'static str>,
     /// Its value for one item; the connection gives the region for ARNs built by hand.
     pub read: fn(&Aws, &T) -> Value,
+    /// Whether it is always the prop of the same name, so that updating the prop changes it too.
+    pub follows_prop: bool,
 }
 
 impl<T> Attr<T> {
     /// An attribute named `name`, read by `read`.
     pub const fn new(name: &'static str, read: fn(&Aws, &T) -> Value) -> Self {
-        Self { name, read }
+        Self {
+            name,
+            note: None,
+            read,
+            follows_prop: false,
+        }
+    }
+
+    /// The same attribute, with `note` saying in the docs what its value is.
+    pub const fn note(mut self, note: &'static str) -> Self {
+        self.note = Some(note);
+        self
+    }
+
+    /// The same attribute, as the prop of the same name (e.g. a key's `alias`, updatable in place).
+    pub const fn follows_prop(mut self) -> Self {
+        self.follows_prop = true;
+        self
     }
 }
 
@@ -83,7 +104,7 @@ pub trait Description: Send + Sync + 'static {
     /// The cloud's id of an item.
     fn id(&self, item: &Self::Item) -> String;
 
-    /// Every tag on an item (for types found by tags).
+    /// Every tag on an item (for types found by tags, and those tagged only after their create).
     fn tags(&self, _item: &Self::Item) -> Vec<(String, String)> {
         Vec::new()
     }
@@ -118,6 +139,23 @@ pub trait Description: Send + Sync + 'static {
         _desired: &Self::Props,
     ) -> Result<(), CloudError> {
         Ok(())
+    }
+
+    /// Changes every updatable field in `changed` (never `tags`; called once per update, also when
+    /// only `tags` changed), for APIs that change several fields in one call. Answers the item as
+    /// it is afterwards when that moves an attribute. By default, one `update` per field.
+    async fn update_fields(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        changed: &[String],
+        current: &Self::Props,
+        desired: &Self::Props,
+    ) -> Result<Option<Self::Item>, CloudError> {
+        for field in changed {
+            self.update(aws, &on.id, field, current, desired).await?;
+        }
+        Ok(None)
     }
 
     /// Deletes the resource and waits until it is gone; "not found" counts as done.
@@ -163,7 +201,14 @@ impl<D: Description> Adapter<D> {
                     None => return Ok(None),
                 }
             }
-            (Identity::NaturalKey(_), None) => (None, None),
+            // Untaggable in its create call, it may still carry ownership tags set afterwards;
+            // another kind's (e.g. the other side's of a shared resource) do not name it.
+            (Identity::NaturalKey(_), None) => (
+                tags::split_owned(stack, self.description.tags(item))
+                    .map(|(a, _)| a)
+                    .filter(|a| a.kind() == D::KIND),
+                None,
+            ),
         };
         let mut props = to_props(&self.description.props(aws, item).await?);
         if let Some(t) = user_tags {
@@ -174,17 +219,22 @@ impl<D: Description> Adapter<D> {
             address,
             id: self.description.id(item),
             natural_key,
-            attrs: D::ATTRIBUTES
-                .iter()
-                .map(|a| (a.name.to_string(), (a.read)(aws, item)))
-                .collect(),
+            attrs: attrs::<D>(aws, item),
             props,
         }))
     }
 }
 
+/// The attributes of an item.
+fn attrs<D: Description>(aws: &Aws, item: &D::Item) -> Props {
+    D::ATTRIBUTES
+        .iter()
+        .map(|a| (a.name.to_string(), (a.read)(aws, item)))
+        .collect()
+}
+
 /// Typed props as the planner's plain map; `None` fields are left out.
-fn to_props<P: Serialize>(props: &P) -> Props {
+pub(crate) fn to_props<P: Serialize>(props: &P) -> Props {
     match serde_json::to_value(props) {
         Ok(Value::Object(map)) => map.into_iter().filter(|(_, v)| !v.is_null()).collect(),
         _ => Props::new(),
@@ -217,7 +267,10 @@ impl<D: Description> Resource for Adapter<D> {
         self.doc.get_or_init(|| {
             let names: Vec<String> = D::ATTRIBUTES
                 .iter()
-                .map(|a| format!("`{}`", a.name))
+                .map(|a| match a.note {
+                    Some(note) => format!("`{}` ({note})", a.name),
+                    None => format!("`{}`", a.name),
+                })
                 .collect();
             // One string per type for the life of the process, so `doc` can stay `&'static`.
             Box::leak(format!("{} Attributes: {}.", D::SUMMARY, names.join(", ")).into_boxed_str())
@@ -291,21 +344,34 @@ impl<D: Description> Resource for Adapter<D> {
     ) -> Result<Observed, CloudError> {
         let have: D::Props = typed("update", &current.id, &current.props)?;
         let want: D::Props = typed("update", &current.id, desired)?;
-        for field in changed {
-            if field == "tags" {
-                if let Identity::Tags(tagger) | Identity::Named(tagger, _) = D::IDENTITY {
-                    let (set, remove) = tags::tag_changes(&current.props, desired);
-                    if !set.is_empty() || !remove.is_empty() {
-                        tagger.retag(aws, current, &set, &remove).await?;
-                    }
+        let fields: Vec<String> = changed.iter().filter(|f| *f != "tags").cloned().collect();
+        let now = self
+            .description
+            .update_fields(aws, current, &fields, &have, &want)
+            .await?;
+        if changed.iter().any(|f| f == "tags") {
+            if let Identity::Tags(tagger) | Identity::Named(tagger, _) = D::IDENTITY {
+                let (set, remove) = tags::tag_changes(&current.props, desired);
+                if !set.is_empty() || !remove.is_empty() {
+                    tagger.retag(aws, current, &set, &remove).await?;
                 }
-                continue;
             }
-            self.description
-                .update(aws, &current.id, field, &have, &want)
-                .await?;
         }
-        Ok(current.updated(desired, changed))
+        let mut next = current.updated(desired, changed);
+        // A natural key or an attribute made of an updated prop changes with it (a renamed alias).
+        next.natural_key = self.natural_key(&next.props).or(next.natural_key);
+        if let Some(item) = now {
+            next.attrs = attrs::<D>(aws, &item);
+        }
+        let followed = D::ATTRIBUTES
+            .iter()
+            .filter(|a| a.follows_prop && changed.iter().any(|c| c == a.name));
+        for attr in followed {
+            if let Some(v) = next.props.get(attr.name).cloned() {
+                next.attrs.insert(attr.name.to_string(), v);
+            }
+        }
+        Ok(next)
     }
 
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {

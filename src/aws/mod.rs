@@ -98,6 +98,18 @@ impl CloudError {
     }
 }
 
+/// The error of SDK call `operation` on `target`, for `.map_err(sdk("CreateVpc", id))`.
+pub fn sdk<E, R>(
+    operation: &'static str,
+    target: impl fmt::Display,
+) -> impl FnOnce(SdkError<E, R>) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    move |err| CloudError::from_sdk(operation, target, err)
+}
+
 /// Counts every request attempt sent to AWS, for `stats.api_calls`.
 #[derive(Debug, Clone, Default)]
 struct CallCounter(Arc<AtomicU64>);
