@@ -1,6 +1,7 @@
 //! Script errors for people: file:line:column, the source line with a caret, the call chain, a hint.
 
-use crate::engine::{self, Sources};
+use crate::engine;
+use crate::session::Sources;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
 use rhai::{EvalAltResult, ParseErrorType, Position};
 

@@ -1,7 +1,8 @@
 //! `eprun docs`: the reference of every registered function, from its doc comment.
 
 use crate::cli::Global;
-use crate::engine::{self, Session};
+use crate::engine;
+use crate::session::Session;
 use crate::error::{Error, Result};
 use crate::project::Project;
 use serde_json::Value;

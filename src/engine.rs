@@ -1,14 +1,13 @@
 //! The Rhai engine: limits, sandbox, module resolution and the registered API.
 
 use crate::api;
-use crate::declaration::Declarations;
-use crate::project::Project;
+use crate::session::{Session, Sources};
 use rhai::module_resolvers::ModuleResolver;
 use rhai::{AST, Engine, EvalAltResult, Module, Position, Scope};
 
 /// A compiled module, shared between the scripts that import it.
 type SharedModule = Arc<Module>;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -19,96 +18,6 @@ static STDLIB: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MAN
 pub const MAX_OPERATIONS: u64 = 20_000_000;
 /// The deepest call chain a script may build (runaway recursion).
 pub const MAX_CALL_LEVELS: usize = 64;
-
-/// Source texts by name, kept so errors can quote the line they point at.
-#[derive(Debug, Clone, Default)]
-pub struct Sources(Arc<Mutex<BTreeMap<String, String>>>);
-
-impl Sources {
-    /// Remembers a source text.
-    pub fn insert(&self, name: &str, text: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_string(), text.to_string());
-    }
-
-    /// The text of a source, if known.
-    pub fn get(&self, name: &str) -> Option<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .cloned()
-    }
-}
-
-/// Everything the registered functions of one run share.
-#[derive(Clone)]
-pub struct Session {
-    /// The project the script belongs to.
-    pub project: Project,
-    /// `--env`: replaces the environment the script names.
-    pub env_override: Option<String>,
-    /// Sources seen so far.
-    pub sources: Sources,
-    /// What the script declared.
-    pub declarations: Arc<Mutex<Declarations>>,
-    /// The async runtime, for functions that call AWS from synchronous Rhai.
-    pub runtime: tokio::runtime::Handle,
-    /// AWS and Kubernetes connections for imperative calls, per environment.
-    pub connections: Arc<crate::connections::Connections>,
-    /// Whether mutating calls are made or only shown (dry run), and where they are recorded.
-    pub mutations: Arc<crate::mutation::Mutations>,
-}
-
-impl Session {
-    /// A session for scripts of `project`.
-    pub fn new(
-        project: Project,
-        env_override: Option<String>,
-        runtime: tokio::runtime::Handle,
-    ) -> Self {
-        Self {
-            project,
-            env_override,
-            sources: Sources::default(),
-            declarations: Arc::new(Mutex::new(Declarations::default())),
-            runtime,
-            connections: Arc::default(),
-            mutations: Arc::default(),
-        }
-    }
-
-    /// The environment imperative calls act on: the innermost `in_env`, else the stack's, else `--env`.
-    pub fn environment(&self) -> Result<crate::environment::Environment, String> {
-        if let Some(env) = self.connections.scoped() {
-            return Ok(env);
-        }
-        if let Some(env) = self.declarations().environment.clone() {
-            return Ok(env);
-        }
-        match &self.env_override {
-            Some(name) => crate::environment::Environment::load(&self.project, name)
-                .map_err(|e| e.to_string()),
-            None => Err(
-                "no environment: pass `--env NAME` (e.g. `--env prod/us-east-1`) or call `stack(...)`"
-                    .into(),
-            ),
-        }
-    }
-
-    /// The AWS connection (with Kubernetes attached) of the current environment.
-    pub fn aws(&self) -> Result<crate::aws::Aws, String> {
-        let env = self.environment()?;
-        Ok(self.runtime.block_on(self.connections.for_env(&env)))
-    }
-
-    /// Locks the declarations.
-    pub fn declarations(&self) -> std::sync::MutexGuard<'_, Declarations> {
-        self.declarations.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
 
 /// Builds a sandboxed engine with the eprun API registered.
 pub fn build(session: &Session) -> Engine {

@@ -23,6 +23,9 @@ pub enum Error {
     /// Apply stopped after a failure; state was saved.
     #[error(transparent)]
     Apply(#[from] crate::applier::ApplyError),
+    /// No project holds the script or the current directory.
+    #[error(transparent)]
+    Project(#[from] crate::project::ProjectError),
     /// A command was used wrongly.
     #[error("{message}")]
     Usage {

@@ -43,7 +43,7 @@ pub fn register(engine: &mut rhai::Engine) {
         .register_indexer_get(
             |h: &mut Handle, key: &str| -> Result<String, Box<rhai::EvalAltResult>> {
                 h.attribute(key)
-                    .map_err(|e| crate::api::fail(e, rhai::Position::NONE))
+                    .map_err(|e| crate::raise::fail(e, rhai::Position::NONE))
             },
         )
         .register_fn("to_string", |h: &mut Handle| h.address.to_string())

@@ -32,6 +32,8 @@ pub mod resource;
 pub mod runbook;
 pub mod schema;
 pub mod script;
+pub mod session;
+pub mod raise;
 pub mod secret;
 pub mod state;
 pub mod state_store;

@@ -7,7 +7,7 @@ use crate::plan::{Action, Change, FieldChange, Plan, Stats};
 use crate::resource::{self, Observed, Props, ReadHints, Resource};
 use crate::schema::normalize_props;
 use crate::state::{State, Status};
-use crate::token::{self, TokenRef};
+use crate::token::{self, TokenRef, display};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -408,20 +408,6 @@ fn resolve_known(props: &Props, nodes: &BTreeMap<Address, Node>) -> Props {
 
 fn resolve_known_value(v: &Value, nodes: &BTreeMap<Address, Node>) -> Value {
     token::resolve(v, &|r| known_attr(nodes, r))
-}
-
-/// A value for people: tokens become `(known after apply)`.
-pub fn display(v: &Value) -> Value {
-    match v {
-        Value::String(s) => Value::String(token::display_str(s)),
-        Value::Array(items) => Value::Array(items.iter().map(display).collect()),
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (token::display_str(k), display(v)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
 }
 
 fn create_fields(res: &dyn Resource, desired: &Props) -> Vec<FieldChange> {

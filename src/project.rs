@@ -1,8 +1,27 @@
 //! The project: the nearest ancestor of a script that holds `environments/` (for a script written
 //! outside any project, the one of the current directory).
 
-use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
+
+/// Why no project was found.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// A path could not be read.
+    #[error("cannot {action} `{path}`: {source}")]
+    Io {
+        /// What eprun was doing.
+        action: &'static str,
+        /// The path.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// No folder above the start holds `environments/`.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+type Result<T> = std::result::Result<T, ProjectError>;
 
 /// A project root and the paths eprun keeps under it.
 #[derive(Debug, Clone)]
@@ -18,13 +37,13 @@ impl Project {
         } else {
             start
         };
-        let abs = std::fs::canonicalize(start).map_err(|source| Error::Io {
+        let abs = std::fs::canonicalize(start).map_err(|source| ProjectError::Io {
             action: "open",
             path: start.display().to_string(),
             source,
         })?;
         Self::above(&abs).ok_or_else(|| {
-            Error::usage(format!(
+            ProjectError::NotFound(format!(
                 "no project found: no folder above `{}` holds `environments/`",
                 start.display()
             ))
@@ -34,7 +53,7 @@ impl Project {
     /// The project of a script given on the command line: the one holding the script, or, for a
     /// script written outside any project (`/tmp/fix.rhai`), the one of the current directory.
     pub fn of_script(script: &Path) -> Result<Self> {
-        let cwd = std::env::current_dir().map_err(|source| Error::Io {
+        let cwd = std::env::current_dir().map_err(|source| ProjectError::Io {
             action: "read",
             path: "the current directory".into(),
             source,
@@ -49,7 +68,7 @@ impl Project {
         } else {
             script
         };
-        let abs = std::fs::canonicalize(cwd.join(script)).map_err(|source| Error::Io {
+        let abs = std::fs::canonicalize(cwd.join(script)).map_err(|source| ProjectError::Io {
             action: "open",
             path: script.display().to_string(),
             source,
@@ -58,7 +77,7 @@ impl Project {
             return Ok(found);
         }
         Self::above(cwd).ok_or_else(|| {
-            Error::usage(format!(
+            ProjectError::NotFound(format!(
                 "no project found: neither a folder above `{}` nor one above the current directory `{}` holds `environments/`\nhint: run eprun from inside the project (a script written elsewhere, like `/tmp/fix.rhai`, then runs in it)",
                 script.display(),
                 cwd.display()

@@ -7,7 +7,7 @@
 //! their session through [`current`].
 
 use crate::connections::{Connections, ScopeGuard};
-use crate::engine::Session;
+use crate::session::Session;
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::journal::{

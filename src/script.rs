@@ -2,7 +2,8 @@
 
 use crate::declaration::Declarations;
 use crate::diagnostic::{self, Audience};
-use crate::engine::{self, Session};
+use crate::engine;
+use crate::session::Session;
 use crate::error::{Error, Result};
 use crate::project::Project;
 use std::path::{Path, PathBuf};

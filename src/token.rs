@@ -149,6 +149,20 @@ pub fn display_str(s: &str) -> String {
         .collect()
 }
 
+/// A value for people: tokens become `(known after apply)`.
+pub fn display(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(display_str(s)),
+        Value::Array(items) => Value::Array(items.iter().map(display).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (display_str(k), display(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

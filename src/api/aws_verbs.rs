@@ -12,7 +12,7 @@
 use super::{Services, fail};
 use crate::aws::verbs::{self, interruptible};
 use crate::aws::{Aws, CloudError};
-use crate::engine::Session;
+use crate::session::Session;
 use crate::value::{to_dynamic, to_json};
 use rhai::{
     Dynamic, EvalAltResult, FuncRegistration, INT, ImmutableString, Module, NativeCallContext,

@@ -4,7 +4,7 @@ use super::fail;
 use super::resources::Meta;
 use super::stack::origin;
 use crate::declaration::Declaration;
-use crate::engine::Session;
+use crate::session::Session;
 use crate::handle::Handle;
 use crate::k8s::catalog;
 use crate::k8s::manifest;

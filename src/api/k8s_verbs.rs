@@ -4,7 +4,7 @@
 
 use super::fail;
 use crate::aws::{CloudError, CloudErrorKind};
-use crate::engine::Session;
+use crate::session::Session;
 use crate::k8s::Kube;
 use crate::k8s::api_error;
 use crate::k8s::verbs::wait::{self, Condition, PollError, poll};

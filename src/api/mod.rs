@@ -9,8 +9,10 @@ mod secrets;
 mod stack;
 mod util;
 
-use crate::engine::Session;
-use rhai::{Engine, EvalAltResult, Position};
+use crate::session::Session;
+use rhai::Engine;
+
+pub(crate) use crate::raise::fail;
 
 /// Registers the whole eprun API into an engine.
 pub fn register(engine: &mut Engine, session: &Session) {
@@ -36,8 +38,3 @@ pub fn register(engine: &mut Engine, session: &Session) {
 
 /// The `aws::<service>` sub-modules while they are filled, by service name.
 pub(crate) type Services = std::collections::BTreeMap<&'static str, rhai::Module>;
-
-/// A script error at a position.
-pub(crate) fn fail(message: impl Into<String>, pos: Position) -> Box<EvalAltResult> {
-    Box::new(EvalAltResult::ErrorRuntime(message.into().into(), pos))
-}

@@ -4,7 +4,7 @@ use super::fail;
 use super::stack::origin;
 use crate::address::Address;
 use crate::declaration::Declaration;
-use crate::engine::Session;
+use crate::session::Session;
 use crate::handle::Handle;
 use crate::resource::{self, Props, Resource};
 use crate::schema::{self, Kind};

@@ -3,7 +3,7 @@
 
 use super::fail;
 use crate::diagnostic;
-use crate::engine::Session;
+use crate::session::Session;
 use crate::environment::Environment;
 use crate::runbook::{self, Begin, Declared, Outcome, ParamDecl};
 use crate::secret::{REDACTED, Secret};

@@ -4,7 +4,7 @@
 
 use super::{Services, fail};
 use crate::aws::{CloudError, CloudErrorKind};
-use crate::engine::Session;
+use crate::session::Session;
 use crate::secret::{REDACTED, Secret};
 use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, NativeCallContext, Position};
 use std::io::{IsTerminal, Read};

@@ -2,7 +2,7 @@
 
 use super::fail;
 use crate::declaration::Origin;
-use crate::engine::Session;
+use crate::session::Session;
 use crate::environment::Environment;
 use crate::value::{to_dynamic, to_json};
 use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, NativeCallContext};

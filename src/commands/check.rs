@@ -1,7 +1,8 @@
 //! `eprun check`: compile everything, no network.
 
 use super::exit;
-use crate::engine::{self, Session};
+use crate::engine;
+use crate::session::Session;
 use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::script::script_error;

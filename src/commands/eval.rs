@@ -3,7 +3,8 @@
 
 use super::{exit, print_json};
 use crate::cli::Global;
-use crate::engine::{self, Session};
+use crate::engine;
+use crate::session::Session;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::project::Project;

@@ -3,7 +3,7 @@
 use crate::cli::Global;
 use crate::commands::exit;
 use crate::error::{Error, Result};
-use crate::planner::display;
+use crate::token::display;
 use crate::script;
 use crate::state_store;
 use crate::token;

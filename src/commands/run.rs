@@ -2,7 +2,8 @@
 
 use super::print_json;
 use crate::cli::Global;
-use crate::engine::{self, Session};
+use crate::engine;
+use crate::session::Session;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::journal::{self, Record, RunStatus, S3Location};

@@ -5,7 +5,7 @@ use crate::applier::{self, ApplyOptions};
 use crate::aws::Aws;
 use crate::cli::Global;
 use crate::declaration::Declarations;
-use crate::engine::Session;
+use crate::session::Session;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::plan::Stats;

@@ -425,7 +425,7 @@ fn walk(
         out.push(FieldChange {
             name: path.to_string(),
             before: have.cloned(),
-            after: Some(crate::planner::display(want)),
+            after: Some(crate::token::display(want)),
             forces_replacement: false,
             conflict: None,
         });
