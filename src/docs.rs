@@ -2,9 +2,9 @@
 
 use crate::cli::Global;
 use crate::engine;
-use crate::session::Session;
 use crate::error::{Error, Result};
 use crate::project::Project;
+use crate::session::Session;
 use serde_json::Value;
 
 /// One documented function.
@@ -127,7 +127,7 @@ pub fn print(g: &Global) -> Result<u8> {
             .iter()
             .map(|d| serde_json::json!({"name": d.name, "signatures": d.signatures, "doc": d.doc}))
             .collect();
-        crate::commands::print_json(&Value::Array(list));
+        crate::style::print_json(&Value::Array(list));
         return Ok(0);
     }
     println!("# eprun script API\n");

@@ -7,13 +7,13 @@
 //! their session through [`current`].
 
 use crate::connections::{Connections, ScopeGuard};
-use crate::session::Session;
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::journal::{
     self, Caller, Event, Journal, Origin, Record, RunStatus, S3Location, StepStatus,
 };
 use crate::project::Project;
+use crate::session::Session;
 use crate::style;
 use serde_json::Value;
 use std::collections::BTreeMap;

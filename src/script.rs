@@ -3,9 +3,9 @@
 use crate::declaration::Declarations;
 use crate::diagnostic::{self, Audience};
 use crate::engine;
-use crate::session::Session;
 use crate::error::{Error, Result};
 use crate::project::Project;
+use crate::session::Session;
 use std::path::{Path, PathBuf};
 
 /// A script that ran to the end.

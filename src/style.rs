@@ -42,3 +42,11 @@ pub fn bold(s: &str) -> String {
 pub fn dim(s: &str) -> String {
     Style::new().dim().apply_to(s).to_string()
 }
+
+/// Prints a JSON value to stdout.
+pub fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}

@@ -4,7 +4,6 @@
 
 use super::fail;
 use crate::aws::{CloudError, CloudErrorKind};
-use crate::session::Session;
 use crate::k8s::Kube;
 use crate::k8s::api_error;
 use crate::k8s::verbs::wait::{self, Condition, PollError, poll};
@@ -12,6 +11,7 @@ use crate::k8s::verbs::{
     self, KindRef, Target, VerbError, brief, deployment, logs, node, object_value, objects,
     rollout, scale,
 };
+use crate::session::Session;
 use crate::value::{to_dynamic, to_json};
 use rhai::{
     Dynamic, EvalAltResult, FnPtr, FuncRegistration, INT, Module, NativeCallContext, Position,

@@ -3,10 +3,10 @@
 
 use super::fail;
 use crate::diagnostic;
-use crate::session::Session;
 use crate::environment::Environment;
 use crate::runbook::{self, Begin, Declared, Outcome, ParamDecl};
 use crate::secret::{REDACTED, Secret};
+use crate::session::Session;
 use crate::value::{to_dynamic, to_json};
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, NativeCallContext};
 use serde_json::Value;

@@ -4,8 +4,8 @@
 
 use super::{Services, fail};
 use crate::aws::{CloudError, CloudErrorKind};
-use crate::session::Session;
 use crate::secret::{REDACTED, Secret};
+use crate::session::Session;
 use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, NativeCallContext, Position};
 use std::io::{IsTerminal, Read};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,8 +2,8 @@
 
 use super::fail;
 use crate::declaration::Origin;
-use crate::session::Session;
 use crate::environment::Environment;
+use crate::session::Session;
 use crate::value::{to_dynamic, to_json};
 use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, NativeCallContext};
 

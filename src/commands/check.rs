@@ -2,10 +2,10 @@
 
 use super::exit;
 use crate::engine;
-use crate::session::Session;
 use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::script::script_error;
+use crate::session::Session;
 use rhai::{ASTNode, Engine, EvalAltResult, Expr, Position, Stmt};
 use std::path::{Path, PathBuf};
 

@@ -1,15 +1,16 @@
 //! `eprun eval EXPR`: one expression, its result printed as JSON. An expression that makes a
 //! mutating call is journaled as an ad-hoc run (runbook `eval`, [`Run::adhoc`]).
 
-use super::{exit, print_json};
+use super::exit;
 use crate::cli::Global;
 use crate::engine;
-use crate::session::Session;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::runbook::Run;
 use crate::script::script_error;
+use crate::session::Session;
+use crate::style::print_json;
 use std::path::Path;
 
 /// The source name of the expression, in errors and as the journal's `file`.

@@ -100,11 +100,3 @@ pub fn confirm(question: &str, yes: bool) -> Result<bool> {
         })?;
     Ok(answer.trim() == "yes")
 }
-
-/// Prints a JSON value to stdout.
-pub fn print_json(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
-}

@@ -3,10 +3,10 @@
 use crate::cli::Global;
 use crate::commands::exit;
 use crate::error::{Error, Result};
-use crate::token::display;
 use crate::script;
 use crate::state_store;
 use crate::token;
+use crate::token::display;
 use serde_json::Value;
 use std::path::Path;
 

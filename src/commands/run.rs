@@ -1,16 +1,15 @@
 //! `eprun run FILE`: a runbook's steps in order, with a journal, dry run and resume.
 
-use super::print_json;
 use crate::cli::Global;
 use crate::engine;
-use crate::session::Session;
-use crate::environment::Environment;
 use crate::error::{Error, Result};
-use crate::journal::{self, Record, RunStatus, S3Location};
+use crate::journal::{self, Record, RunStatus};
 use crate::project::Project;
 use crate::runbook::{self, Resumed, Run, Settings, Stop};
 use crate::script::script_error;
+use crate::session::Session;
 use crate::style;
+use crate::style::print_json;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -339,12 +338,4 @@ async fn load_resumable(
         );
     }
     Ok((id, records))
-}
-
-/// The S3 journal location of `--env`, when that environment keeps state in S3.
-pub(super) fn s3_location(project: &Project, g: &Global) -> Result<Option<S3Location>> {
-    match &g.env {
-        Some(name) => Ok(S3Location::of(&Environment::load(project, name)?)),
-        None => Ok(None),
-    }
 }

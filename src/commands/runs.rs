@@ -1,12 +1,13 @@
 //! `eprun runs list|show ID`: runbook journals, local and (with `--env` naming an environment
 //! whose state is in S3) the team's copies in the state bucket.
 
-use super::print_json;
 use crate::cli::{Global, RunsAction};
+use crate::environment::Environment;
 use crate::error::{Error, Result};
-use crate::journal::{self, Event, Record, StepStatus, Summary};
+use crate::journal::{self, Event, Record, S3Location, StepStatus, Summary};
 use crate::project::Project;
 use crate::style;
+use crate::style::print_json;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,7 +33,7 @@ async fn all_runs(project: &Project, g: &Global) -> Result<BTreeMap<String, Vec<
             Err(e) => eprintln!("{} {e}", style::yellow("warning:")),
         }
     }
-    if let Some(s3) = super::run::s3_location(project, g)? {
+    if let Some(s3) = s3_location(project, g)? {
         let ids = s3.list().await.map_err(Error::Aws)?;
         for id in ids {
             if runs.contains_key(&id) {
@@ -60,7 +61,7 @@ pub(super) async fn resolve_id(project: &Project, given: &str, g: &Global) -> Re
         return Ok(given.to_string());
     }
     let mut ids = journal::local_ids(project);
-    if let Some(s3) = super::run::s3_location(project, g)? {
+    if let Some(s3) = s3_location(project, g)? {
         ids.extend(s3.list().await.map_err(Error::Aws)?);
     }
     ids.sort();
@@ -90,7 +91,7 @@ pub(super) async fn resolve_id(project: &Project, given: &str, g: &Global) -> Re
 /// A journal from the S3 bucket of `--env`: its text and location.
 pub(super) async fn fetch_s3(g: &Global, id: &str) -> Result<Option<(String, String)>> {
     let project = Project::find(Path::new("."))?;
-    let Some(s3) = super::run::s3_location(&project, g)? else {
+    let Some(s3) = s3_location(&project, g)? else {
         return Ok(None);
     };
     Ok(s3
@@ -410,6 +411,14 @@ fn timeline(id: &str, records: &[Record], location: &str) -> String {
         out.push_str(&format!("{at}  {line}\n"));
     }
     out
+}
+
+/// The S3 journal location of `--env`, when that environment keeps state in S3.
+fn s3_location(project: &Project, g: &Global) -> Result<Option<S3Location>> {
+    match &g.env {
+        Some(name) => Ok(S3Location::of(&Environment::load(project, name)?)),
+        None => Ok(None),
+    }
 }
 
 #[cfg(test)]

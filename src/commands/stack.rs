@@ -1,11 +1,10 @@
 //! `plan`, `apply`, `destroy`, `outputs` and `eprun FILE` on stacks.
 
-use super::{confirm, exit, print_json};
+use super::{confirm, exit};
 use crate::applier::{self, ApplyOptions};
 use crate::aws::Aws;
 use crate::cli::Global;
 use crate::declaration::Declarations;
-use crate::session::Session;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::plan::Stats;
@@ -14,8 +13,10 @@ use crate::progress::Progress;
 use crate::project::Project;
 use crate::runbook::Run;
 use crate::script::{self, Evaluated};
+use crate::session::Session;
 use crate::state::State;
 use crate::state_store::{self, LockGuard, StateStore};
+use crate::style::print_json;
 use std::path::Path;
 use std::time::Instant;
 

@@ -1,11 +1,12 @@
 //! `eprun state list|show|rm|unlock|pull`.
 
-use super::{exit, print_json};
+use super::exit;
 use crate::cli::{Global, StateAction};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::state_store;
+use crate::style::print_json;
 
 /// Runs a state subcommand on the stack named by `--env`.
 pub async fn run(action: StateAction, g: &Global) -> Result<u8> {

@@ -7,12 +7,12 @@ use crate::cli::Global;
 use crate::diagnostic::Audience;
 use crate::docs::FnDoc;
 use crate::engine;
-use crate::session::Session;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::runbook::Run;
 use crate::script::script_error_for;
+use crate::session::Session;
 use helper::ReplHelper;
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Module, Scope};
 use rustyline::error::ReadlineError;
@@ -480,7 +480,7 @@ fn show(engine: &Engine, value: Dynamic) {
         return;
     }
     match crate::value::to_json(&value) {
-        Ok(json) => crate::commands::print_json(&json),
+        Ok(json) => crate::style::print_json(&json),
         // Handles and the like: `to_string` is what `print` would show.
         Err(_) => match engine.eval_fn_call::<String>("to_string", None, (value.clone(),)) {
             Ok(text) => println!("{text}"),
