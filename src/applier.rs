@@ -1,13 +1,15 @@
 //! The applier: carries out a plan in parallel, in dependency order, saving state after every step.
 
 use crate::address::Address;
-use crate::aws::{Aws, CloudError, ownership_tags};
+use crate::cloud_error::CloudError;
+use crate::context::Context;
 use crate::plan::Action;
 use crate::planner::Planned;
 use crate::progress::Progress;
 use crate::resource::{self, CreateRequest, Observed, Props};
 use crate::state::{ResourceState, State, Status};
 use crate::state_store::{StateError, StateStore};
+use crate::tags::ownership_tags;
 use crate::token;
 use crate::walk::Walk;
 use futures::future::BoxFuture;
@@ -112,7 +114,7 @@ enum Outcome {
 }
 
 struct Run<'a> {
-    aws: &'a Aws,
+    cx: &'a Context,
     store: &'a dyn StateStore,
     state: &'a mut State,
     planned: &'a Planned,
@@ -124,7 +126,7 @@ struct Run<'a> {
 
 /// Carries out a plan; `state` is updated and saved as each step completes.
 pub async fn apply(
-    aws: &Aws,
+    cx: &Context,
     store: &dyn StateStore,
     state: &mut State,
     planned: &Planned,
@@ -134,7 +136,7 @@ pub async fn apply(
         state.resources.remove(gone);
     }
     let mut run = Run {
-        aws,
+        cx,
         store,
         state,
         planned,
@@ -395,7 +397,7 @@ impl Run<'_> {
         let Some(res) = resource::lookup(address.kind()) else {
             return Ok(Start::Done);
         };
-        let aws = self.aws.in_region(&node.region);
+        let cx = self.cx.in_region(&node.region);
         let step = change.clone();
         let began = Instant::now();
         if let Change::Delete(_) = change {
@@ -406,7 +408,7 @@ impl Run<'_> {
                 .progress
                 .line(&format!("  - {address}: deleting…"));
             return Ok(Start::Running(Box::pin(async move {
-                let r = res.delete(&aws, &current).await.map(|_| Outcome::Deleted);
+                let r = res.delete(&cx, &current).await.map(|_| Outcome::Deleted);
                 (step, began, r)
             })));
         }
@@ -437,7 +439,7 @@ impl Run<'_> {
                     .line(&format!("  ~ {address}: updating {}…", changed.join(", ")));
                 Ok(Start::Running(Box::pin(async move {
                     let r = res
-                        .update(&aws, &current, &resolved, &changed)
+                        .update(&cx, &current, &resolved, &changed)
                         .await
                         .map(Outcome::Updated);
                     (step, began, r)
@@ -463,7 +465,7 @@ impl Run<'_> {
                         props: &resolved,
                         tags,
                     };
-                    let r = res.create(&aws, &req).await.map(Outcome::Created);
+                    let r = res.create(&cx, &req).await.map(Outcome::Created);
                     (step, began, r)
                 })))
             }

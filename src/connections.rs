@@ -1,45 +1,46 @@
 //! The connections imperative calls use: AWS and Kubernetes per environment, opened on first use.
 
 use crate::aws::Aws;
+use crate::context::Context;
 use crate::environment::Environment;
 use crate::k8s::{Kube, Target};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Opens AWS for an environment's region, with its Kubernetes cluster attached when it has `[k8s]`.
-pub async fn open(env: &Environment) -> Aws {
+/// Opens AWS for an environment's region, and its Kubernetes cluster when it has `[k8s]`.
+pub async fn open(env: &Environment) -> Context {
     open_with(env, false).await
 }
 
 /// Like [`open`]; `force_conflicts` lets server-side applies take fields other managers own.
-pub async fn open_with(env: &Environment, force_conflicts: bool) -> Aws {
+pub async fn open_with(env: &Environment, force_conflicts: bool) -> Context {
     let aws = Aws::load(&env.region).await;
+    let cx = Context::new().with(aws.clone());
     match Target::of(env) {
         Some(target) => {
-            let kube = Kube::new(target, aws.clone()).with_force_conflicts(force_conflicts);
-            aws.with_kube(Arc::new(kube))
+            cx.with(Kube::new(target, Arc::new(aws)).with_force_conflicts(force_conflicts))
         }
-        None => aws,
+        None => cx,
     }
 }
 
 /// One connection per environment for a session, and the environments `in_env` scopes select.
 #[derive(Default)]
 pub struct Connections {
-    by_env: tokio::sync::Mutex<HashMap<String, Aws>>,
+    by_env: tokio::sync::Mutex<HashMap<String, Context>>,
     scopes: Mutex<Vec<Environment>>,
 }
 
 impl Connections {
     /// The connection for `env`, opened once per session.
-    pub async fn for_env(&self, env: &Environment) -> Aws {
+    pub async fn for_env(&self, env: &Environment) -> Context {
         let mut map = self.by_env.lock().await;
-        if let Some(aws) = map.get(&env.name) {
-            return aws.clone();
+        if let Some(cx) = map.get(&env.name) {
+            return cx.clone();
         }
-        let aws = open(env).await;
-        map.insert(env.name.clone(), aws.clone());
-        aws
+        let cx = open(env).await;
+        map.insert(env.name.clone(), cx.clone());
+        cx
     }
 
     /// The environment of the innermost `in_env` scope, if any.

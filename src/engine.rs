@@ -21,6 +21,7 @@ pub const MAX_CALL_LEVELS: usize = 64;
 
 /// Builds a sandboxed engine with the eprun API registered.
 pub fn build(session: &Session) -> Engine {
+    crate::providers::install();
     let mut engine = Engine::new();
     engine
         .set_max_operations(MAX_OPERATIONS)

@@ -6,8 +6,10 @@ pub mod applier;
 pub mod aws;
 pub mod cli;
 pub mod cloud_error;
+pub mod cluster;
 pub mod commands;
 pub mod connections;
+pub mod context;
 pub mod declaration;
 pub mod diagnostic;
 pub mod discover;
@@ -26,6 +28,7 @@ pub mod plan_view;
 pub mod planner;
 pub mod progress;
 pub mod project;
+pub mod providers;
 pub mod raise;
 pub mod recursion;
 pub mod repl;
@@ -38,6 +41,7 @@ pub mod session;
 pub mod state;
 pub mod state_store;
 pub mod style;
+pub mod tags;
 pub mod token;
 pub mod value;
 pub mod walk;
@@ -52,6 +56,7 @@ pub fn main(cli: cli::Cli) -> u8 {
     style::init(cli.global.no_color);
     init_tracing(cli.global.verbose);
     interrupt::install();
+    providers::install();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,7 +1,8 @@
 //! The planner: compares declarations with what exists (refreshed in batches) and decides each change.
 
 use crate::address::Address;
-use crate::aws::{Aws, CloudError};
+use crate::cloud_error::CloudError;
+use crate::context::Context;
 use crate::declaration::Declarations;
 use crate::plan::{Action, Change, FieldChange, Plan, Stats};
 use crate::resource::{self, Observed, Props, ReadHints, Resource};
@@ -80,12 +81,16 @@ pub fn refresh_groups(decls: &Declarations, state: &State) -> Groups {
 pub type Groups = BTreeMap<(String, String), ReadHints>;
 
 /// Reads each group with one batched, paginated call per type and region, all in parallel.
-pub async fn read_groups(aws: &Aws, stack: &str, groups: Groups) -> Result<Vec<Found>, CloudError> {
+pub async fn read_groups(
+    cx: &Context,
+    stack: &str,
+    groups: Groups,
+) -> Result<Vec<Found>, CloudError> {
     let reads = groups.into_iter().filter_map(|((kind, region), hints)| {
         let res = resource::lookup(&kind)?;
-        let aws = aws.in_region(&region);
+        let cx = cx.in_region(&region);
         Some(async move {
-            let found = res.read_all(&aws, stack, &hints).await?;
+            let found = res.read_all(&cx, stack, &hints).await?;
             Ok::<_, CloudError>(
                 found
                     .into_iter()
@@ -470,6 +475,7 @@ mod tests {
     }
 
     fn declare(d: &mut Declarations, address: &str, p: Value) {
+        crate::providers::install();
         d.add(Declaration {
             address: addr(address),
             region: "us-east-1".into(),
@@ -620,6 +626,7 @@ mod tests {
     }
 
     fn recorded(kind: &str, protect: bool) -> ResourceState {
+        crate::providers::install();
         ResourceState {
             kind: kind.into(),
             region: "us-east-1".into(),

@@ -1,11 +1,13 @@
-//! The `Resource` trait: what every AWS resource type implements, and the registry of types.
+//! The `Resource` trait: what every resource type implements, and the registry of types.
 
 use crate::address::Address;
-use crate::aws::{Aws, CloudError};
+use crate::cloud_error::CloudError;
+use crate::context::Context;
 use crate::schema::Field;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 /// Plain props or attributes of one resource.
 pub type Props = Map<String, Value>;
@@ -91,25 +93,25 @@ pub trait Resource: Send + Sync + 'static {
     /// Reads every resource of this type that the stack owns, in one batched, paginated call.
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError>;
 
     /// Creates the resource with its ownership tags in the same call and waits until it is usable.
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError>;
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError>;
 
     /// Changes the updatable fields listed in `changed` to their values in `desired`.
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError>;
 
     /// Deletes the resource and waits until it is gone.
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError>;
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError>;
 }
 
 /// Read access to the props of resources declared so far, for cross-resource checks.
@@ -118,17 +120,35 @@ pub trait DeclaredProps {
     fn props_of(&self, address: &Address) -> Option<&Props>;
 }
 
-/// Every resource type eprun knows, in a stable order.
-pub fn registry() -> &'static [&'static dyn Resource] {
-    crate::aws::RESOURCES
+/// Every resource type of the providers: listed ones by kind, and families by kind prefix.
+pub struct Registry {
+    /// The types in the order `eprun docs` lists them.
+    pub types: &'static [&'static dyn Resource],
+    /// Types that serve every kind under a prefix (`k8s.` for Kubernetes objects).
+    pub families: &'static [(&'static str, &'static dyn Resource)],
 }
 
-/// The resource type for a kind such as `ec2.vpc`; every `k8s.<kind>` is a Kubernetes object.
+/// The registry the providers installed.
+static REGISTRY: OnceLock<Registry> = OnceLock::new();
+
+/// Installs the providers' types; the first call wins, later ones change nothing.
+pub fn install(registry: Registry) {
+    let _ = REGISTRY.set(registry);
+}
+
+/// Every listed resource type, in a stable order (none before [`install`]).
+pub fn registry() -> &'static [&'static dyn Resource] {
+    REGISTRY.get().map_or(&[], |r| r.types)
+}
+
+/// The resource type for a kind such as `ec2.vpc` or `k8s.Deployment`.
 pub fn lookup(kind: &str) -> Option<&'static dyn Resource> {
-    if kind.starts_with("k8s.") {
-        return Some(&crate::k8s::object::KUBE_OBJECT);
-    }
-    registry().iter().copied().find(|r| r.kind() == kind)
+    let r = REGISTRY.get()?;
+    r.families
+        .iter()
+        .find(|(prefix, _)| kind.starts_with(prefix))
+        .map(|(_, res)| *res)
+        .or_else(|| r.types.iter().copied().find(|t| t.kind() == kind))
 }
 
 impl Observed {
@@ -146,7 +166,7 @@ impl Observed {
 }
 
 /// Treats "already gone" as success, for deletes.
-pub fn gone_ok(result: Result<(), crate::aws::CloudError>) -> Result<(), crate::aws::CloudError> {
+pub fn gone_ok(result: Result<(), CloudError>) -> Result<(), CloudError> {
     match result {
         Err(e) if e.is_not_found() => Ok(()),
         other => other,

@@ -954,7 +954,10 @@ async fn caller_identity(connections: &Connections, env: Option<&Environment>) -
     let Some(env) = env else {
         return unknown("no environment: pass `--env NAME` to record who ran it".into());
     };
-    let aws = connections.for_env(env).await;
+    let aws = match crate::aws::Aws::of(&connections.for_env(env).await) {
+        Ok(aws) => aws,
+        Err(e) => return unknown(e.to_string()),
+    };
     let call = aws.sts().get_caller_identity().send();
     match tokio::time::timeout(CALLER_TIMEOUT, call).await {
         Ok(Ok(out)) => Caller {

@@ -83,8 +83,13 @@ impl Session {
         }
     }
 
-    /// The AWS connection (with Kubernetes attached) of the current environment.
+    /// The AWS connection of the current environment.
     pub fn aws(&self) -> Result<crate::aws::Aws, String> {
+        crate::aws::Aws::of(&self.context()?).map_err(|e| e.to_string())
+    }
+
+    /// The connections of the current environment.
+    pub fn context(&self) -> Result<crate::context::Context, String> {
         let env = self.environment()?;
         Ok(self.runtime.block_on(self.connections.for_env(&env)))
     }

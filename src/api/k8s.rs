@@ -143,14 +143,14 @@ fn declare(
 /// Asks the cluster's discovery about a kind eprun does not know; only a definite "no such kind"
 /// is an error here (an unreachable cluster is reported by the plan).
 fn check_kind_by_discovery(session: &Session, api_version: &str, kind: &str) -> Result<(), String> {
-    let Ok(aws) = session.aws() else {
+    let Ok(cx) = session.context() else {
         return Ok(());
     };
-    let Ok(kube) = aws.kube() else {
+    let Ok(kube) = crate::k8s::Kube::of(&cx) else {
         return Ok(());
     };
     match session.runtime.block_on(kube.kind(api_version, kind)) {
-        Err(e) if e.kind == crate::aws::CloudErrorKind::Service("UnknownKind".into()) => {
+        Err(e) if e.is("UnknownKind") => {
             let hint = schema::suggest(kind, &catalog::kind_names())
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();

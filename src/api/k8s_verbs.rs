@@ -36,10 +36,10 @@ pub(super) fn register(k8s: &mut Module, session: &Session) {
 
 /// The current environment's cluster.
 fn kube(session: &Session, function: &str, pos: Position) -> Result<Arc<Kube>> {
-    let aws = session
-        .aws()
+    let cx = session
+        .context()
         .map_err(|e| fail(format!("`k8s::{function}`: {e}"), pos))?;
-    aws.kube().map_err(|e| fail(e.to_string(), pos))
+    Kube::of(&cx).map_err(|e| fail(e.to_string(), pos))
 }
 
 /// A verb's error as a script error (Ctrl-C as an interruption, which exits with 130).

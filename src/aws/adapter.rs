@@ -7,6 +7,7 @@
 
 use crate::address::Address;
 use crate::aws::{Aws, CloudError, CloudErrorKind, tags};
+use crate::context::Context;
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
@@ -305,10 +306,11 @@ impl<D: Description> Resource for Adapter<D> {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let mut out = Vec::new();
         for item in self.description.list(aws, stack, hints).await? {
             out.extend(self.observe(aws, stack, &item, None).await?);
@@ -316,7 +318,8 @@ impl<D: Description> Resource for Adapter<D> {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let target = req.address.to_string();
         let props: D::Props = typed("create", &target, req.props)?;
         let item = self
@@ -337,11 +340,12 @@ impl<D: Description> Resource for Adapter<D> {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let have: D::Props = typed("update", &current.id, &current.props)?;
         let want: D::Props = typed("update", &current.id, desired)?;
         let fields: Vec<String> = changed.iter().filter(|f| *f != "tags").cloned().collect();
@@ -374,7 +378,8 @@ impl<D: Description> Resource for Adapter<D> {
         Ok(next)
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         let props: D::Props = typed("delete", &current.id, &current.props)?;
         gone_ok(self.description.delete(aws, &current.id, &props).await)
     }
@@ -413,7 +418,7 @@ pub(crate) mod testing {
             tags: tags::ownership_tags("test", &address, &declared),
         };
         let observed = res
-            .create(aws, &req)
+            .create(&crate::context::Context::new().with(aws.clone()), &req)
             .await
             .expect("the mocked create succeeds");
         let changes = crate::planner::diff(res, &declared, &observed, &[]);

@@ -8,13 +8,14 @@ pub mod kms;
 pub mod route53;
 pub mod s3;
 pub mod secretsmanager;
-mod tags;
+use crate::tags;
 pub mod verbs;
 
 pub use tags::{ADDRESS_TAG, Owner, STACK_TAG, Tags, owner, ownership_tags};
 
 pub use crate::cloud_error::{CloudError, CloudErrorKind};
 use crate::cloud_error::{causes, innermost};
+use crate::context::{Connection, Context};
 use crate::resource::Resource;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -188,7 +189,6 @@ struct Shared {
 pub struct Aws {
     region: String,
     shared: Arc<Shared>,
-    kube: Option<Arc<crate::k8s::Kube>>,
 }
 
 impl Aws {
@@ -207,7 +207,6 @@ impl Aws {
                 interceptors: Vec::new(),
                 clients: Mutex::default(),
             }),
-            kube: None,
         }
     }
 
@@ -237,7 +236,6 @@ impl Aws {
                 interceptors: vec![SharedInterceptor::new(mock)],
                 clients: Mutex::default(),
             }),
-            kube: None,
         }
     }
 
@@ -246,26 +244,16 @@ impl Aws {
         Self {
             region: region.to_string(),
             shared: self.shared.clone(),
-            kube: self.kube.clone(),
         }
     }
 
-    /// The same connection, with the stack's Kubernetes cluster reachable through `kube()`.
-    pub fn with_kube(mut self, kube: Arc<crate::k8s::Kube>) -> Self {
-        self.kube = Some(kube);
-        self
-    }
-
-    /// The stack's Kubernetes connection.
-    pub fn kube(&self) -> Result<Arc<crate::k8s::Kube>, CloudError> {
-        self.kube.clone().ok_or_else(|| {
-            CloudError::new(
-                "connect",
-                "Kubernetes",
-                CloudErrorKind::Credentials,
-                "the environment has no `[k8s]` table saying how to reach the cluster",
-            )
-        })
+    /// The AWS connection of a context.
+    pub fn of(cx: &Context) -> Result<Aws, CloudError> {
+        let aws = cx.get::<Aws>(
+            "AWS",
+            "no AWS connection: the environment names a region to work in",
+        )?;
+        Ok(Aws::clone(&aws))
     }
 
     /// The region of this view.
@@ -312,6 +300,12 @@ impl Aws {
             .unwrap_or_else(|p| p.into_inner());
         let entry = map.entry(self.region.clone()).or_default();
         pick(entry, &self.shared)
+    }
+}
+
+impl Connection for Aws {
+    fn in_region(self: Arc<Self>, region: &str) -> Arc<dyn Connection> {
+        Arc::new(Aws::in_region(&self, region))
     }
 }
 

@@ -4,6 +4,7 @@ use super::{confirm, exit};
 use crate::applier::{self, ApplyOptions};
 use crate::aws::Aws;
 use crate::cli::Global;
+use crate::context::Context;
 use crate::declaration::Declarations;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
@@ -85,10 +86,10 @@ async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)
 }
 
 /// Refreshes, then plans; reads again whatever only a resolved token could name (a lost state).
-async fn refreshed_plan(l: &Loaded, decls: &Declarations) -> Result<(Planned, Aws)> {
-    let aws = crate::connections::open_with(&l.env, l.force_conflicts).await;
+async fn refreshed_plan(l: &Loaded, decls: &Declarations) -> Result<(Planned, Context)> {
+    let cx = crate::connections::open_with(&l.env, l.force_conflicts).await;
     let mut asked = planner::refresh_groups(&l.decls, &l.state);
-    let mut found = planner::read_groups(&aws, &l.env.name, asked.clone()).await?;
+    let mut found = planner::read_groups(&cx, &l.env.name, asked.clone()).await?;
     let planned = loop {
         if crate::interrupt::requested() {
             return Err(Error::Interrupted);
@@ -111,9 +112,9 @@ async fn refreshed_plan(l: &Loaded, decls: &Declarations) -> Result<(Planned, Aw
         if more.is_empty() {
             break planned;
         }
-        found.extend(planner::read_groups(&aws, &l.env.name, more).await?);
+        found.extend(planner::read_groups(&cx, &l.env.name, more).await?);
     };
-    Ok((planned, aws))
+    Ok((planned, cx))
 }
 
 async fn make_plan(
@@ -121,24 +122,24 @@ async fn make_plan(
     mode: Mode,
     refresh: bool,
     started: Instant,
-) -> Result<(Planned, Option<Aws>)> {
+) -> Result<(Planned, Option<Context>)> {
     let empty = Declarations::default();
     let decls = if mode == Mode::Destroy {
         &empty
     } else {
         &l.decls
     };
-    let (mut planned, aws) = if refresh {
-        let (planned, aws) = refreshed_plan(l, decls).await?;
-        (planned, Some(aws))
+    let (mut planned, cx) = if refresh {
+        let (planned, cx) = refreshed_plan(l, decls).await?;
+        (planned, Some(cx))
     } else {
         (planner::plan(&l.env.name, decls, &l.state, None)?, None)
     };
     planned.plan.stats = Stats {
-        api_calls: aws.as_ref().map(Aws::api_calls).unwrap_or(0),
+        api_calls: api_calls(cx.as_ref()),
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
-    Ok((planned, aws))
+    Ok((planned, cx))
 }
 
 fn show_plan(planned: &Planned, g: &Global) {
@@ -218,8 +219,8 @@ pub async fn run_file(file: &Path, g: &Global, yes: bool) -> Result<u8> {
 async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> {
     let started = Instant::now();
     let (_e, mut l) = load(file, g, mode).await?;
-    let (mut planned, aws) = make_plan(&l, mode, true, started).await?;
-    let Some(aws) = aws else {
+    let (mut planned, cx) = make_plan(&l, mode, true, started).await?;
+    let Some(cx) = cx else {
         return Err(Error::usage("internal: apply without a connection"));
     };
     if g.json {
@@ -241,9 +242,9 @@ async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> 
         parallelism: usize::from(g.parallelism),
         progress: Progress::new(planned.nodes.len(), g.json),
     };
-    let report = applier::apply(&aws, l.store.as_ref(), &mut l.state, &planned, &opts).await?;
+    let report = applier::apply(&cx, l.store.as_ref(), &mut l.state, &planned, &opts).await?;
     planned.plan.stats = Stats {
-        api_calls: aws.api_calls(),
+        api_calls: api_calls(Some(&cx)),
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
     let line = format!(
@@ -302,4 +303,10 @@ pub async fn outputs(file: &Path, g: &Global) -> Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+/// The AWS requests sent through a context so far (none without one).
+fn api_calls(cx: Option<&Context>) -> u64 {
+    cx.and_then(|cx| Aws::of(cx).ok())
+        .map_or(0, |aws| aws.api_calls())
 }

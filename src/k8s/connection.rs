@@ -1,7 +1,9 @@
 //! The connection to a cluster's API server: from a kubeconfig context or straight to EKS.
 
-use super::{api_error, eks_token};
-use crate::aws::{Aws, CloudError, CloudErrorKind};
+use super::api_error;
+use crate::cloud_error::{CloudError, CloudErrorKind};
+use crate::cluster::ClusterAccess;
+use crate::context::{Connection, Context};
 use crate::environment::{Connect, Environment};
 use base64::Engine as _;
 use kube::api::{Api, ApiResource, DynamicObject};
@@ -9,8 +11,11 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::discovery::Scope;
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a cloud-signed token is used before a new one is asked for, well inside EKS's 15 minutes.
+const TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
 /// Where the API server is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,10 +63,16 @@ pub struct Kind {
 /// A lazily opened, shared connection to one cluster; clients are rebuilt before EKS tokens expire.
 pub struct Kube {
     target: Target,
-    aws: Aws,
+    access: Arc<dyn ClusterAccess>,
     client: tokio::sync::Mutex<Option<(kube::Client, Instant)>>,
     kinds: Mutex<HashMap<(String, String), Kind>>,
     force_conflicts: bool,
+}
+
+impl Connection for Kube {
+    fn in_region(self: Arc<Self>, _region: &str) -> Arc<dyn Connection> {
+        self
+    }
 }
 
 impl std::fmt::Debug for Kube {
@@ -73,15 +84,24 @@ impl std::fmt::Debug for Kube {
 }
 
 impl Kube {
-    /// A connection to `target`; nothing is contacted until the first call.
-    pub fn new(target: Target, aws: Aws) -> Self {
+    /// A connection to `target`, reaching a cloud-hosted cluster through `access`; nothing is
+    /// contacted until the first call.
+    pub fn new(target: Target, access: Arc<dyn ClusterAccess>) -> Self {
         Self {
             target,
-            aws,
+            access,
             client: tokio::sync::Mutex::new(None),
             kinds: Mutex::default(),
             force_conflicts: false,
         }
+    }
+
+    /// The Kubernetes connection of a context.
+    pub fn of(cx: &Context) -> Result<Arc<Kube>, CloudError> {
+        cx.get::<Kube>(
+            "Kubernetes",
+            "the environment has no `[k8s]` table saying how to reach the cluster",
+        )
     }
 
     /// Whether server-side applies take fields that other managers own (`--force-conflicts`).
@@ -105,7 +125,7 @@ impl Kube {
         let mut slot = self.client.lock().await;
         if let Some((client, made)) = slot.as_ref() {
             let fresh = match self.target {
-                Target::Eks(_) => made.elapsed() < eks_token::TOKEN_LIFETIME,
+                Target::Eks(_) => made.elapsed() < TOKEN_LIFETIME,
                 Target::Kubeconfig(_) => true,
             };
             if fresh {
@@ -167,46 +187,17 @@ impl Kube {
 
     async fn eks(&self, cluster: &str) -> Result<kube::Config, CloudError> {
         let target = format!("eks.cluster {cluster}");
-        let described = self
-            .aws
-            .eks()
-            .describe_cluster()
-            .name(cluster)
-            .send()
-            .await
-            .map_err(|e| CloudError::from_sdk("DescribeCluster", &target, e))?;
-        let info = described.cluster.ok_or_else(|| {
-            CloudError::new(
-                "DescribeCluster",
-                &target,
-                CloudErrorKind::NotFound,
-                "no cluster in the answer",
-            )
-        })?;
-        let status = info
-            .status
-            .as_ref()
-            .map(|s| s.as_str())
-            .unwrap_or("UNKNOWN");
-        if status != "ACTIVE" {
-            return Err(CloudError::new(
-                "connect",
-                &target,
-                CloudErrorKind::NotFound,
-                format!("the cluster is {status}, not ACTIVE"),
-            ));
-        }
-        let endpoint = info.endpoint.unwrap_or_default();
-        let uri = endpoint.parse().map_err(|_| {
+        let endpoint = self.access.endpoint(cluster).await?;
+        let uri = endpoint.url.parse().map_err(|_| {
             CloudError::new(
                 "connect",
                 &target,
                 CloudErrorKind::Unreachable,
-                format!("bad endpoint `{endpoint}`"),
+                format!("bad endpoint `{}`", endpoint.url),
             )
         })?;
         let mut config = kube::Config::new(uri);
-        if let Some(ca) = info.certificate_authority.and_then(|c| c.data) {
+        if let Some(ca) = endpoint.certificate_authority {
             config.root_cert = Some(pem_certificates(&ca).map_err(|m| {
                 CloudError::new(
                     "connect",
@@ -216,17 +207,7 @@ impl Kube {
                 )
             })?);
         }
-        let credentials = self.aws.credentials().await?;
-        let endpoint = self.aws.endpoint_url("STS");
-        let token = eks_token::token(
-            &credentials,
-            self.aws.region(),
-            endpoint.as_deref(),
-            cluster,
-            SystemTime::now(),
-        )
-        .map_err(|m| CloudError::new("sign EKS token", &target, CloudErrorKind::Credentials, m))?;
-        config.auth_info.token = Some(token.into());
+        config.auth_info.token = Some(self.access.token(cluster).await?.into());
         Ok(config)
     }
 

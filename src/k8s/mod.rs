@@ -2,7 +2,6 @@
 
 pub mod catalog;
 pub mod connection;
-pub mod eks_token;
 pub mod manifest;
 pub mod object;
 pub mod readiness;

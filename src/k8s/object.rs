@@ -1,10 +1,11 @@
 //! `k8s.object`: a declared Kubernetes object, server-side applied with field manager `eprun`.
 
-use super::FIELD_MANAGER;
 use super::manifest::{self, ADDRESS_ANNOTATION, ObjectRef, STACK_LABEL};
 use super::readiness;
+use super::{FIELD_MANAGER, Kube};
 use crate::address::Address;
-use crate::aws::{Aws, CloudError, CloudErrorKind};
+use crate::cloud_error::{CloudError, CloudErrorKind};
+use crate::context::Context;
 use crate::plan::FieldChange;
 use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
 use crate::schema::Field;
@@ -62,11 +63,11 @@ impl Resource for KubeObject {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
-        let kube = aws.kube()?;
+        let kube = Kube::of(cx)?;
         if let Err(e) = kube.client().await {
             // A cluster that does not exist yet (or is still creating) holds no objects.
             return if e.is_not_found() {
@@ -127,9 +128,9 @@ impl Resource for KubeObject {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
         apply(
-            aws,
+            cx,
             req.address,
             &manifest::stack_label(req.stack),
             req.props,
@@ -139,7 +140,7 @@ impl Resource for KubeObject {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
@@ -162,10 +163,10 @@ impl Resource for KubeObject {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let body = manifest::for_update(desired, &current.props, changed);
-        apply(aws, &address, label, &body).await
+        apply(cx, &address, label, &body).await
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
         let object = current
             .natural_key
             .as_deref()
@@ -179,7 +180,7 @@ impl Resource for KubeObject {
                     "unknown object",
                 )
             })?;
-        let kube = aws.kube()?;
+        let kube = Kube::of(cx)?;
         let (api, _) = kube
             .api(
                 &object.api_version,
@@ -203,7 +204,7 @@ pub fn describe(object: &ObjectRef) -> String {
 
 /// Server-side applies a manifest with the ownership label (`label`: the stack's) and annotation.
 async fn apply(
-    aws: &Aws,
+    cx: &Context,
     address: &Address,
     label: &str,
     props: &Props,
@@ -216,7 +217,7 @@ async fn apply(
             m,
         )
     })?;
-    let kube = aws.kube()?;
+    let kube = Kube::of(cx)?;
     let (api, _) = kube
         .api(
             &object.api_version,

@@ -2,6 +2,7 @@
 
 use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
 use crate::aws::{Aws, CloudError, tags};
+use crate::context::Context;
 use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -61,10 +62,11 @@ impl Resource for Eip {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         // DescribeAddresses has no pagination: one call returns every address.
         let out = aws
             .ec2()
@@ -80,7 +82,8 @@ impl Resource for Eip {
             .collect())
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let domain = match str_prop(req.props, "domain") {
             "" => "vpc",
             d => d,
@@ -112,18 +115,20 @@ impl Resource for Eip {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         gone_ok(
             aws.ec2()
                 .release_address()

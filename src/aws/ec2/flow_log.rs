@@ -2,6 +2,7 @@
 
 use super::{pairs, props, stack_filter, str_prop, tag_spec, unsuccessful, untagged, update_tags};
 use crate::aws::{Aws, CloudError, WaitState, tags, wait_until};
+use crate::context::Context;
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
@@ -171,10 +172,11 @@ impl Resource for FlowLog {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let mut pages = aws
             .ec2()
             .describe_flow_logs()
@@ -193,7 +195,8 @@ impl Resource for FlowLog {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         let or = |key: &str, default: &'static str| match str_prop(p, key) {
             "" => default.to_string(),
@@ -243,18 +246,20 @@ impl Resource for FlowLog {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         // Deletion is immediate; the batch call reports a missing flow log in its answer.
         gone_ok(
             aws.ec2()

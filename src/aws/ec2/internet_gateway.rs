@@ -4,6 +4,7 @@ use super::{
     pairs, props, retry_dependency, stack_filter, str_prop, tag_spec, untagged, update_tags,
 };
 use crate::aws::{Aws, CloudError, CloudErrorKind, tags};
+use crate::context::Context;
 use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -119,10 +120,11 @@ impl Resource for InternetGateway {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let mut pages = aws
             .ec2()
             .describe_internet_gateways()
@@ -142,7 +144,8 @@ impl Resource for InternetGateway {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let out = aws
             .ec2()
             .create_internet_gateway()
@@ -166,11 +169,12 @@ impl Resource for InternetGateway {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         for field in changed {
             match field.as_str() {
                 "vpc_id" => {
@@ -192,7 +196,8 @@ impl Resource for InternetGateway {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         // Detach from whatever AWS says it is attached to, not what state remembers.
         let found = aws
             .ec2()

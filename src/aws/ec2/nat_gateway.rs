@@ -2,6 +2,7 @@
 
 use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
 use crate::aws::{Aws, CloudError, WaitState, tags, wait_until};
+use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -166,10 +167,11 @@ impl Resource for NatGateway {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let mut pages = aws
             .ec2()
             .describe_nat_gateways()
@@ -198,7 +200,8 @@ impl Resource for NatGateway {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         let allocation = str_prop(p, "allocation_id");
         let out = aws
@@ -232,18 +235,20 @@ impl Resource for NatGateway {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         let deleted = aws
             .ec2()
             .delete_nat_gateway()

@@ -2,6 +2,7 @@
 
 use super::{owned_route_tables, props, str_prop};
 use crate::aws::{Aws, CloudError};
+use crate::context::Context;
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
@@ -185,10 +186,11 @@ impl Resource for Route {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let tables = owned_route_tables(aws, stack).await?;
         Ok(tables
             .iter()
@@ -199,7 +201,8 @@ impl Resource for Route {
             .collect())
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         let (table, cidr) = (
             str_prop(p, "route_table_id"),
@@ -231,11 +234,12 @@ impl Resource for Route {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         if changed.iter().any(|f| TARGETS.contains(&f.as_str())) {
             let (table, cidr) = (
                 str_prop(&current.props, "route_table_id"),
@@ -255,7 +259,8 @@ impl Resource for Route {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         let (id_table, id_cidr) = current.id.split_once('|').unwrap_or_default();
         let table = Some(str_prop(&current.props, "route_table_id"))
             .filter(|s| !s.is_empty())

@@ -4,6 +4,7 @@ use super::{
     owned_route_tables, pairs, props, retry_dependency, str_prop, tag_spec, untagged, update_tags,
 };
 use crate::aws::{Aws, CloudError, tags};
+use crate::context::Context;
 use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -54,10 +55,11 @@ impl Resource for RouteTable {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let tables = owned_route_tables(aws, stack).await?;
         Ok(tables
             .into_iter()
@@ -65,7 +67,8 @@ impl Resource for RouteTable {
             .collect())
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let out = aws
             .ec2()
             .create_route_table()
@@ -85,18 +88,20 @@ impl Resource for RouteTable {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         let ec2 = aws.ec2();
         retry_dependency("DeleteRouteTable", &current.id, || async {
             ec2.delete_route_table()

@@ -2,6 +2,7 @@
 
 use super::{owned_route_tables, props, str_prop};
 use crate::aws::{Aws, CloudError, WaitState, wait_until};
+use crate::context::Context;
 use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
 use crate::schema::{Field, Kind};
 use crate::token;
@@ -120,10 +121,11 @@ impl Resource for RouteTableAssociation {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let tables = owned_route_tables(aws, stack).await?;
         Ok(tables
             .iter()
@@ -137,7 +139,8 @@ impl Resource for RouteTableAssociation {
             .collect())
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let (table, subnet) = (
             str_prop(req.props, "route_table_id"),
             str_prop(req.props, "subnet_id"),
@@ -172,7 +175,7 @@ impl Resource for RouteTableAssociation {
 
     async fn update(
         &self,
-        _aws: &Aws,
+        _cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
@@ -181,7 +184,8 @@ impl Resource for RouteTableAssociation {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         gone_ok(
             aws.ec2()
                 .disassociate_route_table()

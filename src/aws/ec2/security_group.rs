@@ -4,6 +4,7 @@ use super::{
     pairs, props, retry_dependency, stack_filter, str_prop, tag_spec, untagged, update_tags,
 };
 use crate::aws::{Aws, CloudError, WaitState, tags, wait_until};
+use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -493,10 +494,11 @@ impl Resource for SecurityGroup {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let mut pages = aws
             .ec2()
             .describe_security_groups()
@@ -516,7 +518,8 @@ impl Resource for SecurityGroup {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         let description = match str_prop(p, "description") {
             "" => "Managed by eprun",
@@ -562,11 +565,12 @@ impl Resource for SecurityGroup {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         for field in changed {
             match field.as_str() {
                 f @ ("ingress" | "egress") => {
@@ -580,7 +584,8 @@ impl Resource for SecurityGroup {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         let ec2 = aws.ec2();
         retry_dependency("DeleteSecurityGroup", &current.id, || async {
             ec2.delete_security_group()

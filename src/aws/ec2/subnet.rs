@@ -5,6 +5,7 @@ use super::{
     update_tags,
 };
 use crate::aws::{Aws, CloudError, WaitState, tags, wait_until};
+use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -173,10 +174,11 @@ impl Resource for Subnet {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let mut pages = aws
             .ec2()
             .describe_subnets()
@@ -195,7 +197,8 @@ impl Resource for Subnet {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         let out = aws
             .ec2()
@@ -229,11 +232,12 @@ impl Resource for Subnet {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         for field in changed {
             match field.as_str() {
                 "map_public_ip_on_launch" => {
@@ -251,7 +255,8 @@ impl Resource for Subnet {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         let ec2 = aws.ec2();
         retry_dependency("DeleteSubnet", &current.id, || async {
             ec2.delete_subnet()

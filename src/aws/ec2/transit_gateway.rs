@@ -2,6 +2,7 @@
 
 use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
 use crate::aws::{Aws, CloudError, WaitState, tags, wait_until};
+use crate::context::Context;
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
@@ -308,10 +309,11 @@ impl Resource for TransitGateway {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         Ok(Self::owned(aws, stack)
             .await?
             .iter()
@@ -319,7 +321,8 @@ impl Resource for TransitGateway {
             .collect())
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         let options = TransitGatewayRequestOptions::builder()
             .set_amazon_side_asn(p.get("amazon_side_asn").and_then(Value::as_i64))
@@ -362,11 +365,12 @@ impl Resource for TransitGateway {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let has = |f: &str| changed.iter().any(|c| c == f);
         if has("description") || OPTIONS.iter().any(|o| has(o)) {
             let pick = |f: &str| if has(f) { flag(desired, f) } else { None };
@@ -407,7 +411,8 @@ impl Resource for TransitGateway {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         gone_ok(
             aws.ec2()
                 .delete_transit_gateway()

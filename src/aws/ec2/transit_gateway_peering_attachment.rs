@@ -6,6 +6,7 @@
 use super::transit_gateway::{TIMEOUT, attachment_gone, attachment_wait};
 use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
 use crate::aws::{Aws, CloudError, WaitState, tags, wait_until};
+use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -207,10 +208,11 @@ impl Resource for TransitGatewayPeeringAttachment {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let mut pages = aws
             .ec2()
             .describe_transit_gateway_peering_attachments()
@@ -231,7 +233,8 @@ impl Resource for TransitGatewayPeeringAttachment {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         let account = match str_prop(p, "peer_account_id") {
             "" => Self::own_account(aws, &req.address.to_string()).await?,
@@ -277,18 +280,20 @@ impl Resource for TransitGatewayPeeringAttachment {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         if changed.iter().any(|f| f == "tags") {
             update_tags(aws, &current.id, &current.props, desired).await?;
         }
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         // The accepter side may have deleted (or rejected) it already.
         let state = describe(aws, &current.id)
             .await?

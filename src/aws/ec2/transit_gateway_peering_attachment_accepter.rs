@@ -16,6 +16,7 @@ use super::transit_gateway::attachment_gone;
 use super::transit_gateway_peering_attachment::{describe, wait_for, wait_gone};
 use super::{pairs, props, str_prop};
 use crate::aws::{Aws, CloudError, CloudErrorKind, tags};
+use crate::context::Context;
 use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind};
 use crate::token;
@@ -133,10 +134,11 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         // One paginated call for the region's peering attachments (a handful): the ones the stack
         // knows by id, and the ones whose accepting side carries this stack's ownership tags.
         let mut pages = aws
@@ -166,7 +168,8 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let id = str_prop(req.props, "transit_gateway_attachment_id").to_string();
         let Some(current) = describe(aws, &id).await? else {
             return Err(CloudError::new(
@@ -223,7 +226,7 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
 
     async fn update(
         &self,
-        _aws: &Aws,
+        _cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
@@ -232,7 +235,8 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         let id = current.id.as_str();
         let state = describe(aws, id).await?.and_then(|a| a.state().cloned());
         let result = match state {

@@ -13,6 +13,7 @@
 use super::transit_gateway::TransitGateway;
 use super::{bool_prop, props, str_prop};
 use crate::aws::{Aws, CloudError, CloudErrorKind};
+use crate::context::Context;
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
@@ -265,10 +266,11 @@ impl Resource for TransitGatewayRoute {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let mut tables: BTreeSet<String> = hints
             .natural_keys
             .iter()
@@ -295,7 +297,8 @@ impl Resource for TransitGatewayRoute {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         match Self::put(
             aws,
@@ -339,11 +342,12 @@ impl Resource for TransitGatewayRoute {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         if changed
             .iter()
             .any(|f| f == "transit_gateway_attachment_id" || f == "blackhole")
@@ -359,7 +363,8 @@ impl Resource for TransitGatewayRoute {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         let mut id_parts = current.id.split('|');
         let (id_table, id_cidr) = (
             id_parts.next().unwrap_or_default(),

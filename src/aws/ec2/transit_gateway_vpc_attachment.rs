@@ -3,6 +3,7 @@
 use super::transit_gateway::{TIMEOUT, attachment_gone, attachment_wait};
 use super::{list_prop, pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
 use crate::aws::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
+use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -213,10 +214,11 @@ impl Resource for TransitGatewayVpcAttachment {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let mut pages = aws
             .ec2()
             .describe_transit_gateway_vpc_attachments()
@@ -237,7 +239,8 @@ impl Resource for TransitGatewayVpcAttachment {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         let flag = |k: &str| p.get(k).and_then(Value::as_str);
         let options = CreateTransitGatewayVpcAttachmentRequestOptions::builder()
@@ -310,11 +313,12 @@ impl Resource for TransitGatewayVpcAttachment {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let has = |f: &str| changed.iter().any(|c| c == f);
         if has("subnet_ids") || has("dns_support") || has("appliance_mode_support") {
             let (add, remove) = if has("subnet_ids") {
@@ -363,7 +367,8 @@ impl Resource for TransitGatewayVpcAttachment {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         let deleted = aws
             .ec2()
             .delete_transit_gateway_vpc_attachment()

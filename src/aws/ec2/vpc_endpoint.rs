@@ -5,6 +5,7 @@ use super::{
     update_tags,
 };
 use crate::aws::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
+use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -239,10 +240,11 @@ impl Resource for VpcEndpoint {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let mut pages = aws
             .ec2()
             .describe_vpc_endpoints()
@@ -263,7 +265,8 @@ impl Resource for VpcEndpoint {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         let endpoint_type = match str_prop(p, "vpc_endpoint_type") {
             "" => "Gateway",
@@ -306,11 +309,12 @@ impl Resource for VpcEndpoint {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let has = |f: &str| changed.iter().any(|c| c == f);
         let mut call = aws.ec2().modify_vpc_endpoint().vpc_endpoint_id(&current.id);
         let mut modify = false;
@@ -367,7 +371,8 @@ impl Resource for VpcEndpoint {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         // The batch call reports a per-endpoint failure in its answer, not as an error.
         let sent = aws
             .ec2()

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::aws::ec2::{props, str_prop};
 use crate::aws::{Aws, CloudError, CloudErrorKind, WaitState, wait_until};
+use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -435,28 +436,32 @@ impl Resource for Addon {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         read(&aws.eks(), stack, hints).await
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         create(&aws.eks(), req).await
     }
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         update(&aws.eks(), current, desired, changed).await
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         delete(&aws.eks(), current).await
     }
 }

@@ -5,9 +5,11 @@
 //! for another stack is not ours, an untagged one is adopted by its key. The resource logic is
 //! written over an `aws_sdk_eks::Client`, so unit tests drive it with a mocked client.
 
+mod access;
 pub mod addon;
 pub mod cluster;
 pub mod node_group;
+mod token;
 
 use crate::address::Address;
 use crate::aws::{CloudError, CloudErrorKind, WaitState, tags, wait_until};

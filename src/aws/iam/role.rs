@@ -7,6 +7,7 @@ use super::{decode_policy, iam_tags, pairs, stack_path};
 use crate::aws::ec2::{list_prop, props, str_prop};
 use crate::aws::eks::{int_prop, json_text, owner};
 use crate::aws::{Aws, CloudError, CloudErrorKind};
+use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -457,28 +458,32 @@ impl Resource for Role {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         read(&aws.iam(), stack).await
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         create(&aws.iam(), req).await
     }
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         update(&aws.iam(), current, desired, changed).await
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         delete(&aws.iam(), current).await
     }
 }

@@ -11,6 +11,7 @@ use super::{
 use crate::aws::{
     Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, ownership_tags, tags, wait_until,
 };
+use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
@@ -256,10 +257,11 @@ impl Resource for HealthCheck {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let mut pages = aws.route53().list_health_checks().into_paginator().send();
         let mut owned = Vec::new();
         while let Some(page) = pages.next().await {
@@ -284,7 +286,8 @@ impl Resource for HealthCheck {
             .collect())
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         let reference = caller_reference(req.stack, req.address);
         if reference.len() > MAX_REFERENCE {
@@ -336,11 +339,12 @@ impl Resource for HealthCheck {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let has = |f: &str| changed.iter().any(|c| c == f);
         let settings = [
             "fqdn",
@@ -423,7 +427,8 @@ impl Resource for HealthCheck {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         let id = current.id.as_str();
         // A record deleted just before may still hold the check for a moment.
         wait_until(

@@ -7,6 +7,7 @@
 
 use super::{bare_zone_id, build_error, check_dns_name, dns_name, opt_str, wait_change};
 use crate::aws::{Aws, CloudError, CloudErrorKind};
+use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind};
 use crate::token;
@@ -374,10 +375,11 @@ impl Resource for Record {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         _stack: &str,
         hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let zones: BTreeSet<&str> = hints
             .natural_keys
             .iter()
@@ -395,7 +397,8 @@ impl Resource for Record {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         // UPSERT: a record left by an interrupted run is simply overwritten with the declared one.
         Self::change(aws, ChangeAction::Upsert, p, &req.address.to_string()).await?;
@@ -424,16 +427,18 @@ impl Resource for Record {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         Self::change(aws, ChangeAction::Upsert, desired, &current.id).await?;
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         // A DELETE must repeat the record exactly as it is.
         match Self::change(aws, ChangeAction::Delete, &current.props, &current.id).await {
             Err(e)

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::address::Address;
 use crate::aws::{Aws, CloudError, CloudErrorKind, STACK_TAG, ownership_tags};
+use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
 use async_trait::async_trait;
@@ -206,10 +207,11 @@ impl Resource for Zone {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let mut pages = aws.route53().list_hosted_zones().into_paginator().send();
         let mut owned = Vec::new();
         while let Some(page) = pages.next().await {
@@ -245,7 +247,8 @@ impl Resource for Zone {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         let name = opt_str(p, "name").unwrap_or_default();
         let comment = opt_str(p, "comment").unwrap_or("Managed by eprun");
@@ -291,11 +294,12 @@ impl Resource for Zone {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let has = |f: &str| changed.iter().any(|c| c == f);
         if has("comment") {
             aws.route53()
@@ -336,7 +340,8 @@ impl Resource for Zone {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         let id = current.id.as_str();
         if current.props.get("force_destroy").and_then(Value::as_bool) == Some(true) {
             let name = current

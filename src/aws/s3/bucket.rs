@@ -2,6 +2,7 @@
 
 use crate::address::Address;
 use crate::aws::{Aws, CloudError, CloudErrorKind, STACK_TAG, tags};
+use crate::context::Context;
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
@@ -438,10 +439,11 @@ impl Resource for Bucket {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         // Buckets are only found by name; with no names to look for there is nothing to read.
         if hints.natural_keys.is_empty() {
             return Ok(Vec::new());
@@ -472,7 +474,8 @@ impl Resource for Bucket {
         Ok(found)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         let name = p.get("bucket").and_then(Value::as_str).unwrap_or_default();
         let s3 = aws.s3();
@@ -535,11 +538,12 @@ impl Resource for Bucket {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let name = current.id.as_str();
         let flag =
             |k: &str, default: bool| desired.get(k).and_then(Value::as_bool).unwrap_or(default);
@@ -569,7 +573,8 @@ impl Resource for Bucket {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         let name = current.id.as_str();
         if current.props.get("force_destroy").and_then(Value::as_bool) == Some(true) {
             gone_ok(Self::empty(aws, name).await)?;

@@ -8,6 +8,7 @@
 use crate::aws::{
     ADDRESS_TAG, Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, tags, wait_until,
 };
+use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{self, Field, Kind, TAGS};
 use crate::token;
@@ -396,7 +397,13 @@ impl Secret {
             .into_iter()
             .map(|f| f.name)
             .collect();
-        self.update(aws, &current, req.props, &changed).await
+        self.update(
+            &Context::new().with(aws.clone()),
+            &current,
+            req.props,
+            &changed,
+        )
+        .await
     }
 }
 
@@ -424,10 +431,11 @@ impl Resource for Secret {
 
     async fn read_all(
         &self,
-        aws: &Aws,
+        cx: &Context,
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
         let by_tag = |key: FilterNameStringType, value: &str| {
             Filter::builder().key(key).values(value).build()
         };
@@ -464,7 +472,8 @@ impl Resource for Secret {
         Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let p = req.props;
         let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
         let opt = |k: &str| {
@@ -511,11 +520,12 @@ impl Resource for Secret {
 
     async fn update(
         &self,
-        aws: &Aws,
+        cx: &Context,
         current: &Observed,
         desired: &Props,
         changed: &[String],
     ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
         let has = |f: &str| changed.iter().any(|c| c == f);
         let id = current.id.as_str();
         let sm = aws.secretsmanager();
@@ -578,7 +588,8 @@ impl Resource for Secret {
         Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
         let id = current.id.as_str();
         let Some(live) = Self::describe(aws, id).await? else {
             return Ok(());

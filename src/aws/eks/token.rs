@@ -11,9 +11,6 @@ use std::time::{Duration, SystemTime};
 /// How long the presigned URL is valid; EKS accepts a token for 15 minutes after it was signed.
 const URL_EXPIRY: Duration = Duration::from_secs(60);
 
-/// How long eprun uses a token before signing a new one, well inside EKS's 15 minutes.
-pub const TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
-
 /// The prefix EKS expects in front of the base64url-encoded URL.
 const PREFIX: &str = "k8s-aws-v1.";
 
