@@ -1,6 +1,6 @@
 //! The crate's error: one enum per area, folded together here.
 
-use crate::aws::CloudError;
+use crate::cloud_error::CloudError;
 
 /// Everything that can stop an eprun command.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,9 @@ pub enum Error {
     /// No project holds the script or the current directory.
     #[error(transparent)]
     Project(#[from] crate::project::ProjectError),
+    /// A run journal could not be read or written.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
     /// A command was used wrongly.
     #[error("{message}")]
     Usage {
@@ -52,6 +55,14 @@ impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
         Self::Usage {
             message: message.into(),
+        }
+    }
+
+    /// How a run this error stopped is recorded in its journal.
+    pub fn stopped(&self) -> crate::runbook::Stopped {
+        match self {
+            Error::Interrupted => crate::runbook::Stopped::Interrupted,
+            other => crate::runbook::Stopped::Failed(other.to_string()),
         }
     }
 

@@ -1,50 +1,24 @@
 //! eprun: infrastructure as Rhai scripts — plan, apply and run AWS and Kubernetes from one host.
 
-pub mod address;
-pub mod api;
-pub mod applier;
-pub mod aws;
 pub mod cli;
-pub mod cloud_error;
-pub mod cluster;
 pub mod commands;
-pub mod connections;
-pub mod context;
-pub mod declaration;
-pub mod diagnostic;
-pub mod discover;
 pub mod docs;
-pub mod engine;
-pub mod environment;
 pub mod error;
-pub mod graph;
-pub mod handle;
-pub mod interrupt;
-pub mod journal;
-pub mod k8s;
-pub mod mutation;
-pub mod plan;
-pub mod plan_view;
-pub mod planner;
-pub mod progress;
-pub mod project;
-pub mod providers;
-pub mod raise;
-pub mod recursion;
 pub mod repl;
-pub mod resource;
-pub mod runbook;
-pub mod schema;
 pub mod script;
-pub mod secret;
-pub mod session;
-pub mod state;
-pub mod state_store;
-pub mod style;
-pub mod tags;
-pub mod token;
-pub mod value;
-pub mod walk;
+
+// The modules of the crates below, at the paths the commands name them by.
+pub use eprun_aws as aws;
+pub use eprun_core::{
+    address, applier, cloud_error, context, declaration, discover, environment, interrupt, plan,
+    plan_view, planner, progress, project, resource, schema, secret, state, state_store, style,
+    token,
+};
+pub use eprun_k8s as k8s;
+pub use eprun_script::{
+    api, connections, diagnostic, engine, handle, journal, providers, recursion, runbook, session,
+    stores, value,
+};
 
 /// Runs a parsed command line and returns the process exit code; errors go to stderr.
 pub fn main(cli: cli::Cli) -> u8 {

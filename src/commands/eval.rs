@@ -53,8 +53,8 @@ pub async fn eval(expr: &str, dry_run: bool, g: &Global) -> Result<u8> {
     .await
     .map_err(|e| Error::Script(format!("the eval thread failed: {e}")))?;
 
-    run.end_adhoc(&session.project, outcome.as_ref().err())
-        .await;
+    let stopped = outcome.as_ref().err().map(Error::stopped);
+    run.end_adhoc(&session.project, stopped.as_ref()).await;
     print_json(&outcome?);
     Ok(exit::OK)
 }

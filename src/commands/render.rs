@@ -4,7 +4,7 @@ use crate::cli::Global;
 use crate::commands::exit;
 use crate::error::{Error, Result};
 use crate::script;
-use crate::state_store;
+use crate::stores;
 use crate::token;
 use crate::token::display;
 use serde_json::Value;
@@ -25,7 +25,7 @@ pub async fn render(file: &Path, g: &Global) -> Result<u8> {
         .iter()
         .any(|d| !token::refs(&Value::Object(d.props.clone())).is_empty());
     let state = if has_tokens {
-        state_store::open(&evaluated.session.project, &env)
+        stores::open(&evaluated.session.project, &env)
             .load()
             .await?
     } else {

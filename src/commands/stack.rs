@@ -16,7 +16,8 @@ use crate::runbook::Run;
 use crate::script::{self, Evaluated};
 use crate::session::Session;
 use crate::state::State;
-use crate::state_store::{self, LockGuard, StateStore};
+use crate::state_store::{LockGuard, StateStore};
+use crate::stores;
 use crate::style::print_json;
 use std::path::Path;
 use std::time::Instant;
@@ -58,7 +59,7 @@ async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)
             file.display()
         )));
     };
-    let store = state_store::open(&evaluated.session.project, &env);
+    let store = stores::open(&evaluated.session.project, &env);
     let lock = store.lock(mode.verb()).await?;
     let state = match store.load().await? {
         Some(s) if s.stack != env.name => {
@@ -204,8 +205,8 @@ pub async fn run_file(file: &Path, g: &Global, yes: bool) -> Result<u8> {
     let session = Session::new(project, g.env.clone(), tokio::runtime::Handle::current());
     let run = Run::adhoc(&session, &name, &shown, &text, None);
     let evaluated = script::evaluate_in(session.clone(), file).await;
-    run.end_adhoc(&session.project, evaluated.as_ref().err())
-        .await;
+    let stopped = evaluated.as_ref().err().map(Error::stopped);
+    run.end_adhoc(&session.project, stopped.as_ref()).await;
     let evaluated = evaluated?;
     if evaluated.declarations.is_stack() {
         return converge(file, g, yes, Mode::Apply).await;
@@ -291,7 +292,7 @@ pub async fn outputs(file: &Path, g: &Global) -> Result<u8> {
             file.display()
         )));
     };
-    let store = state_store::open(&evaluated.session.project, &env);
+    let store = stores::open(&evaluated.session.project, &env);
     let outputs = store.load().await?.map(|s| s.outputs).unwrap_or_default();
     if g.json {
         print_json(&serde_json::to_value(&outputs).unwrap_or_default());

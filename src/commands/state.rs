@@ -5,8 +5,8 @@ use crate::cli::{Global, StateAction};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::project::Project;
-use crate::state_store;
 use crate::style::print_json;
+use crate::{state_store, stores};
 
 /// Runs a state subcommand on the stack named by `--env`.
 pub async fn run(action: StateAction, g: &Global) -> Result<u8> {
@@ -17,7 +17,7 @@ pub async fn run(action: StateAction, g: &Global) -> Result<u8> {
     };
     let project = Project::find(std::path::Path::new("."))?;
     let env = Environment::load(&project, name)?;
-    let store = state_store::open(&project, &env);
+    let store = stores::open(&project, &env);
     match action {
         StateAction::Unlock { lock_id } => {
             store.unlock(&lock_id).await?;

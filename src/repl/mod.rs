@@ -176,10 +176,14 @@ impl Repl {
                 );
             }
         }
-        let error = ended.as_ref().err().or(self.failed.as_ref());
+        let stopped = ended
+            .as_ref()
+            .err()
+            .or(self.failed.as_ref())
+            .map(Error::stopped);
         self.session
             .runtime
-            .block_on(self.run.end_adhoc(&self.session.project, error));
+            .block_on(self.run.end_adhoc(&self.session.project, stopped.as_ref()));
         ended.map(|()| 0)
     }
 

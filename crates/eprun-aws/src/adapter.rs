@@ -1,0 +1,427 @@
+//! The one adapter between typed AWS resource descriptions and the planner's `Resource` trait.
+//!
+//! A resource type describes only what is its own: its schema, typed props, the item the SDK
+//! answers, its attributes, how it is found, and its few SDK calls. The adapter does the rest for
+//! every type alike: ownership filtering, observing, natural keys, docs, tag sync, and treating a
+//! delete of something already gone as done.
+
+use crate::address::Address;
+use crate::context::Context;
+use crate::resource::{
+    CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
+};
+use crate::schema::Field;
+use crate::{Aws, CloudError, CloudErrorKind, tags};
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+/// One attribute a handle exposes, read from the item the SDK answers.
+pub struct Attr<T> {
+    /// Its name, e.g. `arn`.
+    pub name: &'static str,
+    /// What its value is, for the docs, when the name does not say (e.g. `the name`).
+    pub note: Option<&'static str>,
+    /// Its value for one item; the connection gives the region for ARNs built by hand.
+    pub read: fn(&Aws, &T) -> Value,
+    /// Whether it is always the prop of the same name, so that updating the prop changes it too.
+    pub follows_prop: bool,
+}
+
+impl<T> Attr<T> {
+    /// An attribute named `name`, read by `read`.
+    pub const fn new(name: &'static str, read: fn(&Aws, &T) -> Value) -> Self {
+        Self {
+            name,
+            note: None,
+            read,
+            follows_prop: false,
+        }
+    }
+
+    /// The same attribute, with `note` saying in the docs what its value is.
+    pub const fn note(mut self, note: &'static str) -> Self {
+        self.note = Some(note);
+        self
+    }
+
+    /// The same attribute, as the prop of the same name (e.g. a key's `alias`, updatable in place).
+    pub const fn follows_prop(mut self) -> Self {
+        self.follows_prop = true;
+        self
+    }
+}
+
+/// How a type's resources are told apart from everyone else's.
+pub enum Identity {
+    /// By the ownership tags the create call sets; later tag changes go through the service's tagger.
+    Tags(&'static dyn Tagger),
+    /// By name: tagged like `Tags`, and one with no ownership tags is adopted by its name (the
+    /// natural key its props make); one tagged for another stack is never touched.
+    Named(&'static dyn Tagger, fn(&Props) -> Option<String>),
+    /// By a key made from its resolved props, for types that cannot carry tags.
+    NaturalKey(fn(&Props) -> Option<String>),
+}
+
+/// Changes the tags of one service's resources.
+#[async_trait]
+pub trait Tagger: Send + Sync {
+    /// Sets `set` and removes `remove` on the resource `on`.
+    async fn retag(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        set: &[(String, String)],
+        remove: &[String],
+    ) -> Result<(), CloudError>;
+}
+
+/// What one AWS resource type is: its shape and the SDK calls that are truly its own.
+#[async_trait]
+pub trait Description: Send + Sync + 'static {
+    /// Its props, typed; field names are the schema names (`tags` is the adapter's).
+    type Props: Serialize + DeserializeOwned + Send + Sync;
+    /// What a read answers for one resource (the SDK type, or a tuple with what else it needs).
+    type Item: Send + Sync + 'static;
+
+    /// The kind, e.g. `ec2.vpc`.
+    const KIND: &'static str;
+    /// One sentence for `eprun docs`; the attribute list is added to it.
+    const SUMMARY: &'static str;
+    /// The props a declaration may set.
+    const SCHEMA: &'static [Field];
+    /// The attributes a handle exposes, `id` first.
+    const ATTRIBUTES: &'static [Attr<Self::Item>];
+    /// How its resources are found again.
+    const IDENTITY: Identity;
+
+    /// Checks a declaration against the others already made.
+    fn validate(&self, _props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The cloud's id of an item.
+    fn id(&self, item: &Self::Item) -> String;
+
+    /// Every tag on an item (for types found by tags, and those tagged only after their create).
+    fn tags(&self, _item: &Self::Item) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Reads the candidates: every item that may belong to the stack, in batched, paginated calls.
+    async fn list(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        hints: &ReadHints,
+    ) -> Result<Vec<Self::Item>, CloudError>;
+
+    /// The props of an item as they are, named as declared.
+    async fn props(&self, aws: &Aws, item: &Self::Item) -> Result<Self::Props, CloudError>;
+
+    /// Creates the resource with `tags` set in the same call, waits until it is usable, and returns it.
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        props: &Self::Props,
+        tags: &[(String, String)],
+    ) -> Result<Self::Item, CloudError>;
+
+    /// Changes one updatable field (never `tags`) from `current` to `desired`.
+    async fn update(
+        &self,
+        _aws: &Aws,
+        _id: &str,
+        _field: &str,
+        _current: &Self::Props,
+        _desired: &Self::Props,
+    ) -> Result<(), CloudError> {
+        Ok(())
+    }
+
+    /// Changes every updatable field in `changed` (never `tags`; called once per update, also when
+    /// only `tags` changed), for APIs that change several fields in one call. Answers the item as
+    /// it is afterwards when that moves an attribute. By default, one `update` per field.
+    async fn update_fields(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        changed: &[String],
+        current: &Self::Props,
+        desired: &Self::Props,
+    ) -> Result<Option<Self::Item>, CloudError> {
+        for field in changed {
+            self.update(aws, &on.id, field, current, desired).await?;
+        }
+        Ok(None)
+    }
+
+    /// Deletes the resource and waits until it is gone; "not found" counts as done.
+    async fn delete(&self, aws: &Aws, id: &str, current: &Self::Props) -> Result<(), CloudError>;
+}
+
+/// A described type as a `Resource`.
+pub struct Adapter<D> {
+    description: D,
+    doc: OnceLock<&'static str>,
+    attributes: OnceLock<&'static [&'static str]>,
+}
+
+impl<D: Description> Adapter<D> {
+    /// The adapter for `description`.
+    pub const fn new(description: D) -> Self {
+        Self {
+            description,
+            doc: OnceLock::new(),
+            attributes: OnceLock::new(),
+        }
+    }
+
+    /// The props of an item as observed, with its user tags, or `None` when another stack owns it.
+    async fn observe(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        item: &D::Item,
+        owned: Option<(Address, Value)>,
+    ) -> Result<Option<Observed>, CloudError> {
+        let (address, user_tags) = match (&D::IDENTITY, owned) {
+            (_, Some((a, t))) => (Some(a), Some(t)),
+            (Identity::Tags(_), None) => {
+                match tags::split_owned(stack, self.description.tags(item)) {
+                    Some((a, t)) => (Some(a), Some(t)),
+                    None => return Ok(None),
+                }
+            }
+            (Identity::Named(..), None) => {
+                match tags::owner(stack, self.description.tags(item)).split() {
+                    Some((a, t)) => (a, Some(t)),
+                    None => return Ok(None),
+                }
+            }
+            // Untaggable in its create call, it may still carry ownership tags set afterwards;
+            // another kind's (e.g. the other side's of a shared resource) do not name it.
+            (Identity::NaturalKey(_), None) => (
+                tags::split_owned(stack, self.description.tags(item))
+                    .map(|(a, _)| a)
+                    .filter(|a| a.kind() == D::KIND),
+                None,
+            ),
+        };
+        let mut props = to_props(&self.description.props(aws, item).await?);
+        if let Some(t) = user_tags {
+            props.insert("tags".into(), t);
+        }
+        let natural_key = self.natural_key(&props);
+        Ok(Some(Observed {
+            address,
+            id: self.description.id(item),
+            natural_key,
+            attrs: attrs::<D>(aws, item),
+            props,
+        }))
+    }
+}
+
+/// The attributes of an item.
+fn attrs<D: Description>(aws: &Aws, item: &D::Item) -> Props {
+    D::ATTRIBUTES
+        .iter()
+        .map(|a| (a.name.to_string(), (a.read)(aws, item)))
+        .collect()
+}
+
+/// Typed props as the planner's plain map; `None` fields are left out.
+pub(crate) fn to_props<P: Serialize>(props: &P) -> Props {
+    match serde_json::to_value(props) {
+        Ok(Value::Object(map)) => map.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        _ => Props::new(),
+    }
+}
+
+/// The planner's plain map as typed props, or an error naming the resource.
+fn typed<P: DeserializeOwned>(
+    operation: &str,
+    target: &str,
+    props: &Props,
+) -> Result<P, CloudError> {
+    serde_json::from_value(Value::Object(props.clone())).map_err(|e| {
+        CloudError::new(
+            operation,
+            target,
+            CloudErrorKind::Service("InvalidProps".into()),
+            format!("the props do not fit the schema: {e}"),
+        )
+    })
+}
+
+#[async_trait]
+impl<D: Description> Resource for Adapter<D> {
+    fn kind(&self) -> &'static str {
+        D::KIND
+    }
+
+    fn doc(&self) -> &'static str {
+        self.doc.get_or_init(|| {
+            let names: Vec<String> = D::ATTRIBUTES
+                .iter()
+                .map(|a| match a.note {
+                    Some(note) => format!("`{}` ({note})", a.name),
+                    None => format!("`{}`", a.name),
+                })
+                .collect();
+            // One string per type for the life of the process, so `doc` can stay `&'static`.
+            Box::leak(format!("{} Attributes: {}.", D::SUMMARY, names.join(", ")).into_boxed_str())
+        })
+    }
+
+    fn schema(&self) -> &'static [Field] {
+        D::SCHEMA
+    }
+
+    fn attributes(&self) -> &'static [&'static str] {
+        self.attributes.get_or_init(|| {
+            // As for `doc`: one small list per type, made once.
+            Box::leak(D::ATTRIBUTES.iter().map(|a| a.name).collect())
+        })
+    }
+
+    fn taggable(&self) -> bool {
+        !matches!(D::IDENTITY, Identity::NaturalKey(_))
+    }
+
+    fn natural_key(&self, props: &Props) -> Option<String> {
+        match D::IDENTITY {
+            Identity::NaturalKey(key) | Identity::Named(_, key) => key(props),
+            Identity::Tags(_) => None,
+        }
+    }
+
+    fn validate(&self, props: &Props, others: &dyn DeclaredProps) -> Result<(), String> {
+        self.description.validate(props, others)
+    }
+
+    async fn read_all(
+        &self,
+        cx: &Context,
+        stack: &str,
+        hints: &ReadHints,
+    ) -> Result<Vec<Observed>, CloudError> {
+        let aws = &Aws::of(cx)?;
+        let mut out = Vec::new();
+        for item in self.description.list(aws, stack, hints).await? {
+            out.extend(self.observe(aws, stack, &item, None).await?);
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
+        let target = req.address.to_string();
+        let props: D::Props = typed("create", &target, req.props)?;
+        let item = self
+            .description
+            .create(aws, req.address, &props, &req.tags)
+            .await?;
+        let owned = match D::IDENTITY {
+            Identity::NaturalKey(_) => None,
+            _ => tags::split_owned(req.stack, req.tags.iter().cloned()),
+        };
+        let mut observed = self
+            .observe(aws, req.stack, &item, owned)
+            .await?
+            .unwrap_or_default();
+        observed.address = Some(req.address.clone());
+        Ok(observed)
+    }
+
+    async fn update(
+        &self,
+        cx: &Context,
+        current: &Observed,
+        desired: &Props,
+        changed: &[String],
+    ) -> Result<Observed, CloudError> {
+        let aws = &Aws::of(cx)?;
+        let have: D::Props = typed("update", &current.id, &current.props)?;
+        let want: D::Props = typed("update", &current.id, desired)?;
+        let fields: Vec<String> = changed.iter().filter(|f| *f != "tags").cloned().collect();
+        let now = self
+            .description
+            .update_fields(aws, current, &fields, &have, &want)
+            .await?;
+        if changed.iter().any(|f| f == "tags") {
+            if let Identity::Tags(tagger) | Identity::Named(tagger, _) = D::IDENTITY {
+                let (set, remove) = tags::tag_changes(&current.props, desired);
+                if !set.is_empty() || !remove.is_empty() {
+                    tagger.retag(aws, current, &set, &remove).await?;
+                }
+            }
+        }
+        let mut next = current.updated(desired, changed);
+        // A natural key or an attribute made of an updated prop changes with it (a renamed alias).
+        next.natural_key = self.natural_key(&next.props).or(next.natural_key);
+        if let Some(item) = now {
+            next.attrs = attrs::<D>(aws, &item);
+        }
+        let followed = D::ATTRIBUTES
+            .iter()
+            .filter(|a| a.follows_prop && changed.iter().any(|c| c == a.name));
+        for attr in followed {
+            if let Some(v) = next.props.get(attr.name).cloned() {
+                next.attrs.insert(attr.name.to_string(), v);
+            }
+        }
+        Ok(next)
+    }
+
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+        let aws = &Aws::of(cx)?;
+        let props: D::Props = typed("delete", &current.id, &current.props)?;
+        gone_ok(self.description.delete(aws, &current.id, &props).await)
+    }
+}
+
+/// A describe call's answer, with "not found" as `None`.
+pub fn found<T>(result: Result<T, CloudError>) -> Result<Option<T>, CloudError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! The round trip every described type is tested with.
+
+    use super::*;
+    use crate::plan::FieldChange;
+
+    /// Creates `declared` at `address` through `res` on `aws` (mocked), and returns the observed
+    /// resource and what a plan would still change: nothing, when the type reads back what it wrote.
+    pub(crate) async fn round_trip(
+        res: &dyn Resource,
+        aws: &Aws,
+        address: &str,
+        declared: serde_json::Value,
+    ) -> (Observed, Vec<FieldChange>) {
+        let address: Address = address.parse().expect("a valid address");
+        let declared = declared.as_object().expect("props are a map").clone();
+        let req = CreateRequest {
+            address: &address,
+            stack: "test",
+            props: &declared,
+            tags: tags::ownership_tags("test", &address, &declared),
+        };
+        let observed = res
+            .create(&crate::context::Context::new().with(aws.clone()), &req)
+            .await
+            .expect("the mocked create succeeds");
+        let changes = crate::planner::diff(res, &declared, &observed, &[]);
+        (observed, changes)
+    }
+}

@@ -1,0 +1,237 @@
+//! EC2 resource types, one file each, and the helpers they share.
+
+pub mod eip;
+pub mod flow_log;
+pub mod internet_gateway;
+pub mod nat_gateway;
+pub mod route;
+pub mod route_table;
+pub mod route_table_association;
+pub mod security_group;
+pub mod subnet;
+pub mod transit_gateway;
+pub mod transit_gateway_peering_attachment;
+pub mod transit_gateway_peering_attachment_accepter;
+pub mod transit_gateway_route;
+pub mod transit_gateway_vpc_attachment;
+pub mod vpc;
+pub mod vpc_endpoint;
+
+use crate::adapter::Tagger;
+use crate::address::Address;
+use crate::resource::{CreateRequest, Observed, Props};
+use crate::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
+use aws_sdk_ec2::types::{
+    Filter, ResourceType, RouteTable, Tag, TagSpecification, UnsuccessfulItem,
+};
+use serde_json::Value;
+
+/// The filter that narrows a Describe call to the stack's resources (re-checked client-side).
+pub fn stack_filter(stack: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{}", tags::STACK_TAG))
+        .values(stack)
+        .build()
+}
+
+/// The `TagSpecifications` entry that tags a resource in its create call.
+pub fn tag_spec(resource_type: ResourceType, req: &CreateRequest<'_>) -> TagSpecification {
+    tags_at_create(resource_type, &req.tags)
+}
+
+/// The `TagSpecifications` entry that sets `tags` on a resource in its create call.
+pub fn tags_at_create(resource_type: ResourceType, tags: &[(String, String)]) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(resource_type)
+        .set_tags(Some(ec2_tags(tags)))
+        .build()
+}
+
+/// The (key, value) pairs of EC2 tags.
+pub fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// EC2's tagger: CreateTags and DeleteTags on the resource id.
+pub struct Ec2Tags;
+
+#[async_trait::async_trait]
+impl Tagger for Ec2Tags {
+    async fn retag(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        set: &[(String, String)],
+        remove: &[String],
+    ) -> Result<(), CloudError> {
+        let ec2 = aws.ec2();
+        if !set.is_empty() {
+            ec2.create_tags()
+                .resources(&on.id)
+                .set_tags(Some(ec2_tags(set)))
+                .send()
+                .await
+                .map_err(|e| crate::from_sdk("CreateTags", &on.id, e))?;
+        }
+        if !remove.is_empty() {
+            ec2.delete_tags()
+                .resources(&on.id)
+                .set_tags(Some(
+                    remove
+                        .iter()
+                        .map(|k| Tag::builder().key(k).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map_err(|e| crate::from_sdk("DeleteTags", &on.id, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Brings a resource's user tags from `current` to `desired` with CreateTags/DeleteTags.
+pub async fn update_tags(
+    aws: &Aws,
+    id: &str,
+    current: &Props,
+    desired: &Props,
+) -> Result<(), CloudError> {
+    let (set, remove) = tags::tag_changes(current, desired);
+    let on = Observed {
+        id: id.to_string(),
+        ..Observed::default()
+    };
+    Ec2Tags.retag(aws, &on, &set, &remove).await
+}
+
+/// (key, value) pairs as EC2 tags.
+fn ec2_tags(pairs: &[(String, String)]) -> Vec<Tag> {
+    pairs
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// A string prop, or the empty string.
+pub fn str_prop<'a>(props: &'a Props, key: &str) -> &'a str {
+    props.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// A string-list prop.
+pub fn list_prop(props: &Props, key: &str) -> Vec<String> {
+    props
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A bool prop, if set.
+pub fn bool_prop(props: &Props, key: &str) -> Option<bool> {
+    props.get(key).and_then(Value::as_bool)
+}
+
+/// Builds a props map from (key, value) pairs.
+pub fn props<const N: usize>(pairs: [(&str, Value); N]) -> Props {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// The error for a new resource that came back without its ownership tags.
+pub fn untagged(operation: &str, address: &Address, what: &str) -> CloudError {
+    CloudError::new(
+        operation,
+        address,
+        CloudErrorKind::Service("Tags".into()),
+        format!("the new {what} came back without its ownership tags"),
+    )
+}
+
+/// The route tables the stack owns (one paginated DescribeRouteTables call, tags re-checked), with each
+/// table's address and user tags; routes and associations are read from the same answer.
+pub async fn owned_route_tables(
+    aws: &Aws,
+    stack: &str,
+) -> Result<Vec<(Address, Value, RouteTable)>, CloudError> {
+    let mut pages = aws
+        .ec2()
+        .describe_route_tables()
+        .filters(stack_filter(stack))
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| crate::from_sdk("DescribeRouteTables", stack, e))?;
+        for table in page.route_tables() {
+            if let Some((address, user_tags)) = tags::split_owned(stack, pairs(table.tags())) {
+                out.push((address, user_tags, table.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How long a delete keeps retrying while AWS still sees dependents that are on their way out.
+const DEPENDENCY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Runs a delete-like call, retrying while it fails with `DependencyViolation`: dependents deleted just
+/// before (NAT gateway addresses, endpoint network interfaces) take a while to let go. Not-found is success.
+pub async fn retry_dependency<F, Fut>(
+    operation: &str,
+    target: &str,
+    mut call: F,
+) -> Result<(), CloudError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), CloudError>>,
+{
+    wait_until(operation, target, DEPENDENCY_TIMEOUT, || {
+        let attempt = call();
+        async move {
+            match attempt.await {
+                Ok(()) => Ok(WaitState::Ready),
+                Err(e) if e.is_not_found() => Ok(WaitState::Ready),
+                Err(e) if e.kind == CloudErrorKind::Service("DependencyViolation".into()) => Ok(
+                    WaitState::Pending(format!("blocked by dependents ({})", e.message)),
+                ),
+                Err(e) => Err(e),
+            }
+        }
+    })
+    .await
+}
+
+/// The first per-item failure of a batch call (DeleteVpcEndpoints, CreateFlowLogs, …), which AWS
+/// reports in the answer instead of as an error.
+pub fn unsuccessful(
+    operation: &str,
+    target: &str,
+    items: &[UnsuccessfulItem],
+) -> Result<(), CloudError> {
+    let Some(err) = items.iter().find_map(|u| u.error()) else {
+        return Ok(());
+    };
+    let code = err.code().unwrap_or("Unknown");
+    let kind = if code.contains("NotFound") {
+        CloudErrorKind::NotFound
+    } else {
+        CloudErrorKind::Service(code.into())
+    };
+    Err(CloudError::new(
+        operation,
+        target,
+        kind,
+        format!("{code}: {}", err.message().unwrap_or_default()),
+    ))
+}

@@ -1,0 +1,306 @@
+//! `aws::ec2::vpc`: a VPC.
+
+use super::{Ec2Tags, pairs, stack_filter, str_prop, tags_at_create};
+use crate::adapter::{Adapter, Attr, Description, Identity};
+use crate::address::Address;
+use crate::resource::{DeclaredProps, Props, ReadHints};
+use crate::schema::{Field, Kind, TAGS};
+use crate::{Aws, CloudError};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// A VPC with its DNS attributes.
+pub struct Vpc;
+
+/// The `ec2.vpc` resource type.
+pub static VPC: Adapter<Vpc> = Adapter::new(Vpc);
+
+const SCHEMA: &[Field] = &[
+    Field::required("cidr_block", Kind::Cidr, "the IPv4 CIDR block of the VPC"),
+    Field::optional(
+        "enable_dns_support",
+        Kind::Bool,
+        "resolve DNS through the Amazon resolver",
+    )
+    .default("true"),
+    Field::optional(
+        "enable_dns_hostnames",
+        Kind::Bool,
+        "give instances public DNS hostnames",
+    )
+    .default("false"),
+    Field::optional(
+        "instance_tenancy",
+        Kind::Enum(&["default", "dedicated"]),
+        "tenancy of instances",
+    )
+    .default("\"default\"")
+    .force_new(),
+    TAGS,
+];
+
+/// The props of a VPC.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VpcProps {
+    cidr_block: String,
+    enable_dns_support: Option<bool>,
+    enable_dns_hostnames: Option<bool>,
+    instance_tenancy: Option<String>,
+}
+
+/// Sets one of the VPC's two DNS attributes.
+async fn set_dns(
+    aws: &Aws,
+    id: &str,
+    attr: VpcAttributeName,
+    value: bool,
+) -> Result<(), CloudError> {
+    let flag = AttributeBooleanValue::builder().value(value).build();
+    let call = aws.ec2().modify_vpc_attribute().vpc_id(id);
+    let call = match attr {
+        VpcAttributeName::EnableDnsSupport => call.enable_dns_support(flag),
+        _ => call.enable_dns_hostnames(flag),
+    };
+    call.send()
+        .await
+        .map_err(|e| crate::from_sdk("ModifyVpcAttribute", id, e))?;
+    Ok(())
+}
+
+/// Reads one of the VPC's two DNS attributes.
+async fn read_dns(aws: &Aws, id: &str, attr: VpcAttributeName) -> Result<bool, CloudError> {
+    let out = aws
+        .ec2()
+        .describe_vpc_attribute()
+        .vpc_id(id)
+        .attribute(attr.clone())
+        .send()
+        .await
+        .map_err(|e| crate::from_sdk("DescribeVpcAttribute", id, e))?;
+    let v = match attr {
+        VpcAttributeName::EnableDnsSupport => out.enable_dns_support().and_then(|a| a.value()),
+        _ => out.enable_dns_hostnames().and_then(|a| a.value()),
+    };
+    Ok(v.unwrap_or(false))
+}
+
+/// The DNS attribute a prop sets, if it is one.
+fn dns_attribute(field: &str) -> Option<VpcAttributeName> {
+    match field {
+        "enable_dns_support" => Some(VpcAttributeName::EnableDnsSupport),
+        "enable_dns_hostnames" => Some(VpcAttributeName::EnableDnsHostnames),
+        _ => None,
+    }
+}
+
+type Item = aws_sdk_ec2::types::Vpc;
+
+#[async_trait]
+impl Description for Vpc {
+    type Props = VpcProps;
+    type Item = Item;
+
+    const KIND: &'static str = "ec2.vpc";
+    const SUMMARY: &'static str = "A VPC.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[
+        Attr::new("id", |_, v| json!(v.vpc_id())),
+        Attr::new("arn", |aws, v| {
+            json!(format!(
+                "arn:aws:ec2:{}:{}:vpc/{}",
+                aws.region(),
+                v.owner_id().unwrap_or_default(),
+                v.vpc_id().unwrap_or_default()
+            ))
+        }),
+        Attr::new("cidr_block", |_, v| json!(v.cidr_block())),
+        Attr::new("owner_id", |_, v| json!(v.owner_id())),
+    ];
+    const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
+
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+        let cidr = str_prop(props, "cidr_block");
+        if let Ok(net) = cidr.parse::<ipnet::IpNet>() {
+            if !(16..=28).contains(&net.prefix_len()) {
+                return Err(format!(
+                    "property `cidr_block`: a VPC block must be between /16 and /28, not /{}",
+                    net.prefix_len()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn id(&self, vpc: &Item) -> String {
+        vpc.vpc_id().unwrap_or_default().to_string()
+    }
+
+    fn tags(&self, vpc: &Item) -> Vec<(String, String)> {
+        pairs(vpc.tags())
+    }
+
+    async fn list(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Item>, CloudError> {
+        let mut pages = aws
+            .ec2()
+            .describe_vpcs()
+            .filters(stack_filter(stack))
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| crate::from_sdk("DescribeVpcs", stack, e))?;
+            out.extend(page.vpcs().iter().cloned());
+        }
+        Ok(out)
+    }
+
+    async fn props(&self, aws: &Aws, vpc: &Item) -> Result<VpcProps, CloudError> {
+        let id = self.id(vpc);
+        Ok(VpcProps {
+            cidr_block: vpc.cidr_block().unwrap_or_default().to_string(),
+            enable_dns_support: Some(read_dns(aws, &id, VpcAttributeName::EnableDnsSupport).await?),
+            enable_dns_hostnames: Some(
+                read_dns(aws, &id, VpcAttributeName::EnableDnsHostnames).await?,
+            ),
+            instance_tenancy: Some(
+                vpc.instance_tenancy()
+                    .map_or("default", |t| t.as_str())
+                    .to_string(),
+            ),
+        })
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &VpcProps,
+        tags: &[(String, String)],
+    ) -> Result<Item, CloudError> {
+        let out = aws
+            .ec2()
+            .create_vpc()
+            .cidr_block(&p.cidr_block)
+            .set_instance_tenancy(p.instance_tenancy.as_deref().map(Into::into))
+            .tag_specifications(tags_at_create(ResourceType::Vpc, tags))
+            .send()
+            .await
+            .map_err(|e| crate::from_sdk("CreateVpc", address, e))?;
+        let vpc = out
+            .vpc()
+            .cloned()
+            .unwrap_or_else(|| Item::builder().build());
+        let id = self.id(&vpc);
+        for (attr, value) in [
+            (VpcAttributeName::EnableDnsSupport, p.enable_dns_support),
+            (VpcAttributeName::EnableDnsHostnames, p.enable_dns_hostnames),
+        ] {
+            if let Some(v) = value {
+                set_dns(aws, &id, attr, v).await?;
+            }
+        }
+        Ok(vpc)
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        id: &str,
+        field: &str,
+        _current: &VpcProps,
+        desired: &VpcProps,
+    ) -> Result<(), CloudError> {
+        let Some(attr) = dns_attribute(field) else {
+            return Ok(());
+        };
+        let value = match attr {
+            VpcAttributeName::EnableDnsSupport => desired.enable_dns_support,
+            _ => desired.enable_dns_hostnames,
+        };
+        set_dns(aws, id, attr, value.unwrap_or(false)).await
+    }
+
+    async fn delete(&self, aws: &Aws, id: &str, _current: &VpcProps) -> Result<(), CloudError> {
+        aws.ec2()
+            .delete_vpc()
+            .vpc_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| crate::from_sdk("DeleteVpc", id, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::Resource;
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::describe_vpc_attribute::DescribeVpcAttributeOutput;
+    use aws_sdk_ec2::types::Tenancy;
+    use aws_smithy_mocks::mock;
+
+    #[tokio::test]
+    async fn a_created_vpc_reads_back_as_declared() {
+        let create = mock!(Client::create_vpc).then_compute_output(|r| {
+            let tags = r.tag_specifications()[0].tags().to_vec();
+            aws_sdk_ec2::operation::create_vpc::CreateVpcOutput::builder()
+                .vpc(
+                    Item::builder()
+                        .vpc_id("vpc-1")
+                        .cidr_block(r.cidr_block().unwrap_or_default())
+                        .owner_id("123456789012")
+                        .instance_tenancy(Tenancy::Default)
+                        .set_tags(Some(tags))
+                        .build(),
+                )
+                .build()
+        });
+        let modify = mock!(Client::modify_vpc_attribute)
+            .match_requests(|r| r.enable_dns_hostnames().and_then(|v| v.value()) == Some(true))
+            .then_output(|| {
+                aws_sdk_ec2::operation::modify_vpc_attribute::ModifyVpcAttributeOutput::builder()
+                    .build()
+            });
+        let read = mock!(Client::describe_vpc_attribute).then_compute_output(|r| {
+            let on = AttributeBooleanValue::builder().value(true).build();
+            let out = DescribeVpcAttributeOutput::builder().vpc_id("vpc-1");
+            match r.attribute() {
+                Some(VpcAttributeName::EnableDnsSupport) => out.enable_dns_support(on),
+                _ => out.enable_dns_hostnames(on),
+            }
+            .build()
+        });
+        let aws = Aws::mocked(&[&create, &modify, &read]);
+        let (observed, changes) = round_trip(
+            &VPC,
+            &aws,
+            "ec2.vpc.main",
+            json!({"cidr_block": "10.10.0.0/16", "enable_dns_hostnames": true, "tags": {"team": "platform"}}),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "vpc-1");
+        assert_eq!(
+            observed.attrs["arn"],
+            "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1"
+        );
+        assert_eq!(
+            modify.num_calls(),
+            1,
+            "only the attribute that differs from AWS's default is set"
+        );
+        assert_eq!(
+            VPC.doc(),
+            "A VPC. Attributes: `id`, `arn`, `cidr_block`, `owner_id`."
+        );
+    }
+}

@@ -1,0 +1,346 @@
+//! EKS resource types (cluster, managed node group, add-on), one file each, and the helpers they share.
+//!
+//! EKS resources are found by natural key (the cluster name, `<cluster>/<node group>`,
+//! `<cluster>/<add-on>`) and carry the ownership tags, which the read re-checks: a resource tagged
+//! for another stack is not ours, an untagged one is adopted by its key. The resource logic is
+//! written over an `aws_sdk_eks::Client`, so unit tests drive it with a mocked client.
+
+mod access;
+pub mod addon;
+pub mod cluster;
+pub mod node_group;
+mod token;
+
+use crate::address::Address;
+use crate::resource::Props;
+use crate::{CloudError, CloudErrorKind, WaitState, tags, wait_until};
+pub(crate) use crate::{Owner, owner};
+use aws_sdk_eks::types::{Update, UpdateStatus};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// An EKS call's error as an eprun error. An endpoint that does not serve the operation at all
+/// (a 404 without an error code, as emulators answer for the add-on and version-update APIs)
+/// is said so, instead of "Unknown".
+pub(crate) fn sdk_error<E>(
+    operation: &str,
+    target: impl std::fmt::Display,
+    err: aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::http::Response,
+    >,
+) -> CloudError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    let unserved = match &err {
+        aws_smithy_runtime_api::client::result::SdkError::ServiceError(se) => {
+            se.raw().status().as_u16() == 404 && se.err().code().is_none()
+        }
+        _ => false,
+    };
+    let mut e = crate::from_sdk(operation, target, err);
+    if unserved {
+        e.message = format!(
+            "the endpoint answered 404 Not Found: it does not serve `{operation}` (emulators such as moto lack some EKS APIs)"
+        );
+    }
+    e
+}
+
+/// The tags of a create call as the map EKS takes.
+pub(crate) fn tag_map(tags: &[(String, String)]) -> HashMap<String, String> {
+    tags.iter().cloned().collect()
+}
+
+/// EKS tags as (key, value) pairs.
+pub(crate) fn pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
+    tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// Brings a resource's user tags from `current` to `desired` with TagResource/UntagResource.
+pub(crate) async fn update_tags(
+    eks: &aws_sdk_eks::Client,
+    arn: &str,
+    current: &Props,
+    desired: &Props,
+) -> Result<(), CloudError> {
+    let (set, remove) = tags::tag_changes(current, desired);
+    if !set.is_empty() {
+        eks.tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(set.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| sdk_error("TagResource", arn, e))?;
+    }
+    if !remove.is_empty() {
+        eks.untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| sdk_error("UntagResource", arn, e))?;
+    }
+    Ok(())
+}
+
+/// What an EKS update is about: the cluster itself, one of its node groups, or one of its add-ons.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum UpdateOf<'a> {
+    /// The cluster (version, logging, endpoint access).
+    Cluster,
+    /// A managed node group.
+    Nodegroup(&'a str),
+    /// An add-on.
+    Addon(&'a str),
+}
+
+/// The wait state of an EKS update.
+fn update_state(update: &Update) -> WaitState {
+    match update.status() {
+        Some(UpdateStatus::Successful) => WaitState::Ready,
+        Some(s @ (UpdateStatus::Failed | UpdateStatus::Cancelled)) => {
+            let errors: Vec<String> = update
+                .errors()
+                .iter()
+                .map(|e| {
+                    let code = e
+                        .error_code()
+                        .map(|c| c.as_str().to_string())
+                        .unwrap_or_default();
+                    format!("{code}: {}", e.error_message().unwrap_or_default())
+                })
+                .collect();
+            let detail = if errors.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", errors.join("; "))
+            };
+            WaitState::Failed(format!("the update ended `{}`{detail}", s.as_str()))
+        }
+        Some(s) => WaitState::Pending(format!("update {}", s.as_str())),
+        None => WaitState::Pending("update status unknown".into()),
+    }
+}
+
+/// Waits until an update that EKS started (UpdateClusterVersion, UpdateNodegroupConfig, UpdateAddon, …)
+/// has finished, polling DescribeUpdate. An answer that carries no update, or one already
+/// successful, needs no polling.
+pub(crate) async fn wait_update(
+    eks: &aws_sdk_eks::Client,
+    operation: &str,
+    cluster: &str,
+    of: UpdateOf<'_>,
+    update: Option<&Update>,
+    timeout: Duration,
+) -> Result<(), CloudError> {
+    let Some(update) = update else { return Ok(()) };
+    match update_state(update) {
+        WaitState::Ready => return Ok(()),
+        WaitState::Failed(why) => {
+            return Err(CloudError::new(
+                operation,
+                cluster,
+                CloudErrorKind::Wait,
+                why,
+            ));
+        }
+        WaitState::Pending(_) => {}
+    }
+    let Some(id) = update.id() else { return Ok(()) };
+    wait_until(operation, cluster, timeout, || async move {
+        let call = eks.describe_update().name(cluster).update_id(id);
+        let call = match of {
+            UpdateOf::Cluster => call,
+            UpdateOf::Nodegroup(n) => call.nodegroup_name(n),
+            UpdateOf::Addon(a) => call.addon_name(a),
+        };
+        let out = call
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeUpdate", cluster, e))?;
+        Ok(out
+            .update()
+            .map(update_state)
+            .unwrap_or_else(|| WaitState::Pending("update not visible yet".into())))
+    })
+    .await
+}
+
+/// Whether EKS refused a create because the resource already exists.
+pub(crate) fn is_in_use(e: &CloudError) -> bool {
+    e.kind == CloudErrorKind::Service("ResourceInUseException".into())
+}
+
+/// Whether a resource that a create collided with is this very resource, made by this stack
+/// before its state was lost: tagged for the stack and the address. Such a resource is taken
+/// back instead of failing the create; anything else (another stack's, untagged) is not.
+pub(crate) fn is_ours_already(
+    stack: &str,
+    address: &Address,
+    tags: Option<&HashMap<String, String>>,
+) -> bool {
+    matches!(owner(stack, pairs(tags)), Owner::Ours(a, _) if &a == address)
+}
+
+/// How long a create keeps retrying while IAM has not propagated a role made a moment ago.
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs a create call, retrying while EKS cannot assume a role that IAM has not propagated yet
+/// (`InvalidParameterException: Role with arn … could not be assumed`), as happens right after
+/// the role is made.
+pub(crate) async fn retry_new_role<T, F, Fut>(mut call: F) -> Result<T, CloudError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CloudError>>,
+{
+    let began = std::time::Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match call().await {
+            Err(e) if is_role_propagation(&e) && began.elapsed() < PROPAGATION_TIMEOUT => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether an error says that EKS cannot use a role yet.
+fn is_role_propagation(e: &CloudError) -> bool {
+    e.kind == CloudErrorKind::Service("InvalidParameterException".into())
+        && e.message.to_ascii_lowercase().contains("role")
+}
+
+/// A natural key made of two names, `<cluster>/<name>`; `None` while either is still a token.
+pub(crate) fn pair_key(props: &Props, cluster_field: &str, name_field: &str) -> Option<String> {
+    let cluster = props.get(cluster_field)?;
+    let name = props.get(name_field)?;
+    if crate::token::is_unknown(cluster) || crate::token::is_unknown(name) {
+        return None;
+    }
+    Some(format!("{}/{}", cluster.as_str()?, name.as_str()?))
+}
+
+/// The clusters named in `<cluster>/<name>` natural keys, each with the names wanted in it.
+pub(crate) fn keys_by_cluster<'a>(
+    keys: impl IntoIterator<Item = &'a String>,
+) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for key in keys {
+        if let Some((cluster, name)) = key.split_once('/') {
+            out.entry(cluster.to_string())
+                .or_default()
+                .push(name.to_string());
+        }
+    }
+    out
+}
+
+/// An int prop, if set.
+pub(crate) fn int_prop(props: &Props, key: &str) -> Option<i64> {
+    props.get(key).and_then(Value::as_i64)
+}
+
+/// A string prop, if set and not empty.
+pub(crate) fn opt_str<'a>(props: &'a Props, key: &str) -> Option<&'a str> {
+    props
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// A JSON prop (a map or JSON text) as the text an API takes.
+pub(crate) fn json_text(props: &Props, key: &str) -> Option<String> {
+    match props.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// How long a name may be; EKS names are 1 to 100 letters, digits, `-` and `_`, starting alphanumeric.
+pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), String> {
+    if crate::token::is_unknown(&json!(name)) {
+        return Ok(());
+    }
+    let ok = !name.is_empty()
+        && name.len() <= max
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "property `{field}`: `{name}` is not a valid name (1 to {max} letters, digits, `-` and `_`, starting with a letter or digit)"
+        ))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A mocked EKS client for unit tests (`aws-smithy-mocks`).
+
+    use aws_sdk_eks::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client};
+
+    /// An EKS client whose calls are answered by `rules`, in order.
+    pub(crate) fn client(mode: RuleMode, rules: &[&Rule]) -> aws_sdk_eks::Client {
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(mode);
+        for rule in rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let config = aws_sdk_eks::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        aws_sdk_eks::Client::from_conf(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pair_keys_wait_for_tokens_and_group_by_cluster() {
+        let p = serde_json::json!({"cluster_name": "c", "addon_name": "coredns"});
+        assert_eq!(
+            pair_key(p.as_object().unwrap(), "cluster_name", "addon_name").as_deref(),
+            Some("c/coredns")
+        );
+        let marker = crate::token::marker(&"eks.cluster.c".parse().unwrap(), "id");
+        let p = serde_json::json!({"cluster_name": marker, "addon_name": "coredns"});
+        assert_eq!(
+            pair_key(p.as_object().unwrap(), "cluster_name", "addon_name"),
+            None
+        );
+        let keys = ["a/x".to_string(), "a/y".to_string(), "b/z".to_string()];
+        let grouped = keys_by_cluster(keys.iter());
+        assert_eq!(grouped["a"], vec!["x", "y"]);
+        assert_eq!(grouped["b"], vec!["z"]);
+    }
+
+    #[test]
+    fn eks_names_are_checked() {
+        assert!(check_eks_name("name", "examplepay-prod", 100).is_ok());
+        assert!(check_eks_name("name", "-bad", 100).is_err());
+        assert!(check_eks_name("name", "has space", 100).is_err());
+    }
+}

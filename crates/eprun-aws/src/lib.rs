@@ -1,0 +1,367 @@
+//! eprun's AWS provider: one shared SDK configuration, per-region clients, call counting, error
+//! mapping, the resource types behind one adapter, and the verbs scripts call.
+
+// The core's modules, at the paths this crate's files name them by.
+use eprun_core::{
+    address, cloud_error, cluster, context, interrupt, mutation, planner, resource, schema, tags,
+    token,
+};
+#[cfg(test)]
+use eprun_core::{declaration, plan};
+
+pub mod adapter;
+pub mod ec2;
+pub mod eks;
+pub mod iam;
+pub mod kms;
+pub mod route53;
+pub mod s3;
+pub mod secretsmanager;
+pub mod verbs;
+
+pub use tags::{ADDRESS_TAG, Owner, STACK_TAG, Tags, owner, ownership_tags};
+
+pub use crate::cloud_error::{CloudError, CloudErrorKind};
+use crate::cloud_error::{causes, innermost};
+use crate::context::{Connection, Context};
+use crate::resource::Resource;
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Every AWS resource type, in the order `eprun docs` lists them.
+pub static RESOURCES: &[&dyn Resource] = &[
+    &ec2::vpc::VPC,
+    &ec2::subnet::Subnet,
+    &ec2::internet_gateway::InternetGateway,
+    &ec2::eip::Eip,
+    &ec2::nat_gateway::NatGateway,
+    &ec2::route_table::RouteTable,
+    &ec2::route::Route,
+    &ec2::route_table_association::RouteTableAssociation,
+    &ec2::security_group::SecurityGroup,
+    &ec2::vpc_endpoint::VpcEndpoint,
+    &ec2::flow_log::FlowLog,
+    &ec2::transit_gateway::TransitGateway,
+    &ec2::transit_gateway_vpc_attachment::TransitGatewayVpcAttachment,
+    &ec2::transit_gateway_peering_attachment::TransitGatewayPeeringAttachment,
+    &ec2::transit_gateway_peering_attachment_accepter::TransitGatewayPeeringAttachmentAccepter,
+    &ec2::transit_gateway_route::TransitGatewayRoute,
+    &s3::bucket::Bucket,
+    &kms::key::Key,
+    &iam::role::Role,
+    &iam::openid_connect_provider::OpenIdConnectProvider,
+    &eks::cluster::Cluster,
+    &eks::node_group::NodeGroup,
+    &eks::addon::Addon,
+    &route53::zone::Zone,
+    &route53::health_check::HealthCheck,
+    &route53::record::Record,
+    &secretsmanager::secret::Secret,
+];
+
+/// The error of a failed SDK call.
+pub fn from_sdk<E, R>(operation: &str, target: impl fmt::Display, err: SdkError<E, R>) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    let (kind, message) = match &err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            let code = e.code().unwrap_or("Unknown").to_string();
+            let msg = e.message().unwrap_or("").to_string();
+            let not_found = code.contains("NotFound") || code.starts_with("NoSuch");
+            let text = if msg.is_empty() { code.clone() } else { format!("{code}: {msg}") };
+            (if not_found { CloudErrorKind::NotFound } else { CloudErrorKind::Service(code) }, text)
+        }
+        SdkError::DispatchFailure(df) if df.is_io() || df.is_timeout() => (
+            CloudErrorKind::Unreachable,
+            format!("could not reach the AWS endpoint ({})", innermost(&err)),
+        ),
+        SdkError::TimeoutError(_) => (CloudErrorKind::Unreachable, "the request timed out".into()),
+        _ if causes(&err).iter().any(|c| c.to_lowercase().contains("credential")) => (
+            CloudErrorKind::Credentials,
+            "no AWS credentials found; set a profile (`AWS_PROFILE`), SSO, or `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`".into(),
+        ),
+        _ => (CloudErrorKind::Service("Client".into()), innermost(&err)),
+    };
+    CloudError {
+        operation: operation.into(),
+        target: target.to_string(),
+        address: None,
+        message,
+        kind,
+    }
+}
+
+/// The error of SDK call `operation` on `target`, for `.map_err(sdk("CreateVpc", id))`.
+pub fn sdk<E, R>(
+    operation: &'static str,
+    target: impl fmt::Display,
+) -> impl FnOnce(SdkError<E, R>) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    move |err| from_sdk(operation, target, err)
+}
+
+/// Counts every request attempt sent to AWS, for `stats.api_calls`.
+#[derive(Debug, Clone, Default)]
+struct CallCounter(Arc<AtomicU64>);
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "eprun-call-counter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Declares the per-region client cache and one accessor per service, all built the same way.
+macro_rules! clients {
+    ($($name:ident: $krate:ident $(=> $tweak:expr)?;)*) => {
+        #[derive(Debug, Default)]
+        struct Clients {
+            $($name: Option<$krate::Client>,)*
+        }
+
+        impl Aws {
+            $(
+                #[doc = concat!("The `", stringify!($krate), "` client for this region.")]
+                pub fn $name(&self) -> $krate::Client {
+                    let region = Region::new(self.region.clone());
+                    self.with_clients(|c, shared| {
+                        let cfg = &shared.config;
+                        c.$name
+                            .get_or_insert_with(|| {
+                                let mut builder = $krate::config::Builder::from(cfg).region(region).interceptor(shared.counter.clone());
+                                for extra in &shared.interceptors {
+                                    builder.push_interceptor(extra.clone());
+                                }
+                                $(let builder = ($tweak)(builder, cfg);)?
+                                $krate::Client::from_conf(builder.build())
+                            })
+                            .clone()
+                    })
+                }
+            )*
+        }
+    };
+}
+
+clients! {
+    ec2: aws_sdk_ec2;
+    // Emulators serve S3 on one host: path-style addressing whenever an endpoint is overridden.
+    s3: aws_sdk_s3 => |b: aws_sdk_s3::config::Builder, cfg: &SdkConfig| b.force_path_style(cfg.endpoint_url().is_some());
+    sts: aws_sdk_sts;
+    eks: aws_sdk_eks;
+    iam: aws_sdk_iam;
+    kms: aws_sdk_kms;
+    route53: aws_sdk_route53;
+    secretsmanager: aws_sdk_secretsmanager;
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: SdkConfig,
+    counter: CallCounter,
+    /// Interceptors every client gets besides the counter (the mocks of unit tests).
+    interceptors: Vec<SharedInterceptor>,
+    clients: Mutex<HashMap<String, Clients>>,
+}
+
+/// A region-scoped view of the shared AWS connection; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    region: String,
+    shared: Arc<Shared>,
+}
+
+impl Aws {
+    /// Loads the AWS CLI's configuration chain (profiles, SSO, env, `AWS_ENDPOINT_URL`) for a region.
+    pub async fn load(region: &str) -> Self {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .retry_config(RetryConfig::standard().with_max_attempts(8))
+            .load()
+            .await;
+        Self {
+            region: region.to_string(),
+            shared: Arc::new(Shared {
+                config,
+                counter: CallCounter::default(),
+                interceptors: Vec::new(),
+                clients: Mutex::default(),
+            }),
+        }
+    }
+
+    /// A connection in `us-east-1` whose every call is answered by `rules` (`aws-smithy-mocks`).
+    #[cfg(test)]
+    pub(crate) fn mocked(rules: &[&aws_smithy_mocks::Rule]) -> Self {
+        use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client};
+        let mut mock = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for rule in rules {
+            mock = mock.with_rule(rule);
+        }
+        let config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new("test", "test", None, None, "test"),
+                ),
+            )
+            .http_client(create_mock_http_client())
+            .build();
+        Self {
+            region: "us-east-1".into(),
+            shared: Arc::new(Shared {
+                config,
+                counter: CallCounter::default(),
+                interceptors: vec![SharedInterceptor::new(mock)],
+                clients: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The same connection, scoped to another region.
+    pub fn in_region(&self, region: &str) -> Self {
+        Self {
+            region: region.to_string(),
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The AWS connection of a context.
+    pub fn of(cx: &Context) -> Result<Aws, CloudError> {
+        let aws = cx.get::<Aws>(
+            "AWS",
+            "no AWS connection: the environment names a region to work in",
+        )?;
+        Ok(Aws::clone(&aws))
+    }
+
+    /// The region of this view.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The endpoint configured for `service` (`AWS_ENDPOINT_URL_<SERVICE>`, else
+    /// `AWS_ENDPOINT_URL` or the profile's `endpoint_url`), as the SDK clients use it; `None` for
+    /// the service's own endpoint. For what must name the endpoint itself, e.g. a presigned URL.
+    pub fn endpoint_url(&self, service: &str) -> Option<String> {
+        std::env::var(format!("AWS_ENDPOINT_URL_{service}"))
+            .ok()
+            .filter(|e| !e.is_empty())
+            .or_else(|| self.shared.config.endpoint_url().map(String::from))
+    }
+
+    /// The session's AWS credentials (for signing EKS tokens).
+    pub async fn credentials(&self) -> Result<aws_credential_types::Credentials, CloudError> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let missing =
+            |m: String| CloudError::new("load credentials", "AWS", CloudErrorKind::Credentials, m);
+        let provider = self
+            .shared
+            .config
+            .credentials_provider()
+            .ok_or_else(|| missing("no AWS credentials provider is configured".into()))?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| missing(e.to_string()))
+    }
+
+    /// How many request attempts were sent so far.
+    pub fn api_calls(&self) -> u64 {
+        self.shared.counter.0.load(Ordering::Relaxed)
+    }
+
+    fn with_clients<T>(&self, pick: impl FnOnce(&mut Clients, &Shared) -> T) -> T {
+        let mut map = self
+            .shared
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let entry = map.entry(self.region.clone()).or_default();
+        pick(entry, &self.shared)
+    }
+}
+
+impl Connection for Aws {
+    fn in_region(self: Arc<Self>, region: &str) -> Arc<dyn Connection> {
+        Arc::new(Aws::in_region(&self, region))
+    }
+}
+
+/// Polls `check` until it reports ready, with backoff, up to `timeout`.
+pub async fn wait_until<F, Fut>(
+    operation: &str,
+    target: &str,
+    timeout: std::time::Duration,
+    mut check: F,
+) -> Result<(), CloudError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<WaitState, CloudError>>,
+{
+    let start = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(200);
+    loop {
+        match check().await? {
+            WaitState::Ready => return Ok(()),
+            WaitState::Failed(why) => {
+                return Err(CloudError::new(
+                    operation,
+                    target,
+                    CloudErrorKind::Wait,
+                    why,
+                ));
+            }
+            WaitState::Pending(what) => {
+                if start.elapsed() > timeout {
+                    return Err(CloudError::new(
+                        operation,
+                        target,
+                        CloudErrorKind::Wait,
+                        format!("still {what} after {}s", timeout.as_secs()),
+                    ));
+                }
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(10));
+    }
+}
+
+/// Where a resource is on its way to being usable (or gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitState {
+    /// Done.
+    Ready,
+    /// Not yet; the text says what state it is in.
+    Pending(String),
+    /// It will never get there.
+    Failed(String),
+}
