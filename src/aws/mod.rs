@@ -49,7 +49,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::transit_gateway_peering_attachment_accepter::TransitGatewayPeeringAttachmentAccepter,
     &ec2::transit_gateway_route::TransitGatewayRoute,
     &s3::bucket::Bucket,
-    &kms::key::Key,
+    &kms::key::KEY,
     &iam::role::Role,
     &iam::openid_connect_provider::OpenIdConnectProvider,
     &eks::cluster::Cluster,

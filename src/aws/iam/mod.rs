@@ -41,6 +41,15 @@ pub(crate) fn iam_tags(
         .collect()
 }
 
+/// A policy document (a map, or JSON text) as the text IAM and KMS take; KMS key policies are
+/// written in IAM's policy language.
+pub(crate) fn policy_text(doc: &serde_json::Value) -> String {
+    match doc {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// A policy document as IAM returns it: URL-encoded (RFC 3986) JSON text; plain JSON is kept as it is.
 pub fn decode_policy(text: &str) -> String {
     if serde_json::from_str::<serde_json::Value>(text).is_ok() {

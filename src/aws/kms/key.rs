@@ -2,21 +2,29 @@
 //!
 //! KMS cannot list keys by tag, and reading every key of an account would take a call per key,
 //! so the stack names each key by an alias (its natural key): one paginated ListAliases call, then
-//! DescribeKey, GetKeyRotationStatus, GetKeyPolicy and ListResourceTags for the aliases the stack
+//! DescribeKey, ListResourceTags, GetKeyRotationStatus and GetKeyPolicy for the aliases the stack
 //! expects only. Deleting a key schedules its deletion; a key pending deletion counts as gone.
 
-use crate::aws::ec2::{bool_prop, props, str_prop};
-use crate::aws::eks::{int_prop, json_text, opt_str, owner};
+use super::{KmsTags, kms_tags, retag};
+use crate::address::Address;
+use crate::aws::adapter::{Adapter, Attr, Description, Identity, found};
+use crate::aws::ec2::str_prop;
+use crate::aws::eks::int_prop;
+use crate::aws::iam::policy_text;
 use crate::aws::{Aws, CloudError, CloudErrorKind};
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType, Tag};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// A symmetric encryption key.
 pub struct Key;
+
+/// The `kms.key` resource type.
+pub static KEY: Adapter<Key> = Adapter::new(Key);
 
 /// Where `deletion_window_in_days` is kept: KMS only takes it when deletion is scheduled.
 const WINDOW_TAG: &str = "eprun:deletion_window_in_days";
@@ -54,6 +62,25 @@ const SCHEMA: &[Field] = &[
 /// The name of the one key policy a key has.
 const POLICY_NAME: &str = "default";
 
+/// The props of a key.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KeyProps {
+    alias: String,
+    description: Option<String>,
+    enable_key_rotation: Option<bool>,
+    deletion_window_in_days: Option<i32>,
+    policy: Option<Value>,
+}
+
+/// A key as read: its metadata, the alias it was found by, its tags, rotation and policy.
+pub struct KeyItem {
+    meta: KeyMetadata,
+    alias: String,
+    tags: Vec<(String, String)>,
+    rotation: bool,
+    policy: Option<Value>,
+}
+
 /// Checks an alias: `alias/` then letters, digits, `/`, `_` and `-`; not an AWS-managed `alias/aws/` one.
 fn check_alias(alias: &str) -> Result<(), String> {
     if token::is_unknown(&json!(alias)) {
@@ -82,54 +109,15 @@ fn check_alias(alias: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A KMS error as an eprun error; `KMSInvalidStateException` says a key is pending deletion.
-fn sdk<E, R>(
-    operation: &str,
-    target: &str,
-    e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> CloudError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    CloudError::from_sdk(operation, target, e)
-}
-
 /// The tags of a create call, with the deletion window kept as a tag.
-fn create_tags(tags: &[(String, String)], props: &Props) -> Result<Vec<Tag>, CloudError> {
+fn create_tags(tags: &[(String, String)], window: Option<i32>) -> Result<Vec<Tag>, CloudError> {
     let mut all: Vec<(String, String)> = tags
         .iter()
         .filter(|(k, _)| k != WINDOW_TAG)
         .cloned()
         .collect();
-    if let Some(days) = int_prop(props, "deletion_window_in_days") {
-        all.push((WINDOW_TAG.into(), days.to_string()));
-    }
-    all.into_iter()
-        .map(|(k, v)| {
-            Tag::builder().tag_key(k).tag_value(v).build().map_err(|e| {
-                CloudError::new(
-                    "CreateKey",
-                    "tags",
-                    CloudErrorKind::Service("Client".into()),
-                    e.to_string(),
-                )
-            })
-        })
-        .collect()
-}
-
-/// The attributes of a key.
-fn attrs(meta: &KeyMetadata, alias: &str) -> Props {
-    props([
-        ("id", json!(meta.key_id())),
-        ("arn", json!(meta.arn().unwrap_or_default())),
-        ("alias", json!(alias)),
-    ])
+    all.extend(window.map(|days| (WINDOW_TAG.to_string(), days.to_string())));
+    kms_tags("CreateKey", "tags", &all)
 }
 
 /// Whether a key is usable (not on its way to deletion, not AWS managed).
@@ -141,59 +129,38 @@ fn is_live(meta: &KeyMetadata) -> bool {
 }
 
 /// DescribeKey; `None` when there is no such key.
-async fn describe(
-    kms: &aws_sdk_kms::Client,
-    key_id: &str,
-) -> Result<Option<KeyMetadata>, CloudError> {
-    match kms.describe_key().key_id(key_id).send().await {
-        Ok(out) => Ok(out.key_metadata().cloned()),
-        Err(e) => {
-            let e = sdk("DescribeKey", key_id, e);
-            if e.is_not_found() { Ok(None) } else { Err(e) }
-        }
-    }
+async fn describe(aws: &Aws, key_id: &str) -> Result<Option<KeyMetadata>, CloudError> {
+    let out = aws.kms().describe_key().key_id(key_id).send().await;
+    let out = found(out.map_err(|e| CloudError::from_sdk("DescribeKey", key_id, e)))?;
+    Ok(out.and_then(|o| o.key_metadata().cloned()))
 }
 
-/// Reads one key behind an alias; `None` when it is not ours or on its way out.
-async fn observe(
-    kms: &aws_sdk_kms::Client,
-    stack: &str,
-    alias: &str,
-    key_id: &str,
-) -> Result<Option<Observed>, CloudError> {
-    let Some(meta) = describe(kms, key_id).await? else {
+/// Reads the live key behind an alias, with its tags, rotation and policy.
+async fn read(aws: &Aws, alias: String, key_id: &str) -> Result<Option<KeyItem>, CloudError> {
+    let kms = aws.kms();
+    let Some(meta) = describe(aws, key_id).await?.filter(is_live) else {
         return Ok(None);
     };
-    if !is_live(&meta) {
-        return Ok(None);
-    }
-    let mut all = Vec::new();
+    let mut tags = Vec::new();
     let mut pages = kms
         .list_resource_tags()
         .key_id(key_id)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| sdk("ListResourceTags", key_id, e))?;
-        all.extend(
+        let page = page.map_err(|e| CloudError::from_sdk("ListResourceTags", key_id, e))?;
+        tags.extend(
             page.tags()
                 .iter()
                 .map(|t| (t.tag_key().to_string(), t.tag_value().to_string())),
         );
     }
-    let window = all
-        .iter()
-        .find(|(k, _)| k == WINDOW_TAG)
-        .and_then(|(_, v)| v.parse::<i64>().ok());
-    let Some((address, user_tags)) = owner(stack, all).split() else {
-        return Ok(None);
-    };
     let rotation = kms
         .get_key_rotation_status()
         .key_id(key_id)
         .send()
         .await
-        .map_err(|e| sdk("GetKeyRotationStatus", key_id, e))?
+        .map_err(|e| CloudError::from_sdk("GetKeyRotationStatus", key_id, e))?
         .key_rotation_enabled();
     let policy = kms
         .get_key_policy()
@@ -201,330 +168,64 @@ async fn observe(
         .policy_name(POLICY_NAME)
         .send()
         .await
-        .map_err(|e| sdk("GetKeyPolicy", key_id, e))?
+        .map_err(|e| CloudError::from_sdk("GetKeyPolicy", key_id, e))?
         .policy()
-        .map(String::from);
-    let mut p = props([
-        ("alias", json!(alias)),
-        ("description", json!(meta.description().unwrap_or_default())),
-        ("enable_key_rotation", json!(rotation)),
-        ("tags", user_tags),
-    ]);
-    if let Some(days) = window {
-        p.insert("deletion_window_in_days".into(), json!(days));
-    }
-    if let Some(policy) = policy {
-        p.insert("policy".into(), json!(policy));
-    }
-    Ok(Some(Observed {
-        address,
-        id: meta.key_id().to_string(),
-        natural_key: Some(alias.to_string()),
-        props: p,
-        attrs: attrs(&meta, alias),
+        .map(|p| json!(p));
+    Ok(Some(KeyItem {
+        meta,
+        alias,
+        tags,
+        rotation,
+        policy,
     }))
 }
 
-/// One paginated ListAliases, then a read of the key behind each alias the stack expects.
-pub(crate) async fn read(
-    kms: &aws_sdk_kms::Client,
-    stack: &str,
-    hints: &ReadHints,
-) -> Result<Vec<Observed>, CloudError> {
-    if hints.natural_keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut wanted = Vec::new();
-    let mut pages = kms.list_aliases().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| sdk("ListAliases", stack, e))?;
-        for a in page.aliases() {
-            if let (Some(name), Some(key)) = (a.alias_name(), a.target_key_id()) {
-                if hints.natural_keys.contains(name) {
-                    wanted.push((name.to_string(), key.to_string()));
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (alias, key) in wanted {
-        out.extend(observe(kms, stack, &alias, &key).await?);
-    }
-    Ok(out)
-}
-
-async fn set_rotation(kms: &aws_sdk_kms::Client, key_id: &str, on: bool) -> Result<(), CloudError> {
+/// Turns yearly rotation of the key material on or off.
+async fn set_rotation(aws: &Aws, key_id: &str, on: bool) -> Result<(), CloudError> {
+    let kms = aws.kms();
     if on {
         kms.enable_key_rotation()
             .key_id(key_id)
             .send()
             .await
-            .map_err(|e| sdk("EnableKeyRotation", key_id, e))?;
+            .map_err(|e| CloudError::from_sdk("EnableKeyRotation", key_id, e))?;
     } else {
         kms.disable_key_rotation()
             .key_id(key_id)
             .send()
             .await
-            .map_err(|e| sdk("DisableKeyRotation", key_id, e))?;
+            .map_err(|e| CloudError::from_sdk("DisableKeyRotation", key_id, e))?;
     }
     Ok(())
 }
 
-/// CreateKey with the ownership tags, then its alias right away (the alias is how it is found), then rotation.
-pub(crate) async fn create(
-    kms: &aws_sdk_kms::Client,
-    req: &CreateRequest<'_>,
-) -> Result<Observed, CloudError> {
-    let p = req.props;
-    let alias = str_prop(p, "alias");
-    let out = kms
-        .create_key()
-        .set_description(opt_str(p, "description").map(String::from))
-        .set_policy(json_text(p, "policy"))
-        .key_usage(KeyUsageType::EncryptDecrypt)
-        .key_spec(KeySpec::SymmetricDefault)
-        .set_tags(Some(create_tags(&req.tags, p)?))
-        .send()
-        .await
-        .map_err(|e| sdk("CreateKey", &req.address.to_string(), e))?;
-    let meta = out.key_metadata().cloned().ok_or_else(|| {
-        CloudError::new(
-            "CreateKey",
-            req.address,
-            CloudErrorKind::Service("Empty".into()),
-            "KMS answered without the new key",
-        )
-    })?;
-    let key_id = meta.key_id().to_string();
-    kms.create_alias()
-        .alias_name(alias)
-        .target_key_id(&key_id)
-        .send()
-        .await
-        .map_err(|e| sdk("CreateAlias", alias, e))?;
-    let rotation = bool_prop(p, "enable_key_rotation").unwrap_or(true);
-    if rotation {
-        set_rotation(kms, &key_id, true).await?;
-    }
-    let mut props = props([
-        ("alias", json!(alias)),
-        ("description", json!(meta.description().unwrap_or_default())),
-        ("enable_key_rotation", json!(rotation)),
-        (
-            "tags",
-            Value::Object(
-                crate::aws::tags::user_tags(p)
-                    .into_iter()
-                    .map(|(k, v)| (k, json!(v)))
-                    .collect(),
-            ),
-        ),
-    ]);
-    for key in ["deletion_window_in_days", "policy"] {
-        if let Some(v) = p.get(key) {
-            props.insert(key.into(), v.clone());
-        }
-    }
-    Ok(Observed {
-        address: Some(req.address.clone()),
-        id: key_id,
-        natural_key: Some(alias.to_string()),
-        props,
-        attrs: attrs(&meta, alias),
-    })
-}
-
-/// Brings tags (user tags and the deletion-window tag) from `current` to `desired`.
-async fn update_tags(
-    kms: &aws_sdk_kms::Client,
-    key_id: &str,
-    current: &Props,
-    desired: &Props,
-    window: bool,
-) -> Result<(), CloudError> {
-    let (mut set, mut remove) = crate::aws::tags::tag_changes(current, desired);
-    if window {
-        match int_prop(desired, "deletion_window_in_days") {
-            Some(days) => set.push((WINDOW_TAG.into(), days.to_string())),
-            None => remove.push(WINDOW_TAG.into()),
-        }
-    }
-    if !set.is_empty() {
-        let tags = set
-            .into_iter()
-            .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                CloudError::new(
-                    "TagResource",
-                    key_id,
-                    CloudErrorKind::Service("Client".into()),
-                    e.to_string(),
-                )
-            })?;
-        kms.tag_resource()
-            .key_id(key_id)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| sdk("TagResource", key_id, e))?;
-    }
-    if !remove.is_empty() {
-        kms.untag_resource()
-            .key_id(key_id)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| sdk("UntagResource", key_id, e))?;
-    }
-    Ok(())
-}
-
-/// Renames the alias, changes description, rotation, policy, tags and the kept deletion window.
-pub(crate) async fn update(
-    kms: &aws_sdk_kms::Client,
-    current: &Observed,
-    desired: &Props,
-    changed: &[String],
-) -> Result<Observed, CloudError> {
-    let key_id = current.id.as_str();
-    let has = |f: &str| changed.iter().any(|c| c == f);
-    let mut next = current.updated(desired, changed);
-    if has("alias") {
-        let new = str_prop(desired, "alias");
-        let old = str_prop(&current.props, "alias");
-        kms.create_alias()
-            .alias_name(new)
-            .target_key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| sdk("CreateAlias", new, e))?;
-        let r = kms
-            .delete_alias()
-            .alias_name(old)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| sdk("DeleteAlias", old, e));
-        crate::resource::gone_ok(r)?;
-        next.natural_key = Some(new.to_string());
-        next.attrs.insert("alias".into(), json!(new));
-    }
-    if has("description") {
-        kms.update_key_description()
-            .key_id(key_id)
-            .description(str_prop(desired, "description"))
-            .send()
-            .await
-            .map_err(|e| sdk("UpdateKeyDescription", key_id, e))?;
-    }
-    if has("enable_key_rotation") {
-        set_rotation(
-            kms,
-            key_id,
-            bool_prop(desired, "enable_key_rotation").unwrap_or(true),
-        )
-        .await?;
-    }
-    if has("policy") {
-        if let Some(policy) = json_text(desired, "policy") {
-            kms.put_key_policy()
-                .key_id(key_id)
-                .policy_name(POLICY_NAME)
-                .policy(policy)
-                .send()
-                .await
-                .map_err(|e| sdk("PutKeyPolicy", key_id, e))?;
-        }
-    }
-    if has("tags") || has("deletion_window_in_days") {
-        update_tags(
-            kms,
-            key_id,
-            &current.props,
-            desired,
-            has("deletion_window_in_days"),
-        )
-        .await?;
-    }
-    Ok(next)
-}
-
-/// Deletes the alias and schedules the key's deletion (after the kept window, 30 days by default).
-pub(crate) async fn delete(
-    kms: &aws_sdk_kms::Client,
-    current: &Observed,
-) -> Result<(), CloudError> {
-    let key_id = current.id.as_str();
-    if let Some(alias) = opt_str(&current.props, "alias") {
-        let r = kms
-            .delete_alias()
-            .alias_name(alias)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| sdk("DeleteAlias", alias, e));
-        crate::resource::gone_ok(r)?;
-    }
-    let window = int_prop(&current.props, "deletion_window_in_days")
-        .map(|d| d as i32)
-        .unwrap_or(DEFAULT_WINDOW);
-    match kms
-        .schedule_key_deletion()
-        .key_id(key_id)
-        .pending_window_in_days(window)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = sdk("ScheduleKeyDeletion", key_id, e);
-            if e.is_not_found() {
-                return Ok(());
-            }
-            // Already scheduled (a retried destroy): that is what was asked.
-            if e.kind == CloudErrorKind::Service("KMSInvalidStateException".into()) {
-                if let Some(meta) = describe(kms, key_id).await? {
-                    if meta.key_state() == Some(&KeyState::PendingDeletion) {
-                        return Ok(());
-                    }
-                }
-            }
-            Err(e)
-        }
-    }
+/// DeleteAlias; an alias already gone is what was asked.
+async fn delete_alias(aws: &Aws, alias: &str) -> Result<(), CloudError> {
+    let r = aws.kms().delete_alias().alias_name(alias).send().await;
+    gone_ok(
+        r.map(drop)
+            .map_err(|e| CloudError::from_sdk("DeleteAlias", alias, e)),
+    )
 }
 
 #[async_trait]
-impl Resource for Key {
-    fn kind(&self) -> &'static str {
-        "kms.key"
-    }
+impl Description for Key {
+    type Props = KeyProps;
+    type Item = KeyItem;
 
-    fn doc(&self) -> &'static str {
-        "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion. Attributes: `id` (the key id), `arn`, `alias`."
-    }
-
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn", "alias"]
-    }
-
-    fn taggable(&self) -> bool {
-        // Tagged, but found by alias: KMS cannot list keys by tag.
-        false
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        let alias = props.get("alias")?;
-        if token::is_unknown(alias) {
-            return None;
-        }
+    const KIND: &'static str = "kms.key";
+    const SUMMARY: &'static str = "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<KeyItem>] = &[
+        Attr::new("id", |_, k: &KeyItem| json!(k.meta.key_id())).note("the key id"),
+        Attr::new("arn", |_, k| json!(k.meta.arn().unwrap_or_default())),
+        Attr::new("alias", |_, k: &KeyItem| json!(k.alias)).follows_prop(),
+    ];
+    // Tagged, but found by alias: KMS cannot list keys by tag.
+    const IDENTITY: Identity = Identity::Named(&KmsTags, |p| {
+        let alias = p.get("alias").filter(|a| !token::is_unknown(a))?;
         alias.as_str().map(String::from)
-    }
+    });
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         check_alias(str_prop(props, "alias"))?;
@@ -541,39 +242,194 @@ impl Resource for Key {
         Ok(())
     }
 
-    async fn read_all(
+    fn id(&self, key: &KeyItem) -> String {
+        key.meta.key_id().to_string()
+    }
+
+    fn tags(&self, key: &KeyItem) -> Vec<(String, String)> {
+        key.tags.clone()
+    }
+
+    /// One paginated ListAliases, then a read of the key behind each alias the stack expects.
+    async fn list(
         &self,
         aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        read(&aws.kms(), stack, hints).await
+    ) -> Result<Vec<KeyItem>, CloudError> {
+        if hints.natural_keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut wanted = Vec::new();
+        let mut pages = aws.kms().list_aliases().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| CloudError::from_sdk("ListAliases", stack, e))?;
+            for a in page.aliases() {
+                if let (Some(name), Some(key)) = (a.alias_name(), a.target_key_id()) {
+                    if hints.natural_keys.contains(name) {
+                        wanted.push((name.to_string(), key.to_string()));
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (alias, key) in wanted {
+            out.extend(read(aws, alias, &key).await?);
+        }
+        Ok(out)
     }
 
-    async fn create(&self, aws: &Aws, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        create(&aws.kms(), req).await
+    async fn props(&self, _aws: &Aws, key: &KeyItem) -> Result<KeyProps, CloudError> {
+        let window = key
+            .tags
+            .iter()
+            .find(|(k, _)| k == WINDOW_TAG)
+            .and_then(|(_, v)| v.parse().ok());
+        Ok(KeyProps {
+            alias: key.alias.clone(),
+            description: Some(key.meta.description().unwrap_or_default().to_string()),
+            enable_key_rotation: Some(key.rotation),
+            deletion_window_in_days: window,
+            policy: key.policy.clone(),
+        })
     }
 
+    /// CreateKey with the ownership tags, then its alias right away (the alias is how it is found), then rotation.
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &KeyProps,
+        tags: &[(String, String)],
+    ) -> Result<KeyItem, CloudError> {
+        let kms = aws.kms();
+        let out = kms
+            .create_key()
+            .set_description(p.description.clone().filter(|d| !d.is_empty()))
+            .set_policy(p.policy.as_ref().map(policy_text))
+            .key_usage(KeyUsageType::EncryptDecrypt)
+            .key_spec(KeySpec::SymmetricDefault)
+            .set_tags(Some(create_tags(tags, p.deletion_window_in_days)?))
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("CreateKey", address, e))?;
+        let meta = out.key_metadata().cloned().ok_or_else(|| {
+            CloudError::new(
+                "CreateKey",
+                address,
+                CloudErrorKind::Service("Empty".into()),
+                "KMS answered without the new key",
+            )
+        })?;
+        kms.create_alias()
+            .alias_name(&p.alias)
+            .target_key_id(meta.key_id())
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("CreateAlias", &p.alias, e))?;
+        let rotation = p.enable_key_rotation.unwrap_or(true);
+        if rotation {
+            set_rotation(aws, meta.key_id(), true).await?;
+        }
+        let mut tags = tags.to_vec();
+        tags.extend(
+            p.deletion_window_in_days
+                .map(|days| (WINDOW_TAG.to_string(), days.to_string())),
+        );
+        Ok(KeyItem {
+            meta,
+            alias: p.alias.clone(),
+            tags,
+            rotation,
+            policy: p.policy.clone(),
+        })
+    }
+
+    /// Renames the alias, changes description, rotation, policy and the kept deletion window.
     async fn update(
         &self,
         aws: &Aws,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        update(&aws.kms(), current, desired, changed).await
+        key_id: &str,
+        field: &str,
+        current: &KeyProps,
+        desired: &KeyProps,
+    ) -> Result<(), CloudError> {
+        let kms = aws.kms();
+        match field {
+            "alias" => {
+                kms.create_alias()
+                    .alias_name(&desired.alias)
+                    .target_key_id(key_id)
+                    .send()
+                    .await
+                    .map_err(|e| CloudError::from_sdk("CreateAlias", &desired.alias, e))?;
+                delete_alias(aws, &current.alias).await
+            }
+            "description" => {
+                kms.update_key_description()
+                    .key_id(key_id)
+                    .description(desired.description.as_deref().unwrap_or_default())
+                    .send()
+                    .await
+                    .map_err(|e| CloudError::from_sdk("UpdateKeyDescription", key_id, e))?;
+                Ok(())
+            }
+            "enable_key_rotation" => {
+                set_rotation(aws, key_id, desired.enable_key_rotation.unwrap_or(true)).await
+            }
+            "policy" => {
+                if let Some(policy) = &desired.policy {
+                    kms.put_key_policy()
+                        .key_id(key_id)
+                        .policy_name(POLICY_NAME)
+                        .policy(policy_text(policy))
+                        .send()
+                        .await
+                        .map_err(|e| CloudError::from_sdk("PutKeyPolicy", key_id, e))?;
+                }
+                Ok(())
+            }
+            "deletion_window_in_days" => match desired.deletion_window_in_days {
+                Some(days) => {
+                    retag(aws, key_id, &[(WINDOW_TAG.into(), days.to_string())], &[]).await
+                }
+                None => retag(aws, key_id, &[], &[WINDOW_TAG.into()]).await,
+            },
+            _ => Ok(()),
+        }
     }
 
-    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), CloudError> {
-        delete(&aws.kms(), current).await
+    /// Deletes the alias and schedules the key's deletion (after the kept window, 30 days by default).
+    async fn delete(&self, aws: &Aws, key_id: &str, current: &KeyProps) -> Result<(), CloudError> {
+        delete_alias(aws, &current.alias).await?;
+        let window = current.deletion_window_in_days.unwrap_or(DEFAULT_WINDOW);
+        let scheduled = aws
+            .kms()
+            .schedule_key_deletion()
+            .key_id(key_id)
+            .pending_window_in_days(window)
+            .send()
+            .await;
+        match scheduled.map_err(|e| CloudError::from_sdk("ScheduleKeyDeletion", key_id, e)) {
+            Ok(_) => Ok(()),
+            // Already scheduled (a retried destroy): that is what was asked.
+            Err(e) if e.kind == CloudErrorKind::Service("KMSInvalidStateException".into()) => {
+                match describe(aws, key_id).await? {
+                    Some(meta) if meta.key_state() == Some(&KeyState::PendingDeletion) => Ok(()),
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::kms::testing;
+    use crate::aws::adapter::testing::round_trip;
     use crate::aws::{ADDRESS_TAG, STACK_TAG};
+    use crate::resource::{Observed, Resource};
     use aws_sdk_kms::Client;
     use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
     use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput;
@@ -620,7 +476,7 @@ mod tests {
         let others = crate::declaration::Declarations::default();
         let p = obj(json!({"alias": "alias/x", "deletion_window_in_days": 3}));
         assert!(
-            Key.validate(&p, &others)
+            KEY.validate(&p, &others)
                 .unwrap_err()
                 .contains("between 7 and 30")
         );
@@ -628,11 +484,7 @@ mod tests {
 
     #[test]
     fn the_deletion_window_travels_as_a_tag() {
-        let tags = create_tags(
-            &[("Name".into(), "k".into())],
-            &obj(json!({"deletion_window_in_days": 7})),
-        )
-        .unwrap();
+        let tags = create_tags(&[("Name".into(), "k".into())], Some(7)).unwrap();
         assert!(
             tags.iter()
                 .any(|t| t.tag_key() == WINDOW_TAG && t.tag_value() == "7")
@@ -691,7 +543,7 @@ mod tests {
                 .policy(r#"{"Version":"2012-10-17"}"#)
                 .build()
         });
-        let kms = testing::client(&[&aliases, &describe, &tags, &rotation, &policy]);
+        let aws = Aws::mocked(&[&aliases, &describe, &tags, &rotation, &policy]);
         let hints = ReadHints {
             natural_keys: BTreeSet::from([
                 "alias/ours".to_string(),
@@ -699,7 +551,7 @@ mod tests {
                 "alias/going".to_string(),
             ]),
         };
-        let found = read(&kms, "s", &hints).await.unwrap();
+        let found = KEY.read_all(&aws, "s", &hints).await.unwrap();
         assert_eq!(aliases.num_calls(), 1);
         assert_eq!(
             describe.num_calls(),
@@ -725,7 +577,7 @@ mod tests {
             "tags": {"Project": "examplepay"},
         }));
         assert!(
-            crate::planner::diff(&Key, &declared, o, &[]).is_empty(),
+            crate::planner::diff(&KEY, &declared, o, &[]).is_empty(),
             "{:?}",
             o.props
         );
@@ -750,13 +602,13 @@ mod tests {
                 .key_metadata(meta("k-1", KeyState::PendingDeletion))
                 .build()
         });
-        let kms = testing::client(&[&alias, &schedule, &describe]);
+        let aws = Aws::mocked(&[&alias, &schedule, &describe]);
         let current = Observed {
             id: "k-1".into(),
             props: obj(json!({"alias": "alias/ours", "deletion_window_in_days": 7})),
             ..Observed::default()
         };
-        delete(&kms, &current).await.unwrap();
+        KEY.delete(&aws, &current).await.unwrap();
         assert_eq!(
             (
                 alias.num_calls(),
@@ -765,5 +617,89 @@ mod tests {
             ),
             (1, 1, 1)
         );
+    }
+
+    #[tokio::test]
+    async fn a_created_key_reads_back_as_declared() {
+        let create = mock!(Client::create_key)
+            .match_requests(|r| {
+                r.tags()
+                    .iter()
+                    .any(|t| t.tag_key() == WINDOW_TAG && t.tag_value() == "7")
+            })
+            .then_compute_output(|r| {
+                let mut m = meta("k-1", KeyState::Enabled);
+                m.description = r.description().map(String::from);
+                aws_sdk_kms::operation::create_key::CreateKeyOutput::builder()
+                    .key_metadata(m)
+                    .build()
+            });
+        let alias = mock!(Client::create_alias).then_output(|| {
+            aws_sdk_kms::operation::create_alias::CreateAliasOutput::builder().build()
+        });
+        let rotation = mock!(Client::enable_key_rotation).then_output(|| {
+            aws_sdk_kms::operation::enable_key_rotation::EnableKeyRotationOutput::builder().build()
+        });
+        let aws = Aws::mocked(&[&create, &alias, &rotation]);
+        let (observed, changes) = round_trip(
+            &KEY,
+            &aws,
+            "kms.key.eks",
+            json!({
+                "alias": "alias/eks",
+                "description": "EKS secrets",
+                "deletion_window_in_days": 7,
+                "policy": {"Version": "2012-10-17"},
+                "tags": {"team": "platform"},
+            }),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "k-1");
+        assert_eq!(observed.natural_key.as_deref(), Some("alias/eks"));
+        assert_eq!(observed.attrs["alias"], "alias/eks");
+        assert_eq!(
+            rotation.num_calls(),
+            1,
+            "rotation is on unless declared off"
+        );
+        assert_eq!(
+            KEY.doc(),
+            "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion. Attributes: `id` (the key id), `arn`, `alias`."
+        );
+    }
+
+    #[tokio::test]
+    async fn a_renamed_alias_is_the_new_natural_key_and_attribute() {
+        let create = mock!(Client::create_alias)
+            .match_requests(|r| r.alias_name() == Some("alias/new"))
+            .then_output(|| {
+                aws_sdk_kms::operation::create_alias::CreateAliasOutput::builder().build()
+            });
+        let delete = mock!(Client::delete_alias)
+            .match_requests(|r| r.alias_name() == Some("alias/old"))
+            .then_output(|| {
+                aws_sdk_kms::operation::delete_alias::DeleteAliasOutput::builder().build()
+            });
+        let aws = Aws::mocked(&[&create, &delete]);
+        let current = Observed {
+            id: "k-1".into(),
+            natural_key: Some("alias/old".into()),
+            props: obj(json!({"alias": "alias/old"})),
+            attrs: obj(json!({"id": "k-1", "alias": "alias/old"})),
+            ..Observed::default()
+        };
+        let next = KEY
+            .update(
+                &aws,
+                &current,
+                &obj(json!({"alias": "alias/new"})),
+                &["alias".into()],
+            )
+            .await
+            .unwrap();
+        assert_eq!((create.num_calls(), delete.num_calls()), (1, 1));
+        assert_eq!(next.natural_key.as_deref(), Some("alias/new"));
+        assert_eq!(next.attrs["alias"], "alias/new");
     }
 }
