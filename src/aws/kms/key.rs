@@ -5,14 +5,14 @@
 //! DescribeKey, ListResourceTags, GetKeyRotationStatus and GetKeyPolicy for the aliases the stack
 //! expects only. Deleting a key schedules its deletion; a key pending deletion counts as gone.
 
-use super::{KmsTags, kms_tags, retag};
+use super::{KmsTags, kms_tags};
 use crate::address::Address;
-use crate::aws::adapter::{Adapter, Attr, Description, Identity, found};
+use crate::aws::adapter::{Adapter, Attr, Description, Identity, Tagger, found};
 use crate::aws::ec2::str_prop;
 use crate::aws::eks::int_prop;
 use crate::aws::iam::policy_text;
-use crate::aws::{Aws, CloudError, CloudErrorKind};
-use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
+use crate::aws::{Aws, CloudError, CloudErrorKind, sdk, tags};
+use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
 use async_trait::async_trait;
@@ -29,8 +29,8 @@ pub static KEY: Adapter<Key> = Adapter::new(Key);
 /// Where `deletion_window_in_days` is kept: KMS only takes it when deletion is scheduled.
 const WINDOW_TAG: &str = "eprun:deletion_window_in_days";
 
-/// The window KMS uses when none is given.
-const DEFAULT_WINDOW: i32 = 30;
+/// The name of the one key policy a key has.
+const POLICY_NAME: &str = "default";
 
 const SCHEMA: &[Field] = &[
     Field::required(
@@ -59,9 +59,6 @@ const SCHEMA: &[Field] = &[
     TAGS,
 ];
 
-/// The name of the one key policy a key has.
-const POLICY_NAME: &str = "default";
-
 /// The props of a key.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct KeyProps {
@@ -76,48 +73,27 @@ pub struct KeyProps {
 pub struct KeyItem {
     meta: KeyMetadata,
     alias: String,
-    tags: Vec<(String, String)>,
+    tags: Vec<Tag>,
     rotation: bool,
     policy: Option<Value>,
 }
 
 /// Checks an alias: `alias/` then letters, digits, `/`, `_` and `-`; not an AWS-managed `alias/aws/` one.
 fn check_alias(alias: &str) -> Result<(), String> {
-    if token::is_unknown(&json!(alias)) {
-        return Ok(());
-    }
-    let Some(rest) = alias.strip_prefix("alias/") else {
-        return Err(format!(
-            "property `alias`: `{alias}` must start with `alias/`"
-        ));
-    };
-    if rest.is_empty()
-        || alias.len() > 256
-        || !rest
-            .chars()
+    let valid = |r: &str| {
+        r.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
-    {
-        return Err(format!(
-            "property `alias`: `{alias}` is not a valid alias (letters, digits, `/`, `_` and `-` after `alias/`)"
-        ));
-    }
-    if rest.starts_with("aws/") {
-        return Err(format!(
-            "property `alias`: `{alias}` is reserved for AWS managed keys"
-        ));
-    }
-    Ok(())
-}
-
-/// The tags of a create call, with the deletion window kept as a tag.
-fn create_tags(tags: &[(String, String)], window: Option<i32>) -> Result<Vec<Tag>, CloudError> {
-    let mut all: Vec<(String, String)> = tags
-        .iter()
-        .filter(|(k, _)| k != WINDOW_TAG)
-        .cloned()
-        .collect();
-    all.extend(window.map(|days| (WINDOW_TAG.to_string(), days.to_string())));
-    kms_tags("CreateKey", "tags", &all)
+    };
+    let why = match alias.strip_prefix("alias/") {
+        _ if token::is_unknown(&json!(alias)) => return Ok(()),
+        None => "must start with `alias/`",
+        Some(r) if r.is_empty() || alias.len() > 256 || !valid(r) => {
+            "is not a valid alias (letters, digits, `/`, `_` and `-` after `alias/`)"
+        }
+        Some(r) if r.starts_with("aws/") => "is reserved for AWS managed keys",
+        Some(_) => return Ok(()),
+    };
+    Err(format!("property `alias`: `{alias}` {why}"))
 }
 
 /// Whether a key is usable (not on its way to deletion, not AWS managed).
@@ -131,8 +107,7 @@ fn is_live(meta: &KeyMetadata) -> bool {
 /// DescribeKey; `None` when there is no such key.
 async fn describe(aws: &Aws, key_id: &str) -> Result<Option<KeyMetadata>, CloudError> {
     let out = aws.kms().describe_key().key_id(key_id).send().await;
-    let out = found(out.map_err(|e| CloudError::from_sdk("DescribeKey", key_id, e)))?;
-    Ok(out.and_then(|o| o.key_metadata().cloned()))
+    Ok(found(out.map_err(sdk("DescribeKey", key_id)))?.and_then(|o| o.key_metadata))
 }
 
 /// Reads the live key behind an alias, with its tags, rotation and policy.
@@ -141,42 +116,26 @@ async fn read(aws: &Aws, alias: String, key_id: &str) -> Result<Option<KeyItem>,
     let Some(meta) = describe(aws, key_id).await?.filter(is_live) else {
         return Ok(None);
     };
-    let mut tags = Vec::new();
-    let mut pages = kms
+    let tags = kms
         .list_resource_tags()
         .key_id(key_id)
         .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| CloudError::from_sdk("ListResourceTags", key_id, e))?;
-        tags.extend(
-            page.tags()
-                .iter()
-                .map(|t| (t.tag_key().to_string(), t.tag_value().to_string())),
-        );
-    }
-    let rotation = kms
-        .get_key_rotation_status()
-        .key_id(key_id)
+        .items()
         .send()
+        .try_collect()
         .await
-        .map_err(|e| CloudError::from_sdk("GetKeyRotationStatus", key_id, e))?
-        .key_rotation_enabled();
-    let policy = kms
-        .get_key_policy()
-        .key_id(key_id)
-        .policy_name(POLICY_NAME)
-        .send()
-        .await
-        .map_err(|e| CloudError::from_sdk("GetKeyPolicy", key_id, e))?
-        .policy()
-        .map(|p| json!(p));
+        .map_err(sdk("ListResourceTags", key_id))?;
+    let rotation = kms.get_key_rotation_status().key_id(key_id).send().await;
+    let policy = kms.get_key_policy().key_id(key_id).policy_name(POLICY_NAME);
+    let policy = policy.send().await.map_err(sdk("GetKeyPolicy", key_id))?;
     Ok(Some(KeyItem {
         meta,
         alias,
         tags,
-        rotation,
-        policy,
+        rotation: rotation
+            .map_err(sdk("GetKeyRotationStatus", key_id))?
+            .key_rotation_enabled(),
+        policy: policy.policy().map(|p| json!(p)),
     }))
 }
 
@@ -184,28 +143,32 @@ async fn read(aws: &Aws, alias: String, key_id: &str) -> Result<Option<KeyItem>,
 async fn set_rotation(aws: &Aws, key_id: &str, on: bool) -> Result<(), CloudError> {
     let kms = aws.kms();
     if on {
-        kms.enable_key_rotation()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| CloudError::from_sdk("EnableKeyRotation", key_id, e))?;
+        let r = kms.enable_key_rotation().key_id(key_id).send().await;
+        r.map_err(sdk("EnableKeyRotation", key_id))?;
     } else {
-        kms.disable_key_rotation()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| CloudError::from_sdk("DisableKeyRotation", key_id, e))?;
+        let r = kms.disable_key_rotation().key_id(key_id).send().await;
+        r.map_err(sdk("DisableKeyRotation", key_id))?;
     }
     Ok(())
+}
+
+/// CreateAlias: points `alias` at the key.
+async fn create_alias(aws: &Aws, alias: &str, key_id: &str) -> Result<(), CloudError> {
+    let call = aws
+        .kms()
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(key_id);
+    call.send()
+        .await
+        .map(drop)
+        .map_err(sdk("CreateAlias", alias))
 }
 
 /// DeleteAlias; an alias already gone is what was asked.
 async fn delete_alias(aws: &Aws, alias: &str) -> Result<(), CloudError> {
     let r = aws.kms().delete_alias().alias_name(alias).send().await;
-    gone_ok(
-        r.map(drop)
-            .map_err(|e| CloudError::from_sdk("DeleteAlias", alias, e)),
-    )
+    gone_ok(r.map(drop).map_err(sdk("DeleteAlias", alias)))
 }
 
 #[async_trait]
@@ -221,7 +184,6 @@ impl Description for Key {
         Attr::new("arn", |_, k| json!(k.meta.arn().unwrap_or_default())),
         Attr::new("alias", |_, k: &KeyItem| json!(k.alias)).follows_prop(),
     ];
-    // Tagged, but found by alias: KMS cannot list keys by tag.
     const IDENTITY: Identity = Identity::Named(&KmsTags, |p| {
         let alias = p.get("alias").filter(|a| !token::is_unknown(a))?;
         alias.as_str().map(String::from)
@@ -229,12 +191,12 @@ impl Description for Key {
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         check_alias(str_prop(props, "alias"))?;
-        if let Some(days) = int_prop(props, "deletion_window_in_days") {
-            if !(7..=30).contains(&days) {
-                return Err(format!(
-                    "property `deletion_window_in_days`: {days} is not between 7 and 30"
-                ));
-            }
+        if let Some(days) =
+            int_prop(props, "deletion_window_in_days").filter(|d| !(7..=30).contains(d))
+        {
+            return Err(format!(
+                "property `deletion_window_in_days`: {days} is not between 7 and 30"
+            ));
         }
         if matches!(props.get("policy"), Some(Value::Array(_))) {
             return Err("property `policy` must be a policy document (a map), not an array".into());
@@ -247,10 +209,10 @@ impl Description for Key {
     }
 
     fn tags(&self, key: &KeyItem) -> Vec<(String, String)> {
-        key.tags.clone()
+        let pair = |t: &Tag| (t.tag_key().to_string(), t.tag_value().to_string());
+        key.tags.iter().map(pair).collect()
     }
 
-    /// One paginated ListAliases, then a read of the key behind each alias the stack expects.
     async fn list(
         &self,
         aws: &Aws,
@@ -260,36 +222,32 @@ impl Description for Key {
         if hints.natural_keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut wanted = Vec::new();
-        let mut pages = aws.kms().list_aliases().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| CloudError::from_sdk("ListAliases", stack, e))?;
-            for a in page.aliases() {
-                if let (Some(name), Some(key)) = (a.alias_name(), a.target_key_id()) {
-                    if hints.natural_keys.contains(name) {
-                        wanted.push((name.to_string(), key.to_string()));
-                    }
-                }
-            }
-        }
+        let aliases: Vec<_> = aws
+            .kms()
+            .list_aliases()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("ListAliases", stack))?;
         let mut out = Vec::new();
-        for (alias, key) in wanted {
-            out.extend(read(aws, alias, &key).await?);
+        for a in aliases {
+            if let (Some(name), Some(key)) = (a.alias_name(), a.target_key_id())
+                && hints.natural_keys.contains(name)
+            {
+                out.extend(read(aws, name.to_string(), key).await?);
+            }
         }
         Ok(out)
     }
 
     async fn props(&self, _aws: &Aws, key: &KeyItem) -> Result<KeyProps, CloudError> {
-        let window = key
-            .tags
-            .iter()
-            .find(|(k, _)| k == WINDOW_TAG)
-            .and_then(|(_, v)| v.parse().ok());
         Ok(KeyProps {
             alias: key.alias.clone(),
             description: Some(key.meta.description().unwrap_or_default().to_string()),
             enable_key_rotation: Some(key.rotation),
-            deletion_window_in_days: window,
+            deletion_window_in_days: tags::kept(&self.tags(key), WINDOW_TAG),
             policy: key.policy.clone(),
         })
     }
@@ -302,40 +260,32 @@ impl Description for Key {
         p: &KeyProps,
         tags: &[(String, String)],
     ) -> Result<KeyItem, CloudError> {
-        let kms = aws.kms();
-        let out = kms
+        let tags = kms_tags(&tags::keep(tags, WINDOW_TAG, p.deletion_window_in_days));
+        let out = aws
+            .kms()
             .create_key()
             .set_description(p.description.clone().filter(|d| !d.is_empty()))
             .set_policy(p.policy.as_ref().map(policy_text))
             .key_usage(KeyUsageType::EncryptDecrypt)
             .key_spec(KeySpec::SymmetricDefault)
-            .set_tags(Some(create_tags(tags, p.deletion_window_in_days)?))
+            .set_tags(Some(tags.clone()))
             .send()
             .await
-            .map_err(|e| CloudError::from_sdk("CreateKey", address, e))?;
-        let meta = out.key_metadata().cloned().ok_or_else(|| {
+            .map_err(sdk("CreateKey", address))?;
+        let meta = out.key_metadata.ok_or_else(|| {
+            let empty = CloudErrorKind::Service("Empty".into());
             CloudError::new(
                 "CreateKey",
                 address,
-                CloudErrorKind::Service("Empty".into()),
+                empty,
                 "KMS answered without the new key",
             )
         })?;
-        kms.create_alias()
-            .alias_name(&p.alias)
-            .target_key_id(meta.key_id())
-            .send()
-            .await
-            .map_err(|e| CloudError::from_sdk("CreateAlias", &p.alias, e))?;
+        create_alias(aws, &p.alias, meta.key_id()).await?;
         let rotation = p.enable_key_rotation.unwrap_or(true);
         if rotation {
             set_rotation(aws, meta.key_id(), true).await?;
         }
-        let mut tags = tags.to_vec();
-        tags.extend(
-            p.deletion_window_in_days
-                .map(|days| (WINDOW_TAG.to_string(), days.to_string())),
-        );
         Ok(KeyItem {
             meta,
             alias: p.alias.clone(),
@@ -345,81 +295,66 @@ impl Description for Key {
         })
     }
 
-    /// Renames the alias, changes description, rotation, policy and the kept deletion window.
-    async fn update(
+    async fn update_fields(
         &self,
         aws: &Aws,
-        key_id: &str,
-        field: &str,
+        on: &Observed,
+        changed: &[String],
         current: &KeyProps,
         desired: &KeyProps,
-    ) -> Result<(), CloudError> {
-        let kms = aws.kms();
-        match field {
-            "alias" => {
-                kms.create_alias()
-                    .alias_name(&desired.alias)
-                    .target_key_id(key_id)
-                    .send()
-                    .await
-                    .map_err(|e| CloudError::from_sdk("CreateAlias", &desired.alias, e))?;
-                delete_alias(aws, &current.alias).await
-            }
-            "description" => {
-                kms.update_key_description()
-                    .key_id(key_id)
-                    .description(desired.description.as_deref().unwrap_or_default())
-                    .send()
-                    .await
-                    .map_err(|e| CloudError::from_sdk("UpdateKeyDescription", key_id, e))?;
-                Ok(())
-            }
-            "enable_key_rotation" => {
-                set_rotation(aws, key_id, desired.enable_key_rotation.unwrap_or(true)).await
-            }
-            "policy" => {
-                if let Some(policy) = &desired.policy {
-                    kms.put_key_policy()
-                        .key_id(key_id)
-                        .policy_name(POLICY_NAME)
-                        .policy(policy_text(policy))
-                        .send()
-                        .await
-                        .map_err(|e| CloudError::from_sdk("PutKeyPolicy", key_id, e))?;
+    ) -> Result<Option<KeyItem>, CloudError> {
+        let (kms, id) = (aws.kms(), on.id.as_str());
+        for field in changed {
+            match field.as_str() {
+                "alias" => {
+                    create_alias(aws, &desired.alias, id).await?;
+                    delete_alias(aws, &current.alias).await?;
                 }
-                Ok(())
-            }
-            "deletion_window_in_days" => match desired.deletion_window_in_days {
-                Some(days) => {
-                    retag(aws, key_id, &[(WINDOW_TAG.into(), days.to_string())], &[]).await
+                "description" => {
+                    let text = desired.description.as_deref().unwrap_or_default();
+                    let call = kms.update_key_description().key_id(id).description(text);
+                    call.send().await.map_err(sdk("UpdateKeyDescription", id))?;
                 }
-                None => retag(aws, key_id, &[], &[WINDOW_TAG.into()]).await,
-            },
-            _ => Ok(()),
+                "enable_key_rotation" => {
+                    set_rotation(aws, id, desired.enable_key_rotation.unwrap_or(true)).await?
+                }
+                "policy" => {
+                    if let Some(policy) = &desired.policy {
+                        let call = kms.put_key_policy().key_id(id).policy_name(POLICY_NAME);
+                        let call = call.policy(policy_text(policy));
+                        call.send().await.map_err(sdk("PutKeyPolicy", id))?;
+                    }
+                }
+                "deletion_window_in_days" => {
+                    let days = desired.deletion_window_in_days;
+                    let gone = days.is_none().then(|| WINDOW_TAG.to_string());
+                    let set = tags::keep(&[], WINDOW_TAG, days);
+                    KmsTags.retag(aws, on, &set, gone.as_slice()).await?
+                }
+                _ => {}
+            }
         }
+        Ok(None)
     }
 
-    /// Deletes the alias and schedules the key's deletion (after the kept window, 30 days by default).
+    /// Deletes the alias and schedules the key's deletion after the kept window.
     async fn delete(&self, aws: &Aws, key_id: &str, current: &KeyProps) -> Result<(), CloudError> {
         delete_alias(aws, &current.alias).await?;
-        let window = current.deletion_window_in_days.unwrap_or(DEFAULT_WINDOW);
-        let scheduled = aws
-            .kms()
-            .schedule_key_deletion()
-            .key_id(key_id)
-            .pending_window_in_days(window)
+        let call = aws.kms().schedule_key_deletion().key_id(key_id);
+        let call = call.pending_window_in_days(current.deletion_window_in_days.unwrap_or(30));
+        match call
             .send()
-            .await;
-        match scheduled.map_err(|e| CloudError::from_sdk("ScheduleKeyDeletion", key_id, e)) {
-            Ok(_) => Ok(()),
+            .await
+            .map_err(sdk("ScheduleKeyDeletion", key_id))
+        {
             // Already scheduled (a retried destroy): that is what was asked.
-            Err(e) if e.kind == CloudErrorKind::Service("KMSInvalidStateException".into()) => {
-                match describe(aws, key_id).await? {
-                    Some(meta) if meta.key_state() == Some(&KeyState::PendingDeletion) => Ok(()),
-                    _ => Err(e),
-                }
+            Err(e) if e.is("KMSInvalidStateException") => {
+                let meta = describe(aws, key_id).await?;
+                let pending =
+                    meta.is_some_and(|m| m.key_state() == Some(&KeyState::PendingDeletion));
+                if pending { Ok(()) } else { Err(e) }
             }
-            Err(e) => Err(e),
+            r => r.map(drop),
         }
     }
 }
@@ -484,7 +419,11 @@ mod tests {
 
     #[test]
     fn the_deletion_window_travels_as_a_tag() {
-        let tags = create_tags(&[("Name".into(), "k".into())], Some(7)).unwrap();
+        let tags = super::super::kms_tags(&tags::keep(
+            &[("Name".into(), "k".into())],
+            WINDOW_TAG,
+            Some(7),
+        ));
         assert!(
             tags.iter()
                 .any(|t| t.tag_key() == WINDOW_TAG && t.tag_value() == "7")
