@@ -50,7 +50,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::transit_gateway_route::TransitGatewayRoute,
     &s3::bucket::Bucket,
     &kms::key::KEY,
-    &iam::role::Role,
+    &iam::role::ROLE,
     &iam::openid_connect_provider::OpenIdConnectProvider,
     &eks::cluster::Cluster,
     &eks::node_group::NodeGroup,

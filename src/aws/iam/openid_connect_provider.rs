@@ -144,11 +144,7 @@ pub(crate) async fn create(
         .url(url)
         .set_client_id_list(Some(clients.clone()))
         .set_thumbprint_list((!thumbprints.is_empty()).then(|| thumbprints.clone()))
-        .set_tags(Some(iam_tags(
-            "CreateOpenIDConnectProvider",
-            &target,
-            &req.tags,
-        )?))
+        .set_tags(Some(iam_tags(&req.tags)))
         .send()
         .await
         .map_err(|e| CloudError::from_sdk("CreateOpenIDConnectProvider", &target, e))?;
@@ -233,7 +229,7 @@ pub(crate) async fn update(
         if !set.is_empty() {
             iam.tag_open_id_connect_provider()
                 .open_id_connect_provider_arn(arn)
-                .set_tags(Some(iam_tags("TagOpenIDConnectProvider", arn, &set)?))
+                .set_tags(Some(iam_tags(&set)))
                 .send()
                 .await
                 .map_err(|e| CloudError::from_sdk("TagOpenIDConnectProvider", arn, e))?;
