@@ -51,7 +51,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &s3::bucket::Bucket,
     &kms::key::KEY,
     &iam::role::ROLE,
-    &iam::openid_connect_provider::OpenIdConnectProvider,
+    &iam::openid_connect_provider::OPENID_CONNECT_PROVIDER,
     &eks::cluster::Cluster,
     &eks::node_group::NodeGroup,
     &eks::addon::Addon,

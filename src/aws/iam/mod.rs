@@ -122,30 +122,6 @@ pub fn decode_policy(text: &str) -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod testing {
-    //! A mocked IAM client for unit tests (`aws-smithy-mocks`).
-
-    use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
-    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client};
-
-    /// An IAM client whose calls are answered by `rules`.
-    pub(crate) fn client(rules: &[&Rule]) -> aws_sdk_iam::Client {
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_iam::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        aws_sdk_iam::Client::from_conf(config)
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
 
