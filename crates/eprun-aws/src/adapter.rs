@@ -418,7 +418,7 @@ pub(crate) mod testing {
             tags: tags::ownership_tags("test", &address, &declared),
         };
         let observed = res
-            .create(&crate::context::Context::new().with(aws.clone()), &req)
+            .create(&aws.context(), &req)
             .await
             .expect("the mocked create succeeds");
         let changes = crate::planner::diff(res, &declared, &observed, &[]);

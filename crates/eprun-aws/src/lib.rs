@@ -58,9 +58,9 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::transit_gateway_peering_attachment_accepter::TransitGatewayPeeringAttachmentAccepter,
     &ec2::transit_gateway_route::TransitGatewayRoute,
     &s3::bucket::Bucket,
-    &kms::key::Key,
-    &iam::role::Role,
-    &iam::openid_connect_provider::OpenIdConnectProvider,
+    &kms::key::KEY,
+    &iam::role::ROLE,
+    &iam::openid_connect_provider::OPENID_CONNECT_PROVIDER,
     &eks::cluster::Cluster,
     &eks::node_group::NodeGroup,
     &eks::addon::Addon,
@@ -251,6 +251,11 @@ impl Aws {
             region: region.to_string(),
             shared: self.shared.clone(),
         }
+    }
+
+    /// A context holding only this connection.
+    pub fn context(&self) -> Context {
+        Context::new().with(self.clone())
     }
 
     /// The AWS connection of a context.

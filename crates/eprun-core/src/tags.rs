@@ -112,6 +112,23 @@ pub fn tag_changes(current: &Props, desired: &Props) -> (Vec<(String, String)>, 
     (set, remove)
 }
 
+/// The value of tag `key`: a prop that AWS does not keep, kept as an `eprun:` tag so that a read
+/// (and a delete after a lost state) knows it.
+pub fn kept<T: std::str::FromStr>(tags: &[(String, String)], key: &str) -> Option<T> {
+    tags.iter().find(|(k, _)| k == key)?.1.parse().ok()
+}
+
+/// `tags` with tag `key` set to `value`, or left out when it is `None`.
+pub fn keep(
+    tags: &[(String, String)],
+    key: &str,
+    value: Option<impl ToString>,
+) -> Vec<(String, String)> {
+    let mut all: Vec<_> = tags.iter().filter(|(k, _)| k != key).cloned().collect();
+    all.extend(value.map(|v| (key.to_string(), v.to_string())));
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,39 +6,93 @@
 pub mod openid_connect_provider;
 pub mod role;
 
-use crate::{CloudError, CloudErrorKind};
+use crate::adapter::Tagger;
+use crate::resource::Observed;
+use crate::{Aws, CloudError, sdk};
 use aws_sdk_iam::types::Tag;
+
+/// Every item of a paginated IAM call: `all!(iam.list_role_tags().role_name(n), "ListRoleTags", n)`.
+macro_rules! all {
+    ($call:expr, $operation:literal, $target:expr) => {
+        $call
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(crate::sdk($operation, $target))
+    };
+}
+use all;
 
 /// The IAM path of a stack's roles: `/eprun/<stack>/` (the stack's `/` kept as path separators).
 pub fn stack_path(stack: &str) -> String {
     format!("/eprun/{stack}/")
 }
 
-/// IAM tags as (key, value) pairs.
-pub(crate) fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
-    tags.iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect()
+/// IAM's tagger: each IAM type has its own tagging calls, on the id the type reports.
+pub enum IamTags {
+    /// TagRole and UntagRole, on the role name.
+    Role,
+    /// TagOpenIDConnectProvider and UntagOpenIDConnectProvider, on the provider's ARN.
+    OpenIdConnectProvider,
 }
 
-/// (key, value) pairs as IAM tags.
-pub(crate) fn iam_tags(
-    operation: &str,
-    target: &str,
-    tags: &[(String, String)],
-) -> Result<Vec<Tag>, CloudError> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder().key(k).value(v).build().map_err(|e| {
-                CloudError::new(
-                    operation,
-                    target,
-                    CloudErrorKind::Service("Client".into()),
-                    e.to_string(),
-                )
-            })
-        })
-        .collect()
+#[async_trait::async_trait]
+impl Tagger for IamTags {
+    async fn retag(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        set: &[(String, String)],
+        remove: &[String],
+    ) -> Result<(), CloudError> {
+        let (iam, id) = (aws.iam(), on.id.as_str());
+        let (tags, keys) = (Some(iam_tags(set)), Some(remove.to_vec()));
+        match self {
+            IamTags::Role => {
+                if !set.is_empty() {
+                    let call = iam.tag_role().role_name(id).set_tags(tags);
+                    call.send().await.map_err(sdk("TagRole", id))?;
+                }
+                if !remove.is_empty() {
+                    let call = iam.untag_role().role_name(id).set_tag_keys(keys);
+                    call.send().await.map_err(sdk("UntagRole", id))?;
+                }
+            }
+            IamTags::OpenIdConnectProvider => {
+                if !set.is_empty() {
+                    let call = iam.tag_open_id_connect_provider().set_tags(tags);
+                    let call = call.open_id_connect_provider_arn(id).send().await;
+                    call.map_err(sdk("TagOpenIDConnectProvider", id))?;
+                }
+                if !remove.is_empty() {
+                    let call = iam.untag_open_id_connect_provider().set_tag_keys(keys);
+                    let call = call.open_id_connect_provider_arn(id).send().await;
+                    call.map_err(sdk("UntagOpenIDConnectProvider", id))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// IAM tags as (key, value) pairs.
+pub(crate) fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
+    let pair = |t: &Tag| (t.key().to_string(), t.value().to_string());
+    tags.iter().map(pair).collect()
+}
+
+/// (key, value) pairs as IAM tags (both halves are set, so every tag builds).
+pub(crate) fn iam_tags(tags: &[(String, String)]) -> Vec<Tag> {
+    let tag = |(k, v): &(String, String)| Tag::builder().key(k).value(v).build().ok();
+    tags.iter().filter_map(tag).collect()
+}
+
+/// A policy document (a map, or JSON text) as the text IAM and KMS take; KMS key policies are
+/// written in IAM's policy language.
+pub(crate) fn policy_text(doc: &serde_json::Value) -> String {
+    doc.as_str().map_or_else(|| doc.to_string(), String::from)
 }
 
 /// A policy document as IAM returns it: URL-encoded (RFC 3986) JSON text; plain JSON is kept as it is.
@@ -65,30 +119,6 @@ pub fn decode_policy(text: &str) -> String {
         i += 1;
     }
     String::from_utf8(out).unwrap_or_else(|_| text.to_string())
-}
-
-#[cfg(test)]
-pub(crate) mod testing {
-    //! A mocked IAM client for unit tests (`aws-smithy-mocks`).
-
-    use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
-    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client};
-
-    /// An IAM client whose calls are answered by `rules`.
-    pub(crate) fn client(rules: &[&Rule]) -> aws_sdk_iam::Client {
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_iam::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        aws_sdk_iam::Client::from_conf(config)
-    }
 }
 
 #[cfg(test)]

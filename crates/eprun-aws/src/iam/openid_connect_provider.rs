@@ -4,20 +4,26 @@
 //! Read with ListOpenIDConnectProviders and GetOpenIDConnectProvider for each (tags re-checked).
 //! IAM keeps the URL without its scheme; it is reported with `https://`, as declared.
 
-use super::{iam_tags, pairs};
-use crate::context::Context;
-use crate::ec2::{list_prop, props, str_prop};
-use crate::eks::owner;
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use super::{IamTags, all, iam_tags, pairs};
+use crate::adapter::{Adapter, Attr, Description, Identity, found};
+use crate::address::Address;
+use crate::ec2::{list_prop, str_prop};
+use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
-use crate::{Aws, CloudError, CloudErrorKind};
+use crate::{Aws, CloudError, CloudErrorKind, sdk};
 use async_trait::async_trait;
+use aws_sdk_iam::types::Tag;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeSet;
 
 /// An OpenID Connect identity provider.
 pub struct OpenIdConnectProvider;
+
+/// The `iam.openid_connect_provider` resource type.
+pub static OPENID_CONNECT_PROVIDER: Adapter<OpenIdConnectProvider> =
+    Adapter::new(OpenIdConnectProvider);
 
 const SCHEMA: &[Field] = &[
     Field::required(
@@ -39,6 +45,26 @@ const SCHEMA: &[Field] = &[
     TAGS,
 ];
 
+/// The audience when none is declared.
+const DEFAULT_CLIENT: &str = "sts.amazonaws.com";
+
+/// The props of a provider.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProviderProps {
+    url: String,
+    client_id_list: Option<Vec<String>>,
+    thumbprint_list: Option<Vec<String>>,
+}
+
+/// A provider as read: its ARN, issuer, audiences, thumbprints and tags.
+pub struct ProviderItem {
+    arn: String,
+    issuer: String,
+    clients: Vec<String>,
+    thumbprints: Vec<String>,
+    tags: Vec<(String, String)>,
+}
+
 /// The issuer without its scheme: what IRSA trust policies use as the prefix of condition keys.
 pub fn issuer_of(url: &str) -> &str {
     url.trim_start_matches("https://")
@@ -46,250 +72,52 @@ pub fn issuer_of(url: &str) -> &str {
         .trim_end_matches('/')
 }
 
-/// The attributes of a provider.
-fn attrs(arn: &str, url: &str) -> Props {
-    props([
-        ("id", json!(arn)),
-        ("arn", json!(arn)),
-        ("url", json!(url)),
-        ("issuer", json!(issuer_of(url))),
-    ])
-}
-
-/// Reads one provider; `None` when its tags say it is another stack's (or it is gone).
-async fn observe(
-    iam: &aws_sdk_iam::Client,
-    stack: &str,
-    arn: &str,
-) -> Result<Option<Observed>, CloudError> {
-    let out = match iam
+/// GetOpenIDConnectProvider, with the tags that some emulators leave out of it listed apart.
+async fn read(aws: &Aws, arn: &str) -> Result<ProviderItem, CloudError> {
+    let iam = aws.iam();
+    let get = iam
         .get_open_id_connect_provider()
-        .open_id_connect_provider_arn(arn)
+        .open_id_connect_provider_arn(arn);
+    let out = get
         .send()
         .await
-    {
-        Ok(out) => out,
-        Err(e) => {
-            let e = crate::from_sdk("GetOpenIDConnectProvider", arn, e);
-            return if e.is_not_found() { Ok(None) } else { Err(e) };
-        }
-    };
+        .map_err(sdk("GetOpenIDConnectProvider", arn))?;
     let mut tags = pairs(out.tags());
     if tags.is_empty() {
-        // Some emulators leave the tags out of GetOpenIDConnectProvider.
-        let mut pages = iam
+        let call = iam
             .list_open_id_connect_provider_tags()
-            .open_id_connect_provider_arn(arn)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| crate::from_sdk("ListOpenIDConnectProviderTags", arn, e))?;
-            tags.extend(pairs(page.tags()));
-        }
+            .open_id_connect_provider_arn(arn);
+        let listed: Vec<Tag> = all!(call, "ListOpenIDConnectProviderTags", arn)?;
+        tags = pairs(&listed);
     }
-    let Some((address, user_tags)) = owner(stack, tags).split() else {
-        return Ok(None);
-    };
-    let url = format!("https://{}", issuer_of(out.url().unwrap_or_default()));
-    Ok(Some(Observed {
-        address,
-        id: arn.to_string(),
-        natural_key: Some(issuer_of(&url).to_string()),
-        props: props([
-            ("url", json!(url)),
-            ("client_id_list", json!(out.client_id_list())),
-            ("thumbprint_list", json!(out.thumbprint_list())),
-            ("tags", user_tags),
-        ]),
-        attrs: attrs(arn, &url),
-    }))
-}
-
-/// ListOpenIDConnectProviders, then GetOpenIDConnectProvider for each.
-pub(crate) async fn read(
-    iam: &aws_sdk_iam::Client,
-    stack: &str,
-) -> Result<Vec<Observed>, CloudError> {
-    let list = iam
-        .list_open_id_connect_providers()
-        .send()
-        .await
-        .map_err(|e| crate::from_sdk("ListOpenIDConnectProviders", stack, e))?;
-    let mut out = Vec::new();
-    for arn in list
-        .open_id_connect_provider_list()
-        .iter()
-        .filter_map(|p| p.arn())
-    {
-        out.extend(observe(iam, stack, arn).await?);
-    }
-    Ok(out)
-}
-
-/// CreateOpenIDConnectProvider with the ownership tags.
-pub(crate) async fn create(
-    iam: &aws_sdk_iam::Client,
-    req: &CreateRequest<'_>,
-) -> Result<Observed, CloudError> {
-    let p = req.props;
-    let url = str_prop(p, "url");
-    let target = req.address.to_string();
-    let clients = match p.get("client_id_list") {
-        Some(_) => list_prop(p, "client_id_list"),
-        None => vec!["sts.amazonaws.com".to_string()],
-    };
-    let thumbprints = list_prop(p, "thumbprint_list");
-    let out = iam
-        .create_open_id_connect_provider()
-        .url(url)
-        .set_client_id_list(Some(clients.clone()))
-        .set_thumbprint_list((!thumbprints.is_empty()).then(|| thumbprints.clone()))
-        .set_tags(Some(iam_tags(
-            "CreateOpenIDConnectProvider",
-            &target,
-            &req.tags,
-        )?))
-        .send()
-        .await
-        .map_err(|e| crate::from_sdk("CreateOpenIDConnectProvider", &target, e))?;
-    let arn = out.open_id_connect_provider_arn().ok_or_else(|| {
-        CloudError::new(
-            "CreateOpenIDConnectProvider",
-            &target,
-            CloudErrorKind::Service("Empty".into()),
-            "IAM answered without the new provider's ARN",
-        )
-    })?;
-    // The thumbprints IAM found itself (when none were given) are read back by the next refresh.
-    let url = format!("https://{}", issuer_of(url));
-    Ok(Observed {
-        address: Some(req.address.clone()),
-        id: arn.to_string(),
-        natural_key: Some(issuer_of(&url).to_string()),
-        props: props([
-            ("url", json!(url)),
-            ("client_id_list", json!(clients)),
-            ("thumbprint_list", json!(thumbprints)),
-            (
-                "tags",
-                serde_json::Value::Object(
-                    crate::tags::user_tags(p)
-                        .into_iter()
-                        .map(|(k, v)| (k, json!(v)))
-                        .collect(),
-                ),
-            ),
-        ]),
-        attrs: attrs(arn, &url),
+    Ok(ProviderItem {
+        arn: arn.to_string(),
+        issuer: issuer_of(out.url().unwrap_or_default()).to_string(),
+        clients: out.client_id_list().to_vec(),
+        thumbprints: out.thumbprint_list().to_vec(),
+        tags,
     })
 }
 
-/// Adds and removes audiences, replaces thumbprints, and changes tags.
-pub(crate) async fn update(
-    iam: &aws_sdk_iam::Client,
-    current: &Observed,
-    desired: &Props,
-    changed: &[String],
-) -> Result<Observed, CloudError> {
-    let arn = current.id.as_str();
-    let has = |f: &str| changed.iter().any(|c| c == f);
-    if has("client_id_list") {
-        let have: BTreeSet<String> = list_prop(&current.props, "client_id_list")
-            .into_iter()
-            .collect();
-        let want: BTreeSet<String> = match desired.get("client_id_list") {
-            Some(_) => list_prop(desired, "client_id_list").into_iter().collect(),
-            None => BTreeSet::from(["sts.amazonaws.com".to_string()]),
-        };
-        for id in want.difference(&have) {
-            iam.add_client_id_to_open_id_connect_provider()
-                .open_id_connect_provider_arn(arn)
-                .client_id(id)
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("AddClientIDToOpenIDConnectProvider", arn, e))?;
-        }
-        for id in have.difference(&want) {
-            iam.remove_client_id_from_open_id_connect_provider()
-                .open_id_connect_provider_arn(arn)
-                .client_id(id)
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("RemoveClientIDFromOpenIDConnectProvider", arn, e))?;
-        }
-    }
-    if has("thumbprint_list") {
-        iam.update_open_id_connect_provider_thumbprint()
-            .open_id_connect_provider_arn(arn)
-            .set_thumbprint_list(Some(list_prop(desired, "thumbprint_list")))
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("UpdateOpenIDConnectProviderThumbprint", arn, e))?;
-    }
-    if has("tags") {
-        let (set, remove) = crate::tags::tag_changes(&current.props, desired);
-        if !set.is_empty() {
-            iam.tag_open_id_connect_provider()
-                .open_id_connect_provider_arn(arn)
-                .set_tags(Some(iam_tags("TagOpenIDConnectProvider", arn, &set)?))
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("TagOpenIDConnectProvider", arn, e))?;
-        }
-        if !remove.is_empty() {
-            iam.untag_open_id_connect_provider()
-                .open_id_connect_provider_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("UntagOpenIDConnectProvider", arn, e))?;
-        }
-    }
-    Ok(current.updated(desired, changed))
-}
-
-/// DeleteOpenIDConnectProvider.
-pub(crate) async fn delete(
-    iam: &aws_sdk_iam::Client,
-    current: &Observed,
-) -> Result<(), CloudError> {
-    let arn = current.id.as_str();
-    crate::resource::gone_ok(
-        iam.delete_open_id_connect_provider()
-            .open_id_connect_provider_arn(arn)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| crate::from_sdk("DeleteOpenIDConnectProvider", arn, e)),
-    )
-}
-
 #[async_trait]
-impl Resource for OpenIdConnectProvider {
-    fn kind(&self) -> &'static str {
-        "iam.openid_connect_provider"
-    }
+impl Description for OpenIdConnectProvider {
+    type Props = ProviderProps;
+    type Item = ProviderItem;
 
-    fn doc(&self) -> &'static str {
-        "An IAM OpenID Connect provider (IRSA). Attributes: `id` and `arn` (the ARN), `url`, `issuer` (the URL without `https://`, the prefix of IRSA condition keys)."
-    }
-
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn", "url", "issuer"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        let url = props.get("url")?;
-        if token::is_unknown(url) {
-            return None;
-        }
+    const KIND: &'static str = "iam.openid_connect_provider";
+    const SUMMARY: &'static str = "An IAM OpenID Connect provider (IRSA).";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<ProviderItem>] = &[
+        Attr::new("id", |_, p: &ProviderItem| json!(p.arn)).note("the ARN"),
+        Attr::new("arn", |_, p| json!(p.arn)),
+        Attr::new("url", |_, p| json!(format!("https://{}", p.issuer))),
+        Attr::new("issuer", |_, p: &ProviderItem| json!(p.issuer))
+            .note("the URL without `https://`, the prefix of IRSA condition keys"),
+    ];
+    const IDENTITY: Identity = Identity::Named(&IamTags::OpenIdConnectProvider, |p| {
+        let url = p.get("url").filter(|u| !token::is_unknown(u))?;
         url.as_str().map(|u| issuer_of(u).to_string())
-    }
+    });
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         let url = str_prop(props, "url");
@@ -309,42 +137,131 @@ impl Resource for OpenIdConnectProvider {
         Ok(())
     }
 
-    async fn read_all(
+    fn id(&self, p: &ProviderItem) -> String {
+        p.arn.clone()
+    }
+
+    fn tags(&self, p: &ProviderItem) -> Vec<(String, String)> {
+        p.tags.clone()
+    }
+
+    async fn list(
         &self,
-        cx: &Context,
+        aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        read(&aws.iam(), stack).await
+    ) -> Result<Vec<ProviderItem>, CloudError> {
+        let list = aws.iam().list_open_id_connect_providers().send().await;
+        let list = list.map_err(sdk("ListOpenIDConnectProviders", stack))?;
+        let mut out = Vec::new();
+        for arn in list
+            .open_id_connect_provider_list()
+            .iter()
+            .filter_map(|p| p.arn())
+        {
+            out.extend(found(read(aws, arn).await)?);
+        }
+        Ok(out)
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        create(&aws.iam(), req).await
+    async fn props(&self, _aws: &Aws, p: &ProviderItem) -> Result<ProviderProps, CloudError> {
+        Ok(ProviderProps {
+            url: format!("https://{}", p.issuer),
+            client_id_list: Some(p.clients.clone()),
+            thumbprint_list: Some(p.thumbprints.clone()),
+        })
     }
 
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &ProviderProps,
+        tags: &[(String, String)],
+    ) -> Result<ProviderItem, CloudError> {
+        let clients = p.client_id_list.clone();
+        let clients = clients.unwrap_or_else(|| vec![DEFAULT_CLIENT.into()]);
+        let thumbprints = p.thumbprint_list.clone().unwrap_or_default();
+        let out = aws
+            .iam()
+            .create_open_id_connect_provider()
+            .url(&p.url)
+            .set_client_id_list(Some(clients.clone()))
+            .set_thumbprint_list((!thumbprints.is_empty()).then(|| thumbprints.clone()))
+            .set_tags(Some(iam_tags(tags)))
+            .send()
+            .await
+            .map_err(sdk("CreateOpenIDConnectProvider", address))?;
+        let arn = out.open_id_connect_provider_arn.ok_or_else(|| {
+            CloudError::new(
+                "CreateOpenIDConnectProvider",
+                address,
+                CloudErrorKind::Service("Empty".into()),
+                "IAM answered without the new provider's ARN",
+            )
+        })?;
+        // The thumbprints IAM found itself (when none were given) are read back by the next refresh.
+        Ok(ProviderItem {
+            arn,
+            issuer: issuer_of(&p.url).to_string(),
+            clients,
+            thumbprints,
+            tags: tags.to_vec(),
+        })
+    }
+
+    /// Adds and removes audiences, or replaces the thumbprints.
     async fn update(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        update(&aws.iam(), current, desired, changed).await
+        aws: &Aws,
+        arn: &str,
+        field: &str,
+        current: &ProviderProps,
+        desired: &ProviderProps,
+    ) -> Result<(), CloudError> {
+        let iam = aws.iam();
+        if field == "thumbprint_list" {
+            let call = iam.update_open_id_connect_provider_thumbprint();
+            let call =
+                call.set_thumbprint_list(Some(desired.thumbprint_list.clone().unwrap_or_default()));
+            let r = call.open_id_connect_provider_arn(arn).send().await;
+            r.map_err(sdk("UpdateOpenIDConnectProviderThumbprint", arn))?;
+        } else if field == "client_id_list" {
+            let have: BTreeSet<String> = current.client_id_list.iter().flatten().cloned().collect();
+            let want: BTreeSet<String> = match &desired.client_id_list {
+                Some(ids) => ids.iter().cloned().collect(),
+                None => BTreeSet::from([DEFAULT_CLIENT.to_string()]),
+            };
+            for id in want.difference(&have) {
+                let call = iam
+                    .add_client_id_to_open_id_connect_provider()
+                    .client_id(id);
+                let r = call.open_id_connect_provider_arn(arn).send().await;
+                r.map_err(sdk("AddClientIDToOpenIDConnectProvider", arn))?;
+            }
+            for id in have.difference(&want) {
+                let call = iam
+                    .remove_client_id_from_open_id_connect_provider()
+                    .client_id(id);
+                let r = call.open_id_connect_provider_arn(arn).send().await;
+                r.map_err(sdk("RemoveClientIDFromOpenIDConnectProvider", arn))?;
+            }
+        }
+        Ok(())
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        delete(&aws.iam(), current).await
+    async fn delete(&self, aws: &Aws, arn: &str, _: &ProviderProps) -> Result<(), CloudError> {
+        let call = aws.iam().delete_open_id_connect_provider();
+        let r = call.open_id_connect_provider_arn(arn).send().await;
+        r.map(drop).map_err(sdk("DeleteOpenIDConnectProvider", arn))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iam::testing;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::Resource;
     use crate::{ADDRESS_TAG, STACK_TAG};
     use aws_sdk_iam::Client;
     use aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIdConnectProviderOutput;
@@ -363,7 +280,7 @@ mod tests {
         assert_eq!(issuer_of(ISSUER), ISSUER);
         let p = json!({"url": format!("https://{ISSUER}")});
         assert_eq!(
-            OpenIdConnectProvider
+            OPENID_CONNECT_PROVIDER
                 .natural_key(p.as_object().unwrap())
                 .as_deref(),
             Some(ISSUER)
@@ -394,19 +311,50 @@ mod tests {
                 .tags(tag(ADDRESS_TAG, "iam.openid_connect_provider.eks"))
                 .build()
         });
-        let iam = testing::client(&[&list, &get]);
-        let found = read(&iam, "s").await.unwrap();
+        let aws = Aws::mocked(&[&list, &get]);
+        let found = OPENID_CONNECT_PROVIDER
+            .read_all(&aws.context(), "s", &ReadHints::default())
+            .await
+            .unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].attrs["issuer"], json!(ISSUER));
         let declared = json!({"url": format!("https://{ISSUER}"), "tags": {}});
         assert!(
             crate::planner::diff(
-                &OpenIdConnectProvider,
+                &OPENID_CONNECT_PROVIDER,
                 declared.as_object().unwrap(),
                 &found[0],
                 &[]
             )
             .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_created_provider_reads_back_as_declared() {
+        let create = mock!(Client::create_open_id_connect_provider)
+            .match_requests(|r| r.client_id_list() == ["sts.amazonaws.com"] && r.thumbprint_list().is_empty())
+            .then_output(|| {
+                aws_sdk_iam::operation::create_open_id_connect_provider::CreateOpenIdConnectProviderOutput::builder()
+                    .open_id_connect_provider_arn("arn:aws:iam::123456789012:oidc-provider/x")
+                    .build()
+            });
+        let aws = Aws::mocked(&[&create]);
+        let (observed, changes) = round_trip(
+            &OPENID_CONNECT_PROVIDER,
+            &aws,
+            "iam.openid_connect_provider.eks",
+            json!({"url": format!("https://{ISSUER}"), "tags": {"team": "platform"}}),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "arn:aws:iam::123456789012:oidc-provider/x");
+        assert_eq!(observed.natural_key.as_deref(), Some(ISSUER));
+        assert_eq!(observed.attrs["issuer"], json!(ISSUER));
+        assert_eq!(observed.attrs["url"], json!(format!("https://{ISSUER}")));
+        assert_eq!(
+            OPENID_CONNECT_PROVIDER.doc(),
+            "An IAM OpenID Connect provider (IRSA). Attributes: `id` (the ARN), `arn`, `url`, `issuer` (the URL without `https://`, the prefix of IRSA condition keys)."
         );
     }
 }

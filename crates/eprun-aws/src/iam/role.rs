@@ -3,22 +3,27 @@
 //! Read with one paginated ListRoles (PathPrefix `/eprun/<stack>/`), then ListRoleTags and
 //! ListAttachedRolePolicies for each role found (ListRoles does not return tags).
 
-use super::{decode_policy, iam_tags, pairs, stack_path};
-use crate::context::Context;
-use crate::ec2::{list_prop, props, str_prop};
-use crate::eks::{int_prop, json_text, owner};
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use super::{IamTags, all, decode_policy, iam_tags, pairs, policy_text, stack_path};
+use crate::adapter::{Adapter, Attr, Description, Identity, found};
+use crate::address::Address;
+use crate::ec2::str_prop;
+use crate::eks::int_prop;
+use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
-use crate::{Aws, CloudError, CloudErrorKind};
+use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, sdk, tags};
 use async_trait::async_trait;
-use aws_sdk_iam::types::Role as IamRole;
+use aws_sdk_iam::types::{AttachedPolicy, InstanceProfile, Role as IamRole, Tag};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// An IAM role.
 pub struct Role;
+
+/// The `iam.role` resource type.
+pub static ROLE: Adapter<Role> = Adapter::new(Role);
 
 const SCHEMA: &[Field] = &[
     Field::required("name", Kind::Str, "the role name, unique in the account"),
@@ -46,393 +51,102 @@ const SCHEMA: &[Field] = &[
 /// How long a new trust policy may wait for IAM to see a principal made just before (an OIDC provider).
 const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Checks a role name: 1 to 64 of letters, digits and `+=,.@_-`.
-fn check_name(name: &str) -> Result<(), String> {
-    if token::is_unknown(&json!(name)) {
-        return Ok(());
-    }
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "property `name`: `{name}` is not a valid role name (1 to 64 letters, digits and `+=,.@_-`)"
-        ))
-    }
+/// The props of a role.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RoleProps {
+    name: String,
+    assume_role_policy: Value,
+    description: Option<String>,
+    managed_policy_arns: Option<Vec<String>>,
+    max_session_duration: Option<i32>,
 }
 
-/// The attributes of a role.
-fn attrs(role: &IamRole) -> Props {
-    props([
-        ("id", json!(role.role_name())),
-        ("arn", json!(role.arn())),
-        ("name", json!(role.role_name())),
-    ])
+/// A role as read: the role, its tags and the ARNs of its managed policies.
+pub struct RoleItem {
+    role: IamRole,
+    tags: Vec<(String, String)>,
+    policies: Vec<String>,
+}
+
+/// Checks a role name: 1 to 64 of letters, digits and `+=,.@_-`.
+fn check_name(name: &str) -> Result<(), String> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    if token::is_unknown(&json!(name)) || (1..=64).contains(&name.len()) && name.chars().all(valid)
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "property `name`: `{name}` is not a valid role name (1 to 64 letters, digits and `+=,.@_-`)"
+    ))
 }
 
 /// The ARNs of the managed policies attached to a role.
-async fn attached(iam: &aws_sdk_iam::Client, name: &str) -> Result<Vec<String>, CloudError> {
-    let mut out = Vec::new();
-    let mut pages = iam
-        .list_attached_role_policies()
-        .role_name(name)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| crate::from_sdk("ListAttachedRolePolicies", name, e))?;
-        out.extend(
-            page.attached_policies()
-                .iter()
-                .filter_map(|p| p.policy_arn().map(String::from)),
-        );
-    }
-    Ok(out)
+async fn attached(aws: &Aws, name: &str) -> Result<Vec<String>, CloudError> {
+    let call = aws.iam().list_attached_role_policies().role_name(name);
+    let policies: Vec<AttachedPolicy> = all!(call, "ListAttachedRolePolicies", name)?;
+    Ok(policies
+        .iter()
+        .filter_map(|p| p.policy_arn.clone())
+        .collect())
 }
 
-/// Reads one role listed under the stack's path; `None` when its tags say it is another stack's.
-async fn observe(
-    iam: &aws_sdk_iam::Client,
-    stack: &str,
-    role: &IamRole,
-) -> Result<Option<Observed>, CloudError> {
+/// Reads the tags and managed policies of a listed role.
+async fn read(aws: &Aws, role: IamRole) -> Result<RoleItem, CloudError> {
     let name = role.role_name();
-    let mut all = Vec::new();
-    let mut pages = iam.list_role_tags().role_name(name).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| crate::from_sdk("ListRoleTags", name, e))?;
-        all.extend(pairs(page.tags()));
-    }
-    let Some((address, user_tags)) = owner(stack, all).split() else {
-        return Ok(None);
-    };
-    let policies = attached(iam, name).await?;
-    Ok(Some(Observed {
-        address,
-        id: name.to_string(),
-        natural_key: Some(name.to_string()),
-        props: props([
-            ("name", json!(name)),
-            (
-                "assume_role_policy",
-                json!(
-                    role.assume_role_policy_document()
-                        .map(decode_policy)
-                        .unwrap_or_default()
-                ),
-            ),
-            ("description", json!(role.description().unwrap_or_default())),
-            ("managed_policy_arns", json!(policies)),
-            (
-                "max_session_duration",
-                json!(role.max_session_duration().unwrap_or(3600)),
-            ),
-            ("tags", user_tags),
-        ]),
-        attrs: attrs(role),
-    }))
-}
-
-/// One paginated ListRoles under `/eprun/<stack>/`, then tags and policies of each role.
-pub(crate) async fn read(
-    iam: &aws_sdk_iam::Client,
-    stack: &str,
-) -> Result<Vec<Observed>, CloudError> {
-    let mut roles = Vec::new();
-    let mut pages = iam
-        .list_roles()
-        .path_prefix(stack_path(stack))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| crate::from_sdk("ListRoles", stack, e))?;
-        // Re-checked: the path prefix is a prefix of strings, not of path segments.
-        roles.extend(
-            page.roles()
-                .iter()
-                .filter(|r| r.path() == stack_path(stack))
-                .cloned(),
-        );
-    }
-    let mut out = Vec::new();
-    for role in roles {
-        match observe(iam, stack, &role).await {
-            Ok(o) => out.extend(o),
-            // Listed a moment ago and deleted since.
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(out)
-}
-
-/// Whether an error is IAM not seeing yet a principal made a moment ago.
-fn is_propagation(e: &CloudError) -> bool {
-    e.kind == CloudErrorKind::Service("MalformedPolicyDocument".into())
-        && e.message.contains("Invalid principal")
+    let tags: Vec<Tag> = all!(
+        aws.iam().list_role_tags().role_name(name),
+        "ListRoleTags",
+        name
+    )?;
+    let policies = attached(aws, name).await?;
+    let tags = pairs(&tags);
+    Ok(RoleItem {
+        role,
+        tags,
+        policies,
+    })
 }
 
 /// Attaches and detaches managed policies so that exactly `want` are attached.
 async fn sync_policies(
-    iam: &aws_sdk_iam::Client,
+    aws: &Aws,
     name: &str,
     have: &[String],
     want: &[String],
 ) -> Result<(), CloudError> {
-    let have: BTreeSet<&String> = have.iter().collect();
-    let want: BTreeSet<&String> = want.iter().collect();
+    let iam = aws.iam();
+    let (have, want): (BTreeSet<_>, BTreeSet<_>) = (have.iter().collect(), want.iter().collect());
     for arn in want.difference(&have) {
-        iam.attach_role_policy()
-            .role_name(name)
-            .policy_arn(*arn)
-            .send()
+        let call = iam.attach_role_policy().role_name(name).policy_arn(*arn);
+        call.send()
             .await
-            .map_err(|e| crate::from_sdk("AttachRolePolicy", format!("{name} ({arn})"), e))?;
+            .map_err(sdk("AttachRolePolicy", format!("{name} ({arn})")))?;
     }
     for arn in have.difference(&want) {
-        let r = iam
-            .detach_role_policy()
-            .role_name(name)
-            .policy_arn(*arn)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| crate::from_sdk("DetachRolePolicy", format!("{name} ({arn})"), e));
-        crate::resource::gone_ok(r)?;
+        let call = iam.detach_role_policy().role_name(name).policy_arn(*arn);
+        let r = call.send().await.map(drop);
+        gone_ok(r.map_err(sdk("DetachRolePolicy", format!("{name} ({arn})"))))?;
     }
     Ok(())
 }
 
-/// CreateRole under the stack's path with the ownership tags, then attaches its managed policies.
-pub(crate) async fn create(
-    iam: &aws_sdk_iam::Client,
-    req: &CreateRequest<'_>,
-) -> Result<Observed, CloudError> {
-    let p = req.props;
-    let name = str_prop(p, "name");
-    let target = req.address.to_string();
-    let tags = iam_tags("CreateRole", &target, &req.tags)?;
-    let policy = json_text(p, "assume_role_policy").unwrap_or_default();
-    let began = std::time::Instant::now();
-    let mut delay = Duration::from_secs(1);
-    let role = loop {
-        let out = iam
-            .create_role()
-            .role_name(name)
-            .path(stack_path(req.stack))
-            .assume_role_policy_document(&policy)
-            .set_description(
-                p.get("description")
-                    .and_then(Value::as_str)
-                    .map(String::from),
-            )
-            .set_max_session_duration(int_prop(p, "max_session_duration").map(|v| v as i32))
-            .set_tags(Some(tags.clone()))
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("CreateRole", &target, e));
-        match out {
-            Ok(out) => break out.role().cloned(),
-            // IAM does not see yet a principal made a moment ago (an OIDC provider): try again shortly.
-            Err(e) if is_propagation(&e) && began.elapsed() < PROPAGATION_TIMEOUT => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-            Err(e) => return Err(e),
-        }
-    };
-    let role = role.ok_or_else(|| {
-        CloudError::new(
-            "CreateRole",
-            &target,
-            CloudErrorKind::Service("Empty".into()),
-            "IAM answered without the new role",
-        )
-    })?;
-    let policies = list_prop(p, "managed_policy_arns");
-    sync_policies(iam, name, &[], &policies).await?;
-    Ok(Observed {
-        address: Some(req.address.clone()),
-        id: name.to_string(),
-        natural_key: Some(name.to_string()),
-        props: props([
-            ("name", json!(name)),
-            ("assume_role_policy", json!(policy)),
-            ("description", json!(role.description().unwrap_or_default())),
-            ("managed_policy_arns", json!(policies)),
-            (
-                "max_session_duration",
-                json!(role.max_session_duration().unwrap_or(3600)),
-            ),
-            (
-                "tags",
-                Value::Object(
-                    crate::tags::user_tags(p)
-                        .into_iter()
-                        .map(|(k, v)| (k, json!(v)))
-                        .collect(),
-                ),
-            ),
-        ]),
-        attrs: attrs(&role),
-    })
-}
-
-/// Changes the trust policy, description, session length, managed policies and tags.
-pub(crate) async fn update(
-    iam: &aws_sdk_iam::Client,
-    current: &Observed,
-    desired: &Props,
-    changed: &[String],
-) -> Result<Observed, CloudError> {
-    let name = current.id.as_str();
-    let has = |f: &str| changed.iter().any(|c| c == f);
-    if has("assume_role_policy") {
-        let policy = json_text(desired, "assume_role_policy").unwrap_or_default();
-        iam.update_assume_role_policy()
-            .role_name(name)
-            .policy_document(policy)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("UpdateAssumeRolePolicy", name, e))?;
-    }
-    if has("description") || has("max_session_duration") {
-        let mut call = iam.update_role().role_name(name);
-        if has("description") {
-            call = call.description(str_prop(desired, "description"));
-        }
-        if has("max_session_duration") {
-            call = call.max_session_duration(
-                int_prop(desired, "max_session_duration").unwrap_or(3600) as i32,
-            );
-        }
-        call.send()
-            .await
-            .map_err(|e| crate::from_sdk("UpdateRole", name, e))?;
-    }
-    if has("managed_policy_arns") {
-        let have = list_prop(&current.props, "managed_policy_arns");
-        sync_policies(iam, name, &have, &list_prop(desired, "managed_policy_arns")).await?;
-    }
-    if has("tags") {
-        let (set, remove) = crate::tags::tag_changes(&current.props, desired);
-        if !set.is_empty() {
-            iam.tag_role()
-                .role_name(name)
-                .set_tags(Some(iam_tags("TagRole", name, &set)?))
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("TagRole", name, e))?;
-        }
-        if !remove.is_empty() {
-            iam.untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("UntagRole", name, e))?;
-        }
-    }
-    Ok(current.updated(desired, changed))
-}
-
-/// Detaches the managed policies, deletes inline policies and instance-profile memberships, then the role.
-pub(crate) async fn delete(
-    iam: &aws_sdk_iam::Client,
-    current: &Observed,
-) -> Result<(), CloudError> {
-    let name = current.id.as_str();
-    let gone = |r: Result<(), CloudError>| crate::resource::gone_ok(r);
-    let policies = match attached(iam, name).await {
-        Ok(p) => p,
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    sync_policies(iam, name, &policies, &[]).await?;
-    let mut inline = Vec::new();
-    let mut pages = iam
-        .list_role_policies()
-        .role_name(name)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| crate::from_sdk("ListRolePolicies", name, e))?;
-        inline.extend(page.policy_names().iter().cloned());
-    }
-    for policy in inline {
-        gone(
-            iam.delete_role_policy()
-                .role_name(name)
-                .policy_name(&policy)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("DeleteRolePolicy", name, e)),
-        )?;
-    }
-    let mut profiles = Vec::new();
-    let mut pages = iam
-        .list_instance_profiles_for_role()
-        .role_name(name)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| crate::from_sdk("ListInstanceProfilesForRole", name, e))?;
-        profiles.extend(
-            page.instance_profiles()
-                .iter()
-                .map(|p| p.instance_profile_name().to_string()),
-        );
-    }
-    for profile in profiles {
-        gone(
-            iam.remove_role_from_instance_profile()
-                .instance_profile_name(&profile)
-                .role_name(name)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("RemoveRoleFromInstanceProfile", name, e)),
-        )?;
-    }
-    gone(
-        iam.delete_role()
-            .role_name(name)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| crate::from_sdk("DeleteRole", name, e)),
-    )
-}
-
 #[async_trait]
-impl Resource for Role {
-    fn kind(&self) -> &'static str {
-        "iam.role"
-    }
+impl Description for Role {
+    type Props = RoleProps;
+    type Item = RoleItem;
 
-    fn doc(&self) -> &'static str {
-        "An IAM role, created under the path `/eprun/<stack>/`. Attributes: `id` (the name), `arn`, `name`."
-    }
-
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn", "name"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        let name = props.get("name")?;
-        if token::is_unknown(name) {
-            return None;
-        }
+    const KIND: &'static str = "iam.role";
+    const SUMMARY: &'static str = "An IAM role, created under the path `/eprun/<stack>/`.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<RoleItem>] = &[
+        Attr::new("id", |_, r: &RoleItem| json!(r.role.role_name())).note("the name"),
+        Attr::new("arn", |_, r| json!(r.role.arn())),
+        Attr::new("name", |_, r| json!(r.role.role_name())),
+    ];
+    const IDENTITY: Identity = Identity::Named(&IamTags::Role, |p| {
+        let name = p.get("name").filter(|n| !token::is_unknown(n))?;
         name.as_str().map(String::from)
-    }
+    });
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         check_name(str_prop(props, "name"))?;
@@ -455,43 +169,173 @@ impl Resource for Role {
         }
     }
 
-    async fn read_all(
+    fn id(&self, r: &RoleItem) -> String {
+        r.role.role_name().to_string()
+    }
+
+    fn tags(&self, r: &RoleItem) -> Vec<(String, String)> {
+        r.tags.clone()
+    }
+
+    async fn list(
         &self,
-        cx: &Context,
+        aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        read(&aws.iam(), stack).await
+    ) -> Result<Vec<RoleItem>, CloudError> {
+        let call = aws.iam().list_roles().path_prefix(stack_path(stack));
+        let roles: Vec<IamRole> = all!(call, "ListRoles", stack)?;
+        let mut out = Vec::new();
+        // Re-checked: the path prefix is a prefix of strings, not of path segments.
+        for role in roles.into_iter().filter(|r| r.path() == stack_path(stack)) {
+            // Not found: listed a moment ago and deleted since.
+            out.extend(found(read(aws, role).await)?);
+        }
+        Ok(out)
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        create(&aws.iam(), req).await
+    async fn props(&self, _aws: &Aws, r: &RoleItem) -> Result<RoleProps, CloudError> {
+        let role = &r.role;
+        let policy = role.assume_role_policy_document().map(decode_policy);
+        Ok(RoleProps {
+            name: role.role_name().to_string(),
+            assume_role_policy: json!(policy.unwrap_or_default()),
+            description: Some(role.description().unwrap_or_default().to_string()),
+            managed_policy_arns: Some(r.policies.clone()),
+            max_session_duration: Some(role.max_session_duration().unwrap_or(3600)),
+        })
     }
 
-    async fn update(
+    /// CreateRole under the stack's path with the ownership tags, then attaches its managed policies.
+    async fn create(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        update(&aws.iam(), current, desired, changed).await
+        aws: &Aws,
+        address: &Address,
+        p: &RoleProps,
+        tags: &[(String, String)],
+    ) -> Result<RoleItem, CloudError> {
+        let stack: String = tags::kept(tags, STACK_TAG).unwrap_or_default();
+        let call = aws
+            .iam()
+            .create_role()
+            .role_name(&p.name)
+            .path(stack_path(&stack))
+            .assume_role_policy_document(policy_text(&p.assume_role_policy))
+            .set_description(p.description.clone())
+            .set_max_session_duration(p.max_session_duration)
+            .set_tags(Some(iam_tags(tags)));
+        let began = std::time::Instant::now();
+        let mut delay = Duration::from_secs(1);
+        let out = loop {
+            match call
+                .clone()
+                .send()
+                .await
+                .map_err(sdk("CreateRole", address))
+            {
+                // IAM does not see yet a principal made a moment ago (an OIDC provider): try again shortly.
+                Err(e)
+                    if e.is("MalformedPolicyDocument")
+                        && e.message.contains("Invalid principal")
+                        && began.elapsed() < PROPAGATION_TIMEOUT =>
+                {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                out => break out?,
+            }
+        };
+        let role = out.role.ok_or_else(|| {
+            CloudError::new(
+                "CreateRole",
+                address,
+                CloudErrorKind::Service("Empty".into()),
+                "IAM answered without the new role",
+            )
+        })?;
+        let policies = p.managed_policy_arns.clone().unwrap_or_default();
+        sync_policies(aws, &p.name, &[], &policies).await?;
+        Ok(RoleItem {
+            role,
+            tags: tags.to_vec(),
+            policies,
+        })
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        delete(&aws.iam(), current).await
+    async fn update_fields(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        changed: &[String],
+        current: &RoleProps,
+        desired: &RoleProps,
+    ) -> Result<Option<RoleItem>, CloudError> {
+        let (iam, name) = (aws.iam(), on.id.as_str());
+        let has = |f: &str| changed.iter().any(|c| c == f);
+        if has("assume_role_policy") {
+            let call = iam.update_assume_role_policy().role_name(name);
+            let call = call.policy_document(policy_text(&desired.assume_role_policy));
+            call.send()
+                .await
+                .map_err(sdk("UpdateAssumeRolePolicy", name))?;
+        }
+        if has("description") || has("max_session_duration") {
+            let description = desired.description.clone().unwrap_or_default();
+            let duration = desired.max_session_duration.unwrap_or(3600);
+            iam.update_role()
+                .role_name(name)
+                .set_description(has("description").then_some(description))
+                .set_max_session_duration(has("max_session_duration").then_some(duration))
+                .send()
+                .await
+                .map_err(sdk("UpdateRole", name))?;
+        }
+        if has("managed_policy_arns") {
+            let have = current.managed_policy_arns.as_deref().unwrap_or_default();
+            let want = desired.managed_policy_arns.as_deref().unwrap_or_default();
+            sync_policies(aws, name, have, want).await?;
+        }
+        Ok(None)
+    }
+
+    /// Detaches the managed policies, deletes inline policies and instance-profile memberships, then the role.
+    async fn delete(&self, aws: &Aws, name: &str, _current: &RoleProps) -> Result<(), CloudError> {
+        let iam = aws.iam();
+        sync_policies(aws, name, &attached(aws, name).await?, &[]).await?;
+        let call = iam.list_role_policies().role_name(name);
+        let inline: Vec<String> = all!(call, "ListRolePolicies", name)?;
+        for policy in inline {
+            let call = iam
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(&policy);
+            let r = call.send().await.map(drop);
+            gone_ok(r.map_err(sdk("DeleteRolePolicy", name)))?;
+        }
+        let call = iam.list_instance_profiles_for_role().role_name(name);
+        let profiles: Vec<InstanceProfile> = all!(call, "ListInstanceProfilesForRole", name)?;
+        for profile in profiles {
+            let call = iam.remove_role_from_instance_profile().role_name(name);
+            let r = call
+                .instance_profile_name(profile.instance_profile_name)
+                .send()
+                .await;
+            gone_ok(
+                r.map(drop)
+                    .map_err(sdk("RemoveRoleFromInstanceProfile", name)),
+            )?;
+        }
+        let r = iam.delete_role().role_name(name).send().await;
+        r.map(drop).map_err(sdk("DeleteRole", name))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iam::testing;
-    use crate::{ADDRESS_TAG, STACK_TAG};
+    use crate::ADDRESS_TAG;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::Resource;
     use aws_sdk_iam::Client;
     use aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput;
     use aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput;
@@ -554,8 +398,11 @@ mod tests {
                 )
                 .build()
         });
-        let iam = testing::client(&[&list, &tags, &policies]);
-        let found = read(&iam, "prod/us-east-1").await.unwrap();
+        let aws = Aws::mocked(&[&list, &tags, &policies]);
+        let found = ROLE
+            .read_all(&aws.context(), "prod/us-east-1", &ReadHints::default())
+            .await
+            .unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(tags.num_calls(), 1);
         let declared = json!({
@@ -564,7 +411,7 @@ mod tests {
             "managed_policy_arns": ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"],
             "tags": {"Project": "examplepay"},
         });
-        let diff = crate::planner::diff(&Role, declared.as_object().unwrap(), &found[0], &[]);
+        let diff = crate::planner::diff(&ROLE, declared.as_object().unwrap(), &found[0], &[]);
         assert!(diff.is_empty(), "{diff:?}");
     }
 
@@ -573,18 +420,56 @@ mod tests {
         let others = crate::declaration::Declarations::default();
         let ok =
             json!({"name": "examplepay-prod-karpenter", "assume_role_policy": {"Statement": []}});
-        assert!(Role.validate(ok.as_object().unwrap(), &others).is_ok());
+        assert!(ROLE.validate(ok.as_object().unwrap(), &others).is_ok());
         let bad = json!({"name": "has space", "assume_role_policy": {"Statement": []}});
         assert!(
-            Role.validate(bad.as_object().unwrap(), &others)
+            ROLE.validate(bad.as_object().unwrap(), &others)
                 .unwrap_err()
                 .contains("not a valid role name")
         );
         let bad = json!({"name": "x", "assume_role_policy": {"Statement": []}, "max_session_duration": 60});
         assert!(
-            Role.validate(bad.as_object().unwrap(), &others)
+            ROLE.validate(bad.as_object().unwrap(), &others)
                 .unwrap_err()
                 .contains("3600 and 43200")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_created_role_reads_back_as_declared() {
+        let create = mock!(Client::create_role)
+            .match_requests(|r| r.path() == Some("/eprun/test/"))
+            .then_compute_output(|r| {
+                aws_sdk_iam::operation::create_role::CreateRoleOutput::builder()
+                    .role(role(r.role_name().unwrap_or_default(), "/eprun/test/"))
+                    .build()
+            });
+        let attach = mock!(Client::attach_role_policy).then_output(|| {
+            aws_sdk_iam::operation::attach_role_policy::AttachRolePolicyOutput::builder().build()
+        });
+        let aws = Aws::mocked(&[&create, &attach]);
+        let (observed, changes) = round_trip(
+            &ROLE,
+            &aws,
+            "iam.role.cluster",
+            json!({
+                "name": "examplepay-prod-cluster",
+                "assume_role_policy": serde_json::from_str::<Value>(TRUST).unwrap(),
+                "managed_policy_arns": ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"],
+                "tags": {"Project": "examplepay"},
+            }),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "examplepay-prod-cluster");
+        assert_eq!(
+            observed.attrs["arn"],
+            "arn:aws:iam::123456789012:role/eprun/test/examplepay-prod-cluster"
+        );
+        assert_eq!(attach.num_calls(), 1);
+        assert_eq!(
+            ROLE.doc(),
+            "An IAM role, created under the path `/eprun/<stack>/`. Attributes: `id` (the name), `arn`, `name`."
         );
     }
 }

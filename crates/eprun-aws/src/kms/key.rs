@@ -2,28 +2,35 @@
 //!
 //! KMS cannot list keys by tag, and reading every key of an account would take a call per key,
 //! so the stack names each key by an alias (its natural key): one paginated ListAliases call, then
-//! DescribeKey, GetKeyRotationStatus, GetKeyPolicy and ListResourceTags for the aliases the stack
+//! DescribeKey, ListResourceTags, GetKeyRotationStatus and GetKeyPolicy for the aliases the stack
 //! expects only. Deleting a key schedules its deletion; a key pending deletion counts as gone.
 
-use crate::context::Context;
-use crate::ec2::{bool_prop, props, str_prop};
-use crate::eks::{int_prop, json_text, opt_str, owner};
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use super::{KmsTags, kms_tags};
+use crate::adapter::{Adapter, Attr, Description, Identity, Tagger, found};
+use crate::address::Address;
+use crate::ec2::str_prop;
+use crate::eks::int_prop;
+use crate::iam::policy_text;
+use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
-use crate::{Aws, CloudError, CloudErrorKind};
+use crate::{Aws, CloudError, CloudErrorKind, sdk, tags};
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType, Tag};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// A symmetric encryption key.
 pub struct Key;
 
+/// The `kms.key` resource type.
+pub static KEY: Adapter<Key> = Adapter::new(Key);
+
 /// Where `deletion_window_in_days` is kept: KMS only takes it when deletion is scheduled.
 const WINDOW_TAG: &str = "eprun:deletion_window_in_days";
 
-/// The window KMS uses when none is given.
-const DEFAULT_WINDOW: i32 = 30;
+/// The name of the one key policy a key has.
+const POLICY_NAME: &str = "default";
 
 const SCHEMA: &[Field] = &[
     Field::required(
@@ -52,85 +59,41 @@ const SCHEMA: &[Field] = &[
     TAGS,
 ];
 
-/// The name of the one key policy a key has.
-const POLICY_NAME: &str = "default";
+/// The props of a key.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KeyProps {
+    alias: String,
+    description: Option<String>,
+    enable_key_rotation: Option<bool>,
+    deletion_window_in_days: Option<i32>,
+    policy: Option<Value>,
+}
+
+/// A key as read: its metadata, the alias it was found by, its tags, rotation and policy.
+pub struct KeyItem {
+    meta: KeyMetadata,
+    alias: String,
+    tags: Vec<Tag>,
+    rotation: bool,
+    policy: Option<Value>,
+}
 
 /// Checks an alias: `alias/` then letters, digits, `/`, `_` and `-`; not an AWS-managed `alias/aws/` one.
 fn check_alias(alias: &str) -> Result<(), String> {
-    if token::is_unknown(&json!(alias)) {
-        return Ok(());
-    }
-    let Some(rest) = alias.strip_prefix("alias/") else {
-        return Err(format!(
-            "property `alias`: `{alias}` must start with `alias/`"
-        ));
-    };
-    if rest.is_empty()
-        || alias.len() > 256
-        || !rest
-            .chars()
+    let valid = |r: &str| {
+        r.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
-    {
-        return Err(format!(
-            "property `alias`: `{alias}` is not a valid alias (letters, digits, `/`, `_` and `-` after `alias/`)"
-        ));
-    }
-    if rest.starts_with("aws/") {
-        return Err(format!(
-            "property `alias`: `{alias}` is reserved for AWS managed keys"
-        ));
-    }
-    Ok(())
-}
-
-/// A KMS error as an eprun error; `KMSInvalidStateException` says a key is pending deletion.
-fn sdk<E, R>(
-    operation: &str,
-    target: &str,
-    e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> CloudError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    crate::from_sdk(operation, target, e)
-}
-
-/// The tags of a create call, with the deletion window kept as a tag.
-fn create_tags(tags: &[(String, String)], props: &Props) -> Result<Vec<Tag>, CloudError> {
-    let mut all: Vec<(String, String)> = tags
-        .iter()
-        .filter(|(k, _)| k != WINDOW_TAG)
-        .cloned()
-        .collect();
-    if let Some(days) = int_prop(props, "deletion_window_in_days") {
-        all.push((WINDOW_TAG.into(), days.to_string()));
-    }
-    all.into_iter()
-        .map(|(k, v)| {
-            Tag::builder().tag_key(k).tag_value(v).build().map_err(|e| {
-                CloudError::new(
-                    "CreateKey",
-                    "tags",
-                    CloudErrorKind::Service("Client".into()),
-                    e.to_string(),
-                )
-            })
-        })
-        .collect()
-}
-
-/// The attributes of a key.
-fn attrs(meta: &KeyMetadata, alias: &str) -> Props {
-    props([
-        ("id", json!(meta.key_id())),
-        ("arn", json!(meta.arn().unwrap_or_default())),
-        ("alias", json!(alias)),
-    ])
+    };
+    let why = match alias.strip_prefix("alias/") {
+        _ if token::is_unknown(&json!(alias)) => return Ok(()),
+        None => "must start with `alias/`",
+        Some(r) if r.is_empty() || alias.len() > 256 || !valid(r) => {
+            "is not a valid alias (letters, digits, `/`, `_` and `-` after `alias/`)"
+        }
+        Some(r) if r.starts_with("aws/") => "is reserved for AWS managed keys",
+        Some(_) => return Ok(()),
+    };
+    Err(format!("property `alias`: `{alias}` {why}"))
 }
 
 /// Whether a key is usable (not on its way to deletion, not AWS managed).
@@ -142,399 +105,98 @@ fn is_live(meta: &KeyMetadata) -> bool {
 }
 
 /// DescribeKey; `None` when there is no such key.
-async fn describe(
-    kms: &aws_sdk_kms::Client,
-    key_id: &str,
-) -> Result<Option<KeyMetadata>, CloudError> {
-    match kms.describe_key().key_id(key_id).send().await {
-        Ok(out) => Ok(out.key_metadata().cloned()),
-        Err(e) => {
-            let e = sdk("DescribeKey", key_id, e);
-            if e.is_not_found() { Ok(None) } else { Err(e) }
-        }
-    }
+async fn describe(aws: &Aws, key_id: &str) -> Result<Option<KeyMetadata>, CloudError> {
+    let out = aws.kms().describe_key().key_id(key_id).send().await;
+    Ok(found(out.map_err(sdk("DescribeKey", key_id)))?.and_then(|o| o.key_metadata))
 }
 
-/// Reads one key behind an alias; `None` when it is not ours or on its way out.
-async fn observe(
-    kms: &aws_sdk_kms::Client,
-    stack: &str,
-    alias: &str,
-    key_id: &str,
-) -> Result<Option<Observed>, CloudError> {
-    let Some(meta) = describe(kms, key_id).await? else {
+/// Reads the live key behind an alias, with its tags, rotation and policy.
+async fn read(aws: &Aws, alias: String, key_id: &str) -> Result<Option<KeyItem>, CloudError> {
+    let kms = aws.kms();
+    let Some(meta) = describe(aws, key_id).await?.filter(is_live) else {
         return Ok(None);
     };
-    if !is_live(&meta) {
-        return Ok(None);
-    }
-    let mut all = Vec::new();
-    let mut pages = kms
+    let tags = kms
         .list_resource_tags()
         .key_id(key_id)
         .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| sdk("ListResourceTags", key_id, e))?;
-        all.extend(
-            page.tags()
-                .iter()
-                .map(|t| (t.tag_key().to_string(), t.tag_value().to_string())),
-        );
-    }
-    let window = all
-        .iter()
-        .find(|(k, _)| k == WINDOW_TAG)
-        .and_then(|(_, v)| v.parse::<i64>().ok());
-    let Some((address, user_tags)) = owner(stack, all).split() else {
-        return Ok(None);
-    };
-    let rotation = kms
-        .get_key_rotation_status()
-        .key_id(key_id)
+        .items()
         .send()
+        .try_collect()
         .await
-        .map_err(|e| sdk("GetKeyRotationStatus", key_id, e))?
-        .key_rotation_enabled();
-    let policy = kms
-        .get_key_policy()
-        .key_id(key_id)
-        .policy_name(POLICY_NAME)
-        .send()
-        .await
-        .map_err(|e| sdk("GetKeyPolicy", key_id, e))?
-        .policy()
-        .map(String::from);
-    let mut p = props([
-        ("alias", json!(alias)),
-        ("description", json!(meta.description().unwrap_or_default())),
-        ("enable_key_rotation", json!(rotation)),
-        ("tags", user_tags),
-    ]);
-    if let Some(days) = window {
-        p.insert("deletion_window_in_days".into(), json!(days));
-    }
-    if let Some(policy) = policy {
-        p.insert("policy".into(), json!(policy));
-    }
-    Ok(Some(Observed {
-        address,
-        id: meta.key_id().to_string(),
-        natural_key: Some(alias.to_string()),
-        props: p,
-        attrs: attrs(&meta, alias),
+        .map_err(sdk("ListResourceTags", key_id))?;
+    let rotation = kms.get_key_rotation_status().key_id(key_id).send().await;
+    let policy = kms.get_key_policy().key_id(key_id).policy_name(POLICY_NAME);
+    let policy = policy.send().await.map_err(sdk("GetKeyPolicy", key_id))?;
+    Ok(Some(KeyItem {
+        meta,
+        alias,
+        tags,
+        rotation: rotation
+            .map_err(sdk("GetKeyRotationStatus", key_id))?
+            .key_rotation_enabled(),
+        policy: policy.policy().map(|p| json!(p)),
     }))
 }
 
-/// One paginated ListAliases, then a read of the key behind each alias the stack expects.
-pub(crate) async fn read(
-    kms: &aws_sdk_kms::Client,
-    stack: &str,
-    hints: &ReadHints,
-) -> Result<Vec<Observed>, CloudError> {
-    if hints.natural_keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut wanted = Vec::new();
-    let mut pages = kms.list_aliases().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| sdk("ListAliases", stack, e))?;
-        for a in page.aliases() {
-            if let (Some(name), Some(key)) = (a.alias_name(), a.target_key_id()) {
-                if hints.natural_keys.contains(name) {
-                    wanted.push((name.to_string(), key.to_string()));
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (alias, key) in wanted {
-        out.extend(observe(kms, stack, &alias, &key).await?);
-    }
-    Ok(out)
-}
-
-async fn set_rotation(kms: &aws_sdk_kms::Client, key_id: &str, on: bool) -> Result<(), CloudError> {
+/// Turns yearly rotation of the key material on or off.
+async fn set_rotation(aws: &Aws, key_id: &str, on: bool) -> Result<(), CloudError> {
+    let kms = aws.kms();
     if on {
-        kms.enable_key_rotation()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| sdk("EnableKeyRotation", key_id, e))?;
+        let r = kms.enable_key_rotation().key_id(key_id).send().await;
+        r.map_err(sdk("EnableKeyRotation", key_id))?;
     } else {
-        kms.disable_key_rotation()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| sdk("DisableKeyRotation", key_id, e))?;
+        let r = kms.disable_key_rotation().key_id(key_id).send().await;
+        r.map_err(sdk("DisableKeyRotation", key_id))?;
     }
     Ok(())
 }
 
-/// CreateKey with the ownership tags, then its alias right away (the alias is how it is found), then rotation.
-pub(crate) async fn create(
-    kms: &aws_sdk_kms::Client,
-    req: &CreateRequest<'_>,
-) -> Result<Observed, CloudError> {
-    let p = req.props;
-    let alias = str_prop(p, "alias");
-    let out = kms
-        .create_key()
-        .set_description(opt_str(p, "description").map(String::from))
-        .set_policy(json_text(p, "policy"))
-        .key_usage(KeyUsageType::EncryptDecrypt)
-        .key_spec(KeySpec::SymmetricDefault)
-        .set_tags(Some(create_tags(&req.tags, p)?))
-        .send()
-        .await
-        .map_err(|e| sdk("CreateKey", &req.address.to_string(), e))?;
-    let meta = out.key_metadata().cloned().ok_or_else(|| {
-        CloudError::new(
-            "CreateKey",
-            req.address,
-            CloudErrorKind::Service("Empty".into()),
-            "KMS answered without the new key",
-        )
-    })?;
-    let key_id = meta.key_id().to_string();
-    kms.create_alias()
+/// CreateAlias: points `alias` at the key.
+async fn create_alias(aws: &Aws, alias: &str, key_id: &str) -> Result<(), CloudError> {
+    let call = aws
+        .kms()
+        .create_alias()
         .alias_name(alias)
-        .target_key_id(&key_id)
-        .send()
+        .target_key_id(key_id);
+    call.send()
         .await
-        .map_err(|e| sdk("CreateAlias", alias, e))?;
-    let rotation = bool_prop(p, "enable_key_rotation").unwrap_or(true);
-    if rotation {
-        set_rotation(kms, &key_id, true).await?;
-    }
-    let mut props = props([
-        ("alias", json!(alias)),
-        ("description", json!(meta.description().unwrap_or_default())),
-        ("enable_key_rotation", json!(rotation)),
-        (
-            "tags",
-            Value::Object(
-                crate::tags::user_tags(p)
-                    .into_iter()
-                    .map(|(k, v)| (k, json!(v)))
-                    .collect(),
-            ),
-        ),
-    ]);
-    for key in ["deletion_window_in_days", "policy"] {
-        if let Some(v) = p.get(key) {
-            props.insert(key.into(), v.clone());
-        }
-    }
-    Ok(Observed {
-        address: Some(req.address.clone()),
-        id: key_id,
-        natural_key: Some(alias.to_string()),
-        props,
-        attrs: attrs(&meta, alias),
-    })
+        .map(drop)
+        .map_err(sdk("CreateAlias", alias))
 }
 
-/// Brings tags (user tags and the deletion-window tag) from `current` to `desired`.
-async fn update_tags(
-    kms: &aws_sdk_kms::Client,
-    key_id: &str,
-    current: &Props,
-    desired: &Props,
-    window: bool,
-) -> Result<(), CloudError> {
-    let (mut set, mut remove) = crate::tags::tag_changes(current, desired);
-    if window {
-        match int_prop(desired, "deletion_window_in_days") {
-            Some(days) => set.push((WINDOW_TAG.into(), days.to_string())),
-            None => remove.push(WINDOW_TAG.into()),
-        }
-    }
-    if !set.is_empty() {
-        let tags = set
-            .into_iter()
-            .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                CloudError::new(
-                    "TagResource",
-                    key_id,
-                    CloudErrorKind::Service("Client".into()),
-                    e.to_string(),
-                )
-            })?;
-        kms.tag_resource()
-            .key_id(key_id)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| sdk("TagResource", key_id, e))?;
-    }
-    if !remove.is_empty() {
-        kms.untag_resource()
-            .key_id(key_id)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| sdk("UntagResource", key_id, e))?;
-    }
-    Ok(())
-}
-
-/// Renames the alias, changes description, rotation, policy, tags and the kept deletion window.
-pub(crate) async fn update(
-    kms: &aws_sdk_kms::Client,
-    current: &Observed,
-    desired: &Props,
-    changed: &[String],
-) -> Result<Observed, CloudError> {
-    let key_id = current.id.as_str();
-    let has = |f: &str| changed.iter().any(|c| c == f);
-    let mut next = current.updated(desired, changed);
-    if has("alias") {
-        let new = str_prop(desired, "alias");
-        let old = str_prop(&current.props, "alias");
-        kms.create_alias()
-            .alias_name(new)
-            .target_key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| sdk("CreateAlias", new, e))?;
-        let r = kms
-            .delete_alias()
-            .alias_name(old)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| sdk("DeleteAlias", old, e));
-        crate::resource::gone_ok(r)?;
-        next.natural_key = Some(new.to_string());
-        next.attrs.insert("alias".into(), json!(new));
-    }
-    if has("description") {
-        kms.update_key_description()
-            .key_id(key_id)
-            .description(str_prop(desired, "description"))
-            .send()
-            .await
-            .map_err(|e| sdk("UpdateKeyDescription", key_id, e))?;
-    }
-    if has("enable_key_rotation") {
-        set_rotation(
-            kms,
-            key_id,
-            bool_prop(desired, "enable_key_rotation").unwrap_or(true),
-        )
-        .await?;
-    }
-    if has("policy") {
-        if let Some(policy) = json_text(desired, "policy") {
-            kms.put_key_policy()
-                .key_id(key_id)
-                .policy_name(POLICY_NAME)
-                .policy(policy)
-                .send()
-                .await
-                .map_err(|e| sdk("PutKeyPolicy", key_id, e))?;
-        }
-    }
-    if has("tags") || has("deletion_window_in_days") {
-        update_tags(
-            kms,
-            key_id,
-            &current.props,
-            desired,
-            has("deletion_window_in_days"),
-        )
-        .await?;
-    }
-    Ok(next)
-}
-
-/// Deletes the alias and schedules the key's deletion (after the kept window, 30 days by default).
-pub(crate) async fn delete(
-    kms: &aws_sdk_kms::Client,
-    current: &Observed,
-) -> Result<(), CloudError> {
-    let key_id = current.id.as_str();
-    if let Some(alias) = opt_str(&current.props, "alias") {
-        let r = kms
-            .delete_alias()
-            .alias_name(alias)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| sdk("DeleteAlias", alias, e));
-        crate::resource::gone_ok(r)?;
-    }
-    let window = int_prop(&current.props, "deletion_window_in_days")
-        .map(|d| d as i32)
-        .unwrap_or(DEFAULT_WINDOW);
-    match kms
-        .schedule_key_deletion()
-        .key_id(key_id)
-        .pending_window_in_days(window)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = sdk("ScheduleKeyDeletion", key_id, e);
-            if e.is_not_found() {
-                return Ok(());
-            }
-            // Already scheduled (a retried destroy): that is what was asked.
-            if e.kind == CloudErrorKind::Service("KMSInvalidStateException".into()) {
-                if let Some(meta) = describe(kms, key_id).await? {
-                    if meta.key_state() == Some(&KeyState::PendingDeletion) {
-                        return Ok(());
-                    }
-                }
-            }
-            Err(e)
-        }
-    }
+/// DeleteAlias; an alias already gone is what was asked.
+async fn delete_alias(aws: &Aws, alias: &str) -> Result<(), CloudError> {
+    let r = aws.kms().delete_alias().alias_name(alias).send().await;
+    gone_ok(r.map(drop).map_err(sdk("DeleteAlias", alias)))
 }
 
 #[async_trait]
-impl Resource for Key {
-    fn kind(&self) -> &'static str {
-        "kms.key"
-    }
+impl Description for Key {
+    type Props = KeyProps;
+    type Item = KeyItem;
 
-    fn doc(&self) -> &'static str {
-        "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion. Attributes: `id` (the key id), `arn`, `alias`."
-    }
-
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn", "alias"]
-    }
-
-    fn taggable(&self) -> bool {
-        // Tagged, but found by alias: KMS cannot list keys by tag.
-        false
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        let alias = props.get("alias")?;
-        if token::is_unknown(alias) {
-            return None;
-        }
+    const KIND: &'static str = "kms.key";
+    const SUMMARY: &'static str = "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<KeyItem>] = &[
+        Attr::new("id", |_, k: &KeyItem| json!(k.meta.key_id())).note("the key id"),
+        Attr::new("arn", |_, k| json!(k.meta.arn().unwrap_or_default())),
+        Attr::new("alias", |_, k: &KeyItem| json!(k.alias)).follows_prop(),
+    ];
+    const IDENTITY: Identity = Identity::Named(&KmsTags, |p| {
+        let alias = p.get("alias").filter(|a| !token::is_unknown(a))?;
         alias.as_str().map(String::from)
-    }
+    });
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         check_alias(str_prop(props, "alias"))?;
-        if let Some(days) = int_prop(props, "deletion_window_in_days") {
-            if !(7..=30).contains(&days) {
-                return Err(format!(
-                    "property `deletion_window_in_days`: {days} is not between 7 and 30"
-                ));
-            }
+        if let Some(days) =
+            int_prop(props, "deletion_window_in_days").filter(|d| !(7..=30).contains(d))
+        {
+            return Err(format!(
+                "property `deletion_window_in_days`: {days} is not between 7 and 30"
+            ));
         }
         if matches!(props.get("policy"), Some(Value::Array(_))) {
             return Err("property `policy` must be a policy document (a map), not an array".into());
@@ -542,42 +204,166 @@ impl Resource for Key {
         Ok(())
     }
 
-    async fn read_all(
+    fn id(&self, key: &KeyItem) -> String {
+        key.meta.key_id().to_string()
+    }
+
+    fn tags(&self, key: &KeyItem) -> Vec<(String, String)> {
+        let pair = |t: &Tag| (t.tag_key().to_string(), t.tag_value().to_string());
+        key.tags.iter().map(pair).collect()
+    }
+
+    async fn list(
         &self,
-        cx: &Context,
+        aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        read(&aws.kms(), stack, hints).await
+    ) -> Result<Vec<KeyItem>, CloudError> {
+        if hints.natural_keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let aliases: Vec<_> = aws
+            .kms()
+            .list_aliases()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("ListAliases", stack))?;
+        let mut out = Vec::new();
+        for a in aliases {
+            if let (Some(name), Some(key)) = (a.alias_name(), a.target_key_id())
+                && hints.natural_keys.contains(name)
+            {
+                out.extend(read(aws, name.to_string(), key).await?);
+            }
+        }
+        Ok(out)
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        create(&aws.kms(), req).await
+    async fn props(&self, _aws: &Aws, key: &KeyItem) -> Result<KeyProps, CloudError> {
+        Ok(KeyProps {
+            alias: key.alias.clone(),
+            description: Some(key.meta.description().unwrap_or_default().to_string()),
+            enable_key_rotation: Some(key.rotation),
+            deletion_window_in_days: tags::kept(&self.tags(key), WINDOW_TAG),
+            policy: key.policy.clone(),
+        })
     }
 
-    async fn update(
+    /// CreateKey with the ownership tags, then its alias right away (the alias is how it is found), then rotation.
+    async fn create(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        update(&aws.kms(), current, desired, changed).await
+        aws: &Aws,
+        address: &Address,
+        p: &KeyProps,
+        tags: &[(String, String)],
+    ) -> Result<KeyItem, CloudError> {
+        let tags = kms_tags(&tags::keep(tags, WINDOW_TAG, p.deletion_window_in_days));
+        let out = aws
+            .kms()
+            .create_key()
+            .set_description(p.description.clone().filter(|d| !d.is_empty()))
+            .set_policy(p.policy.as_ref().map(policy_text))
+            .key_usage(KeyUsageType::EncryptDecrypt)
+            .key_spec(KeySpec::SymmetricDefault)
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await
+            .map_err(sdk("CreateKey", address))?;
+        let meta = out.key_metadata.ok_or_else(|| {
+            let empty = CloudErrorKind::Service("Empty".into());
+            CloudError::new(
+                "CreateKey",
+                address,
+                empty,
+                "KMS answered without the new key",
+            )
+        })?;
+        create_alias(aws, &p.alias, meta.key_id()).await?;
+        let rotation = p.enable_key_rotation.unwrap_or(true);
+        if rotation {
+            set_rotation(aws, meta.key_id(), true).await?;
+        }
+        Ok(KeyItem {
+            meta,
+            alias: p.alias.clone(),
+            tags,
+            rotation,
+            policy: p.policy.clone(),
+        })
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        delete(&aws.kms(), current).await
+    async fn update_fields(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        changed: &[String],
+        current: &KeyProps,
+        desired: &KeyProps,
+    ) -> Result<Option<KeyItem>, CloudError> {
+        let (kms, id) = (aws.kms(), on.id.as_str());
+        for field in changed {
+            match field.as_str() {
+                "alias" => {
+                    create_alias(aws, &desired.alias, id).await?;
+                    delete_alias(aws, &current.alias).await?;
+                }
+                "description" => {
+                    let text = desired.description.as_deref().unwrap_or_default();
+                    let call = kms.update_key_description().key_id(id).description(text);
+                    call.send().await.map_err(sdk("UpdateKeyDescription", id))?;
+                }
+                "enable_key_rotation" => {
+                    set_rotation(aws, id, desired.enable_key_rotation.unwrap_or(true)).await?
+                }
+                "policy" => {
+                    if let Some(policy) = &desired.policy {
+                        let call = kms.put_key_policy().key_id(id).policy_name(POLICY_NAME);
+                        let call = call.policy(policy_text(policy));
+                        call.send().await.map_err(sdk("PutKeyPolicy", id))?;
+                    }
+                }
+                "deletion_window_in_days" => {
+                    let days = desired.deletion_window_in_days;
+                    let gone = days.is_none().then(|| WINDOW_TAG.to_string());
+                    let set = tags::keep(&[], WINDOW_TAG, days);
+                    KmsTags.retag(aws, on, &set, gone.as_slice()).await?
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Deletes the alias and schedules the key's deletion after the kept window.
+    async fn delete(&self, aws: &Aws, key_id: &str, current: &KeyProps) -> Result<(), CloudError> {
+        delete_alias(aws, &current.alias).await?;
+        let call = aws.kms().schedule_key_deletion().key_id(key_id);
+        let call = call.pending_window_in_days(current.deletion_window_in_days.unwrap_or(30));
+        match call
+            .send()
+            .await
+            .map_err(sdk("ScheduleKeyDeletion", key_id))
+        {
+            // Already scheduled (a retried destroy): that is what was asked.
+            Err(e) if e.is("KMSInvalidStateException") => {
+                let meta = describe(aws, key_id).await?;
+                let pending =
+                    meta.is_some_and(|m| m.key_state() == Some(&KeyState::PendingDeletion));
+                if pending { Ok(()) } else { Err(e) }
+            }
+            r => r.map(drop),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kms::testing;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::{Observed, Resource};
     use crate::{ADDRESS_TAG, STACK_TAG};
     use aws_sdk_kms::Client;
     use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
@@ -625,7 +411,7 @@ mod tests {
         let others = crate::declaration::Declarations::default();
         let p = obj(json!({"alias": "alias/x", "deletion_window_in_days": 3}));
         assert!(
-            Key.validate(&p, &others)
+            KEY.validate(&p, &others)
                 .unwrap_err()
                 .contains("between 7 and 30")
         );
@@ -633,11 +419,11 @@ mod tests {
 
     #[test]
     fn the_deletion_window_travels_as_a_tag() {
-        let tags = create_tags(
+        let tags = super::super::kms_tags(&tags::keep(
             &[("Name".into(), "k".into())],
-            &obj(json!({"deletion_window_in_days": 7})),
-        )
-        .unwrap();
+            WINDOW_TAG,
+            Some(7),
+        ));
         assert!(
             tags.iter()
                 .any(|t| t.tag_key() == WINDOW_TAG && t.tag_value() == "7")
@@ -696,7 +482,7 @@ mod tests {
                 .policy(r#"{"Version":"2012-10-17"}"#)
                 .build()
         });
-        let kms = testing::client(&[&aliases, &describe, &tags, &rotation, &policy]);
+        let aws = Aws::mocked(&[&aliases, &describe, &tags, &rotation, &policy]);
         let hints = ReadHints {
             natural_keys: BTreeSet::from([
                 "alias/ours".to_string(),
@@ -704,7 +490,7 @@ mod tests {
                 "alias/going".to_string(),
             ]),
         };
-        let found = read(&kms, "s", &hints).await.unwrap();
+        let found = KEY.read_all(&aws.context(), "s", &hints).await.unwrap();
         assert_eq!(aliases.num_calls(), 1);
         assert_eq!(
             describe.num_calls(),
@@ -730,7 +516,7 @@ mod tests {
             "tags": {"Project": "examplepay"},
         }));
         assert!(
-            crate::planner::diff(&Key, &declared, o, &[]).is_empty(),
+            crate::planner::diff(&KEY, &declared, o, &[]).is_empty(),
             "{:?}",
             o.props
         );
@@ -755,13 +541,13 @@ mod tests {
                 .key_metadata(meta("k-1", KeyState::PendingDeletion))
                 .build()
         });
-        let kms = testing::client(&[&alias, &schedule, &describe]);
+        let aws = Aws::mocked(&[&alias, &schedule, &describe]);
         let current = Observed {
             id: "k-1".into(),
             props: obj(json!({"alias": "alias/ours", "deletion_window_in_days": 7})),
             ..Observed::default()
         };
-        delete(&kms, &current).await.unwrap();
+        KEY.delete(&aws.context(), &current).await.unwrap();
         assert_eq!(
             (
                 alias.num_calls(),
@@ -770,5 +556,89 @@ mod tests {
             ),
             (1, 1, 1)
         );
+    }
+
+    #[tokio::test]
+    async fn a_created_key_reads_back_as_declared() {
+        let create = mock!(Client::create_key)
+            .match_requests(|r| {
+                r.tags()
+                    .iter()
+                    .any(|t| t.tag_key() == WINDOW_TAG && t.tag_value() == "7")
+            })
+            .then_compute_output(|r| {
+                let mut m = meta("k-1", KeyState::Enabled);
+                m.description = r.description().map(String::from);
+                aws_sdk_kms::operation::create_key::CreateKeyOutput::builder()
+                    .key_metadata(m)
+                    .build()
+            });
+        let alias = mock!(Client::create_alias).then_output(|| {
+            aws_sdk_kms::operation::create_alias::CreateAliasOutput::builder().build()
+        });
+        let rotation = mock!(Client::enable_key_rotation).then_output(|| {
+            aws_sdk_kms::operation::enable_key_rotation::EnableKeyRotationOutput::builder().build()
+        });
+        let aws = Aws::mocked(&[&create, &alias, &rotation]);
+        let (observed, changes) = round_trip(
+            &KEY,
+            &aws,
+            "kms.key.eks",
+            json!({
+                "alias": "alias/eks",
+                "description": "EKS secrets",
+                "deletion_window_in_days": 7,
+                "policy": {"Version": "2012-10-17"},
+                "tags": {"team": "platform"},
+            }),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "k-1");
+        assert_eq!(observed.natural_key.as_deref(), Some("alias/eks"));
+        assert_eq!(observed.attrs["alias"], "alias/eks");
+        assert_eq!(
+            rotation.num_calls(),
+            1,
+            "rotation is on unless declared off"
+        );
+        assert_eq!(
+            KEY.doc(),
+            "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion. Attributes: `id` (the key id), `arn`, `alias`."
+        );
+    }
+
+    #[tokio::test]
+    async fn a_renamed_alias_is_the_new_natural_key_and_attribute() {
+        let create = mock!(Client::create_alias)
+            .match_requests(|r| r.alias_name() == Some("alias/new"))
+            .then_output(|| {
+                aws_sdk_kms::operation::create_alias::CreateAliasOutput::builder().build()
+            });
+        let delete = mock!(Client::delete_alias)
+            .match_requests(|r| r.alias_name() == Some("alias/old"))
+            .then_output(|| {
+                aws_sdk_kms::operation::delete_alias::DeleteAliasOutput::builder().build()
+            });
+        let aws = Aws::mocked(&[&create, &delete]);
+        let current = Observed {
+            id: "k-1".into(),
+            natural_key: Some("alias/old".into()),
+            props: obj(json!({"alias": "alias/old"})),
+            attrs: obj(json!({"id": "k-1", "alias": "alias/old"})),
+            ..Observed::default()
+        };
+        let next = KEY
+            .update(
+                &aws.context(),
+                &current,
+                &obj(json!({"alias": "alias/new"})),
+                &["alias".into()],
+            )
+            .await
+            .unwrap();
+        assert_eq!((create.num_calls(), delete.num_calls()), (1, 1));
+        assert_eq!(next.natural_key.as_deref(), Some("alias/new"));
+        assert_eq!(next.attrs["alias"], "alias/new");
     }
 }

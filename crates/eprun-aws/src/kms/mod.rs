@@ -2,26 +2,39 @@
 
 pub mod key;
 
-#[cfg(test)]
-pub(crate) mod testing {
-    //! A mocked KMS client for unit tests (`aws-smithy-mocks`).
+use crate::adapter::Tagger;
+use crate::resource::Observed;
+use crate::{Aws, CloudError, sdk};
+use aws_sdk_kms::types::Tag;
 
-    use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
-    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client};
+/// KMS's tagger: TagResource and UntagResource on the key id.
+pub struct KmsTags;
 
-    /// A KMS client whose calls are answered by `rules`.
-    pub(crate) fn client(rules: &[&Rule]) -> aws_sdk_kms::Client {
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
+#[async_trait::async_trait]
+impl Tagger for KmsTags {
+    async fn retag(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        set: &[(String, String)],
+        remove: &[String],
+    ) -> Result<(), CloudError> {
+        let (kms, id) = (aws.kms(), on.id.as_str());
+        if !set.is_empty() {
+            let call = kms.tag_resource().key_id(id).set_tags(Some(kms_tags(set)));
+            call.send().await.map_err(sdk("TagResource", id))?;
         }
-        let config = aws_sdk_kms::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        aws_sdk_kms::Client::from_conf(config)
+        if !remove.is_empty() {
+            let call = kms.untag_resource().key_id(id);
+            let call = call.set_tag_keys(Some(remove.to_vec()));
+            call.send().await.map_err(sdk("UntagResource", id))?;
+        }
+        Ok(())
     }
+}
+
+/// (key, value) pairs as KMS tags (both halves are set, so every tag builds).
+fn kms_tags(pairs: &[(String, String)]) -> Vec<Tag> {
+    let tag = |(k, v): &(String, String)| Tag::builder().tag_key(k).tag_value(v).build().ok();
+    pairs.iter().filter_map(tag).collect()
 }

@@ -395,13 +395,8 @@ impl Secret {
             .into_iter()
             .map(|f| f.name)
             .collect();
-        self.update(
-            &Context::new().with(aws.clone()),
-            &current,
-            req.props,
-            &changed,
-        )
-        .await
+        self.update(&aws.context(), &current, req.props, &changed)
+            .await
     }
 }
 
