@@ -52,7 +52,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &kms::key::Key,
     &iam::role::Role,
     &iam::openid_connect_provider::OpenIdConnectProvider,
-    &eks::cluster::Cluster,
+    &eks::cluster::CLUSTER,
     &eks::node_group::NodeGroup,
     &eks::addon::Addon,
     &route53::zone::Zone,
