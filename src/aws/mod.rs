@@ -53,7 +53,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &iam::role::Role,
     &iam::openid_connect_provider::OpenIdConnectProvider,
     &eks::cluster::CLUSTER,
-    &eks::node_group::NodeGroup,
+    &eks::node_group::NODE_GROUP,
     &eks::addon::Addon,
     &route53::zone::Zone,
     &route53::health_check::HealthCheck,

@@ -143,6 +143,21 @@ pub(crate) trait EksItem: Sized + Send + Sync + 'static {
     async fn describe(eks: &Client, key: &str) -> Result<Option<Self>, CloudError>;
 }
 
+/// Health issues as ` (CODE: message; …)`, or empty.
+pub(crate) fn issue_list<'a>(
+    issues: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> String {
+    let list: Vec<String> = issues
+        .into_iter()
+        .map(|(c, m)| format!("{}: {}", c.unwrap_or("Unknown"), m.unwrap_or_default()))
+        .collect();
+    if list.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", list.join("; "))
+    }
+}
+
 /// `<cluster>/<name>` as its two parts; a cluster's own key is its name.
 pub(crate) fn split_key(key: &str) -> (&str, &str) {
     key.split_once('/').unwrap_or((key, ""))
@@ -358,8 +373,6 @@ pub(crate) async fn update_tags(
 /// What an EKS update is about: the cluster itself, one of its node groups, or one of its add-ons.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum UpdateOf<'a> {
-    /// A managed node group.
-    Nodegroup(&'a str),
     /// An add-on.
     Addon(&'a str),
 }
@@ -392,7 +405,6 @@ pub(crate) async fn wait_update(
     wait_until(operation, cluster, timeout, || async move {
         let call = eks.describe_update().name(cluster).update_id(id);
         let call = match of {
-            UpdateOf::Nodegroup(n) => call.nodegroup_name(n),
             UpdateOf::Addon(a) => call.addon_name(a),
         };
         let out = call
