@@ -54,7 +54,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &iam::openid_connect_provider::OpenIdConnectProvider,
     &eks::cluster::CLUSTER,
     &eks::node_group::NODE_GROUP,
-    &eks::addon::Addon,
+    &eks::addon::ADDON,
     &route53::zone::Zone,
     &route53::health_check::HealthCheck,
     &route53::record::Record,

@@ -11,7 +11,7 @@ pub mod node_group;
 
 use crate::address::Address;
 use crate::aws::adapter::{Tagger, found};
-use crate::aws::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, tags, wait_until};
+use crate::aws::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, wait_until};
 pub(crate) use crate::aws::{Owner, owner};
 use crate::resource::{Observed, Props, ReadHints};
 use async_trait::async_trait;
@@ -341,98 +341,6 @@ pub(crate) async fn settle<T: EksItem>(
         .await?;
     }
     wait_active(eks, operation, key, timeout).await
-}
-
-/// Brings a resource's user tags from `current` to `desired` with TagResource/UntagResource.
-pub(crate) async fn update_tags(
-    eks: &aws_sdk_eks::Client,
-    arn: &str,
-    current: &Props,
-    desired: &Props,
-) -> Result<(), CloudError> {
-    let (set, remove) = tags::tag_changes(current, desired);
-    if !set.is_empty() {
-        eks.tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(set.into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| sdk_error("TagResource", arn, e))?;
-    }
-    if !remove.is_empty() {
-        eks.untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| sdk_error("UntagResource", arn, e))?;
-    }
-    Ok(())
-}
-
-/// What an EKS update is about: the cluster itself, one of its node groups, or one of its add-ons.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum UpdateOf<'a> {
-    /// An add-on.
-    Addon(&'a str),
-}
-
-/// Waits until an update that EKS started (UpdateClusterVersion, UpdateNodegroupConfig, UpdateAddon, …)
-/// has finished, polling DescribeUpdate. An answer that carries no update, or one already
-/// successful, needs no polling.
-pub(crate) async fn wait_update(
-    eks: &aws_sdk_eks::Client,
-    operation: &str,
-    cluster: &str,
-    of: UpdateOf<'_>,
-    update: Option<&Update>,
-    timeout: Duration,
-) -> Result<(), CloudError> {
-    let Some(update) = update else { return Ok(()) };
-    match update_state(update) {
-        WaitState::Ready => return Ok(()),
-        WaitState::Failed(why) => {
-            return Err(CloudError::new(
-                operation,
-                cluster,
-                CloudErrorKind::Wait,
-                why,
-            ));
-        }
-        WaitState::Pending(_) => {}
-    }
-    let Some(id) = update.id() else { return Ok(()) };
-    wait_until(operation, cluster, timeout, || async move {
-        let call = eks.describe_update().name(cluster).update_id(id);
-        let call = match of {
-            UpdateOf::Addon(a) => call.addon_name(a),
-        };
-        let out = call
-            .send()
-            .await
-            .map_err(|e| sdk_error("DescribeUpdate", cluster, e))?;
-        Ok(out
-            .update()
-            .map(update_state)
-            .unwrap_or_else(|| WaitState::Pending("update not visible yet".into())))
-    })
-    .await
-}
-
-/// Whether EKS refused a create because the resource already exists.
-pub(crate) fn is_in_use(e: &CloudError) -> bool {
-    e.kind == CloudErrorKind::Service("ResourceInUseException".into())
-}
-
-/// Whether a resource that a create collided with is this very resource, made by this stack
-/// before its state was lost: tagged for the stack and the address. Such a resource is taken
-/// back instead of failing the create; anything else (another stack's, untagged) is not.
-pub(crate) fn is_ours_already(
-    stack: &str,
-    address: &Address,
-    tags: Option<&HashMap<String, String>>,
-) -> bool {
-    matches!(owner(stack, pairs(tags)), Owner::Ours(a, _) if &a == address)
 }
 
 /// How long a create keeps retrying while IAM has not propagated a role made a moment ago.
