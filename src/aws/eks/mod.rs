@@ -37,12 +37,8 @@ pub(crate) fn sdk_error<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let unserved = match &err {
-        SdkError::ServiceError(se) => {
-            se.raw().status().as_u16() == 404 && se.err().code().is_none()
-        }
-        _ => false,
-    };
+    let unserved = matches!(&err, SdkError::ServiceError(se)
+        if se.raw().status().as_u16() == 404 && se.err().code().is_none());
     let mut e = CloudError::from_sdk(operation, target, err);
     if unserved {
         e.message = format!(
@@ -76,10 +72,7 @@ pub(crate) fn pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, Stri
 
 /// The `arn` attribute of an observed resource.
 fn arn(on: &Observed) -> &str {
-    on.attrs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
+    on.attrs.get("arn").and_then(Value::as_str).unwrap_or("")
 }
 
 /// EKS tags, changed on the resource's `arn` with TagResource and UntagResource.
@@ -94,32 +87,21 @@ impl Tagger for EksTags {
         set: &[(String, String)],
         remove: &[String],
     ) -> Result<(), CloudError> {
-        retag(&aws.eks(), arn(on), set, remove).await
+        let (eks, arn) = (aws.eks(), arn(on));
+        if !set.is_empty() {
+            let call = eks
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tag_map(set)));
+            call.send().await.map_err(sdk("TagResource", arn))?;
+        }
+        if !remove.is_empty() {
+            let call = eks.untag_resource().resource_arn(arn);
+            let call = call.set_tag_keys(Some(remove.to_vec()));
+            call.send().await.map_err(sdk("UntagResource", arn))?;
+        }
+        Ok(())
     }
-}
-
-/// Sets `set` and removes `remove` on the resource `arn`.
-pub(crate) async fn retag(
-    eks: &Client,
-    arn: &str,
-    set: &[(String, String)],
-    remove: &[String],
-) -> Result<(), CloudError> {
-    if !set.is_empty() {
-        let call = eks.tag_resource().resource_arn(arn);
-        call.set_tags(Some(tag_map(set)))
-            .send()
-            .await
-            .map_err(sdk("TagResource", arn))?;
-    }
-    if !remove.is_empty() {
-        let call = eks.untag_resource().resource_arn(arn);
-        call.set_tag_keys(Some(remove.to_vec()))
-            .send()
-            .await
-            .map_err(sdk("UntagResource", arn))?;
-    }
-    Ok(())
 }
 
 /// A described cluster, node group or add-on, as the shared reads and waits see it.
@@ -147,14 +129,18 @@ pub(crate) trait EksItem: Sized + Send + Sync + 'static {
 pub(crate) fn issue_list<'a>(
     issues: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
 ) -> String {
-    let list: Vec<String> = issues
-        .into_iter()
+    let list = issues.into_iter();
+    let list: Vec<String> = list
         .map(|(c, m)| format!("{}: {}", c.unwrap_or("Unknown"), m.unwrap_or_default()))
         .collect();
-    if list.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", list.join("; "))
+    parenthesized(&list)
+}
+
+/// ` (a; b)`, or empty when there is nothing to say.
+fn parenthesized(list: &[String]) -> String {
+    match list.is_empty() {
+        true => String::new(),
+        false => format!(" ({})", list.join("; ")),
     }
 }
 
@@ -232,16 +218,10 @@ pub(crate) async fn wait_gone<T: EksItem>(
         };
         Ok(match t.status() {
             Some(s @ ("FAILED" | "DELETE_FAILED")) => {
-                let during = if s == "FAILED" {
-                    " while being deleted"
-                } else {
-                    ""
-                };
-                let what = T::WHAT;
-                WaitState::Failed(format!(
-                    "the {what} ended in state `{s}`{}{during}",
-                    t.issues()
-                ))
+                let during = (s == "FAILED").then_some(" while being deleted");
+                let (what, during) = (T::WHAT, during.unwrap_or_default());
+                let why = format!("the {what} ended in state `{s}`{}{during}", t.issues());
+                WaitState::Failed(why)
             }
             s => WaitState::Pending(s.unwrap_or("deleting").to_string()),
         })
@@ -263,13 +243,13 @@ pub(crate) async fn created<T: EksItem>(
     timeout: Duration,
 ) -> Result<T, CloudError> {
     if let Err(e) = created {
-        let stack = tags
-            .iter()
-            .find(|(k, _)| k == STACK_TAG)
-            .map_or("", |(_, v)| v);
-        let existing = match e.is("ResourceInUseException") {
-            true => T::describe(eks, key).await?,
-            false => None,
+        let stack = tags.iter().find(|(k, _)| k == STACK_TAG);
+        let stack = stack.map_or("", |(_, v)| v);
+        let in_use = e.is("ResourceInUseException");
+        let existing = if in_use {
+            T::describe(eks, key).await?
+        } else {
+            None
         };
         let ours = existing.is_some_and(|t| {
             t.status() != Some("DELETING")
@@ -287,18 +267,11 @@ fn update_state(update: &Update) -> WaitState {
     match update.status() {
         Some(UpdateStatus::Successful) => WaitState::Ready,
         Some(s @ (UpdateStatus::Failed | UpdateStatus::Cancelled)) => {
-            let errors: Vec<String> = update
-                .errors()
-                .iter()
-                .map(|e| {
-                    let code = e.error_code().map_or("", |c| c.as_str());
-                    format!("{code}: {}", e.error_message().unwrap_or_default())
-                })
-                .collect();
-            let detail = match errors.is_empty() {
-                true => String::new(),
-                false => format!(" ({})", errors.join("; ")),
-            };
+            let errors = update.errors().iter().map(|e| {
+                let code = e.error_code().map_or("", |c| c.as_str());
+                format!("{code}: {}", e.error_message().unwrap_or_default())
+            });
+            let detail = parenthesized(&errors.collect::<Vec<_>>());
             WaitState::Failed(format!("the update ended `{}`{detail}", s.as_str()))
         }
         Some(s) => WaitState::Pending(format!("update {}", s.as_str())),
@@ -329,22 +302,15 @@ pub(crate) async fn settle<T: EksItem>(
     if let (WaitState::Pending(_), Some(id)) = (state, update.and_then(Update::id)) {
         wait_until(operation, cluster, timeout, || async move {
             let call = eks.describe_update().name(cluster).update_id(id);
-            let out = T::of_update(call, name)
-                .send()
-                .await
-                .map_err(sdk("DescribeUpdate", cluster))?;
-            Ok(out.update().map_or_else(
-                || WaitState::Pending("update not visible yet".into()),
-                update_state,
-            ))
+            let out = T::of_update(call, name).send().await;
+            let update = out.map_err(sdk("DescribeUpdate", cluster))?.update;
+            let unseen = || WaitState::Pending("update not visible yet".into());
+            Ok(update.as_ref().map_or_else(unseen, update_state))
         })
         .await?;
     }
     wait_active(eks, operation, key, timeout).await
 }
-
-/// How long a create keeps retrying while IAM has not propagated a role made a moment ago.
-const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs a create call, retrying while EKS cannot assume a role that IAM has not propagated yet
 /// (`InvalidParameterException: Role with arn … could not be assumed`), as happens right after
@@ -358,7 +324,8 @@ where
     let mut delay = Duration::from_secs(1);
     loop {
         match call().await {
-            Err(e) if is_role_propagation(&e) && began.elapsed() < PROPAGATION_TIMEOUT => {
+            // IAM propagates a new role within about two minutes.
+            Err(e) if is_role_propagation(&e) && began.elapsed() < Duration::from_secs(120) => {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }
@@ -388,11 +355,11 @@ pub(crate) fn keys_by_cluster<'a>(
     keys: impl IntoIterator<Item = &'a String>,
 ) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for key in keys {
-        let (cluster, name) = key.split_once('/').unwrap_or(("", key));
-        out.entry(cluster.to_string())
-            .or_default()
-            .push(name.to_string());
+    for (cluster, name) in keys
+        .into_iter()
+        .map(|k| k.split_once('/').unwrap_or(("", k)))
+    {
+        out.entry(cluster.into()).or_default().push(name.into());
     }
     out
 }
@@ -421,25 +388,19 @@ pub(crate) fn json_text(props: &Props, key: &str) -> Option<String> {
 
 /// How long a name may be; EKS names are 1 to 100 letters, digits, `-` and `_`, starting alphanumeric.
 pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), String> {
-    if crate::token::is_unknown(&json!(name)) {
+    let first = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if crate::token::is_unknown(&json!(name)) || (first && rest && name.len() <= max) {
         return Ok(());
     }
-    let ok = !name.is_empty()
-        && name.len() <= max
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "property `{field}`: `{name}` is not a valid name (1 to {max} letters, digits, `-` and `_`, starting with a letter or digit)"
-        ))
-    }
+    Err(format!(
+        "property `{field}`: `{name}` is not a valid name (1 to {max} letters, digits, `-` and `_`, starting with a letter or digit)"
+    ))
 }
 
 #[cfg(test)]
