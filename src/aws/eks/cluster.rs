@@ -21,7 +21,7 @@ use aws_sdk_eks::types::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 /// An EKS cluster (the control plane).
@@ -94,12 +94,10 @@ pub fn check_upgrade(from: &str, to: &str) -> Result<(), String> {
 fn enabled_logs(c: &EksCluster) -> Vec<String> {
     let setups = c.logging().map(|l| l.cluster_logging()).unwrap_or_default();
     let on = setups.iter().filter(|s| s.enabled() == Some(true));
-    let mut v: Vec<String> = on
-        .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
+    let types: BTreeSet<&str> = on
+        .flat_map(|s| s.types().iter().map(|t| t.as_str()))
         .collect();
-    v.sort();
-    v.dedup();
-    v
+    types.into_iter().map(String::from).collect()
 }
 
 /// The logging setting that turns on exactly `enabled` (and turns the other types off).

@@ -26,29 +26,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::Duration;
 
-/// An EKS call's error as an eprun error. An endpoint that does not serve the operation at all
-/// (a 404 without an error code, as emulators answer for the add-on and version-update APIs)
-/// is said so, instead of "Unknown".
-pub(crate) fn sdk_error<E>(
-    operation: &str,
-    target: impl std::fmt::Display,
-    err: SdkError<E, Response>,
-) -> CloudError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let unserved = matches!(&err, SdkError::ServiceError(se)
-        if se.raw().status().as_u16() == 404 && se.err().code().is_none());
-    let mut e = CloudError::from_sdk(operation, target, err);
-    if unserved {
-        e.message = format!(
-            "the endpoint answered 404 Not Found: it does not serve `{operation}` (emulators such as moto lack some EKS APIs)"
-        );
-    }
-    e
-}
-
-/// `sdk_error` for `.map_err(sdk("CreateAddon", target))`.
+/// The error of EKS call `operation` on `target`, for `.map_err(sdk("CreateAddon", target))`. An
+/// endpoint that does not serve the operation at all (a 404 without an error code, as emulators
+/// answer for the add-on and version-update APIs) is said so, instead of "Unknown".
 pub(crate) fn sdk<E>(
     operation: &'static str,
     target: impl std::fmt::Display,
@@ -56,7 +36,17 @@ pub(crate) fn sdk<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    move |e| sdk_error(operation, target, e)
+    move |err| {
+        let unserved = matches!(&err, SdkError::ServiceError(se)
+            if se.raw().status().as_u16() == 404 && se.err().code().is_none());
+        let mut e = CloudError::from_sdk(operation, target, err);
+        if unserved {
+            e.message = format!(
+                "the endpoint answered 404 Not Found: it does not serve `{operation}` (emulators such as moto lack some EKS APIs)"
+            );
+        }
+        e
+    }
 }
 
 /// The tags of a create call as the map EKS takes.

@@ -22,7 +22,7 @@ use aws_sdk_eks::types::{
     Nodegroup, NodegroupScalingConfig, Taint, TaintEffect, UpdateLabelsPayload, UpdateTaintsPayload,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -98,15 +98,6 @@ const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Rolling a node group (a config change that replaces nodes) can take long.
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 const DELETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-
-/// The health issues of a node group, for error messages: ` (CODE: message; …)`, or empty.
-pub(crate) fn issues(ng: &Nodegroup) -> String {
-    let list = ng.health().map(|h| h.issues()).unwrap_or_default();
-    issue_list(
-        list.iter()
-            .map(|i| (i.code().map(|c| c.as_str()), i.message())),
-    )
-}
 
 /// Labels, ordered.
 type Labels = BTreeMap<String, String>;
@@ -209,7 +200,11 @@ impl EksItem for Nodegroup {
     }
 
     fn issues(&self) -> String {
-        issues(self)
+        let list = self.health().map(|h| h.issues()).unwrap_or_default();
+        issue_list(
+            list.iter()
+                .map(|i| (i.code().map(|c| c.as_str()), i.message())),
+        )
     }
 
     fn of_update(call: DescribeUpdateFluentBuilder, name: &str) -> DescribeUpdateFluentBuilder {
@@ -450,6 +445,7 @@ mod tests {
     use aws_sdk_eks::types::{CapacityTypes, NodegroupStatus};
     use aws_sdk_eks::types::{Update, UpdateStatus};
     use aws_smithy_mocks::mock;
+    use serde_json::Value;
 
     fn obj(v: Value) -> Props {
         v.as_object().unwrap().clone()
