@@ -424,4 +424,16 @@ pub(crate) mod testing {
         let changes = crate::planner::diff(res, &declared, &observed, &[]);
         (observed, changes)
     }
+
+    /// How `res` observes `item` for `stack` (mocked calls on `aws`): `None` when another stack owns it.
+    pub(crate) async fn observe<D: Description>(
+        res: &Adapter<D>,
+        aws: &Aws,
+        stack: &str,
+        item: &D::Item,
+    ) -> Option<Observed> {
+        res.observe(aws, stack, item, None)
+            .await
+            .expect("the item's props read")
+    }
 }

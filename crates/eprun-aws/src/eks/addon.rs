@@ -5,22 +5,29 @@
 //! it is kept in an `eprun:` tag, so a read reports what was declared and a plan shows no change.
 
 use super::{
-    UpdateOf, is_in_use, is_ours_already, keys_by_cluster, opt_str, owner, pair_key, pairs,
-    sdk_error, update_tags, wait_update,
+    EksItem, EksTags, arn, created, issue_list, pair_key, pairs, read, sdk, settle, split_key,
+    wait_gone,
 };
-use crate::context::Context;
-use crate::ec2::{props, str_prop};
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use crate::adapter::{Adapter, Attr, Description, Identity, found};
+use crate::address::Address;
+use crate::ec2::str_prop;
+use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
 use crate::schema::{Field, Kind, TAGS};
-use crate::{Aws, CloudError, CloudErrorKind, WaitState, wait_until};
+use crate::{Aws, CloudError};
 use async_trait::async_trait;
-use aws_sdk_eks::types::{Addon as EksAddon, AddonStatus, ResolveConflicts};
+use aws_sdk_eks::Client;
+use aws_sdk_eks::operation::describe_update::builders::DescribeUpdateFluentBuilder;
+use aws_sdk_eks::types::{Addon as EksAddon, ResolveConflicts};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
 
 /// An EKS add-on.
 pub struct Addon;
+
+/// The `eks.addon` resource type.
+pub static ADDON: Adapter<Addon> = Adapter::new(Addon);
 
 /// Where `resolve_conflicts_on_update` is kept.
 const RESOLVE_TAG: &str = "eprun:resolve_conflicts_on_update";
@@ -59,369 +66,99 @@ const CREATE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
-/// The health issues of an add-on, for messages.
-fn issues(a: &EksAddon) -> String {
-    let list: Vec<String> = a
-        .health()
-        .map(|h| h.issues())
-        .unwrap_or_default()
-        .iter()
-        .map(|i| {
-            format!(
-                "{}: {}",
-                i.code().map(|c| c.as_str()).unwrap_or("Unknown"),
-                i.message().unwrap_or_default()
-            )
-        })
-        .collect();
-    if list.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", list.join("; "))
+/// The props of an add-on.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AddonProps {
+    cluster_name: String,
+    addon_name: String,
+    addon_version: Option<String>,
+    configuration_values: Option<Value>,
+    resolve_conflicts_on_update: Option<String>,
+    service_account_role_arn: Option<String>,
+}
+
+impl AddonProps {
+    /// `<cluster>/<add-on>`.
+    fn key(&self) -> String {
+        format!("{}/{}", self.cluster_name, self.addon_name)
     }
 }
 
-/// What a described add-on looks like as props, if it is ours.
-fn observe(stack: &str, a: &EksAddon) -> Option<Observed> {
-    let all = pairs(a.tags());
-    let resolve = all
-        .iter()
-        .find(|(k, _)| k == RESOLVE_TAG)
-        .map(|(_, v)| v.clone());
-    let (address, user_tags) = owner(stack, all).split()?;
-    let cluster = a.cluster_name().unwrap_or_default();
-    let name = a.addon_name().unwrap_or_default();
-    let version = a.addon_version().unwrap_or_default();
-    let mut p = props([
-        ("cluster_name", json!(cluster)),
-        ("addon_name", json!(name)),
-        ("addon_version", json!(version)),
-        ("tags", user_tags),
-    ]);
-    if let Some(c) = a.configuration_values().filter(|c| !c.trim().is_empty()) {
-        p.insert("configuration_values".into(), json!(c));
-    }
-    if let Some(r) = a.service_account_role_arn().filter(|r| !r.is_empty()) {
-        p.insert("service_account_role_arn".into(), json!(r));
-    }
-    if let Some(r) = resolve {
-        p.insert("resolve_conflicts_on_update".into(), json!(r));
-    }
-    let id = format!("{cluster}:{name}");
-    Some(Observed {
-        address,
-        id: id.clone(),
-        natural_key: Some(format!("{cluster}/{name}")),
-        props: p,
-        attrs: props([
-            ("id", json!(id)),
-            ("arn", json!(a.addon_arn().unwrap_or_default())),
-            ("addon_version", json!(version)),
-        ]),
+/// A string prop, if set and not empty.
+fn set(s: &Option<String>) -> Option<String> {
+    s.clone().filter(|s| !s.is_empty())
+}
+
+/// The configuration as the JSON text the API takes.
+fn config_text(p: &AddonProps) -> Option<String> {
+    p.configuration_values.as_ref().map(|v| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     })
-}
-
-/// DescribeAddon; `None` when there is no such add-on (or cluster).
-async fn describe(
-    eks: &aws_sdk_eks::Client,
-    cluster: &str,
-    name: &str,
-) -> Result<Option<EksAddon>, CloudError> {
-    match eks
-        .describe_addon()
-        .cluster_name(cluster)
-        .addon_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.addon().cloned()),
-        Err(e) => {
-            let e = sdk_error("DescribeAddon", format!("{cluster}/{name}"), e);
-            if e.is_not_found() { Ok(None) } else { Err(e) }
-        }
-    }
-}
-
-/// Waits until the add-on is ACTIVE.
-async fn wait_active(
-    eks: &aws_sdk_eks::Client,
-    operation: &str,
-    cluster: &str,
-    name: &str,
-    timeout: Duration,
-) -> Result<EksAddon, CloudError> {
-    let target = format!("{cluster}/{name}");
-    wait_until(operation, &target, timeout, || async move {
-        Ok(match describe(eks, cluster, name).await? {
-            None => WaitState::Pending("not visible yet".into()),
-            Some(a) => match a.status() {
-                Some(AddonStatus::Active) => WaitState::Ready,
-                Some(
-                    s @ (AddonStatus::CreateFailed
-                    | AddonStatus::UpdateFailed
-                    | AddonStatus::DeleteFailed),
-                ) => WaitState::Failed(format!(
-                    "the add-on ended in state `{}`{}",
-                    s.as_str(),
-                    issues(&a)
-                )),
-                Some(s) => WaitState::Pending(format!("{}{}", s.as_str(), issues(&a))),
-                None => WaitState::Pending("status unknown".into()),
-            },
-        })
-    })
-    .await?;
-    describe(eks, cluster, name).await?.ok_or_else(|| {
-        CloudError::new(
-            operation,
-            &target,
-            CloudErrorKind::NotFound,
-            "the add-on disappeared while it was being made ready",
-        )
-    })
-}
-
-/// Reads the add-ons the stack expects: ListAddons per cluster, DescribeAddon for each expected one.
-pub(crate) async fn read(
-    eks: &aws_sdk_eks::Client,
-    stack: &str,
-    hints: &ReadHints,
-) -> Result<Vec<Observed>, CloudError> {
-    let mut out = Vec::new();
-    for (cluster, wanted) in keys_by_cluster(&hints.natural_keys) {
-        let mut present = Vec::new();
-        let mut pages = eks
-            .list_addons()
-            .cluster_name(&cluster)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            match page {
-                Ok(page) => present.extend(
-                    page.addons()
-                        .iter()
-                        .filter(|n| wanted.contains(*n))
-                        .cloned(),
-                ),
-                Err(e) => {
-                    let e = sdk_error("ListAddons", &cluster, e);
-                    if e.is_not_found() {
-                        break;
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        for name in present {
-            let Some(a) = describe(eks, &cluster, &name).await? else {
-                continue;
-            };
-            if a.status() == Some(&AddonStatus::Deleting) {
-                continue;
-            }
-            out.extend(observe(stack, &a));
-        }
-    }
-    Ok(out)
 }
 
 /// The full tag set of an add-on: ownership and user tags, plus the `resolve_conflicts_on_update` marker.
-fn with_resolve(tags: &[(String, String)], props: &Props) -> HashMap<String, String> {
-    let mut all: HashMap<String, String> = tags
-        .iter()
-        .filter(|(k, _)| k != RESOLVE_TAG)
-        .cloned()
-        .collect();
-    if let Some(r) = opt_str(props, "resolve_conflicts_on_update") {
-        all.insert(RESOLVE_TAG.into(), r.into());
-    }
-    all
-}
-
-/// CreateAddon with the ownership tags (taking over what EKS installed by itself), then waits until ACTIVE.
-pub(crate) async fn create(
-    eks: &aws_sdk_eks::Client,
-    req: &CreateRequest<'_>,
-) -> Result<Observed, CloudError> {
-    let p = req.props;
-    let cluster = str_prop(p, "cluster_name");
-    let name = str_prop(p, "addon_name");
-    let created = eks
-        .create_addon()
-        .cluster_name(cluster)
-        .addon_name(name)
-        .set_addon_version(opt_str(p, "addon_version").map(String::from))
-        .set_configuration_values(super::json_text(p, "configuration_values"))
-        .set_service_account_role_arn(opt_str(p, "service_account_role_arn").map(String::from))
-        // The default add-ons EKS installs itself are taken over, not refused.
-        .resolve_conflicts(ResolveConflicts::Overwrite)
-        .set_tags(Some(with_resolve(&req.tags, p)))
-        .send()
-        .await
-        .map_err(|e| sdk_error("CreateAddon", req.address, e));
-    if let Err(e) = created {
-        // Made by this stack before its state was lost: wait for it instead of failing.
-        let existing = if is_in_use(&e) {
-            describe(eks, cluster, name).await?
-        } else {
-            None
-        };
-        let ours = existing.is_some_and(|a| {
-            a.status() != Some(&AddonStatus::Deleting)
-                && is_ours_already(req.stack, req.address, a.tags())
-        });
-        if !ours {
-            return Err(e);
-        }
-    }
-    let a = wait_active(eks, "CreateAddon", cluster, name, CREATE_TIMEOUT).await?;
-    observe(req.stack, &a).ok_or_else(|| crate::ec2::untagged("CreateAddon", req.address, "add-on"))
-}
-
-/// UpdateAddon for version, configuration and role (waiting for it), then tags.
-pub(crate) async fn update(
-    eks: &aws_sdk_eks::Client,
-    current: &Observed,
-    desired: &Props,
-    changed: &[String],
-) -> Result<Observed, CloudError> {
-    let cluster = str_prop(&current.props, "cluster_name");
-    let name = str_prop(&current.props, "addon_name");
-    let target = format!("{cluster}/{name}");
-    let has = |f: &str| changed.iter().any(|c| c == f);
-    if has("addon_version") || has("configuration_values") || has("service_account_role_arn") {
-        let resolve = opt_str(desired, "resolve_conflicts_on_update").unwrap_or("OVERWRITE");
-        let mut call = eks
-            .update_addon()
-            .cluster_name(cluster)
-            .addon_name(name)
-            .resolve_conflicts(ResolveConflicts::from(resolve));
-        if has("addon_version") {
-            call = call.set_addon_version(opt_str(desired, "addon_version").map(String::from));
-        }
-        if has("configuration_values") {
-            // An empty configuration removes the one set before.
-            call = call.configuration_values(
-                super::json_text(desired, "configuration_values").unwrap_or_default(),
-            );
-        }
-        if has("service_account_role_arn") {
-            call = call.service_account_role_arn(
-                opt_str(desired, "service_account_role_arn").unwrap_or_default(),
-            );
-        }
-        let out = call
-            .send()
-            .await
-            .map_err(|e| sdk_error("UpdateAddon", &target, e))?;
-        wait_update(
-            eks,
-            "UpdateAddon",
-            cluster,
-            UpdateOf::Addon(name),
-            out.update(),
-            UPDATE_TIMEOUT,
-        )
-        .await?;
-        wait_active(eks, "UpdateAddon", cluster, name, UPDATE_TIMEOUT).await?;
-    }
-    let arn = current
-        .attrs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if has("tags") {
-        update_tags(eks, arn, &current.props, desired).await?;
-    }
-    if has("resolve_conflicts_on_update") {
-        match opt_str(desired, "resolve_conflicts_on_update") {
-            Some(r) => {
-                eks.tag_resource()
-                    .resource_arn(arn)
-                    .tags(RESOLVE_TAG, r)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("TagResource", &target, e))?;
-            }
-            None => {
-                eks.untag_resource()
-                    .resource_arn(arn)
-                    .tag_keys(RESOLVE_TAG)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("UntagResource", &target, e))?;
-            }
-        }
-    }
-    let mut next = current.updated(desired, changed);
-    if has("addon_version") {
-        if let Some(a) = describe(eks, cluster, name).await? {
-            let version = a.addon_version().unwrap_or_default();
-            next.attrs.insert("addon_version".into(), json!(version));
-        }
-    }
-    Ok(next)
-}
-
-/// DeleteAddon (removing what it runs in the cluster), then waits until it is gone.
-pub(crate) async fn delete(
-    eks: &aws_sdk_eks::Client,
-    current: &Observed,
-) -> Result<(), CloudError> {
-    let cluster = str_prop(&current.props, "cluster_name");
-    let name = str_prop(&current.props, "addon_name");
-    let target = format!("{cluster}/{name}");
-    if let Err(e) = eks
-        .delete_addon()
-        .cluster_name(cluster)
-        .addon_name(name)
-        .send()
-        .await
-    {
-        let e = sdk_error("DeleteAddon", &target, e);
-        return if e.is_not_found() { Ok(()) } else { Err(e) };
-    }
-    wait_until("DeleteAddon", &target, DELETE_TIMEOUT, || async move {
-        Ok(match describe(eks, cluster, name).await? {
-            None => WaitState::Ready,
-            Some(a) if a.status() == Some(&AddonStatus::DeleteFailed) => WaitState::Failed(
-                format!("the add-on ended in state `DELETE_FAILED`{}", issues(&a)),
-            ),
-            Some(a) => WaitState::Pending(
-                a.status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_else(|| "deleting".into()),
-            ),
-        })
-    })
-    .await
+fn with_resolve(tags: &[(String, String)], p: &AddonProps) -> HashMap<String, String> {
+    let all = tags.iter().filter(|(k, _)| k != RESOLVE_TAG).cloned();
+    let resolve = set(&p.resolve_conflicts_on_update).map(|r| (RESOLVE_TAG.to_string(), r));
+    all.chain(resolve).collect()
 }
 
 #[async_trait]
-impl Resource for Addon {
-    fn kind(&self) -> &'static str {
-        "eks.addon"
+impl EksItem for EksAddon {
+    const WHAT: &'static str = "add-on";
+
+    fn status(&self) -> Option<&str> {
+        self.status().map(|s| s.as_str())
     }
 
-    fn doc(&self) -> &'static str {
-        "An EKS add-on; found by `<cluster>/<add-on>`. Attributes: `id` (`cluster:addon`), `arn`, `addon_version`."
+    fn tag_map(&self) -> Option<&HashMap<String, String>> {
+        self.tags()
     }
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
+    fn issues(&self) -> String {
+        let list = self.health().map(|h| h.issues()).unwrap_or_default();
+        issue_list(
+            list.iter()
+                .map(|i| (i.code().map(|c| c.as_str()), i.message())),
+        )
     }
 
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn", "addon_version"]
+    fn of_update(call: DescribeUpdateFluentBuilder, name: &str) -> DescribeUpdateFluentBuilder {
+        call.addon_name(name)
     }
 
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        pair_key(props, "cluster_name", "addon_name")
+    async fn describe(eks: &Client, key: &str) -> Result<Option<Self>, CloudError> {
+        let (cluster, name) = split_key(key);
+        let out = eks
+            .describe_addon()
+            .cluster_name(cluster)
+            .addon_name(name)
+            .send();
+        Ok(found(out.await.map_err(sdk("DescribeAddon", key)))?.and_then(|o| o.addon))
     }
+}
+
+#[async_trait]
+impl Description for Addon {
+    type Props = AddonProps;
+    type Item = EksAddon;
+
+    const KIND: &'static str = "eks.addon";
+    const SUMMARY: &'static str = "An EKS add-on; found by `<cluster>/<add-on>`.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<EksAddon>] = &[
+        Attr::new("id", |_, a: &EksAddon| json!(Addon.id(a))).note("`cluster:addon`"),
+        Attr::new("arn", |_, a| json!(a.addon_arn().unwrap_or_default())),
+        Attr::new("addon_version", |_, a| {
+            json!(a.addon_version().unwrap_or_default())
+        }),
+    ];
+    const IDENTITY: Identity =
+        Identity::Named(&EksTags, |p| pair_key(p, "cluster_name", "addon_name"));
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
-        let name = str_prop(props, "addon_name");
-        if name.is_empty() {
+        if str_prop(props, "addon_name").is_empty() {
             return Err("property `addon_name` cannot be empty".into());
         }
         if let Some(Value::Array(_)) = props.get("configuration_values") {
@@ -433,43 +170,157 @@ impl Resource for Addon {
         Ok(())
     }
 
-    async fn read_all(
+    fn id(&self, a: &EksAddon) -> String {
+        let cluster = a.cluster_name().unwrap_or_default();
+        format!("{cluster}:{}", a.addon_name().unwrap_or_default())
+    }
+
+    fn tags(&self, a: &EksAddon) -> Vec<(String, String)> {
+        pairs(a.tags())
+    }
+
+    async fn list(
         &self,
-        cx: &Context,
-        stack: &str,
+        aws: &Aws,
+        _: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        read(&aws.eks(), stack, hints).await
+    ) -> Result<Vec<EksAddon>, CloudError> {
+        let eks = aws.eks();
+        read(&eks, hints, |cluster| async {
+            let call = eks.list_addons().cluster_name(&cluster);
+            let names = call
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>();
+            names.await.map_err(sdk("ListAddons", cluster))
+        })
+        .await
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        create(&aws.eks(), req).await
+    async fn props(&self, _aws: &Aws, a: &EksAddon) -> Result<AddonProps, CloudError> {
+        let resolve = a.tags().and_then(|t| t.get(RESOLVE_TAG)).cloned();
+        let config = a.configuration_values().filter(|c| !c.trim().is_empty());
+        let role = a.service_account_role_arn().filter(|r| !r.is_empty());
+        Ok(AddonProps {
+            cluster_name: a.cluster_name().unwrap_or_default().to_string(),
+            addon_name: a.addon_name().unwrap_or_default().to_string(),
+            addon_version: Some(a.addon_version().unwrap_or_default().to_string()),
+            configuration_values: config.map(|c| json!(c)),
+            resolve_conflicts_on_update: resolve,
+            service_account_role_arn: role.map(String::from),
+        })
     }
 
-    async fn update(
+    /// CreateAddon with the ownership tags (taking over what EKS installed by itself), then waits until ACTIVE.
+    async fn create(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        update(&aws.eks(), current, desired, changed).await
+        aws: &Aws,
+        address: &Address,
+        p: &AddonProps,
+        tags: &[(String, String)],
+    ) -> Result<EksAddon, CloudError> {
+        let eks = aws.eks();
+        let sent = eks
+            .create_addon()
+            .cluster_name(&p.cluster_name)
+            .addon_name(&p.addon_name)
+            .set_addon_version(set(&p.addon_version))
+            .set_configuration_values(config_text(p))
+            .set_service_account_role_arn(set(&p.service_account_role_arn))
+            // The default add-ons EKS installs itself are taken over, not refused.
+            .resolve_conflicts(ResolveConflicts::Overwrite)
+            .set_tags(Some(with_resolve(tags, p)))
+            .send()
+            .await;
+        let sent = sent.map(drop).map_err(sdk("CreateAddon", address));
+        created(
+            &eks,
+            sent,
+            "CreateAddon",
+            &p.key(),
+            address,
+            tags,
+            CREATE_TIMEOUT,
+        )
+        .await
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        delete(&aws.eks(), current).await
+    /// UpdateAddon for version, configuration and role (waiting for it), and the conflict mode's tag.
+    async fn update_fields(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        changed: &[String],
+        current: &AddonProps,
+        desired: &AddonProps,
+    ) -> Result<Option<EksAddon>, CloudError> {
+        let has = |f: &str| changed.iter().any(|c| c == f);
+        let (eks, key) = (aws.eks(), current.key());
+        let mut now = None;
+        if has("addon_version") || has("configuration_values") || has("service_account_role_arn") {
+            let resolve = set(&desired.resolve_conflicts_on_update);
+            let mut call = eks
+                .update_addon()
+                .cluster_name(&current.cluster_name)
+                .addon_name(&current.addon_name)
+                .resolve_conflicts(ResolveConflicts::from(
+                    resolve.as_deref().unwrap_or("OVERWRITE"),
+                ));
+            if has("addon_version") {
+                call = call.set_addon_version(set(&desired.addon_version));
+            }
+            if has("configuration_values") {
+                // An empty configuration removes the one set before.
+                call = call.configuration_values(config_text(desired).unwrap_or_default());
+            }
+            if has("service_account_role_arn") {
+                call = call.service_account_role_arn(
+                    set(&desired.service_account_role_arn).unwrap_or_default(),
+                );
+            }
+            let out = call.send().await.map_err(sdk("UpdateAddon", &key))?;
+            let a = settle::<EksAddon>(&eks, "UpdateAddon", &key, out.update(), UPDATE_TIMEOUT);
+            now = Some(a.await?).filter(|_| has("addon_version"));
+        }
+        if has("resolve_conflicts_on_update") {
+            match set(&desired.resolve_conflicts_on_update) {
+                Some(r) => {
+                    let call = eks
+                        .tag_resource()
+                        .resource_arn(arn(on))
+                        .tags(RESOLVE_TAG, r);
+                    call.send().await.map_err(sdk("TagResource", &key))?;
+                }
+                None => {
+                    let call = eks.untag_resource().resource_arn(arn(on));
+                    let call = call.tag_keys(RESOLVE_TAG).send().await;
+                    call.map_err(sdk("UntagResource", &key))?;
+                }
+            }
+        }
+        Ok(now)
+    }
+
+    /// DeleteAddon (removing what it runs in the cluster), then waits until it is gone.
+    async fn delete(&self, aws: &Aws, _id: &str, p: &AddonProps) -> Result<(), CloudError> {
+        let (eks, key) = (aws.eks(), p.key());
+        let call = eks
+            .delete_addon()
+            .cluster_name(&p.cluster_name)
+            .addon_name(&p.addon_name);
+        call.send().await.map_err(sdk("DeleteAddon", &key))?;
+        wait_gone::<EksAddon>(&eks, "DeleteAddon", &key, DELETE_TIMEOUT).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::CloudErrorKind;
+    use crate::adapter::testing::round_trip;
     use crate::address::Address;
-    use crate::eks::testing;
+    use crate::resource::{CreateRequest, Resource};
     use crate::schema::normalize_props;
     use crate::{ADDRESS_TAG, STACK_TAG, ownership_tags};
     use aws_sdk_eks::Client;
@@ -480,9 +331,10 @@ mod tests {
     use aws_sdk_eks::operation::describe_update::DescribeUpdateOutput;
     use aws_sdk_eks::operation::list_addons::ListAddonsOutput;
     use aws_sdk_eks::operation::update_addon::UpdateAddonOutput;
+    use aws_sdk_eks::types::AddonStatus;
     use aws_sdk_eks::types::error::ResourceNotFoundException;
     use aws_sdk_eks::types::{Update, UpdateStatus};
-    use aws_smithy_mocks::{RuleMode, mock};
+    use aws_smithy_mocks::mock;
     use std::collections::BTreeSet;
 
     const CNI_CONFIG: &str =
@@ -490,6 +342,10 @@ mod tests {
 
     fn obj(v: Value) -> Props {
         v.as_object().unwrap().clone()
+    }
+
+    async fn observe(stack: &str, a: &EksAddon) -> Option<Observed> {
+        crate::adapter::testing::observe(&ADDON, &Aws::mocked(&[]), stack, a).await
     }
 
     fn address() -> Address {
@@ -533,16 +389,17 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_described_addon_reads_back_as_declared() {
+    #[tokio::test]
+    async fn a_described_addon_reads_back_as_declared() {
         let o = observe(
             "prod/us-east-1",
             &live(AddonStatus::Active, CNI_CONFIG, "prod/us-east-1"),
         )
+        .await
         .unwrap();
         assert_eq!(o.natural_key.as_deref(), Some("examplepay-prod/vpc-cni"));
         assert!(
-            crate::planner::diff(&Addon, &declared(), &o, &[]).is_empty(),
+            crate::planner::diff(&ADDON, &declared(), &o, &[]).is_empty(),
             "{:?}",
             normalize_props(SCHEMA, &o.props)
         );
@@ -582,7 +439,7 @@ mod tests {
             })
             .times(2)
             .build();
-        let eks = testing::client(RuleMode::MatchAny, &[&create_call, &describe_call]);
+        let aws = Aws::mocked(&[&create_call, &describe_call]);
         let p = declared();
         let addr = address();
         let req = CreateRequest {
@@ -591,7 +448,7 @@ mod tests {
             props: &p,
             tags: ownership_tags("prod/us-east-1", &addr, &p),
         };
-        let o = create(&eks, &req).await.unwrap();
+        let o = ADDON.create(&aws.context(), &req).await.unwrap();
         assert_eq!(create_call.num_calls(), 1);
         assert_eq!(
             describe_call.num_calls(),
@@ -625,14 +482,14 @@ mod tests {
                     .addon(live(AddonStatus::Active, CNI_CONFIG, "prod/us-east-1"))
                     .build()
             });
-            let eks = testing::client(RuleMode::MatchAny, &[&create_call, &describe_call]);
+            let aws = Aws::mocked(&[&create_call, &describe_call]);
             let req = CreateRequest {
                 address: &addr,
                 stack,
                 props: &p,
                 tags: ownership_tags(stack, &addr, &p),
             };
-            match create(&eks, &req).await {
+            match ADDON.create(&aws.context(), &req).await {
                 Ok(o) => assert!(adopted && o.address == Some(addr.clone()), "{stack}: {o:?}"),
                 Err(e) => assert!(
                     !adopted && e.kind == CloudErrorKind::Service("ResourceInUseException".into()),
@@ -652,7 +509,7 @@ mod tests {
                 SdkBody::from("<!doctype html><title>404 Not Found</title>"),
             )
         });
-        let eks = testing::client(RuleMode::MatchAny, &[&create_call]);
+        let aws = Aws::mocked(&[&create_call]);
         let p = declared();
         let addr = address();
         let req = CreateRequest {
@@ -661,7 +518,7 @@ mod tests {
             props: &p,
             tags: ownership_tags("s", &addr, &p),
         };
-        let err = create(&eks, &req).await.unwrap_err();
+        let err = ADDON.create(&aws.context(), &req).await.unwrap_err();
         assert!(
             err.message.contains("does not serve `CreateAddon`"),
             "{err}"
@@ -691,7 +548,7 @@ mod tests {
                 .build();
             DescribeAddonOutput::builder().addon(failed).build()
         });
-        let eks = testing::client(RuleMode::MatchAny, &[&create_call, &describe_call]);
+        let aws = Aws::mocked(&[&create_call, &describe_call]);
         let p = declared();
         let addr = address();
         let req = CreateRequest {
@@ -700,7 +557,7 @@ mod tests {
             props: &p,
             tags: ownership_tags("s", &addr, &p),
         };
-        let err = create(&eks, &req).await.unwrap_err();
+        let err = ADDON.create(&aws.context(), &req).await.unwrap_err();
         assert_eq!(err.kind, CloudErrorKind::Wait);
         assert!(
             err.message.contains("CREATE_FAILED") && err.message.contains("ConfigurationConflict"),
@@ -757,11 +614,10 @@ mod tests {
             .then_output(|| {
                 aws_sdk_eks::operation::tag_resource::TagResourceOutput::builder().build()
             });
-        let eks = testing::client(
-            RuleMode::MatchAny,
-            &[&update_call, &progress, &describe_call, &tag_call],
-        );
-        let current = observe("s", &live(AddonStatus::Active, CNI_CONFIG, "s")).unwrap();
+        let aws = Aws::mocked(&[&update_call, &progress, &describe_call, &tag_call]);
+        let current = observe("s", &live(AddonStatus::Active, CNI_CONFIG, "s"))
+            .await
+            .unwrap();
         let mut want = declared();
         want.insert(
             "configuration_values".into(),
@@ -772,7 +628,10 @@ mod tests {
             "configuration_values".to_string(),
             "resolve_conflicts_on_update".to_string(),
         ];
-        let next = update(&eks, &current, &want, &changed).await.unwrap();
+        let next = ADDON
+            .update(&aws.context(), &current, &want, &changed)
+            .await
+            .unwrap();
         assert_eq!(
             (
                 update_call.num_calls(),
@@ -800,9 +659,11 @@ mod tests {
             })
             .error(not_found)
             .build();
-        let eks = testing::client(RuleMode::MatchAny, &[&delete_call, &describe_call]);
-        let current = observe("s", &live(AddonStatus::Active, CNI_CONFIG, "s")).unwrap();
-        delete(&eks, &current).await.unwrap();
+        let aws = Aws::mocked(&[&delete_call, &describe_call]);
+        let current = observe("s", &live(AddonStatus::Active, CNI_CONFIG, "s"))
+            .await
+            .unwrap();
+        ADDON.delete(&aws.context(), &current).await.unwrap();
         assert_eq!((delete_call.num_calls(), describe_call.num_calls()), (1, 2));
     }
 
@@ -831,14 +692,14 @@ mod tests {
                     .addon(live(AddonStatus::Active, "", "another"))
                     .build()
             });
-        let eks = testing::client(RuleMode::MatchAny, &[&list_call, &ours, &theirs]);
+        let aws = Aws::mocked(&[&list_call, &ours, &theirs]);
         let hints = ReadHints {
             natural_keys: BTreeSet::from([
                 "examplepay-prod/vpc-cni".to_string(),
                 "examplepay-prod/coredns".to_string(),
             ]),
         };
-        let found = read(&eks, "s", &hints).await.unwrap();
+        let found = ADDON.read_all(&aws.context(), "s", &hints).await.unwrap();
         assert_eq!(list_call.num_calls(), 1);
         assert_eq!(
             (ours.num_calls(), theirs.num_calls()),
@@ -865,8 +726,35 @@ mod tests {
                     .build(),
             )
         });
-        let eks = testing::client(RuleMode::MatchAny, &[&delete_call]);
-        let current = observe("s", &live(AddonStatus::Active, CNI_CONFIG, "s")).unwrap();
-        delete(&eks, &current).await.unwrap();
+        let aws = Aws::mocked(&[&delete_call]);
+        let current = observe("s", &live(AddonStatus::Active, CNI_CONFIG, "s"))
+            .await
+            .unwrap();
+        ADDON.delete(&aws.context(), &current).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_created_addon_reads_back_as_declared() {
+        let create =
+            mock!(Client::create_addon).then_output(|| CreateAddonOutput::builder().build());
+        let read = mock!(Client::describe_addon).then_output(|| {
+            DescribeAddonOutput::builder()
+                .addon(live(AddonStatus::Active, CNI_CONFIG, "test"))
+                .build()
+        });
+        let aws = Aws::mocked(&[&create, &read]);
+        let (observed, changes) = round_trip(
+            &ADDON,
+            &aws,
+            "eks.addon.examplepay-prod-vpc-cni",
+            Value::Object(declared()),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "examplepay-prod:vpc-cni");
+        assert_eq!(
+            ADDON.doc(),
+            "An EKS add-on; found by `<cluster>/<add-on>`. Attributes: `id` (`cluster:addon`), `arn`, `addon_version`."
+        );
     }
 }

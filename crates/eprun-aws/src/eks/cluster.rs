@@ -4,26 +4,31 @@
 //! version change is an in-place upgrade (UpdateClusterVersion), never a replacement.
 
 use super::{
-    UpdateOf, check_eks_name, is_in_use, is_ours_already, owner, pairs, retry_new_role, sdk_error,
-    tag_map, update_tags, wait_update,
+    EksItem, EksTags, check_eks_name, created, pairs, read, retry_new_role, sdk, settle, tag_map,
+    wait_gone,
 };
+use crate::adapter::{Adapter, Attr, Description, Identity, found};
 use crate::address::Address;
-use crate::context::Context;
-use crate::ec2::{bool_prop, list_prop, props, str_prop};
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use crate::ec2::{list_prop, str_prop};
+use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
-use crate::{Aws, CloudError, CloudErrorKind, WaitState, wait_until};
+use crate::{Aws, CloudError, CloudErrorKind};
 use async_trait::async_trait;
+use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{
-    Cluster as EksCluster, ClusterStatus, EncryptionConfig, LogSetup, LogType, Logging, Provider,
-    VpcConfigRequest,
+    Cluster as EksCluster, EncryptionConfig, LogSetup, LogType, Logging, Provider, VpcConfigRequest,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 /// An EKS cluster (the control plane).
 pub struct Cluster;
+
+/// The `eks.cluster` resource type.
+pub static CLUSTER: Adapter<Cluster> = Adapter::new(Cluster);
 
 /// The five control-plane log types.
 pub const LOG_TYPES: [&str; 5] = [
@@ -87,45 +92,32 @@ pub fn check_upgrade(from: &str, to: &str) -> Result<(), String> {
 
 /// The log types that are on, sorted.
 fn enabled_logs(c: &EksCluster) -> Vec<String> {
-    let mut v: Vec<String> = c
-        .logging()
-        .map(|l| l.cluster_logging())
-        .unwrap_or_default()
-        .iter()
-        .filter(|s| s.enabled() == Some(true))
-        .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
+    let setups = c.logging().map(|l| l.cluster_logging()).unwrap_or_default();
+    let on = setups.iter().filter(|s| s.enabled() == Some(true));
+    let types: BTreeSet<&str> = on
+        .flat_map(|s| s.types().iter().map(|t| t.as_str()))
         .collect();
-    v.sort();
-    v.dedup();
-    v
+    types.into_iter().map(String::from).collect()
 }
 
 /// The logging setting that turns on exactly `enabled` (and turns the other types off).
 fn logging(enabled: &[String]) -> Logging {
-    let on: Vec<LogType> = enabled.iter().map(|t| LogType::from(t.as_str())).collect();
-    let off: Vec<LogType> = LOG_TYPES
-        .iter()
-        .filter(|t| !enabled.iter().any(|e| e == *t))
-        .map(|t| LogType::from(*t))
-        .collect();
-    let mut b = Logging::builder();
-    if !on.is_empty() {
-        b = b.cluster_logging(
+    let (on, off): (Vec<&str>, Vec<&str>) = LOG_TYPES
+        .into_iter()
+        .partition(|t| enabled.iter().any(|e| e == t));
+    let setup = |types: Vec<&str>, enabled| {
+        let types = types.into_iter().map(LogType::from).collect::<Vec<_>>();
+        (!types.is_empty()).then(|| {
             LogSetup::builder()
-                .set_types(Some(on))
-                .enabled(true)
-                .build(),
-        );
-    }
-    if !off.is_empty() {
-        b = b.cluster_logging(
-            LogSetup::builder()
-                .set_types(Some(off))
-                .enabled(false)
-                .build(),
-        );
-    }
-    b.build()
+                .set_types(Some(types))
+                .enabled(enabled)
+                .build()
+        })
+    };
+    let setups = setup(on, true).into_iter().chain(setup(off, false));
+    Logging::builder()
+        .set_cluster_logging(Some(setups.collect()))
+        .build()
 }
 
 /// Envelope encryption of Kubernetes secrets with `key`. EKS now encrypts all API data and
@@ -138,409 +130,83 @@ fn secrets_encryption(key: &str) -> EncryptionConfig {
         .build()
 }
 
-/// The attributes of a cluster.
-fn attrs(c: &EksCluster) -> Props {
-    let issuer = c
-        .identity()
-        .and_then(|i| i.oidc())
-        .and_then(|o| o.issuer())
-        .unwrap_or_default();
-    let vpc = c.resources_vpc_config();
-    props([
-        ("id", json!(c.name().unwrap_or_default())),
-        ("arn", json!(c.arn().unwrap_or_default())),
-        ("endpoint", json!(c.endpoint().unwrap_or_default())),
-        (
-            "certificate_authority",
+/// The OIDC issuer URL of a cluster.
+fn issuer(c: &EksCluster) -> &str {
+    let oidc = c.identity().and_then(|i| i.oidc());
+    oidc.and_then(|o| o.issuer()).unwrap_or_default()
+}
+
+/// The props of a cluster.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ClusterProps {
+    name: String,
+    version: Option<String>,
+    role_arn: String,
+    subnet_ids: Vec<String>,
+    security_group_ids: Option<Vec<String>>,
+    endpoint_private_access: Option<bool>,
+    endpoint_public_access: Option<bool>,
+    enabled_cluster_log_types: Option<Vec<String>>,
+    encryption_key_arn: Option<String>,
+}
+
+#[async_trait]
+impl EksItem for EksCluster {
+    const WHAT: &'static str = "cluster";
+
+    fn status(&self) -> Option<&str> {
+        self.status().map(|s| s.as_str())
+    }
+
+    fn tag_map(&self) -> Option<&HashMap<String, String>> {
+        self.tags()
+    }
+
+    async fn describe(eks: &Client, name: &str) -> Result<Option<Self>, CloudError> {
+        let out = eks.describe_cluster().name(name).send().await;
+        Ok(found(out.map_err(sdk("DescribeCluster", name)))?.and_then(|o| o.cluster))
+    }
+}
+
+#[async_trait]
+impl Description for Cluster {
+    type Props = ClusterProps;
+    type Item = EksCluster;
+
+    const KIND: &'static str = "eks.cluster";
+    const SUMMARY: &'static str = "An EKS cluster; found by name.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<EksCluster>] = &[
+        Attr::new("id", |_, c: &EksCluster| {
+            json!(c.name().unwrap_or_default())
+        })
+        .note("the name"),
+        Attr::new("arn", |_, c| json!(c.arn().unwrap_or_default())),
+        Attr::new("endpoint", |_, c| json!(c.endpoint().unwrap_or_default())),
+        Attr::new("certificate_authority", |_, c| {
             json!(
                 c.certificate_authority()
                     .and_then(|a| a.data())
                     .unwrap_or_default()
-            ),
-        ),
-        ("oidc_issuer", json!(issuer)),
-        (
-            "oidc_issuer_host",
-            json!(issuer.trim_start_matches("https://")),
-        ),
-        ("version", json!(c.version().unwrap_or_default())),
-        (
-            "security_group_id",
+            )
+        }),
+        Attr::new("oidc_issuer", |_, c| json!(issuer(c))),
+        Attr::new("oidc_issuer_host", |_, c| {
+            json!(issuer(c).trim_start_matches("https://"))
+        }),
+        Attr::new("version", |_, c| json!(c.version().unwrap_or_default())),
+        Attr::new("security_group_id", |_, c| {
+            let vpc = c.resources_vpc_config();
             json!(
                 vpc.and_then(|v| v.cluster_security_group_id())
                     .unwrap_or_default()
-            ),
-        ),
-    ])
-}
-
-/// What a described cluster looks like as props and attributes, with the given owner.
-fn observed(c: &EksCluster, address: Option<Address>, user_tags: Value) -> Observed {
-    let name = c.name().unwrap_or_default().to_string();
-    let vpc = c.resources_vpc_config();
-    let mut p = props([
-        ("name", json!(name)),
-        ("version", json!(c.version().unwrap_or_default())),
-        ("role_arn", json!(c.role_arn().unwrap_or_default())),
-        (
-            "subnet_ids",
-            json!(vpc.map(|v| v.subnet_ids()).unwrap_or_default()),
-        ),
-        (
-            "security_group_ids",
-            json!(vpc.map(|v| v.security_group_ids()).unwrap_or_default()),
-        ),
-        (
-            "endpoint_private_access",
-            json!(vpc.is_some_and(|v| v.endpoint_private_access())),
-        ),
-        (
-            "endpoint_public_access",
-            json!(vpc.is_none_or(|v| v.endpoint_public_access())),
-        ),
-        ("enabled_cluster_log_types", json!(enabled_logs(c))),
-        ("tags", user_tags),
-    ]);
-    let key = c
-        .encryption_config()
-        .iter()
-        .find_map(|e| e.provider())
-        .and_then(|p| p.key_arn());
-    if let Some(key) = key {
-        p.insert("encryption_key_arn".into(), json!(key));
-    }
-    Observed {
-        address,
-        id: name.clone(),
-        natural_key: Some(name),
-        props: p,
-        attrs: attrs(c),
-    }
-}
-
-/// A described cluster, if it is ours (tagged for the stack, or untagged and adopted by name).
-fn observe(stack: &str, c: &EksCluster) -> Option<Observed> {
-    let (address, user_tags) = owner(stack, pairs(c.tags())).split()?;
-    Some(observed(c, address, user_tags))
-}
-
-/// DescribeCluster; `None` when there is no such cluster.
-pub(crate) async fn describe(
-    eks: &aws_sdk_eks::Client,
-    name: &str,
-) -> Result<Option<EksCluster>, CloudError> {
-    match eks.describe_cluster().name(name).send().await {
-        Ok(out) => Ok(out.cluster().cloned()),
-        Err(e) => {
-            let e = sdk_error("DescribeCluster", name, e);
-            if e.is_not_found() { Ok(None) } else { Err(e) }
-        }
-    }
-}
-
-/// Waits until the cluster is ACTIVE (after a create or an update).
-async fn wait_active(
-    eks: &aws_sdk_eks::Client,
-    operation: &str,
-    name: &str,
-    timeout: Duration,
-) -> Result<EksCluster, CloudError> {
-    wait_until(operation, name, timeout, || async move {
-        Ok(
-            match describe(eks, name)
-                .await?
-                .as_ref()
-                .and_then(|c| c.status().cloned())
-            {
-                Some(ClusterStatus::Active) => WaitState::Ready,
-                Some(ClusterStatus::Failed) => {
-                    WaitState::Failed("the cluster ended in state `FAILED`".into())
-                }
-                Some(s) => WaitState::Pending(s.as_str().to_string()),
-                None => WaitState::Pending("not visible yet".into()),
-            },
-        )
-    })
-    .await?;
-    describe(eks, name).await?.ok_or_else(|| {
-        CloudError::new(
-            operation,
-            name,
-            CloudErrorKind::NotFound,
-            "the cluster disappeared while it was being made ready",
-        )
-    })
-}
-
-/// Reads the clusters the stack expects by name: one paginated ListClusters, then DescribeCluster for each.
-pub(crate) async fn read(
-    eks: &aws_sdk_eks::Client,
-    stack: &str,
-    hints: &ReadHints,
-) -> Result<Vec<Observed>, CloudError> {
-    if hints.natural_keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut names = Vec::new();
-    let mut pages = eks.list_clusters().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| sdk_error("ListClusters", stack, e))?;
-        names.extend(
-            page.clusters()
-                .iter()
-                .filter(|n| hints.natural_keys.contains(*n))
-                .cloned(),
-        );
-    }
-    let mut out = Vec::new();
-    for name in names {
-        let Some(c) = describe(eks, &name).await? else {
-            continue;
-        };
-        // A cluster on its way out is gone for planning purposes.
-        if c.status() == Some(&ClusterStatus::Deleting) {
-            continue;
-        }
-        out.extend(observe(stack, &c));
-    }
-    Ok(out)
-}
-
-/// CreateCluster with the ownership tags, then waits until it is ACTIVE.
-pub(crate) async fn create(
-    eks: &aws_sdk_eks::Client,
-    req: &CreateRequest<'_>,
-) -> Result<Observed, CloudError> {
-    let p = req.props;
-    let name = str_prop(p, "name");
-    let vpc = VpcConfigRequest::builder()
-        .set_subnet_ids(Some(list_prop(p, "subnet_ids")))
-        .set_security_group_ids(Some(list_prop(p, "security_group_ids")))
-        .endpoint_private_access(bool_prop(p, "endpoint_private_access").unwrap_or(false))
-        .endpoint_public_access(bool_prop(p, "endpoint_public_access").unwrap_or(true))
-        .build();
-    let encryption = p
-        .get("encryption_key_arn")
-        .and_then(Value::as_str)
-        .map(|key| vec![secrets_encryption(key)]);
-    let logs = list_prop(p, "enabled_cluster_log_types");
-    let call = eks
-        .create_cluster()
-        .name(name)
-        .set_version(p.get("version").and_then(Value::as_str).map(String::from))
-        .role_arn(str_prop(p, "role_arn"))
-        .resources_vpc_config(vpc)
-        .set_logging((!logs.is_empty()).then(|| logging(&logs)))
-        .set_encryption_config(encryption)
-        .set_tags(Some(tag_map(&req.tags)));
-    let created = retry_new_role(|| async {
-        call.clone()
-            .send()
-            .await
-            .map_err(|e| sdk_error("CreateCluster", req.address, e))
-    })
-    .await;
-    if let Err(e) = created {
-        // Made by this stack before its state was lost: wait for it instead of failing.
-        let existing = if is_in_use(&e) {
-            describe(eks, name).await?
-        } else {
-            None
-        };
-        let ours = existing.is_some_and(|c| {
-            c.status() != Some(&ClusterStatus::Deleting)
-                && is_ours_already(req.stack, req.address, c.tags())
-        });
-        if !ours {
-            return Err(e);
-        }
-    }
-    let c = wait_active(eks, "CreateCluster", name, CREATE_TIMEOUT).await?;
-    observe(req.stack, &c)
-        .ok_or_else(|| crate::ec2::untagged("CreateCluster", req.address, "cluster"))
-}
-
-/// Changes the version (an in-place upgrade), logging, endpoint access, security groups and tags.
-pub(crate) async fn update(
-    eks: &aws_sdk_eks::Client,
-    current: &Observed,
-    desired: &Props,
-    changed: &[String],
-) -> Result<Observed, CloudError> {
-    let name = current.id.as_str();
-    let has = |f: &str| changed.iter().any(|c| c == f);
-    if has("version") {
-        let from = str_prop(&current.props, "version");
-        let to = str_prop(desired, "version");
-        check_upgrade(from, to).map_err(|m| {
-            CloudError::new(
-                "UpdateClusterVersion",
-                name,
-                CloudErrorKind::Service("Version".into()),
-                m,
             )
-        })?;
-        let out = eks
-            .update_cluster_version()
-            .name(name)
-            .version(to)
-            .send()
-            .await
-            .map_err(|e| sdk_error("UpdateClusterVersion", name, e))?;
-        wait_update(
-            eks,
-            "UpdateClusterVersion",
-            name,
-            UpdateOf::Cluster,
-            out.update(),
-            UPDATE_TIMEOUT,
-        )
-        .await?;
-        wait_active(eks, "UpdateClusterVersion", name, UPDATE_TIMEOUT).await?;
-    }
-    if has("enabled_cluster_log_types") {
-        let out = eks
-            .update_cluster_config()
-            .name(name)
-            .logging(logging(&list_prop(desired, "enabled_cluster_log_types")))
-            .send()
-            .await
-            .map_err(|e| sdk_error("UpdateClusterConfig", name, e))?;
-        wait_update(
-            eks,
-            "UpdateClusterConfig",
-            name,
-            UpdateOf::Cluster,
-            out.update(),
-            UPDATE_TIMEOUT,
-        )
-        .await?;
-        wait_active(eks, "UpdateClusterConfig", name, UPDATE_TIMEOUT).await?;
-    }
-    // EKS takes one kind of change per UpdateClusterConfig: endpoint access, then security groups.
-    let endpoint = has("endpoint_private_access") || has("endpoint_public_access");
-    let groups = has("security_group_ids");
-    for (wanted, vpc) in [
-        (
-            endpoint,
-            VpcConfigRequest::builder()
-                .endpoint_private_access(
-                    bool_prop(desired, "endpoint_private_access").unwrap_or(false),
-                )
-                .endpoint_public_access(
-                    bool_prop(desired, "endpoint_public_access").unwrap_or(true),
-                )
-                .build(),
-        ),
-        (
-            groups,
-            VpcConfigRequest::builder()
-                .set_security_group_ids(Some(list_prop(desired, "security_group_ids")))
-                .build(),
-        ),
-    ] {
-        if !wanted {
-            continue;
-        }
-        let out = eks
-            .update_cluster_config()
-            .name(name)
-            .resources_vpc_config(vpc)
-            .send()
-            .await
-            .map_err(|e| sdk_error("UpdateClusterConfig", name, e))?;
-        wait_update(
-            eks,
-            "UpdateClusterConfig",
-            name,
-            UpdateOf::Cluster,
-            out.update(),
-            UPDATE_TIMEOUT,
-        )
-        .await?;
-        wait_active(eks, "UpdateClusterConfig", name, UPDATE_TIMEOUT).await?;
-    }
-    if has("tags") {
-        let arn = current
-            .attrs
-            .get("arn")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        update_tags(eks, arn, &current.props, desired).await?;
-    }
-    let mut next = current.updated(desired, changed);
-    if let Some(c) = describe(eks, name).await? {
-        next.attrs = attrs(&c);
-    }
-    Ok(next)
-}
-
-/// DeleteCluster, then waits until it is gone.
-pub(crate) async fn delete(
-    eks: &aws_sdk_eks::Client,
-    current: &Observed,
-) -> Result<(), CloudError> {
-    let name = current.id.as_str();
-    match eks.delete_cluster().name(name).send().await {
-        Ok(_) => {}
-        Err(e) => {
-            let e = sdk_error("DeleteCluster", name, e);
-            if e.is_not_found() {
-                return Ok(());
-            }
-            return Err(e);
-        }
-    }
-    wait_until("DeleteCluster", name, DELETE_TIMEOUT, || async move {
-        Ok(match describe(eks, name).await? {
-            None => WaitState::Ready,
-            Some(c) if c.status() == Some(&ClusterStatus::Failed) => {
-                WaitState::Failed("the cluster ended in state `FAILED` while being deleted".into())
-            }
-            Some(c) => WaitState::Pending(
-                c.status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_else(|| "deleting".into()),
-            ),
-        })
-    })
-    .await
-}
-
-#[async_trait]
-impl Resource for Cluster {
-    fn kind(&self) -> &'static str {
-        "eks.cluster"
-    }
-
-    fn doc(&self) -> &'static str {
-        "An EKS cluster; found by name. Attributes: `id` (the name), `arn`, `endpoint`, `certificate_authority`, `oidc_issuer`, `oidc_issuer_host`, `version`, `security_group_id`."
-    }
-
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &[
-            "id",
-            "arn",
-            "endpoint",
-            "certificate_authority",
-            "oidc_issuer",
-            "oidc_issuer_host",
-            "version",
-            "security_group_id",
-        ]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        let name = props.get("name")?;
-        if token::is_unknown(name) {
-            return None;
-        }
+        }),
+    ];
+    const IDENTITY: Identity = Identity::Named(&EksTags, |p| {
+        let name = p.get("name").filter(|n| !token::is_unknown(n))?;
         name.as_str().map(String::from)
-    }
+    });
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         check_eks_name("name", str_prop(props, "name"), 100)?;
@@ -571,55 +237,174 @@ impl Resource for Cluster {
         Ok(())
     }
 
-    async fn read_all(
+    fn id(&self, c: &EksCluster) -> String {
+        c.name().unwrap_or_default().to_string()
+    }
+
+    fn tags(&self, c: &EksCluster) -> Vec<(String, String)> {
+        pairs(c.tags())
+    }
+
+    async fn list(
         &self,
-        cx: &Context,
+        aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        read(&aws.eks(), stack, hints).await
+    ) -> Result<Vec<EksCluster>, CloudError> {
+        let eks = aws.eks();
+        read(&eks, hints, |_| async {
+            let pages = eks.list_clusters().into_paginator().items().send();
+            let names = pages.collect::<Result<Vec<_>, _>>().await;
+            names.map_err(sdk("ListClusters", stack))
+        })
+        .await
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        create(&aws.eks(), req).await
+    async fn props(&self, _aws: &Aws, c: &EksCluster) -> Result<ClusterProps, CloudError> {
+        let vpc = c.resources_vpc_config();
+        let key = c.encryption_config().iter().find_map(|e| e.provider());
+        Ok(ClusterProps {
+            name: self.id(c),
+            version: Some(c.version().unwrap_or_default().to_string()),
+            role_arn: c.role_arn().unwrap_or_default().to_string(),
+            subnet_ids: vpc.map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
+            security_group_ids: Some(
+                vpc.map(|v| v.security_group_ids().to_vec())
+                    .unwrap_or_default(),
+            ),
+            endpoint_private_access: Some(vpc.is_some_and(|v| v.endpoint_private_access())),
+            endpoint_public_access: Some(vpc.is_none_or(|v| v.endpoint_public_access())),
+            enabled_cluster_log_types: Some(enabled_logs(c)),
+            encryption_key_arn: key.and_then(|p| p.key_arn()).map(String::from),
+        })
     }
 
-    async fn update(
+    async fn create(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        update(&aws.eks(), current, desired, changed).await
+        aws: &Aws,
+        address: &Address,
+        p: &ClusterProps,
+        tags: &[(String, String)],
+    ) -> Result<EksCluster, CloudError> {
+        let eks = aws.eks();
+        let vpc = VpcConfigRequest::builder()
+            .set_subnet_ids(Some(p.subnet_ids.clone()))
+            .set_security_group_ids(Some(p.security_group_ids.clone().unwrap_or_default()))
+            .endpoint_private_access(p.endpoint_private_access.unwrap_or(false))
+            .endpoint_public_access(p.endpoint_public_access.unwrap_or(true));
+        let logs = p.enabled_cluster_log_types.as_deref().unwrap_or_default();
+        let call = eks
+            .create_cluster()
+            .name(&p.name)
+            .set_version(p.version.clone())
+            .role_arn(&p.role_arn)
+            .resources_vpc_config(vpc.build())
+            .set_logging((!logs.is_empty()).then(|| logging(logs)))
+            .set_encryption_config(
+                p.encryption_key_arn
+                    .as_deref()
+                    .map(|k| vec![secrets_encryption(k)]),
+            )
+            .set_tags(Some(tag_map(tags)));
+        let sent = retry_new_role(|| async {
+            let out = call.clone().send().await;
+            out.map(drop).map_err(sdk("CreateCluster", address))
+        });
+        let op = "CreateCluster";
+        created(&eks, sent.await, op, &p.name, address, tags, CREATE_TIMEOUT).await
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        delete(&aws.eks(), current).await
+    /// Changes the version (an in-place upgrade), logging, endpoint access and security groups,
+    /// then reads the cluster again for its attributes.
+    async fn update_fields(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        changed: &[String],
+        current: &ClusterProps,
+        desired: &ClusterProps,
+    ) -> Result<Option<EksCluster>, CloudError> {
+        let (eks, name) = (aws.eks(), on.id.as_str());
+        let has = |f: &str| changed.iter().any(|c| c == f);
+        if has("version") {
+            let (from, to) = (current.version.as_deref(), desired.version.as_deref());
+            let (from, to) = (from.unwrap_or_default(), to.unwrap_or_default());
+            check_upgrade(from, to).map_err(|m| {
+                let kind = CloudErrorKind::Service("Version".into());
+                CloudError::new("UpdateClusterVersion", name, kind, m)
+            })?;
+            let call = eks.update_cluster_version().name(name).version(to);
+            let out = call
+                .send()
+                .await
+                .map_err(sdk("UpdateClusterVersion", name))?;
+            let op = "UpdateClusterVersion";
+            settle::<EksCluster>(&eks, op, name, out.update(), UPDATE_TIMEOUT).await?;
+        }
+        // EKS takes one kind of change per UpdateClusterConfig: logging, endpoint access, then
+        // security groups.
+        let logs = desired
+            .enabled_cluster_log_types
+            .as_deref()
+            .unwrap_or_default();
+        let endpoint = VpcConfigRequest::builder()
+            .endpoint_private_access(desired.endpoint_private_access.unwrap_or(false))
+            .endpoint_public_access(desired.endpoint_public_access.unwrap_or(true));
+        let groups = desired.security_group_ids.clone().unwrap_or_default();
+        let groups = VpcConfigRequest::builder().set_security_group_ids(Some(groups));
+        let configs = [
+            (has("enabled_cluster_log_types"), Some(logging(logs)), None),
+            (
+                has("endpoint_private_access") || has("endpoint_public_access"),
+                None,
+                Some(endpoint.build()),
+            ),
+            (has("security_group_ids"), None, Some(groups.build())),
+        ];
+        for (_, logging, vpc) in configs.into_iter().filter(|c| c.0) {
+            let call = eks.update_cluster_config().name(name);
+            let call = call.set_logging(logging).set_resources_vpc_config(vpc);
+            let out = call
+                .send()
+                .await
+                .map_err(sdk("UpdateClusterConfig", name))?;
+            let op = "UpdateClusterConfig";
+            settle::<EksCluster>(&eks, op, name, out.update(), UPDATE_TIMEOUT).await?;
+        }
+        EksCluster::describe(&eks, name).await
+    }
+
+    async fn delete(&self, aws: &Aws, name: &str, _: &ClusterProps) -> Result<(), CloudError> {
+        let eks = aws.eks();
+        let out = eks.delete_cluster().name(name).send().await;
+        out.map_err(sdk("DeleteCluster", name))?;
+        wait_gone::<EksCluster>(&eks, "DeleteCluster", name, DELETE_TIMEOUT).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eks::testing;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::Resource;
     use crate::schema::normalize_props;
     use crate::{ADDRESS_TAG, STACK_TAG};
     use aws_sdk_eks::Client;
     use aws_sdk_eks::operation::describe_cluster::DescribeClusterOutput;
     use aws_sdk_eks::operation::describe_update::DescribeUpdateOutput;
     use aws_sdk_eks::operation::update_cluster_version::UpdateClusterVersionOutput;
+    use aws_sdk_eks::types::ClusterStatus;
     use aws_sdk_eks::types::{
         Certificate, Identity, Oidc, Update, UpdateStatus, UpdateType, VpcConfigResponse,
     };
-    use aws_smithy_mocks::{RuleMode, mock};
+    use aws_smithy_mocks::mock;
 
     fn obj(v: Value) -> Props {
         v.as_object().unwrap().clone()
+    }
+
+    async fn observe(stack: &str, c: &EksCluster) -> Option<Observed> {
+        crate::adapter::testing::observe(&CLUSTER, &Aws::mocked(&[]), stack, c).await
     }
 
     fn live(version: &str, status: ClusterStatus) -> EksCluster {
@@ -673,9 +458,11 @@ mod tests {
         }))
     }
 
-    #[test]
-    fn a_described_cluster_reads_back_as_declared() {
-        let o = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active)).unwrap();
+    #[tokio::test]
+    async fn a_described_cluster_reads_back_as_declared() {
+        let o = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active))
+            .await
+            .unwrap();
         assert_eq!(
             o.address.unwrap().to_string(),
             "eks.cluster.examplepay-prod"
@@ -691,15 +478,19 @@ mod tests {
         );
         assert_eq!(o.attrs["security_group_id"], json!("sg-cluster"));
         assert!(
-            observe("prod/eu-west-1", &live("1.29", ClusterStatus::Active)).is_none(),
+            observe("prod/eu-west-1", &live("1.29", ClusterStatus::Active))
+                .await
+                .is_none(),
             "another stack's cluster is not ours"
         );
     }
 
-    #[test]
-    fn a_version_change_is_an_update_not_a_replacement() {
-        let o = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active)).unwrap();
-        let fields = crate::planner::diff(&Cluster, &declared("1.30"), &o, &[]);
+    #[tokio::test]
+    async fn a_version_change_is_an_update_not_a_replacement() {
+        let o = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active))
+            .await
+            .unwrap();
+        let fields = crate::planner::diff(&CLUSTER, &declared("1.30"), &o, &[]);
         assert_eq!(fields.len(), 1, "{fields:?}");
         assert_eq!(fields[0].name, "version");
         assert!(!fields[0].forces_replacement);
@@ -732,10 +523,10 @@ mod tests {
     fn declarations_are_checked() {
         let others = crate::declaration::Declarations::default();
         let mut p = declared("1.29");
-        assert!(Cluster.validate(&p, &others).is_ok());
+        assert!(CLUSTER.validate(&p, &others).is_ok());
         p.insert("enabled_cluster_log_types".into(), json!(["audits"]));
         assert!(
-            Cluster
+            CLUSTER
                 .validate(&p, &others)
                 .unwrap_err()
                 .contains("did you mean `audit`")
@@ -743,7 +534,7 @@ mod tests {
         p.insert("enabled_cluster_log_types".into(), json!([]));
         p.insert("version".into(), json!("latest"));
         assert!(
-            Cluster
+            CLUSTER
                 .validate(&p, &others)
                 .unwrap_err()
                 .contains("not a Kubernetes version")
@@ -803,9 +594,17 @@ mod tests {
             })
             .times(3)
             .build();
-        let eks = testing::client(RuleMode::MatchAny, &[&start, &progress, &cluster]);
-        let current = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active)).unwrap();
-        let next = update(&eks, &current, &declared("1.30"), &["version".to_string()])
+        let aws = Aws::mocked(&[&start, &progress, &cluster]);
+        let current = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active))
+            .await
+            .unwrap();
+        let next = CLUSTER
+            .update(
+                &aws.context(),
+                &current,
+                &declared("1.30"),
+                &["version".to_string()],
+            )
             .await
             .unwrap();
         assert_eq!(start.num_calls(), 1);
@@ -844,9 +643,17 @@ mod tests {
                 )
                 .build()
         });
-        let eks = testing::client(RuleMode::MatchAny, &[&start, &progress]);
-        let current = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active)).unwrap();
-        let err = update(&eks, &current, &declared("1.30"), &["version".to_string()])
+        let aws = Aws::mocked(&[&start, &progress]);
+        let current = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active))
+            .await
+            .unwrap();
+        let err = CLUSTER
+            .update(
+                &aws.context(),
+                &current,
+                &declared("1.30"),
+                &["version".to_string()],
+            )
             .await
             .unwrap_err();
         assert_eq!(err.kind, CloudErrorKind::Wait);
@@ -859,11 +666,54 @@ mod tests {
 
     #[tokio::test]
     async fn a_skipped_minor_version_is_refused_before_any_call() {
-        let eks = testing::client(RuleMode::MatchAny, &[]);
-        let current = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active)).unwrap();
-        let err = update(&eks, &current, &declared("1.31"), &["version".to_string()])
+        let aws = Aws::mocked(&[]);
+        let current = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active))
+            .await
+            .unwrap();
+        let err = CLUSTER
+            .update(
+                &aws.context(),
+                &current,
+                &declared("1.31"),
+                &["version".to_string()],
+            )
             .await
             .unwrap_err();
         assert!(err.message.contains("one minor version at a time"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_created_cluster_reads_back_as_declared() {
+        let create = mock!(Client::create_cluster)
+            .match_requests(|r| {
+                let tags = r.tags().unwrap();
+                r.name() == Some("examplepay-prod")
+                    && r.encryption_config().len() == 1
+                    && tags.get(STACK_TAG).map(String::as_str) == Some("test")
+            })
+            .then_output(|| {
+                aws_sdk_eks::operation::create_cluster::CreateClusterOutput::builder().build()
+            });
+        let read = mock!(Client::describe_cluster).then_output(|| {
+            DescribeClusterOutput::builder()
+                .cluster(live("1.29", ClusterStatus::Active))
+                .build()
+        });
+        let aws = Aws::mocked(&[&create, &read]);
+        let (observed, changes) = round_trip(
+            &CLUSTER,
+            &aws,
+            "eks.cluster.examplepay-prod",
+            Value::Object(declared("1.29")),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(create.num_calls(), 1);
+        assert_eq!(observed.id, "examplepay-prod");
+        assert_eq!(observed.attrs["security_group_id"], json!("sg-cluster"));
+        assert_eq!(
+            CLUSTER.doc(),
+            "An EKS cluster; found by name. Attributes: `id` (the name), `arn`, `endpoint`, `certificate_authority`, `oidc_issuer`, `oidc_issuer_host`, `version`, `security_group_id`."
+        );
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! EKS resources are found by natural key (the cluster name, `<cluster>/<node group>`,
 //! `<cluster>/<add-on>`) and carry the ownership tags, which the read re-checks: a resource tagged
-//! for another stack is not ours, an untagged one is adopted by its key. The resource logic is
-//! written over an `aws_sdk_eks::Client`, so unit tests drive it with a mocked client.
+//! for another stack is not ours, an untagged one is adopted by its key. Each type is described
+//! for the adapter; their reads, waits, create collisions and tags are shared here.
 
 mod access;
 pub mod addon;
@@ -11,46 +11,44 @@ pub mod cluster;
 pub mod node_group;
 mod token;
 
+use crate::adapter::{Tagger, found};
 use crate::address::Address;
-use crate::resource::Props;
-use crate::{CloudError, CloudErrorKind, WaitState, tags, wait_until};
+use crate::resource::{Observed, Props, ReadHints};
+use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, wait_until};
 pub(crate) use crate::{Owner, owner};
+use async_trait::async_trait;
+use aws_sdk_eks::Client;
+use aws_sdk_eks::operation::describe_update::builders::DescribeUpdateFluentBuilder;
 use aws_sdk_eks::types::{Update, UpdateStatus};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::time::Duration;
 
-/// An EKS call's error as an eprun error. An endpoint that does not serve the operation at all
-/// (a 404 without an error code, as emulators answer for the add-on and version-update APIs)
-/// is said so, instead of "Unknown".
-pub(crate) fn sdk_error<E>(
-    operation: &str,
+/// The error of EKS call `operation` on `target`, for `.map_err(sdk("CreateAddon", target))`. An
+/// endpoint that does not serve the operation at all (a 404 without an error code, as emulators
+/// answer for the add-on and version-update APIs) is said so, instead of "Unknown".
+pub(crate) fn sdk<E>(
+    operation: &'static str,
     target: impl std::fmt::Display,
-    err: aws_smithy_runtime_api::client::result::SdkError<
-        E,
-        aws_smithy_runtime_api::http::Response,
-    >,
-) -> CloudError
+) -> impl FnOnce(SdkError<E, Response>) -> CloudError
 where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let unserved = match &err {
-        aws_smithy_runtime_api::client::result::SdkError::ServiceError(se) => {
-            se.raw().status().as_u16() == 404 && se.err().code().is_none()
+    move |err| {
+        let unserved = matches!(&err, SdkError::ServiceError(se)
+            if se.raw().status().as_u16() == 404 && se.err().code().is_none());
+        let mut e = crate::from_sdk(operation, target, err);
+        if unserved {
+            e.message = format!(
+                "the endpoint answered 404 Not Found: it does not serve `{operation}` (emulators such as moto lack some EKS APIs)"
+            );
         }
-        _ => false,
-    };
-    let mut e = crate::from_sdk(operation, target, err);
-    if unserved {
-        e.message = format!(
-            "the endpoint answered 404 Not Found: it does not serve `{operation}` (emulators such as moto lack some EKS APIs)"
-        );
+        e
     }
-    e
 }
 
 /// The tags of a create call as the map EKS takes.
@@ -64,42 +62,196 @@ pub(crate) fn pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, Stri
         .unwrap_or_default()
 }
 
-/// Brings a resource's user tags from `current` to `desired` with TagResource/UntagResource.
-pub(crate) async fn update_tags(
-    eks: &aws_sdk_eks::Client,
-    arn: &str,
-    current: &Props,
-    desired: &Props,
-) -> Result<(), CloudError> {
-    let (set, remove) = tags::tag_changes(current, desired);
-    if !set.is_empty() {
-        eks.tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(set.into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| sdk_error("TagResource", arn, e))?;
-    }
-    if !remove.is_empty() {
-        eks.untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| sdk_error("UntagResource", arn, e))?;
-    }
-    Ok(())
+/// The `arn` attribute of an observed resource.
+fn arn(on: &Observed) -> &str {
+    on.attrs.get("arn").and_then(Value::as_str).unwrap_or("")
 }
 
-/// What an EKS update is about: the cluster itself, one of its node groups, or one of its add-ons.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum UpdateOf<'a> {
-    /// The cluster (version, logging, endpoint access).
-    Cluster,
-    /// A managed node group.
-    Nodegroup(&'a str),
-    /// An add-on.
-    Addon(&'a str),
+/// EKS tags, changed on the resource's `arn` with TagResource and UntagResource.
+pub struct EksTags;
+
+#[async_trait]
+impl Tagger for EksTags {
+    async fn retag(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        set: &[(String, String)],
+        remove: &[String],
+    ) -> Result<(), CloudError> {
+        let (eks, arn) = (aws.eks(), arn(on));
+        if !set.is_empty() {
+            let call = eks
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tag_map(set)));
+            call.send().await.map_err(sdk("TagResource", arn))?;
+        }
+        if !remove.is_empty() {
+            let call = eks.untag_resource().resource_arn(arn);
+            let call = call.set_tag_keys(Some(remove.to_vec()));
+            call.send().await.map_err(sdk("UntagResource", arn))?;
+        }
+        Ok(())
+    }
+}
+
+/// A described cluster, node group or add-on, as the shared reads and waits see it.
+#[async_trait]
+pub(crate) trait EksItem: Sized + Send + Sync + 'static {
+    /// What it is called in messages: `cluster`, `node group`, `add-on`.
+    const WHAT: &'static str;
+    /// Its status, e.g. `ACTIVE`.
+    fn status(&self) -> Option<&str>;
+    /// Its tags, ownership tags included.
+    fn tag_map(&self) -> Option<&HashMap<String, String>>;
+    /// Its health issues, for messages: ` (CODE: message; …)`, or empty.
+    fn issues(&self) -> String {
+        String::new()
+    }
+    /// DescribeUpdate for one of its updates (named `name` in its cluster).
+    fn of_update(call: DescribeUpdateFluentBuilder, _name: &str) -> DescribeUpdateFluentBuilder {
+        call
+    }
+    /// The one with natural key `key`; `None` when there is none (or no cluster).
+    async fn describe(eks: &Client, key: &str) -> Result<Option<Self>, CloudError>;
+}
+
+/// Health issues as ` (CODE: message; …)`, or empty.
+pub(crate) fn issue_list<'a>(
+    issues: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> String {
+    let list = issues.into_iter();
+    let list: Vec<String> = list
+        .map(|(c, m)| format!("{}: {}", c.unwrap_or("Unknown"), m.unwrap_or_default()))
+        .collect();
+    parenthesized(&list)
+}
+
+/// ` (a; b)`, or empty when there is nothing to say.
+fn parenthesized(list: &[String]) -> String {
+    match list.is_empty() {
+        true => String::new(),
+        false => format!(" ({})", list.join("; ")),
+    }
+}
+
+/// `<cluster>/<name>` as its two parts; a cluster's own key is its name.
+pub(crate) fn split_key(key: &str) -> (&str, &str) {
+    key.split_once('/').unwrap_or((key, ""))
+}
+
+/// The resources the stack expects that exist: per cluster, the names `list` answers that a
+/// natural key expects, each described. One on its way out counts as gone, and so does
+/// everything in a cluster that is not there.
+pub(crate) async fn read<T: EksItem, F, Fut>(
+    eks: &Client,
+    hints: &ReadHints,
+    list: F,
+) -> Result<Vec<T>, CloudError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<Vec<String>, CloudError>>,
+{
+    let mut out = Vec::new();
+    for (cluster, wanted) in keys_by_cluster(&hints.natural_keys) {
+        let present = found(list(cluster.clone()).await)?.unwrap_or_default();
+        for name in present.into_iter().filter(|n| wanted.contains(n)) {
+            let key = match cluster.as_str() {
+                "" => name,
+                c => format!("{c}/{name}"),
+            };
+            let it = T::describe(eks, &key).await?;
+            out.extend(it.filter(|t| t.status() != Some("DELETING")));
+        }
+    }
+    Ok(out)
+}
+
+/// Waits until `key` is ACTIVE, and answers it as it is then.
+pub(crate) async fn wait_active<T: EksItem>(
+    eks: &Client,
+    operation: &str,
+    key: &str,
+    timeout: Duration,
+) -> Result<T, CloudError> {
+    wait_until(operation, key, timeout, || async move {
+        Ok(match T::describe(eks, key).await? {
+            None => WaitState::Pending("not visible yet".into()),
+            Some(t) => match t.status() {
+                Some("ACTIVE") => WaitState::Ready,
+                Some(s) if s.ends_with("FAILED") => WaitState::Failed(format!(
+                    "the {} ended in state `{s}`{}",
+                    T::WHAT,
+                    t.issues()
+                )),
+                Some(s) => WaitState::Pending(format!("{s}{}", t.issues())),
+                None => WaitState::Pending("status unknown".into()),
+            },
+        })
+    })
+    .await?;
+    T::describe(eks, key).await?.ok_or_else(|| {
+        let why = format!("the {} disappeared while it was being made ready", T::WHAT);
+        CloudError::new(operation, key, CloudErrorKind::NotFound, why)
+    })
+}
+
+/// Waits until `key` is gone (after its delete call).
+pub(crate) async fn wait_gone<T: EksItem>(
+    eks: &Client,
+    operation: &str,
+    key: &str,
+    timeout: Duration,
+) -> Result<(), CloudError> {
+    wait_until(operation, key, timeout, || async move {
+        let Some(t) = T::describe(eks, key).await? else {
+            return Ok(WaitState::Ready);
+        };
+        Ok(match t.status() {
+            Some(s @ ("FAILED" | "DELETE_FAILED")) => {
+                let during = (s == "FAILED").then_some(" while being deleted");
+                let (what, during) = (T::WHAT, during.unwrap_or_default());
+                let why = format!("the {what} ended in state `{s}`{}{during}", t.issues());
+                WaitState::Failed(why)
+            }
+            s => WaitState::Pending(s.unwrap_or("deleting").to_string()),
+        })
+    })
+    .await
+}
+
+/// A create's outcome, then the resource once ACTIVE. EKS's refusal because the resource exists
+/// is forgiven when it is this very resource, made by this stack before its state was lost
+/// (tagged for the stack and the address in `tags`); anything else (another stack's, untagged,
+/// on its way out) keeps the error.
+pub(crate) async fn created<T: EksItem>(
+    eks: &Client,
+    created: Result<(), CloudError>,
+    operation: &str,
+    key: &str,
+    address: &Address,
+    tags: &[(String, String)],
+    timeout: Duration,
+) -> Result<T, CloudError> {
+    if let Err(e) = created {
+        let stack = tags.iter().find(|(k, _)| k == STACK_TAG);
+        let stack = stack.map_or("", |(_, v)| v);
+        let in_use = e.is("ResourceInUseException");
+        let existing = if in_use {
+            T::describe(eks, key).await?
+        } else {
+            None
+        };
+        let ours = existing.is_some_and(|t| {
+            t.status() != Some("DELETING")
+                && matches!(owner(stack, pairs(t.tag_map())), Owner::Ours(a, _) if &a == address)
+        });
+        if !ours {
+            return Err(e);
+        }
+    }
+    wait_active(eks, operation, key, timeout).await
 }
 
 /// The wait state of an EKS update.
@@ -107,22 +259,11 @@ fn update_state(update: &Update) -> WaitState {
     match update.status() {
         Some(UpdateStatus::Successful) => WaitState::Ready,
         Some(s @ (UpdateStatus::Failed | UpdateStatus::Cancelled)) => {
-            let errors: Vec<String> = update
-                .errors()
-                .iter()
-                .map(|e| {
-                    let code = e
-                        .error_code()
-                        .map(|c| c.as_str().to_string())
-                        .unwrap_or_default();
-                    format!("{code}: {}", e.error_message().unwrap_or_default())
-                })
-                .collect();
-            let detail = if errors.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", errors.join("; "))
-            };
+            let errors = update.errors().iter().map(|e| {
+                let code = e.error_code().map_or("", |c| c.as_str());
+                format!("{code}: {}", e.error_message().unwrap_or_default())
+            });
+            let detail = parenthesized(&errors.collect::<Vec<_>>());
             WaitState::Failed(format!("the update ended `{}`{detail}", s.as_str()))
         }
         Some(s) => WaitState::Pending(format!("update {}", s.as_str())),
@@ -130,68 +271,38 @@ fn update_state(update: &Update) -> WaitState {
     }
 }
 
-/// Waits until an update that EKS started (UpdateClusterVersion, UpdateNodegroupConfig, UpdateAddon, …)
-/// has finished, polling DescribeUpdate. An answer that carries no update, or one already
-/// successful, needs no polling.
-pub(crate) async fn wait_update(
-    eks: &aws_sdk_eks::Client,
+/// Waits until an update that EKS started on `key` (UpdateClusterVersion, UpdateNodegroupConfig,
+/// UpdateAddon, …) has finished, polling DescribeUpdate, then until the resource is ACTIVE again,
+/// and answers it. An answer that carries no update, or one already successful, needs no polling.
+pub(crate) async fn settle<T: EksItem>(
+    eks: &Client,
     operation: &str,
-    cluster: &str,
-    of: UpdateOf<'_>,
+    key: &str,
     update: Option<&Update>,
     timeout: Duration,
-) -> Result<(), CloudError> {
-    let Some(update) = update else { return Ok(()) };
-    match update_state(update) {
-        WaitState::Ready => return Ok(()),
-        WaitState::Failed(why) => {
-            return Err(CloudError::new(
-                operation,
-                cluster,
-                CloudErrorKind::Wait,
-                why,
-            ));
-        }
-        WaitState::Pending(_) => {}
+) -> Result<T, CloudError> {
+    let (cluster, name) = split_key(key);
+    let state = update.map_or(WaitState::Ready, update_state);
+    if let WaitState::Failed(why) = state {
+        return Err(CloudError::new(
+            operation,
+            cluster,
+            CloudErrorKind::Wait,
+            why,
+        ));
     }
-    let Some(id) = update.id() else { return Ok(()) };
-    wait_until(operation, cluster, timeout, || async move {
-        let call = eks.describe_update().name(cluster).update_id(id);
-        let call = match of {
-            UpdateOf::Cluster => call,
-            UpdateOf::Nodegroup(n) => call.nodegroup_name(n),
-            UpdateOf::Addon(a) => call.addon_name(a),
-        };
-        let out = call
-            .send()
-            .await
-            .map_err(|e| sdk_error("DescribeUpdate", cluster, e))?;
-        Ok(out
-            .update()
-            .map(update_state)
-            .unwrap_or_else(|| WaitState::Pending("update not visible yet".into())))
-    })
-    .await
+    if let (WaitState::Pending(_), Some(id)) = (state, update.and_then(Update::id)) {
+        wait_until(operation, cluster, timeout, || async move {
+            let call = eks.describe_update().name(cluster).update_id(id);
+            let out = T::of_update(call, name).send().await;
+            let update = out.map_err(sdk("DescribeUpdate", cluster))?.update;
+            let unseen = || WaitState::Pending("update not visible yet".into());
+            Ok(update.as_ref().map_or_else(unseen, update_state))
+        })
+        .await?;
+    }
+    wait_active(eks, operation, key, timeout).await
 }
-
-/// Whether EKS refused a create because the resource already exists.
-pub(crate) fn is_in_use(e: &CloudError) -> bool {
-    e.kind == CloudErrorKind::Service("ResourceInUseException".into())
-}
-
-/// Whether a resource that a create collided with is this very resource, made by this stack
-/// before its state was lost: tagged for the stack and the address. Such a resource is taken
-/// back instead of failing the create; anything else (another stack's, untagged) is not.
-pub(crate) fn is_ours_already(
-    stack: &str,
-    address: &Address,
-    tags: Option<&HashMap<String, String>>,
-) -> bool {
-    matches!(owner(stack, pairs(tags)), Owner::Ours(a, _) if &a == address)
-}
-
-/// How long a create keeps retrying while IAM has not propagated a role made a moment ago.
-const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs a create call, retrying while EKS cannot assume a role that IAM has not propagated yet
 /// (`InvalidParameterException: Role with arn … could not be assumed`), as happens right after
@@ -199,13 +310,14 @@ const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
 pub(crate) async fn retry_new_role<T, F, Fut>(mut call: F) -> Result<T, CloudError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, CloudError>>,
+    Fut: Future<Output = Result<T, CloudError>>,
 {
     let began = std::time::Instant::now();
     let mut delay = Duration::from_secs(1);
     loop {
         match call().await {
-            Err(e) if is_role_propagation(&e) && began.elapsed() < PROPAGATION_TIMEOUT => {
+            // IAM propagates a new role within about two minutes.
+            Err(e) if is_role_propagation(&e) && began.elapsed() < Duration::from_secs(120) => {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }
@@ -216,8 +328,7 @@ where
 
 /// Whether an error says that EKS cannot use a role yet.
 fn is_role_propagation(e: &CloudError) -> bool {
-    e.kind == CloudErrorKind::Service("InvalidParameterException".into())
-        && e.message.to_ascii_lowercase().contains("role")
+    e.is("InvalidParameterException") && e.message.to_ascii_lowercase().contains("role")
 }
 
 /// A natural key made of two names, `<cluster>/<name>`; `None` while either is still a token.
@@ -230,17 +341,17 @@ pub(crate) fn pair_key(props: &Props, cluster_field: &str, name_field: &str) -> 
     Some(format!("{}/{}", cluster.as_str()?, name.as_str()?))
 }
 
-/// The clusters named in `<cluster>/<name>` natural keys, each with the names wanted in it.
+/// The clusters named in `<cluster>/<name>` natural keys, each with the names wanted in it; a
+/// cluster's own key (its name) is wanted in `""`.
 pub(crate) fn keys_by_cluster<'a>(
     keys: impl IntoIterator<Item = &'a String>,
 ) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for key in keys {
-        if let Some((cluster, name)) = key.split_once('/') {
-            out.entry(cluster.to_string())
-                .or_default()
-                .push(name.to_string());
-        }
+    for (cluster, name) in keys
+        .into_iter()
+        .map(|k| k.split_once('/').unwrap_or(("", k)))
+    {
+        out.entry(cluster.into()).or_default().push(name.into());
     }
     out
 }
@@ -250,44 +361,21 @@ pub(crate) fn int_prop(props: &Props, key: &str) -> Option<i64> {
     props.get(key).and_then(Value::as_i64)
 }
 
-/// A string prop, if set and not empty.
-pub(crate) fn opt_str<'a>(props: &'a Props, key: &str) -> Option<&'a str> {
-    props
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-}
-
-/// A JSON prop (a map or JSON text) as the text an API takes.
-pub(crate) fn json_text(props: &Props, key: &str) -> Option<String> {
-    match props.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    }
-}
-
 /// How long a name may be; EKS names are 1 to 100 letters, digits, `-` and `_`, starting alphanumeric.
 pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), String> {
-    if crate::token::is_unknown(&json!(name)) {
+    let first = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if crate::token::is_unknown(&json!(name)) || (first && rest && name.len() <= max) {
         return Ok(());
     }
-    let ok = !name.is_empty()
-        && name.len() <= max
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "property `{field}`: `{name}` is not a valid name (1 to {max} letters, digits, `-` and `_`, starting with a letter or digit)"
-        ))
-    }
+    Err(format!(
+        "property `{field}`: `{name}` is not a valid name (1 to {max} letters, digits, `-` and `_`, starting with a letter or digit)"
+    ))
 }
 
 #[cfg(test)]

@@ -5,26 +5,32 @@
 //! place (UpdateNodegroupConfig); `desired_size` is usually left to autoscalers (`ignore_changes`).
 
 use super::{
-    UpdateOf, check_eks_name, int_prop, is_in_use, is_ours_already, keys_by_cluster, owner,
-    pair_key, pairs, retry_new_role, sdk_error, tag_map, update_tags, wait_update,
+    EksItem, EksTags, check_eks_name, created, int_prop, issue_list, pair_key, pairs, read,
+    retry_new_role, sdk, settle, split_key, tag_map, wait_gone,
 };
-use crate::context::Context;
-use crate::ec2::{list_prop, props, str_prop};
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use crate::adapter::{Adapter, Attr, Description, Identity, found};
+use crate::address::Address;
+use crate::ec2::{list_prop, str_prop};
+use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
-use crate::{Aws, CloudError, CloudErrorKind, WaitState, wait_until};
+use crate::{Aws, CloudError};
 use async_trait::async_trait;
+use aws_sdk_eks::Client;
+use aws_sdk_eks::operation::describe_update::builders::DescribeUpdateFluentBuilder;
 use aws_sdk_eks::types::{
-    CapacityTypes, Nodegroup, NodegroupScalingConfig, NodegroupStatus, Taint, TaintEffect,
-    UpdateLabelsPayload, UpdateTaintsPayload,
+    Nodegroup, NodegroupScalingConfig, Taint, TaintEffect, UpdateLabelsPayload, UpdateTaintsPayload,
 };
-use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 /// A managed node group of an EKS cluster.
 pub struct NodeGroup;
+
+/// The `eks.node_group` resource type.
+pub static NODE_GROUP: Adapter<NodeGroup> = Adapter::new(NodeGroup);
 
 const TAINT: &[Field] = &[
     Field::required("key", Kind::Str, "the taint key"),
@@ -93,477 +99,76 @@ const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 const DELETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-/// The health issues of a node group, for error messages: ` (CODE: message; …)`, or empty.
-pub(crate) fn issues(ng: &Nodegroup) -> String {
-    let list: Vec<String> = ng
-        .health()
-        .map(|h| h.issues())
-        .unwrap_or_default()
-        .iter()
-        .map(|i| {
-            format!(
-                "{}: {}",
-                i.code().map(|c| c.as_str()).unwrap_or("Unknown"),
-                i.message().unwrap_or_default()
-            )
-        })
-        .collect();
-    if list.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", list.join("; "))
+/// Labels, ordered.
+type Labels = BTreeMap<String, String>;
+
+/// One Kubernetes taint of the nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaintProps {
+    key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+    effect: String,
+}
+
+impl TaintProps {
+    fn sdk(&self) -> Taint {
+        let t = Taint::builder()
+            .key(&self.key)
+            .set_value(self.value.clone());
+        t.effect(TaintEffect::from(self.effect.as_str())).build()
     }
 }
 
-/// Taints as the props' list of maps (no `value` key when there is none).
-fn taint_props(taints: &[Taint]) -> Value {
-    Value::Array(
-        taints
-            .iter()
-            .map(|t| {
-                let mut m = Map::new();
-                m.insert("key".into(), json!(t.key().unwrap_or_default()));
-                if let Some(v) = t.value() {
-                    m.insert("value".into(), json!(v));
-                }
-                m.insert(
-                    "effect".into(),
-                    json!(t.effect().map(|e| e.as_str()).unwrap_or_default()),
-                );
-                Value::Object(m)
-            })
-            .collect(),
-    )
-}
-
-/// The declared taints as SDK values.
-fn taints(props: &Props) -> Vec<Taint> {
-    props
-        .get("taints")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_object)
-                .map(|t| {
-                    Taint::builder()
-                        .key(str_prop(t, "key"))
-                        .set_value(t.get("value").and_then(Value::as_str).map(String::from))
-                        .effect(TaintEffect::from(str_prop(t, "effect")))
-                        .build()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A map prop (labels) as an ordered string map.
-fn string_map(props: &Props, key: &str) -> BTreeMap<String, String> {
-    props
-        .get(key)
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
+/// The props of a node group.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NodeGroupProps {
+    cluster_name: String,
+    node_group_name: String,
+    node_role_arn: String,
+    subnet_ids: Vec<String>,
+    instance_types: Option<Vec<String>>,
+    capacity_type: Option<String>,
+    min_size: i64,
+    max_size: i64,
+    desired_size: Option<i64>,
+    labels: Option<Labels>,
+    taints: Option<Vec<TaintProps>>,
 }
 
 /// The label changes from `current` to `desired`: (to add or update, to remove).
-fn label_changes(current: &Props, desired: &Props) -> (BTreeMap<String, String>, Vec<String>) {
-    let cur = string_map(current, "labels");
-    let want = string_map(desired, "labels");
-    let set = want
-        .iter()
-        .filter(|(k, v)| cur.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let remove = cur
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .cloned()
-        .collect();
-    (set, remove)
+fn label_changes(current: &Labels, desired: &Labels) -> (Labels, Vec<String>) {
+    let changed = desired.iter().filter(|(k, v)| current.get(*k) != Some(v));
+    let gone = current.keys().filter(|k| !desired.contains_key(*k));
+    (
+        changed.map(|(k, v)| (k.clone(), v.clone())).collect(),
+        gone.cloned().collect(),
+    )
 }
 
 /// The taint changes from `current` to `desired`: (to add or update, to remove). A taint is
 /// identified by key and effect; one whose value changed is re-added.
-fn taint_changes(current: &Props, desired: &Props) -> (Vec<Taint>, Vec<Taint>) {
-    let id = |t: &Taint| {
-        (
-            t.key().unwrap_or_default().to_string(),
-            t.effect()
-                .map(|e| e.as_str().to_string())
-                .unwrap_or_default(),
-        )
+fn taint_changes(current: &[TaintProps], desired: &[TaintProps]) -> (Vec<Taint>, Vec<Taint>) {
+    let add = desired.iter().filter(|t| !current.contains(t));
+    let kept = |t: &&TaintProps| {
+        desired
+            .iter()
+            .any(|d| (&d.key, &d.effect) == (&t.key, &t.effect))
     };
-    let cur = taints(current);
-    let want = taints(desired);
-    let add: Vec<Taint> = want.iter().filter(|t| !cur.contains(t)).cloned().collect();
-    let kept: BTreeSet<_> = want.iter().map(id).collect();
-    let remove = cur
-        .iter()
-        .filter(|t| !kept.contains(&id(t)))
-        .cloned()
-        .collect();
-    (add, remove)
-}
-
-/// What a described node group looks like as props, if it is ours.
-fn observe(stack: &str, ng: &Nodegroup) -> Option<Observed> {
-    let (address, user_tags) = owner(stack, pairs(ng.tags())).split()?;
-    let cluster = ng.cluster_name().unwrap_or_default();
-    let name = ng.nodegroup_name().unwrap_or_default();
-    let scaling = ng.scaling_config();
-    let labels: Map<String, Value> = ng
-        .labels()
-        .map(|l| l.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
-        .unwrap_or_default();
-    let id = format!("{cluster}:{name}");
-    Some(Observed {
-        address,
-        id: id.clone(),
-        natural_key: Some(format!("{cluster}/{name}")),
-        props: props([
-            ("cluster_name", json!(cluster)),
-            ("node_group_name", json!(name)),
-            ("node_role_arn", json!(ng.node_role().unwrap_or_default())),
-            ("subnet_ids", json!(ng.subnets())),
-            ("instance_types", json!(ng.instance_types())),
-            (
-                "capacity_type",
-                json!(
-                    ng.capacity_type()
-                        .map(|c| c.as_str())
-                        .unwrap_or("ON_DEMAND")
-                ),
-            ),
-            (
-                "min_size",
-                json!(scaling.and_then(|s| s.min_size()).unwrap_or_default()),
-            ),
-            (
-                "max_size",
-                json!(scaling.and_then(|s| s.max_size()).unwrap_or_default()),
-            ),
-            (
-                "desired_size",
-                json!(scaling.and_then(|s| s.desired_size()).unwrap_or_default()),
-            ),
-            ("labels", Value::Object(labels)),
-            ("taints", taint_props(ng.taints())),
-            ("tags", user_tags),
-        ]),
-        attrs: props([
-            ("id", json!(id)),
-            ("arn", json!(ng.nodegroup_arn().unwrap_or_default())),
-            ("node_group_name", json!(name)),
-            (
-                "status",
-                json!(ng.status().map(|s| s.as_str()).unwrap_or_default()),
-            ),
-        ]),
-    })
-}
-
-/// DescribeNodegroup; `None` when there is no such node group (or cluster).
-async fn describe(
-    eks: &aws_sdk_eks::Client,
-    cluster: &str,
-    name: &str,
-) -> Result<Option<Nodegroup>, CloudError> {
-    match eks
-        .describe_nodegroup()
-        .cluster_name(cluster)
-        .nodegroup_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.nodegroup().cloned()),
-        Err(e) => {
-            let e = sdk_error("DescribeNodegroup", format!("{cluster}/{name}"), e);
-            if e.is_not_found() { Ok(None) } else { Err(e) }
-        }
-    }
-}
-
-/// Waits until the node group is ACTIVE.
-async fn wait_active(
-    eks: &aws_sdk_eks::Client,
-    operation: &str,
-    cluster: &str,
-    name: &str,
-    timeout: Duration,
-) -> Result<Nodegroup, CloudError> {
-    let target = format!("{cluster}/{name}");
-    wait_until(operation, &target, timeout, || async move {
-        Ok(match describe(eks, cluster, name).await? {
-            None => WaitState::Pending("not visible yet".into()),
-            Some(ng) => match ng.status() {
-                Some(NodegroupStatus::Active) => WaitState::Ready,
-                Some(s @ (NodegroupStatus::CreateFailed | NodegroupStatus::DeleteFailed)) => {
-                    WaitState::Failed(format!(
-                        "the node group ended in state `{}`{}",
-                        s.as_str(),
-                        issues(&ng)
-                    ))
-                }
-                Some(s) => WaitState::Pending(format!("{}{}", s.as_str(), issues(&ng))),
-                None => WaitState::Pending("status unknown".into()),
-            },
-        })
-    })
-    .await?;
-    describe(eks, cluster, name).await?.ok_or_else(|| {
-        CloudError::new(
-            operation,
-            &target,
-            CloudErrorKind::NotFound,
-            "the node group disappeared while it was being made ready",
-        )
-    })
-}
-
-/// Reads the node groups the stack expects: ListNodegroups per cluster, DescribeNodegroup for each expected one.
-pub(crate) async fn read(
-    eks: &aws_sdk_eks::Client,
-    stack: &str,
-    hints: &ReadHints,
-) -> Result<Vec<Observed>, CloudError> {
-    let mut out = Vec::new();
-    for (cluster, wanted) in keys_by_cluster(&hints.natural_keys) {
-        let mut present = Vec::new();
-        let mut pages = eks
-            .list_nodegroups()
-            .cluster_name(&cluster)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            match page {
-                Ok(page) => present.extend(
-                    page.nodegroups()
-                        .iter()
-                        .filter(|n| wanted.contains(*n))
-                        .cloned(),
-                ),
-                Err(e) => {
-                    let e = sdk_error("ListNodegroups", &cluster, e);
-                    // No cluster, no node groups.
-                    if e.is_not_found() {
-                        break;
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        for name in present {
-            let Some(ng) = describe(eks, &cluster, &name).await? else {
-                continue;
-            };
-            if ng.status() == Some(&NodegroupStatus::Deleting) {
-                continue;
-            }
-            out.extend(observe(stack, &ng));
-        }
-    }
-    Ok(out)
-}
-
-/// CreateNodegroup with the ownership tags, then waits until it is ACTIVE.
-pub(crate) async fn create(
-    eks: &aws_sdk_eks::Client,
-    req: &CreateRequest<'_>,
-) -> Result<Observed, CloudError> {
-    let p = req.props;
-    let cluster = str_prop(p, "cluster_name");
-    let name = str_prop(p, "node_group_name");
-    let min = int_prop(p, "min_size").unwrap_or(1);
-    let scaling = NodegroupScalingConfig::builder()
-        .min_size(min as i32)
-        .max_size(int_prop(p, "max_size").unwrap_or(min) as i32)
-        .desired_size(int_prop(p, "desired_size").unwrap_or(min) as i32)
-        .build();
-    let types = list_prop(p, "instance_types");
-    let labels = string_map(p, "labels");
-    let taints = taints(p);
-    let call = eks
-        .create_nodegroup()
-        .cluster_name(cluster)
-        .nodegroup_name(name)
-        .node_role(str_prop(p, "node_role_arn"))
-        .set_subnets(Some(list_prop(p, "subnet_ids")))
-        .set_instance_types((!types.is_empty()).then_some(types))
-        .capacity_type(CapacityTypes::from(
-            p.get("capacity_type")
-                .and_then(Value::as_str)
-                .unwrap_or("ON_DEMAND"),
-        ))
-        .scaling_config(scaling)
-        .set_labels((!labels.is_empty()).then(|| labels.into_iter().collect()))
-        .set_taints((!taints.is_empty()).then_some(taints))
-        .set_tags(Some(tag_map(&req.tags)));
-    let created = retry_new_role(|| async {
-        call.clone()
-            .send()
-            .await
-            .map_err(|e| sdk_error("CreateNodegroup", req.address, e))
-    })
-    .await;
-    if let Err(e) = created {
-        // Made by this stack before its state was lost: wait for it instead of failing.
-        let existing = if is_in_use(&e) {
-            describe(eks, cluster, name).await?
-        } else {
-            None
-        };
-        let ours = existing.is_some_and(|ng| {
-            ng.status() != Some(&NodegroupStatus::Deleting)
-                && is_ours_already(req.stack, req.address, ng.tags())
-        });
-        if !ours {
-            return Err(e);
-        }
-    }
-    let ng = wait_active(eks, "CreateNodegroup", cluster, name, CREATE_TIMEOUT).await?;
-    observe(req.stack, &ng)
-        .ok_or_else(|| crate::ec2::untagged("CreateNodegroup", req.address, "node group"))
-}
-
-/// Changes sizes, labels and taints in one UpdateNodegroupConfig (waiting for it), and tags.
-pub(crate) async fn update(
-    eks: &aws_sdk_eks::Client,
-    current: &Observed,
-    desired: &Props,
-    changed: &[String],
-) -> Result<Observed, CloudError> {
-    let cluster = str_prop(&current.props, "cluster_name");
-    let name = str_prop(&current.props, "node_group_name");
-    let target = format!("{cluster}/{name}");
-    let has = |f: &str| changed.iter().any(|c| c == f);
-    let mut call = eks
-        .update_nodegroup_config()
-        .cluster_name(cluster)
-        .nodegroup_name(name);
-    let mut any = false;
-    if has("min_size") || has("max_size") || has("desired_size") {
-        // Only the sizes that changed: an ignored `desired_size` stays the autoscaler's.
-        let size = |f: &str| {
-            if has(f) {
-                int_prop(desired, f).map(|v| v as i32)
-            } else {
-                None
-            }
-        };
-        call = call.scaling_config(
-            NodegroupScalingConfig::builder()
-                .set_min_size(size("min_size"))
-                .set_max_size(size("max_size"))
-                .set_desired_size(size("desired_size"))
-                .build(),
-        );
-        any = true;
-    }
-    if has("labels") {
-        let (set, remove) = label_changes(&current.props, desired);
-        call = call.labels(
-            UpdateLabelsPayload::builder()
-                .set_add_or_update_labels((!set.is_empty()).then(|| set.into_iter().collect()))
-                .set_remove_labels((!remove.is_empty()).then_some(remove))
-                .build(),
-        );
-        any = true;
-    }
-    if has("taints") {
-        let (add, remove) = taint_changes(&current.props, desired);
-        call = call.taints(
-            UpdateTaintsPayload::builder()
-                .set_add_or_update_taints((!add.is_empty()).then_some(add))
-                .set_remove_taints((!remove.is_empty()).then_some(remove))
-                .build(),
-        );
-        any = true;
-    }
-    if any {
-        let out = call
-            .send()
-            .await
-            .map_err(|e| sdk_error("UpdateNodegroupConfig", &target, e))?;
-        wait_update(
-            eks,
-            "UpdateNodegroupConfig",
-            cluster,
-            UpdateOf::Nodegroup(name),
-            out.update(),
-            UPDATE_TIMEOUT,
-        )
-        .await?;
-        wait_active(eks, "UpdateNodegroupConfig", cluster, name, UPDATE_TIMEOUT).await?;
-    }
-    if has("tags") {
-        let arn = current
-            .attrs
-            .get("arn")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        update_tags(eks, arn, &current.props, desired).await?;
-    }
-    Ok(current.updated(desired, changed))
-}
-
-/// DeleteNodegroup, then waits until it is gone.
-pub(crate) async fn delete(
-    eks: &aws_sdk_eks::Client,
-    current: &Observed,
-) -> Result<(), CloudError> {
-    let cluster = str_prop(&current.props, "cluster_name");
-    let name = str_prop(&current.props, "node_group_name");
-    let target = format!("{cluster}/{name}");
-    if let Err(e) = eks
-        .delete_nodegroup()
-        .cluster_name(cluster)
-        .nodegroup_name(name)
-        .send()
-        .await
-    {
-        let e = sdk_error("DeleteNodegroup", &target, e);
-        return if e.is_not_found() { Ok(()) } else { Err(e) };
-    }
-    wait_until("DeleteNodegroup", &target, DELETE_TIMEOUT, || async move {
-        Ok(match describe(eks, cluster, name).await? {
-            None => WaitState::Ready,
-            Some(ng) if ng.status() == Some(&NodegroupStatus::DeleteFailed) => {
-                WaitState::Failed(format!(
-                    "the node group ended in state `DELETE_FAILED`{}",
-                    issues(&ng)
-                ))
-            }
-            Some(ng) => WaitState::Pending(
-                ng.status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_else(|| "deleting".into()),
-            ),
-        })
-    })
-    .await
+    let remove = current.iter().filter(|t| !kept(t));
+    (
+        add.map(TaintProps::sdk).collect(),
+        remove.map(TaintProps::sdk).collect(),
+    )
 }
 
 /// Checks `min_size <= desired_size <= max_size` for the sizes that are known.
 fn check_sizes(props: &Props) -> Result<(), String> {
-    let (min, max, desired) = (
-        int_prop(props, "min_size"),
-        int_prop(props, "max_size"),
-        int_prop(props, "desired_size"),
-    );
-    if let Some(bad) = [
-        ("min_size", min),
-        ("max_size", max),
-        ("desired_size", desired),
-    ]
-    .iter()
-    .find(|(_, v)| v.is_some_and(|v| v < 0))
-    {
-        return Err(format!("property `{}` cannot be negative", bad.0));
+    let sizes = ["min_size", "max_size", "desired_size"].map(|f| (f, int_prop(props, f)));
+    if let Some((bad, _)) = sizes.iter().find(|(_, v)| v.is_some_and(|v| v < 0)) {
+        return Err(format!("property `{bad}` cannot be negative"));
     }
+    let [(_, min), (_, max), (_, desired)] = sizes;
     if max == Some(0) {
         return Err("property `max_size` must be at least 1".into());
     }
@@ -574,37 +179,66 @@ fn check_sizes(props: &Props) -> Result<(), String> {
             ));
         }
     }
-    if let Some(d) = desired {
-        if min.is_some_and(|m| d < m) || max.is_some_and(|m| d > m) {
-            return Err(format!(
-                "property `desired_size` ({d}) must lie between `min_size` and `max_size`"
-            ));
-        }
+    match desired {
+        Some(d) if min.is_some_and(|m| d < m) || max.is_some_and(|m| d > m) => Err(format!(
+            "property `desired_size` ({d}) must lie between `min_size` and `max_size`"
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 #[async_trait]
-impl Resource for NodeGroup {
-    fn kind(&self) -> &'static str {
-        "eks.node_group"
+impl EksItem for Nodegroup {
+    const WHAT: &'static str = "node group";
+
+    fn status(&self) -> Option<&str> {
+        self.status().map(|s| s.as_str())
     }
 
-    fn doc(&self) -> &'static str {
-        "An EKS managed node group; found by `<cluster>/<node group>`. Attributes: `id` (`cluster:name`), `arn`, `node_group_name`, `status`."
+    fn tag_map(&self) -> Option<&HashMap<String, String>> {
+        self.tags()
     }
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
+    fn issues(&self) -> String {
+        let list = self.health().map(|h| h.issues()).unwrap_or_default();
+        issue_list(
+            list.iter()
+                .map(|i| (i.code().map(|c| c.as_str()), i.message())),
+        )
     }
 
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn", "node_group_name", "status"]
+    fn of_update(call: DescribeUpdateFluentBuilder, name: &str) -> DescribeUpdateFluentBuilder {
+        call.nodegroup_name(name)
     }
 
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        pair_key(props, "cluster_name", "node_group_name")
+    async fn describe(eks: &Client, key: &str) -> Result<Option<Self>, CloudError> {
+        let (cluster, name) = split_key(key);
+        let call = eks.describe_nodegroup().cluster_name(cluster);
+        let out = call.nodegroup_name(name).send().await;
+        Ok(found(out.map_err(sdk("DescribeNodegroup", key)))?.and_then(|o| o.nodegroup))
     }
+}
+
+#[async_trait]
+impl Description for NodeGroup {
+    type Props = NodeGroupProps;
+    type Item = Nodegroup;
+
+    const KIND: &'static str = "eks.node_group";
+    const SUMMARY: &'static str = "An EKS managed node group; found by `<cluster>/<node group>`.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Nodegroup>] = &[
+        Attr::new("id", |_, ng: &Nodegroup| json!(NodeGroup.id(ng))).note("`cluster:name`"),
+        Attr::new("arn", |_, ng| json!(ng.nodegroup_arn().unwrap_or_default())),
+        Attr::new("node_group_name", |_, ng| {
+            json!(ng.nodegroup_name().unwrap_or_default())
+        }),
+        Attr::new("status", |_, ng| {
+            json!(ng.status().map(|s| s.as_str()).unwrap_or_default())
+        }),
+    ];
+    const IDENTITY: Identity =
+        Identity::Named(&EksTags, |p| pair_key(p, "cluster_name", "node_group_name"));
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         check_eks_name("node_group_name", str_prop(props, "node_group_name"), 63)?;
@@ -614,68 +248,215 @@ impl Resource for NodeGroup {
                     .into(),
             );
         }
-        if !token::is_unknown(props.get("taints").unwrap_or(&Value::Null)) {
-            let keys: Vec<_> = taints(props)
-                .iter()
-                .map(|t| (t.key().map(String::from), t.effect().cloned()))
-                .collect();
-            let unique: BTreeSet<_> = keys
-                .iter()
-                .map(|(k, e)| (k.clone(), e.as_ref().map(|e| e.as_str().to_string())))
-                .collect();
-            if unique.len() != keys.len() {
+        let taints = props.get("taints").filter(|t| !token::is_unknown(t));
+        if let Some(Ok(taints)) = taints.map(|t| Vec::<TaintProps>::deserialize(t)) {
+            let unique: BTreeSet<_> = taints.iter().map(|t| (&t.key, &t.effect)).collect();
+            if unique.len() != taints.len() {
                 return Err("property `taints`: two taints with the same key and effect".into());
             }
         }
         check_sizes(props)
     }
 
-    async fn read_all(
+    fn id(&self, ng: &Nodegroup) -> String {
+        let cluster = ng.cluster_name().unwrap_or_default();
+        format!("{cluster}:{}", ng.nodegroup_name().unwrap_or_default())
+    }
+
+    fn tags(&self, ng: &Nodegroup) -> Vec<(String, String)> {
+        pairs(ng.tags())
+    }
+
+    async fn list(
         &self,
-        cx: &Context,
-        stack: &str,
+        aws: &Aws,
+        _: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        read(&aws.eks(), stack, hints).await
+    ) -> Result<Vec<Nodegroup>, CloudError> {
+        let eks = aws.eks();
+        read(&eks, hints, |cluster| async {
+            let call = eks.list_nodegroups().cluster_name(&cluster);
+            let names = call
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>();
+            names.await.map_err(sdk("ListNodegroups", cluster))
+        })
+        .await
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        create(&aws.eks(), req).await
+    async fn props(&self, _aws: &Aws, ng: &Nodegroup) -> Result<NodeGroupProps, CloudError> {
+        let scaling = ng.scaling_config();
+        let size = |f: fn(&NodegroupScalingConfig) -> Option<i32>| {
+            i64::from(scaling.and_then(f).unwrap_or_default())
+        };
+        let taints = ng.taints().iter().map(|t| TaintProps {
+            key: t.key().unwrap_or_default().to_string(),
+            value: t.value().map(String::from),
+            effect: t
+                .effect()
+                .map(|e| e.as_str())
+                .unwrap_or_default()
+                .to_string(),
+        });
+        Ok(NodeGroupProps {
+            cluster_name: ng.cluster_name().unwrap_or_default().to_string(),
+            node_group_name: ng.nodegroup_name().unwrap_or_default().to_string(),
+            node_role_arn: ng.node_role().unwrap_or_default().to_string(),
+            subnet_ids: ng.subnets().to_vec(),
+            instance_types: Some(ng.instance_types().to_vec()),
+            capacity_type: Some(
+                ng.capacity_type()
+                    .map_or("ON_DEMAND", |c| c.as_str())
+                    .into(),
+            ),
+            min_size: size(NodegroupScalingConfig::min_size),
+            max_size: size(NodegroupScalingConfig::max_size),
+            desired_size: Some(size(NodegroupScalingConfig::desired_size)),
+            labels: Some(
+                ng.labels()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            ),
+            taints: Some(taints.collect()),
+        })
     }
 
-    async fn update(
+    async fn create(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        update(&aws.eks(), current, desired, changed).await
+        aws: &Aws,
+        address: &Address,
+        p: &NodeGroupProps,
+        tags: &[(String, String)],
+    ) -> Result<Nodegroup, CloudError> {
+        let eks = aws.eks();
+        let scaling = NodegroupScalingConfig::builder()
+            .min_size(p.min_size as i32)
+            .max_size(p.max_size as i32)
+            .desired_size(p.desired_size.unwrap_or(p.min_size) as i32);
+        let types = p.instance_types.clone().filter(|t| !t.is_empty());
+        let labels = p.labels.clone().filter(|l| !l.is_empty());
+        let taints = p.taints.as_deref().unwrap_or_default();
+        let call = eks
+            .create_nodegroup()
+            .cluster_name(&p.cluster_name)
+            .nodegroup_name(&p.node_group_name)
+            .node_role(&p.node_role_arn)
+            .set_subnets(Some(p.subnet_ids.clone()))
+            .set_instance_types(types)
+            .capacity_type(p.capacity_type.as_deref().unwrap_or("ON_DEMAND").into())
+            .scaling_config(scaling.build())
+            .set_labels(labels.map(|l| l.into_iter().collect()))
+            .set_taints((!taints.is_empty()).then(|| taints.iter().map(TaintProps::sdk).collect()))
+            .set_tags(Some(tag_map(tags)));
+        let sent = retry_new_role(|| async {
+            let out = call.clone().send().await;
+            out.map(drop).map_err(sdk("CreateNodegroup", address))
+        });
+        let key = format!("{}/{}", p.cluster_name, p.node_group_name);
+        let op = "CreateNodegroup";
+        created(&eks, sent.await, op, &key, address, tags, CREATE_TIMEOUT).await
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        delete(&aws.eks(), current).await
+    /// Changes sizes, labels and taints in one UpdateNodegroupConfig, and waits for it.
+    async fn update_fields(
+        &self,
+        aws: &Aws,
+        _on: &Observed,
+        changed: &[String],
+        current: &NodeGroupProps,
+        desired: &NodeGroupProps,
+    ) -> Result<Option<Nodegroup>, CloudError> {
+        let has = |f: &str| changed.iter().any(|c| c == f);
+        let eks = aws.eks();
+        let (cluster, name) = (&current.cluster_name, &current.node_group_name);
+        let mut call = eks
+            .update_nodegroup_config()
+            .cluster_name(cluster)
+            .nodegroup_name(name);
+        if has("min_size") || has("max_size") || has("desired_size") {
+            // Only the sizes that changed: an ignored `desired_size` stays the autoscaler's.
+            let size = |f: &str, v: Option<i64>| v.filter(|_| has(f)).map(|v| v as i32);
+            call = call.scaling_config(
+                NodegroupScalingConfig::builder()
+                    .set_min_size(size("min_size", Some(desired.min_size)))
+                    .set_max_size(size("max_size", Some(desired.max_size)))
+                    .set_desired_size(size("desired_size", desired.desired_size))
+                    .build(),
+            );
+        }
+        if has("labels") {
+            let none = Labels::new();
+            let labels = |p: &NodeGroupProps| p.labels.as_ref().unwrap_or(&none).clone();
+            let (set, remove) = label_changes(&labels(current), &labels(desired));
+            call = call.labels(
+                UpdateLabelsPayload::builder()
+                    .set_add_or_update_labels((!set.is_empty()).then(|| set.into_iter().collect()))
+                    .set_remove_labels((!remove.is_empty()).then_some(remove))
+                    .build(),
+            );
+        }
+        if has("taints") {
+            let taints = |p: &NodeGroupProps| p.taints.clone().unwrap_or_default();
+            let (add, remove) = taint_changes(&taints(current), &taints(desired));
+            call = call.taints(
+                UpdateTaintsPayload::builder()
+                    .set_add_or_update_taints((!add.is_empty()).then_some(add))
+                    .set_remove_taints((!remove.is_empty()).then_some(remove))
+                    .build(),
+            );
+        }
+        let fields = ["min_size", "max_size", "desired_size", "labels", "taints"];
+        if fields.iter().any(|f| has(f)) {
+            let key = format!("{cluster}/{name}");
+            let out = call
+                .send()
+                .await
+                .map_err(sdk("UpdateNodegroupConfig", &key))?;
+            let op = "UpdateNodegroupConfig";
+            settle::<Nodegroup>(&eks, op, &key, out.update(), UPDATE_TIMEOUT).await?;
+        }
+        Ok(None)
+    }
+
+    async fn delete(&self, aws: &Aws, _id: &str, p: &NodeGroupProps) -> Result<(), CloudError> {
+        let eks = aws.eks();
+        let key = format!("{}/{}", p.cluster_name, p.node_group_name);
+        let call = eks.delete_nodegroup().cluster_name(&p.cluster_name);
+        let out = call.nodegroup_name(&p.node_group_name).send().await;
+        out.map_err(sdk("DeleteNodegroup", &key))?;
+        wait_gone::<Nodegroup>(&eks, "DeleteNodegroup", &key, DELETE_TIMEOUT).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eks::testing;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::Resource;
     use crate::schema::normalize_props;
     use crate::{ADDRESS_TAG, STACK_TAG};
     use aws_sdk_eks::Client;
     use aws_sdk_eks::operation::describe_nodegroup::DescribeNodegroupOutput;
     use aws_sdk_eks::operation::update_nodegroup_config::UpdateNodegroupConfigOutput;
+    use aws_sdk_eks::types::{CapacityTypes, NodegroupStatus};
     use aws_sdk_eks::types::{Update, UpdateStatus};
-    use aws_smithy_mocks::{RuleMode, mock};
+    use aws_smithy_mocks::mock;
+    use serde_json::Value;
 
     fn obj(v: Value) -> Props {
         v.as_object().unwrap().clone()
+    }
+
+    async fn observe(stack: &str, ng: &Nodegroup) -> Option<Observed> {
+        crate::adapter::testing::observe(&NODE_GROUP, &Aws::mocked(&[]), stack, ng).await
+    }
+
+    fn typed<T: serde::de::DeserializeOwned>(p: &Props, field: &str) -> T {
+        serde_json::from_value(p[field].clone()).unwrap()
     }
 
     fn live(min: i32, desired: i32) -> Nodegroup {
@@ -726,12 +507,12 @@ mod tests {
         }))
     }
 
-    #[test]
-    fn a_described_node_group_reads_back_as_declared() {
-        let o = observe("prod/us-east-1", &live(2, 2)).unwrap();
+    #[tokio::test]
+    async fn a_described_node_group_reads_back_as_declared() {
+        let o = observe("prod/us-east-1", &live(2, 2)).await.unwrap();
         assert_eq!(o.natural_key.as_deref(), Some("examplepay-prod/karpenter"));
         assert_eq!(
-            NodeGroup.natural_key(&declared()).as_deref(),
+            NODE_GROUP.natural_key(&declared()).as_deref(),
             Some("examplepay-prod/karpenter")
         );
         let mut want = normalize_props(SCHEMA, &declared());
@@ -739,15 +520,15 @@ mod tests {
         assert_eq!(normalize_props(SCHEMA, &o.props), want);
     }
 
-    #[test]
-    fn an_autoscaled_desired_size_is_not_a_change_when_ignored() {
-        let o = observe("prod/us-east-1", &live(2, 3)).unwrap();
+    #[tokio::test]
+    async fn an_autoscaled_desired_size_is_not_a_change_when_ignored() {
+        let o = observe("prod/us-east-1", &live(2, 3)).await.unwrap();
         assert_eq!(
-            crate::planner::diff(&NodeGroup, &declared(), &o, &[]).len(),
+            crate::planner::diff(&NODE_GROUP, &declared(), &o, &[]).len(),
             1
         );
         assert!(
-            crate::planner::diff(&NodeGroup, &declared(), &o, &["desired_size".to_string()])
+            crate::planner::diff(&NODE_GROUP, &declared(), &o, &["desired_size".to_string()])
                 .is_empty()
         );
     }
@@ -760,7 +541,7 @@ mod tests {
         let want = obj(
             json!({"labels": {"a": "1", "b": "3", "c": "4"}, "taints": [{"key": "x", "value": "2", "effect": "NO_SCHEDULE"}]}),
         );
-        let (set, remove) = label_changes(&cur, &want);
+        let (set, remove) = label_changes(&typed(&cur, "labels"), &typed(&want, "labels"));
         assert_eq!(
             set,
             BTreeMap::from([
@@ -769,7 +550,10 @@ mod tests {
             ])
         );
         assert!(remove.is_empty());
-        let (add, remove) = taint_changes(&cur, &want);
+        let (add, remove) = taint_changes(
+            &typed::<Vec<_>>(&cur, "taints"),
+            &typed::<Vec<_>>(&want, "taints"),
+        );
         assert_eq!(add.len(), 1);
         assert_eq!(add[0].value(), Some("2"));
         assert_eq!(remove.len(), 1);
@@ -779,18 +563,18 @@ mod tests {
     #[test]
     fn sizes_are_checked() {
         let others = crate::declaration::Declarations::default();
-        assert!(NodeGroup.validate(&declared(), &others).is_ok());
+        assert!(NODE_GROUP.validate(&declared(), &others).is_ok());
         let mut p = declared();
         p.insert("desired_size".into(), json!(5));
         assert!(
-            NodeGroup
+            NODE_GROUP
                 .validate(&p, &others)
                 .unwrap_err()
                 .contains("between")
         );
         p.insert("min_size".into(), json!(4));
         assert!(
-            NodeGroup
+            NODE_GROUP
                 .validate(&p, &others)
                 .unwrap_err()
                 .contains("larger than")
@@ -833,15 +617,50 @@ mod tests {
                 .nodegroup(live(1, 2))
                 .build()
         });
-        let eks = testing::client(RuleMode::MatchAny, &[&update_call, &progress, &ng]);
-        let current = observe("prod/us-east-1", &live(2, 2)).unwrap();
+        let aws = Aws::mocked(&[&update_call, &progress, &ng]);
+        let current = observe("prod/us-east-1", &live(2, 2)).await.unwrap();
         let mut want = declared();
         want.insert("min_size".into(), json!(1));
-        let next = update(&eks, &current, &want, &["min_size".to_string()])
+        let next = NODE_GROUP
+            .update(&aws.context(), &current, &want, &["min_size".to_string()])
             .await
             .unwrap();
         assert_eq!(update_call.num_calls(), 1);
         assert_eq!(progress.num_calls(), 1);
         assert_eq!(next.props["min_size"], json!(1));
+    }
+
+    #[tokio::test]
+    async fn a_created_node_group_reads_back_as_declared() {
+        let create = mock!(Client::create_nodegroup)
+            .match_requests(|r| {
+                let tags = r.tags().unwrap();
+                r.nodegroup_name() == Some("karpenter")
+                    && r.taints().len() == 1
+                    && tags.get(STACK_TAG).map(String::as_str) == Some("test")
+            })
+            .then_output(|| {
+                aws_sdk_eks::operation::create_nodegroup::CreateNodegroupOutput::builder().build()
+            });
+        let read = mock!(Client::describe_nodegroup).then_output(|| {
+            DescribeNodegroupOutput::builder()
+                .nodegroup(live(2, 2))
+                .build()
+        });
+        let aws = Aws::mocked(&[&create, &read]);
+        let (observed, changes) = round_trip(
+            &NODE_GROUP,
+            &aws,
+            "eks.node_group.examplepay-prod-karpenter",
+            Value::Object(declared()),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(create.num_calls(), 1);
+        assert_eq!(observed.id, "examplepay-prod:karpenter");
+        assert_eq!(
+            NODE_GROUP.doc(),
+            "An EKS managed node group; found by `<cluster>/<node group>`. Attributes: `id` (`cluster:name`), `arn`, `node_group_name`, `status`."
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! EKS verbs: clusters and managed node groups (describe, scale, wait).
 
 use super::{check_keys, empty_answer, invalid, opt_int, opt_str};
-use crate::eks::sdk_error;
+use crate::eks::{EksItem, sdk};
 use crate::mutation::Mutations;
 use crate::{CloudError, WaitState, wait_until};
 use aws_sdk_eks::types::{Nodegroup, NodegroupScalingConfig, NodegroupStatus};
@@ -19,7 +19,7 @@ pub async fn describe_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<V
         .name(name)
         .send()
         .await
-        .map_err(|e| sdk_error("DescribeCluster", name, e))?;
+        .map_err(sdk("DescribeCluster", name))?;
     let c = out
         .cluster()
         .ok_or_else(|| empty_answer("DescribeCluster", name, "cluster"))?;
@@ -45,7 +45,7 @@ pub async fn list_nodegroups(
         .send();
     let mut names = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| sdk_error("ListNodegroups", cluster, e))?;
+        let page = page.map_err(sdk("ListNodegroups", cluster))?;
         names.extend(page.nodegroups().iter().map(|n| json!(n)));
     }
     Ok(Value::Array(names))
@@ -64,7 +64,7 @@ async fn nodegroup(
         .nodegroup_name(name)
         .send()
         .await
-        .map_err(|e| sdk_error("DescribeNodegroup", &target, e))?;
+        .map_err(sdk("DescribeNodegroup", &target))?;
     out.nodegroup()
         .cloned()
         .ok_or_else(|| empty_answer("DescribeNodegroup", &target, "node group"))
@@ -264,7 +264,7 @@ pub async fn update_nodegroup_scaling(
             .scaling_config(config)
             .send()
             .await
-            .map_err(|e| sdk_error(OP, &target, e))
+            .map_err(sdk(OP, &target))
     };
     match mutations.perform(OP, &target, &detail, call).await? {
         None => Ok(result(Value::Null, Value::Null, true, true)),
@@ -291,7 +291,7 @@ fn nodegroup_state(ng: &Nodegroup) -> WaitState {
         ) => WaitState::Failed(format!(
             "the node group is {}{}",
             s.as_str(),
-            crate::eks::node_group::issues(ng)
+            EksItem::issues(ng)
         )),
         Some(NodegroupStatus::Deleting) => {
             WaitState::Failed("the node group is being deleted".into())
