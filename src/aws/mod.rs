@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 /// Every AWS resource type, in the order `eprun docs` lists them.
 pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::vpc::VPC,
-    &ec2::subnet::Subnet,
+    &ec2::subnet::SUBNET,
     &ec2::internet_gateway::InternetGateway,
     &ec2::eip::Eip,
     &ec2::nat_gateway::NatGateway,

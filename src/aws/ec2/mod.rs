@@ -17,8 +17,25 @@ pub mod transit_gateway_vpc_attachment;
 pub mod vpc;
 pub mod vpc_endpoint;
 
+/// What every EC2 type's file uses.
+pub(crate) mod prelude {
+    pub(crate) use super::{
+        Ec2Tags, arn, describe, first, pairs, retry_dependency, settle, stack_filter,
+        tags_at_create, untagged,
+    };
+    pub(crate) use crate::address::Address;
+    pub(crate) use crate::aws::adapter::{Adapter, Attr, Description, Identity};
+    pub(crate) use crate::aws::{Aws, CloudError, WaitState, sdk};
+    pub(crate) use crate::resource::{DeclaredProps, Props, ReadHints};
+    pub(crate) use crate::schema::{Field, Kind, TAGS};
+    pub(crate) use async_trait::async_trait;
+    pub(crate) use serde::{Deserialize, Serialize};
+    pub(crate) use serde_json::json;
+    pub(crate) use std::time::Duration;
+}
+
 use crate::address::Address;
-use crate::aws::adapter::Tagger;
+use crate::aws::adapter::{Tagger, found};
 use crate::aws::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
 use crate::resource::{CreateRequest, Observed, Props};
 use aws_sdk_ec2::types::{
@@ -32,6 +49,61 @@ pub fn stack_filter(stack: &str) -> Filter {
         .name(format!("tag:{}", tags::STACK_TAG))
         .values(stack)
         .build()
+}
+
+/// Every item a paginated EC2 Describe call answers, e.g.
+/// `describe!(aws.describe_subnets().filters(f), stack)`; an error names the call and `target`.
+macro_rules! describe {
+    ($aws:ident.$call:ident() $(.$more:ident($($arg:tt)*))*, $target:expr) => {
+        $aws.ec2().$call()$(.$more($($arg)*))*.into_paginator().items().send()
+            .collect::<Result<Vec<_>, _>>().await
+            .map_err(|e| CloudError::from_sdk(&$crate::aws::ec2::operation(stringify!($call)), $target, e))
+    };
+}
+pub(crate) use describe;
+
+/// The operation an SDK method calls: `DescribeSubnets` for `describe_subnets`.
+pub fn operation(method: &str) -> String {
+    let word = |w: &str| w[..1].to_uppercase() + &w[1..];
+    method.split('_').map(word).collect()
+}
+
+/// The one item a Describe by id answers; "not found" (not visible yet, or gone) is `None`.
+pub fn first<T>(items: Result<Vec<T>, CloudError>) -> Result<Option<T>, CloudError> {
+    Ok(found(items)?.and_then(|v| v.into_iter().next()))
+}
+
+/// Polls `describe` until `state` of its answer (`None`: not visible, or gone) is ready, and
+/// answers what it saw last.
+pub async fn settle<T: Send, F, Fut>(
+    operation: &str,
+    id: &str,
+    timeout: std::time::Duration,
+    mut describe: F,
+    state: fn(Option<&T>) -> WaitState,
+) -> Result<Option<T>, CloudError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, CloudError>>,
+{
+    let last = std::sync::Mutex::new(None);
+    wait_until(operation, id, timeout, || {
+        let (next, last) = (describe(), &last);
+        async move {
+            let item = found(next.await)?.flatten();
+            let now = state(item.as_ref());
+            *last.lock().unwrap_or_else(|p| p.into_inner()) = item;
+            Ok(now)
+        }
+    })
+    .await?;
+    Ok(last.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// The ARN of an EC2 resource of `kind` (e.g. `subnet`) that AWS does not report.
+pub fn arn(aws: &Aws, owner: Option<&str>, kind: &str, id: Option<&str>) -> serde_json::Value {
+    let (owner, id) = (owner.unwrap_or_default(), id.unwrap_or_default());
+    serde_json::json!(format!("arn:aws:ec2:{}:{owner}:{kind}/{id}", aws.region()))
 }
 
 /// The `TagSpecifications` entry that tags a resource in its create call.
