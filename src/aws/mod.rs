@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::vpc::VPC,
     &ec2::subnet::SUBNET,
-    &ec2::internet_gateway::InternetGateway,
+    &ec2::internet_gateway::INTERNET_GATEWAY,
     &ec2::eip::Eip,
     &ec2::nat_gateway::NatGateway,
     &ec2::route_table::RouteTable,
