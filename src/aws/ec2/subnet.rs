@@ -49,7 +49,8 @@ type Item = aws_sdk_ec2::types::Subnet;
 
 /// The subnet `id`, once Describe sees it.
 async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
-    first(describe!(aws.describe_subnets().subnet_ids(id), id))
+    let all = describe!(aws.describe_subnets().subnet_ids(id), id);
+    first(all)
 }
 
 #[async_trait]
