@@ -42,7 +42,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::route_table_association::RouteTableAssociation,
     &ec2::security_group::SecurityGroup,
     &ec2::vpc_endpoint::VpcEndpoint,
-    &ec2::flow_log::FlowLog,
+    &ec2::flow_log::FLOW_LOG,
     &ec2::transit_gateway::TransitGateway,
     &ec2::transit_gateway_vpc_attachment::TransitGatewayVpcAttachment,
     &ec2::transit_gateway_peering_attachment::TransitGatewayPeeringAttachment,

@@ -1,7 +1,7 @@
 //! `aws::ec2::eip`: an Elastic IP address.
 
 use super::prelude::*;
-use aws_sdk_ec2::types::{DomainType, ResourceType};
+use aws_sdk_ec2::types::DomainType;
 
 /// An Elastic IP address allocated for use in a VPC (e.g. by a NAT gateway).
 pub struct Eip;

@@ -1,7 +1,7 @@
 //! `aws::ec2::internet_gateway`: an internet gateway, optionally attached to a VPC.
 
 use super::prelude::*;
-use aws_sdk_ec2::types::{AttachmentStatus, InternetGatewayAttachment, ResourceType};
+use aws_sdk_ec2::types::{AttachmentStatus, InternetGatewayAttachment};
 
 /// An internet gateway; attaching it to a VPC is part of the resource.
 pub struct InternetGateway;

@@ -20,8 +20,8 @@ pub mod vpc_endpoint;
 /// What every EC2 type's file uses.
 pub(crate) mod prelude {
     pub(crate) use super::{
-        Ec2Tags, arn, describe, first, pairs, retry_dependency, settle, stack_filter,
-        tags_at_create, untagged,
+        Ec2Tags, arn, describe, first, pairs, retry_dependency, settle, stack_filter, str_prop,
+        tags_at_create, untagged, visible,
     };
     pub(crate) use crate::address::Address;
     pub(crate) use crate::aws::adapter::{Adapter, Attr, Description, Identity};
@@ -29,8 +29,9 @@ pub(crate) mod prelude {
     pub(crate) use crate::resource::{DeclaredProps, Props, ReadHints};
     pub(crate) use crate::schema::{Field, Kind, TAGS};
     pub(crate) use async_trait::async_trait;
+    pub(crate) use aws_sdk_ec2::types::ResourceType;
     pub(crate) use serde::{Deserialize, Serialize};
-    pub(crate) use serde_json::json;
+    pub(crate) use serde_json::{Value, json};
     pub(crate) use std::time::Duration;
 }
 
@@ -98,6 +99,13 @@ where
     })
     .await?;
     Ok(last.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Ready once Describe sees it.
+pub fn visible<T>(item: Option<&T>) -> WaitState {
+    item.map_or(WaitState::Pending("not visible yet".into()), |_| {
+        WaitState::Ready
+    })
 }
 
 /// The ARN of an EC2 resource of `kind` (e.g. `subnet`) that AWS does not report.

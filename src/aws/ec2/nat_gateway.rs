@@ -1,7 +1,6 @@
 //! `aws::ec2::nat_gateway`: a NAT gateway in a subnet.
 
 use super::prelude::*;
-use super::str_prop;
 use aws_sdk_ec2::types::{
     ConnectivityType, NatGatewayAddress, NatGatewayState as State, ResourceType,
 };

@@ -1,9 +1,8 @@
 //! `aws::ec2::subnet`: a subnet of a VPC.
 
 use super::prelude::*;
-use super::str_prop;
 use crate::token;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SubnetState};
+use aws_sdk_ec2::types::{AttributeBooleanValue, SubnetState};
 use ipnet::IpNet;
 
 /// A subnet in one availability zone.
@@ -41,9 +40,6 @@ pub struct SubnetProps {
     availability_zone: Option<String>,
     map_public_ip_on_launch: Option<bool>,
 }
-
-/// Subnets are usually available at once; this only bounds a stuck one.
-const CREATE_TIMEOUT: Duration = Duration::from_secs(300);
 
 type Item = aws_sdk_ec2::types::Subnet;
 
@@ -137,11 +133,12 @@ impl Description for Subnet {
             .await
             .map_err(sdk("CreateSubnet", address))?;
         let id = self.id(out.subnet().unwrap_or(&Item::builder().build()));
-        // A subnet that is not visible yet is eventual consistency, not absence.
+        // Not visible yet is eventual consistency, not absence; subnets are usually available at
+        // once, and the timeout only bounds a stuck one.
         settle(
             "CreateSubnet",
             &id,
-            CREATE_TIMEOUT,
+            Duration::from_secs(300),
             || describe_one(aws, &id),
             |s| match s.and_then(|s| s.state()) {
                 Some(SubnetState::Available) => WaitState::Ready,
