@@ -41,7 +41,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::route::Route,
     &ec2::route_table_association::RouteTableAssociation,
     &ec2::security_group::SecurityGroup,
-    &ec2::vpc_endpoint::VpcEndpoint,
+    &ec2::vpc_endpoint::VPC_ENDPOINT,
     &ec2::flow_log::FLOW_LOG,
     &ec2::transit_gateway::TransitGateway,
     &ec2::transit_gateway_vpc_attachment::TransitGatewayVpcAttachment,

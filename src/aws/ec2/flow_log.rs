@@ -70,7 +70,7 @@ pub struct FlowLogProps {
 }
 
 /// Flow logs are active as soon as they exist; this only waits for Describe to see them.
-const VISIBLE_TIMEOUT: Duration = Duration::from_secs(60);
+const VISIBLE: Wait = Wait("CreateFlowLogs", Duration::from_secs(60));
 
 /// The resource type, from the id's prefix (DescribeFlowLogs does not say).
 fn resource_type_of(resource_id: &str) -> &'static str {
@@ -98,6 +98,12 @@ fn check(props: &Props) -> Result<(), String> {
 }
 
 type Item = aws_sdk_ec2::types::FlowLog;
+
+/// The flow log `id`, once Describe sees it.
+async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
+    let all = describe!(aws.describe_flow_logs().flow_log_ids(id), id);
+    first(all)
+}
 
 #[async_trait]
 impl Description for FlowLog {
@@ -165,16 +171,7 @@ impl Description for FlowLog {
             .map_err(sdk("CreateFlowLogs", address))?;
         unsuccessful("CreateFlowLogs", &address.to_string(), out.unsuccessful())?;
         let id = out.flow_log_ids().first().cloned().unwrap_or_default();
-        let visible = settle(
-            "CreateFlowLogs",
-            &id,
-            VISIBLE_TIMEOUT,
-            || async {
-                let all = describe!(aws.describe_flow_logs().flow_log_ids(&id), &id);
-                first(all)
-            },
-            visible,
-        );
+        let visible = settle(aws, &id, VISIBLE, describe_one, visible);
         let log = visible.await?;
         log.ok_or_else(|| untagged("CreateFlowLogs", address, "flow log"))
     }

@@ -20,13 +20,13 @@ pub mod vpc_endpoint;
 /// What every EC2 type's file uses.
 pub(crate) mod prelude {
     pub(crate) use super::{
-        Ec2Tags, arn, describe, first, pairs, retry_dependency, settle, stack_filter, str_prop,
-        tags_at_create, untagged, visible,
+        Ec2Tags, Wait, arn, describe, first, pairs, retry_dependency, settle, stack_filter,
+        str_prop, tags_at_create, untagged, visible,
     };
     pub(crate) use crate::address::Address;
     pub(crate) use crate::aws::adapter::{Adapter, Attr, Description, Identity};
     pub(crate) use crate::aws::{Aws, CloudError, WaitState, sdk};
-    pub(crate) use crate::resource::{DeclaredProps, Props, ReadHints};
+    pub(crate) use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
     pub(crate) use crate::schema::{Field, Kind, TAGS};
     pub(crate) use async_trait::async_trait;
     pub(crate) use aws_sdk_ec2::types::ResourceType;
@@ -74,22 +74,24 @@ pub fn first<T>(items: Result<Vec<T>, CloudError>) -> Result<Option<T>, CloudErr
     Ok(found(items)?.and_then(|v| v.into_iter().next()))
 }
 
-/// Polls `describe` until `state` of its answer (`None`: not visible, or gone) is ready, and
-/// answers what it saw last.
-pub async fn settle<T: Send, F, Fut>(
-    operation: &str,
-    id: &str,
-    timeout: std::time::Duration,
-    mut describe: F,
+/// A wait: the operation it is part of, and how long it may take.
+pub struct Wait(pub &'static str, pub std::time::Duration);
+
+/// Polls `describe` of `id` until `state` of its answer (`None`: not visible, or gone) is ready,
+/// and answers what it saw last.
+pub async fn settle<'a, T: Send, Fut>(
+    aws: &'a Aws,
+    id: &'a str,
+    Wait(operation, timeout): Wait,
+    describe: fn(&'a Aws, &'a str) -> Fut,
     state: fn(Option<&T>) -> WaitState,
 ) -> Result<Option<T>, CloudError>
 where
-    F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Option<T>, CloudError>>,
 {
     let last = std::sync::Mutex::new(None);
     wait_until(operation, id, timeout, || {
-        let (next, last) = (describe(), &last);
+        let (next, last) = (describe(aws, id), &last);
         async move {
             let item = found(next.await)?.flatten();
             let now = state(item.as_ref());
@@ -290,6 +292,21 @@ where
         }
     })
     .await
+}
+
+/// The (to add, to remove) ids that turn the set `have` into `want`.
+pub fn set_changes(
+    have: &Option<Vec<String>>,
+    want: &Option<Vec<String>>,
+) -> (Vec<String>, Vec<String>) {
+    let (have, want) = (
+        have.as_deref().unwrap_or_default(),
+        want.as_deref().unwrap_or_default(),
+    );
+    let missing = |from: &[String], to: &[String]| {
+        from.iter().filter(|id| !to.contains(id)).cloned().collect()
+    };
+    (missing(want, have), missing(have, want))
 }
 
 /// The first per-item failure of a batch call (DeleteVpcEndpoints, CreateFlowLogs, …), which AWS

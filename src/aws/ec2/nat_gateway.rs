@@ -42,7 +42,8 @@ pub struct NatGatewayProps {
 }
 
 /// NAT gateways take a few minutes to come up and to go away.
-const TIMEOUT: Duration = Duration::from_secs(900);
+const CREATE: Wait = Wait("CreateNatGateway", Duration::from_secs(900));
+const DELETE: Wait = Wait("DeleteNatGateway", Duration::from_secs(900));
 
 type Item = aws_sdk_ec2::types::NatGateway;
 
@@ -140,12 +141,8 @@ impl Description for NatGateway {
             .map_err(sdk("CreateNatGateway", address))?;
         let id = out.nat_gateway().map(|g| self.id(g)).unwrap_or_default();
         // What it answers once available has the public IP, known only then.
-        let available = settle(
-            "CreateNatGateway",
-            &id,
-            TIMEOUT,
-            || describe_one(aws, &id),
-            |g| match g.map(|g| (g.state(), g)) {
+        let available = settle(aws, &id, CREATE, describe_one, |g| {
+            match g.map(|g| (g.state(), g)) {
                 None => WaitState::Pending("not visible yet".into()),
                 Some((Some(State::Available), _)) => WaitState::Ready,
                 Some((Some(State::Failed | State::Deleting | State::Deleted), g)) => {
@@ -155,8 +152,8 @@ impl Description for NatGateway {
                 }
                 Some((Some(s), _)) => WaitState::Pending(s.as_str().to_string()),
                 Some((None, _)) => WaitState::Pending("in an unknown state".into()),
-            },
-        );
+            }
+        });
         let nat = available.await?;
         nat.ok_or_else(|| untagged("CreateNatGateway", address, "NAT gateway"))
     }
@@ -165,16 +162,12 @@ impl Description for NatGateway {
         let call = aws.ec2().delete_nat_gateway().nat_gateway_id(id);
         call.send().await.map_err(sdk("DeleteNatGateway", id))?;
         // Its Elastic IP and subnet stay in use until the gateway reaches `deleted`.
-        let gone = settle(
-            "DeleteNatGateway",
-            id,
-            TIMEOUT,
-            || describe_one(aws, id),
-            |g| match g.and_then(|g| g.state()) {
+        let gone = settle(aws, id, DELETE, describe_one, |g| {
+            match g.and_then(|g| g.state()) {
                 None | Some(State::Deleted) => WaitState::Ready,
                 Some(s) => WaitState::Pending(s.as_str().to_string()),
-            },
-        );
+            }
+        });
         gone.await.map(drop)
     }
 }

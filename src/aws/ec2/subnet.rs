@@ -135,20 +135,17 @@ impl Description for Subnet {
         let id = self.id(out.subnet().unwrap_or(&Item::builder().build()));
         // Not visible yet is eventual consistency, not absence; subnets are usually available at
         // once, and the timeout only bounds a stuck one.
-        settle(
-            "CreateSubnet",
-            &id,
-            Duration::from_secs(300),
-            || describe_one(aws, &id),
-            |s| match s.and_then(|s| s.state()) {
+        let wait = Wait("CreateSubnet", Duration::from_secs(300));
+        settle(aws, &id, wait, describe_one, |s| {
+            match s.and_then(|s| s.state()) {
                 Some(SubnetState::Available) => WaitState::Ready,
                 Some(s @ (SubnetState::Failed | SubnetState::FailedInsufficientCapacity)) => {
                     WaitState::Failed(format!("the subnet ended in state `{}`", s.as_str()))
                 }
                 Some(s) => WaitState::Pending(s.as_str().to_string()),
                 None => WaitState::Pending("not visible yet".into()),
-            },
-        )
+            }
+        })
         .await?;
         if p.map_public_ip_on_launch == Some(true) {
             self.update(aws, &id, "", p, p).await?;
