@@ -37,7 +37,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::internet_gateway::INTERNET_GATEWAY,
     &ec2::eip::EIP,
     &ec2::nat_gateway::NAT_GATEWAY,
-    &ec2::route_table::RouteTable,
+    &ec2::route_table::ROUTE_TABLE,
     &ec2::route::Route,
     &ec2::route_table_association::RouteTableAssociation,
     &ec2::security_group::SecurityGroup,

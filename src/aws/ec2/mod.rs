@@ -20,8 +20,8 @@ pub mod vpc_endpoint;
 /// What every EC2 type's file uses.
 pub(crate) mod prelude {
     pub(crate) use super::{
-        Ec2Tags, Wait, arn, describe, first, pairs, retry_dependency, settle, stack_filter,
-        str_prop, tags_at_create, untagged, visible,
+        Ec2Tags, Wait, arn, describe, first, owned_route_tables, pairs, retry_dependency, settle,
+        stack_filter, str_prop, tags_at_create, untagged, visible,
     };
     pub(crate) use crate::address::Address;
     pub(crate) use crate::aws::adapter::{Adapter, Attr, Description, Identity};
@@ -240,28 +240,13 @@ pub fn untagged(operation: &str, address: &Address, what: &str) -> CloudError {
     )
 }
 
-/// The route tables the stack owns (one paginated DescribeRouteTables call, tags re-checked), with each
-/// table's address and user tags; routes and associations are read from the same answer.
-pub async fn owned_route_tables(
-    aws: &Aws,
-    stack: &str,
-) -> Result<Vec<(Address, Value, RouteTable)>, CloudError> {
-    let mut pages = aws
-        .ec2()
-        .describe_route_tables()
-        .filters(stack_filter(stack))
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| CloudError::from_sdk("DescribeRouteTables", stack, e))?;
-        for table in page.route_tables() {
-            if let Some((address, user_tags)) = tags::split_owned(stack, pairs(table.tags())) {
-                out.push((address, user_tags, table.clone()));
-            }
-        }
-    }
-    Ok(out)
+/// The route tables the stack owns (tags re-checked): routes and associations carry no tags of
+/// their own, so they are the stack's through their table and are read from the same answer.
+pub async fn owned_route_tables(aws: &Aws, stack: &str) -> Result<Vec<RouteTable>, CloudError> {
+    let f = stack_filter(stack);
+    let mut tables = describe!(aws.describe_route_tables().filters(f), stack)?;
+    tables.retain(|t| tags::split_owned(stack, pairs(t.tags())).is_some());
+    Ok(tables)
 }
 
 /// How long a delete keeps retrying while AWS still sees dependents that are on their way out.
