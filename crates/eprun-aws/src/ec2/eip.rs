@@ -1,16 +1,13 @@
 //! `aws::ec2::eip`: an Elastic IP address.
 
-use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::context::Context;
-use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
-use crate::schema::{Field, Kind, TAGS};
-use crate::{Aws, CloudError, tags};
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
-use serde_json::json;
+use super::prelude::*;
+use aws_sdk_ec2::types::DomainType;
 
 /// An Elastic IP address allocated for use in a VPC (e.g. by a NAT gateway).
 pub struct Eip;
+
+/// The `ec2.eip` resource type.
+pub static EIP: Adapter<Eip> = Adapter::new(Eip);
 
 const SCHEMA: &[Field] = &[
     Field::optional("domain", Kind::Enum(&["vpc"]), "where the address is used")
@@ -19,148 +16,147 @@ const SCHEMA: &[Field] = &[
     TAGS,
 ];
 
-impl Eip {
-    fn observe(stack: &str, addr: &Address) -> Option<Observed> {
-        let (address, user_tags) = tags::split_owned(stack, pairs(addr.tags()))?;
-        let id = addr.allocation_id().unwrap_or_default().to_string();
-        Some(Observed {
-            address: Some(address),
-            id: id.clone(),
-            natural_key: None,
-            props: props([
-                (
-                    "domain",
-                    json!(addr.domain().map(|d| d.as_str()).unwrap_or("vpc")),
-                ),
-                ("tags", user_tags),
-            ]),
-            attrs: props([
-                ("id", json!(id)),
-                ("public_ip", json!(addr.public_ip().unwrap_or_default())),
-            ]),
-        })
-    }
+/// The props of an Elastic IP address.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EipProps {
+    domain: Option<String>,
 }
 
+type Item = aws_sdk_ec2::types::Address;
+
 #[async_trait]
-impl Resource for Eip {
-    fn kind(&self) -> &'static str {
-        "ec2.eip"
+impl Description for Eip {
+    type Props = EipProps;
+    type Item = Item;
+
+    const KIND: &'static str = "ec2.eip";
+    const SUMMARY: &'static str = "An Elastic IP address.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[
+        Attr::new("id", |_, a: &Item| json!(a.allocation_id())).note("the allocation id"),
+        Attr::new("public_ip", |_, a| json!(a.public_ip().unwrap_or_default())),
+    ];
+    const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
+
+    fn id(&self, a: &Item) -> String {
+        a.allocation_id().unwrap_or_default().into()
     }
 
-    fn doc(&self) -> &'static str {
-        "An Elastic IP address. Attributes: `id` (the allocation id), `public_ip`."
+    fn tags(&self, a: &Item) -> Vec<(String, String)> {
+        pairs(a.tags())
     }
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "public_ip"]
-    }
-
-    async fn read_all(
-        &self,
-        cx: &Context,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         // DescribeAddresses has no pagination: one call returns every address.
-        let out = aws
-            .ec2()
-            .describe_addresses()
-            .filters(stack_filter(stack))
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("DescribeAddresses", stack, e))?;
-        Ok(out
-            .addresses()
-            .iter()
-            .filter_map(|a| Self::observe(stack, a))
-            .collect())
+        let call = aws.ec2().describe_addresses().filters(stack_filter(stack));
+        let out = call.send().await.map_err(sdk("DescribeAddresses", stack))?;
+        Ok(out.addresses.unwrap_or_default())
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let domain = match str_prop(req.props, "domain") {
-            "" => "vpc",
-            d => d,
-        };
+    async fn props(&self, _: &Aws, a: &Item) -> Result<Self::Props, CloudError> {
+        let domain = a.domain().map_or("vpc", |d| d.as_str());
+        Ok(EipProps {
+            domain: Some(domain.into()),
+        })
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &Self::Props,
+        tags: &[(String, String)],
+    ) -> Result<Item, CloudError> {
         let out = aws
             .ec2()
             .allocate_address()
-            .domain(DomainType::from(domain))
-            .tag_specifications(tag_spec(ResourceType::ElasticIp, req))
+            .domain(DomainType::from(p.domain.as_deref().unwrap_or("vpc")))
+            .tag_specifications(tags_at_create(ResourceType::ElasticIp, tags))
             .send()
             .await
-            .map_err(|e| crate::from_sdk("AllocateAddress", req.address, e))?;
-        let id = out.allocation_id().unwrap_or_default().to_string();
-        // AllocateAddress answers without tags; the address is usable at once, so build what a read would see.
-        let addr = Address::builder()
-            .allocation_id(&id)
-            .set_public_ip(out.public_ip().map(String::from))
-            .domain(out.domain().cloned().unwrap_or(DomainType::Vpc))
-            .set_tags(Some(
-                req.tags
-                    .iter()
-                    .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .build();
-        Self::observe(req.stack, &addr)
-            .ok_or_else(|| untagged("AllocateAddress", req.address, "address"))
+            .map_err(sdk("AllocateAddress", address))?;
+        // The address is usable at once; the answer is what a read would see.
+        Ok(Item::builder()
+            .set_allocation_id(out.allocation_id)
+            .set_public_ip(out.public_ip)
+            .domain(out.domain.unwrap_or(DomainType::Vpc))
+            .build())
     }
 
-    async fn update(
-        &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        if changed.iter().any(|f| f == "tags") {
-            update_tags(aws, &current.id, &current.props, desired).await?;
-        }
-        Ok(current.updated(desired, changed))
-    }
-
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        gone_ok(
-            aws.ec2()
-                .release_address()
-                .allocation_id(&current.id)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("ReleaseAddress", &current.id, e)),
-        )
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+        let call = aws.ec2().release_address().allocation_id(id);
+        call.send()
+            .await
+            .map(drop)
+            .map_err(sdk("ReleaseAddress", id))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::Resource;
     use crate::{ADDRESS_TAG, STACK_TAG};
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::allocate_address::AllocateAddressOutput;
+    use aws_sdk_ec2::operation::describe_addresses::DescribeAddressesOutput;
     use aws_sdk_ec2::types::Tag;
+    use aws_smithy_mocks::mock;
 
-    #[test]
-    fn only_addresses_tagged_for_the_stack_are_ours() {
+    #[tokio::test]
+    async fn only_addresses_tagged_for_the_stack_are_ours() {
         let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
-        let addr = Address::builder()
+        let addr = Item::builder()
             .allocation_id("eipalloc-1")
             .public_ip("203.0.113.7")
             .domain(DomainType::Vpc)
             .tags(tag(STACK_TAG, "s"))
             .tags(tag(ADDRESS_TAG, "ec2.eip.nat-a"))
             .build();
-        let seen = Eip::observe("s", &addr).unwrap();
+        let read = mock!(Client::describe_addresses).then_output(move || {
+            DescribeAddressesOutput::builder()
+                .addresses(addr.clone())
+                .build()
+        });
+        let aws = Aws::mocked(&[&read]);
+        let seen = EIP
+            .read_all(&aws.context(), "s", &ReadHints::default())
+            .await
+            .unwrap();
+        let seen = &seen[0];
         assert_eq!(seen.id, "eipalloc-1");
         assert_eq!(seen.attrs["public_ip"], "203.0.113.7");
         assert_eq!(seen.props["domain"], "vpc");
-        assert!(Eip::observe("other", &addr).is_none());
+        let other = EIP
+            .read_all(&aws.context(), "other", &ReadHints::default())
+            .await;
+        assert!(other.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_allocated_address_reads_back_as_declared() {
+        let allocate = mock!(Client::allocate_address).then_output(|| {
+            AllocateAddressOutput::builder()
+                .allocation_id("eipalloc-1")
+                .public_ip("203.0.113.7")
+                .domain(DomainType::Vpc)
+                .build()
+        });
+        let aws = Aws::mocked(&[&allocate]);
+        let (observed, changes) = round_trip(
+            &EIP,
+            &aws,
+            "ec2.eip.nat-a",
+            json!({"domain": "vpc", "tags": {"team": "platform"}}),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "eipalloc-1");
+        assert_eq!(observed.attrs["public_ip"], "203.0.113.7");
+        assert_eq!(
+            EIP.doc(),
+            "An Elastic IP address. Attributes: `id` (the allocation id), `public_ip`."
+        );
     }
 }

@@ -1,19 +1,13 @@
 //! `aws::ec2::flow_log`: a flow log of a VPC, subnet or network interface.
 
-use super::{pairs, props, stack_filter, str_prop, tag_spec, unsuccessful, untagged, update_tags};
-use crate::context::Context;
-use crate::resource::{
-    CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
-};
-use crate::schema::{Field, Kind, TAGS};
-use crate::{Aws, CloudError, WaitState, tags, wait_until};
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType};
-use serde_json::{Value, json};
-use std::time::Duration;
+use super::prelude::*;
+use super::unsuccessful;
 
 /// A flow log delivering a VPC's (or subnet's, or interface's) traffic records to S3 or CloudWatch Logs.
 pub struct FlowLog;
+
+/// The `ec2.flow_log` resource type.
+pub static FLOW_LOG: Adapter<FlowLog> = Adapter::new(FlowLog);
 
 const SCHEMA: &[Field] = &[
     Field::required(
@@ -63,8 +57,20 @@ const SCHEMA: &[Field] = &[
     TAGS,
 ];
 
+/// The props of a flow log.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FlowLogProps {
+    resource_id: Option<String>,
+    resource_type: Option<String>,
+    traffic_type: Option<String>,
+    log_destination_type: Option<String>,
+    log_destination: Option<String>,
+    iam_role_arn: Option<String>,
+    max_aggregation_interval: Option<i64>,
+}
+
 /// Flow logs are active as soon as they exist; this only waits for Describe to see them.
-const VISIBLE_TIMEOUT: Duration = Duration::from_secs(60);
+const VISIBLE: Wait = Wait("CreateFlowLogs", Duration::from_secs(60));
 
 /// The resource type, from the id's prefix (DescribeFlowLogs does not say).
 fn resource_type_of(resource_id: &str) -> &'static str {
@@ -77,17 +83,13 @@ fn resource_type_of(resource_id: &str) -> &'static str {
 
 /// A CloudWatch Logs destination needs a delivery role; intervals are 60 or 600 seconds.
 fn check(props: &Props) -> Result<(), String> {
-    if str_prop(props, "log_destination_type") == "cloud-watch-logs"
-        && !props.contains_key("iam_role_arn")
-    {
-        return Err(
-            "missing property `iam_role_arn`: delivery to `cloud-watch-logs` needs a role".into(),
-        );
+    let role = props.contains_key("iam_role_arn");
+    if str_prop(props, "log_destination_type") == "cloud-watch-logs" && !role {
+        let why = "missing property `iam_role_arn`: delivery to `cloud-watch-logs` needs a role";
+        return Err(why.into());
     }
-    match props
-        .get("max_aggregation_interval")
-        .and_then(Value::as_i64)
-    {
+    let interval = props.get("max_aggregation_interval");
+    match interval.and_then(Value::as_i64) {
         Some(60 | 600) | None => Ok(()),
         Some(n) => Err(format!(
             "property `max_aggregation_interval`: `{n}` is not 60 or 600"
@@ -95,187 +97,103 @@ fn check(props: &Props) -> Result<(), String> {
     }
 }
 
-impl FlowLog {
-    fn observe(stack: &str, log: &aws_sdk_ec2::types::FlowLog) -> Option<Observed> {
-        let (address, user_tags) = tags::split_owned(stack, pairs(log.tags()))?;
-        let id = log.flow_log_id().unwrap_or_default().to_string();
-        let resource_id = log.resource_id().unwrap_or_default();
-        let mut p = props([
-            ("resource_id", json!(resource_id)),
-            ("resource_type", json!(resource_type_of(resource_id))),
-            (
-                "traffic_type",
-                json!(log.traffic_type().map(|t| t.as_str()).unwrap_or("ALL")),
-            ),
-            (
-                "log_destination_type",
-                json!(
-                    log.log_destination_type()
-                        .map(|t| t.as_str())
-                        .unwrap_or("s3")
-                ),
-            ),
-            (
-                "log_destination",
-                json!(log.log_destination().unwrap_or_default()),
-            ),
-            (
-                "max_aggregation_interval",
-                json!(log.max_aggregation_interval().unwrap_or(600)),
-            ),
-            ("tags", user_tags),
-        ]);
-        if let Some(role) = log.deliver_logs_permission_arn() {
-            p.insert("iam_role_arn".into(), json!(role));
-        }
-        Some(Observed {
-            address: Some(address),
-            id: id.clone(),
-            natural_key: None,
-            props: p,
-            attrs: props([("id", json!(id))]),
-        })
-    }
+type Item = aws_sdk_ec2::types::FlowLog;
 
-    async fn describe(
-        aws: &Aws,
-        id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::FlowLog>, CloudError> {
-        let out = aws
-            .ec2()
-            .describe_flow_logs()
-            .flow_log_ids(id)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("DescribeFlowLogs", id, e))?;
-        Ok(out.flow_logs().first().cloned())
-    }
+/// The flow log `id`, once Describe sees it.
+async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
+    let all = describe!(aws.describe_flow_logs().flow_log_ids(id), id);
+    first(all)
 }
 
 #[async_trait]
-impl Resource for FlowLog {
-    fn kind(&self) -> &'static str {
-        "ec2.flow_log"
-    }
+impl Description for FlowLog {
+    type Props = FlowLogProps;
+    type Item = Item;
 
-    fn doc(&self) -> &'static str {
-        "A flow log of a VPC, subnet or network interface, delivered to S3 or CloudWatch Logs. Attributes: `id`."
-    }
+    const KIND: &'static str = "ec2.flow_log";
+    const SUMMARY: &'static str =
+        "A flow log of a VPC, subnet or network interface, delivered to S3 or CloudWatch Logs.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, l| json!(l.flow_log_id()))];
+    const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         check(props)
     }
 
-    async fn read_all(
-        &self,
-        cx: &Context,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let mut pages = aws
-            .ec2()
-            .describe_flow_logs()
-            .filter(stack_filter(stack))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::from_sdk("DescribeFlowLogs", stack, e))?;
-            out.extend(
-                page.flow_logs()
-                    .iter()
-                    .filter_map(|l| Self::observe(stack, l)),
-            );
-        }
-        Ok(out)
+    fn id(&self, l: &Item) -> String {
+        l.flow_log_id().unwrap_or_default().into()
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
-        let or = |key: &str, default: &'static str| match str_prop(p, key) {
-            "" => default.to_string(),
-            v => v.to_string(),
-        };
-        let role = str_prop(p, "iam_role_arn");
+    fn tags(&self, l: &Item) -> Vec<(String, String)> {
+        pairs(l.tags())
+    }
+
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+        let f = stack_filter(stack);
+        describe!(aws.describe_flow_logs().filter(f), stack)
+    }
+
+    async fn props(&self, _: &Aws, l: &Item) -> Result<Self::Props, CloudError> {
+        let resource_id = l.resource_id().unwrap_or_default();
+        let destination_type = l.log_destination_type().map_or("s3", |t| t.as_str());
+        Ok(FlowLogProps {
+            resource_id: Some(resource_id.into()),
+            resource_type: Some(resource_type_of(resource_id).into()),
+            traffic_type: Some(l.traffic_type().map_or("ALL", |t| t.as_str()).into()),
+            log_destination_type: Some(destination_type.into()),
+            log_destination: Some(l.log_destination().unwrap_or_default().into()),
+            iam_role_arn: l.deliver_logs_permission_arn().map(Into::into),
+            max_aggregation_interval: Some(l.max_aggregation_interval().unwrap_or(600).into()),
+        })
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &Self::Props,
+        tags: &[(String, String)],
+    ) -> Result<Item, CloudError> {
         let out = aws
             .ec2()
             .create_flow_logs()
-            .resource_ids(str_prop(p, "resource_id"))
-            .resource_type(FlowLogsResourceType::from(
-                or("resource_type", "VPC").as_str(),
-            ))
-            .traffic_type(TrafficType::from(or("traffic_type", "ALL").as_str()))
-            .log_destination_type(LogDestinationType::from(
-                or("log_destination_type", "s3").as_str(),
-            ))
-            .log_destination(str_prop(p, "log_destination"))
-            .set_deliver_logs_permission_arn((!role.is_empty()).then(|| role.to_string()))
-            .max_aggregation_interval(
-                p.get("max_aggregation_interval")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(600) as i32,
-            )
-            .tag_specifications(tag_spec(ResourceType::VpcFlowLog, req))
+            .set_resource_ids(p.resource_id.clone().map(|id| vec![id]))
+            .resource_type(p.resource_type.as_deref().unwrap_or("VPC").into())
+            .traffic_type(p.traffic_type.as_deref().unwrap_or("ALL").into())
+            .log_destination_type(p.log_destination_type.as_deref().unwrap_or("s3").into())
+            .set_log_destination(p.log_destination.clone())
+            .set_deliver_logs_permission_arn(p.iam_role_arn.clone())
+            .max_aggregation_interval(p.max_aggregation_interval.unwrap_or(600) as i32)
+            .tag_specifications(tags_at_create(ResourceType::VpcFlowLog, tags))
             .send()
             .await
-            .map_err(|e| crate::from_sdk("CreateFlowLogs", req.address, e))?;
-        unsuccessful(
-            "CreateFlowLogs",
-            &req.address.to_string(),
-            out.unsuccessful(),
-        )?;
+            .map_err(sdk("CreateFlowLogs", address))?;
+        unsuccessful("CreateFlowLogs", &address.to_string(), out.unsuccessful())?;
         let id = out.flow_log_ids().first().cloned().unwrap_or_default();
-        let visible = || async {
-            Ok(match Self::describe(aws, &id).await? {
-                Some(_) => WaitState::Ready,
-                None => WaitState::Pending("not visible yet".into()),
-            })
-        };
-        wait_until("CreateFlowLogs", &id, VISIBLE_TIMEOUT, visible).await?;
-        Self::describe(aws, &id)
-            .await?
-            .and_then(|l| Self::observe(req.stack, &l))
-            .ok_or_else(|| untagged("CreateFlowLogs", req.address, "flow log"))
+        let visible = settle(aws, &id, VISIBLE, describe_one, visible);
+        let log = visible.await?;
+        log.ok_or_else(|| untagged("CreateFlowLogs", address, "flow log"))
     }
 
-    async fn update(
-        &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        if changed.iter().any(|f| f == "tags") {
-            update_tags(aws, &current.id, &current.props, desired).await?;
-        }
-        Ok(current.updated(desired, changed))
-    }
-
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
         // Deletion is immediate; the batch call reports a missing flow log in its answer.
-        gone_ok(
-            aws.ec2()
-                .delete_flow_logs()
-                .flow_log_ids(&current.id)
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("DeleteFlowLogs", &current.id, e))
-                .and_then(|out| unsuccessful("DeleteFlowLogs", &current.id, out.unsuccessful())),
-        )
+        let call = aws.ec2().delete_flow_logs().flow_log_ids(id);
+        let out = call.send().await.map_err(sdk("DeleteFlowLogs", id))?;
+        unsuccessful("DeleteFlowLogs", id, out.unsuccessful())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::Resource;
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::create_flow_logs::CreateFlowLogsOutput;
+    use aws_sdk_ec2::operation::describe_flow_logs::DescribeFlowLogsOutput;
+    use aws_sdk_ec2::types::{LogDestinationType, TrafficType};
+    use aws_smithy_mocks::mock;
 
     fn obj(v: Value) -> Props {
         v.as_object().unwrap().clone()
@@ -300,6 +218,43 @@ mod tests {
         assert_eq!(
             check(&cw).unwrap_err(),
             "property `max_aggregation_interval`: `300` is not 60 or 600"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_created_flow_log_reads_back_as_declared() {
+        let create = mock!(Client::create_flow_logs)
+            .then_output(|| CreateFlowLogsOutput::builder().flow_log_ids("fl-1").build());
+        let describe = mock!(Client::describe_flow_logs)
+            .match_requests(|r| r.flow_log_ids() == ["fl-1"])
+            .then_output(|| {
+                DescribeFlowLogsOutput::builder()
+                    .flow_logs(
+                        Item::builder()
+                            .flow_log_id("fl-1")
+                            .resource_id("vpc-1")
+                            .traffic_type(TrafficType::All)
+                            .log_destination_type(LogDestinationType::S3)
+                            .log_destination("arn:aws:s3:::flow-logs")
+                            .max_aggregation_interval(600)
+                            .build(),
+                    )
+                    .build()
+            });
+        let aws = Aws::mocked(&[&create, &describe]);
+        let (observed, changes) = round_trip(
+            &FLOW_LOG,
+            &aws,
+            "ec2.flow_log.main",
+            json!({"resource_id": "vpc-1", "log_destination": "arn:aws:s3:::flow-logs", "tags": {"team": "platform"}}),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "fl-1");
+        assert_eq!(observed.attrs["id"], "fl-1");
+        assert_eq!(
+            FLOW_LOG.doc(),
+            "A flow log of a VPC, subnet or network interface, delivered to S3 or CloudWatch Logs. Attributes: `id`."
         );
     }
 }

@@ -1,18 +1,13 @@
 //! `aws::ec2::internet_gateway`: an internet gateway, optionally attached to a VPC.
 
-use super::{
-    pairs, props, retry_dependency, stack_filter, str_prop, tag_spec, untagged, update_tags,
-};
-use crate::context::Context;
-use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
-use crate::schema::{Field, Kind, TAGS};
-use crate::{Aws, CloudError, CloudErrorKind, tags};
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttachmentStatus, ResourceType};
-use serde_json::json;
+use super::prelude::*;
+use aws_sdk_ec2::types::{AttachmentStatus, InternetGatewayAttachment};
 
 /// An internet gateway; attaching it to a VPC is part of the resource.
 pub struct InternetGateway;
+
+/// The `ec2.internet_gateway` resource type.
+pub static INTERNET_GATEWAY: Adapter<InternetGateway> = Adapter::new(InternetGateway);
 
 const SCHEMA: &[Field] = &[
     Field::optional(
@@ -23,217 +18,149 @@ const SCHEMA: &[Field] = &[
     TAGS,
 ];
 
-impl InternetGateway {
-    /// The VPC the gateway is attached (or attaching) to; AWS reports an attached gateway as `available`.
-    fn attached_vpc(igw: &aws_sdk_ec2::types::InternetGateway) -> Option<&str> {
-        igw.attachments()
-            .iter()
-            .find(|a| {
-                !matches!(
-                    a.state(),
-                    Some(AttachmentStatus::Detached | AttachmentStatus::Detaching)
-                )
-            })
-            .and_then(|a| a.vpc_id())
-    }
+/// The props of an internet gateway.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct InternetGatewayProps {
+    vpc_id: Option<String>,
+}
 
-    fn observe(
-        aws: &Aws,
-        stack: &str,
-        igw: &aws_sdk_ec2::types::InternetGateway,
-    ) -> Option<Observed> {
-        let (address, user_tags) = tags::split_owned(stack, pairs(igw.tags()))?;
-        let id = igw.internet_gateway_id().unwrap_or_default().to_string();
-        let mut p = props([("tags", user_tags)]);
-        if let Some(vpc) = Self::attached_vpc(igw) {
-            p.insert("vpc_id".into(), json!(vpc));
-        }
-        let arn = format!(
-            "arn:aws:ec2:{}:{}:internet-gateway/{id}",
-            aws.region(),
-            igw.owner_id().unwrap_or_default()
-        );
-        Some(Observed {
-            address: Some(address),
-            id: id.clone(),
-            natural_key: None,
-            props: p,
-            attrs: props([("id", json!(id)), ("arn", json!(arn))]),
-        })
-    }
+type Item = aws_sdk_ec2::types::InternetGateway;
 
-    async fn attach(aws: &Aws, id: &str, vpc_id: &str) -> Result<(), CloudError> {
-        aws.ec2()
-            .attach_internet_gateway()
-            .internet_gateway_id(id)
-            .vpc_id(vpc_id)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("AttachInternetGateway", id, e))?;
-        Ok(())
-    }
-
-    /// Detaches from `vpc_id`; a gateway already detached is fine, one still in use by mapped
-    /// public addresses (a NAT gateway being deleted) is retried.
-    async fn detach(aws: &Aws, id: &str, vpc_id: &str) -> Result<(), CloudError> {
-        let ec2 = aws.ec2();
-        retry_dependency("DetachInternetGateway", id, || async {
-            match ec2
-                .detach_internet_gateway()
-                .internet_gateway_id(id)
-                .vpc_id(vpc_id)
-                .send()
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    let e = crate::from_sdk("DetachInternetGateway", id, e);
-                    if e.kind == CloudErrorKind::Service("Gateway.NotAttached".into()) {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                }
-            }
-        })
-        .await
-    }
+/// The VPC the gateway is attached (or attaching) to; AWS reports an attached gateway as `available`.
+fn attached_vpc(igw: &Item) -> Option<&str> {
+    let gone = |a: &&InternetGatewayAttachment| {
+        matches!(
+            a.state(),
+            Some(AttachmentStatus::Detached | AttachmentStatus::Detaching)
+        )
+    };
+    igw.attachments().iter().find(|a| !gone(a))?.vpc_id()
 }
 
 #[async_trait]
-impl Resource for InternetGateway {
-    fn kind(&self) -> &'static str {
-        "ec2.internet_gateway"
+impl Description for InternetGateway {
+    type Props = InternetGatewayProps;
+    type Item = Item;
+
+    const KIND: &'static str = "ec2.internet_gateway";
+    const SUMMARY: &'static str = "An internet gateway, attached to `vpc_id` when set.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[
+        Attr::new("id", |_, g| json!(g.internet_gateway_id())),
+        Attr::new("arn", |aws, g| {
+            let id = g.internet_gateway_id();
+            arn(aws, g.owner_id(), "internet-gateway", id)
+        }),
+    ];
+    const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
+
+    fn id(&self, g: &Item) -> String {
+        g.internet_gateway_id().unwrap_or_default().into()
     }
 
-    fn doc(&self) -> &'static str {
-        "An internet gateway, attached to `vpc_id` when set. Attributes: `id`, `arn`."
+    fn tags(&self, g: &Item) -> Vec<(String, String)> {
+        pairs(g.tags())
     }
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+        let f = stack_filter(stack);
+        describe!(aws.describe_internet_gateways().filters(f), stack)
     }
 
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn"]
+    async fn props(&self, _: &Aws, g: &Item) -> Result<Self::Props, CloudError> {
+        let vpc_id = attached_vpc(g).map(Into::into);
+        Ok(InternetGatewayProps { vpc_id })
     }
 
-    async fn read_all(
+    async fn create(
         &self,
-        cx: &Context,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let mut pages = aws
-            .ec2()
-            .describe_internet_gateways()
-            .filters(stack_filter(stack))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::from_sdk("DescribeInternetGateways", stack, e))?;
-            out.extend(
-                page.internet_gateways()
-                    .iter()
-                    .filter_map(|g| Self::observe(aws, stack, g)),
-            );
-        }
-        Ok(out)
-    }
-
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
+        aws: &Aws,
+        address: &Address,
+        p: &Self::Props,
+        tags: &[(String, String)],
+    ) -> Result<Item, CloudError> {
         let out = aws
             .ec2()
             .create_internet_gateway()
-            .tag_specifications(tag_spec(ResourceType::InternetGateway, req))
+            .tag_specifications(tags_at_create(ResourceType::InternetGateway, tags))
             .send()
             .await
-            .map_err(|e| crate::from_sdk("CreateInternetGateway", req.address, e))?;
-        let igw = out
-            .internet_gateway()
-            .ok_or_else(|| untagged("CreateInternetGateway", req.address, "internet gateway"))?;
-        let mut observed = Self::observe(aws, req.stack, igw)
-            .ok_or_else(|| untagged("CreateInternetGateway", req.address, "internet gateway"))?;
+            .map_err(sdk("CreateInternetGateway", address))?;
+        let mut igw = out
+            .internet_gateway
+            .unwrap_or_else(|| Item::builder().build());
         // Attaching takes effect at once: the gateway is usable when the call returns.
-        let vpc_id = str_prop(req.props, "vpc_id");
-        if !vpc_id.is_empty() {
-            Self::attach(aws, &observed.id, vpc_id).await?;
-            observed.props.insert("vpc_id".into(), json!(vpc_id));
-        }
-        Ok(observed)
+        let id = self.id(&igw);
+        self.update(aws, &id, "", &Default::default(), p).await?;
+        let attached = p.vpc_id.as_ref().map(|vpc| {
+            let a = InternetGatewayAttachment::builder().vpc_id(vpc);
+            vec![a.state(AttachmentStatus::Attached).build()]
+        });
+        igw.attachments = attached;
+        Ok(igw)
     }
 
+    /// Detaches from the current VPC, if any, and attaches to the desired one, if any.
     async fn update(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        for field in changed {
-            match field.as_str() {
-                "vpc_id" => {
-                    let (from, to) = (
-                        str_prop(&current.props, "vpc_id"),
-                        str_prop(desired, "vpc_id"),
-                    );
-                    if !from.is_empty() {
-                        Self::detach(aws, &current.id, from).await?;
-                    }
-                    if !to.is_empty() {
-                        Self::attach(aws, &current.id, to).await?;
-                    }
+        aws: &Aws,
+        id: &str,
+        _field: &str,
+        current: &Self::Props,
+        desired: &Self::Props,
+    ) -> Result<(), CloudError> {
+        if let Some(vpc) = &current.vpc_id {
+            // Already detached is fine; still in use by mapped public addresses (a NAT gateway
+            // being deleted) is retried.
+            retry_dependency("DetachInternetGateway", id, || async {
+                let call = aws.ec2().detach_internet_gateway().vpc_id(vpc);
+                match call.internet_gateway_id(id).send().await {
+                    Err(e) => match crate::from_sdk("DetachInternetGateway", id, e) {
+                        e if e.is("Gateway.NotAttached") => Ok(()),
+                        e => Err(e),
+                    },
+                    Ok(_) => Ok(()),
                 }
-                "tags" => update_tags(aws, &current.id, &current.props, desired).await?,
-                _ => {}
-            }
+            })
+            .await?;
         }
-        Ok(current.updated(desired, changed))
+        if let Some(vpc) = &desired.vpc_id {
+            let call = aws.ec2().attach_internet_gateway().vpc_id(vpc);
+            let sent = call.internet_gateway_id(id).send().await;
+            sent.map_err(sdk("AttachInternetGateway", id))?;
+        }
+        Ok(())
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
         // Detach from whatever AWS says it is attached to, not what state remembers.
-        let found = aws
-            .ec2()
-            .describe_internet_gateways()
-            .internet_gateway_ids(&current.id)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("DescribeInternetGateways", &current.id, e));
-        let found = match found {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        for igw in found.internet_gateways() {
-            if let Some(vpc) = Self::attached_vpc(igw) {
-                Self::detach(aws, &current.id, vpc).await?;
-            }
+        let found = describe!(
+            aws.describe_internet_gateways().internet_gateway_ids(id),
+            id
+        )?;
+        for vpc_id in found.iter().map(|g| attached_vpc(g).map(Into::into)) {
+            let detached = InternetGatewayProps::default();
+            self.update(aws, id, "", &InternetGatewayProps { vpc_id }, &detached)
+                .await?;
         }
-        gone_ok(
-            aws.ec2()
-                .delete_internet_gateway()
-                .internet_gateway_id(&current.id)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("DeleteInternetGateway", &current.id, e)),
-        )
+        let call = aws.ec2().delete_internet_gateway().internet_gateway_id(id);
+        let sent = call.send().await;
+        sent.map(drop).map_err(sdk("DeleteInternetGateway", id))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_ec2::types::InternetGatewayAttachment;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::Resource;
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::attach_internet_gateway::AttachInternetGatewayOutput;
+    use aws_sdk_ec2::operation::create_internet_gateway::CreateInternetGatewayOutput;
+    use aws_smithy_mocks::mock;
 
-    fn igw(states: &[(&str, &str)]) -> aws_sdk_ec2::types::InternetGateway {
-        let mut b = aws_sdk_ec2::types::InternetGateway::builder().internet_gateway_id("igw-1");
+    fn igw(states: &[(&str, &str)]) -> Item {
+        let mut b = Item::builder().internet_gateway_id("igw-1");
         for (vpc, state) in states {
             b = b.attachments(
                 InternetGatewayAttachment::builder()
@@ -247,24 +174,55 @@ mod tests {
 
     #[test]
     fn available_counts_as_attached_and_detached_does_not() {
+        assert_eq!(attached_vpc(&igw(&[("vpc-1", "available")])), Some("vpc-1"));
         assert_eq!(
-            InternetGateway::attached_vpc(&igw(&[("vpc-1", "available")])),
-            Some("vpc-1")
-        );
-        assert_eq!(
-            InternetGateway::attached_vpc(&igw(&[("vpc-1", "detached"), ("vpc-2", "attaching")])),
+            attached_vpc(&igw(&[("vpc-1", "detached"), ("vpc-2", "attaching")])),
             Some("vpc-2")
         );
-        assert_eq!(
-            InternetGateway::attached_vpc(&igw(&[("vpc-1", "detaching")])),
-            None
-        );
-        assert_eq!(InternetGateway::attached_vpc(&igw(&[])), None);
+        assert_eq!(attached_vpc(&igw(&[("vpc-1", "detaching")])), None);
+        assert_eq!(attached_vpc(&igw(&[])), None);
     }
 
     #[test]
     fn vpc_id_is_updatable() {
         let f = SCHEMA.iter().find(|f| f.name == "vpc_id").unwrap();
         assert!(!f.force_new && !f.required);
+    }
+
+    #[tokio::test]
+    async fn a_created_gateway_reads_back_attached() {
+        let create = mock!(Client::create_internet_gateway).then_compute_output(|r| {
+            CreateInternetGatewayOutput::builder()
+                .internet_gateway(
+                    Item::builder()
+                        .internet_gateway_id("igw-1")
+                        .owner_id("123456789012")
+                        .set_tags(Some(r.tag_specifications()[0].tags().to_vec()))
+                        .build(),
+                )
+                .build()
+        });
+        let attach = mock!(Client::attach_internet_gateway)
+            .match_requests(|r| r.vpc_id() == Some("vpc-1"))
+            .then_output(|| AttachInternetGatewayOutput::builder().build());
+        let aws = Aws::mocked(&[&create, &attach]);
+        let (observed, changes) = round_trip(
+            &INTERNET_GATEWAY,
+            &aws,
+            "ec2.internet_gateway.main",
+            json!({"vpc_id": "vpc-1", "tags": {"team": "platform"}}),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "igw-1");
+        assert_eq!(
+            observed.attrs["arn"],
+            "arn:aws:ec2:us-east-1:123456789012:internet-gateway/igw-1"
+        );
+        assert_eq!(attach.num_calls(), 1);
+        assert_eq!(
+            INTERNET_GATEWAY.doc(),
+            "An internet gateway, attached to `vpc_id` when set. Attributes: `id`, `arn`."
+        );
     }
 }

@@ -17,7 +17,25 @@ pub mod transit_gateway_vpc_attachment;
 pub mod vpc;
 pub mod vpc_endpoint;
 
-use crate::adapter::Tagger;
+/// What every EC2 type's file uses.
+pub(crate) mod prelude {
+    pub(crate) use super::{
+        Ec2Tags, Wait, arn, describe, first, owned_route_tables, pairs, retry_dependency, settle,
+        stack_filter, str_prop, tags_at_create, untagged, visible,
+    };
+    pub(crate) use crate::adapter::{Adapter, Attr, Description, Identity};
+    pub(crate) use crate::address::Address;
+    pub(crate) use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
+    pub(crate) use crate::schema::{Field, Kind, TAGS};
+    pub(crate) use crate::{Aws, CloudError, WaitState, sdk};
+    pub(crate) use async_trait::async_trait;
+    pub(crate) use aws_sdk_ec2::types::ResourceType;
+    pub(crate) use serde::{Deserialize, Serialize};
+    pub(crate) use serde_json::{Value, json};
+    pub(crate) use std::time::Duration;
+}
+
+use crate::adapter::{Tagger, found};
 use crate::address::Address;
 use crate::resource::{CreateRequest, Observed, Props};
 use crate::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
@@ -32,6 +50,70 @@ pub fn stack_filter(stack: &str) -> Filter {
         .name(format!("tag:{}", tags::STACK_TAG))
         .values(stack)
         .build()
+}
+
+/// Every item a paginated EC2 Describe call answers, e.g.
+/// `describe!(aws.describe_subnets().filters(f), stack)`; an error names the call and `target`.
+macro_rules! describe {
+    ($aws:ident.$call:ident() $(.$more:ident($($arg:tt)*))*, $target:expr) => {
+        $aws.ec2().$call()$(.$more($($arg)*))*.into_paginator().items().send()
+            .collect::<Result<Vec<_>, _>>().await
+            .map_err(|e| crate::from_sdk(&$crate::ec2::operation(stringify!($call)), $target, e))
+    };
+}
+pub(crate) use describe;
+
+/// The operation an SDK method calls: `DescribeSubnets` for `describe_subnets`.
+pub fn operation(method: &str) -> String {
+    let word = |w: &str| w[..1].to_uppercase() + &w[1..];
+    method.split('_').map(word).collect()
+}
+
+/// The one item a Describe by id answers; "not found" (not visible yet, or gone) is `None`.
+pub fn first<T>(items: Result<Vec<T>, CloudError>) -> Result<Option<T>, CloudError> {
+    Ok(found(items)?.and_then(|v| v.into_iter().next()))
+}
+
+/// A wait: the operation it is part of, and how long it may take.
+pub struct Wait(pub &'static str, pub std::time::Duration);
+
+/// Polls `describe` of `id` until `state` of its answer (`None`: not visible, or gone) is ready,
+/// and answers what it saw last.
+pub async fn settle<'a, T: Send, Fut>(
+    aws: &'a Aws,
+    id: &'a str,
+    Wait(operation, timeout): Wait,
+    describe: fn(&'a Aws, &'a str) -> Fut,
+    state: fn(Option<&T>) -> WaitState,
+) -> Result<Option<T>, CloudError>
+where
+    Fut: std::future::Future<Output = Result<Option<T>, CloudError>>,
+{
+    let last = std::sync::Mutex::new(None);
+    wait_until(operation, id, timeout, || {
+        let (next, last) = (describe(aws, id), &last);
+        async move {
+            let item = found(next.await)?.flatten();
+            let now = state(item.as_ref());
+            *last.lock().unwrap_or_else(|p| p.into_inner()) = item;
+            Ok(now)
+        }
+    })
+    .await?;
+    Ok(last.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Ready once Describe sees it.
+pub fn visible<T>(item: Option<&T>) -> WaitState {
+    item.map_or(WaitState::Pending("not visible yet".into()), |_| {
+        WaitState::Ready
+    })
+}
+
+/// The ARN of an EC2 resource of `kind` (e.g. `subnet`) that AWS does not report.
+pub fn arn(aws: &Aws, owner: Option<&str>, kind: &str, id: Option<&str>) -> serde_json::Value {
+    let (owner, id) = (owner.unwrap_or_default(), id.unwrap_or_default());
+    serde_json::json!(format!("arn:aws:ec2:{}:{owner}:{kind}/{id}", aws.region()))
 }
 
 /// The `TagSpecifications` entry that tags a resource in its create call.
@@ -158,28 +240,13 @@ pub fn untagged(operation: &str, address: &Address, what: &str) -> CloudError {
     )
 }
 
-/// The route tables the stack owns (one paginated DescribeRouteTables call, tags re-checked), with each
-/// table's address and user tags; routes and associations are read from the same answer.
-pub async fn owned_route_tables(
-    aws: &Aws,
-    stack: &str,
-) -> Result<Vec<(Address, Value, RouteTable)>, CloudError> {
-    let mut pages = aws
-        .ec2()
-        .describe_route_tables()
-        .filters(stack_filter(stack))
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| crate::from_sdk("DescribeRouteTables", stack, e))?;
-        for table in page.route_tables() {
-            if let Some((address, user_tags)) = tags::split_owned(stack, pairs(table.tags())) {
-                out.push((address, user_tags, table.clone()));
-            }
-        }
-    }
-    Ok(out)
+/// The route tables the stack owns (tags re-checked): routes and associations carry no tags of
+/// their own, so they are the stack's through their table and are read from the same answer.
+pub async fn owned_route_tables(aws: &Aws, stack: &str) -> Result<Vec<RouteTable>, CloudError> {
+    let f = stack_filter(stack);
+    let mut tables = describe!(aws.describe_route_tables().filters(f), stack)?;
+    tables.retain(|t| tags::split_owned(stack, pairs(t.tags())).is_some());
+    Ok(tables)
 }
 
 /// How long a delete keeps retrying while AWS still sees dependents that are on their way out.
@@ -210,6 +277,21 @@ where
         }
     })
     .await
+}
+
+/// The (to add, to remove) ids that turn the set `have` into `want`.
+pub fn set_changes(
+    have: &Option<Vec<String>>,
+    want: &Option<Vec<String>>,
+) -> (Vec<String>, Vec<String>) {
+    let (have, want) = (
+        have.as_deref().unwrap_or_default(),
+        want.as_deref().unwrap_or_default(),
+    );
+    let missing = |from: &[String], to: &[String]| {
+        from.iter().filter(|id| !to.contains(id)).cloned().collect()
+    };
+    (missing(want, have), missing(have, want))
 }
 
 /// The first per-item failure of a batch call (DeleteVpcEndpoints, CreateFlowLogs, …), which AWS

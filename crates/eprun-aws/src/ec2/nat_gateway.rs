@@ -1,17 +1,15 @@
 //! `aws::ec2::nat_gateway`: a NAT gateway in a subnet.
 
-use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::context::Context;
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
-use crate::schema::{Field, Kind, TAGS};
-use crate::{Aws, CloudError, WaitState, tags, wait_until};
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType};
-use serde_json::json;
-use std::time::Duration;
+use super::prelude::*;
+use aws_sdk_ec2::types::{
+    ConnectivityType, NatGatewayAddress, NatGatewayState as State, ResourceType,
+};
 
 /// A NAT gateway; a public one needs an Elastic IP.
 pub struct NatGateway;
+
+/// The `ec2.nat_gateway` resource type.
+pub static NAT_GATEWAY: Adapter<NatGateway> = Adapter::new(NatGateway);
 
 const SCHEMA: &[Field] = &[
     Field::required(
@@ -35,100 +33,31 @@ const SCHEMA: &[Field] = &[
     TAGS,
 ];
 
+/// The props of a NAT gateway.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NatGatewayProps {
+    subnet_id: Option<String>,
+    allocation_id: Option<String>,
+    connectivity_type: Option<String>,
+}
+
 /// NAT gateways take a few minutes to come up and to go away.
-const TIMEOUT: Duration = Duration::from_secs(900);
+const CREATE: Wait = Wait("CreateNatGateway", Duration::from_secs(900));
+const DELETE: Wait = Wait("DeleteNatGateway", Duration::from_secs(900));
 
-impl NatGateway {
-    fn observe(stack: &str, gw: &aws_sdk_ec2::types::NatGateway) -> Option<Observed> {
-        let (address, user_tags) = tags::split_owned(stack, pairs(gw.tags()))?;
-        let id = gw.nat_gateway_id().unwrap_or_default().to_string();
-        let primary = gw
-            .nat_gateway_addresses()
-            .iter()
-            .find(|a| a.is_primary() == Some(true))
-            .or_else(|| gw.nat_gateway_addresses().first());
-        let mut p = props([
-            ("subnet_id", json!(gw.subnet_id().unwrap_or_default())),
-            (
-                "connectivity_type",
-                json!(
-                    gw.connectivity_type()
-                        .map(|c| c.as_str())
-                        .unwrap_or("public")
-                ),
-            ),
-            ("tags", user_tags),
-        ]);
-        if let Some(alloc) = primary.and_then(|a| a.allocation_id()) {
-            p.insert("allocation_id".into(), json!(alloc));
-        }
-        Some(Observed {
-            address: Some(address),
-            id: id.clone(),
-            natural_key: None,
-            props: p,
-            attrs: props([
-                ("id", json!(id)),
-                (
-                    "public_ip",
-                    json!(primary.and_then(|a| a.public_ip()).unwrap_or_default()),
-                ),
-                (
-                    "private_ip",
-                    json!(primary.and_then(|a| a.private_ip()).unwrap_or_default()),
-                ),
-            ]),
-        })
-    }
+type Item = aws_sdk_ec2::types::NatGateway;
 
-    async fn describe(
-        aws: &Aws,
-        id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::NatGateway>, CloudError> {
-        let out = aws
-            .ec2()
-            .describe_nat_gateways()
-            .nat_gateway_ids(id)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("DescribeNatGateways", id, e));
-        match out {
-            Ok(out) => Ok(out.nat_gateways().first().cloned()),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
+/// The gateway's primary address.
+fn primary(gw: &Item) -> Option<&NatGatewayAddress> {
+    let all = gw.nat_gateway_addresses();
+    let primary = all.iter().find(|a| a.is_primary() == Some(true));
+    primary.or(all.first())
+}
 
-    async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
-        let Some(gw) = Self::describe(aws, id).await? else {
-            return Ok(WaitState::Pending("not visible yet".into()));
-        };
-        Ok(match gw.state() {
-            Some(NatGatewayState::Available) => WaitState::Ready,
-            Some(
-                NatGatewayState::Failed | NatGatewayState::Deleting | NatGatewayState::Deleted,
-            ) => WaitState::Failed(format!(
-                "the NAT gateway failed: {}",
-                gw.failure_message()
-                    .or(gw.failure_code())
-                    .unwrap_or("no reason given")
-            )),
-            Some(s) => WaitState::Pending(s.as_str().to_string()),
-            None => WaitState::Pending("in an unknown state".into()),
-        })
-    }
-
-    async fn until_deleted(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
-        Ok(
-            match Self::describe(aws, id)
-                .await?
-                .and_then(|gw| gw.state().cloned())
-            {
-                None | Some(NatGatewayState::Deleted) => WaitState::Ready,
-                Some(s) => WaitState::Pending(s.as_str().to_string()),
-            },
-        )
-    }
+/// The gateway `id`, if Describe sees it.
+async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
+    let all = describe!(aws.describe_nat_gateways().nat_gateway_ids(id), id);
+    first(all)
 }
 
 /// A public gateway needs an Elastic IP; a private one cannot take one.
@@ -144,134 +73,114 @@ fn check_allocation(props: &Props) -> Result<(), String> {
 }
 
 #[async_trait]
-impl Resource for NatGateway {
-    fn kind(&self) -> &'static str {
-        "ec2.nat_gateway"
-    }
+impl Description for NatGateway {
+    type Props = NatGatewayProps;
+    type Item = Item;
 
-    fn doc(&self) -> &'static str {
-        "A NAT gateway in a subnet. Attributes: `id`, `public_ip`, `private_ip`."
-    }
+    const KIND: &'static str = "ec2.nat_gateway";
+    const SUMMARY: &'static str = "A NAT gateway in a subnet.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[
+        Attr::new("id", |_, g| json!(g.nat_gateway_id())),
+        Attr::new("public_ip", |_, g| {
+            json!(primary(g).and_then(|a| a.public_ip()).unwrap_or_default())
+        }),
+        Attr::new("private_ip", |_, g| {
+            json!(primary(g).and_then(|a| a.private_ip()).unwrap_or_default())
+        }),
+    ];
+    const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "public_ip", "private_ip"]
-    }
-
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         check_allocation(props)
     }
 
-    async fn read_all(
-        &self,
-        cx: &Context,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let mut pages = aws
-            .ec2()
-            .describe_nat_gateways()
-            .filter(stack_filter(stack))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::from_sdk("DescribeNatGateways", stack, e))?;
-            for gw in page.nat_gateways() {
-                // Deleted gateways stay listed for an hour, and failed ones delete themselves:
-                // neither is a gateway the stack has, so a new one gets created.
-                if matches!(
-                    gw.state(),
-                    Some(
-                        NatGatewayState::Deleted
-                            | NatGatewayState::Deleting
-                            | NatGatewayState::Failed
-                    )
-                ) {
-                    continue;
-                }
-                out.extend(Self::observe(stack, gw));
-            }
-        }
-        Ok(out)
+    fn id(&self, g: &Item) -> String {
+        g.nat_gateway_id().unwrap_or_default().into()
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
-        let allocation = str_prop(p, "allocation_id");
+    fn tags(&self, g: &Item) -> Vec<(String, String)> {
+        pairs(g.tags())
+    }
+
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+        let f = stack_filter(stack);
+        let mut all = describe!(aws.describe_nat_gateways().filter(f), stack)?;
+        // Deleted gateways stay listed for an hour, and failed ones delete themselves:
+        // neither is a gateway the stack has, so a new one gets created.
+        let gone = |s: &State| matches!(s, State::Deleted | State::Deleting | State::Failed);
+        all.retain(|g| !g.state().is_some_and(gone));
+        Ok(all)
+    }
+
+    async fn props(&self, _: &Aws, g: &Item) -> Result<Self::Props, CloudError> {
+        let connectivity = g.connectivity_type().map_or("public", |c| c.as_str());
+        Ok(NatGatewayProps {
+            subnet_id: Some(g.subnet_id().unwrap_or_default().into()),
+            allocation_id: primary(g).and_then(|a| a.allocation_id()).map(Into::into),
+            connectivity_type: Some(connectivity.into()),
+        })
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &Self::Props,
+        tags: &[(String, String)],
+    ) -> Result<Item, CloudError> {
         let out = aws
             .ec2()
             .create_nat_gateway()
-            .subnet_id(str_prop(p, "subnet_id"))
-            .set_allocation_id((!allocation.is_empty()).then(|| allocation.to_string()))
-            .set_connectivity_type(match str_prop(p, "connectivity_type") {
-                "" => None,
-                c => Some(ConnectivityType::from(c)),
-            })
-            .tag_specifications(tag_spec(ResourceType::Natgateway, req))
+            .set_subnet_id(p.subnet_id.clone())
+            .set_allocation_id(p.allocation_id.clone())
+            .set_connectivity_type(p.connectivity_type.as_deref().map(ConnectivityType::from))
+            .tag_specifications(tags_at_create(ResourceType::Natgateway, tags))
             .send()
             .await
-            .map_err(|e| crate::from_sdk("CreateNatGateway", req.address, e))?;
-        let id = out
-            .nat_gateway()
-            .and_then(|g| g.nat_gateway_id())
-            .unwrap_or_default()
-            .to_string();
-        wait_until("CreateNatGateway", &id, TIMEOUT, || {
-            Self::until_available(aws, &id)
-        })
-        .await?;
-        // Read it again: the public IP is only known once it is available.
-        Self::describe(aws, &id)
-            .await?
-            .and_then(|gw| Self::observe(req.stack, &gw))
-            .ok_or_else(|| untagged("CreateNatGateway", req.address, "NAT gateway"))
+            .map_err(sdk("CreateNatGateway", address))?;
+        let id = out.nat_gateway().map(|g| self.id(g)).unwrap_or_default();
+        // What it answers once available has the public IP, known only then.
+        let available = settle(aws, &id, CREATE, describe_one, |g| {
+            match g.map(|g| (g.state(), g)) {
+                None => WaitState::Pending("not visible yet".into()),
+                Some((Some(State::Available), _)) => WaitState::Ready,
+                Some((Some(State::Failed | State::Deleting | State::Deleted), g)) => {
+                    let why = g.failure_message().or(g.failure_code());
+                    let why = why.unwrap_or("no reason given");
+                    WaitState::Failed(format!("the NAT gateway failed: {why}"))
+                }
+                Some((Some(s), _)) => WaitState::Pending(s.as_str().to_string()),
+                Some((None, _)) => WaitState::Pending("in an unknown state".into()),
+            }
+        });
+        let nat = available.await?;
+        nat.ok_or_else(|| untagged("CreateNatGateway", address, "NAT gateway"))
     }
 
-    async fn update(
-        &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        if changed.iter().any(|f| f == "tags") {
-            update_tags(aws, &current.id, &current.props, desired).await?;
-        }
-        Ok(current.updated(desired, changed))
-    }
-
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        let deleted = aws
-            .ec2()
-            .delete_nat_gateway()
-            .nat_gateway_id(&current.id)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("DeleteNatGateway", &current.id, e));
-        match deleted {
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
-            Ok(_) => {}
-        }
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+        let call = aws.ec2().delete_nat_gateway().nat_gateway_id(id);
+        call.send().await.map_err(sdk("DeleteNatGateway", id))?;
         // Its Elastic IP and subnet stay in use until the gateway reaches `deleted`.
-        wait_until("DeleteNatGateway", &current.id, TIMEOUT, || {
-            Self::until_deleted(aws, &current.id)
-        })
-        .await
+        let gone = settle(aws, id, DELETE, describe_one, |g| {
+            match g.and_then(|g| g.state()) {
+                None | Some(State::Deleted) => WaitState::Ready,
+                Some(s) => WaitState::Pending(s.as_str().to_string()),
+            }
+        });
+        gone.await.map(drop)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::Resource;
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::create_nat_gateway::CreateNatGatewayOutput;
+    use aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysOutput;
+    use aws_smithy_mocks::mock;
 
     fn obj(v: serde_json::Value) -> Props {
         v.as_object().unwrap().clone()
@@ -300,6 +209,55 @@ mod tests {
                 json!({"subnet_id": "s", "connectivity_type": "private"})
             ))
             .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_created_gateway_reads_back_as_declared_once_available() {
+        let create = mock!(Client::create_nat_gateway).then_output(|| {
+            CreateNatGatewayOutput::builder()
+                .nat_gateway(
+                    Item::builder()
+                        .nat_gateway_id("nat-1")
+                        .state(State::Pending)
+                        .build(),
+                )
+                .build()
+        });
+        let describe = mock!(Client::describe_nat_gateways).then_output(|| {
+            DescribeNatGatewaysOutput::builder()
+                .nat_gateways(
+                    Item::builder()
+                        .nat_gateway_id("nat-1")
+                        .subnet_id("subnet-1")
+                        .connectivity_type(ConnectivityType::Public)
+                        .state(State::Available)
+                        .nat_gateway_addresses(
+                            NatGatewayAddress::builder()
+                                .allocation_id("eipalloc-1")
+                                .public_ip("203.0.113.7")
+                                .private_ip("10.10.0.9")
+                                .is_primary(true)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+        let aws = Aws::mocked(&[&create, &describe]);
+        let (observed, changes) = round_trip(
+            &NAT_GATEWAY,
+            &aws,
+            "ec2.nat_gateway.main-a",
+            json!({"subnet_id": "subnet-1", "allocation_id": "eipalloc-1", "tags": {"team": "platform"}}),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "nat-1");
+        assert_eq!(observed.attrs["public_ip"], "203.0.113.7");
+        assert_eq!(
+            NAT_GATEWAY.doc(),
+            "A NAT gateway in a subnet. Attributes: `id`, `public_ip`, `private_ip`."
         );
     }
 }

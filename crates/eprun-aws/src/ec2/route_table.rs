@@ -1,115 +1,83 @@
 //! `aws::ec2::route_table`: a route table of a VPC (its routes and associations are separate types).
 
-use super::{
-    owned_route_tables, pairs, props, retry_dependency, str_prop, tag_spec, untagged, update_tags,
-};
-use crate::context::Context;
-use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource};
-use crate::schema::{Field, Kind, TAGS};
-use crate::{Aws, CloudError, tags};
-use async_trait::async_trait;
-use aws_sdk_ec2::types::ResourceType;
-use serde_json::{Value, json};
+use super::prelude::*;
 
 /// A route table; routes are `aws::ec2::route`, subnets join through `aws::ec2::route_table_association`.
 pub struct RouteTable;
+
+/// The `ec2.route_table` resource type.
+pub static ROUTE_TABLE: Adapter<RouteTable> = Adapter::new(RouteTable);
 
 const SCHEMA: &[Field] = &[
     Field::required("vpc_id", Kind::Str, "the VPC the table belongs to"),
     TAGS,
 ];
 
-impl RouteTable {
-    fn observed(
-        address: crate::address::Address,
-        user_tags: Value,
-        table: &aws_sdk_ec2::types::RouteTable,
-    ) -> Observed {
-        let id = table.route_table_id().unwrap_or_default().to_string();
-        Observed {
-            address: Some(address),
-            id: id.clone(),
-            natural_key: None,
-            props: props([
-                ("vpc_id", json!(table.vpc_id().unwrap_or_default())),
-                ("tags", user_tags),
-            ]),
-            attrs: props([("id", json!(id))]),
-        }
-    }
+/// The props of a route table.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RouteTableProps {
+    vpc_id: Option<String>,
 }
 
+type Item = aws_sdk_ec2::types::RouteTable;
+
 #[async_trait]
-impl Resource for RouteTable {
-    fn kind(&self) -> &'static str {
-        "ec2.route_table"
+impl Description for RouteTable {
+    type Props = RouteTableProps;
+    type Item = Item;
+
+    const KIND: &'static str = "ec2.route_table";
+    const SUMMARY: &'static str =
+        "A route table of a VPC; routes and subnet associations are separate resources.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, t| json!(t.route_table_id()))];
+    const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
+
+    fn id(&self, t: &Item) -> String {
+        t.route_table_id().unwrap_or_default().into()
     }
 
-    fn doc(&self) -> &'static str {
-        "A route table of a VPC; routes and subnet associations are separate resources. Attributes: `id`."
+    fn tags(&self, t: &Item) -> Vec<(String, String)> {
+        pairs(t.tags())
     }
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+        owned_route_tables(aws, stack).await
     }
 
-    async fn read_all(
+    async fn props(&self, _: &Aws, t: &Item) -> Result<Self::Props, CloudError> {
+        let vpc_id = Some(t.vpc_id().unwrap_or_default().into());
+        Ok(RouteTableProps { vpc_id })
+    }
+
+    async fn create(
         &self,
-        cx: &Context,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let tables = owned_route_tables(aws, stack).await?;
-        Ok(tables
-            .into_iter()
-            .map(|(address, user_tags, table)| Self::observed(address, user_tags, &table))
-            .collect())
-    }
-
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
+        aws: &Aws,
+        address: &Address,
+        p: &Self::Props,
+        tags: &[(String, String)],
+    ) -> Result<Item, CloudError> {
         let out = aws
             .ec2()
             .create_route_table()
-            .vpc_id(str_prop(req.props, "vpc_id"))
-            .tag_specifications(tag_spec(ResourceType::RouteTable, req))
+            .set_vpc_id(p.vpc_id.clone())
+            .tag_specifications(tags_at_create(ResourceType::RouteTable, tags))
             .send()
             .await
-            .map_err(|e| crate::from_sdk("CreateRouteTable", req.address, e))?;
-        // A route table is usable as soon as the call returns.
-        out.route_table()
-            .and_then(|t| {
-                let (address, user_tags) = tags::split_owned(req.stack, pairs(t.tags()))?;
-                Some(Self::observed(address, user_tags, t))
-            })
-            .ok_or_else(|| untagged("CreateRouteTable", req.address, "route table"))
+            .map_err(sdk("CreateRouteTable", address))?;
+        let table = out.route_table; // usable as soon as the call returns
+        table.ok_or_else(|| untagged("CreateRouteTable", address, "route table"))
     }
 
-    async fn update(
-        &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        if changed.iter().any(|f| f == "tags") {
-            update_tags(aws, &current.id, &current.props, desired).await?;
-        }
-        Ok(current.updated(desired, changed))
-    }
-
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        let ec2 = aws.ec2();
-        retry_dependency("DeleteRouteTable", &current.id, || async {
-            ec2.delete_route_table()
-                .route_table_id(&current.id)
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+        retry_dependency("DeleteRouteTable", id, || async {
+            let sent = aws
+                .ec2()
+                .delete_route_table()
+                .route_table_id(id)
                 .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("DeleteRouteTable", &current.id, e))
+                .await;
+            sent.map(drop).map_err(sdk("DeleteRouteTable", id))
         })
         .await
     }
@@ -118,20 +86,66 @@ impl Resource for RouteTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::Resource;
+    use crate::{ADDRESS_TAG, STACK_TAG};
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::create_route_table::CreateRouteTableOutput;
+    use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
+    use aws_sdk_ec2::types::Tag;
+    use aws_smithy_mocks::mock;
 
-    #[test]
-    fn observed_props_match_the_schema() {
-        let table = aws_sdk_ec2::types::RouteTable::builder()
+    #[tokio::test]
+    async fn observed_props_match_the_schema() {
+        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+        let table = Item::builder()
             .route_table_id("rtb-1")
             .vpc_id("vpc-1")
+            .tags(tag(STACK_TAG, "s"))
+            .tags(tag(ADDRESS_TAG, "ec2.route_table.private-a"))
             .build();
-        let seen = RouteTable::observed(
-            "ec2.route_table.private-a".parse().unwrap(),
-            json!({}),
-            &table,
-        );
+        let read = mock!(Client::describe_route_tables).then_output(move || {
+            DescribeRouteTablesOutput::builder()
+                .route_tables(table.clone())
+                .build()
+        });
+        let aws = Aws::mocked(&[&read]);
+        let seen = ROUTE_TABLE
+            .read_all(&aws.context(), "s", &ReadHints::default())
+            .await
+            .unwrap();
+        let seen = &seen[0];
         let names: Vec<&str> = SCHEMA.iter().map(|f| f.name).collect();
         assert!(seen.props.keys().all(|k| names.contains(&k.as_str())));
         assert_eq!(seen.attrs["id"], "rtb-1");
+    }
+
+    #[tokio::test]
+    async fn a_created_route_table_reads_back_as_declared() {
+        let create = mock!(Client::create_route_table).then_compute_output(|r| {
+            CreateRouteTableOutput::builder()
+                .route_table(
+                    Item::builder()
+                        .route_table_id("rtb-1")
+                        .set_vpc_id(r.vpc_id().map(String::from))
+                        .set_tags(Some(r.tag_specifications()[0].tags().to_vec()))
+                        .build(),
+                )
+                .build()
+        });
+        let aws = Aws::mocked(&[&create]);
+        let (observed, changes) = round_trip(
+            &ROUTE_TABLE,
+            &aws,
+            "ec2.route_table.private-a",
+            json!({"vpc_id": "vpc-1", "tags": {"team": "platform"}}),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "rtb-1");
+        assert_eq!(
+            ROUTE_TABLE.doc(),
+            "A route table of a VPC; routes and subnet associations are separate resources. Attributes: `id`."
+        );
     }
 }

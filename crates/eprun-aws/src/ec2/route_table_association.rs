@@ -129,7 +129,7 @@ impl Resource for RouteTableAssociation {
         let tables = owned_route_tables(aws, stack).await?;
         Ok(tables
             .iter()
-            .flat_map(|(_, _, table)| {
+            .flat_map(|table| {
                 let id = table.route_table_id().unwrap_or_default();
                 table
                     .associations()

@@ -1,22 +1,15 @@
 //! `aws::ec2::subnet`: a subnet of a VPC.
 
-use super::{
-    bool_prop, pairs, props, retry_dependency, stack_filter, str_prop, tag_spec, untagged,
-    update_tags,
-};
-use crate::context::Context;
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
-use crate::schema::{Field, Kind, TAGS};
+use super::prelude::*;
 use crate::token;
-use crate::{Aws, CloudError, WaitState, tags, wait_until};
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SubnetState};
+use aws_sdk_ec2::types::{AttributeBooleanValue, SubnetState};
 use ipnet::IpNet;
-use serde_json::json;
-use std::time::Duration;
 
 /// A subnet in one availability zone.
 pub struct Subnet;
+
+/// The `ec2.subnet` resource type.
+pub static SUBNET: Adapter<Subnet> = Adapter::new(Subnet);
 
 const SCHEMA: &[Field] = &[
     Field::required("vpc_id", Kind::Str, "the VPC the subnet belongs to"),
@@ -39,232 +32,150 @@ const SCHEMA: &[Field] = &[
     TAGS,
 ];
 
-/// Subnets are usually available at once; this only bounds a stuck one.
-const CREATE_TIMEOUT: Duration = Duration::from_secs(300);
-
-impl Subnet {
-    async fn describe(
-        aws: &Aws,
-        id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::Subnet>, CloudError> {
-        let out = aws
-            .ec2()
-            .describe_subnets()
-            .subnet_ids(id)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("DescribeSubnets", id, e))?;
-        Ok(out.subnets().first().cloned())
-    }
-
-    async fn state(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
-        // A subnet that is not visible yet is eventual consistency, not absence.
-        let state = match Self::describe(aws, id).await {
-            Ok(s) => s.and_then(|s| s.state().cloned()),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e),
-        };
-        Ok(match state {
-            Some(SubnetState::Available) => WaitState::Ready,
-            Some(s @ (SubnetState::Failed | SubnetState::FailedInsufficientCapacity)) => {
-                WaitState::Failed(format!("the subnet ended in state `{}`", s.as_str()))
-            }
-            Some(s) => WaitState::Pending(s.as_str().to_string()),
-            None => WaitState::Pending("not visible yet".into()),
-        })
-    }
-
-    async fn set_public_ip(aws: &Aws, id: &str, value: bool) -> Result<(), CloudError> {
-        aws.ec2()
-            .modify_subnet_attribute()
-            .subnet_id(id)
-            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(value).build())
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("ModifySubnetAttribute", id, e))?;
-        Ok(())
-    }
-
-    fn observe(aws: &Aws, stack: &str, subnet: &aws_sdk_ec2::types::Subnet) -> Option<Observed> {
-        let (address, user_tags) = tags::split_owned(stack, pairs(subnet.tags()))?;
-        let id = subnet.subnet_id().unwrap_or_default().to_string();
-        let cidr = subnet.cidr_block().unwrap_or_default();
-        let az = subnet.availability_zone().unwrap_or_default();
-        let vpc_id = subnet.vpc_id().unwrap_or_default();
-        let arn = subnet.subnet_arn().map(String::from).unwrap_or_else(|| {
-            format!(
-                "arn:aws:ec2:{}:{}:subnet/{id}",
-                aws.region(),
-                subnet.owner_id().unwrap_or_default()
-            )
-        });
-        Some(Observed {
-            address: Some(address),
-            id: id.clone(),
-            natural_key: None,
-            props: props([
-                ("vpc_id", json!(vpc_id)),
-                ("cidr_block", json!(cidr)),
-                ("availability_zone", json!(az)),
-                (
-                    "map_public_ip_on_launch",
-                    json!(subnet.map_public_ip_on_launch().unwrap_or(false)),
-                ),
-                ("tags", user_tags),
-            ]),
-            attrs: props([
-                ("id", json!(id)),
-                ("arn", json!(arn)),
-                ("cidr_block", json!(cidr)),
-                ("availability_zone", json!(az)),
-                ("vpc_id", json!(vpc_id)),
-            ]),
-        })
-    }
+/// The props of a subnet.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SubnetProps {
+    vpc_id: Option<String>,
+    cidr_block: Option<String>,
+    availability_zone: Option<String>,
+    map_public_ip_on_launch: Option<bool>,
 }
 
-/// Checks that a subnet's block lies inside the declared block of the VPC its `vpc_id` refers to.
-fn check_inside_vpc(props: &Props, others: &dyn DeclaredProps) -> Result<(), String> {
-    let cidr = str_prop(props, "cidr_block");
-    let Ok(subnet) = cidr.parse::<IpNet>() else {
-        return Ok(());
-    };
-    for r in token::refs_in_str(str_prop(props, "vpc_id")) {
-        if r.address.kind() != "ec2.vpc" {
-            continue;
-        }
-        let Some(vpc_props) = others.props_of(&r.address) else {
-            continue;
-        };
-        let vpc_cidr = str_prop(vpc_props, "cidr_block");
-        let Ok(vpc) = vpc_cidr.parse::<IpNet>() else {
-            continue;
-        };
-        if !vpc.trunc().contains(&subnet.trunc()) {
-            return Err(format!(
-                "property `cidr_block`: `{cidr}` is outside the VPC's `{vpc_cidr}` (`{}`)",
-                r.address
-            ));
-        }
-    }
-    Ok(())
+type Item = aws_sdk_ec2::types::Subnet;
+
+/// The subnet `id`, once Describe sees it.
+async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
+    let all = describe!(aws.describe_subnets().subnet_ids(id), id);
+    first(all)
 }
 
 #[async_trait]
-impl Resource for Subnet {
-    fn kind(&self) -> &'static str {
-        "ec2.subnet"
-    }
+impl Description for Subnet {
+    type Props = SubnetProps;
+    type Item = Item;
 
-    fn doc(&self) -> &'static str {
-        "A subnet of a VPC in one availability zone. Attributes: `id`, `arn`, `cidr_block`, `availability_zone`, `vpc_id`."
-    }
+    const KIND: &'static str = "ec2.subnet";
+    const SUMMARY: &'static str = "A subnet of a VPC in one availability zone.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[
+        Attr::new("id", |_, s| json!(s.subnet_id())),
+        Attr::new("arn", |aws, s| match s.subnet_arn() {
+            Some(a) => json!(a),
+            None => arn(aws, s.owner_id(), "subnet", s.subnet_id()),
+        }),
+        Attr::new("cidr_block", |_, s| json!(s.cidr_block())),
+        Attr::new("availability_zone", |_, s| json!(s.availability_zone())),
+        Attr::new("vpc_id", |_, s| json!(s.vpc_id())),
+    ];
+    const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn", "cidr_block", "availability_zone", "vpc_id"]
-    }
-
+    /// A subnet's block lies inside the declared block of the VPC its `vpc_id` refers to.
     fn validate(&self, props: &Props, others: &dyn DeclaredProps) -> Result<(), String> {
-        check_inside_vpc(props, others)
-    }
-
-    async fn read_all(
-        &self,
-        cx: &Context,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let mut pages = aws
-            .ec2()
-            .describe_subnets()
-            .filters(stack_filter(stack))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::from_sdk("DescribeSubnets", stack, e))?;
-            out.extend(
-                page.subnets()
-                    .iter()
-                    .filter_map(|s| Self::observe(aws, stack, s)),
-            );
+        let cidr = str_prop(props, "cidr_block");
+        let Ok(subnet) = cidr.parse::<IpNet>() else {
+            return Ok(());
+        };
+        for r in token::refs_in_str(str_prop(props, "vpc_id")) {
+            let vpc = others
+                .props_of(&r.address)
+                .filter(|_| r.address.kind() == "ec2.vpc");
+            let vpc_cidr = vpc.map_or("", |p| str_prop(p, "cidr_block"));
+            match vpc_cidr.parse::<IpNet>() {
+                Ok(vpc) if !vpc.trunc().contains(&subnet.trunc()) => {
+                    return Err(format!(
+                        "property `cidr_block`: `{cidr}` is outside the VPC's `{vpc_cidr}` (`{}`)",
+                        r.address
+                    ));
+                }
+                _ => {}
+            }
         }
-        Ok(out)
+        Ok(())
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
+    fn id(&self, s: &Item) -> String {
+        s.subnet_id().unwrap_or_default().into()
+    }
+
+    fn tags(&self, s: &Item) -> Vec<(String, String)> {
+        pairs(s.tags())
+    }
+
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+        let f = stack_filter(stack);
+        describe!(aws.describe_subnets().filters(f), stack)
+    }
+
+    async fn props(&self, _: &Aws, s: &Item) -> Result<SubnetProps, CloudError> {
+        Ok(SubnetProps {
+            vpc_id: s.vpc_id().map(Into::into),
+            cidr_block: s.cidr_block().map(Into::into),
+            availability_zone: s.availability_zone().map(Into::into),
+            map_public_ip_on_launch: Some(s.map_public_ip_on_launch().unwrap_or(false)),
+        })
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &SubnetProps,
+        tags: &[(String, String)],
+    ) -> Result<Item, CloudError> {
         let out = aws
             .ec2()
             .create_subnet()
-            .vpc_id(str_prop(p, "vpc_id"))
-            .cidr_block(str_prop(p, "cidr_block"))
-            .availability_zone(str_prop(p, "availability_zone"))
-            .tag_specifications(tag_spec(ResourceType::Subnet, req))
+            .set_vpc_id(p.vpc_id.clone())
+            .set_cidr_block(p.cidr_block.clone())
+            .set_availability_zone(p.availability_zone.clone())
+            .tag_specifications(tags_at_create(ResourceType::Subnet, tags))
             .send()
             .await
-            .map_err(|e| crate::from_sdk("CreateSubnet", req.address, e))?;
-        let id = out
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .unwrap_or_default()
-            .to_string();
-        wait_until("CreateSubnet", &id, CREATE_TIMEOUT, || {
-            Self::state(aws, &id)
+            .map_err(sdk("CreateSubnet", address))?;
+        let id = self.id(out.subnet().unwrap_or(&Item::builder().build()));
+        // Not visible yet is eventual consistency, not absence; subnets are usually available at
+        // once, and the timeout only bounds a stuck one.
+        let wait = Wait("CreateSubnet", Duration::from_secs(300));
+        settle(aws, &id, wait, describe_one, |s| {
+            match s.and_then(|s| s.state()) {
+                Some(SubnetState::Available) => WaitState::Ready,
+                Some(s @ (SubnetState::Failed | SubnetState::FailedInsufficientCapacity)) => {
+                    WaitState::Failed(format!("the subnet ended in state `{}`", s.as_str()))
+                }
+                Some(s) => WaitState::Pending(s.as_str().to_string()),
+                None => WaitState::Pending("not visible yet".into()),
+            }
         })
         .await?;
-        if bool_prop(p, "map_public_ip_on_launch") == Some(true) {
-            Self::set_public_ip(aws, &id, true).await?;
+        if p.map_public_ip_on_launch == Some(true) {
+            self.update(aws, &id, "", p, p).await?;
         }
-        let subnet = Self::describe(aws, &id)
+        describe_one(aws, &id)
             .await?
-            .or_else(|| out.subnet().cloned());
-        subnet
-            .and_then(|s| Self::observe(aws, req.stack, &s))
-            .ok_or_else(|| untagged("CreateSubnet", req.address, "subnet"))
+            .ok_or_else(|| untagged("CreateSubnet", address, "subnet"))
     }
 
     async fn update(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        for field in changed {
-            match field.as_str() {
-                "map_public_ip_on_launch" => {
-                    Self::set_public_ip(
-                        aws,
-                        &current.id,
-                        bool_prop(desired, field).unwrap_or(false),
-                    )
-                    .await?
-                }
-                "tags" => update_tags(aws, &current.id, &current.props, desired).await?,
-                _ => {}
-            }
-        }
-        Ok(current.updated(desired, changed))
+        aws: &Aws,
+        id: &str,
+        _field: &str,
+        _: &SubnetProps,
+        desired: &SubnetProps,
+    ) -> Result<(), CloudError> {
+        let flag = desired.map_public_ip_on_launch.unwrap_or(false);
+        let call = aws.ec2().modify_subnet_attribute().subnet_id(id);
+        call.map_public_ip_on_launch(AttributeBooleanValue::builder().value(flag).build())
+            .send()
+            .await
+            .map(drop)
+            .map_err(sdk("ModifySubnetAttribute", id))
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        let ec2 = aws.ec2();
-        retry_dependency("DeleteSubnet", &current.id, || async {
-            ec2.delete_subnet()
-                .subnet_id(&current.id)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("DeleteSubnet", &current.id, e))
+    async fn delete(&self, aws: &Aws, id: &str, _: &SubnetProps) -> Result<(), CloudError> {
+        retry_dependency("DeleteSubnet", id, || async {
+            let call = aws.ec2().delete_subnet().subnet_id(id).send().await;
+            call.map(drop).map_err(sdk("DeleteSubnet", id))
         })
         .await
     }
@@ -273,7 +184,13 @@ impl Resource for Subnet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::address::Address;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::Resource;
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::create_subnet::CreateSubnetOutput;
+    use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
+    use aws_sdk_ec2::operation::modify_subnet_attribute::ModifySubnetAttributeOutput;
+    use aws_smithy_mocks::mock;
     use std::collections::HashMap;
 
     struct Declared(HashMap<Address, Props>);
@@ -304,7 +221,7 @@ mod tests {
             json!({"vpc_id": vpc_id, "cidr_block": "10.30.1.0/24", "availability_zone": "us-east-1a"}),
         );
         assert_eq!(
-            Subnet.validate(&p, &others).unwrap_err(),
+            SUBNET.validate(&p, &others).unwrap_err(),
             "property `cidr_block`: `10.30.1.0/24` is outside the VPC's `10.10.0.0/16` (`ec2.vpc.examplepay-prod`)"
         );
     }
@@ -313,17 +230,17 @@ mod tests {
     fn a_subnet_inside_its_vpc_passes() {
         let (others, vpc_id) = with_vpc("10.10.0.0/16");
         let p = obj(json!({"vpc_id": vpc_id, "cidr_block": "10.10.32.0/19"}));
-        assert!(Subnet.validate(&p, &others).is_ok());
+        assert!(SUBNET.validate(&p, &others).is_ok());
     }
 
     #[test]
     fn unknown_vpcs_and_literal_ids_are_not_checked() {
         let (others, _) = with_vpc("10.10.0.0/16");
         let literal = obj(json!({"vpc_id": "vpc-123", "cidr_block": "10.30.1.0/24"}));
-        assert!(Subnet.validate(&literal, &others).is_ok());
+        assert!(SUBNET.validate(&literal, &others).is_ok());
         let other_vpc = token::marker(&"ec2.vpc.elsewhere".parse().unwrap(), "id");
         let undeclared = obj(json!({"vpc_id": other_vpc, "cidr_block": "10.30.1.0/24"}));
-        assert!(Subnet.validate(&undeclared, &others).is_ok());
+        assert!(SUBNET.validate(&undeclared, &others).is_ok());
     }
 
     #[test]
@@ -331,6 +248,58 @@ mod tests {
         let vpc_cidr = token::marker(&"ec2.vpc.ipam".parse().unwrap(), "cidr_block");
         let (others, vpc_id) = with_vpc(&vpc_cidr);
         let p = obj(json!({"vpc_id": vpc_id, "cidr_block": "10.30.1.0/24"}));
-        assert!(Subnet.validate(&p, &others).is_ok());
+        assert!(SUBNET.validate(&p, &others).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_created_subnet_reads_back_as_declared() {
+        let create = mock!(Client::create_subnet).then_compute_output(|r| {
+            CreateSubnetOutput::builder()
+                .subnet(
+                    Item::builder()
+                        .subnet_id("subnet-1")
+                        .state(SubnetState::Pending)
+                        .set_tags(Some(r.tag_specifications()[0].tags().to_vec()))
+                        .build(),
+                )
+                .build()
+        });
+        let describe = mock!(Client::describe_subnets).then_output(|| {
+            DescribeSubnetsOutput::builder()
+                .subnets(
+                    Item::builder()
+                        .subnet_id("subnet-1")
+                        .vpc_id("vpc-1")
+                        .cidr_block("10.10.1.0/24")
+                        .availability_zone("us-east-1a")
+                        .map_public_ip_on_launch(true)
+                        .owner_id("123456789012")
+                        .state(SubnetState::Available)
+                        .build(),
+                )
+                .build()
+        });
+        let modify = mock!(Client::modify_subnet_attribute)
+            .match_requests(|r| r.map_public_ip_on_launch().and_then(|v| v.value()) == Some(true))
+            .then_output(|| ModifySubnetAttributeOutput::builder().build());
+        let aws = Aws::mocked(&[&create, &describe, &modify]);
+        let (observed, changes) = round_trip(
+            &SUBNET,
+            &aws,
+            "ec2.subnet.public-a",
+            json!({"vpc_id": "vpc-1", "cidr_block": "10.10.1.0/24", "availability_zone": "us-east-1a", "map_public_ip_on_launch": true, "tags": {"tier": "public"}}),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "subnet-1");
+        assert_eq!(
+            observed.attrs["arn"],
+            "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-1"
+        );
+        assert_eq!(modify.num_calls(), 1);
+        assert_eq!(
+            SUBNET.doc(),
+            "A subnet of a VPC in one availability zone. Attributes: `id`, `arn`, `cidr_block`, `availability_zone`, `vpc_id`."
+        );
     }
 }

@@ -1,20 +1,15 @@
 //! `aws::ec2::vpc_endpoint`: a Gateway or Interface VPC endpoint.
 
-use super::{
-    bool_prop, list_prop, pairs, props, stack_filter, str_prop, tag_spec, unsuccessful, untagged,
-    update_tags,
-};
-use crate::context::Context;
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
-use crate::schema::{Field, Kind, TAGS};
-use crate::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
-use serde_json::{Value, json};
-use std::time::Duration;
+use super::prelude::*;
+use super::{set_changes, unsuccessful};
+use crate::CloudErrorKind;
+use aws_sdk_ec2::types::VpcEndpointType;
 
 /// A VPC endpoint: a Gateway one joins route tables, an Interface one puts network interfaces in subnets.
 pub struct VpcEndpoint;
+
+/// The `ec2.vpc_endpoint` resource type.
+pub static VPC_ENDPOINT: Adapter<VpcEndpoint> = Adapter::new(VpcEndpoint);
 
 const SCHEMA: &[Field] = &[
     Field::required("vpc_id", Kind::Str, "the VPC"),
@@ -59,178 +54,75 @@ const SCHEMA: &[Field] = &[
     TAGS,
 ];
 
-/// Interface endpoints take a few minutes to become available and to go away.
-const TIMEOUT: Duration = Duration::from_secs(900);
+/// The props of a VPC endpoint.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VpcEndpointProps {
+    vpc_id: Option<String>,
+    service_name: Option<String>,
+    vpc_endpoint_type: Option<String>,
+    subnet_ids: Option<Vec<String>>,
+    security_group_ids: Option<Vec<String>>,
+    route_table_ids: Option<Vec<String>>,
+    private_dns_enabled: Option<bool>,
+    policy: Option<Value>,
+}
 
-/// AWS spells endpoint states both `available` and `Available`.
-fn state_of(ep: &aws_sdk_ec2::types::VpcEndpoint) -> String {
-    ep.state()
-        .map(|s| s.as_str().to_ascii_lowercase())
-        .unwrap_or_default()
+/// Interface endpoints take a few minutes to become available and to go away.
+const CREATE: Wait = Wait("CreateVpcEndpoint", Duration::from_secs(900));
+const DELETE: Wait = Wait("DeleteVpcEndpoints", Duration::from_secs(900));
+
+type Item = aws_sdk_ec2::types::VpcEndpoint;
+
+/// AWS spells endpoint states both `available` and `Available`; `None` when Describe does not see it.
+fn state_of(ep: Option<&Item>) -> Option<String> {
+    let state = ep?.state().map(|s| s.as_str().to_ascii_lowercase());
+    Some(state.unwrap_or_default())
 }
 
 /// The policy text to send: a JSON string prop as written, a map as JSON.
-fn policy_text(props: &Props) -> Option<String> {
-    match props.get("policy")? {
+fn policy_text(policy: Option<&Value>) -> Option<String> {
+    match policy? {
         Value::String(s) => Some(s.clone()),
         doc => Some(doc.to_string()),
     }
 }
 
-/// The (to add, to remove) ids that turn `current` into `desired` for a set prop.
-fn set_changes(current: &Props, desired: &Props, key: &str) -> (Vec<String>, Vec<String>) {
-    let (have, want) = (list_prop(current, key), list_prop(desired, key));
-    let add = want
-        .iter()
-        .filter(|id| !have.contains(id))
-        .cloned()
-        .collect();
-    let remove = have
-        .iter()
-        .filter(|id| !want.contains(id))
-        .cloned()
-        .collect();
-    (add, remove)
-}
-
-/// Set props that mean nothing for an endpoint type; declaring them is a mistake AWS would reject.
-fn foreign_props(endpoint_type: &str) -> &'static [&'static str] {
-    if endpoint_type == "Interface" {
-        &["route_table_ids"]
-    } else {
-        &["subnet_ids", "security_group_ids", "private_dns_enabled"]
-    }
-}
-
-impl VpcEndpoint {
-    fn observe(aws: &Aws, stack: &str, ep: &aws_sdk_ec2::types::VpcEndpoint) -> Option<Observed> {
-        let (address, user_tags) = tags::split_owned(stack, pairs(ep.tags()))?;
-        let id = ep.vpc_endpoint_id().unwrap_or_default().to_string();
-        let endpoint_type = ep
-            .vpc_endpoint_type()
-            .map(|t| t.as_str())
-            .unwrap_or("Gateway");
-        let mut p = props([
-            ("vpc_id", json!(ep.vpc_id().unwrap_or_default())),
-            ("service_name", json!(ep.service_name().unwrap_or_default())),
-            ("vpc_endpoint_type", json!(endpoint_type)),
-            ("tags", user_tags),
-        ]);
-        // Only what the type uses, so a declaration that leaves the other type's fields out diffs clean.
-        if endpoint_type == "Interface" {
-            p.insert("subnet_ids".into(), json!(ep.subnet_ids()));
-            let groups: Vec<&str> = ep.groups().iter().filter_map(|g| g.group_id()).collect();
-            p.insert("security_group_ids".into(), json!(groups));
-            p.insert(
-                "private_dns_enabled".into(),
-                json!(ep.private_dns_enabled().unwrap_or(false)),
-            );
-        } else {
-            p.insert("route_table_ids".into(), json!(ep.route_table_ids()));
-        }
-        if let Some(doc) = ep.policy_document() {
-            p.insert(
-                "policy".into(),
-                serde_json::from_str(doc).unwrap_or_else(|_| json!(doc)),
-            );
-        }
-        let arn = format!(
-            "arn:aws:ec2:{}:{}:vpc-endpoint/{id}",
-            aws.region(),
-            ep.owner_id().unwrap_or_default()
-        );
-        let dns: Vec<&str> = ep
-            .dns_entries()
-            .iter()
-            .filter_map(|d| d.dns_name())
-            .collect();
-        Some(Observed {
-            address: Some(address),
-            id: id.clone(),
-            natural_key: None,
-            props: p,
-            attrs: props([
-                ("id", json!(id)),
-                ("arn", json!(arn)),
-                ("dns_names", json!(dns)),
-            ]),
-        })
-    }
-
-    async fn describe(
-        aws: &Aws,
-        id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::VpcEndpoint>, CloudError> {
-        match aws
-            .ec2()
-            .describe_vpc_endpoints()
-            .vpc_endpoint_ids(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.vpc_endpoints().first().cloned()),
-            Err(e) => match crate::from_sdk("DescribeVpcEndpoints", id, e) {
-                e if e.is_not_found() => Ok(None),
-                e => Err(e),
-            },
-        }
-    }
-
-    async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
-        let Some(ep) = Self::describe(aws, id).await? else {
-            return Ok(WaitState::Pending("not visible yet".into()));
-        };
-        let state = state_of(&ep);
-        Ok(match state.as_str() {
-            "available" => WaitState::Ready,
-            "failed" | "rejected" | "expired" | "deleted" | "deleting" => {
-                WaitState::Failed(format!(
-                    "the endpoint ended in state `{state}`{}",
-                    ep.failure_reason()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
-                ))
-            }
-            _ => WaitState::Pending(state),
-        })
-    }
-
-    async fn until_deleted(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
-        Ok(match Self::describe(aws, id).await? {
-            None => WaitState::Ready,
-            Some(ep) if state_of(&ep) == "deleted" => WaitState::Ready,
-            Some(ep) => WaitState::Pending(state_of(&ep)),
-        })
-    }
+/// The endpoint `id`, if Describe sees it.
+async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
+    let all = describe!(aws.describe_vpc_endpoints().vpc_endpoint_ids(id), id);
+    first(all)
 }
 
 #[async_trait]
-impl Resource for VpcEndpoint {
-    fn kind(&self) -> &'static str {
-        "ec2.vpc_endpoint"
-    }
+impl Description for VpcEndpoint {
+    type Props = VpcEndpointProps;
+    type Item = Item;
 
-    fn doc(&self) -> &'static str {
-        "A Gateway or Interface VPC endpoint. Attributes: `id`, `arn`, `dns_names`."
-    }
+    const KIND: &'static str = "ec2.vpc_endpoint";
+    const SUMMARY: &'static str = "A Gateway or Interface VPC endpoint.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[
+        Attr::new("id", |_, e| json!(e.vpc_endpoint_id())),
+        Attr::new("arn", |aws, e| {
+            arn(aws, e.owner_id(), "vpc-endpoint", e.vpc_endpoint_id())
+        }),
+        Attr::new("dns_names", |_, e| {
+            let names = e.dns_entries().iter().filter_map(|d| d.dns_name());
+            json!(names.collect::<Vec<_>>())
+        }),
+    ];
+    const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn", "dns_names"]
-    }
-
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
-        let endpoint_type = match str_prop(props, "vpc_endpoint_type") {
-            "" => "Gateway",
-            t => t,
+    /// Set props that mean nothing for the endpoint's type are a mistake AWS would reject.
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+        let (endpoint_type, foreign): (_, &[&str]) = match str_prop(props, "vpc_endpoint_type") {
+            "Interface" => ("Interface", &["route_table_ids"]),
+            _ => (
+                "Gateway",
+                &["subnet_ids", "security_group_ids", "private_dns_enabled"],
+            ),
         };
-        match foreign_props(endpoint_type)
-            .iter()
-            .find(|k| props.contains_key(**k))
-        {
+        match foreign.iter().find(|k| props.contains_key(**k)) {
             Some(k) => Err(format!(
                 "property `{k}` does not apply to a `{endpoint_type}` endpoint"
             )),
@@ -238,165 +130,157 @@ impl Resource for VpcEndpoint {
         }
     }
 
-    async fn read_all(
-        &self,
-        cx: &Context,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let mut pages = aws
-            .ec2()
-            .describe_vpc_endpoints()
-            .filters(stack_filter(stack))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::from_sdk("DescribeVpcEndpoints", stack, e))?;
-            for ep in page.vpc_endpoints() {
-                // Deleted endpoints stay listed for a while; they are not the stack's any more.
-                if matches!(state_of(ep).as_str(), "deleted" | "deleting") {
-                    continue;
-                }
-                out.extend(Self::observe(aws, stack, ep));
-            }
-        }
-        Ok(out)
+    fn id(&self, e: &Item) -> String {
+        e.vpc_endpoint_id().unwrap_or_default().into()
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
-        let endpoint_type = match str_prop(p, "vpc_endpoint_type") {
-            "" => "Gateway",
-            t => t,
-        };
+    fn tags(&self, e: &Item) -> Vec<(String, String)> {
+        pairs(e.tags())
+    }
+
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+        let f = stack_filter(stack);
+        let mut all = describe!(aws.describe_vpc_endpoints().filters(f), stack)?;
+        // Deleted endpoints stay listed for a while; they are not the stack's any more.
+        all.retain(|e| !matches!(state_of(Some(e)).as_deref(), Some("deleted" | "deleting")));
+        Ok(all)
+    }
+
+    /// Only what the type uses, so a declaration that leaves the other type's fields out diffs clean.
+    async fn props(&self, _: &Aws, e: &Item) -> Result<Self::Props, CloudError> {
+        let endpoint_type = e.vpc_endpoint_type().map_or("Gateway", |t| t.as_str());
         let interface = endpoint_type == "Interface";
-        let nonempty = |key: &str| Some(list_prop(p, key)).filter(|ids| !ids.is_empty());
+        let groups = e.groups().iter().filter_map(|g| g.group_id());
+        let parse = |doc: &str| serde_json::from_str(doc).unwrap_or(json!(doc));
+        Ok(VpcEndpointProps {
+            vpc_id: Some(e.vpc_id().unwrap_or_default().into()),
+            service_name: Some(e.service_name().unwrap_or_default().into()),
+            vpc_endpoint_type: Some(endpoint_type.into()),
+            subnet_ids: interface.then(|| e.subnet_ids().to_vec()),
+            security_group_ids: interface.then(|| groups.map(Into::into).collect()),
+            route_table_ids: (!interface).then(|| e.route_table_ids().to_vec()),
+            private_dns_enabled: interface.then(|| e.private_dns_enabled().unwrap_or(false)),
+            policy: e.policy_document().map(parse),
+        })
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &Self::Props,
+        tags: &[(String, String)],
+    ) -> Result<Item, CloudError> {
+        let endpoint_type = p.vpc_endpoint_type.as_deref().unwrap_or("Gateway");
+        let nonempty = |ids: &Option<Vec<String>>| ids.clone().filter(|ids| !ids.is_empty());
         let out = aws
             .ec2()
             .create_vpc_endpoint()
-            .vpc_id(str_prop(p, "vpc_id"))
-            .service_name(str_prop(p, "service_name"))
+            .set_vpc_id(p.vpc_id.clone())
+            .set_service_name(p.service_name.clone())
             .vpc_endpoint_type(VpcEndpointType::from(endpoint_type))
-            .set_subnet_ids(nonempty("subnet_ids"))
-            .set_security_group_ids(nonempty("security_group_ids"))
-            .set_route_table_ids(nonempty("route_table_ids"))
+            .set_subnet_ids(nonempty(&p.subnet_ids))
+            .set_security_group_ids(nonempty(&p.security_group_ids))
+            .set_route_table_ids(nonempty(&p.route_table_ids))
             // AWS turns private DNS on by default; the schema's default is off, so always say which.
             .set_private_dns_enabled(
-                interface.then(|| bool_prop(p, "private_dns_enabled").unwrap_or(false)),
+                (endpoint_type == "Interface").then(|| p.private_dns_enabled.unwrap_or(false)),
             )
-            .set_policy_document(policy_text(p))
-            .tag_specifications(tag_spec(ResourceType::VpcEndpoint, req))
+            .set_policy_document(policy_text(p.policy.as_ref()))
+            .tag_specifications(tags_at_create(ResourceType::VpcEndpoint, tags))
             .send()
             .await
-            .map_err(|e| crate::from_sdk("CreateVpcEndpoint", req.address, e))?;
-        let id = out
-            .vpc_endpoint()
-            .and_then(|e| e.vpc_endpoint_id())
-            .unwrap_or_default()
-            .to_string();
-        wait_until("CreateVpcEndpoint", &id, TIMEOUT, || {
-            Self::until_available(aws, &id)
-        })
-        .await?;
-        Self::describe(aws, &id)
-            .await?
-            .and_then(|ep| Self::observe(aws, req.stack, &ep))
-            .ok_or_else(|| untagged("CreateVpcEndpoint", req.address, "VPC endpoint"))
-    }
-
-    async fn update(
-        &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let has = |f: &str| changed.iter().any(|c| c == f);
-        let mut call = aws.ec2().modify_vpc_endpoint().vpc_endpoint_id(&current.id);
-        let mut modify = false;
-        if has("route_table_ids") {
-            let (add, remove) = set_changes(&current.props, desired, "route_table_ids");
-            call = call
-                .set_add_route_table_ids(Some(add))
-                .set_remove_route_table_ids(Some(remove));
-            modify = true;
-        }
-        if has("subnet_ids") {
-            let (add, remove) = set_changes(&current.props, desired, "subnet_ids");
-            call = call
-                .set_add_subnet_ids(Some(add))
-                .set_remove_subnet_ids(Some(remove));
-            modify = true;
-        }
-        if has("security_group_ids") {
-            let (add, remove) = set_changes(&current.props, desired, "security_group_ids");
-            call = call
-                .set_add_security_group_ids(Some(add))
-                .set_remove_security_group_ids(Some(remove));
-            modify = true;
-        }
-        if has("private_dns_enabled") {
-            call = call
-                .private_dns_enabled(bool_prop(desired, "private_dns_enabled").unwrap_or(false));
-            modify = true;
-        }
-        if has("policy") {
-            call = match policy_text(desired) {
-                Some(doc) => call.policy_document(doc),
-                None => call.reset_policy(true),
-            };
-            modify = true;
-        }
-        if modify {
-            let out = call
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("ModifyVpcEndpoint", &current.id, e))?;
-            if out.r#return() == Some(false) {
-                return Err(CloudError::new(
-                    "ModifyVpcEndpoint",
-                    &current.id,
-                    CloudErrorKind::Service("Return".into()),
-                    "AWS did not apply the change",
-                ));
+            .map_err(sdk("CreateVpcEndpoint", address))?;
+        let id = out.vpc_endpoint().map(|e| self.id(e)).unwrap_or_default();
+        let available = settle(aws, &id, CREATE, describe_one, |e| {
+            match state_of(e).as_deref() {
+                None => WaitState::Pending("not visible yet".into()),
+                Some("available") => WaitState::Ready,
+                Some(state @ ("failed" | "rejected" | "expired" | "deleted" | "deleting")) => {
+                    let why = e.and_then(|e| e.failure_reason()).map(|r| format!(": {r}"));
+                    let why = why.unwrap_or_default();
+                    WaitState::Failed(format!("the endpoint ended in state `{state}`{why}"))
+                }
+                Some(state) => WaitState::Pending(state.into()),
             }
-        }
-        if has("tags") {
-            update_tags(aws, &current.id, &current.props, desired).await?;
-        }
-        Ok(current.updated(desired, changed))
+        });
+        let endpoint = available.await?;
+        endpoint.ok_or_else(|| untagged("CreateVpcEndpoint", address, "VPC endpoint"))
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        // The batch call reports a per-endpoint failure in its answer, not as an error.
-        let sent = aws
-            .ec2()
-            .delete_vpc_endpoints()
-            .vpc_endpoint_ids(&current.id)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("DeleteVpcEndpoints", &current.id, e))
-            .and_then(|out| unsuccessful("DeleteVpcEndpoints", &current.id, out.unsuccessful()));
-        match sent {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
+    /// One ModifyVpcEndpoint call for every changed field.
+    async fn update_fields(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        changed: &[String],
+        current: &Self::Props,
+        desired: &Self::Props,
+    ) -> Result<Option<Item>, CloudError> {
+        if changed.is_empty() {
+            return Ok(None);
         }
-        wait_until("DeleteVpcEndpoints", &current.id, TIMEOUT, || {
-            Self::until_deleted(aws, &current.id)
-        })
-        .await
+        let has = |f: &str| changed.iter().any(|c| c == f);
+        // A set's (added, removed) ids when it changed.
+        let sets = |f: &str, get: fn(&Self::Props) -> &Option<Vec<String>>| {
+            has(f)
+                .then(|| set_changes(get(current), get(desired)))
+                .unzip()
+        };
+        let (add_rt, rm_rt) = sets("route_table_ids", |p| &p.route_table_ids);
+        let (add_sn, rm_sn) = sets("subnet_ids", |p| &p.subnet_ids);
+        let (add_sg, rm_sg) = sets("security_group_ids", |p| &p.security_group_ids);
+        let dns = has("private_dns_enabled").then(|| desired.private_dns_enabled.unwrap_or(false));
+        let policy = has("policy").then(|| policy_text(desired.policy.as_ref()));
+        let call = aws
+            .ec2()
+            .modify_vpc_endpoint()
+            .vpc_endpoint_id(&on.id)
+            .set_add_route_table_ids(add_rt)
+            .set_remove_route_table_ids(rm_rt)
+            .set_add_subnet_ids(add_sn)
+            .set_remove_subnet_ids(rm_sn)
+            .set_add_security_group_ids(add_sg)
+            .set_remove_security_group_ids(rm_sg)
+            .set_private_dns_enabled(dns)
+            .set_policy_document(policy.clone().flatten())
+            .set_reset_policy(policy.map(|doc| doc.is_none()).filter(|reset| *reset));
+        let sent = call.send().await;
+        let out = sent.map_err(sdk("ModifyVpcEndpoint", &on.id))?;
+        if out.r#return() == Some(false) {
+            let kind = CloudErrorKind::Service("Return".into());
+            let why = "AWS did not apply the change";
+            return Err(CloudError::new("ModifyVpcEndpoint", &on.id, kind, why));
+        }
+        Ok(None)
+    }
+
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+        // The batch call reports a per-endpoint failure in its answer, not as an error.
+        let call = aws.ec2().delete_vpc_endpoints().vpc_endpoint_ids(id);
+        let out = call.send().await.map_err(sdk("DeleteVpcEndpoints", id))?;
+        unsuccessful("DeleteVpcEndpoints", id, out.unsuccessful())?;
+        let gone = settle(aws, id, DELETE, describe_one, |e| {
+            match state_of(e).as_deref() {
+                None | Some("deleted") => WaitState::Ready,
+                Some(state) => WaitState::Pending(state.into()),
+            }
+        });
+        gone.await.map(drop)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::address::Address;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::{Observed, Resource};
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::create_vpc_endpoint::CreateVpcEndpointOutput;
+    use aws_sdk_ec2::operation::describe_vpc_endpoints::DescribeVpcEndpointsOutput;
+    use aws_sdk_ec2::operation::modify_vpc_endpoint::ModifyVpcEndpointOutput;
+    use aws_sdk_ec2::types::{DnsEntry, SecurityGroupIdentifier, State};
+    use aws_smithy_mocks::mock;
 
     struct NoOthers;
 
@@ -414,14 +298,14 @@ mod tests {
     fn fields_of_the_other_type_are_refused() {
         let gw = obj(json!({"vpc_id": "v", "service_name": "s", "subnet_ids": ["subnet-1"]}));
         assert_eq!(
-            VpcEndpoint.validate(&gw, &NoOthers).unwrap_err(),
+            VPC_ENDPOINT.validate(&gw, &NoOthers).unwrap_err(),
             "property `subnet_ids` does not apply to a `Gateway` endpoint"
         );
         let iface = obj(
             json!({"vpc_id": "v", "service_name": "s", "vpc_endpoint_type": "Interface", "route_table_ids": ["rtb-1"]}),
         );
         assert!(
-            VpcEndpoint
+            VPC_ENDPOINT
                 .validate(&iface, &NoOthers)
                 .unwrap_err()
                 .contains("`route_table_ids`")
@@ -429,15 +313,15 @@ mod tests {
         let ok = obj(
             json!({"vpc_id": "v", "service_name": "s", "vpc_endpoint_type": "Interface", "subnet_ids": ["subnet-1"]}),
         );
-        assert!(VpcEndpoint.validate(&ok, &NoOthers).is_ok());
+        assert!(VPC_ENDPOINT.validate(&ok, &NoOthers).is_ok());
     }
 
     #[test]
     fn set_changes_add_and_remove() {
-        let cur = obj(json!({"subnet_ids": ["a", "b"]}));
-        let want = obj(json!({"subnet_ids": ["b", "c"]}));
+        let ids = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect());
+        let (cur, want) = (ids(&["a", "b"]), ids(&["b", "c"]));
         assert_eq!(
-            set_changes(&cur, &want, "subnet_ids"),
+            set_changes(&cur, &want),
             (vec!["c".to_string()], vec!["a".to_string()])
         );
     }
@@ -445,13 +329,98 @@ mod tests {
     #[test]
     fn policy_goes_out_as_text() {
         assert_eq!(
-            policy_text(&obj(json!({"policy": {"Version": "2012-10-17"}}))).as_deref(),
+            policy_text(obj(json!({"policy": {"Version": "2012-10-17"}})).get("policy")).as_deref(),
             Some(r#"{"Version":"2012-10-17"}"#)
         );
         assert_eq!(
-            policy_text(&obj(json!({"policy": "{}"}))).as_deref(),
+            policy_text(obj(json!({"policy": "{}"})).get("policy")).as_deref(),
             Some("{}")
         );
-        assert_eq!(policy_text(&obj(json!({}))), None);
+        assert_eq!(policy_text(obj(json!({})).get("policy")), None);
+    }
+
+    #[tokio::test]
+    async fn a_created_interface_endpoint_reads_back_as_declared() {
+        let create = mock!(Client::create_vpc_endpoint)
+            .match_requests(|r| r.private_dns_enabled() == Some(false))
+            .then_output(|| {
+                CreateVpcEndpointOutput::builder()
+                    .vpc_endpoint(Item::builder().vpc_endpoint_id("vpce-1").build())
+                    .build()
+            });
+        let describe = mock!(Client::describe_vpc_endpoints).then_output(|| {
+            DescribeVpcEndpointsOutput::builder()
+                .vpc_endpoints(
+                    Item::builder()
+                        .vpc_endpoint_id("vpce-1")
+                        .vpc_id("vpc-1")
+                        .owner_id("123456789012")
+                        .service_name("com.amazonaws.us-east-1.ssm")
+                        .vpc_endpoint_type(VpcEndpointType::Interface)
+                        .state(State::Available)
+                        .subnet_ids("subnet-1")
+                        .groups(SecurityGroupIdentifier::builder().group_id("sg-1").build())
+                        .private_dns_enabled(false)
+                        .policy_document(r#"{"Version":"2012-10-17"}"#)
+                        .dns_entries(DnsEntry::builder().dns_name("vpce-1.ssm.example").build())
+                        .build(),
+                )
+                .build()
+        });
+        let aws = Aws::mocked(&[&create, &describe]);
+        let (observed, changes) = round_trip(
+            &VPC_ENDPOINT,
+            &aws,
+            "ec2.vpc_endpoint.main-ssm",
+            json!({"vpc_id": "vpc-1", "service_name": "com.amazonaws.us-east-1.ssm", "vpc_endpoint_type": "Interface",
+                   "subnet_ids": ["subnet-1"], "security_group_ids": ["sg-1"], "policy": {"Version": "2012-10-17"},
+                   "tags": {"team": "platform"}}),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "vpce-1");
+        assert_eq!(
+            observed.attrs["arn"],
+            "arn:aws:ec2:us-east-1:123456789012:vpc-endpoint/vpce-1"
+        );
+        assert_eq!(observed.attrs["dns_names"], json!(["vpce-1.ssm.example"]));
+        assert_eq!(
+            VPC_ENDPOINT.doc(),
+            "A Gateway or Interface VPC endpoint. Attributes: `id`, `arn`, `dns_names`."
+        );
+    }
+
+    #[tokio::test]
+    async fn changed_fields_go_out_in_one_call() {
+        let modify = mock!(Client::modify_vpc_endpoint)
+            .match_requests(|r| {
+                r.add_subnet_ids() == ["subnet-2"]
+                    && r.remove_subnet_ids() == ["subnet-1"]
+                    && r.private_dns_enabled() == Some(true)
+            })
+            .then_output(|| ModifyVpcEndpointOutput::builder().r#return(true).build());
+        let aws = Aws::mocked(&[&modify]);
+        let base =
+            json!({"vpc_id": "vpc-1", "service_name": "s", "vpc_endpoint_type": "Interface"});
+        let mut current = Observed {
+            id: "vpce-1".into(),
+            props: obj(base.clone()),
+            ..Observed::default()
+        };
+        current
+            .props
+            .insert("subnet_ids".into(), json!(["subnet-1"]));
+        current
+            .props
+            .insert("private_dns_enabled".into(), json!(false));
+        let mut desired = obj(base);
+        desired.insert("subnet_ids".into(), json!(["subnet-2"]));
+        desired.insert("private_dns_enabled".into(), json!(true));
+        let changed = ["subnet_ids".to_string(), "private_dns_enabled".to_string()];
+        VPC_ENDPOINT
+            .update(&aws.context(), &current, &desired, &changed)
+            .await
+            .unwrap();
+        assert_eq!(modify.num_calls(), 1);
     }
 }
