@@ -58,7 +58,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &route53::zone::Zone,
     &route53::health_check::HealthCheck,
     &route53::record::Record,
-    &secretsmanager::secret::Secret,
+    &secretsmanager::secret::SECRET,
 ];
 
 impl CloudError {
