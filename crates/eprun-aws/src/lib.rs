@@ -57,7 +57,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::transit_gateway_peering_attachment::TransitGatewayPeeringAttachment,
     &ec2::transit_gateway_peering_attachment_accepter::TransitGatewayPeeringAttachmentAccepter,
     &ec2::transit_gateway_route::TransitGatewayRoute,
-    &s3::bucket::Bucket,
+    &s3::bucket::BUCKET,
     &kms::key::KEY,
     &iam::role::ROLE,
     &iam::openid_connect_provider::OPENID_CONNECT_PROVIDER,
@@ -67,7 +67,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &route53::zone::Zone,
     &route53::health_check::HealthCheck,
     &route53::record::Record,
-    &secretsmanager::secret::Secret,
+    &secretsmanager::secret::SECRET,
 ];
 
 /// The error of a failed SDK call.

@@ -227,12 +227,8 @@ impl Description for Role {
         let began = std::time::Instant::now();
         let mut delay = Duration::from_secs(1);
         let out = loop {
-            match call
-                .clone()
-                .send()
-                .await
-                .map_err(sdk("CreateRole", address))
-            {
+            let r = call.clone().send().await;
+            match r.map_err(sdk("CreateRole", address)) {
                 // IAM does not see yet a principal made a moment ago (an OIDC provider): try again shortly.
                 Err(e)
                     if e.is("MalformedPolicyDocument")

@@ -1,13 +1,11 @@
 //! `aws::s3::bucket`: an S3 bucket with versioning, default encryption and public access blocked.
 
+use crate::adapter::{Adapter, Attr, Description, Identity, Tagger, found};
 use crate::address::Address;
-use crate::context::Context;
-use crate::resource::{
-    CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
-};
+use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
-use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, tags};
+use crate::{Aws, CloudError, CloudErrorKind, sdk, tags};
 use async_trait::async_trait;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
@@ -16,11 +14,14 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     Tag, Tagging, VersioningConfiguration,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 
 /// An S3 bucket; found by name, since a bucket's tags are set only after it exists.
 pub struct Bucket;
+
+/// The `s3.bucket` resource type.
+pub static BUCKET: Adapter<Bucket> = Adapter::new(Bucket);
 
 const SCHEMA: &[Field] = &[
     Field::required(
@@ -61,372 +62,290 @@ const FORCE_DESTROY_TAG: &str = "eprun:force_destroy";
 /// DeleteObjects takes at most this many keys.
 const DELETE_BATCH: usize = 1000;
 
-/// A client-side build error (a required field missing), as an AWS error for `target`.
-fn build_error(operation: &str, target: &str, e: impl std::fmt::Display) -> CloudError {
-    CloudError::new(
-        operation,
-        target,
-        CloudErrorKind::Service("Client".into()),
-        e.to_string(),
-    )
+/// The props of a bucket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BucketProps {
+    bucket: String,
+    force_destroy: Option<bool>,
+    versioning: Option<bool>,
+    sse_algorithm: Option<String>,
+    block_public_access: Option<bool>,
 }
 
-/// `Ok(None)` for the "not there" answers S3 gives for unset configuration.
-fn absent_ok<T>(result: Result<T, CloudError>) -> Result<Option<T>, CloudError> {
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+/// A bucket as read: its configuration as props, and every tag.
+type BucketItem = (BucketProps, Vec<(String, String)>);
+
+/// A client-side build error (a required field missing), as an AWS error for `target`.
+fn build_error(operation: &str, target: &str, e: impl std::fmt::Display) -> CloudError {
+    let client = CloudErrorKind::Service("Client".into());
+    CloudError::new(operation, target, client, e.to_string())
 }
 
 /// Checks S3's naming rules: 3 to 63 lowercase letters, digits, `.` and `-`, starting and ending
 /// with a letter or digit.
 fn check_name(name: &str) -> Result<(), String> {
-    if token::is_unknown(&json!(name)) {
+    let alnum = |c: &char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let ends = [name.chars().next(), name.chars().last()];
+    if token::is_unknown(&json!(name))
+        || (3..=63).contains(&name.len())
+            && name.chars().all(|c| alnum(&c) || c == '.' || c == '-')
+            && ends.iter().all(|c| c.as_ref().is_some_and(alnum))
+            && !name.contains("..")
+    {
         return Ok(());
     }
-    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let ok = (3..=63).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
-        && alnum(name.chars().next())
-        && alnum(name.chars().last())
-        && !name.contains("..");
-    if ok {
-        Ok(())
+    Err(format!(
+        "property `bucket`: `{name}` is not a valid bucket name (3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit)"
+    ))
+}
+
+/// `tags` with the `force_destroy` marker when it is on.
+fn with_force_destroy(tags: &[(String, String)], on: Option<bool>) -> Vec<(String, String)> {
+    tags::keep(
+        tags,
+        FORCE_DESTROY_TAG,
+        (on == Some(true)).then_some("true"),
+    )
+}
+
+/// Every tag of a bucket; none when it has no tag set.
+async fn get_tags(aws: &Aws, name: &str) -> Result<Vec<(String, String)>, CloudError> {
+    let out = aws.s3().get_bucket_tagging().bucket(name).send().await;
+    let out = found(out.map_err(sdk("GetBucketTagging", name)))?;
+    let pair = |t: &Tag| (t.key().to_string(), t.value().to_string());
+    Ok(out
+        .map(|o| o.tag_set().iter().map(pair).collect())
+        .unwrap_or_default())
+}
+
+/// Replaces the whole tag set of a bucket (PutBucketTagging, or DeleteBucketTagging for none).
+async fn put_tags(aws: &Aws, name: &str, tags: &[(String, String)]) -> Result<(), CloudError> {
+    let s3 = aws.s3();
+    if tags.is_empty() {
+        let r = s3.delete_bucket_tagging().bucket(name).send().await;
+        return r.map(drop).map_err(sdk("DeleteBucketTagging", name));
+    }
+    let set = tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| build_error("PutBucketTagging", name, e))?;
+    let tagging = Tagging::builder().set_tag_set(Some(set)).build();
+    let tagging = tagging.map_err(|e| build_error("PutBucketTagging", name, e))?;
+    let r = s3
+        .put_bucket_tagging()
+        .bucket(name)
+        .tagging(tagging)
+        .send()
+        .await;
+    r.map(drop).map_err(sdk("PutBucketTagging", name))
+}
+
+/// S3's tagger: PutBucketTagging replaces the whole set, so the bucket's tags are read, changed and
+/// put back (the ownership tags and the `force_destroy` marker stay).
+pub struct S3Tags;
+
+#[async_trait]
+impl Tagger for S3Tags {
+    async fn retag(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        set: &[(String, String)],
+        remove: &[String],
+    ) -> Result<(), CloudError> {
+        let mut all: tags::Tags = get_tags(aws, &on.id).await?.into_iter().collect();
+        all.retain(|k, _| !remove.contains(k));
+        all.extend(set.iter().cloned());
+        put_tags(aws, &on.id, &all.into_iter().collect::<Vec<_>>()).await
+    }
+}
+
+async fn set_versioning(aws: &Aws, name: &str, on: bool) -> Result<(), CloudError> {
+    let status = if on {
+        BucketVersioningStatus::Enabled
     } else {
-        Err(format!(
-            "property `bucket`: `{name}` is not a valid bucket name (3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit)"
-        ))
+        BucketVersioningStatus::Suspended
+    };
+    let config = VersioningConfiguration::builder().status(status).build();
+    let call = aws.s3().put_bucket_versioning().bucket(name);
+    let r = call.versioning_configuration(config).send().await;
+    r.map(drop).map_err(sdk("PutBucketVersioning", name))
+}
+
+async fn set_encryption(aws: &Aws, name: &str, algorithm: &str) -> Result<(), CloudError> {
+    let failed = |e| build_error("PutBucketEncryption", name, e);
+    let default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::from(algorithm))
+        .build()
+        .map_err(failed)?;
+    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default);
+    let config = ServerSideEncryptionConfiguration::builder()
+        .rules(rule.build())
+        .build();
+    let call = aws.s3().put_bucket_encryption().bucket(name);
+    let r = call
+        .server_side_encryption_configuration(config.map_err(failed)?)
+        .send()
+        .await;
+    r.map(drop).map_err(sdk("PutBucketEncryption", name))
+}
+
+/// All four public access blocks on.
+fn all_blocked() -> PublicAccessBlockConfiguration {
+    PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build()
+}
+
+async fn set_public_access_block(aws: &Aws, name: &str, on: bool) -> Result<(), CloudError> {
+    let s3 = aws.s3();
+    if !on {
+        let r = s3.delete_public_access_block().bucket(name).send().await;
+        return gone_ok(r.map(drop).map_err(sdk("DeletePublicAccessBlock", name)));
+    }
+    let call = s3.put_public_access_block().bucket(name);
+    let r = call
+        .public_access_block_configuration(all_blocked())
+        .send()
+        .await;
+    r.map(drop).map_err(sdk("PutPublicAccessBlock", name))
+}
+
+/// Whether versioning is on. Some emulators answer with an XML root the SDK refuses to parse
+/// (`GetBucketVersioningResponse`); the status is then read from the raw answer.
+async fn versioning(aws: &Aws, name: &str) -> Result<bool, CloudError> {
+    match aws.s3().get_bucket_versioning().bucket(name).send().await {
+        Ok(out) => Ok(out.status() == Some(&BucketVersioningStatus::Enabled)),
+        Err(SdkError::ServiceError(se))
+            if se.err().code().is_none() && se.raw().status().is_success() =>
+        {
+            let body = se
+                .raw()
+                .body()
+                .bytes()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            Ok(body.contains("<Status>Enabled</Status>"))
+        }
+        Err(e) => Err(crate::from_sdk("GetBucketVersioning", name, e)),
     }
 }
 
-/// What the tags of a bucket say about who owns it.
-#[derive(Debug, PartialEq)]
-enum Owner {
-    /// Tagged for this stack.
-    Ours(Address, Value),
-    /// No ownership tags: created by this stack just before a crash, or by hand.
-    Untagged(Value),
-    /// Tagged for another stack.
-    Other,
+/// Reads one bucket's tags and configuration.
+async fn read(aws: &Aws, name: &str) -> Result<BucketItem, CloudError> {
+    let s3 = aws.s3();
+    let tags = get_tags(aws, name).await?;
+    let versioning = versioning(aws, name).await?;
+    let encryption = s3.get_bucket_encryption().bucket(name).send().await;
+    let encryption = found(encryption.map_err(sdk("GetBucketEncryption", name)))?;
+    let sse_algorithm = encryption.as_ref().and_then(|o| {
+        let rule = o.server_side_encryption_configuration()?.rules().first()?;
+        Some(
+            rule.apply_server_side_encryption_by_default()?
+                .sse_algorithm()
+                .to_string(),
+        )
+    });
+    let pab = s3.get_public_access_block().bucket(name).send().await;
+    let pab = found(pab.map_err(sdk("GetPublicAccessBlock", name)))?;
+    let blocked = pab.and_then(|o| o.public_access_block_configuration) == Some(all_blocked());
+    let props = BucketProps {
+        bucket: name.to_string(),
+        force_destroy: Some(tags::kept(&tags, FORCE_DESTROY_TAG) == Some(true)),
+        versioning: Some(versioning),
+        sse_algorithm,
+        block_public_access: Some(blocked),
+    };
+    Ok((props, tags))
 }
 
-fn owner(stack: &str, all: &BTreeMap<String, String>) -> Owner {
-    match all.get(STACK_TAG) {
-        Some(s) if s != stack => Owner::Other,
-        _ => match tags::split_owned(stack, all.clone()) {
-            Some((address, user_tags)) => Owner::Ours(address, user_tags),
-            None => Owner::Untagged(Value::Object(
-                all.iter()
-                    .filter(|(k, _)| !k.starts_with("eprun:") && !k.starts_with("aws:"))
-                    .map(|(k, v)| (k.clone(), json!(v)))
-                    .collect(),
-            )),
-        },
-    }
-}
-
-/// The full tag set for a bucket: ownership and user tags, plus the `force_destroy` marker.
-fn with_force_destroy(mut tags: Vec<(String, String)>, props: &Props) -> Vec<(String, String)> {
-    tags.retain(|(k, _)| k != FORCE_DESTROY_TAG);
-    if props.get("force_destroy").and_then(Value::as_bool) == Some(true) {
-        tags.push((FORCE_DESTROY_TAG.into(), "true".into()));
-    }
-    tags
-}
-
-impl Bucket {
-    async fn get_tags(aws: &Aws, name: &str) -> Result<BTreeMap<String, String>, CloudError> {
-        let out = aws.s3().get_bucket_tagging().bucket(name).send().await;
-        let out = absent_ok(out.map_err(|e| crate::from_sdk("GetBucketTagging", name, e)))?;
-        Ok(out
-            .map(|o| {
-                o.tag_set()
-                    .iter()
-                    .map(|t| (t.key().to_string(), t.value().to_string()))
-                    .collect()
+/// Deletes every object version and delete marker, a page at a time.
+async fn empty(aws: &Aws, name: &str) -> Result<(), CloudError> {
+    let s3 = aws.s3();
+    let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+    loop {
+        let page = s3
+            .list_object_versions()
+            .bucket(name)
+            .set_key_marker(key_marker.clone())
+            .set_version_id_marker(version_marker.clone())
+            .send()
+            .await
+            .map_err(|e| crate::from_sdk("ListObjectVersions", name, e))?;
+        let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = page
+            .delete_markers()
+            .iter()
+            .map(|m| (m.key(), m.version_id()));
+        let ids = versions
+            .chain(markers)
+            .filter_map(|(k, v)| {
+                Some(
+                    ObjectIdentifier::builder()
+                        .key(k?)
+                        .set_version_id(v.map(String::from))
+                        .build(),
+                )
             })
-            .unwrap_or_default())
-    }
-
-    async fn put_tags(aws: &Aws, name: &str, tags: &[(String, String)]) -> Result<(), CloudError> {
-        let s3 = aws.s3();
-        if tags.is_empty() {
-            s3.delete_bucket_tagging()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| build_error("DeleteObjects", name, e))?;
+        for chunk in ids.chunks(DELETE_BATCH) {
+            let delete = Delete::builder()
+                .set_objects(Some(chunk.to_vec()))
+                .quiet(true)
+                .build()
+                .map_err(|e| build_error("DeleteObjects", name, e))?;
+            let out = s3
+                .delete_objects()
                 .bucket(name)
+                .delete(delete)
                 .send()
                 .await
-                .map_err(|e| crate::from_sdk("DeleteBucketTagging", name, e))?;
+                .map_err(|e| crate::from_sdk("DeleteObjects", name, e))?;
+            if let Some(err) = out.errors().first() {
+                let code = err.code().unwrap_or("Unknown");
+                return Err(CloudError::new(
+                    "DeleteObjects",
+                    name,
+                    CloudErrorKind::Service(code.into()),
+                    format!(
+                        "{code}: could not delete `{}`: {}",
+                        err.key().unwrap_or_default(),
+                        err.message().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        if page.is_truncated() != Some(true) {
             return Ok(());
         }
-        let set = tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| build_error("PutBucketTagging", name, e))?;
-        let tagging = Tagging::builder()
-            .set_tag_set(Some(set))
-            .build()
-            .map_err(|e| build_error("PutBucketTagging", name, e))?;
-        s3.put_bucket_tagging()
-            .bucket(name)
-            .tagging(tagging)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("PutBucketTagging", name, e))?;
-        Ok(())
-    }
-
-    async fn set_versioning(aws: &Aws, name: &str, on: bool) -> Result<(), CloudError> {
-        let status = if on {
-            BucketVersioningStatus::Enabled
-        } else {
-            BucketVersioningStatus::Suspended
-        };
-        aws.s3()
-            .put_bucket_versioning()
-            .bucket(name)
-            .versioning_configuration(VersioningConfiguration::builder().status(status).build())
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("PutBucketVersioning", name, e))?;
-        Ok(())
-    }
-
-    async fn set_encryption(aws: &Aws, name: &str, algorithm: &str) -> Result<(), CloudError> {
-        let default = ServerSideEncryptionByDefault::builder()
-            .sse_algorithm(ServerSideEncryption::from(algorithm))
-            .build()
-            .map_err(|e| build_error("PutBucketEncryption", name, e))?;
-        let config = ServerSideEncryptionConfiguration::builder()
-            .rules(
-                ServerSideEncryptionRule::builder()
-                    .apply_server_side_encryption_by_default(default)
-                    .build(),
-            )
-            .build()
-            .map_err(|e| build_error("PutBucketEncryption", name, e))?;
-        aws.s3()
-            .put_bucket_encryption()
-            .bucket(name)
-            .server_side_encryption_configuration(config)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("PutBucketEncryption", name, e))?;
-        Ok(())
-    }
-
-    async fn set_public_access_block(aws: &Aws, name: &str, on: bool) -> Result<(), CloudError> {
-        let s3 = aws.s3();
-        if !on {
-            let r = s3.delete_public_access_block().bucket(name).send().await;
-            return gone_ok(
-                r.map(drop)
-                    .map_err(|e| crate::from_sdk("DeletePublicAccessBlock", name, e)),
-            );
-        }
-        let config = PublicAccessBlockConfiguration::builder()
-            .block_public_acls(true)
-            .ignore_public_acls(true)
-            .block_public_policy(true)
-            .restrict_public_buckets(true)
-            .build();
-        s3.put_public_access_block()
-            .bucket(name)
-            .public_access_block_configuration(config)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("PutPublicAccessBlock", name, e))?;
-        Ok(())
-    }
-
-    /// Whether versioning is on. Some emulators answer with an XML root the SDK refuses to parse
-    /// (`GetBucketVersioningResponse`); the status is then read from the raw answer.
-    async fn versioning(aws: &Aws, name: &str) -> Result<bool, CloudError> {
-        match aws.s3().get_bucket_versioning().bucket(name).send().await {
-            Ok(out) => Ok(out.status() == Some(&BucketVersioningStatus::Enabled)),
-            Err(SdkError::ServiceError(se))
-                if se.err().code().is_none() && se.raw().status().is_success() =>
-            {
-                let body = se
-                    .raw()
-                    .body()
-                    .bytes()
-                    .map(String::from_utf8_lossy)
-                    .unwrap_or_default();
-                Ok(body.contains("<Status>Enabled</Status>"))
-            }
-            Err(e) => Err(crate::from_sdk("GetBucketVersioning", name, e)),
-        }
-    }
-
-    /// Reads one bucket's configuration; `None` when it is another stack's.
-    async fn observe(aws: &Aws, stack: &str, name: &str) -> Result<Option<Observed>, CloudError> {
-        let all = Self::get_tags(aws, name).await?;
-        let (address, user_tags) = match owner(stack, &all) {
-            Owner::Ours(address, user_tags) => (Some(address), user_tags),
-            Owner::Untagged(user_tags) => (None, user_tags),
-            Owner::Other => return Ok(None),
-        };
-        let s3 = aws.s3();
-        let versioning = Self::versioning(aws, name).await?;
-        let encryption = s3.get_bucket_encryption().bucket(name).send().await;
-        let encryption =
-            absent_ok(encryption.map_err(|e| crate::from_sdk("GetBucketEncryption", name, e)))?;
-        let algorithm = encryption.as_ref().and_then(|o| {
-            let rule = o.server_side_encryption_configuration()?.rules().first()?;
-            Some(
-                rule.apply_server_side_encryption_by_default()?
-                    .sse_algorithm()
-                    .as_str()
-                    .to_string(),
-            )
-        });
-        let pab = s3.get_public_access_block().bucket(name).send().await;
-        let pab = absent_ok(pab.map_err(|e| crate::from_sdk("GetPublicAccessBlock", name, e)))?;
-        let blocked = pab
-            .as_ref()
-            .and_then(|o| o.public_access_block_configuration())
-            .is_some_and(|c| {
-                [
-                    c.block_public_acls(),
-                    c.ignore_public_acls(),
-                    c.block_public_policy(),
-                    c.restrict_public_buckets(),
-                ]
-                .iter()
-                .all(|f| *f == Some(true))
-            });
-        let mut p = Props::new();
-        p.insert("bucket".into(), json!(name));
-        p.insert(
-            "force_destroy".into(),
-            json!(all.get(FORCE_DESTROY_TAG).is_some_and(|v| v == "true")),
-        );
-        p.insert("versioning".into(), json!(versioning));
-        if let Some(a) = algorithm {
-            p.insert("sse_algorithm".into(), json!(a));
-        }
-        p.insert("block_public_access".into(), json!(blocked));
-        p.insert("tags".into(), user_tags);
-        Ok(Some(Observed {
-            address,
-            id: name.to_string(),
-            natural_key: Some(name.to_string()),
-            props: p,
-            attrs: Self::attrs(name),
-        }))
-    }
-
-    fn attrs(name: &str) -> Props {
-        [
-            ("id", json!(name)),
-            ("arn", json!(format!("arn:aws:s3:::{name}"))),
-            ("bucket", json!(name)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-    }
-
-    /// Deletes every object version and delete marker, a page at a time.
-    async fn empty(aws: &Aws, name: &str) -> Result<(), CloudError> {
-        let s3 = aws.s3();
-        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
-        loop {
-            let page = s3
-                .list_object_versions()
-                .bucket(name)
-                .set_key_marker(key_marker.clone())
-                .set_version_id_marker(version_marker.clone())
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("ListObjectVersions", name, e))?;
-            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
-            let markers = page
-                .delete_markers()
-                .iter()
-                .map(|m| (m.key(), m.version_id()));
-            let ids = versions
-                .chain(markers)
-                .filter_map(|(k, v)| {
-                    Some(
-                        ObjectIdentifier::builder()
-                            .key(k?)
-                            .set_version_id(v.map(String::from))
-                            .build(),
-                    )
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| build_error("DeleteObjects", name, e))?;
-            for chunk in ids.chunks(DELETE_BATCH) {
-                let delete = Delete::builder()
-                    .set_objects(Some(chunk.to_vec()))
-                    .quiet(true)
-                    .build()
-                    .map_err(|e| build_error("DeleteObjects", name, e))?;
-                let out = s3
-                    .delete_objects()
-                    .bucket(name)
-                    .delete(delete)
-                    .send()
-                    .await
-                    .map_err(|e| crate::from_sdk("DeleteObjects", name, e))?;
-                if let Some(err) = out.errors().first() {
-                    let code = err.code().unwrap_or("Unknown");
-                    return Err(CloudError::new(
-                        "DeleteObjects",
-                        name,
-                        CloudErrorKind::Service(code.into()),
-                        format!(
-                            "{code}: could not delete `{}`: {}",
-                            err.key().unwrap_or_default(),
-                            err.message().unwrap_or_default()
-                        ),
-                    ));
-                }
-            }
-            if page.is_truncated() != Some(true) {
-                return Ok(());
-            }
-            key_marker = page.next_key_marker().map(String::from);
-            version_marker = page.next_version_id_marker().map(String::from);
-        }
+        key_marker = page.next_key_marker().map(String::from);
+        version_marker = page.next_version_id_marker().map(String::from);
     }
 }
 
 #[async_trait]
-impl Resource for Bucket {
-    fn kind(&self) -> &'static str {
-        "s3.bucket"
-    }
+impl Description for Bucket {
+    type Props = BucketProps;
+    type Item = BucketItem;
 
-    fn doc(&self) -> &'static str {
-        "An S3 bucket with versioning, default encryption and public access blocked by default. Attributes: `id`, `arn`, `bucket`."
-    }
-
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn", "bucket"]
-    }
-
-    fn taggable(&self) -> bool {
-        false
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        let name = props.get("bucket")?;
-        if token::is_unknown(name) {
-            return None;
-        }
+    const KIND: &'static str = "s3.bucket";
+    const SUMMARY: &'static str =
+        "An S3 bucket with versioning, default encryption and public access blocked by default.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<BucketItem>] = &[
+        Attr::new("id", |_, b| json!(b.0.bucket)),
+        Attr::new("arn", |_, b| json!(format!("arn:aws:s3:::{}", b.0.bucket))),
+        Attr::new("bucket", |_, b| json!(b.0.bucket)),
+    ];
+    const IDENTITY: Identity = Identity::Named(&S3Tags, |p| {
+        let name = p.get("bucket").filter(|n| !token::is_unknown(n))?;
         name.as_str().map(String::from)
-    }
+    });
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         props
@@ -435,162 +354,123 @@ impl Resource for Bucket {
             .map_or(Ok(()), check_name)
     }
 
-    async fn read_all(
+    fn id(&self, b: &BucketItem) -> String {
+        b.0.bucket.clone()
+    }
+
+    fn tags(&self, b: &BucketItem) -> Vec<(String, String)> {
+        b.1.clone()
+    }
+
+    async fn list(
         &self,
-        cx: &Context,
+        aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
+    ) -> Result<Vec<BucketItem>, CloudError> {
         // Buckets are only found by name; with no names to look for there is nothing to read.
         if hints.natural_keys.is_empty() {
             return Ok(Vec::new());
         }
-        let out = aws
-            .s3()
-            .list_buckets()
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("ListBuckets", stack, e))?;
-        let mut found = Vec::new();
+        let out = aws.s3().list_buckets().send().await;
+        let out = out.map_err(sdk("ListBuckets", stack))?;
+        let mut found_ = Vec::new();
         for b in out.buckets() {
-            let Some(name) = b.name() else { continue };
             // A bucket of another region answers every configuration read with a redirect.
-            if !hints.natural_keys.contains(name)
-                || b.bucket_region().is_some_and(|r| r != aws.region())
+            if let Some(name) = b.name()
+                && hints.natural_keys.contains(name)
+                && b.bucket_region().is_none_or(|r| r == aws.region())
             {
-                continue;
-            }
-            match Self::observe(aws, stack, name).await {
-                Ok(Some(o)) => found.push(o),
-                Ok(None) => {}
-                // Listed a moment ago and deleted since: it is not there.
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
+                // Not found: listed a moment ago and deleted since.
+                found_.extend(found(read(aws, name).await)?);
             }
         }
-        Ok(found)
+        Ok(found_)
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
-        let name = p.get("bucket").and_then(Value::as_str).unwrap_or_default();
-        let s3 = aws.s3();
+    async fn props(&self, _aws: &Aws, b: &BucketItem) -> Result<BucketProps, CloudError> {
+        Ok(b.0.clone())
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &BucketProps,
+        tags: &[(String, String)],
+    ) -> Result<BucketItem, CloudError> {
         // us-east-1 is the one region that must not be named as a location.
         let location = (aws.region() != "us-east-1").then(|| {
             CreateBucketConfiguration::builder()
                 .location_constraint(BucketLocationConstraint::from(aws.region()))
                 .build()
         });
-        let created = s3
-            .create_bucket()
-            .bucket(name)
-            .set_create_bucket_configuration(location)
-            .send()
-            .await;
-        match created.map_err(|e| crate::from_sdk("CreateBucket", req.address, e)) {
-            Ok(_) => {}
+        let call = aws.s3().create_bucket().bucket(&p.bucket);
+        let created = call.set_create_bucket_configuration(location).send().await;
+        match created.map_err(sdk("CreateBucket", address)) {
             // Ours already, from a create interrupted before its tags were set: finish it.
-            Err(e) if e.kind == CloudErrorKind::Service("BucketAlreadyOwnedByYou".into()) => {}
-            Err(e) => return Err(e),
+            Err(e) if !e.is("BucketAlreadyOwnedByYou") => return Err(e),
+            _ => {}
         }
         // Tag first, so a crash from here on leaves a bucket that the next read recognises as ours.
-        Self::put_tags(aws, name, &with_force_destroy(req.tags.clone(), p)).await?;
-        let flag = |k: &str, default: bool| p.get(k).and_then(Value::as_bool).unwrap_or(default);
-        Self::set_public_access_block(aws, name, flag("block_public_access", true)).await?;
-        let algorithm = p
-            .get("sse_algorithm")
-            .and_then(Value::as_str)
-            .unwrap_or("AES256");
-        Self::set_encryption(aws, name, algorithm).await?;
-        if flag("versioning", false) {
-            Self::set_versioning(aws, name, true).await?;
+        let tags = with_force_destroy(tags, p.force_destroy);
+        put_tags(aws, &p.bucket, &tags).await?;
+        let blocked = p.block_public_access.unwrap_or(true);
+        set_public_access_block(aws, &p.bucket, blocked).await?;
+        let algorithm = p.sse_algorithm.clone().unwrap_or_else(|| "AES256".into());
+        set_encryption(aws, &p.bucket, &algorithm).await?;
+        let versioning = p.versioning.unwrap_or(false);
+        if versioning {
+            set_versioning(aws, &p.bucket, true).await?;
         }
-        let mut props = Props::new();
-        props.insert("bucket".into(), json!(name));
-        props.insert("force_destroy".into(), json!(flag("force_destroy", false)));
-        props.insert("versioning".into(), json!(flag("versioning", false)));
-        props.insert("sse_algorithm".into(), json!(algorithm));
-        props.insert(
-            "block_public_access".into(),
-            json!(flag("block_public_access", true)),
-        );
-        props.insert(
-            "tags".into(),
-            Value::Object(
-                tags::user_tags(p)
-                    .into_iter()
-                    .map(|(k, v)| (k, json!(v)))
-                    .collect(),
-            ),
-        );
-        Ok(Observed {
-            address: Some(req.address.clone()),
-            id: name.to_string(),
-            natural_key: Some(name.to_string()),
-            props,
-            attrs: Self::attrs(name),
-        })
+        let props = BucketProps {
+            bucket: p.bucket.clone(),
+            force_destroy: Some(p.force_destroy == Some(true)),
+            versioning: Some(versioning),
+            sse_algorithm: Some(algorithm),
+            block_public_access: Some(blocked),
+        };
+        Ok((props, tags))
     }
 
     async fn update(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let name = current.id.as_str();
-        let flag =
-            |k: &str, default: bool| desired.get(k).and_then(Value::as_bool).unwrap_or(default);
-        let has = |f: &str| changed.iter().any(|c| c == f);
-        if has("versioning") {
-            Self::set_versioning(aws, name, flag("versioning", false)).await?;
+        aws: &Aws,
+        name: &str,
+        field: &str,
+        _current: &BucketProps,
+        desired: &BucketProps,
+    ) -> Result<(), CloudError> {
+        match field {
+            "versioning" => set_versioning(aws, name, desired.versioning.unwrap_or(false)).await,
+            "sse_algorithm" => {
+                let algorithm = desired.sse_algorithm.as_deref().unwrap_or("AES256");
+                set_encryption(aws, name, algorithm).await
+            }
+            "block_public_access" => {
+                set_public_access_block(aws, name, desired.block_public_access.unwrap_or(true))
+                    .await
+            }
+            "force_destroy" => {
+                let all = with_force_destroy(&get_tags(aws, name).await?, desired.force_destroy);
+                put_tags(aws, name, &all).await
+            }
+            _ => Ok(()),
         }
-        if has("sse_algorithm") {
-            Self::set_encryption(
-                aws,
-                name,
-                desired
-                    .get("sse_algorithm")
-                    .and_then(Value::as_str)
-                    .unwrap_or("AES256"),
-            )
-            .await?;
-        }
-        if has("block_public_access") {
-            Self::set_public_access_block(aws, name, flag("block_public_access", true)).await?;
-        }
-        if has("tags") || has("force_destroy") {
-            // PutBucketTagging replaces the whole set; the applier's desired tags carry the ownership tags.
-            let full: Vec<(String, String)> = tags::user_tags(desired).into_iter().collect();
-            Self::put_tags(aws, name, &with_force_destroy(full, desired)).await?;
-        }
-        Ok(current.updated(desired, changed))
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        let name = current.id.as_str();
-        if current.props.get("force_destroy").and_then(Value::as_bool) == Some(true) {
-            gone_ok(Self::empty(aws, name).await)?;
+    async fn delete(&self, aws: &Aws, name: &str, current: &BucketProps) -> Result<(), CloudError> {
+        if current.force_destroy == Some(true) {
+            gone_ok(empty(aws, name).await)?;
         }
         let deleted = aws.s3().delete_bucket().bucket(name).send().await;
-        match gone_ok(
-            deleted
-                .map(drop)
-                .map_err(|e| crate::from_sdk("DeleteBucket", name, e)),
-        ) {
-            Err(e) if e.kind == CloudErrorKind::Service("BucketNotEmpty".into()) => {
-                Err(CloudError::new(
-                    "DeleteBucket",
-                    name,
-                    e.kind,
-                    "the bucket is not empty; set `force_destroy: true` (and apply) to have eprun empty it first",
-                ))
-            }
+        match deleted.map(drop).map_err(sdk("DeleteBucket", name)) {
+            Err(e) if e.is("BucketNotEmpty") => Err(CloudError::new(
+                "DeleteBucket",
+                name,
+                e.kind,
+                "the bucket is not empty; set `force_destroy: true` (and apply) to have eprun empty it first",
+            )),
             other => other,
         }
     }
@@ -599,7 +479,13 @@ impl Resource for Bucket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ADDRESS_TAG;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::Resource;
+    use crate::tags::{Owner, owner};
+    use crate::{ADDRESS_TAG, STACK_TAG};
+    use aws_sdk_s3::Client;
+    use aws_smithy_mocks::mock;
+    use std::collections::BTreeMap;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -615,7 +501,7 @@ mod tests {
             .unwrap()
             .clone();
         assert_eq!(
-            Bucket.natural_key(&p).as_deref(),
+            BUCKET.natural_key(&p).as_deref(),
             Some("examplepay-flow-logs")
         );
         let account = token::marker(&"sts.caller.me".parse().unwrap(), "account_id");
@@ -623,7 +509,7 @@ mod tests {
             .as_object()
             .unwrap()
             .clone();
-        assert_eq!(Bucket.natural_key(&p), None);
+        assert_eq!(BUCKET.natural_key(&p), None);
     }
 
     #[test]
@@ -657,14 +543,14 @@ mod tests {
             (FORCE_DESTROY_TAG, "true"),
         ]);
         assert_eq!(
-            owner("s", &ours),
+            owner("s", ours),
             Owner::Ours("s3.bucket.logs".parse().unwrap(), json!({"team": "x"}))
         );
-        assert_eq!(owner("s", &map(&[])), Owner::Untagged(json!({})));
+        assert_eq!(owner("s", map(&[])), Owner::Untagged(json!({})));
         assert_eq!(
             owner(
                 "s",
-                &map(&[(STACK_TAG, "other"), (ADDRESS_TAG, "s3.bucket.logs")])
+                map(&[(STACK_TAG, "other"), (ADDRESS_TAG, "s3.bucket.logs")])
             ),
             Owner::Other
         );
@@ -679,13 +565,56 @@ mod tests {
             (FORCE_DESTROY_TAG.to_string(), "true".to_string()),
         ];
         assert!(
-            with_force_destroy(base.clone(), &on)
+            with_force_destroy(&base, on.get("force_destroy").and_then(Value::as_bool))
                 .contains(&(FORCE_DESTROY_TAG.into(), "true".into()))
         );
         assert!(
-            !with_force_destroy(base, &off)
+            !with_force_destroy(&base, off.get("force_destroy").and_then(Value::as_bool))
                 .iter()
                 .any(|(k, _)| k == FORCE_DESTROY_TAG)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_created_bucket_reads_back_as_declared() {
+        use aws_sdk_s3::operation as op;
+        let create = mock!(Client::create_bucket)
+            .then_output(|| op::create_bucket::CreateBucketOutput::builder().build());
+        let tagging = mock!(Client::put_bucket_tagging)
+            .match_requests(|r| {
+                let set = r.tagging().map(|t| t.tag_set()).unwrap_or_default();
+                set.iter()
+                    .any(|t| t.key() == FORCE_DESTROY_TAG && t.value() == "true")
+                    && set
+                        .iter()
+                        .any(|t| t.key() == STACK_TAG && t.value() == "test")
+            })
+            .then_output(|| op::put_bucket_tagging::PutBucketTaggingOutput::builder().build());
+        let pab = mock!(Client::put_public_access_block).then_output(|| {
+            op::put_public_access_block::PutPublicAccessBlockOutput::builder().build()
+        });
+        let sse = mock!(Client::put_bucket_encryption).then_output(|| {
+            op::put_bucket_encryption::PutBucketEncryptionOutput::builder().build()
+        });
+        let versioning = mock!(Client::put_bucket_versioning).then_output(|| {
+            op::put_bucket_versioning::PutBucketVersioningOutput::builder().build()
+        });
+        let aws = Aws::mocked(&[&create, &tagging, &pab, &sse, &versioning]);
+        let (observed, changes) = round_trip(
+            &BUCKET,
+            &aws,
+            "s3.bucket.logs",
+            json!({"bucket": "examplepay-logs", "force_destroy": true, "versioning": true, "tags": {"team": "platform"}}),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "examplepay-logs");
+        assert_eq!(observed.natural_key.as_deref(), Some("examplepay-logs"));
+        assert_eq!(observed.attrs["arn"], "arn:aws:s3:::examplepay-logs");
+        assert_eq!((tagging.num_calls(), versioning.num_calls()), (1, 1));
+        assert_eq!(
+            BUCKET.doc(),
+            "An S3 bucket with versioning, default encryption and public access blocked by default. Attributes: `id`, `arn`, `bucket`."
         );
     }
 }

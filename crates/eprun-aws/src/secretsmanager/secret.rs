@@ -5,22 +5,27 @@
 //! carry. `recovery_window_in_days` only matters to delete; it rides along as an `eprun:` tag so a
 //! read (and a delete after a lost state) knows it.
 
-use crate::context::Context;
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
-use crate::schema::{self, Field, Kind, TAGS};
+use crate::adapter::{Adapter, Attr, Description, Identity, Tagger, found, to_props};
+use crate::address::Address;
+use crate::resource::{DeclaredProps, Observed, Props, ReadHints, Resource};
+use crate::schema::{Field, Kind, TAGS};
 use crate::token;
-use crate::{ADDRESS_TAG, Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, tags, wait_until};
+use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, sdk, tags, wait_until};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::{
     Filter, FilterNameStringType, ReplicaRegionType, StatusType, Tag,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A Secrets Manager secret, without its value.
 pub struct Secret;
+
+/// The `secretsmanager.secret` resource type.
+pub static SECRET: Adapter<Secret> = Adapter::new(Secret);
 
 /// The key Secrets Manager uses when none is named.
 const DEFAULT_KEY: &str = "alias/aws/secretsmanager";
@@ -74,18 +79,13 @@ const SCHEMA: &[Field] = &[
 
 /// Checks what Secrets Manager would refuse, before any call.
 fn check(props: &Props) -> Result<(), String> {
-    if let Some(name) = props
-        .get("name")
-        .filter(|v| !token::is_unknown(v))
-        .and_then(Value::as_str)
-    {
+    let name = props.get("name").filter(|v| !token::is_unknown(v));
+    if let Some(name) = name.and_then(Value::as_str) {
         if name.is_empty() || name.len() > 512 {
             return Err("property `name` must be 1 to 512 characters".into());
         }
-        if let Some(c) = name
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || "/_+=.@-".contains(*c)))
-        {
+        let bad = |c: &char| !(c.is_ascii_alphanumeric() || "/_+=.@-".contains(*c));
+        if let Some(c) = name.chars().find(bad) {
             return Err(format!(
                 "property `name`: `{name}` contains `{c}`; names use letters, digits and /_+=.@-"
             ));
@@ -97,43 +97,45 @@ fn check(props: &Props) -> Result<(), String> {
             "property `recovery_window_in_days`: {w} is not 0 (delete at once) or 7–30"
         ));
     }
-    if let Some(replicas) = props.get("replica").and_then(Value::as_array) {
-        let mut seen = std::collections::BTreeSet::new();
-        for r in replicas
-            .iter()
-            .filter_map(|r| r.get("region"))
-            .filter_map(Value::as_str)
-        {
-            if !seen.insert(r) {
-                return Err(format!("property `replica`: region `{r}` is named twice"));
-            }
+    let replicas = props.get("replica").and_then(Value::as_array);
+    let mut seen = std::collections::BTreeSet::new();
+    for r in replicas
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["region"].as_str())
+    {
+        if !seen.insert(r) {
+            return Err(format!("property `replica`: region `{r}` is named twice"));
         }
     }
     Ok(())
 }
 
-/// The replicas a props map declares, by region, with their keys (defaults filled in).
-fn replicas(p: &Props) -> BTreeMap<String, String> {
-    let normalized = schema::normalize(
-        &Kind::ObjectSet(REPLICA),
-        p.get("replica").unwrap_or(&json!([])),
-    );
-    normalized
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|r| {
-                    let region = r.get("region")?.as_str()?;
-                    let key = r
-                        .get("kms_key_id")
-                        .and_then(Value::as_str)
-                        .unwrap_or(DEFAULT_KEY);
-                    Some((region.to_string(), key.to_string()))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// The props of a secret.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SecretProps {
+    name: String,
+    description: Option<String>,
+    kms_key_id: Option<String>,
+    replica: Option<Vec<Replica>>,
+    recovery_window_in_days: Option<i64>,
+}
+
+/// A read-only replica in another region.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Replica {
+    region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kms_key_id: Option<String>,
+}
+
+/// The replicas declared, by region, with their keys (the default filled in).
+fn replicas(declared: &[Replica]) -> BTreeMap<String, String> {
+    let key = |r: &Replica| r.kms_key_id.clone().unwrap_or_else(|| DEFAULT_KEY.into());
+    declared
+        .iter()
+        .map(|r| (r.region.clone(), key(r)))
+        .collect()
 }
 
 /// Replica regions to remove and replicas to add to go from `current` to `desired`; a replica whose
@@ -167,466 +169,422 @@ fn replica_types(add: &[(String, String)]) -> Vec<ReplicaRegionType> {
         .collect()
 }
 
+/// (key, value) pairs as Secrets Manager tags.
 fn sm_tags(pairs: &[(String, String)]) -> Vec<Tag> {
-    pairs
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    let tag = |(k, v): &(String, String)| Tag::builder().key(k).value(v).build();
+    pairs.iter().map(tag).collect()
 }
 
-/// The full create-time tag set: ownership and user tags, plus the recovery window when declared.
-fn create_tags(req: &CreateRequest<'_>) -> Vec<(String, String)> {
-    let mut t = req.tags.clone();
-    if let Some(w) = req
-        .props
-        .get("recovery_window_in_days")
-        .and_then(Value::as_i64)
-    {
-        t.push((RECOVERY_TAG.into(), w.to_string()));
-    }
-    t
+/// The tags of a secret as (key, value) pairs.
+fn pairs(s: &DescribeSecretOutput) -> Vec<(String, String)> {
+    let pair = |t: &Tag| {
+        (
+            t.key().unwrap_or_default().into(),
+            t.value().unwrap_or_default().into(),
+        )
+    };
+    s.tags().iter().map(pair).collect()
 }
 
-/// A secret as read, in the declared shape; `None` when it is not this stack's.
-fn observe(stack: &str, s: &DescribeSecretOutput) -> Option<Observed> {
-    let all: Vec<(String, String)> = s
-        .tags()
-        .iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    let recovery = all
-        .iter()
-        .find(|(k, _)| k == RECOVERY_TAG)
-        .and_then(|(_, v)| v.parse::<i64>().ok());
-    let (address, user_tags) = tags::split_owned(stack, all)?;
-    let arn = s.arn().unwrap_or_default().to_string();
-    let name = s.name().unwrap_or_default().to_string();
-    let mut p = Props::new();
-    p.insert("name".into(), json!(name));
-    p.insert(
-        "description".into(),
-        json!(s.description().unwrap_or_default()),
-    );
-    if let Some(k) = s.kms_key_id() {
-        p.insert("kms_key_id".into(), json!(k));
-    }
-    // A replication that failed left no replica behind: showing it as missing makes the plan
-    // re-add it instead of reporting a healthy secret.
-    let replica: Vec<Value> = s
-        .replication_status()
-        .iter()
-        .filter(|r| r.status() != Some(&StatusType::Failed))
-        .filter_map(|r| {
-            let mut m = serde_json::Map::new();
-            m.insert("region".into(), json!(r.region()?));
-            if let Some(k) = r.kms_key_id() {
-                m.insert("kms_key_id".into(), json!(k));
-            }
-            Some(Value::Object(m))
-        })
-        .collect();
-    p.insert("replica".into(), Value::Array(replica));
-    if let Some(w) = recovery {
-        p.insert("recovery_window_in_days".into(), json!(w));
-    }
-    p.insert("tags".into(), user_tags);
-    Some(Observed {
-        address: Some(address),
-        id: arn.clone(),
-        natural_key: Some(name.clone()),
-        props: p,
-        attrs: [
-            ("id", json!(arn)),
-            ("arn", json!(arn)),
-            ("name", json!(name)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect(),
-    })
-}
+/// Secrets Manager's tagger: TagResource and UntagResource on the secret's ARN.
+pub struct SmTags;
 
-impl Secret {
-    async fn describe(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>, CloudError> {
-        match aws
-            .secretsmanager()
-            .describe_secret()
-            .secret_id(id)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("DescribeSecret", id, e))
-        {
-            Ok(o) => Ok(Some(o)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Waits until every replica is in sync; a failed replication is an error with its reason.
-    async fn until_replicated(aws: &Aws, operation: &str, id: &str) -> Result<(), CloudError> {
-        wait_until(operation, id, REPLICATION_TIMEOUT, || async move {
-            let Some(s) = Self::describe(aws, id).await? else {
-                return Ok(WaitState::Failed("the secret is gone".into()));
-            };
-            for r in s.replication_status() {
-                match r.status() {
-                    Some(StatusType::Failed) => {
-                        return Ok(WaitState::Failed(format!(
-                            "replication to {} failed: {}",
-                            r.region().unwrap_or("?"),
-                            r.status_message().unwrap_or("no reason given")
-                        )));
-                    }
-                    Some(StatusType::InSync) | None => {}
-                    Some(other) => {
-                        return Ok(WaitState::Pending(format!(
-                            "replica in {} is {}",
-                            r.region().unwrap_or("?"),
-                            other.as_str()
-                        )));
-                    }
-                }
-            }
-            Ok(WaitState::Ready)
-        })
-        .await
-    }
-
-    async fn remove_replicas(aws: &Aws, id: &str, regions: Vec<String>) -> Result<(), CloudError> {
-        if regions.is_empty() {
-            return Ok(());
-        }
-        aws.secretsmanager()
-            .remove_regions_from_replication()
-            .secret_id(id)
-            .set_remove_replica_regions(Some(regions))
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("RemoveRegionsFromReplication", id, e))?;
-        Ok(())
-    }
-
-    async fn add_replicas(aws: &Aws, id: &str, add: &[(String, String)]) -> Result<(), CloudError> {
-        if add.is_empty() {
-            return Ok(());
-        }
-        // A region whose replication failed is still listed, and must leave before it can be added.
-        let failed: Vec<String> = Self::describe(aws, id)
-            .await?
-            .map(|s| {
-                s.replication_status()
-                    .iter()
-                    .filter(|r| r.status() == Some(&StatusType::Failed))
-                    .filter_map(|r| r.region().map(String::from))
-                    .filter(|r| add.iter().any(|(a, _)| a == r))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Self::remove_replicas(aws, id, failed).await?;
-        aws.secretsmanager()
-            .replicate_secret_to_regions()
-            .secret_id(id)
-            .set_add_replica_regions(Some(replica_types(add)))
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("ReplicateSecretToRegions", id, e))?;
-        Self::until_replicated(aws, "ReplicateSecretToRegions", id).await
-    }
-
-    /// A secret of the declared name that exists already: this stack's own (scheduled for deletion by
-    /// an earlier destroy, or created just before a crash) is restored and adopted; anyone else's is an error.
-    async fn adopt(
+#[async_trait]
+impl Tagger for SmTags {
+    async fn retag(
         &self,
         aws: &Aws,
-        req: &CreateRequest<'_>,
-        cause: CloudError,
-    ) -> Result<Observed, CloudError> {
-        let name = req
-            .props
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let Some(existing) = Self::describe(aws, name).await? else {
-            return Err(cause);
-        };
-        let tag = |k: &str| {
-            existing
-                .tags()
-                .iter()
-                .find(|t| t.key() == Some(k))
-                .and_then(|t| t.value())
-        };
-        if tag(STACK_TAG) != Some(req.stack)
-            || tag(ADDRESS_TAG) != Some(req.address.to_string().as_str())
-        {
-            return Err(CloudError::new(
-                "CreateSecret",
-                req.address,
-                cause.kind,
-                format!(
-                    "a secret named `{name}` already exists and is not this stack's `{}` ({})",
-                    req.address, cause.message
-                ),
-            ));
+        on: &Observed,
+        set: &[(String, String)],
+        remove: &[String],
+    ) -> Result<(), CloudError> {
+        let (sm, id) = (aws.secretsmanager(), on.id.as_str());
+        if !set.is_empty() {
+            let call = sm.tag_resource().secret_id(id).set_tags(Some(sm_tags(set)));
+            call.send().await.map_err(sdk("TagResource", id))?;
         }
-        if existing.deleted_date().is_some() {
-            aws.secretsmanager()
-                .restore_secret()
-                .secret_id(name)
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("RestoreSecret", req.address, e))?;
+        if !remove.is_empty() {
+            let call = sm
+                .untag_resource()
+                .secret_id(id)
+                .set_tag_keys(Some(remove.to_vec()));
+            call.send().await.map_err(sdk("UntagResource", id))?;
         }
-        let restored = Self::describe(aws, name).await?.ok_or(cause)?;
-        let current = observe(req.stack, &restored).ok_or_else(|| {
-            CloudError::new(
-                "CreateSecret",
-                req.address,
-                CloudErrorKind::Service("Tags".into()),
-                "the restored secret lost its ownership tags",
-            )
-        })?;
-        let changed: Vec<String> = crate::planner::diff(self, req.props, &current, &[])
-            .into_iter()
-            .map(|f| f.name)
-            .collect();
-        self.update(&aws.context(), &current, req.props, &changed)
-            .await
+        Ok(())
     }
+}
+
+/// DescribeSecret; `None` when there is no such secret.
+async fn describe(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>, CloudError> {
+    let out = aws
+        .secretsmanager()
+        .describe_secret()
+        .secret_id(id)
+        .send()
+        .await;
+    found(out.map_err(sdk("DescribeSecret", id)))
+}
+
+/// Waits until every replica is in sync; a failed replication is an error with its reason.
+async fn until_replicated(aws: &Aws, operation: &str, id: &str) -> Result<(), CloudError> {
+    wait_until(operation, id, REPLICATION_TIMEOUT, || async move {
+        let Some(s) = describe(aws, id).await? else {
+            return Ok(WaitState::Failed("the secret is gone".into()));
+        };
+        for r in s.replication_status() {
+            match r.status() {
+                Some(StatusType::Failed) => {
+                    return Ok(WaitState::Failed(format!(
+                        "replication to {} failed: {}",
+                        r.region().unwrap_or("?"),
+                        r.status_message().unwrap_or("no reason given")
+                    )));
+                }
+                Some(StatusType::InSync) | None => {}
+                Some(other) => {
+                    return Ok(WaitState::Pending(format!(
+                        "replica in {} is {}",
+                        r.region().unwrap_or("?"),
+                        other.as_str()
+                    )));
+                }
+            }
+        }
+        Ok(WaitState::Ready)
+    })
+    .await
+}
+
+async fn remove_replicas(aws: &Aws, id: &str, regions: Vec<String>) -> Result<(), CloudError> {
+    if regions.is_empty() {
+        return Ok(());
+    }
+    let call = aws
+        .secretsmanager()
+        .remove_regions_from_replication()
+        .secret_id(id);
+    let r = call.set_remove_replica_regions(Some(regions)).send().await;
+    r.map(drop).map_err(sdk("RemoveRegionsFromReplication", id))
+}
+
+async fn add_replicas(aws: &Aws, id: &str, add: &[(String, String)]) -> Result<(), CloudError> {
+    if add.is_empty() {
+        return Ok(());
+    }
+    // A region whose replication failed is still listed, and must leave before it can be added.
+    let failed: Vec<String> = describe(aws, id)
+        .await?
+        .map(|s| {
+            s.replication_status()
+                .iter()
+                .filter(|r| r.status() == Some(&StatusType::Failed))
+                .filter_map(|r| r.region().map(String::from))
+                .filter(|r| add.iter().any(|(a, _)| a == r))
+                .collect()
+        })
+        .unwrap_or_default();
+    remove_replicas(aws, id, failed).await?;
+    let call = aws
+        .secretsmanager()
+        .replicate_secret_to_regions()
+        .secret_id(id);
+    let r = call
+        .set_add_replica_regions(Some(replica_types(add)))
+        .send()
+        .await;
+    r.map_err(sdk("ReplicateSecretToRegions", id))?;
+    until_replicated(aws, "ReplicateSecretToRegions", id).await
+}
+
+/// A secret of the declared name that exists already: this stack's own (scheduled for deletion by
+/// an earlier destroy, or created just before a crash) is restored and adopted; anyone else's is an error.
+async fn adopt(
+    aws: &Aws,
+    address: &Address,
+    p: &SecretProps,
+    tags: &[(String, String)],
+    cause: CloudError,
+) -> Result<DescribeSecretOutput, CloudError> {
+    let name = &p.name;
+    let Some(existing) = describe(aws, name).await? else {
+        return Err(cause);
+    };
+    let stack: String = tags::kept(tags, STACK_TAG).unwrap_or_default();
+    if !tags::split_owned(&stack, pairs(&existing)).is_some_and(|(a, _)| a == *address) {
+        return Err(CloudError::new(
+            "CreateSecret",
+            address,
+            cause.kind,
+            format!(
+                "a secret named `{name}` already exists and is not this stack's `{address}` ({})",
+                cause.message
+            ),
+        ));
+    }
+    if existing.deleted_date().is_some() {
+        let sm = aws.secretsmanager();
+        let r = sm.restore_secret().secret_id(name).send().await;
+        r.map_err(sdk("RestoreSecret", address))?;
+    }
+    let restored = describe(aws, name).await?.ok_or(cause)?;
+    let lost = || {
+        let kind = CloudErrorKind::Service("Tags".into());
+        let why = "the restored secret lost its ownership tags";
+        CloudError::new("CreateSecret", address, kind, why)
+    };
+    let (_, user_tags) = tags::split_owned(&stack, pairs(&restored)).ok_or_else(lost)?;
+    let mut current = Observed {
+        id: restored.arn().unwrap_or(name).to_string(),
+        props: to_props(&Secret.props(aws, &restored).await?),
+        ..Observed::default()
+    };
+    current.props.insert("tags".into(), user_tags);
+    let mut desired = to_props(p);
+    let declared = tags::split_owned(&stack, tags.iter().cloned()).map(|(_, t)| t);
+    desired.insert("tags".into(), declared.unwrap_or_else(|| json!({})));
+    let changed: Vec<String> = crate::planner::diff(&SECRET, &desired, &current, &[])
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    SECRET
+        .update(&aws.context(), &current, &desired, &changed)
+        .await?;
+    describe(aws, &current.id).await?.ok_or_else(lost)
 }
 
 #[async_trait]
-impl Resource for Secret {
-    fn kind(&self) -> &'static str {
-        "secretsmanager.secret"
-    }
+impl Description for Secret {
+    type Props = SecretProps;
+    type Item = DescribeSecretOutput;
 
-    fn doc(&self) -> &'static str {
-        "A Secrets Manager secret: name, key, replicas and tags — never its value. Attributes: `id` (= `arn`), `arn`, `name`."
-    }
-
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn", "name"]
-    }
+    const KIND: &'static str = "secretsmanager.secret";
+    const SUMMARY: &'static str =
+        "A Secrets Manager secret: name, key, replicas and tags — never its value.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<DescribeSecretOutput>] = &[
+        Attr::new("id", |_, s: &DescribeSecretOutput| {
+            json!(s.arn().unwrap_or_default())
+        })
+        .note("= `arn`"),
+        Attr::new("arn", |_, s| json!(s.arn().unwrap_or_default())),
+        Attr::new("name", |_, s| json!(s.name().unwrap_or_default())),
+    ];
+    const IDENTITY: Identity = Identity::Tags(&SmTags);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         check(props)
     }
 
-    async fn read_all(
+    fn id(&self, s: &DescribeSecretOutput) -> String {
+        s.arn().unwrap_or_default().to_string()
+    }
+
+    fn tags(&self, s: &DescribeSecretOutput) -> Vec<(String, String)> {
+        pairs(s)
+    }
+
+    async fn list(
         &self,
-        cx: &Context,
+        aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let by_tag = |key: FilterNameStringType, value: &str| {
-            Filter::builder().key(key).values(value).build()
-        };
-        let mut pages = aws
+    ) -> Result<Vec<DescribeSecretOutput>, CloudError> {
+        let by_tag = |key, value: &str| Filter::builder().key(key).values(value).build();
+        let pages: Vec<_> = aws
             .secretsmanager()
             .list_secrets()
             .filters(by_tag(FilterNameStringType::TagKey, STACK_TAG))
             .filters(by_tag(FilterNameStringType::TagValue, stack))
             .into_paginator()
-            .send();
-        let mut owned = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::from_sdk("ListSecrets", stack, e))?;
-            for s in page.secret_list() {
-                let ours = s
-                    .tags()
-                    .iter()
-                    .any(|t| t.key() == Some(STACK_TAG) && t.value() == Some(stack));
-                // A replica of a secret whose primary lives elsewhere is that secret, not another.
-                let replica = s.primary_region().is_some_and(|r| r != aws.region());
-                if ours && !replica && s.deleted_date().is_none() {
-                    owned.extend(s.arn().map(String::from));
-                }
-            }
-        }
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("ListSecrets", stack))?;
         let mut out = Vec::new();
-        for arn in owned {
-            // Deleted (scheduled) between the two calls: not there any more.
-            let live = Self::describe(aws, &arn)
-                .await?
-                .filter(|s| s.deleted_date().is_none());
-            out.extend(live.and_then(|s| observe(stack, &s)));
+        for s in pages.iter().flat_map(|p| p.secret_list()) {
+            let ours =
+                (s.tags().iter()).any(|t| t.key() == Some(STACK_TAG) && t.value() == Some(stack));
+            // A replica of a secret whose primary lives elsewhere is that secret, not another.
+            let replica = s.primary_region().is_some_and(|r| r != aws.region());
+            if let Some(arn) = s.arn()
+                && ours
+                && !replica
+                && s.deleted_date().is_none()
+            {
+                // Deleted (scheduled) between the two calls: not there any more.
+                let live = describe(aws, arn)
+                    .await?
+                    .filter(|s| s.deleted_date().is_none());
+                out.extend(live);
+            }
         }
         Ok(out)
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
-        let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
-        let opt = |k: &str| {
-            p.get(k)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-        };
-        let add: Vec<(String, String)> = replicas(p).into_iter().collect();
+    async fn props(&self, _aws: &Aws, s: &DescribeSecretOutput) -> Result<SecretProps, CloudError> {
+        // A replication that failed left no replica behind: showing it as missing makes the plan
+        // re-add it instead of reporting a healthy secret.
+        let replica = (s.replication_status().iter())
+            .filter(|r| r.status() != Some(&StatusType::Failed))
+            .filter_map(|r| {
+                let kms_key_id = r.kms_key_id().map(String::from);
+                Some(Replica {
+                    region: r.region()?.to_string(),
+                    kms_key_id,
+                })
+            });
+        Ok(SecretProps {
+            name: s.name().unwrap_or_default().to_string(),
+            description: Some(s.description().unwrap_or_default().to_string()),
+            kms_key_id: s.kms_key_id().map(String::from),
+            replica: Some(replica.collect()),
+            recovery_window_in_days: tags::kept(&pairs(s), RECOVERY_TAG),
+        })
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &SecretProps,
+        tags: &[(String, String)],
+    ) -> Result<DescribeSecretOutput, CloudError> {
+        let add: Vec<(String, String)> = replicas(p.replica.as_deref().unwrap_or_default())
+            .into_iter()
+            .collect();
+        let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
         let created = aws
             .secretsmanager()
             .create_secret()
-            .name(name)
-            .set_description(opt("description"))
-            .set_kms_key_id(opt("kms_key_id").filter(|k| k != DEFAULT_KEY))
+            .name(&p.name)
+            .set_description(nonempty(&p.description))
+            .set_kms_key_id(nonempty(&p.kms_key_id).filter(|k| k != DEFAULT_KEY))
             .set_add_replica_regions((!add.is_empty()).then(|| replica_types(&add)))
-            .set_tags(Some(sm_tags(&create_tags(req))))
+            .set_tags(Some(sm_tags(&tags::keep(
+                tags,
+                RECOVERY_TAG,
+                p.recovery_window_in_days,
+            ))))
             .send()
             .await
-            .map_err(|e| crate::from_sdk("CreateSecret", req.address, e));
+            .map_err(sdk("CreateSecret", address));
         let arn = match created {
-            Ok(out) => out.arn().unwrap_or(name).to_string(),
-            Err(e) if matches!(&e.kind, CloudErrorKind::Service(c) if c == "ResourceExistsException" || c == "InvalidRequestException") =>
-            {
-                return self.adopt(aws, req, e).await;
+            Ok(out) => out.arn().unwrap_or(&p.name).to_string(),
+            Err(e) if e.is("ResourceExistsException") || e.is("InvalidRequestException") => {
+                return adopt(aws, address, p, tags, e).await;
             }
             Err(e) => return Err(e),
         };
         if !add.is_empty() {
-            Self::until_replicated(aws, "CreateSecret", &arn).await?;
+            until_replicated(aws, "CreateSecret", &arn).await?;
         }
-        Self::describe(aws, &arn)
-            .await?
-            .and_then(|s| observe(req.stack, &s))
-            .ok_or_else(|| {
-                CloudError::new(
-                    "CreateSecret",
-                    req.address,
-                    CloudErrorKind::Service("Tags".into()),
-                    "the new secret came back without its ownership tags",
-                )
-            })
+        describe(aws, &arn).await?.ok_or_else(|| {
+            CloudError::new(
+                "CreateSecret",
+                address,
+                CloudErrorKind::Service("Tags".into()),
+                "the new secret came back without its ownership tags",
+            )
+        })
     }
 
-    async fn update(
+    async fn update_fields(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
+        aws: &Aws,
+        on: &Observed,
         changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
+        current: &SecretProps,
+        desired: &SecretProps,
+    ) -> Result<Option<DescribeSecretOutput>, CloudError> {
         let has = |f: &str| changed.iter().any(|c| c == f);
-        let id = current.id.as_str();
-        let sm = aws.secretsmanager();
+        let id = on.id.as_str();
         if has("description") || has("kms_key_id") {
-            let description = has("description").then(|| {
-                desired
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string()
-            });
-            let key = has("kms_key_id").then(|| {
-                desired
-                    .get("kms_key_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or(DEFAULT_KEY)
-                    .to_string()
-            });
-            sm.update_secret()
-                .secret_id(id)
-                .set_description(description)
-                .set_kms_key_id(key)
+            let description = desired.description.clone().unwrap_or_default();
+            let key = desired
+                .kms_key_id
+                .clone()
+                .unwrap_or_else(|| DEFAULT_KEY.into());
+            (aws.secretsmanager().update_secret().secret_id(id))
+                .set_description(has("description").then_some(description))
+                .set_kms_key_id(has("kms_key_id").then_some(key))
                 .send()
                 .await
-                .map_err(|e| crate::from_sdk("UpdateSecret", id, e))?;
+                .map_err(sdk("UpdateSecret", id))?;
         }
         if has("replica") {
-            let (remove, add) = replica_changes(&replicas(&current.props), &replicas(desired));
-            Self::remove_replicas(aws, id, remove).await?;
-            Self::add_replicas(aws, id, &add).await?;
+            let declared = |p: &SecretProps| replicas(p.replica.as_deref().unwrap_or_default());
+            let (remove, add) = replica_changes(&declared(current), &declared(desired));
+            remove_replicas(aws, id, remove).await?;
+            add_replicas(aws, id, &add).await?;
         }
-        if has("tags") || has("recovery_window_in_days") {
-            let (mut set, mut remove) = tags::tag_changes(&current.props, desired);
-            if has("recovery_window_in_days") {
-                match desired
-                    .get("recovery_window_in_days")
-                    .and_then(Value::as_i64)
-                {
-                    Some(w) => set.push((RECOVERY_TAG.into(), w.to_string())),
-                    None => remove.push(RECOVERY_TAG.into()),
-                }
-            }
-            if !set.is_empty() {
-                sm.tag_resource()
-                    .secret_id(id)
-                    .set_tags(Some(sm_tags(&set)))
-                    .send()
-                    .await
-                    .map_err(|e| crate::from_sdk("TagResource", id, e))?;
-            }
-            if !remove.is_empty() {
-                sm.untag_resource()
-                    .secret_id(id)
-                    .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .map_err(|e| crate::from_sdk("UntagResource", id, e))?;
-            }
+        if has("recovery_window_in_days") {
+            let window = desired.recovery_window_in_days;
+            let gone = window.is_none().then(|| RECOVERY_TAG.to_string());
+            let set = tags::keep(&[], RECOVERY_TAG, window);
+            SmTags.retag(aws, on, &set, gone.as_slice()).await?;
         }
-        Ok(current.updated(desired, changed))
+        Ok(None)
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        let id = current.id.as_str();
-        let Some(live) = Self::describe(aws, id).await? else {
+    async fn delete(&self, aws: &Aws, id: &str, current: &SecretProps) -> Result<(), CloudError> {
+        let Some(live) = describe(aws, id)
+            .await?
+            .filter(|s| s.deleted_date().is_none())
+        else {
             return Ok(());
         };
-        if live.deleted_date().is_some() {
-            return Ok(());
-        }
         // A secret with replicas cannot be deleted: the replicas go first.
-        let regions: Vec<String> = live
+        let regions = live
             .replication_status()
             .iter()
-            .filter_map(|r| r.region().map(String::from))
-            .collect();
-        Self::remove_replicas(aws, id, regions).await?;
-        let window = current
-            .props
-            .get("recovery_window_in_days")
-            .and_then(Value::as_i64)
-            .unwrap_or(30);
+            .filter_map(|r| r.region().map(String::from));
+        remove_replicas(aws, id, regions.collect()).await?;
         let call = aws.secretsmanager().delete_secret().secret_id(id);
-        let call = if window == 0 {
-            call.force_delete_without_recovery(true)
-        } else {
-            call.recovery_window_in_days(window)
+        let call = match current.recovery_window_in_days.unwrap_or(30) {
+            0 => call.force_delete_without_recovery(true),
+            window => call.recovery_window_in_days(window),
         };
-        match call
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("DeleteSecret", id, e))
-        {
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-            Ok(_) => Ok(()),
-        }
+        call.send().await.map(drop).map_err(sdk("DeleteSecret", id))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_secretsmanager::types::ReplicationStatusType;
+    use crate::ADDRESS_TAG;
+    use crate::adapter::testing::round_trip;
+    use aws_sdk_secretsmanager::Client;
+    use aws_sdk_secretsmanager::operation::list_secrets::ListSecretsOutput;
+    use aws_sdk_secretsmanager::types::{ReplicationStatusType, SecretListEntry};
+    use aws_smithy_mocks::mock;
 
     fn obj(v: Value) -> Props {
         v.as_object().unwrap().clone()
+    }
+
+    /// The declared replicas of a props map.
+    fn declared(v: Value) -> Vec<Replica> {
+        serde_json::from_value(v["replica"].clone()).unwrap()
+    }
+
+    /// What a read of `stack` makes of the one secret `s` (listed, then described).
+    fn observe(stack: &str, s: &DescribeSecretOutput) -> Option<Observed> {
+        let (listed, described) = (s.clone(), s.clone());
+        let list = mock!(Client::list_secrets).then_output(move || {
+            let entry = SecretListEntry::builder()
+                .set_arn(listed.arn.clone())
+                .set_tags(listed.tags.clone())
+                .build();
+            ListSecretsOutput::builder().secret_list(entry).build()
+        });
+        let describe = mock!(Client::describe_secret).then_output(move || described.clone());
+        let aws = Aws::mocked(&[&list, &describe]);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let found = runtime.block_on(SECRET.read_all(&aws.context(), stack, &ReadHints::default()));
+        found.unwrap().into_iter().next()
     }
 
     #[test]
@@ -651,10 +609,10 @@ mod tests {
 
     #[test]
     fn replica_changes_remove_and_re_add_on_key_change() {
-        let cur = replicas(&obj(
+        let cur = replicas(&declared(
             json!({"replica": [{"region": "eu-west-1"}, {"region": "us-west-2", "kms_key_id": "k1"}]}),
         ));
-        let want = replicas(&obj(
+        let want = replicas(&declared(
             json!({"replica": [{"region": "us-west-2", "kms_key_id": "k2"}, {"region": "ap-southeast-1"}]}),
         ));
         let (remove, add) = replica_changes(&cur, &want);
@@ -706,7 +664,7 @@ mod tests {
         let declared = obj(
             json!({"name": "examplepay/prod/payments-db", "replica": [{"region": "eu-west-1"}], "recovery_window_in_days": 7, "tags": {"Project": "examplepay"}}),
         );
-        assert!(crate::planner::diff(&Secret, &declared, &o, &[]).is_empty());
+        assert!(crate::planner::diff(&SECRET, &declared, &o, &[]).is_empty());
         assert!(observe("prod/eu-west-1", &s).is_none());
     }
 
@@ -745,10 +703,66 @@ mod tests {
         let declared = obj(
             json!({"name": "examplepay/prod/payments-db", "replica": [{"region": "eu-west-1"}, {"region": "us-west-2"}]}),
         );
-        let changed: Vec<String> = crate::planner::diff(&Secret, &declared, &o, &[])
+        let changed: Vec<String> = crate::planner::diff(&SECRET, &declared, &o, &[])
             .into_iter()
             .map(|c| c.name)
             .collect();
         assert_eq!(changed, ["replica"], "the plan re-adds the failed replica");
+    }
+
+    #[tokio::test]
+    async fn a_created_secret_reads_back_as_declared() {
+        use aws_sdk_secretsmanager::operation as op;
+        let arn = "arn:aws:secretsmanager:us-east-1:1:secret:examplepay/prod/payments-db-AbCdEf";
+        let create = mock!(Client::create_secret)
+            .match_requests(|r| {
+                r.secret_string().is_none()
+                    && r.secret_binary().is_none()
+                    && r.tags()
+                        .iter()
+                        .any(|t| t.key() == Some(RECOVERY_TAG) && t.value() == Some("7"))
+            })
+            .then_output(move || {
+                op::create_secret::CreateSecretOutput::builder()
+                    .arn(arn)
+                    .build()
+            });
+        let describe = mock!(Client::describe_secret).then_output(move || {
+            let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+            DescribeSecretOutput::builder()
+                .arn(arn)
+                .name("examplepay/prod/payments-db")
+                .description("the payments database")
+                .tags(tag(STACK_TAG, "test"))
+                .tags(tag(ADDRESS_TAG, "secretsmanager.secret.db"))
+                .tags(tag(RECOVERY_TAG, "7"))
+                .tags(tag("team", "payments"))
+                .build()
+        });
+        let aws = Aws::mocked(&[&create, &describe]);
+        let (observed, changes) = round_trip(
+            &SECRET,
+            &aws,
+            "secretsmanager.secret.db",
+            json!({"name": "examplepay/prod/payments-db", "description": "the payments database", "recovery_window_in_days": 7, "tags": {"team": "payments"}}),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(
+            (observed.id.as_str(), &observed.attrs["arn"]),
+            (arn, &json!(arn))
+        );
+        assert!(
+            observed
+                .props
+                .keys()
+                .all(|k| SCHEMA.iter().any(|f| f.name == k)),
+            "only metadata is read and kept, never a value: {:?}",
+            observed.props
+        );
+        assert_eq!(
+            SECRET.doc(),
+            "A Secrets Manager secret: name, key, replicas and tags — never its value. Attributes: `id` (= `arn`), `arn`, `name`."
+        );
     }
 }
