@@ -95,7 +95,7 @@ impl Resource for KubeObject {
                 Ok(api) => api,
                 // A kind the server does not serve (yet: the stack may declare its CRD) has no
                 // objects; declaring an unknown kind is refused when the script runs.
-                Err(e) if e.kind == CloudErrorKind::Service("UnknownKind".into()) => continue,
+                Err(e) if e.is("UnknownKind") => continue,
                 Err(e) => return Err(e),
             };
             let list = api

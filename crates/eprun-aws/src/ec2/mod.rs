@@ -269,9 +269,10 @@ where
             match attempt.await {
                 Ok(()) => Ok(WaitState::Ready),
                 Err(e) if e.is_not_found() => Ok(WaitState::Ready),
-                Err(e) if e.kind == CloudErrorKind::Service("DependencyViolation".into()) => Ok(
-                    WaitState::Pending(format!("blocked by dependents ({})", e.message)),
-                ),
+                Err(e) if e.is("DependencyViolation") => Ok(WaitState::Pending(format!(
+                    "blocked by dependents ({})",
+                    e.message
+                ))),
                 Err(e) => Err(e),
             }
         }

@@ -18,7 +18,7 @@ use crate::resource::{
 };
 use crate::schema::{self, Field, Kind};
 use crate::token;
-use crate::{Aws, CloudError, CloudErrorKind};
+use crate::{Aws, CloudError};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, TransitGatewayRouteState, TransitGatewayRouteType};
 use serde_json::json;
@@ -311,7 +311,7 @@ impl Resource for TransitGatewayRoute {
         {
             Ok(()) => {}
             // Left by an interrupted run (or by hand): make it what is declared.
-            Err(e) if e.kind == CloudErrorKind::Service("RouteAlreadyExists".into()) => {
+            Err(e) if e.is("RouteAlreadyExists") => {
                 Self::put(
                     aws,
                     "ReplaceTransitGatewayRoute",

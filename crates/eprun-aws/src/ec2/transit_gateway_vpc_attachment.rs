@@ -5,7 +5,7 @@ use super::{list_prop, pairs, props, stack_filter, str_prop, tag_spec, untagged,
 use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind, TAGS};
-use crate::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
+use crate::{Aws, CloudError, WaitState, tags, wait_until};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     ApplianceModeSupportValue, CreateTransitGatewayVpcAttachmentRequestOptions, DnsSupportValue,
@@ -264,10 +264,7 @@ impl Resource for TransitGatewayVpcAttachment {
                 .unwrap_or_default()
                 .to_string(),
             // A transit gateway takes one attachment per VPC: one left untagged by an interrupted run is ours.
-            Err(e)
-                if e.kind
-                    == CloudErrorKind::Service("DuplicateTransitGatewayAttachment".into()) =>
-            {
+            Err(e) if e.is("DuplicateTransitGatewayAttachment") => {
                 Self::untagged_duplicate(aws, req, e).await?
             }
             Err(e) => return Err(e),

@@ -491,10 +491,7 @@ mod tests {
             };
             match ADDON.create(&aws.context(), &req).await {
                 Ok(o) => assert!(adopted && o.address == Some(addr.clone()), "{stack}: {o:?}"),
-                Err(e) => assert!(
-                    !adopted && e.kind == CloudErrorKind::Service("ResourceInUseException".into()),
-                    "{stack}: {e}"
-                ),
+                Err(e) => assert!(!adopted && e.is("ResourceInUseException"), "{stack}: {e}"),
             }
         }
     }

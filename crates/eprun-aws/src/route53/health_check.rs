@@ -445,7 +445,7 @@ impl Resource for HealthCheck {
                 match out.map_err(|e| crate::from_sdk("DeleteHealthCheck", id, e)) {
                     Ok(_) => Ok(WaitState::Ready),
                     Err(e) if e.is_not_found() => Ok(WaitState::Ready),
-                    Err(e) if e.kind == CloudErrorKind::Service("HealthCheckInUse".into()) => {
+                    Err(e) if e.is("HealthCheckInUse") => {
                         Ok(WaitState::Pending("still used by a record".into()))
                     }
                     Err(e) => Err(e),

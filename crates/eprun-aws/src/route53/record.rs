@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind};
 use crate::token;
-use crate::{Aws, CloudError, CloudErrorKind};
+use crate::{Aws, CloudError};
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet,
@@ -441,12 +441,7 @@ impl Resource for Record {
         let aws = &Aws::of(cx)?;
         // A DELETE must repeat the record exactly as it is.
         match Self::change(aws, ChangeAction::Delete, &current.props, &current.id).await {
-            Err(e)
-                if e.kind == CloudErrorKind::Service("InvalidChangeBatch".into())
-                    && e.message.contains("not found") =>
-            {
-                Ok(())
-            }
+            Err(e) if e.is("InvalidChangeBatch") && e.message.contains("not found") => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             other => other,
         }

@@ -366,14 +366,12 @@ impl Resource for Zone {
                 .await
             }
             Err(e) if e.is_not_found() => Ok(()),
-            Err(e) if e.kind == CloudErrorKind::Service("HostedZoneNotEmpty".into()) => {
-                Err(CloudError::new(
-                    "DeleteHostedZone",
-                    id,
-                    e.kind,
-                    "the zone still has records; delete the stacks whose records live in it first, or set `force_destroy: true` (and apply) to have eprun delete them",
-                ))
-            }
+            Err(e) if e.is("HostedZoneNotEmpty") => Err(CloudError::new(
+                "DeleteHostedZone",
+                id,
+                e.kind,
+                "the zone still has records; delete the stacks whose records live in it first, or set `force_destroy: true` (and apply) to have eprun delete them",
+            )),
             Err(e) => Err(e),
         }
     }

@@ -2,7 +2,7 @@
 
 use super::{check_keys, empty_answer, invalid, opt_bool, opt_date, opt_int, opt_str};
 use crate::mutation::Mutations;
-use crate::{ADDRESS_TAG, CloudError, CloudErrorKind};
+use crate::{ADDRESS_TAG, CloudError};
 use aws_sdk_route53::types::{HealthCheck, TagResourceType};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -268,16 +268,13 @@ pub async fn update_health_check(
                 let tags = tags_of_one(r53, id).await?;
                 return Ok(health_check_map(&updated, &tags));
             }
-            Err(e)
-                if e.kind == CloudErrorKind::Service("HealthCheckVersionMismatch".into())
-                    && attempt < VERSION_ATTEMPTS =>
-            {
+            Err(e) if e.is("HealthCheckVersionMismatch") && attempt < VERSION_ATTEMPTS => {
                 tracing::info!(
                     "health check {id} changed while updating it (version {version}); reading it again"
                 );
             }
             Err(mut e) => {
-                if e.kind == CloudErrorKind::Service("HealthCheckVersionMismatch".into()) {
+                if e.is("HealthCheckVersionMismatch") {
                     e.message = format!(
                         "{} (someone else keeps changing the health check; tried {attempt} times)",
                         e.message
