@@ -394,6 +394,21 @@ pub fn found<T>(result: Result<T, CloudError>) -> Result<Option<T>, CloudError> 
     }
 }
 
+/// The string values of `fields` in `props`, or `None` while one is unset or still a token: the
+/// parts of a natural key, known only once every part is.
+pub fn known<'a, const N: usize>(props: &'a Props, fields: [&str; N]) -> Option<[&'a str; N]> {
+    let values = fields.map(|f| {
+        props
+            .get(f)
+            .filter(|v| !crate::token::is_unknown(v))
+            .and_then(Value::as_str)
+    });
+    values
+        .iter()
+        .all(Option::is_some)
+        .then(|| values.map(Option::unwrap_or_default))
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! The round trip every described type is tested with.

@@ -21,9 +21,9 @@ pub mod vpc_endpoint;
 pub(crate) mod prelude {
     pub(crate) use super::{
         Ec2Tags, Wait, arn, describe, first, owned_route_tables, pairs, retry_dependency, settle,
-        stack_filter, str_prop, tags_at_create, untagged, visible,
+        stack_filter, str_prop, table_parts, tags_at_create, untagged, visible,
     };
-    pub(crate) use crate::adapter::{Adapter, Attr, Description, Identity};
+    pub(crate) use crate::adapter::{Adapter, Attr, Description, Identity, known};
     pub(crate) use crate::address::Address;
     pub(crate) use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
     pub(crate) use crate::schema::{Field, Kind, TAGS};
@@ -247,6 +247,26 @@ pub async fn owned_route_tables(aws: &Aws, stack: &str) -> Result<Vec<RouteTable
     let mut tables = describe!(aws.describe_route_tables().filters(f), stack)?;
     tables.retain(|t| tags::split_owned(stack, pairs(t.tags())).is_some());
     Ok(tables)
+}
+
+/// Every part (route, association) of the stack's route tables that `keep` takes, each with its
+/// table's id: the parts are untaggable and belong to the stack through their table.
+pub async fn table_parts<T: Clone>(
+    aws: &Aws,
+    stack: &str,
+    parts: fn(&RouteTable) -> &[T],
+    keep: fn(&T) -> bool,
+) -> Result<Vec<(String, T)>, CloudError> {
+    let tables = owned_route_tables(aws, stack).await?;
+    let of = |t: &RouteTable| {
+        let id = t.route_table_id().unwrap_or_default().to_string();
+        parts(t)
+            .iter()
+            .filter(|p| keep(p))
+            .map(move |p| (id.clone(), p.clone()))
+            .collect::<Vec<_>>()
+    };
+    Ok(tables.iter().flat_map(of).collect())
 }
 
 /// How long a delete keeps retrying while AWS still sees dependents that are on their way out.

@@ -1,19 +1,14 @@
 //! `aws::ec2::route`: one route of a route table (untaggable, found by table and destination).
 
-use super::{owned_route_tables, props, str_prop};
-use crate::context::Context;
-use crate::resource::{
-    CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
-};
-use crate::schema::{self, Field, Kind};
-use crate::token;
-use crate::{Aws, CloudError};
-use async_trait::async_trait;
-use aws_sdk_ec2::types::RouteOrigin;
-use serde_json::{Value, json};
+use super::prelude::*;
+use crate::schema;
+use aws_sdk_ec2::types::{Route as Ec2Route, RouteOrigin, RouteTable};
 
 /// A route: a destination block and exactly one target.
 pub struct Route;
+
+/// The `ec2.route` resource type.
+pub static ROUTE: Adapter<Route> = Adapter::new(Route);
 
 /// The props that name a route's target; a route has exactly one.
 const TARGETS: [&str; 5] = [
@@ -54,11 +49,52 @@ const SCHEMA: &[Field] = &[
     ),
 ];
 
+/// The props of a route.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct RouteProps {
+    route_table_id: Option<String>,
+    destination_cidr_block: Option<String>,
+    gateway_id: Option<String>,
+    nat_gateway_id: Option<String>,
+    transit_gateway_id: Option<String>,
+    vpc_peering_connection_id: Option<String>,
+    vpc_endpoint_id: Option<String>,
+}
+
+impl RouteProps {
+    /// The target field and id the props set, if exactly one.
+    fn target(&self) -> Option<(&'static str, &str)> {
+        let set = [
+            ("gateway_id", &self.gateway_id),
+            ("nat_gateway_id", &self.nat_gateway_id),
+            ("transit_gateway_id", &self.transit_gateway_id),
+            ("vpc_peering_connection_id", &self.vpc_peering_connection_id),
+            ("vpc_endpoint_id", &self.vpc_endpoint_id),
+        ];
+        let mut set = set
+            .into_iter()
+            .filter_map(|(f, v)| Some((f, v.as_deref()?)));
+        match (set.next(), set.next()) {
+            (Some(one), None) => Some(one),
+            _ => None,
+        }
+    }
+
+    /// The table and destination, which name the route in AWS's calls.
+    fn place(&self) -> (&str, &str) {
+        let table = self.route_table_id.as_deref().unwrap_or_default();
+        (
+            table,
+            self.destination_cidr_block.as_deref().unwrap_or_default(),
+        )
+    }
+}
+
 /// Sets the one target of a CreateRoute or ReplaceRoute call (two builder types with the same setters).
 macro_rules! with_target {
     ($call:expr, $props:expr) => {{
         let call = $call;
-        match target($props) {
+        match $props.target() {
             Some(("gateway_id", id)) => call.gateway_id(id),
             Some(("nat_gateway_id", id)) => call.nat_gateway_id(id),
             Some(("transit_gateway_id", id)) => call.transit_gateway_id(id),
@@ -69,104 +105,51 @@ macro_rules! with_target {
     }};
 }
 
-/// The target field and value a route's props set, if exactly one.
-fn target(props: &Props) -> Option<(&'static str, &str)> {
-    let mut set = TARGETS
-        .iter()
-        .filter_map(|t| props.get(*t).and_then(Value::as_str).map(|v| (*t, v)));
-    match (set.next(), set.next()) {
-        (Some(one), None) => Some(one),
-        _ => None,
-    }
-}
-
 /// `<route_table_id>|<normalised destination>`, the key both declarations and reads produce.
 fn key(table: &str, cidr: &str) -> String {
     let cidr = schema::normalize(&Kind::Cidr, &json!(cidr));
     format!("{table}|{}", cidr.as_str().unwrap_or_default())
 }
 
-/// One route as read from a table, or `None` for the routes AWS manages (the `local` route,
-/// propagated routes, prefix-list routes of gateway endpoints, IPv6 routes).
-fn observe(table_id: &str, route: &aws_sdk_ec2::types::Route) -> Option<Observed> {
-    let cidr = route.destination_cidr_block()?;
-    if route.destination_prefix_list_id().is_some()
-        || route.gateway_id() == Some("local")
-        || matches!(
+/// The key of declared props, once the table and destination are known.
+fn route_key(props: &Props) -> Option<String> {
+    let [table, cidr] = known(props, ["route_table_id", "destination_cidr_block"])?;
+    Some(key(table, cidr))
+}
+
+/// Whether a route is one a stack declares, not one AWS manages (the `local` route, propagated
+/// routes, prefix-list routes of gateway endpoints, IPv6 routes).
+fn declarable(route: &Ec2Route) -> bool {
+    route.destination_cidr_block().is_some()
+        && route.destination_prefix_list_id().is_none()
+        && route.gateway_id() != Some("local")
+        && !matches!(
             route.origin(),
             Some(RouteOrigin::CreateRouteTable | RouteOrigin::EnableVgwRoutePropagation)
         )
-    {
-        return None;
-    }
-    let natural_key = key(table_id, cidr);
-    let mut p = props([
-        ("route_table_id", json!(table_id)),
-        ("destination_cidr_block", json!(cidr)),
-    ]);
-    // AWS reports a Gateway Load Balancer endpoint target as a gateway id.
-    let targets = [
-        (
-            "gateway_id",
-            route.gateway_id().filter(|g| !g.starts_with("vpce-")),
-        ),
-        (
-            "vpc_endpoint_id",
-            route.gateway_id().filter(|g| g.starts_with("vpce-")),
-        ),
-        ("nat_gateway_id", route.nat_gateway_id()),
-        ("transit_gateway_id", route.transit_gateway_id()),
-        (
-            "vpc_peering_connection_id",
-            route.vpc_peering_connection_id(),
-        ),
-    ];
-    for (field, value) in targets {
-        if let Some(v) = value {
-            p.insert(field.into(), json!(v));
-        }
-    }
-    Some(Observed {
-        address: None,
-        id: natural_key.clone(),
-        natural_key: Some(natural_key.clone()),
-        props: p,
-        attrs: props([("id", json!(natural_key))]),
-    })
 }
 
+/// A route with the table it is in.
+type Item = (String, Ec2Route);
+
 #[async_trait]
-impl Resource for Route {
-    fn kind(&self) -> &'static str {
-        "ec2.route"
-    }
+impl Description for Route {
+    type Props = RouteProps;
+    type Item = Item;
 
-    fn doc(&self) -> &'static str {
-        "A route of a route table: a destination block and exactly one target. Attributes: `id` (`rtb-…|cidr`)."
-    }
+    const KIND: &'static str = "ec2.route";
+    const SUMMARY: &'static str =
+        "A route of a route table: a destination block and exactly one target.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] =
+        &[Attr::new("id", |_, item: &Item| json!(Route.id(item))).note("`rtb-…|cidr`")];
+    const IDENTITY: Identity = Identity::NaturalKey(route_key);
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn taggable(&self) -> bool {
-        false
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        let table = props.get("route_table_id")?;
-        let cidr = props.get("destination_cidr_block")?;
-        if token::is_unknown(table) || token::is_unknown(cidr) {
-            return None;
-        }
-        Some(key(table.as_str()?, cidr.as_str()?))
-    }
-
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
-        let set: Vec<&str> = TARGETS
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+        let set: Vec<String> = TARGETS
             .iter()
-            .copied()
-            .filter(|t| props.contains_key(*t))
+            .filter(|t| props.contains_key(**t))
+            .map(|t| format!("`{t}`"))
             .collect();
         match set.len() {
             1 => Ok(()),
@@ -176,115 +159,101 @@ impl Resource for Route {
             )),
             _ => Err(format!(
                 "a route has exactly one target, but {} are set",
-                set.iter()
-                    .map(|t| format!("`{t}`"))
-                    .collect::<Vec<_>>()
-                    .join(" and ")
+                set.join(" and ")
             )),
         }
     }
 
-    async fn read_all(
-        &self,
-        cx: &Context,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let tables = owned_route_tables(aws, stack).await?;
-        Ok(tables
-            .iter()
-            .flat_map(|table| {
-                let id = table.route_table_id().unwrap_or_default();
-                table.routes().iter().filter_map(move |r| observe(id, r))
-            })
-            .collect())
+    fn id(&self, (table, route): &Item) -> String {
+        key(table, route.destination_cidr_block().unwrap_or_default())
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
-        let (table, cidr) = (
-            str_prop(p, "route_table_id"),
-            str_prop(p, "destination_cidr_block"),
-        );
-        with_target!(
-            aws.ec2()
-                .create_route()
-                .route_table_id(table)
-                .destination_cidr_block(cidr),
-            p
-        )
-        .send()
-        .await
-        .map_err(|e| crate::from_sdk("CreateRoute", req.address, e))?;
-        // A route takes effect with the call; what it reports is what was declared.
-        let natural_key = key(table, cidr);
-        Ok(Observed {
-            address: Some(req.address.clone()),
-            id: natural_key.clone(),
-            natural_key: Some(natural_key.clone()),
-            props: SCHEMA
-                .iter()
-                .filter_map(|f| p.get(f.name).map(|v| (f.name.to_string(), v.clone())))
-                .collect(),
-            attrs: props([("id", json!(natural_key))]),
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+        table_parts(aws, stack, RouteTable::routes, declarable).await
+    }
+
+    async fn props(&self, _: &Aws, (table, r): &Item) -> Result<RouteProps, CloudError> {
+        // AWS reports a Gateway Load Balancer endpoint target as a gateway id.
+        let gateway = |endpoint: bool| {
+            r.gateway_id()
+                .filter(|g| g.starts_with("vpce-") == endpoint)
+                .map(String::from)
+        };
+        Ok(RouteProps {
+            route_table_id: Some(table.clone()),
+            destination_cidr_block: r.destination_cidr_block().map(String::from),
+            gateway_id: gateway(false),
+            vpc_endpoint_id: gateway(true),
+            nat_gateway_id: r.nat_gateway_id().map(String::from),
+            transit_gateway_id: r.transit_gateway_id().map(String::from),
+            vpc_peering_connection_id: r.vpc_peering_connection_id().map(String::from),
         })
     }
 
-    async fn update(
+    async fn create(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        if changed.iter().any(|f| TARGETS.contains(&f.as_str())) {
-            let (table, cidr) = (
-                str_prop(&current.props, "route_table_id"),
-                str_prop(&current.props, "destination_cidr_block"),
-            );
-            with_target!(
-                aws.ec2()
-                    .replace_route()
-                    .route_table_id(table)
-                    .destination_cidr_block(cidr),
-                desired
-            )
+        aws: &Aws,
+        address: &Address,
+        p: &RouteProps,
+        _: &[(String, String)],
+    ) -> Result<Item, CloudError> {
+        let (table, cidr) = p.place();
+        let call = aws.ec2().create_route().route_table_id(table);
+        with_target!(call.destination_cidr_block(cidr), p)
             .send()
             .await
-            .map_err(|e| crate::from_sdk("ReplaceRoute", &current.id, e))?;
-        }
-        Ok(current.updated(desired, changed))
+            .map_err(sdk("CreateRoute", address))?;
+        // A route takes effect with the call; what it reports is what was declared.
+        let route = Ec2Route::builder()
+            .destination_cidr_block(cidr)
+            .set_gateway_id(p.gateway_id.clone().or(p.vpc_endpoint_id.clone()))
+            .set_nat_gateway_id(p.nat_gateway_id.clone())
+            .set_transit_gateway_id(p.transit_gateway_id.clone())
+            .set_vpc_peering_connection_id(p.vpc_peering_connection_id.clone());
+        Ok((table.to_string(), route.build()))
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        let (id_table, id_cidr) = current.id.split_once('|').unwrap_or_default();
-        let table = Some(str_prop(&current.props, "route_table_id"))
-            .filter(|s| !s.is_empty())
-            .unwrap_or(id_table);
-        let cidr = Some(str_prop(&current.props, "destination_cidr_block"))
-            .filter(|s| !s.is_empty())
-            .unwrap_or(id_cidr);
-        gone_ok(
-            aws.ec2()
-                .delete_route()
-                .route_table_id(table)
-                .destination_cidr_block(cidr)
+    async fn update_fields(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        changed: &[String],
+        current: &RouteProps,
+        desired: &RouteProps,
+    ) -> Result<Option<Item>, CloudError> {
+        if changed.iter().any(|f| TARGETS.contains(&f.as_str())) {
+            let (table, cidr) = current.place();
+            let call = aws.ec2().replace_route().route_table_id(table);
+            with_target!(call.destination_cidr_block(cidr), desired)
                 .send()
                 .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("DeleteRoute", &current.id, e)),
-        )
+                .map_err(sdk("ReplaceRoute", &on.id))?;
+        }
+        Ok(None)
+    }
+
+    async fn delete(&self, aws: &Aws, id: &str, current: &RouteProps) -> Result<(), CloudError> {
+        // A route recorded before its props were is still named by its id.
+        let (id_table, id_cidr) = id.split_once('|').unwrap_or_default();
+        let (table, cidr) = match current.place() {
+            ("", _) | (_, "") => (id_table, id_cidr),
+            place => place,
+        };
+        let call = aws.ec2().delete_route().route_table_id(table);
+        let sent = call.destination_cidr_block(cidr).send().await;
+        sent.map(drop).map_err(sdk("DeleteRoute", id))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::address::Address;
+    use crate::adapter::testing::{observe, round_trip};
+    use crate::resource::Resource;
+    use crate::token;
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::create_route::CreateRouteOutput;
+    use aws_smithy_mocks::mock;
 
     struct NoOthers;
 
@@ -303,14 +272,14 @@ mod tests {
         let p = obj(
             json!({"route_table_id": "rtb-1", "destination_cidr_block": "10.20.7.9/16", "gateway_id": "igw-1"}),
         );
-        assert_eq!(Route.natural_key(&p).as_deref(), Some("rtb-1|10.20.0.0/16"));
+        assert_eq!(ROUTE.natural_key(&p).as_deref(), Some("rtb-1|10.20.0.0/16"));
     }
 
     #[test]
     fn natural_key_waits_for_tokens() {
         let rtb = token::marker(&"ec2.route_table.private-a".parse().unwrap(), "id");
         let p = obj(json!({"route_table_id": rtb, "destination_cidr_block": "0.0.0.0/0"}));
-        assert_eq!(Route.natural_key(&p), None);
+        assert_eq!(ROUTE.natural_key(&p), None);
     }
 
     #[test]
@@ -318,7 +287,7 @@ mod tests {
         let base = json!({"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0"});
         let none = obj(base.clone());
         assert!(
-            Route
+            ROUTE
                 .validate(&none, &NoOthers)
                 .unwrap_err()
                 .contains("needs a target")
@@ -327,28 +296,41 @@ mod tests {
         two.insert("gateway_id".into(), json!("igw-1"));
         two.insert("nat_gateway_id".into(), json!("nat-1"));
         assert_eq!(
-            Route.validate(&two, &NoOthers).unwrap_err(),
+            ROUTE.validate(&two, &NoOthers).unwrap_err(),
             "a route has exactly one target, but `gateway_id` and `nat_gateway_id` are set"
         );
         let mut one = none;
         one.insert("transit_gateway_id".into(), json!("tgw-1"));
-        assert!(Route.validate(&one, &NoOthers).is_ok());
+        assert!(ROUTE.validate(&one, &NoOthers).is_ok());
     }
 
-    #[test]
-    fn aws_managed_routes_are_not_reported() {
-        let r = |b: aws_sdk_ec2::types::builders::RouteBuilder| observe("rtb-1", &b.build());
-        let route = aws_sdk_ec2::types::Route::builder;
+    #[tokio::test]
+    async fn aws_managed_routes_are_not_reported() {
+        let aws = Aws::mocked(&[]);
+        let r = |b: aws_sdk_ec2::types::builders::RouteBuilder| {
+            let route = b.build();
+            let item = declarable(&route).then(|| ("rtb-1".to_string(), route));
+            let aws = &aws;
+            async move {
+                match item {
+                    Some(item) => observe(&ROUTE, aws, "s", &item).await,
+                    None => None,
+                }
+            }
+        };
+        let route = Ec2Route::builder;
         assert!(
             r(route()
                 .destination_cidr_block("10.10.0.0/16")
                 .gateway_id("local"))
+            .await
             .is_none()
         );
         assert!(
             r(route()
                 .destination_prefix_list_id("pl-1")
                 .gateway_id("vpce-1"))
+            .await
             .is_none()
         );
         assert!(
@@ -356,12 +338,14 @@ mod tests {
                 .destination_cidr_block("10.9.0.0/16")
                 .gateway_id("vgw-1")
                 .origin(RouteOrigin::EnableVgwRoutePropagation))
+            .await
             .is_none()
         );
         let nat = r(route()
             .destination_cidr_block("0.0.0.0/0")
             .nat_gateway_id("nat-1")
             .origin(RouteOrigin::CreateRoute))
+        .await
         .unwrap();
         assert_eq!(nat.natural_key.as_deref(), Some("rtb-1|0.0.0.0/0"));
         assert_eq!(nat.address, None);
@@ -374,8 +358,31 @@ mod tests {
         let glb = r(route()
             .destination_cidr_block("0.0.0.0/0")
             .gateway_id("vpce-9"))
+        .await
         .unwrap();
         assert_eq!(glb.props["vpc_endpoint_id"], "vpce-9");
         assert!(!glb.props.contains_key("gateway_id"));
+    }
+
+    #[tokio::test]
+    async fn a_created_route_reads_back_as_declared() {
+        let create = mock!(Client::create_route)
+            .match_requests(|r| r.transit_gateway_id() == Some("tgw-1") && r.gateway_id().is_none())
+            .then_output(|| CreateRouteOutput::builder().r#return(true).build());
+        let aws = Aws::mocked(&[&create]);
+        let (observed, changes) = round_trip(
+            &ROUTE,
+            &aws,
+            "ec2.route.to-peer",
+            json!({"route_table_id": "rtb-1", "destination_cidr_block": "10.20.0.0/16", "transit_gateway_id": "tgw-1"}),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "rtb-1|10.20.0.0/16");
+        assert_eq!(observed.natural_key.as_deref(), Some("rtb-1|10.20.0.0/16"));
+        assert_eq!(
+            ROUTE.doc(),
+            "A route of a route table: a destination block and exactly one target. Attributes: `id` (`rtb-…|cidr`)."
+        );
     }
 }

@@ -1,18 +1,17 @@
 //! `aws::ec2::route_table_association`: a subnet's link to a route table (untaggable, found by table and subnet).
 
-use super::{owned_route_tables, props, str_prop};
-use crate::context::Context;
-use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
-use crate::schema::{Field, Kind};
-use crate::token;
-use crate::{Aws, CloudError, WaitState, wait_until};
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, RouteTableAssociationStateCode as Code};
-use serde_json::{Value, json};
-use std::time::Duration;
+use super::prelude::*;
+use aws_sdk_ec2::types::{
+    Filter, RouteTable, RouteTableAssociation as Association,
+    RouteTableAssociationStateCode as Code,
+};
 
 /// The association of a subnet with a route table.
 pub struct RouteTableAssociation;
+
+/// The `ec2.route_table_association` resource type.
+pub static ROUTE_TABLE_ASSOCIATION: Adapter<RouteTableAssociation> =
+    Adapter::new(RouteTableAssociation);
 
 const SCHEMA: &[Field] = &[
     Field::required("route_table_id", Kind::Str, "the route table"),
@@ -26,228 +25,222 @@ const SCHEMA: &[Field] = &[
 /// Associations normally take effect at once; this bounds a slow one.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// `<route_table_id>|<subnet_id>`.
-fn key(table: &str, subnet: &str) -> String {
-    format!("{table}|{subnet}")
+/// The props of an association.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AssociationProps {
+    route_table_id: Option<String>,
+    subnet_id: Option<String>,
 }
 
-/// Whether an association state still links the subnet (or is about to).
-fn is_live(state: Option<&Code>) -> bool {
-    !matches!(
-        state,
+/// `<route_table_id>|<subnet_id>`, once both are known.
+fn key(props: &Props) -> Option<String> {
+    let [table, subnet] = known(props, ["route_table_id", "subnet_id"])?;
+    Some(format!("{table}|{subnet}"))
+}
+
+/// How far an association is: ready once associated.
+fn state(assoc: Option<&Association>) -> WaitState {
+    let state = assoc.and_then(|a| a.association_state());
+    match state.and_then(|s| s.state()) {
+        Some(Code::Associated) => WaitState::Ready,
+        Some(Code::Failed) => WaitState::Failed(format!(
+            "the association failed: {}",
+            state
+                .and_then(|s| s.status_message())
+                .unwrap_or("no reason given")
+        )),
+        Some(s) => WaitState::Pending(s.as_str().to_string()),
+        None => WaitState::Pending("not visible yet".into()),
+    }
+}
+
+/// A subnet association that still links its subnet (or is about to); main-table and gateway
+/// associations are not this type.
+fn declarable(assoc: &Association) -> bool {
+    let dead = matches!(
+        assoc.association_state().and_then(|s| s.state()),
         Some(Code::Disassociated | Code::Disassociating | Code::Failed)
-    )
+    );
+    assoc.subnet_id().is_some()
+        && assoc.route_table_association_id().is_some()
+        && assoc.main() != Some(true)
+        && !dead
 }
 
-/// A subnet association read from a table; main-table and gateway associations are not this type.
-fn observe(table_id: &str, assoc: &aws_sdk_ec2::types::RouteTableAssociation) -> Option<Observed> {
-    let subnet = assoc.subnet_id()?;
-    if assoc.main() == Some(true) || !is_live(assoc.association_state().and_then(|s| s.state())) {
-        return None;
-    }
-    let id = assoc.route_table_association_id()?.to_string();
-    Some(Observed {
-        address: None,
-        id: id.clone(),
-        natural_key: Some(key(table_id, subnet)),
-        props: props([
-            ("route_table_id", json!(table_id)),
-            ("subnet_id", json!(subnet)),
-        ]),
-        attrs: props([("id", json!(id))]),
-    })
+/// The association with id `id`, wherever it is.
+async fn describe(aws: &Aws, id: &str) -> Result<Option<Association>, CloudError> {
+    let by_id = Filter::builder()
+        .name("association.route-table-association-id")
+        .values(id)
+        .build();
+    let tables = describe!(aws.describe_route_tables().filters(by_id), id)?;
+    let mut all = tables
+        .into_iter()
+        .flat_map(|t| t.associations.unwrap_or_default());
+    Ok(all.find(|a| a.route_table_association_id() == Some(id)))
 }
 
-impl RouteTableAssociation {
-    async fn state(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
-        let out = aws
-            .ec2()
-            .describe_route_tables()
-            .filters(
-                Filter::builder()
-                    .name("association.route-table-association-id")
-                    .values(id)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("DescribeRouteTables", id, e))?;
-        let state = out
-            .route_tables()
-            .iter()
-            .flat_map(|t| t.associations())
-            .find(|a| a.route_table_association_id() == Some(id))
-            .and_then(|a| a.association_state().cloned());
-        Ok(match state.as_ref().and_then(|s| s.state()) {
-            Some(Code::Associated) => WaitState::Ready,
-            Some(Code::Failed) => WaitState::Failed(format!(
-                "the association failed: {}",
-                state
-                    .as_ref()
-                    .and_then(|s| s.status_message())
-                    .unwrap_or("no reason given")
-            )),
-            Some(s) => WaitState::Pending(s.as_str().to_string()),
-            None => WaitState::Pending("not visible yet".into()),
-        })
-    }
-}
+/// An association with the table it is in.
+type Item = (String, Association);
 
 #[async_trait]
-impl Resource for RouteTableAssociation {
-    fn kind(&self) -> &'static str {
-        "ec2.route_table_association"
+impl Description for RouteTableAssociation {
+    type Props = AssociationProps;
+    type Item = Item;
+
+    const KIND: &'static str = "ec2.route_table_association";
+    const SUMMARY: &'static str = "Makes a subnet use a route table.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, (_, a): &Item| {
+        json!(a.route_table_association_id())
+    })
+    .note("the association id")];
+    const IDENTITY: Identity = Identity::NaturalKey(key);
+
+    fn id(&self, (_, a): &Item) -> String {
+        a.route_table_association_id().unwrap_or_default().into()
     }
 
-    fn doc(&self) -> &'static str {
-        "Makes a subnet use a route table. Attributes: `id` (the association id)."
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+        table_parts(aws, stack, RouteTable::associations, declarable).await
     }
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
+    async fn props(&self, _: &Aws, (table, a): &Item) -> Result<AssociationProps, CloudError> {
+        Ok(AssociationProps {
+            route_table_id: Some(table.clone()),
+            subnet_id: a.subnet_id().map(String::from),
+        })
     }
 
-    fn taggable(&self) -> bool {
-        false
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        let (table, subnet) = (props.get("route_table_id")?, props.get("subnet_id")?);
-        if token::is_unknown(table) || token::is_unknown(subnet) {
-            return None;
-        }
-        Some(key(table.as_str()?, subnet.as_str()?))
-    }
-
-    async fn read_all(
+    async fn create(
         &self,
-        cx: &Context,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let tables = owned_route_tables(aws, stack).await?;
-        Ok(tables
-            .iter()
-            .flat_map(|table| {
-                let id = table.route_table_id().unwrap_or_default();
-                table
-                    .associations()
-                    .iter()
-                    .filter_map(move |a| observe(id, a))
-            })
-            .collect())
-    }
-
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let (table, subnet) = (
-            str_prop(req.props, "route_table_id"),
-            str_prop(req.props, "subnet_id"),
-        );
+        aws: &Aws,
+        address: &Address,
+        p: &AssociationProps,
+        _: &[(String, String)],
+    ) -> Result<Item, CloudError> {
         let out = aws
             .ec2()
             .associate_route_table()
-            .route_table_id(table)
-            .subnet_id(subnet)
+            .set_route_table_id(p.route_table_id.clone())
+            .set_subnet_id(p.subnet_id.clone())
             .send()
             .await
-            .map_err(|e| crate::from_sdk("AssociateRouteTable", req.address, e))?;
-        let id = out.association_id().unwrap_or_default().to_string();
-        let state = out.association_state().and_then(|s| s.state());
-        if !matches!(state, None | Some(Code::Associated)) {
-            wait_until("AssociateRouteTable", &id, TIMEOUT, || {
-                Self::state(aws, &id)
-            })
-            .await?;
+            .map_err(sdk("AssociateRouteTable", address))?;
+        let id = out.association_id().unwrap_or_default();
+        let mut assoc = Association::builder()
+            .route_table_association_id(id)
+            .set_subnet_id(p.subnet_id.clone())
+            .set_association_state(out.association_state().cloned())
+            .build();
+        let code = out.association_state().and_then(|s| s.state());
+        if !matches!(code, None | Some(Code::Associated)) {
+            let wait = Wait("AssociateRouteTable", TIMEOUT);
+            assoc = settle(aws, id, wait, describe, state)
+                .await?
+                .unwrap_or(assoc);
         }
-        Ok(Observed {
-            address: Some(req.address.clone()),
-            id: id.clone(),
-            natural_key: Some(key(table, subnet)),
-            props: props([
-                ("route_table_id", Value::from(table)),
-                ("subnet_id", Value::from(subnet)),
-            ]),
-            attrs: props([("id", json!(id))]),
-        })
+        Ok((p.route_table_id.clone().unwrap_or_default(), assoc))
     }
 
-    async fn update(
-        &self,
-        _cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        // Both fields force a new association; nothing changes in place.
-        Ok(current.updated(desired, changed))
-    }
-
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        gone_ok(
-            aws.ec2()
-                .disassociate_route_table()
-                .association_id(&current.id)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("DisassociateRouteTable", &current.id, e)),
-        )
+    async fn delete(&self, aws: &Aws, id: &str, _: &AssociationProps) -> Result<(), CloudError> {
+        let call = aws.ec2().disassociate_route_table().association_id(id);
+        call.send()
+            .await
+            .map(drop)
+            .map_err(sdk("DisassociateRouteTable", id))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_ec2::types::{RouteTableAssociation as Assoc, RouteTableAssociationState};
+    use crate::adapter::testing::{observe, round_trip};
+    use crate::resource::Resource;
+    use crate::token;
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::associate_route_table::AssociateRouteTableOutput;
+    use aws_sdk_ec2::types::RouteTableAssociationState;
+    use aws_smithy_mocks::mock;
 
     fn obj(v: Value) -> Props {
         v.as_object().unwrap().clone()
+    }
+
+    fn state(c: Code) -> RouteTableAssociationState {
+        RouteTableAssociationState::builder().state(c).build()
     }
 
     #[test]
     fn natural_key_is_table_and_subnet() {
         let p = obj(json!({"route_table_id": "rtb-1", "subnet_id": "subnet-2"}));
         assert_eq!(
-            RouteTableAssociation.natural_key(&p).as_deref(),
+            ROUTE_TABLE_ASSOCIATION.natural_key(&p).as_deref(),
             Some("rtb-1|subnet-2")
         );
         let subnet = token::marker(&"ec2.subnet.private-a".parse().unwrap(), "id");
         let p = obj(json!({"route_table_id": "rtb-1", "subnet_id": subnet}));
-        assert_eq!(RouteTableAssociation.natural_key(&p), None);
+        assert_eq!(ROUTE_TABLE_ASSOCIATION.natural_key(&p), None);
     }
 
-    #[test]
-    fn main_gateway_and_dead_associations_are_skipped() {
-        let state = |c: Code| RouteTableAssociationState::builder().state(c).build();
-        let main = Assoc::builder()
+    #[tokio::test]
+    async fn main_gateway_and_dead_associations_are_skipped() {
+        let main = Association::builder()
             .main(true)
             .route_table_association_id("rtbassoc-0")
             .build();
-        assert!(observe("rtb-1", &main).is_none());
-        let gateway = Assoc::builder()
+        assert!(!declarable(&main));
+        let gateway = Association::builder()
             .gateway_id("igw-1")
             .route_table_association_id("rtbassoc-1")
             .build();
-        assert!(observe("rtb-1", &gateway).is_none());
-        let gone = Assoc::builder()
+        assert!(!declarable(&gateway));
+        let gone = Association::builder()
             .subnet_id("subnet-1")
             .route_table_association_id("rtbassoc-2")
             .association_state(state(Code::Disassociated))
             .build();
-        assert!(observe("rtb-1", &gone).is_none());
-        let live = Assoc::builder()
+        assert!(!declarable(&gone));
+        let live = Association::builder()
             .main(false)
             .subnet_id("subnet-1")
             .route_table_association_id("rtbassoc-3")
             .association_state(state(Code::Associated))
             .build();
-        let seen = observe("rtb-1", &live).unwrap();
+        assert!(declarable(&live));
+        let aws = Aws::mocked(&[]);
+        let item = ("rtb-1".to_string(), live);
+        let seen = observe(&ROUTE_TABLE_ASSOCIATION, &aws, "s", &item)
+            .await
+            .unwrap();
         assert_eq!(
             (seen.id.as_str(), seen.natural_key.as_deref()),
             ("rtbassoc-3", Some("rtb-1|subnet-1"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_created_association_reads_back_as_declared() {
+        let create = mock!(Client::associate_route_table).then_output(|| {
+            AssociateRouteTableOutput::builder()
+                .association_id("rtbassoc-1")
+                .association_state(state(Code::Associated))
+                .build()
+        });
+        let aws = Aws::mocked(&[&create]);
+        let (observed, changes) = round_trip(
+            &ROUTE_TABLE_ASSOCIATION,
+            &aws,
+            "ec2.route_table_association.private-a",
+            json!({"route_table_id": "rtb-1", "subnet_id": "subnet-1"}),
+        )
+        .await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "rtbassoc-1");
+        assert_eq!(observed.natural_key.as_deref(), Some("rtb-1|subnet-1"));
+        assert_eq!(
+            ROUTE_TABLE_ASSOCIATION.doc(),
+            "Makes a subnet use a route table. Attributes: `id` (the association id)."
         );
     }
 }
