@@ -49,7 +49,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::route_table::ROUTE_TABLE,
     &ec2::route::ROUTE,
     &ec2::route_table_association::ROUTE_TABLE_ASSOCIATION,
-    &ec2::security_group::SecurityGroup,
+    &ec2::security_group::SECURITY_GROUP,
     &ec2::vpc_endpoint::VPC_ENDPOINT,
     &ec2::flow_log::FLOW_LOG,
     &ec2::transit_gateway::TransitGateway,

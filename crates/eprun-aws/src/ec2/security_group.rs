@@ -1,21 +1,16 @@
 //! `aws::ec2::security_group`: a security group with its ingress and egress rules.
 
-use super::{
-    pairs, props, retry_dependency, stack_filter, str_prop, tag_spec, untagged, update_tags,
-};
-use crate::context::Context;
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
-use crate::schema::{Field, Kind, TAGS};
-use crate::token;
-use crate::{Aws, CloudError, WaitState, tags, wait_until};
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ResourceType};
-use serde_json::{Value, json};
+use super::operation;
+use super::prelude::*;
+use crate::{from_sdk, token};
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, SecurityGroup as Group};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 /// A security group; its rules are part of it, as `ingress` and `egress` sets.
 pub struct SecurityGroup;
+
+/// The `ec2.security_group` resource type.
+pub static SECURITY_GROUP: Adapter<SecurityGroup> = Adapter::new(SecurityGroup);
 
 const RULE: &[Field] = &[
     Field::required(
@@ -92,62 +87,82 @@ fn nonempty(s: Option<&str>) -> Option<String> {
     s.filter(|d| !d.is_empty()).map(String::from)
 }
 
+/// The props of a security group.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SecurityGroupProps {
+    name: Option<String>,
+    description: Option<String>,
+    vpc_id: Option<String>,
+    ingress: Option<Vec<Rule>>,
+    egress: Option<Vec<Rule>>,
+}
+
+/// One rule as declared: a protocol, ports, and the blocks it allows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Rule {
+    #[serde(default)]
+    protocol: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from_port: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to_port: Option<i64>,
+    #[serde(default)]
+    cidr_blocks: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+}
+
+impl Rule {
+    /// Its ports as AWS keeps them.
+    fn ports(&self) -> (i64, i64) {
+        let (from, to) = (self.from_port.unwrap_or(0), self.to_port.unwrap_or(0));
+        ports(&self.protocol, from, to)
+    }
+}
+
 /// The grants of an `ingress`/`egress` value (declared or observed); absent means the field's default.
-fn grants(field: &str, rules: Option<&Value>) -> Vec<Grant> {
-    let default = SCHEMA
+fn grants(field: &str, rules: Option<&[Rule]>) -> Vec<Grant> {
+    let default: Option<Vec<Rule>> = SCHEMA
         .iter()
         .find(|f| f.name == field)
         .and_then(|f| f.default)
         .and_then(|d| serde_json::from_str(d).ok());
-    let Some(Value::Array(rules)) = rules.cloned().or(default) else {
-        return Vec::new();
-    };
+    let rules = rules.or(default.as_deref()).unwrap_or_default();
     let mut out = BTreeSet::new();
-    for rule in rules.iter().filter_map(Value::as_object) {
-        let protocol = str_prop(rule, "protocol").to_string();
-        let int = |k: &str| rule.get(k).and_then(Value::as_i64).unwrap_or(0);
-        let (from, to) = ports(&protocol, int("from_port"), int("to_port"));
-        let description = nonempty(rule.get("description").and_then(Value::as_str));
-        for cidr in super::list_prop(rule, "cidr_blocks") {
+    for rule in rules {
+        let (from, to) = rule.ports();
+        for cidr in &rule.cidr_blocks {
             out.insert(Grant {
-                protocol: protocol.clone(),
+                protocol: rule.protocol.clone(),
                 from,
                 to,
-                cidr,
-                description: description.clone(),
+                cidr: cidr.clone(),
+                description: nonempty(rule.description.as_deref()),
             });
         }
     }
     out.into_iter().collect()
 }
 
-/// Grants back as rules, one per (protocol, ports, description), in the schema's shape.
-fn rules_json(grants: &[Grant]) -> Value {
-    let mut groups: BTreeMap<(&str, i64, i64, &Option<String>), Vec<&str>> = BTreeMap::new();
+/// Grants back as rules, one per (protocol, ports, description).
+fn rules(grants: &[Grant]) -> Vec<Rule> {
+    let mut groups: BTreeMap<(&str, i64, i64, &Option<String>), Vec<String>> = BTreeMap::new();
     for g in grants {
-        groups
-            .entry((&g.protocol, g.from, g.to, &g.description))
-            .or_default()
-            .push(&g.cidr);
+        let group = groups.entry((&g.protocol, g.from, g.to, &g.description));
+        group.or_default().push(g.cidr.clone());
     }
-    Value::Array(
-        groups
-            .into_iter()
-            .map(|((protocol, from, to, description), mut cidrs)| {
-                cidrs.sort();
-                let mut rule = props([
-                    ("protocol", json!(protocol)),
-                    ("from_port", json!(from)),
-                    ("to_port", json!(to)),
-                    ("cidr_blocks", json!(cidrs)),
-                ]);
-                if let Some(d) = description {
-                    rule.insert("description".into(), json!(d));
-                }
-                Value::Object(rule)
-            })
-            .collect(),
-    )
+    type Group<'a> = ((&'a str, i64, i64, &'a Option<String>), Vec<String>);
+    let rule = |((protocol, from, to, description), mut cidr_blocks): Group| {
+        cidr_blocks.sort();
+        Rule {
+            protocol: String::from(protocol),
+            from_port: Some(from),
+            to_port: Some(to),
+            cidr_blocks,
+            description: description.clone(),
+        }
+    };
+    groups.into_iter().map(rule).collect()
 }
 
 /// The grants of AWS permissions; rules naming security groups or prefix lists are not this schema's.
@@ -155,11 +170,8 @@ fn from_permissions(perms: &[IpPermission]) -> Vec<Grant> {
     let mut out = BTreeSet::new();
     for p in perms {
         let protocol = p.ip_protocol().unwrap_or("-1").to_string();
-        let (from, to) = ports(
-            &protocol,
-            p.from_port().unwrap_or(0).into(),
-            p.to_port().unwrap_or(0).into(),
-        );
+        let (from, to) = (p.from_port().unwrap_or(0), p.to_port().unwrap_or(0));
+        let (from, to) = ports(&protocol, from.into(), to.into());
         let v4 = p.ip_ranges().iter().map(|r| (r.cidr_ip(), r.description()));
         let v6 = p
             .ipv6_ranges()
@@ -189,33 +201,24 @@ fn to_permissions(grants: &[&Grant]) -> Vec<IpPermission> {
             .or_default()
             .push(g);
     }
-    groups
-        .into_iter()
-        .map(|((protocol, from, to), gs)| {
-            let mut p = IpPermission::builder().ip_protocol(protocol);
-            if protocol != "-1" {
-                p = p.from_port(from as i32).to_port(to as i32);
-            }
-            for g in gs {
-                p = if g.cidr.contains(':') {
-                    p.ipv6_ranges(
-                        Ipv6Range::builder()
-                            .cidr_ipv6(&g.cidr)
-                            .set_description(g.description.clone())
-                            .build(),
-                    )
-                } else {
-                    p.ip_ranges(
-                        IpRange::builder()
-                            .cidr_ip(&g.cidr)
-                            .set_description(g.description.clone())
-                            .build(),
-                    )
-                };
-            }
-            p.build()
-        })
-        .collect()
+    let permission = |((protocol, from, to), gs): ((&str, i64, i64), Vec<&Grant>)| {
+        let mut p = IpPermission::builder().ip_protocol(protocol);
+        if protocol != "-1" {
+            p = p.from_port(from as i32).to_port(to as i32);
+        }
+        for g in gs {
+            let description = g.description.clone();
+            p = if g.cidr.contains(':') {
+                let range = Ipv6Range::builder().cidr_ipv6(&g.cidr);
+                p.ipv6_ranges(range.set_description(description).build())
+            } else {
+                let range = IpRange::builder().cidr_ip(&g.cidr);
+                p.ip_ranges(range.set_description(description).build())
+            };
+        }
+        p.build()
+    };
+    groups.into_iter().map(permission).collect()
 }
 
 /// What turns `current` into `desired`: grants to revoke, to authorize, and to re-describe in place.
@@ -226,18 +229,16 @@ struct RuleChanges<'a> {
     describe: Vec<&'a Grant>,
 }
 
+/// The changes from `current` to `desired` grants.
 fn rule_changes<'a>(current: &'a [Grant], desired: &'a [Grant]) -> RuleChanges<'a> {
     let cur: BTreeMap<_, _> = current.iter().map(|g| (g.key(), g)).collect();
     let want: BTreeMap<_, _> = desired.iter().map(|g| (g.key(), g)).collect();
+    let missing = |from: &'a [Grant], to: &BTreeMap<_, _>| -> Vec<&'a Grant> {
+        from.iter().filter(|g| !to.contains_key(&g.key())).collect()
+    };
     RuleChanges {
-        revoke: current
-            .iter()
-            .filter(|g| !want.contains_key(&g.key()))
-            .collect(),
-        authorize: desired
-            .iter()
-            .filter(|g| !cur.contains_key(&g.key()))
-            .collect(),
+        revoke: missing(current, &want),
+        authorize: missing(desired, &cur),
         describe: desired
             .iter()
             .filter(|g| {
@@ -260,64 +261,57 @@ const NAMED_PROTOCOLS: [(&str, &str); 5] = [
 /// Checks one rule set: protocols as AWS reports them, ports where needed, canonical blocks, and rules
 /// that AWS would merge (same protocol, ports and description) written as one.
 fn check_rules(field: &str, rules: Option<&Value>) -> Result<(), String> {
-    let Some(rules) = rules.and_then(Value::as_array) else {
+    let Some(rules) = rules else {
         return Ok(());
     };
-    let mut seen: BTreeMap<(String, i64, i64, String), usize> = BTreeMap::new();
+    let rules: Vec<Rule> =
+        serde_json::from_value(rules.clone()).map_err(|e| format!("in `{field}`: {e}"))?;
+    let mut seen: BTreeMap<(&str, i64, i64, &str), usize> = BTreeMap::new();
     let mut cidrs_seen = BTreeSet::new();
-    for (i, rule) in rules.iter().filter_map(Value::as_object).enumerate() {
-        let n = i + 1;
-        let protocol = str_prop(rule, "protocol");
-        if let Some((_, name)) = NAMED_PROTOCOLS
+    for (i, rule) in rules.iter().enumerate() {
+        let (n, protocol) = (i + 1, rule.protocol.as_str());
+        let wrong = |what: String| Err(format!("in `{field}` rule {n}: {what}"));
+        let named = NAMED_PROTOCOLS
             .iter()
-            .find(|(num, _)| protocol.eq_ignore_ascii_case(num))
+            .find(|(num, _)| protocol.eq_ignore_ascii_case(num));
+        if let Some((_, name)) = named {
+            return wrong(format!("write protocol `{protocol}` as `{name}`"));
+        }
+        let known = ["-1", "tcp", "udp", "icmp", "icmpv6"].contains(&protocol);
+        if !known && protocol.parse::<u8>().is_err() {
+            return wrong(format!(
+                "protocol `{protocol}` is not `tcp`, `udp`, `icmp`, `icmpv6`, `-1` or a protocol number"
+            ));
+        }
+        if matches!(protocol, "tcp" | "udp") && (rule.from_port.is_none() || rule.to_port.is_none())
         {
-            return Err(format!(
-                "in `{field}` rule {n}: write protocol `{protocol}` as `{name}`"
+            return wrong(format!(
+                "a `{protocol}` rule needs `from_port` and `to_port`"
             ));
         }
-        let named = ["-1", "tcp", "udp", "icmp", "icmpv6"].contains(&protocol);
-        if !named && protocol.parse::<u8>().is_err() {
-            return Err(format!(
-                "in `{field}` rule {n}: protocol `{protocol}` is not `tcp`, `udp`, `icmp`, `icmpv6`, `-1` or a protocol number"
-            ));
+        if rule.cidr_blocks.is_empty() {
+            return wrong("`cidr_blocks` must name at least one block".into());
         }
-        if matches!(protocol, "tcp" | "udp")
-            && !(rule.contains_key("from_port") && rule.contains_key("to_port"))
+        let (from, to) = rule.ports();
+        for cidr in rule
+            .cidr_blocks
+            .iter()
+            .filter(|c| !token::is_unknown(&json!(c)))
         {
-            return Err(format!(
-                "in `{field}` rule {n}: a `{protocol}` rule needs `from_port` and `to_port`"
-            ));
-        }
-        let cidrs = super::list_prop(rule, "cidr_blocks");
-        if cidrs.is_empty() {
-            return Err(format!(
-                "in `{field}` rule {n}: `cidr_blocks` must name at least one block"
-            ));
-        }
-        let int = |k: &str| rule.get(k).and_then(Value::as_i64).unwrap_or(0);
-        let (from, to) = ports(protocol, int("from_port"), int("to_port"));
-        for cidr in &cidrs {
-            if token::is_unknown(&json!(cidr)) {
-                continue;
-            }
-            let net = cidr.parse::<ipnet::IpNet>().map_err(|_| {
-                format!("in `{field}` rule {n}: `{cidr}` is not a valid CIDR block")
-            })?;
+            let Ok(net) = cidr.parse::<ipnet::IpNet>() else {
+                return wrong(format!("`{cidr}` is not a valid CIDR block"));
+            };
             if net.trunc().to_string() != *cidr {
-                return Err(format!(
-                    "in `{field}` rule {n}: write `{cidr}` as `{}`",
-                    net.trunc()
-                ));
+                return wrong(format!("write `{cidr}` as `{}`", net.trunc()));
             }
-            if !cidrs_seen.insert((protocol.to_string(), from, to, cidr.clone())) {
+            if !cidrs_seen.insert((protocol, from, to, cidr)) {
                 return Err(format!(
                     "in `{field}`: `{cidr}` appears twice for protocol `{protocol}` ports {from}-{to}"
                 ));
             }
         }
-        let description = str_prop(rule, "description").to_string();
-        if let Some(first) = seen.insert((protocol.to_string(), from, to, description), n) {
+        let description = rule.description.as_deref().unwrap_or_default();
+        if let Some(first) = seen.insert((protocol, from, to, description), n) {
             return Err(format!(
                 "in `{field}`: rules {first} and {n} have the same protocol, ports and description; put their `cidr_blocks` in one rule"
             ));
@@ -326,273 +320,189 @@ fn check_rules(field: &str, rules: Option<&Value>) -> Result<(), String> {
     Ok(())
 }
 
-/// Sends one kind of rule call for a direction (six SDK operations with the same shape).
+/// Sends `grants` with the ingress or egress form of one rule call, if there are any.
 macro_rules! send_rules {
-    ($ec2:expr, $op:ident, $name:literal, $id:expr, $perms:expr) => {
-        $ec2.$op()
-            .group_id($id)
-            .set_ip_permissions(Some($perms))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| crate::from_sdk($name, $id, e))
+    ($aws:expr, $id:expr, $egress:expr, $grants:expr, $ingress_call:ident, $egress_call:ident) => {
+        if !$grants.is_empty() {
+            let (perms, ec2) = (Some(to_permissions(&$grants)), $aws.ec2());
+            if $egress {
+                let call = ec2.$egress_call().group_id($id).set_ip_permissions(perms);
+                call.send()
+                    .await
+                    .map_err(|e| from_sdk(&operation(stringify!($egress_call)), $id, e))?;
+            } else {
+                let call = ec2.$ingress_call().group_id($id).set_ip_permissions(perms);
+                call.send()
+                    .await
+                    .map_err(|e| from_sdk(&operation(stringify!($ingress_call)), $id, e))?;
+            }
+        }
     };
 }
 
-impl SecurityGroup {
-    fn observe(aws: &Aws, stack: &str, sg: &aws_sdk_ec2::types::SecurityGroup) -> Option<Observed> {
-        let (address, user_tags) = tags::split_owned(stack, pairs(sg.tags()))?;
-        let id = sg.group_id().unwrap_or_default().to_string();
-        let arn = sg
-            .security_group_arn()
-            .map(String::from)
-            .unwrap_or_else(|| {
-                format!(
-                    "arn:aws:ec2:{}:{}:security-group/{id}",
-                    aws.region(),
-                    sg.owner_id().unwrap_or_default()
-                )
-            });
-        Some(Observed {
-            address: Some(address),
-            id: id.clone(),
-            natural_key: None,
-            props: props([
-                ("name", json!(sg.group_name().unwrap_or_default())),
-                ("description", json!(sg.description().unwrap_or_default())),
-                ("vpc_id", json!(sg.vpc_id().unwrap_or_default())),
-                (
-                    "ingress",
-                    rules_json(&from_permissions(sg.ip_permissions())),
-                ),
-                (
-                    "egress",
-                    rules_json(&from_permissions(sg.ip_permissions_egress())),
-                ),
-                ("tags", user_tags),
-            ]),
-            attrs: props([("id", json!(id)), ("arn", json!(arn))]),
-        })
-    }
+/// Brings one direction's rules from `current` to `desired` without a gap: new blocks are added
+/// and description-only changes made in place before anything is revoked.
+async fn sync_rules(
+    aws: &Aws,
+    id: &str,
+    egress: bool,
+    have: &[Grant],
+    want: &[Grant],
+) -> Result<(), CloudError> {
+    let changes = rule_changes(have, want);
+    send_rules!(
+        aws,
+        id,
+        egress,
+        changes.authorize,
+        authorize_security_group_ingress,
+        authorize_security_group_egress
+    );
+    send_rules!(
+        aws,
+        id,
+        egress,
+        changes.describe,
+        update_security_group_rule_descriptions_ingress,
+        update_security_group_rule_descriptions_egress
+    );
+    send_rules!(
+        aws,
+        id,
+        egress,
+        changes.revoke,
+        revoke_security_group_ingress,
+        revoke_security_group_egress
+    );
+    Ok(())
+}
 
-    async fn describe(
-        aws: &Aws,
-        id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, CloudError> {
-        match aws
-            .ec2()
-            .describe_security_groups()
-            .group_ids(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.security_groups().first().cloned()),
-            Err(e) => match crate::from_sdk("DescribeSecurityGroups", id, e) {
-                e if e.is_not_found() => Ok(None),
-                e => Err(e),
-            },
-        }
-    }
-
-    /// Brings one direction's rules from `current` to `desired` without a gap: new blocks are added
-    /// and description-only changes made in place before anything is revoked.
-    async fn sync_rules(
-        aws: &Aws,
-        id: &str,
-        egress: bool,
-        current: &[Grant],
-        desired: &[Grant],
-    ) -> Result<(), CloudError> {
-        let changes = rule_changes(current, desired);
-        let ec2 = aws.ec2();
-        if !changes.authorize.is_empty() {
-            let perms = to_permissions(&changes.authorize);
-            if egress {
-                send_rules!(
-                    ec2,
-                    authorize_security_group_egress,
-                    "AuthorizeSecurityGroupEgress",
-                    id,
-                    perms
-                )?;
-            } else {
-                send_rules!(
-                    ec2,
-                    authorize_security_group_ingress,
-                    "AuthorizeSecurityGroupIngress",
-                    id,
-                    perms
-                )?;
-            }
-        }
-        if !changes.describe.is_empty() {
-            let perms = to_permissions(&changes.describe);
-            if egress {
-                send_rules!(
-                    ec2,
-                    update_security_group_rule_descriptions_egress,
-                    "UpdateSecurityGroupRuleDescriptionsEgress",
-                    id,
-                    perms
-                )?;
-            } else {
-                send_rules!(
-                    ec2,
-                    update_security_group_rule_descriptions_ingress,
-                    "UpdateSecurityGroupRuleDescriptionsIngress",
-                    id,
-                    perms
-                )?;
-            }
-        }
-        if !changes.revoke.is_empty() {
-            let perms = to_permissions(&changes.revoke);
-            if egress {
-                send_rules!(
-                    ec2,
-                    revoke_security_group_egress,
-                    "RevokeSecurityGroupEgress",
-                    id,
-                    perms
-                )?;
-            } else {
-                send_rules!(
-                    ec2,
-                    revoke_security_group_ingress,
-                    "RevokeSecurityGroupIngress",
-                    id,
-                    perms
-                )?;
-            }
-        }
-        Ok(())
-    }
+/// The group with id `id`, once Describe sees it.
+async fn describe(aws: &Aws, id: &str) -> Result<Option<Group>, CloudError> {
+    first(describe!(aws.describe_security_groups().group_ids(id), id))
 }
 
 #[async_trait]
-impl Resource for SecurityGroup {
-    fn kind(&self) -> &'static str {
-        "ec2.security_group"
-    }
+impl Description for SecurityGroup {
+    type Props = SecurityGroupProps;
+    type Item = Group;
 
-    fn doc(&self) -> &'static str {
-        "A security group with its `ingress` and `egress` rules. Attributes: `id`, `arn`."
-    }
+    const KIND: &'static str = "ec2.security_group";
+    const SUMMARY: &'static str = "A security group with its `ingress` and `egress` rules.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Group>] = &[
+        Attr::new("id", |_, g| json!(g.group_id())),
+        Attr::new("arn", |aws, g| match g.security_group_arn() {
+            Some(arn) => json!(arn),
+            None => arn(aws, g.owner_id(), "security-group", g.group_id()),
+        }),
+    ];
+    const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn"]
-    }
-
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         check_rules("ingress", props.get("ingress"))?;
         check_rules("egress", props.get("egress"))
     }
 
-    async fn read_all(
-        &self,
-        cx: &Context,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let mut pages = aws
-            .ec2()
-            .describe_security_groups()
-            .filters(stack_filter(stack))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::from_sdk("DescribeSecurityGroups", stack, e))?;
-            out.extend(
-                page.security_groups()
-                    .iter()
-                    .filter_map(|sg| Self::observe(aws, stack, sg)),
-            );
-        }
-        Ok(out)
+    fn id(&self, g: &Group) -> String {
+        g.group_id().unwrap_or_default().into()
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
-        let description = match str_prop(p, "description") {
-            "" => "Managed by eprun",
-            d => d,
-        };
+    fn tags(&self, g: &Group) -> Vec<(String, String)> {
+        pairs(g.tags())
+    }
+
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Group>, CloudError> {
+        describe!(
+            aws.describe_security_groups().filters(stack_filter(stack)),
+            stack
+        )
+    }
+
+    async fn props(&self, _: &Aws, g: &Group) -> Result<SecurityGroupProps, CloudError> {
+        let read = |perms| Some(rules(&from_permissions(perms)));
+        Ok(SecurityGroupProps {
+            name: Some(g.group_name().unwrap_or_default().into()),
+            description: Some(g.description().unwrap_or_default().into()),
+            vpc_id: Some(g.vpc_id().unwrap_or_default().into()),
+            ingress: read(g.ip_permissions()),
+            egress: read(g.ip_permissions_egress()),
+        })
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &SecurityGroupProps,
+        tags: &[(String, String)],
+    ) -> Result<Group, CloudError> {
+        let description = nonempty(p.description.as_deref());
         let out = aws
             .ec2()
             .create_security_group()
-            .group_name(str_prop(p, "name"))
-            .description(description)
-            .vpc_id(str_prop(p, "vpc_id"))
-            .tag_specifications(tag_spec(ResourceType::SecurityGroup, req))
+            .set_group_name(p.name.clone())
+            .description(description.as_deref().unwrap_or("Managed by eprun"))
+            .set_vpc_id(p.vpc_id.clone())
+            .tag_specifications(tags_at_create(ResourceType::SecurityGroup, tags))
             .send()
             .await
-            .map_err(|e| crate::from_sdk("CreateSecurityGroup", req.address, e))?;
-        let id = out.group_id().unwrap_or_default().to_string();
-        let visible = || async {
-            Ok(match Self::describe(aws, &id).await? {
-                Some(_) => WaitState::Ready,
-                None => WaitState::Pending("not visible yet".into()),
-            })
-        };
-        wait_until("CreateSecurityGroup", &id, VISIBLE_TIMEOUT, visible).await?;
-        let fresh = Self::describe(aws, &id)
-            .await?
-            .ok_or_else(|| untagged("CreateSecurityGroup", req.address, "security group"))?;
-        let fresh = Self::observe(aws, req.stack, &fresh)
-            .ok_or_else(|| untagged("CreateSecurityGroup", req.address, "security group"))?;
-        for (field, egress) in [("ingress", false), ("egress", true)] {
-            let (current, desired) = (
-                grants(field, fresh.props.get(field)),
-                grants(field, p.get(field)),
-            );
-            Self::sync_rules(aws, &id, egress, &current, &desired).await?;
-        }
-        let mut done = fresh;
-        for field in ["ingress", "egress"] {
-            done.props
-                .insert(field.into(), rules_json(&grants(field, p.get(field))));
-        }
-        Ok(done)
+            .map_err(sdk("CreateSecurityGroup", address))?;
+        let id = out.group_id().unwrap_or_default();
+        let wait = Wait("CreateSecurityGroup", VISIBLE_TIMEOUT);
+        let fresh = settle(aws, id, wait, describe, visible).await?;
+        let mut group =
+            fresh.ok_or_else(|| untagged("CreateSecurityGroup", address, "security group"))?;
+        let (ingress, egress) = (
+            grants("ingress", p.ingress.as_deref()),
+            grants("egress", p.egress.as_deref()),
+        );
+        sync_rules(
+            aws,
+            id,
+            false,
+            &from_permissions(group.ip_permissions()),
+            &ingress,
+        )
+        .await?;
+        sync_rules(
+            aws,
+            id,
+            true,
+            &from_permissions(group.ip_permissions_egress()),
+            &egress,
+        )
+        .await?;
+        // The rules are now as declared, and AWS would answer them so.
+        let permissions = |g: &[Grant]| Some(to_permissions(&g.iter().collect::<Vec<_>>()));
+        group.ip_permissions = permissions(&ingress);
+        group.ip_permissions_egress = permissions(&egress);
+        Ok(group)
     }
 
     async fn update(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        for field in changed {
-            match field.as_str() {
-                f @ ("ingress" | "egress") => {
-                    let (have, want) = (grants(f, current.props.get(f)), grants(f, desired.get(f)));
-                    Self::sync_rules(aws, &current.id, f == "egress", &have, &want).await?;
-                }
-                "tags" => update_tags(aws, &current.id, &current.props, desired).await?,
-                _ => {}
-            }
+        aws: &Aws,
+        id: &str,
+        field: &str,
+        current: &SecurityGroupProps,
+        desired: &SecurityGroupProps,
+    ) -> Result<(), CloudError> {
+        let rules = |p: &SecurityGroupProps| match field {
+            "ingress" => grants(field, p.ingress.as_deref()),
+            _ => grants(field, p.egress.as_deref()),
+        };
+        if matches!(field, "ingress" | "egress") {
+            let egress = field == "egress";
+            sync_rules(aws, id, egress, &rules(current), &rules(desired)).await?;
         }
-        Ok(current.updated(desired, changed))
+        Ok(())
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        let ec2 = aws.ec2();
-        retry_dependency("DeleteSecurityGroup", &current.id, || async {
-            ec2.delete_security_group()
-                .group_id(&current.id)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("DeleteSecurityGroup", &current.id, e))
+    async fn delete(&self, aws: &Aws, id: &str, _: &SecurityGroupProps) -> Result<(), CloudError> {
+        retry_dependency("DeleteSecurityGroup", id, || async {
+            let sent = aws.ec2().delete_security_group().group_id(id).send().await;
+            sent.map(drop).map_err(sdk("DeleteSecurityGroup", id))
         })
         .await
     }
@@ -601,7 +511,15 @@ impl Resource for SecurityGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::testing::round_trip;
+    use crate::resource::Resource;
     use crate::schema::normalize;
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressOutput;
+    use aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupOutput;
+    use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
+    use aws_sdk_ec2::types::Tag;
+    use aws_smithy_mocks::mock;
 
     fn grant(protocol: &str, from: i64, to: i64, cidr: &str, description: Option<&str>) -> Grant {
         Grant {
@@ -619,7 +537,7 @@ mod tests {
             .ip_protocol("-1")
             .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
             .build();
-        let observed = rules_json(&from_permissions(&[perm]));
+        let observed = json!(rules(&from_permissions(&[perm])));
         let default: Value = serde_json::from_str(DEFAULT_EGRESS).unwrap();
         let kind = Kind::ObjectSet(RULE);
         assert_eq!(normalize(&kind, &observed), normalize(&kind, &default));
@@ -635,14 +553,15 @@ mod tests {
             {"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["10.0.0.0/8", "::/0"]},
             {"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["192.168.0.0/16"], "description": "office"},
         ]);
-        let want = grants("ingress", Some(&declared));
+        let typed: Vec<Rule> = serde_json::from_value(declared.clone()).unwrap();
+        let want = grants("ingress", Some(&typed));
         let perms = to_permissions(&want.iter().collect::<Vec<_>>());
         assert_eq!(
             perms.len(),
             1,
             "AWS keeps one permission per protocol and ports"
         );
-        let observed = rules_json(&from_permissions(&perms));
+        let observed = json!(rules(&from_permissions(&perms)));
         let kind = Kind::ObjectSet(RULE);
         assert_eq!(normalize(&kind, &observed), normalize(&kind, &declared));
     }
@@ -697,5 +616,59 @@ mod tests {
         );
         let vpc = token::marker(&"ec2.vpc.main".parse().unwrap(), "cidr_block");
         assert!(check(json!([{"protocol": "-1", "cidr_blocks": [vpc]}])).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_created_group_reads_back_as_declared() {
+        let declared = json!({
+            "name": "web", "vpc_id": "vpc-1", "description": "Managed by eprun",
+            "ingress": [{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["10.0.0.0/8"]}],
+        });
+        let address = "ec2.security_group.web".parse().unwrap();
+        let owned = crate::tags::ownership_tags("test", &address, declared.as_object().unwrap());
+        let create = mock!(Client::create_security_group).then_output(|| {
+            CreateSecurityGroupOutput::builder()
+                .group_id("sg-1")
+                .build()
+        });
+        let describe = mock!(Client::describe_security_groups).then_output(move || {
+            let tags = owned
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build());
+            let allow_all = IpPermission::builder()
+                .ip_protocol("-1")
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build());
+            let group = Group::builder()
+                .group_id("sg-1")
+                .group_name("web")
+                .description("Managed by eprun")
+                .vpc_id("vpc-1")
+                .owner_id("123456789012")
+                .ip_permissions_egress(allow_all.build())
+                .set_tags(Some(tags.collect()));
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(group.build())
+                .build()
+        });
+        let authorize = mock!(Client::authorize_security_group_ingress)
+            .match_requests(|r| r.group_id() == Some("sg-1") && r.ip_permissions().len() == 1)
+            .then_output(|| {
+                AuthorizeSecurityGroupIngressOutput::builder()
+                    .r#return(true)
+                    .build()
+            });
+        let aws = Aws::mocked(&[&create, &describe, &authorize]);
+        let (observed, changes) =
+            round_trip(&SECURITY_GROUP, &aws, "ec2.security_group.web", declared).await;
+        assert_eq!(changes, vec![]);
+        assert_eq!(observed.id, "sg-1");
+        assert_eq!(
+            observed.attrs["arn"],
+            "arn:aws:ec2:us-east-1:123456789012:security-group/sg-1"
+        );
+        assert_eq!(
+            SECURITY_GROUP.doc(),
+            "A security group with its `ingress` and `egress` rules. Attributes: `id`, `arn`."
+        );
     }
 }
