@@ -14,6 +14,7 @@ pub mod ec2;
 pub mod eks;
 pub mod iam;
 pub mod kms;
+pub mod props;
 pub mod route53;
 pub mod s3;
 pub mod secretsmanager;

@@ -9,17 +9,12 @@ pub struct Eip;
 /// The `ec2.eip` resource type.
 pub static EIP: Adapter<Eip> = Adapter::new(Eip);
 
-const SCHEMA: &[Field] = &[
-    Field::optional("domain", Kind::Enum(&["vpc"]), "where the address is used")
-        .default("\"vpc\"")
-        .force_new(),
-    TAGS,
-];
-
-/// The props of an Elastic IP address.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct EipProps {
-    domain: Option<String>,
+schema! {
+    /// The props of an Elastic IP address.
+    pub struct EipProps: SCHEMA {
+        domain: Option<String> =
+            optional(Enum(&["vpc"]), "where the address is used").default("\"vpc\"").force_new(),
+    } + TAGS
 }
 
 type Item = aws_sdk_ec2::types::Address;

@@ -9,64 +9,31 @@ pub struct FlowLog;
 /// The `ec2.flow_log` resource type.
 pub static FLOW_LOG: Adapter<FlowLog> = Adapter::new(FlowLog);
 
-const SCHEMA: &[Field] = &[
-    Field::required(
-        "resource_id",
-        Kind::Str,
-        "the VPC (or subnet, or network interface) to log",
-    ),
-    Field::optional(
-        "resource_type",
-        Kind::Enum(&["VPC", "Subnet", "NetworkInterface"]),
-        "what `resource_id` is",
-    )
-    .default("\"VPC\"")
-    .force_new(),
-    Field::optional(
-        "traffic_type",
-        Kind::Enum(&["ACCEPT", "REJECT", "ALL"]),
-        "which traffic to record",
-    )
-    .default("\"ALL\"")
-    .force_new(),
-    Field::optional(
-        "log_destination_type",
-        Kind::Enum(&["s3", "cloud-watch-logs"]),
-        "where records go",
-    )
-    .default("\"s3\"")
-    .force_new(),
-    Field::required(
-        "log_destination",
-        Kind::Str,
-        "the ARN of the bucket (optionally with a prefix) or log group",
-    ),
-    Field::optional(
-        "iam_role_arn",
-        Kind::Str,
-        "the role that delivers to CloudWatch Logs (required for it)",
-    )
-    .force_new(),
-    Field::optional(
-        "max_aggregation_interval",
-        Kind::Int,
-        "seconds per record window: 60 or 600",
-    )
-    .default("600")
-    .force_new(),
-    TAGS,
-];
-
-/// The props of a flow log.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct FlowLogProps {
-    resource_id: Option<String>,
-    resource_type: Option<String>,
-    traffic_type: Option<String>,
-    log_destination_type: Option<String>,
-    log_destination: Option<String>,
-    iam_role_arn: Option<String>,
-    max_aggregation_interval: Option<i64>,
+schema! {
+    /// The props of a flow log.
+    pub struct FlowLogProps: SCHEMA {
+        resource_id: Option<String> =
+            required(Str, "the VPC (or subnet, or network interface) to log"),
+        resource_type: Option<String> =
+            optional(Enum(&["VPC", "Subnet", "NetworkInterface"]), "what `resource_id` is")
+                .default("\"VPC\"")
+                .force_new(),
+        traffic_type: Option<String> =
+            optional(Enum(&["ACCEPT", "REJECT", "ALL"]), "which traffic to record")
+                .default("\"ALL\"")
+                .force_new(),
+        log_destination_type: Option<String> =
+            optional(Enum(&["s3", "cloud-watch-logs"]), "where records go")
+                .default("\"s3\"")
+                .force_new(),
+        log_destination: Option<String> =
+            required(Str, "the ARN of the bucket (optionally with a prefix) or log group"),
+        iam_role_arn: Option<String> =
+            optional(Str, "the role that delivers to CloudWatch Logs (required for it)")
+                .force_new(),
+        max_aggregation_interval: Option<i64> =
+            optional(Int, "seconds per record window: 60 or 600").default("600").force_new(),
+    } + TAGS
 }
 
 /// Flow logs are active as soon as they exist; this only waits for Describe to see them.

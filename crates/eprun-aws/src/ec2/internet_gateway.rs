@@ -9,19 +9,12 @@ pub struct InternetGateway;
 /// The `ec2.internet_gateway` resource type.
 pub static INTERNET_GATEWAY: Adapter<InternetGateway> = Adapter::new(InternetGateway);
 
-const SCHEMA: &[Field] = &[
-    Field::optional(
-        "vpc_id",
-        Kind::Str,
-        "the VPC to attach the gateway to; changing it detaches and re-attaches",
-    ),
-    TAGS,
-];
-
-/// The props of an internet gateway.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct InternetGatewayProps {
-    vpc_id: Option<String>,
+schema! {
+    /// The props of an internet gateway.
+    pub struct InternetGatewayProps: SCHEMA {
+        vpc_id: Option<String> =
+            optional(Str, "the VPC to attach the gateway to; changing it detaches and re-attaches"),
+    } + TAGS
 }
 
 type Item = aws_sdk_ec2::types::InternetGateway;

@@ -25,12 +25,12 @@ pub(crate) mod prelude {
     };
     pub(crate) use crate::adapter::{Adapter, Attr, Description, Identity, known};
     pub(crate) use crate::address::Address;
+    pub(crate) use crate::props::schema;
     pub(crate) use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
     pub(crate) use crate::schema::{Field, Kind, TAGS};
     pub(crate) use crate::{Aws, CloudError, WaitState, sdk};
     pub(crate) use async_trait::async_trait;
     pub(crate) use aws_sdk_ec2::types::ResourceType;
-    pub(crate) use serde::{Deserialize, Serialize};
     pub(crate) use serde_json::{Value, json};
     pub(crate) use std::time::Duration;
 }

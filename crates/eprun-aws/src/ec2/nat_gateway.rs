@@ -11,34 +11,19 @@ pub struct NatGateway;
 /// The `ec2.nat_gateway` resource type.
 pub static NAT_GATEWAY: Adapter<NatGateway> = Adapter::new(NatGateway);
 
-const SCHEMA: &[Field] = &[
-    Field::required(
-        "subnet_id",
-        Kind::Str,
-        "the subnet the gateway lives in (a public one for public connectivity)",
-    ),
-    Field::optional(
-        "allocation_id",
-        Kind::Str,
-        "the Elastic IP allocation id; required for public connectivity",
-    )
-    .force_new(),
-    Field::optional(
-        "connectivity_type",
-        Kind::Enum(&["public", "private"]),
-        "whether the gateway reaches the internet",
-    )
-    .default("\"public\"")
-    .force_new(),
-    TAGS,
-];
-
-/// The props of a NAT gateway.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct NatGatewayProps {
-    subnet_id: Option<String>,
-    allocation_id: Option<String>,
-    connectivity_type: Option<String>,
+schema! {
+    /// The props of a NAT gateway.
+    pub struct NatGatewayProps: SCHEMA {
+        subnet_id: Option<String> =
+            required(Str, "the subnet the gateway lives in (a public one for public connectivity)"),
+        allocation_id: Option<String> =
+            optional(Str, "the Elastic IP allocation id; required for public connectivity")
+                .force_new(),
+        connectivity_type: Option<String> =
+            optional(Enum(&["public", "private"]), "whether the gateway reaches the internet")
+                .default("\"public\"")
+                .force_new(),
+    } + TAGS
 }
 
 /// NAT gateways take a few minutes to come up and to go away.

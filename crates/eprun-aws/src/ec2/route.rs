@@ -19,46 +19,19 @@ const TARGETS: [&str; 5] = [
     "vpc_endpoint_id",
 ];
 
-const SCHEMA: &[Field] = &[
-    Field::required(
-        "route_table_id",
-        Kind::Str,
-        "the route table the route belongs to",
-    ),
-    Field::required(
-        "destination_cidr_block",
-        Kind::Cidr,
-        "the IPv4 block the route matches",
-    ),
-    Field::optional(
-        "gateway_id",
-        Kind::Str,
-        "target: an internet or virtual private gateway",
-    ),
-    Field::optional("nat_gateway_id", Kind::Str, "target: a NAT gateway"),
-    Field::optional("transit_gateway_id", Kind::Str, "target: a transit gateway"),
-    Field::optional(
-        "vpc_peering_connection_id",
-        Kind::Str,
-        "target: a VPC peering connection",
-    ),
-    Field::optional(
-        "vpc_endpoint_id",
-        Kind::Str,
-        "target: a Gateway Load Balancer endpoint",
-    ),
-];
-
-/// The props of a route.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct RouteProps {
-    route_table_id: Option<String>,
-    destination_cidr_block: Option<String>,
-    gateway_id: Option<String>,
-    nat_gateway_id: Option<String>,
-    transit_gateway_id: Option<String>,
-    vpc_peering_connection_id: Option<String>,
-    vpc_endpoint_id: Option<String>,
+schema! {
+    /// The props of a route.
+    pub struct RouteProps: SCHEMA {
+        route_table_id: Option<String> = required(Str, "the route table the route belongs to"),
+        destination_cidr_block: Option<String> = required(Cidr, "the IPv4 block the route matches"),
+        gateway_id: Option<String> =
+            optional(Str, "target: an internet or virtual private gateway"),
+        nat_gateway_id: Option<String> = optional(Str, "target: a NAT gateway"),
+        transit_gateway_id: Option<String> = optional(Str, "target: a transit gateway"),
+        vpc_peering_connection_id: Option<String> =
+            optional(Str, "target: a VPC peering connection"),
+        vpc_endpoint_id: Option<String> = optional(Str, "target: a Gateway Load Balancer endpoint"),
+    }
 }
 
 impl RouteProps {

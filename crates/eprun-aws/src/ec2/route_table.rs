@@ -8,15 +8,11 @@ pub struct RouteTable;
 /// The `ec2.route_table` resource type.
 pub static ROUTE_TABLE: Adapter<RouteTable> = Adapter::new(RouteTable);
 
-const SCHEMA: &[Field] = &[
-    Field::required("vpc_id", Kind::Str, "the VPC the table belongs to"),
-    TAGS,
-];
-
-/// The props of a route table.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct RouteTableProps {
-    vpc_id: Option<String>,
+schema! {
+    /// The props of a route table.
+    pub struct RouteTableProps: SCHEMA {
+        vpc_id: Option<String> = required(Str, "the VPC the table belongs to"),
+    } + TAGS
 }
 
 type Item = aws_sdk_ec2::types::RouteTable;

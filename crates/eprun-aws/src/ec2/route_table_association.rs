@@ -13,24 +13,16 @@ pub struct RouteTableAssociation;
 pub static ROUTE_TABLE_ASSOCIATION: Adapter<RouteTableAssociation> =
     Adapter::new(RouteTableAssociation);
 
-const SCHEMA: &[Field] = &[
-    Field::required("route_table_id", Kind::Str, "the route table"),
-    Field::required(
-        "subnet_id",
-        Kind::Str,
-        "the subnet that uses the route table",
-    ),
-];
+schema! {
+    /// The props of an association.
+    pub struct AssociationProps: SCHEMA {
+        route_table_id: Option<String> = required(Str, "the route table"),
+        subnet_id: Option<String> = required(Str, "the subnet that uses the route table"),
+    }
+}
 
 /// Associations normally take effect at once; this bounds a slow one.
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The props of an association.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AssociationProps {
-    route_table_id: Option<String>,
-    subnet_id: Option<String>,
-}
 
 /// `<route_table_id>|<subnet_id>`, once both are known.
 fn key(props: &Props) -> Option<String> {

@@ -12,51 +12,38 @@ pub struct SecurityGroup;
 /// The `ec2.security_group` resource type.
 pub static SECURITY_GROUP: Adapter<SecurityGroup> = Adapter::new(SecurityGroup);
 
-const RULE: &[Field] = &[
-    Field::required(
-        "protocol",
-        Kind::Str,
-        "`tcp`, `udp`, `icmp`, `icmpv6`, a protocol number, or `-1` for all",
-    ),
-    Field::optional(
-        "from_port",
-        Kind::Int,
-        "first port (ICMP type); 0 for protocol `-1`",
-    )
-    .default("0"),
-    Field::optional(
-        "to_port",
-        Kind::Int,
-        "last port (ICMP code); 0 for protocol `-1`",
-    )
-    .default("0"),
-    Field::optional(
-        "cidr_blocks",
-        Kind::StrSet,
-        "the IPv4 and IPv6 blocks the rule allows",
-    ),
-    Field::optional("description", Kind::Str, "what the rule is for"),
-];
+schema! {
+    /// One rule as declared: a protocol, ports, and the blocks it allows.
+    #[derive(Clone)]
+    struct Rule: RULE {
+        protocol: String =
+            required(Str, "`tcp`, `udp`, `icmp`, `icmpv6`, a protocol number, or `-1` for all"),
+        from_port: Option<i64> =
+            optional(Int, "first port (ICMP type); 0 for protocol `-1`").default("0"),
+        to_port: Option<i64> =
+            optional(Int, "last port (ICMP code); 0 for protocol `-1`").default("0"),
+        cidr_blocks: Vec<String> = optional(StrSet, "the IPv4 and IPv6 blocks the rule allows"),
+        description: Option<String> = optional(Str, "what the rule is for"),
+    }
+}
 
 /// AWS gives every new group this egress rule, so an undeclared `egress` means exactly it.
 const DEFAULT_EGRESS: &str =
     r#"[{"protocol":"-1","from_port":0,"to_port":0,"cidr_blocks":["0.0.0.0/0"]}]"#;
 
-const SCHEMA: &[Field] = &[
-    Field::required("name", Kind::Str, "the group name, unique in the VPC"),
-    Field::optional("description", Kind::Str, "the group description")
-        .default("\"Managed by eprun\"")
-        .force_new(),
-    Field::required("vpc_id", Kind::Str, "the VPC the group belongs to"),
-    Field::optional("ingress", Kind::ObjectSet(RULE), "inbound rules").default("[]"),
-    Field::optional(
-        "egress",
-        Kind::ObjectSet(RULE),
-        "outbound rules; AWS's allow-all rule when left out",
-    )
-    .default(DEFAULT_EGRESS),
-    TAGS,
-];
+schema! {
+    /// The props of a security group.
+    pub struct SecurityGroupProps: SCHEMA {
+        name: Option<String> = required(Str, "the group name, unique in the VPC"),
+        description: Option<String> =
+            optional(Str, "the group description").default("\"Managed by eprun\"").force_new(),
+        vpc_id: Option<String> = required(Str, "the VPC the group belongs to"),
+        ingress: Option<Vec<Rule>> = optional(ObjectSet(RULE), "inbound rules").default("[]"),
+        egress: Option<Vec<Rule>> =
+            optional(ObjectSet(RULE), "outbound rules; AWS's allow-all rule when left out")
+                .default(DEFAULT_EGRESS),
+    } + TAGS
+}
 
 /// New groups can take a moment to show up in Describe calls.
 const VISIBLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -85,31 +72,6 @@ fn ports(protocol: &str, from: i64, to: i64) -> (i64, i64) {
 
 fn nonempty(s: Option<&str>) -> Option<String> {
     s.filter(|d| !d.is_empty()).map(String::from)
-}
-
-/// The props of a security group.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SecurityGroupProps {
-    name: Option<String>,
-    description: Option<String>,
-    vpc_id: Option<String>,
-    ingress: Option<Vec<Rule>>,
-    egress: Option<Vec<Rule>>,
-}
-
-/// One rule as declared: a protocol, ports, and the blocks it allows.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Rule {
-    #[serde(default)]
-    protocol: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    from_port: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    to_port: Option<i64>,
-    #[serde(default)]
-    cidr_blocks: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
 }
 
 impl Rule {

@@ -11,34 +11,16 @@ pub struct Subnet;
 /// The `ec2.subnet` resource type.
 pub static SUBNET: Adapter<Subnet> = Adapter::new(Subnet);
 
-const SCHEMA: &[Field] = &[
-    Field::required("vpc_id", Kind::Str, "the VPC the subnet belongs to"),
-    Field::required(
-        "cidr_block",
-        Kind::Cidr,
-        "the IPv4 CIDR block, inside the VPC's block",
-    ),
-    Field::required(
-        "availability_zone",
-        Kind::Str,
-        "the availability zone, e.g. `us-east-1a`",
-    ),
-    Field::optional(
-        "map_public_ip_on_launch",
-        Kind::Bool,
-        "give instances launched here a public IP",
-    )
-    .default("false"),
-    TAGS,
-];
-
-/// The props of a subnet.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SubnetProps {
-    vpc_id: Option<String>,
-    cidr_block: Option<String>,
-    availability_zone: Option<String>,
-    map_public_ip_on_launch: Option<bool>,
+schema! {
+    /// The props of a subnet.
+    pub struct SubnetProps: SCHEMA {
+        vpc_id: Option<String> = required(Str, "the VPC the subnet belongs to"),
+        cidr_block: Option<String> = required(Cidr, "the IPv4 CIDR block, inside the VPC's block"),
+        availability_zone: Option<String> =
+            required(Str, "the availability zone, e.g. `us-east-1a`"),
+        map_public_ip_on_launch: Option<bool> =
+            optional(Bool, "give instances launched here a public IP").default("false"),
+    } + TAGS
 }
 
 type Item = aws_sdk_ec2::types::Subnet;

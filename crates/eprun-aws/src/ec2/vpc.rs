@@ -3,12 +3,12 @@
 use super::{Ec2Tags, pairs, stack_filter, str_prop, tags_at_create};
 use crate::adapter::{Adapter, Attr, Description, Identity};
 use crate::address::Address;
+use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::{Field, Kind, TAGS};
+use crate::schema::{Field, TAGS};
 use crate::{Aws, CloudError};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// A VPC with its DNS attributes.
@@ -17,37 +17,19 @@ pub struct Vpc;
 /// The `ec2.vpc` resource type.
 pub static VPC: Adapter<Vpc> = Adapter::new(Vpc);
 
-const SCHEMA: &[Field] = &[
-    Field::required("cidr_block", Kind::Cidr, "the IPv4 CIDR block of the VPC"),
-    Field::optional(
-        "enable_dns_support",
-        Kind::Bool,
-        "resolve DNS through the Amazon resolver",
-    )
-    .default("true"),
-    Field::optional(
-        "enable_dns_hostnames",
-        Kind::Bool,
-        "give instances public DNS hostnames",
-    )
-    .default("false"),
-    Field::optional(
-        "instance_tenancy",
-        Kind::Enum(&["default", "dedicated"]),
-        "tenancy of instances",
-    )
-    .default("\"default\"")
-    .force_new(),
-    TAGS,
-];
-
-/// The props of a VPC.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct VpcProps {
-    cidr_block: String,
-    enable_dns_support: Option<bool>,
-    enable_dns_hostnames: Option<bool>,
-    instance_tenancy: Option<String>,
+schema! {
+    /// The props of a VPC.
+    pub struct VpcProps: SCHEMA {
+        cidr_block: String = required(Cidr, "the IPv4 CIDR block of the VPC"),
+        enable_dns_support: Option<bool> =
+            optional(Bool, "resolve DNS through the Amazon resolver").default("true"),
+        enable_dns_hostnames: Option<bool> =
+            optional(Bool, "give instances public DNS hostnames").default("false"),
+        instance_tenancy: Option<String> =
+            optional(Enum(&["default", "dedicated"]), "tenancy of instances")
+                .default("\"default\"")
+                .force_new(),
+    } + TAGS
 }
 
 /// Sets one of the VPC's two DNS attributes.

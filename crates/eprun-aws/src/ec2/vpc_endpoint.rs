@@ -11,60 +11,28 @@ pub struct VpcEndpoint;
 /// The `ec2.vpc_endpoint` resource type.
 pub static VPC_ENDPOINT: Adapter<VpcEndpoint> = Adapter::new(VpcEndpoint);
 
-const SCHEMA: &[Field] = &[
-    Field::required("vpc_id", Kind::Str, "the VPC"),
-    Field::required(
-        "service_name",
-        Kind::Str,
-        "the service, e.g. `com.amazonaws.us-east-1.s3`",
-    ),
-    Field::optional(
-        "vpc_endpoint_type",
-        Kind::Enum(&["Interface", "Gateway"]),
-        "the endpoint type",
-    )
-    .default("\"Gateway\"")
-    .force_new(),
-    Field::optional(
-        "subnet_ids",
-        Kind::StrSet,
-        "Interface: the subnets to put network interfaces in",
-    ),
-    Field::optional(
-        "security_group_ids",
-        Kind::StrSet,
-        "Interface: the security groups of its network interfaces",
-    ),
-    Field::optional(
-        "route_table_ids",
-        Kind::StrSet,
-        "Gateway: the route tables that get a route to the service",
-    ),
-    Field::optional(
-        "private_dns_enabled",
-        Kind::Bool,
-        "Interface: answer the service's public DNS name privately",
-    )
-    .default("false"),
-    Field::optional(
-        "policy",
-        Kind::Json,
-        "the endpoint policy; AWS allows full access when left out",
-    ),
-    TAGS,
-];
-
-/// The props of a VPC endpoint.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct VpcEndpointProps {
-    vpc_id: Option<String>,
-    service_name: Option<String>,
-    vpc_endpoint_type: Option<String>,
-    subnet_ids: Option<Vec<String>>,
-    security_group_ids: Option<Vec<String>>,
-    route_table_ids: Option<Vec<String>>,
-    private_dns_enabled: Option<bool>,
-    policy: Option<Value>,
+schema! {
+    /// The props of a VPC endpoint.
+    pub struct VpcEndpointProps: SCHEMA {
+        vpc_id: Option<String> = required(Str, "the VPC"),
+        service_name: Option<String> =
+            required(Str, "the service, e.g. `com.amazonaws.us-east-1.s3`"),
+        vpc_endpoint_type: Option<String> =
+            optional(Enum(&["Interface", "Gateway"]), "the endpoint type")
+                .default("\"Gateway\"")
+                .force_new(),
+        subnet_ids: Option<Vec<String>> =
+            optional(StrSet, "Interface: the subnets to put network interfaces in"),
+        security_group_ids: Option<Vec<String>> =
+            optional(StrSet, "Interface: the security groups of its network interfaces"),
+        route_table_ids: Option<Vec<String>> =
+            optional(StrSet, "Gateway: the route tables that get a route to the service"),
+        private_dns_enabled: Option<bool> =
+            optional(Bool, "Interface: answer the service's public DNS name privately")
+                .default("false"),
+        policy: Option<Value> =
+            optional(Json, "the endpoint policy; AWS allows full access when left out"),
+    } + TAGS
 }
 
 /// Interface endpoints take a few minutes to become available and to go away.

@@ -11,14 +11,14 @@ use super::{
 use crate::adapter::{Adapter, Attr, Description, Identity, found};
 use crate::address::Address;
 use crate::ec2::str_prop;
+use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
-use crate::schema::{Field, Kind, TAGS};
+use crate::schema::{Field, TAGS};
 use crate::{Aws, CloudError};
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
 use aws_sdk_eks::operation::describe_update::builders::DescribeUpdateFluentBuilder;
 use aws_sdk_eks::types::{Addon as EksAddon, ResolveConflicts};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -32,50 +32,25 @@ pub static ADDON: Adapter<Addon> = Adapter::new(Addon);
 /// Where `resolve_conflicts_on_update` is kept.
 const RESOLVE_TAG: &str = "eprun:resolve_conflicts_on_update";
 
-const SCHEMA: &[Field] = &[
-    Field::required("cluster_name", Kind::Str, "the cluster the add-on runs in"),
-    Field::required(
-        "addon_name",
-        Kind::Str,
-        "the add-on, e.g. `vpc-cni`, `coredns`, `kube-proxy`",
-    ),
-    Field::optional(
-        "addon_version",
-        Kind::Str,
-        "the add-on version (EKS's default for the cluster version when left out)",
-    ),
-    Field::optional(
-        "configuration_values",
-        Kind::Json,
-        "the add-on's configuration (a map or JSON text)",
-    ),
-    Field::optional(
-        "resolve_conflicts_on_update",
-        Kind::Enum(&["OVERWRITE", "PRESERVE", "NONE"]),
-        "what an update does with fields changed in the cluster (`OVERWRITE` when left out)",
-    ),
-    Field::optional(
-        "service_account_role_arn",
-        Kind::Str,
-        "the IAM role (IRSA) of the add-on's service account",
-    ),
-    TAGS,
-];
+schema! {
+    /// The props of an add-on.
+    pub struct AddonProps: SCHEMA {
+        cluster_name: String = required(Str, "the cluster the add-on runs in"),
+        addon_name: String = required(Str, "the add-on, e.g. `vpc-cni`, `coredns`, `kube-proxy`"),
+        addon_version: Option<String> =
+            optional(Str, "the add-on version (EKS's default for the cluster version when left out)"),
+        configuration_values: Option<Value> =
+            optional(Json, "the add-on's configuration (a map or JSON text)"),
+        resolve_conflicts_on_update: Option<String> =
+            optional(Enum(&["OVERWRITE", "PRESERVE", "NONE"]), "what an update does with fields changed in the cluster (`OVERWRITE` when left out)"),
+        service_account_role_arn: Option<String> =
+            optional(Str, "the IAM role (IRSA) of the add-on's service account"),
+    } + TAGS
+}
 
 const CREATE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
-
-/// The props of an add-on.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AddonProps {
-    cluster_name: String,
-    addon_name: String,
-    addon_version: Option<String>,
-    configuration_values: Option<Value>,
-    resolve_conflicts_on_update: Option<String>,
-    service_account_role_arn: Option<String>,
-}
 
 impl AddonProps {
     /// `<cluster>/<add-on>`.

@@ -10,8 +10,9 @@ use super::{
 use crate::adapter::{Adapter, Attr, Description, Identity, found};
 use crate::address::Address;
 use crate::ec2::{list_prop, str_prop};
+use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
-use crate::schema::{Field, Kind, TAGS};
+use crate::schema::{Field, TAGS};
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind};
 use async_trait::async_trait;
@@ -19,7 +20,6 @@ use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{
     Cluster as EksCluster, EncryptionConfig, LogSetup, LogType, Logging, Provider, VpcConfigRequest,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -39,24 +39,30 @@ pub const LOG_TYPES: [&str; 5] = [
     "scheduler",
 ];
 
-const SCHEMA: &[Field] = &[
-    Field::required("name", Kind::Str, "the cluster name, unique in the region"),
-    Field::optional("version", Kind::Str, "the Kubernetes version (`1.29`); raising it upgrades in place, one minor version at a time"),
-    Field::required("role_arn", Kind::Str, "the IAM role the control plane uses (trusts `eks.amazonaws.com`)"),
-    Field::required("subnet_ids", Kind::StrSet, "the subnets for the control plane's network interfaces, in two AZs at least"),
-    Field::optional("security_group_ids", Kind::StrSet, "extra security groups for the control plane's network interfaces")
-        .default("[]"),
-    Field::optional("endpoint_private_access", Kind::Bool, "serve the API endpoint inside the VPC").default("false"),
-    Field::optional("endpoint_public_access", Kind::Bool, "serve the API endpoint on the internet").default("true"),
-    Field::optional(
-        "enabled_cluster_log_types",
-        Kind::StrSet,
-        "control-plane logs sent to CloudWatch: `api`, `audit`, `authenticator`, `controllerManager`, `scheduler`",
-    )
-    .default("[]"),
-    Field::optional("encryption_key_arn", Kind::Str, "the KMS key that envelope-encrypts Kubernetes secrets").force_new(),
-    TAGS,
-];
+schema! {
+    /// The props of a cluster.
+    pub struct ClusterProps: SCHEMA {
+        name: String = required(Str, "the cluster name, unique in the region"),
+        version: Option<String> =
+            optional(Str, "the Kubernetes version (`1.29`); raising it upgrades in place, one minor version at a time"),
+        role_arn: String =
+            required(Str, "the IAM role the control plane uses (trusts `eks.amazonaws.com`)"),
+        subnet_ids: Vec<String> =
+            required(StrSet, "the subnets for the control plane's network interfaces, in two AZs at least"),
+        security_group_ids: Option<Vec<String>> =
+            optional(StrSet, "extra security groups for the control plane's network interfaces")
+                .default("[]"),
+        endpoint_private_access: Option<bool> =
+            optional(Bool, "serve the API endpoint inside the VPC").default("false"),
+        endpoint_public_access: Option<bool> =
+            optional(Bool, "serve the API endpoint on the internet").default("true"),
+        enabled_cluster_log_types: Option<Vec<String>> =
+            optional(StrSet, "control-plane logs sent to CloudWatch: `api`, `audit`, `authenticator`, `controllerManager`, `scheduler`")
+                .default("[]"),
+        encryption_key_arn: Option<String> =
+            optional(Str, "the KMS key that envelope-encrypts Kubernetes secrets").force_new(),
+    } + TAGS
+}
 
 /// A new cluster takes 10 to 15 minutes on AWS.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -134,20 +140,6 @@ fn secrets_encryption(key: &str) -> EncryptionConfig {
 fn issuer(c: &EksCluster) -> &str {
     let oidc = c.identity().and_then(|i| i.oidc());
     oidc.and_then(|o| o.issuer()).unwrap_or_default()
-}
-
-/// The props of a cluster.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ClusterProps {
-    name: String,
-    version: Option<String>,
-    role_arn: String,
-    subnet_ids: Vec<String>,
-    security_group_ids: Option<Vec<String>>,
-    endpoint_private_access: Option<bool>,
-    endpoint_public_access: Option<bool>,
-    enabled_cluster_log_types: Option<Vec<String>>,
-    encryption_key_arn: Option<String>,
 }
 
 #[async_trait]

@@ -11,8 +11,9 @@ use super::{
 use crate::adapter::{Adapter, Attr, Description, Identity, found};
 use crate::address::Address;
 use crate::ec2::{list_prop, str_prop};
+use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
-use crate::schema::{Field, Kind, TAGS};
+use crate::schema::{Field, TAGS};
 use crate::token;
 use crate::{Aws, CloudError};
 use async_trait::async_trait;
@@ -21,7 +22,7 @@ use aws_sdk_eks::operation::describe_update::builders::DescribeUpdateFluentBuild
 use aws_sdk_eks::types::{
     Nodegroup, NodegroupScalingConfig, Taint, TaintEffect, UpdateLabelsPayload, UpdateTaintsPayload,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
@@ -32,66 +33,42 @@ pub struct NodeGroup;
 /// The `eks.node_group` resource type.
 pub static NODE_GROUP: Adapter<NodeGroup> = Adapter::new(NodeGroup);
 
-const TAINT: &[Field] = &[
-    Field::required("key", Kind::Str, "the taint key"),
-    Field::optional("value", Kind::Str, "the taint value"),
-    Field::required(
-        "effect",
-        Kind::Enum(&["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]),
-        "what the taint does to pods that do not tolerate it",
-    ),
-];
+schema! {
+    /// One Kubernetes taint of the nodes.
+    #[derive(Clone, PartialEq)]
+    pub struct TaintProps: TAINT {
+        key: String = required(Str, "the taint key"),
+        value: Option<String> = optional(Str, "the taint value"),
+        effect: String =
+            required(Enum(&["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]), "what the taint does to pods that do not tolerate it"),
+    }
+}
 
-const SCHEMA: &[Field] = &[
-    Field::required(
-        "cluster_name",
-        Kind::Str,
-        "the cluster the node group belongs to",
-    ),
-    Field::required(
-        "node_group_name",
-        Kind::Str,
-        "the node group's name, unique in its cluster",
-    ),
-    Field::required(
-        "node_role_arn",
-        Kind::Str,
-        "the IAM role of the nodes (trusts `ec2.amazonaws.com`)",
-    ),
-    Field::required(
-        "subnet_ids",
-        Kind::StrSet,
-        "the subnets the nodes are launched in",
-    ),
-    Field::optional(
-        "instance_types",
-        Kind::StrSet,
-        "the EC2 instance types (AWS picks `t3.medium` when left out)",
-    )
-    .force_new(),
-    Field::optional(
-        "capacity_type",
-        Kind::Enum(&["ON_DEMAND", "SPOT"]),
-        "on-demand or spot capacity",
-    )
-    .default("\"ON_DEMAND\"")
-    .force_new(),
-    Field::required("min_size", Kind::Int, "the fewest nodes").updatable(),
-    Field::required("max_size", Kind::Int, "the most nodes").updatable(),
-    Field::optional(
-        "desired_size",
-        Kind::Int,
-        "the nodes wanted now (the minimum when left out); usually owned by autoscalers",
-    ),
-    Field::optional("labels", Kind::Tags, "Kubernetes labels of the nodes").default("{}"),
-    Field::optional(
-        "taints",
-        Kind::ObjectSet(TAINT),
-        "Kubernetes taints of the nodes: `key`, `value`, `effect`",
-    )
-    .default("[]"),
-    TAGS,
-];
+schema! {
+    /// The props of a node group.
+    pub struct NodeGroupProps: SCHEMA {
+        cluster_name: String = required(Str, "the cluster the node group belongs to"),
+        node_group_name: String = required(Str, "the node group's name, unique in its cluster"),
+        node_role_arn: String =
+            required(Str, "the IAM role of the nodes (trusts `ec2.amazonaws.com`)"),
+        subnet_ids: Vec<String> = required(StrSet, "the subnets the nodes are launched in"),
+        instance_types: Option<Vec<String>> =
+            optional(StrSet, "the EC2 instance types (AWS picks `t3.medium` when left out)")
+                .force_new(),
+        capacity_type: Option<String> =
+            optional(Enum(&["ON_DEMAND", "SPOT"]), "on-demand or spot capacity")
+                .default("\"ON_DEMAND\"")
+                .force_new(),
+        min_size: i64 = required(Int, "the fewest nodes").updatable(),
+        max_size: i64 = required(Int, "the most nodes").updatable(),
+        desired_size: Option<i64> =
+            optional(Int, "the nodes wanted now (the minimum when left out); usually owned by autoscalers"),
+        labels: Option<Labels> = optional(Tags, "Kubernetes labels of the nodes").default("{}"),
+        taints: Option<Vec<TaintProps>> =
+            optional(ObjectSet(TAINT), "Kubernetes taints of the nodes: `key`, `value`, `effect`")
+                .default("[]"),
+    } + TAGS
+}
 
 /// Nodes take a few minutes; a stuck launch is bounded by this.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -102,15 +79,6 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Labels, ordered.
 type Labels = BTreeMap<String, String>;
 
-/// One Kubernetes taint of the nodes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaintProps {
-    key: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    value: Option<String>,
-    effect: String,
-}
-
 impl TaintProps {
     fn sdk(&self) -> Taint {
         let t = Taint::builder()
@@ -118,22 +86,6 @@ impl TaintProps {
             .set_value(self.value.clone());
         t.effect(TaintEffect::from(self.effect.as_str())).build()
     }
-}
-
-/// The props of a node group.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct NodeGroupProps {
-    cluster_name: String,
-    node_group_name: String,
-    node_role_arn: String,
-    subnet_ids: Vec<String>,
-    instance_types: Option<Vec<String>>,
-    capacity_type: Option<String>,
-    min_size: i64,
-    max_size: i64,
-    desired_size: Option<i64>,
-    labels: Option<Labels>,
-    taints: Option<Vec<TaintProps>>,
 }
 
 /// The label changes from `current` to `desired`: (to add or update, to remove).

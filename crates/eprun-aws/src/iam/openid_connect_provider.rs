@@ -8,13 +8,13 @@ use super::{IamTags, all, iam_tags, pairs};
 use crate::adapter::{Adapter, Attr, Description, Identity, found};
 use crate::address::Address;
 use crate::ec2::{list_prop, str_prop};
+use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::{Field, Kind, TAGS};
+use crate::schema::{Field, TAGS};
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, sdk};
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -25,36 +25,21 @@ pub struct OpenIdConnectProvider;
 pub static OPENID_CONNECT_PROVIDER: Adapter<OpenIdConnectProvider> =
     Adapter::new(OpenIdConnectProvider);
 
-const SCHEMA: &[Field] = &[
-    Field::required(
-        "url",
-        Kind::Str,
-        "the issuer URL (`https://…`), e.g. an EKS cluster's `oidc_issuer`",
-    ),
-    Field::optional(
-        "client_id_list",
-        Kind::StrSet,
-        "the audiences tokens may be issued for",
-    )
-    .default("[\"sts.amazonaws.com\"]"),
-    Field::optional(
-        "thumbprint_list",
-        Kind::StrSet,
-        "server certificate thumbprints (IAM finds them itself when left out)",
-    ),
-    TAGS,
-];
+schema! {
+    /// The props of a provider.
+    pub struct ProviderProps: SCHEMA {
+        url: String =
+            required(Str, "the issuer URL (`https://…`), e.g. an EKS cluster's `oidc_issuer`"),
+        client_id_list: Option<Vec<String>> =
+            optional(StrSet, "the audiences tokens may be issued for")
+                .default("[\"sts.amazonaws.com\"]"),
+        thumbprint_list: Option<Vec<String>> =
+            optional(StrSet, "server certificate thumbprints (IAM finds them itself when left out)"),
+    } + TAGS
+}
 
 /// The audience when none is declared.
 const DEFAULT_CLIENT: &str = "sts.amazonaws.com";
-
-/// The props of a provider.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ProviderProps {
-    url: String,
-    client_id_list: Option<Vec<String>>,
-    thumbprint_list: Option<Vec<String>>,
-}
 
 /// A provider as read: its ARN, issuer, audiences, thumbprints and tags.
 pub struct ProviderItem {

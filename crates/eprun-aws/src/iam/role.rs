@@ -8,13 +8,13 @@ use crate::adapter::{Adapter, Attr, Description, Identity, found};
 use crate::address::Address;
 use crate::ec2::str_prop;
 use crate::eks::int_prop;
+use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
-use crate::schema::{Field, Kind, TAGS};
+use crate::schema::{Field, TAGS};
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, sdk, tags};
 use async_trait::async_trait;
 use aws_sdk_iam::types::{AttachedPolicy, InstanceProfile, Role as IamRole, Tag};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -25,41 +25,22 @@ pub struct Role;
 /// The `iam.role` resource type.
 pub static ROLE: Adapter<Role> = Adapter::new(Role);
 
-const SCHEMA: &[Field] = &[
-    Field::required("name", Kind::Str, "the role name, unique in the account"),
-    Field::required(
-        "assume_role_policy",
-        Kind::Json,
-        "the trust policy: who may assume the role",
-    )
-    .updatable(),
-    Field::optional("description", Kind::Str, "what the role is for"),
-    Field::optional(
-        "managed_policy_arns",
-        Kind::StrSet,
-        "the managed policies attached to the role (exactly these)",
-    ),
-    Field::optional(
-        "max_session_duration",
-        Kind::Int,
-        "the longest session, in seconds (3600 to 43200)",
-    )
-    .default("3600"),
-    TAGS,
-];
+schema! {
+    /// The props of a role.
+    pub struct RoleProps: SCHEMA {
+        name: String = required(Str, "the role name, unique in the account"),
+        assume_role_policy: Value =
+            required(Json, "the trust policy: who may assume the role").updatable(),
+        description: Option<String> = optional(Str, "what the role is for"),
+        managed_policy_arns: Option<Vec<String>> =
+            optional(StrSet, "the managed policies attached to the role (exactly these)"),
+        max_session_duration: Option<i32> =
+            optional(Int, "the longest session, in seconds (3600 to 43200)").default("3600"),
+    } + TAGS
+}
 
 /// How long a new trust policy may wait for IAM to see a principal made just before (an OIDC provider).
 const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The props of a role.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct RoleProps {
-    name: String,
-    assume_role_policy: Value,
-    description: Option<String>,
-    managed_policy_arns: Option<Vec<String>>,
-    max_session_duration: Option<i32>,
-}
 
 /// A role as read: the role, its tags and the ARNs of its managed policies.
 pub struct RoleItem {

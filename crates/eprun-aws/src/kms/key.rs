@@ -11,13 +11,13 @@ use crate::address::Address;
 use crate::ec2::str_prop;
 use crate::eks::int_prop;
 use crate::iam::policy_text;
+use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
-use crate::schema::{Field, Kind, TAGS};
+use crate::schema::{Field, TAGS};
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, sdk, tags};
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType, Tag};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// A symmetric encryption key.
@@ -32,41 +32,20 @@ const WINDOW_TAG: &str = "eprun:deletion_window_in_days";
 /// The name of the one key policy a key has.
 const POLICY_NAME: &str = "default";
 
-const SCHEMA: &[Field] = &[
-    Field::required(
-        "alias",
-        Kind::Str,
-        "the key's alias (`alias/<name>`), by which the stack finds it",
-    )
-    .updatable(),
-    Field::optional("description", Kind::Str, "what the key is for"),
-    Field::optional(
-        "enable_key_rotation",
-        Kind::Bool,
-        "rotate the key material every year",
-    )
-    .default("true"),
-    Field::optional(
-        "deletion_window_in_days",
-        Kind::Int,
-        "days (7 to 30) between deletion and the key being destroyed; 30 when left out",
-    ),
-    Field::optional(
-        "policy",
-        Kind::Json,
-        "the key policy (KMS's default policy, which lets the account's IAM policies grant use, when left out)",
-    ),
-    TAGS,
-];
-
-/// The props of a key.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct KeyProps {
-    alias: String,
-    description: Option<String>,
-    enable_key_rotation: Option<bool>,
-    deletion_window_in_days: Option<i32>,
-    policy: Option<Value>,
+schema! {
+    /// The props of a key.
+    pub struct KeyProps: SCHEMA {
+        alias: String =
+            required(Str, "the key's alias (`alias/<name>`), by which the stack finds it")
+                .updatable(),
+        description: Option<String> = optional(Str, "what the key is for"),
+        enable_key_rotation: Option<bool> =
+            optional(Bool, "rotate the key material every year").default("true"),
+        deletion_window_in_days: Option<i32> =
+            optional(Int, "days (7 to 30) between deletion and the key being destroyed; 30 when left out"),
+        policy: Option<Value> =
+            optional(Json, "the key policy (KMS's default policy, which lets the account's IAM policies grant use, when left out)"),
+    } + TAGS
 }
 
 /// A key as read: its metadata, the alias it was found by, its tags, rotation and policy.

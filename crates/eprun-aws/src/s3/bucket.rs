@@ -2,8 +2,9 @@
 
 use crate::adapter::{Adapter, Attr, Description, Identity, Tagger, found};
 use crate::address::Address;
+use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
-use crate::schema::{Field, Kind, TAGS};
+use crate::schema::{Field, TAGS};
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, sdk, tags};
 use async_trait::async_trait;
@@ -14,7 +15,6 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     Tag, Tagging, VersioningConfiguration,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// An S3 bucket; found by name, since a bucket's tags are set only after it exists.
@@ -23,54 +23,29 @@ pub struct Bucket;
 /// The `s3.bucket` resource type.
 pub static BUCKET: Adapter<Bucket> = Adapter::new(Bucket);
 
-const SCHEMA: &[Field] = &[
-    Field::required(
-        "bucket",
-        Kind::Str,
-        "the bucket name, unique across all of AWS",
-    ),
-    Field::optional(
-        "force_destroy",
-        Kind::Bool,
-        "empty the bucket (every object version) when deleting it",
-    )
-    .default("false"),
-    Field::optional(
-        "versioning",
-        Kind::Bool,
-        "keep every version of every object",
-    )
-    .default("false"),
-    Field::optional(
-        "sse_algorithm",
-        Kind::Enum(&["AES256", "aws:kms"]),
-        "default encryption of new objects",
-    )
-    .default("\"AES256\""),
-    Field::optional(
-        "block_public_access",
-        Kind::Bool,
-        "turn on all four public access blocks",
-    )
-    .default("true"),
-    TAGS,
-];
+schema! {
+    /// The props of a bucket.
+    #[derive(Clone)]
+    pub struct BucketProps: SCHEMA {
+        bucket: String = required(Str, "the bucket name, unique across all of AWS"),
+        force_destroy: Option<bool> =
+            optional(Bool, "empty the bucket (every object version) when deleting it")
+                .default("false"),
+        versioning: Option<bool> =
+            optional(Bool, "keep every version of every object").default("false"),
+        sse_algorithm: Option<String> =
+            optional(Enum(&["AES256", "aws:kms"]), "default encryption of new objects")
+                .default("\"AES256\""),
+        block_public_access: Option<bool> =
+            optional(Bool, "turn on all four public access blocks").default("true"),
+    } + TAGS
+}
 
 /// Where `force_destroy` is kept, so a read (and a delete after a lost state) knows it.
 const FORCE_DESTROY_TAG: &str = "eprun:force_destroy";
 
 /// DeleteObjects takes at most this many keys.
 const DELETE_BATCH: usize = 1000;
-
-/// The props of a bucket.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BucketProps {
-    bucket: String,
-    force_destroy: Option<bool>,
-    versioning: Option<bool>,
-    sse_algorithm: Option<String>,
-    block_public_access: Option<bool>,
-}
 
 /// A bucket as read: its configuration as props, and every tag.
 type BucketItem = (BucketProps, Vec<(String, String)>);

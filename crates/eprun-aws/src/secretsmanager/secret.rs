@@ -7,8 +7,9 @@
 
 use crate::adapter::{Adapter, Attr, Description, Identity, Tagger, found, to_props};
 use crate::address::Address;
+use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, Resource};
-use crate::schema::{Field, Kind, TAGS};
+use crate::schema::{Field, TAGS};
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, sdk, tags, wait_until};
 use async_trait::async_trait;
@@ -16,7 +17,6 @@ use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::{
     Filter, FilterNameStringType, ReplicaRegionType, StatusType, Tag,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -36,46 +36,32 @@ const RECOVERY_TAG: &str = "eprun:recovery_window_in_days";
 /// Replication to another region takes a little while.
 const REPLICATION_TIMEOUT: Duration = Duration::from_secs(600);
 
-const REPLICA: &[Field] = &[
-    Field::required(
-        "region",
-        Kind::Str,
-        "the region to keep a read-only replica in",
-    ),
-    Field::optional(
-        "kms_key_id",
-        Kind::Str,
-        "the key (in that region) that encrypts the replica",
-    )
-    .default("\"alias/aws/secretsmanager\""),
-];
+schema! {
+    /// A read-only replica in another region.
+    #[derive(Clone)]
+    pub struct Replica: REPLICA {
+        region: String = required(Str, "the region to keep a read-only replica in"),
+        kms_key_id: Option<String> =
+            optional(Str, "the key (in that region) that encrypts the replica")
+                .default("\"alias/aws/secretsmanager\""),
+    }
+}
 
-const SCHEMA: &[Field] = &[
-    Field::required(
-        "name",
-        Kind::Str,
-        "the secret's name, e.g. `examplepay/prod/payments-db`",
-    ),
-    Field::optional("description", Kind::Str, "what the secret is for"),
-    Field::optional(
-        "kms_key_id",
-        Kind::Str,
-        "the key that encrypts the secret (an ARN, key id or alias)",
-    )
-    .default("\"alias/aws/secretsmanager\""),
-    Field::optional(
-        "replica",
-        Kind::ObjectSet(REPLICA),
-        "read-only replicas `[#{ region, kms_key_id }]` (for DR)",
-    ),
-    Field::optional(
-        "recovery_window_in_days",
-        Kind::Int,
-        "days a deleted secret can be restored: 0 (at once) or 7–30",
-    )
-    .default("30"),
-    TAGS,
-];
+schema! {
+    /// The props of a secret.
+    pub struct SecretProps: SCHEMA {
+        name: String = required(Str, "the secret's name, e.g. `examplepay/prod/payments-db`"),
+        description: Option<String> = optional(Str, "what the secret is for"),
+        kms_key_id: Option<String> =
+            optional(Str, "the key that encrypts the secret (an ARN, key id or alias)")
+                .default("\"alias/aws/secretsmanager\""),
+        replica: Option<Vec<Replica>> =
+            optional(ObjectSet(REPLICA), "read-only replicas `[#{ region, kms_key_id }]` (for DR)"),
+        recovery_window_in_days: Option<i64> =
+            optional(Int, "days a deleted secret can be restored: 0 (at once) or 7–30")
+                .default("30"),
+    } + TAGS
+}
 
 /// Checks what Secrets Manager would refuse, before any call.
 fn check(props: &Props) -> Result<(), String> {
@@ -109,24 +95,6 @@ fn check(props: &Props) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// The props of a secret.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SecretProps {
-    name: String,
-    description: Option<String>,
-    kms_key_id: Option<String>,
-    replica: Option<Vec<Replica>>,
-    recovery_window_in_days: Option<i64>,
-}
-
-/// A read-only replica in another region.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Replica {
-    region: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    kms_key_id: Option<String>,
 }
 
 /// The replicas declared, by region, with their keys (the default filled in).
