@@ -202,23 +202,7 @@ fn ec2_tags(pairs: &[(String, String)]) -> Vec<Tag> {
         .collect()
 }
 
-/// A string prop, or the empty string.
-pub fn str_prop<'a>(props: &'a Props, key: &str) -> &'a str {
-    props.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// A string-list prop.
-pub fn list_prop(props: &Props, key: &str) -> Vec<String> {
-    props
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub use crate::props::{list_prop, str_prop};
 
 /// A bool prop, if set.
 pub fn bool_prop(props: &Props, key: &str) -> Option<bool> {

@@ -10,8 +10,8 @@ use super::{
 };
 use crate::adapter::{Adapter, Attr, Description, Identity, found};
 use crate::address::Address;
-use crate::ec2::str_prop;
 use crate::props::schema;
+use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
 use crate::schema::{Field, TAGS};
 use crate::{Aws, CloudError};

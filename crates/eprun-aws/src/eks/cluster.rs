@@ -9,8 +9,8 @@ use super::{
 };
 use crate::adapter::{Adapter, Attr, Description, Identity, found};
 use crate::address::Address;
-use crate::ec2::{list_prop, str_prop};
 use crate::props::schema;
+use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
 use crate::schema::{Field, TAGS};
 use crate::token;

@@ -356,11 +356,6 @@ pub(crate) fn keys_by_cluster<'a>(
     out
 }
 
-/// An int prop, if set.
-pub(crate) fn int_prop(props: &Props, key: &str) -> Option<i64> {
-    props.get(key).and_then(Value::as_i64)
-}
-
 /// How long a name may be; EKS names are 1 to 100 letters, digits, `-` and `_`, starting alphanumeric.
 pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), String> {
     let first = name

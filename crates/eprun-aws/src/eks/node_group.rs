@@ -5,13 +5,13 @@
 //! place (UpdateNodegroupConfig); `desired_size` is usually left to autoscalers (`ignore_changes`).
 
 use super::{
-    EksItem, EksTags, check_eks_name, created, int_prop, issue_list, pair_key, pairs, read,
-    retry_new_role, sdk, settle, split_key, tag_map, wait_gone,
+    EksItem, EksTags, check_eks_name, created, issue_list, pair_key, pairs, read, retry_new_role,
+    sdk, settle, split_key, tag_map, wait_gone,
 };
 use crate::adapter::{Adapter, Attr, Description, Identity, found};
 use crate::address::Address;
-use crate::ec2::{list_prop, str_prop};
 use crate::props::schema;
+use crate::props::{int_prop, list_prop, str_prop};
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
 use crate::schema::{Field, TAGS};
 use crate::token;

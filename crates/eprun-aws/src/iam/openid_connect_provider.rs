@@ -7,8 +7,8 @@
 use super::{IamTags, all, iam_tags, pairs};
 use crate::adapter::{Adapter, Attr, Description, Identity, found};
 use crate::address::Address;
-use crate::ec2::{list_prop, str_prop};
 use crate::props::schema;
+use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::{Field, TAGS};
 use crate::token;

@@ -6,9 +6,9 @@
 use super::{IamTags, all, decode_policy, iam_tags, pairs, policy_text, stack_path};
 use crate::adapter::{Adapter, Attr, Description, Identity, found};
 use crate::address::Address;
-use crate::ec2::str_prop;
-use crate::eks::int_prop;
+use crate::props::int_prop;
 use crate::props::schema;
+use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
 use crate::schema::{Field, TAGS};
 use crate::token;

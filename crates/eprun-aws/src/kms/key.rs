@@ -8,10 +8,10 @@
 use super::{KmsTags, kms_tags};
 use crate::adapter::{Adapter, Attr, Description, Identity, Tagger, found};
 use crate::address::Address;
-use crate::ec2::str_prop;
-use crate::eks::int_prop;
 use crate::iam::policy_text;
+use crate::props::int_prop;
 use crate::props::schema;
+use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
 use crate::schema::{Field, TAGS};
 use crate::token;
