@@ -68,14 +68,74 @@ pub enum Identity {
 /// Changes the tags of one service's resources.
 #[async_trait]
 pub trait Tagger: Send + Sync {
-    /// Sets `set` and removes `remove` on the resource `on`.
-    async fn retag(
+    /// Sets and removes the tags `change` names on the resource `on`.
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError>;
+}
+
+/// The tags to set and the tag keys to remove on one resource.
+#[derive(Clone, Copy)]
+pub struct Retag<'a> {
+    /// Tags to set, as (key, value).
+    pub set: &'a [(String, String)],
+    /// Tag keys to remove.
+    pub remove: &'a [String],
+}
+
+impl dyn Tagger {
+    /// Keeps `value` as the tag `key` on `on`, or removes the tag when it is `None`: for a prop AWS
+    /// does not keep itself (a deletion window, a recovery window).
+    pub async fn keep(
         &self,
         aws: &Aws,
         on: &Observed,
-        set: &[(String, String)],
-        remove: &[String],
-    ) -> Result<(), CloudError>;
+        key: &str,
+        value: Option<impl ToString>,
+    ) -> Result<(), CloudError> {
+        let remove = value.is_none().then(|| key.to_string());
+        let set = tags::keep(&[], key, value);
+        let change = Retag {
+            set: &set,
+            remove: remove.as_slice(),
+        };
+        self.retag(aws, on, change).await
+    }
+}
+
+/// What a description creates: the address, its typed props, and the tags to set in the create call.
+#[derive(Clone, Copy)]
+pub struct New<'a, P> {
+    /// The resource's address, for errors.
+    pub address: &'a Address,
+    /// Its props, as declared (tokens resolved).
+    pub props: &'a P,
+    /// The ownership and user tags.
+    pub tags: &'a [(String, String)],
+}
+
+/// One updatable field to change on the resource `id`, from `current` to `desired`.
+#[derive(Clone, Copy)]
+pub struct Change<'a, P> {
+    /// The cloud's id of the resource.
+    pub id: &'a str,
+    /// The field, never `tags`.
+    pub field: &'a str,
+    /// The props as they are.
+    pub current: &'a P,
+    /// The props as declared.
+    pub desired: &'a P,
+}
+
+/// Every updatable field to change on the resource `on` in one update.
+#[derive(Clone, Copy)]
+pub struct Changes<'a, P> {
+    /// The resource as observed.
+    pub on: &'a Observed,
+    /// The fields that change, never `tags`.
+    pub fields: &'a [String],
+    /// The props as they are.
+    pub current: &'a P,
+    /// The props as declared.
+    pub desired: &'a P,
 }
 
 /// What one AWS resource type is: its shape and the SDK calls that are truly its own.
@@ -122,39 +182,35 @@ pub trait Description: Send + Sync + 'static {
     async fn props(&self, aws: &Aws, item: &Self::Item) -> Result<Self::Props, CloudError>;
 
     /// Creates the resource with `tags` set in the same call, waits until it is usable, and returns it.
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        props: &Self::Props,
-        tags: &[(String, String)],
-    ) -> Result<Self::Item, CloudError>;
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Self::Item, CloudError>;
 
-    /// Changes one updatable field (never `tags`) from `current` to `desired`.
-    async fn update(
-        &self,
-        _aws: &Aws,
-        _id: &str,
-        _field: &str,
-        _current: &Self::Props,
-        _desired: &Self::Props,
-    ) -> Result<(), CloudError> {
+    /// Changes one updatable field from its current to its desired value.
+    async fn update(&self, _aws: &Aws, _change: Change<'_, Self::Props>) -> Result<(), CloudError> {
         Ok(())
     }
 
-    /// Changes every updatable field in `changed` (never `tags`; called once per update, also when
-    /// only `tags` changed), for APIs that change several fields in one call. Answers the item as
-    /// it is afterwards when that moves an attribute. By default, one `update` per field.
+    /// Changes every updatable field in `changes` (called once per update, also when only `tags`
+    /// changed), for APIs that change several fields in one call. Answers the item as it is
+    /// afterwards when that moves an attribute. By default, one `update` per field.
     async fn update_fields(
         &self,
         aws: &Aws,
-        on: &Observed,
-        changed: &[String],
-        current: &Self::Props,
-        desired: &Self::Props,
+        changes: Changes<'_, Self::Props>,
     ) -> Result<Option<Self::Item>, CloudError> {
-        for field in changed {
-            self.update(aws, &on.id, field, current, desired).await?;
+        let (on, fields, current, desired) =
+            (changes.on, changes.fields, changes.current, changes.desired);
+        for field in fields {
+            let id = &on.id;
+            self.update(
+                aws,
+                Change {
+                    id,
+                    field,
+                    current,
+                    desired,
+                },
+            )
+            .await?;
         }
         Ok(None)
     }
@@ -322,10 +378,12 @@ impl<D: Description> Resource for Adapter<D> {
         let aws = &Aws::of(cx)?;
         let target = req.address.to_string();
         let props: D::Props = typed("create", &target, req.props)?;
-        let item = self
-            .description
-            .create(aws, req.address, &props, &req.tags)
-            .await?;
+        let new = New {
+            address: req.address,
+            props: &props,
+            tags: &req.tags,
+        };
+        let item = self.description.create(aws, new).await?;
         let owned = match D::IDENTITY {
             Identity::NaturalKey(_) => None,
             _ => tags::split_owned(req.stack, req.tags.iter().cloned()),
@@ -349,15 +407,22 @@ impl<D: Description> Resource for Adapter<D> {
         let have: D::Props = typed("update", &current.id, &current.props)?;
         let want: D::Props = typed("update", &current.id, desired)?;
         let fields: Vec<String> = changed.iter().filter(|f| *f != "tags").cloned().collect();
-        let now = self
-            .description
-            .update_fields(aws, current, &fields, &have, &want)
-            .await?;
+        let changes = Changes {
+            on: current,
+            fields: &fields,
+            current: &have,
+            desired: &want,
+        };
+        let now = self.description.update_fields(aws, changes).await?;
         if changed.iter().any(|f| f == "tags") {
             if let Identity::Tags(tagger) | Identity::Named(tagger, _) = D::IDENTITY {
                 let (set, remove) = tags::tag_changes(&current.props, desired);
                 if !set.is_empty() || !remove.is_empty() {
-                    tagger.retag(aws, current, &set, &remove).await?;
+                    let change = Retag {
+                        set: &set,
+                        remove: &remove,
+                    };
+                    tagger.retag(aws, current, change).await?;
                 }
             }
         }

@@ -115,13 +115,8 @@ impl Description for FlowLog {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &Self::Props,
-        tags: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .ec2()
             .create_flow_logs()

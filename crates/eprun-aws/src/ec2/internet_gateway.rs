@@ -65,13 +65,8 @@ impl Description for InternetGateway {
         Ok(InternetGatewayProps { vpc_id })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &Self::Props,
-        tags: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .ec2()
             .create_internet_gateway()
@@ -84,7 +79,14 @@ impl Description for InternetGateway {
             .unwrap_or_else(|| Item::builder().build());
         // Attaching takes effect at once: the gateway is usable when the call returns.
         let id = self.id(&igw);
-        self.update(aws, &id, "", &Default::default(), p).await?;
+        let (id, current) = (id.as_str(), &Default::default());
+        let change = Change {
+            id,
+            field: "",
+            current,
+            desired: p,
+        };
+        self.update(aws, change).await?;
         let attached = p.vpc_id.as_ref().map(|vpc| {
             let a = InternetGatewayAttachment::builder().vpc_id(vpc);
             vec![a.state(AttachmentStatus::Attached).build()]
@@ -94,14 +96,8 @@ impl Description for InternetGateway {
     }
 
     /// Detaches from the current VPC, if any, and attaches to the desired one, if any.
-    async fn update(
-        &self,
-        aws: &Aws,
-        id: &str,
-        _field: &str,
-        current: &Self::Props,
-        desired: &Self::Props,
-    ) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, Self::Props>) -> Result<(), CloudError> {
+        let (id, current, desired) = (change.id, change.current, change.desired);
         if let Some(vpc) = &current.vpc_id {
             // Already detached is fine; still in use by mapped public addresses (a NAT gateway
             // being deleted) is retried.
@@ -133,8 +129,14 @@ impl Description for InternetGateway {
         )?;
         for vpc_id in found.iter().map(|g| attached_vpc(g).map(Into::into)) {
             let detached = InternetGatewayProps::default();
-            self.update(aws, id, "", &InternetGatewayProps { vpc_id }, &detached)
-                .await?;
+            let current = &InternetGatewayProps { vpc_id };
+            let change = Change {
+                id,
+                field: "",
+                current,
+                desired: &detached,
+            };
+            self.update(aws, change).await?;
         }
         let call = aws.ec2().delete_internet_gateway().internet_gateway_id(id);
         let sent = call.send().await;

@@ -23,10 +23,11 @@ pub(crate) mod prelude {
         Ec2Tags, Wait, arn, describe, first, owned_route_tables, pairs, retry_dependency, settle,
         stack_filter, str_prop, table_parts, tags_at_create, untagged, visible,
     };
-    pub(crate) use crate::adapter::{Adapter, Attr, Description, Identity, known};
-    pub(crate) use crate::address::Address;
+    pub(crate) use crate::adapter::{
+        Adapter, Attr, Change, Changes, Description, Identity, New, known,
+    };
     pub(crate) use crate::props::schema;
-    pub(crate) use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
+    pub(crate) use crate::resource::{DeclaredProps, Props, ReadHints};
     pub(crate) use crate::schema::{Field, Kind, TAGS};
     pub(crate) use crate::{Aws, CloudError, WaitState, sdk};
     pub(crate) use async_trait::async_trait;
@@ -35,7 +36,7 @@ pub(crate) mod prelude {
     pub(crate) use std::time::Duration;
 }
 
-use crate::adapter::{Tagger, found};
+use crate::adapter::{Retag, Tagger, found};
 use crate::address::Address;
 use crate::resource::{CreateRequest, Observed, Props};
 use crate::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
@@ -146,13 +147,8 @@ pub struct Ec2Tags;
 
 #[async_trait::async_trait]
 impl Tagger for Ec2Tags {
-    async fn retag(
-        &self,
-        aws: &Aws,
-        on: &Observed,
-        set: &[(String, String)],
-        remove: &[String],
-    ) -> Result<(), CloudError> {
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
+        let (set, remove) = (change.set, change.remove);
         let ec2 = aws.ec2();
         if !set.is_empty() {
             ec2.create_tags()
@@ -191,7 +187,11 @@ pub async fn update_tags(
         id: id.to_string(),
         ..Observed::default()
     };
-    Ec2Tags.retag(aws, &on, &set, &remove).await
+    let change = Retag {
+        set: &set,
+        remove: &remove,
+    };
+    Ec2Tags.retag(aws, &on, change).await
 }
 
 /// (key, value) pairs as EC2 tags.

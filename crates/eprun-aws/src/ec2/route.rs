@@ -163,13 +163,8 @@ impl Description for Route {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &RouteProps,
-        _: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, RouteProps>) -> Result<Item, CloudError> {
+        let (address, p) = (new.address, new.props);
         let (table, cidr) = p.place();
         let call = aws.ec2().create_route().route_table_id(table);
         with_target!(call.destination_cidr_block(cidr), p)
@@ -189,11 +184,10 @@ impl Description for Route {
     async fn update_fields(
         &self,
         aws: &Aws,
-        on: &Observed,
-        changed: &[String],
-        current: &RouteProps,
-        desired: &RouteProps,
+        changes: Changes<'_, RouteProps>,
     ) -> Result<Option<Item>, CloudError> {
+        let (on, changed, current, desired) =
+            (changes.on, changes.fields, changes.current, changes.desired);
         if changed.iter().any(|f| TARGETS.contains(&f.as_str())) {
             let (table, cidr) = current.place();
             let call = aws.ec2().replace_route().route_table_id(table);
@@ -222,6 +216,7 @@ impl Description for Route {
 mod tests {
     use super::*;
     use crate::adapter::testing::{observe, round_trip};
+    use crate::address::Address;
     use crate::resource::Resource;
     use crate::token;
     use aws_sdk_ec2::Client;

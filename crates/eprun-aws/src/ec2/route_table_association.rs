@@ -104,13 +104,8 @@ impl Description for RouteTableAssociation {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &AssociationProps,
-        _: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, AssociationProps>) -> Result<Item, CloudError> {
+        let (address, p) = (new.address, new.props);
         let out = aws
             .ec2()
             .associate_route_table()

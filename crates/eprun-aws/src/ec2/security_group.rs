@@ -395,10 +395,9 @@ impl Description for SecurityGroup {
     async fn create(
         &self,
         aws: &Aws,
-        address: &Address,
-        p: &SecurityGroupProps,
-        tags: &[(String, String)],
+        new: New<'_, SecurityGroupProps>,
     ) -> Result<Group, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let description = nonempty(p.description.as_deref());
         let out = aws
             .ec2()
@@ -445,11 +444,10 @@ impl Description for SecurityGroup {
     async fn update(
         &self,
         aws: &Aws,
-        id: &str,
-        field: &str,
-        current: &SecurityGroupProps,
-        desired: &SecurityGroupProps,
+        change: Change<'_, SecurityGroupProps>,
     ) -> Result<(), CloudError> {
+        let (id, field, current, desired) =
+            (change.id, change.field, change.current, change.desired);
         let rules = |p: &SecurityGroupProps| match field {
             "ingress" => grants(field, p.ingress.as_deref()),
             _ => grants(field, p.egress.as_deref()),

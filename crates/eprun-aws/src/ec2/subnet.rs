@@ -97,13 +97,8 @@ impl Description for Subnet {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &SubnetProps,
-        tags: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, SubnetProps>) -> Result<Item, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .ec2()
             .create_subnet()
@@ -130,21 +125,25 @@ impl Description for Subnet {
         })
         .await?;
         if p.map_public_ip_on_launch == Some(true) {
-            self.update(aws, &id, "", p, p).await?;
+            let (id, field) = (id.as_str(), "");
+            self.update(
+                aws,
+                Change {
+                    id,
+                    field,
+                    current: p,
+                    desired: p,
+                },
+            )
+            .await?;
         }
         describe_one(aws, &id)
             .await?
             .ok_or_else(|| untagged("CreateSubnet", address, "subnet"))
     }
 
-    async fn update(
-        &self,
-        aws: &Aws,
-        id: &str,
-        _field: &str,
-        _: &SubnetProps,
-        desired: &SubnetProps,
-    ) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, SubnetProps>) -> Result<(), CloudError> {
+        let (id, desired) = (change.id, change.desired);
         let flag = desired.map_public_ip_on_launch.unwrap_or(false);
         let call = aws.ec2().modify_subnet_attribute().subnet_id(id);
         call.map_public_ip_on_launch(AttributeBooleanValue::builder().value(flag).build())
@@ -167,6 +166,7 @@ impl Description for Subnet {
 mod tests {
     use super::*;
     use crate::adapter::testing::round_trip;
+    use crate::address::Address;
     use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_subnet::CreateSubnetOutput;

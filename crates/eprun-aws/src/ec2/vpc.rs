@@ -1,8 +1,7 @@
 //! `aws::ec2::vpc`: a VPC.
 
 use super::{Ec2Tags, pairs, stack_filter, str_prop, tags_at_create};
-use crate::adapter::{Adapter, Attr, Description, Identity};
-use crate::address::Address;
+use crate::adapter::{Adapter, Attr, Change, Description, Identity, New};
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::{Field, TAGS};
@@ -159,13 +158,8 @@ impl Description for Vpc {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &VpcProps,
-        tags: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, VpcProps>) -> Result<Item, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .ec2()
             .create_vpc()
@@ -191,14 +185,8 @@ impl Description for Vpc {
         Ok(vpc)
     }
 
-    async fn update(
-        &self,
-        aws: &Aws,
-        id: &str,
-        field: &str,
-        _current: &VpcProps,
-        desired: &VpcProps,
-    ) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, VpcProps>) -> Result<(), CloudError> {
+        let (id, field, desired) = (change.id, change.field, change.desired);
         let Some(attr) = dns_attribute(field) else {
             return Ok(());
         };

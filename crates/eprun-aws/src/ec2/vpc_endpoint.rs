@@ -132,13 +132,8 @@ impl Description for VpcEndpoint {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &Self::Props,
-        tags: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let endpoint_type = p.vpc_endpoint_type.as_deref().unwrap_or("Gateway");
         let nonempty = |ids: &Option<Vec<String>>| ids.clone().filter(|ids| !ids.is_empty());
         let out = aws
@@ -180,11 +175,10 @@ impl Description for VpcEndpoint {
     async fn update_fields(
         &self,
         aws: &Aws,
-        on: &Observed,
-        changed: &[String],
-        current: &Self::Props,
-        desired: &Self::Props,
+        changes: Changes<'_, Self::Props>,
     ) -> Result<Option<Item>, CloudError> {
+        let (on, changed, current, desired) =
+            (changes.on, changes.fields, changes.current, changes.desired);
         if changed.is_empty() {
             return Ok(None);
         }
@@ -242,6 +236,7 @@ impl Description for VpcEndpoint {
 mod tests {
     use super::*;
     use crate::adapter::testing::round_trip;
+    use crate::address::Address;
     use crate::resource::{Observed, Resource};
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_vpc_endpoint::CreateVpcEndpointOutput;

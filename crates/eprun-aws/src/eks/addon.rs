@@ -8,11 +8,10 @@ use super::{
     EksItem, EksTags, arn, created, issue_list, pair_key, pairs, read, sdk, settle, split_key,
     wait_gone,
 };
-use crate::adapter::{Adapter, Attr, Description, Identity, found};
-use crate::address::Address;
+use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, found};
 use crate::props::schema;
 use crate::props::str_prop;
-use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
+use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::{Field, TAGS};
 use crate::{Aws, CloudError};
 use async_trait::async_trait;
@@ -188,13 +187,8 @@ impl Description for Addon {
     }
 
     /// CreateAddon with the ownership tags (taking over what EKS installed by itself), then waits until ACTIVE.
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &AddonProps,
-        tags: &[(String, String)],
-    ) -> Result<EksAddon, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, AddonProps>) -> Result<EksAddon, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let eks = aws.eks();
         let sent = eks
             .create_addon()
@@ -225,11 +219,10 @@ impl Description for Addon {
     async fn update_fields(
         &self,
         aws: &Aws,
-        on: &Observed,
-        changed: &[String],
-        current: &AddonProps,
-        desired: &AddonProps,
+        changes: Changes<'_, AddonProps>,
     ) -> Result<Option<EksAddon>, CloudError> {
+        let (on, changed, current, desired) =
+            (changes.on, changes.fields, changes.current, changes.desired);
         let has = |f: &str| changed.iter().any(|c| c == f);
         let (eks, key) = (aws.eks(), current.key());
         let mut now = None;
@@ -295,6 +288,7 @@ mod tests {
     use crate::CloudErrorKind;
     use crate::adapter::testing::round_trip;
     use crate::address::Address;
+    use crate::resource::Observed;
     use crate::resource::{CreateRequest, Resource};
     use crate::schema::normalize_props;
     use crate::{ADDRESS_TAG, STACK_TAG, ownership_tags};

@@ -7,11 +7,10 @@ use super::{
     EksItem, EksTags, check_eks_name, created, pairs, read, retry_new_role, sdk, settle, tag_map,
     wait_gone,
 };
-use crate::adapter::{Adapter, Attr, Description, Identity, found};
-use crate::address::Address;
+use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, found};
 use crate::props::schema;
 use crate::props::{list_prop, str_prop};
-use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
+use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::{Field, TAGS};
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind};
@@ -274,10 +273,9 @@ impl Description for Cluster {
     async fn create(
         &self,
         aws: &Aws,
-        address: &Address,
-        p: &ClusterProps,
-        tags: &[(String, String)],
+        new: New<'_, ClusterProps>,
     ) -> Result<EksCluster, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let eks = aws.eks();
         let vpc = VpcConfigRequest::builder()
             .set_subnet_ids(Some(p.subnet_ids.clone()))
@@ -311,11 +309,10 @@ impl Description for Cluster {
     async fn update_fields(
         &self,
         aws: &Aws,
-        on: &Observed,
-        changed: &[String],
-        current: &ClusterProps,
-        desired: &ClusterProps,
+        changes: Changes<'_, ClusterProps>,
     ) -> Result<Option<EksCluster>, CloudError> {
+        let (on, changed, current, desired) =
+            (changes.on, changes.fields, changes.current, changes.desired);
         let (eks, name) = (aws.eks(), on.id.as_str());
         let has = |f: &str| changed.iter().any(|c| c == f);
         if has("version") {
@@ -378,6 +375,7 @@ impl Description for Cluster {
 mod tests {
     use super::*;
     use crate::adapter::testing::round_trip;
+    use crate::resource::Observed;
     use crate::resource::Resource;
     use crate::schema::normalize_props;
     use crate::{ADDRESS_TAG, STACK_TAG};

@@ -11,7 +11,7 @@ pub mod cluster;
 pub mod node_group;
 mod token;
 
-use crate::adapter::{Tagger, found};
+use crate::adapter::{Retag, Tagger, found};
 use crate::address::Address;
 use crate::resource::{Observed, Props, ReadHints};
 use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, wait_until};
@@ -72,13 +72,8 @@ pub struct EksTags;
 
 #[async_trait]
 impl Tagger for EksTags {
-    async fn retag(
-        &self,
-        aws: &Aws,
-        on: &Observed,
-        set: &[(String, String)],
-        remove: &[String],
-    ) -> Result<(), CloudError> {
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
+        let (set, remove) = (change.set, change.remove);
         let (eks, arn) = (aws.eks(), arn(on));
         if !set.is_empty() {
             let call = eks

@@ -8,11 +8,10 @@ use super::{
     EksItem, EksTags, check_eks_name, created, issue_list, pair_key, pairs, read, retry_new_role,
     sdk, settle, split_key, tag_map, wait_gone,
 };
-use crate::adapter::{Adapter, Attr, Description, Identity, found};
-use crate::address::Address;
+use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, found};
 use crate::props::schema;
 use crate::props::{int_prop, list_prop, str_prop};
-use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
+use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::{Field, TAGS};
 use crate::token;
 use crate::{Aws, CloudError};
@@ -280,10 +279,9 @@ impl Description for NodeGroup {
     async fn create(
         &self,
         aws: &Aws,
-        address: &Address,
-        p: &NodeGroupProps,
-        tags: &[(String, String)],
+        new: New<'_, NodeGroupProps>,
     ) -> Result<Nodegroup, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let eks = aws.eks();
         let scaling = NodegroupScalingConfig::builder()
             .min_size(p.min_size as i32)
@@ -317,11 +315,9 @@ impl Description for NodeGroup {
     async fn update_fields(
         &self,
         aws: &Aws,
-        _on: &Observed,
-        changed: &[String],
-        current: &NodeGroupProps,
-        desired: &NodeGroupProps,
+        changes: Changes<'_, NodeGroupProps>,
     ) -> Result<Option<Nodegroup>, CloudError> {
+        let (changed, current, desired) = (changes.fields, changes.current, changes.desired);
         let has = |f: &str| changed.iter().any(|c| c == f);
         let eks = aws.eks();
         let (cluster, name) = (&current.cluster_name, &current.node_group_name);
@@ -388,6 +384,7 @@ impl Description for NodeGroup {
 mod tests {
     use super::*;
     use crate::adapter::testing::round_trip;
+    use crate::resource::Observed;
     use crate::resource::Resource;
     use crate::schema::normalize_props;
     use crate::{ADDRESS_TAG, STACK_TAG};

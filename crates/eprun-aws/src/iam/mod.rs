@@ -6,7 +6,7 @@
 pub mod openid_connect_provider;
 pub mod role;
 
-use crate::adapter::Tagger;
+use crate::adapter::{Retag, Tagger};
 use crate::resource::Observed;
 use crate::{Aws, CloudError, sdk};
 use aws_sdk_iam::types::Tag;
@@ -40,13 +40,8 @@ pub enum IamTags {
 
 #[async_trait::async_trait]
 impl Tagger for IamTags {
-    async fn retag(
-        &self,
-        aws: &Aws,
-        on: &Observed,
-        set: &[(String, String)],
-        remove: &[String],
-    ) -> Result<(), CloudError> {
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
+        let (set, remove) = (change.set, change.remove);
         let (iam, id) = (aws.iam(), on.id.as_str());
         let (tags, keys) = (Some(iam_tags(set)), Some(remove.to_vec()));
         match self {

@@ -5,8 +5,7 @@
 //! IAM keeps the URL without its scheme; it is reported with `https://`, as declared.
 
 use super::{IamTags, all, iam_tags, pairs};
-use crate::adapter::{Adapter, Attr, Description, Identity, found};
-use crate::address::Address;
+use crate::adapter::{Adapter, Attr, Change, Description, Identity, New, found};
 use crate::props::schema;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
@@ -160,10 +159,9 @@ impl Description for OpenIdConnectProvider {
     async fn create(
         &self,
         aws: &Aws,
-        address: &Address,
-        p: &ProviderProps,
-        tags: &[(String, String)],
+        new: New<'_, ProviderProps>,
     ) -> Result<ProviderItem, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let clients = p.client_id_list.clone();
         let clients = clients.unwrap_or_else(|| vec![DEFAULT_CLIENT.into()]);
         let thumbprints = p.thumbprint_list.clone().unwrap_or_default();
@@ -196,14 +194,9 @@ impl Description for OpenIdConnectProvider {
     }
 
     /// Adds and removes audiences, or replaces the thumbprints.
-    async fn update(
-        &self,
-        aws: &Aws,
-        arn: &str,
-        field: &str,
-        current: &ProviderProps,
-        desired: &ProviderProps,
-    ) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, ProviderProps>) -> Result<(), CloudError> {
+        let (arn, field, current, desired) =
+            (change.id, change.field, change.current, change.desired);
         let iam = aws.iam();
         if field == "thumbprint_list" {
             let call = iam.update_open_id_connect_provider_thumbprint();

@@ -4,12 +4,11 @@
 //! ListAttachedRolePolicies for each role found (ListRoles does not return tags).
 
 use super::{IamTags, all, decode_policy, iam_tags, pairs, policy_text, stack_path};
-use crate::adapter::{Adapter, Attr, Description, Identity, found};
-use crate::address::Address;
+use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, found};
 use crate::props::int_prop;
 use crate::props::schema;
 use crate::props::str_prop;
-use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
+use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::{Field, TAGS};
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, sdk, tags};
@@ -188,13 +187,8 @@ impl Description for Role {
     }
 
     /// CreateRole under the stack's path with the ownership tags, then attaches its managed policies.
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &RoleProps,
-        tags: &[(String, String)],
-    ) -> Result<RoleItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, RoleProps>) -> Result<RoleItem, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let stack: String = tags::kept(tags, STACK_TAG).unwrap_or_default();
         let call = aws
             .iam()
@@ -242,11 +236,10 @@ impl Description for Role {
     async fn update_fields(
         &self,
         aws: &Aws,
-        on: &Observed,
-        changed: &[String],
-        current: &RoleProps,
-        desired: &RoleProps,
+        changes: Changes<'_, RoleProps>,
     ) -> Result<Option<RoleItem>, CloudError> {
+        let (on, changed, current, desired) =
+            (changes.on, changes.fields, changes.current, changes.desired);
         let (iam, name) = (aws.iam(), on.id.as_str());
         let has = |f: &str| changed.iter().any(|c| c == f);
         if has("assume_role_policy") {

@@ -6,13 +6,12 @@
 //! expects only. Deleting a key schedules its deletion; a key pending deletion counts as gone.
 
 use super::{KmsTags, kms_tags};
-use crate::adapter::{Adapter, Attr, Description, Identity, Tagger, found};
-use crate::address::Address;
+use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, Tagger, found};
 use crate::iam::policy_text;
 use crate::props::int_prop;
 use crate::props::schema;
 use crate::props::str_prop;
-use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
+use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::{Field, TAGS};
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, sdk, tags};
@@ -232,13 +231,8 @@ impl Description for Key {
     }
 
     /// CreateKey with the ownership tags, then its alias right away (the alias is how it is found), then rotation.
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &KeyProps,
-        tags: &[(String, String)],
-    ) -> Result<KeyItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, KeyProps>) -> Result<KeyItem, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let tags = kms_tags(&tags::keep(tags, WINDOW_TAG, p.deletion_window_in_days));
         let out = aws
             .kms()
@@ -277,11 +271,10 @@ impl Description for Key {
     async fn update_fields(
         &self,
         aws: &Aws,
-        on: &Observed,
-        changed: &[String],
-        current: &KeyProps,
-        desired: &KeyProps,
+        changes: Changes<'_, KeyProps>,
     ) -> Result<Option<KeyItem>, CloudError> {
+        let (on, changed, current, desired) =
+            (changes.on, changes.fields, changes.current, changes.desired);
         let (kms, id) = (aws.kms(), on.id.as_str());
         for field in changed {
             match field.as_str() {
@@ -306,9 +299,9 @@ impl Description for Key {
                 }
                 "deletion_window_in_days" => {
                     let days = desired.deletion_window_in_days;
-                    let gone = days.is_none().then(|| WINDOW_TAG.to_string());
-                    let set = tags::keep(&[], WINDOW_TAG, days);
-                    KmsTags.retag(aws, on, &set, gone.as_slice()).await?
+                    (&KmsTags as &dyn Tagger)
+                        .keep(aws, on, WINDOW_TAG, days)
+                        .await?
                 }
                 _ => {}
             }

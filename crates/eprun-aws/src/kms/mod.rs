@@ -2,7 +2,7 @@
 
 pub mod key;
 
-use crate::adapter::Tagger;
+use crate::adapter::{Retag, Tagger};
 use crate::resource::Observed;
 use crate::{Aws, CloudError, sdk};
 use aws_sdk_kms::types::Tag;
@@ -12,13 +12,8 @@ pub struct KmsTags;
 
 #[async_trait::async_trait]
 impl Tagger for KmsTags {
-    async fn retag(
-        &self,
-        aws: &Aws,
-        on: &Observed,
-        set: &[(String, String)],
-        remove: &[String],
-    ) -> Result<(), CloudError> {
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
+        let (set, remove) = (change.set, change.remove);
         let (kms, id) = (aws.kms(), on.id.as_str());
         if !set.is_empty() {
             let call = kms.tag_resource().key_id(id).set_tags(Some(kms_tags(set)));

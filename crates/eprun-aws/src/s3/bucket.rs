@@ -1,7 +1,6 @@
 //! `aws::s3::bucket`: an S3 bucket with versioning, default encryption and public access blocked.
 
-use crate::adapter::{Adapter, Attr, Description, Identity, Tagger, found};
-use crate::address::Address;
+use crate::adapter::{Adapter, Attr, Change, Description, Identity, New, Retag, Tagger, found};
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
 use crate::schema::{Field, TAGS};
@@ -122,13 +121,8 @@ pub struct S3Tags;
 
 #[async_trait]
 impl Tagger for S3Tags {
-    async fn retag(
-        &self,
-        aws: &Aws,
-        on: &Observed,
-        set: &[(String, String)],
-        remove: &[String],
-    ) -> Result<(), CloudError> {
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
+        let (set, remove) = (change.set, change.remove);
         let mut all: tags::Tags = get_tags(aws, &on.id).await?.into_iter().collect();
         all.retain(|k, _| !remove.contains(k));
         all.extend(set.iter().cloned());
@@ -367,13 +361,8 @@ impl Description for Bucket {
         Ok(b.0.clone())
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &BucketProps,
-        tags: &[(String, String)],
-    ) -> Result<BucketItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, BucketProps>) -> Result<BucketItem, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         // us-east-1 is the one region that must not be named as a location.
         let location = (aws.region() != "us-east-1").then(|| {
             CreateBucketConfiguration::builder()
@@ -408,14 +397,8 @@ impl Description for Bucket {
         Ok((props, tags))
     }
 
-    async fn update(
-        &self,
-        aws: &Aws,
-        name: &str,
-        field: &str,
-        _current: &BucketProps,
-        desired: &BucketProps,
-    ) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, BucketProps>) -> Result<(), CloudError> {
+        let (name, field, desired) = (change.id, change.field, change.desired);
         match field {
             "versioning" => set_versioning(aws, name, desired.versioning.unwrap_or(false)).await,
             "sse_algorithm" => {

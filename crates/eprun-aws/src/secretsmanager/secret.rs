@@ -5,7 +5,9 @@
 //! carry. `recovery_window_in_days` only matters to delete; it rides along as an `eprun:` tag so a
 //! read (and a delete after a lost state) knows it.
 
-use crate::adapter::{Adapter, Attr, Description, Identity, Tagger, found, to_props};
+use crate::adapter::{
+    Adapter, Attr, Changes, Description, Identity, New, Retag, Tagger, found, to_props,
+};
 use crate::address::Address;
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, Resource};
@@ -159,13 +161,8 @@ pub struct SmTags;
 
 #[async_trait]
 impl Tagger for SmTags {
-    async fn retag(
-        &self,
-        aws: &Aws,
-        on: &Observed,
-        set: &[(String, String)],
-        remove: &[String],
-    ) -> Result<(), CloudError> {
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
+        let (set, remove) = (change.set, change.remove);
         let (sm, id) = (aws.secretsmanager(), on.id.as_str());
         if !set.is_empty() {
             let call = sm.tag_resource().secret_id(id).set_tags(Some(sm_tags(set)));
@@ -413,10 +410,9 @@ impl Description for Secret {
     async fn create(
         &self,
         aws: &Aws,
-        address: &Address,
-        p: &SecretProps,
-        tags: &[(String, String)],
+        new: New<'_, SecretProps>,
     ) -> Result<DescribeSecretOutput, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let add: Vec<(String, String)> = replicas(p.replica.as_deref().unwrap_or_default())
             .into_iter()
             .collect();
@@ -459,11 +455,10 @@ impl Description for Secret {
     async fn update_fields(
         &self,
         aws: &Aws,
-        on: &Observed,
-        changed: &[String],
-        current: &SecretProps,
-        desired: &SecretProps,
+        changes: Changes<'_, SecretProps>,
     ) -> Result<Option<DescribeSecretOutput>, CloudError> {
+        let (on, changed, current, desired) =
+            (changes.on, changes.fields, changes.current, changes.desired);
         let has = |f: &str| changed.iter().any(|c| c == f);
         let id = on.id.as_str();
         if has("description") || has("kms_key_id") {
@@ -487,9 +482,9 @@ impl Description for Secret {
         }
         if has("recovery_window_in_days") {
             let window = desired.recovery_window_in_days;
-            let gone = window.is_none().then(|| RECOVERY_TAG.to_string());
-            let set = tags::keep(&[], RECOVERY_TAG, window);
-            SmTags.retag(aws, on, &set, gone.as_slice()).await?;
+            (&SmTags as &dyn Tagger)
+                .keep(aws, on, RECOVERY_TAG, window)
+                .await?;
         }
         Ok(None)
     }
