@@ -52,9 +52,9 @@ pub enum Error {
 
 impl Error {
     /// A usage error with a message.
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub fn usage(message: impl std::fmt::Display) -> Self {
         Self::Usage {
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 

@@ -11,9 +11,36 @@ pub struct Address {
     name: String,
 }
 
+/// Why a text is not an address, or a name not usable in one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    /// An empty resource name.
+    #[error("a resource name cannot be empty")]
+    EmptyName,
+    /// A resource name over 128 characters.
+    #[error("resource name `{0}` is longer than 128 characters")]
+    LongName(String),
+    /// A resource name with a character addresses and tokens cannot carry.
+    #[error("resource name `{name}` contains `{bad}`; names use letters, digits, `-` and `_`")]
+    BadCharacter {
+        /// The name.
+        name: String,
+        /// The first character not allowed.
+        bad: char,
+    },
+    /// A Kubernetes object id that is not `namespace/name` of DNS names.
+    #[error(
+        "`{0}` is not a Kubernetes object name; names use lowercase letters, digits, `-` and `.`"
+    )]
+    NotObjectName(String),
+    /// A text without the `<service>.<type>.<name>` shape.
+    #[error("`{0}` is not an address; addresses look like `ec2.vpc.main`")]
+    NotAddress(String),
+}
+
 impl Address {
     /// Builds an address from a resource kind (`ec2.vpc`) and a name, checking the name.
-    pub fn new(kind: &str, name: &str) -> Result<Self, String> {
+    pub fn new(kind: &str, name: &str) -> Result<Self, AddressError> {
         if kind.starts_with("k8s.") {
             validate_object_id(name)?;
         } else {
@@ -37,28 +64,25 @@ impl Address {
 }
 
 /// Checks that a resource name is usable inside an address and a token.
-pub fn validate_name(name: &str) -> Result<(), String> {
+pub fn validate_name(name: &str) -> Result<(), AddressError> {
     if name.is_empty() {
-        return Err("a resource name cannot be empty".into());
+        return Err(AddressError::EmptyName);
     }
     if name.len() > 128 {
-        return Err(format!(
-            "resource name `{name}` is longer than 128 characters"
-        ));
+        return Err(AddressError::LongName(name.into()));
     }
-    if let Some(c) = name
+    if let Some(bad) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
     {
-        return Err(format!(
-            "resource name `{name}` contains `{c}`; names use letters, digits, `-` and `_`"
-        ));
+        let name = name.into();
+        return Err(AddressError::BadCharacter { name, bad });
     }
     Ok(())
 }
 
 /// Checks a Kubernetes object's `namespace/name` (DNS names: letters, digits, `-` and `.`).
-fn validate_object_id(id: &str) -> Result<(), String> {
+fn validate_object_id(id: &str) -> Result<(), AddressError> {
     let parts: Vec<&str> = id.split('/').collect();
     let ok = parts.len() <= 2
         && parts.iter().all(|p| {
@@ -70,9 +94,7 @@ fn validate_object_id(id: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "`{id}` is not a Kubernetes object name; names use lowercase letters, digits, `-` and `.`"
-        ))
+        Err(AddressError::NotObjectName(id.into()))
     }
 }
 
@@ -83,7 +105,7 @@ impl fmt::Display for Address {
 }
 
 impl std::str::FromStr for Address {
-    type Err = String;
+    type Err = AddressError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut parts = s.splitn(3, '.');
@@ -91,15 +113,13 @@ impl std::str::FromStr for Address {
             (Some(svc), Some(ty), Some(name)) if !svc.is_empty() && !ty.is_empty() => {
                 Address::new(&format!("{svc}.{ty}"), name)
             }
-            _ => Err(format!(
-                "`{s}` is not an address; addresses look like `ec2.vpc.main`"
-            )),
+            _ => Err(AddressError::NotAddress(s.into())),
         }
     }
 }
 
 impl TryFrom<String> for Address {
-    type Error = String;
+    type Error = AddressError;
     fn try_from(s: String) -> Result<Self, Self::Error> {
         s.parse()
     }

@@ -95,8 +95,96 @@ pub const TAGS: Field = Field::optional(
     "extra tags; `Name` and the `eprun:` ownership tags are added",
 );
 
+/// Why declared props do not fit their schema.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SchemaError {
+    /// A key the schema does not have, with the closest known name if one is close.
+    #[error("unknown property `{key}`; {}", match suggestion {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("known properties: {}", known.join(", ")),
+    })]
+    Unknown {
+        /// The key.
+        key: String,
+        /// The known name it is likely a typo of.
+        suggestion: Option<String>,
+        /// Every name accepted.
+        known: Vec<String>,
+    },
+    /// A required property left out.
+    #[error("missing required property `{0}`")]
+    Missing(&'static str),
+    /// A value of the wrong type.
+    #[error("property `{field}` must be {expected}, not {found}")]
+    WrongType {
+        /// The property.
+        field: String,
+        /// What it must be.
+        expected: &'static str,
+        /// The type given.
+        found: &'static str,
+    },
+    /// A list with an item of the wrong type.
+    #[error("property `{field}` must be an array of {expected}; found a {found}")]
+    WrongItem {
+        /// The property.
+        field: String,
+        /// What its items must be.
+        expected: &'static str,
+        /// The type of the first wrong item.
+        found: &'static str,
+    },
+    /// A tag whose value is not a string.
+    #[error("tag `{key}` in `{field}` must be a string, not {found}")]
+    TagValue {
+        /// The tags property.
+        field: String,
+        /// The tag.
+        key: String,
+        /// The type given.
+        found: &'static str,
+    },
+    /// A string that is not a CIDR block.
+    #[error("property `{field}`: `{value}` is not a valid CIDR block (like `10.0.0.0/16`)")]
+    Cidr {
+        /// The property.
+        field: String,
+        /// The value given.
+        value: String,
+    },
+    /// A string outside an enum's values.
+    #[error("property `{field}`: `{value}` is not one of {}{}", allowed.join(", "),
+        suggestion.map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    NotOneOf {
+        /// The property.
+        field: String,
+        /// The value given.
+        value: String,
+        /// The values allowed.
+        allowed: &'static [&'static str],
+        /// The allowed value it is likely a typo of.
+        suggestion: Option<&'static str>,
+    },
+    /// A string that is not JSON where JSON is expected.
+    #[error("property `{field}` is not valid JSON: {reason}")]
+    Json {
+        /// The property.
+        field: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// A mistake inside one item of a list of maps.
+    #[error("in `{field}`: {inner}")]
+    Inside {
+        /// The list property.
+        field: String,
+        /// The mistake in the item.
+        inner: Box<SchemaError>,
+    },
+}
+
 /// Checks declared props against a schema: unknown keys, types, enums, CIDR syntax, required keys.
-pub fn validate(fields: &[Field], props: &Map<String, Value>) -> Result<(), String> {
+pub fn validate(fields: &[Field], props: &Map<String, Value>) -> Result<(), SchemaError> {
     validate_among(fields, &[], props)
 }
 
@@ -105,7 +193,7 @@ pub fn validate_among(
     fields: &[Field],
     also: &[&str],
     props: &Map<String, Value>,
-) -> Result<(), String> {
+) -> Result<(), SchemaError> {
     for (key, value) in props {
         let Some(field) = fields.iter().find(|f| f.name == key) else {
             let names: Vec<&str> = fields
@@ -113,22 +201,21 @@ pub fn validate_among(
                 .map(|f| f.name)
                 .chain(also.iter().copied())
                 .collect();
-            return Err(match suggest(key, &names) {
-                Some(s) => format!("unknown property `{key}`; did you mean `{s}`?"),
-                None => format!(
-                    "unknown property `{key}`; known properties: {}",
-                    names.join(", ")
-                ),
+            return Err(SchemaError::Unknown {
+                key: key.clone(),
+                suggestion: suggest(key, &names).map(String::from),
+                known: names.into_iter().map(String::from).collect(),
             });
         };
         check_kind(field.name, &field.kind, value)?;
     }
-    for field in fields.iter().filter(|f| f.required) {
-        if !props.contains_key(field.name) {
-            return Err(format!("missing required property `{}`", field.name));
-        }
+    match fields
+        .iter()
+        .find(|f| f.required && !props.contains_key(f.name))
+    {
+        Some(field) => Err(SchemaError::Missing(field.name)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -142,50 +229,59 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn check_kind(name: &str, kind: &Kind, value: &Value) -> Result<(), String> {
-    let wrong = |want: &str| {
-        Err(format!(
-            "property `{name}` must be {want}, not {}",
-            type_name(value)
-        ))
+fn check_kind(name: &str, kind: &Kind, value: &Value) -> Result<(), SchemaError> {
+    let field = name.to_string();
+    let wrong = |expected| {
+        let found = type_name(value);
+        Err(SchemaError::WrongType {
+            field: field.clone(),
+            expected,
+            found,
+        })
+    };
+    let item = |expected, bad: &Value| {
+        let found = type_name(bad);
+        Err(SchemaError::WrongItem {
+            field: field.clone(),
+            expected,
+            found,
+        })
     };
     match (kind, value) {
         (Kind::Str, Value::String(_)) => Ok(()),
         (Kind::Cidr, Value::String(s)) => {
-            if token::is_unknown(value) {
+            if token::is_unknown(value) || s.parse::<IpNet>().is_ok() {
                 return Ok(());
             }
-            s.parse::<IpNet>().map(|_| ()).map_err(|_| {
-                format!("property `{name}`: `{s}` is not a valid CIDR block (like `10.0.0.0/16`)")
+            Err(SchemaError::Cidr {
+                field,
+                value: s.clone(),
             })
         }
         (Kind::Bool, Value::Bool(_)) => Ok(()),
         (Kind::Int, Value::Number(n)) if n.is_i64() => Ok(()),
         (Kind::Enum(allowed), Value::String(s)) => {
             if allowed.contains(&s.as_str()) || token::is_unknown(value) {
-                Ok(())
-            } else {
-                let hint = suggest(s, allowed)
-                    .map(|s| format!("; did you mean `{s}`?"))
-                    .unwrap_or_default();
-                Err(format!(
-                    "property `{name}`: `{s}` is not one of {}{hint}",
-                    allowed.join(", ")
-                ))
+                return Ok(());
             }
+            let suggestion = suggest(s, allowed);
+            Err(SchemaError::NotOneOf {
+                field,
+                value: s.clone(),
+                allowed,
+                suggestion,
+            })
         }
         (Kind::StrSet, Value::Array(items)) => match items.iter().find(|i| !i.is_string()) {
-            Some(bad) => Err(format!(
-                "property `{name}` must be an array of strings; found a {}",
-                type_name(bad)
-            )),
+            Some(bad) => item("strings", bad),
             None => Ok(()),
         },
         (Kind::Tags, Value::Object(map)) => match map.iter().find(|(_, v)| !v.is_string()) {
-            Some((k, v)) => Err(format!(
-                "tag `{k}` in `{name}` must be a string, not {}",
-                type_name(v)
-            )),
+            Some((k, v)) => Err(SchemaError::TagValue {
+                field,
+                key: k.clone(),
+                found: type_name(v),
+            }),
             None => Ok(()),
         },
         (Kind::Json, Value::Object(_) | Value::Array(_)) => Ok(()),
@@ -193,23 +289,21 @@ fn check_kind(name: &str, kind: &Kind, value: &Value) -> Result<(), String> {
             if token::is_unknown(value) && !s.trim_start().starts_with(['{', '[']) {
                 return Ok(());
             }
-            serde_json::from_str::<Value>(s)
-                .map(|_| ())
-                .map_err(|e| format!("property `{name}` is not valid JSON: {e}"))
+            let reason = |e: serde_json::Error| SchemaError::Json {
+                field,
+                reason: e.to_string(),
+            };
+            serde_json::from_str::<Value>(s).map(drop).map_err(reason)
         }
         (Kind::ObjectSet(fields), Value::Array(items)) => {
-            for item in items {
-                match item {
-                    Value::Object(m) => {
-                        validate(fields, m).map_err(|e| format!("in `{name}`: {e}"))?
-                    }
-                    other => {
-                        return Err(format!(
-                            "property `{name}` must be an array of maps; found a {}",
-                            type_name(other)
-                        ));
-                    }
-                }
+            for each in items {
+                let Value::Object(m) = each else {
+                    return item("maps", each);
+                };
+                validate(fields, m).map_err(|inner| SchemaError::Inside {
+                    field: field.clone(),
+                    inner: Box::new(inner),
+                })?;
             }
             Ok(())
         }
@@ -329,7 +423,9 @@ mod tests {
 
     #[test]
     fn suggests_near_names_for_typos() {
-        let err = validate(FIELDS, &obj(json!({"cidr_blok": "10.0.0.0/16"}))).unwrap_err();
+        let err = validate(FIELDS, &obj(json!({"cidr_blok": "10.0.0.0/16"})))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "unknown property `cidr_blok`; did you mean `cidr_block`?"
@@ -343,7 +439,8 @@ mod tests {
             &["depends_on"],
             &obj(json!({"cidr_block": "10.0.0.0/16", "depend_on": []})),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             err,
             "unknown property `depend_on`; did you mean `depends_on`?"
@@ -355,22 +452,26 @@ mod tests {
         assert!(
             validate(FIELDS, &obj(json!({"cidr_block": "10.0.0.0/33"})))
                 .unwrap_err()
+                .to_string()
                 .contains("not a valid CIDR")
         );
         assert!(
             validate(FIELDS, &obj(json!({"cidr_block": 5})))
                 .unwrap_err()
+                .to_string()
                 .contains("must be a string")
         );
         let e = validate(
             FIELDS,
             &obj(json!({"cidr_block": "10.0.0.0/16", "tenancy": "dedicatd"})),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("did you mean `dedicated`"), "{e}");
         assert!(
             validate(FIELDS, &obj(json!({})))
                 .unwrap_err()
+                .to_string()
                 .contains("missing required property `cidr_block`")
         );
     }

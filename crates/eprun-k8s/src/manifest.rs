@@ -1,7 +1,7 @@
 //! Manifests: checking a declared object, naming it, and comparing it field by field.
 
 use super::catalog::{self, FieldType};
-use crate::address::Address;
+use crate::address::{Address, AddressError};
 use crate::plan::FieldChange;
 use crate::resource::Props;
 use crate::token;
@@ -27,10 +27,68 @@ pub struct ObjectRef {
     pub name: String,
 }
 
+/// Why a manifest cannot be applied as written.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ManifestError {
+    /// An identity field that is not a non-empty string.
+    #[error("`{field}` must be a non-empty string, not `{value}`")]
+    NotText {
+        /// The field, e.g. `metadata.name`.
+        field: &'static str,
+        /// The value given.
+        value: Value,
+    },
+    /// An identity field left out, with an example of it.
+    #[error("the manifest has no `{field}`{example}")]
+    Missing {
+        /// The field.
+        field: &'static str,
+        /// How it is written, e.g. ` (e.g. `kind: "Deployment"`)`.
+        example: &'static str,
+    },
+    /// A namespaced kind without a namespace.
+    #[error("`{0}` is a namespaced kind: set `metadata.namespace`")]
+    NeedsNamespace(String),
+    /// A cluster-scoped kind with a namespace.
+    #[error("`{kind}` is cluster-scoped: remove `metadata.namespace` (`{namespace}`)")]
+    ClusterScoped {
+        /// The kind.
+        kind: String,
+        /// The namespace given.
+        namespace: String,
+    },
+    /// A known kind under another API version.
+    #[error("`{kind}` is served as `{served}`, not `{given}`")]
+    WrongApiVersion {
+        /// The kind.
+        kind: String,
+        /// The API version that serves it.
+        served: &'static str,
+        /// The API version given.
+        given: String,
+    },
+    /// A well-known field of the wrong type.
+    #[error("`{path}` must be {expected}, not `{value}`")]
+    WrongType {
+        /// The field's dot path.
+        path: &'static str,
+        /// What it must be.
+        expected: &'static str,
+        /// The value given.
+        value: Value,
+    },
+    /// An object whose name makes no address.
+    #[error(transparent)]
+    Address(#[from] AddressError),
+}
+
 impl ObjectRef {
     /// The address in a stack: `k8s.<kind>.<namespace>/<name>` or `k8s.<kind>.<name>`.
-    pub fn address(&self) -> Result<Address, String> {
-        Address::new(&format!("k8s.{}", self.kind.to_lowercase()), &self.id())
+    pub fn address(&self) -> Result<Address, ManifestError> {
+        Ok(Address::new(
+            &format!("k8s.{}", self.kind.to_lowercase()),
+            &self.id(),
+        )?)
     }
 
     /// `namespace/name`, or `name` when cluster-scoped.
@@ -66,23 +124,29 @@ impl ObjectRef {
     }
 
     /// Reads the identity out of a manifest, without checking the kind.
-    pub fn of(manifest: &Props) -> Result<ObjectRef, String> {
-        let text = |v: Option<&Value>, what: &str| -> Result<Option<String>, String> {
-            match v {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-                Some(other) => Err(format!(
-                    "`{what}` must be a non-empty string, not `{other}`"
-                )),
-            }
+    pub fn of(manifest: &Props) -> Result<ObjectRef, ManifestError> {
+        let text = |v: Option<&Value>, field| match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(other) => Err(ManifestError::NotText {
+                field,
+                value: other.clone(),
+            }),
         };
+        let required =
+            |v, field, example| text(v, field)?.ok_or(ManifestError::Missing { field, example });
         let meta = manifest.get("metadata").and_then(Value::as_object);
-        let api_version = text(manifest.get("apiVersion"), "apiVersion")?
-            .ok_or("the manifest has no `apiVersion` (e.g. `apiVersion: \"apps/v1\"`)")?;
-        let kind = text(manifest.get("kind"), "kind")?
-            .ok_or("the manifest has no `kind` (e.g. `kind: \"Deployment\"`)")?;
-        let name = text(meta.and_then(|m| m.get("name")), "metadata.name")?
-            .ok_or("the manifest has no `metadata.name`")?;
+        let api_version = required(
+            manifest.get("apiVersion"),
+            "apiVersion",
+            " (e.g. `apiVersion: \"apps/v1\"`)",
+        )?;
+        let kind = required(
+            manifest.get("kind"),
+            "kind",
+            " (e.g. `kind: \"Deployment\"`)",
+        )?;
+        let name = required(meta.and_then(|m| m.get("name")), "metadata.name", "")?;
         let namespace = text(meta.and_then(|m| m.get("namespace")), "metadata.namespace")?;
         Ok(ObjectRef {
             api_version,
@@ -95,30 +159,24 @@ impl ObjectRef {
 
 /// Checks a manifest before any call: identity, scope of known kinds, well-known field types.
 /// Returns the reference and whether the kind is known without discovery.
-pub fn check(manifest: &Props) -> Result<(ObjectRef, bool), String> {
+pub fn check(manifest: &Props) -> Result<(ObjectRef, bool), ManifestError> {
     let object = ObjectRef::of(manifest)?;
     let known = catalog::lookup(&object.api_version, &object.kind);
     if let Some(k) = known {
         match (k.namespaced, &object.namespace) {
-            (true, None) => {
-                return Err(format!(
-                    "`{}` is a namespaced kind: set `metadata.namespace`",
-                    object.kind
-                ));
-            }
+            (true, None) => return Err(ManifestError::NeedsNamespace(object.kind)),
             (false, Some(ns)) => {
-                return Err(format!(
-                    "`{}` is cluster-scoped: remove `metadata.namespace` (`{ns}`)",
-                    object.kind
-                ));
+                let (kind, namespace) = (object.kind.clone(), ns.clone());
+                return Err(ManifestError::ClusterScoped { kind, namespace });
             }
             _ => {}
         }
     } else if let Some(same_kind) = catalog::KNOWN.iter().find(|k| k.kind == object.kind) {
-        return Err(format!(
-            "`{}` is served as `{}`, not `{}`",
-            object.kind, same_kind.api_version, object.api_version
-        ));
+        return Err(ManifestError::WrongApiVersion {
+            kind: object.kind,
+            served: same_kind.api_version,
+            given: object.api_version,
+        });
     }
     let fields = catalog::COMMON_FIELDS
         .iter()
@@ -131,7 +189,7 @@ pub fn check(manifest: &Props) -> Result<(ObjectRef, bool), String> {
     Ok((object, known.is_some()))
 }
 
-fn check_type(path: &str, value: &Value, expected: FieldType) -> Result<(), String> {
+fn check_type(path: &'static str, value: &Value, expected: FieldType) -> Result<(), ManifestError> {
     // A token stands for a value known after apply; its type is the attribute's.
     if let Value::String(s) = value
         && !token::refs_in_str(s).is_empty()
@@ -151,10 +209,12 @@ fn check_type(path: &str, value: &Value, expected: FieldType) -> Result<(), Stri
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "`{path}` must be {}, not `{value}`",
-            expected.name()
-        ))
+        let (expected, value) = (expected.name(), value.clone());
+        Err(ManifestError::WrongType {
+            path,
+            expected,
+            value,
+        })
     }
 }
 
@@ -530,18 +590,29 @@ mod tests {
     fn bad_manifests_are_refused_before_any_call() {
         let mut no_kind = deployment();
         no_kind.remove("kind");
-        assert!(check(&no_kind).unwrap_err().contains("no `kind`"));
+        assert!(
+            check(&no_kind)
+                .unwrap_err()
+                .to_string()
+                .contains("no `kind`")
+        );
         let mut no_ns = deployment();
         no_ns["metadata"]
             .as_object_mut()
             .unwrap()
             .remove("namespace");
-        assert!(check(&no_ns).unwrap_err().contains("namespaced kind"));
+        assert!(
+            check(&no_ns)
+                .unwrap_err()
+                .to_string()
+                .contains("namespaced kind")
+        );
         let mut bad_type = deployment();
         bad_type["spec"]["replicas"] = json!("three");
         assert!(
             check(&bad_type)
                 .unwrap_err()
+                .to_string()
                 .contains("`spec.replicas` must be an integer")
         );
         let mut wrong_group = deployment();
@@ -549,6 +620,7 @@ mod tests {
         assert!(
             check(&wrong_group)
                 .unwrap_err()
+                .to_string()
                 .contains("served as `apps/v1`")
         );
     }

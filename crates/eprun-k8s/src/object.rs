@@ -214,7 +214,7 @@ async fn apply(
             "server-side apply",
             address,
             CloudErrorKind::Service("Invalid".into()),
-            m,
+            m.to_string(),
         )
     })?;
     let kube = Kube::of(cx)?;

@@ -85,7 +85,7 @@ pub async fn apply(
     mutations: &Mutations,
     manifest: &Props,
 ) -> Result<Applied, VerbError> {
-    let (object, _) = manifest::check(manifest).map_err(VerbError::Usage)?;
+    let (object, _) = manifest::check(manifest).map_err(|e| VerbError::Usage(e.to_string()))?;
     if !crate::token::refs(&Value::Object(manifest.clone())).is_empty() {
         return Err(VerbError::Usage(
             "the manifest holds a token (a stack attribute known only after apply): an imperative apply needs plain values".into(),

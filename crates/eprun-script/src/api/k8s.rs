@@ -60,8 +60,8 @@ fn declare(
     let Value::Object(props) = to_json(&Dynamic::from_map(raw)).map_err(err)? else {
         return Err(err("a manifest is a map".into()));
     };
-    let (object, known) = manifest::check(&props).map_err(err)?;
-    let address = object.address().map_err(err)?;
+    let (object, known) = manifest::check(&props).map_err(|e| err(e.to_string()))?;
+    let address = object.address().map_err(|e| err(e.to_string()))?;
     let in_decl = |m: String| fail(format!("`{address}`: {m}"), pos);
     let Meta {
         named_deps,

@@ -81,7 +81,7 @@ fn declare(
 ) -> Result<Handle, Box<EvalAltResult>> {
     let pos = ctx.call_position();
     let err = |m: String| fail(m, pos);
-    let address = Address::new(res.kind(), name).map_err(err)?;
+    let address = Address::new(res.kind(), name).map_err(|e| err(e.to_string()))?;
     let in_decl = |m: String| fail(format!("`{address}`: {m}"), pos);
 
     let meta = Meta::take(&mut raw).map_err(in_decl)?;
@@ -110,7 +110,7 @@ fn declare(
     let Value::Object(mut props) = json else {
         return Err(in_decl("props must be a map".into()));
     };
-    schema::validate_among(res.schema(), META_KEYS, &props).map_err(in_decl)?;
+    schema::validate_among(res.schema(), META_KEYS, &props).map_err(|e| in_decl(e.to_string()))?;
 
     let mut decls = session.declarations();
     let Some(env) = decls.environment.clone() else {
