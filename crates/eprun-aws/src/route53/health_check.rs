@@ -5,7 +5,7 @@
 //! emulators) would otherwise happily create a duplicate.
 
 use super::{
-    build_error, caller_reference, change_tags, list_tags, opt_str, owner, reference_stack,
+    caller_reference, change_tags, client_error, list_tags, opt_str, owner, reference_stack,
     tag_plan, visible_tags,
 };
 use crate::context::Context;
@@ -316,7 +316,7 @@ impl Resource for HealthCheck {
             .set_enable_sni(p.get("enable_sni").and_then(Value::as_bool))
             .set_regions(regions(p))
             .build()
-            .map_err(|e| build_error("CreateHealthCheck", req.address, e))?;
+            .map_err(|e| client_error("CreateHealthCheck", req.address, e))?;
         let out = aws
             .route53()
             .create_health_check()

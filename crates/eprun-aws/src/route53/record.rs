@@ -5,7 +5,7 @@
 //! the change is in sync on every Route 53 server. Records are read with one paginated
 //! ListResourceRecordSets per zone the stack's records name.
 
-use super::{bare_zone_id, build_error, check_dns_name, dns_name, opt_str, wait_change};
+use super::{bare_zone_id, check_dns_name, client_error, dns_name, opt_str, wait_change};
 use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::{Field, Kind};
@@ -220,7 +220,7 @@ fn record_set(p: &Props, target: &str) -> Result<ResourceRecordSet, CloudError> 
                 .filter_map(Value::as_str)
                 .map(|v| ResourceRecord::builder().value(v).build())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| build_error(op, target, e))?,
+                .map_err(|e| client_error(op, target, e))?,
         ),
         None => None,
     };
@@ -235,7 +235,7 @@ fn record_set(p: &Props, target: &str) -> Result<ResourceRecordSet, CloudError> 
                         .unwrap_or(false),
                 )
                 .build()
-                .map_err(|e| build_error(op, target, e))?,
+                .map_err(|e| client_error(op, target, e))?,
         ),
         None => None,
     };
@@ -252,7 +252,7 @@ fn record_set(p: &Props, target: &str) -> Result<ResourceRecordSet, CloudError> 
         .set_region(region.map(ResourceRecordSetRegion::from))
         .set_health_check_id(opt_str(p, "health_check_id").map(String::from))
         .build()
-        .map_err(|e| build_error(op, target, e))
+        .map_err(|e| client_error(op, target, e))
 }
 
 impl Record {
@@ -269,12 +269,12 @@ impl Record {
             .action(action)
             .resource_record_set(record_set(p, target)?)
             .build()
-            .map_err(|e| build_error(op, target, e))?;
+            .map_err(|e| client_error(op, target, e))?;
         let batch = ChangeBatch::builder()
             .changes(change)
             .comment(format!("eprun: {target}"))
             .build()
-            .map_err(|e| build_error(op, target, e))?;
+            .map_err(|e| client_error(op, target, e))?;
         let out = aws
             .route53()
             .change_resource_record_sets()
@@ -283,13 +283,7 @@ impl Record {
             .send()
             .await
             .map_err(|e| crate::from_sdk(op, target, e))?;
-        wait_change(
-            aws,
-            op,
-            target,
-            out.change_info().map(|c| c.id()).unwrap_or_default(),
-        )
-        .await
+        wait_change(aws, op, target, out.change_info()).await
     }
 
     /// Every record of one zone, one paginated call; a zone that is gone has none.
