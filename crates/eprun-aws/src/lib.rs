@@ -65,7 +65,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &eks::node_group::NODE_GROUP,
     &eks::addon::ADDON,
     &route53::zone::ZONE,
-    &route53::health_check::HealthCheck,
+    &route53::health_check::HEALTH_CHECK,
     &route53::record::Record,
     &secretsmanager::secret::SECRET,
 ];

@@ -22,7 +22,7 @@ use aws_sdk_route53::types::{
     TagResourceType,
 };
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Display;
 use std::time::Duration;
 
@@ -58,13 +58,6 @@ pub fn owner(reference: &str, stack: &str, kind: &str) -> Option<Address> {
     (ref_stack == stack)
         .then(|| Address::new(kind, name).ok())
         .flatten()
-}
-
-/// The stack a caller reference made by eprun names.
-pub fn reference_stack(reference: &str) -> Option<&str> {
-    let rest = reference.strip_prefix(REFERENCE_PREFIX)?;
-    let (rest, _nonce) = rest.rsplit_once(':')?;
-    Some(rest.rsplit_once(':')?.0)
 }
 
 /// A hosted zone id without the `/hostedzone/` prefix that some answers carry.
@@ -133,109 +126,21 @@ pub fn client_error(operation: &str, target: impl Display, why: impl Display) ->
     CloudError::new(operation, target, client, why.to_string())
 }
 
-/// An answer that lacks the `what` it creates.
-pub fn no_answer(operation: &str, target: &Address, what: &str) -> CloudError {
-    let empty = CloudErrorKind::Service("Empty".into());
-    let why = format!("the answer named no {what}");
-    CloudError::new(operation, target, empty, why)
-}
-
-/// The tags of many zones or health checks, a batch of ten ids per call.
-pub async fn list_tags(
-    aws: &Aws,
-    kind: TagResourceType,
-    ids: &[String],
-) -> Result<HashMap<String, Vec<(String, String)>>, CloudError> {
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(TAG_BATCH) {
-        let answer = aws
-            .route53()
-            .list_tags_for_resources()
-            .resource_type(kind.clone())
-            .set_resource_ids(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("ListTagsForResources", chunk.join(","), e))?;
-        for set in answer.resource_tag_sets() {
-            let tags = set
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            out.insert(set.resource_id().unwrap_or_default().to_string(), tags);
-        }
-    }
-    Ok(out)
-}
-
-/// Sets `set` and removes `remove` on one zone or health check.
-pub async fn change_tags(
-    aws: &Aws,
-    kind: TagResourceType,
-    id: &str,
-    set: &[(String, String)],
-    remove: &[String],
-) -> Result<(), CloudError> {
-    if set.is_empty() && remove.is_empty() {
-        return Ok(());
-    }
-    aws.route53()
-        .change_tags_for_resource()
-        .resource_type(kind)
-        .resource_id(id)
-        .set_add_tags((!set.is_empty()).then(|| {
-            set.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect()
-        }))
-        .set_remove_tag_keys((!remove.is_empty()).then(|| remove.to_vec()))
-        .send()
-        .await
-        .map_err(|e| crate::from_sdk("ChangeTagsForResource", id, e))?;
-    Ok(())
-}
-
-/// The user-visible tags of an owned resource: no `eprun:`/`aws:` tags, and no `Name` that is just
-/// its address name.
-pub fn visible_tags(address: &Address, all: &[(String, String)]) -> Value {
-    Value::Object(
-        all.iter()
-            .filter(|(k, _)| !k.starts_with("eprun:") && !k.starts_with("aws:"))
-            .filter(|(k, v)| !(k == "Name" && v == address.name()))
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect(),
-    )
-}
-
-/// The whole tag set a resource should carry, and the keys it has that should go.
-pub fn tag_plan(
-    full: Vec<(String, String)>,
-    existing: &[(String, String)],
-) -> (Vec<(String, String)>, Vec<String>) {
-    let want: BTreeMap<String, String> = full.into_iter().collect();
-    let have: BTreeMap<&String, &String> = existing.iter().map(|(k, v)| (k, v)).collect();
-    let set = want
-        .iter()
-        .filter(|(k, v)| have.get(k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let remove = existing
-        .iter()
-        .map(|(k, _)| k)
-        .filter(|k| !want.contains_key(*k))
-        .cloned()
-        .collect();
-    (set, remove)
+/// A string prop, if set and not empty.
+pub fn nonempty(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|s| !s.is_empty())
 }
 
 /// A string prop, if set and not empty.
 pub fn opt_str<'a>(p: &'a Props, key: &str) -> Option<&'a str> {
     p.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// An answer that lacks the `what` it creates.
+pub fn no_answer(operation: &str, target: &Address, what: &str) -> CloudError {
+    let empty = CloudErrorKind::Service("Empty".into());
+    let why = format!("the answer named no {what}");
+    CloudError::new(operation, target, empty, why)
 }
 
 /// Route 53's tagger: ChangeTagsForResource on the zones or the health checks.
@@ -474,7 +379,7 @@ mod tests {
         );
         assert_eq!(owner(&r, "prod/us-east-1", "route53.health_check"), Some(a));
         assert_eq!(owner(&r, "prod/eu-west-1", "route53.health_check"), None);
-        assert_eq!(reference_stack(&r), Some("prod/us-east-1"));
+        assert!(owner(&r, "prod/us-east-1", "route53.zone").is_some());
         assert_eq!(
             owner(
                 "1234-some-console-reference",
@@ -511,16 +416,5 @@ mod tests {
                 .unwrap_err()
                 .contains("not a valid")
         );
-    }
-
-    #[test]
-    fn tag_plan_sets_changes_and_drops_leftovers() {
-        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
-        let (set, remove) = tag_plan(
-            vec![pair("a", "1"), pair("b", "2")],
-            &[pair("a", "1"), pair("b", "1"), pair("c", "3")],
-        );
-        assert_eq!(set, vec![pair("b", "2")]);
-        assert_eq!(remove, vec!["c".to_string()]);
     }
 }
