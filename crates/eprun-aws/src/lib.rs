@@ -66,7 +66,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &eks::addon::ADDON,
     &route53::zone::ZONE,
     &route53::health_check::HEALTH_CHECK,
-    &route53::record::Record,
+    &route53::record::RECORD,
     &secretsmanager::secret::SECRET,
 ];
 

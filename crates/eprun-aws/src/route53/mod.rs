@@ -14,7 +14,7 @@ pub mod zone;
 
 use crate::adapter::{Tagger, found};
 use crate::address::Address;
-use crate::resource::{Observed, Props};
+use crate::resource::Observed;
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, sdk, tags, wait_until};
 use aws_sdk_route53::types::{
@@ -129,11 +129,6 @@ pub fn client_error(operation: &str, target: impl Display, why: impl Display) ->
 /// A string prop, if set and not empty.
 pub fn nonempty(value: &Option<String>) -> Option<String> {
     value.clone().filter(|s| !s.is_empty())
-}
-
-/// A string prop, if set and not empty.
-pub fn opt_str<'a>(p: &'a Props, key: &str) -> Option<&'a str> {
-    p.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// An answer that lacks the `what` it creates.
