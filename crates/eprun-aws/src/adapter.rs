@@ -28,6 +28,8 @@ pub struct Attr<T> {
     pub read: fn(&Aws, &T) -> Value,
     /// Whether it is always the prop of the same name, so that updating the prop changes it too.
     pub follows_prop: bool,
+    /// Another name with the same value, listed after it and shown in the docs as `name` (= `alias`).
+    pub alias: Option<&'static str>,
 }
 
 impl<T> Attr<T> {
@@ -38,6 +40,7 @@ impl<T> Attr<T> {
             note: None,
             read,
             follows_prop: false,
+            alias: None,
         }
     }
 
@@ -52,6 +55,17 @@ impl<T> Attr<T> {
         self.follows_prop = true;
         self
     }
+
+    /// The same attribute, also readable as `alias` (e.g. a zone's `id` as `zone_id`).
+    pub const fn alias(mut self, alias: &'static str) -> Self {
+        self.alias = Some(alias);
+        self
+    }
+
+    /// Its name and its alias, if it has one.
+    fn names(&self) -> impl Iterator<Item = &'static str> {
+        std::iter::once(self.name).chain(self.alias)
+    }
 }
 
 /// How a type's resources are told apart from everyone else's.
@@ -63,6 +77,9 @@ pub enum Identity {
     Named(&'static dyn Tagger, fn(&Props) -> Option<String>),
     /// By a key made from its resolved props, for types that cannot carry tags.
     NaturalKey(fn(&Props) -> Option<String>),
+    /// By the owner its item names itself (`Description::owner`, e.g. Route 53's caller
+    /// reference), for types tagged only after their create; tags change through the tagger.
+    Recorded(&'static dyn Tagger),
 }
 
 /// Changes the tags of one service's resources.
@@ -170,6 +187,16 @@ pub trait Description: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The address an item names as its owner's in `stack`, for `Identity::Recorded`.
+    fn owner(&self, _stack: &str, _item: &Self::Item) -> Option<Address> {
+        None
+    }
+
+    /// The natural key an item carries itself, when its props make none (e.g. a caller reference).
+    fn item_key(&self, _item: &Self::Item) -> Option<String> {
+        None
+    }
+
     /// Reads the candidates: every item that may belong to the stack, in batched, paginated calls.
     async fn list(
         &self,
@@ -258,6 +285,13 @@ impl<D: Description> Adapter<D> {
                     None => return Ok(None),
                 }
             }
+            (Identity::Recorded(_), None) => match self.description.owner(stack, item) {
+                Some(a) => {
+                    let t = tags::visible(&a, self.description.tags(item));
+                    (Some(a), Some(t))
+                }
+                None => return Ok(None),
+            },
             // Untaggable in its create call, it may still carry ownership tags set afterwards;
             // another kind's (e.g. the other side's of a shared resource) do not name it.
             (Identity::NaturalKey(_), None) => (
@@ -271,7 +305,9 @@ impl<D: Description> Adapter<D> {
         if let Some(t) = user_tags {
             props.insert("tags".into(), t);
         }
-        let natural_key = self.natural_key(&props);
+        let natural_key = self
+            .natural_key(&props)
+            .or_else(|| self.description.item_key(item));
         Ok(Some(Observed {
             address,
             id: self.description.id(item),
@@ -284,10 +320,12 @@ impl<D: Description> Adapter<D> {
 
 /// The attributes of an item.
 fn attrs<D: Description>(aws: &Aws, item: &D::Item) -> Props {
-    D::ATTRIBUTES
-        .iter()
-        .map(|a| (a.name.to_string(), (a.read)(aws, item)))
-        .collect()
+    let mut out = Props::new();
+    for a in D::ATTRIBUTES {
+        let value = (a.read)(aws, item);
+        out.extend(a.names().map(|name| (name.to_string(), value.clone())));
+    }
+    out
 }
 
 /// Typed props as the planner's plain map; `None` fields are left out.
@@ -324,9 +362,10 @@ impl<D: Description> Resource for Adapter<D> {
         self.doc.get_or_init(|| {
             let names: Vec<String> = D::ATTRIBUTES
                 .iter()
-                .map(|a| match a.note {
-                    Some(note) => format!("`{}` ({note})", a.name),
-                    None => format!("`{}`", a.name),
+                .map(|a| match (a.alias, a.note) {
+                    (Some(alias), _) => format!("`{}` (= `{alias}`)", a.name),
+                    (None, Some(note)) => format!("`{}` ({note})", a.name),
+                    (None, None) => format!("`{}`", a.name),
                 })
                 .collect();
             // One string per type for the life of the process, so `doc` can stay `&'static`.
@@ -341,7 +380,7 @@ impl<D: Description> Resource for Adapter<D> {
     fn attributes(&self) -> &'static [&'static str] {
         self.attributes.get_or_init(|| {
             // As for `doc`: one small list per type, made once.
-            Box::leak(D::ATTRIBUTES.iter().map(|a| a.name).collect())
+            Box::leak(D::ATTRIBUTES.iter().flat_map(Attr::names).collect())
         })
     }
 
@@ -352,7 +391,7 @@ impl<D: Description> Resource for Adapter<D> {
     fn natural_key(&self, props: &Props) -> Option<String> {
         match D::IDENTITY {
             Identity::NaturalKey(key) | Identity::Named(_, key) => key(props),
-            Identity::Tags(_) => None,
+            Identity::Tags(_) | Identity::Recorded(_) => None,
         }
     }
 
@@ -415,7 +454,10 @@ impl<D: Description> Resource for Adapter<D> {
         };
         let now = self.description.update_fields(aws, changes).await?;
         if changed.iter().any(|f| f == "tags") {
-            if let Identity::Tags(tagger) | Identity::Named(tagger, _) = D::IDENTITY {
+            if let Identity::Tags(tagger)
+            | Identity::Named(tagger, _)
+            | Identity::Recorded(tagger) = D::IDENTITY
+            {
                 let (set, remove) = tags::tag_changes(&current.props, desired);
                 if !set.is_empty() || !remove.is_empty() {
                     let change = Retag {

@@ -65,9 +65,9 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &eks::cluster::CLUSTER,
     &eks::node_group::NODE_GROUP,
     &eks::addon::ADDON,
-    &route53::zone::Zone,
-    &route53::health_check::HealthCheck,
-    &route53::record::Record,
+    &route53::zone::ZONE,
+    &route53::health_check::HEALTH_CHECK,
+    &route53::record::RECORD,
     &secretsmanager::secret::SECRET,
 ];
 

@@ -46,13 +46,20 @@ pub fn split_owned(
         return None;
     }
     let address: Address = all.get(ADDRESS_TAG)?.parse().ok()?;
-    let visible: serde_json::Map<String, Value> = all
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with("eprun:") && !k.starts_with("aws:"))
-        .filter(|(k, v)| !(k == "Name" && v == address.name()))
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect();
-    Some((address, Value::Object(visible)))
+    let visible = visible(&address, all);
+    Some((address, visible))
+}
+
+/// The user-visible tags of the resource at `address`: no `eprun:` or `aws:` tags, and no `Name`
+/// that is just its address name.
+pub fn visible(address: &Address, tags: impl IntoIterator<Item = (String, String)>) -> Value {
+    Value::Object(
+        tags.into_iter()
+            .filter(|(k, _)| !k.starts_with("eprun:") && !k.starts_with("aws:"))
+            .filter(|(k, v)| !(k == "Name" && v == address.name()))
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
 }
 
 /// What the tags of a resource found by its name say about who owns it.

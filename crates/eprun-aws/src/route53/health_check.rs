@@ -4,28 +4,27 @@
 //! check created just before a crash is adopted instead of created twice; Route 53 (and its
 //! emulators) would otherwise happily create a duplicate.
 
-use super::{
-    build_error, caller_reference, change_tags, list_tags, opt_str, owner, reference_stack,
-    tag_plan, visible_tags,
-};
-use crate::context::Context;
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use super::{R53Tags, by_id, client_error, no_answer, nonempty, owner, reference_for};
+use crate::adapter::{Adapter, Attr, Description, Identity, Tagger};
+use crate::address::Address;
+use crate::ec2::str_prop;
+use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
 use crate::schema::{Field, Kind, TAGS};
 use crate::token;
-use crate::{
-    Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, ownership_tags, tags, wait_until,
-};
+use crate::{Aws, CloudError, WaitState, sdk, wait_until};
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
     HealthCheck as Check, HealthCheckConfig, HealthCheckRegion, HealthCheckType, TagResourceType,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 /// A Route 53 health check of an endpoint.
 pub struct HealthCheck;
 
-const KIND: &str = "route53.health_check";
+/// The `route53.health_check` resource type.
+pub static HEALTH_CHECK: Adapter<HealthCheck> = Adapter::new(HealthCheck);
 
 /// The regions Route 53 checks from.
 const CHECKER_REGIONS: [&str; 8] = [
@@ -104,10 +103,7 @@ const SCHEMA: &[Field] = &[
 /// Checks the combinations Route 53 would refuse, before any call.
 fn check(props: &Props) -> Result<(), String> {
     let int = |k: &str| props.get(k).and_then(Value::as_i64);
-    let kind = props
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let kind = str_prop(props, "type");
     if !props.contains_key("fqdn") && !props.contains_key("ip_address") {
         return Err("a health check needs an endpoint: set `fqdn` or `ip_address`".into());
     }
@@ -117,16 +113,19 @@ fn check(props: &Props) -> Result<(), String> {
     if kind == "TCP" && props.contains_key("resource_path") {
         return Err("a `TCP` check takes no `resource_path`".into());
     }
-    if let Some(i) = int("request_interval").filter(|i| *i != 10 && *i != 30) {
-        return Err(format!("property `request_interval`: {i} is not 10 or 30"));
-    }
-    if let Some(t) = int("failure_threshold").filter(|t| !(1..=10).contains(t)) {
-        return Err(format!(
-            "property `failure_threshold`: {t} is not between 1 and 10"
-        ));
-    }
-    if let Some(p) = int("port").filter(|p| !(1..=65535).contains(p)) {
-        return Err(format!("property `port`: {p} is not a port"));
+    let ranges: [(&str, fn(&i64) -> bool, &str); 3] = [
+        ("request_interval", |i| *i == 10 || *i == 30, "10 or 30"),
+        (
+            "failure_threshold",
+            |t| (1..=10).contains(t),
+            "between 1 and 10",
+        ),
+        ("port", |p| (1..=65535).contains(p), "a port"),
+    ];
+    for (prop, fits, what) in ranges {
+        if let Some(v) = int(prop).filter(|v| !fits(v)) {
+            return Err(format!("property `{prop}`: {v} is not {what}"));
+        }
     }
     if let Some(regions) = props.get("regions").and_then(Value::as_array) {
         let names: Vec<&str> = regions
@@ -153,317 +152,202 @@ fn check(props: &Props) -> Result<(), String> {
     Ok(())
 }
 
-fn observe(address: crate::address::Address, hc: &Check, tags: &[(String, String)]) -> Observed {
-    let id = hc.id().to_string();
-    let mut p = Props::new();
-    let mut put = |k: &str, v: Value| {
-        p.insert(k.to_string(), v);
-    };
-    if let Some(c) = hc.health_check_config() {
-        put("type", json!(c.r#type().as_str()));
-        if let Some(v) = c.fully_qualified_domain_name() {
-            put("fqdn", json!(v));
-        }
-        if let Some(v) = c.ip_address() {
-            put("ip_address", json!(v));
-        }
-        if let Some(v) = c.port() {
-            put("port", json!(v));
-        }
-        if let Some(v) = c.resource_path() {
-            put("resource_path", json!(v));
-        }
-        if let Some(v) = c.search_string() {
-            put("search_string", json!(v));
-        }
-        put(
-            "request_interval",
-            json!(c.request_interval().unwrap_or(30)),
-        );
-        put(
-            "failure_threshold",
-            json!(c.failure_threshold().unwrap_or(3)),
-        );
-        put(
-            "measure_latency",
-            json!(c.measure_latency().unwrap_or(false)),
-        );
-        put("inverted", json!(c.inverted().unwrap_or(false)));
-        put("disabled", json!(c.disabled().unwrap_or(false)));
-        if let Some(v) = c.enable_sni() {
-            put("enable_sni", json!(v));
-        }
-        if !c.regions().is_empty() {
-            put(
-                "regions",
-                json!(c.regions().iter().map(|r| r.as_str()).collect::<Vec<_>>()),
-            );
-        }
-    }
-    put("tags", visible_tags(&address, tags));
-    Observed {
-        address: Some(address),
-        id: id.clone(),
-        natural_key: Some(hc.caller_reference().to_string()),
-        props: p,
-        attrs: [
-            ("id", json!(id)),
-            ("arn", json!(format!("arn:aws:route53:::healthcheck/{id}"))),
-            ("caller_reference", json!(hc.caller_reference())),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect(),
-    }
+/// The props of a health check.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct CheckProps {
+    r#type: String,
+    fqdn: Option<String>,
+    ip_address: Option<String>,
+    port: Option<i32>,
+    resource_path: Option<String>,
+    search_string: Option<String>,
+    request_interval: Option<i32>,
+    failure_threshold: Option<i32>,
+    measure_latency: Option<bool>,
+    inverted: Option<bool>,
+    disabled: Option<bool>,
+    enable_sni: Option<bool>,
+    regions: Option<Vec<String>>,
 }
 
-fn int(p: &Props, key: &str) -> Option<i32> {
-    p.get(key)
-        .and_then(Value::as_i64)
-        .and_then(|v| i32::try_from(v).ok())
-}
+/// A health check as read, with its tags.
+type Item = (Check, Vec<(String, String)>);
 
-fn regions(p: &Props) -> Option<Vec<HealthCheckRegion>> {
-    let list = p.get("regions")?.as_array()?;
-    Some(
-        list.iter()
-            .filter_map(Value::as_str)
-            .map(HealthCheckRegion::from)
-            .collect(),
-    )
+/// The tagger of health checks.
+const CHECK_TAGS: R53Tags = R53Tags(TagResourceType::Healthcheck);
+
+/// Sets the fields of `p` that `send` names and UpdateHealthCheck can change on a builder:
+/// CreateHealthCheck's config and UpdateHealthCheck take them alike but share no type.
+macro_rules! settings {
+    ($builder:expr, $p:expr, $send:expr) => {{
+        let (p, send): (&CheckProps, &dyn Fn(&str) -> bool) = ($p, $send);
+        let text = |f: &str, v: &Option<String>| nonempty(v).filter(|_| send(f));
+        let region = |r: &String| HealthCheckRegion::from(r.as_str());
+        $builder
+            .set_fully_qualified_domain_name(text("fqdn", &p.fqdn))
+            .set_ip_address(text("ip_address", &p.ip_address))
+            .set_port(p.port.filter(|_| send("port")))
+            .set_resource_path(text("resource_path", &p.resource_path))
+            .set_search_string(text("search_string", &p.search_string))
+            .set_failure_threshold(p.failure_threshold.filter(|_| send("failure_threshold")))
+            .set_inverted(p.inverted.filter(|_| send("inverted")))
+            .set_disabled(p.disabled.filter(|_| send("disabled")))
+            .set_enable_sni(p.enable_sni.filter(|_| send("enable_sni")))
+            // Always stated: some emulators drop the regions from any update that leaves them out.
+            .set_regions(p.regions.as_ref().map(|r| r.iter().map(region).collect()))
+    }};
 }
 
 #[async_trait]
-impl Resource for HealthCheck {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
+impl Description for HealthCheck {
+    type Props = CheckProps;
+    type Item = Item;
 
-    fn doc(&self) -> &'static str {
-        "A Route 53 health check of an endpoint, checked from several regions. Attributes: `id`, `arn`."
-    }
-
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "arn"]
-    }
+    const KIND: &'static str = "route53.health_check";
+    const SUMMARY: &'static str =
+        "A Route 53 health check of an endpoint, checked from several regions.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[
+        Attr::new("id", |_, (hc, _): &Item| json!(hc.id())),
+        Attr::new("arn", |_, (hc, _)| {
+            json!(format!("arn:aws:route53:::healthcheck/{}", hc.id()))
+        }),
+    ];
+    const IDENTITY: Identity = Identity::Recorded(&CHECK_TAGS);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         check(props)
     }
 
-    async fn read_all(
-        &self,
-        cx: &Context,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let mut pages = aws.route53().list_health_checks().into_paginator().send();
-        let mut owned = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::from_sdk("ListHealthChecks", stack, e))?;
-            for hc in page.health_checks() {
-                if let Some(address) = owner(hc.caller_reference(), stack, KIND) {
-                    owned.push((address, hc.clone()));
-                }
-            }
-        }
-        if owned.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<String> = owned.iter().map(|(_, hc)| hc.id().to_string()).collect();
-        let tags = list_tags(aws, TagResourceType::Healthcheck, &ids).await?;
-        Ok(owned
-            .into_iter()
-            .map(|(address, hc)| {
-                let t = tags.get(hc.id()).map(Vec::as_slice).unwrap_or_default();
-                observe(address, &hc, t)
-            })
-            .collect())
+    fn id(&self, (hc, _): &Item) -> String {
+        hc.id().to_string()
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
-        let reference = caller_reference(req.stack, req.address);
+    fn tags(&self, (_, tags): &Item) -> Vec<(String, String)> {
+        tags.clone()
+    }
+
+    fn owner(&self, stack: &str, (hc, _): &Item) -> Option<Address> {
+        owner(hc.caller_reference(), stack, Self::KIND)
+    }
+
+    fn item_key(&self, (hc, _): &Item) -> Option<String> {
+        Some(hc.caller_reference().to_string())
+    }
+
+    async fn list(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        _hints: &ReadHints,
+    ) -> Result<Vec<Item>, CloudError> {
+        let pages = aws.route53().list_health_checks().into_paginator().items();
+        let checks = pages.send().try_collect().await;
+        let checks = checks.map_err(sdk("ListHealthChecks", stack))?;
+        let refs: fn(&Check) -> (&str, &str) = |hc| (hc.caller_reference(), hc.id());
+        CHECK_TAGS.owned(aws, stack, Self::KIND, checks, refs).await
+    }
+
+    async fn props(&self, _aws: &Aws, (hc, _): &Item) -> Result<CheckProps, CloudError> {
+        let Some(c) = hc.health_check_config() else {
+            return Ok(CheckProps::default());
+        };
+        let regions: Vec<String> = c.regions().iter().map(|r| r.as_str().into()).collect();
+        Ok(CheckProps {
+            r#type: c.r#type().as_str().to_string(),
+            fqdn: c.fully_qualified_domain_name().map(String::from),
+            ip_address: c.ip_address().map(String::from),
+            port: c.port(),
+            resource_path: c.resource_path().map(String::from),
+            search_string: c.search_string().map(String::from),
+            request_interval: Some(c.request_interval().unwrap_or(30)),
+            failure_threshold: Some(c.failure_threshold().unwrap_or(3)),
+            measure_latency: Some(c.measure_latency().unwrap_or(false)),
+            inverted: Some(c.inverted().unwrap_or(false)),
+            disabled: Some(c.disabled().unwrap_or(false)),
+            enable_sni: c.enable_sni(),
+            regions: (!regions.is_empty()).then_some(regions),
+        })
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &CheckProps,
+        tags: &[(String, String)],
+    ) -> Result<Item, CloudError> {
+        let reference = reference_for(address, tags);
         if reference.len() > MAX_REFERENCE {
-            return Err(CloudError::new(
-                "CreateHealthCheck",
-                req.address,
-                CloudErrorKind::Service("Client".into()),
-                format!(
-                    "its caller reference `{reference}` would be {} characters and Route 53 takes at most {MAX_REFERENCE}; give the health check a shorter name",
-                    reference.len()
-                ),
-            ));
+            let why = format!(
+                "its caller reference `{reference}` would be {} characters and Route 53 takes at most {MAX_REFERENCE}; give the health check a shorter name",
+                reference.len()
+            );
+            return Err(client_error("CreateHealthCheck", address, why));
         }
-        let config = HealthCheckConfig::builder()
-            .r#type(HealthCheckType::from(opt_str(p, "type").unwrap_or("HTTPS")))
-            .set_fully_qualified_domain_name(opt_str(p, "fqdn").map(String::from))
-            .set_ip_address(opt_str(p, "ip_address").map(String::from))
-            .set_port(int(p, "port"))
-            .set_resource_path(opt_str(p, "resource_path").map(String::from))
-            .set_search_string(opt_str(p, "search_string").map(String::from))
-            .set_request_interval(int(p, "request_interval"))
-            .set_failure_threshold(int(p, "failure_threshold"))
-            .set_measure_latency(p.get("measure_latency").and_then(Value::as_bool))
-            .set_inverted(p.get("inverted").and_then(Value::as_bool))
-            .set_disabled(p.get("disabled").and_then(Value::as_bool))
-            .set_enable_sni(p.get("enable_sni").and_then(Value::as_bool))
-            .set_regions(regions(p))
+        let config = settings!(HealthCheckConfig::builder(), p, &|_| true)
+            .r#type(HealthCheckType::from(p.r#type.as_str()))
+            .set_request_interval(p.request_interval)
+            .set_measure_latency(p.measure_latency)
             .build()
-            .map_err(|e| build_error("CreateHealthCheck", req.address, e))?;
-        let out = aws
-            .route53()
-            .create_health_check()
+            .map_err(|e| client_error("CreateHealthCheck", address, e))?;
+        let out = (aws.route53().create_health_check())
             .caller_reference(&reference)
             .health_check_config(config)
             .send()
             .await
-            .map_err(|e| crate::from_sdk("CreateHealthCheck", req.address, e))?;
-        let hc = out.health_check().cloned().ok_or_else(|| {
-            CloudError::new(
-                "CreateHealthCheck",
-                req.address,
-                CloudErrorKind::Service("Empty".into()),
-                "the answer named no health check",
-            )
-        })?;
-        change_tags(aws, TagResourceType::Healthcheck, hc.id(), &req.tags, &[]).await?;
-        Ok(observe(req.address.clone(), &hc, &req.tags))
+            .map_err(sdk("CreateHealthCheck", address))?;
+        let hc = out.health_check().cloned();
+        let hc = hc.ok_or_else(|| no_answer("CreateHealthCheck", address, "health check"))?;
+        CHECK_TAGS.retag(aws, &by_id(hc.id()), tags, &[]).await?;
+        Ok((hc, tags.to_vec()))
     }
 
-    async fn update(
+    async fn update_fields(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
+        aws: &Aws,
+        on: &Observed,
         changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
+        _current: &CheckProps,
+        desired: &CheckProps,
+    ) -> Result<Option<Item>, CloudError> {
         let has = |f: &str| changed.iter().any(|c| c == f);
-        let settings = [
-            "fqdn",
-            "ip_address",
-            "port",
-            "resource_path",
-            "search_string",
-            "failure_threshold",
-            "inverted",
-            "disabled",
-            "enable_sni",
-            "regions",
-        ];
-        if settings.iter().any(|f| has(f)) {
-            let s = |k: &str| {
-                if has(k) {
-                    opt_str(desired, k).map(String::from)
-                } else {
-                    None
-                }
-            };
-            let b = |k: &str| {
-                if has(k) {
-                    desired.get(k).and_then(Value::as_bool)
-                } else {
-                    None
-                }
-            };
-            let i = |k: &str| if has(k) { int(desired, k) } else { None };
-            aws.route53()
-                .update_health_check()
-                .health_check_id(&current.id)
-                .set_fully_qualified_domain_name(s("fqdn"))
-                .set_ip_address(s("ip_address"))
-                .set_port(i("port"))
-                .set_resource_path(s("resource_path"))
-                .set_search_string(s("search_string"))
-                .set_failure_threshold(i("failure_threshold"))
-                .set_inverted(b("inverted"))
-                .set_disabled(b("disabled"))
-                .set_enable_sni(b("enable_sni"))
-                // Always restate the regions: some emulators drop them from any update that leaves them out.
-                .set_regions(regions(desired))
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("UpdateHealthCheck", &current.id, e))?;
+        // Of what can change in place (the rest forces a new check), all but `type` is a setting.
+        if changed.iter().any(|f| f != "type") {
+            let call = aws.route53().update_health_check().health_check_id(&on.id);
+            let r = settings!(call, desired, &has).send().await;
+            r.map_err(sdk("UpdateHealthCheck", &on.id))?;
         }
-        if has("tags") {
-            let existing = list_tags(
-                aws,
-                TagResourceType::Healthcheck,
-                std::slice::from_ref(&current.id),
-            )
-            .await?;
-            let existing = existing.get(&current.id).cloned().unwrap_or_default();
-            let reference = current
-                .attrs
-                .get("caller_reference")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let stack = existing
-                .iter()
-                .find(|(k, _)| k == STACK_TAG)
-                .map(|(_, v)| v.clone())
-                .or_else(|| reference_stack(reference).map(String::from));
-            let full = match (&current.address, stack) {
-                (Some(address), Some(stack)) => ownership_tags(&stack, address, desired),
-                _ => tags::user_tags(desired).into_iter().collect(),
-            };
-            let (set, remove) = tag_plan(full, &existing);
-            change_tags(
-                aws,
-                TagResourceType::Healthcheck,
-                &current.id,
-                &set,
-                &remove,
-            )
-            .await?;
-        }
-        Ok(current.updated(desired, changed))
+        Ok(None)
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        let id = current.id.as_str();
+    async fn delete(&self, aws: &Aws, id: &str, _current: &CheckProps) -> Result<(), CloudError> {
         // A record deleted just before may still hold the check for a moment.
-        wait_until(
-            "DeleteHealthCheck",
-            id,
-            Duration::from_secs(300),
-            || async move {
-                let out = aws
-                    .route53()
-                    .delete_health_check()
-                    .health_check_id(id)
-                    .send()
-                    .await;
-                match out.map_err(|e| crate::from_sdk("DeleteHealthCheck", id, e)) {
-                    Ok(_) => Ok(WaitState::Ready),
-                    Err(e) if e.is_not_found() => Ok(WaitState::Ready),
-                    Err(e) if e.is("HealthCheckInUse") => {
-                        Ok(WaitState::Pending("still used by a record".into()))
-                    }
-                    Err(e) => Err(e),
+        let timeout = Duration::from_secs(300);
+        wait_until("DeleteHealthCheck", id, timeout, || async move {
+            let call = aws.route53().delete_health_check().health_check_id(id);
+            match call.send().await.map_err(sdk("DeleteHealthCheck", id)) {
+                Ok(_) => Ok(WaitState::Ready),
+                Err(e) if e.is_not_found() => Ok(WaitState::Ready),
+                Err(e) if e.is("HealthCheckInUse") => {
+                    Ok(WaitState::Pending("still used by a record".into()))
                 }
-            },
-        )
+                Err(e) => Err(e),
+            }
+        })
         .await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{fresh, obj, observe, round_trip, tagged};
     use super::*;
-    use crate::address::Address;
-
-    fn obj(v: Value) -> Props {
-        v.as_object().unwrap().clone()
-    }
+    use crate::resource::Resource;
+    use aws_sdk_route53::Client;
+    use aws_sdk_route53::operation::create_health_check::CreateHealthCheckOutput;
+    use aws_sdk_route53::operation::update_health_check::UpdateHealthCheckOutput;
+    use aws_smithy_mocks::mock;
 
     fn https() -> Props {
         obj(json!({
@@ -497,9 +381,8 @@ mod tests {
         assert!(check(&none).unwrap_err().contains("`fqdn` or `ip_address`"));
     }
 
-    #[test]
-    fn observes_config_and_user_tags() {
-        let a: Address = "route53.health_check.ingress-us-east-1".parse().unwrap();
+    #[tokio::test]
+    async fn observes_config_and_user_tags() {
         let config = HealthCheckConfig::builder()
             .r#type(HealthCheckType::Https)
             .fully_qualified_domain_name("ingress.us-east-1.examplepay.com")
@@ -520,11 +403,11 @@ mod tests {
             .health_check_version(1)
             .build()
             .unwrap();
-        let tags = [
+        let tags = vec![
             ("Name".to_string(), "ingress-us-east-1".to_string()),
             ("team".to_string(), "sre".to_string()),
         ];
-        let o = observe(a, &hc, &tags);
+        let o = observe(&HEALTH_CHECK, &(hc, tags)).await;
         assert_eq!(o.props["type"], "HTTPS");
         assert_eq!(o.props["inverted"], true);
         assert_eq!(
@@ -535,6 +418,71 @@ mod tests {
         assert_eq!(
             o.natural_key.as_deref(),
             Some("eprun:s:ingress-us-east-1:0000")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_created_check_reads_back_as_declared() {
+        let create = mock!(Client::create_health_check)
+            .match_requests(|r| fresh(r.caller_reference(), "ingress"))
+            .then_compute_output(|r| {
+                let hc = Check::builder()
+                    .id("hc-1")
+                    .caller_reference(r.caller_reference().unwrap_or_default())
+                    .set_health_check_config(r.health_check_config().cloned())
+                    .health_check_version(1)
+                    .build()
+                    .unwrap();
+                let out = CreateHealthCheckOutput::builder().health_check(hc);
+                out.location("https://route53.amazonaws.com/2013-04-01/healthcheck/hc-1")
+                    .build()
+                    .unwrap()
+            });
+        let tagged = tagged();
+        let mut declared = https();
+        declared.insert("tags".into(), json!({"team": "sre"}));
+        let (address, declared) = ("route53.health_check.ingress", Value::Object(declared));
+        let observed = round_trip(&HEALTH_CHECK, &[&create, &tagged], address, declared).await;
+        assert_eq!(observed.id, "hc-1");
+        assert_eq!(observed.attrs["arn"], "arn:aws:route53:::healthcheck/hc-1");
+        assert!(fresh(observed.natural_key.as_deref(), "ingress"));
+        assert_eq!((create.num_calls(), tagged.num_calls()), (1, 1));
+        assert_eq!(
+            HEALTH_CHECK.doc(),
+            "A Route 53 health check of an endpoint, checked from several regions. Attributes: `id`, `arn`."
+        );
+    }
+
+    #[tokio::test]
+    async fn an_update_sends_what_changed_and_restates_the_regions() {
+        let update = mock!(Client::update_health_check)
+            .match_requests(|r| {
+                r.inverted() == Some(true)
+                    && r.fully_qualified_domain_name().is_none()
+                    && r.port().is_none()
+                    && r.regions().len() == 3
+            })
+            .then_output(|| UpdateHealthCheckOutput::builder().build());
+        let aws = Aws::mocked(&[&update]);
+        let current = Observed {
+            id: "hc-1".into(),
+            props: https(),
+            ..Observed::default()
+        };
+        let mut desired = https();
+        desired.insert("inverted".into(), json!(true));
+        desired.insert("type".into(), json!("HTTP"));
+        for changed in [vec!["inverted".to_string()], vec!["type".to_string()]] {
+            let cx = aws.context();
+            HEALTH_CHECK
+                .update(&cx, &current, &desired, &changed)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            update.num_calls(),
+            1,
+            "a new `type` alone changes nothing in place"
         );
     }
 }

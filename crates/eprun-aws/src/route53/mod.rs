@@ -12,13 +12,18 @@ pub mod health_check;
 pub mod record;
 pub mod zone;
 
+use crate::adapter::{Tagger, found};
 use crate::address::Address;
-use crate::resource::Props;
+use crate::resource::Observed;
 use crate::token;
-use crate::{Aws, CloudError, CloudErrorKind, WaitState, wait_until};
-use aws_sdk_route53::types::{ChangeStatus, Tag, TagResourceType};
+use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, sdk, tags, wait_until};
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ChangeInfo, ChangeStatus, ResourceRecordSet, RrType, Tag,
+    TagResourceType,
+};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::fmt::Display;
 use std::time::Duration;
 
 /// The prefix of every caller reference eprun sends.
@@ -27,17 +32,22 @@ const REFERENCE_PREFIX: &str = "eprun:";
 /// ListTagsForResources takes at most this many ids.
 const TAG_BATCH: usize = 10;
 
+/// A change batch holds at most this many changes.
+const CHANGE_BATCH: usize = 500;
+
 /// Route 53 changes reach all its servers within about a minute.
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A fresh caller reference for creating `address` in `stack`.
 pub fn caller_reference(stack: &str, address: &Address) -> String {
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "{REFERENCE_PREFIX}{stack}:{}:{}",
-        address.name(),
-        &nonce[..8]
-    )
+    let (name, nonce) = (address.name(), uuid::Uuid::new_v4().simple().to_string());
+    format!("{REFERENCE_PREFIX}{stack}:{name}:{}", &nonce[..8])
+}
+
+/// A fresh caller reference for creating `address` in the stack its ownership `tags` name.
+fn reference_for(address: &Address, tags: &[(String, String)]) -> String {
+    let stack: String = tags::kept(tags, STACK_TAG).unwrap_or_default();
+    caller_reference(&stack, address)
 }
 
 /// The address a caller reference names, if eprun made it for `stack` (a resource of type `kind`).
@@ -48,13 +58,6 @@ pub fn owner(reference: &str, stack: &str, kind: &str) -> Option<Address> {
     (ref_stack == stack)
         .then(|| Address::new(kind, name).ok())
         .flatten()
-}
-
-/// The stack a caller reference made by eprun names.
-pub fn reference_stack(reference: &str) -> Option<&str> {
-    let rest = reference.strip_prefix(REFERENCE_PREFIX)?;
-    let (rest, _nonce) = rest.rsplit_once(':')?;
-    Some(rest.rsplit_once(':')?.0)
 }
 
 /// A hosted zone id without the `/hostedzone/` prefix that some answers carry.
@@ -88,11 +91,8 @@ pub fn dns_name(name: &str) -> String {
 
 /// Checks that a declared DNS name is in the form reads report: lowercase, no trailing dot.
 pub fn check_dns_name(prop: &str, value: Option<&Value>) -> Result<(), String> {
-    let Some(v) = value else { return Ok(()) };
-    if token::is_unknown(v) {
-        return Ok(());
-    }
-    let Some(name) = v.as_str() else {
+    let known = value.filter(|v| !token::is_unknown(v));
+    let Some(name) = known.and_then(Value::as_str) else {
         return Ok(());
     };
     if name.is_empty() || name == "." {
@@ -110,11 +110,8 @@ pub fn check_dns_name(prop: &str, value: Option<&Value>) -> Result<(), String> {
             name.to_ascii_lowercase()
         ));
     }
-    if name.len() > 253
-        || name
-            .split('.')
-            .any(|label| label.is_empty() || label.len() > 63)
-    {
+    let bad_label = name.split('.').any(|l| l.is_empty() || l.len() > 63);
+    if name.len() > 253 || bad_label {
         return Err(format!(
             "property `{prop}`: `{name}` is not a valid DNS name"
         ));
@@ -122,147 +119,244 @@ pub fn check_dns_name(prop: &str, value: Option<&Value>) -> Result<(), String> {
     Ok(())
 }
 
-/// A client-side build error (a required field missing), as an AWS error for `target`.
-pub fn build_error(
-    operation: &str,
-    target: impl std::fmt::Display,
-    e: impl std::fmt::Display,
-) -> CloudError {
-    CloudError::new(
-        operation,
-        target,
-        CloudErrorKind::Service("Client".into()),
-        e.to_string(),
-    )
-}
-
-/// The tags of many zones or health checks, a batch of ten ids per call.
-pub async fn list_tags(
-    aws: &Aws,
-    kind: TagResourceType,
-    ids: &[String],
-) -> Result<HashMap<String, Vec<(String, String)>>, CloudError> {
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(TAG_BATCH) {
-        let answer = aws
-            .route53()
-            .list_tags_for_resources()
-            .resource_type(kind.clone())
-            .set_resource_ids(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("ListTagsForResources", chunk.join(","), e))?;
-        for set in answer.resource_tag_sets() {
-            let tags = set
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            out.insert(set.resource_id().unwrap_or_default().to_string(), tags);
-        }
-    }
-    Ok(out)
-}
-
-/// Sets `set` and removes `remove` on one zone or health check.
-pub async fn change_tags(
-    aws: &Aws,
-    kind: TagResourceType,
-    id: &str,
-    set: &[(String, String)],
-    remove: &[String],
-) -> Result<(), CloudError> {
-    if set.is_empty() && remove.is_empty() {
-        return Ok(());
-    }
-    aws.route53()
-        .change_tags_for_resource()
-        .resource_type(kind)
-        .resource_id(id)
-        .set_add_tags((!set.is_empty()).then(|| {
-            set.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect()
-        }))
-        .set_remove_tag_keys((!remove.is_empty()).then(|| remove.to_vec()))
-        .send()
-        .await
-        .map_err(|e| crate::from_sdk("ChangeTagsForResource", id, e))?;
-    Ok(())
-}
-
-/// The user-visible tags of an owned resource: no `eprun:`/`aws:` tags, and no `Name` that is just
-/// its address name.
-pub fn visible_tags(address: &Address, all: &[(String, String)]) -> Value {
-    Value::Object(
-        all.iter()
-            .filter(|(k, _)| !k.starts_with("eprun:") && !k.starts_with("aws:"))
-            .filter(|(k, v)| !(k == "Name" && v == address.name()))
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect(),
-    )
-}
-
-/// The whole tag set a resource should carry, and the keys it has that should go.
-pub fn tag_plan(
-    full: Vec<(String, String)>,
-    existing: &[(String, String)],
-) -> (Vec<(String, String)>, Vec<String>) {
-    let want: BTreeMap<String, String> = full.into_iter().collect();
-    let have: BTreeMap<&String, &String> = existing.iter().map(|(k, v)| (k, v)).collect();
-    let set = want
-        .iter()
-        .filter(|(k, v)| have.get(k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let remove = existing
-        .iter()
-        .map(|(k, _)| k)
-        .filter(|k| !want.contains_key(*k))
-        .cloned()
-        .collect();
-    (set, remove)
+/// A request refused before it is sent (a required field missing, a name too long), as an AWS
+/// error for `target`.
+pub fn client_error(operation: &str, target: impl Display, why: impl Display) -> CloudError {
+    let client = CloudErrorKind::Service("Client".into());
+    CloudError::new(operation, target, client, why.to_string())
 }
 
 /// A string prop, if set and not empty.
-pub fn opt_str<'a>(p: &'a Props, key: &str) -> Option<&'a str> {
-    p.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+pub fn nonempty(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|s| !s.is_empty())
 }
 
-/// Waits until a change has reached every Route 53 server.
+/// An answer that lacks the `what` it creates.
+pub fn no_answer(operation: &str, target: &Address, what: &str) -> CloudError {
+    let empty = CloudErrorKind::Service("Empty".into());
+    let why = format!("the answer named no {what}");
+    CloudError::new(operation, target, empty, why)
+}
+
+/// Route 53's tagger: ChangeTagsForResource on the zones or the health checks.
+pub struct R53Tags(pub TagResourceType);
+
+impl R53Tags {
+    /// Of `items`, those whose caller reference names `stack` (as a `kind`), each with its tags
+    /// (ListTagsForResources, ten ids a call); `refs` answers an item's caller reference and id.
+    pub async fn owned<T>(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        kind: &str,
+        items: Vec<T>,
+        refs: fn(&T) -> (&str, &str),
+    ) -> Result<Vec<(T, Vec<(String, String)>)>, CloudError> {
+        let ours = |i: &T| owner(refs(i).0, stack, kind).is_some();
+        let ours: Vec<T> = items.into_iter().filter(ours).collect();
+        let ids: Vec<String> = ours.iter().map(|i| refs(i).1.to_string()).collect();
+        let mut tags = HashMap::new();
+        for chunk in ids.chunks(TAG_BATCH) {
+            let call = aws.route53().list_tags_for_resources();
+            let call = call.resource_type(self.0.clone());
+            let answer = call.set_resource_ids(Some(chunk.to_vec())).send().await;
+            let answer = answer.map_err(sdk("ListTagsForResources", chunk.join(",")))?;
+            for set in answer.resource_tag_sets() {
+                let text = |s: Option<&str>| s.unwrap_or_default().to_string();
+                let pairs = set.tags().iter().map(|t| (text(t.key()), text(t.value())));
+                tags.insert(text(set.resource_id()), pairs.collect());
+            }
+        }
+        let each = ids.iter().map(|id| tags.remove(id).unwrap_or_default());
+        Ok(ours.into_iter().zip(each).collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl Tagger for R53Tags {
+    async fn retag(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        set: &[(String, String)],
+        remove: &[String],
+    ) -> Result<(), CloudError> {
+        let tag = |(k, v): &(String, String)| Tag::builder().key(k).value(v).build();
+        (aws.route53().change_tags_for_resource())
+            .resource_type(self.0.clone())
+            .resource_id(&on.id)
+            .set_add_tags((!set.is_empty()).then(|| set.iter().map(tag).collect()))
+            .set_remove_tag_keys((!remove.is_empty()).then(|| remove.to_vec()))
+            .send()
+            .await
+            .map_err(sdk("ChangeTagsForResource", &on.id))?;
+        Ok(())
+    }
+}
+
+/// The zone or health check `id`, as the tagger takes it (only its id matters).
+pub fn by_id(id: &str) -> Observed {
+    Observed {
+        id: id.to_string(),
+        ..Observed::default()
+    }
+}
+
+/// Waits until a change (as a change call answered it) has reached every Route 53 server.
 pub async fn wait_change(
     aws: &Aws,
     operation: &str,
     target: &str,
-    change_id: &str,
+    change: Option<&ChangeInfo>,
 ) -> Result<(), CloudError> {
-    if change_id.is_empty() {
+    let Some(id) = change.map(ChangeInfo::id).filter(|id| !id.is_empty()) else {
         return Ok(());
-    }
+    };
     wait_until(operation, target, CHANGE_TIMEOUT, || async move {
-        let out = aws.route53().get_change().id(change_id).send().await;
-        match out.map_err(|e| crate::from_sdk("GetChange", change_id, e)) {
-            Ok(o) => Ok(match o.change_info().map(|c| c.status()) {
+        let out = aws.route53().get_change().id(id).send().await;
+        // Emulators may not keep changes around.
+        let out = found(out.map_err(sdk("GetChange", id)))?;
+        Ok(
+            match out
+                .as_ref()
+                .and_then(|o| o.change_info())
+                .map(|c| c.status())
+            {
                 Some(ChangeStatus::Insync) | None => WaitState::Ready,
                 Some(s) => WaitState::Pending(s.as_str().to_string()),
-            }),
-            // Emulators may not keep changes around.
-            Err(e) if e.is_not_found() => Ok(WaitState::Ready),
-            Err(e) => Err(e),
-        }
+            },
+        )
     })
     .await
+}
+
+/// Every record set of one zone, in one paginated ListResourceRecordSets.
+pub async fn record_sets(aws: &Aws, zone: &str) -> Result<Vec<ResourceRecordSet>, CloudError> {
+    let mut out = Vec::new();
+    let (mut next_name, mut next_type, mut next_id) =
+        (None::<String>, None::<RrType>, None::<String>);
+    loop {
+        let page = (aws.route53().list_resource_record_sets())
+            .hosted_zone_id(zone)
+            .set_start_record_name(next_name)
+            .set_start_record_type(next_type)
+            .set_start_record_identifier(next_id)
+            .send()
+            .await
+            .map_err(sdk("ListResourceRecordSets", zone))?;
+        out.extend(page.resource_record_sets().iter().cloned());
+        if !page.is_truncated() {
+            return Ok(out);
+        }
+        next_name = page.next_record_name().map(String::from);
+        next_type = page.next_record_type().cloned();
+        next_id = page.next_record_identifier().map(String::from);
+    }
+}
+
+/// Applies `action` to each of `sets` in `zone`, a batch at a time, each waited for until in sync.
+pub async fn change_records(
+    aws: &Aws,
+    zone: &str,
+    action: ChangeAction,
+    sets: &[ResourceRecordSet],
+    comment: &str,
+    target: &str,
+) -> Result<(), CloudError> {
+    let op = "ChangeResourceRecordSets";
+    for chunk in sets.chunks(CHANGE_BATCH) {
+        let change = |rr: &ResourceRecordSet| {
+            let change = Change::builder().action(action.clone());
+            change.resource_record_set(rr.clone()).build()
+        };
+        let changes = chunk.iter().map(change).collect::<Result<Vec<_>, _>>();
+        let batch = ChangeBatch::builder()
+            .set_changes(Some(changes.map_err(|e| client_error(op, target, e))?))
+            .comment(comment)
+            .build()
+            .map_err(|e| client_error(op, target, e))?;
+        let out = (aws.route53().change_resource_record_sets())
+            .hosted_zone_id(zone)
+            .change_batch(batch)
+            .send()
+            .await
+            .map_err(sdk(op, target))?;
+        wait_change(aws, op, target, out.change_info()).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::{Adapter, Description, testing};
+    use crate::resource::Props;
+    use aws_sdk_route53::Client;
+    use aws_sdk_route53::operation::change_tags_for_resource::ChangeTagsForResourceOutput;
+    use aws_sdk_route53::operation::get_change::GetChangeOutput;
+    use aws_sdk_route53::primitives::DateTime;
+    use aws_smithy_mocks::{Rule, mock};
     use serde_json::json;
+
+    /// Props from a JSON map.
+    pub(super) fn obj(v: Value) -> Props {
+        v.as_object().expect("a map").clone()
+    }
+
+    /// How `res` observes `item` for the stack `s` (no calls answered).
+    pub(super) async fn observe<D: Description>(res: &Adapter<D>, item: &D::Item) -> Observed {
+        let aws = Aws::mocked(&[]);
+        let found = testing::observe(res, &aws, "s", item).await;
+        found.expect("stack `s` owns it")
+    }
+
+    /// Creates `declared` at `address` through `res`, its calls answered by `rules`, checks that a
+    /// plan would then change nothing, and answers what was observed.
+    pub(super) async fn round_trip<D: Description>(
+        res: &Adapter<D>,
+        rules: &[&Rule],
+        address: &str,
+        declared: Value,
+    ) -> Observed {
+        let aws = Aws::mocked(rules);
+        let (observed, changes) = testing::round_trip(res, &aws, address, declared).await;
+        assert_eq!(changes, vec![], "{:?}", observed.props);
+        observed
+    }
+
+    /// Whether a create sent a fresh caller reference for `name` in the stack `test`.
+    pub(super) fn fresh(reference: Option<&str>, name: &str) -> bool {
+        let prefix = format!("eprun:test:{name}:");
+        reference.is_some_and(|r| r.starts_with(&prefix) && r.len() == prefix.len() + 8)
+    }
+
+    /// What a change call answers: change `C1`, in `status`.
+    pub(super) fn change(status: ChangeStatus) -> ChangeInfo {
+        let at = DateTime::from_secs(0);
+        let info = ChangeInfo::builder()
+            .id("C1")
+            .status(status)
+            .submitted_at(at);
+        info.build().expect("a whole change")
+    }
+
+    /// GetChange, finding change `C1` in sync.
+    pub(super) fn in_sync() -> Rule {
+        mock!(Client::get_change)
+            .match_requests(|r| r.id() == Some("C1"))
+            .then_output(|| {
+                let info = change(ChangeStatus::Insync);
+                GetChangeOutput::builder().change_info(info).build()
+            })
+    }
+
+    /// ChangeTagsForResource, when it sets the ownership tags of a create in the stack `test`.
+    pub(super) fn tagged() -> Rule {
+        let ours = |t: &Tag| t.key() == Some(STACK_TAG) && t.value() == Some("test");
+        mock!(Client::change_tags_for_resource)
+            .match_requests(move |r| r.add_tags().iter().any(ours))
+            .then_output(|| ChangeTagsForResourceOutput::builder().build())
+    }
 
     #[test]
     fn caller_references_name_their_stack_and_address() {
@@ -280,7 +374,7 @@ mod tests {
         );
         assert_eq!(owner(&r, "prod/us-east-1", "route53.health_check"), Some(a));
         assert_eq!(owner(&r, "prod/eu-west-1", "route53.health_check"), None);
-        assert_eq!(reference_stack(&r), Some("prod/us-east-1"));
+        assert!(owner(&r, "prod/us-east-1", "route53.zone").is_some());
         assert_eq!(
             owner(
                 "1234-some-console-reference",
@@ -317,16 +411,5 @@ mod tests {
                 .unwrap_err()
                 .contains("not a valid")
         );
-    }
-
-    #[test]
-    fn tag_plan_sets_changes_and_drops_leftovers() {
-        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
-        let (set, remove) = tag_plan(
-            vec![pair("a", "1"), pair("b", "2")],
-            &[pair("a", "1"), pair("b", "1"), pair("c", "3")],
-        );
-        assert_eq!(set, vec![pair("b", "2")]);
-        assert_eq!(remove, vec!["c".to_string()]);
     }
 }

@@ -5,22 +5,31 @@
 //! the change is in sync on every Route 53 server. Records are read with one paginated
 //! ListResourceRecordSets per zone the stack's records name.
 
-use super::{bare_zone_id, build_error, check_dns_name, dns_name, opt_str, wait_change};
-use crate::context::Context;
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use super::{
+    bare_zone_id, change_records, check_dns_name, client_error, dns_name, nonempty, record_sets,
+};
+use crate::adapter::{Adapter, Attr, Description, Identity, found};
+use crate::address::Address;
+use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
 use crate::schema::{Field, Kind};
 use crate::token;
 use crate::{Aws, CloudError};
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet,
-    ResourceRecordSetRegion, RrType,
+    AliasTarget, ChangeAction, ResourceRecord, ResourceRecordSet, ResourceRecordSetRegion, RrType,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 /// A DNS record set: plain values with a TTL, or an alias; optionally latency-routed with a health check.
 pub struct Record;
+
+/// The `route53.record` resource type.
+pub static RECORD: Adapter<Record> = Adapter::new(Record);
+
+/// A record set as read, with the zone it is in.
+type Item = (String, ResourceRecordSet);
 
 const ALIAS: &[Field] = &[
     Field::required(
@@ -86,13 +95,48 @@ const SCHEMA: &[Field] = &[
     ),
 ];
 
+/// The props of a record set.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RecordProps {
+    zone_id: String,
+    name: String,
+    r#type: String,
+    ttl: Option<i64>,
+    records: Option<Vec<String>>,
+    alias: Option<Vec<Alias>>,
+    set_identifier: Option<String>,
+    latency_routing_policy: Option<Vec<Latency>>,
+    health_check_id: Option<String>,
+}
+
+/// An alias target.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Alias {
+    name: String,
+    zone_id: String,
+    evaluate_target_health: bool,
+}
+
+/// A latency routing policy.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Latency {
+    region: String,
+}
+
 /// `<zone>|<name>|<type>|<set_identifier>`, the key declarations and reads both produce.
 fn key(zone: &str, name: &str, kind: &str, set_identifier: &str) -> String {
-    format!(
-        "{}|{}|{kind}|{set_identifier}",
-        bare_zone_id(zone),
-        dns_name(name)
-    )
+    let (zone, name) = (bare_zone_id(zone), dns_name(name));
+    format!("{zone}|{name}|{kind}|{set_identifier}")
+}
+
+/// The key of declared props, once their zone, name, type and set identifier are known.
+fn natural_key(p: &Props) -> Option<String> {
+    let part = |k: &str| match p.get(k) {
+        Some(v) if token::is_unknown(v) => None,
+        v => Some(v.and_then(Value::as_str).unwrap_or_default()),
+    };
+    let [zone, name, kind] = ["zone_id", "name", "type"].map(|k| p.get(k).and(part(k)));
+    Some(key(zone?, name?, kind?, part("set_identifier")?))
 }
 
 /// The single map of a one-element object list (`alias`, `latency_routing_policy`).
@@ -157,303 +201,164 @@ fn check(p: &Props) -> Result<(), String> {
     }
 }
 
-/// One record set as read, in the declared shape.
-fn observe(zone: &str, rr: &ResourceRecordSet) -> Observed {
-    let name = dns_name(rr.name());
-    let kind = rr.r#type().as_str();
-    let natural_key = key(zone, &name, kind, rr.set_identifier().unwrap_or_default());
-    let mut p = Props::new();
-    p.insert("zone_id".into(), json!(bare_zone_id(zone)));
-    p.insert("name".into(), json!(name));
-    p.insert("type".into(), json!(kind));
-    if let Some(ttl) = rr.ttl() {
-        p.insert("ttl".into(), json!(ttl));
-    }
-    if !rr.resource_records().is_empty() {
-        p.insert(
-            "records".into(),
-            json!(
-                rr.resource_records()
-                    .iter()
-                    .map(|r| r.value())
-                    .collect::<Vec<_>>()
-            ),
-        );
-    }
-    if let Some(a) = rr.alias_target() {
-        p.insert(
-            "alias".into(),
-            json!([{ "name": dns_name(a.dns_name()), "zone_id": a.hosted_zone_id(), "evaluate_target_health": a.evaluate_target_health() }]),
-        );
-    }
-    if let Some(s) = rr.set_identifier() {
-        p.insert("set_identifier".into(), json!(s));
-    }
-    if let Some(r) = rr.region() {
-        p.insert(
-            "latency_routing_policy".into(),
-            json!([{ "region": r.as_str() }]),
-        );
-    }
-    if let Some(h) = rr.health_check_id() {
-        p.insert("health_check_id".into(), json!(h));
-    }
-    Observed {
-        address: None,
-        id: natural_key.clone(),
-        natural_key: Some(natural_key.clone()),
-        props: p,
-        attrs: [("id", json!(natural_key)), ("fqdn", json!(name))]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-    }
-}
-
 /// The record set that props describe, for a change batch.
-fn record_set(p: &Props, target: &str) -> Result<ResourceRecordSet, CloudError> {
-    let op = "ChangeResourceRecordSets";
-    let records = match p.get("records").and_then(Value::as_array) {
-        Some(values) => Some(
-            values
-                .iter()
-                .filter_map(Value::as_str)
-                .map(|v| ResourceRecord::builder().value(v).build())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| build_error(op, target, e))?,
-        ),
-        None => None,
-    };
-    let alias = match single(p, "alias") {
-        Some(a) => Some(
-            AliasTarget::builder()
-                .dns_name(a.get("name").and_then(Value::as_str).unwrap_or_default())
-                .hosted_zone_id(a.get("zone_id").and_then(Value::as_str).unwrap_or_default())
-                .evaluate_target_health(
-                    a.get("evaluate_target_health")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
-                )
-                .build()
-                .map_err(|e| build_error(op, target, e))?,
-        ),
-        None => None,
-    };
-    let region = single(p, "latency_routing_policy")
-        .and_then(|l| l.get("region"))
-        .and_then(Value::as_str);
+fn record_set(p: &RecordProps, target: &str) -> Result<ResourceRecordSet, CloudError> {
+    let fail = |e| client_error("ChangeResourceRecordSets", target, e);
+    let value = |v: &String| ResourceRecord::builder().value(v).build();
+    let records = p.records.as_ref().map(|r| r.iter().map(value).collect());
+    let alias = p.alias.iter().flatten().next().map(|a| {
+        AliasTarget::builder()
+            .dns_name(&a.name)
+            .hosted_zone_id(&a.zone_id)
+            .evaluate_target_health(a.evaluate_target_health)
+            .build()
+    });
+    let region = p.latency_routing_policy.iter().flatten().next();
     ResourceRecordSet::builder()
-        .name(opt_str(p, "name").unwrap_or_default())
-        .r#type(RrType::from(opt_str(p, "type").unwrap_or_default()))
-        .set_ttl(p.get("ttl").and_then(Value::as_i64))
-        .set_resource_records(records)
-        .set_alias_target(alias)
-        .set_set_identifier(opt_str(p, "set_identifier").map(String::from))
-        .set_region(region.map(ResourceRecordSetRegion::from))
-        .set_health_check_id(opt_str(p, "health_check_id").map(String::from))
+        .name(&p.name)
+        .r#type(RrType::from(p.r#type.as_str()))
+        .set_ttl(p.ttl)
+        .set_resource_records(records.transpose().map_err(fail)?)
+        .set_alias_target(alias.transpose().map_err(fail)?)
+        .set_set_identifier(nonempty(&p.set_identifier))
+        .set_region(region.map(|l| ResourceRecordSetRegion::from(l.region.as_str())))
+        .set_health_check_id(nonempty(&p.health_check_id))
         .build()
-        .map_err(|e| build_error(op, target, e))
+        .map_err(fail)
 }
 
-impl Record {
-    /// Sends one change and waits until it is in sync.
-    async fn change(
-        aws: &Aws,
-        action: ChangeAction,
-        p: &Props,
-        target: &str,
-    ) -> Result<(), CloudError> {
-        let op = "ChangeResourceRecordSets";
-        let zone = bare_zone_id(opt_str(p, "zone_id").unwrap_or_default()).to_string();
-        let change = Change::builder()
-            .action(action)
-            .resource_record_set(record_set(p, target)?)
-            .build()
-            .map_err(|e| build_error(op, target, e))?;
-        let batch = ChangeBatch::builder()
-            .changes(change)
-            .comment(format!("eprun: {target}"))
-            .build()
-            .map_err(|e| build_error(op, target, e))?;
-        let out = aws
-            .route53()
-            .change_resource_record_sets()
-            .hosted_zone_id(&zone)
-            .change_batch(batch)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk(op, target, e))?;
-        wait_change(
-            aws,
-            op,
-            target,
-            out.change_info().map(|c| c.id()).unwrap_or_default(),
-        )
-        .await
-    }
-
-    /// Every record of one zone, one paginated call; a zone that is gone has none.
-    async fn list(aws: &Aws, zone: &str) -> Result<Vec<Observed>, CloudError> {
-        let mut out = Vec::new();
-        let (mut next_name, mut next_type, mut next_id) =
-            (None::<String>, None::<RrType>, None::<String>);
-        loop {
-            let page = aws
-                .route53()
-                .list_resource_record_sets()
-                .hosted_zone_id(zone)
-                .set_start_record_name(next_name.clone())
-                .set_start_record_type(next_type.clone())
-                .set_start_record_identifier(next_id.clone())
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("ListResourceRecordSets", zone, e));
-            let page = match page {
-                Ok(p) => p,
-                Err(e) if e.is_not_found() => return Ok(out),
-                Err(e) => return Err(e),
-            };
-            out.extend(
-                page.resource_record_sets()
-                    .iter()
-                    .map(|rr| observe(zone, rr)),
-            );
-            if !page.is_truncated() {
-                return Ok(out);
-            }
-            next_name = page.next_record_name().map(String::from);
-            next_type = page.next_record_type().cloned();
-            next_id = page.next_record_identifier().map(String::from);
-        }
-    }
+/// Sends `action` for the record set `p` describes, waits until it is in sync, and answers it.
+async fn change(
+    aws: &Aws,
+    action: ChangeAction,
+    p: &RecordProps,
+    target: &str,
+) -> Result<Item, CloudError> {
+    let zone = bare_zone_id(&p.zone_id).to_string();
+    let rr = record_set(p, target)?;
+    let comment = format!("eprun: {target}");
+    let sets = std::slice::from_ref(&rr);
+    change_records(aws, &zone, action, sets, &comment, target).await?;
+    Ok((zone, rr))
 }
 
 #[async_trait]
-impl Resource for Record {
-    fn kind(&self) -> &'static str {
-        "route53.record"
-    }
+impl Description for Record {
+    type Props = RecordProps;
+    type Item = Item;
 
-    fn doc(&self) -> &'static str {
-        "A Route 53 record set: `records` with a `ttl`, or an `alias`; optionally latency-routed (`set_identifier`, \
-         `latency_routing_policy`) behind a `health_check_id`. Attributes: `id`, `fqdn`."
-    }
-
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "fqdn"]
-    }
-
-    fn taggable(&self) -> bool {
-        false
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        let parts = ["zone_id", "name", "type"].map(|k| props.get(k));
-        if parts.iter().any(|v| v.is_none_or(token::is_unknown)) {
-            return None;
-        }
-        let set_identifier = props.get("set_identifier");
-        if set_identifier.is_some_and(token::is_unknown) {
-            return None;
-        }
-        let [zone, name, kind] = parts.map(|v| v.and_then(Value::as_str).unwrap_or_default());
-        Some(key(
-            zone,
-            name,
-            kind,
-            set_identifier.and_then(Value::as_str).unwrap_or_default(),
-        ))
-    }
+    const KIND: &'static str = "route53.record";
+    const SUMMARY: &'static str = "A Route 53 record set: `records` with a `ttl`, or an `alias`; optionally latency-routed (`set_identifier`, \
+         `latency_routing_policy`) behind a `health_check_id`.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[
+        Attr::new("id", |_, i: &Item| json!(Record.id(i))),
+        Attr::new("fqdn", |_, (_, rr)| json!(dns_name(rr.name()))),
+    ];
+    const IDENTITY: Identity = Identity::NaturalKey(natural_key);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         check(props)
     }
 
-    async fn read_all(
+    fn id(&self, (zone, rr): &Item) -> String {
+        let set_identifier = rr.set_identifier().unwrap_or_default();
+        key(zone, rr.name(), rr.r#type().as_str(), set_identifier)
+    }
+
+    async fn list(
         &self,
-        cx: &Context,
+        aws: &Aws,
         _stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let zones: BTreeSet<&str> = hints
-            .natural_keys
-            .iter()
+    ) -> Result<Vec<Item>, CloudError> {
+        let zones: BTreeSet<&str> = (hints.natural_keys.iter())
             .filter_map(|k| k.split('|').next())
             .filter(|z| !z.is_empty())
             .collect();
         let mut out = Vec::new();
         for zone in zones {
-            out.extend(Self::list(aws, zone).await?.into_iter().filter(|o| {
-                o.natural_key
-                    .as_ref()
-                    .is_some_and(|k| hints.natural_keys.contains(k))
-            }));
+            // A zone that is gone has no records.
+            let sets = found(record_sets(aws, zone).await)?.unwrap_or_default();
+            let items = sets.into_iter().map(|rr| (zone.to_string(), rr));
+            out.extend(items.filter(|i| hints.natural_keys.contains(&self.id(i))));
         }
         Ok(out)
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
-        // UPSERT: a record left by an interrupted run is simply overwritten with the declared one.
-        Self::change(aws, ChangeAction::Upsert, p, &req.address.to_string()).await?;
-        let kind = opt_str(p, "type").unwrap_or_default();
-        let name = opt_str(p, "name").unwrap_or_default();
-        let natural_key = key(
-            opt_str(p, "zone_id").unwrap_or_default(),
-            name,
-            kind,
-            opt_str(p, "set_identifier").unwrap_or_default(),
-        );
-        Ok(Observed {
-            address: Some(req.address.clone()),
-            id: natural_key.clone(),
-            natural_key: Some(natural_key.clone()),
-            props: SCHEMA
-                .iter()
-                .filter_map(|f| p.get(f.name).map(|v| (f.name.to_string(), v.clone())))
-                .collect(),
-            attrs: [("id", json!(natural_key)), ("fqdn", json!(dns_name(name)))]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
+    async fn props(&self, _aws: &Aws, (zone, rr): &Item) -> Result<RecordProps, CloudError> {
+        let records: Vec<String> = rr
+            .resource_records()
+            .iter()
+            .map(|r| r.value().into())
+            .collect();
+        let alias = |a: &AliasTarget| Alias {
+            name: dns_name(a.dns_name()),
+            zone_id: a.hosted_zone_id().into(),
+            evaluate_target_health: a.evaluate_target_health(),
+        };
+        let region = |r: &ResourceRecordSetRegion| Latency {
+            region: r.as_str().into(),
+        };
+        Ok(RecordProps {
+            zone_id: bare_zone_id(zone).into(),
+            name: dns_name(rr.name()),
+            r#type: rr.r#type().as_str().into(),
+            ttl: rr.ttl(),
+            records: (!records.is_empty()).then_some(records),
+            alias: rr.alias_target().map(|a| vec![alias(a)]),
+            set_identifier: rr.set_identifier().map(String::from),
+            latency_routing_policy: rr.region().map(|r| vec![region(r)]),
+            health_check_id: rr.health_check_id().map(String::from),
         })
     }
 
-    async fn update(
+    /// An UPSERT: a record left by an interrupted run is simply overwritten with the declared one.
+    async fn create(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        Self::change(aws, ChangeAction::Upsert, desired, &current.id).await?;
-        Ok(current.updated(desired, changed))
+        aws: &Aws,
+        address: &Address,
+        p: &RecordProps,
+        _tags: &[(String, String)],
+    ) -> Result<Item, CloudError> {
+        change(aws, ChangeAction::Upsert, p, &address.to_string()).await
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
+    async fn update_fields(
+        &self,
+        aws: &Aws,
+        on: &Observed,
+        _changed: &[String],
+        _current: &RecordProps,
+        desired: &RecordProps,
+    ) -> Result<Option<Item>, CloudError> {
+        change(aws, ChangeAction::Upsert, desired, &on.id).await?;
+        Ok(None)
+    }
+
+    async fn delete(&self, aws: &Aws, id: &str, current: &RecordProps) -> Result<(), CloudError> {
         // A DELETE must repeat the record exactly as it is.
-        match Self::change(aws, ChangeAction::Delete, &current.props, &current.id).await {
+        match change(aws, ChangeAction::Delete, current, id).await {
             Err(e) if e.is("InvalidChangeBatch") && e.message.contains("not found") => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            other => other,
+            other => other.map(drop),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{change, in_sync, obj, observe, round_trip};
     use super::*;
+    use crate::resource::Resource;
+    use aws_sdk_route53::Client;
+    use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsOutput;
+    use aws_sdk_route53::types::ChangeStatus;
+    use aws_smithy_mocks::mock;
 
-    fn obj(v: Value) -> Props {
-        v.as_object().unwrap().clone()
+    /// Props as the record set they describe.
+    fn record_set_of(p: Props) -> ResourceRecordSet {
+        let typed: RecordProps = serde_json::from_value(Value::Object(p)).unwrap();
+        record_set(&typed, "t").unwrap()
     }
 
     fn latency() -> Props {
@@ -467,7 +372,7 @@ mod tests {
     #[test]
     fn natural_key_names_zone_name_type_and_identifier() {
         assert_eq!(
-            Record.natural_key(&latency()).as_deref(),
+            RECORD.natural_key(&latency()).as_deref(),
             Some("Z1|api.examplepay.com|CNAME|us-east-1")
         );
         let mut p = latency();
@@ -475,12 +380,12 @@ mod tests {
             "zone_id".into(),
             json!(token::marker(&"route53.zone.public".parse().unwrap(), "id")),
         );
-        assert_eq!(Record.natural_key(&p), None);
+        assert_eq!(RECORD.natural_key(&p), None);
         let plain = obj(
             json!({"zone_id": "/hostedzone/Z1", "name": "www.examplepay.com", "type": "A", "ttl": 300, "records": ["192.0.2.1"]}),
         );
         assert_eq!(
-            Record.natural_key(&plain).as_deref(),
+            RECORD.natural_key(&plain).as_deref(),
             Some("Z1|www.examplepay.com|A|")
         );
     }
@@ -510,9 +415,9 @@ mod tests {
         assert!(check(&two).unwrap_err().contains("exactly one"));
     }
 
-    #[test]
-    fn reads_back_the_declared_shape() {
-        let rr = record_set(&latency(), "t").unwrap();
+    #[tokio::test]
+    async fn reads_back_the_declared_shape() {
+        let rr = record_set_of(latency());
         let rr = ResourceRecordSet::builder()
             .name("api.examplepay.com.")
             .r#type(rr.r#type().clone())
@@ -523,7 +428,7 @@ mod tests {
             .set_health_check_id(rr.health_check_id().map(String::from))
             .build()
             .unwrap();
-        let o = observe("/hostedzone/Z1", &rr);
+        let o = observe(&RECORD, &("/hostedzone/Z1".into(), rr)).await;
         assert_eq!(o.props, latency());
         assert_eq!(
             o.natural_key.as_deref(),
@@ -531,18 +436,44 @@ mod tests {
         );
     }
 
-    #[test]
-    fn alias_records_round_trip() {
+    #[tokio::test]
+    async fn alias_records_round_trip() {
         let p = obj(json!({
             "zone_id": "Z1", "name": "api.examplepay.com", "type": "A",
             "alias": [{"name": "lb-1.us-east-1.elb.amazonaws.com", "zone_id": "Z35SXDOTRQ7X7K", "evaluate_target_health": true}],
         }));
         assert!(check(&p).is_ok());
-        let rr = record_set(&p, "t").unwrap();
+        let rr = record_set_of(p.clone());
         assert_eq!(
             rr.alias_target().unwrap().hosted_zone_id(),
             "Z35SXDOTRQ7X7K"
         );
-        assert_eq!(observe("Z1", &rr).props, p);
+        assert_eq!(observe(&RECORD, &("Z1".into(), rr)).await.props, p);
+    }
+
+    #[tokio::test]
+    async fn a_created_record_reads_back_as_declared() {
+        let upsert = mock!(Client::change_resource_record_sets)
+            .match_requests(|r| {
+                let changes = r.change_batch().map(|b| b.changes()).unwrap_or_default();
+                r.hosted_zone_id() == Some("Z1")
+                    && changes.len() == 1
+                    && changes[0].action() == &ChangeAction::Upsert
+            })
+            .then_output(|| {
+                let out = ChangeResourceRecordSetsOutput::builder();
+                out.change_info(change(ChangeStatus::Pending)).build()
+            });
+        let in_sync = in_sync();
+        let (rules, address) = ([&upsert, &in_sync], "route53.record.api-us-east-1");
+        let observed = round_trip(&RECORD, &rules, address, Value::Object(latency())).await;
+        assert_eq!(observed.id, "Z1|api.examplepay.com|CNAME|us-east-1");
+        assert_eq!(observed.natural_key.as_deref(), Some(observed.id.as_str()));
+        assert_eq!(observed.attrs["fqdn"], "api.examplepay.com");
+        assert_eq!((upsert.num_calls(), in_sync.num_calls()), (1, 1));
+        assert_eq!(
+            RECORD.doc(),
+            "A Route 53 record set: `records` with a `ttl`, or an `alias`; optionally latency-routed (`set_identifier`, `latency_routing_policy`) behind a `health_check_id`. Attributes: `id`, `fqdn`."
+        );
     }
 }

@@ -5,24 +5,33 @@
 //! allows several zones with one name, and deleting someone else's would be a disaster.
 
 use super::{
-    bare_zone_id, build_error, caller_reference, change_tags, check_dns_name, dns_name, list_tags,
-    opt_str, owner, reference_stack, tag_plan, visible_tags, wait_change,
+    R53Tags, bare_zone_id, by_id, change_records, check_dns_name, dns_name, no_answer, owner,
+    record_sets, reference_for, wait_change,
 };
+use crate::adapter::{Adapter, Attr, Description, Identity, Tagger, found};
 use crate::address::Address;
-use crate::context::Context;
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
+use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::{Field, Kind, TAGS};
-use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, ownership_tags};
+use crate::{Aws, CloudError, sdk, tags};
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, HostedZone, HostedZoneConfig, RrType, TagResourceType,
+    ChangeAction, DelegationSet, HostedZone, HostedZoneConfig, ResourceRecordSet, RrType,
+    TagResourceType,
 };
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 /// A public Route 53 hosted zone.
 pub struct Zone;
 
-const KIND: &str = "route53.zone";
+/// The `route53.zone` resource type.
+pub static ZONE: Adapter<Zone> = Adapter::new(Zone);
+
+/// Where `force_destroy` is kept, so a read (and a delete after a lost state) knows it.
+const FORCE_DESTROY_TAG: &str = "eprun:force_destroy";
+
+/// The comment of a zone that declares none.
+const DEFAULT_COMMENT: &str = "Managed by eprun";
 
 const SCHEMA: &[Field] = &[
     Field::required(
@@ -41,331 +50,181 @@ const SCHEMA: &[Field] = &[
     TAGS,
 ];
 
-/// Where `force_destroy` is kept, so a read (and a delete after a lost state) knows it.
-const FORCE_DESTROY_TAG: &str = "eprun:force_destroy";
-
-/// A change batch holds at most this many changes.
-const CHANGE_BATCH: usize = 500;
-
-/// The whole tag set a zone should carry: ownership, user tags and the `force_destroy` marker.
-fn full_tags(stack: &str, address: &Address, props: &Props) -> Vec<(String, String)> {
-    let mut tags = ownership_tags(stack, address, props);
-    if props.get("force_destroy").and_then(Value::as_bool) == Some(true) {
-        tags.push((FORCE_DESTROY_TAG.into(), "true".into()));
-    }
-    tags
+/// The props of a zone.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ZoneProps {
+    name: String,
+    comment: Option<String>,
+    force_destroy: Option<bool>,
 }
 
-fn attrs(id: &str, name: &str, name_servers: &[String]) -> Props {
-    [
-        ("id", json!(id)),
-        ("zone_id", json!(id)),
-        ("arn", json!(format!("arn:aws:route53:::hostedzone/{id}"))),
-        ("name", json!(name)),
-        ("name_servers", json!(name_servers)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
-fn observe(
-    address: Address,
-    zone: &HostedZone,
-    tags: &[(String, String)],
-    name_servers: &[String],
-) -> Observed {
-    let id = bare_zone_id(zone.id()).to_string();
-    let name = dns_name(zone.name());
-    let force = tags
-        .iter()
-        .any(|(k, v)| k == FORCE_DESTROY_TAG && v == "true");
-    let props: Props = [
-        ("name", json!(name)),
-        (
-            "comment",
-            json!(zone.config().and_then(|c| c.comment()).unwrap_or_default()),
-        ),
-        ("force_destroy", json!(force)),
-        ("tags", visible_tags(&address, tags)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    Observed {
-        address: Some(address),
-        id: id.clone(),
-        natural_key: Some(name.clone()),
-        props,
-        attrs: {
-            let mut a = attrs(&id, &name, name_servers);
-            a.insert("caller_reference".into(), json!(zone.caller_reference()));
-            a
-        },
+impl ZoneProps {
+    /// The comment to send: the declared one, or the default.
+    fn comment(&self) -> &str {
+        let declared = self.comment.as_deref().filter(|c| !c.is_empty());
+        declared.unwrap_or(DEFAULT_COMMENT)
     }
 }
 
-impl Zone {
-    async fn name_servers(aws: &Aws, id: &str) -> Result<Option<Vec<String>>, CloudError> {
-        let out = aws.route53().get_hosted_zone().id(id).send().await;
-        match out.map_err(|e| crate::from_sdk("GetHostedZone", id, e)) {
-            Ok(o) => Ok(Some(
-                o.delegation_set()
-                    .map(|d| d.name_servers().to_vec())
-                    .unwrap_or_default(),
-            )),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
+/// A zone as read: the zone, its tags, and its name servers (which only GetHostedZone answers).
+type ZoneItem = (HostedZone, Vec<(String, String)>, Vec<String>);
 
-    /// Deletes every record but the apex SOA and NS, for `force_destroy`.
-    async fn empty(aws: &Aws, id: &str, zone_name: &str) -> Result<(), CloudError> {
-        let r53 = aws.route53();
-        let mut doomed = Vec::new();
-        let (mut next_name, mut next_type, mut next_id) =
-            (None::<String>, None::<RrType>, None::<String>);
-        loop {
-            let page = r53
-                .list_resource_record_sets()
-                .hosted_zone_id(id)
-                .set_start_record_name(next_name.clone())
-                .set_start_record_type(next_type.clone())
-                .set_start_record_identifier(next_id.clone())
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("ListResourceRecordSets", id, e))?;
-            for rr in page.resource_record_sets() {
-                let apex = dns_name(rr.name()) == zone_name;
-                if !(apex && matches!(rr.r#type(), RrType::Soa | RrType::Ns)) {
-                    doomed.push(rr.clone());
-                }
-            }
-            if !page.is_truncated() {
-                break;
-            }
-            next_name = page.next_record_name().map(String::from);
-            next_type = page.next_record_type().cloned();
-            next_id = page.next_record_identifier().map(String::from);
-        }
-        for chunk in doomed.chunks(CHANGE_BATCH) {
-            let changes = chunk
-                .iter()
-                .map(|rr| {
-                    Change::builder()
-                        .action(ChangeAction::Delete)
-                        .resource_record_set(rr.clone())
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| build_error("ChangeResourceRecordSets", id, e))?;
-            let batch = ChangeBatch::builder()
-                .set_changes(Some(changes))
-                .comment("eprun: force_destroy")
-                .build()
-                .map_err(|e| build_error("ChangeResourceRecordSets", id, e))?;
-            let out = r53
-                .change_resource_record_sets()
-                .hosted_zone_id(id)
-                .change_batch(batch)
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("ChangeResourceRecordSets", id, e))?;
-            wait_change(
-                aws,
-                "ChangeResourceRecordSets",
-                id,
-                out.change_info().map(|c| c.id()).unwrap_or_default(),
-            )
-            .await?;
-        }
-        Ok(())
-    }
+/// The tagger of zones.
+const ZONE_TAGS: R53Tags = R53Tags(TagResourceType::Hostedzone);
+
+/// `tags` with the `force_destroy` marker when `p` asks for it.
+fn full_tags(tags: &[(String, String)], p: &ZoneProps) -> Vec<(String, String)> {
+    tags::keep(tags, FORCE_DESTROY_TAG, p.force_destroy.filter(|f| *f))
+}
+
+/// The name servers a delegation set names.
+fn servers(set: Option<&DelegationSet>) -> Vec<String> {
+    set.map(|d| d.name_servers().to_vec()).unwrap_or_default()
+}
+
+/// Deletes every record but the apex SOA and NS, for `force_destroy`.
+async fn empty(aws: &Aws, id: &str, zone_name: &str) -> Result<(), CloudError> {
+    let apex = |rr: &ResourceRecordSet| {
+        dns_name(rr.name()) == zone_name && matches!(rr.r#type(), RrType::Soa | RrType::Ns)
+    };
+    let sets = record_sets(aws, id).await?;
+    let doomed: Vec<_> = sets.into_iter().filter(|rr| !apex(rr)).collect();
+    let comment = "eprun: force_destroy";
+    change_records(aws, id, ChangeAction::Delete, &doomed, comment, id).await
 }
 
 #[async_trait]
-impl Resource for Zone {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
+impl Description for Zone {
+    type Props = ZoneProps;
+    type Item = ZoneItem;
 
-    fn doc(&self) -> &'static str {
-        "A public Route 53 hosted zone. Attributes: `id` (= `zone_id`), `arn`, `name`, `name_servers`."
-    }
-
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "zone_id", "arn", "name", "name_servers"]
-    }
+    const KIND: &'static str = "route53.zone";
+    const SUMMARY: &'static str = "A public Route 53 hosted zone.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<ZoneItem>] = &[
+        Attr::new("id", |_, (z, ..): &ZoneItem| json!(bare_zone_id(z.id()))).alias("zone_id"),
+        Attr::new("arn", |_, (z, ..)| {
+            json!(format!(
+                "arn:aws:route53:::hostedzone/{}",
+                bare_zone_id(z.id())
+            ))
+        }),
+        Attr::new("name", |_, (z, ..)| json!(dns_name(z.name()))),
+        Attr::new("name_servers", |_, (.., servers)| json!(servers)),
+    ];
+    const IDENTITY: Identity = Identity::Recorded(&ZONE_TAGS);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         check_dns_name("name", props.get("name"))
     }
 
-    async fn read_all(
+    fn id(&self, (zone, ..): &ZoneItem) -> String {
+        bare_zone_id(zone.id()).to_string()
+    }
+
+    fn tags(&self, (_, tags, _): &ZoneItem) -> Vec<(String, String)> {
+        tags.clone()
+    }
+
+    fn owner(&self, stack: &str, (zone, ..): &ZoneItem) -> Option<Address> {
+        owner(zone.caller_reference(), stack, Self::KIND)
+    }
+
+    fn item_key(&self, (zone, ..): &ZoneItem) -> Option<String> {
+        Some(dns_name(zone.name()))
+    }
+
+    async fn list(
         &self,
-        cx: &Context,
+        aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let mut pages = aws.route53().list_hosted_zones().into_paginator().send();
-        let mut owned = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::from_sdk("ListHostedZones", stack, e))?;
-            for zone in page.hosted_zones() {
-                if let Some(address) = owner(zone.caller_reference(), stack, KIND) {
-                    owned.push((address, zone.clone()));
-                }
-            }
-        }
-        if owned.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<String> = owned
-            .iter()
-            .map(|(_, z)| bare_zone_id(z.id()).to_string())
-            .collect();
-        let tags = list_tags(aws, TagResourceType::Hostedzone, &ids).await?;
+    ) -> Result<Vec<ZoneItem>, CloudError> {
+        let pages = aws.route53().list_hosted_zones().into_paginator().items();
+        let zones = pages.send().try_collect().await;
+        let zones = zones.map_err(sdk("ListHostedZones", stack))?;
+        let refs: fn(&HostedZone) -> (&str, &str) =
+            |z| (z.caller_reference(), bare_zone_id(z.id()));
+        let owned = ZONE_TAGS.owned(aws, stack, Self::KIND, zones, refs).await?;
         let mut out = Vec::new();
-        for (address, zone) in owned {
-            let id = bare_zone_id(zone.id());
+        for (zone, tags) in owned {
             // Name servers are only in GetHostedZone; a stack owns a zone or two, not hundreds.
-            let Some(name_servers) = Self::name_servers(aws, id).await? else {
-                continue;
-            };
-            out.push(observe(
-                address,
-                &zone,
-                tags.get(id).map(Vec::as_slice).unwrap_or_default(),
-                &name_servers,
-            ));
+            let id = bare_zone_id(zone.id());
+            let got = aws.route53().get_hosted_zone().id(id).send().await;
+            let got = found(got.map_err(sdk("GetHostedZone", id)))?;
+            out.extend(got.map(|g| (zone, tags, servers(g.delegation_set()))));
         }
         Ok(out)
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
-        let name = opt_str(p, "name").unwrap_or_default();
-        let comment = opt_str(p, "comment").unwrap_or("Managed by eprun");
-        let out = aws
-            .route53()
-            .create_hosted_zone()
-            .name(name)
-            .caller_reference(caller_reference(req.stack, req.address))
-            .hosted_zone_config(
-                HostedZoneConfig::builder()
-                    .comment(comment)
-                    .private_zone(false)
-                    .build(),
-            )
+    async fn props(&self, _aws: &Aws, (zone, tags, _): &ZoneItem) -> Result<ZoneProps, CloudError> {
+        let comment = zone.config().and_then(|c| c.comment());
+        Ok(ZoneProps {
+            name: dns_name(zone.name()),
+            comment: Some(comment.unwrap_or_default().to_string()),
+            force_destroy: Some(tags::kept(tags, FORCE_DESTROY_TAG).unwrap_or(false)),
+        })
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &ZoneProps,
+        tags: &[(String, String)],
+    ) -> Result<ZoneItem, CloudError> {
+        let config = HostedZoneConfig::builder().comment(p.comment());
+        let out = (aws.route53().create_hosted_zone())
+            .name(&p.name)
+            .caller_reference(reference_for(address, tags))
+            .hosted_zone_config(config.private_zone(false).build())
             .send()
             .await
-            .map_err(|e| crate::from_sdk("CreateHostedZone", req.address, e))?;
-        let zone = out.hosted_zone().cloned().ok_or_else(|| {
-            CloudError::new(
-                "CreateHostedZone",
-                req.address,
-                CloudErrorKind::Service("Empty".into()),
-                "the answer named no zone",
-            )
-        })?;
+            .map_err(sdk("CreateHostedZone", address))?;
+        let zone = out.hosted_zone().cloned();
+        let zone = zone.ok_or_else(|| no_answer("CreateHostedZone", address, "zone"))?;
         let id = bare_zone_id(zone.id()).to_string();
         // Tag at once: a crash before this leaves a zone the next read still knows by its reference.
-        let tags = full_tags(req.stack, req.address, p);
-        change_tags(aws, TagResourceType::Hostedzone, &id, &tags, &[]).await?;
-        wait_change(
-            aws,
-            "CreateHostedZone",
-            &id,
-            out.change_info().map(|c| c.id()).unwrap_or_default(),
-        )
-        .await?;
-        let name_servers = out
-            .delegation_set()
-            .map(|d| d.name_servers().to_vec())
-            .unwrap_or_default();
-        Ok(observe(req.address.clone(), &zone, &tags, &name_servers))
+        let tags = full_tags(tags, p);
+        ZONE_TAGS.retag(aws, &by_id(&id), &tags, &[]).await?;
+        wait_change(aws, "CreateHostedZone", &id, out.change_info()).await?;
+        Ok((zone, tags, servers(out.delegation_set())))
     }
 
     async fn update(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let has = |f: &str| changed.iter().any(|c| c == f);
-        if has("comment") {
-            aws.route53()
-                .update_hosted_zone_comment()
-                .id(&current.id)
-                .comment(opt_str(desired, "comment").unwrap_or("Managed by eprun"))
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("UpdateHostedZoneComment", &current.id, e))?;
+        aws: &Aws,
+        id: &str,
+        field: &str,
+        _current: &ZoneProps,
+        desired: &ZoneProps,
+    ) -> Result<(), CloudError> {
+        match field {
+            "comment" => {
+                let call = aws.route53().update_hosted_zone_comment().id(id);
+                let r = call.comment(desired.comment()).send().await;
+                r.map_err(sdk("UpdateHostedZoneComment", id))?;
+            }
+            "force_destroy" => {
+                let off = desired.force_destroy != Some(true);
+                let gone = off.then(|| FORCE_DESTROY_TAG.to_string());
+                let set = full_tags(&[], desired);
+                ZONE_TAGS
+                    .retag(aws, &by_id(id), &set, gone.as_slice())
+                    .await?;
+            }
+            _ => {}
         }
-        if has("tags") || has("force_destroy") {
-            let existing = list_tags(
-                aws,
-                TagResourceType::Hostedzone,
-                std::slice::from_ref(&current.id),
-            )
-            .await?;
-            let existing = existing.get(&current.id).cloned().unwrap_or_default();
-            let reference = current
-                .attrs
-                .get("caller_reference")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let stack = existing
-                .iter()
-                .find(|(k, _)| k == STACK_TAG)
-                .map(|(_, v)| v.as_str())
-                .or_else(|| reference_stack(reference))
-                .unwrap_or_default()
-                .to_string();
-            let full = match &current.address {
-                Some(address) => full_tags(&stack, address, desired),
-                None => crate::tags::user_tags(desired).into_iter().collect(),
-            };
-            let (set, remove) = tag_plan(full, &existing);
-            change_tags(aws, TagResourceType::Hostedzone, &current.id, &set, &remove).await?;
-        }
-        Ok(current.updated(desired, changed))
+        Ok(())
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        let id = current.id.as_str();
-        if current.props.get("force_destroy").and_then(Value::as_bool) == Some(true) {
-            let name = current
-                .props
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            match Self::empty(aws, id, name).await {
-                Err(e) if e.is_not_found() => return Ok(()),
-                other => other?,
-            }
+    async fn delete(&self, aws: &Aws, id: &str, current: &ZoneProps) -> Result<(), CloudError> {
+        if current.force_destroy == Some(true) {
+            empty(aws, id, &current.name).await?;
         }
         let out = aws.route53().delete_hosted_zone().id(id).send().await;
-        match out.map_err(|e| crate::from_sdk("DeleteHostedZone", id, e)) {
-            Ok(o) => {
-                wait_change(
-                    aws,
-                    "DeleteHostedZone",
-                    id,
-                    o.change_info().map(|c| c.id()).unwrap_or_default(),
-                )
-                .await
-            }
-            Err(e) if e.is_not_found() => Ok(()),
+        match out.map_err(sdk("DeleteHostedZone", id)) {
+            Ok(o) => wait_change(aws, "DeleteHostedZone", id, o.change_info()).await,
             Err(e) if e.is("HostedZoneNotEmpty") => Err(CloudError::new(
                 "DeleteHostedZone",
                 id,
@@ -379,7 +238,17 @@ impl Resource for Zone {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{change, fresh, in_sync, obj, observe, round_trip, tagged};
     use super::*;
+    use crate::resource::{Observed, Resource};
+    use crate::{STACK_TAG, ownership_tags};
+    use aws_sdk_route53::Client;
+    use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsOutput;
+    use aws_sdk_route53::operation::create_hosted_zone::CreateHostedZoneOutput;
+    use aws_sdk_route53::operation::delete_hosted_zone::DeleteHostedZoneOutput;
+    use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsOutput;
+    use aws_sdk_route53::types::{ChangeStatus, DelegationSet};
+    use aws_smithy_mocks::mock;
 
     fn pair(k: &str, v: &str) -> (String, String) {
         (k.to_string(), v.to_string())
@@ -388,27 +257,21 @@ mod tests {
     #[test]
     fn force_destroy_rides_along_as_a_tag() {
         let a: Address = "route53.zone.public".parse().unwrap();
-        let on = json!({"name": "examplepay.com", "force_destroy": true})
-            .as_object()
-            .unwrap()
-            .clone();
-        let tags = full_tags("s", &a, &on);
+        let on = obj(json!({"name": "examplepay.com", "force_destroy": true}));
+        let typed = |p: &Props| serde_json::from_value(json!(p)).unwrap();
+        let tags = full_tags(&ownership_tags("s", &a, &on), &typed(&on));
         assert!(tags.contains(&pair(FORCE_DESTROY_TAG, "true")));
         assert!(tags.contains(&pair(STACK_TAG, "s")));
-        let off = json!({"name": "examplepay.com"})
-            .as_object()
-            .unwrap()
-            .clone();
+        let off = obj(json!({"name": "examplepay.com"}));
         assert!(
-            !full_tags("s", &a, &off)
+            !full_tags(&ownership_tags("s", &a, &off), &typed(&off))
                 .iter()
                 .any(|(k, _)| k == FORCE_DESTROY_TAG)
         );
     }
 
-    #[test]
-    fn observes_the_declared_shape() {
-        let a: Address = "route53.zone.public".parse().unwrap();
+    #[tokio::test]
+    async fn observes_the_declared_shape() {
         let zone = HostedZone::builder()
             .id("/hostedzone/Z1")
             .name("ExamplePay.com.")
@@ -416,13 +279,13 @@ mod tests {
             .config(HostedZoneConfig::builder().comment("hi").build())
             .build()
             .unwrap();
-        let tags = [
+        let tags = vec![
             pair(STACK_TAG, "s"),
             pair("Name", "public"),
             pair("team", "dns"),
             pair(FORCE_DESTROY_TAG, "true"),
         ];
-        let o = observe(a, &zone, &tags, &["ns-1.example".to_string()]);
+        let o = observe(&ZONE, &(zone, tags, vec!["ns-1.example".to_string()])).await;
         assert_eq!(o.id, "Z1");
         assert_eq!(o.props["name"], "examplepay.com");
         assert_eq!(o.props["comment"], "hi");
@@ -440,14 +303,95 @@ mod tests {
                 None
             }
         }
-        let p = json!({"name": "examplepay.com."})
-            .as_object()
-            .unwrap()
-            .clone();
+        let p = obj(json!({"name": "examplepay.com."}));
         assert!(
             Zone.validate(&p, &NoOthers)
                 .unwrap_err()
                 .contains("trailing dot")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_created_zone_reads_back_as_declared() {
+        let create = mock!(Client::create_hosted_zone)
+            .match_requests(|r| fresh(r.caller_reference(), "public"))
+            .then_compute_output(|r| {
+                let zone = HostedZone::builder()
+                    .id("/hostedzone/Z1")
+                    .name(format!("{}.", r.name().unwrap_or_default()))
+                    .caller_reference(r.caller_reference().unwrap_or_default())
+                    .set_config(r.hosted_zone_config().cloned())
+                    .build()
+                    .unwrap();
+                let servers = DelegationSet::builder().name_servers("ns-1.example");
+                CreateHostedZoneOutput::builder()
+                    .hosted_zone(zone)
+                    .change_info(change(ChangeStatus::Pending))
+                    .delegation_set(servers.build().unwrap())
+                    .location("https://route53.amazonaws.com/2013-04-01/hostedzone/Z1")
+                    .build()
+                    .unwrap()
+            });
+        let (tagged, in_sync) = (tagged(), in_sync());
+        let declared = json!({"name": "examplepay.com", "comment": "hi", "force_destroy": true, "tags": {"team": "dns"}});
+        let rules = [&create, &tagged, &in_sync];
+        let observed = round_trip(&ZONE, &rules, "route53.zone.public", declared).await;
+        assert_eq!(
+            (observed.id.as_str(), &observed.attrs["zone_id"]),
+            ("Z1", &json!("Z1"))
+        );
+        assert_eq!(observed.natural_key.as_deref(), Some("examplepay.com"));
+        assert_eq!(observed.attrs["name_servers"], json!(["ns-1.example"]));
+        assert_eq!(
+            (create.num_calls(), tagged.num_calls(), in_sync.num_calls()),
+            (1, 1, 1)
+        );
+        assert_eq!(
+            ZONE.doc(),
+            "A public Route 53 hosted zone. Attributes: `id` (= `zone_id`), `arn`, `name`, `name_servers`."
+        );
+        assert_eq!(
+            ZONE.attributes(),
+            ["id", "zone_id", "arn", "name", "name_servers"]
+        );
+    }
+
+    #[tokio::test]
+    async fn force_destroy_empties_the_zone_but_its_apex_first() {
+        let rr = |name: &str, kind: RrType| {
+            let rr = ResourceRecordSet::builder().name(name).r#type(kind).ttl(60);
+            rr.build().unwrap()
+        };
+        let list = mock!(Client::list_resource_record_sets).then_output(move || {
+            ListResourceRecordSetsOutput::builder()
+                .resource_record_sets(rr("examplepay.com.", RrType::Soa))
+                .resource_record_sets(rr("examplepay.com.", RrType::Ns))
+                .resource_record_sets(rr("www.examplepay.com.", RrType::A))
+                .is_truncated(false)
+                .max_items(100)
+                .build()
+                .unwrap()
+        });
+        let empty = mock!(Client::change_resource_record_sets)
+            .match_requests(|r| {
+                let changes = r.change_batch().map(|b| b.changes()).unwrap_or_default();
+                let sets = changes.iter().filter_map(|c| c.resource_record_set());
+                let names: Vec<&str> = sets.map(|rr| rr.name()).collect();
+                names == ["www.examplepay.com."]
+            })
+            .then_output(|| ChangeResourceRecordSetsOutput::builder().build());
+        let delete = mock!(Client::delete_hosted_zone)
+            .then_output(|| DeleteHostedZoneOutput::builder().build());
+        let aws = Aws::mocked(&[&list, &empty, &delete]);
+        let current = Observed {
+            id: "Z1".into(),
+            props: obj(json!({"name": "examplepay.com", "force_destroy": true})),
+            ..Observed::default()
+        };
+        ZONE.delete(&aws.context(), &current).await.unwrap();
+        assert_eq!(
+            (list.num_calls(), empty.num_calls(), delete.num_calls()),
+            (1, 1, 1)
         );
     }
 }
