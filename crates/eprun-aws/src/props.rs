@@ -20,7 +20,7 @@ macro_rules! schema {
     ) => {
         const $schema: &[$crate::schema::Field] = &[
             $($crate::schema::Field::$ctor(
-                stringify!($field),
+                $crate::props::field_name(stringify!($field)),
                 {
                     #[allow(unused_imports)]
                     use $crate::schema::Kind::*;
@@ -43,6 +43,14 @@ macro_rules! schema {
     };
 }
 pub(crate) use schema;
+
+/// A field's schema name: its Rust name without the `r#` of a keyword (`r#type` is `type`).
+pub const fn field_name(rust_name: &'static str) -> &'static str {
+    match rust_name.as_bytes() {
+        [b'r', b'#', ..] => rust_name.split_at(2).1,
+        _ => rust_name,
+    }
+}
 
 /// Whether a typed prop is absent, and so left out when props are written.
 pub trait Absent {

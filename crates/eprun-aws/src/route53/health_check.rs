@@ -5,18 +5,18 @@
 //! emulators) would otherwise happily create a duplicate.
 
 use super::{R53Tags, by_id, client_error, no_answer, nonempty, owner, reference_for};
-use crate::adapter::{Adapter, Attr, Description, Identity, Tagger};
+use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, Retag, Tagger};
 use crate::address::Address;
 use crate::ec2::str_prop;
-use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
-use crate::schema::{Field, Kind, TAGS};
+use crate::props::schema;
+use crate::resource::{DeclaredProps, Props, ReadHints};
+use crate::schema::{Field, TAGS};
 use crate::token;
 use crate::{Aws, CloudError, WaitState, sdk, wait_until};
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
     HealthCheck as Check, HealthCheckConfig, HealthCheckRegion, HealthCheckType, TagResourceType,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -41,64 +41,36 @@ const CHECKER_REGIONS: [&str; 8] = [
 /// Route 53 takes caller references of at most this many characters.
 const MAX_REFERENCE: usize = 64;
 
-const SCHEMA: &[Field] = &[
-    Field::required(
-        "type",
-        Kind::Enum(&["HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"]),
-        "the kind of check",
-    ),
-    Field::optional(
-        "fqdn",
-        Kind::Str,
-        "the host name to check (and to send as `Host` and SNI)",
-    ),
-    Field::optional(
-        "ip_address",
-        Kind::Str,
-        "the address to check, instead of resolving `fqdn`",
-    ),
-    Field::optional("port", Kind::Int, "the port to check"),
-    Field::optional(
-        "resource_path",
-        Kind::Str,
-        "the path to request, e.g. `/healthz`",
-    ),
-    Field::optional(
-        "search_string",
-        Kind::Str,
-        "the text the response body must contain (`*_STR_MATCH`)",
-    ),
-    Field::optional(
-        "request_interval",
-        Kind::Int,
-        "seconds between checks: 10 or 30",
-    )
-    .default("30")
-    .force_new(),
-    Field::optional(
-        "failure_threshold",
-        Kind::Int,
-        "consecutive failures (1–10) before the endpoint is unhealthy",
-    )
-    .default("3"),
-    Field::optional("measure_latency", Kind::Bool, "record latency graphs")
-        .default("false")
-        .force_new(),
-    Field::optional(
-        "inverted",
-        Kind::Bool,
-        "report healthy as unhealthy and back (how DR runbooks drain a region)",
-    )
-    .default("false"),
-    Field::optional("disabled", Kind::Bool, "stop checking and report healthy").default("false"),
-    Field::optional("enable_sni", Kind::Bool, "send `fqdn` in the TLS handshake"),
-    Field::optional(
-        "regions",
-        Kind::StrSet,
-        "the regions to check from (at least three)",
-    ),
-    TAGS,
-];
+schema! {
+    /// The props of a health check.
+    pub struct CheckProps: SCHEMA {
+        r#type: String =
+            required(Enum(&["HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"]), "the kind of check"),
+        fqdn: Option<String> =
+            optional(Str, "the host name to check (and to send as `Host` and SNI)"),
+        ip_address: Option<String> =
+            optional(Str, "the address to check, instead of resolving `fqdn`"),
+        port: Option<i32> = optional(Int, "the port to check"),
+        resource_path: Option<String> = optional(Str, "the path to request, e.g. `/healthz`"),
+        search_string: Option<String> =
+            optional(Str, "the text the response body must contain (`*_STR_MATCH`)"),
+        request_interval: Option<i32> =
+            optional(Int, "seconds between checks: 10 or 30").default("30") .force_new(),
+        failure_threshold: Option<i32> =
+            optional(Int, "consecutive failures (1–10) before the endpoint is unhealthy")
+                .default("3"),
+        measure_latency: Option<bool> =
+            optional(Bool, "record latency graphs").default("false") .force_new(),
+        inverted: Option<bool> =
+            optional(Bool, "report healthy as unhealthy and back (how DR runbooks drain a region)")
+                .default("false"),
+        disabled: Option<bool> =
+            optional(Bool, "stop checking and report healthy").default("false"),
+        enable_sni: Option<bool> = optional(Bool, "send `fqdn` in the TLS handshake"),
+        regions: Option<Vec<String>> =
+            optional(StrSet, "the regions to check from (at least three)"),
+    } + TAGS
+}
 
 /// Checks the combinations Route 53 would refuse, before any call.
 fn check(props: &Props) -> Result<(), String> {
@@ -150,24 +122,6 @@ fn check(props: &Props) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// The props of a health check.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct CheckProps {
-    r#type: String,
-    fqdn: Option<String>,
-    ip_address: Option<String>,
-    port: Option<i32>,
-    resource_path: Option<String>,
-    search_string: Option<String>,
-    request_interval: Option<i32>,
-    failure_threshold: Option<i32>,
-    measure_latency: Option<bool>,
-    inverted: Option<bool>,
-    disabled: Option<bool>,
-    enable_sni: Option<bool>,
-    regions: Option<Vec<String>>,
 }
 
 /// A health check as read, with its tags.
@@ -270,13 +224,8 @@ impl Description for HealthCheck {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &CheckProps,
-        tags: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, CheckProps>) -> Result<Item, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let reference = reference_for(address, tags);
         if reference.len() > MAX_REFERENCE {
             let why = format!(
@@ -299,18 +248,20 @@ impl Description for HealthCheck {
             .map_err(sdk("CreateHealthCheck", address))?;
         let hc = out.health_check().cloned();
         let hc = hc.ok_or_else(|| no_answer("CreateHealthCheck", address, "health check"))?;
-        CHECK_TAGS.retag(aws, &by_id(hc.id()), tags, &[]).await?;
+        let change = Retag {
+            set: tags,
+            remove: &[],
+        };
+        CHECK_TAGS.retag(aws, &by_id(hc.id()), change).await?;
         Ok((hc, tags.to_vec()))
     }
 
     async fn update_fields(
         &self,
         aws: &Aws,
-        on: &Observed,
-        changed: &[String],
-        _current: &CheckProps,
-        desired: &CheckProps,
+        changes: Changes<'_, CheckProps>,
     ) -> Result<Option<Item>, CloudError> {
+        let (on, changed, desired) = (changes.on, changes.fields, changes.desired);
         let has = |f: &str| changed.iter().any(|c| c == f);
         // Of what can change in place (the rest forces a new check), all but `type` is a setting.
         if changed.iter().any(|f| f != "type") {
@@ -343,7 +294,7 @@ impl Description for HealthCheck {
 mod tests {
     use super::super::tests::{fresh, obj, observe, round_trip, tagged};
     use super::*;
-    use crate::resource::Resource;
+    use crate::resource::{Observed, Resource};
     use aws_sdk_route53::Client;
     use aws_sdk_route53::operation::create_health_check::CreateHealthCheckOutput;
     use aws_sdk_route53::operation::update_health_check::UpdateHealthCheckOutput;

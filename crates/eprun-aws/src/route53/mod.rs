@@ -12,7 +12,7 @@ pub mod health_check;
 pub mod record;
 pub mod zone;
 
-use crate::adapter::{Tagger, found};
+use crate::adapter::{Retag, Tagger, found};
 use crate::address::Address;
 use crate::resource::Observed;
 use crate::token;
@@ -174,13 +174,8 @@ impl R53Tags {
 
 #[async_trait::async_trait]
 impl Tagger for R53Tags {
-    async fn retag(
-        &self,
-        aws: &Aws,
-        on: &Observed,
-        set: &[(String, String)],
-        remove: &[String],
-    ) -> Result<(), CloudError> {
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
+        let (set, remove) = (change.set, change.remove);
         let tag = |(k, v): &(String, String)| Tag::builder().key(k).value(v).build();
         (aws.route53().change_tags_for_resource())
             .resource_type(self.0.clone())

@@ -8,9 +8,9 @@
 use super::{
     bare_zone_id, change_records, check_dns_name, client_error, dns_name, nonempty, record_sets,
 };
-use crate::adapter::{Adapter, Attr, Description, Identity, found};
-use crate::address::Address;
-use crate::resource::{DeclaredProps, Observed, Props, ReadHints};
+use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, found};
+use crate::props::schema;
+use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::{Field, Kind};
 use crate::token;
 use crate::{Aws, CloudError};
@@ -31,19 +31,14 @@ pub static RECORD: Adapter<Record> = Adapter::new(Record);
 /// A record set as read, with the zone it is in.
 type Item = (String, ResourceRecordSet);
 
-const ALIAS: &[Field] = &[
-    Field::required(
-        "name",
-        Kind::Str,
-        "the target's DNS name (a load balancer, another record)",
-    ),
-    Field::required("zone_id", Kind::Str, "the target's hosted zone id"),
-    Field::required(
-        "evaluate_target_health",
-        Kind::Bool,
-        "answer only while the target is healthy",
-    ),
-];
+schema! {
+    /// An alias target.
+    pub struct Alias: ALIAS {
+        name: String = required(Str, "the target's DNS name (a load balancer, another record)"),
+        zone_id: String = required(Str, "the target's hosted zone id"),
+        evaluate_target_health: bool = required(Bool, "answer only while the target is healthy"),
+    }
+}
 
 const LATENCY: &[Field] = &[Field::required(
     "region",
@@ -51,70 +46,26 @@ const LATENCY: &[Field] = &[Field::required(
     "the AWS region this record answers for",
 )];
 
-const SCHEMA: &[Field] = &[
-    Field::required("zone_id", Kind::Str, "the hosted zone"),
-    Field::required(
-        "name",
-        Kind::Str,
-        "the fully qualified name, e.g. `api.examplepay.com` (lowercase, no trailing dot)",
-    ),
-    Field::required(
-        "type",
-        Kind::Enum(&[
-            "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SPF", "SRV",
-            "SSHFP", "SVCB", "TLSA", "TXT",
-        ]),
-        "the record type",
-    ),
-    Field::optional(
-        "ttl",
-        Kind::Int,
-        "seconds resolvers may cache the answer (with `records`)",
-    ),
-    Field::optional("records", Kind::StrSet, "the values (with `ttl`)"),
-    Field::optional(
-        "alias",
-        Kind::ObjectSet(ALIAS),
-        "one alias target `#{name, zone_id, evaluate_target_health}`, instead of `records`",
-    ),
-    Field::optional(
-        "set_identifier",
-        Kind::Str,
-        "tells apart records of one name and type under a routing policy",
-    )
-    .force_new(),
-    Field::optional(
-        "latency_routing_policy",
-        Kind::ObjectSet(LATENCY),
-        "`[#{ region }]`: answer the clients closest to that region",
-    ),
-    Field::optional(
-        "health_check_id",
-        Kind::Str,
-        "answer only while this health check passes",
-    ),
-];
-
-/// The props of a record set.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct RecordProps {
-    zone_id: String,
-    name: String,
-    r#type: String,
-    ttl: Option<i64>,
-    records: Option<Vec<String>>,
-    alias: Option<Vec<Alias>>,
-    set_identifier: Option<String>,
-    latency_routing_policy: Option<Vec<Latency>>,
-    health_check_id: Option<String>,
-}
-
-/// An alias target.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Alias {
-    name: String,
-    zone_id: String,
-    evaluate_target_health: bool,
+schema! {
+    /// The props of a record set.
+    pub struct RecordProps: SCHEMA {
+        zone_id: String = required(Str, "the hosted zone"),
+        name: String =
+            required(Str, "the fully qualified name, e.g. `api.examplepay.com` (lowercase, no trailing dot)"),
+        r#type: String =
+            required(Enum(&[ "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SPF", "SRV", "SSHFP", "SVCB", "TLSA", "TXT", ]), "the record type"),
+        ttl: Option<i64> = optional(Int, "seconds resolvers may cache the answer (with `records`)"),
+        records: Option<Vec<String>> = optional(StrSet, "the values (with `ttl`)"),
+        alias: Option<Vec<Alias>> =
+            optional(ObjectSet(ALIAS), "one alias target `#{name, zone_id, evaluate_target_health}`, instead of `records`"),
+        set_identifier: Option<String> =
+            optional(Str, "tells apart records of one name and type under a routing policy")
+                .force_new(),
+        latency_routing_policy: Option<Vec<Latency>> =
+            optional(ObjectSet(LATENCY), "`[#{ region }]`: answer the clients closest to that region"),
+        health_check_id: Option<String> =
+            optional(Str, "answer only while this health check passes"),
+    }
 }
 
 /// A latency routing policy.
@@ -314,24 +265,17 @@ impl Description for Record {
     }
 
     /// An UPSERT: a record left by an interrupted run is simply overwritten with the declared one.
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &RecordProps,
-        _tags: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, RecordProps>) -> Result<Item, CloudError> {
+        let (address, p) = (new.address, new.props);
         change(aws, ChangeAction::Upsert, p, &address.to_string()).await
     }
 
     async fn update_fields(
         &self,
         aws: &Aws,
-        on: &Observed,
-        _changed: &[String],
-        _current: &RecordProps,
-        desired: &RecordProps,
+        changes: Changes<'_, RecordProps>,
     ) -> Result<Option<Item>, CloudError> {
+        let (on, desired) = (changes.on, changes.desired);
         change(aws, ChangeAction::Upsert, desired, &on.id).await?;
         Ok(None)
     }

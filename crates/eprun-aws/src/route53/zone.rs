@@ -8,17 +8,17 @@ use super::{
     R53Tags, bare_zone_id, by_id, change_records, check_dns_name, dns_name, no_answer, owner,
     record_sets, reference_for, wait_change,
 };
-use crate::adapter::{Adapter, Attr, Description, Identity, Tagger, found};
+use crate::adapter::{Adapter, Attr, Change, Description, Identity, New, Retag, Tagger, found};
 use crate::address::Address;
+use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::{Field, Kind, TAGS};
+use crate::schema::{Field, TAGS};
 use crate::{Aws, CloudError, sdk, tags};
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
     ChangeAction, DelegationSet, HostedZone, HostedZoneConfig, ResourceRecordSet, RrType,
     TagResourceType,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// A public Route 53 hosted zone.
@@ -33,29 +33,17 @@ const FORCE_DESTROY_TAG: &str = "eprun:force_destroy";
 /// The comment of a zone that declares none.
 const DEFAULT_COMMENT: &str = "Managed by eprun";
 
-const SCHEMA: &[Field] = &[
-    Field::required(
-        "name",
-        Kind::Str,
-        "the domain, e.g. `examplepay.com` (lowercase, no trailing dot)",
-    ),
-    Field::optional("comment", Kind::Str, "a comment shown with the zone")
-        .default("\"Managed by eprun\""),
-    Field::optional(
-        "force_destroy",
-        Kind::Bool,
-        "delete every record in the zone when deleting it (eprun-side only)",
-    )
-    .default("false"),
-    TAGS,
-];
-
-/// The props of a zone.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ZoneProps {
-    name: String,
-    comment: Option<String>,
-    force_destroy: Option<bool>,
+schema! {
+    /// The props of a zone.
+    pub struct ZoneProps: SCHEMA {
+        name: String =
+            required(Str, "the domain, e.g. `examplepay.com` (lowercase, no trailing dot)"),
+        comment: Option<String> =
+            optional(Str, "a comment shown with the zone").default("\"Managed by eprun\""),
+        force_destroy: Option<bool> =
+            optional(Bool, "delete every record in the zone when deleting it (eprun-side only)")
+                .default("false"),
+    } + TAGS
 }
 
 impl ZoneProps {
@@ -166,13 +154,8 @@ impl Description for Zone {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &ZoneProps,
-        tags: &[(String, String)],
-    ) -> Result<ZoneItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, ZoneProps>) -> Result<ZoneItem, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let config = HostedZoneConfig::builder().comment(p.comment());
         let out = (aws.route53().create_hosted_zone())
             .name(&p.name)
@@ -186,19 +169,17 @@ impl Description for Zone {
         let id = bare_zone_id(zone.id()).to_string();
         // Tag at once: a crash before this leaves a zone the next read still knows by its reference.
         let tags = full_tags(tags, p);
-        ZONE_TAGS.retag(aws, &by_id(&id), &tags, &[]).await?;
+        let change = Retag {
+            set: &tags,
+            remove: &[],
+        };
+        ZONE_TAGS.retag(aws, &by_id(&id), change).await?;
         wait_change(aws, "CreateHostedZone", &id, out.change_info()).await?;
         Ok((zone, tags, servers(out.delegation_set())))
     }
 
-    async fn update(
-        &self,
-        aws: &Aws,
-        id: &str,
-        field: &str,
-        _current: &ZoneProps,
-        desired: &ZoneProps,
-    ) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, ZoneProps>) -> Result<(), CloudError> {
+        let (id, field, desired) = (change.id, change.field, change.desired);
         match field {
             "comment" => {
                 let call = aws.route53().update_hosted_zone_comment().id(id);
@@ -209,9 +190,11 @@ impl Description for Zone {
                 let off = desired.force_destroy != Some(true);
                 let gone = off.then(|| FORCE_DESTROY_TAG.to_string());
                 let set = full_tags(&[], desired);
-                ZONE_TAGS
-                    .retag(aws, &by_id(id), &set, gone.as_slice())
-                    .await?;
+                let change = Retag {
+                    set: &set,
+                    remove: gone.as_slice(),
+                };
+                ZONE_TAGS.retag(aws, &by_id(id), change).await?;
             }
             _ => {}
         }
