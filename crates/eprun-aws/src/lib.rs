@@ -52,7 +52,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::security_group::SecurityGroup,
     &ec2::vpc_endpoint::VPC_ENDPOINT,
     &ec2::flow_log::FLOW_LOG,
-    &ec2::transit_gateway::TransitGateway,
+    &ec2::transit_gateway::TRANSIT_GATEWAY,
     &ec2::transit_gateway_vpc_attachment::TransitGatewayVpcAttachment,
     &ec2::transit_gateway_peering_attachment::TransitGatewayPeeringAttachment,
     &ec2::transit_gateway_peering_attachment_accepter::TransitGatewayPeeringAttachmentAccepter,

@@ -3,7 +3,7 @@
 //! The attachment is created here and waits in `pendingAcceptance` until the peer side accepts it
 //! (`aws::ec2::transit_gateway_peering_attachment_accepter`, declared with `region:` = the peer's region).
 
-use super::transit_gateway::{TIMEOUT, attachment_gone, attachment_wait};
+use super::attachment::{TIMEOUT, gone as attachment_gone, wait as attachment_wait};
 use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
 use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};

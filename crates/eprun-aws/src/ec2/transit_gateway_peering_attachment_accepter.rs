@@ -12,7 +12,7 @@
 //!   from this side: rejected while it waits for acceptance, deleted once accepted. An attachment
 //!   already deleted, rejected or failed needs nothing.
 
-use super::transit_gateway::attachment_gone;
+use super::attachment::gone as attachment_gone;
 use super::transit_gateway_peering_attachment::{describe, wait_for, wait_gone};
 use super::{pairs, props, str_prop};
 use crate::context::Context;

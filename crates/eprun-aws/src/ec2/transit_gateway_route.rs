@@ -10,7 +10,7 @@
 //! does (it answers an empty list), so a route read without one takes the target its recorded key
 //! names — the one eprun created it with.
 
-use super::transit_gateway::TransitGateway;
+use super::transit_gateway::owned;
 use super::{bool_prop, props, str_prop};
 use crate::context::Context;
 use crate::resource::{
@@ -277,7 +277,7 @@ impl Resource for TransitGatewayRoute {
             .filter_map(|k| k.split('|').next())
             .map(String::from)
             .collect();
-        for tgw in TransitGateway::owned(aws, stack).await? {
+        for tgw in owned(aws, stack).await? {
             let options = tgw.options();
             tables.extend(
                 options

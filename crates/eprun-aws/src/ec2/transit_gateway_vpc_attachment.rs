@@ -1,6 +1,6 @@
 //! `aws::ec2::transit_gateway_vpc_attachment`: a VPC attached to a transit gateway through some of its subnets.
 
-use super::transit_gateway::{TIMEOUT, attachment_gone, attachment_wait};
+use super::attachment::{TIMEOUT, gone as attachment_gone, wait as attachment_wait};
 use super::{list_prop, pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
 use crate::context::Context;
 use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
