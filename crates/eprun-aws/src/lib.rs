@@ -53,7 +53,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::vpc_endpoint::VPC_ENDPOINT,
     &ec2::flow_log::FLOW_LOG,
     &ec2::transit_gateway::TRANSIT_GATEWAY,
-    &ec2::transit_gateway_vpc_attachment::TransitGatewayVpcAttachment,
+    &ec2::transit_gateway_vpc_attachment::TRANSIT_GATEWAY_VPC_ATTACHMENT,
     &ec2::transit_gateway_peering_attachment::TransitGatewayPeeringAttachment,
     &ec2::transit_gateway_peering_attachment_accepter::TransitGatewayPeeringAttachmentAccepter,
     &ec2::transit_gateway_route::TransitGatewayRoute,
