@@ -1,11 +1,13 @@
 //! What the transit gateway attachment types share: their states, waits and teardown.
 
-use super::Ec2Tags;
+use super::{Ec2Tags, Wait, settle};
 use crate::adapter::{Tagger, found};
 use crate::resource::Observed;
-use crate::{Aws, CloudError, WaitState};
-use aws_sdk_ec2::types::TransitGatewayAttachmentState as S;
-use aws_sdk_ec2::types::TransitGatewayVpcAttachment as VpcAttachment;
+use crate::{Aws, CloudError, WaitState, sdk};
+use aws_sdk_ec2::types::{
+    PeeringTgwInfo as Info, TransitGatewayAttachmentState as S,
+    TransitGatewayPeeringAttachment as Peering, TransitGatewayVpcAttachment as VpcAttachment,
+};
 use std::time::Duration;
 
 /// Attachments take a few minutes to become available and to go away.
@@ -53,7 +55,7 @@ macro_rules! attachment {
         }
     )+};
 }
-attachment!(VpcAttachment);
+attachment!(VpcAttachment, Peering);
 
 /// The attachment `id` among what a Describe by id answers (emulators answer other ones too);
 /// "not found" is `None`.
@@ -67,6 +69,58 @@ pub fn by_id<A: Attachment>(
 /// Ready once `available`.
 pub fn available<A: Attachment>(a: Option<&A>) -> WaitState {
     wait(a.and_then(A::state), &[S::Available])
+}
+
+/// The requester side's `field` of a peering, `""` when AWS does not say.
+pub fn requester<'a>(a: &'a Peering, field: fn(&'a Info) -> Option<&'a str>) -> &'a str {
+    a.requester_tgw_info().and_then(field).unwrap_or_default()
+}
+
+/// The accepter side's `field` of a peering, `""` when AWS does not say.
+pub fn accepter<'a>(a: &'a Peering, field: fn(&'a Info) -> Option<&'a str>) -> &'a str {
+    a.accepter_tgw_info().and_then(field).unwrap_or_default()
+}
+
+/// The peering attachment `id` as this region sees it, if Describe sees it.
+pub async fn describe_peering(aws: &Aws, id: &str) -> Result<Option<Peering>, CloudError> {
+    let all = describe!(
+        aws.describe_transit_gateway_peering_attachments()
+            .transit_gateway_attachment_ids(id),
+        id
+    );
+    by_id(id, all)
+}
+
+/// Ready once a peering is gone: deleted, rejected or failed all count.
+fn peering_gone(a: Option<&Peering>) -> WaitState {
+    match a.and_then(|a| a.state()) {
+        None | Some(S::Deleted | S::Rejected | S::Failed) => WaitState::Ready,
+        Some(s) => WaitState::Pending(s.as_str().to_string()),
+    }
+}
+
+/// Tears a peering down from either side and waits until it is gone: one still waiting for
+/// acceptance is rejected when `reject_pending` (the accepter's side), any other is deleted, and
+/// one on its way out (the other side may have started) is only waited for.
+pub async fn tear_down(aws: &Aws, id: &str, reject_pending: bool) -> Result<(), CloudError> {
+    let (ec2, seen) = (aws.ec2(), describe_peering(aws, id).await?);
+    match seen.and_then(|a| a.state().cloned()) {
+        None => return Ok(()),
+        Some(S::PendingAcceptance) if reject_pending => {
+            let call = ec2.reject_transit_gateway_peering_attachment();
+            let sent = call.transit_gateway_attachment_id(id).send().await;
+            sent.map_err(sdk("RejectTransitGatewayPeeringAttachment", id))?;
+        }
+        Some(s) if !gone(Some(&s)) => {
+            let call = ec2.delete_transit_gateway_peering_attachment();
+            let sent = call.transit_gateway_attachment_id(id).send().await;
+            sent.map_err(sdk("DeleteTransitGatewayPeeringAttachment", id))?;
+        }
+        Some(_) => {}
+    }
+    let delete = Wait("DeleteTransitGatewayPeeringAttachment", TIMEOUT);
+    let gone = settle(aws, id, delete, describe_peering, peering_gone);
+    gone.await.map(drop)
 }
 
 /// Sets `tags` on an attachment after its create or acceptance call (CreateTags).

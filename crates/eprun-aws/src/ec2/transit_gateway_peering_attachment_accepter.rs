@@ -12,11 +12,10 @@
 //!   from this side: rejected while it waits for acceptance, deleted once accepted. An attachment
 //!   already deleted, rejected or failed needs nothing.
 
-use super::attachment::gone as attachment_gone;
-use super::transit_gateway_peering_attachment::{describe, wait_for, wait_gone};
-use super::{pairs, props, str_prop};
+use super::attachment::{TIMEOUT, available, describe_peering as describe, tear_down};
+use super::{Wait, pairs, props, settle, str_prop};
 use crate::context::Context;
-use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource};
+use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
 use crate::schema::{Field, Kind};
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, tags};
@@ -192,13 +191,8 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
                     crate::from_sdk("AcceptTransitGatewayPeeringAttachment", req.address, e)
                 })?;
         }
-        wait_for(
-            aws,
-            "AcceptTransitGatewayPeeringAttachment",
-            &id,
-            &[S::Available],
-        )
-        .await?;
+        let accept = Wait("AcceptTransitGatewayPeeringAttachment", TIMEOUT);
+        settle(aws, &id, accept, describe, available).await?;
         aws.ec2()
             .create_tags()
             .resources(&id)
@@ -237,35 +231,7 @@ impl Resource for TransitGatewayPeeringAttachmentAccepter {
 
     async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
         let aws = &Aws::of(cx)?;
-        let id = current.id.as_str();
-        let state = describe(aws, id).await?.and_then(|a| a.state().cloned());
-        let result = match state {
-            None => return Ok(()),
-            Some(ref s) if attachment_gone(Some(s)) => {
-                return wait_gone(aws, "DeleteTransitGatewayPeeringAttachment", id).await;
-            }
-            Some(S::PendingAcceptance) => aws
-                .ec2()
-                .reject_transit_gateway_peering_attachment()
-                .transit_gateway_attachment_id(id)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("RejectTransitGatewayPeeringAttachment", id, e)),
-            Some(_) => aws
-                .ec2()
-                .delete_transit_gateway_peering_attachment()
-                .transit_gateway_attachment_id(id)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("DeleteTransitGatewayPeeringAttachment", id, e)),
-        };
-        match result {
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-            Ok(()) => wait_gone(aws, "DeleteTransitGatewayPeeringAttachment", id).await,
-        }
+        gone_ok(tear_down(aws, &current.id, true).await)
     }
 }
 
