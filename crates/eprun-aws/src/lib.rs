@@ -55,7 +55,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::transit_gateway::TRANSIT_GATEWAY,
     &ec2::transit_gateway_vpc_attachment::TRANSIT_GATEWAY_VPC_ATTACHMENT,
     &ec2::transit_gateway_peering_attachment::TRANSIT_GATEWAY_PEERING_ATTACHMENT,
-    &ec2::transit_gateway_peering_attachment_accepter::TransitGatewayPeeringAttachmentAccepter,
+    &ec2::transit_gateway_peering_attachment_accepter::TRANSIT_GATEWAY_PEERING_ATTACHMENT_ACCEPTER,
     &ec2::transit_gateway_route::TransitGatewayRoute,
     &s3::bucket::BUCKET,
     &kms::key::KEY,

@@ -133,6 +133,36 @@ pub async fn tag(aws: &Aws, id: &str, tags: &[(String, String)]) -> Result<(), C
 }
 
 #[cfg(test)]
+pub(crate) mod testing {
+    //! The peering both sides' tests read.
+
+    use super::*;
+    use aws_sdk_ec2::operation::describe_transit_gateway_peering_attachments::DescribeTransitGatewayPeeringAttachmentsOutput as Described;
+    use aws_sdk_ec2::types::Tag;
+
+    /// A peering from `tgw-eu` (eu-west-1) to `tgw-us` (us-east-1), in `state`, tagged `tags`.
+    pub(crate) fn peering(state: S, tags: Vec<Tag>) -> Peering {
+        let info = |tgw: &str, region: &str| {
+            let info = Info::builder().transit_gateway_id(tgw).region(region);
+            info.owner_id("123456789012").build()
+        };
+        Peering::builder()
+            .transit_gateway_attachment_id("tgw-attach-1")
+            .requester_tgw_info(info("tgw-eu", "eu-west-1"))
+            .accepter_tgw_info(info("tgw-us", "us-east-1"))
+            .state(state)
+            .set_tags(Some(tags))
+            .build()
+    }
+
+    /// What Describe answers for that peering.
+    pub(crate) fn described(state: S, tags: Vec<Tag>) -> Described {
+        let all = Described::builder().transit_gateway_peering_attachments(peering(state, tags));
+        all.build()
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -183,46 +183,21 @@ impl Description for TransitGatewayPeeringAttachment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::{observe, round_trip};
-    use crate::ec2::testing::{NoOthers, obj, owned};
+    use crate::adapter::testing::observe;
+    use crate::ec2::attachment::testing::{described, peering};
+    use crate::ec2::testing::{NoOthers, obj, owned, reads_back};
     use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_transit_gateway_peering_attachment::CreateTransitGatewayPeeringAttachmentOutput as Created;
-    use aws_sdk_ec2::operation::describe_transit_gateway_peering_attachments::DescribeTransitGatewayPeeringAttachmentsOutput as Described;
     use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
     use aws_smithy_mocks::mock;
 
-    fn info(tgw: &str, region: &str) -> Info {
-        Info::builder()
-            .transit_gateway_id(tgw)
-            .region(region)
-            .owner_id("123456789012")
-            .build()
-    }
-
-    /// A peering from `tgw-eu` to `tgw-us` waiting for acceptance, owned by `stack`.
-    fn peering(stack: &str) -> Item {
-        requested_by(stack, S::PendingAcceptance)
-    }
-
-    /// A peering from `tgw-eu` to `tgw-us` in `state`, owned by `stack`.
-    fn requested_by(stack: &str, state: S) -> Item {
-        Item::builder()
-            .transit_gateway_attachment_id("tgw-attach-1")
-            .requester_tgw_info(info("tgw-eu", "eu-west-1"))
-            .accepter_tgw_info(info("tgw-us", "us-east-1"))
-            .state(state)
-            .set_tags(Some(owned(
-                stack,
-                "ec2.transit_gateway_peering_attachment.to-primary",
-            )))
-            .build()
-    }
+    const ADDRESS: &str = "ec2.transit_gateway_peering_attachment.to-primary";
 
     #[tokio::test]
     async fn reads_both_sides_from_the_requester_view() {
         let aws = Aws::mocked(&[]);
-        let peering = peering("prod/eu-west-1");
+        let peering = peering(S::PendingAcceptance, owned("prod/eu-west-1", ADDRESS));
         let o = observe(
             &TRANSIT_GATEWAY_PEERING_ATTACHMENT,
             &aws,
@@ -242,8 +217,9 @@ mod tests {
 
     #[test]
     fn only_the_requesting_region_reports_it() {
-        assert!(requested_from(&peering("s"), "eu-west-1"));
-        assert!(!requested_from(&peering("s"), "us-east-1"));
+        let peering = peering(S::PendingAcceptance, vec![]);
+        assert!(requested_from(&peering, "eu-west-1"));
+        assert!(!requested_from(&peering, "us-east-1"));
         let vpc_like = Item::builder()
             .transit_gateway_attachment_id("tgw-attach-2")
             .build();
@@ -269,27 +245,18 @@ mod tests {
         let create = mock!(Client::create_transit_gateway_peering_attachment)
             .match_requests(|r| r.peer_account_id() == Some("123456789012"))
             .then_output(|| {
-                let requested = requested_by("test", S::InitiatingRequest);
+                let requested = peering(S::InitiatingRequest, owned("test", ADDRESS));
                 Created::builder()
                     .transit_gateway_peering_attachment(requested)
                     .build()
             });
-        let describe =
-            mock!(Client::describe_transit_gateway_peering_attachments).then_output(|| {
-                Described::builder()
-                    .transit_gateway_peering_attachments(peering("test"))
-                    .build()
-            });
+        let describe = mock!(Client::describe_transit_gateway_peering_attachments)
+            .then_output(|| described(S::PendingAcceptance, owned("test", ADDRESS)));
         let aws = Aws::mocked(&[&me, &create, &describe]).in_region("eu-west-1");
-        let (observed, changes) = round_trip(
-            &TRANSIT_GATEWAY_PEERING_ATTACHMENT,
-            &aws,
-            "ec2.transit_gateway_peering_attachment.to-primary",
-            json!({"transit_gateway_id": "tgw-eu", "peer_transit_gateway_id": "tgw-us", "peer_region": "us-east-1",
-                   "tags": {"team": "net"}}),
-        )
-        .await;
-        assert_eq!(changes, vec![]);
+        let declared = json!({"transit_gateway_id": "tgw-eu", "peer_transit_gateway_id": "tgw-us", "peer_region": "us-east-1",
+                   "tags": {"team": "net"}});
+        let observed =
+            reads_back(&TRANSIT_GATEWAY_PEERING_ATTACHMENT, &aws, ADDRESS, declared).await;
         assert_eq!(observed.id, "tgw-attach-1");
         assert_eq!(observed.attrs["peer_transit_gateway_id"], "tgw-us");
         assert_eq!(
