@@ -56,7 +56,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &ec2::transit_gateway_vpc_attachment::TRANSIT_GATEWAY_VPC_ATTACHMENT,
     &ec2::transit_gateway_peering_attachment::TRANSIT_GATEWAY_PEERING_ATTACHMENT,
     &ec2::transit_gateway_peering_attachment_accepter::TRANSIT_GATEWAY_PEERING_ATTACHMENT_ACCEPTER,
-    &ec2::transit_gateway_route::TransitGatewayRoute,
+    &ec2::transit_gateway_route::TRANSIT_GATEWAY_ROUTE,
     &s3::bucket::BUCKET,
     &kms::key::KEY,
     &iam::role::ROLE,
