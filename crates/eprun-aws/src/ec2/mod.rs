@@ -34,6 +34,8 @@ pub(crate) mod prelude {
     pub(crate) use aws_sdk_ec2::types::ResourceType;
     pub(crate) use serde_json::{Value, json};
     pub(crate) use std::time::Duration;
+
+    pub(crate) use super::{kept_ownership, only};
 }
 
 use crate::adapter::{Retag, Tagger, found};
@@ -321,4 +323,74 @@ pub fn unsuccessful(
         kind,
         format!("{code}: {}", err.message().unwrap_or_default()),
     ))
+}
+
+pub mod attachment;
+
+/// Whether an item still carries the ownership tags its create call set in `tags` (some emulators
+/// drop a create call's tags, and a read would not recognise it).
+pub fn kept_ownership(item: &[Tag], tags: &[(String, String)]) -> bool {
+    let have = pairs(item);
+    let ownership = |(k, _): &&(String, String)| k == tags::STACK_TAG || k == tags::ADDRESS_TAG;
+    tags.iter().filter(ownership).all(|t| have.contains(t))
+}
+
+/// Typed props with only `fields` kept (the others `None`): what a modify call that sends only the
+/// changed fields sends.
+pub fn only<P: serde::Serialize + serde::de::DeserializeOwned + Default>(
+    p: &P,
+    fields: &[String],
+) -> P {
+    let mut kept = crate::adapter::to_props(p);
+    kept.retain(|k, _| fields.contains(k));
+    serde_json::from_value(Value::Object(kept)).unwrap_or_default()
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! What the EC2 types' tests share.
+
+    use crate::Aws;
+    use crate::adapter::testing::round_trip;
+    use crate::address::Address;
+    use crate::resource::{DeclaredProps, Observed, Props, Resource};
+    use crate::tags::{ADDRESS_TAG, STACK_TAG};
+    use aws_sdk_ec2::types::Tag;
+
+    /// A declaration with no others beside it, for `validate`.
+    pub(crate) struct NoOthers;
+
+    impl DeclaredProps for NoOthers {
+        fn props_of(&self, _: &Address) -> Option<&Props> {
+            None
+        }
+    }
+
+    /// Props written as JSON.
+    pub(crate) fn obj(v: serde_json::Value) -> Props {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    /// Creates `declared` at `address` through `res` on `aws` (mocked), checks that a plan would
+    /// then change nothing, and answers what was observed.
+    pub(crate) async fn reads_back(
+        res: &dyn Resource,
+        aws: &Aws,
+        address: &str,
+        declared: serde_json::Value,
+    ) -> Observed {
+        let (observed, changes) = round_trip(res, aws, address, declared).await;
+        assert_eq!(changes, vec![], "what was created reads back as declared");
+        observed
+    }
+
+    /// An EC2 tag.
+    pub(crate) fn tag(key: &str, value: &str) -> Tag {
+        Tag::builder().key(key).value(value).build()
+    }
+
+    /// The EC2 tags `stack` owns the resource at `address` by.
+    pub(crate) fn owned(stack: &str, address: &str) -> Vec<Tag> {
+        vec![tag(STACK_TAG, stack), tag(ADDRESS_TAG, address)]
+    }
 }

@@ -1,35 +1,21 @@
 //! `aws::ec2::transit_gateway`: a transit gateway, the hub of a region's private network.
 
-use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::context::Context;
-use crate::resource::{
-    CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
-};
-use crate::schema::{Field, Kind, TAGS};
-use crate::{Aws, CloudError, WaitState, tags, wait_until};
-use async_trait::async_trait;
+use super::prelude::*;
+use crate::resource::gone_ok;
+use crate::tags;
 use aws_sdk_ec2::types::{
-    AutoAcceptSharedAttachmentsValue, DefaultRouteTableAssociationValue,
-    DefaultRouteTablePropagationValue, DnsSupportValue, ModifyTransitGatewayOptions, ResourceType,
-    TransitGatewayAttachmentState, TransitGatewayRequestOptions, TransitGatewayState,
-    VpnEcmpSupportValue,
+    ModifyTransitGatewayOptions, TransitGatewayOptions, TransitGatewayRequestOptions,
+    TransitGatewayState as State,
 };
-use serde_json::{Value, json};
-use std::time::Duration;
 
 /// A transit gateway; attachments (VPCs, peerings) and its route tables hang off it.
 pub struct TransitGateway;
 
-const ENABLE: Kind = Kind::Enum(&["enable", "disable"]);
+/// The `ec2.transit_gateway` resource type.
+pub static TRANSIT_GATEWAY: Adapter<TransitGateway> = Adapter::new(TransitGateway);
 
-/// The option props that ModifyTransitGateway can change in place.
-const OPTIONS: [&str; 5] = [
-    "default_route_table_association",
-    "default_route_table_propagation",
-    "dns_support",
-    "vpn_ecmp_support",
-    "auto_accept_shared_attachments",
-];
+/// The kind of an `enable`/`disable` option.
+pub(super) const ENABLE: Kind = Kind::Enum(&["enable", "disable"]);
 
 const SCHEMA: &[Field] = &[
     Field::optional("description", Kind::Str, "what the transit gateway is for"),
@@ -73,231 +59,117 @@ const SCHEMA: &[Field] = &[
     TAGS,
 ];
 
+/// The props of a transit gateway.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct TransitGatewayProps {
+    description: Option<String>,
+    amazon_side_asn: Option<i64>,
+    default_route_table_association: Option<String>,
+    default_route_table_propagation: Option<String>,
+    dns_support: Option<String>,
+    vpn_ecmp_support: Option<String>,
+    auto_accept_shared_attachments: Option<String>,
+}
+
 /// Transit gateways take a few minutes to become available and to go away.
-pub(super) const TIMEOUT: Duration = Duration::from_secs(900);
+const CREATE: Wait = Wait("CreateTransitGateway", Duration::from_secs(900));
+const MODIFY: Wait = Wait("ModifyTransitGateway", Duration::from_secs(900));
+const DELETE: Wait = Wait("DeleteTransitGateway", Duration::from_secs(900));
+
+type Item = aws_sdk_ec2::types::TransitGateway;
+
+/// An `enable`/`disable` option as AWS reports it, or its default.
+pub(super) fn flag<T: AsRef<str>>(value: Option<&T>, default: &str) -> Option<String> {
+    Some(value.map_or(default, AsRef::as_ref).to_string())
+}
+
+/// The five `enable`/`disable` options of `p` on a create or a modify options builder.
+macro_rules! options {
+    ($builder:ty, $p:expr) => {{
+        let p: &TransitGatewayProps = $p;
+        <$builder>::builder()
+            .set_default_route_table_association(
+                p.default_route_table_association.as_deref().map(Into::into),
+            )
+            .set_default_route_table_propagation(
+                p.default_route_table_propagation.as_deref().map(Into::into),
+            )
+            .set_dns_support(p.dns_support.as_deref().map(Into::into))
+            .set_vpn_ecmp_support(p.vpn_ecmp_support.as_deref().map(Into::into))
+            .set_auto_accept_shared_attachments(
+                p.auto_accept_shared_attachments.as_deref().map(Into::into),
+            )
+    }};
+}
 
 /// Whether an ASN is one AWS accepts as a transit gateway's Amazon-side ASN.
 fn valid_asn(asn: i64) -> bool {
     (64512..=65534).contains(&asn) || (4_200_000_000..=4_294_967_294).contains(&asn)
 }
 
-/// Where an attachment is on its way to one of the `ready` states.
-pub(super) fn attachment_wait(
-    state: Option<&TransitGatewayAttachmentState>,
-    ready: &[TransitGatewayAttachmentState],
-) -> WaitState {
-    use TransitGatewayAttachmentState as S;
-    match state {
-        Some(s) if ready.contains(s) => WaitState::Ready,
-        Some(
-            s @ (S::Failed
-            | S::Failing
-            | S::Rejected
-            | S::Rejecting
-            | S::Deleted
-            | S::Deleting
-            | S::RollingBack),
-        ) => WaitState::Failed(format!("the attachment is `{}`", s.as_str())),
-        Some(s) => WaitState::Pending(s.as_str().to_string()),
+/// The transit gateway `id`, if Describe sees it.
+async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
+    first(describe!(
+        aws.describe_transit_gateways().transit_gateway_ids(id),
+        id
+    ))
+}
+
+/// Ready once `available`; one on its way out will never be.
+fn available(t: Option<&Item>) -> WaitState {
+    match t.map(|t| t.state()) {
         None => WaitState::Pending("not visible yet".into()),
-    }
-}
-
-/// Whether an attachment in this state is gone (or on its way out) and no longer counts as existing.
-pub(super) fn attachment_gone(state: Option<&TransitGatewayAttachmentState>) -> bool {
-    use TransitGatewayAttachmentState as S;
-    matches!(
-        state,
-        Some(S::Deleted | S::Deleting | S::Failed | S::Failing | S::Rejected | S::Rejecting)
-    )
-}
-
-impl TransitGateway {
-    fn observe(stack: &str, tgw: &aws_sdk_ec2::types::TransitGateway) -> Option<Observed> {
-        let (address, user_tags) = tags::split_owned(stack, pairs(tgw.tags()))?;
-        let id = tgw.transit_gateway_id().unwrap_or_default().to_string();
-        let o = tgw.options();
-        let opt = |v: Option<&str>, default: &str| json!(v.unwrap_or(default));
-        let mut p = props([
-            (
-                "amazon_side_asn",
-                json!(o.and_then(|o| o.amazon_side_asn()).unwrap_or(64512)),
-            ),
-            (
-                "default_route_table_association",
-                opt(
-                    o.and_then(|o| o.default_route_table_association())
-                        .map(|v| v.as_str()),
-                    "enable",
-                ),
-            ),
-            (
-                "default_route_table_propagation",
-                opt(
-                    o.and_then(|o| o.default_route_table_propagation())
-                        .map(|v| v.as_str()),
-                    "enable",
-                ),
-            ),
-            (
-                "dns_support",
-                opt(
-                    o.and_then(|o| o.dns_support()).map(|v| v.as_str()),
-                    "enable",
-                ),
-            ),
-            (
-                "vpn_ecmp_support",
-                opt(
-                    o.and_then(|o| o.vpn_ecmp_support()).map(|v| v.as_str()),
-                    "enable",
-                ),
-            ),
-            (
-                "auto_accept_shared_attachments",
-                opt(
-                    o.and_then(|o| o.auto_accept_shared_attachments())
-                        .map(|v| v.as_str()),
-                    "disable",
-                ),
-            ),
-            ("tags", user_tags),
-        ]);
-        p.insert(
-            "description".into(),
-            json!(tgw.description().unwrap_or_default()),
-        );
-        Some(Observed {
-            address: Some(address),
-            id: id.clone(),
-            natural_key: None,
-            props: p,
-            attrs: props([
-                ("id", json!(id)),
-                ("arn", json!(tgw.transit_gateway_arn().unwrap_or_default())),
-                ("owner_id", json!(tgw.owner_id().unwrap_or_default())),
-                (
-                    "association_default_route_table_id",
-                    json!(
-                        o.and_then(|o| o.association_default_route_table_id())
-                            .unwrap_or_default()
-                    ),
-                ),
-                (
-                    "propagation_default_route_table_id",
-                    json!(
-                        o.and_then(|o| o.propagation_default_route_table_id())
-                            .unwrap_or_default()
-                    ),
-                ),
-            ]),
-        })
-    }
-
-    /// One transit gateway by id, `None` when it is gone.
-    pub(super) async fn describe(
-        aws: &Aws,
-        id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::TransitGateway>, CloudError> {
-        let out = aws
-            .ec2()
-            .describe_transit_gateways()
-            .transit_gateway_ids(id)
-            .send()
-            .await;
-        match out.map_err(|e| crate::from_sdk("DescribeTransitGateways", id, e)) {
-            Ok(out) => Ok(out.transit_gateways().first().cloned()),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
+        Some(Some(State::Available)) => WaitState::Ready,
+        Some(Some(s @ (State::Deleted | State::Deleting))) => {
+            WaitState::Failed(format!("the transit gateway is `{}`", s.as_str()))
         }
-    }
-
-    /// The transit gateways the stack owns in this region (one paginated call, tags re-checked).
-    pub(super) async fn owned(
-        aws: &Aws,
-        stack: &str,
-    ) -> Result<Vec<aws_sdk_ec2::types::TransitGateway>, CloudError> {
-        let mut pages = aws
-            .ec2()
-            .describe_transit_gateways()
-            .filters(stack_filter(stack))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::from_sdk("DescribeTransitGateways", stack, e))?;
-            for tgw in page.transit_gateways() {
-                if matches!(
-                    tgw.state(),
-                    Some(TransitGatewayState::Deleted | TransitGatewayState::Deleting)
-                ) {
-                    continue;
-                }
-                if tags::split_owned(stack, pairs(tgw.tags())).is_some() {
-                    out.push(tgw.clone());
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    async fn until_available(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
-        let Some(tgw) = Self::describe(aws, id).await? else {
-            return Ok(WaitState::Pending("not visible yet".into()));
-        };
-        Ok(match tgw.state() {
-            Some(TransitGatewayState::Available) => WaitState::Ready,
-            Some(s @ (TransitGatewayState::Deleted | TransitGatewayState::Deleting)) => {
-                WaitState::Failed(format!("the transit gateway is `{}`", s.as_str()))
-            }
-            Some(s) => WaitState::Pending(s.as_str().to_string()),
-            None => WaitState::Pending("in an unknown state".into()),
-        })
-    }
-
-    async fn until_deleted(aws: &Aws, id: &str) -> Result<WaitState, CloudError> {
-        Ok(
-            match Self::describe(aws, id)
-                .await?
-                .and_then(|t| t.state().cloned())
-            {
-                None | Some(TransitGatewayState::Deleted) => WaitState::Ready,
-                Some(s) => WaitState::Pending(s.as_str().to_string()),
-            },
-        )
+        Some(Some(s)) => WaitState::Pending(s.as_str().to_string()),
+        Some(None) => WaitState::Pending("in an unknown state".into()),
     }
 }
 
-/// An `enable`/`disable` prop, if declared.
-fn flag<'a>(p: &'a Props, key: &str) -> Option<&'a str> {
-    p.get(key).and_then(Value::as_str)
+/// The transit gateways the stack owns in this region (tags re-checked), for their routes too.
+pub(super) async fn owned(aws: &Aws, stack: &str) -> Result<Vec<Item>, CloudError> {
+    let f = stack_filter(stack);
+    let mut all = describe!(aws.describe_transit_gateways().filters(f), stack)?;
+    let gone = |s: &State| matches!(s, State::Deleted | State::Deleting);
+    all.retain(|t| !t.state().is_some_and(gone));
+    all.retain(|t| tags::split_owned(stack, pairs(t.tags())).is_some());
+    Ok(all)
 }
 
 #[async_trait]
-impl Resource for TransitGateway {
-    fn kind(&self) -> &'static str {
-        "ec2.transit_gateway"
-    }
+impl Description for TransitGateway {
+    type Props = TransitGatewayProps;
+    type Item = Item;
 
-    fn doc(&self) -> &'static str {
-        "A transit gateway. Attributes: `id`, `arn`, `owner_id`, `association_default_route_table_id`, `propagation_default_route_table_id`."
-    }
+    const KIND: &'static str = "ec2.transit_gateway";
+    const SUMMARY: &'static str = "A transit gateway.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[
+        Attr::new("id", |_, t| {
+            json!(t.transit_gateway_id().unwrap_or_default())
+        }),
+        Attr::new("arn", |_, t| {
+            json!(t.transit_gateway_arn().unwrap_or_default())
+        }),
+        Attr::new("owner_id", |_, t| json!(t.owner_id().unwrap_or_default())),
+        Attr::new("association_default_route_table_id", |_, t| {
+            let o = t
+                .options()
+                .and_then(|o| o.association_default_route_table_id());
+            json!(o.unwrap_or_default())
+        }),
+        Attr::new("propagation_default_route_table_id", |_, t| {
+            let o = t
+                .options()
+                .and_then(|o| o.propagation_default_route_table_id());
+            json!(o.unwrap_or_default())
+        }),
+    ];
+    const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &[
-            "id",
-            "arn",
-            "owner_id",
-            "association_default_route_table_id",
-            "propagation_default_route_table_id",
-        ]
-    }
-
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         match props.get("amazon_side_asn").and_then(Value::as_i64) {
             Some(asn) if !valid_asn(asn) => Err(format!(
                 "property `amazon_side_asn`: {asn} is not a private ASN; use 64512–65534 or 4200000000–4294967294"
@@ -306,145 +178,109 @@ impl Resource for TransitGateway {
         }
     }
 
-    async fn read_all(
-        &self,
-        cx: &Context,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        Ok(Self::owned(aws, stack)
-            .await?
-            .iter()
-            .filter_map(|t| Self::observe(stack, t))
-            .collect())
+    fn id(&self, t: &Item) -> String {
+        t.transit_gateway_id().unwrap_or_default().into()
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
-        let options = TransitGatewayRequestOptions::builder()
-            .set_amazon_side_asn(p.get("amazon_side_asn").and_then(Value::as_i64))
-            .set_default_route_table_association(
-                flag(p, "default_route_table_association").map(Into::into),
-            )
-            .set_default_route_table_propagation(
-                flag(p, "default_route_table_propagation").map(Into::into),
-            )
-            .set_dns_support(flag(p, "dns_support").map(Into::into))
-            .set_vpn_ecmp_support(flag(p, "vpn_ecmp_support").map(Into::into))
-            .set_auto_accept_shared_attachments(
-                flag(p, "auto_accept_shared_attachments").map(Into::into),
-            )
-            .build();
-        let description = str_prop(p, "description");
+    fn tags(&self, t: &Item) -> Vec<(String, String)> {
+        pairs(t.tags())
+    }
+
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+        owned(aws, stack).await
+    }
+
+    async fn props(&self, _: &Aws, t: &Item) -> Result<Self::Props, CloudError> {
+        let none = TransitGatewayOptions::builder().build();
+        let o = t.options().unwrap_or(&none);
+        Ok(TransitGatewayProps {
+            description: Some(t.description().unwrap_or_default().into()),
+            amazon_side_asn: Some(o.amazon_side_asn().unwrap_or(64512)),
+            default_route_table_association: flag(o.default_route_table_association(), "enable"),
+            default_route_table_propagation: flag(o.default_route_table_propagation(), "enable"),
+            dns_support: flag(o.dns_support(), "enable"),
+            vpn_ecmp_support: flag(o.vpn_ecmp_support(), "enable"),
+            auto_accept_shared_attachments: flag(o.auto_accept_shared_attachments(), "disable"),
+        })
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &Self::Props,
+        tags: &[(String, String)],
+    ) -> Result<Item, CloudError> {
+        let options = options!(TransitGatewayRequestOptions, p);
         let out = aws
             .ec2()
             .create_transit_gateway()
-            .set_description((!description.is_empty()).then(|| description.to_string()))
-            .options(options)
-            .tag_specifications(tag_spec(ResourceType::TransitGateway, req))
+            .set_description(p.description.clone().filter(|d| !d.is_empty()))
+            .options(options.set_amazon_side_asn(p.amazon_side_asn).build())
+            .tag_specifications(tags_at_create(ResourceType::TransitGateway, tags))
             .send()
             .await
-            .map_err(|e| crate::from_sdk("CreateTransitGateway", req.address, e))?;
+            .map_err(sdk("CreateTransitGateway", address))?;
         let id = out
             .transit_gateway()
-            .and_then(|t| t.transit_gateway_id())
-            .unwrap_or_default()
-            .to_string();
-        wait_until("CreateTransitGateway", &id, TIMEOUT, || {
-            Self::until_available(aws, &id)
-        })
-        .await?;
-        Self::describe(aws, &id)
-            .await?
-            .and_then(|t| Self::observe(req.stack, &t))
-            .ok_or_else(|| untagged("CreateTransitGateway", req.address, "transit gateway"))
+            .map(|t| self.id(t))
+            .unwrap_or_default();
+        let tgw = settle(aws, &id, CREATE, describe_one, available).await?;
+        let tgw = tgw.filter(|t| kept_ownership(t.tags(), tags));
+        tgw.ok_or_else(|| untagged("CreateTransitGateway", address, "transit gateway"))
     }
 
-    async fn update(
+    /// One ModifyTransitGateway call for the description and every changed option.
+    async fn update_fields(
         &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
+        aws: &Aws,
+        on: &Observed,
         changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let has = |f: &str| changed.iter().any(|c| c == f);
-        if has("description") || OPTIONS.iter().any(|o| has(o)) {
-            let pick = |f: &str| if has(f) { flag(desired, f) } else { None };
-            let options = ModifyTransitGatewayOptions::builder()
-                .set_default_route_table_association(
-                    pick("default_route_table_association")
-                        .map(DefaultRouteTableAssociationValue::from),
-                )
-                .set_default_route_table_propagation(
-                    pick("default_route_table_propagation")
-                        .map(DefaultRouteTablePropagationValue::from),
-                )
-                .set_dns_support(pick("dns_support").map(DnsSupportValue::from))
-                .set_vpn_ecmp_support(pick("vpn_ecmp_support").map(VpnEcmpSupportValue::from))
-                .set_auto_accept_shared_attachments(
-                    pick("auto_accept_shared_attachments")
-                        .map(AutoAcceptSharedAttachmentsValue::from),
-                )
-                .build();
-            aws.ec2()
-                .modify_transit_gateway()
-                .transit_gateway_id(&current.id)
-                .set_description(
-                    has("description").then(|| str_prop(desired, "description").to_string()),
-                )
-                .options(options)
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("ModifyTransitGateway", &current.id, e))?;
-            wait_until("ModifyTransitGateway", &current.id, TIMEOUT, || {
-                Self::until_available(aws, &current.id)
-            })
-            .await?;
+        _: &Self::Props,
+        desired: &Self::Props,
+    ) -> Result<Option<Item>, CloudError> {
+        if changed.is_empty() {
+            return Ok(None);
         }
-        if has("tags") {
-            update_tags(aws, &current.id, &current.props, desired).await?;
-        }
-        Ok(current.updated(desired, changed))
+        let description = changed.iter().any(|c| c == "description");
+        let description = description.then(|| desired.description.clone().unwrap_or_default());
+        aws.ec2()
+            .modify_transit_gateway()
+            .transit_gateway_id(&on.id)
+            .set_description(description)
+            .options(options!(ModifyTransitGatewayOptions, &only(desired, changed)).build())
+            .send()
+            .await
+            .map_err(sdk("ModifyTransitGateway", &on.id))?;
+        settle(aws, &on.id, MODIFY, describe_one, available).await?;
+        Ok(None)
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        gone_ok(
-            aws.ec2()
-                .delete_transit_gateway()
-                .transit_gateway_id(&current.id)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("DeleteTransitGateway", &current.id, e)),
-        )?;
-        wait_until("DeleteTransitGateway", &current.id, TIMEOUT, || {
-            Self::until_deleted(aws, &current.id)
-        })
-        .await
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+        let call = aws.ec2().delete_transit_gateway().transit_gateway_id(id);
+        let sent = call.send().await.map(drop);
+        gone_ok(sent.map_err(sdk("DeleteTransitGateway", id)))?;
+        let gone = settle(aws, id, DELETE, describe_one, |t| {
+            match t.and_then(|t| t.state()) {
+                None | Some(State::Deleted) => WaitState::Ready,
+                Some(s) => WaitState::Pending(s.as_str().to_string()),
+            }
+        });
+        gone.await.map(drop)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::address::Address;
-    use aws_sdk_ec2::types::{Tag, TransitGatewayOptions};
-
-    struct NoOthers;
-
-    impl DeclaredProps for NoOthers {
-        fn props_of(&self, _: &Address) -> Option<&Props> {
-            None
-        }
-    }
-
-    fn obj(v: Value) -> Props {
-        v.as_object().unwrap().clone()
-    }
+    use crate::adapter::testing::observe;
+    use crate::ec2::testing::{NoOthers, obj, owned, reads_back, tag};
+    use crate::resource::Resource;
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::create_transit_gateway::CreateTransitGatewayOutput;
+    use aws_sdk_ec2::operation::describe_transit_gateways::DescribeTransitGatewaysOutput;
+    use aws_sdk_ec2::types::{DefaultRouteTableAssociationValue, DnsSupportValue};
+    use aws_smithy_mocks::mock;
 
     #[test]
     fn asn_must_be_private() {
@@ -467,13 +303,13 @@ mod tests {
         assert!(e.contains("not a private ASN"), "{e}");
     }
 
-    #[test]
-    fn observes_options_and_route_tables() {
-        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
-        let tgw = aws_sdk_ec2::types::TransitGateway::builder()
+    /// A transit gateway with some options set, owned by `stack`.
+    fn hub(stack: &str) -> Item {
+        Item::builder()
             .transit_gateway_id("tgw-1")
             .transit_gateway_arn("arn:aws:ec2:us-east-1:1:transit-gateway/tgw-1")
             .description("hub")
+            .state(State::Available)
             .options(
                 TransitGatewayOptions::builder()
                     .amazon_side_asn(64513)
@@ -482,35 +318,57 @@ mod tests {
                     .dns_support(DnsSupportValue::Disable)
                     .build(),
             )
-            .tags(tag(tags::STACK_TAG, "s"))
-            .tags(tag(tags::ADDRESS_TAG, "ec2.transit_gateway.hub"))
+            .set_tags(Some(owned(stack, "ec2.transit_gateway.hub")))
             .tags(tag("team", "net"))
-            .build();
-        let o = TransitGateway::observe("s", &tgw).unwrap();
+            .build()
+    }
+
+    #[tokio::test]
+    async fn observes_options_and_route_tables() {
+        let aws = Aws::mocked(&[]);
+        let o = observe(&TRANSIT_GATEWAY, &aws, "s", &hub("s"))
+            .await
+            .unwrap();
         assert_eq!(o.props["amazon_side_asn"], 64513);
         assert_eq!(o.props["dns_support"], "disable");
         assert_eq!(o.props["default_route_table_propagation"], "enable");
         assert_eq!(o.props["tags"], json!({"team": "net"}));
         assert_eq!(o.attrs["association_default_route_table_id"], "tgw-rtb-1");
-        assert!(TransitGateway::observe("other", &tgw).is_none());
+        assert!(
+            observe(&TRANSIT_GATEWAY, &aws, "other", &hub("s"))
+                .await
+                .is_none()
+        );
     }
 
-    #[test]
-    fn attachment_states() {
-        use TransitGatewayAttachmentState as S;
+    #[tokio::test]
+    async fn a_created_transit_gateway_reads_back_as_declared_once_available() {
+        let create = mock!(Client::create_transit_gateway)
+            .match_requests(|r| r.options().and_then(|o| o.amazon_side_asn()) == Some(64513))
+            .then_output(|| {
+                let pending = Item::builder().transit_gateway_id("tgw-1");
+                CreateTransitGatewayOutput::builder()
+                    .transit_gateway(pending.state(State::Pending).build())
+                    .build()
+            });
+        let describe = mock!(Client::describe_transit_gateways).then_output(|| {
+            DescribeTransitGatewaysOutput::builder()
+                .transit_gateways(hub("test"))
+                .build()
+        });
+        let aws = Aws::mocked(&[&create, &describe]);
+        let declared = json!({"description": "hub", "amazon_side_asn": 64513, "dns_support": "disable",
+                   "tags": {"team": "net"}});
+        let observed =
+            reads_back(&TRANSIT_GATEWAY, &aws, "ec2.transit_gateway.hub", declared).await;
+        assert_eq!(observed.id, "tgw-1");
         assert_eq!(
-            attachment_wait(Some(&S::Available), &[S::Available]),
-            WaitState::Ready
+            observed.attrs["association_default_route_table_id"],
+            "tgw-rtb-1"
         );
-        assert!(matches!(
-            attachment_wait(Some(&S::Pending), &[S::Available]),
-            WaitState::Pending(_)
-        ));
-        assert!(matches!(
-            attachment_wait(Some(&S::Rejected), &[S::Available]),
-            WaitState::Failed(_)
-        ));
-        assert!(attachment_gone(Some(&S::Deleted)));
-        assert!(!attachment_gone(Some(&S::PendingAcceptance)));
+        assert_eq!(
+            TRANSIT_GATEWAY.doc(),
+            "A transit gateway. Attributes: `id`, `arn`, `owner_id`, `association_default_route_table_id`, `propagation_default_route_table_id`."
+        );
     }
 }

@@ -3,21 +3,20 @@
 //! The attachment is created here and waits in `pendingAcceptance` until the peer side accepts it
 //! (`aws::ec2::transit_gateway_peering_attachment_accepter`, declared with `region:` = the peer's region).
 
-use super::transit_gateway::{TIMEOUT, attachment_gone, attachment_wait};
-use super::{pairs, props, stack_filter, str_prop, tag_spec, untagged, update_tags};
-use crate::context::Context;
-use crate::resource::{CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource};
-use crate::schema::{Field, Kind, TAGS};
+use super::attachment::{self, TIMEOUT, accepter, requester};
+use super::prelude::*;
 use crate::token;
-use crate::{Aws, CloudError, WaitState, tags, wait_until};
-use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    ResourceType, TransitGatewayAttachmentState as S, TransitGatewayPeeringAttachment as Peering,
+    PeeringTgwInfo as Info, TransitGatewayAttachmentState as S,
+    TransitGatewayPeeringAttachment as Item,
 };
-use serde_json::json;
 
 /// A peering attachment requested from this region's transit gateway towards another one.
 pub struct TransitGatewayPeeringAttachment;
+
+/// The `ec2.transit_gateway_peering_attachment` resource type.
+pub static TRANSIT_GATEWAY_PEERING_ATTACHMENT: Adapter<TransitGatewayPeeringAttachment> =
+    Adapter::new(TransitGatewayPeeringAttachment);
 
 const SCHEMA: &[Field] = &[
     Field::required(
@@ -44,318 +43,168 @@ const SCHEMA: &[Field] = &[
     TAGS,
 ];
 
-/// One peering attachment by id as this region sees it, `None` when it is gone.
-pub(super) async fn describe(aws: &Aws, id: &str) -> Result<Option<Peering>, CloudError> {
-    let out = aws
-        .ec2()
-        .describe_transit_gateway_peering_attachments()
-        .transit_gateway_attachment_ids(id)
-        .send()
-        .await;
-    match out.map_err(|e| crate::from_sdk("DescribeTransitGatewayPeeringAttachments", id, e)) {
-        Ok(out) => Ok(out
-            .transit_gateway_peering_attachments()
-            .iter()
-            .find(|a| a.transit_gateway_attachment_id() == Some(id))
-            .cloned()),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+/// The props of a transit gateway peering attachment.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TransitGatewayPeeringAttachmentProps {
+    transit_gateway_id: Option<String>,
+    peer_transit_gateway_id: Option<String>,
+    peer_region: Option<String>,
+    peer_account_id: Option<String>,
 }
 
-/// Waits until the attachment is in one of the `ready` states.
-pub(super) async fn wait_for(
-    aws: &Aws,
-    operation: &str,
-    id: &str,
-    ready: &[S],
-) -> Result<(), CloudError> {
-    wait_until(operation, id, TIMEOUT, || async move {
-        let a = describe(aws, id).await?;
-        Ok(attachment_wait(a.as_ref().and_then(|a| a.state()), ready))
-    })
-    .await
-}
-
-/// Waits until the attachment is gone (deleted, rejected or failed count as gone).
-pub(super) async fn wait_gone(aws: &Aws, operation: &str, id: &str) -> Result<(), CloudError> {
-    wait_until(operation, id, TIMEOUT, || async move {
-        Ok(
-            match describe(aws, id).await?.as_ref().and_then(|a| a.state()) {
-                None | Some(S::Deleted | S::Rejected | S::Failed) => WaitState::Ready,
-                Some(s) => WaitState::Pending(s.as_str().to_string()),
-            },
-        )
-    })
-    .await
-}
+const CREATE: Wait = Wait("CreateTransitGatewayPeeringAttachment", TIMEOUT);
 
 /// Whether the attachment is a peering attachment requested from `region` (emulators list other
 /// kinds of attachments here, and the accepter's region lists the same attachment too).
-fn requested_from(a: &Peering, region: &str) -> bool {
+fn requested_from(a: &Item, region: &str) -> bool {
     a.requester_tgw_info()
         .is_some_and(|r| r.region().is_none_or(|r| r == region))
         && a.accepter_tgw_info().is_some()
 }
 
-impl TransitGatewayPeeringAttachment {
-    fn observe(stack: &str, a: &Peering) -> Option<Observed> {
-        let (address, user_tags) = tags::split_owned(stack, pairs(a.tags()))?;
-        let id = a
-            .transit_gateway_attachment_id()
-            .unwrap_or_default()
-            .to_string();
-        let requester = a.requester_tgw_info();
-        let accepter = a.accepter_tgw_info();
-        Some(Observed {
-            address: Some(address),
-            id: id.clone(),
-            natural_key: None,
-            props: props([
-                (
-                    "transit_gateway_id",
-                    json!(
-                        requester
-                            .and_then(|r| r.transit_gateway_id())
-                            .unwrap_or_default()
-                    ),
-                ),
-                (
-                    "peer_transit_gateway_id",
-                    json!(
-                        accepter
-                            .and_then(|r| r.transit_gateway_id())
-                            .unwrap_or_default()
-                    ),
-                ),
-                (
-                    "peer_region",
-                    json!(accepter.and_then(|r| r.region()).unwrap_or_default()),
-                ),
-                (
-                    "peer_account_id",
-                    json!(accepter.and_then(|r| r.owner_id()).unwrap_or_default()),
-                ),
-                ("tags", user_tags),
-            ]),
-            attrs: props([
-                ("id", json!(id)),
-                (
-                    "transit_gateway_id",
-                    json!(
-                        requester
-                            .and_then(|r| r.transit_gateway_id())
-                            .unwrap_or_default()
-                    ),
-                ),
-                (
-                    "peer_transit_gateway_id",
-                    json!(
-                        accepter
-                            .and_then(|r| r.transit_gateway_id())
-                            .unwrap_or_default()
-                    ),
-                ),
-            ]),
-        })
-    }
+/// Usable once the peer side can see it (`pendingAcceptance`); acceptance is the accepter's job.
+fn requested(a: Option<&Item>) -> WaitState {
+    let ready = [S::PendingAcceptance, S::Available];
+    attachment::wait(a.and_then(|a| a.state()), &ready)
+}
 
-    /// The caller's account, for a peering within the same account.
-    async fn own_account(aws: &Aws, target: &str) -> Result<String, CloudError> {
-        let me = aws
-            .sts()
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("GetCallerIdentity", target, e))?;
-        Ok(me.account().unwrap_or_default().to_string())
-    }
+/// The caller's account, for a peering within the same account.
+async fn own_account(aws: &Aws, address: &Address) -> Result<String, CloudError> {
+    let me = aws.sts().get_caller_identity().send().await;
+    let me = me.map_err(sdk("GetCallerIdentity", address))?;
+    Ok(me.account().unwrap_or_default().to_string())
 }
 
 #[async_trait]
-impl Resource for TransitGatewayPeeringAttachment {
-    fn kind(&self) -> &'static str {
-        "ec2.transit_gateway_peering_attachment"
-    }
+impl Description for TransitGatewayPeeringAttachment {
+    type Props = TransitGatewayPeeringAttachmentProps;
+    type Item = Item;
 
-    fn doc(&self) -> &'static str {
-        "A transit gateway peering requested from this region; it stays `pendingAcceptance` until the peer accepts it \
-         (`aws::ec2::transit_gateway_peering_attachment_accepter` with `region:` = the peer's). Attributes: `id`, \
-         `transit_gateway_id`, `peer_transit_gateway_id`."
-    }
+    const KIND: &'static str = "ec2.transit_gateway_peering_attachment";
+    const SUMMARY: &'static str = "A transit gateway peering requested from this region; it stays \
+        `pendingAcceptance` until the peer accepts it \
+        (`aws::ec2::transit_gateway_peering_attachment_accepter` with `region:` = the peer's).";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[
+        Attr::new("id", |_, a| {
+            json!(a.transit_gateway_attachment_id().unwrap_or_default())
+        }),
+        Attr::new("transit_gateway_id", |_, a| {
+            json!(requester(a, Info::transit_gateway_id))
+        }),
+        Attr::new("peer_transit_gateway_id", |_, a| {
+            json!(accepter(a, Info::transit_gateway_id))
+        }),
+    ];
+    const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &["id", "transit_gateway_id", "peer_transit_gateway_id"]
-    }
-
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         let (local, peer) = (
             props.get("transit_gateway_id"),
             props.get("peer_transit_gateway_id"),
         );
         if local.is_some_and(|l| !token::is_unknown(l)) && local == peer {
-            return Err(
-                "property `peer_transit_gateway_id`: a transit gateway cannot peer with itself"
-                    .into(),
-            );
+            let why =
+                "property `peer_transit_gateway_id`: a transit gateway cannot peer with itself";
+            return Err(why.into());
         }
         Ok(())
     }
 
-    async fn read_all(
-        &self,
-        cx: &Context,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let mut pages = aws
-            .ec2()
-            .describe_transit_gateway_peering_attachments()
-            .filters(stack_filter(stack))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                crate::from_sdk("DescribeTransitGatewayPeeringAttachments", stack, e)
-            })?;
-            for a in page.transit_gateway_peering_attachments() {
-                if requested_from(a, aws.region()) && !attachment_gone(a.state()) {
-                    out.extend(Self::observe(stack, a));
-                }
-            }
-        }
-        Ok(out)
+    fn id(&self, a: &Item) -> String {
+        a.transit_gateway_attachment_id().unwrap_or_default().into()
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
-        let account = match str_prop(p, "peer_account_id") {
-            "" => Self::own_account(aws, &req.address.to_string()).await?,
-            a => a.to_string(),
+    fn tags(&self, a: &Item) -> Vec<(String, String)> {
+        pairs(a.tags())
+    }
+
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+        let f = stack_filter(stack);
+        let mut all = describe!(
+            aws.describe_transit_gateway_peering_attachments()
+                .filters(f),
+            stack
+        )?;
+        all.retain(|a| requested_from(a, aws.region()) && !attachment::gone(a.state()));
+        Ok(all)
+    }
+
+    async fn props(&self, _: &Aws, a: &Item) -> Result<Self::Props, CloudError> {
+        let (ours, peer) = (
+            |f| Some(requester(a, f).into()),
+            |f| Some(accepter(a, f).into()),
+        );
+        Ok(TransitGatewayPeeringAttachmentProps {
+            transit_gateway_id: ours(Info::transit_gateway_id),
+            peer_transit_gateway_id: peer(Info::transit_gateway_id),
+            peer_region: peer(Info::region),
+            peer_account_id: peer(Info::owner_id),
+        })
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &Self::Props,
+        tags: &[(String, String)],
+    ) -> Result<Item, CloudError> {
+        let account = match p.peer_account_id.as_deref() {
+            None | Some("") => own_account(aws, address).await?,
+            Some(a) => a.to_string(),
         };
         let out = aws
             .ec2()
             .create_transit_gateway_peering_attachment()
-            .transit_gateway_id(str_prop(p, "transit_gateway_id"))
-            .peer_transit_gateway_id(str_prop(p, "peer_transit_gateway_id"))
-            .peer_region(str_prop(p, "peer_region"))
+            .set_transit_gateway_id(p.transit_gateway_id.clone())
+            .set_peer_transit_gateway_id(p.peer_transit_gateway_id.clone())
+            .set_peer_region(p.peer_region.clone())
             .peer_account_id(account)
-            .tag_specifications(tag_spec(ResourceType::TransitGatewayAttachment, req))
+            .tag_specifications(tags_at_create(ResourceType::TransitGatewayAttachment, tags))
             .send()
             .await
-            .map_err(|e| {
-                crate::from_sdk("CreateTransitGatewayPeeringAttachment", req.address, e)
-            })?;
-        let id = out
-            .transit_gateway_peering_attachment()
-            .and_then(|a| a.transit_gateway_attachment_id())
-            .unwrap_or_default()
-            .to_string();
-        // Usable once the peer side can see it; acceptance is the accepter's job.
-        wait_for(
-            aws,
-            "CreateTransitGatewayPeeringAttachment",
-            &id,
-            &[S::PendingAcceptance, S::Available],
-        )
-        .await?;
-        describe(aws, &id)
-            .await?
-            .and_then(|a| Self::observe(req.stack, &a))
-            .ok_or_else(|| {
-                untagged(
-                    "CreateTransitGatewayPeeringAttachment",
-                    req.address,
-                    "peering attachment",
-                )
-            })
+            .map_err(sdk("CreateTransitGatewayPeeringAttachment", address))?;
+        let id = out.transit_gateway_peering_attachment().map(|a| self.id(a));
+        let id = id.unwrap_or_default();
+        let describe = attachment::describe_peering;
+        let requested = settle(aws, &id, CREATE, describe, requested).await?;
+        let requested = requested.filter(|a| kept_ownership(a.tags(), tags));
+        let what = "peering attachment";
+        requested.ok_or_else(|| untagged("CreateTransitGatewayPeeringAttachment", address, what))
     }
 
-    async fn update(
-        &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        if changed.iter().any(|f| f == "tags") {
-            update_tags(aws, &current.id, &current.props, desired).await?;
-        }
-        Ok(current.updated(desired, changed))
-    }
-
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
         // The accepter side may have deleted (or rejected) it already.
-        let state = describe(aws, &current.id)
-            .await?
-            .and_then(|a| a.state().cloned());
-        if state.is_none() || attachment_gone(state.as_ref()) {
-            return wait_gone(aws, "DeleteTransitGatewayPeeringAttachment", &current.id).await;
-        }
-        let deleted = aws
-            .ec2()
-            .delete_transit_gateway_peering_attachment()
-            .transit_gateway_attachment_id(&current.id)
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("DeleteTransitGatewayPeeringAttachment", &current.id, e));
-        match deleted {
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-            Ok(_) => wait_gone(aws, "DeleteTransitGatewayPeeringAttachment", &current.id).await,
-        }
+        attachment::tear_down(aws, id, false).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::address::Address;
-    use aws_sdk_ec2::types::{PeeringTgwInfo, Tag};
+    use crate::adapter::testing::observe;
+    use crate::ec2::attachment::testing::{described, peering};
+    use crate::ec2::testing::{NoOthers, obj, owned, reads_back};
+    use crate::resource::Resource;
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::create_transit_gateway_peering_attachment::CreateTransitGatewayPeeringAttachmentOutput as Created;
+    use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
+    use aws_smithy_mocks::mock;
 
-    struct NoOthers;
+    const ADDRESS: &str = "ec2.transit_gateway_peering_attachment.to-primary";
 
-    impl DeclaredProps for NoOthers {
-        fn props_of(&self, _: &Address) -> Option<&Props> {
-            None
-        }
-    }
-
-    fn info(tgw: &str, region: &str) -> PeeringTgwInfo {
-        PeeringTgwInfo::builder()
-            .transit_gateway_id(tgw)
-            .region(region)
-            .owner_id("123456789012")
-            .build()
-    }
-
-    fn peering() -> Peering {
-        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
-        Peering::builder()
-            .transit_gateway_attachment_id("tgw-attach-1")
-            .requester_tgw_info(info("tgw-eu", "eu-west-1"))
-            .accepter_tgw_info(info("tgw-us", "us-east-1"))
-            .state(S::PendingAcceptance)
-            .tags(tag(tags::STACK_TAG, "prod/eu-west-1"))
-            .tags(tag(
-                tags::ADDRESS_TAG,
-                "ec2.transit_gateway_peering_attachment.to-primary",
-            ))
-            .build()
-    }
-
-    #[test]
-    fn reads_both_sides_from_the_requester_view() {
-        let o = TransitGatewayPeeringAttachment::observe("prod/eu-west-1", &peering()).unwrap();
+    #[tokio::test]
+    async fn reads_both_sides_from_the_requester_view() {
+        let aws = Aws::mocked(&[]);
+        let peering = peering(S::PendingAcceptance, owned("prod/eu-west-1", ADDRESS));
+        let o = observe(
+            &TRANSIT_GATEWAY_PEERING_ATTACHMENT,
+            &aws,
+            "prod/eu-west-1",
+            &peering,
+        );
+        let o = o.await.unwrap();
         assert_eq!(o.props["transit_gateway_id"], "tgw-eu");
         assert_eq!(o.props["peer_transit_gateway_id"], "tgw-us");
         assert_eq!(o.props["peer_region"], "us-east-1");
@@ -368,9 +217,10 @@ mod tests {
 
     #[test]
     fn only_the_requesting_region_reports_it() {
-        assert!(requested_from(&peering(), "eu-west-1"));
-        assert!(!requested_from(&peering(), "us-east-1"));
-        let vpc_like = Peering::builder()
+        let peering = peering(S::PendingAcceptance, vec![]);
+        assert!(requested_from(&peering, "eu-west-1"));
+        assert!(!requested_from(&peering, "us-east-1"));
+        let vpc_like = Item::builder()
             .transit_gateway_attachment_id("tgw-attach-2")
             .build();
         assert!(!requested_from(&vpc_like, "eu-west-1"));
@@ -380,8 +230,40 @@ mod tests {
     fn cannot_peer_with_itself() {
         let p = json!({"transit_gateway_id": "tgw-1", "peer_transit_gateway_id": "tgw-1", "peer_region": "us-east-1"});
         let e = TransitGatewayPeeringAttachment
-            .validate(p.as_object().unwrap(), &NoOthers)
+            .validate(&obj(p), &NoOthers)
             .unwrap_err();
         assert!(e.contains("itself"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_requested_peering_reads_back_as_declared_and_peers_in_the_callers_account() {
+        let me = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(|| {
+            GetCallerIdentityOutput::builder()
+                .account("123456789012")
+                .build()
+        });
+        let create = mock!(Client::create_transit_gateway_peering_attachment)
+            .match_requests(|r| r.peer_account_id() == Some("123456789012"))
+            .then_output(|| {
+                let requested = peering(S::InitiatingRequest, owned("test", ADDRESS));
+                Created::builder()
+                    .transit_gateway_peering_attachment(requested)
+                    .build()
+            });
+        let describe = mock!(Client::describe_transit_gateway_peering_attachments)
+            .then_output(|| described(S::PendingAcceptance, owned("test", ADDRESS)));
+        let aws = Aws::mocked(&[&me, &create, &describe]).in_region("eu-west-1");
+        let declared = json!({"transit_gateway_id": "tgw-eu", "peer_transit_gateway_id": "tgw-us", "peer_region": "us-east-1",
+                   "tags": {"team": "net"}});
+        let observed =
+            reads_back(&TRANSIT_GATEWAY_PEERING_ATTACHMENT, &aws, ADDRESS, declared).await;
+        assert_eq!(observed.id, "tgw-attach-1");
+        assert_eq!(observed.attrs["peer_transit_gateway_id"], "tgw-us");
+        assert_eq!(
+            TRANSIT_GATEWAY_PEERING_ATTACHMENT.doc(),
+            "A transit gateway peering requested from this region; it stays `pendingAcceptance` until the peer accepts it \
+             (`aws::ec2::transit_gateway_peering_attachment_accepter` with `region:` = the peer's). Attributes: `id`, \
+             `transit_gateway_id`, `peer_transit_gateway_id`."
+        );
     }
 }

@@ -12,22 +12,21 @@
 //!   from this side: rejected while it waits for acceptance, deleted once accepted. An attachment
 //!   already deleted, rejected or failed needs nothing.
 
-use super::transit_gateway::attachment_gone;
-use super::transit_gateway_peering_attachment::{describe, wait_for, wait_gone};
-use super::{pairs, props, str_prop};
-use crate::context::Context;
-use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource};
-use crate::schema::{Field, Kind};
-use crate::token;
-use crate::{Aws, CloudError, CloudErrorKind, tags};
-use async_trait::async_trait;
+use super::attachment::{self, TIMEOUT, accepter, available, requester};
+use super::prelude::*;
+use crate::{CloudErrorKind, tags, token};
 use aws_sdk_ec2::types::{
-    Tag, TransitGatewayAttachmentState as S, TransitGatewayPeeringAttachment as Peering,
+    PeeringTgwInfo as Info, TransitGatewayAttachmentState as S,
+    TransitGatewayPeeringAttachment as Item,
 };
-use serde_json::json;
 
 /// Accepts a transit gateway peering attachment in the peer's region.
 pub struct TransitGatewayPeeringAttachmentAccepter;
+
+/// The `ec2.transit_gateway_peering_attachment_accepter` resource type.
+pub static TRANSIT_GATEWAY_PEERING_ATTACHMENT_ACCEPTER: Adapter<
+    TransitGatewayPeeringAttachmentAccepter,
+> = Adapter::new(TransitGatewayPeeringAttachmentAccepter);
 
 const KIND: &str = "ec2.transit_gateway_peering_attachment_accepter";
 
@@ -37,248 +36,151 @@ const SCHEMA: &[Field] = &[Field::required(
     "the peering attachment to accept (the requester's `id`)",
 )];
 
+/// The props of the accepting side of a peering.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TransitGatewayPeeringAttachmentAccepterProps {
+    transit_gateway_attachment_id: Option<String>,
+}
+
+const ACCEPT: Wait = Wait("AcceptTransitGatewayPeeringAttachment", TIMEOUT);
+
 /// The accepter's address, when this side carries its ownership tags (not the requester's).
-fn own_address(stack: &str, a: &Peering) -> Option<crate::address::Address> {
-    tags::split_owned(stack, pairs(a.tags()))
-        .map(|(address, _)| address)
-        .filter(|address| address.kind() == KIND)
+fn own_address(stack: &str, a: &Item) -> Option<Address> {
+    let (address, _) = tags::split_owned(stack, pairs(a.tags()))?;
+    (address.kind() == KIND).then_some(address)
 }
 
 /// Whether this region is the accepting side of the attachment.
-fn accepted_here(a: &Peering, region: &str) -> bool {
+fn accepted_here(a: &Item, region: &str) -> bool {
     a.accepter_tgw_info()
         .and_then(|i| i.region())
         .is_none_or(|r| r == region)
         && a.requester_tgw_info().is_some()
 }
 
-fn observe(stack: &str, a: &Peering) -> Observed {
-    let id = a
-        .transit_gateway_attachment_id()
-        .unwrap_or_default()
-        .to_string();
-    let accepter = a.accepter_tgw_info();
-    let requester = a.requester_tgw_info();
-    Observed {
-        address: own_address(stack, a),
-        id: id.clone(),
-        natural_key: Some(id.clone()),
-        props: props([("transit_gateway_attachment_id", json!(id))]),
-        attrs: props([
-            ("id", json!(id)),
-            (
-                "transit_gateway_id",
-                json!(
-                    accepter
-                        .and_then(|i| i.transit_gateway_id())
-                        .unwrap_or_default()
-                ),
-            ),
-            (
-                "peer_transit_gateway_id",
-                json!(
-                    requester
-                        .and_then(|i| i.transit_gateway_id())
-                        .unwrap_or_default()
-                ),
-            ),
-            (
-                "peer_region",
-                json!(requester.and_then(|i| i.region()).unwrap_or_default()),
-            ),
-            (
-                "peer_account_id",
-                json!(requester.and_then(|i| i.owner_id()).unwrap_or_default()),
-            ),
-        ]),
-    }
+/// The error of an acceptance that found no attachment to accept.
+fn missing(address: &Address, why: String) -> CloudError {
+    let operation = "AcceptTransitGatewayPeeringAttachment";
+    CloudError::new(operation, address, CloudErrorKind::NotFound, why)
 }
 
 #[async_trait]
-impl Resource for TransitGatewayPeeringAttachmentAccepter {
-    fn kind(&self) -> &'static str {
-        KIND
+impl Description for TransitGatewayPeeringAttachmentAccepter {
+    type Props = TransitGatewayPeeringAttachmentAccepterProps;
+    type Item = Item;
+
+    const KIND: &'static str = KIND;
+    const SUMMARY: &'static str = "Accepts a transit gateway peering attachment; declare it with \
+        `region:` = the peer's region. Deleting it rejects or deletes the attachment.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] = &[
+        Attr::new("id", |_, a: &Item| {
+            json!(a.transit_gateway_attachment_id().unwrap_or_default())
+        })
+        .note("the attachment"),
+        Attr::new("transit_gateway_id", |_, a: &Item| {
+            json!(accepter(a, Info::transit_gateway_id))
+        })
+        .note("this side's"),
+        Attr::new("peer_transit_gateway_id", |_, a| {
+            json!(requester(a, Info::transit_gateway_id))
+        }),
+        Attr::new("peer_region", |_, a| json!(requester(a, Info::region))),
+        Attr::new("peer_account_id", |_, a| {
+            json!(requester(a, Info::owner_id))
+        }),
+    ];
+    const IDENTITY: Identity = Identity::NaturalKey(|p| {
+        let id = p.get("transit_gateway_attachment_id")?;
+        id.as_str()
+            .filter(|_| !token::is_unknown(id))
+            .map(String::from)
+    });
+
+    fn id(&self, a: &Item) -> String {
+        a.transit_gateway_attachment_id().unwrap_or_default().into()
     }
 
-    fn doc(&self) -> &'static str {
-        "Accepts a transit gateway peering attachment; declare it with `region:` = the peer's region. Deleting it \
-         rejects or deletes the attachment. Attributes: `id` (the attachment), `transit_gateway_id` (this side's), \
-         `peer_transit_gateway_id`, `peer_region`, `peer_account_id`."
+    fn tags(&self, a: &Item) -> Vec<(String, String)> {
+        pairs(a.tags())
     }
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn attributes(&self) -> &'static [&'static str] {
-        &[
-            "id",
-            "transit_gateway_id",
-            "peer_transit_gateway_id",
-            "peer_region",
-            "peer_account_id",
-        ]
-    }
-
-    fn taggable(&self) -> bool {
-        false
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        let id = props.get("transit_gateway_attachment_id")?;
-        if token::is_unknown(id) {
-            return None;
-        }
-        id.as_str().map(String::from)
-    }
-
-    async fn read_all(
+    /// One paginated call for the region's peering attachments (a handful): the ones the stack
+    /// knows by id, and the ones whose accepting side carries this stack's ownership tags.
+    async fn list(
         &self,
-        cx: &Context,
+        aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        // One paginated call for the region's peering attachments (a handful): the ones the stack
-        // knows by id, and the ones whose accepting side carries this stack's ownership tags.
-        let mut pages = aws
-            .ec2()
-            .describe_transit_gateway_peering_attachments()
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                crate::from_sdk("DescribeTransitGatewayPeeringAttachments", stack, e)
-            })?;
-            for a in page.transit_gateway_peering_attachments() {
-                let known = a
-                    .transit_gateway_attachment_id()
-                    .is_some_and(|id| hints.natural_keys.contains(id));
-                let ours = known || own_address(stack, a).is_some();
-                // Only an accepted attachment counts: a pending one is for create to accept.
-                if ours
-                    && accepted_here(a, aws.region())
-                    && matches!(a.state(), Some(S::Available | S::Modifying))
-                {
-                    out.push(observe(stack, a));
-                }
-            }
-        }
-        Ok(out)
+    ) -> Result<Vec<Item>, CloudError> {
+        let mut all = describe!(aws.describe_transit_gateway_peering_attachments(), stack)?;
+        all.retain(|a| {
+            let known = a
+                .transit_gateway_attachment_id()
+                .is_some_and(|id| hints.natural_keys.contains(id));
+            // Only an accepted attachment counts: a pending one is for create to accept.
+            let accepted = matches!(a.state(), Some(S::Available | S::Modifying));
+            (known || own_address(stack, a).is_some()) && accepted_here(a, aws.region()) && accepted
+        });
+        Ok(all)
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let id = str_prop(req.props, "transit_gateway_attachment_id").to_string();
-        let Some(current) = describe(aws, &id).await? else {
-            return Err(CloudError::new(
-                "AcceptTransitGatewayPeeringAttachment",
-                req.address,
-                CloudErrorKind::NotFound,
-                format!(
-                    "no peering attachment `{id}` in {}; is `region` the peer's region?",
-                    aws.region()
-                ),
-            ));
+    async fn props(&self, _: &Aws, a: &Item) -> Result<Self::Props, CloudError> {
+        let id = Some(self.id(a));
+        Ok(TransitGatewayPeeringAttachmentAccepterProps {
+            transit_gateway_attachment_id: id,
+        })
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &Self::Props,
+        tags: &[(String, String)],
+    ) -> Result<Item, CloudError> {
+        let id = p.transit_gateway_attachment_id.clone().unwrap_or_default();
+        let Some(current) = attachment::describe_peering(aws, &id).await? else {
+            let region = aws.region();
+            let why =
+                format!("no peering attachment `{id}` in {region}; is `region` the peer's region?");
+            return Err(missing(address, why));
         };
         if current.state() == Some(&S::PendingAcceptance) {
-            aws.ec2()
-                .accept_transit_gateway_peering_attachment()
-                .transit_gateway_attachment_id(&id)
-                .send()
-                .await
-                .map_err(|e| {
-                    crate::from_sdk("AcceptTransitGatewayPeeringAttachment", req.address, e)
-                })?;
+            let call = aws.ec2().accept_transit_gateway_peering_attachment();
+            let sent = call.transit_gateway_attachment_id(&id).send().await;
+            sent.map_err(sdk("AcceptTransitGatewayPeeringAttachment", address))?;
         }
-        wait_for(
-            aws,
-            "AcceptTransitGatewayPeeringAttachment",
-            &id,
-            &[S::Available],
-        )
-        .await?;
-        aws.ec2()
-            .create_tags()
-            .resources(&id)
-            .set_tags(Some(
-                req.tags
-                    .iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("CreateTags", &id, e))?;
-        let accepted = describe(aws, &id).await?.ok_or_else(|| {
-            CloudError::new(
-                "AcceptTransitGatewayPeeringAttachment",
-                req.address,
-                CloudErrorKind::NotFound,
-                "the attachment vanished after acceptance",
-            )
-        })?;
-        let mut o = observe(req.stack, &accepted);
-        o.address = Some(req.address.clone());
-        Ok(o)
+        let accepted = settle(aws, &id, ACCEPT, attachment::describe_peering, available).await?;
+        // This side's ownership tags tell a later read its address.
+        attachment::tag(aws, &id, tags).await?;
+        accepted.ok_or_else(|| missing(address, "the attachment vanished after acceptance".into()))
     }
 
-    async fn update(
-        &self,
-        _cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        // Its one prop forces a new acceptance: nothing changes in place.
-        Ok(current.updated(desired, changed))
-    }
-
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        let id = current.id.as_str();
-        let state = describe(aws, id).await?.and_then(|a| a.state().cloned());
-        let result = match state {
-            None => return Ok(()),
-            Some(ref s) if attachment_gone(Some(s)) => {
-                return wait_gone(aws, "DeleteTransitGatewayPeeringAttachment", id).await;
-            }
-            Some(S::PendingAcceptance) => aws
-                .ec2()
-                .reject_transit_gateway_peering_attachment()
-                .transit_gateway_attachment_id(id)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("RejectTransitGatewayPeeringAttachment", id, e)),
-            Some(_) => aws
-                .ec2()
-                .delete_transit_gateway_peering_attachment()
-                .transit_gateway_attachment_id(id)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("DeleteTransitGatewayPeeringAttachment", id, e)),
-        };
-        match result {
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-            Ok(()) => wait_gone(aws, "DeleteTransitGatewayPeeringAttachment", id).await,
-        }
+    /// The peering cannot be "un-accepted": it is torn down from this side.
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+        attachment::tear_down(aws, id, true).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_ec2::types::PeeringTgwInfo;
+    use crate::adapter::testing::observe;
+    use crate::ec2::attachment::testing::{described, peering};
+    use crate::ec2::testing::{owned, reads_back};
+    use crate::resource::Resource;
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::accept_transit_gateway_peering_attachment::AcceptTransitGatewayPeeringAttachmentOutput as Accepted;
+    use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
+    use aws_sdk_ec2::operation::reject_transit_gateway_peering_attachment::RejectTransitGatewayPeeringAttachmentOutput as Rejected;
+    use aws_smithy_mocks::mock;
 
     #[test]
     fn natural_key_is_the_attachment_id_once_known() {
         let p = json!({"transit_gateway_attachment_id": "tgw-attach-1"});
         assert_eq!(
-            TransitGatewayPeeringAttachmentAccepter
+            TRANSIT_GATEWAY_PEERING_ATTACHMENT_ACCEPTER
                 .natural_key(p.as_object().unwrap())
                 .as_deref(),
             Some("tgw-attach-1")
@@ -289,21 +191,14 @@ mod tests {
         );
         let p = json!({ "transit_gateway_attachment_id": t });
         assert_eq!(
-            TransitGatewayPeeringAttachmentAccepter.natural_key(p.as_object().unwrap()),
+            TRANSIT_GATEWAY_PEERING_ATTACHMENT_ACCEPTER.natural_key(p.as_object().unwrap()),
             None
         );
     }
 
     #[test]
     fn its_address_comes_only_from_its_own_ownership_tags() {
-        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
-        let with = |address: &str| {
-            Peering::builder()
-                .transit_gateway_attachment_id("tgw-attach-1")
-                .tags(tag(tags::STACK_TAG, "s"))
-                .tags(tag(tags::ADDRESS_TAG, address))
-                .build()
-        };
+        let with = |address: &str| peering(S::Available, owned("s", address));
         let mine = with("ec2.transit_gateway_peering_attachment_accepter.p");
         assert_eq!(
             own_address("s", &mine).map(|a| a.to_string()).as_deref(),
@@ -317,25 +212,71 @@ mod tests {
         );
     }
 
-    #[test]
-    fn only_the_accepting_region_counts() {
-        let info = |tgw: &str, region: &str| {
-            PeeringTgwInfo::builder()
-                .transit_gateway_id(tgw)
-                .region(region)
-                .build()
-        };
-        let a = Peering::builder()
-            .transit_gateway_attachment_id("tgw-attach-1")
-            .requester_tgw_info(info("tgw-eu", "eu-west-1"))
-            .accepter_tgw_info(info("tgw-us", "us-east-1"))
-            .state(S::Available)
-            .build();
+    #[tokio::test]
+    async fn only_the_accepting_region_counts() {
+        let a = peering(S::Available, vec![]);
         assert!(accepted_here(&a, "us-east-1"));
         assert!(!accepted_here(&a, "eu-west-1"));
-        let o = observe("s", &a);
+        let aws = Aws::mocked(&[]);
+        let o = observe(&TRANSIT_GATEWAY_PEERING_ATTACHMENT_ACCEPTER, &aws, "s", &a);
+        let o = o.await.unwrap();
         assert_eq!(o.natural_key.as_deref(), Some("tgw-attach-1"));
         assert_eq!(o.attrs["transit_gateway_id"], "tgw-us");
         assert_eq!(o.attrs["peer_region"], "eu-west-1");
+    }
+
+    #[tokio::test]
+    async fn an_accepted_peering_is_tagged_here_and_reads_back_as_declared() {
+        // Both sides show the requester's tags.
+        let requester = || owned("test", "ec2.transit_gateway_peering_attachment.p");
+        let describe = mock!(Client::describe_transit_gateway_peering_attachments)
+            .sequence()
+            .output(move || described(S::PendingAcceptance, requester()))
+            .output(move || described(S::Available, requester()))
+            .build();
+        let accept = mock!(Client::accept_transit_gateway_peering_attachment)
+            .then_output(|| Accepted::builder().build());
+        let tag = mock!(Client::create_tags)
+            .match_requests(|r| r.resources() == ["tgw-attach-1"])
+            .then_output(|| CreateTagsOutput::builder().build());
+        let aws = Aws::mocked(&[&describe, &accept, &tag]);
+        let address = "ec2.transit_gateway_peering_attachment_accepter.p";
+        let declared = json!({"transit_gateway_attachment_id": "tgw-attach-1"});
+        let accepter = &TRANSIT_GATEWAY_PEERING_ATTACHMENT_ACCEPTER;
+        let observed = reads_back(accepter, &aws, address, declared).await;
+        assert_eq!(
+            observed.address.map(|a| a.to_string()).as_deref(),
+            Some(address)
+        );
+        assert_eq!(observed.natural_key.as_deref(), Some("tgw-attach-1"));
+        assert_eq!((accept.num_calls(), tag.num_calls()), (1, 1));
+        assert_eq!(
+            accepter.doc(),
+            "Accepts a transit gateway peering attachment; declare it with `region:` = the peer's region. Deleting it \
+             rejects or deletes the attachment. Attributes: `id` (the attachment), `transit_gateway_id` (this side's), \
+             `peer_transit_gateway_id`, `peer_region`, `peer_account_id`."
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pending_peering_is_rejected_on_delete() {
+        let describe = mock!(Client::describe_transit_gateway_peering_attachments)
+            .sequence()
+            .output(|| described(S::PendingAcceptance, vec![]))
+            .output(|| described(S::Rejected, vec![]))
+            .build();
+        let reject = mock!(Client::reject_transit_gateway_peering_attachment)
+            .then_output(|| Rejected::builder().build());
+        let aws = Aws::mocked(&[&describe, &reject]);
+        let current = Observed {
+            id: "tgw-attach-1".into(),
+            props: crate::ec2::testing::obj(
+                json!({"transit_gateway_attachment_id": "tgw-attach-1"}),
+            ),
+            ..Observed::default()
+        };
+        let accepter = &TRANSIT_GATEWAY_PEERING_ATTACHMENT_ACCEPTER;
+        accepter.delete(&aws.context(), &current).await.unwrap();
+        assert_eq!(reject.num_calls(), 1);
     }
 }

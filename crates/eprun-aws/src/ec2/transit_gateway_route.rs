@@ -10,22 +10,18 @@
 //! does (it answers an empty list), so a route read without one takes the target its recorded key
 //! names — the one eprun created it with.
 
-use super::transit_gateway::TransitGateway;
-use super::{bool_prop, props, str_prop};
-use crate::context::Context;
-use crate::resource::{
-    CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
-};
-use crate::schema::{self, Field, Kind};
-use crate::token;
-use crate::{Aws, CloudError};
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, TransitGatewayRouteState, TransitGatewayRouteType};
-use serde_json::json;
+use super::prelude::*;
+use super::transit_gateway::owned;
+use crate::adapter::found;
+use crate::{schema, token};
+use aws_sdk_ec2::types::{Filter, TransitGatewayRouteState as State, TransitGatewayRouteType};
 use std::collections::BTreeSet;
 
 /// A static transit gateway route: a destination block sent to an attachment, or dropped.
 pub struct TransitGatewayRoute;
+
+/// The `ec2.transit_gateway_route` resource type.
+pub static TRANSIT_GATEWAY_ROUTE: Adapter<TransitGatewayRoute> = Adapter::new(TransitGatewayRoute);
 
 const SCHEMA: &[Field] = &[
     Field::required(
@@ -48,6 +44,17 @@ const SCHEMA: &[Field] = &[
         .default("false")
         .force_new(),
 ];
+
+/// The props of a route, which are all a read knows of it: the item the type reads is its props.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransitGatewayRouteProps {
+    transit_gateway_route_table_id: Option<String>,
+    destination_cidr_block: Option<String>,
+    transit_gateway_attachment_id: Option<String>,
+    blackhole: Option<bool>,
+}
+
+type Item = TransitGatewayRouteProps;
 
 /// The target a key names for a blackhole route.
 const BLACKHOLE: &str = "blackhole";
@@ -77,326 +84,217 @@ fn recorded_target<'a>(id: &str, hints: &'a ReadHints) -> Option<&'a str> {
 }
 
 /// One static route as read from a table, or `None` for propagated and vanishing ones.
-fn observe(
+fn read(
     table: &str,
     route: &aws_sdk_ec2::types::TransitGatewayRoute,
     hints: &ReadHints,
-) -> Option<Observed> {
+) -> Option<Item> {
     let cidr = route.destination_cidr_block()?;
-    if route.r#type() != Some(&TransitGatewayRouteType::Static)
-        || matches!(
-            route.state(),
-            Some(TransitGatewayRouteState::Deleted | TransitGatewayRouteState::Deleting)
-        )
-    {
+    let vanishing = matches!(route.state(), Some(State::Deleted | State::Deleting));
+    if route.r#type() != Some(&TransitGatewayRouteType::Static) || vanishing {
         return None;
     }
-    let id = route_id(table, cidr);
     let listed = route
         .transit_gateway_attachments()
         .iter()
         .find_map(|a| a.transit_gateway_attachment_id());
-    let blackhole = route.state() == Some(&TransitGatewayRouteState::Blackhole);
-    let target = match (listed, blackhole) {
+    let target = match (listed, route.state() == Some(&State::Blackhole)) {
         (Some(attachment), _) => attachment,
         (None, true) => BLACKHOLE,
         // Active with no attachment listed: an emulator that does not report it.
-        (None, false) => recorded_target(&id, hints).unwrap_or_default(),
+        (None, false) => recorded_target(&route_id(table, cidr), hints).unwrap_or_default(),
     };
-    let mut p = props([
-        ("transit_gateway_route_table_id", json!(table)),
-        ("destination_cidr_block", json!(cidr)),
-    ]);
-    if target == BLACKHOLE {
-        p.insert("blackhole".into(), json!(true));
-    } else {
-        p.insert("blackhole".into(), json!(false));
-        if !target.is_empty() {
-            p.insert("transit_gateway_attachment_id".into(), json!(target));
-        }
-    }
-    Some(Observed {
-        address: None,
-        id: id.clone(),
-        natural_key: Some(key(table, cidr, target)),
-        props: p,
-        attrs: props([("id", json!(id))]),
+    let attachment = Some(target).filter(|t| !t.is_empty() && *t != BLACKHOLE);
+    Some(TransitGatewayRouteProps {
+        transit_gateway_route_table_id: Some(table.into()),
+        destination_cidr_block: Some(cidr.into()),
+        transit_gateway_attachment_id: attachment.map(String::from),
+        blackhole: Some(target == BLACKHOLE),
     })
+}
+
+/// Whether declared props make the route a blackhole.
+fn blackhole(props: &Props) -> bool {
+    props.get("blackhole").and_then(Value::as_bool) == Some(true)
 }
 
 /// The target declared props name: the attachment, or `blackhole`.
 fn target(props: &Props) -> Option<&str> {
     match props.get("transit_gateway_attachment_id") {
         Some(a) => a.as_str(),
-        None if bool_prop(props, "blackhole") == Some(true) => Some(BLACKHOLE),
+        None if blackhole(props) => Some(BLACKHOLE),
         None => None,
     }
 }
 
 /// Checks that a route has exactly one of an attachment and `blackhole: true`.
 fn check_target(props: &Props) -> Result<(), String> {
-    let attachment = props.contains_key("transit_gateway_attachment_id");
-    match (attachment, bool_prop(props, "blackhole") == Some(true)) {
-        (true, true) => Err(
+    let why = match (
+        props.contains_key("transit_gateway_attachment_id"),
+        blackhole(props),
+    ) {
+        (true, true) => {
             "a route either goes to `transit_gateway_attachment_id` or is a `blackhole`, not both"
-                .into(),
-        ),
-        (false, false) => Err(
+        }
+        (false, false) => {
             "a route needs a target: set `transit_gateway_attachment_id` (or `blackhole: true`)"
-                .into(),
-        ),
-        _ => Ok(()),
-    }
+        }
+        _ => return Ok(()),
+    };
+    Err(why.into())
 }
 
-impl TransitGatewayRoute {
-    /// The static routes of one table; a table that is gone has none.
-    async fn search(
-        aws: &Aws,
-        table: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let mut out = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let page = aws
-                .ec2()
-                .search_transit_gateway_routes()
-                .transit_gateway_route_table_id(table)
-                .filters(Filter::builder().name("type").values("static").build())
-                .set_next_token(next.clone())
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("SearchTransitGatewayRoutes", table, e));
-            let page = match page {
-                Ok(p) => p,
-                Err(e) if e.is_not_found() => return Ok(out),
-                Err(e) => return Err(e),
-            };
-            out.extend(
-                page.routes()
-                    .iter()
-                    .filter_map(|r| observe(table, r, hints)),
-            );
-            match page.next_token() {
-                Some(t) if !t.is_empty() && Some(t) != next.as_deref() => {
-                    next = Some(t.to_string())
-                }
-                _ => return Ok(out),
-            }
-        }
+/// The route's key once its table, destination and target are known.
+fn natural_key(props: &Props) -> Option<String> {
+    let table = props.get("transit_gateway_route_table_id")?;
+    let cidr = props.get("destination_cidr_block")?;
+    let attachment = props.get("transit_gateway_attachment_id");
+    if token::is_unknown(table)
+        || token::is_unknown(cidr)
+        || attachment.is_some_and(token::is_unknown)
+    {
+        return None;
     }
+    Some(key(table.as_str()?, cidr.as_str()?, target(props)?))
+}
 
-    /// CreateTransitGatewayRoute or ReplaceTransitGatewayRoute (the same setters on two builders).
-    async fn put(
-        aws: &Aws,
-        operation: &str,
-        target: &str,
-        p: &Props,
-        replace: bool,
-    ) -> Result<(), CloudError> {
-        let (table, cidr) = (
-            str_prop(p, "transit_gateway_route_table_id"),
-            str_prop(p, "destination_cidr_block"),
-        );
-        let attachment = Some(str_prop(p, "transit_gateway_attachment_id"))
-            .filter(|s| !s.is_empty())
-            .map(String::from);
-        let blackhole = bool_prop(p, "blackhole").filter(|b| *b);
-        let ec2 = aws.ec2();
-        if replace {
-            ec2.replace_transit_gateway_route()
-                .transit_gateway_route_table_id(table)
-                .destination_cidr_block(cidr)
-                .set_transit_gateway_attachment_id(attachment)
-                .set_blackhole(blackhole)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk(operation, target, e))
-        } else {
-            ec2.create_transit_gateway_route()
-                .transit_gateway_route_table_id(table)
-                .destination_cidr_block(cidr)
-                .set_transit_gateway_attachment_id(attachment)
-                .set_blackhole(blackhole)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk(operation, target, e))
-        }
-    }
+/// Sends the route as declared through CreateTransitGatewayRoute's or ReplaceTransitGatewayRoute's builder.
+macro_rules! put {
+    ($call:expr, $p:expr) => {
+        $call
+            .set_transit_gateway_route_table_id($p.transit_gateway_route_table_id.clone())
+            .set_destination_cidr_block($p.destination_cidr_block.clone())
+            .set_transit_gateway_attachment_id(
+                $p.transit_gateway_attachment_id
+                    .clone()
+                    .filter(|a| !a.is_empty()),
+            )
+            .set_blackhole($p.blackhole.filter(|b| *b))
+            .send()
+            .await
+            .map(drop)
+    };
 }
 
 #[async_trait]
-impl Resource for TransitGatewayRoute {
-    fn kind(&self) -> &'static str {
-        "ec2.transit_gateway_route"
-    }
+impl Description for TransitGatewayRoute {
+    type Props = TransitGatewayRouteProps;
+    type Item = Item;
 
-    fn doc(&self) -> &'static str {
-        "A static route of a transit gateway route table, to an attachment or a blackhole; a new target replaces it. \
-         Attributes: `id` (`tgw-rtb-…|cidr`)."
-    }
+    const KIND: &'static str = "ec2.transit_gateway_route";
+    const SUMMARY: &'static str = "A static route of a transit gateway route table, to an attachment \
+        or a blackhole; a new target replaces it.";
+    const SCHEMA: &'static [Field] = SCHEMA;
+    const ATTRIBUTES: &'static [Attr<Item>] =
+        &[
+            Attr::new("id", |_, r: &Item| json!(TransitGatewayRoute.id(r)))
+                .note("`tgw-rtb-…|cidr`"),
+        ];
+    const IDENTITY: Identity = Identity::NaturalKey(natural_key);
 
-    fn schema(&self) -> &'static [Field] {
-        SCHEMA
-    }
-
-    fn taggable(&self) -> bool {
-        false
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        let table = props.get("transit_gateway_route_table_id")?;
-        let cidr = props.get("destination_cidr_block")?;
-        let attachment = props.get("transit_gateway_attachment_id");
-        if token::is_unknown(table)
-            || token::is_unknown(cidr)
-            || attachment.is_some_and(token::is_unknown)
-        {
-            return None;
-        }
-        Some(key(table.as_str()?, cidr.as_str()?, target(props)?))
-    }
-
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         check_target(props)
     }
 
-    async fn read_all(
+    fn id(&self, r: &Item) -> String {
+        let (table, cidr) = (&r.transit_gateway_route_table_id, &r.destination_cidr_block);
+        route_id(
+            table.as_deref().unwrap_or_default(),
+            cidr.as_deref().unwrap_or_default(),
+        )
+    }
+
+    /// The static routes of the tables the stack's routes name (declared or recorded) and of the
+    /// default tables of the stack's own transit gateways; a table that is gone has none.
+    async fn list(
         &self,
-        cx: &Context,
+        aws: &Aws,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let mut tables: BTreeSet<String> = hints
+    ) -> Result<Vec<Item>, CloudError> {
+        let named = hints
             .natural_keys
             .iter()
-            .filter_map(|k| k.split('|').next())
-            .map(String::from)
-            .collect();
-        for tgw in TransitGateway::owned(aws, stack).await? {
-            let options = tgw.options();
-            tables.extend(
-                options
-                    .and_then(|o| o.association_default_route_table_id())
-                    .map(String::from),
-            );
-            tables.extend(
-                options
-                    .and_then(|o| o.propagation_default_route_table_id())
-                    .map(String::from),
-            );
+            .filter_map(|k| k.split('|').next());
+        let mut tables: BTreeSet<&str> = named.collect();
+        let gateways = owned(aws, stack).await?;
+        for o in gateways.iter().filter_map(|t| t.options()) {
+            tables.extend(o.association_default_route_table_id());
+            tables.extend(o.propagation_default_route_table_id());
         }
         let mut out = Vec::new();
-        for table in tables.iter().filter(|t| !t.is_empty()) {
-            out.extend(Self::search(aws, table, hints).await?);
+        for table in tables.into_iter().filter(|t| !t.is_empty()) {
+            let only_static = Filter::builder().name("type").values("static").build();
+            let routes = describe!(
+                aws.search_transit_gateway_routes()
+                    .transit_gateway_route_table_id(table)
+                    .filters(only_static),
+                table
+            );
+            let routes = found(routes)?.unwrap_or_default();
+            out.extend(routes.iter().filter_map(|r| read(table, r, hints)));
         }
         Ok(out)
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        let p = req.props;
-        match Self::put(
-            aws,
-            "CreateTransitGatewayRoute",
-            &req.address.to_string(),
-            p,
-            false,
-        )
-        .await
-        {
-            Ok(()) => {}
+    async fn props(&self, _: &Aws, r: &Item) -> Result<Self::Props, CloudError> {
+        Ok(r.clone())
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        address: &Address,
+        p: &Self::Props,
+        _: &[(String, String)],
+    ) -> Result<Item, CloudError> {
+        let ec2 = aws.ec2();
+        let created = put!(ec2.create_transit_gateway_route(), p);
+        match created.map_err(sdk("CreateTransitGatewayRoute", address)) {
             // Left by an interrupted run (or by hand): make it what is declared.
             Err(e) if e.is("RouteAlreadyExists") => {
-                Self::put(
-                    aws,
-                    "ReplaceTransitGatewayRoute",
-                    &req.address.to_string(),
-                    p,
-                    true,
-                )
-                .await?
+                let replaced = put!(ec2.replace_transit_gateway_route(), p);
+                replaced.map_err(sdk("ReplaceTransitGatewayRoute", address))?
             }
-            Err(e) => return Err(e),
+            created => created?,
         }
-        let (table, cidr) = (
-            str_prop(p, "transit_gateway_route_table_id"),
-            str_prop(p, "destination_cidr_block"),
-        );
-        let id = route_id(table, cidr);
-        Ok(Observed {
-            address: Some(req.address.clone()),
-            id: id.clone(),
-            natural_key: Some(key(table, cidr, target(p).unwrap_or_default())),
-            props: SCHEMA
-                .iter()
-                .filter_map(|f| p.get(f.name).map(|v| (f.name.to_string(), v.clone())))
-                .collect(),
-            attrs: props([("id", json!(id))]),
-        })
+        Ok(p.clone())
     }
 
-    async fn update(
-        &self,
-        cx: &Context,
-        current: &Observed,
-        desired: &Props,
-        changed: &[String],
-    ) -> Result<Observed, CloudError> {
-        let aws = &Aws::of(cx)?;
-        if changed
-            .iter()
-            .any(|f| f == "transit_gateway_attachment_id" || f == "blackhole")
-        {
-            let mut p = desired.clone();
-            for k in ["transit_gateway_route_table_id", "destination_cidr_block"] {
-                if let Some(v) = current.props.get(k) {
-                    p.insert(k.into(), v.clone());
-                }
-            }
-            Self::put(aws, "ReplaceTransitGatewayRoute", &current.id, &p, true).await?;
-        }
-        Ok(current.updated(desired, changed))
-    }
-
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let aws = &Aws::of(cx)?;
-        let mut id_parts = current.id.split('|');
-        let (id_table, id_cidr) = (
-            id_parts.next().unwrap_or_default(),
-            id_parts.next().unwrap_or_default(),
-        );
-        let table = Some(str_prop(&current.props, "transit_gateway_route_table_id"))
-            .filter(|s| !s.is_empty())
-            .unwrap_or(id_table);
-        let cidr = Some(str_prop(&current.props, "destination_cidr_block"))
-            .filter(|s| !s.is_empty())
-            .unwrap_or(id_cidr);
-        gone_ok(
-            aws.ec2()
-                .delete_transit_gateway_route()
-                .transit_gateway_route_table_id(table)
-                .destination_cidr_block(cidr)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| crate::from_sdk("DeleteTransitGatewayRoute", &current.id, e)),
-        )
+    async fn delete(&self, aws: &Aws, id: &str, current: &Self::Props) -> Result<(), CloudError> {
+        let mut parts = id.split('|');
+        let recorded = |v: &Option<String>, part: Option<&str>| {
+            let v = v.clone().filter(|s| !s.is_empty());
+            v.or(part.map(String::from))
+        };
+        let table = recorded(&current.transit_gateway_route_table_id, parts.next());
+        let cidr = recorded(&current.destination_cidr_block, parts.next());
+        let call = aws.ec2().delete_transit_gateway_route();
+        let call = call.set_transit_gateway_route_table_id(table);
+        let sent = call.set_destination_cidr_block(cidr).send().await;
+        sent.map(drop).map_err(sdk("DeleteTransitGatewayRoute", id))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::testing::observe;
+    use crate::ec2::testing::{obj, reads_back};
+    use crate::resource::{Observed, Resource};
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::create_transit_gateway_route::{
+        CreateTransitGatewayRouteError, CreateTransitGatewayRouteOutput,
+    };
+    use aws_sdk_ec2::operation::replace_transit_gateway_route::ReplaceTransitGatewayRouteOutput;
     use aws_sdk_ec2::types::{TransitGatewayRoute as Route, TransitGatewayRouteAttachment};
-    use serde_json::Value;
+    use aws_smithy_mocks::mock;
 
-    fn obj(v: Value) -> Props {
-        v.as_object().unwrap().clone()
+    /// How a route read from `table` is observed, if it is one.
+    async fn observed(table: &str, route: &Route, hints: &ReadHints) -> Option<Observed> {
+        let item = read(table, route, hints)?;
+        observe(&TRANSIT_GATEWAY_ROUTE, &Aws::mocked(&[]), "s", &item).await
     }
 
     #[test]
@@ -405,14 +303,14 @@ mod tests {
             json!({"transit_gateway_route_table_id": "tgw-rtb-1", "destination_cidr_block": "10.10.3.4/16", "transit_gateway_attachment_id": "tgw-attach-1"}),
         );
         assert_eq!(
-            TransitGatewayRoute.natural_key(&p).as_deref(),
+            TRANSIT_GATEWAY_ROUTE.natural_key(&p).as_deref(),
             Some("tgw-rtb-1|10.10.0.0/16|tgw-attach-1")
         );
         let hole = obj(
             json!({"transit_gateway_route_table_id": "tgw-rtb-1", "destination_cidr_block": "10.30.0.0/16", "blackhole": true}),
         );
         assert_eq!(
-            TransitGatewayRoute.natural_key(&hole).as_deref(),
+            TRANSIT_GATEWAY_ROUTE.natural_key(&hole).as_deref(),
             Some("tgw-rtb-1|10.30.0.0/16|blackhole")
         );
         let t = token::marker(
@@ -422,7 +320,7 @@ mod tests {
         let p = obj(
             json!({"transit_gateway_route_table_id": "tgw-rtb-1", "destination_cidr_block": "10.10.0.0/16", "transit_gateway_attachment_id": t}),
         );
-        assert_eq!(TransitGatewayRoute.natural_key(&p), None);
+        assert_eq!(TRANSIT_GATEWAY_ROUTE.natural_key(&p), None);
     }
 
     #[test]
@@ -445,7 +343,7 @@ mod tests {
         assert!(check_target(&hole).is_ok());
     }
 
-    fn route(state: TransitGatewayRouteState, attachment: Option<&str>) -> Route {
+    fn route(state: State, attachment: Option<&str>) -> Route {
         let mut b = Route::builder()
             .destination_cidr_block("10.20.0.0/16")
             .r#type(TransitGatewayRouteType::Static)
@@ -460,14 +358,15 @@ mod tests {
         b.build()
     }
 
-    #[test]
-    fn only_static_routes_are_reported() {
+    #[tokio::test]
+    async fn only_static_routes_are_reported() {
         let none = ReadHints::default();
-        let o = observe(
+        let o = observed(
             "tgw-rtb-1",
-            &route(TransitGatewayRouteState::Active, Some("tgw-attach-1")),
+            &route(State::Active, Some("tgw-attach-1")),
             &none,
         )
+        .await
         .unwrap();
         assert_eq!(
             o.natural_key.as_deref(),
@@ -480,13 +379,10 @@ mod tests {
             .destination_cidr_block("10.10.0.0/16")
             .r#type(TransitGatewayRouteType::Propagated)
             .build();
-        assert!(observe("tgw-rtb-1", &propagated, &none).is_none());
-        let hole = observe(
-            "tgw-rtb-1",
-            &route(TransitGatewayRouteState::Blackhole, None),
-            &none,
-        )
-        .unwrap();
+        assert!(observed("tgw-rtb-1", &propagated, &none).await.is_none());
+        let hole = observed("tgw-rtb-1", &route(State::Blackhole, None), &none)
+            .await
+            .unwrap();
         assert_eq!(hole.props["blackhole"], true);
         assert_eq!(
             hole.natural_key.as_deref(),
@@ -494,8 +390,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_unlisted_attachment_is_the_recorded_one() {
+    #[tokio::test]
+    async fn an_unlisted_attachment_is_the_recorded_one() {
         let mut hints = ReadHints::default();
         hints
             .natural_keys
@@ -503,23 +399,70 @@ mod tests {
         hints
             .natural_keys
             .insert("tgw-rtb-1|10.30.0.0/16|tgw-attach-8".into());
-        let o = observe(
-            "tgw-rtb-1",
-            &route(TransitGatewayRouteState::Active, None),
-            &hints,
-        )
-        .unwrap();
+        let o = observed("tgw-rtb-1", &route(State::Active, None), &hints)
+            .await
+            .unwrap();
         assert_eq!(
             o.natural_key.as_deref(),
             Some("tgw-rtb-1|10.20.0.0/16|tgw-attach-9")
         );
         assert_eq!(o.props["transit_gateway_attachment_id"], "tgw-attach-9");
-        let unknown = observe(
+        let unknown = observed(
             "tgw-rtb-1",
-            &route(TransitGatewayRouteState::Active, None),
+            &route(State::Active, None),
             &ReadHints::default(),
         )
+        .await
         .unwrap();
         assert!(!unknown.props.contains_key("transit_gateway_attachment_id"));
+    }
+
+    #[tokio::test]
+    async fn a_created_route_reads_back_as_declared() {
+        let create = mock!(Client::create_transit_gateway_route)
+            .match_requests(|r| r.transit_gateway_attachment_id() == Some("tgw-attach-1"))
+            .then_output(|| CreateTransitGatewayRouteOutput::builder().build());
+        let aws = Aws::mocked(&[&create]);
+        let declared = json!({"transit_gateway_route_table_id": "tgw-rtb-1", "destination_cidr_block": "10.20.0.0/16",
+                   "transit_gateway_attachment_id": "tgw-attach-1"});
+        let observed = reads_back(
+            &TRANSIT_GATEWAY_ROUTE,
+            &aws,
+            "ec2.transit_gateway_route.to-dr",
+            declared,
+        )
+        .await;
+        assert_eq!(observed.id, "tgw-rtb-1|10.20.0.0/16");
+        assert_eq!(
+            observed.natural_key.as_deref(),
+            Some("tgw-rtb-1|10.20.0.0/16|tgw-attach-1")
+        );
+        assert_eq!(
+            TRANSIT_GATEWAY_ROUTE.doc(),
+            "A static route of a transit gateway route table, to an attachment or a blackhole; a new target replaces it. \
+             Attributes: `id` (`tgw-rtb-…|cidr`)."
+        );
+    }
+
+    #[tokio::test]
+    async fn a_route_that_exists_already_is_replaced() {
+        let create = mock!(Client::create_transit_gateway_route).then_error(|| {
+            let exists = ErrorMetadata::builder().code("RouteAlreadyExists").build();
+            CreateTransitGatewayRouteError::generic(exists)
+        });
+        let replace = mock!(Client::replace_transit_gateway_route)
+            .match_requests(|r| r.blackhole() == Some(true))
+            .then_output(|| ReplaceTransitGatewayRouteOutput::builder().build());
+        let aws = Aws::mocked(&[&create, &replace]);
+        let declared = json!({"transit_gateway_route_table_id": "tgw-rtb-1", "destination_cidr_block": "10.30.0.0/16",
+                   "blackhole": true});
+        reads_back(
+            &TRANSIT_GATEWAY_ROUTE,
+            &aws,
+            "ec2.transit_gateway_route.drop",
+            declared,
+        )
+        .await;
+        assert_eq!(replace.num_calls(), 1);
     }
 }
