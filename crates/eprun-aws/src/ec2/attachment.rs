@@ -1,7 +1,7 @@
 //! What the transit gateway attachment types share: their states, waits and teardown.
 
 use super::{Ec2Tags, Wait, settle};
-use crate::adapter::{Tagger, found};
+use crate::adapter::{Retag, Tagger, found};
 use crate::resource::Observed;
 use crate::{Aws, CloudError, WaitState, sdk};
 use aws_sdk_ec2::types::{
@@ -129,7 +129,16 @@ pub async fn tag(aws: &Aws, id: &str, tags: &[(String, String)]) -> Result<(), C
         id: id.into(),
         ..Observed::default()
     };
-    Ec2Tags.retag(aws, &on, tags, &[]).await
+    Ec2Tags
+        .retag(
+            aws,
+            &on,
+            Retag {
+                set: tags,
+                remove: &[],
+            },
+        )
+        .await
 }
 
 #[cfg(test)]

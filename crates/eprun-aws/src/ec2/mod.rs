@@ -26,6 +26,7 @@ pub(crate) mod prelude {
     pub(crate) use crate::adapter::{
         Adapter, Attr, Change, Changes, Description, Identity, New, known,
     };
+    pub(crate) use crate::address::Address;
     pub(crate) use crate::props::schema;
     pub(crate) use crate::resource::{DeclaredProps, Props, ReadHints};
     pub(crate) use crate::schema::{Field, Kind, TAGS};
@@ -40,7 +41,7 @@ pub(crate) mod prelude {
 
 use crate::adapter::{Retag, Tagger, found};
 use crate::address::Address;
-use crate::resource::{CreateRequest, Observed, Props};
+use crate::resource::Observed;
 use crate::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
 use aws_sdk_ec2::types::{
     Filter, ResourceType, RouteTable, Tag, TagSpecification, UnsuccessfulItem,
@@ -119,11 +120,6 @@ pub fn arn(aws: &Aws, owner: Option<&str>, kind: &str, id: Option<&str>) -> serd
     serde_json::json!(format!("arn:aws:ec2:{}:{owner}:{kind}/{id}", aws.region()))
 }
 
-/// The `TagSpecifications` entry that tags a resource in its create call.
-pub fn tag_spec(resource_type: ResourceType, req: &CreateRequest<'_>) -> TagSpecification {
-    tags_at_create(resource_type, &req.tags)
-}
-
 /// The `TagSpecifications` entry that sets `tags` on a resource in its create call.
 pub fn tags_at_create(resource_type: ResourceType, tags: &[(String, String)]) -> TagSpecification {
     TagSpecification::builder()
@@ -177,25 +173,6 @@ impl Tagger for Ec2Tags {
     }
 }
 
-/// Brings a resource's user tags from `current` to `desired` with CreateTags/DeleteTags.
-pub async fn update_tags(
-    aws: &Aws,
-    id: &str,
-    current: &Props,
-    desired: &Props,
-) -> Result<(), CloudError> {
-    let (set, remove) = tags::tag_changes(current, desired);
-    let on = Observed {
-        id: id.to_string(),
-        ..Observed::default()
-    };
-    let change = Retag {
-        set: &set,
-        remove: &remove,
-    };
-    Ec2Tags.retag(aws, &on, change).await
-}
-
 /// (key, value) pairs as EC2 tags.
 fn ec2_tags(pairs: &[(String, String)]) -> Vec<Tag> {
     pairs
@@ -205,16 +182,6 @@ fn ec2_tags(pairs: &[(String, String)]) -> Vec<Tag> {
 }
 
 pub use crate::props::{list_prop, str_prop};
-
-/// A bool prop, if set.
-pub fn bool_prop(props: &Props, key: &str) -> Option<bool> {
-    props.get(key).and_then(Value::as_bool)
-}
-
-/// Builds a props map from (key, value) pairs.
-pub fn props<const N: usize>(pairs: [(&str, Value); N]) -> Props {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-}
 
 /// The error for a new resource that came back without its ownership tags.
 pub fn untagged(operation: &str, address: &Address, what: &str) -> CloudError {

@@ -17,58 +17,30 @@ pub static TRANSIT_GATEWAY: Adapter<TransitGateway> = Adapter::new(TransitGatewa
 /// The kind of an `enable`/`disable` option.
 pub(super) const ENABLE: Kind = Kind::Enum(&["enable", "disable"]);
 
-const SCHEMA: &[Field] = &[
-    Field::optional("description", Kind::Str, "what the transit gateway is for"),
-    Field::optional(
-        "amazon_side_asn",
-        Kind::Int,
-        "the private ASN of the AWS side (64512–65534 or 4200000000–4294967294)",
-    )
-    .default("64512")
-    .force_new(),
-    Field::optional(
-        "default_route_table_association",
-        ENABLE,
-        "associate new attachments with the default route table",
-    )
-    .default("\"enable\""),
-    Field::optional(
-        "default_route_table_propagation",
-        ENABLE,
-        "propagate new attachments' routes into the default route table",
-    )
-    .default("\"enable\""),
-    Field::optional(
-        "dns_support",
-        ENABLE,
-        "resolve public DNS names of attached VPCs to private addresses",
-    )
-    .default("\"enable\""),
-    Field::optional(
-        "vpn_ecmp_support",
-        ENABLE,
-        "equal-cost multi-path routing over VPN tunnels",
-    )
-    .default("\"enable\""),
-    Field::optional(
-        "auto_accept_shared_attachments",
-        ENABLE,
-        "accept attachments from other accounts without asking",
-    )
-    .default("\"disable\""),
-    TAGS,
-];
-
-/// The props of a transit gateway.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct TransitGatewayProps {
-    description: Option<String>,
-    amazon_side_asn: Option<i64>,
-    default_route_table_association: Option<String>,
-    default_route_table_propagation: Option<String>,
-    dns_support: Option<String>,
-    vpn_ecmp_support: Option<String>,
-    auto_accept_shared_attachments: Option<String>,
+schema! {
+    /// The props of a transit gateway.
+    pub struct TransitGatewayProps: SCHEMA {
+        description: Option<String> = optional(Str, "what the transit gateway is for"),
+        amazon_side_asn: Option<i64> =
+            optional(Int, "the private ASN of the AWS side (64512–65534 or 4200000000–4294967294)")
+                .default("64512")
+                .force_new(),
+        default_route_table_association: Option<String> =
+            optional(ENABLE, "associate new attachments with the default route table")
+                .default("\"enable\""),
+        default_route_table_propagation: Option<String> =
+            optional(ENABLE, "propagate new attachments' routes into the default route table")
+                .default("\"enable\""),
+        dns_support: Option<String> =
+            optional(ENABLE, "resolve public DNS names of attached VPCs to private addresses")
+                .default("\"enable\""),
+        vpn_ecmp_support: Option<String> =
+            optional(ENABLE, "equal-cost multi-path routing over VPN tunnels")
+                .default("\"enable\""),
+        auto_accept_shared_attachments: Option<String> =
+            optional(ENABLE, "accept attachments from other accounts without asking")
+                .default("\"disable\""),
+    } + TAGS
 }
 
 /// Transit gateways take a few minutes to become available and to go away.
@@ -204,13 +176,8 @@ impl Description for TransitGateway {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &Self::Props,
-        tags: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let options = options!(TransitGatewayRequestOptions, p);
         let out = aws
             .ec2()
@@ -234,11 +201,9 @@ impl Description for TransitGateway {
     async fn update_fields(
         &self,
         aws: &Aws,
-        on: &Observed,
-        changed: &[String],
-        _: &Self::Props,
-        desired: &Self::Props,
+        changes: Changes<'_, Self::Props>,
     ) -> Result<Option<Item>, CloudError> {
+        let (on, changed, desired) = (changes.on, changes.fields, changes.desired);
         if changed.is_empty() {
             return Ok(None);
         }

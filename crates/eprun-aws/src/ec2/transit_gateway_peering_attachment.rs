@@ -18,38 +18,18 @@ pub struct TransitGatewayPeeringAttachment;
 pub static TRANSIT_GATEWAY_PEERING_ATTACHMENT: Adapter<TransitGatewayPeeringAttachment> =
     Adapter::new(TransitGatewayPeeringAttachment);
 
-const SCHEMA: &[Field] = &[
-    Field::required(
-        "transit_gateway_id",
-        Kind::Str,
-        "the local transit gateway (the requester)",
-    ),
-    Field::required(
-        "peer_transit_gateway_id",
-        Kind::Str,
-        "the transit gateway to peer with (the accepter)",
-    ),
-    Field::required(
-        "peer_region",
-        Kind::Str,
-        "the region of the peer transit gateway",
-    ),
-    Field::optional(
-        "peer_account_id",
-        Kind::Str,
-        "the account of the peer transit gateway; default: the caller's",
-    )
-    .force_new(),
-    TAGS,
-];
-
-/// The props of a transit gateway peering attachment.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TransitGatewayPeeringAttachmentProps {
-    transit_gateway_id: Option<String>,
-    peer_transit_gateway_id: Option<String>,
-    peer_region: Option<String>,
-    peer_account_id: Option<String>,
+schema! {
+    /// The props of a transit gateway peering attachment.
+    pub struct TransitGatewayPeeringAttachmentProps: SCHEMA {
+        transit_gateway_id: Option<String> =
+            required(Str, "the local transit gateway (the requester)"),
+        peer_transit_gateway_id: Option<String> =
+            required(Str, "the transit gateway to peer with (the accepter)"),
+        peer_region: Option<String> = required(Str, "the region of the peer transit gateway"),
+        peer_account_id: Option<String> =
+            optional(Str, "the account of the peer transit gateway; default: the caller's")
+                .force_new(),
+    } + TAGS
 }
 
 const CREATE: Wait = Wait("CreateTransitGatewayPeeringAttachment", TIMEOUT);
@@ -143,13 +123,8 @@ impl Description for TransitGatewayPeeringAttachment {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &Self::Props,
-        tags: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let account = match p.peer_account_id.as_deref() {
             None | Some("") => own_account(aws, address).await?,
             Some(a) => a.to_string(),

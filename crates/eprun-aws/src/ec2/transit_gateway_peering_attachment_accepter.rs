@@ -30,16 +30,12 @@ pub static TRANSIT_GATEWAY_PEERING_ATTACHMENT_ACCEPTER: Adapter<
 
 const KIND: &str = "ec2.transit_gateway_peering_attachment_accepter";
 
-const SCHEMA: &[Field] = &[Field::required(
-    "transit_gateway_attachment_id",
-    Kind::Str,
-    "the peering attachment to accept (the requester's `id`)",
-)];
-
-/// The props of the accepting side of a peering.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TransitGatewayPeeringAttachmentAccepterProps {
-    transit_gateway_attachment_id: Option<String>,
+schema! {
+    /// The props of the accepting side of a peering.
+    pub struct TransitGatewayPeeringAttachmentAccepterProps: SCHEMA {
+        transit_gateway_attachment_id: Option<String> =
+            required(Str, "the peering attachment to accept (the requester's `id`)"),
+    }
 }
 
 const ACCEPT: Wait = Wait("AcceptTransitGatewayPeeringAttachment", TIMEOUT);
@@ -132,13 +128,8 @@ impl Description for TransitGatewayPeeringAttachmentAccepter {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &Self::Props,
-        tags: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let id = p.transit_gateway_attachment_id.clone().unwrap_or_default();
         let Some(current) = attachment::describe_peering(aws, &id).await? else {
             let region = aws.region();
@@ -169,6 +160,7 @@ mod tests {
     use crate::adapter::testing::observe;
     use crate::ec2::attachment::testing::{described, peering};
     use crate::ec2::testing::{owned, reads_back};
+    use crate::resource::Observed;
     use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::accept_transit_gateway_peering_attachment::AcceptTransitGatewayPeeringAttachmentOutput as Accepted;

@@ -23,35 +23,18 @@ pub struct TransitGatewayRoute;
 /// The `ec2.transit_gateway_route` resource type.
 pub static TRANSIT_GATEWAY_ROUTE: Adapter<TransitGatewayRoute> = Adapter::new(TransitGatewayRoute);
 
-const SCHEMA: &[Field] = &[
-    Field::required(
-        "transit_gateway_route_table_id",
-        Kind::Str,
-        "the transit gateway route table",
-    ),
-    Field::required(
-        "destination_cidr_block",
-        Kind::Cidr,
-        "the block the route matches",
-    ),
-    Field::optional(
-        "transit_gateway_attachment_id",
-        Kind::Str,
-        "the attachment (VPC, peering, VPN) traffic goes to",
-    )
-    .force_new(),
-    Field::optional("blackhole", Kind::Bool, "drop matching traffic instead")
-        .default("false")
-        .force_new(),
-];
-
-/// The props of a route, which are all a read knows of it: the item the type reads is its props.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TransitGatewayRouteProps {
-    transit_gateway_route_table_id: Option<String>,
-    destination_cidr_block: Option<String>,
-    transit_gateway_attachment_id: Option<String>,
-    blackhole: Option<bool>,
+schema! {
+    /// The props of a route, which are all a read knows of it: the item the type reads is its props.
+    #[derive(Clone)]
+    pub struct TransitGatewayRouteProps: SCHEMA {
+        transit_gateway_route_table_id: Option<String> =
+            required(Str, "the transit gateway route table"),
+        destination_cidr_block: Option<String> = required(Cidr, "the block the route matches"),
+        transit_gateway_attachment_id: Option<String> =
+            optional(Str, "the attachment (VPC, peering, VPN) traffic goes to").force_new(),
+        blackhole: Option<bool> =
+            optional(Bool, "drop matching traffic instead").default("false") .force_new(),
+    }
 }
 
 type Item = TransitGatewayRouteProps;
@@ -241,13 +224,8 @@ impl Description for TransitGatewayRoute {
         Ok(r.clone())
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &Self::Props,
-        _: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+        let (address, p) = (new.address, new.props);
         let ec2 = aws.ec2();
         let created = put!(ec2.create_transit_gateway_route(), p);
         match created.map_err(sdk("CreateTransitGatewayRoute", address)) {

@@ -18,42 +18,20 @@ pub struct TransitGatewayVpcAttachment;
 pub static TRANSIT_GATEWAY_VPC_ATTACHMENT: Adapter<TransitGatewayVpcAttachment> =
     Adapter::new(TransitGatewayVpcAttachment);
 
-const SCHEMA: &[Field] = &[
-    Field::required(
-        "transit_gateway_id",
-        Kind::Str,
-        "the transit gateway to attach to",
-    ),
-    Field::required("vpc_id", Kind::Str, "the VPC to attach"),
-    Field::required(
-        "subnet_ids",
-        Kind::StrSet,
-        "the subnets (at most one per availability zone) the attachment uses",
-    )
-    .updatable(),
-    Field::optional(
-        "dns_support",
-        ENABLE,
-        "resolve DNS across the transit gateway",
-    )
-    .default("\"enable\""),
-    Field::optional(
-        "appliance_mode_support",
-        ENABLE,
-        "keep a flow on one AZ (for stateful appliances)",
-    )
-    .default("\"disable\""),
-    TAGS,
-];
-
-/// The props of a transit gateway VPC attachment.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct TransitGatewayVpcAttachmentProps {
-    transit_gateway_id: Option<String>,
-    vpc_id: Option<String>,
-    subnet_ids: Option<Vec<String>>,
-    dns_support: Option<String>,
-    appliance_mode_support: Option<String>,
+schema! {
+    /// The props of a transit gateway VPC attachment.
+    pub struct TransitGatewayVpcAttachmentProps: SCHEMA {
+        transit_gateway_id: Option<String> = required(Str, "the transit gateway to attach to"),
+        vpc_id: Option<String> = required(Str, "the VPC to attach"),
+        subnet_ids: Option<Vec<String>> =
+            required(StrSet, "the subnets (at most one per availability zone) the attachment uses")
+                .updatable(),
+        dns_support: Option<String> =
+            optional(ENABLE, "resolve DNS across the transit gateway").default("\"enable\""),
+        appliance_mode_support: Option<String> =
+            optional(ENABLE, "keep a flow on one AZ (for stateful appliances)")
+                .default("\"disable\""),
+    } + TAGS
 }
 
 const CREATE: Wait = Wait("CreateTransitGatewayVpcAttachment", TIMEOUT);
@@ -166,13 +144,8 @@ impl Description for TransitGatewayVpcAttachment {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        address: &Address,
-        p: &Self::Props,
-        tags: &[(String, String)],
-    ) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+        let (address, p, tags) = (new.address, new.props, new.tags);
         let options = CreateOptions::builder()
             .set_dns_support(p.dns_support.as_deref().map(Into::into))
             .set_appliance_mode_support(p.appliance_mode_support.as_deref().map(Into::into));
@@ -213,11 +186,10 @@ impl Description for TransitGatewayVpcAttachment {
     async fn update_fields(
         &self,
         aws: &Aws,
-        on: &Observed,
-        changed: &[String],
-        current: &Self::Props,
-        desired: &Self::Props,
+        changes: Changes<'_, Self::Props>,
     ) -> Result<Option<Item>, CloudError> {
+        let (on, changed, current, desired) =
+            (changes.on, changes.fields, changes.current, changes.desired);
         if changed.is_empty() {
             return Ok(None);
         }
@@ -255,7 +227,7 @@ impl Description for TransitGatewayVpcAttachment {
 mod tests {
     use super::*;
     use crate::ec2::testing::{obj, owned, reads_back};
-    use crate::resource::Resource;
+    use crate::resource::{Observed, Resource};
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
     use aws_sdk_ec2::operation::create_transit_gateway_vpc_attachment::CreateTransitGatewayVpcAttachmentOutput as Created;
