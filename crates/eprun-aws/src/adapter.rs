@@ -547,6 +547,20 @@ pub(crate) mod testing {
         (observed, changes)
     }
 
+    /// A declaration with no others beside it, for `validate`.
+    pub(crate) struct NoOthers;
+
+    impl DeclaredProps for NoOthers {
+        fn props_of(&self, _: &Address) -> Option<&Props> {
+            None
+        }
+    }
+
+    /// Props written as JSON.
+    pub(crate) fn obj(v: Value) -> Props {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
     /// How `res` observes `item` for `stack` (mocked calls on `aws`): `None` when another stack owns it.
     pub(crate) async fn observe<D: Description>(
         res: &Adapter<D>,

@@ -149,17 +149,13 @@ impl Description for FlowLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
+    use crate::adapter::testing::{obj, round_trip};
     use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_flow_logs::CreateFlowLogsOutput;
     use aws_sdk_ec2::operation::describe_flow_logs::DescribeFlowLogsOutput;
     use aws_sdk_ec2::types::{LogDestinationType, TrafficType};
     use aws_smithy_mocks::mock;
-
-    fn obj(v: Value) -> Props {
-        v.as_object().unwrap().clone()
-    }
 
     #[test]
     fn resource_type_comes_from_the_id() {

@@ -319,24 +319,11 @@ pub(crate) mod testing {
 
     use crate::Aws;
     use crate::adapter::testing::round_trip;
-    use crate::address::Address;
-    use crate::resource::{DeclaredProps, Observed, Props, Resource};
+    use crate::resource::{Observed, Resource};
     use crate::tags::{ADDRESS_TAG, STACK_TAG};
     use aws_sdk_ec2::types::Tag;
 
-    /// A declaration with no others beside it, for `validate`.
-    pub(crate) struct NoOthers;
-
-    impl DeclaredProps for NoOthers {
-        fn props_of(&self, _: &Address) -> Option<&Props> {
-            None
-        }
-    }
-
-    /// Props written as JSON.
-    pub(crate) fn obj(v: serde_json::Value) -> Props {
-        v.as_object().cloned().unwrap_or_default()
-    }
+    pub(crate) use crate::adapter::testing::{NoOthers, obj};
 
     /// Creates `declared` at `address` through `res` on `aws` (mocked), checks that a plan would
     /// then change nothing, and answers what was observed.

@@ -155,16 +155,12 @@ impl Description for NatGateway {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
+    use crate::adapter::testing::{obj, round_trip};
     use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_nat_gateway::CreateNatGatewayOutput;
     use aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysOutput;
     use aws_smithy_mocks::mock;
-
-    fn obj(v: serde_json::Value) -> Props {
-        v.as_object().unwrap().clone()
-    }
 
     #[test]
     fn public_gateways_need_an_elastic_ip() {

@@ -215,25 +215,12 @@ impl Description for Route {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::{observe, round_trip};
-    use crate::address::Address;
+    use crate::adapter::testing::{NoOthers, obj, observe, round_trip};
     use crate::resource::Resource;
     use crate::token;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_route::CreateRouteOutput;
     use aws_smithy_mocks::mock;
-
-    struct NoOthers;
-
-    impl DeclaredProps for NoOthers {
-        fn props_of(&self, _: &Address) -> Option<&Props> {
-            None
-        }
-    }
-
-    fn obj(v: Value) -> Props {
-        v.as_object().unwrap().clone()
-    }
 
     #[test]
     fn natural_key_normalises_the_destination() {

@@ -142,17 +142,13 @@ impl Description for RouteTableAssociation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::{observe, round_trip};
+    use crate::adapter::testing::{obj, observe, round_trip};
     use crate::resource::Resource;
     use crate::token;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::associate_route_table::AssociateRouteTableOutput;
     use aws_sdk_ec2::types::RouteTableAssociationState;
     use aws_smithy_mocks::mock;
-
-    fn obj(v: Value) -> Props {
-        v.as_object().unwrap().clone()
-    }
 
     fn state(c: Code) -> RouteTableAssociationState {
         RouteTableAssociationState::builder().state(c).build()

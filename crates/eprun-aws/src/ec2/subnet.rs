@@ -165,7 +165,7 @@ impl Description for Subnet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
+    use crate::adapter::testing::{obj, round_trip};
     use crate::address::Address;
     use crate::resource::Resource;
     use aws_sdk_ec2::Client;
@@ -181,10 +181,6 @@ mod tests {
         fn props_of(&self, address: &Address) -> Option<&Props> {
             self.0.get(address)
         }
-    }
-
-    fn obj(v: serde_json::Value) -> Props {
-        v.as_object().unwrap().clone()
     }
 
     fn with_vpc(cidr: &str) -> (Declared, String) {

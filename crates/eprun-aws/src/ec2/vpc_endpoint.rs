@@ -235,8 +235,7 @@ impl Description for VpcEndpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
-    use crate::address::Address;
+    use crate::adapter::testing::{NoOthers, obj, round_trip};
     use crate::resource::{Observed, Resource};
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_vpc_endpoint::CreateVpcEndpointOutput;
@@ -244,18 +243,6 @@ mod tests {
     use aws_sdk_ec2::operation::modify_vpc_endpoint::ModifyVpcEndpointOutput;
     use aws_sdk_ec2::types::{DnsEntry, SecurityGroupIdentifier, State};
     use aws_smithy_mocks::mock;
-
-    struct NoOthers;
-
-    impl DeclaredProps for NoOthers {
-        fn props_of(&self, _: &Address) -> Option<&Props> {
-            None
-        }
-    }
-
-    fn obj(v: Value) -> Props {
-        v.as_object().unwrap().clone()
-    }
 
     #[test]
     fn fields_of_the_other_type_are_refused() {

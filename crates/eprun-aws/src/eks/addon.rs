@@ -286,7 +286,7 @@ impl Description for Addon {
 mod tests {
     use super::*;
     use crate::CloudErrorKind;
-    use crate::adapter::testing::round_trip;
+    use crate::adapter::testing::{obj, round_trip};
     use crate::address::Address;
     use crate::resource::Observed;
     use crate::resource::{CreateRequest, Resource};
@@ -308,10 +308,6 @@ mod tests {
 
     const CNI_CONFIG: &str =
         r#"{"enableNetworkPolicy":"true","env":{"ENABLE_PREFIX_DELEGATION":"true"}}"#;
-
-    fn obj(v: Value) -> Props {
-        v.as_object().unwrap().clone()
-    }
 
     async fn observe(stack: &str, a: &EksAddon) -> Option<Observed> {
         crate::adapter::testing::observe(&ADDON, &Aws::mocked(&[]), stack, a).await

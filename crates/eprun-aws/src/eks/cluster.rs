@@ -374,7 +374,7 @@ impl Description for Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
+    use crate::adapter::testing::{obj, round_trip};
     use crate::resource::Observed;
     use crate::resource::Resource;
     use crate::schema::normalize_props;
@@ -388,10 +388,6 @@ mod tests {
         Certificate, Identity, Oidc, Update, UpdateStatus, UpdateType, VpcConfigResponse,
     };
     use aws_smithy_mocks::mock;
-
-    fn obj(v: Value) -> Props {
-        v.as_object().unwrap().clone()
-    }
 
     async fn observe(stack: &str, c: &EksCluster) -> Option<Observed> {
         crate::adapter::testing::observe(&CLUSTER, &Aws::mocked(&[]), stack, c).await

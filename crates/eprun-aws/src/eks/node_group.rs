@@ -383,7 +383,7 @@ impl Description for NodeGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
+    use crate::adapter::testing::{obj, round_trip};
     use crate::resource::Observed;
     use crate::resource::Resource;
     use crate::schema::normalize_props;
@@ -395,10 +395,6 @@ mod tests {
     use aws_sdk_eks::types::{Update, UpdateStatus};
     use aws_smithy_mocks::mock;
     use serde_json::Value;
-
-    fn obj(v: Value) -> Props {
-        v.as_object().unwrap().clone()
-    }
 
     async fn observe(stack: &str, ng: &Nodegroup) -> Option<Observed> {
         crate::adapter::testing::observe(&NODE_GROUP, &Aws::mocked(&[]), stack, ng).await

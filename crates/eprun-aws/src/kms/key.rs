@@ -334,7 +334,7 @@ impl Description for Key {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
+    use crate::adapter::testing::{obj, round_trip};
     use crate::resource::{Observed, Resource};
     use crate::{ADDRESS_TAG, STACK_TAG};
     use aws_sdk_kms::Client;
@@ -346,10 +346,6 @@ mod tests {
     use aws_sdk_kms::types::AliasListEntry;
     use aws_smithy_mocks::mock;
     use std::collections::BTreeSet;
-
-    fn obj(v: Value) -> Props {
-        v.as_object().unwrap().clone()
-    }
 
     fn meta(id: &str, state: KeyState) -> KeyMetadata {
         KeyMetadata::builder()

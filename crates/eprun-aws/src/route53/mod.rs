@@ -284,8 +284,8 @@ pub async fn change_records(
 #[cfg(test)]
 mod tests {
     use super::*;
+    pub(super) use crate::adapter::testing::obj;
     use crate::adapter::{Adapter, Description, testing};
-    use crate::resource::Props;
     use aws_sdk_route53::Client;
     use aws_sdk_route53::operation::change_tags_for_resource::ChangeTagsForResourceOutput;
     use aws_sdk_route53::operation::get_change::GetChangeOutput;
@@ -294,9 +294,6 @@ mod tests {
     use serde_json::json;
 
     /// Props from a JSON map.
-    pub(super) fn obj(v: Value) -> Props {
-        v.as_object().expect("a map").clone()
-    }
 
     /// How `res` observes `item` for the stack `s` (no calls answered).
     pub(super) async fn observe<D: Description>(res: &Adapter<D>, item: &D::Item) -> Observed {

@@ -223,6 +223,7 @@ impl Description for Zone {
 mod tests {
     use super::super::tests::{change, fresh, in_sync, obj, observe, round_trip, tagged};
     use super::*;
+    use crate::adapter::testing::NoOthers;
     use crate::resource::{Observed, Resource};
     use crate::{STACK_TAG, ownership_tags};
     use aws_sdk_route53::Client;
@@ -280,12 +281,6 @@ mod tests {
 
     #[test]
     fn zone_names_are_checked() {
-        struct NoOthers;
-        impl DeclaredProps for NoOthers {
-            fn props_of(&self, _: &Address) -> Option<&Props> {
-                None
-            }
-        }
         let p = obj(json!({"name": "examplepay.com."}));
         assert!(
             Zone.validate(&p, &NoOthers)

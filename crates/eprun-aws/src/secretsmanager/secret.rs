@@ -515,15 +515,11 @@ impl Description for Secret {
 mod tests {
     use super::*;
     use crate::ADDRESS_TAG;
-    use crate::adapter::testing::round_trip;
+    use crate::adapter::testing::{obj, round_trip};
     use aws_sdk_secretsmanager::Client;
     use aws_sdk_secretsmanager::operation::list_secrets::ListSecretsOutput;
     use aws_sdk_secretsmanager::types::{ReplicationStatusType, SecretListEntry};
     use aws_smithy_mocks::mock;
-
-    fn obj(v: Value) -> Props {
-        v.as_object().unwrap().clone()
-    }
 
     /// The declared replicas of a props map.
     fn declared(v: Value) -> Vec<Replica> {
