@@ -162,12 +162,9 @@ impl Description for Addon {
         let eks = aws.eks();
         read(&eks, hints, |cluster| async {
             let call = eks.list_addons().cluster_name(&cluster);
-            let names = call
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>();
-            names.await.map_err(sdk("ListAddons", cluster))
+            let pages = call.into_paginator().items().send();
+            let names = pages.collect::<Result<Vec<_>, _>>().await;
+            names.map_err(sdk("ListAddons", cluster))
         })
         .await
     }
