@@ -516,6 +516,11 @@ pub fn known<'a, const N: usize>(props: &'a Props, fields: [&str; N]) -> Option<
         .then(|| values.map(Option::unwrap_or_default))
 }
 
+/// The `name` prop, once known: the natural key of types found by their name.
+pub fn by_name(props: &Props) -> Option<String> {
+    known(props, ["name"]).map(|[name]| name.to_string())
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! The round trip every described type is tested with.

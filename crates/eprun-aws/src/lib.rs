@@ -61,6 +61,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &s3::bucket::BUCKET,
     &kms::key::KEY,
     &iam::role::ROLE,
+    &iam::policy::POLICY,
     &iam::openid_connect_provider::OPENID_CONNECT_PROVIDER,
     &eks::cluster::CLUSTER,
     &eks::node_group::NODE_GROUP,
@@ -358,6 +359,31 @@ where
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(std::time::Duration::from_secs(10));
+    }
+}
+
+/// Runs `call` again while it fails with an error that `passing` says goes away by itself (IAM
+/// not seeing yet what was made a moment ago, an SQS queue name still reserved after a delete),
+/// with backoff, for at most `timeout`; then its last answer, error or not.
+pub async fn retry_while<T, F, Fut>(
+    timeout: std::time::Duration,
+    passing: impl Fn(&CloudError) -> bool,
+    mut call: F,
+) -> Result<T, CloudError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CloudError>>,
+{
+    let start = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_secs(1);
+    loop {
+        match call().await {
+            Err(e) if passing(&e) && start.elapsed() < timeout => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(10));
+            }
+            out => return out,
+        }
     }
 }
 

@@ -1,15 +1,21 @@
-//! IAM resource types (roles, OpenID Connect providers) and the helpers they share.
+//! IAM resource types (roles, managed policies and their attachments, instance profiles, OpenID
+//! Connect providers) and the helpers they share.
 //!
 //! IAM is global: a stack's roles live under the path `/eprun/<stack>/`, which is how one
 //! paginated ListRoles call finds them; their tags are re-checked on the client side.
+//! IAM is eventually consistent: what was made a moment ago (a role, a policy, an OIDC provider)
+//! may not be seen yet by the next call that names it, which is retried for a while.
 
 pub mod openid_connect_provider;
+pub mod policy;
 pub mod role;
 
 use crate::adapter::{Retag, Tagger};
-use crate::resource::Observed;
-use crate::{Aws, CloudError, sdk};
-use aws_sdk_iam::types::Tag;
+use crate::resource::{Observed, Props, gone_ok};
+use crate::{Aws, CloudError, retry_while, sdk, token};
+use aws_sdk_iam::types::{AttachedPolicy, Tag};
+use serde_json::{Value, json};
+use std::time::Duration;
 
 /// Every item of a paginated IAM call: `all!(iam.list_role_tags().role_name(n), "ListRoleTags", n)`.
 macro_rules! all {
@@ -25,17 +31,115 @@ macro_rules! all {
 }
 use all;
 
+/// How long a call naming something made a moment ago waits for IAM to see it.
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs an IAM call again while IAM does not see yet an entity made a moment ago (`NoSuchEntity`
+/// right after the role or policy it names was created), for at most [`PROPAGATION_TIMEOUT`].
+pub(crate) async fn once_visible<T, F, Fut>(call: F) -> Result<T, CloudError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CloudError>>,
+{
+    retry_while(PROPAGATION_TIMEOUT, CloudError::is_not_found, call).await
+}
+
 /// The IAM path of a stack's roles: `/eprun/<stack>/` (the stack's `/` kept as path separators).
 pub fn stack_path(stack: &str) -> String {
     format!("/eprun/{stack}/")
+}
+
+/// Checks the name of an IAM `what` (role, policy, instance profile): 1 to `max` of letters,
+/// digits and `+=,.@_-`.
+pub(crate) fn check_name(what: &str, name: &str, max: usize) -> Result<(), String> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    if token::is_unknown(&json!(name)) || (1..=max).contains(&name.len()) && name.chars().all(valid)
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "property `name`: `{name}` is not a valid {what} name (1 to {max} letters, digits and `+=,.@_-`)"
+    ))
+}
+
+/// Checks the policy document in `field` (IAM's policy language, also for SQS queue policies): a
+/// map with a `Statement`, or JSON text (left to the service).
+pub(crate) fn check_document(props: &Props, field: &str) -> Result<(), String> {
+    match props.get(field) {
+        Some(Value::Object(doc)) if !doc.contains_key("Statement") => Err(format!(
+            "property `{field}`: a policy document needs a `Statement`"
+        )),
+        Some(Value::Array(_)) => Err(format!(
+            "property `{field}` must be a policy document (a map), not an array"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The ARNs of the managed policies attached to a role.
+pub(crate) async fn attached(aws: &Aws, role: &str) -> Result<Vec<String>, CloudError> {
+    let call = aws.iam().list_attached_role_policies().role_name(role);
+    let policies: Vec<AttachedPolicy> = all!(call, "ListAttachedRolePolicies", role)?;
+    Ok(policies
+        .iter()
+        .filter_map(|p| p.policy_arn.clone())
+        .collect())
+}
+
+/// Attaches a managed policy to a role, once IAM sees both (either may be new).
+pub(crate) async fn attach(aws: &Aws, role: &str, arn: &str) -> Result<(), CloudError> {
+    let call = aws
+        .iam()
+        .attach_role_policy()
+        .role_name(role)
+        .policy_arn(arn);
+    let target = format!("{role} ({arn})");
+    once_visible(|| {
+        let (call, target) = (call.clone(), &target);
+        async move { call.send().await.map_err(sdk("AttachRolePolicy", target)) }
+    })
+    .await
+    .map(drop)
+}
+
+/// Detaches a managed policy from a role; one not attached (or gone) is what was asked.
+pub(crate) async fn detach(aws: &Aws, role: &str, arn: &str) -> Result<(), CloudError> {
+    let call = aws
+        .iam()
+        .detach_role_policy()
+        .role_name(role)
+        .policy_arn(arn);
+    let r = call.send().await.map(drop);
+    gone_ok(r.map_err(sdk("DetachRolePolicy", format!("{role} ({arn})"))))
 }
 
 /// IAM's tagger: each IAM type has its own tagging calls, on the id the type reports.
 pub enum IamTags {
     /// TagRole and UntagRole, on the role name.
     Role,
+    /// TagPolicy and UntagPolicy, on the policy's ARN.
+    Policy,
     /// TagOpenIDConnectProvider and UntagOpenIDConnectProvider, on the provider's ARN.
     OpenIdConnectProvider,
+}
+
+/// The tagger's match: for each IAM type, its tag and untag calls on the id set by `$on`.
+macro_rules! retag {
+    (($kind:expr, $iam:ident, $id:ident, $set:ident, $remove:ident)
+     $($variant:ident: $tag:ident / $untag:ident on $on:ident, $tag_op:literal / $untag_op:literal;)*) => {
+        match $kind {
+            $(IamTags::$variant => {
+                if !$set.is_empty() {
+                    let call = $iam.$tag().$on($id).set_tags(Some(iam_tags($set)));
+                    call.send().await.map_err(sdk($tag_op, $id))?;
+                }
+                if !$remove.is_empty() {
+                    let call = $iam.$untag().$on($id).set_tag_keys(Some($remove.to_vec()));
+                    call.send().await.map_err(sdk($untag_op, $id))?;
+                }
+            })*
+        }
+    };
 }
 
 #[async_trait::async_trait]
@@ -43,30 +147,13 @@ impl Tagger for IamTags {
     async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
         let (set, remove) = (change.set, change.remove);
         let (iam, id) = (aws.iam(), on.id.as_str());
-        let (tags, keys) = (Some(iam_tags(set)), Some(remove.to_vec()));
-        match self {
-            IamTags::Role => {
-                if !set.is_empty() {
-                    let call = iam.tag_role().role_name(id).set_tags(tags);
-                    call.send().await.map_err(sdk("TagRole", id))?;
-                }
-                if !remove.is_empty() {
-                    let call = iam.untag_role().role_name(id).set_tag_keys(keys);
-                    call.send().await.map_err(sdk("UntagRole", id))?;
-                }
-            }
-            IamTags::OpenIdConnectProvider => {
-                if !set.is_empty() {
-                    let call = iam.tag_open_id_connect_provider().set_tags(tags);
-                    let call = call.open_id_connect_provider_arn(id).send().await;
-                    call.map_err(sdk("TagOpenIDConnectProvider", id))?;
-                }
-                if !remove.is_empty() {
-                    let call = iam.untag_open_id_connect_provider().set_tag_keys(keys);
-                    let call = call.open_id_connect_provider_arn(id).send().await;
-                    call.map_err(sdk("UntagOpenIDConnectProvider", id))?;
-                }
-            }
+        retag! {(self, iam, id, set, remove)
+            Role: tag_role / untag_role on role_name, "TagRole" / "UntagRole";
+            Policy: tag_policy / untag_policy on policy_arn, "TagPolicy" / "UntagPolicy";
+            OpenIdConnectProvider:
+                tag_open_id_connect_provider / untag_open_id_connect_provider
+                    on open_id_connect_provider_arn,
+                "TagOpenIDConnectProvider" / "UntagOpenIDConnectProvider";
         }
         Ok(())
     }

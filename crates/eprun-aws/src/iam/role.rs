@@ -3,20 +3,21 @@
 //! Read with one paginated ListRoles (PathPrefix `/eprun/<stack>/`), then ListRoleTags and
 //! ListAttachedRolePolicies for each role found (ListRoles does not return tags).
 
-use super::{IamTags, all, decode_policy, iam_tags, pairs, policy_text, stack_path};
-use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, found};
+use super::{
+    IamTags, PROPAGATION_TIMEOUT, all, attach, attached, check_document, check_name, decode_policy,
+    detach, iam_tags, pairs, policy_text, stack_path,
+};
+use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, by_name, found};
 use crate::props::int_prop;
 use crate::props::schema;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::{Field, TAGS};
-use crate::token;
-use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, sdk, tags};
+use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, retry_while, sdk, tags};
 use async_trait::async_trait;
-use aws_sdk_iam::types::{AttachedPolicy, InstanceProfile, Role as IamRole, Tag};
+use aws_sdk_iam::types::{InstanceProfile, Role as IamRole, Tag};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 /// An IAM role.
 pub struct Role;
@@ -38,36 +39,11 @@ schema! {
     } + TAGS
 }
 
-/// How long a new trust policy may wait for IAM to see a principal made just before (an OIDC provider).
-const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
-
 /// A role as read: the role, its tags and the ARNs of its managed policies.
 pub struct RoleItem {
     role: IamRole,
     tags: Vec<(String, String)>,
     policies: Vec<String>,
-}
-
-/// Checks a role name: 1 to 64 of letters, digits and `+=,.@_-`.
-fn check_name(name: &str) -> Result<(), String> {
-    let valid = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
-    if token::is_unknown(&json!(name)) || (1..=64).contains(&name.len()) && name.chars().all(valid)
-    {
-        return Ok(());
-    }
-    Err(format!(
-        "property `name`: `{name}` is not a valid role name (1 to 64 letters, digits and `+=,.@_-`)"
-    ))
-}
-
-/// The ARNs of the managed policies attached to a role.
-async fn attached(aws: &Aws, name: &str) -> Result<Vec<String>, CloudError> {
-    let call = aws.iam().list_attached_role_policies().role_name(name);
-    let policies: Vec<AttachedPolicy> = all!(call, "ListAttachedRolePolicies", name)?;
-    Ok(policies
-        .iter()
-        .filter_map(|p| p.policy_arn.clone())
-        .collect())
 }
 
 /// Reads the tags and managed policies of a listed role.
@@ -94,18 +70,12 @@ async fn sync_policies(
     have: &[String],
     want: &[String],
 ) -> Result<(), CloudError> {
-    let iam = aws.iam();
     let (have, want): (BTreeSet<_>, BTreeSet<_>) = (have.iter().collect(), want.iter().collect());
     for arn in want.difference(&have) {
-        let call = iam.attach_role_policy().role_name(name).policy_arn(*arn);
-        call.send()
-            .await
-            .map_err(sdk("AttachRolePolicy", format!("{name} ({arn})")))?;
+        attach(aws, name, arn).await?;
     }
     for arn in have.difference(&want) {
-        let call = iam.detach_role_policy().role_name(name).policy_arn(*arn);
-        let r = call.send().await.map(drop);
-        gone_ok(r.map_err(sdk("DetachRolePolicy", format!("{name} ({arn})"))))?;
+        detach(aws, name, arn).await?;
     }
     Ok(())
 }
@@ -123,13 +93,10 @@ impl Description for Role {
         Attr::new("arn", |_, r| json!(r.role.arn())),
         Attr::new("name", |_, r| json!(r.role.role_name())),
     ];
-    const IDENTITY: Identity = Identity::Named(&IamTags::Role, |p| {
-        let name = p.get("name").filter(|n| !token::is_unknown(n))?;
-        name.as_str().map(String::from)
-    });
+    const IDENTITY: Identity = Identity::Named(&IamTags::Role, by_name);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
-        check_name(str_prop(props, "name"))?;
+        check_name("role", str_prop(props, "name"), 64)?;
         if let Some(d) = int_prop(props, "max_session_duration") {
             if !(3600..=43200).contains(&d) {
                 return Err(format!(
@@ -137,16 +104,7 @@ impl Description for Role {
                 ));
             }
         }
-        match props.get("assume_role_policy") {
-            Some(Value::Object(doc)) if !doc.contains_key("Statement") => {
-                Err("property `assume_role_policy`: a policy document needs a `Statement`".into())
-            }
-            Some(Value::Array(_)) => Err(
-                "property `assume_role_policy` must be a policy document (a map), not an array"
-                    .into(),
-            ),
-            _ => Ok(()),
-        }
+        check_document(props, "assume_role_policy")
     }
 
     fn id(&self, r: &RoleItem) -> String {
@@ -199,23 +157,15 @@ impl Description for Role {
             .set_description(p.description.clone())
             .set_max_session_duration(p.max_session_duration)
             .set_tags(Some(iam_tags(tags)));
-        let began = std::time::Instant::now();
-        let mut delay = Duration::from_secs(1);
-        let out = loop {
-            let r = call.clone().send().await;
-            match r.map_err(sdk("CreateRole", address)) {
-                // IAM does not see yet a principal made a moment ago (an OIDC provider): try again shortly.
-                Err(e)
-                    if e.is("MalformedPolicyDocument")
-                        && e.message.contains("Invalid principal")
-                        && began.elapsed() < PROPAGATION_TIMEOUT =>
-                {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
-                out => break out?,
-            }
+        // IAM does not see yet a principal made a moment ago (an OIDC provider): try again shortly.
+        let unseen_principal = |e: &CloudError| {
+            e.is("MalformedPolicyDocument") && e.message.contains("Invalid principal")
         };
+        let out = retry_while(PROPAGATION_TIMEOUT, unseen_principal, || {
+            let call = call.clone();
+            async move { call.send().await.map_err(sdk("CreateRole", address)) }
+        })
+        .await?;
         let role = out.role.ok_or_else(|| {
             CloudError::new(
                 "CreateRole",
