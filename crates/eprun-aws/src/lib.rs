@@ -62,6 +62,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &kms::key::KEY,
     &iam::role::ROLE,
     &iam::policy::POLICY,
+    &iam::role_policy_attachment::ROLE_POLICY_ATTACHMENT,
     &iam::openid_connect_provider::OPENID_CONNECT_PROVIDER,
     &eks::cluster::CLUSTER,
     &eks::node_group::NODE_GROUP,

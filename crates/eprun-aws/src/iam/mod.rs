@@ -9,6 +9,7 @@
 pub mod openid_connect_provider;
 pub mod policy;
 pub mod role;
+pub mod role_policy_attachment;
 
 use crate::adapter::{Retag, Tagger};
 use crate::resource::{Observed, Props, gone_ok};
