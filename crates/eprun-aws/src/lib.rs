@@ -63,6 +63,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &iam::role::ROLE,
     &iam::policy::POLICY,
     &iam::role_policy_attachment::ROLE_POLICY_ATTACHMENT,
+    &iam::instance_profile::INSTANCE_PROFILE,
     &iam::openid_connect_provider::OPENID_CONNECT_PROVIDER,
     &eks::cluster::CLUSTER,
     &eks::node_group::NODE_GROUP,

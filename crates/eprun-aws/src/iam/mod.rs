@@ -6,6 +6,7 @@
 //! IAM is eventually consistent: what was made a moment ago (a role, a policy, an OIDC provider)
 //! may not be seen yet by the next call that names it, which is retried for a while.
 
+pub mod instance_profile;
 pub mod openid_connect_provider;
 pub mod policy;
 pub mod role;
@@ -61,6 +62,16 @@ pub(crate) fn check_name(what: &str, name: &str, max: usize) -> Result<(), Strin
     Err(format!(
         "property `name`: `{name}` is not a valid {what} name (1 to {max} letters, digits and `+=,.@_-`)"
     ))
+}
+
+/// Checks an IAM path (policies, instance profiles): it starts and ends with `/`.
+pub(crate) fn check_path(props: &Props) -> Result<(), String> {
+    match props.get("path").filter(|p| !token::is_unknown(p)) {
+        Some(Value::String(p)) if !(p.starts_with('/') && p.ends_with('/')) => Err(format!(
+            "property `path`: `{p}` must start and end with `/` (e.g. `/eprun/`)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Checks the policy document in `field` (IAM's policy language, also for SQS queue policies): a
@@ -120,6 +131,8 @@ pub enum IamTags {
     Role,
     /// TagPolicy and UntagPolicy, on the policy's ARN.
     Policy,
+    /// TagInstanceProfile and UntagInstanceProfile, on the profile's name.
+    InstanceProfile,
     /// TagOpenIDConnectProvider and UntagOpenIDConnectProvider, on the provider's ARN.
     OpenIdConnectProvider,
 }
@@ -151,6 +164,8 @@ impl Tagger for IamTags {
         retag! {(self, iam, id, set, remove)
             Role: tag_role / untag_role on role_name, "TagRole" / "UntagRole";
             Policy: tag_policy / untag_policy on policy_arn, "TagPolicy" / "UntagPolicy";
+            InstanceProfile: tag_instance_profile / untag_instance_profile on instance_profile_name,
+                "TagInstanceProfile" / "UntagInstanceProfile";
             OpenIdConnectProvider:
                 tag_open_id_connect_provider / untag_open_id_connect_provider
                     on open_id_connect_provider_arn,

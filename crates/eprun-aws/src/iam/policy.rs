@@ -6,14 +6,15 @@
 //! GetPolicyVersion (the default document) for the names the stack declares or recorded only.
 
 use super::{
-    IamTags, all, check_document, check_name, decode_policy, iam_tags, pairs, policy_text,
+    IamTags, all, check_document, check_name, check_path, decode_policy, iam_tags, pairs,
+    policy_text,
 };
 use crate::adapter::{Adapter, Attr, Change, Description, Identity, New, by_name, found};
 use crate::props::{schema, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::{Field, TAGS};
 use crate::verbs::empty_answer;
-use crate::{Aws, CloudError, sdk, token};
+use crate::{Aws, CloudError, sdk};
 use async_trait::async_trait;
 use aws_sdk_iam::types::{Policy as IamPolicy, PolicyScopeType, PolicyVersion};
 use serde_json::{Value, json};
@@ -157,13 +158,7 @@ impl Description for Policy {
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         check_name("policy", str_prop(props, "name"), 128)?;
-        let path = str_prop(props, "path");
-        let known = props.get("path").is_some_and(|p| !token::is_unknown(p));
-        if known && !(path.starts_with('/') && path.ends_with('/')) {
-            return Err(format!(
-                "property `path`: `{path}` must start and end with `/` (e.g. `/eprun/`)"
-            ));
-        }
+        check_path(props)?;
         check_document(props, "policy")
     }
 
