@@ -18,6 +18,7 @@ pub mod props;
 pub mod route53;
 pub mod s3;
 pub mod secretsmanager;
+pub mod sqs;
 pub mod verbs;
 
 pub use tags::{ADDRESS_TAG, Owner, STACK_TAG, Tags, owner, ownership_tags};
@@ -72,6 +73,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &route53::health_check::HEALTH_CHECK,
     &route53::record::RECORD,
     &secretsmanager::secret::SECRET,
+    &sqs::queue::QUEUE,
 ];
 
 /// The error of a failed SDK call.
@@ -85,7 +87,12 @@ where
             let e = se.err();
             let code = e.code().unwrap_or("Unknown").to_string();
             let msg = e.message().unwrap_or("").to_string();
-            let not_found = code.contains("NotFound") || code.starts_with("NoSuch");
+            // SQS says `AWS.SimpleQueueService.NonExistentQueue` (`QueueDoesNotExist` without
+            // its query-compatible header).
+            let not_found = code.contains("NotFound")
+                || code.starts_with("NoSuch")
+                || code.ends_with("NonExistentQueue")
+                || code.ends_with("DoesNotExist");
             let text = if msg.is_empty() { code.clone() } else { format!("{code}: {msg}") };
             (if not_found { CloudErrorKind::NotFound } else { CloudErrorKind::Service(code) }, text)
         }
@@ -183,6 +190,7 @@ clients! {
     kms: aws_sdk_kms;
     route53: aws_sdk_route53;
     secretsmanager: aws_sdk_secretsmanager;
+    sqs: aws_sdk_sqs;
 }
 
 #[derive(Debug)]

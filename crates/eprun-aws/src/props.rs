@@ -88,3 +88,20 @@ pub fn list_prop(props: &Props, key: &str) -> Vec<String> {
 pub fn int_prop(props: &Props, key: &str) -> Option<i64> {
     props.get(key).and_then(Value::as_i64)
 }
+
+/// Checks that the integer prop `key`, when set, lies within `range` (counted in `unit`).
+pub fn check_range(
+    props: &Props,
+    key: &str,
+    range: std::ops::RangeInclusive<i64>,
+    unit: &str,
+) -> Result<(), String> {
+    match int_prop(props, key) {
+        Some(v) if !range.contains(&v) => Err(format!(
+            "property `{key}`: {v} is not between {} and {} {unit}",
+            range.start(),
+            range.end()
+        )),
+        _ => Ok(()),
+    }
+}
