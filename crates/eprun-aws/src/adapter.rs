@@ -155,6 +155,25 @@ pub struct Changes<'a, P> {
     pub desired: &'a P,
 }
 
+/// The body of a tagger: the `tag` call when there are tags to `set`, then the `untag` call when
+/// there are keys to `remove`; a call is built only when it is made, and its error names `target`:
+/// `retag!(set, remove, url; sqs.tag_queue()…, "TagQueue"; sqs.untag_queue()…, "UntagQueue")`.
+macro_rules! retag {
+    ($set:expr, $remove:expr, $target:expr;
+     $tag:expr, $tag_op:literal; $untag:expr, $untag_op:literal) => {{
+        if !$set.is_empty() {
+            $tag.send().await.map_err($crate::sdk($tag_op, $target))?;
+        }
+        if !$remove.is_empty() {
+            $untag
+                .send()
+                .await
+                .map_err($crate::sdk($untag_op, $target))?;
+        }
+    }};
+}
+pub(crate) use retag;
+
 /// What one AWS resource type is: its shape and the SDK calls that are truly its own.
 #[async_trait]
 pub trait Description: Send + Sync + 'static {

@@ -12,7 +12,7 @@ pub mod policy;
 pub mod role;
 pub mod role_policy_attachment;
 
-use crate::adapter::{Retag, Tagger};
+use crate::adapter::{Retag, Tagger, retag};
 use crate::resource::{Observed, Props, gone_ok};
 use crate::{Aws, CloudError, retry_while, sdk, token};
 use aws_sdk_iam::types::{AttachedPolicy, Tag};
@@ -138,20 +138,13 @@ pub enum IamTags {
 }
 
 /// The tagger's match: for each IAM type, its tag and untag calls on the id set by `$on`.
-macro_rules! retag {
+macro_rules! iam_retag {
     (($kind:expr, $iam:ident, $id:ident, $set:ident, $remove:ident)
      $($variant:ident: $tag:ident / $untag:ident on $on:ident, $tag_op:literal / $untag_op:literal;)*) => {
         match $kind {
-            $(IamTags::$variant => {
-                if !$set.is_empty() {
-                    let call = $iam.$tag().$on($id).set_tags(Some(iam_tags($set)));
-                    call.send().await.map_err(sdk($tag_op, $id))?;
-                }
-                if !$remove.is_empty() {
-                    let call = $iam.$untag().$on($id).set_tag_keys(Some($remove.to_vec()));
-                    call.send().await.map_err(sdk($untag_op, $id))?;
-                }
-            })*
+            $(IamTags::$variant => retag!($set, $remove, $id;
+                $iam.$tag().$on($id).set_tags(Some(iam_tags($set))), $tag_op;
+                $iam.$untag().$on($id).set_tag_keys(Some($remove.to_vec())), $untag_op),)*
         }
     };
 }
@@ -161,7 +154,7 @@ impl Tagger for IamTags {
     async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
         let (set, remove) = (change.set, change.remove);
         let (iam, id) = (aws.iam(), on.id.as_str());
-        retag! {(self, iam, id, set, remove)
+        iam_retag! {(self, iam, id, set, remove)
             Role: tag_role / untag_role on role_name, "TagRole" / "UntagRole";
             Policy: tag_policy / untag_policy on policy_arn, "TagPolicy" / "UntagPolicy";
             InstanceProfile: tag_instance_profile / untag_instance_profile on instance_profile_name,
