@@ -12,6 +12,7 @@ use eprun_core::{declaration, plan};
 pub mod adapter;
 pub mod ec2;
 pub mod eks;
+pub mod events;
 pub mod iam;
 pub mod kms;
 pub mod props;
@@ -74,6 +75,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &route53::record::RECORD,
     &secretsmanager::secret::SECRET,
     &sqs::queue::QUEUE,
+    &events::rule::RULE,
 ];
 
 /// The error of a failed SDK call.
@@ -191,6 +193,7 @@ clients! {
     route53: aws_sdk_route53;
     secretsmanager: aws_sdk_secretsmanager;
     sqs: aws_sdk_sqs;
+    eventbridge: aws_sdk_eventbridge;
 }
 
 #[derive(Debug)]
