@@ -9,6 +9,7 @@ mod apply_failures;
 mod aws_verbs;
 mod bad_input;
 mod cli;
+mod controller_aws;
 mod crash_safety;
 mod discover;
 mod dr_runbooks;

@@ -327,31 +327,6 @@ fn route_tables_of<'a>(
         .collect()
 }
 
-/// A policy document as IAM returns it (URL-encoded JSON), decoded.
-fn decode_policy(doc: &str) -> String {
-    if doc.trim_start().starts_with('{') {
-        return doc.to_string();
-    }
-    let bytes = doc.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).expect("a UTF-8 policy document")
-}
-
 /// The roles under an IAM path prefix.
 fn roles_under(moto: &Moto, prefix: &str) -> Vec<aws_sdk_iam::types::Role> {
     let iam = iam_client(moto, "us-east-1");

@@ -840,6 +840,41 @@ pub fn s3_client(moto: &Moto, region: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// An SQS client talking to `moto` in `region`.
+pub fn sqs_client(moto: &Moto, region: &str) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&sdk_config(moto, region))
+}
+
+/// An EventBridge client talking to `moto` in `region`.
+pub fn eventbridge_client(moto: &Moto, region: &str) -> aws_sdk_eventbridge::Client {
+    aws_sdk_eventbridge::Client::new(&sdk_config(moto, region))
+}
+
+/// A policy document as IAM returns it (URL-encoded JSON), decoded.
+pub fn decode_policy(doc: &str) -> String {
+    if doc.trim_start().starts_with('{') {
+        return doc.to_string();
+    }
+    let bytes = doc.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).expect("a UTF-8 policy document")
+}
+
 /// The value of tag `key` in an EC2 tag list.
 pub fn ec2_tag<'a>(tags: &'a [aws_sdk_ec2::types::Tag], key: &str) -> Option<&'a str> {
     tags.iter()

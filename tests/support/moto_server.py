@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""moto's server (moto[server]==5.2.5) with the Secrets Manager call the DR failover needs.
+"""moto's server (moto[server]==5.2.5) with the Secrets Manager call the DR failover needs, and
+an SQS fix.
 
     python tests/support/moto_server.py -H 127.0.0.1 -p PORT    # same options as moto_server
 
@@ -25,6 +26,9 @@ Presigned requests (no ``Authorization`` header; the credential scope is in the 
 in an EKS token's GetCallerIdentity URL) are routed to the service their ``X-Amz-Credential``
 names; moto routes only header-signed requests by scope, and sends the rest to S3.
 
+SetQueueAttributes keeps a queue's policy when the call does not name ``Policy``, as SQS does;
+moto 5.2.5 clears it, so that changing a queue's retention alone would drop its policy.
+
 And one seam for connecting to an EKS cluster for real: moto's clusters have a made-up endpoint
 and CA. When ``EPRUN_EKS_ENDPOINTS`` names a JSON file ``{"<cluster name>": {"endpoint": URL,
 "ca": BASE64 PEM}}``, a cluster created under such a name gets that endpoint and CA: a local
@@ -42,6 +46,7 @@ from moto.eks import models as eks_models
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 from moto.secretsmanager import models, responses
+from moto.sqs import models as sqs_models
 from moto.secretsmanager.exceptions import InvalidRequestException, SecretNotFoundException
 
 
@@ -86,6 +91,19 @@ def stop_replication_to_replica_response(self: responses.SecretsManagerResponse)
 
 models.SecretsManagerBackend.stop_replication_to_replica = stop_replication_to_replica
 responses.SecretsManagerResponse.stop_replication_to_replica = stop_replication_to_replica_response
+
+
+_set_queue_attributes = sqs_models.Queue._set_attributes
+
+
+def set_queue_attributes(self: sqs_models.Queue, attributes: dict, now: float | None = None) -> None:
+    """moto's, with the policy kept when `attributes` leaves it out (a queue's creation names it)."""
+    if "Policy" not in attributes:
+        attributes = {**attributes, "Policy": self.policy or ""}
+    _set_queue_attributes(self, attributes, now)
+
+
+sqs_models.Queue._set_attributes = set_queue_attributes
 
 
 _cluster_init = eks_models.Cluster.__init__
