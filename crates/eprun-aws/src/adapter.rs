@@ -174,9 +174,8 @@ macro_rules! retag {
 }
 pub(crate) use retag;
 
-/// What one AWS resource type is: its shape and the SDK calls that are truly its own.
-#[async_trait]
-pub trait Description: Send + Sync + 'static {
+/// What one AWS resource type is called and holds, as `resource!` declares it.
+pub trait ResourceType {
     /// Its props, typed; field names are the schema names (`tags` is the adapter's).
     type Props: Serialize + DeserializeOwned + Send + Sync;
     /// What a read answers for one resource (the SDK type, or a tuple with what else it needs).
@@ -188,6 +187,42 @@ pub trait Description: Send + Sync + 'static {
     const SUMMARY: &'static str;
     /// The props a declaration may set.
     const SCHEMA: &'static [Field];
+}
+
+/// Declares a resource type in one place: its unit struct, the adapter the registry lists, its
+/// kind and `eprun docs` sentence, its props (declared by `schema!`) and the item it reads:
+///
+/// ```ignore
+/// resource! {
+///     /// A VPC with its DNS attributes.
+///     pub struct Vpc: VPC = "ec2.vpc", "A VPC.";
+///     props VpcProps: SCHEMA, item Item;
+/// }
+/// ```
+macro_rules! resource {
+    ($(#[$doc:meta])* pub struct $name:ident: $adapter:ident = $kind:literal, $summary:literal;
+     props $props:ty: $schema:ident, item $item:ty;) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        #[doc = concat!("The `", $kind, "` resource type.")]
+        pub static $adapter: $crate::adapter::Adapter<$name> = $crate::adapter::Adapter::new($name);
+
+        impl $crate::adapter::ResourceType for $name {
+            type Props = $props;
+            type Item = $item;
+            const KIND: &'static str = $kind;
+            const SUMMARY: &'static str = $summary;
+            const SCHEMA: &'static [$crate::schema::Field] = $schema;
+        }
+    };
+}
+pub(crate) use resource;
+
+/// What one AWS resource type does: its attributes, how it is found, and the SDK calls that are
+/// truly its own.
+#[async_trait]
+pub trait Description: ResourceType + Send + Sync + 'static {
     /// The attributes a handle exposes, `id` first.
     const ATTRIBUTES: &'static [Attr<Self::Item>];
     /// How its resources are found again.

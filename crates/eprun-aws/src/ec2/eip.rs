@@ -3,11 +3,12 @@
 use super::prelude::*;
 use aws_sdk_ec2::types::DomainType;
 
-/// An Elastic IP address allocated for use in a VPC (e.g. by a NAT gateway).
-pub struct Eip;
-
-/// The `ec2.eip` resource type.
-pub static EIP: Adapter<Eip> = Adapter::new(Eip);
+resource! {
+    /// An Elastic IP address allocated for use in a VPC (e.g. by a NAT gateway).
+    pub struct Eip: EIP = "ec2.eip",
+        "An Elastic IP address.";
+    props EipProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of an Elastic IP address.
@@ -21,12 +22,6 @@ type Item = aws_sdk_ec2::types::Address;
 
 #[async_trait]
 impl Description for Eip {
-    type Props = EipProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.eip";
-    const SUMMARY: &'static str = "An Elastic IP address.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[
         Attr::new("id", |_, a: &Item| json!(a.allocation_id())).note("the allocation id"),
         Attr::new("public_ip", |_, a| json!(a.public_ip().unwrap_or_default())),

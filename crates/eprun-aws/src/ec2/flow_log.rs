@@ -3,11 +3,12 @@
 use super::prelude::*;
 use super::unsuccessful;
 
-/// A flow log delivering a VPC's (or subnet's, or interface's) traffic records to S3 or CloudWatch Logs.
-pub struct FlowLog;
-
-/// The `ec2.flow_log` resource type.
-pub static FLOW_LOG: Adapter<FlowLog> = Adapter::new(FlowLog);
+resource! {
+    /// A flow log delivering a VPC's (or subnet's, or interface's) traffic records to S3 or CloudWatch Logs.
+    pub struct FlowLog: FLOW_LOG = "ec2.flow_log",
+        "A flow log of a VPC, subnet or network interface, delivered to S3 or CloudWatch Logs.";
+    props FlowLogProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of a flow log.
@@ -74,13 +75,6 @@ async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
 
 #[async_trait]
 impl Description for FlowLog {
-    type Props = FlowLogProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.flow_log";
-    const SUMMARY: &'static str =
-        "A flow log of a VPC, subnet or network interface, delivered to S3 or CloudWatch Logs.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, l| json!(l.flow_log_id()))];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 

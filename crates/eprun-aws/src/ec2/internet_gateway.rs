@@ -3,11 +3,12 @@
 use super::prelude::*;
 use aws_sdk_ec2::types::{AttachmentStatus, InternetGatewayAttachment};
 
-/// An internet gateway; attaching it to a VPC is part of the resource.
-pub struct InternetGateway;
-
-/// The `ec2.internet_gateway` resource type.
-pub static INTERNET_GATEWAY: Adapter<InternetGateway> = Adapter::new(InternetGateway);
+resource! {
+    /// An internet gateway; attaching it to a VPC is part of the resource.
+    pub struct InternetGateway: INTERNET_GATEWAY = "ec2.internet_gateway",
+        "An internet gateway, attached to `vpc_id` when set.";
+    props InternetGatewayProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of an internet gateway.
@@ -32,12 +33,6 @@ fn attached_vpc(igw: &Item) -> Option<&str> {
 
 #[async_trait]
 impl Description for InternetGateway {
-    type Props = InternetGatewayProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.internet_gateway";
-    const SUMMARY: &'static str = "An internet gateway, attached to `vpc_id` when set.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[
         Attr::new("id", |_, g| json!(g.internet_gateway_id())),
         Attr::new("arn", |aws, g| {

@@ -24,12 +24,12 @@ pub(crate) mod prelude {
         stack_filter, str_prop, table_parts, tags_at_create, untagged, visible,
     };
     pub(crate) use crate::adapter::{
-        Adapter, Attr, Change, Changes, Description, Identity, New, known,
+        Attr, Change, Changes, Description, Identity, New, known, resource,
     };
     pub(crate) use crate::address::Address;
     pub(crate) use crate::props::schema;
     pub(crate) use crate::resource::{DeclaredProps, Props, ReadHints};
-    pub(crate) use crate::schema::{Field, Kind, TAGS};
+    pub(crate) use crate::schema::{Kind, TAGS};
     pub(crate) use crate::{Aws, CloudError, WaitState, sdk};
     pub(crate) use async_trait::async_trait;
     pub(crate) use aws_sdk_ec2::types::ResourceType;

@@ -5,11 +5,12 @@ use aws_sdk_ec2::types::{
     ConnectivityType, NatGatewayAddress, NatGatewayState as State, ResourceType,
 };
 
-/// A NAT gateway; a public one needs an Elastic IP.
-pub struct NatGateway;
-
-/// The `ec2.nat_gateway` resource type.
-pub static NAT_GATEWAY: Adapter<NatGateway> = Adapter::new(NatGateway);
+resource! {
+    /// A NAT gateway; a public one needs an Elastic IP.
+    pub struct NatGateway: NAT_GATEWAY = "ec2.nat_gateway",
+        "A NAT gateway in a subnet.";
+    props NatGatewayProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of a NAT gateway.
@@ -59,12 +60,6 @@ fn check_allocation(props: &Props) -> Result<(), String> {
 
 #[async_trait]
 impl Description for NatGateway {
-    type Props = NatGatewayProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.nat_gateway";
-    const SUMMARY: &'static str = "A NAT gateway in a subnet.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[
         Attr::new("id", |_, g| json!(g.nat_gateway_id())),
         Attr::new("public_ip", |_, g| {

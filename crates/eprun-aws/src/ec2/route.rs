@@ -4,11 +4,12 @@ use super::prelude::*;
 use crate::schema;
 use aws_sdk_ec2::types::{Route as Ec2Route, RouteOrigin, RouteTable};
 
-/// A route: a destination block and exactly one target.
-pub struct Route;
-
-/// The `ec2.route` resource type.
-pub static ROUTE: Adapter<Route> = Adapter::new(Route);
+resource! {
+    /// A route: a destination block and exactly one target.
+    pub struct Route: ROUTE = "ec2.route",
+        "A route of a route table: a destination block and exactly one target.";
+    props RouteProps: SCHEMA, item Item;
+}
 
 /// The props that name a route's target; a route has exactly one.
 const TARGETS: [&str; 5] = [
@@ -107,13 +108,6 @@ type Item = (String, Ec2Route);
 
 #[async_trait]
 impl Description for Route {
-    type Props = RouteProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.route";
-    const SUMMARY: &'static str =
-        "A route of a route table: a destination block and exactly one target.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] =
         &[Attr::new("id", |_, item: &Item| json!(Route.id(item))).note("`rtb-…|cidr`")];
     const IDENTITY: Identity = Identity::NaturalKey(route_key);

@@ -2,11 +2,12 @@
 
 use super::prelude::*;
 
-/// A route table; routes are `aws::ec2::route`, subnets join through `aws::ec2::route_table_association`.
-pub struct RouteTable;
-
-/// The `ec2.route_table` resource type.
-pub static ROUTE_TABLE: Adapter<RouteTable> = Adapter::new(RouteTable);
+resource! {
+    /// A route table; routes are `aws::ec2::route`, subnets join through `aws::ec2::route_table_association`.
+    pub struct RouteTable: ROUTE_TABLE = "ec2.route_table",
+        "A route table of a VPC; routes and subnet associations are separate resources.";
+    props RouteTableProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of a route table.
@@ -19,13 +20,6 @@ type Item = aws_sdk_ec2::types::RouteTable;
 
 #[async_trait]
 impl Description for RouteTable {
-    type Props = RouteTableProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.route_table";
-    const SUMMARY: &'static str =
-        "A route table of a VPC; routes and subnet associations are separate resources.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, t| json!(t.route_table_id()))];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 

@@ -6,12 +6,12 @@ use aws_sdk_ec2::types::{
     RouteTableAssociationStateCode as Code,
 };
 
-/// The association of a subnet with a route table.
-pub struct RouteTableAssociation;
-
-/// The `ec2.route_table_association` resource type.
-pub static ROUTE_TABLE_ASSOCIATION: Adapter<RouteTableAssociation> =
-    Adapter::new(RouteTableAssociation);
+resource! {
+    /// The association of a subnet with a route table.
+    pub struct RouteTableAssociation: ROUTE_TABLE_ASSOCIATION = "ec2.route_table_association",
+        "Makes a subnet use a route table.";
+    props AssociationProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of an association.
@@ -77,12 +77,6 @@ type Item = (String, Association);
 
 #[async_trait]
 impl Description for RouteTableAssociation {
-    type Props = AssociationProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.route_table_association";
-    const SUMMARY: &'static str = "Makes a subnet use a route table.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, (_, a): &Item| {
         json!(a.route_table_association_id())
     })

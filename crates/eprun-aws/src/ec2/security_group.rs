@@ -6,11 +6,12 @@ use crate::{from_sdk, token};
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, SecurityGroup as Group};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A security group; its rules are part of it, as `ingress` and `egress` sets.
-pub struct SecurityGroup;
-
-/// The `ec2.security_group` resource type.
-pub static SECURITY_GROUP: Adapter<SecurityGroup> = Adapter::new(SecurityGroup);
+resource! {
+    /// A security group; its rules are part of it, as `ingress` and `egress` sets.
+    pub struct SecurityGroup: SECURITY_GROUP = "ec2.security_group",
+        "A security group with its `ingress` and `egress` rules.";
+    props SecurityGroupProps: SCHEMA, item Group;
+}
 
 schema! {
     /// One rule as declared: a protocol, ports, and the blocks it allows.
@@ -346,12 +347,6 @@ async fn describe(aws: &Aws, id: &str) -> Result<Option<Group>, CloudError> {
 
 #[async_trait]
 impl Description for SecurityGroup {
-    type Props = SecurityGroupProps;
-    type Item = Group;
-
-    const KIND: &'static str = "ec2.security_group";
-    const SUMMARY: &'static str = "A security group with its `ingress` and `egress` rules.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Group>] = &[
         Attr::new("id", |_, g| json!(g.group_id())),
         Attr::new("arn", |aws, g| match g.security_group_arn() {

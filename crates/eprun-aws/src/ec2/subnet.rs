@@ -5,11 +5,12 @@ use crate::token;
 use aws_sdk_ec2::types::{AttributeBooleanValue, SubnetState};
 use ipnet::IpNet;
 
-/// A subnet in one availability zone.
-pub struct Subnet;
-
-/// The `ec2.subnet` resource type.
-pub static SUBNET: Adapter<Subnet> = Adapter::new(Subnet);
+resource! {
+    /// A subnet in one availability zone.
+    pub struct Subnet: SUBNET = "ec2.subnet",
+        "A subnet of a VPC in one availability zone.";
+    props SubnetProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of a subnet.
@@ -33,12 +34,6 @@ async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
 
 #[async_trait]
 impl Description for Subnet {
-    type Props = SubnetProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.subnet";
-    const SUMMARY: &'static str = "A subnet of a VPC in one availability zone.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[
         Attr::new("id", |_, s| json!(s.subnet_id())),
         Attr::new("arn", |aws, s| match s.subnet_arn() {

@@ -8,11 +8,12 @@ use aws_sdk_ec2::types::{
     TransitGatewayState as State,
 };
 
-/// A transit gateway; attachments (VPCs, peerings) and its route tables hang off it.
-pub struct TransitGateway;
-
-/// The `ec2.transit_gateway` resource type.
-pub static TRANSIT_GATEWAY: Adapter<TransitGateway> = Adapter::new(TransitGateway);
+resource! {
+    /// A transit gateway; attachments (VPCs, peerings) and its route tables hang off it.
+    pub struct TransitGateway: TRANSIT_GATEWAY = "ec2.transit_gateway",
+        "A transit gateway.";
+    props TransitGatewayProps: SCHEMA, item Item;
+}
 
 /// The kind of an `enable`/`disable` option.
 pub(super) const ENABLE: Kind = Kind::Enum(&["enable", "disable"]);
@@ -112,12 +113,6 @@ pub(super) async fn owned(aws: &Aws, stack: &str) -> Result<Vec<Item>, CloudErro
 
 #[async_trait]
 impl Description for TransitGateway {
-    type Props = TransitGatewayProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.transit_gateway";
-    const SUMMARY: &'static str = "A transit gateway.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[
         Attr::new("id", |_, t| {
             json!(t.transit_gateway_id().unwrap_or_default())

@@ -11,12 +11,14 @@ use aws_sdk_ec2::types::{
     TransitGatewayPeeringAttachment as Item,
 };
 
-/// A peering attachment requested from this region's transit gateway towards another one.
-pub struct TransitGatewayPeeringAttachment;
-
-/// The `ec2.transit_gateway_peering_attachment` resource type.
-pub static TRANSIT_GATEWAY_PEERING_ATTACHMENT: Adapter<TransitGatewayPeeringAttachment> =
-    Adapter::new(TransitGatewayPeeringAttachment);
+resource! {
+    /// A peering attachment requested from this region's transit gateway towards another one.
+    pub struct TransitGatewayPeeringAttachment: TRANSIT_GATEWAY_PEERING_ATTACHMENT = "ec2.transit_gateway_peering_attachment",
+        "A transit gateway peering requested from this region; it stays \
+        `pendingAcceptance` until the peer accepts it \
+        (`aws::ec2::transit_gateway_peering_attachment_accepter` with `region:` = the peer's).";
+    props TransitGatewayPeeringAttachmentProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of a transit gateway peering attachment.
@@ -57,14 +59,6 @@ async fn own_account(aws: &Aws, address: &Address) -> Result<String, CloudError>
 
 #[async_trait]
 impl Description for TransitGatewayPeeringAttachment {
-    type Props = TransitGatewayPeeringAttachmentProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.transit_gateway_peering_attachment";
-    const SUMMARY: &'static str = "A transit gateway peering requested from this region; it stays \
-        `pendingAcceptance` until the peer accepts it \
-        (`aws::ec2::transit_gateway_peering_attachment_accepter` with `region:` = the peer's).";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[
         Attr::new("id", |_, a| {
             json!(a.transit_gateway_attachment_id().unwrap_or_default())

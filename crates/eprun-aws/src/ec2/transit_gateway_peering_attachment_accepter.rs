@@ -14,21 +14,21 @@
 
 use super::attachment::{self, TIMEOUT, accepter, available, requester};
 use super::prelude::*;
+use crate::adapter::ResourceType;
 use crate::{CloudErrorKind, tags, token};
 use aws_sdk_ec2::types::{
     PeeringTgwInfo as Info, TransitGatewayAttachmentState as S,
     TransitGatewayPeeringAttachment as Item,
 };
 
-/// Accepts a transit gateway peering attachment in the peer's region.
-pub struct TransitGatewayPeeringAttachmentAccepter;
-
-/// The `ec2.transit_gateway_peering_attachment_accepter` resource type.
-pub static TRANSIT_GATEWAY_PEERING_ATTACHMENT_ACCEPTER: Adapter<
-    TransitGatewayPeeringAttachmentAccepter,
-> = Adapter::new(TransitGatewayPeeringAttachmentAccepter);
-
-const KIND: &str = "ec2.transit_gateway_peering_attachment_accepter";
+resource! {
+    /// Accepts a transit gateway peering attachment in the peer's region.
+    pub struct TransitGatewayPeeringAttachmentAccepter: TRANSIT_GATEWAY_PEERING_ATTACHMENT_ACCEPTER =
+        "ec2.transit_gateway_peering_attachment_accepter",
+        "Accepts a transit gateway peering attachment; declare it with \
+        `region:` = the peer's region. Deleting it rejects or deletes the attachment.";
+    props TransitGatewayPeeringAttachmentAccepterProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of the accepting side of a peering.
@@ -43,7 +43,7 @@ const ACCEPT: Wait = Wait("AcceptTransitGatewayPeeringAttachment", TIMEOUT);
 /// The accepter's address, when this side carries its ownership tags (not the requester's).
 fn own_address(stack: &str, a: &Item) -> Option<Address> {
     let (address, _) = tags::split_owned(stack, pairs(a.tags()))?;
-    (address.kind() == KIND).then_some(address)
+    (address.kind() == TransitGatewayPeeringAttachmentAccepter::KIND).then_some(address)
 }
 
 /// Whether this region is the accepting side of the attachment.
@@ -62,13 +62,6 @@ fn missing(address: &Address, why: String) -> CloudError {
 
 #[async_trait]
 impl Description for TransitGatewayPeeringAttachmentAccepter {
-    type Props = TransitGatewayPeeringAttachmentAccepterProps;
-    type Item = Item;
-
-    const KIND: &'static str = KIND;
-    const SUMMARY: &'static str = "Accepts a transit gateway peering attachment; declare it with \
-        `region:` = the peer's region. Deleting it rejects or deletes the attachment.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[
         Attr::new("id", |_, a: &Item| {
             json!(a.transit_gateway_attachment_id().unwrap_or_default())

@@ -17,11 +17,13 @@ use crate::{schema, token};
 use aws_sdk_ec2::types::{Filter, TransitGatewayRouteState as State, TransitGatewayRouteType};
 use std::collections::BTreeSet;
 
-/// A static transit gateway route: a destination block sent to an attachment, or dropped.
-pub struct TransitGatewayRoute;
-
-/// The `ec2.transit_gateway_route` resource type.
-pub static TRANSIT_GATEWAY_ROUTE: Adapter<TransitGatewayRoute> = Adapter::new(TransitGatewayRoute);
+resource! {
+    /// A static transit gateway route: a destination block sent to an attachment, or dropped.
+    pub struct TransitGatewayRoute: TRANSIT_GATEWAY_ROUTE = "ec2.transit_gateway_route",
+        "A static route of a transit gateway route table, to an attachment \
+        or a blackhole; a new target replaces it.";
+    props TransitGatewayRouteProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of a route, which are all a read knows of it: the item the type reads is its props.
@@ -161,13 +163,6 @@ macro_rules! put {
 
 #[async_trait]
 impl Description for TransitGatewayRoute {
-    type Props = TransitGatewayRouteProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.transit_gateway_route";
-    const SUMMARY: &'static str = "A static route of a transit gateway route table, to an attachment \
-        or a blackhole; a new target replaces it.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] =
         &[
             Attr::new("id", |_, r: &Item| json!(TransitGatewayRoute.id(r)))

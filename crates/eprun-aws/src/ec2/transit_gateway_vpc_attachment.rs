@@ -11,12 +11,12 @@ use aws_sdk_ec2::types::{
     TransitGatewayAttachmentState as S,
 };
 
-/// A transit gateway attachment of a VPC; one subnet per availability zone carries its traffic.
-pub struct TransitGatewayVpcAttachment;
-
-/// The `ec2.transit_gateway_vpc_attachment` resource type.
-pub static TRANSIT_GATEWAY_VPC_ATTACHMENT: Adapter<TransitGatewayVpcAttachment> =
-    Adapter::new(TransitGatewayVpcAttachment);
+resource! {
+    /// A transit gateway attachment of a VPC; one subnet per availability zone carries its traffic.
+    pub struct TransitGatewayVpcAttachment: TRANSIT_GATEWAY_VPC_ATTACHMENT = "ec2.transit_gateway_vpc_attachment",
+        "A VPC attached to a transit gateway through its subnets.";
+    props TransitGatewayVpcAttachmentProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of a transit gateway VPC attachment.
@@ -90,12 +90,6 @@ async fn untagged_duplicate(
 
 #[async_trait]
 impl Description for TransitGatewayVpcAttachment {
-    type Props = TransitGatewayVpcAttachmentProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.transit_gateway_vpc_attachment";
-    const SUMMARY: &'static str = "A VPC attached to a transit gateway through its subnets.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[
         Attr::new("id", |_, a| {
             json!(a.transit_gateway_attachment_id().unwrap_or_default())

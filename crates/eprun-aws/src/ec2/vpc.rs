@@ -1,20 +1,21 @@
 //! `aws::ec2::vpc`: a VPC.
 
 use super::{Ec2Tags, pairs, stack_filter, str_prop, tags_at_create};
-use crate::adapter::{Adapter, Attr, Change, Description, Identity, New};
+use crate::adapter::{Attr, Change, Description, Identity, New, resource};
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::{Aws, CloudError};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use serde_json::json;
 
-/// A VPC with its DNS attributes.
-pub struct Vpc;
-
-/// The `ec2.vpc` resource type.
-pub static VPC: Adapter<Vpc> = Adapter::new(Vpc);
+resource! {
+    /// A VPC with its DNS attributes.
+    pub struct Vpc: VPC = "ec2.vpc",
+        "A VPC.";
+    props VpcProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of a VPC.
@@ -80,12 +81,6 @@ type Item = aws_sdk_ec2::types::Vpc;
 
 #[async_trait]
 impl Description for Vpc {
-    type Props = VpcProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.vpc";
-    const SUMMARY: &'static str = "A VPC.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[
         Attr::new("id", |_, v| json!(v.vpc_id())),
         Attr::new("arn", |aws, v| {

@@ -5,11 +5,12 @@ use super::{set_changes, unsuccessful};
 use crate::CloudErrorKind;
 use aws_sdk_ec2::types::VpcEndpointType;
 
-/// A VPC endpoint: a Gateway one joins route tables, an Interface one puts network interfaces in subnets.
-pub struct VpcEndpoint;
-
-/// The `ec2.vpc_endpoint` resource type.
-pub static VPC_ENDPOINT: Adapter<VpcEndpoint> = Adapter::new(VpcEndpoint);
+resource! {
+    /// A VPC endpoint: a Gateway one joins route tables, an Interface one puts network interfaces in subnets.
+    pub struct VpcEndpoint: VPC_ENDPOINT = "ec2.vpc_endpoint",
+        "A Gateway or Interface VPC endpoint.";
+    props VpcEndpointProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of a VPC endpoint.
@@ -63,12 +64,6 @@ async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
 
 #[async_trait]
 impl Description for VpcEndpoint {
-    type Props = VpcEndpointProps;
-    type Item = Item;
-
-    const KIND: &'static str = "ec2.vpc_endpoint";
-    const SUMMARY: &'static str = "A Gateway or Interface VPC endpoint.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[
         Attr::new("id", |_, e| json!(e.vpc_endpoint_id())),
         Attr::new("arn", |aws, e| {

@@ -8,11 +8,11 @@ use super::{
     EksItem, EksTags, arn, created, issue_list, pair_key, pairs, read, sdk, settle, split_key,
     wait_gone,
 };
-use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, found};
+use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::props::schema;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::{Aws, CloudError};
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
@@ -22,11 +22,12 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// An EKS add-on.
-pub struct Addon;
-
-/// The `eks.addon` resource type.
-pub static ADDON: Adapter<Addon> = Adapter::new(Addon);
+resource! {
+    /// An EKS add-on.
+    pub struct Addon: ADDON = "eks.addon",
+        "An EKS add-on; found by `<cluster>/<add-on>`.";
+    props AddonProps: SCHEMA, item EksAddon;
+}
 
 /// Where `resolve_conflicts_on_update` is kept.
 const RESOLVE_TAG: &str = "eprun:resolve_conflicts_on_update";
@@ -115,12 +116,6 @@ impl EksItem for EksAddon {
 
 #[async_trait]
 impl Description for Addon {
-    type Props = AddonProps;
-    type Item = EksAddon;
-
-    const KIND: &'static str = "eks.addon";
-    const SUMMARY: &'static str = "An EKS add-on; found by `<cluster>/<add-on>`.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<EksAddon>] = &[
         Attr::new("id", |_, a: &EksAddon| json!(Addon.id(a))).note("`cluster:addon`"),
         Attr::new("arn", |_, a| json!(a.addon_arn().unwrap_or_default())),

@@ -7,11 +7,11 @@ use super::{
     EksItem, EksTags, check_eks_name, created, pairs, read, retry_new_role, sdk, settle, tag_map,
     wait_gone,
 };
-use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, found};
+use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::props::schema;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind};
 use async_trait::async_trait;
@@ -23,11 +23,12 @@ use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-/// An EKS cluster (the control plane).
-pub struct Cluster;
-
-/// The `eks.cluster` resource type.
-pub static CLUSTER: Adapter<Cluster> = Adapter::new(Cluster);
+resource! {
+    /// An EKS cluster (the control plane).
+    pub struct Cluster: CLUSTER = "eks.cluster",
+        "An EKS cluster; found by name.";
+    props ClusterProps: SCHEMA, item EksCluster;
+}
 
 /// The five control-plane log types.
 pub const LOG_TYPES: [&str; 5] = [
@@ -161,12 +162,6 @@ impl EksItem for EksCluster {
 
 #[async_trait]
 impl Description for Cluster {
-    type Props = ClusterProps;
-    type Item = EksCluster;
-
-    const KIND: &'static str = "eks.cluster";
-    const SUMMARY: &'static str = "An EKS cluster; found by name.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<EksCluster>] = &[
         Attr::new("id", |_, c: &EksCluster| {
             json!(c.name().unwrap_or_default())

@@ -8,11 +8,11 @@ use super::{
     EksItem, EksTags, check_eks_name, created, issue_list, pair_key, pairs, read, retry_new_role,
     sdk, settle, split_key, tag_map, wait_gone,
 };
-use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, found};
+use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::props::schema;
 use crate::props::{int_prop, list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::token;
 use crate::{Aws, CloudError};
 use async_trait::async_trait;
@@ -26,11 +26,12 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-/// A managed node group of an EKS cluster.
-pub struct NodeGroup;
-
-/// The `eks.node_group` resource type.
-pub static NODE_GROUP: Adapter<NodeGroup> = Adapter::new(NodeGroup);
+resource! {
+    /// A managed node group of an EKS cluster.
+    pub struct NodeGroup: NODE_GROUP = "eks.node_group",
+        "An EKS managed node group; found by `<cluster>/<node group>`.";
+    props NodeGroupProps: SCHEMA, item Nodegroup;
+}
 
 schema! {
     /// One Kubernetes taint of the nodes.
@@ -172,12 +173,6 @@ impl EksItem for Nodegroup {
 
 #[async_trait]
 impl Description for NodeGroup {
-    type Props = NodeGroupProps;
-    type Item = Nodegroup;
-
-    const KIND: &'static str = "eks.node_group";
-    const SUMMARY: &'static str = "An EKS managed node group; found by `<cluster>/<node group>`.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Nodegroup>] = &[
         Attr::new("id", |_, ng: &Nodegroup| json!(NodeGroup.id(ng))).note("`cluster:name`"),
         Attr::new("arn", |_, ng| json!(ng.nodegroup_arn().unwrap_or_default())),

@@ -6,11 +6,11 @@
 //! the stack declares or recorded only.
 
 use super::{EventsTags, eb_tags};
-use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, by_name, found};
+use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::iam::policy_text;
 use crate::props::{schema, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::verbs::empty_answer;
 use crate::{Aws, CloudError, CloudErrorKind, sdk, token};
 use async_trait::async_trait;
@@ -18,11 +18,12 @@ use aws_sdk_eventbridge::types::{Rule as EbRule, RuleState, Target};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-/// A rule and its targets.
-pub struct Rule;
-
-/// The `events.rule` resource type.
-pub static RULE: Adapter<Rule> = Adapter::new(Rule);
+resource! {
+    /// A rule and its targets.
+    pub struct Rule: RULE = "events.rule",
+        "An EventBridge rule on the default event bus, with the targets it sends matched events to.";
+    props RuleProps: SCHEMA, item RuleItem;
+}
 
 schema! {
     /// One target of a rule.
@@ -184,12 +185,6 @@ async fn read(aws: &Aws, rule: EbRule) -> Result<RuleItem, CloudError> {
 
 #[async_trait]
 impl Description for Rule {
-    type Props = RuleProps;
-    type Item = RuleItem;
-
-    const KIND: &'static str = "events.rule";
-    const SUMMARY: &'static str = "An EventBridge rule on the default event bus, with the targets it sends matched events to.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<RuleItem>] = &[
         Attr::new("id", |_, r: &RuleItem| json!(r.rule.name())).note("the name"),
         Attr::new("arn", |_, r| json!(r.rule.arn())),

@@ -6,21 +6,22 @@
 //! ListInstanceProfiles answers no tags.
 
 use super::{IamTags, check_name, check_path, iam_tags, once_visible, pairs};
-use crate::adapter::{Adapter, Attr, Change, Description, Identity, New, by_name, found};
+use crate::adapter::{Attr, Change, Description, Identity, New, by_name, found, resource};
 use crate::props::{schema, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::verbs::empty_answer;
 use crate::{Aws, CloudError, sdk};
 use async_trait::async_trait;
 use aws_sdk_iam::types::InstanceProfile as IamProfile;
 use serde_json::json;
 
-/// An instance profile.
-pub struct InstanceProfile;
-
-/// The `iam.instance_profile` resource type.
-pub static INSTANCE_PROFILE: Adapter<InstanceProfile> = Adapter::new(InstanceProfile);
+resource! {
+    /// An instance profile.
+    pub struct InstanceProfile: INSTANCE_PROFILE = "iam.instance_profile",
+        "An IAM instance profile: the role EC2 instances it is given act as.";
+    props ProfileProps: SCHEMA, item ProfileItem;
+}
 
 schema! {
     /// The props of an instance profile.
@@ -79,13 +80,6 @@ async fn remove_role(aws: &Aws, name: &str, role: &str) -> Result<(), CloudError
 
 #[async_trait]
 impl Description for InstanceProfile {
-    type Props = ProfileProps;
-    type Item = ProfileItem;
-
-    const KIND: &'static str = "iam.instance_profile";
-    const SUMMARY: &'static str =
-        "An IAM instance profile: the role EC2 instances it is given act as.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<ProfileItem>] = &[
         Attr::new("id", |_, p: &ProfileItem| {
             json!(p.profile.instance_profile_name())

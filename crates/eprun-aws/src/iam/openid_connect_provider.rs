@@ -5,11 +5,11 @@
 //! IAM keeps the URL without its scheme; it is reported with `https://`, as declared.
 
 use super::{IamTags, all, iam_tags, pairs};
-use crate::adapter::{Adapter, Attr, Change, Description, Identity, New, found};
+use crate::adapter::{Attr, Change, Description, Identity, New, found, resource};
 use crate::props::schema;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, sdk};
 use async_trait::async_trait;
@@ -17,12 +17,12 @@ use aws_sdk_iam::types::Tag;
 use serde_json::json;
 use std::collections::BTreeSet;
 
-/// An OpenID Connect identity provider.
-pub struct OpenIdConnectProvider;
-
-/// The `iam.openid_connect_provider` resource type.
-pub static OPENID_CONNECT_PROVIDER: Adapter<OpenIdConnectProvider> =
-    Adapter::new(OpenIdConnectProvider);
+resource! {
+    /// An OpenID Connect identity provider.
+    pub struct OpenIdConnectProvider: OPENID_CONNECT_PROVIDER = "iam.openid_connect_provider",
+        "An IAM OpenID Connect provider (IRSA).";
+    props ProviderProps: SCHEMA, item ProviderItem;
+}
 
 schema! {
     /// The props of a provider.
@@ -85,12 +85,6 @@ async fn read(aws: &Aws, arn: &str) -> Result<ProviderItem, CloudError> {
 
 #[async_trait]
 impl Description for OpenIdConnectProvider {
-    type Props = ProviderProps;
-    type Item = ProviderItem;
-
-    const KIND: &'static str = "iam.openid_connect_provider";
-    const SUMMARY: &'static str = "An IAM OpenID Connect provider (IRSA).";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<ProviderItem>] = &[
         Attr::new("id", |_, p: &ProviderItem| json!(p.arn)).note("the ARN"),
         Attr::new("arn", |_, p| json!(p.arn)),

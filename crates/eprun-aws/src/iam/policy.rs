@@ -9,21 +9,22 @@ use super::{
     IamTags, all, check_document, check_name, check_path, decode_policy, iam_tags, pairs,
     policy_text,
 };
-use crate::adapter::{Adapter, Attr, Change, Description, Identity, New, by_name, found};
+use crate::adapter::{Attr, Change, Description, Identity, New, by_name, found, resource};
 use crate::props::{schema, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::verbs::empty_answer;
 use crate::{Aws, CloudError, sdk};
 use async_trait::async_trait;
 use aws_sdk_iam::types::{Policy as IamPolicy, PolicyScopeType, PolicyVersion};
 use serde_json::{Value, json};
 
-/// A customer managed policy.
-pub struct Policy;
-
-/// The `iam.policy` resource type.
-pub static POLICY: Adapter<Policy> = Adapter::new(Policy);
+resource! {
+    /// A customer managed policy.
+    pub struct Policy: POLICY = "iam.policy",
+        "A customer managed IAM policy; a changed document becomes its new default version.";
+    props PolicyProps: SCHEMA, item PolicyItem;
+}
 
 schema! {
     /// The props of a policy.
@@ -141,13 +142,6 @@ async fn still_attached(aws: &Aws, arn: &str, cause: CloudError) -> CloudError {
 
 #[async_trait]
 impl Description for Policy {
-    type Props = PolicyProps;
-    type Item = PolicyItem;
-
-    const KIND: &'static str = "iam.policy";
-    const SUMMARY: &'static str =
-        "A customer managed IAM policy; a changed document becomes its new default version.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<PolicyItem>] = &[
         Attr::new("id", |_, p: &PolicyItem| json!(p.policy.arn())).note("the ARN"),
         Attr::new("arn", |_, p| json!(p.policy.arn())),

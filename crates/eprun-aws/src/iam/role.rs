@@ -7,23 +7,24 @@ use super::{
     IamTags, PROPAGATION_TIMEOUT, all, attach, attached, check_document, check_name, decode_policy,
     detach, iam_tags, pairs, policy_text, stack_path,
 };
-use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, by_name, found};
+use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::props::int_prop;
 use crate::props::schema;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, retry_while, sdk, tags};
 use async_trait::async_trait;
 use aws_sdk_iam::types::{InstanceProfile, Role as IamRole, Tag};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-/// An IAM role.
-pub struct Role;
-
-/// The `iam.role` resource type.
-pub static ROLE: Adapter<Role> = Adapter::new(Role);
+resource! {
+    /// An IAM role.
+    pub struct Role: ROLE = "iam.role",
+        "An IAM role, created under the path `/eprun/<stack>/`.";
+    props RoleProps: SCHEMA, item RoleItem;
+}
 
 schema! {
     /// The props of a role.
@@ -82,12 +83,6 @@ async fn sync_policies(
 
 #[async_trait]
 impl Description for Role {
-    type Props = RoleProps;
-    type Item = RoleItem;
-
-    const KIND: &'static str = "iam.role";
-    const SUMMARY: &'static str = "An IAM role, created under the path `/eprun/<stack>/`.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<RoleItem>] = &[
         Attr::new("id", |_, r: &RoleItem| json!(r.role.role_name())).note("the name"),
         Attr::new("arn", |_, r| json!(r.role.arn())),

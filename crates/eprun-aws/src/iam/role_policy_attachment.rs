@@ -6,21 +6,20 @@
 //! whole list: attach the same role's other policies there, not with this type.
 
 use super::{attach, attached, detach};
-use crate::adapter::{Adapter, Attr, Description, Identity, New, found, known};
+use crate::adapter::{Attr, Description, Identity, New, found, known, resource};
 use crate::props::{schema, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::Field;
 use crate::{Aws, CloudError, token};
 use async_trait::async_trait;
 use serde_json::json;
 use std::collections::BTreeSet;
 
-/// A managed policy attached to a role.
-pub struct RolePolicyAttachment;
-
-/// The `iam.role_policy_attachment` resource type.
-pub static ROLE_POLICY_ATTACHMENT: Adapter<RolePolicyAttachment> =
-    Adapter::new(RolePolicyAttachment);
+resource! {
+    /// A managed policy attached to a role.
+    pub struct RolePolicyAttachment: ROLE_POLICY_ATTACHMENT = "iam.role_policy_attachment",
+        "Attaches a managed policy to a role.";
+    props AttachmentProps: SCHEMA, item Item;
+}
 
 schema! {
     /// The props of an attachment.
@@ -46,12 +45,6 @@ fn key(props: &Props) -> Option<String> {
 
 #[async_trait]
 impl Description for RolePolicyAttachment {
-    type Props = AttachmentProps;
-    type Item = Item;
-
-    const KIND: &'static str = "iam.role_policy_attachment";
-    const SUMMARY: &'static str = "Attaches a managed policy to a role.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] =
         &[Attr::new("id", |_, item: &Item| json!(id_of(item))).note("`<role>|<policy_arn>`")];
     const IDENTITY: Identity = Identity::NaturalKey(key);

@@ -6,24 +6,25 @@
 //! expects only. Deleting a key schedules its deletion; a key pending deletion counts as gone.
 
 use super::{KmsTags, kms_tags};
-use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, Tagger, found};
+use crate::adapter::{Attr, Changes, Description, Identity, New, Tagger, found, resource};
 use crate::iam::policy_text;
 use crate::props::int_prop;
 use crate::props::schema;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, sdk, tags};
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType, Tag};
 use serde_json::{Value, json};
 
-/// A symmetric encryption key.
-pub struct Key;
-
-/// The `kms.key` resource type.
-pub static KEY: Adapter<Key> = Adapter::new(Key);
+resource! {
+    /// A symmetric encryption key.
+    pub struct Key: KEY = "kms.key",
+        "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion.";
+    props KeyProps: SCHEMA, item KeyItem;
+}
 
 /// Where `deletion_window_in_days` is kept: KMS only takes it when deletion is scheduled.
 const WINDOW_TAG: &str = "eprun:deletion_window_in_days";
@@ -151,12 +152,6 @@ async fn delete_alias(aws: &Aws, alias: &str) -> Result<(), CloudError> {
 
 #[async_trait]
 impl Description for Key {
-    type Props = KeyProps;
-    type Item = KeyItem;
-
-    const KIND: &'static str = "kms.key";
-    const SUMMARY: &'static str = "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<KeyItem>] = &[
         Attr::new("id", |_, k: &KeyItem| json!(k.meta.key_id())).note("the key id"),
         Attr::new("arn", |_, k| json!(k.meta.arn().unwrap_or_default())),

@@ -5,12 +5,14 @@
 //! emulators) would otherwise happily create a duplicate.
 
 use super::{R53Tags, by_id, client_error, no_answer, nonempty, owner, reference_for};
-use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, Retag, Tagger};
+use crate::adapter::{
+    Attr, Changes, Description, Identity, New, ResourceType, Retag, Tagger, resource,
+};
 use crate::address::Address;
 use crate::ec2::str_prop;
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::token;
 use crate::{Aws, CloudError, WaitState, sdk, wait_until};
 use async_trait::async_trait;
@@ -20,11 +22,12 @@ use aws_sdk_route53::types::{
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// A Route 53 health check of an endpoint.
-pub struct HealthCheck;
-
-/// The `route53.health_check` resource type.
-pub static HEALTH_CHECK: Adapter<HealthCheck> = Adapter::new(HealthCheck);
+resource! {
+    /// A Route 53 health check of an endpoint.
+    pub struct HealthCheck: HEALTH_CHECK = "route53.health_check",
+        "A Route 53 health check of an endpoint, checked from several regions.";
+    props CheckProps: SCHEMA, item Item;
+}
 
 /// The regions Route 53 checks from.
 const CHECKER_REGIONS: [&str; 8] = [
@@ -154,13 +157,6 @@ macro_rules! settings {
 
 #[async_trait]
 impl Description for HealthCheck {
-    type Props = CheckProps;
-    type Item = Item;
-
-    const KIND: &'static str = "route53.health_check";
-    const SUMMARY: &'static str =
-        "A Route 53 health check of an endpoint, checked from several regions.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[
         Attr::new("id", |_, (hc, _): &Item| json!(hc.id())),
         Attr::new("arn", |_, (hc, _)| {

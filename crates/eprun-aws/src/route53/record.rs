@@ -8,7 +8,7 @@
 use super::{
     bare_zone_id, change_records, check_dns_name, client_error, dns_name, nonempty, record_sets,
 };
-use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, found};
+use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::{Field, Kind};
@@ -22,11 +22,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-/// A DNS record set: plain values with a TTL, or an alias; optionally latency-routed with a health check.
-pub struct Record;
-
-/// The `route53.record` resource type.
-pub static RECORD: Adapter<Record> = Adapter::new(Record);
+resource! {
+    /// A DNS record set: plain values with a TTL, or an alias; optionally latency-routed with a health check.
+    pub struct Record: RECORD = "route53.record",
+        "A Route 53 record set: `records` with a `ttl`, or an `alias`; optionally latency-routed (`set_identifier`, \
+        `latency_routing_policy`) behind a `health_check_id`.";
+    props RecordProps: SCHEMA, item Item;
+}
 
 /// A record set as read, with the zone it is in.
 type Item = (String, ResourceRecordSet);
@@ -195,13 +197,6 @@ async fn change(
 
 #[async_trait]
 impl Description for Record {
-    type Props = RecordProps;
-    type Item = Item;
-
-    const KIND: &'static str = "route53.record";
-    const SUMMARY: &'static str = "A Route 53 record set: `records` with a `ttl`, or an `alias`; optionally latency-routed (`set_identifier`, \
-         `latency_routing_policy`) behind a `health_check_id`.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<Item>] = &[
         Attr::new("id", |_, i: &Item| json!(Record.id(i))),
         Attr::new("fqdn", |_, (_, rr)| json!(dns_name(rr.name()))),

@@ -8,11 +8,13 @@ use super::{
     R53Tags, bare_zone_id, by_id, change_records, check_dns_name, dns_name, no_answer, owner,
     record_sets, reference_for, wait_change,
 };
-use crate::adapter::{Adapter, Attr, Change, Description, Identity, New, Retag, Tagger, found};
+use crate::adapter::{
+    Attr, Change, Description, Identity, New, ResourceType, Retag, Tagger, found, resource,
+};
 use crate::address::Address;
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::{Aws, CloudError, sdk, tags};
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
@@ -21,11 +23,12 @@ use aws_sdk_route53::types::{
 };
 use serde_json::json;
 
-/// A public Route 53 hosted zone.
-pub struct Zone;
-
-/// The `route53.zone` resource type.
-pub static ZONE: Adapter<Zone> = Adapter::new(Zone);
+resource! {
+    /// A public Route 53 hosted zone.
+    pub struct Zone: ZONE = "route53.zone",
+        "A public Route 53 hosted zone.";
+    props ZoneProps: SCHEMA, item ZoneItem;
+}
 
 /// Where `force_destroy` is kept, so a read (and a delete after a lost state) knows it.
 const FORCE_DESTROY_TAG: &str = "eprun:force_destroy";
@@ -83,12 +86,6 @@ async fn empty(aws: &Aws, id: &str, zone_name: &str) -> Result<(), CloudError> {
 
 #[async_trait]
 impl Description for Zone {
-    type Props = ZoneProps;
-    type Item = ZoneItem;
-
-    const KIND: &'static str = "route53.zone";
-    const SUMMARY: &'static str = "A public Route 53 hosted zone.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<ZoneItem>] = &[
         Attr::new("id", |_, (z, ..): &ZoneItem| json!(bare_zone_id(z.id()))).alias("zone_id"),
         Attr::new("arn", |_, (z, ..)| {

@@ -1,9 +1,9 @@
 //! `aws::s3::bucket`: an S3 bucket with versioning, default encryption and public access blocked.
 
-use crate::adapter::{Adapter, Attr, Change, Description, Identity, New, Retag, Tagger, found};
+use crate::adapter::{Attr, Change, Description, Identity, New, Retag, Tagger, found, resource};
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, sdk, tags};
 use async_trait::async_trait;
@@ -16,11 +16,12 @@ use aws_sdk_s3::types::{
 };
 use serde_json::{Value, json};
 
-/// An S3 bucket; found by name, since a bucket's tags are set only after it exists.
-pub struct Bucket;
-
-/// The `s3.bucket` resource type.
-pub static BUCKET: Adapter<Bucket> = Adapter::new(Bucket);
+resource! {
+    /// An S3 bucket; found by name, since a bucket's tags are set only after it exists.
+    pub struct Bucket: BUCKET = "s3.bucket",
+        "An S3 bucket with versioning, default encryption and public access blocked by default.";
+    props BucketProps: SCHEMA, item BucketItem;
+}
 
 schema! {
     /// The props of a bucket.
@@ -299,13 +300,6 @@ async fn empty(aws: &Aws, name: &str) -> Result<(), CloudError> {
 
 #[async_trait]
 impl Description for Bucket {
-    type Props = BucketProps;
-    type Item = BucketItem;
-
-    const KIND: &'static str = "s3.bucket";
-    const SUMMARY: &'static str =
-        "An S3 bucket with versioning, default encryption and public access blocked by default.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<BucketItem>] = &[
         Attr::new("id", |_, b| json!(b.0.bucket)),
         Attr::new("arn", |_, b| json!(format!("arn:aws:s3:::{}", b.0.bucket))),

@@ -6,12 +6,12 @@
 //! read (and a delete after a lost state) knows it.
 
 use crate::adapter::{
-    Adapter, Attr, Changes, Description, Identity, New, Retag, Tagger, found, to_props,
+    Attr, Changes, Description, Identity, New, Retag, Tagger, found, resource, to_props,
 };
 use crate::address::Address;
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, Resource};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, sdk, tags, wait_until};
 use async_trait::async_trait;
@@ -23,11 +23,12 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// A Secrets Manager secret, without its value.
-pub struct Secret;
-
-/// The `secretsmanager.secret` resource type.
-pub static SECRET: Adapter<Secret> = Adapter::new(Secret);
+resource! {
+    /// A Secrets Manager secret, without its value.
+    pub struct Secret: SECRET = "secretsmanager.secret",
+        "A Secrets Manager secret: name, key, replicas and tags — never its value.";
+    props SecretProps: SCHEMA, item DescribeSecretOutput;
+}
 
 /// The key Secrets Manager uses when none is named.
 const DEFAULT_KEY: &str = "alias/aws/secretsmanager";
@@ -319,13 +320,6 @@ async fn adopt(
 
 #[async_trait]
 impl Description for Secret {
-    type Props = SecretProps;
-    type Item = DescribeSecretOutput;
-
-    const KIND: &'static str = "secretsmanager.secret";
-    const SUMMARY: &'static str =
-        "A Secrets Manager secret: name, key, replicas and tags — never its value.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<DescribeSecretOutput>] = &[
         Attr::new("id", |_, s: &DescribeSecretOutput| {
             json!(s.arn().unwrap_or_default())

@@ -5,11 +5,11 @@
 //! time) for the names the stack declares or recorded only. FIFO queues are not supported.
 
 use super::SqsTags;
-use crate::adapter::{Adapter, Attr, Changes, Description, Identity, New, by_name, found};
+use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::iam::{check_document, policy_text};
 use crate::props::{check_range, schema, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::{Field, TAGS};
+use crate::schema::TAGS;
 use crate::verbs::empty_answer;
 use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, retry_while, sdk, tags, token};
 use async_trait::async_trait;
@@ -19,11 +19,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// A standard queue.
-pub struct Queue;
-
-/// The `sqs.queue` resource type.
-pub static QUEUE: Adapter<Queue> = Adapter::new(Queue);
+resource! {
+    /// A standard queue.
+    pub struct Queue: QUEUE = "sqs.queue",
+        "A standard SQS queue, found by its name.";
+    props QueueProps: SCHEMA, item QueueItem;
+}
 
 schema! {
     /// The props of a queue.
@@ -139,12 +140,6 @@ fn check_name(name: &str) -> Result<(), String> {
 
 #[async_trait]
 impl Description for Queue {
-    type Props = QueueProps;
-    type Item = QueueItem;
-
-    const KIND: &'static str = "sqs.queue";
-    const SUMMARY: &'static str = "A standard SQS queue, found by its name.";
-    const SCHEMA: &'static [Field] = SCHEMA;
     const ATTRIBUTES: &'static [Attr<QueueItem>] = &[
         Attr::new("id", |_, q: &QueueItem| json!(q.url)).note("the queue URL"),
         Attr::new("url", |_, q| json!(q.url)),
