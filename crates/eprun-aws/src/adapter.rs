@@ -223,7 +223,7 @@ pub(crate) use resource;
 /// truly its own.
 #[async_trait]
 pub trait Description: ResourceType + Send + Sync + 'static {
-    /// The attributes a handle exposes, `id` first.
+    /// The attributes a handle exposes: `id` first, the cloud's id of the item (a string).
     const ATTRIBUTES: &'static [Attr<Self::Item>];
     /// How its resources are found again.
     const IDENTITY: Identity;
@@ -232,9 +232,6 @@ pub trait Description: ResourceType + Send + Sync + 'static {
     fn validate(&self, _props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         Ok(())
     }
-
-    /// The cloud's id of an item.
-    fn id(&self, item: &Self::Item) -> String;
 
     /// Every tag on an item (for types found by tags, and those tagged only after their create).
     fn tags(&self, _item: &Self::Item) -> Vec<(String, String)> {
@@ -362,11 +359,16 @@ impl<D: Description> Adapter<D> {
         let natural_key = self
             .natural_key(&props)
             .or_else(|| self.description.item_key(item));
+        let attrs = attrs::<D>(aws, item);
         Ok(Some(Observed {
             address,
-            id: self.description.id(item),
+            id: attrs
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             natural_key,
-            attrs: attrs::<D>(aws, item),
+            attrs,
             props,
         }))
     }

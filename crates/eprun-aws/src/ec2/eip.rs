@@ -28,10 +28,6 @@ impl Description for Eip {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn id(&self, a: &Item) -> String {
-        a.allocation_id().unwrap_or_default().into()
-    }
-
     fn tags(&self, a: &Item) -> Vec<(String, String)> {
         pairs(a.tags())
     }

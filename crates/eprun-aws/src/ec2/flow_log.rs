@@ -82,10 +82,6 @@ impl Description for FlowLog {
         check(props)
     }
 
-    fn id(&self, l: &Item) -> String {
-        l.flow_log_id().unwrap_or_default().into()
-    }
-
     fn tags(&self, l: &Item) -> Vec<(String, String)> {
         pairs(l.tags())
     }

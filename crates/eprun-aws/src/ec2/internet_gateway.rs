@@ -42,10 +42,6 @@ impl Description for InternetGateway {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn id(&self, g: &Item) -> String {
-        g.internet_gateway_id().unwrap_or_default().into()
-    }
-
     fn tags(&self, g: &Item) -> Vec<(String, String)> {
         pairs(g.tags())
     }
@@ -73,7 +69,7 @@ impl Description for InternetGateway {
             .internet_gateway
             .unwrap_or_else(|| Item::builder().build());
         // Attaching takes effect at once: the gateway is usable when the call returns.
-        let id = self.id(&igw);
+        let id = igw.internet_gateway_id().unwrap_or_default().to_string();
         let (id, current) = (id.as_str(), &Default::default());
         let change = Change {
             id,

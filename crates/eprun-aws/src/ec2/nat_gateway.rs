@@ -75,10 +75,6 @@ impl Description for NatGateway {
         check_allocation(props)
     }
 
-    fn id(&self, g: &Item) -> String {
-        g.nat_gateway_id().unwrap_or_default().into()
-    }
-
     fn tags(&self, g: &Item) -> Vec<(String, String)> {
         pairs(g.tags())
     }
@@ -114,7 +110,8 @@ impl Description for NatGateway {
             .send()
             .await
             .map_err(sdk("CreateNatGateway", address))?;
-        let id = out.nat_gateway().map(|g| self.id(g)).unwrap_or_default();
+        let id = out.nat_gateway().and_then(|g| g.nat_gateway_id());
+        let id = id.unwrap_or_default();
         // What it answers once available has the public IP, known only then.
         let available = settle(aws, &id, CREATE, describe_one, |g| {
             match g.map(|g| (g.state(), g)) {

@@ -108,8 +108,10 @@ type Item = (String, Ec2Route);
 
 #[async_trait]
 impl Description for Route {
-    const ATTRIBUTES: &'static [Attr<Item>] =
-        &[Attr::new("id", |_, item: &Item| json!(Route.id(item))).note("`rtb-…|cidr`")];
+    const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, (table, r): &Item| {
+        json!(key(table, r.destination_cidr_block().unwrap_or_default()))
+    })
+    .note("`rtb-…|cidr`")];
     const IDENTITY: Identity = Identity::NaturalKey(route_key);
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
@@ -129,10 +131,6 @@ impl Description for Route {
                 set.join(" and ")
             )),
         }
-    }
-
-    fn id(&self, (table, route): &Item) -> String {
-        key(table, route.destination_cidr_block().unwrap_or_default())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {

@@ -23,10 +23,6 @@ impl Description for RouteTable {
     const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, t| json!(t.route_table_id()))];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn id(&self, t: &Item) -> String {
-        t.route_table_id().unwrap_or_default().into()
-    }
-
     fn tags(&self, t: &Item) -> Vec<(String, String)> {
         pairs(t.tags())
     }

@@ -83,10 +83,6 @@ impl Description for RouteTableAssociation {
     .note("the association id")];
     const IDENTITY: Identity = Identity::NaturalKey(key);
 
-    fn id(&self, (_, a): &Item) -> String {
-        a.route_table_association_id().unwrap_or_default().into()
-    }
-
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         table_parts(aws, stack, RouteTable::associations, declarable).await
     }

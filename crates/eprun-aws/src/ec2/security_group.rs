@@ -361,10 +361,6 @@ impl Description for SecurityGroup {
         check_rules("egress", props.get("egress"))
     }
 
-    fn id(&self, g: &Group) -> String {
-        g.group_id().unwrap_or_default().into()
-    }
-
     fn tags(&self, g: &Group) -> Vec<(String, String)> {
         pairs(g.tags())
     }

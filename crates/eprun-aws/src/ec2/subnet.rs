@@ -70,10 +70,6 @@ impl Description for Subnet {
         Ok(())
     }
 
-    fn id(&self, s: &Item) -> String {
-        s.subnet_id().unwrap_or_default().into()
-    }
-
     fn tags(&self, s: &Item) -> Vec<(String, String)> {
         pairs(s.tags())
     }
@@ -104,7 +100,11 @@ impl Description for Subnet {
             .send()
             .await
             .map_err(sdk("CreateSubnet", address))?;
-        let id = self.id(out.subnet().unwrap_or(&Item::builder().build()));
+        let id = out
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .unwrap_or_default()
+            .to_string();
         // Not visible yet is eventual consistency, not absence; subnets are usually available at
         // once, and the timeout only bounds a stuck one.
         let wait = Wait("CreateSubnet", Duration::from_secs(300));

@@ -145,10 +145,6 @@ impl Description for TransitGateway {
         }
     }
 
-    fn id(&self, t: &Item) -> String {
-        t.transit_gateway_id().unwrap_or_default().into()
-    }
-
     fn tags(&self, t: &Item) -> Vec<(String, String)> {
         pairs(t.tags())
     }
@@ -185,7 +181,7 @@ impl Description for TransitGateway {
             .map_err(sdk("CreateTransitGateway", address))?;
         let id = out
             .transit_gateway()
-            .map(|t| self.id(t))
+            .map(|t| t.transit_gateway_id().unwrap_or_default().to_string())
             .unwrap_or_default();
         let tgw = settle(aws, &id, CREATE, describe_one, available).await?;
         let tgw = tgw.filter(|t| kept_ownership(t.tags(), tags));

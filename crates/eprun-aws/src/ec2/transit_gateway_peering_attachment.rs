@@ -85,10 +85,6 @@ impl Description for TransitGatewayPeeringAttachment {
         Ok(())
     }
 
-    fn id(&self, a: &Item) -> String {
-        a.transit_gateway_attachment_id().unwrap_or_default().into()
-    }
-
     fn tags(&self, a: &Item) -> Vec<(String, String)> {
         pairs(a.tags())
     }
@@ -134,7 +130,11 @@ impl Description for TransitGatewayPeeringAttachment {
             .send()
             .await
             .map_err(sdk("CreateTransitGatewayPeeringAttachment", address))?;
-        let id = out.transit_gateway_peering_attachment().map(|a| self.id(a));
+        let id = out.transit_gateway_peering_attachment().map(|a| {
+            a.transit_gateway_attachment_id()
+                .unwrap_or_default()
+                .to_string()
+        });
         let id = id.unwrap_or_default();
         let describe = attachment::describe_peering;
         let requested = settle(aws, &id, CREATE, describe, requested).await?;

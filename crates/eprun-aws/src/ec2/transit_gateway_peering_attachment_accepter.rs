@@ -86,10 +86,6 @@ impl Description for TransitGatewayPeeringAttachmentAccepter {
             .map(String::from)
     });
 
-    fn id(&self, a: &Item) -> String {
-        a.transit_gateway_attachment_id().unwrap_or_default().into()
-    }
-
     fn tags(&self, a: &Item) -> Vec<(String, String)> {
         pairs(a.tags())
     }
@@ -115,7 +111,11 @@ impl Description for TransitGatewayPeeringAttachmentAccepter {
     }
 
     async fn props(&self, _: &Aws, a: &Item) -> Result<Self::Props, CloudError> {
-        let id = Some(self.id(a));
+        let id = Some(
+            a.transit_gateway_attachment_id()
+                .unwrap_or_default()
+                .to_string(),
+        );
         Ok(TransitGatewayPeeringAttachmentAccepterProps {
             transit_gateway_attachment_id: id,
         })

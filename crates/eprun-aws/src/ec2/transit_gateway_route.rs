@@ -161,25 +161,23 @@ macro_rules! put {
     };
 }
 
+/// The cloud's id of an item.
+fn id_of(r: &Item) -> String {
+    let (table, cidr) = (&r.transit_gateway_route_table_id, &r.destination_cidr_block);
+    route_id(
+        table.as_deref().unwrap_or_default(),
+        cidr.as_deref().unwrap_or_default(),
+    )
+}
+
 #[async_trait]
 impl Description for TransitGatewayRoute {
     const ATTRIBUTES: &'static [Attr<Item>] =
-        &[
-            Attr::new("id", |_, r: &Item| json!(TransitGatewayRoute.id(r)))
-                .note("`tgw-rtb-…|cidr`"),
-        ];
+        &[Attr::new("id", |_, r: &Item| json!(id_of(r))).note("`tgw-rtb-…|cidr`")];
     const IDENTITY: Identity = Identity::NaturalKey(natural_key);
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         check_target(props)
-    }
-
-    fn id(&self, r: &Item) -> String {
-        let (table, cidr) = (&r.transit_gateway_route_table_id, &r.destination_cidr_block);
-        route_id(
-            table.as_deref().unwrap_or_default(),
-            cidr.as_deref().unwrap_or_default(),
-        )
     }
 
     /// The static routes of the tables the stack's routes name (declared or recorded) and of the

@@ -108,10 +108,6 @@ impl Description for TransitGatewayVpcAttachment {
         Ok(())
     }
 
-    fn id(&self, a: &Item) -> String {
-        a.transit_gateway_attachment_id().unwrap_or_default().into()
-    }
-
     fn tags(&self, a: &Item) -> Vec<(String, String)> {
         pairs(a.tags())
     }
@@ -155,7 +151,8 @@ impl Description for TransitGatewayVpcAttachment {
             .await
             .map_err(sdk("CreateTransitGatewayVpcAttachment", address));
         let id = match created {
-            Ok(out) => out.transit_gateway_vpc_attachment().map(|a| self.id(a)),
+            Ok(out) => (out.transit_gateway_vpc_attachment())
+                .map(|a| a.transit_gateway_attachment_id().unwrap_or_default().into()),
             // A transit gateway takes one attachment per VPC: one left untagged by an interrupted run is ours.
             Err(e) if e.is("DuplicateTransitGatewayAttachment") => {
                 Some(untagged_duplicate(aws, address, p, e).await?)

@@ -109,10 +109,6 @@ impl Description for Vpc {
         Ok(())
     }
 
-    fn id(&self, vpc: &Item) -> String {
-        vpc.vpc_id().unwrap_or_default().to_string()
-    }
-
     fn tags(&self, vpc: &Item) -> Vec<(String, String)> {
         pairs(vpc.tags())
     }
@@ -138,7 +134,7 @@ impl Description for Vpc {
     }
 
     async fn props(&self, aws: &Aws, vpc: &Item) -> Result<VpcProps, CloudError> {
-        let id = self.id(vpc);
+        let id = vpc.vpc_id().unwrap_or_default().to_string();
         Ok(VpcProps {
             cidr_block: vpc.cidr_block().unwrap_or_default().to_string(),
             enable_dns_support: Some(read_dns(aws, &id, VpcAttributeName::EnableDnsSupport).await?),
@@ -168,7 +164,7 @@ impl Description for Vpc {
             .vpc()
             .cloned()
             .unwrap_or_else(|| Item::builder().build());
-        let id = self.id(&vpc);
+        let id = vpc.vpc_id().unwrap_or_default().to_string();
         for (attr, value) in [
             (VpcAttributeName::EnableDnsSupport, p.enable_dns_support),
             (VpcAttributeName::EnableDnsHostnames, p.enable_dns_hostnames),

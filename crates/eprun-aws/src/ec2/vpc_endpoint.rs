@@ -93,10 +93,6 @@ impl Description for VpcEndpoint {
         }
     }
 
-    fn id(&self, e: &Item) -> String {
-        e.vpc_endpoint_id().unwrap_or_default().into()
-    }
-
     fn tags(&self, e: &Item) -> Vec<(String, String)> {
         pairs(e.tags())
     }
@@ -149,7 +145,8 @@ impl Description for VpcEndpoint {
             .send()
             .await
             .map_err(sdk("CreateVpcEndpoint", address))?;
-        let id = out.vpc_endpoint().map(|e| self.id(e)).unwrap_or_default();
+        let id = out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id());
+        let id = id.unwrap_or_default();
         let available = settle(aws, &id, CREATE, describe_one, |e| {
             match state_of(e).as_deref() {
                 None => WaitState::Pending("not visible yet".into()),

@@ -117,7 +117,10 @@ impl EksItem for EksAddon {
 #[async_trait]
 impl Description for Addon {
     const ATTRIBUTES: &'static [Attr<EksAddon>] = &[
-        Attr::new("id", |_, a: &EksAddon| json!(Addon.id(a))).note("`cluster:addon`"),
+        Attr::new("id", |_, a: &EksAddon| {
+            json!(super::pair_id(a.cluster_name(), a.addon_name()))
+        })
+        .note("`cluster:addon`"),
         Attr::new("arn", |_, a| json!(a.addon_arn().unwrap_or_default())),
         Attr::new("addon_version", |_, a| {
             json!(a.addon_version().unwrap_or_default())
@@ -137,11 +140,6 @@ impl Description for Addon {
             );
         }
         Ok(())
-    }
-
-    fn id(&self, a: &EksAddon) -> String {
-        let cluster = a.cluster_name().unwrap_or_default();
-        format!("{cluster}:{}", a.addon_name().unwrap_or_default())
     }
 
     fn tags(&self, a: &EksAddon) -> Vec<(String, String)> {

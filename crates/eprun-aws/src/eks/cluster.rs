@@ -223,10 +223,6 @@ impl Description for Cluster {
         Ok(())
     }
 
-    fn id(&self, c: &EksCluster) -> String {
-        c.name().unwrap_or_default().to_string()
-    }
-
     fn tags(&self, c: &EksCluster) -> Vec<(String, String)> {
         pairs(c.tags())
     }
@@ -250,7 +246,7 @@ impl Description for Cluster {
         let vpc = c.resources_vpc_config();
         let key = c.encryption_config().iter().find_map(|e| e.provider());
         Ok(ClusterProps {
-            name: self.id(c),
+            name: c.name().unwrap_or_default().to_string(),
             version: Some(c.version().unwrap_or_default().to_string()),
             role_arn: c.role_arn().unwrap_or_default().to_string(),
             subnet_ids: vpc.map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),

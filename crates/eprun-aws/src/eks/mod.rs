@@ -131,6 +131,15 @@ fn parenthesized(list: &[String]) -> String {
     }
 }
 
+/// The id of a node group or add-on: `<cluster>:<name>`.
+pub(crate) fn pair_id(cluster: Option<&str>, name: Option<&str>) -> String {
+    format!(
+        "{}:{}",
+        cluster.unwrap_or_default(),
+        name.unwrap_or_default()
+    )
+}
+
 /// `<cluster>/<name>` as its two parts; a cluster's own key is its name.
 pub(crate) fn split_key(key: &str) -> (&str, &str) {
     key.split_once('/').unwrap_or((key, ""))

@@ -174,7 +174,10 @@ impl EksItem for Nodegroup {
 #[async_trait]
 impl Description for NodeGroup {
     const ATTRIBUTES: &'static [Attr<Nodegroup>] = &[
-        Attr::new("id", |_, ng: &Nodegroup| json!(NodeGroup.id(ng))).note("`cluster:name`"),
+        Attr::new("id", |_, ng: &Nodegroup| {
+            json!(super::pair_id(ng.cluster_name(), ng.nodegroup_name()))
+        })
+        .note("`cluster:name`"),
         Attr::new("arn", |_, ng| json!(ng.nodegroup_arn().unwrap_or_default())),
         Attr::new("node_group_name", |_, ng| {
             json!(ng.nodegroup_name().unwrap_or_default())
@@ -202,11 +205,6 @@ impl Description for NodeGroup {
             }
         }
         check_sizes(props)
-    }
-
-    fn id(&self, ng: &Nodegroup) -> String {
-        let cluster = ng.cluster_name().unwrap_or_default();
-        format!("{cluster}:{}", ng.nodegroup_name().unwrap_or_default())
     }
 
     fn tags(&self, ng: &Nodegroup) -> Vec<(String, String)> {

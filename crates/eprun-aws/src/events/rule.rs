@@ -217,10 +217,6 @@ impl Description for Rule {
         }
     }
 
-    fn id(&self, r: &RuleItem) -> String {
-        r.rule.name().unwrap_or_default().to_string()
-    }
-
     fn tags(&self, r: &RuleItem) -> Vec<(String, String)> {
         r.tags.clone()
     }

@@ -95,10 +95,6 @@ impl Description for InstanceProfile {
         check_path(props)
     }
 
-    fn id(&self, p: &ProfileItem) -> String {
-        p.profile.instance_profile_name().to_string()
-    }
-
     fn tags(&self, p: &ProfileItem) -> Vec<(String, String)> {
         pairs(p.profile.tags())
     }

@@ -115,10 +115,6 @@ impl Description for OpenIdConnectProvider {
         Ok(())
     }
 
-    fn id(&self, p: &ProviderItem) -> String {
-        p.arn.clone()
-    }
-
     fn tags(&self, p: &ProviderItem) -> Vec<(String, String)> {
         p.tags.clone()
     }

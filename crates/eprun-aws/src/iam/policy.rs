@@ -156,10 +156,6 @@ impl Description for Policy {
         check_document(props, "policy")
     }
 
-    fn id(&self, p: &PolicyItem) -> String {
-        p.policy.arn().unwrap_or_default().to_string()
-    }
-
     fn tags(&self, p: &PolicyItem) -> Vec<(String, String)> {
         pairs(p.policy.tags())
     }

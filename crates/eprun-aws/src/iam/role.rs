@@ -102,10 +102,6 @@ impl Description for Role {
         check_document(props, "assume_role_policy")
     }
 
-    fn id(&self, r: &RoleItem) -> String {
-        r.role.role_name().to_string()
-    }
-
     fn tags(&self, r: &RoleItem) -> Vec<(String, String)> {
         r.tags.clone()
     }

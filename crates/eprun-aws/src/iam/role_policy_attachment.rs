@@ -60,10 +60,6 @@ impl Description for RolePolicyAttachment {
         }
     }
 
-    fn id(&self, item: &Item) -> String {
-        id_of(item)
-    }
-
     async fn list(&self, aws: &Aws, _: &str, hints: &ReadHints) -> Result<Vec<Item>, CloudError> {
         let keys = &hints.natural_keys;
         let roles: BTreeSet<&str> = keys

@@ -177,10 +177,6 @@ impl Description for Key {
         Ok(())
     }
 
-    fn id(&self, key: &KeyItem) -> String {
-        key.meta.key_id().to_string()
-    }
-
     fn tags(&self, key: &KeyItem) -> Vec<(String, String)> {
         let pair = |t: &Tag| (t.tag_key().to_string(), t.tag_value().to_string());
         key.tags.iter().map(pair).collect()

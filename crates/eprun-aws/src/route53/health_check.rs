@@ -169,10 +169,6 @@ impl Description for HealthCheck {
         check(props)
     }
 
-    fn id(&self, (hc, _): &Item) -> String {
-        hc.id().to_string()
-    }
-
     fn tags(&self, (_, tags): &Item) -> Vec<(String, String)> {
         tags.clone()
     }

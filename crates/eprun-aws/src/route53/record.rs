@@ -195,21 +195,22 @@ async fn change(
     Ok((zone, rr))
 }
 
+/// The cloud's id of an item.
+fn id_of((zone, rr): &Item) -> String {
+    let set_identifier = rr.set_identifier().unwrap_or_default();
+    key(zone, rr.name(), rr.r#type().as_str(), set_identifier)
+}
+
 #[async_trait]
 impl Description for Record {
     const ATTRIBUTES: &'static [Attr<Item>] = &[
-        Attr::new("id", |_, i: &Item| json!(Record.id(i))),
+        Attr::new("id", |_, i: &Item| json!(id_of(i))),
         Attr::new("fqdn", |_, (_, rr)| json!(dns_name(rr.name()))),
     ];
     const IDENTITY: Identity = Identity::NaturalKey(natural_key);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         check(props)
-    }
-
-    fn id(&self, (zone, rr): &Item) -> String {
-        let set_identifier = rr.set_identifier().unwrap_or_default();
-        key(zone, rr.name(), rr.r#type().as_str(), set_identifier)
     }
 
     async fn list(
@@ -227,7 +228,7 @@ impl Description for Record {
             // A zone that is gone has no records.
             let sets = found(record_sets(aws, zone).await)?.unwrap_or_default();
             let items = sets.into_iter().map(|rr| (zone.to_string(), rr));
-            out.extend(items.filter(|i| hints.natural_keys.contains(&self.id(i))));
+            out.extend(items.filter(|i| hints.natural_keys.contains(&id_of(i))));
         }
         Ok(out)
     }

@@ -103,10 +103,6 @@ impl Description for Zone {
         check_dns_name("name", props.get("name"))
     }
 
-    fn id(&self, (zone, ..): &ZoneItem) -> String {
-        bare_zone_id(zone.id()).to_string()
-    }
-
     fn tags(&self, (_, tags, _): &ZoneItem) -> Vec<(String, String)> {
         tags.clone()
     }

@@ -317,10 +317,6 @@ impl Description for Bucket {
             .map_or(Ok(()), check_name)
     }
 
-    fn id(&self, b: &BucketItem) -> String {
-        b.0.bucket.clone()
-    }
-
     fn tags(&self, b: &BucketItem) -> Vec<(String, String)> {
         b.1.clone()
     }

@@ -334,10 +334,6 @@ impl Description for Secret {
         check(props)
     }
 
-    fn id(&self, s: &DescribeSecretOutput) -> String {
-        s.arn().unwrap_or_default().to_string()
-    }
-
     fn tags(&self, s: &DescribeSecretOutput) -> Vec<(String, String)> {
         pairs(s)
     }

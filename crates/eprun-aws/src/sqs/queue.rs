@@ -160,10 +160,6 @@ impl Description for Queue {
         check_document(props, "policy")
     }
 
-    fn id(&self, q: &QueueItem) -> String {
-        q.url.clone()
-    }
-
     fn tags(&self, q: &QueueItem) -> Vec<(String, String)> {
         q.tags.clone()
     }
