@@ -130,6 +130,22 @@ where
     move |err| from_sdk(operation, target, err)
 }
 
+/// Every item a paginated call answers, e.g.
+/// `all!(iam.list_role_tags().role_name(n), "ListRoleTags", n)`; an error names `operation`
+/// and `target`.
+macro_rules! all {
+    ($call:expr, $operation:expr, $target:expr) => {
+        $call
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| $crate::from_sdk(&$operation, $target, e))
+    };
+}
+pub(crate) use all;
+
 /// Counts every request attempt sent to AWS, for `stats.api_calls`.
 #[derive(Debug, Clone, Default)]
 struct CallCounter(Arc<AtomicU64>);

@@ -276,10 +276,8 @@ impl Run<'_> {
             .filter(|x| x.kind() != address.kind())
             .filter(|x| {
                 current(x).is_some_and(|c| {
-                    let arn = c.attrs.get("arn").and_then(Value::as_str);
-                    [Some(c.id.as_str()), arn]
+                    [c.id.as_str(), c.attr("arn")]
                         .into_iter()
-                        .flatten()
                         .any(|v| !v.is_empty() && values.contains(v))
                 })
             })

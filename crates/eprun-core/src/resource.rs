@@ -152,6 +152,14 @@ pub fn lookup(kind: &str) -> Option<&'static dyn Resource> {
 }
 
 impl Observed {
+    /// Its string attribute `name` (e.g. `arn`), or `""` when it has none.
+    pub fn attr(&self, name: &str) -> &str {
+        self.attrs
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
     /// This observation after an update that set `changed` to their values in `desired`.
     pub fn updated(&self, desired: &Props, changed: &[String]) -> Observed {
         let mut next = self.clone();

@@ -39,7 +39,7 @@ pub(crate) mod prelude {
     pub(crate) use super::{kept_ownership, only};
 }
 
-use crate::adapter::{Retag, Tagger, found};
+use crate::adapter::{Retag, Tagger, found, retag};
 use crate::address::Address;
 use crate::resource::Observed;
 use crate::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
@@ -60,9 +60,11 @@ pub fn stack_filter(stack: &str) -> Filter {
 /// `describe!(aws.describe_subnets().filters(f), stack)`; an error names the call and `target`.
 macro_rules! describe {
     ($aws:ident.$call:ident() $(.$more:ident($($arg:tt)*))*, $target:expr) => {
-        $aws.ec2().$call()$(.$more($($arg)*))*.into_paginator().items().send()
-            .collect::<Result<Vec<_>, _>>().await
-            .map_err(|e| crate::from_sdk(&$crate::ec2::operation(stringify!($call)), $target, e))
+        $crate::all!(
+            $aws.ec2().$call()$(.$more($($arg)*))*,
+            $crate::ec2::operation(stringify!($call)),
+            $target
+        )
     };
 }
 pub(crate) use describe;
@@ -147,28 +149,14 @@ pub struct Ec2Tags;
 impl Tagger for Ec2Tags {
     async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
         let (set, remove) = (change.set, change.remove);
-        let ec2 = aws.ec2();
-        if !set.is_empty() {
-            ec2.create_tags()
-                .resources(&on.id)
-                .set_tags(Some(ec2_tags(set)))
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("CreateTags", &on.id, e))?;
-        }
-        if !remove.is_empty() {
-            ec2.delete_tags()
-                .resources(&on.id)
-                .set_tags(Some(
-                    remove
-                        .iter()
-                        .map(|k| Tag::builder().key(k).build())
-                        .collect(),
-                ))
-                .send()
-                .await
-                .map_err(|e| crate::from_sdk("DeleteTags", &on.id, e))?;
-        }
+        let (ec2, id) = (aws.ec2(), &on.id);
+        let keys = remove
+            .iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect();
+        retag!(set, remove, id;
+            ec2.create_tags().resources(id).set_tags(Some(ec2_tags(set))), "CreateTags";
+            ec2.delete_tags().resources(id).set_tags(Some(keys)), "DeleteTags");
         Ok(())
     }
 }

@@ -1,14 +1,7 @@
 //! `aws::ec2::vpc`: a VPC.
 
-use super::{Ec2Tags, pairs, stack_filter, str_prop, tags_at_create};
-use crate::adapter::{Attr, Change, Description, Identity, New, resource};
-use crate::props::schema;
-use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::schema::TAGS;
-use crate::{Aws, CloudError};
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
-use serde_json::json;
+use super::prelude::*;
+use aws_sdk_ec2::types::{AttributeBooleanValue, VpcAttributeName};
 
 resource! {
     /// A VPC with its DNS attributes.
@@ -47,20 +40,15 @@ async fn set_dns(
     };
     call.send()
         .await
-        .map_err(|e| crate::from_sdk("ModifyVpcAttribute", id, e))?;
-    Ok(())
+        .map(drop)
+        .map_err(sdk("ModifyVpcAttribute", id))
 }
 
 /// Reads one of the VPC's two DNS attributes.
 async fn read_dns(aws: &Aws, id: &str, attr: VpcAttributeName) -> Result<bool, CloudError> {
-    let out = aws
-        .ec2()
-        .describe_vpc_attribute()
-        .vpc_id(id)
-        .attribute(attr.clone())
-        .send()
-        .await
-        .map_err(|e| crate::from_sdk("DescribeVpcAttribute", id, e))?;
+    let call = aws.ec2().describe_vpc_attribute().vpc_id(id);
+    let out = call.attribute(attr.clone()).send().await;
+    let out = out.map_err(sdk("DescribeVpcAttribute", id))?;
     let v = match attr {
         VpcAttributeName::EnableDnsSupport => out.enable_dns_support().and_then(|a| a.value()),
         _ => out.enable_dns_hostnames().and_then(|a| a.value()),
@@ -83,14 +71,7 @@ type Item = aws_sdk_ec2::types::Vpc;
 impl Description for Vpc {
     const ATTRIBUTES: &'static [Attr<Item>] = &[
         Attr::new("id", |_, v| json!(v.vpc_id())),
-        Attr::new("arn", |aws, v| {
-            json!(format!(
-                "arn:aws:ec2:{}:{}:vpc/{}",
-                aws.region(),
-                v.owner_id().unwrap_or_default(),
-                v.vpc_id().unwrap_or_default()
-            ))
-        }),
+        Attr::new("arn", |aws, v| arn(aws, v.owner_id(), "vpc", v.vpc_id())),
         Attr::new("cidr_block", |_, v| json!(v.cidr_block())),
         Attr::new("owner_id", |_, v| json!(v.owner_id())),
     ];
@@ -119,18 +100,7 @@ impl Description for Vpc {
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Item>, CloudError> {
-        let mut pages = aws
-            .ec2()
-            .describe_vpcs()
-            .filters(stack_filter(stack))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::from_sdk("DescribeVpcs", stack, e))?;
-            out.extend(page.vpcs().iter().cloned());
-        }
-        Ok(out)
+        describe!(aws.describe_vpcs().filters(stack_filter(stack)), stack)
     }
 
     async fn props(&self, aws: &Aws, vpc: &Item) -> Result<VpcProps, CloudError> {
@@ -151,19 +121,11 @@ impl Description for Vpc {
 
     async fn create(&self, aws: &Aws, new: New<'_, VpcProps>) -> Result<Item, CloudError> {
         let (address, p, tags) = (new.address, new.props, new.tags);
-        let out = aws
-            .ec2()
-            .create_vpc()
-            .cidr_block(&p.cidr_block)
-            .set_instance_tenancy(p.instance_tenancy.as_deref().map(Into::into))
-            .tag_specifications(tags_at_create(ResourceType::Vpc, tags))
-            .send()
-            .await
-            .map_err(|e| crate::from_sdk("CreateVpc", address, e))?;
-        let vpc = out
-            .vpc()
-            .cloned()
-            .unwrap_or_else(|| Item::builder().build());
+        let call = aws.ec2().create_vpc().cidr_block(&p.cidr_block);
+        let call = call.set_instance_tenancy(p.instance_tenancy.as_deref().map(Into::into));
+        let call = call.tag_specifications(tags_at_create(ResourceType::Vpc, tags));
+        let out = call.send().await.map_err(sdk("CreateVpc", address))?;
+        let vpc = out.vpc.unwrap_or_else(|| Item::builder().build());
         let id = vpc.vpc_id().unwrap_or_default().to_string();
         for (attr, value) in [
             (VpcAttributeName::EnableDnsSupport, p.enable_dns_support),
@@ -189,13 +151,8 @@ impl Description for Vpc {
     }
 
     async fn delete(&self, aws: &Aws, id: &str, _current: &VpcProps) -> Result<(), CloudError> {
-        aws.ec2()
-            .delete_vpc()
-            .vpc_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| crate::from_sdk("DeleteVpc", id, e))
+        let call = aws.ec2().delete_vpc().vpc_id(id);
+        call.send().await.map(drop).map_err(sdk("DeleteVpc", id))
     }
 }
 

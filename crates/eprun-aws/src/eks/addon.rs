@@ -5,10 +5,10 @@
 //! it is kept in an `eprun:` tag, so a read reports what was declared and a plan shows no change.
 
 use super::{
-    EksItem, EksTags, arn, created, issue_list, pair_key, pairs, read, sdk, settle, split_key,
-    wait_gone,
+    EksItem, EksTags, created, issue_list, pair_key, pairs, read, sdk, settle, split_key, wait_gone,
 };
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
+use crate::all;
 use crate::props::schema;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints};
@@ -154,10 +154,11 @@ impl Description for Addon {
     ) -> Result<Vec<EksAddon>, CloudError> {
         let eks = aws.eks();
         read(&eks, hints, |cluster| async {
-            let call = eks.list_addons().cluster_name(&cluster);
-            let pages = call.into_paginator().items().send();
-            let names = pages.collect::<Result<Vec<_>, _>>().await;
-            names.map_err(sdk("ListAddons", cluster))
+            all!(
+                eks.list_addons().cluster_name(&cluster),
+                "ListAddons",
+                cluster
+            )
         })
         .await
     }
@@ -246,12 +247,12 @@ impl Description for Addon {
                 Some(r) => {
                     let call = eks
                         .tag_resource()
-                        .resource_arn(arn(on))
+                        .resource_arn(on.attr("arn"))
                         .tags(RESOLVE_TAG, r);
                     call.send().await.map_err(sdk("TagResource", &key))?;
                 }
                 None => {
-                    let call = eks.untag_resource().resource_arn(arn(on));
+                    let call = eks.untag_resource().resource_arn(on.attr("arn"));
                     let call = call.tag_keys(RESOLVE_TAG).send().await;
                     call.map_err(sdk("UntagResource", &key))?;
                 }

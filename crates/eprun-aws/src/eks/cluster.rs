@@ -8,6 +8,7 @@ use super::{
     wait_gone,
 };
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
+use crate::all;
 use crate::props::schema;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
@@ -235,9 +236,7 @@ impl Description for Cluster {
     ) -> Result<Vec<EksCluster>, CloudError> {
         let eks = aws.eks();
         read(&eks, hints, |_| async {
-            let pages = eks.list_clusters().into_paginator().items().send();
-            let names = pages.collect::<Result<Vec<_>, _>>().await;
-            names.map_err(sdk("ListClusters", stack))
+            all!(eks.list_clusters(), "ListClusters", stack)
         })
         .await
     }

@@ -11,7 +11,7 @@ pub mod cluster;
 pub mod node_group;
 mod token;
 
-use crate::adapter::{Retag, Tagger, found};
+use crate::adapter::{Retag, Tagger, found, retag};
 use crate::address::Address;
 use crate::resource::{Observed, Props, ReadHints};
 use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, wait_until};
@@ -23,7 +23,7 @@ use aws_sdk_eks::types::{Update, UpdateStatus};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::Duration;
@@ -62,11 +62,6 @@ pub(crate) fn pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, Stri
         .unwrap_or_default()
 }
 
-/// The `arn` attribute of an observed resource.
-fn arn(on: &Observed) -> &str {
-    on.attrs.get("arn").and_then(Value::as_str).unwrap_or("")
-}
-
 /// EKS tags, changed on the resource's `arn` with TagResource and UntagResource.
 pub struct EksTags;
 
@@ -74,19 +69,10 @@ pub struct EksTags;
 impl Tagger for EksTags {
     async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
         let (set, remove) = (change.set, change.remove);
-        let (eks, arn) = (aws.eks(), arn(on));
-        if !set.is_empty() {
-            let call = eks
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(tag_map(set)));
-            call.send().await.map_err(sdk("TagResource", arn))?;
-        }
-        if !remove.is_empty() {
-            let call = eks.untag_resource().resource_arn(arn);
-            let call = call.set_tag_keys(Some(remove.to_vec()));
-            call.send().await.map_err(sdk("UntagResource", arn))?;
-        }
+        let (eks, arn) = (aws.eks(), on.attr("arn"));
+        retag!(set, remove, arn;
+            eks.tag_resource().resource_arn(arn).set_tags(Some(tag_map(set))), "TagResource";
+            eks.untag_resource().resource_arn(arn).set_tag_keys(Some(remove.to_vec())), "UntagResource");
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ use super::{
     sdk, settle, split_key, tag_map, wait_gone,
 };
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
+use crate::all;
 use crate::props::schema;
 use crate::props::{int_prop, list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
@@ -219,10 +220,11 @@ impl Description for NodeGroup {
     ) -> Result<Vec<Nodegroup>, CloudError> {
         let eks = aws.eks();
         read(&eks, hints, |cluster| async {
-            let call = eks.list_nodegroups().cluster_name(&cluster);
-            let pages = call.into_paginator().items().send();
-            let names = pages.collect::<Result<Vec<_>, _>>().await;
-            names.map_err(sdk("ListNodegroups", cluster))
+            all!(
+                eks.list_nodegroups().cluster_name(&cluster),
+                "ListNodegroups",
+                cluster
+            )
         })
         .await
     }

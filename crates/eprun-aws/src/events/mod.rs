@@ -6,7 +6,6 @@ use crate::adapter::{Retag, Tagger, retag};
 use crate::resource::Observed;
 use crate::{Aws, CloudError};
 use aws_sdk_eventbridge::types::Tag;
-use serde_json::Value;
 
 /// EventBridge's tagger: TagResource and UntagResource, on the rule's ARN (its id is its name).
 pub struct EventsTags;
@@ -15,12 +14,7 @@ pub struct EventsTags;
 impl Tagger for EventsTags {
     async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
         let (set, remove) = (change.set, change.remove);
-        let events = aws.eventbridge();
-        let arn = on
-            .attrs
-            .get("arn")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let (events, arn) = (aws.eventbridge(), on.attr("arn"));
         retag!(set, remove, arn;
             events.tag_resource().resource_arn(arn).set_tags(Some(eb_tags(set))), "TagResource";
             events.untag_resource().resource_arn(arn).set_tag_keys(Some(remove.to_vec())), "UntagResource");

@@ -13,25 +13,12 @@ pub mod role;
 pub mod role_policy_attachment;
 
 use crate::adapter::{Retag, Tagger, retag};
+use crate::all;
 use crate::resource::{Observed, Props, gone_ok};
 use crate::{Aws, CloudError, retry_while, sdk, token};
 use aws_sdk_iam::types::{AttachedPolicy, Tag};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-/// Every item of a paginated IAM call: `all!(iam.list_role_tags().role_name(n), "ListRoleTags", n)`.
-macro_rules! all {
-    ($call:expr, $operation:literal, $target:expr) => {
-        $call
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(crate::sdk($operation, $target))
-    };
-}
-use all;
 
 /// How long a call naming something made a moment ago waits for IAM to see it.
 const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);

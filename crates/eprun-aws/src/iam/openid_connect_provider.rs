@@ -4,8 +4,9 @@
 //! Read with ListOpenIDConnectProviders and GetOpenIDConnectProvider for each (tags re-checked).
 //! IAM keeps the URL without its scheme; it is reported with `https://`, as declared.
 
-use super::{IamTags, all, iam_tags, pairs};
+use super::{IamTags, iam_tags, pairs};
 use crate::adapter::{Attr, Change, Description, Identity, New, found, resource};
+use crate::all;
 use crate::props::schema;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};

@@ -6,10 +6,10 @@
 //! GetPolicyVersion (the default document) for the names the stack declares or recorded only.
 
 use super::{
-    IamTags, all, check_document, check_name, check_path, decode_policy, iam_tags, pairs,
-    policy_text,
+    IamTags, check_document, check_name, check_path, decode_policy, iam_tags, pairs, policy_text,
 };
 use crate::adapter::{Attr, Change, Description, Identity, New, by_name, found, resource};
+use crate::all;
 use crate::props::{schema, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;

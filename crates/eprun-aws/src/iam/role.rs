@@ -4,10 +4,11 @@
 //! ListAttachedRolePolicies for each role found (ListRoles does not return tags).
 
 use super::{
-    IamTags, PROPAGATION_TIMEOUT, all, attach, attached, check_document, check_name, decode_policy,
+    IamTags, PROPAGATION_TIMEOUT, attach, attached, check_document, check_name, decode_policy,
     detach, iam_tags, pairs, policy_text, stack_path,
 };
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
+use crate::all;
 use crate::props::int_prop;
 use crate::props::schema;
 use crate::props::str_prop;

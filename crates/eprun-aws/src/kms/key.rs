@@ -7,6 +7,7 @@
 
 use super::{KmsTags, kms_tags};
 use crate::adapter::{Attr, Changes, Description, Identity, New, Tagger, found, resource};
+use crate::all;
 use crate::iam::policy_text;
 use crate::props::int_prop;
 use crate::props::schema;
@@ -95,15 +96,11 @@ async fn read(aws: &Aws, alias: String, key_id: &str) -> Result<Option<KeyItem>,
     let Some(meta) = describe(aws, key_id).await?.filter(is_live) else {
         return Ok(None);
     };
-    let tags = kms
-        .list_resource_tags()
-        .key_id(key_id)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(sdk("ListResourceTags", key_id))?;
+    let tags = all!(
+        kms.list_resource_tags().key_id(key_id),
+        "ListResourceTags",
+        key_id
+    )?;
     let rotation = kms.get_key_rotation_status().key_id(key_id).send().await;
     let policy = kms.get_key_policy().key_id(key_id).policy_name(POLICY_NAME);
     let policy = policy.send().await.map_err(sdk("GetKeyPolicy", key_id))?;
@@ -191,15 +188,7 @@ impl Description for Key {
         if hints.natural_keys.is_empty() {
             return Ok(Vec::new());
         }
-        let aliases: Vec<_> = aws
-            .kms()
-            .list_aliases()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("ListAliases", stack))?;
+        let aliases: Vec<_> = all!(aws.kms().list_aliases(), "ListAliases", stack)?;
         let mut out = Vec::new();
         for a in aliases {
             if let (Some(name), Some(key)) = (a.alias_name(), a.target_key_id())

@@ -2,9 +2,9 @@
 
 pub mod key;
 
-use crate::adapter::{Retag, Tagger};
+use crate::adapter::{Retag, Tagger, retag};
 use crate::resource::Observed;
-use crate::{Aws, CloudError, sdk};
+use crate::{Aws, CloudError};
 use aws_sdk_kms::types::Tag;
 
 /// KMS's tagger: TagResource and UntagResource on the key id.
@@ -15,15 +15,9 @@ impl Tagger for KmsTags {
     async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
         let (set, remove) = (change.set, change.remove);
         let (kms, id) = (aws.kms(), on.id.as_str());
-        if !set.is_empty() {
-            let call = kms.tag_resource().key_id(id).set_tags(Some(kms_tags(set)));
-            call.send().await.map_err(sdk("TagResource", id))?;
-        }
-        if !remove.is_empty() {
-            let call = kms.untag_resource().key_id(id);
-            let call = call.set_tag_keys(Some(remove.to_vec()));
-            call.send().await.map_err(sdk("UntagResource", id))?;
-        }
+        retag!(set, remove, id;
+            kms.tag_resource().key_id(id).set_tags(Some(kms_tags(set))), "TagResource";
+            kms.untag_resource().key_id(id).set_tag_keys(Some(remove.to_vec())), "UntagResource");
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ use crate::adapter::{
     Attr, Changes, Description, Identity, New, ResourceType, Retag, Tagger, resource,
 };
 use crate::address::Address;
+use crate::all;
 use crate::ec2::str_prop;
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
@@ -187,9 +188,11 @@ impl Description for HealthCheck {
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<Item>, CloudError> {
-        let pages = aws.route53().list_health_checks().into_paginator().items();
-        let checks = pages.send().try_collect().await;
-        let checks = checks.map_err(sdk("ListHealthChecks", stack))?;
+        let checks = all!(
+            aws.route53().list_health_checks(),
+            "ListHealthChecks",
+            stack
+        )?;
         let refs: fn(&Check) -> (&str, &str) = |hc| (hc.caller_reference(), hc.id());
         CHECK_TAGS.owned(aws, stack, Self::KIND, checks, refs).await
     }

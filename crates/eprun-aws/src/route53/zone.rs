@@ -12,6 +12,7 @@ use crate::adapter::{
     Attr, Change, Description, Identity, New, ResourceType, Retag, Tagger, found, resource,
 };
 use crate::address::Address;
+use crate::all;
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -121,9 +122,7 @@ impl Description for Zone {
         stack: &str,
         _hints: &ReadHints,
     ) -> Result<Vec<ZoneItem>, CloudError> {
-        let pages = aws.route53().list_hosted_zones().into_paginator().items();
-        let zones = pages.send().try_collect().await;
-        let zones = zones.map_err(sdk("ListHostedZones", stack))?;
+        let zones = all!(aws.route53().list_hosted_zones(), "ListHostedZones", stack)?;
         let refs: fn(&HostedZone) -> (&str, &str) =
             |z| (z.caller_reference(), bare_zone_id(z.id()));
         let owned = ZONE_TAGS.owned(aws, stack, Self::KIND, zones, refs).await?;

@@ -6,7 +6,7 @@
 //! read (and a delete after a lost state) knows it.
 
 use crate::adapter::{
-    Attr, Changes, Description, Identity, New, Retag, Tagger, found, resource, to_props,
+    Attr, Changes, Description, Identity, New, Retag, Tagger, found, resource, retag, to_props,
 };
 use crate::address::Address;
 use crate::props::schema;
@@ -165,17 +165,9 @@ impl Tagger for SmTags {
     async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
         let (set, remove) = (change.set, change.remove);
         let (sm, id) = (aws.secretsmanager(), on.id.as_str());
-        if !set.is_empty() {
-            let call = sm.tag_resource().secret_id(id).set_tags(Some(sm_tags(set)));
-            call.send().await.map_err(sdk("TagResource", id))?;
-        }
-        if !remove.is_empty() {
-            let call = sm
-                .untag_resource()
-                .secret_id(id)
-                .set_tag_keys(Some(remove.to_vec()));
-            call.send().await.map_err(sdk("UntagResource", id))?;
-        }
+        retag!(set, remove, id;
+            sm.tag_resource().secret_id(id).set_tags(Some(sm_tags(set))), "TagResource";
+            sm.untag_resource().secret_id(id).set_tag_keys(Some(remove.to_vec())), "UntagResource");
         Ok(())
     }
 }

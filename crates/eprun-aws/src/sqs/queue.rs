@@ -6,6 +6,7 @@
 
 use super::SqsTags;
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
+use crate::all;
 use crate::iam::{check_document, policy_text};
 use crate::props::{check_range, schema, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
@@ -175,8 +176,7 @@ impl Description for Queue {
         }
         // SQS pages its answer only when asked for a page size.
         let call = aws.sqs().list_queues().max_results(1000);
-        let urls: Vec<String> = (call.into_paginator().items().send().try_collect().await)
-            .map_err(sdk("ListQueues", stack))?;
+        let urls: Vec<String> = all!(call, "ListQueues", stack)?;
         let mut out = Vec::new();
         for url in urls {
             let name = url.rsplit('/').next().unwrap_or_default();

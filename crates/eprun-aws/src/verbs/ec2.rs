@@ -2,6 +2,7 @@
 
 use super::invalid;
 use crate::CloudError;
+use crate::all;
 use aws_sdk_ec2::types::{Filter, Tag, Vpc};
 use serde_json::{Map, Value, json};
 
@@ -13,17 +14,11 @@ pub async fn describe_vpcs(
 ) -> Result<Value, CloudError> {
     let target = describe_target(filters);
     let filters = to_filters("DescribeVpcs", &target, filters)?;
-    let mut pages = ec2
+    let call = ec2
         .describe_vpcs()
-        .set_filters((!filters.is_empty()).then_some(filters))
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| crate::from_sdk("DescribeVpcs", &target, e))?;
-        out.extend(page.vpcs().iter().map(vpc));
-    }
-    Ok(Value::Array(out))
+        .set_filters((!filters.is_empty()).then_some(filters));
+    let vpcs: Vec<_> = all!(call, "DescribeVpcs", &target)?;
+    Ok(Value::Array(vpcs.iter().map(vpc).collect()))
 }
 
 /// How the error of a lookup names what it looked for.

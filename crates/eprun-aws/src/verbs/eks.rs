@@ -1,6 +1,7 @@
 //! EKS verbs: clusters and managed node groups (describe, scale, wait).
 
 use super::{check_keys, empty_answer, invalid, opt_int, opt_str};
+use crate::all;
 use crate::eks::{EksItem, sdk};
 use crate::mutation::Mutations;
 use crate::{CloudError, WaitState, wait_until};
@@ -38,17 +39,12 @@ pub async fn list_nodegroups(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
 ) -> Result<Value, CloudError> {
-    let mut pages = eks
-        .list_nodegroups()
-        .cluster_name(cluster)
-        .into_paginator()
-        .send();
-    let mut names = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(sdk("ListNodegroups", cluster))?;
-        names.extend(page.nodegroups().iter().map(|n| json!(n)));
-    }
-    Ok(Value::Array(names))
+    let names: Vec<String> = all!(
+        eks.list_nodegroups().cluster_name(cluster),
+        "ListNodegroups",
+        cluster
+    )?;
+    Ok(json!(names))
 }
 
 /// The node group itself (an error when it does not exist).

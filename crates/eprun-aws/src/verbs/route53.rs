@@ -1,6 +1,7 @@
 //! Route 53 verbs: health checks (list, get, update, status) — how DR runbooks move traffic.
 
 use super::{check_keys, empty_answer, invalid, opt_bool, opt_date, opt_int, opt_str};
+use crate::all;
 use crate::mutation::Mutations;
 use crate::{ADDRESS_TAG, CloudError};
 use aws_sdk_route53::types::{HealthCheck, TagResourceType};
@@ -86,12 +87,11 @@ pub fn health_check_map(hc: &HealthCheck, tags: &[(String, String)]) -> Value {
 
 /// ListHealthChecks (every page) with their tags: an array of `health_check_map`s.
 pub async fn list_health_checks(r53: &aws_sdk_route53::Client) -> Result<Value, CloudError> {
-    let mut pages = r53.list_health_checks().into_paginator().send();
-    let mut checks = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| crate::from_sdk("ListHealthChecks", "health checks", e))?;
-        checks.extend(page.health_checks().iter().cloned());
-    }
+    let checks: Vec<_> = all!(
+        r53.list_health_checks(),
+        "ListHealthChecks",
+        "health checks"
+    )?;
     let ids: Vec<String> = checks.iter().map(|h| h.id().to_string()).collect();
     let tags = tags_of(r53, &ids).await?;
     Ok(Value::Array(
