@@ -582,16 +582,15 @@ pub(crate) mod testing {
     //! The round trip every described type is tested with.
 
     use super::*;
-    use crate::plan::FieldChange;
 
-    /// Creates `declared` at `address` through `res` on `aws` (mocked), and returns the observed
-    /// resource and what a plan would still change: nothing, when the type reads back what it wrote.
+    /// Creates `declared` at `address` through `res` on `aws` (mocked), checks that a plan would
+    /// then change nothing (the type reads back what it wrote), and answers what was observed.
     pub(crate) async fn round_trip(
         res: &dyn Resource,
         aws: &Aws,
         address: &str,
         declared: serde_json::Value,
-    ) -> (Observed, Vec<FieldChange>) {
+    ) -> Observed {
         let address: Address = address.parse().expect("a valid address");
         let declared = declared.as_object().expect("props are a map").clone();
         let req = CreateRequest {
@@ -600,12 +599,16 @@ pub(crate) mod testing {
             props: &declared,
             tags: tags::ownership_tags("test", &address, &declared),
         };
-        let observed = res
-            .create(&aws.context(), &req)
-            .await
-            .expect("the mocked create succeeds");
+        let observed =
+            (res.create(&aws.context(), &req).await).expect("the mocked create succeeds");
         let changes = crate::planner::diff(res, &declared, &observed, &[]);
-        (observed, changes)
+        assert_eq!(
+            changes,
+            vec![],
+            "it reads back as declared: {:?}",
+            observed.props
+        );
+        observed
     }
 
     /// A declaration with no others beside it, for `validate`.

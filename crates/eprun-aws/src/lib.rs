@@ -2,12 +2,12 @@
 //! mapping, the resource types behind one adapter, and the verbs scripts call.
 
 // The core's modules, at the paths this crate's files name them by.
+#[cfg(test)]
+use eprun_core::declaration;
 use eprun_core::{
     address, cloud_error, cluster, context, interrupt, mutation, planner, resource, schema, tags,
     token,
 };
-#[cfg(test)]
-use eprun_core::{declaration, plan};
 
 pub mod adapter;
 pub mod ec2;

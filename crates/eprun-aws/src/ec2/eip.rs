@@ -116,7 +116,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_allocated_address_reads_back_as_declared() {
+    async fn an_allocated_address_round_trip_as_declared() {
         let allocate = mock!(Client::allocate_address).then_output(|| {
             AllocateAddressOutput::builder()
                 .allocation_id("eipalloc-1")
@@ -124,15 +124,13 @@ mod tests {
                 .domain(DomainType::Vpc)
                 .build()
         });
-        let aws = Aws::mocked(&[&allocate]);
-        let (observed, changes) = round_trip(
+        let observed = round_trip(
             &EIP,
-            &aws,
+            &Aws::mocked(&[&allocate]),
             "ec2.eip.nat-a",
             json!({"domain": "vpc", "tags": {"team": "platform"}}),
         )
         .await;
-        assert_eq!(changes, vec![]);
         assert_eq!(observed.id, "eipalloc-1");
         assert_eq!(observed.attrs["public_ip"], "203.0.113.7");
         assert_eq!(

@@ -305,26 +305,10 @@ pub fn only<P: serde::Serialize + serde::de::DeserializeOwned + Default>(
 pub(crate) mod testing {
     //! What the EC2 types' tests share.
 
-    use crate::Aws;
-    use crate::adapter::testing::round_trip;
-    use crate::resource::{Observed, Resource};
     use crate::tags::{ADDRESS_TAG, STACK_TAG};
     use aws_sdk_ec2::types::Tag;
 
-    pub(crate) use crate::adapter::testing::{NoOthers, obj};
-
-    /// Creates `declared` at `address` through `res` on `aws` (mocked), checks that a plan would
-    /// then change nothing, and answers what was observed.
-    pub(crate) async fn reads_back(
-        res: &dyn Resource,
-        aws: &Aws,
-        address: &str,
-        declared: serde_json::Value,
-    ) -> Observed {
-        let (observed, changes) = round_trip(res, aws, address, declared).await;
-        assert_eq!(changes, vec![], "what was created reads back as declared");
-        observed
-    }
+    pub(crate) use crate::adapter::testing::{NoOthers, obj, round_trip};
 
     /// An EC2 tag.
     pub(crate) fn tag(key: &str, value: &str) -> Tag {

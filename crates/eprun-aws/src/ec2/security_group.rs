@@ -570,7 +570,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_created_group_reads_back_as_declared() {
+    async fn a_created_group_round_trip_as_declared() {
         let declared = json!({
             "name": "web", "vpc_id": "vpc-1", "description": "Managed by eprun",
             "ingress": [{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["10.0.0.0/8"]}],
@@ -608,10 +608,13 @@ mod tests {
                     .r#return(true)
                     .build()
             });
-        let aws = Aws::mocked(&[&create, &describe, &authorize]);
-        let (observed, changes) =
-            round_trip(&SECURITY_GROUP, &aws, "ec2.security_group.web", declared).await;
-        assert_eq!(changes, vec![]);
+        let observed = round_trip(
+            &SECURITY_GROUP,
+            &Aws::mocked(&[&create, &describe, &authorize]),
+            "ec2.security_group.web",
+            declared,
+        )
+        .await;
         assert_eq!(observed.id, "sg-1");
         assert_eq!(
             observed.attrs["arn"],

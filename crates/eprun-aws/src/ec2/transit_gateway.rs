@@ -230,7 +230,7 @@ impl Description for TransitGateway {
 mod tests {
     use super::*;
     use crate::adapter::testing::observe;
-    use crate::ec2::testing::{NoOthers, obj, owned, reads_back, tag};
+    use crate::ec2::testing::{NoOthers, obj, owned, round_trip, tag};
     use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_transit_gateway::CreateTransitGatewayOutput;
@@ -298,7 +298,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_created_transit_gateway_reads_back_as_declared_once_available() {
+    async fn a_created_transit_gateway_round_trip_as_declared_once_available() {
         let create = mock!(Client::create_transit_gateway)
             .match_requests(|r| r.options().and_then(|o| o.amazon_side_asn()) == Some(64513))
             .then_output(|| {
@@ -316,7 +316,7 @@ mod tests {
         let declared = json!({"description": "hub", "amazon_side_asn": 64513, "dns_support": "disable",
                    "tags": {"team": "net"}});
         let observed =
-            reads_back(&TRANSIT_GATEWAY, &aws, "ec2.transit_gateway.hub", declared).await;
+            round_trip(&TRANSIT_GATEWAY, &aws, "ec2.transit_gateway.hub", declared).await;
         assert_eq!(observed.id, "tgw-1");
         assert_eq!(
             observed.attrs["association_default_route_table_id"],

@@ -154,7 +154,7 @@ mod tests {
     use super::*;
     use crate::adapter::testing::observe;
     use crate::ec2::attachment::testing::{described, peering};
-    use crate::ec2::testing::{NoOthers, obj, owned, reads_back};
+    use crate::ec2::testing::{NoOthers, obj, owned, round_trip};
     use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_transit_gateway_peering_attachment::CreateTransitGatewayPeeringAttachmentOutput as Created;
@@ -205,7 +205,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_requested_peering_reads_back_as_declared_and_peers_in_the_callers_account() {
+    async fn a_requested_peering_round_trip_as_declared_and_peers_in_the_callers_account() {
         let me = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(|| {
             GetCallerIdentityOutput::builder()
                 .account("123456789012")
@@ -225,7 +225,7 @@ mod tests {
         let declared = json!({"transit_gateway_id": "tgw-eu", "peer_transit_gateway_id": "tgw-us", "peer_region": "us-east-1",
                    "tags": {"team": "net"}});
         let observed =
-            reads_back(&TRANSIT_GATEWAY_PEERING_ATTACHMENT, &aws, ADDRESS, declared).await;
+            round_trip(&TRANSIT_GATEWAY_PEERING_ATTACHMENT, &aws, ADDRESS, declared).await;
         assert_eq!(observed.id, "tgw-attach-1");
         assert_eq!(observed.attrs["peer_transit_gateway_id"], "tgw-us");
         assert_eq!(

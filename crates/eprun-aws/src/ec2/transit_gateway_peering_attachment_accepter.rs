@@ -152,7 +152,7 @@ mod tests {
     use super::*;
     use crate::adapter::testing::observe;
     use crate::ec2::attachment::testing::{described, peering};
-    use crate::ec2::testing::{owned, reads_back};
+    use crate::ec2::testing::{owned, round_trip};
     use crate::resource::Observed;
     use crate::resource::Resource;
     use aws_sdk_ec2::Client;
@@ -211,7 +211,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_accepted_peering_is_tagged_here_and_reads_back_as_declared() {
+    async fn an_accepted_peering_is_tagged_here_and_round_trip_as_declared() {
         // Both sides show the requester's tags.
         let requester = || owned("test", "ec2.transit_gateway_peering_attachment.p");
         let describe = mock!(Client::describe_transit_gateway_peering_attachments)
@@ -228,7 +228,7 @@ mod tests {
         let address = "ec2.transit_gateway_peering_attachment_accepter.p";
         let declared = json!({"transit_gateway_attachment_id": "tgw-attach-1"});
         let accepter = &TRANSIT_GATEWAY_PEERING_ATTACHMENT_ACCEPTER;
-        let observed = reads_back(accepter, &aws, address, declared).await;
+        let observed = round_trip(accepter, &aws, address, declared).await;
         assert_eq!(
             observed.address.map(|a| a.to_string()).as_deref(),
             Some(address)

@@ -251,7 +251,7 @@ impl Description for TransitGatewayRoute {
 mod tests {
     use super::*;
     use crate::adapter::testing::observe;
-    use crate::ec2::testing::{obj, reads_back};
+    use crate::ec2::testing::{obj, round_trip};
     use crate::resource::{Observed, Resource};
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::error::ErrorMetadata;
@@ -389,14 +389,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_created_route_reads_back_as_declared() {
+    async fn a_created_route_round_trip_as_declared() {
         let create = mock!(Client::create_transit_gateway_route)
             .match_requests(|r| r.transit_gateway_attachment_id() == Some("tgw-attach-1"))
             .then_output(|| CreateTransitGatewayRouteOutput::builder().build());
         let aws = Aws::mocked(&[&create]);
         let declared = json!({"transit_gateway_route_table_id": "tgw-rtb-1", "destination_cidr_block": "10.20.0.0/16",
                    "transit_gateway_attachment_id": "tgw-attach-1"});
-        let observed = reads_back(
+        let observed = round_trip(
             &TRANSIT_GATEWAY_ROUTE,
             &aws,
             "ec2.transit_gateway_route.to-dr",
@@ -427,7 +427,7 @@ mod tests {
         let aws = Aws::mocked(&[&create, &replace]);
         let declared = json!({"transit_gateway_route_table_id": "tgw-rtb-1", "destination_cidr_block": "10.30.0.0/16",
                    "blackhole": true});
-        reads_back(
+        round_trip(
             &TRANSIT_GATEWAY_ROUTE,
             &aws,
             "ec2.transit_gateway_route.drop",

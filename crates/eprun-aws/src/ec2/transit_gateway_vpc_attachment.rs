@@ -217,7 +217,7 @@ impl Description for TransitGatewayVpcAttachment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ec2::testing::{obj, owned, reads_back};
+    use crate::ec2::testing::{obj, owned, round_trip};
     use crate::resource::{Observed, Resource};
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
@@ -292,7 +292,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_created_attachment_that_lost_its_tags_is_tagged_and_reads_back_as_declared() {
+    async fn a_created_attachment_that_lost_its_tags_is_tagged_and_round_trip_as_declared() {
         let create = mock!(Client::create_transit_gateway_vpc_attachment).then_output(|| {
             let pending = attachment(None).state(S::Pending).build();
             Created::builder()
@@ -309,7 +309,7 @@ mod tests {
         let aws = Aws::mocked(&[&create, &describe, &tag]);
         let declared = json!({"transit_gateway_id": "tgw-1", "vpc_id": "vpc-1", "subnet_ids": ["subnet-2", "subnet-1"],
                    "appliance_mode_support": "enable", "tags": {"team": "net"}});
-        let observed = reads_back(
+        let observed = round_trip(
             &TRANSIT_GATEWAY_VPC_ATTACHMENT,
             &aws,
             "ec2.transit_gateway_vpc_attachment.a",

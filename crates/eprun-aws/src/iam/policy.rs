@@ -498,7 +498,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_created_policy_reads_back_as_declared() {
+    async fn a_created_policy_round_trip_as_declared() {
         let create = mock!(Client::create_policy)
             .match_requests(|r| r.tags().iter().any(|t| t.key() == STACK_TAG))
             .then_compute_output(|r| {
@@ -507,10 +507,13 @@ mod tests {
                 p.tags = None;
                 CreatePolicyOutput::builder().policy(p).build()
             });
-        let aws = Aws::mocked(&[&create]);
-        let (observed, changes) =
-            round_trip(&POLICY, &aws, "iam.policy.karpenter", declared()).await;
-        assert_eq!(changes, vec![]);
+        let observed = round_trip(
+            &POLICY,
+            &Aws::mocked(&[&create]),
+            "iam.policy.karpenter",
+            declared(),
+        )
+        .await;
         assert_eq!(observed.id, "arn:aws:iam::123456789012:policy/karpenter");
         assert_eq!(observed.attrs["policy_id"], json!("ANPA1"));
         assert_eq!(observed.natural_key.as_deref(), Some("karpenter"));

@@ -287,8 +287,9 @@ impl Description for HealthCheck {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{fresh, obj, observe, round_trip, tagged};
+    use super::super::tests::{fresh, obj, observe, tagged};
     use super::*;
+    use crate::adapter::testing::round_trip;
     use crate::resource::{Observed, Resource};
     use aws_sdk_route53::Client;
     use aws_sdk_route53::operation::create_health_check::CreateHealthCheckOutput;
@@ -368,7 +369,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_created_check_reads_back_as_declared() {
+    async fn a_created_check_round_trip_as_declared() {
         let create = mock!(Client::create_health_check)
             .match_requests(|r| fresh(r.caller_reference(), "ingress"))
             .then_compute_output(|r| {
@@ -388,7 +389,13 @@ mod tests {
         let mut declared = https();
         declared.insert("tags".into(), json!({"team": "sre"}));
         let (address, declared) = ("route53.health_check.ingress", Value::Object(declared));
-        let observed = round_trip(&HEALTH_CHECK, &[&create, &tagged], address, declared).await;
+        let observed = round_trip(
+            &HEALTH_CHECK,
+            &Aws::mocked(&[&create, &tagged]),
+            address,
+            declared,
+        )
+        .await;
         assert_eq!(observed.id, "hc-1");
         assert_eq!(observed.attrs["arn"], "arn:aws:route53:::healthcheck/hc-1");
         assert!(fresh(observed.natural_key.as_deref(), "ingress"));

@@ -302,20 +302,6 @@ mod tests {
         found.expect("stack `s` owns it")
     }
 
-    /// Creates `declared` at `address` through `res`, its calls answered by `rules`, checks that a
-    /// plan would then change nothing, and answers what was observed.
-    pub(super) async fn round_trip<D: Description>(
-        res: &Adapter<D>,
-        rules: &[&Rule],
-        address: &str,
-        declared: Value,
-    ) -> Observed {
-        let aws = Aws::mocked(rules);
-        let (observed, changes) = testing::round_trip(res, &aws, address, declared).await;
-        assert_eq!(changes, vec![], "{:?}", observed.props);
-        observed
-    }
-
     /// Whether a create sent a fresh caller reference for `name` in the stack `test`.
     pub(super) fn fresh(reference: Option<&str>, name: &str) -> bool {
         let prefix = format!("eprun:test:{name}:");

@@ -287,8 +287,9 @@ impl Description for Record {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{change, in_sync, obj, observe, round_trip};
+    use super::super::tests::{change, in_sync, obj, observe};
     use super::*;
+    use crate::adapter::testing::round_trip;
     use crate::resource::Resource;
     use aws_sdk_route53::Client;
     use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsOutput;
@@ -356,7 +357,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reads_back_the_declared_shape() {
+    async fn round_trip_the_declared_shape() {
         let rr = record_set_of(latency());
         let rr = ResourceRecordSet::builder()
             .name("api.examplepay.com.")
@@ -392,7 +393,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_created_record_reads_back_as_declared() {
+    async fn a_created_record_round_trip_as_declared() {
         let upsert = mock!(Client::change_resource_record_sets)
             .match_requests(|r| {
                 let changes = r.change_batch().map(|b| b.changes()).unwrap_or_default();
@@ -406,7 +407,13 @@ mod tests {
             });
         let in_sync = in_sync();
         let (rules, address) = ([&upsert, &in_sync], "route53.record.api-us-east-1");
-        let observed = round_trip(&RECORD, &rules, address, Value::Object(latency())).await;
+        let observed = round_trip(
+            &RECORD,
+            &Aws::mocked(&rules),
+            address,
+            Value::Object(latency()),
+        )
+        .await;
         assert_eq!(observed.id, "Z1|api.examplepay.com|CNAME|us-east-1");
         assert_eq!(observed.natural_key.as_deref(), Some(observed.id.as_str()));
         assert_eq!(observed.attrs["fqdn"], "api.examplepay.com");

@@ -213,9 +213,10 @@ impl Description for Zone {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{change, fresh, in_sync, obj, observe, round_trip, tagged};
+    use super::super::tests::{change, fresh, in_sync, obj, observe, tagged};
     use super::*;
     use crate::adapter::testing::NoOthers;
+    use crate::adapter::testing::round_trip;
     use crate::resource::{Observed, Resource};
     use crate::{STACK_TAG, ownership_tags};
     use aws_sdk_route53::Client;
@@ -282,7 +283,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_created_zone_reads_back_as_declared() {
+    async fn a_created_zone_round_trip_as_declared() {
         let create = mock!(Client::create_hosted_zone)
             .match_requests(|r| fresh(r.caller_reference(), "public"))
             .then_compute_output(|r| {
@@ -305,7 +306,8 @@ mod tests {
         let (tagged, in_sync) = (tagged(), in_sync());
         let declared = json!({"name": "examplepay.com", "comment": "hi", "force_destroy": true, "tags": {"team": "dns"}});
         let rules = [&create, &tagged, &in_sync];
-        let observed = round_trip(&ZONE, &rules, "route53.zone.public", declared).await;
+        let observed =
+            round_trip(&ZONE, &Aws::mocked(&rules), "route53.zone.public", declared).await;
         assert_eq!(
             (observed.id.as_str(), &observed.attrs["zone_id"]),
             ("Z1", &json!("Z1"))
