@@ -20,8 +20,8 @@ pub mod vpc_endpoint;
 /// What every EC2 type's file uses.
 pub(crate) mod prelude {
     pub(crate) use super::{
-        Ec2Tags, Wait, arn, describe, first, owned_route_tables, pairs, retry_dependency, settle,
-        stack_filter, str_prop, table_parts, tags_at_create, untagged, visible,
+        Ec2Tags, Wait, arn, deleted, describe, first, owned_route_tables, pairs, retry_dependency,
+        settle, stack_filter, str_prop, table_parts, tags_at_create, untagged, visible,
     };
     pub(crate) use crate::adapter::{
         Attr, Change, Changes, Description, Identity, New, known, resource,
@@ -107,6 +107,14 @@ where
     })
     .await?;
     Ok(last.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Ready once Describe no longer sees it or its `state` is `deleted`.
+pub fn deleted<S: AsRef<str>>(state: Option<&S>) -> WaitState {
+    match state.map(AsRef::as_ref) {
+        None | Some("deleted") => WaitState::Ready,
+        Some(s) => WaitState::Pending(s.to_string()),
+    }
 }
 
 /// Ready once Describe sees it.

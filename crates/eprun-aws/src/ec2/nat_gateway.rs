@@ -135,10 +135,7 @@ impl Description for NatGateway {
         call.send().await.map_err(sdk("DeleteNatGateway", id))?;
         // Its Elastic IP and subnet stay in use until the gateway reaches `deleted`.
         let gone = settle(aws, id, DELETE, describe_one, |g| {
-            match g.and_then(|g| g.state()) {
-                None | Some(State::Deleted) => WaitState::Ready,
-                Some(s) => WaitState::Pending(s.as_str().to_string()),
-            }
+            deleted(g.and_then(|g| g.state()))
         });
         gone.await.map(drop)
     }

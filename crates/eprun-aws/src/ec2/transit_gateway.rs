@@ -217,10 +217,7 @@ impl Description for TransitGateway {
         let sent = call.send().await.map(drop);
         gone_ok(sent.map_err(sdk("DeleteTransitGateway", id)))?;
         let gone = settle(aws, id, DELETE, describe_one, |t| {
-            match t.and_then(|t| t.state()) {
-                None | Some(State::Deleted) => WaitState::Ready,
-                Some(s) => WaitState::Pending(s.as_str().to_string()),
-            }
+            deleted(t.and_then(|t| t.state()))
         });
         gone.await.map(drop)
     }

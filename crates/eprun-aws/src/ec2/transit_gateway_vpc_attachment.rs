@@ -8,7 +8,6 @@ use crate::{ADDRESS_TAG, STACK_TAG};
 use aws_sdk_ec2::types::{
     CreateTransitGatewayVpcAttachmentRequestOptions as CreateOptions, Filter,
     ModifyTransitGatewayVpcAttachmentRequestOptions as ModifyOptions, Tag,
-    TransitGatewayAttachmentState as S,
 };
 
 resource! {
@@ -48,14 +47,6 @@ async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
         id
     );
     attachment::by_id(id, all)
-}
-
-/// Ready once Describe no longer sees it or it is `deleted`.
-fn deleted(a: Option<&Item>) -> WaitState {
-    match a.and_then(|a| a.state()) {
-        None | Some(S::Deleted) => WaitState::Ready,
-        Some(s) => WaitState::Pending(s.as_str().to_string()),
-    }
 }
 
 /// The id of the untagged attachment of the same VPC and transit gateway that made the create
@@ -208,9 +199,11 @@ impl Description for TransitGatewayVpcAttachment {
         let sent = call.transit_gateway_attachment_id(id).send().await;
         sent.map_err(sdk("DeleteTransitGatewayVpcAttachment", id))?;
         // The transit gateway and the subnets stay in use until the attachment reaches `deleted`.
-        settle(aws, id, DELETE, describe_one, deleted)
-            .await
-            .map(drop)
+        settle(aws, id, DELETE, describe_one, |a| {
+            deleted(a.and_then(|a| a.state()))
+        })
+        .await
+        .map(drop)
     }
 }
 

@@ -4,9 +4,7 @@
 //! DescribeAddon for the expected ones. `resolve_conflicts_on_update` is not something EKS keeps:
 //! it is kept in an `eprun:` tag, so a read reports what was declared and a plan shows no change.
 
-use super::{
-    EksItem, EksTags, created, issue_list, pair_key, pairs, read, sdk, settle, split_key, wait_gone,
-};
+use super::{EksItem, EksTags, created, pair_key, pairs, read, sdk, settle, split_key, wait_gone};
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::all;
 use crate::props::schema;
@@ -83,21 +81,7 @@ fn with_resolve(tags: &[(String, String)], p: &AddonProps) -> HashMap<String, St
 impl EksItem for EksAddon {
     const WHAT: &'static str = "add-on";
 
-    fn status(&self) -> Option<&str> {
-        self.status().map(|s| s.as_str())
-    }
-
-    fn tag_map(&self) -> Option<&HashMap<String, String>> {
-        self.tags()
-    }
-
-    fn issues(&self) -> String {
-        let list = self.health().map(|h| h.issues()).unwrap_or_default();
-        issue_list(
-            list.iter()
-                .map(|i| (i.code().map(|c| c.as_str()), i.message())),
-        )
-    }
+    super::spelled_alike!(issues);
 
     fn of_update(call: DescribeUpdateFluentBuilder, name: &str) -> DescribeUpdateFluentBuilder {
         call.addon_name(name)

@@ -21,7 +21,7 @@ use aws_sdk_eks::types::{
     Cluster as EksCluster, EncryptionConfig, LogSetup, LogType, Logging, Provider, VpcConfigRequest,
 };
 use serde_json::{Value, json};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 resource! {
@@ -147,13 +147,7 @@ fn issuer(c: &EksCluster) -> &str {
 impl EksItem for EksCluster {
     const WHAT: &'static str = "cluster";
 
-    fn status(&self) -> Option<&str> {
-        self.status().map(|s| s.as_str())
-    }
-
-    fn tag_map(&self) -> Option<&HashMap<String, String>> {
-        self.tags()
-    }
+    super::spelled_alike!();
 
     async fn describe(eks: &Client, name: &str) -> Result<Option<Self>, CloudError> {
         let out = eks.describe_cluster().name(name).send().await;

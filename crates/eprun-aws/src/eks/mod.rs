@@ -77,6 +77,32 @@ impl Tagger for EksTags {
     }
 }
 
+/// The `EksItem` methods the SDK's cluster, node group and add-on types spell alike: `status`
+/// and `tag_map`, and with `issues` the health issues node groups and add-ons report.
+macro_rules! spelled_alike {
+    () => {
+        fn status(&self) -> Option<&str> {
+            self.status().map(|s| s.as_str())
+        }
+
+        fn tag_map(&self) -> Option<&std::collections::HashMap<String, String>> {
+            self.tags()
+        }
+    };
+    (issues) => {
+        $crate::eks::spelled_alike!();
+
+        fn issues(&self) -> String {
+            let list = self.health().map(|h| h.issues()).unwrap_or_default();
+            let codes = list
+                .iter()
+                .map(|i| (i.code().map(|c| c.as_str()), i.message()));
+            $crate::eks::issue_list(codes)
+        }
+    };
+}
+pub(crate) use spelled_alike;
+
 /// A described cluster, node group or add-on, as the shared reads and waits see it.
 #[async_trait]
 pub(crate) trait EksItem: Sized + Send + Sync + 'static {

@@ -5,8 +5,8 @@
 //! place (UpdateNodegroupConfig); `desired_size` is usually left to autoscalers (`ignore_changes`).
 
 use super::{
-    EksItem, EksTags, check_eks_name, created, issue_list, pair_key, pairs, read, retry_new_role,
-    sdk, settle, split_key, tag_map, wait_gone,
+    EksItem, EksTags, check_eks_name, created, pair_key, pairs, read, retry_new_role, sdk, settle,
+    split_key, tag_map, wait_gone,
 };
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::all;
@@ -24,7 +24,7 @@ use aws_sdk_eks::types::{
 };
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 resource! {
@@ -144,21 +144,7 @@ fn check_sizes(props: &Props) -> Result<(), String> {
 impl EksItem for Nodegroup {
     const WHAT: &'static str = "node group";
 
-    fn status(&self) -> Option<&str> {
-        self.status().map(|s| s.as_str())
-    }
-
-    fn tag_map(&self) -> Option<&HashMap<String, String>> {
-        self.tags()
-    }
-
-    fn issues(&self) -> String {
-        let list = self.health().map(|h| h.issues()).unwrap_or_default();
-        issue_list(
-            list.iter()
-                .map(|i| (i.code().map(|c| c.as_str()), i.message())),
-        )
-    }
+    super::spelled_alike!(issues);
 
     fn of_update(call: DescribeUpdateFluentBuilder, name: &str) -> DescribeUpdateFluentBuilder {
         call.nodegroup_name(name)
