@@ -190,18 +190,24 @@ pub trait ResourceType {
 }
 
 /// Declares a resource type in one place: its unit struct, the adapter the registry lists, its
-/// kind and `eprun docs` sentence, its props (declared by `schema!`) and the item it reads:
+/// kind and `eprun docs` sentence, the item it reads, and its props (their schema and typed
+/// struct, as `schema!` declares them, in `SCHEMA` and the struct named after `props`):
 ///
 /// ```ignore
 /// resource! {
 ///     /// A VPC with its DNS attributes.
 ///     pub struct Vpc: VPC = "ec2.vpc", "A VPC.";
-///     props VpcProps: SCHEMA, item Item;
+///     reads aws_sdk_ec2::types::Vpc;
+///     /// The props of a VPC.
+///     props VpcProps {
+///         cidr_block: String = required(Cidr, "the IPv4 CIDR block of the VPC"),
+///     } + TAGS
 /// }
 /// ```
 macro_rules! resource {
     ($(#[$doc:meta])* pub struct $name:ident: $adapter:ident = $kind:literal, $summary:literal;
-     props $props:ty: $schema:ident, item $item:ty;) => {
+     reads $item:ty;
+     $(#[$props_meta:meta])* props $props:ident { $($fields:tt)* } $(+ $extra:expr)*) => {
         $(#[$doc])*
         pub struct $name;
 
@@ -213,7 +219,12 @@ macro_rules! resource {
             type Item = $item;
             const KIND: &'static str = $kind;
             const SUMMARY: &'static str = $summary;
-            const SCHEMA: &'static [$crate::schema::Field] = $schema;
+            const SCHEMA: &'static [$crate::schema::Field] = SCHEMA;
+        }
+
+        $crate::props::schema! {
+            $(#[$props_meta])*
+            pub struct $props: SCHEMA { $($fields)* } $(+ $extra)*
         }
     };
 }

@@ -7,12 +7,9 @@ resource! {
     /// An Elastic IP address allocated for use in a VPC (e.g. by a NAT gateway).
     pub struct Eip: EIP = "ec2.eip",
         "An Elastic IP address.";
-    props EipProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of an Elastic IP address.
-    pub struct EipProps: SCHEMA {
+    props EipProps {
         domain: Option<String> =
             optional(Enum(&["vpc"]), "where the address is used").default("\"vpc\"").force_new(),
     } + TAGS

@@ -7,12 +7,9 @@ resource! {
     /// A flow log delivering a VPC's (or subnet's, or interface's) traffic records to S3 or CloudWatch Logs.
     pub struct FlowLog: FLOW_LOG = "ec2.flow_log",
         "A flow log of a VPC, subnet or network interface, delivered to S3 or CloudWatch Logs.";
-    props FlowLogProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of a flow log.
-    pub struct FlowLogProps: SCHEMA {
+    props FlowLogProps {
         resource_id: Option<String> =
             required(Str, "the VPC (or subnet, or network interface) to log"),
         resource_type: Option<String> =

@@ -7,12 +7,9 @@ resource! {
     /// An internet gateway; attaching it to a VPC is part of the resource.
     pub struct InternetGateway: INTERNET_GATEWAY = "ec2.internet_gateway",
         "An internet gateway, attached to `vpc_id` when set.";
-    props InternetGatewayProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of an internet gateway.
-    pub struct InternetGatewayProps: SCHEMA {
+    props InternetGatewayProps {
         vpc_id: Option<String> =
             optional(Str, "the VPC to attach the gateway to; changing it detaches and re-attaches"),
     } + TAGS

@@ -9,12 +9,9 @@ resource! {
     /// A NAT gateway; a public one needs an Elastic IP.
     pub struct NatGateway: NAT_GATEWAY = "ec2.nat_gateway",
         "A NAT gateway in a subnet.";
-    props NatGatewayProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of a NAT gateway.
-    pub struct NatGatewayProps: SCHEMA {
+    props NatGatewayProps {
         subnet_id: Option<String> =
             required(Str, "the subnet the gateway lives in (a public one for public connectivity)"),
         allocation_id: Option<String> =

@@ -8,21 +8,9 @@ resource! {
     /// A route: a destination block and exactly one target.
     pub struct Route: ROUTE = "ec2.route",
         "A route of a route table: a destination block and exactly one target.";
-    props RouteProps: SCHEMA, item Item;
-}
-
-/// The props that name a route's target; a route has exactly one.
-const TARGETS: [&str; 5] = [
-    "gateway_id",
-    "nat_gateway_id",
-    "transit_gateway_id",
-    "vpc_peering_connection_id",
-    "vpc_endpoint_id",
-];
-
-schema! {
+    reads Item;
     /// The props of a route.
-    pub struct RouteProps: SCHEMA {
+    props RouteProps {
         route_table_id: Option<String> = required(Str, "the route table the route belongs to"),
         destination_cidr_block: Option<String> = required(Cidr, "the IPv4 block the route matches"),
         gateway_id: Option<String> =
@@ -34,6 +22,15 @@ schema! {
         vpc_endpoint_id: Option<String> = optional(Str, "target: a Gateway Load Balancer endpoint"),
     }
 }
+
+/// The props that name a route's target; a route has exactly one.
+const TARGETS: [&str; 5] = [
+    "gateway_id",
+    "nat_gateway_id",
+    "transit_gateway_id",
+    "vpc_peering_connection_id",
+    "vpc_endpoint_id",
+];
 
 impl RouteProps {
     /// The target field and id the props set, if exactly one.

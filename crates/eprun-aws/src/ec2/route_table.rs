@@ -6,12 +6,9 @@ resource! {
     /// A route table; routes are `aws::ec2::route`, subnets join through `aws::ec2::route_table_association`.
     pub struct RouteTable: ROUTE_TABLE = "ec2.route_table",
         "A route table of a VPC; routes and subnet associations are separate resources.";
-    props RouteTableProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of a route table.
-    pub struct RouteTableProps: SCHEMA {
+    props RouteTableProps {
         vpc_id: Option<String> = required(Str, "the VPC the table belongs to"),
     } + TAGS
 }

@@ -10,12 +10,9 @@ resource! {
     /// The association of a subnet with a route table.
     pub struct RouteTableAssociation: ROUTE_TABLE_ASSOCIATION = "ec2.route_table_association",
         "Makes a subnet use a route table.";
-    props AssociationProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of an association.
-    pub struct AssociationProps: SCHEMA {
+    props AssociationProps {
         route_table_id: Option<String> = required(Str, "the route table"),
         subnet_id: Option<String> = required(Str, "the subnet that uses the route table"),
     }

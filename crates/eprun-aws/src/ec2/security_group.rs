@@ -10,7 +10,18 @@ resource! {
     /// A security group; its rules are part of it, as `ingress` and `egress` sets.
     pub struct SecurityGroup: SECURITY_GROUP = "ec2.security_group",
         "A security group with its `ingress` and `egress` rules.";
-    props SecurityGroupProps: SCHEMA, item Group;
+    reads Group;
+    /// The props of a security group.
+    props SecurityGroupProps {
+        name: Option<String> = required(Str, "the group name, unique in the VPC"),
+        description: Option<String> =
+            optional(Str, "the group description").default("\"Managed by eprun\"").force_new(),
+        vpc_id: Option<String> = required(Str, "the VPC the group belongs to"),
+        ingress: Option<Vec<Rule>> = optional(ObjectSet(RULE), "inbound rules").default("[]"),
+        egress: Option<Vec<Rule>> =
+            optional(ObjectSet(RULE), "outbound rules; AWS's allow-all rule when left out")
+                .default(DEFAULT_EGRESS),
+    } + TAGS
 }
 
 schema! {
@@ -31,20 +42,6 @@ schema! {
 /// AWS gives every new group this egress rule, so an undeclared `egress` means exactly it.
 const DEFAULT_EGRESS: &str =
     r#"[{"protocol":"-1","from_port":0,"to_port":0,"cidr_blocks":["0.0.0.0/0"]}]"#;
-
-schema! {
-    /// The props of a security group.
-    pub struct SecurityGroupProps: SCHEMA {
-        name: Option<String> = required(Str, "the group name, unique in the VPC"),
-        description: Option<String> =
-            optional(Str, "the group description").default("\"Managed by eprun\"").force_new(),
-        vpc_id: Option<String> = required(Str, "the VPC the group belongs to"),
-        ingress: Option<Vec<Rule>> = optional(ObjectSet(RULE), "inbound rules").default("[]"),
-        egress: Option<Vec<Rule>> =
-            optional(ObjectSet(RULE), "outbound rules; AWS's allow-all rule when left out")
-                .default(DEFAULT_EGRESS),
-    } + TAGS
-}
 
 /// New groups can take a moment to show up in Describe calls.
 const VISIBLE_TIMEOUT: Duration = Duration::from_secs(60);

@@ -9,12 +9,9 @@ resource! {
     /// A subnet in one availability zone.
     pub struct Subnet: SUBNET = "ec2.subnet",
         "A subnet of a VPC in one availability zone.";
-    props SubnetProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of a subnet.
-    pub struct SubnetProps: SCHEMA {
+    props SubnetProps {
         vpc_id: Option<String> = required(Str, "the VPC the subnet belongs to"),
         cidr_block: Option<String> = required(Cidr, "the IPv4 CIDR block, inside the VPC's block"),
         availability_zone: Option<String> =

@@ -12,15 +12,9 @@ resource! {
     /// A transit gateway; attachments (VPCs, peerings) and its route tables hang off it.
     pub struct TransitGateway: TRANSIT_GATEWAY = "ec2.transit_gateway",
         "A transit gateway.";
-    props TransitGatewayProps: SCHEMA, item Item;
-}
-
-/// The kind of an `enable`/`disable` option.
-pub(super) const ENABLE: Kind = Kind::Enum(&["enable", "disable"]);
-
-schema! {
+    reads Item;
     /// The props of a transit gateway.
-    pub struct TransitGatewayProps: SCHEMA {
+    props TransitGatewayProps {
         description: Option<String> = optional(Str, "what the transit gateway is for"),
         amazon_side_asn: Option<i64> =
             optional(Int, "the private ASN of the AWS side (64512–65534 or 4200000000–4294967294)")
@@ -43,6 +37,9 @@ schema! {
                 .default("\"disable\""),
     } + TAGS
 }
+
+/// The kind of an `enable`/`disable` option.
+pub(super) const ENABLE: Kind = Kind::Enum(&["enable", "disable"]);
 
 /// Transit gateways take a few minutes to become available and to go away.
 const CREATE: Wait = Wait("CreateTransitGateway", Duration::from_secs(900));

@@ -17,12 +17,9 @@ resource! {
         "A transit gateway peering requested from this region; it stays \
         `pendingAcceptance` until the peer accepts it \
         (`aws::ec2::transit_gateway_peering_attachment_accepter` with `region:` = the peer's).";
-    props TransitGatewayPeeringAttachmentProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of a transit gateway peering attachment.
-    pub struct TransitGatewayPeeringAttachmentProps: SCHEMA {
+    props TransitGatewayPeeringAttachmentProps {
         transit_gateway_id: Option<String> =
             required(Str, "the local transit gateway (the requester)"),
         peer_transit_gateway_id: Option<String> =

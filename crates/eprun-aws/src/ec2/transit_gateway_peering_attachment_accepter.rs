@@ -27,12 +27,9 @@ resource! {
         "ec2.transit_gateway_peering_attachment_accepter",
         "Accepts a transit gateway peering attachment; declare it with \
         `region:` = the peer's region. Deleting it rejects or deletes the attachment.";
-    props TransitGatewayPeeringAttachmentAccepterProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of the accepting side of a peering.
-    pub struct TransitGatewayPeeringAttachmentAccepterProps: SCHEMA {
+    props TransitGatewayPeeringAttachmentAccepterProps {
         transit_gateway_attachment_id: Option<String> =
             required(Str, "the peering attachment to accept (the requester's `id`)"),
     }

@@ -22,13 +22,10 @@ resource! {
     pub struct TransitGatewayRoute: TRANSIT_GATEWAY_ROUTE = "ec2.transit_gateway_route",
         "A static route of a transit gateway route table, to an attachment \
         or a blackhole; a new target replaces it.";
-    props TransitGatewayRouteProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of a route, which are all a read knows of it: the item the type reads is its props.
     #[derive(Clone)]
-    pub struct TransitGatewayRouteProps: SCHEMA {
+    props TransitGatewayRouteProps {
         transit_gateway_route_table_id: Option<String> =
             required(Str, "the transit gateway route table"),
         destination_cidr_block: Option<String> = required(Cidr, "the block the route matches"),

@@ -14,12 +14,9 @@ resource! {
     /// A transit gateway attachment of a VPC; one subnet per availability zone carries its traffic.
     pub struct TransitGatewayVpcAttachment: TRANSIT_GATEWAY_VPC_ATTACHMENT = "ec2.transit_gateway_vpc_attachment",
         "A VPC attached to a transit gateway through its subnets.";
-    props TransitGatewayVpcAttachmentProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of a transit gateway VPC attachment.
-    pub struct TransitGatewayVpcAttachmentProps: SCHEMA {
+    props TransitGatewayVpcAttachmentProps {
         transit_gateway_id: Option<String> = required(Str, "the transit gateway to attach to"),
         vpc_id: Option<String> = required(Str, "the VPC to attach"),
         subnet_ids: Option<Vec<String>> =
@@ -213,6 +210,7 @@ mod tests {
     use crate::ec2::testing::{obj, owned, round_trip};
     use crate::resource::{Observed, Resource};
     use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::types::TransitGatewayAttachmentState as S;
     use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
     use aws_sdk_ec2::operation::create_transit_gateway_vpc_attachment::CreateTransitGatewayVpcAttachmentOutput as Created;
     use aws_sdk_ec2::operation::describe_transit_gateway_vpc_attachments::DescribeTransitGatewayVpcAttachmentsOutput as Described;

@@ -7,12 +7,9 @@ resource! {
     /// A VPC with its DNS attributes.
     pub struct Vpc: VPC = "ec2.vpc",
         "A VPC.";
-    props VpcProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of a VPC.
-    pub struct VpcProps: SCHEMA {
+    props VpcProps {
         cidr_block: String = required(Cidr, "the IPv4 CIDR block of the VPC"),
         enable_dns_support: Option<bool> =
             optional(Bool, "resolve DNS through the Amazon resolver").default("true"),

@@ -9,12 +9,9 @@ resource! {
     /// A VPC endpoint: a Gateway one joins route tables, an Interface one puts network interfaces in subnets.
     pub struct VpcEndpoint: VPC_ENDPOINT = "ec2.vpc_endpoint",
         "A Gateway or Interface VPC endpoint.";
-    props VpcEndpointProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of a VPC endpoint.
-    pub struct VpcEndpointProps: SCHEMA {
+    props VpcEndpointProps {
         vpc_id: Option<String> = required(Str, "the VPC"),
         service_name: Option<String> =
             required(Str, "the service, e.g. `com.amazonaws.us-east-1.s3`"),

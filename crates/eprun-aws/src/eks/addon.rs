@@ -7,7 +7,6 @@
 use super::{EksItem, EksTags, created, pair_key, pairs, read, sdk, settle, split_key, wait_gone};
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::all;
-use crate::props::schema;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -24,15 +23,9 @@ resource! {
     /// An EKS add-on.
     pub struct Addon: ADDON = "eks.addon",
         "An EKS add-on; found by `<cluster>/<add-on>`.";
-    props AddonProps: SCHEMA, item EksAddon;
-}
-
-/// Where `resolve_conflicts_on_update` is kept.
-const RESOLVE_TAG: &str = "eprun:resolve_conflicts_on_update";
-
-schema! {
+    reads EksAddon;
     /// The props of an add-on.
-    pub struct AddonProps: SCHEMA {
+    props AddonProps {
         cluster_name: String = required(Str, "the cluster the add-on runs in"),
         addon_name: String = required(Str, "the add-on, e.g. `vpc-cni`, `coredns`, `kube-proxy`"),
         addon_version: Option<String> =
@@ -45,6 +38,9 @@ schema! {
             optional(Str, "the IAM role (IRSA) of the add-on's service account"),
     } + TAGS
 }
+
+/// Where `resolve_conflicts_on_update` is kept.
+const RESOLVE_TAG: &str = "eprun:resolve_conflicts_on_update";
 
 const CREATE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(20 * 60);

@@ -9,7 +9,6 @@ use super::{
 };
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::all;
-use crate::props::schema;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -28,21 +27,9 @@ resource! {
     /// An EKS cluster (the control plane).
     pub struct Cluster: CLUSTER = "eks.cluster",
         "An EKS cluster; found by name.";
-    props ClusterProps: SCHEMA, item EksCluster;
-}
-
-/// The five control-plane log types.
-pub const LOG_TYPES: [&str; 5] = [
-    "api",
-    "audit",
-    "authenticator",
-    "controllerManager",
-    "scheduler",
-];
-
-schema! {
+    reads EksCluster;
     /// The props of a cluster.
-    pub struct ClusterProps: SCHEMA {
+    props ClusterProps {
         name: String = required(Str, "the cluster name, unique in the region"),
         version: Option<String> =
             optional(Str, "the Kubernetes version (`1.29`); raising it upgrades in place, one minor version at a time"),
@@ -64,6 +51,15 @@ schema! {
             optional(Str, "the KMS key that envelope-encrypts Kubernetes secrets").force_new(),
     } + TAGS
 }
+
+/// The five control-plane log types.
+pub const LOG_TYPES: [&str; 5] = [
+    "api",
+    "audit",
+    "authenticator",
+    "controllerManager",
+    "scheduler",
+];
 
 /// A new cluster takes 10 to 15 minutes on AWS.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);

@@ -31,23 +31,9 @@ resource! {
     /// A managed node group of an EKS cluster.
     pub struct NodeGroup: NODE_GROUP = "eks.node_group",
         "An EKS managed node group; found by `<cluster>/<node group>`.";
-    props NodeGroupProps: SCHEMA, item Nodegroup;
-}
-
-schema! {
-    /// One Kubernetes taint of the nodes.
-    #[derive(Clone, PartialEq)]
-    pub struct TaintProps: TAINT {
-        key: String = required(Str, "the taint key"),
-        value: Option<String> = optional(Str, "the taint value"),
-        effect: String =
-            required(Enum(&["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]), "what the taint does to pods that do not tolerate it"),
-    }
-}
-
-schema! {
+    reads Nodegroup;
     /// The props of a node group.
-    pub struct NodeGroupProps: SCHEMA {
+    props NodeGroupProps {
         cluster_name: String = required(Str, "the cluster the node group belongs to"),
         node_group_name: String = required(Str, "the node group's name, unique in its cluster"),
         node_role_arn: String =
@@ -69,6 +55,17 @@ schema! {
             optional(ObjectSet(TAINT), "Kubernetes taints of the nodes: `key`, `value`, `effect`")
                 .default("[]"),
     } + TAGS
+}
+
+schema! {
+    /// One Kubernetes taint of the nodes.
+    #[derive(Clone, PartialEq)]
+    pub struct TaintProps: TAINT {
+        key: String = required(Str, "the taint key"),
+        value: Option<String> = optional(Str, "the taint value"),
+        effect: String =
+            required(Enum(&["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]), "what the taint does to pods that do not tolerate it"),
+    }
 }
 
 /// Nodes take a few minutes; a stuck launch is bounded by this.

@@ -22,7 +22,17 @@ resource! {
     /// A rule and its targets.
     pub struct Rule: RULE = "events.rule",
         "An EventBridge rule on the default event bus, with the targets it sends matched events to.";
-    props RuleProps: SCHEMA, item RuleItem;
+    reads RuleItem;
+    /// The props of a rule.
+    props RuleProps {
+        name: String = required(Str, "the rule name, unique on the default event bus"),
+        description: Option<String> = optional(Str, "what the rule is for"),
+        event_pattern: Value = required(Json, "the events it matches").updatable(),
+        state: Option<String> = optional(Enum(&["ENABLED", "DISABLED"]), "whether it sends events on")
+            .default("\"ENABLED\""),
+        targets: Option<Vec<RuleTarget>> =
+            optional(ObjectSet(TARGET), "where matched events go: `[#{ id, arn }]` (at most 5)"),
+    } + TAGS
 }
 
 schema! {
@@ -32,19 +42,6 @@ schema! {
         id: String = required(Str, "the target's id in the rule (1 to 64 letters, digits, `.`, `-` and `_`)"),
         arn: String = required(Str, "what receives the events, e.g. an SQS queue's `arn`"),
     }
-}
-
-schema! {
-    /// The props of a rule.
-    pub struct RuleProps: SCHEMA {
-        name: String = required(Str, "the rule name, unique on the default event bus"),
-        description: Option<String> = optional(Str, "what the rule is for"),
-        event_pattern: Value = required(Json, "the events it matches").updatable(),
-        state: Option<String> = optional(Enum(&["ENABLED", "DISABLED"]), "whether it sends events on")
-            .default("\"ENABLED\""),
-        targets: Option<Vec<RuleTarget>> =
-            optional(ObjectSet(TARGET), "where matched events go: `[#{ id, arn }]` (at most 5)"),
-    } + TAGS
 }
 
 /// How many targets EventBridge lets one rule have.

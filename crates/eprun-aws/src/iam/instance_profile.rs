@@ -7,7 +7,7 @@
 
 use super::{IamTags, check_name, check_path, iam_tags, once_visible, pairs};
 use crate::adapter::{Attr, Change, Description, Identity, New, by_name, found, resource};
-use crate::props::{schema, str_prop};
+use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::TAGS;
 use crate::verbs::empty_answer;
@@ -20,12 +20,9 @@ resource! {
     /// An instance profile.
     pub struct InstanceProfile: INSTANCE_PROFILE = "iam.instance_profile",
         "An IAM instance profile: the role EC2 instances it is given act as.";
-    props ProfileProps: SCHEMA, item ProfileItem;
-}
-
-schema! {
+    reads ProfileItem;
     /// The props of an instance profile.
-    pub struct ProfileProps: SCHEMA {
+    props ProfileProps {
         name: String = required(Str, "the instance profile name, unique in the account"),
         path: Option<String> =
             optional(Str, "the IAM path the profile lives under (`/…/`)").default("\"/\"").force_new(),

@@ -7,7 +7,6 @@
 use super::{IamTags, iam_tags, pairs};
 use crate::adapter::{Attr, Change, Description, Identity, New, found, resource};
 use crate::all;
-use crate::props::schema;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -22,12 +21,9 @@ resource! {
     /// An OpenID Connect identity provider.
     pub struct OpenIdConnectProvider: OPENID_CONNECT_PROVIDER = "iam.openid_connect_provider",
         "An IAM OpenID Connect provider (IRSA).";
-    props ProviderProps: SCHEMA, item ProviderItem;
-}
-
-schema! {
+    reads ProviderItem;
     /// The props of a provider.
-    pub struct ProviderProps: SCHEMA {
+    props ProviderProps {
         url: String =
             required(Str, "the issuer URL (`https://…`), e.g. an EKS cluster's `oidc_issuer`"),
         client_id_list: Option<Vec<String>> =

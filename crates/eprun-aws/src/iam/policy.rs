@@ -10,7 +10,7 @@ use super::{
 };
 use crate::adapter::{Attr, Change, Description, Identity, New, by_name, found, resource};
 use crate::all;
-use crate::props::{schema, str_prop};
+use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::verbs::empty_answer;
@@ -23,12 +23,9 @@ resource! {
     /// A customer managed policy.
     pub struct Policy: POLICY = "iam.policy",
         "A customer managed IAM policy; a changed document becomes its new default version.";
-    props PolicyProps: SCHEMA, item PolicyItem;
-}
-
-schema! {
+    reads PolicyItem;
     /// The props of a policy.
-    pub struct PolicyProps: SCHEMA {
+    props PolicyProps {
         name: String = required(Str, "the policy name, unique in the account"),
         path: Option<String> =
             optional(Str, "the IAM path the policy lives under (`/…/`)").default("\"/\"").force_new(),

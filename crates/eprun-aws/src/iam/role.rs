@@ -10,7 +10,6 @@ use super::{
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::all;
 use crate::props::int_prop;
-use crate::props::schema;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::TAGS;
@@ -24,12 +23,9 @@ resource! {
     /// An IAM role.
     pub struct Role: ROLE = "iam.role",
         "An IAM role, created under the path `/eprun/<stack>/`.";
-    props RoleProps: SCHEMA, item RoleItem;
-}
-
-schema! {
+    reads RoleItem;
     /// The props of a role.
-    pub struct RoleProps: SCHEMA {
+    props RoleProps {
         name: String = required(Str, "the role name, unique in the account"),
         assume_role_policy: Value =
             required(Json, "the trust policy: who may assume the role").updatable(),

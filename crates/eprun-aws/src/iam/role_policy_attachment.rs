@@ -7,7 +7,7 @@
 
 use super::{attach, attached, detach};
 use crate::adapter::{Attr, Description, Identity, New, found, known, resource};
-use crate::props::{schema, str_prop};
+use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::{Aws, CloudError, token};
 use async_trait::async_trait;
@@ -18,12 +18,9 @@ resource! {
     /// A managed policy attached to a role.
     pub struct RolePolicyAttachment: ROLE_POLICY_ATTACHMENT = "iam.role_policy_attachment",
         "Attaches a managed policy to a role.";
-    props AttachmentProps: SCHEMA, item Item;
-}
-
-schema! {
+    reads Item;
     /// The props of an attachment.
-    pub struct AttachmentProps: SCHEMA {
+    props AttachmentProps {
         role: String = required(Str, "the name of the role"),
         policy_arn: String = required(Str, "the ARN of the managed policy to attach"),
     }

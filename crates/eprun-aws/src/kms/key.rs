@@ -10,7 +10,6 @@ use crate::adapter::{Attr, Changes, Description, Identity, New, Tagger, found, r
 use crate::all;
 use crate::iam::policy_text;
 use crate::props::int_prop;
-use crate::props::schema;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::TAGS;
@@ -24,18 +23,9 @@ resource! {
     /// A symmetric encryption key.
     pub struct Key: KEY = "kms.key",
         "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion.";
-    props KeyProps: SCHEMA, item KeyItem;
-}
-
-/// Where `deletion_window_in_days` is kept: KMS only takes it when deletion is scheduled.
-const WINDOW_TAG: &str = "eprun:deletion_window_in_days";
-
-/// The name of the one key policy a key has.
-const POLICY_NAME: &str = "default";
-
-schema! {
+    reads KeyItem;
     /// The props of a key.
-    pub struct KeyProps: SCHEMA {
+    props KeyProps {
         alias: String =
             required(Str, "the key's alias (`alias/<name>`), by which the stack finds it")
                 .updatable(),
@@ -48,6 +38,12 @@ schema! {
             optional(Json, "the key policy (KMS's default policy, which lets the account's IAM policies grant use, when left out)"),
     } + TAGS
 }
+
+/// Where `deletion_window_in_days` is kept: KMS only takes it when deletion is scheduled.
+const WINDOW_TAG: &str = "eprun:deletion_window_in_days";
+
+/// The name of the one key policy a key has.
+const POLICY_NAME: &str = "default";
 
 /// A key as read: its metadata, the alias it was found by, its tags, rotation and policy.
 pub struct KeyItem {

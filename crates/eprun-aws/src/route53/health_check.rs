@@ -11,7 +11,6 @@ use crate::adapter::{
 use crate::address::Address;
 use crate::all;
 use crate::ec2::str_prop;
-use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::token;
@@ -27,27 +26,9 @@ resource! {
     /// A Route 53 health check of an endpoint.
     pub struct HealthCheck: HEALTH_CHECK = "route53.health_check",
         "A Route 53 health check of an endpoint, checked from several regions.";
-    props CheckProps: SCHEMA, item Item;
-}
-
-/// The regions Route 53 checks from.
-const CHECKER_REGIONS: [&str; 8] = [
-    "us-east-1",
-    "us-west-1",
-    "us-west-2",
-    "eu-west-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-northeast-1",
-    "sa-east-1",
-];
-
-/// Route 53 takes caller references of at most this many characters.
-const MAX_REFERENCE: usize = 64;
-
-schema! {
+    reads Item;
     /// The props of a health check.
-    pub struct CheckProps: SCHEMA {
+    props CheckProps {
         r#type: String =
             required(Enum(&["HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"]), "the kind of check"),
         fqdn: Option<String> =
@@ -75,6 +56,21 @@ schema! {
             optional(StrSet, "the regions to check from (at least three)"),
     } + TAGS
 }
+
+/// The regions Route 53 checks from.
+const CHECKER_REGIONS: [&str; 8] = [
+    "us-east-1",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+];
+
+/// Route 53 takes caller references of at most this many characters.
+const MAX_REFERENCE: usize = 64;
 
 /// Checks the combinations Route 53 would refuse, before any call.
 fn check(props: &Props) -> Result<(), String> {

@@ -27,7 +27,26 @@ resource! {
     pub struct Record: RECORD = "route53.record",
         "A Route 53 record set: `records` with a `ttl`, or an `alias`; optionally latency-routed (`set_identifier`, \
         `latency_routing_policy`) behind a `health_check_id`.";
-    props RecordProps: SCHEMA, item Item;
+    reads Item;
+    /// The props of a record set.
+    props RecordProps {
+        zone_id: String = required(Str, "the hosted zone"),
+        name: String =
+            required(Str, "the fully qualified name, e.g. `api.examplepay.com` (lowercase, no trailing dot)"),
+        r#type: String =
+            required(Enum(&[ "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SPF", "SRV", "SSHFP", "SVCB", "TLSA", "TXT", ]), "the record type"),
+        ttl: Option<i64> = optional(Int, "seconds resolvers may cache the answer (with `records`)"),
+        records: Option<Vec<String>> = optional(StrSet, "the values (with `ttl`)"),
+        alias: Option<Vec<Alias>> =
+            optional(ObjectSet(ALIAS), "one alias target `#{name, zone_id, evaluate_target_health}`, instead of `records`"),
+        set_identifier: Option<String> =
+            optional(Str, "tells apart records of one name and type under a routing policy")
+                .force_new(),
+        latency_routing_policy: Option<Vec<Latency>> =
+            optional(ObjectSet(LATENCY), "`[#{ region }]`: answer the clients closest to that region"),
+        health_check_id: Option<String> =
+            optional(Str, "answer only while this health check passes"),
+    }
 }
 
 /// A record set as read, with the zone it is in.
@@ -47,28 +66,6 @@ const LATENCY: &[Field] = &[Field::required(
     Kind::Str,
     "the AWS region this record answers for",
 )];
-
-schema! {
-    /// The props of a record set.
-    pub struct RecordProps: SCHEMA {
-        zone_id: String = required(Str, "the hosted zone"),
-        name: String =
-            required(Str, "the fully qualified name, e.g. `api.examplepay.com` (lowercase, no trailing dot)"),
-        r#type: String =
-            required(Enum(&[ "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SPF", "SRV", "SSHFP", "SVCB", "TLSA", "TXT", ]), "the record type"),
-        ttl: Option<i64> = optional(Int, "seconds resolvers may cache the answer (with `records`)"),
-        records: Option<Vec<String>> = optional(StrSet, "the values (with `ttl`)"),
-        alias: Option<Vec<Alias>> =
-            optional(ObjectSet(ALIAS), "one alias target `#{name, zone_id, evaluate_target_health}`, instead of `records`"),
-        set_identifier: Option<String> =
-            optional(Str, "tells apart records of one name and type under a routing policy")
-                .force_new(),
-        latency_routing_policy: Option<Vec<Latency>> =
-            optional(ObjectSet(LATENCY), "`[#{ region }]`: answer the clients closest to that region"),
-        health_check_id: Option<String> =
-            optional(Str, "answer only while this health check passes"),
-    }
-}
 
 /// A latency routing policy.
 #[derive(Debug, Serialize, Deserialize)]

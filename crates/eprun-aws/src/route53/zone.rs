@@ -13,7 +13,6 @@ use crate::adapter::{
 };
 use crate::address::Address;
 use crate::all;
-use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::{Aws, CloudError, sdk, tags};
@@ -28,18 +27,9 @@ resource! {
     /// A public Route 53 hosted zone.
     pub struct Zone: ZONE = "route53.zone",
         "A public Route 53 hosted zone.";
-    props ZoneProps: SCHEMA, item ZoneItem;
-}
-
-/// Where `force_destroy` is kept, so a read (and a delete after a lost state) knows it.
-const FORCE_DESTROY_TAG: &str = "eprun:force_destroy";
-
-/// The comment of a zone that declares none.
-const DEFAULT_COMMENT: &str = "Managed by eprun";
-
-schema! {
+    reads ZoneItem;
     /// The props of a zone.
-    pub struct ZoneProps: SCHEMA {
+    props ZoneProps {
         name: String =
             required(Str, "the domain, e.g. `examplepay.com` (lowercase, no trailing dot)"),
         comment: Option<String> =
@@ -49,6 +39,12 @@ schema! {
                 .default("false"),
     } + TAGS
 }
+
+/// Where `force_destroy` is kept, so a read (and a delete after a lost state) knows it.
+const FORCE_DESTROY_TAG: &str = "eprun:force_destroy";
+
+/// The comment of a zone that declares none.
+const DEFAULT_COMMENT: &str = "Managed by eprun";
 
 impl ZoneProps {
     /// The comment to send: the declared one, or the default.

@@ -1,7 +1,6 @@
 //! `aws::s3::bucket`: an S3 bucket with versioning, default encryption and public access blocked.
 
 use crate::adapter::{Attr, Change, Description, Identity, New, Retag, Tagger, found, resource};
-use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
 use crate::schema::TAGS;
 use crate::token;
@@ -20,13 +19,10 @@ resource! {
     /// An S3 bucket; found by name, since a bucket's tags are set only after it exists.
     pub struct Bucket: BUCKET = "s3.bucket",
         "An S3 bucket with versioning, default encryption and public access blocked by default.";
-    props BucketProps: SCHEMA, item BucketItem;
-}
-
-schema! {
+    reads BucketItem;
     /// The props of a bucket.
     #[derive(Clone)]
-    pub struct BucketProps: SCHEMA {
+    props BucketProps {
         bucket: String = required(Str, "the bucket name, unique across all of AWS"),
         force_destroy: Option<bool> =
             optional(Bool, "empty the bucket (every object version) when deleting it")

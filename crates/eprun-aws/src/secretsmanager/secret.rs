@@ -27,7 +27,20 @@ resource! {
     /// A Secrets Manager secret, without its value.
     pub struct Secret: SECRET = "secretsmanager.secret",
         "A Secrets Manager secret: name, key, replicas and tags — never its value.";
-    props SecretProps: SCHEMA, item DescribeSecretOutput;
+    reads DescribeSecretOutput;
+    /// The props of a secret.
+    props SecretProps {
+        name: String = required(Str, "the secret's name, e.g. `examplepay/prod/payments-db`"),
+        description: Option<String> = optional(Str, "what the secret is for"),
+        kms_key_id: Option<String> =
+            optional(Str, "the key that encrypts the secret (an ARN, key id or alias)")
+                .default("\"alias/aws/secretsmanager\""),
+        replica: Option<Vec<Replica>> =
+            optional(ObjectSet(REPLICA), "read-only replicas `[#{ region, kms_key_id }]` (for DR)"),
+        recovery_window_in_days: Option<i64> =
+            optional(Int, "days a deleted secret can be restored: 0 (at once) or 7–30")
+                .default("30"),
+    } + TAGS
 }
 
 /// The key Secrets Manager uses when none is named.
@@ -48,22 +61,6 @@ schema! {
             optional(Str, "the key (in that region) that encrypts the replica")
                 .default("\"alias/aws/secretsmanager\""),
     }
-}
-
-schema! {
-    /// The props of a secret.
-    pub struct SecretProps: SCHEMA {
-        name: String = required(Str, "the secret's name, e.g. `examplepay/prod/payments-db`"),
-        description: Option<String> = optional(Str, "what the secret is for"),
-        kms_key_id: Option<String> =
-            optional(Str, "the key that encrypts the secret (an ARN, key id or alias)")
-                .default("\"alias/aws/secretsmanager\""),
-        replica: Option<Vec<Replica>> =
-            optional(ObjectSet(REPLICA), "read-only replicas `[#{ region, kms_key_id }]` (for DR)"),
-        recovery_window_in_days: Option<i64> =
-            optional(Int, "days a deleted secret can be restored: 0 (at once) or 7–30")
-                .default("30"),
-    } + TAGS
 }
 
 /// Checks what Secrets Manager would refuse, before any call.

@@ -8,7 +8,7 @@ use super::SqsTags;
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::all;
 use crate::iam::{check_document, policy_text};
-use crate::props::{check_range, schema, str_prop};
+use crate::props::{check_range, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::verbs::empty_answer;
@@ -24,12 +24,9 @@ resource! {
     /// A standard queue.
     pub struct Queue: QUEUE = "sqs.queue",
         "A standard SQS queue, found by its name.";
-    props QueueProps: SCHEMA, item QueueItem;
-}
-
-schema! {
+    reads QueueItem;
     /// The props of a queue.
-    pub struct QueueProps: SCHEMA {
+    props QueueProps {
         name: String = required(Str, "the queue name, unique in the region (1 to 80 letters, digits, `-` and `_`)"),
         message_retention_seconds: Option<i64> =
             optional(Int, "how long a message is kept, in seconds (60 to 1209600)").default("345600"),
