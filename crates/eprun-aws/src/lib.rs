@@ -250,8 +250,17 @@ impl Aws {
     /// A connection in `us-east-1` whose every call is answered by `rules` (`aws-smithy-mocks`).
     #[cfg(test)]
     pub(crate) fn mocked(rules: &[&aws_smithy_mocks::Rule]) -> Self {
-        use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client};
-        let mut mock = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        Self::mocked_in(aws_smithy_mocks::RuleMode::MatchAny, rules)
+    }
+
+    /// A connection in `us-east-1` whose calls are answered by `rules`, matched as `mode` says.
+    #[cfg(test)]
+    pub(crate) fn mocked_in(
+        mode: aws_smithy_mocks::RuleMode,
+        rules: &[&aws_smithy_mocks::Rule],
+    ) -> Self {
+        use aws_smithy_mocks::{MockResponseInterceptor, create_mock_http_client};
+        let mut mock = MockResponseInterceptor::new().rule_mode(mode);
         for rule in rules {
             mock = mock.with_rule(rule);
         }

@@ -210,11 +210,11 @@ mod tests {
     use crate::ec2::testing::{obj, owned, round_trip};
     use crate::resource::{Observed, Resource};
     use aws_sdk_ec2::Client;
-    use aws_sdk_ec2::types::TransitGatewayAttachmentState as S;
     use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
     use aws_sdk_ec2::operation::create_transit_gateway_vpc_attachment::CreateTransitGatewayVpcAttachmentOutput as Created;
     use aws_sdk_ec2::operation::describe_transit_gateway_vpc_attachments::DescribeTransitGatewayVpcAttachmentsOutput as Described;
     use aws_sdk_ec2::operation::modify_transit_gateway_vpc_attachment::ModifyTransitGatewayVpcAttachmentOutput;
+    use aws_sdk_ec2::types::TransitGatewayAttachmentState as S;
     use aws_sdk_ec2::types::builders::TransitGatewayVpcAttachmentBuilder as Builder;
     use aws_sdk_ec2::types::{
         ApplianceModeSupportValue, DnsSupportValue, TransitGatewayVpcAttachmentOptions,

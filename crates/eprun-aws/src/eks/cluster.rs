@@ -19,6 +19,7 @@ use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{
     Cluster as EksCluster, EncryptionConfig, LogSetup, LogType, Logging, Provider, VpcConfigRequest,
 };
+use eprun_core::environment::LOG_TYPES;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -51,15 +52,6 @@ resource! {
             optional(Str, "the KMS key that envelope-encrypts Kubernetes secrets").force_new(),
     } + TAGS
 }
-
-/// The five control-plane log types.
-pub const LOG_TYPES: [&str; 5] = [
-    "api",
-    "audit",
-    "authenticator",
-    "controllerManager",
-    "scheduler",
-];
 
 /// A new cluster takes 10 to 15 minutes on AWS.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);

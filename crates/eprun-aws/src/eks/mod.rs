@@ -393,23 +393,11 @@ pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), 
 pub(crate) mod testing {
     //! A mocked EKS client for unit tests (`aws-smithy-mocks`).
 
-    use aws_sdk_eks::config::{BehaviorVersion, Credentials, Region};
-    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client};
+    use aws_smithy_mocks::{Rule, RuleMode};
 
-    /// An EKS client whose calls are answered by `rules`, in order.
+    /// An EKS client whose calls are answered by `rules`, matched as `mode` says.
     pub(crate) fn client(mode: RuleMode, rules: &[&Rule]) -> aws_sdk_eks::Client {
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(mode);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_eks::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        aws_sdk_eks::Client::from_conf(config)
+        crate::Aws::mocked_in(mode, rules).eks()
     }
 }
 

@@ -367,28 +367,14 @@ mod tests {
         HealthCheckConfig, HealthCheckObservation, HealthCheckRegion, HealthCheckType,
         ResourceTagSet, StatusReport, Tag,
     };
-    use aws_smithy_mocks::{
-        MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
-    };
+    use aws_smithy_mocks::{Rule, RuleMode, mock};
     use std::sync::{Arc, Mutex};
 
     /// What each UpdateHealthCheck carried: (version, inverted, how many regions).
     type Sent = Arc<Mutex<Vec<(Option<i64>, Option<bool>, usize)>>>;
 
     fn client(mode: RuleMode, rules: &[&Rule]) -> Client {
-        use aws_sdk_route53::config::{BehaviorVersion, Credentials, Region};
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(mode);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_route53::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        Client::from_conf(config)
+        crate::Aws::mocked_in(mode, rules).route53()
     }
 
     fn obj(v: Value) -> Map<String, Value> {

@@ -366,27 +366,13 @@ mod tests {
     use aws_sdk_secretsmanager::Client;
     use aws_sdk_secretsmanager::operation::replicate_secret_to_regions::ReplicateSecretToRegionsOutput;
     use aws_sdk_secretsmanager::operation::stop_replication_to_replica::StopReplicationToReplicaOutput;
-    use aws_smithy_mocks::{
-        MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
-    };
+    use aws_smithy_mocks::{Rule, mock};
 
     const ARN: &str =
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:examplepay/local/payments-db-AbCdEf";
 
     fn client(region: &str, rules: &[&Rule]) -> Client {
-        use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region.to_string()))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        Client::from_conf(config)
+        crate::Aws::mocked(rules).in_region(region).secretsmanager()
     }
 
     fn replica_status(region: &str, status: StatusType) -> ReplicationStatusType {

@@ -8,7 +8,7 @@ mod transit_gateway;
 mod vpc;
 
 pub use dns::DnsValues;
-pub use eks::EksValues;
+pub use eks::{EksValues, LOG_TYPES};
 pub use k8s::{
     AnalysisValues, Architecture, BurnRateValues, CapacityType, Connect, ConsolidationPolicy,
     DisruptionBudgetValues, DisruptionReason, ExternalSecretsValues, FailureAction,
