@@ -140,14 +140,25 @@ fn addons_are_applied_to_the_regions_own_cluster_and_plan_clean_after() {
         &moto,
         "/apis/kyverno.io/v1/clusterpolicies/verify-image-signatures",
     );
-    assert!(policy.to_string().contains("verifyImages"), "{policy}");
+    // The per-rule failure action, not the spec-level one Kyverno deprecated.
+    let verify = &policy["spec"]["rules"][0]["verifyImages"][0];
+    assert_eq!(verify["failureAction"], "Enforce", "{policy}");
+    // (The CRD defaults the deprecated field; eprun does not set it.)
+    let fields = &policy["metadata"]["managedFields"];
+    let ours = fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["manager"] == "eprun");
+    let spec = &ours.expect("eprun's managed fields")["fieldsV1"]["f:spec"];
+    assert!(spec.get("f:validationFailureAction").is_none(), "{policy}");
     get(
         &moto,
         "/apis/cilium.io/v2/namespaces/payments/ciliumnetworkpolicies/default-deny",
     );
     let store = get(
         &moto,
-        "/apis/external-secrets.io/v1beta1/clustersecretstores/aws-secrets-manager",
+        "/apis/external-secrets.io/v1/clustersecretstores/aws-secrets-manager",
     );
     assert_eq!(
         store["spec"]["provider"]["aws"]["service"],
@@ -157,9 +168,7 @@ fn addons_are_applied_to_the_regions_own_cluster_and_plan_clean_after() {
     for name in ["payments-db", "stripe-api-key", "webhook-signing-key"] {
         let es = get(
             &moto,
-            &format!(
-                "/apis/external-secrets.io/v1beta1/namespaces/payments/externalsecrets/{name}"
-            ),
+            &format!("/apis/external-secrets.io/v1/namespaces/payments/externalsecrets/{name}"),
         );
         assert!(
             es.to_string().contains(&format!("examplepay/local/{name}")),

@@ -31,7 +31,7 @@ const PAYMENT_PODS: &str =
     "/api/v1/namespaces/payments/pods?labelSelector=app.kubernetes.io%2Fname%3Dpayment-service";
 const PDB: &str = "/apis/policy/v1/namespaces/payments/poddisruptionbudgets/payment-service";
 const EXTERNAL_SECRET: &str =
-    "/apis/external-secrets.io/v1beta1/namespaces/payments/externalsecrets/payments-db";
+    "/apis/external-secrets.io/v1/namespaces/payments/externalsecrets/payments-db";
 const K8S_SECRET: &str = "/api/v1/namespaces/payments/secrets/payments-db";
 const SECRET_NAME: &str = "examplepay/local/payments-db";
 /// The annotation External Secrets puts on the Secrets it writes: a hash of their data.
@@ -702,7 +702,7 @@ impl<'a> ExternalSecrets<'a> {
             "/api/v1/namespaces/payments/secrets",
             &json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                     "metadata": {"name": "payments-db", "labels": {"reconcile.external-secrets.io/managed": "true"},
-                                 "ownerReferences": [{"apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret",
+                                 "ownerReferences": [{"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
                                                       "name": "payments-db", "uid": uid, "controller": true}]}}),
         );
         eso.sync();

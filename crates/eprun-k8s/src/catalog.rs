@@ -51,9 +51,9 @@ pub const KNOWN: &[Known] = &[
     k("kyverno.io/v1", "Policy", true),
     k("cilium.io/v2", "CiliumNetworkPolicy", true),
     k("cilium.io/v2", "CiliumClusterwideNetworkPolicy", false),
-    k("external-secrets.io/v1beta1", "ClusterSecretStore", false),
-    k("external-secrets.io/v1beta1", "SecretStore", true),
-    k("external-secrets.io/v1beta1", "ExternalSecret", true),
+    k("external-secrets.io/v1", "ClusterSecretStore", false),
+    k("external-secrets.io/v1", "SecretStore", true),
+    k("external-secrets.io/v1", "ExternalSecret", true),
     k("monitoring.coreos.com/v1", "PrometheusRule", true),
     k("monitoring.coreos.com/v1", "ServiceMonitor", true),
 ];

@@ -320,7 +320,7 @@ pub struct ImageVerificationValues {
     pub failure_action: FailureAction,
 }
 
-/// Kyverno's `validationFailureAction`.
+/// Kyverno's per-rule `failureAction` (of the image verification rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum FailureAction {
     /// Refuse the resource.
