@@ -53,10 +53,10 @@ fn addons_are_applied_to_the_regions_own_cluster_and_plan_clean_after() {
         "{class}"
     );
     assert!(
-        class["spec"]["role"]
+        class["spec"]["instanceProfile"]
             .as_str()
-            .is_some_and(|r| !r.is_empty() && !r.contains("eprun:")),
-        "the node role is resolved from the cluster's node role: {class}"
+            .is_some_and(|p| p.ends_with("-karpenter-node") && !p.contains("eprun:")),
+        "the nodes' instance profile is the one the stack declares: {class}"
     );
     assert!(
         class["spec"]["subnetSelectorTerms"]

@@ -1,0 +1,220 @@
+//! Karpenter's AWS side in the regional stack (`stdlib/karpenter.rhai`): the interruption queue
+//! fed by four EventBridge rules, the nodes' instance profile, and the controller's policy on its
+//! IRSA role, read back with independent SDK clients after applying the stack to moto and the
+//! local control plane.
+
+use crate::support::*;
+use serde_json::{Value, json};
+
+const CLUSTER: &str = "examplepay-local";
+
+/// The controller policy's default document, and the policies attached to the controller's role.
+fn controller_policy(moto: &Moto) -> (Value, Vec<String>) {
+    let iam = iam_client(moto, "us-east-1");
+    let arn = format!("arn:aws:iam::123456789012:policy/{CLUSTER}-karpenter-controller");
+    block_on(async {
+        let policy = iam.get_policy().policy_arn(&arn).send().await;
+        let policy = policy.expect("GetPolicy").policy.expect("a policy");
+        let version = policy.default_version_id().expect("a default version");
+        let got = iam
+            .get_policy_version()
+            .policy_arn(&arn)
+            .version_id(version);
+        let got = got.send().await.expect("GetPolicyVersion");
+        let text = got
+            .policy_version()
+            .and_then(|v| v.document())
+            .unwrap_or_default();
+        let doc = serde_json::from_str(&decode_policy(text)).expect("a JSON document");
+        let role = format!("{CLUSTER}-karpenter");
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name(role)
+            .send()
+            .await;
+        let attached = attached.expect("ListAttachedRolePolicies");
+        let arns = attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn());
+        (doc, arns.map(String::from).collect())
+    })
+}
+
+/// A statement's `Action` or `Resource` as a list, whether written as one string or several.
+fn list(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn the_interruption_queue_its_rules_the_node_profile_and_the_controller_policy_are_applied() {
+    let moto = Moto::start();
+    let project = Project::new();
+    let out = eprun(
+        &project,
+        &[
+            "apply",
+            "scripts/prod/us-east-1.rhai",
+            "--env",
+            LOCAL_US,
+            "--yes",
+        ],
+    )
+    .moto(&moto)
+    .run();
+    out.expect_success();
+
+    // The queue is named after the cluster, keeps messages five minutes, and lets EventBridge send.
+    let sqs = sqs_client(&moto, "us-east-1");
+    let events = eventbridge_client(&moto, "us-east-1");
+    let queue_arn = format!("arn:aws:sqs:us-east-1:123456789012:{CLUSTER}");
+    let (retention, queue_policy, rules) = block_on(async {
+        let url = sqs.get_queue_url().queue_name(CLUSTER).send().await;
+        let url = url.expect("GetQueueUrl").queue_url.expect("a queue URL");
+        let got = sqs.get_queue_attributes().queue_url(&url);
+        let got = got.attribute_names(aws_sdk_sqs::types::QueueAttributeName::All);
+        let attributes = got
+            .send()
+            .await
+            .expect("GetQueueAttributes")
+            .attributes
+            .unwrap_or_default();
+        let attribute = |name| {
+            let name = aws_sdk_sqs::types::QueueAttributeName::from(name);
+            attributes.get(&name).cloned().unwrap_or_default()
+        };
+        let prefix = format!("{CLUSTER}-karpenter-");
+        let rules = events.list_rules().name_prefix(&prefix).send().await;
+        let mut seen = Vec::new();
+        for rule in rules.expect("ListRules").rules() {
+            let name = rule.name().unwrap_or_default().to_string();
+            let pattern: Value = serde_json::from_str(rule.event_pattern().unwrap_or_default())
+                .expect("a JSON pattern");
+            let targets = events.list_targets_by_rule().rule(&name).send().await;
+            let targets = targets.expect("ListTargetsByRule");
+            let arns: Vec<String> = targets
+                .targets()
+                .iter()
+                .map(|t| t.arn().to_string())
+                .collect();
+            seen.push((name.trim_start_matches(&prefix).to_string(), pattern, arns));
+        }
+        seen.sort_by(|a, b| a.0.cmp(&b.0));
+        (
+            attribute("MessageRetentionPeriod"),
+            attribute("Policy"),
+            seen,
+        )
+    });
+    assert_eq!(retention, "300");
+    let queue_policy: Value = serde_json::from_str(&queue_policy).expect("a queue policy");
+    assert_eq!(
+        queue_policy["Statement"][0]["Principal"]["Service"],
+        json!(["events.amazonaws.com", "sqs.amazonaws.com"]),
+        "{queue_policy}"
+    );
+    let expected = [
+        (
+            "instance-state-change",
+            "aws.ec2",
+            "EC2 Instance State-change Notification",
+        ),
+        (
+            "rebalance",
+            "aws.ec2",
+            "EC2 Instance Rebalance Recommendation",
+        ),
+        ("scheduled-change", "aws.health", "AWS Health Event"),
+        (
+            "spot-interruption",
+            "aws.ec2",
+            "EC2 Spot Instance Interruption Warning",
+        ),
+    ];
+    assert_eq!(rules.len(), expected.len(), "{rules:?}");
+    for ((name, pattern, targets), (want, source, detail)) in rules.iter().zip(expected) {
+        assert_eq!(name, want, "{rules:?}");
+        assert_eq!(
+            pattern,
+            &json!({"source": [source], "detail-type": [detail]}),
+            "{name}"
+        );
+        assert_eq!(
+            targets,
+            &[queue_arn.clone()],
+            "the rule `{name}` feeds the queue"
+        );
+    }
+
+    // The nodes' instance profile holds the cluster's node role.
+    let iam = iam_client(&moto, "us-east-1");
+    let roles = block_on(async {
+        let got = iam
+            .get_instance_profile()
+            .instance_profile_name(format!("{CLUSTER}-karpenter-node"));
+        let profile = got
+            .send()
+            .await
+            .expect("GetInstanceProfile")
+            .instance_profile;
+        let profile = profile.expect("an instance profile");
+        profile
+            .roles()
+            .iter()
+            .map(|r| r.role_name().to_string())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(roles, [format!("{CLUSTER}-node")]);
+
+    // The controller's policy is attached to its IRSA role, and it is least privilege: every
+    // action named, nothing but reads on all resources, the queue and the node role by ARN.
+    let (doc, attached) = controller_policy(&moto);
+    let policy_arn = format!("arn:aws:iam::123456789012:policy/{CLUSTER}-karpenter-controller");
+    assert_eq!(attached, [policy_arn]);
+    let statements = doc["Statement"].as_array().expect("statements");
+    for s in statements {
+        let (actions, resources) = (list(&s["Action"]), list(&s["Resource"]));
+        assert!(
+            actions.iter().all(|a| !a.contains('*')),
+            "no wildcard action: {s}"
+        );
+        if resources.iter().any(|r| r == "*") {
+            let reads = |a: &String| a.starts_with("ec2:Describe") || a == "pricing:GetProducts";
+            assert!(
+                actions.iter().all(reads),
+                "only reads on every resource: {s}"
+            );
+        }
+    }
+    let by_sid = |sid: &str| {
+        let s = statements.iter().find(|s| s["Sid"] == sid);
+        s.unwrap_or_else(|| panic!("no statement `{sid}` in {doc}"))
+            .clone()
+    };
+    assert_eq!(
+        by_sid("AllowInterruptionQueueActions")["Resource"],
+        json!(queue_arn)
+    );
+    let pass = by_sid("AllowPassingInstanceRole");
+    assert_eq!(
+        pass["Resource"],
+        json!(format!(
+            "arn:aws:iam::123456789012:role/eprun/{LOCAL_US}/{CLUSTER}-node"
+        )),
+        "{pass}"
+    );
+    let delete = by_sid("AllowScopedDeletion");
+    assert_eq!(
+        delete["Condition"]["StringEquals"]
+            [format!("aws:ResourceTag/kubernetes.io/cluster/{CLUSTER}")],
+        "owned",
+        "only the cluster's own instances are terminated: {delete}"
+    );
+}
