@@ -1,17 +1,18 @@
-//! Karpenter's AWS side in the regional stack (`stdlib/karpenter.rhai`): the interruption queue
-//! fed by four EventBridge rules, the nodes' instance profile, and the controller's policy on its
-//! IRSA role, read back with independent SDK clients after applying the stack to moto and the
-//! local control plane.
+//! The AWS side of the controllers in the regional stack, read back with independent SDK clients
+//! after applying the stack to moto and the local control plane: Karpenter's interruption queue
+//! fed by four EventBridge rules, the nodes' instance profile and the controller's policy
+//! (`stdlib/karpenter.rhai`), and the secret reads of External Secrets and the payment service
+//! (`secrets::reader`).
 
 use crate::support::*;
 use serde_json::{Value, json};
 
 const CLUSTER: &str = "examplepay-local";
 
-/// The controller policy's default document, and the policies attached to the controller's role.
-fn controller_policy(moto: &Moto) -> (Value, Vec<String>) {
+/// The default document of the customer policy `name`, and the policies attached to `role`.
+fn policy_of(moto: &Moto, name: &str, role: &str) -> (Value, Vec<String>) {
     let iam = iam_client(moto, "us-east-1");
-    let arn = format!("arn:aws:iam::123456789012:policy/{CLUSTER}-karpenter-controller");
+    let arn = format!("arn:aws:iam::123456789012:policy/{name}");
     block_on(async {
         let policy = iam.get_policy().policy_arn(&arn).send().await;
         let policy = policy.expect("GetPolicy").policy.expect("a policy");
@@ -26,7 +27,6 @@ fn controller_policy(moto: &Moto) -> (Value, Vec<String>) {
             .and_then(|v| v.document())
             .unwrap_or_default();
         let doc = serde_json::from_str(&decode_policy(text)).expect("a JSON document");
-        let role = format!("{CLUSTER}-karpenter");
         let attached = iam
             .list_attached_role_policies()
             .role_name(role)
@@ -39,6 +39,17 @@ fn controller_policy(moto: &Moto) -> (Value, Vec<String>) {
             .filter_map(|p| p.policy_arn());
         (doc, arns.map(String::from).collect())
     })
+}
+
+/// Whether an IAM resource pattern matches `arn`: `*` any run of characters, `?` exactly one.
+fn glob(pattern: &[u8], arn: &[u8]) -> bool {
+    match (pattern.split_first(), arn.split_first()) {
+        (None, _) => arn.is_empty(),
+        (Some((b'*', rest)), _) => (0..=arn.len()).any(|i| glob(rest, &arn[i..])),
+        (Some((b'?', rest)), Some((_, tail))) => glob(rest, tail),
+        (Some((p, rest)), Some((a, tail))) => p == a && glob(rest, tail),
+        (Some(_), None) => false,
+    }
 }
 
 /// A statement's `Action` or `Resource` as a list, whether written as one string or several.
@@ -54,7 +65,7 @@ fn list(v: &Value) -> Vec<String> {
 }
 
 #[test]
-fn the_interruption_queue_its_rules_the_node_profile_and_the_controller_policy_are_applied() {
+fn karpenter_infrastructure_and_the_secret_readers_policies_are_applied_least_privilege() {
     let moto = Moto::start();
     let project = Project::new();
     let out = eprun(
@@ -175,9 +186,12 @@ fn the_interruption_queue_its_rules_the_node_profile_and_the_controller_policy_a
 
     // The controller's policy is attached to its IRSA role, and it is least privilege: every
     // action named, nothing but reads on all resources, the queue and the node role by ARN.
-    let (doc, attached) = controller_policy(&moto);
-    let policy_arn = format!("arn:aws:iam::123456789012:policy/{CLUSTER}-karpenter-controller");
-    assert_eq!(attached, [policy_arn]);
+    let name = format!("{CLUSTER}-karpenter-controller");
+    let (doc, attached) = policy_of(&moto, &name, &format!("{CLUSTER}-karpenter"));
+    assert_eq!(
+        attached,
+        [format!("arn:aws:iam::123456789012:policy/{name}")]
+    );
     let statements = doc["Statement"].as_array().expect("statements");
     for s in statements {
         let (actions, resources) = (list(&s["Action"]), list(&s["Resource"]));
@@ -217,4 +231,37 @@ fn the_interruption_queue_its_rules_the_node_profile_and_the_controller_policy_a
         "owned",
         "only the cluster's own instances are terminated: {delete}"
     );
+
+    // External Secrets and the payment service read the stack's secrets, by ARN, and nothing else.
+    let sm = secretsmanager_client(&moto, "us-east-1");
+    let secret_arns: Vec<String> = block_on(async {
+        let listed = sm.list_secrets().send().await.expect("ListSecrets");
+        let arns = listed.secret_list().iter().filter_map(|s| s.arn());
+        arns.map(String::from).collect()
+    });
+    assert_eq!(secret_arns.len(), 3, "{secret_arns:?}");
+    for reader in ["external-secrets", "payment-service"] {
+        let name = format!("{CLUSTER}-{reader}-secret-reads");
+        let (doc, attached) = policy_of(&moto, &name, &format!("{CLUSTER}-{reader}"));
+        assert_eq!(
+            attached,
+            [format!("arn:aws:iam::123456789012:policy/{name}")]
+        );
+        let statements = doc["Statement"].as_array().expect("statements");
+        assert_eq!(statements.len(), 1, "{doc}");
+        let actions = list(&statements[0]["Action"]);
+        assert_eq!(
+            actions,
+            [
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue"
+            ]
+        );
+        let patterns = list(&statements[0]["Resource"]);
+        assert_eq!(patterns.len(), 3, "one pattern per secret: {doc}");
+        for arn in &secret_arns {
+            let covered = patterns.iter().any(|p| glob(p.as_bytes(), arn.as_bytes()));
+            assert!(covered, "`{arn}` is readable by {reader}: {doc}");
+        }
+    }
 }
