@@ -191,14 +191,14 @@ pub trait ResourceType {
 
 /// Declares a resource type in one place: its unit struct, the adapter the registry lists, its
 /// kind and `eprun docs` sentence, the item it reads, and its props (their schema and typed
-/// struct, as `schema!` declares them, in `SCHEMA` and the struct named after `props`):
+/// struct, as `schema!` declares them, in `SCHEMA` and the struct named after `props`, documented
+/// "The props of `<kind>`." and what its own doc comment adds):
 ///
 /// ```ignore
 /// resource! {
 ///     /// A VPC with its DNS attributes.
 ///     pub struct Vpc: VPC = "ec2.vpc", "A VPC.";
 ///     reads aws_sdk_ec2::types::Vpc;
-///     /// The props of a VPC.
 ///     props VpcProps {
 ///         cidr_block: String = required(Cidr, "the IPv4 CIDR block of the VPC"),
 ///     } + TAGS
@@ -223,6 +223,7 @@ macro_rules! resource {
         }
 
         $crate::props::schema! {
+            #[doc = concat!("The props of `", $kind, "`.")]
             $(#[$props_meta])*
             pub struct $props: SCHEMA { $($fields)* } $(+ $extra)*
         }

@@ -8,7 +8,6 @@ resource! {
     pub struct Eip: EIP = "ec2.eip",
         "An Elastic IP address.";
     reads Item;
-    /// The props of an Elastic IP address.
     props EipProps {
         domain: Option<String> =
             optional(Enum(&["vpc"]), "where the address is used").default("\"vpc\"").force_new(),

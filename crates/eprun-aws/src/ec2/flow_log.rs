@@ -8,7 +8,6 @@ resource! {
     pub struct FlowLog: FLOW_LOG = "ec2.flow_log",
         "A flow log of a VPC, subnet or network interface, delivered to S3 or CloudWatch Logs.";
     reads Item;
-    /// The props of a flow log.
     props FlowLogProps {
         resource_id: Option<String> =
             required(Str, "the VPC (or subnet, or network interface) to log"),

@@ -8,7 +8,6 @@ resource! {
     pub struct InternetGateway: INTERNET_GATEWAY = "ec2.internet_gateway",
         "An internet gateway, attached to `vpc_id` when set.";
     reads Item;
-    /// The props of an internet gateway.
     props InternetGatewayProps {
         vpc_id: Option<String> =
             optional(Str, "the VPC to attach the gateway to; changing it detaches and re-attaches"),

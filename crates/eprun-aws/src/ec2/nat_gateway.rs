@@ -10,7 +10,6 @@ resource! {
     pub struct NatGateway: NAT_GATEWAY = "ec2.nat_gateway",
         "A NAT gateway in a subnet.";
     reads Item;
-    /// The props of a NAT gateway.
     props NatGatewayProps {
         subnet_id: Option<String> =
             required(Str, "the subnet the gateway lives in (a public one for public connectivity)"),

@@ -9,7 +9,6 @@ resource! {
     pub struct Route: ROUTE = "ec2.route",
         "A route of a route table: a destination block and exactly one target.";
     reads Item;
-    /// The props of a route.
     props RouteProps {
         route_table_id: Option<String> = required(Str, "the route table the route belongs to"),
         destination_cidr_block: Option<String> = required(Cidr, "the IPv4 block the route matches"),

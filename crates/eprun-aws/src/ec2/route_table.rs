@@ -7,7 +7,6 @@ resource! {
     pub struct RouteTable: ROUTE_TABLE = "ec2.route_table",
         "A route table of a VPC; routes and subnet associations are separate resources.";
     reads Item;
-    /// The props of a route table.
     props RouteTableProps {
         vpc_id: Option<String> = required(Str, "the VPC the table belongs to"),
     } + TAGS

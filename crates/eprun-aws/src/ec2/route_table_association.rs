@@ -11,7 +11,6 @@ resource! {
     pub struct RouteTableAssociation: ROUTE_TABLE_ASSOCIATION = "ec2.route_table_association",
         "Makes a subnet use a route table.";
     reads Item;
-    /// The props of an association.
     props AssociationProps {
         route_table_id: Option<String> = required(Str, "the route table"),
         subnet_id: Option<String> = required(Str, "the subnet that uses the route table"),

@@ -11,7 +11,6 @@ resource! {
     pub struct SecurityGroup: SECURITY_GROUP = "ec2.security_group",
         "A security group with its `ingress` and `egress` rules.";
     reads Group;
-    /// The props of a security group.
     props SecurityGroupProps {
         name: Option<String> = required(Str, "the group name, unique in the VPC"),
         description: Option<String> =

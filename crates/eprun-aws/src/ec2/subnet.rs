@@ -10,7 +10,6 @@ resource! {
     pub struct Subnet: SUBNET = "ec2.subnet",
         "A subnet of a VPC in one availability zone.";
     reads Item;
-    /// The props of a subnet.
     props SubnetProps {
         vpc_id: Option<String> = required(Str, "the VPC the subnet belongs to"),
         cidr_block: Option<String> = required(Cidr, "the IPv4 CIDR block, inside the VPC's block"),

@@ -13,7 +13,6 @@ resource! {
     pub struct TransitGateway: TRANSIT_GATEWAY = "ec2.transit_gateway",
         "A transit gateway.";
     reads Item;
-    /// The props of a transit gateway.
     props TransitGatewayProps {
         description: Option<String> = optional(Str, "what the transit gateway is for"),
         amazon_side_asn: Option<i64> =

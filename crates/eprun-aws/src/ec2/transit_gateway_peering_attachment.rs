@@ -18,7 +18,6 @@ resource! {
         `pendingAcceptance` until the peer accepts it \
         (`aws::ec2::transit_gateway_peering_attachment_accepter` with `region:` = the peer's).";
     reads Item;
-    /// The props of a transit gateway peering attachment.
     props TransitGatewayPeeringAttachmentProps {
         transit_gateway_id: Option<String> =
             required(Str, "the local transit gateway (the requester)"),

@@ -28,7 +28,6 @@ resource! {
         "Accepts a transit gateway peering attachment; declare it with \
         `region:` = the peer's region. Deleting it rejects or deletes the attachment.";
     reads Item;
-    /// The props of the accepting side of a peering.
     props TransitGatewayPeeringAttachmentAccepterProps {
         transit_gateway_attachment_id: Option<String> =
             required(Str, "the peering attachment to accept (the requester's `id`)"),

@@ -23,7 +23,7 @@ resource! {
         "A static route of a transit gateway route table, to an attachment \
         or a blackhole; a new target replaces it.";
     reads Item;
-    /// The props of a route, which are all a read knows of it: the item the type reads is its props.
+    /// They are all a read knows of a route: the item the type reads is its props.
     #[derive(Clone)]
     props TransitGatewayRouteProps {
         transit_gateway_route_table_id: Option<String> =

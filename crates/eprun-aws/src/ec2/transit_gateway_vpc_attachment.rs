@@ -15,7 +15,6 @@ resource! {
     pub struct TransitGatewayVpcAttachment: TRANSIT_GATEWAY_VPC_ATTACHMENT = "ec2.transit_gateway_vpc_attachment",
         "A VPC attached to a transit gateway through its subnets.";
     reads Item;
-    /// The props of a transit gateway VPC attachment.
     props TransitGatewayVpcAttachmentProps {
         transit_gateway_id: Option<String> = required(Str, "the transit gateway to attach to"),
         vpc_id: Option<String> = required(Str, "the VPC to attach"),

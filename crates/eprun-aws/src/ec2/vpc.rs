@@ -8,7 +8,6 @@ resource! {
     pub struct Vpc: VPC = "ec2.vpc",
         "A VPC.";
     reads Item;
-    /// The props of a VPC.
     props VpcProps {
         cidr_block: String = required(Cidr, "the IPv4 CIDR block of the VPC"),
         enable_dns_support: Option<bool> =

@@ -10,7 +10,6 @@ resource! {
     pub struct VpcEndpoint: VPC_ENDPOINT = "ec2.vpc_endpoint",
         "A Gateway or Interface VPC endpoint.";
     reads Item;
-    /// The props of a VPC endpoint.
     props VpcEndpointProps {
         vpc_id: Option<String> = required(Str, "the VPC"),
         service_name: Option<String> =

@@ -24,7 +24,6 @@ resource! {
     pub struct Addon: ADDON = "eks.addon",
         "An EKS add-on; found by `<cluster>/<add-on>`.";
     reads EksAddon;
-    /// The props of an add-on.
     props AddonProps {
         cluster_name: String = required(Str, "the cluster the add-on runs in"),
         addon_name: String = required(Str, "the add-on, e.g. `vpc-cni`, `coredns`, `kube-proxy`"),

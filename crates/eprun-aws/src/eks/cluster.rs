@@ -29,7 +29,6 @@ resource! {
     pub struct Cluster: CLUSTER = "eks.cluster",
         "An EKS cluster; found by name.";
     reads EksCluster;
-    /// The props of a cluster.
     props ClusterProps {
         name: String = required(Str, "the cluster name, unique in the region"),
         version: Option<String> =

@@ -32,7 +32,6 @@ resource! {
     pub struct NodeGroup: NODE_GROUP = "eks.node_group",
         "An EKS managed node group; found by `<cluster>/<node group>`.";
     reads Nodegroup;
-    /// The props of a node group.
     props NodeGroupProps {
         cluster_name: String = required(Str, "the cluster the node group belongs to"),
         node_group_name: String = required(Str, "the node group's name, unique in its cluster"),

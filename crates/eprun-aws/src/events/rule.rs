@@ -23,7 +23,6 @@ resource! {
     pub struct Rule: RULE = "events.rule",
         "An EventBridge rule on the default event bus, with the targets it sends matched events to.";
     reads RuleItem;
-    /// The props of a rule.
     props RuleProps {
         name: String = required(Str, "the rule name, unique on the default event bus"),
         description: Option<String> = optional(Str, "what the rule is for"),

@@ -21,7 +21,6 @@ resource! {
     pub struct InstanceProfile: INSTANCE_PROFILE = "iam.instance_profile",
         "An IAM instance profile: the role EC2 instances it is given act as.";
     reads ProfileItem;
-    /// The props of an instance profile.
     props ProfileProps {
         name: String = required(Str, "the instance profile name, unique in the account"),
         path: Option<String> =

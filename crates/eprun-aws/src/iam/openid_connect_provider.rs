@@ -22,7 +22,6 @@ resource! {
     pub struct OpenIdConnectProvider: OPENID_CONNECT_PROVIDER = "iam.openid_connect_provider",
         "An IAM OpenID Connect provider (IRSA).";
     reads ProviderItem;
-    /// The props of a provider.
     props ProviderProps {
         url: String =
             required(Str, "the issuer URL (`https://…`), e.g. an EKS cluster's `oidc_issuer`"),

@@ -24,7 +24,6 @@ resource! {
     pub struct Policy: POLICY = "iam.policy",
         "A customer managed IAM policy; a changed document becomes its new default version.";
     reads PolicyItem;
-    /// The props of a policy.
     props PolicyProps {
         name: String = required(Str, "the policy name, unique in the account"),
         path: Option<String> =

@@ -24,7 +24,6 @@ resource! {
     pub struct Role: ROLE = "iam.role",
         "An IAM role, created under the path `/eprun/<stack>/`.";
     reads RoleItem;
-    /// The props of a role.
     props RoleProps {
         name: String = required(Str, "the role name, unique in the account"),
         assume_role_policy: Value =

@@ -19,7 +19,6 @@ resource! {
     pub struct RolePolicyAttachment: ROLE_POLICY_ATTACHMENT = "iam.role_policy_attachment",
         "Attaches a managed policy to a role.";
     reads Item;
-    /// The props of an attachment.
     props AttachmentProps {
         role: String = required(Str, "the name of the role"),
         policy_arn: String = required(Str, "the ARN of the managed policy to attach"),

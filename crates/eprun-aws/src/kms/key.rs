@@ -24,7 +24,6 @@ resource! {
     pub struct Key: KEY = "kms.key",
         "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion.";
     reads KeyItem;
-    /// The props of a key.
     props KeyProps {
         alias: String =
             required(Str, "the key's alias (`alias/<name>`), by which the stack finds it")

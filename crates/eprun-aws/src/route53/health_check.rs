@@ -27,7 +27,6 @@ resource! {
     pub struct HealthCheck: HEALTH_CHECK = "route53.health_check",
         "A Route 53 health check of an endpoint, checked from several regions.";
     reads Item;
-    /// The props of a health check.
     props CheckProps {
         r#type: String =
             required(Enum(&["HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"]), "the kind of check"),

@@ -28,7 +28,6 @@ resource! {
         "A Route 53 record set: `records` with a `ttl`, or an `alias`; optionally latency-routed (`set_identifier`, \
         `latency_routing_policy`) behind a `health_check_id`.";
     reads Item;
-    /// The props of a record set.
     props RecordProps {
         zone_id: String = required(Str, "the hosted zone"),
         name: String =

@@ -28,7 +28,6 @@ resource! {
     pub struct Zone: ZONE = "route53.zone",
         "A public Route 53 hosted zone.";
     reads ZoneItem;
-    /// The props of a zone.
     props ZoneProps {
         name: String =
             required(Str, "the domain, e.g. `examplepay.com` (lowercase, no trailing dot)"),

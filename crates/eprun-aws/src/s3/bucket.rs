@@ -20,7 +20,6 @@ resource! {
     pub struct Bucket: BUCKET = "s3.bucket",
         "An S3 bucket with versioning, default encryption and public access blocked by default.";
     reads BucketItem;
-    /// The props of a bucket.
     #[derive(Clone)]
     props BucketProps {
         bucket: String = required(Str, "the bucket name, unique across all of AWS"),

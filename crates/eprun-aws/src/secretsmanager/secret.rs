@@ -28,7 +28,6 @@ resource! {
     pub struct Secret: SECRET = "secretsmanager.secret",
         "A Secrets Manager secret: name, key, replicas and tags — never its value.";
     reads DescribeSecretOutput;
-    /// The props of a secret.
     props SecretProps {
         name: String = required(Str, "the secret's name, e.g. `examplepay/prod/payments-db`"),
         description: Option<String> = optional(Str, "what the secret is for"),

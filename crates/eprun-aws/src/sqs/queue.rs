@@ -25,7 +25,6 @@ resource! {
     pub struct Queue: QUEUE = "sqs.queue",
         "A standard SQS queue, found by its name.";
     reads QueueItem;
-    /// The props of a queue.
     props QueueProps {
         name: String = required(Str, "the queue name, unique in the region (1 to 80 letters, digits, `-` and `_`)"),
         message_retention_seconds: Option<i64> =
