@@ -501,6 +501,15 @@ mod tests {
         d
     }
 
+    /// The network with its VPC declaring `enable_dns_hostnames`, which the live one does not have.
+    fn network_with_dns_hostnames() -> Declarations {
+        let mut d = network();
+        d.resources[0]
+            .props
+            .insert("enable_dns_hostnames".into(), json!(true));
+        d
+    }
+
     fn found(address: &str, id: &str, p: Value) -> Found {
         let a = addr(address);
         Found {
@@ -532,58 +541,50 @@ mod tests {
         )
     }
 
-    fn action(p: &Planned, a: &str) -> Action {
+    /// The change planned for the resource at `a`.
+    fn change<'p>(p: &'p Planned, a: &str) -> &'p Change {
         p.plan
             .changes
             .iter()
             .find(|c| c.address == addr(a))
             .unwrap()
-            .action
+    }
+
+    fn action(p: &Planned, a: &str) -> Action {
+        change(p, a).action
+    }
+
+    /// Why the resource at `a` has its action, or "" where the plan gives no reason.
+    fn reason<'p>(p: &'p Planned, a: &str) -> &'p str {
+        change(p, a).reason.as_deref().unwrap_or_default()
+    }
+
+    /// Plans `d` from `state` where the VPC (with `cidr`) and the subnet are found by their tags.
+    fn plan_live(d: &Declarations, state: &State, cidr: &str) -> Result<Planned, PlanError> {
+        plan("s", d, state, Some(vec![live_vpc(cidr), live_subnet()]))
     }
 
     #[test]
     fn empty_state_plans_creates_with_unknown_tokens() {
         let p = plan("s", &network(), &State::new("s"), None).unwrap();
         assert_eq!(p.plan.summary.create, 2);
-        let subnet = p
-            .plan
-            .changes
-            .iter()
-            .find(|c| c.address == addr("ec2.subnet.a"))
-            .unwrap();
+        let subnet = change(&p, "ec2.subnet.a");
         let vpc_id = subnet.fields.iter().find(|f| f.name == "vpc_id").unwrap();
         assert_eq!(vpc_id.after, Some(json!("(known after apply)")));
     }
 
     #[test]
     fn matching_resources_resolve_tokens_and_plan_nothing() {
-        let p = plan(
-            "s",
-            &network(),
-            &State::new("s"),
-            Some(vec![live_vpc("10.0.0.0/16"), live_subnet()]),
-        )
-        .unwrap();
+        let p = plan_live(&network(), &State::new("s"), "10.0.0.0/16").unwrap();
         assert!(!p.plan.has_changes(), "{:?}", p.plan.changes);
     }
 
     #[test]
     fn replacing_a_dependency_replaces_what_depends_on_it() {
-        let p = plan(
-            "s",
-            &network(),
-            &State::new("s"),
-            Some(vec![live_vpc("10.9.0.0/16"), live_subnet()]),
-        )
-        .unwrap();
+        let p = plan_live(&network(), &State::new("s"), "10.9.0.0/16").unwrap();
         assert_eq!(action(&p, "ec2.vpc.main"), Action::Replace);
         assert_eq!(action(&p, "ec2.subnet.a"), Action::Replace);
-        let vpc = p
-            .plan
-            .changes
-            .iter()
-            .find(|c| c.address == addr("ec2.vpc.main"))
-            .unwrap();
+        let vpc = change(&p, "ec2.vpc.main");
         assert!(
             vpc.fields
                 .iter()
@@ -593,35 +594,17 @@ mod tests {
 
     #[test]
     fn updatable_field_plans_an_update() {
-        let mut d = network();
-        d.resources[0]
-            .props
-            .insert("enable_dns_hostnames".into(), json!(true));
-        let p = plan(
-            "s",
-            &d,
-            &State::new("s"),
-            Some(vec![live_vpc("10.0.0.0/16"), live_subnet()]),
-        )
-        .unwrap();
+        let d = network_with_dns_hostnames();
+        let p = plan_live(&d, &State::new("s"), "10.0.0.0/16").unwrap();
         assert_eq!(action(&p, "ec2.vpc.main"), Action::Update);
         assert_eq!(action(&p, "ec2.subnet.a"), Action::Noop);
     }
 
     #[test]
     fn ignored_fields_are_not_compared() {
-        let mut d = network();
-        d.resources[0]
-            .props
-            .insert("enable_dns_hostnames".into(), json!(true));
+        let mut d = network_with_dns_hostnames();
         d.resources[0].ignore_changes = vec!["enable_dns_hostnames".into()];
-        let p = plan(
-            "s",
-            &d,
-            &State::new("s"),
-            Some(vec![live_vpc("10.0.0.0/16"), live_subnet()]),
-        )
-        .unwrap();
+        let p = plan_live(&d, &State::new("s"), "10.0.0.0/16").unwrap();
         assert!(!p.plan.has_changes());
     }
 
@@ -649,50 +632,21 @@ mod tests {
         state
             .resources
             .insert(addr("ec2.subnet.a"), recorded("ec2.subnet", false));
-        let p = plan(
-            "s",
-            &d,
-            &state,
-            Some(vec![live_vpc("10.0.0.0/16"), live_subnet()]),
-        )
-        .unwrap();
+        let p = plan_live(&d, &state, "10.0.0.0/16").unwrap();
         assert_eq!(action(&p, "ec2.subnet.a"), Action::Delete);
 
         state
             .resources
             .insert(addr("ec2.subnet.a"), recorded("ec2.subnet", true));
-        let err = plan(
-            "s",
-            &d,
-            &state,
-            Some(vec![live_vpc("10.0.0.0/16"), live_subnet()]),
-        )
-        .unwrap_err();
+        let err = plan_live(&d, &state, "10.0.0.0/16").unwrap_err();
         assert!(err.to_string().contains("protected"), "{err}");
     }
 
     #[test]
     fn tagged_resource_missing_from_state_is_adopted_not_created() {
-        let p = plan(
-            "s",
-            &network(),
-            &State::new("s"),
-            Some(vec![live_vpc("10.0.0.0/16"), live_subnet()]),
-        )
-        .unwrap();
-        let vpc = p
-            .plan
-            .changes
-            .iter()
-            .find(|c| c.address == addr("ec2.vpc.main"))
-            .unwrap();
-        assert_eq!(vpc.action, Action::Noop);
-        assert!(
-            vpc.reason
-                .as_deref()
-                .unwrap_or_default()
-                .starts_with("adopted")
-        );
+        let p = plan_live(&network(), &State::new("s"), "10.0.0.0/16").unwrap();
+        assert_eq!(action(&p, "ec2.vpc.main"), Action::Noop);
+        assert!(reason(&p, "ec2.vpc.main").starts_with("adopted"));
     }
 
     #[test]
@@ -702,19 +656,8 @@ mod tests {
         pending.status = Status::Pending;
         state.resources.insert(addr("ec2.vpc.main"), pending);
         let p = plan("s", &network(), &state, Some(vec![live_vpc("10.0.0.0/16")])).unwrap();
-        let vpc = p
-            .plan
-            .changes
-            .iter()
-            .find(|c| c.address == addr("ec2.vpc.main"))
-            .unwrap();
-        assert_eq!(vpc.action, Action::Noop);
-        assert!(
-            vpc.reason
-                .as_deref()
-                .unwrap_or_default()
-                .contains("interrupted")
-        );
+        assert_eq!(action(&p, "ec2.vpc.main"), Action::Noop);
+        assert!(reason(&p, "ec2.vpc.main").contains("interrupted"));
         assert_eq!(action(&p, "ec2.subnet.a"), Action::Create);
     }
 }
