@@ -46,6 +46,32 @@ where
     Ok(to_dynamic(&value))
 }
 
+/// Registers `name(<string>)`, a read (`what`, as the interruption names it) of what `verb`
+/// returns for the connection and the string.
+fn read_str<F, Fut>(
+    m: &mut Module,
+    session: &Session,
+    name: &str,
+    comments: &[&str],
+    params: [&str; 2],
+    what: &'static str,
+    verb: F,
+) where
+    F: Fn(Aws, ImmutableString) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, CloudError>>,
+{
+    let s = session.clone();
+    FuncRegistration::new(name)
+        .with_comments(comments)
+        .with_params_info(params)
+        .set_into_module(
+            m,
+            move |ctx: NativeCallContext, arg: ImmutableString| -> RhaiResult {
+                read(&s, ctx.call_position(), what, |aws| verb(aws, arg))
+            },
+        );
+}
+
 /// Runs a verb that mutates (through `session.mutations`, which the verb is handed); it runs to
 /// its end once started, so the journal records what was done.
 fn mutate<F, Fut>(session: &Session, pos: Position, verb: F) -> RhaiResult
@@ -144,40 +170,28 @@ fn ec2(m: &mut Module, session: &Session) {
 }
 
 fn eks(m: &mut Module, session: &Session) {
-    let s = session.clone();
-    FuncRegistration::new("describe_cluster")
-        .with_comments([
+    read_str(
+        m,
+        session,
+        "describe_cluster",
+        &[
             "/// An EKS cluster (DescribeCluster):",
             "/// `#{name, arn, status, version, endpoint, platform_version}`.",
-        ])
-        .with_params_info(["name: &str", "Map"])
-        .set_into_module(
-            m,
-            move |ctx: NativeCallContext, name: ImmutableString| -> RhaiResult {
-                read(
-                    &s,
-                    ctx.call_position(),
-                    "DescribeCluster",
-                    |aws| async move { verbs::eks::describe_cluster(&aws.eks(), &name).await },
-                )
-            },
-        );
+        ],
+        ["name: &str", "Map"],
+        "DescribeCluster",
+        |aws, name| async move { verbs::eks::describe_cluster(&aws.eks(), &name).await },
+    );
 
-    let s = session.clone();
-    FuncRegistration::new("list_nodegroups")
-        .with_comments(["/// The names of a cluster's managed node groups (ListNodegroups)."])
-        .with_params_info(["cluster: &str", "Array"])
-        .set_into_module(
-            m,
-            move |ctx: NativeCallContext, cluster: ImmutableString| -> RhaiResult {
-                read(
-                    &s,
-                    ctx.call_position(),
-                    "ListNodegroups",
-                    |aws| async move { verbs::eks::list_nodegroups(&aws.eks(), &cluster).await },
-                )
-            },
-        );
+    read_str(
+        m,
+        session,
+        "list_nodegroups",
+        &["/// The names of a cluster's managed node groups (ListNodegroups)."],
+        ["cluster: &str", "Array"],
+        "ListNodegroups",
+        |aws, cluster| async move { verbs::eks::list_nodegroups(&aws.eks(), &cluster).await },
+    );
 
     let s = session.clone();
     FuncRegistration::new("describe_nodegroup")
@@ -264,15 +278,18 @@ fn route53(m: &mut Module, session: &Session) {
             })
         });
 
-    let s = session.clone();
-    FuncRegistration::new("get_health_check")
-        .with_comments(["/// One health check by id (GetHealthCheck), with its tags:", SHAPE])
-        .with_params_info(["id: &str", "Map"])
-        .set_into_module(m, move |ctx: NativeCallContext, id: ImmutableString| -> RhaiResult {
-            read(&s, ctx.call_position(), "GetHealthCheck", |aws| async move {
-                verbs::route53::get_health_check(&aws.route53(), &id).await
-            })
-        });
+    read_str(
+        m,
+        session,
+        "get_health_check",
+        &[
+            "/// One health check by id (GetHealthCheck), with its tags:",
+            SHAPE,
+        ],
+        ["id: &str", "Map"],
+        "GetHealthCheck",
+        |aws, id| async move { verbs::route53::get_health_check(&aws.route53(), &id).await },
+    );
 
     let s = session.clone();
     FuncRegistration::new("update_health_check")
@@ -296,37 +313,39 @@ fn route53(m: &mut Module, session: &Session) {
             },
         );
 
-    let s = session.clone();
-    FuncRegistration::new("health_check_status")
-        .with_comments([
+    read_str(
+        m,
+        session,
+        "health_check_status",
+        &[
             "/// What Route 53's checkers report now (GetHealthCheckStatus): `#{id, healthy,",
             "/// checkers_healthy, inverted, disabled, observations: [#{region, ip_address, status,",
             "/// checked_time}]}`. `checkers_healthy`: more than 18 % of the checkers report success;",
             "/// `healthy`: the status Route 53 routes on (inverted flips it, disabled counts as",
             "/// healthy). Both are false while no checker has reported.",
-        ])
-        .with_params_info(["id: &str", "Map"])
-        .set_into_module(m, move |ctx: NativeCallContext, id: ImmutableString| -> RhaiResult {
-            read(&s, ctx.call_position(), "GetHealthCheckStatus", |aws| async move {
-                verbs::route53::health_check_status(&aws.route53(), &id).await
-            })
-        });
+        ],
+        ["id: &str", "Map"],
+        "GetHealthCheckStatus",
+        |aws, id| async move { verbs::route53::health_check_status(&aws.route53(), &id).await },
+    );
 }
 
 fn secretsmanager(m: &mut Module, session: &Session) {
-    let s = session.clone();
-    FuncRegistration::new("describe_secret")
-        .with_comments([
+    read_str(
+        m,
+        session,
+        "describe_secret",
+        &[
             "/// A secret's metadata in the current region (DescribeSecret) — never its value:",
             "/// `#{name, arn, description, kms_key_id, region, primary_region, is_replica, deleted,",
             "/// replication: [#{region, status, status_message, kms_key_id}]}`.",
-        ])
-        .with_params_info(["name: &str", "Map"])
-        .set_into_module(m, move |ctx: NativeCallContext, name: ImmutableString| -> RhaiResult {
-            read(&s, ctx.call_position(), "DescribeSecret", |aws| async move {
-                verbs::secretsmanager::describe_secret(&aws.secretsmanager(), &name).await
-            })
-        });
+        ],
+        ["name: &str", "Map"],
+        "DescribeSecret",
+        |aws, name| async move {
+            verbs::secretsmanager::describe_secret(&aws.secretsmanager(), &name).await
+        },
+    );
 
     let s = session.clone();
     FuncRegistration::new("stop_replication_to_replica")
@@ -363,18 +382,7 @@ fn secretsmanager(m: &mut Module, session: &Session) {
                   name: ImmutableString,
                   regions: rhai::Array|
                   -> RhaiResult {
-                let pos = ctx.call_position();
-                let regions = items(regions, "the regions", pos)?;
-                mutate(&s, pos, |aws, mutations| async move {
-                    verbs::secretsmanager::replicate(
-                        &aws.secretsmanager(),
-                        &mutations,
-                        &name,
-                        &regions,
-                        false,
-                    )
-                    .await
-                })
+                replicate(&s, ctx.call_position(), name, regions, None)
             },
         );
     let s = session.clone();
@@ -388,21 +396,7 @@ fn secretsmanager(m: &mut Module, session: &Session) {
                   regions: rhai::Array,
                   opts: rhai::Map|
                   -> RhaiResult {
-                let pos = ctx.call_position();
-                let regions = items(regions, "the regions", pos)?;
-                let opts = options(opts, "the options", pos)?;
-                let force = verbs::secretsmanager::replicate_options(&name, &opts)
-                    .map_err(|e| fail(e.to_string(), pos))?;
-                mutate(&s, pos, |aws, mutations| async move {
-                    verbs::secretsmanager::replicate(
-                        &aws.secretsmanager(),
-                        &mutations,
-                        &name,
-                        &regions,
-                        force,
-                    )
-                    .await
-                })
+                replicate(&s, ctx.call_position(), name, regions, Some(opts))
             },
         );
 
@@ -425,4 +419,27 @@ fn secretsmanager(m: &mut Module, session: &Session) {
                 })
             },
         );
+}
+
+/// `secretsmanager::replicate(name, regions[, options])`: the arguments checked, then the call.
+fn replicate(
+    session: &Session,
+    pos: Position,
+    name: ImmutableString,
+    regions: rhai::Array,
+    opts: Option<rhai::Map>,
+) -> RhaiResult {
+    let regions = items(regions, "the regions", pos)?;
+    let force = match opts {
+        Some(opts) => {
+            let opts = options(opts, "the options", pos)?;
+            verbs::secretsmanager::replicate_options(&name, &opts)
+                .map_err(|e| fail(e.to_string(), pos))?
+        }
+        None => false,
+    };
+    mutate(session, pos, |aws, mutations| async move {
+        verbs::secretsmanager::replicate(&aws.secretsmanager(), &mutations, &name, &regions, force)
+            .await
+    })
 }
