@@ -2,8 +2,6 @@
 
 use super::fail;
 use super::resources::Meta;
-use super::stack::origin;
-use crate::declaration::Declaration;
 use crate::handle::Handle;
 use crate::k8s::catalog;
 use crate::k8s::manifest;
@@ -63,14 +61,8 @@ fn declare(
     let (object, known) = manifest::check(&props).map_err(|e| err(e.to_string()))?;
     let address = object.address().map_err(|e| err(e.to_string()))?;
     let in_decl = |m: String| fail(format!("`{address}`: {m}"), pos);
-    let Meta {
-        named_deps,
-        mut deps,
-        protect,
-        ignore_changes,
-        region,
-    } = Meta::take(&mut meta).map_err(in_decl)?;
-    if region.is_some() {
+    let mut keys = Meta::take(&mut meta).map_err(in_decl)?;
+    if keys.region.is_some() {
         return Err(in_decl(
             "a Kubernetes object lives in its cluster's region; remove `region`".into(),
         ));
@@ -80,7 +72,8 @@ fn declare(
             "unknown key `{extra}` in the meta map (it takes `depends_on`, `protect`, `ignore_changes`)"
         )));
     }
-    if let Some(bad) = ignore_changes
+    if let Some(bad) = keys
+        .ignore_changes
         .iter()
         .find(|p| manifest::get_path(&props, p).is_none())
     {
@@ -110,7 +103,7 @@ fn declare(
     }
 
     let mut decls = session.declarations();
-    deps.extend(definition);
+    keys.deps.extend(definition);
     // Objects need their cluster, and namespaced ones their namespace when the stack declares it.
     for d in &decls.resources {
         let kind = d.address.kind();
@@ -119,25 +112,17 @@ fn declare(
             .as_deref()
             .is_some_and(|ns| kind == "k8s.namespace" && d.address.name() == ns);
         if kind == "eks.cluster" || is_namespace {
-            deps.insert(d.address.clone());
+            keys.deps.insert(d.address.clone());
         }
     }
-    decls
-        .add(Declaration {
-            address: address.clone(),
-            region: env.region.clone(),
-            props,
-            deps,
-            named_deps,
-            protect,
-            ignore_changes,
-            origin: origin(ctx),
-        })
-        .map_err(err)?;
-    Ok(Handle {
+    keys.add(
+        &mut decls,
+        ctx,
         address,
-        attributes: KUBE_OBJECT.attributes(),
-    })
+        &env.region,
+        props,
+        KUBE_OBJECT.attributes(),
+    )
 }
 
 /// Asks the cluster's discovery about a kind eprun does not know; only a definite "no such kind"

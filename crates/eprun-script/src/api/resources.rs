@@ -3,7 +3,7 @@
 use super::fail;
 use super::stack::origin;
 use crate::address::Address;
-use crate::declaration::Declaration;
+use crate::declaration::{Declaration, Declarations};
 use crate::handle::Handle;
 use crate::resource::{self, Props, Resource};
 use crate::schema::{self, Kind};
@@ -98,14 +98,6 @@ fn declare(
             "`ignore_changes` names `{bad}`, which is not a property{hint}"
         )));
     }
-    let Meta {
-        named_deps,
-        deps,
-        protect,
-        ignore_changes,
-        region,
-    } = meta;
-
     let json = to_json(&Dynamic::from_map(raw)).map_err(in_decl)?;
     let Value::Object(mut props) = json else {
         return Err(in_decl("props must be a map".into()));
@@ -120,22 +112,14 @@ fn declare(
     };
     merge_default_tags(res, &mut props, &env.tags);
     res.validate(&props, &*decls).map_err(in_decl)?;
-    decls
-        .add(Declaration {
-            address: address.clone(),
-            region: region.unwrap_or(env.region.clone()),
-            props,
-            deps,
-            named_deps,
-            protect,
-            ignore_changes,
-            origin: origin(ctx),
-        })
-        .map_err(err)?;
-    Ok(Handle {
+    meta.add(
+        &mut decls,
+        ctx,
         address,
-        attributes: res.attributes(),
-    })
+        &env.region,
+        props,
+        res.attributes(),
+    )
 }
 
 /// The environment's tags under the declaration's own, for taggable types.
@@ -195,6 +179,42 @@ impl Meta {
             protect,
             ignore_changes,
             region,
+        })
+    }
+
+    /// Adds to `decls` the declaration of `address` made at `ctx`, with `props` and these keys,
+    /// in their `region` or else in `region`; returns its handle.
+    pub fn add(
+        self,
+        decls: &mut Declarations,
+        ctx: &NativeCallContext,
+        address: Address,
+        region: &str,
+        props: Props,
+        attributes: &'static [&'static str],
+    ) -> Result<Handle, Box<EvalAltResult>> {
+        let Meta {
+            named_deps,
+            deps,
+            protect,
+            ignore_changes,
+            region: own_region,
+        } = self;
+        decls
+            .add(Declaration {
+                address: address.clone(),
+                region: own_region.unwrap_or_else(|| region.to_string()),
+                props,
+                deps,
+                named_deps,
+                protect,
+                ignore_changes,
+                origin: origin(ctx),
+            })
+            .map_err(|e| fail(e, ctx.call_position()))?;
+        Ok(Handle {
+            address,
+            attributes,
         })
     }
 }
