@@ -10,9 +10,10 @@ use crate::plan::FieldChange;
 use crate::resource::{CreateRequest, Observed, Props, ReadHints, Resource, gone_ok};
 use crate::schema::Field;
 use async_trait::async_trait;
-use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Where an observation keeps the owning stack's label, for updates of adopted objects.
 const STACK_LABEL_ATTR: &str = "stack_label";
@@ -180,14 +181,7 @@ impl Resource for KubeObject {
                     "unknown object",
                 )
             })?;
-        let kube = Kube::of(cx)?;
-        let (api, _) = kube
-            .api(
-                &object.api_version,
-                &object.kind,
-                object.namespace.as_deref(),
-            )
-            .await?;
+        let (kube, api) = connect(cx, &object).await?;
         gone_ok(
             api.delete(&object.name, &DeleteParams::default())
                 .await
@@ -200,6 +194,22 @@ impl Resource for KubeObject {
 /// `Kind namespace/name`, how messages name an object.
 pub fn describe(object: &ObjectRef) -> String {
     format!("{} {}", object.kind, object.id())
+}
+
+/// The cluster's connection and the API that serves `object`.
+async fn connect(
+    cx: &Context,
+    object: &ObjectRef,
+) -> Result<(Arc<Kube>, Api<DynamicObject>), CloudError> {
+    let kube = Kube::of(cx)?;
+    let (api, _) = kube
+        .api(
+            &object.api_version,
+            &object.kind,
+            object.namespace.as_deref(),
+        )
+        .await?;
+    Ok((kube, api))
 }
 
 /// Server-side applies a manifest with the ownership label (`label`: the stack's) and annotation.
@@ -217,14 +227,7 @@ async fn apply(
             m.to_string(),
         )
     })?;
-    let kube = Kube::of(cx)?;
-    let (api, _) = kube
-        .api(
-            &object.api_version,
-            &object.kind,
-            object.namespace.as_deref(),
-        )
-        .await?;
+    let (kube, api) = connect(cx, &object).await?;
     let body = manifest::with_ownership(props, label, address);
     // Strict: a field the schema does not know is an error, not silently dropped.
     let mut params = PatchParams::apply(FIELD_MANAGER).validation_strict();
