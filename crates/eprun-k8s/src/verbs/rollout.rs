@@ -3,6 +3,7 @@
 
 use super::objects::{list, read};
 use super::{KindRef, Target, VerbError};
+use crate::cloud_error::CloudError;
 use crate::mutation::Mutations;
 use crate::{Kube, api_error};
 use kube::api::{Patch, PatchParams};
@@ -215,15 +216,7 @@ pub async fn promote(
     let done = mutations
         .perform("promote", &target, &what.join(", "), async {
             if let Some(patch) = &plan.status {
-                t.api
-                    .patch_subresource(
-                        "status",
-                        &t.name,
-                        &PatchParams::default(),
-                        &Patch::Merge(patch),
-                    )
-                    .await
-                    .map_err(|e| api_error("promote", &target, e))?;
+                patch_status(&t, "promote", &target, patch).await?;
             }
             if let Some(patch) = &plan.spec {
                 t.api
@@ -253,15 +246,7 @@ pub async fn abort(
     let patch = json!({ "status": { "abort": true } });
     let done = mutations
         .perform("abort", &target, "status.abort → true", async {
-            t.api
-                .patch_subresource(
-                    "status",
-                    &t.name,
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await
-                .map_err(|e| api_error("abort", &target, e))
+            patch_status(&t, "abort", &target, &patch).await
         })
         .await?;
     let mut out = Map::new();
@@ -271,6 +256,20 @@ pub async fn abort(
         out.insert("dry_run".into(), json!(true));
     }
     Ok(Value::Object(out))
+}
+
+/// Merge-patches a rollout's `/status` (`op` and `target` name the call in an error).
+async fn patch_status(t: &Target, op: &str, target: &str, patch: &Value) -> Result<(), CloudError> {
+    t.api
+        .patch_subresource(
+            "status",
+            &t.name,
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| api_error(op, target, e))
 }
 
 #[cfg(test)]
