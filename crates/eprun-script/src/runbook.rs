@@ -1111,15 +1111,29 @@ mod tests {
         assert!(unknown_param("x", "rb", &[], "").contains("declares no parameters"));
     }
 
-    #[test]
-    fn an_adhoc_run_opens_its_journal_at_its_first_mutating_call_only() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A current-thread runtime, and a session with no environment on a project in `dir`.
+    fn adhoc_session(dir: &std::path::Path) -> (tokio::runtime::Runtime, Project, Session) {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let project = crate::project::Project::at(dir.path());
+        let project = crate::project::Project::at(dir);
         let session = Session::new(project.clone(), None, rt.handle().clone());
+        (rt, project, session)
+    }
+
+    /// A `scale` of `target` that does nothing, performed as the session's mutation.
+    async fn scale(session: &Session, target: &str) -> Result<Option<()>, crate::aws::CloudError> {
+        session
+            .mutations
+            .perform("scale", target, "", async { Ok(()) })
+            .await
+    }
+
+    #[test]
+    fn an_adhoc_run_opens_its_journal_at_its_first_mutating_call_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, project, session) = adhoc_session(dir.path());
         let run = Run::adhoc(
             &session,
             "eval",
@@ -1134,12 +1148,8 @@ mod tests {
         assert!(journal::local_ids(&project).is_empty());
 
         // Two mutating calls at once (like a drain's evictions): one start, then both calls.
-        let call = |target: &'static str| {
-            session.mutations.perform("scale", target, "", async {
-                Ok::<_, crate::aws::CloudError>(())
-            })
-        };
-        let (a, b) = rt.block_on(async { futures::join!(call("web"), call("api")) });
+        let (a, b) =
+            rt.block_on(async { futures::join!(scale(&session, "web"), scale(&session, "api")) });
         assert!(a.is_ok() && b.is_ok());
         rt.block_on(run.end_adhoc(&project, None));
 
@@ -1188,30 +1198,20 @@ mod tests {
     fn a_repl_run_records_what_was_typed_before_its_calls_in_the_env_of_each() {
         // No environment at the start, so no STS call: `:env` then names the later calls' env.
         let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let project = crate::project::Project::at(dir.path());
+        let (rt, project, session) = adhoc_session(dir.path());
         let eu = environment(&project, "a/eu");
-        let session = Session::new(project.clone(), None, rt.handle().clone());
         let run = Run::adhoc(&session, "repl", "<repl>", "", None);
-        let call = |target: &'static str| {
-            session.mutations.perform("scale", target, "", async {
-                Ok::<_, crate::aws::CloudError>(())
-            })
-        };
 
         run.typed("let n = 3;");
         assert!(!run.typed_mutated(), "an input that only reads");
         run.typed("k8s::scale(\"web\", 3); k8s::scale(\"api\", 3)");
-        rt.block_on(call("web")).unwrap();
-        rt.block_on(call("api")).unwrap();
+        rt.block_on(scale(&session, "web")).unwrap();
+        rt.block_on(scale(&session, "api")).unwrap();
         assert!(run.typed_mutated());
         run.set_env(eu);
         let _token = crate::secret::Secret::new("hunter2-correct-horse");
         run.typed("k8s::scale(\"web\", 1) // hunter2-correct-horse");
-        rt.block_on(call("web")).unwrap();
+        rt.block_on(scale(&session, "web")).unwrap();
         assert!(run.typed_mutated());
         rt.block_on(run.end_adhoc(&project, Some(&Stopped::Interrupted)));
 
