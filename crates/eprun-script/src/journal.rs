@@ -648,18 +648,19 @@ pub struct Summary {
     pub attempts: usize,
 }
 
-/// The steps an earlier attempt finished, by index, with their names.
-pub fn done_steps(records: &[Record]) -> BTreeMap<usize, String> {
+/// The steps an earlier attempt finished, by index, with their names and recorded results.
+pub fn done_steps(records: &[Record]) -> BTreeMap<usize, (String, Option<Value>)> {
     let mut done = BTreeMap::new();
     for r in records {
         if let Event::StepEnd {
             index,
             name,
             status: StepStatus::Ok,
+            result,
             ..
         } = &r.event
         {
-            done.insert(*index, name.clone());
+            done.insert(*index, (name.clone(), result.clone()));
         }
     }
     done

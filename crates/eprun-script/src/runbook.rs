@@ -66,23 +66,10 @@ impl Resumed {
     /// Reads what resuming needs from a journal's records.
     pub fn from_records(records: &[Record], file_hash: &str) -> Option<Self> {
         let start = journal::started(records)?;
-        let mut done = BTreeMap::new();
-        for r in records {
-            if let Event::StepEnd {
-                index,
-                name,
-                status: StepStatus::Ok,
-                result,
-                ..
-            } = &r.event
-            {
-                done.insert(*index, (name.clone(), result.clone()));
-            }
-        }
         Some(Self {
             runbook: start.runbook.to_string(),
             params: journal::params(records),
-            done,
+            done: journal::done_steps(records),
             file_changed: start.file_hash != file_hash,
         })
     }
