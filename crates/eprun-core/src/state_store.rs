@@ -67,6 +67,20 @@ pub enum StateError {
     },
 }
 
+impl StateError {
+    /// The state at `path` is locked by the holder `info` describes.
+    pub fn locked(path: String, info: LockInfo) -> Self {
+        StateError::Locked {
+            path,
+            id: info.id,
+            owner: info.owner,
+            pid: info.pid,
+            operation: info.operation,
+            since: info.since,
+        }
+    }
+}
+
 /// Who holds a lock, for what, since when.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LockInfo {

@@ -116,14 +116,7 @@ impl StateStore for LocalStore {
             Ok(true) => {}
             Ok(false) | Err(_) => {
                 let info = Self::read_lock_info(&path).unwrap_or_else(|| LockInfo::new("unknown"));
-                return Err(StateError::Locked {
-                    path: self.location(),
-                    id: info.id,
-                    owner: info.owner,
-                    pid: info.pid,
-                    operation: info.operation,
-                    since: info.since,
-                });
+                return Err(StateError::locked(self.location(), info));
             }
         }
         // Only a holder that never released the lock leaves its record behind.
@@ -167,14 +160,11 @@ impl StateStore for LocalStore {
         }
         let file = File::open(&path).map_err(self.io("open", &path))?;
         if !matches!(file.try_lock_exclusive(), Ok(true)) {
-            return Err(StateError::Locked {
-                path: self.location(),
-                id: info.id,
-                owner: info.owner,
-                pid: info.pid,
-                operation: format!("{} (still running)", info.operation),
-                since: info.since,
-            });
+            let operation = format!("{} (still running)", info.operation);
+            return Err(StateError::locked(
+                self.location(),
+                LockInfo { operation, ..info },
+            ));
         }
         fs::remove_file(&path).map_err(self.io("remove", &path))?;
         Ok(())

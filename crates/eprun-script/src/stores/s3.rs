@@ -98,14 +98,7 @@ impl S3Store {
     }
 
     fn locked(&self, info: LockInfo) -> StateError {
-        StateError::Locked {
-            path: self.location(),
-            id: info.id,
-            owner: info.owner,
-            pid: info.pid,
-            operation: info.operation,
-            since: info.since,
-        }
+        StateError::locked(self.location(), info)
     }
 
     /// Writes the lock object: create-only when `if_match` is `None`, else overwrite that version only.
