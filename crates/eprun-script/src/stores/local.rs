@@ -189,6 +189,15 @@ mod tests {
             .unwrap()
     }
 
+    /// A store holding one saved state, that state, and the text of the store's file.
+    fn saved() -> (tempfile::TempDir, LocalStore, State, String) {
+        let (d, s) = store();
+        let mut st = State::new("test/one");
+        rt().block_on(s.save(&mut st)).unwrap();
+        let text = fs::read_to_string(&s.path).unwrap();
+        (d, s, st, text)
+    }
+
     #[test]
     fn save_then_load_round_trips_with_serial_and_backup() {
         let (_d, s) = store();
@@ -206,12 +215,9 @@ mod tests {
 
     #[test]
     fn truncated_file_is_refused_and_left_alone() {
-        let (_d, s) = store();
+        let (_d, s, mut st, text) = saved();
+        fs::write(&s.path, &text[..text.len() / 2]).unwrap();
         rt().block_on(async {
-            let mut st = State::new("test/one");
-            s.save(&mut st).await.unwrap();
-            let text = fs::read_to_string(&s.path).unwrap();
-            fs::write(&s.path, &text[..text.len() / 2]).unwrap();
             let err = s.load().await.unwrap_err().to_string();
             assert!(err.contains("corrupt"), "{err}");
             assert!(s.save(&mut st).await.is_err());
@@ -221,14 +227,9 @@ mod tests {
 
     #[test]
     fn edited_file_fails_its_checksum() {
-        let (_d, s) = store();
+        let (_d, s, _, text) = saved();
+        fs::write(&s.path, text.replace("test/one", "test/two")).unwrap();
         rt().block_on(async {
-            let mut st = State::new("test/one");
-            s.save(&mut st).await.unwrap();
-            let text = fs::read_to_string(&s.path)
-                .unwrap()
-                .replace("test/one", "test/two");
-            fs::write(&s.path, text).unwrap();
             assert!(
                 s.load()
                     .await
