@@ -202,23 +202,24 @@ namespace = "payments"
 
     #[test]
     fn bad_values_are_named() {
-        let e = toml::from_str::<EksValues>(&GOOD.replace("1.29", "latest"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("`eks.version`"), "{e}");
-        let e = toml::from_str::<EksValues>(&GOOD.replace("desired_size = 2", "desired_size = 9"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("min_size <= desired_size <= max_size"), "{e}");
-        let e = toml::from_str::<EksValues>(
-            &GOOD.replace("payments/payment-service", "payment-service"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("not `namespace/name`"), "{e}");
-        let e = toml::from_str::<EksValues>(&GOOD.replace("version =", "versoin ="))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("unknown field `versoin`"), "{e}");
+        for (from, to, named) in [
+            ("1.29", "latest", "`eks.version`"),
+            (
+                "desired_size = 2",
+                "desired_size = 9",
+                "min_size <= desired_size <= max_size",
+            ),
+            (
+                "payments/payment-service",
+                "payment-service",
+                "not `namespace/name`",
+            ),
+            ("version =", "versoin =", "unknown field `versoin`"),
+        ] {
+            let e = toml::from_str::<EksValues>(&GOOD.replace(from, to))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(named), "{e}");
+        }
     }
 }

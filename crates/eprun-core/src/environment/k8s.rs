@@ -859,52 +859,73 @@ selector = 'namespace="payments"'
         );
     }
 
-    fn err(text: &str) -> String {
-        toml::from_str::<K8sValues>(text).unwrap_err().to_string()
+    /// Asserts that `FULL`, with each `from` replaced by its `to`, is refused naming `named`.
+    fn refused(cases: &[(&str, &str, &str)]) {
+        for (from, to, named) in cases {
+            let e = toml::from_str::<K8sValues>(&FULL.replace(from, to))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(named), "{e}");
+        }
     }
 
     #[test]
     fn typos_are_named() {
-        assert!(
-            err(&FULL.replace("consolidate_after = \"10m\"", "consolidat_after = \"10m\""))
-                .contains("unknown field `consolidat_after`")
-        );
-        assert!(
-            err(&FULL.replace("[external_secrets]", "[external_secret]"))
-                .contains("unknown field `external_secret`")
-        );
-        assert!(
-            err(&FULL.replace("prometheus_address", "prometheus_url"))
-                .contains("unknown field `prometheus_url`")
-        );
-        assert!(
-            err(&FULL.replace("objective = 99.95", "objective = 99.95\ntarget = 1"))
-                .contains("unknown field `target`")
-        );
+        refused(&[
+            (
+                "consolidate_after = \"10m\"",
+                "consolidat_after = \"10m\"",
+                "unknown field `consolidat_after`",
+            ),
+            (
+                "[external_secrets]",
+                "[external_secret]",
+                "unknown field `external_secret`",
+            ),
+            (
+                "prometheus_address",
+                "prometheus_url",
+                "unknown field `prometheus_url`",
+            ),
+            (
+                "objective = 99.95",
+                "objective = 99.95\ntarget = 1",
+                "unknown field `target`",
+            ),
+        ]);
     }
 
     #[test]
     fn bad_values_are_refused() {
-        let e = err(&FULL.replace("[\"spot\"]", "[\"spots\"]"));
-        assert!(e.contains("unknown variant `spots`"), "{e}");
-        let e = err(&FULL.replace("\"WhenEmpty\"", "\"WhenEmptyy\""));
-        assert!(e.contains("unknown variant `WhenEmptyy`"), "{e}");
-        let e = err(&FULL.replace(
-            "consolidate_after = \"1m\"",
-            "consolidate_after = \"1 minute\"",
-        ));
-        assert!(e.contains("is not a duration"), "{e}");
-        let e = err(&FULL.replace("objective = 99.95", "objective = 100.0"));
-        assert!(e.contains("not a percentage"), "{e}");
-        let e = err(&FULL.replace("-----BEGIN PUBLIC KEY-----", "ssh-ed25519"));
-        assert!(e.contains("not a PEM public key"), "{e}");
-        let e = err(&FULL.replace("name = \"batch\"", "name = \"payments\""));
-        assert!(e.contains("`payments` is listed twice"), "{e}");
-        let e = err(&FULL.replace(
-            "image_references = [\"registry/examplepay/*\"]",
-            "image_references = []",
-        ));
-        assert!(e.contains("cannot be empty"), "{e}");
+        refused(&[
+            ("[\"spot\"]", "[\"spots\"]", "unknown variant `spots`"),
+            (
+                "\"WhenEmpty\"",
+                "\"WhenEmptyy\"",
+                "unknown variant `WhenEmptyy`",
+            ),
+            (
+                "consolidate_after = \"1m\"",
+                "consolidate_after = \"1 minute\"",
+                "is not a duration",
+            ),
+            ("objective = 99.95", "objective = 100.0", "not a percentage"),
+            (
+                "-----BEGIN PUBLIC KEY-----",
+                "ssh-ed25519",
+                "not a PEM public key",
+            ),
+            (
+                "name = \"batch\"",
+                "name = \"payments\"",
+                "`payments` is listed twice",
+            ),
+            (
+                "image_references = [\"registry/examplepay/*\"]",
+                "image_references = []",
+                "cannot be empty",
+            ),
+        ]);
     }
 
     #[test]

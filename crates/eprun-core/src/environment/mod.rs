@@ -271,12 +271,16 @@ private_subnets = ["10.10.64.0/18"]
         assert_eq!(env.vpc.unwrap().nat_gateways, NatMode::PerAz);
     }
 
+    /// The error parsing `GOOD`, read from `path`, with `from` replaced by `to`.
+    fn parse_error(path: &str, from: &str, to: &str) -> String {
+        Environment::parse(path, "x", &GOOD.replace(from, to))
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn unknown_key_is_named_with_its_line() {
-        let bad = GOOD.replace("cidr = ", "cidrr = ");
-        let err = Environment::parse("environments/x.toml", "x", &bad)
-            .unwrap_err()
-            .to_string();
+        let err = parse_error("environments/x.toml", "cidr = ", "cidrr = ");
         assert!(
             err.contains("environments/x.toml:6:1: key `vpc.cidrr`: unknown field `cidrr`"),
             "{err}"
@@ -286,10 +290,7 @@ private_subnets = ["10.10.64.0/18"]
 
     #[test]
     fn mistyped_value_is_named() {
-        let bad = GOOD.replace("\"10.10.0.0/16\"", "\"10.10.0.0/33\"");
-        let err = Environment::parse("x.toml", "x", &bad)
-            .unwrap_err()
-            .to_string();
+        let err = parse_error("x.toml", "\"10.10.0.0/16\"", "\"10.10.0.0/33\"");
         assert!(err.contains("x.toml:6:8: key `vpc.cidr`"), "{err}");
     }
 
@@ -314,10 +315,7 @@ private_subnets = ["10.10.64.0/18"]
 
     #[test]
     fn subnet_outside_vpc_is_refused() {
-        let bad = GOOD.replace("10.10.64.0/18", "10.20.64.0/18");
-        let err = Environment::parse("x.toml", "x", &bad)
-            .unwrap_err()
-            .to_string();
+        let err = parse_error("x.toml", "10.10.64.0/18", "10.20.64.0/18");
         assert!(err.contains("outside the VPC"), "{err}");
     }
 }
