@@ -586,43 +586,29 @@ mod tests {
         assert_eq!(ObjectRef::from_natural_key(&key), Some(object));
     }
 
+    /// Asserts that `check` refuses `manifest` with an error that contains `why`.
+    fn assert_refused(manifest: &Props, why: &str) {
+        let err = check(manifest).unwrap_err().to_string();
+        assert!(err.contains(why), "{err}");
+    }
+
     #[test]
     fn bad_manifests_are_refused_before_any_call() {
         let mut no_kind = deployment();
         no_kind.remove("kind");
-        assert!(
-            check(&no_kind)
-                .unwrap_err()
-                .to_string()
-                .contains("no `kind`")
-        );
+        assert_refused(&no_kind, "no `kind`");
         let mut no_ns = deployment();
         no_ns["metadata"]
             .as_object_mut()
             .unwrap()
             .remove("namespace");
-        assert!(
-            check(&no_ns)
-                .unwrap_err()
-                .to_string()
-                .contains("namespaced kind")
-        );
+        assert_refused(&no_ns, "namespaced kind");
         let mut bad_type = deployment();
         bad_type["spec"]["replicas"] = json!("three");
-        assert!(
-            check(&bad_type)
-                .unwrap_err()
-                .to_string()
-                .contains("`spec.replicas` must be an integer")
-        );
+        assert_refused(&bad_type, "`spec.replicas` must be an integer");
         let mut wrong_group = deployment();
         wrong_group["apiVersion"] = json!("extensions/v1beta1");
-        assert!(
-            check(&wrong_group)
-                .unwrap_err()
-                .to_string()
-                .contains("served as `apps/v1`")
-        );
+        assert_refused(&wrong_group, "served as `apps/v1`");
     }
 
     #[test]

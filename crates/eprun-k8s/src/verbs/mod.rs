@@ -352,51 +352,52 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Asserts that each kind argument parses as its API version and kind.
+    fn parses_as(cases: &[(&str, &str, &str)]) {
+        for (arg, api_version, kind) in cases {
+            assert_eq!(
+                KindRef::parse(arg).unwrap(),
+                KindRef::new(api_version, kind)
+            );
+        }
+    }
+
     #[test]
     fn known_kinds_take_their_api_version_from_the_catalog() {
-        assert_eq!(
-            KindRef::parse("Deployment").unwrap(),
-            KindRef::new("apps/v1", "Deployment")
-        );
-        assert_eq!(
-            KindRef::parse("Rollout").unwrap(),
-            KindRef::new("argoproj.io/v1alpha1", "Rollout")
-        );
-        assert_eq!(
-            KindRef::parse(" Node ").unwrap(),
-            KindRef::new("v1", "Node")
-        );
+        parses_as(&[
+            ("Deployment", "apps/v1", "Deployment"),
+            ("Rollout", "argoproj.io/v1alpha1", "Rollout"),
+            (" Node ", "v1", "Node"),
+        ]);
     }
 
     #[test]
     fn other_kinds_name_group_and_version() {
-        assert_eq!(KindRef::parse("v1/Pod").unwrap(), KindRef::new("v1", "Pod"));
-        assert_eq!(
-            KindRef::parse("example.com/v1beta2/Widget").unwrap(),
-            KindRef::new("example.com/v1beta2", "Widget")
-        );
-        assert_eq!(
-            KindRef::parse("v1/Endpoints").unwrap(),
-            KindRef::new("v1", "Endpoints")
-        );
+        parses_as(&[
+            ("v1/Pod", "v1", "Pod"),
+            (
+                "example.com/v1beta2/Widget",
+                "example.com/v1beta2",
+                "Widget",
+            ),
+            ("v1/Endpoints", "v1", "Endpoints"),
+        ]);
     }
 
     #[test]
     fn bad_kind_arguments_say_how_to_write_them() {
-        let err = KindRef::parse("deployment").unwrap_err();
-        assert!(err.contains("did you mean `Deployment`?"), "{err}");
-        let err = KindRef::parse("deployments").unwrap_err();
-        assert!(err.contains("did you mean `Deployment`?"), "{err}");
-        let err = KindRef::parse("Deploymnet").unwrap_err();
-        assert!(err.contains("did you mean `Deployment`?"), "{err}");
-        let err = KindRef::parse("deploy").unwrap_err();
-        assert!(err.contains("did you mean `Deployment`?"), "{err}");
-        let err = KindRef::parse("Widget").unwrap_err();
-        assert!(err.contains("`example.com/v1/Widget`"), "{err}");
-        let err = KindRef::parse("apps/Deployment").unwrap_err();
-        assert!(err.contains("`apps/v1/Deployment`"), "{err}");
-        let err = KindRef::parse("apps/v1/deployments").unwrap_err();
-        assert!(err.contains("CamelCase"), "{err}");
+        for (arg, hint) in [
+            ("deployment", "did you mean `Deployment`?"),
+            ("deployments", "did you mean `Deployment`?"),
+            ("Deploymnet", "did you mean `Deployment`?"),
+            ("deploy", "did you mean `Deployment`?"),
+            ("Widget", "`example.com/v1/Widget`"),
+            ("apps/Deployment", "`apps/v1/Deployment`"),
+            ("apps/v1/deployments", "CamelCase"),
+        ] {
+            let err = KindRef::parse(arg).unwrap_err();
+            assert!(err.contains(hint), "{err}");
+        }
         assert!(KindRef::parse("a/b/c/Kind").is_err());
         assert!(KindRef::parse("/v1/Kind").is_err());
         assert!(KindRef::parse("").is_err());
