@@ -15,6 +15,7 @@ pub mod wait;
 
 use super::catalog;
 use super::connection::{Kind, Kube};
+use crate::api_error;
 use crate::cloud_error::CloudError;
 use kube::api::{Api, DynamicObject};
 use serde_json::{Map, Value};
@@ -243,6 +244,14 @@ impl Target {
             api,
             resolved,
         })
+    }
+
+    /// The object as it is now, or `None` when it does not exist.
+    pub async fn get(&self) -> Result<Option<DynamicObject>, CloudError> {
+        self.api
+            .get_opt(&self.name)
+            .await
+            .map_err(|e| api_error("get", self.describe(), e))
     }
 
     /// `Deployment payments/web`.

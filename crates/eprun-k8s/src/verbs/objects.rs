@@ -18,11 +18,7 @@ pub async fn get(
     name: &str,
 ) -> Result<Option<Value>, VerbError> {
     let t = Target::resolve(kube, kind, namespace, name).await?;
-    let found = t
-        .api
-        .get_opt(&t.name)
-        .await
-        .map_err(|e| api_error("get", t.describe(), e))?;
+    let found = t.get().await?;
     Ok(found.map(|o| object_value(&o, kind)))
 }
 
@@ -162,12 +158,7 @@ pub async fn delete(
     let t = Target::resolve(kube, kind, namespace, name).await?;
     let target = t.describe();
     if mutations.dry_run() {
-        let there = t
-            .api
-            .get_opt(&t.name)
-            .await
-            .map_err(|e| api_error("get", &target, e))?
-            .is_some();
+        let there = t.get().await?.is_some();
         if !there {
             return Ok(false);
         }

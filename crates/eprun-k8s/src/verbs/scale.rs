@@ -48,12 +48,7 @@ pub async fn scale(
         Ok(s) => s,
         Err(kube::Error::Api(status)) if status.code == 404 => {
             // Either the object is missing or its kind has no /scale: say which.
-            let exists = t
-                .api
-                .get_opt(&t.name)
-                .await
-                .map_err(|e| api_error("get", &target, e))?
-                .is_some();
+            let exists = t.get().await?.is_some();
             let message = if exists {
                 format!(
                     "`{kind}` has no `/scale` subresource (Deployments, StatefulSets and Rollouts have one)"
