@@ -106,20 +106,24 @@ pub fn trace(err: Box<EvalAltResult>, ast: &AST) -> Box<EvalAltResult> {
 mod tests {
     use super::*;
 
-    fn overflow(script: &str) -> Box<EvalAltResult> {
+    /// Runs `script` into a stack overflow and returns where the trace points: the function, the
+    /// error inside it and the position of the call into it.
+    fn overflow(script: &str) -> (String, Box<EvalAltResult>, Position) {
         let mut engine = rhai::Engine::new();
         engine.set_max_call_levels(16);
         let ast = engine.compile(script).expect("the script compiles");
         let err = engine.run_ast(&ast).expect_err("the script overflows");
-        trace(err, &ast)
+        let err = trace(err, &ast);
+        let EvalAltResult::ErrorInFunctionCall(name, _, inner, at) = *err else {
+            panic!("not traced: {err:?}");
+        };
+        (name, inner, at)
     }
 
     #[test]
     fn a_function_that_calls_itself_is_named_at_its_recursive_call() {
-        let err = overflow("fn down(n) {\n    down(n + 1)\n}\n\nlet x = 1;\ndown(0);\n");
-        let EvalAltResult::ErrorInFunctionCall(name, _, inner, at) = *err else {
-            panic!("not traced: {err:?}");
-        };
+        let (name, inner, at) =
+            overflow("fn down(n) {\n    down(n + 1)\n}\n\nlet x = 1;\ndown(0);\n");
         assert_eq!(name, "down");
         assert_eq!((at.line(), at.position()), (Some(6), Some(1)));
         assert_eq!(inner.position().line(), Some(2), "the recursive call");
@@ -127,10 +131,8 @@ mod tests {
 
     #[test]
     fn mutual_recursion_names_the_function_that_closes_the_cycle() {
-        let err = overflow("fn ping(n) { pong(n) }\nfn pong(n) {\n  ping(n)\n}\nping(1);\n");
-        let EvalAltResult::ErrorInFunctionCall(name, _, inner, _) = *err else {
-            panic!("not traced: {err:?}");
-        };
+        let (name, inner, _) =
+            overflow("fn ping(n) { pong(n) }\nfn pong(n) {\n  ping(n)\n}\nping(1);\n");
         assert_eq!(name, "pong");
         assert_eq!(inner.position().line(), Some(3));
     }
