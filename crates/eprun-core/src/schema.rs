@@ -317,6 +317,15 @@ fn check_kind(name: &str, kind: &Kind, value: &Value) -> Result<(), SchemaError>
     }
 }
 
+/// `names` in backticks, joined by commas, as messages list them: `` `a`, `b` ``.
+pub fn backticked(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The closest name in `candidates`, if one is close enough to be a likely typo.
 pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates

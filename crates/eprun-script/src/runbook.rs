@@ -874,14 +874,7 @@ fn unknown_param(name: &str, runbook: &str, declared: &[&str], flag: &str) -> St
     let listed = if declared.is_empty() {
         "it declares no parameters".to_string()
     } else {
-        format!(
-            "it declares {}",
-            declared
-                .iter()
-                .map(|d| format!("`{d}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        format!("it declares {}", crate::schema::backticked(declared))
     };
     let hint = crate::schema::suggest(name, declared)
         .map(|s| format!("; did you mean `{s}`?"))

@@ -132,11 +132,7 @@ fn check_keys(
             return Err(fail(
                 format!(
                     "`k8s::{function}`: unknown option `{key}`; {hint}it takes {}",
-                    known
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    crate::schema::backticked(known)
                 ),
                 pos,
             ));
