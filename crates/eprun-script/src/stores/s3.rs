@@ -11,8 +11,10 @@ use crate::environment::S3Backend;
 use crate::state::State;
 use crate::state_store::{LockGuard, LockInfo, StateError, StateStore, decode, encode};
 use async_trait::async_trait;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
+use std::fmt;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -55,6 +57,20 @@ impl S3Store {
             path: self.location(),
             source: std::io::Error::other(e.to_string()),
         }
+    }
+
+    /// A failed S3 call (`operation` on `target`) as a state error.
+    fn sdk_err<E, R>(
+        &self,
+        operation: &str,
+        target: impl fmt::Display,
+        e: SdkError<E, R>,
+    ) -> StateError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        self.aws_err(crate::aws::from_sdk(operation, target, e))
     }
 
     /// The object's text and ETag, or `None` when it does not exist.
@@ -184,13 +200,7 @@ impl StateStore for S3Store {
                 .body(ByteStream::from(text.into_bytes()))
                 .send()
                 .await
-                .map_err(|e| {
-                    self.aws_err(crate::aws::from_sdk(
-                        "PutObject",
-                        format!("{}.backup", self.location()),
-                        e,
-                    ))
-                })?;
+                .map_err(|e| self.sdk_err("PutObject", format!("{}.backup", self.location()), e))?;
         }
         state.serial += 1;
         client
@@ -201,7 +211,7 @@ impl StateStore for S3Store {
             .body(ByteStream::from(encode(state).into_bytes()))
             .send()
             .await
-            .map_err(|e| self.aws_err(crate::aws::from_sdk("PutObject", self.location(), e)))?;
+            .map_err(|e| self.sdk_err("PutObject", self.location(), e))?;
         Ok(())
     }
 
@@ -265,13 +275,7 @@ impl StateStore for S3Store {
             .if_match(etag)
             .send()
             .await
-            .map_err(|e| {
-                self.aws_err(crate::aws::from_sdk(
-                    "DeleteObject",
-                    format!("{}.lock", self.location()),
-                    e,
-                ))
-            })?;
+            .map_err(|e| self.sdk_err("DeleteObject", format!("{}.lock", self.location()), e))?;
         Ok(())
     }
 }
