@@ -16,8 +16,18 @@ pub const TIMEOUT: Duration = Duration::from_secs(300);
 /// How often the object is read again while waiting.
 const POLL: Duration = Duration::from_millis(500);
 
+/// What an object still lacks before it is usable: not a failure, a reason to wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending(pub String);
+
+impl std::fmt::Display for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// What a check found: ready, or what is still missing.
-type Check = fn(&Value) -> Result<(), String>;
+type Check = fn(&Value) -> Result<(), Pending>;
 
 /// Waits until `object` (just applied, as `applied`) is usable; returns at once for kinds that
 /// have no readiness of their own.
@@ -65,7 +75,7 @@ pub async fn wait(
 }
 
 /// A CRD is ready when its `Established` condition is true.
-fn established(crd: &Value) -> Result<(), String> {
+fn established(crd: &Value) -> Result<(), Pending> {
     let conditions = crd["status"]["conditions"].as_array();
     let is = |t: &str| {
         conditions.is_some_and(|cs| cs.iter().any(|c| c["type"] == t && c["status"] == "True"))
@@ -73,14 +83,16 @@ fn established(crd: &Value) -> Result<(), String> {
     if is("Established") {
         Ok(())
     } else if is("NamesAccepted") {
-        Err("its names are accepted, it is not established yet".into())
+        Err(Pending(
+            "its names are accepted, it is not established yet".into(),
+        ))
     } else {
-        Err("not established yet".into())
+        Err(Pending("not established yet".into()))
     }
 }
 
 /// After `Established`, the kind must also be found by discovery, which lags a moment behind.
-async fn crd_served(kube: &Kube, crd: &Value) -> Result<(), String> {
+async fn crd_served(kube: &Kube, crd: &Value) -> Result<(), Pending> {
     let spec = &crd["spec"];
     let (Some(group), Some(kind)) = (spec["group"].as_str(), spec["names"]["kind"].as_str()) else {
         return Ok(());
@@ -95,7 +107,11 @@ async fn crd_served(kube: &Kube, crd: &Value) -> Result<(), String> {
     kube.kind(&format!("{group}/{version}"), kind)
         .await
         .map(|_| ())
-        .map_err(|_| format!("discovery does not list `{kind}` in `{group}/{version}` yet"))
+        .map_err(|_| {
+            Pending(format!(
+                "discovery does not list `{kind}` in `{group}/{version}` yet"
+            ))
+        })
 }
 
 /// The replica counts of a workload's status, 0 when absent.
@@ -104,43 +120,45 @@ fn count(v: &Value, field: &str) -> i64 {
 }
 
 /// Whether the controller has seen the latest spec.
-fn observed(v: &Value) -> Result<(), String> {
+fn observed(v: &Value) -> Result<(), Pending> {
     let generation = v["metadata"]["generation"].as_i64().unwrap_or(0);
     if count(v, "observedGeneration") < generation {
-        Err("its controller has not seen the new spec yet".into())
+        Err(Pending(
+            "its controller has not seen the new spec yet".into(),
+        ))
     } else {
         Ok(())
     }
 }
 
 /// A Deployment is rolled out when every replica runs the new template and is available.
-pub fn deployment_rolled_out(d: &Value) -> Result<(), String> {
+pub fn deployment_rolled_out(d: &Value) -> Result<(), Pending> {
     observed(d)?;
     let want = d["spec"]["replicas"].as_i64().unwrap_or(1);
     let (updated, available) = (count(d, "updatedReplicas"), count(d, "availableReplicas"));
     if updated < want || available < want || count(d, "replicas") > want {
-        return Err(format!(
+        return Err(Pending(format!(
             "{updated} of {want} replicas updated, {available} available"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// A StatefulSet is rolled out when every replica is ready on the update revision.
-fn stateful_set_rolled_out(s: &Value) -> Result<(), String> {
+fn stateful_set_rolled_out(s: &Value) -> Result<(), Pending> {
     observed(s)?;
     let want = s["spec"]["replicas"].as_i64().unwrap_or(1);
     let (updated, ready) = (count(s, "updatedReplicas"), count(s, "readyReplicas"));
     if updated < want || ready < want {
-        return Err(format!(
+        return Err(Pending(format!(
             "{updated} of {want} replicas updated, {ready} ready"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// A DaemonSet is rolled out when every node it schedules to runs an available, updated pod.
-fn daemon_set_rolled_out(d: &Value) -> Result<(), String> {
+fn daemon_set_rolled_out(d: &Value) -> Result<(), Pending> {
     observed(d)?;
     let want = count(d, "desiredNumberScheduled");
     let (updated, available) = (
@@ -148,9 +166,9 @@ fn daemon_set_rolled_out(d: &Value) -> Result<(), String> {
         count(d, "numberAvailable"),
     );
     if updated < want || available < want {
-        return Err(format!(
+        return Err(Pending(format!(
             "{updated} of {want} pods updated, {available} available"
-        ));
+        )));
     }
     Ok(())
 }
@@ -164,11 +182,16 @@ mod tests {
     fn a_deployment_is_ready_once_every_replica_is_updated_and_available() {
         let mut d = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3},
                            "status": {"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 3}});
-        assert!(deployment_rolled_out(&d).unwrap_err().contains("not seen"));
+        assert!(
+            deployment_rolled_out(&d)
+                .unwrap_err()
+                .0
+                .contains("not seen")
+        );
         d["status"]["observedGeneration"] = json!(2);
         d["status"]["availableReplicas"] = json!(2);
         assert_eq!(
-            deployment_rolled_out(&d).unwrap_err(),
+            deployment_rolled_out(&d).unwrap_err().0,
             "3 of 3 replicas updated, 2 available"
         );
         d["status"]["availableReplicas"] = json!(3);
@@ -181,7 +204,7 @@ mod tests {
     #[test]
     fn a_crd_is_ready_once_established() {
         let crd = json!({"status": {"conditions": [{"type": "NamesAccepted", "status": "True"}]}});
-        assert!(established(&crd).unwrap_err().contains("not established"));
+        assert!(established(&crd).unwrap_err().0.contains("not established"));
         let crd = json!({"status": {"conditions": [{"type": "Established", "status": "True"}]}});
         assert!(established(&crd).is_ok());
     }
@@ -191,7 +214,7 @@ mod tests {
         let s = json!({"metadata": {"generation": 1}, "spec": {"replicas": 2},
                        "status": {"observedGeneration": 1, "updatedReplicas": 2, "readyReplicas": 1}});
         assert_eq!(
-            stateful_set_rolled_out(&s).unwrap_err(),
+            stateful_set_rolled_out(&s).unwrap_err().0,
             "2 of 2 replicas updated, 1 ready"
         );
         let d = json!({"metadata": {"generation": 1},
