@@ -56,10 +56,12 @@ impl KindRef {
     }
 
     /// Parses a kind argument: `Deployment`, `v1/Pod` or `argoproj.io/v1alpha1/Rollout`.
-    pub fn parse(arg: &str) -> Result<KindRef, String> {
+    pub fn parse(arg: &str) -> Result<KindRef, VerbError> {
         let arg = arg.trim();
         if arg.is_empty() {
-            return Err("a kind is required, e.g. `Deployment` or `example.com/v1/Widget`".into());
+            return Err(VerbError::Usage(
+                "a kind is required, e.g. `Deployment` or `example.com/v1/Widget`".into(),
+            ));
         }
         let Some((api_version, kind)) = arg.rsplit_once('/') else {
             return known_kind(arg);
@@ -73,20 +75,20 @@ impl KindRef {
         match parts.as_slice() {
             [version] if looks_like_version(version) => {}
             [group] if !group.is_empty() => {
-                return Err(format!(
+                return Err(VerbError::Usage(format!(
                     "`{arg}` has no version: write `{group}/<version>/{kind}`{}",
                     catalog::KNOWN
                         .iter()
                         .find(|k| k.kind == kind)
                         .map(|k| format!(" (e.g. `{}/{kind}`)", k.api_version))
                         .unwrap_or_default()
-                ));
+                )));
             }
             [group, version] if !group.is_empty() && looks_like_version(version) => {}
             _ => {
-                return Err(format!(
+                return Err(VerbError::Usage(format!(
                     "`{arg}` is not a kind: write `Kind` for a kind eprun knows, or `group/version/Kind` (`v1/Kind` for the core group)"
-                ));
+                )));
             }
         }
         Ok(KindRef::new(api_version, kind))
@@ -124,7 +126,7 @@ const SHORT_NAMES: &[(&str, &str)] = &[
     ("es", "ExternalSecret"),
 ];
 
-fn known_kind(arg: &str) -> Result<KindRef, String> {
+fn known_kind(arg: &str) -> Result<KindRef, VerbError> {
     if let Some(k) = catalog::KNOWN.iter().find(|k| k.kind == arg) {
         return Ok(KindRef::new(k.api_version, k.kind));
     }
@@ -144,20 +146,20 @@ fn known_kind(arg: &str) -> Result<KindRef, String> {
         .or_else(|| crate::schema::suggest(arg, &names))
         .map(|s| format!("did you mean `{s}`? "))
         .unwrap_or_default();
-    Err(format!(
+    Err(VerbError::Usage(format!(
         "`{arg}` is not a kind eprun knows; {hint}name other kinds with their API group and version, e.g. `example.com/v1/{arg}` (`v1/{arg}` for the core group)"
-    ))
+    )))
 }
 
-fn check_kind_name(kind: &str, arg: &str) -> Result<(), String> {
+fn check_kind_name(kind: &str, arg: &str) -> Result<(), VerbError> {
     let ok = kind.starts_with(|c: char| c.is_ascii_uppercase())
         && kind.chars().all(|c| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
-        Err(format!(
+        Err(VerbError::Usage(format!(
             "`{kind}` in `{arg}` is not a kind: kinds are CamelCase, like `Deployment` (not the plural `deployments`)"
-        ))
+        )))
     }
 }
 
@@ -323,7 +325,7 @@ fn redact_secret(fields: &mut Map<String, Value>) {
 }
 
 /// `key=value,…` from a map of labels (sorted, so the same map always gives the same selector).
-pub fn label_selector(labels: &Map<String, Value>) -> Result<String, String> {
+pub fn label_selector(labels: &Map<String, Value>) -> Result<String, VerbError> {
     let mut terms = Vec::new();
     for (k, v) in labels {
         let value = match v {
@@ -331,14 +333,16 @@ pub fn label_selector(labels: &Map<String, Value>) -> Result<String, String> {
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
             other => {
-                return Err(format!(
+                return Err(VerbError::Usage(format!(
                     "the label selector's `{k}` must be a string, not `{other}`"
-                ));
+                )));
             }
         };
         if k.is_empty() || k.contains([',', '=', '!', ' ']) || value.contains([',', '=', '!', ' '])
         {
-            return Err(format!("`{k}: {value}` cannot be a label selector term"));
+            return Err(VerbError::Usage(format!(
+                "`{k}: {value}` cannot be a label selector term"
+            )));
         }
         terms.push(format!("{k}={value}"));
     }
@@ -404,7 +408,7 @@ mod tests {
             ("apps/Deployment", "`apps/v1/Deployment`"),
             ("apps/v1/deployments", "CamelCase"),
         ] {
-            let err = KindRef::parse(arg).unwrap_err();
+            let err = KindRef::parse(arg).unwrap_err().to_string();
             assert!(err.contains(hint), "{err}");
         }
         assert!(KindRef::parse("a/b/c/Kind").is_err());

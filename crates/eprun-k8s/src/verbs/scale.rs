@@ -20,15 +20,15 @@ pub struct Scaled {
 }
 
 /// Checks a replica count before any call.
-pub fn check_replicas(replicas: i64) -> Result<i32, String> {
+pub fn check_replicas(replicas: i64) -> Result<i32, VerbError> {
     i32::try_from(replicas)
         .ok()
         .filter(|r| *r >= 0)
         .ok_or_else(|| {
-            format!(
+            VerbError::Usage(format!(
                 "replicas must be a whole number from 0 to {}, not {replicas}",
                 i32::MAX
-            )
+            ))
         })
 }
 
@@ -41,7 +41,7 @@ pub async fn scale(
     name: &str,
     replicas: i64,
 ) -> Result<Scaled, VerbError> {
-    let wanted = check_replicas(replicas).map_err(VerbError::Usage)?;
+    let wanted = check_replicas(replicas)?;
     let t = Target::resolve(kube, kind, namespace, name).await?;
     let target = t.describe();
     let current = match t.api.get_scale(&t.name).await {
@@ -92,9 +92,9 @@ mod tests {
 
     #[test]
     fn replica_counts_are_checked_before_any_call() {
-        assert_eq!(check_replicas(0), Ok(0));
-        assert_eq!(check_replicas(12), Ok(12));
-        assert!(check_replicas(-1).unwrap_err().contains("-1"));
+        assert_eq!(check_replicas(0).unwrap(), 0);
+        assert_eq!(check_replicas(12).unwrap(), 12);
+        assert!(check_replicas(-1).unwrap_err().to_string().contains("-1"));
         assert!(check_replicas(i64::from(i32::MAX) + 1).is_err());
     }
 }

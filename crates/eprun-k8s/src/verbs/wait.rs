@@ -26,7 +26,7 @@ pub enum Condition {
 
 impl Condition {
     /// `"deleted"`, or a status condition type.
-    pub fn parse(text: &str) -> Result<Condition, String> {
+    pub fn parse(text: &str) -> Result<Condition, VerbError> {
         let t = text.trim();
         if t.eq_ignore_ascii_case("deleted") {
             return Ok(Condition::Deleted);
@@ -36,9 +36,9 @@ impl Condition {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
         {
-            return Err(format!(
+            return Err(VerbError::Usage(format!(
                 "`{text}` is not a condition: give a status condition type (`\"Available\"`, `\"Ready\"`, `\"Healthy\"`), `\"deleted\"`, or a closure `|obj| …` returning a bool"
-            ));
+            )));
         }
         Ok(Condition::Status(t.to_string()))
     }
@@ -222,11 +222,11 @@ pub async fn pause(delay: Duration) -> Result<(), VerbError> {
 }
 
 /// A whole number of seconds (or a fraction) as a duration; refuses negative and absurd values.
-pub fn seconds(value: f64, what: &str) -> Result<Duration, String> {
+pub fn seconds(value: f64, what: &str) -> Result<Duration, VerbError> {
     if !value.is_finite() || !(0.0..=7.0 * 24.0 * 3600.0).contains(&value) {
-        return Err(format!(
+        return Err(VerbError::Usage(format!(
             "{what} must be a number of seconds from 0 to 604800 (a week), not {value}"
-        ));
+        )));
     }
     Ok(Duration::from_secs_f64(value))
 }
@@ -252,11 +252,11 @@ mod tests {
 
     #[test]
     fn conditions_parse() {
-        assert_eq!(Condition::parse("deleted"), Ok(Condition::Deleted));
-        assert_eq!(Condition::parse("Deleted"), Ok(Condition::Deleted));
+        assert_eq!(Condition::parse("deleted").unwrap(), Condition::Deleted);
+        assert_eq!(Condition::parse("Deleted").unwrap(), Condition::Deleted);
         assert_eq!(
-            Condition::parse("Available"),
-            Ok(Condition::Status("Available".into()))
+            Condition::parse("Available").unwrap(),
+            Condition::Status("Available".into())
         );
         assert!(Condition::parse("").is_err());
         assert!(Condition::parse("ready replicas").is_err());
@@ -353,8 +353,16 @@ mod tests {
 
     #[test]
     fn seconds_are_checked() {
-        assert_eq!(seconds(1.5, "timeout"), Ok(Duration::from_millis(1500)));
-        assert!(seconds(-1.0, "timeout").unwrap_err().contains("timeout"));
+        assert_eq!(
+            seconds(1.5, "timeout").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert!(
+            seconds(-1.0, "timeout")
+                .unwrap_err()
+                .to_string()
+                .contains("timeout")
+        );
         assert!(seconds(f64::NAN, "timeout").is_err());
     }
 }
