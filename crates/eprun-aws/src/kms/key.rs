@@ -4,6 +4,10 @@
 //! so the stack names each key by an alias (its natural key): one paginated ListAliases call, then
 //! DescribeKey, ListResourceTags, GetKeyRotationStatus and GetKeyPolicy for the aliases the stack
 //! expects only. Deleting a key schedules its deletion; a key pending deletion counts as gone.
+//!
+//! A run stopped between CreateKey and CreateAlias leaves a key with its ownership tags and no
+//! alias. When an alias the stack expects is missing, the keys with no alias at all are read too
+//! (ListKeys, then DescribeKey and ListResourceTags each), and this stack's is adopted and aliased.
 
 use super::{KmsTags, kms_tags};
 use crate::adapter::{Attr, Changes, Description, Identity, New, Tagger, found, resource};
@@ -18,6 +22,7 @@ use crate::{Aws, CloudError, CloudErrorKind, sdk, tags};
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType, Tag};
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 resource! {
     /// A symmetric encryption key.
@@ -85,6 +90,20 @@ async fn describe(aws: &Aws, key_id: &str) -> Result<Option<KeyMetadata>, CloudE
     Ok(found(out.map_err(sdk("DescribeKey", key_id)))?.and_then(|o| o.key_metadata))
 }
 
+/// A live customer managed key of `stack` that has no alias: one a stopped run created.
+async fn unaliased(aws: &Aws, stack: &str, key_id: &str) -> Result<Option<KeyItem>, CloudError> {
+    if describe(aws, key_id).await?.filter(is_live).is_none() {
+        return Ok(None);
+    }
+    let call = aws.kms().list_resource_tags().key_id(key_id);
+    let tags: Vec<Tag> = all!(call, "ListResourceTags", key_id)?;
+    let ours = |t: &Tag| t.tag_key() == tags::STACK_TAG && t.tag_value() == stack;
+    match tags.iter().any(ours) {
+        true => read(aws, String::new(), key_id).await,
+        false => Ok(None),
+    }
+}
+
 /// Reads the live key behind an alias, with its tags, rotation and policy.
 async fn read(aws: &Aws, alias: String, key_id: &str) -> Result<Option<KeyItem>, CloudError> {
     let kms = aws.kms();
@@ -138,6 +157,9 @@ async fn create_alias(aws: &Aws, alias: &str, key_id: &str) -> Result<(), CloudE
 
 /// DeleteAlias; an alias already gone is what was asked.
 async fn delete_alias(aws: &Aws, alias: &str) -> Result<(), CloudError> {
+    if alias.is_empty() {
+        return Ok(());
+    }
     let r = aws.kms().delete_alias().alias_name(alias).send().await;
     gone_ok(r.map(drop).map_err(sdk("DeleteAlias", alias)))
 }
@@ -185,11 +207,21 @@ impl Description for Key {
         }
         let aliases: Vec<_> = all!(aws.kms().list_aliases(), "ListAliases", stack)?;
         let mut out = Vec::new();
-        for a in aliases {
+        for a in &aliases {
             if let (Some(name), Some(key)) = (a.alias_name(), a.target_key_id())
                 && hints.natural_keys.contains(name)
             {
                 out.extend(read(aws, name.to_string(), key).await?);
+            }
+        }
+        let listed = |k: &String| aliases.iter().any(|a| a.alias_name() == Some(k.as_str()));
+        if !hints.natural_keys.iter().all(listed) {
+            let aliased: BTreeSet<&str> =
+                aliases.iter().filter_map(|a| a.target_key_id()).collect();
+            let keys: Vec<_> = all!(aws.kms().list_keys(), "ListKeys", stack)?;
+            let ids = keys.iter().filter_map(|k| k.key_id());
+            for id in ids.filter(|id| !aliased.contains(id)) {
+                out.extend(unaliased(aws, stack, id).await?);
             }
         }
         Ok(out)
@@ -462,6 +494,62 @@ mod tests {
             crate::planner::diff(&KEY, &declared, o, &[]).is_empty(),
             "{:?}",
             o.props
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_a_stopped_run_left_without_its_alias_is_found_by_its_tags() {
+        let aliases = mock!(Client::list_aliases).then_output(|| {
+            let other = AliasListEntry::builder()
+                .alias_name("alias/other")
+                .target_key_id("k-4");
+            ListAliasesOutput::builder().aliases(other.build()).build()
+        });
+        let keys = mock!(Client::list_keys).then_output(|| {
+            let entry = |id: &str| {
+                aws_sdk_kms::types::KeyListEntry::builder()
+                    .key_id(id)
+                    .build()
+            };
+            let out = aws_sdk_kms::operation::list_keys::ListKeysOutput::builder();
+            out.keys(entry("k-4"))
+                .keys(entry("k-5"))
+                .keys(entry("k-6"))
+                .build()
+        });
+        let describe = mock!(Client::describe_key).then_compute_output(|r| {
+            let id = r.key_id().unwrap();
+            DescribeKeyOutput::builder()
+                .key_metadata(meta(id, KeyState::Enabled))
+                .build()
+        });
+        let tags = mock!(Client::list_resource_tags).then_compute_output(|r| {
+            let stack = if r.key_id() == Some("k-5") {
+                "s"
+            } else {
+                "other"
+            };
+            let out = ListResourceTagsOutput::builder().tags(tag(STACK_TAG, stack));
+            out.tags(tag(ADDRESS_TAG, "kms.key.eks")).build()
+        });
+        let rotation = mock!(Client::get_key_rotation_status)
+            .then_output(|| GetKeyRotationStatusOutput::builder().build());
+        let policy =
+            mock!(Client::get_key_policy).then_output(|| GetKeyPolicyOutput::builder().build());
+        let aws = Aws::mocked(&[&aliases, &keys, &describe, &tags, &rotation, &policy]);
+        let hints = ReadHints {
+            natural_keys: BTreeSet::from(["alias/eks".to_string()]),
+        };
+        let found = KEY.read_all(&aws.context(), "s", &hints).await.unwrap();
+        assert_eq!(keys.num_calls(), 1);
+        let ids: Vec<&str> = found.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["k-5"], "only this stack's key without an alias");
+        let address = found[0].address.as_ref().map(ToString::to_string);
+        assert_eq!(address.as_deref(), Some("kms.key.eks"));
+        assert_eq!(
+            found[0].props["alias"],
+            json!(""),
+            "the alias is made by the next apply"
         );
     }
 
