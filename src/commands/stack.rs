@@ -8,6 +8,7 @@ use crate::context::Context;
 use crate::declaration::Declarations;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
+use crate::k8s::helm::Helm;
 use crate::plan::Stats;
 use crate::planner::{self, Planned};
 use crate::progress::Progress;
@@ -47,6 +48,7 @@ struct Loaded {
     store: Box<dyn StateStore>,
     state: State,
     force_conflicts: bool,
+    helm: Helm,
     _lock: LockGuard,
 }
 
@@ -59,7 +61,9 @@ async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)
             file.display()
         )));
     };
-    let store = stores::open(&evaluated.session.project, &env);
+    let project = &evaluated.session.project;
+    let helm = Helm::for_project(project.root(), &project.data_dir());
+    let store = stores::open(project, &env);
     let lock = store.lock(mode.verb()).await?;
     let state = match store.load().await? {
         Some(s) if s.stack != env.name => {
@@ -81,6 +85,7 @@ async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)
             store,
             state,
             force_conflicts: g.force_conflicts,
+            helm,
             _lock: lock,
         },
     ))
@@ -88,7 +93,9 @@ async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)
 
 /// Refreshes, then plans; reads again whatever only a resolved token could name (a lost state).
 async fn refreshed_plan(l: &Loaded, decls: &Declarations) -> Result<(Planned, Context)> {
-    let cx = crate::connections::open_with(&l.env, l.force_conflicts).await;
+    let cx = crate::connections::open_with(&l.env, l.force_conflicts)
+        .await
+        .with(l.helm.clone());
     let mut asked = planner::refresh_groups(&l.decls, &l.state);
     let mut found = planner::read_groups(&cx, &l.env.name, asked.clone()).await?;
     let planned = loop {
@@ -136,6 +143,9 @@ async fn make_plan(
     } else {
         (planner::plan(&l.env.name, decls, &l.state, None)?, None)
     };
+    // Releases show what they hold; without a refresh, from their charts alone.
+    let offline = Context::new().with(l.helm.clone());
+    planner::explain(cx.as_ref().unwrap_or(&offline), &mut planned).await;
     planned.plan.stats = Stats {
         api_calls: api_calls(cx.as_ref()),
         elapsed_ms: started.elapsed().as_millis() as u64,

@@ -41,7 +41,8 @@ pub enum AddressError {
 impl Address {
     /// Builds an address from a resource kind (`ec2.vpc`) and a name, checking the name.
     pub fn new(kind: &str, name: &str) -> Result<Self, AddressError> {
-        if kind.starts_with("k8s.") {
+        // Kubernetes objects and Helm releases are named by their in-cluster `namespace/name`.
+        if kind.starts_with("k8s.") || kind.starts_with("helm.") {
             validate_object_id(name)?;
         } else {
             validate_name(name)?;

@@ -55,6 +55,37 @@ pub struct Change {
     /// Why, when it is not obvious (adopted after a crash, no longer declared, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What changes inside it, for a resource that holds others (a Helm release's objects).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inside: Option<Inside>,
+}
+
+/// What a change does to the objects a resource holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum Inside {
+    /// The objects that change, field by field.
+    Known {
+        /// One entry per object that changes.
+        objects: Vec<InnerChange>,
+    },
+    /// What it holds could not be worked out (e.g. a chart that could not be fetched), and why.
+    Unknown {
+        /// Why, e.g. `chart not fetched: …`.
+        why: String,
+    },
+}
+
+/// The change to one object inside a resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InnerChange {
+    /// How the object is named, e.g. `Deployment karpenter/karpenter`.
+    pub object: String,
+    /// What happens to it.
+    pub action: Action,
+    /// Its fields that change (none listed for a whole object created or deleted).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
 }
 
 /// How many changes of each kind.

@@ -1,6 +1,6 @@
 //! The plan as people read it, in the manner of `terraform plan`.
 
-use crate::plan::{Action, Change, Plan};
+use crate::plan::{Action, Change, FieldChange, Inside, Plan};
 use crate::style::{bold, dim, green, red, yellow};
 use serde_json::Value;
 
@@ -41,14 +41,37 @@ fn change_text(c: &Change) -> String {
     }
     out.push_str(&head);
     out.push('\n');
-    let width = c.fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
-    for f in &c.fields {
-        let line = match (c.action, &f.before, &f.after) {
+    out.push_str(&field_lines(c.action, &c.fields, "      "));
+    match &c.inside {
+        Some(Inside::Known { objects }) if !objects.is_empty() => {
+            out.push_str(&format!("      {}\n", dim("inside:")));
+            for o in objects {
+                out.push_str(&format!("        {} {}\n", symbol(o.action), o.object));
+                out.push_str(&field_lines(o.action, &o.fields, "            "));
+            }
+        }
+        Some(Inside::Known { .. }) => {
+            out.push_str(&format!("      {}\n", dim("inside: (no object changes)")));
+        }
+        Some(Inside::Unknown { why }) => {
+            out.push_str(&format!("      inside: {}\n", yellow(&format!("({why})"))));
+        }
+        None => {}
+    }
+    out
+}
+
+/// The lines of `fields` changed by `action`, each indented by `indent`.
+fn field_lines(action: Action, fields: &[FieldChange], indent: &str) -> String {
+    let mut out = String::new();
+    let width = fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
+    for f in fields {
+        let line = match (action, &f.before, &f.after) {
             (Action::Create, _, Some(after)) => {
-                format!("      {:width$} = {}", f.name, show(after))
+                format!("{indent}{:width$} = {}", f.name, show(after))
             }
             (_, before, Some(after)) => format!(
-                "      {:width$}: {} → {}{}{}",
+                "{indent}{:width$}: {} → {}{}{}",
                 f.name,
                 before.as_ref().map(show).unwrap_or_else(|| dim("(unset)")),
                 show(after),
@@ -65,7 +88,7 @@ fn change_text(c: &Change) -> String {
                 }
             ),
             (Action::Update, Some(before), None) => format!(
-                "      {:width$}: {} → {}",
+                "{indent}{:width$}: {} → {}",
                 f.name,
                 show(before),
                 dim("(removed)")

@@ -288,6 +288,7 @@ pub fn plan(
             action,
             fields,
             reason,
+            inside: None,
         });
         nodes.insert(
             address.clone(),
@@ -355,6 +356,7 @@ pub fn plan(
             action: Action::Delete,
             fields: Vec::new(),
             reason,
+            inside: None,
         });
         nodes.insert(address, node);
     }
@@ -379,6 +381,38 @@ pub fn plan(
         outputs,
         unread_keys,
     })
+}
+
+/// Asks each planned create or update what it does inside the resource (a Helm release's
+/// objects), all at once; only types that hold other objects answer.
+pub async fn explain(cx: &Context, planned: &mut Planned) {
+    let asks = planned
+        .plan
+        .changes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            if !matches!(c.action, Action::Create | Action::Update | Action::Replace) {
+                return None;
+            }
+            let res = resource::lookup(&c.kind)?;
+            let node = planned.nodes.get(&c.address)?;
+            let desired = match display(&resolve_known_value(
+                &Value::Object(node.desired.clone()?),
+                &planned.nodes,
+            )) {
+                Value::Object(m) => m,
+                _ => return None,
+            };
+            let current = (c.action != Action::Create)
+                .then_some(node.current.as_ref())
+                .flatten();
+            let cx = cx.in_region(&node.region);
+            Some(async move { (i, res.explain(&cx, &desired, current).await) })
+        });
+    for (i, inside) in futures::future::join_all(asks).await {
+        planned.plan.changes[i].inside = inside;
+    }
 }
 
 fn deletion(address: &Address, region: &str, current: Observed, deps: Vec<Address>) -> Node {

@@ -85,6 +85,18 @@ pub trait Resource: Send + Sync + 'static {
         None
     }
 
+    /// What a planned create or update does inside the resource, for a type that holds other
+    /// objects (a Helm release); `desired` shows unknown tokens as `(known after apply)`.
+    /// `None`: the fields say it all. Plans call it after the refresh, also offline.
+    async fn explain(
+        &self,
+        _cx: &Context,
+        _desired: &Props,
+        _current: Option<&Observed>,
+    ) -> Option<crate::plan::Inside> {
+        None
+    }
+
     /// Checks a declaration against the others already made (e.g. a subnet inside its VPC).
     fn validate(&self, _props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
         Ok(())

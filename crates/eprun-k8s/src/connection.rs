@@ -60,6 +60,20 @@ pub struct Kind {
     pub namespaced: bool,
 }
 
+/// The flags that point an external tool at a cluster, and the private kubeconfig they may name.
+#[derive(Debug)]
+pub struct ToolAccess {
+    args: Vec<String>,
+    _file: Option<tempfile::NamedTempFile>,
+}
+
+impl ToolAccess {
+    /// Adds the flags to a command.
+    pub fn apply_to(&self, cmd: &mut tokio::process::Command) {
+        cmd.args(&self.args);
+    }
+}
+
 /// A lazily opened, shared connection to one cluster; clients are rebuilt before EKS tokens expire.
 pub struct Kube {
     target: Target,
@@ -209,6 +223,51 @@ impl Kube {
         }
         config.auth_info.token = Some(self.access.token(cluster).await?.into());
         Ok(config)
+    }
+
+    /// How an external tool (`helm`) reaches this cluster: a kubeconfig context, or for EKS a
+    /// private kubeconfig file holding a fresh token, removed when the access is dropped.
+    pub async fn tool_access(&self) -> Result<ToolAccess, CloudError> {
+        match &self.target {
+            Target::Kubeconfig(context) => Ok(ToolAccess {
+                args: context
+                    .iter()
+                    .flat_map(|c| ["--kube-context".to_string(), c.clone()])
+                    .collect(),
+                _file: None,
+            }),
+            Target::Eks(cluster) => {
+                let endpoint = self.access.endpoint(cluster).await?;
+                let token = self.access.token(cluster).await?;
+                let fail = |e: std::io::Error| {
+                    CloudError::new(
+                        "write kubeconfig",
+                        format!("eks.cluster {cluster}"),
+                        CloudErrorKind::Service("Io".into()),
+                        e.to_string(),
+                    )
+                };
+                let config = serde_json::json!({
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": cluster, "cluster": {
+                        "server": endpoint.url,
+                        "certificate-authority-data": endpoint.certificate_authority,
+                    }}],
+                    "users": [{"name": "eprun", "user": {"token": token}}],
+                    "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": "eprun"}}],
+                    "current-context": cluster,
+                });
+                // The file holds a bearer token: tempfile creates it readable by its owner only.
+                let mut file = tempfile::NamedTempFile::new().map_err(fail)?;
+                std::io::Write::write_all(&mut file, config.to_string().as_bytes())
+                    .map_err(fail)?;
+                Ok(ToolAccess {
+                    args: vec!["--kubeconfig".into(), file.path().display().to_string()],
+                    _file: Some(file),
+                })
+            }
+        }
     }
 
     /// Resolves `apiVersion` + `kind` through discovery (cached for the session).

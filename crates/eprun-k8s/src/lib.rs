@@ -8,6 +8,7 @@ use eprun_core::{
 
 pub mod catalog;
 pub mod connection;
+pub mod helm;
 pub mod manifest;
 pub mod object;
 pub mod readiness;

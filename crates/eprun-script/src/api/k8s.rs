@@ -2,6 +2,9 @@
 
 use super::fail;
 use super::resources::Meta;
+use crate::address::Address;
+use crate::declaration::Declarations;
+use crate::environment::Environment;
 use crate::handle::Handle;
 use crate::k8s::catalog;
 use crate::k8s::manifest;
@@ -81,16 +84,7 @@ fn declare(
             "`ignore_changes` names `{bad}`, which the manifest does not set"
         )));
     }
-    let env =
-        session.declarations().environment.clone().ok_or_else(|| {
-            err("call `stack(\"<environment>\")` before declaring objects".into())
-        })?;
-    if env.k8s.is_none() {
-        return Err(err(format!(
-            "environment `{}` has no `[k8s]` table saying how to reach its cluster",
-            env.name
-        )));
-    }
+    let env = cluster_environment(session).map_err(err)?;
     // A kind whose CRD this stack declares is served once that CRD is applied.
     let definition = session
         .declarations()
@@ -104,17 +98,8 @@ fn declare(
 
     let mut decls = session.declarations();
     keys.deps.extend(definition);
-    // Objects need their cluster, and namespaced ones their namespace when the stack declares it.
-    for d in &decls.resources {
-        let kind = d.address.kind();
-        let is_namespace = object
-            .namespace
-            .as_deref()
-            .is_some_and(|ns| kind == "k8s.namespace" && d.address.name() == ns);
-        if kind == "eks.cluster" || is_namespace {
-            keys.deps.insert(d.address.clone());
-        }
-    }
+    keys.deps
+        .extend(in_cluster_deps(&decls, object.namespace.as_deref()));
     keys.add(
         &mut decls,
         ctx,
@@ -123,6 +108,37 @@ fn declare(
         props,
         KUBE_OBJECT.attributes(),
     )
+}
+
+/// The stack's environment, which must say how to reach its cluster.
+pub(super) fn cluster_environment(session: &Session) -> Result<Environment, String> {
+    let env = session
+        .declarations()
+        .environment
+        .clone()
+        .ok_or("call `stack(\"<environment>\")` before declaring what goes into its cluster")?;
+    if env.k8s.is_none() {
+        return Err(format!(
+            "environment `{}` has no `[k8s]` table saying how to reach its cluster",
+            env.name
+        ));
+    }
+    Ok(env)
+}
+
+/// What something inside the cluster depends on: the stack's EKS cluster, and its namespace
+/// when the stack declares it.
+pub(super) fn in_cluster_deps(decls: &Declarations, namespace: Option<&str>) -> Vec<Address> {
+    decls
+        .resources
+        .iter()
+        .filter(|d| {
+            let kind = d.address.kind();
+            kind == "eks.cluster"
+                || (kind == "k8s.namespace" && Some(d.address.name()) == namespace)
+        })
+        .map(|d| d.address.clone())
+        .collect()
 }
 
 /// Asks the cluster's discovery about a kind eprun does not know; only a definite "no such kind"

@@ -1,6 +1,7 @@
 //! The functions scripts call: the stack, resource declarations and helpers.
 
 mod aws_verbs;
+mod helm;
 mod k8s;
 mod k8s_verbs;
 mod resources;
@@ -34,6 +35,9 @@ pub fn register(engine: &mut Engine, session: &Session) {
     k8s::register(&mut kube, session);
     k8s_verbs::register(&mut kube, session);
     engine.register_static_module("k8s", kube.into());
+    let mut helm = rhai::Module::new();
+    helm::register(&mut helm, session);
+    engine.register_static_module("helm", helm.into());
 }
 
 /// The `aws::<service>` sub-modules while they are filled, by service name.
