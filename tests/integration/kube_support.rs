@@ -453,6 +453,26 @@ impl Drop for ControlPlane {
     }
 }
 
+/// The pinned `helm` binary `tools/k8s/build` built.
+pub fn helm_bin() -> &'static str {
+    built("EPRUN_HELM")
+}
+
+/// `helm ARGS` against the clusters of `kubeconfig`, asserted to succeed; its stdout.
+pub fn helm(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = Command::new(helm_bin())
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run helm: {e}"));
+    assert!(
+        out.status.success(),
+        "helm {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Writes a kubeconfig with one cluster, user and context per `(name, control plane)` (all three
 /// named `name`, the user being the cluster's admin), `current-context` being the first.
 pub fn write_kubeconfig(path: &Path, contexts: &[(&str, &ControlPlane)]) {

@@ -16,6 +16,7 @@ mod discover;
 mod dr_runbooks;
 mod eks_connect;
 mod field_ownership;
+mod helm_releases;
 mod k8s_addons;
 mod k8s_apply_order;
 mod k8s_objects;

@@ -371,7 +371,8 @@ impl Default for Project {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap_or_else(|e| panic!("cannot create {}: {e}", to.display()));
     for entry in
         fs::read_dir(from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()))
@@ -495,7 +496,8 @@ pub fn eprun(project: &Project, args: &[&str]) -> Eprun {
     let mut env: BTreeMap<String, Option<String>> = BTreeMap::new();
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
-        if k.starts_with("AWS_") || k == "KUBECONFIG" || k == "EPRUN_LOG" {
+        if k.starts_with("AWS_") || matches!(k.as_str(), "KUBECONFIG" | "EPRUN_LOG" | "EPRUN_HELM")
+        {
             env.insert(k, None);
         }
     }
@@ -525,6 +527,11 @@ impl Eprun {
         let kubeconfig = moto.clusters().kubeconfig.display().to_string();
         self.env("AWS_ENDPOINT_URL", &moto.endpoint())
             .env("KUBECONFIG", &kubeconfig)
+    }
+
+    /// Runs Helm releases with the pinned `helm` binary (`EPRUN_HELM`).
+    pub fn helm(self) -> Self {
+        self.env("EPRUN_HELM", crate::kube_support::helm_bin())
     }
 
     /// Sets an environment variable.

@@ -24,7 +24,9 @@ pub(super) fn register(k8s: &mut Module, session: &Session) {
         "/// diff of the fields it sets; apply is server-side apply with field manager `eprun`;",
         "/// an object removed from the script is deleted. It depends on the stack's EKS cluster,",
         "/// its namespace and the CustomResourceDefinition of its kind when the stack declares",
-        "/// them (declare a CRD before its objects). Apply waits until the object is usable:",
+        "/// them (declare a CRD before its objects); a custom resource without its CRD in the stack",
+        "/// waits for the stack's Helm releases declared before it (their charts ship CRDs).",
+        "/// Apply waits until the object is usable:",
         "/// a CRD established, a Deployment, StatefulSet or DaemonSet rolled out.",
         "///",
         "/// `meta` (optional): `depends_on: [handles]`, `protect: bool`,",
@@ -92,12 +94,26 @@ fn declare(
         .iter()
         .find(|d| manifest::defines_kind(&d.props, &object))
         .map(|d| d.address.clone());
-    if !known && definition.is_none() {
+    // A custom resource may be defined by a CRD that one of the stack's Helm releases ships:
+    // it waits for them, and its kind cannot be checked before they are installed.
+    let releases: Vec<Address> = if is_custom(&object.api_version) && definition.is_none() {
+        session
+            .declarations()
+            .resources
+            .iter()
+            .filter(|d| d.address.kind() == crate::k8s::helm::release::KIND)
+            .map(|d| d.address.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !known && definition.is_none() && releases.is_empty() {
         check_kind_by_discovery(session, &object.api_version, &object.kind).map_err(in_decl)?;
     }
 
     let mut decls = session.declarations();
     keys.deps.extend(definition);
+    keys.deps.extend(releases);
     keys.deps
         .extend(in_cluster_deps(&decls, object.namespace.as_deref()));
     keys.add(
@@ -108,6 +124,13 @@ fn declare(
         props,
         KUBE_OBJECT.attributes(),
     )
+}
+
+/// Whether an API group is a custom resource's (a dotted group outside `*.k8s.io`).
+fn is_custom(api_version: &str) -> bool {
+    api_version
+        .split_once('/')
+        .is_some_and(|(group, _)| group.contains('.') && !group.ends_with(".k8s.io"))
 }
 
 /// The stack's environment, which must say how to reach its cluster.
