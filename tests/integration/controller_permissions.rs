@@ -2,7 +2,8 @@
 //! after applying the stack to moto and the local control plane: Karpenter's interruption queue
 //! fed by four EventBridge rules, the nodes' instance profile and the controller's policy
 //! (`stdlib/karpenter.rhai`), and the secret reads of External Secrets and the payment service
-//! (`secrets::reader`).
+//! (`secrets::reader`), Fluent Bit's CloudWatch Logs writes and the ADOT collector's X-Ray writes
+//! (`stdlib/observability.rhai`); and no IRSA role is left without a policy or holds `*` on `*`.
 
 use crate::support::*;
 use serde_json::{Value, json};
@@ -262,6 +263,107 @@ fn karpenter_infrastructure_and_the_secret_readers_policies_are_applied_least_pr
         for arn in &secret_arns {
             let covered = patterns.iter().any(|p| glob(p.as_bytes(), arn.as_bytes()));
             assert!(covered, "`{arn}` is readable by {reader}: {doc}");
+        }
+    }
+
+    // Fluent Bit writes the cluster's container logs to its one log group; nothing else.
+    let name = format!("{CLUSTER}-fluent-bit-logs");
+    let (doc, attached) = policy_of(&moto, &name, &format!("{CLUSTER}-fluent-bit"));
+    assert_eq!(
+        attached,
+        [format!("arn:aws:iam::123456789012:policy/{name}")]
+    );
+    let group = format!("arn:aws:logs:us-east-1:*:log-group:/aws/eks/{CLUSTER}/containers");
+    for s in doc["Statement"].as_array().expect("statements") {
+        for resource in list(&s["Resource"]) {
+            assert!(
+                resource.starts_with(&group),
+                "only the cluster's log group: {s}"
+            );
+        }
+        assert!(
+            list(&s["Action"])
+                .iter()
+                .all(|a| a.starts_with("logs:") && !a.contains('*')),
+            "{s}"
+        );
+    }
+
+    // The ADOT collector sends traces to X-Ray: X-Ray grants these only on `*`, so the actions
+    // are named one by one, all writes and sampling reads.
+    let name = format!("{CLUSTER}-adot-collector-traces");
+    let (doc, attached) = policy_of(&moto, &name, &format!("{CLUSTER}-adot-collector"));
+    assert_eq!(
+        attached,
+        [format!("arn:aws:iam::123456789012:policy/{name}")]
+    );
+    let actions = list(&doc["Statement"][0]["Action"]);
+    assert!(
+        actions.contains(&"xray:PutTraceSegments".to_string()),
+        "{doc}"
+    );
+    assert!(
+        actions.contains(&"xray:PutTelemetryRecords".to_string()),
+        "{doc}"
+    );
+    assert!(
+        actions
+            .iter()
+            .all(|a| a.starts_with("xray:Put") || a.starts_with("xray:GetSampling")),
+        "{doc}"
+    );
+
+    // Every IRSA role has a policy for its workload, and no policy allows `*` on `*`.
+    for sa in [
+        "karpenter",
+        "external-secrets",
+        "payment-service",
+        "fluent-bit",
+        "adot-collector",
+    ] {
+        let role = format!("{CLUSTER}-{sa}");
+        let attached = block_on(async {
+            let got = iam
+                .list_attached_role_policies()
+                .role_name(&role)
+                .send()
+                .await;
+            got.expect("ListAttachedRolePolicies")
+                .attached_policies()
+                .len()
+        });
+        assert!(attached > 0, "the IRSA role `{role}` has no policy");
+    }
+    let documents = block_on(async {
+        let scope = aws_sdk_iam::types::PolicyScopeType::Local;
+        let listed = iam.list_policies().scope(scope).send().await;
+        let mut docs = Vec::new();
+        for p in listed.expect("ListPolicies").policies() {
+            let (arn, version) = (
+                p.arn().unwrap_or_default(),
+                p.default_version_id().unwrap_or_default(),
+            );
+            let got = iam
+                .get_policy_version()
+                .policy_arn(arn)
+                .version_id(version)
+                .send()
+                .await;
+            let text = got
+                .expect("GetPolicyVersion")
+                .policy_version
+                .and_then(|v| v.document);
+            docs.push((arn.to_string(), decode_policy(&text.unwrap_or_default())));
+        }
+        docs
+    });
+    assert!(documents.len() >= 5, "{documents:?}");
+    for (arn, text) in documents {
+        let doc: Value = serde_json::from_str(&text).expect("a JSON document");
+        for s in doc["Statement"].as_array().expect("statements") {
+            let everything = list(&s["Action"]).iter().any(|a| a == "*")
+                && list(&s["Resource"]).iter().any(|r| r == "*");
+            assert!(!everything, "`{arn}` allows `*` on `*`: {s}");
         }
     }
 }

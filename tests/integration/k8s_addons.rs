@@ -200,11 +200,110 @@ fn addons_are_applied_to_the_regions_own_cluster_and_plan_clean_after() {
             .is_empty()
     );
 
+    // The controllers are real Helm releases. Their upstream charts cannot be downloaded here:
+    // stand-ins with the same names and versions (`seed_stand_in_charts`) record their values.
+    let kubeconfig = &moto.clusters().kubeconfig;
+    let listed = crate::kube_support::helm(
+        kubeconfig,
+        &[
+            "list",
+            "--all-namespaces",
+            "--output",
+            "json",
+            "--kube-context",
+            "local-us-east-1",
+        ],
+    );
+    let listed: Vec<Value> = serde_json::from_str(&listed).expect("helm list prints JSON");
+    let mut releases: Vec<String> = listed
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{} {} {}",
+                r["namespace"].as_str().unwrap_or_default(),
+                r["name"].as_str().unwrap_or_default(),
+                r["chart"].as_str().unwrap_or_default(),
+                r["status"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    releases.sort();
+    assert_eq!(
+        releases,
+        [
+            "argo-rollouts/argo-rollouts argo-rollouts-2.40.5 deployed",
+            "external-secrets/external-secrets external-secrets-0.16.2 deployed",
+            "karpenter/karpenter karpenter-1.13.1 deployed",
+            "kube-system/cilium cilium-1.17.6 deployed",
+            "kyverno/kyverno kyverno-3.3.7 deployed",
+            "logging/fluent-bit aws-for-fluent-bit-0.1.35 deployed",
+            "monitoring/kube-prometheus-stack kube-prometheus-stack-79.12.0 deployed",
+            "observability/adot-collector opentelemetry-collector-0.140.0 deployed",
+        ]
+    );
+    let values = |namespace: &str, release: &str| -> Value {
+        let cm = get(
+            &moto,
+            &format!("/api/v1/namespaces/{namespace}/configmaps/{release}-values"),
+        );
+        serde_json::from_str(cm["data"]["values.json"].as_str().unwrap_or_default())
+            .expect("JSON values")
+    };
+    let karpenter = values("karpenter", "karpenter");
+    assert_eq!(
+        karpenter["settings"]["clusterName"], "examplepay-local",
+        "{karpenter}"
+    );
+    assert_eq!(
+        karpenter["settings"]["interruptionQueue"], "examplepay-local",
+        "{karpenter}"
+    );
+    assert!(
+        karpenter["settings"]["clusterEndpoint"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("https://")),
+        "the cluster endpoint token was resolved at apply: {karpenter}"
+    );
+    let role = &karpenter["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"];
+    assert!(
+        role.as_str()
+            .is_some_and(|r| r.starts_with("arn:aws:iam::123456789012:role/")
+                && r.ends_with("/examplepay-local-karpenter")),
+        "{karpenter}"
+    );
+    let fluent_bit = values("logging", "fluent-bit");
+    assert_eq!(
+        fluent_bit["cloudWatchLogs"]["logGroupName"],
+        "/aws/eks/examplepay-local/containers"
+    );
+    assert_eq!(fluent_bit["cloudWatchLogs"]["region"], "us-east-1");
+    let cilium = values("kube-system", "cilium");
+    assert_eq!(cilium["cni"]["chainingMode"], "aws-cni", "{cilium}");
+
     let out = plan_exit(&project, &moto);
     assert_eq!(
         out.code, 0,
         "a plan right after apply shows no changes\n{out}"
     );
+
+    // A values change plans as a field-level diff inside the release.
+    project.edit("stdlib/k8s/controllers.rhai", |t| {
+        t.replace("retention: \"15d\"", "retention: \"30d\"")
+    });
+    let plan = eprun(&project, &["plan", STACK, "--env", ENV])
+        .moto(&moto)
+        .run();
+    plan.expect_success();
+    for shown in [
+        "~ helm.release.monitoring/kube-prometheus-stack",
+        r#"values.prometheus.prometheusSpec.retention: "15d" → "30d""#,
+        "~ ConfigMap monitoring/kube-prometheus-stack-values",
+    ] {
+        assert!(
+            plan.stdout.contains(shown),
+            "the plan shows `{shown}`\n{plan}"
+        );
+    }
 }
 
 #[test]

@@ -13,6 +13,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
@@ -371,6 +372,64 @@ impl Default for Project {
     }
 }
 
+/// Puts stand-ins for the controllers' upstream charts (which cannot be downloaded here) into the
+/// chart cache of the project at `root`, where eprun finds a chart it pulled before: for each
+/// chart the local environments pin in `[k8s.charts]`, `tests/charts/stand-in` packaged under the
+/// upstream chart's name and version. Each stand-in installs one ConfigMap, `<release>-values`,
+/// holding the values the release was installed with.
+pub fn seed_stand_in_charts(root: &Path) {
+    static PACKAGED: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let packaged = PACKAGED.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("a temp dir for the stand-in charts");
+        for env in ["local/us-east-1", "local/eu-west-1"] {
+            let file = repo_root().join(format!("environments/{env}.toml"));
+            let text = fs::read_to_string(&file).expect("the environment file");
+            let parsed: toml::Value = toml::from_str(&text).expect("valid TOML");
+            let Some(charts) = parsed["k8s"].get("charts").and_then(toml::Value::as_table) else {
+                continue;
+            };
+            for pin in charts.values() {
+                let text = |k: &str| pin.get(k).and_then(toml::Value::as_str).unwrap_or_default();
+                let props = serde_json::json!({
+                    "chart": text("chart"), "repository": text("repository"), "version": text("version"),
+                });
+                let source = eprun_k8s::helm::chart::ChartSource::of(props.as_object().expect("a map"));
+                let archive = source.cached(dir.path()).expect("a remote chart");
+                if archive.exists() {
+                    continue;
+                }
+                let name = archive
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_suffix(&format!("-{}.tgz", text("version"))))
+                    .expect("<chart>-<version>.tgz")
+                    .to_string();
+                let chart = dir.path().join("src").join(&name);
+                copy_dir(&repo_root().join("tests/charts/stand-in"), &chart);
+                let meta = fs::read_to_string(chart.join("Chart.yaml")).expect("Chart.yaml");
+                let meta = meta
+                    .replace("name: stand-in", &format!("name: {name}"))
+                    .replace("version: 0.0.0", &format!("version: {}", text("version")));
+                fs::write(chart.join("Chart.yaml"), meta).expect("write Chart.yaml");
+                let out_dir = archive.parent().expect("a folder");
+                fs::create_dir_all(out_dir).expect("create the cache folder");
+                let status = Command::new(crate::kube_support::helm_bin())
+                    .arg("package")
+                    .arg(&chart)
+                    .arg("--destination")
+                    .arg(out_dir)
+                    .stdout(Stdio::null())
+                    .status()
+                    .expect("run helm package");
+                assert!(status.success(), "helm package {}", chart.display());
+            }
+        }
+        fs::remove_dir_all(dir.path().join("src")).expect("remove the chart sources");
+        dir
+    });
+    copy_dir(packaged.path(), &root.join(".eprun/charts"));
+}
+
 /// Copies a directory tree.
 pub fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap_or_else(|e| panic!("cannot create {}: {e}", to.display()));
@@ -523,10 +582,13 @@ pub fn eprun(project: &Project, args: &[&str]) -> Eprun {
 
 impl Eprun {
     /// Talk to this moto (`AWS_ENDPOINT_URL`) and its Kubernetes emulators (`KUBECONFIG`).
+    /// Helm releases run with the pinned `helm` and the stand-in charts ([`seed_stand_in_charts`]).
     pub fn moto(self, moto: &Moto) -> Self {
         let kubeconfig = moto.clusters().kubeconfig.display().to_string();
+        seed_stand_in_charts(&self.cwd);
         self.env("AWS_ENDPOINT_URL", &moto.endpoint())
             .env("KUBECONFIG", &kubeconfig)
+            .helm()
     }
 
     /// Runs Helm releases with the pinned `helm` binary (`EPRUN_HELM`).

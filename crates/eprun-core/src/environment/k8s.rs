@@ -46,6 +46,23 @@ pub struct K8sValues {
     pub external_secrets: Option<ExternalSecretsValues>,
     /// Prometheus rules: SLO burn rates, node pressure, Karpenter (stdlib/k8s/monitoring.rhai).
     pub monitoring: Option<MonitoringValues>,
+    /// The controllers' Helm charts, pinned, by controller (stdlib/k8s/controllers.rhai).
+    #[serde(default)]
+    pub charts: BTreeMap<String, ChartValues>,
+}
+
+/// `[k8s.charts.<controller>]`: where a controller's chart comes from and which version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartValues {
+    /// The chart's name in `repository`, or an `oci://` reference.
+    pub chart: String,
+    /// The Helm repository's URL (absent for an OCI chart).
+    pub repository: Option<String>,
+    /// The pinned chart version.
+    pub version: String,
+    /// The namespace the release installs into.
+    pub namespace: String,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,11 +10,11 @@ mod vpc;
 pub use dns::DnsValues;
 pub use eks::{EksValues, LOG_TYPES};
 pub use k8s::{
-    AnalysisValues, Architecture, BurnRateValues, CapacityType, Connect, ConsolidationPolicy,
-    DisruptionBudgetValues, DisruptionReason, ExternalSecretsValues, FailureAction,
-    ImageVerificationValues, K8sValues, KarpenterAlertValues, KarpenterValues, MonitoringValues,
-    NetworkPoliciesValues, NodePoolValues, NodePressureValues, PoliciesValues, ResourcesValues,
-    RolloutsValues, SloValues, TaintEffect, TaintValues,
+    AnalysisValues, Architecture, BurnRateValues, CapacityType, ChartValues, Connect,
+    ConsolidationPolicy, DisruptionBudgetValues, DisruptionReason, ExternalSecretsValues,
+    FailureAction, ImageVerificationValues, K8sValues, KarpenterAlertValues, KarpenterValues,
+    MonitoringValues, NetworkPoliciesValues, NodePoolValues, NodePressureValues, PoliciesValues,
+    ResourcesValues, RolloutsValues, SloValues, TaintEffect, TaintValues,
 };
 pub use secrets::{SecretValues, SecretsValues};
 pub use transit_gateway::TransitGatewayValues;

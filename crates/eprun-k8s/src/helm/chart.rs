@@ -78,8 +78,8 @@ impl ChartSource {
         }
     }
 
-    /// Where the cache keeps it (`None` for a local chart, which is read where it is).
-    fn cached(&self, cache: &Path) -> Option<PathBuf> {
+    /// Where the cache `cache` keeps it (`None` for a local chart, which is read where it is).
+    pub fn cached(&self, cache: &Path) -> Option<PathBuf> {
         let (place, name, version) = match self {
             ChartSource::Repository {
                 repository,

@@ -199,6 +199,9 @@ impl Resource for HelmRelease {
         desired: &Props,
         _changed: &[String],
     ) -> Result<Observed, CloudError> {
+        if current.attr("status").starts_with("pending-") {
+            unblock(cx, current).await?;
+        }
         install(cx, desired, current.attr("stack_label")).await
     }
 
@@ -222,6 +225,29 @@ impl Resource for HelmRelease {
                 .map(|_| ()),
         )
     }
+}
+
+/// A release that a killed run left `pending-*` refuses every other operation: a first install
+/// is uninstalled (it never worked), an upgrade or rollback is rolled back to the last revision.
+async fn unblock(cx: &Context, current: &Observed) -> Result<(), CloudError> {
+    let (helm, kube) = (Helm::of(cx)?, Kube::of(cx)?);
+    let access = kube.tool_access().await?;
+    let (namespace, name) = current.id.split_once('/').unwrap_or(("", &current.id));
+    let args: Vec<&str> = if current.attr("status") == "pending-install" {
+        vec![
+            "uninstall",
+            name,
+            "--namespace",
+            namespace,
+            "--wait",
+            "--ignore-not-found",
+        ]
+    } else {
+        vec!["rollback", name, "--namespace", namespace, "--wait"]
+    };
+    helm.run("unblock release", &current.id, &args, Some(&access))
+        .await
+        .map(|_| ())
 }
 
 /// `namespace/name`: a release's id and natural key.
