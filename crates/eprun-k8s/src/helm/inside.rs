@@ -3,7 +3,7 @@
 
 use super::Helm;
 use super::chart::ChartSource;
-use super::release::ValuesFile;
+use super::values::ValuesFile;
 use crate::Kube;
 use crate::catalog;
 use crate::cloud_error::CloudError;

@@ -3,6 +3,7 @@
 pub mod chart;
 pub mod inside;
 pub mod release;
+pub mod values;
 
 use crate::cloud_error::{CloudError, CloudErrorKind};
 use crate::connection::ToolAccess;

@@ -4,6 +4,7 @@
 use super::Helm;
 use super::chart::ChartSource;
 use super::inside;
+use super::values::ValuesFile;
 use crate::Kube;
 use crate::address::Address;
 use crate::cloud_error::{CloudError, CloudErrorKind};
@@ -370,32 +371,6 @@ async fn install(cx: &Context, props: &Props, label: &str) -> Result<Observed, C
     }
     helm.run("install", &id, &args, Some(&access)).await?;
     read_one(&helm, &access, namespace, name, label).await
-}
-
-/// A release's values in a private temporary file (they may hold secrets), for `--values`.
-pub(super) struct ValuesFile(tempfile::NamedTempFile);
-
-impl ValuesFile {
-    /// Writes the `values` of `props` (JSON is YAML).
-    pub(super) fn write(props: &Props, id: &str) -> Result<ValuesFile, CloudError> {
-        let values = props.get("values").cloned().unwrap_or_else(|| json!({}));
-        let fail = |e: std::io::Error| {
-            CloudError::new(
-                "write values",
-                id,
-                CloudErrorKind::Service("Io".into()),
-                e.to_string(),
-            )
-        };
-        let mut file = tempfile::NamedTempFile::new().map_err(fail)?;
-        std::io::Write::write_all(&mut file, values.to_string().as_bytes()).map_err(fail)?;
-        Ok(ValuesFile(file))
-    }
-
-    /// Its path.
-    pub(super) fn path(&self) -> String {
-        self.0.path().display().to_string()
-    }
 }
 
 /// Helm printed something eprun cannot read.
