@@ -1,6 +1,6 @@
 //! EKS verbs: clusters and managed node groups (describe, scale, wait).
 
-use super::{check_keys, empty_answer, invalid, opt_int, opt_str};
+use super::{check_keys, empty_answer, invalid, opt, opt_str};
 use crate::all;
 use crate::eks::{EksItem, sdk};
 use crate::mutation::Mutations;
@@ -124,9 +124,9 @@ pub fn merge_sizes(
 ) -> Result<Sizes, CloudError> {
     const OP: &str = "UpdateNodegroupConfig";
     check_keys(OP, target, change, SCALING_KEYS)?;
-    let min = opt_int(OP, target, change, "min_size")?;
-    let max = opt_int(OP, target, change, "max_size")?;
-    let desired = opt_int(OP, target, change, "desired_size")?;
+    let min = opt::<i64>(OP, target, change, "min_size")?;
+    let max = opt::<i64>(OP, target, change, "max_size")?;
+    let desired = opt::<i64>(OP, target, change, "desired_size")?;
     if min.is_none() && max.is_none() && desired.is_none() {
         return Err(invalid(
             OP,

@@ -357,7 +357,7 @@ pub async fn wait_replicated(
 pub fn replicate_options(name: &str, given: &Map<String, Value>) -> Result<bool, CloudError> {
     const OP: &str = "ReplicateSecretToRegions";
     super::check_keys(OP, name, given, &["force_overwrite"])?;
-    Ok(super::opt_bool(OP, name, given, "force_overwrite")?.unwrap_or(false))
+    Ok(super::opt(OP, name, given, "force_overwrite")?.unwrap_or(false))
 }
 
 #[cfg(test)]
