@@ -393,11 +393,25 @@ pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), 
 pub(crate) mod testing {
     //! A mocked EKS client for unit tests (`aws-smithy-mocks`).
 
+    use aws_sdk_eks::operation::describe_update::DescribeUpdateOutput;
+    use aws_sdk_eks::types::{Update, UpdateStatus};
     use aws_smithy_mocks::{Rule, RuleMode};
 
     /// An EKS client whose calls are answered by `rules`, matched as `mode` says.
     pub(crate) fn client(mode: RuleMode, rules: &[&Rule]) -> aws_sdk_eks::Client {
         crate::Aws::mocked_in(mode, rules).eks()
+    }
+
+    /// The update `id` in `status`, as an update call or DescribeUpdate answers it.
+    pub(crate) fn update(id: &str, status: UpdateStatus) -> Update {
+        Update::builder().id(id).status(status).build()
+    }
+
+    /// What DescribeUpdate answers for the update `id` in `status`.
+    pub(crate) fn described_update(id: &str, status: UpdateStatus) -> DescribeUpdateOutput {
+        DescribeUpdateOutput::builder()
+            .update(update(id, status))
+            .build()
     }
 }
 

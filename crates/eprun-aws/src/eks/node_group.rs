@@ -358,6 +358,7 @@ impl Description for NodeGroup {
 mod tests {
     use super::*;
     use crate::adapter::testing::{obj, round_trip};
+    use crate::eks::testing::{described_update, update};
     use crate::resource::Observed;
     use crate::resource::Resource;
     use crate::schema::normalize_props;
@@ -365,8 +366,8 @@ mod tests {
     use aws_sdk_eks::Client;
     use aws_sdk_eks::operation::describe_nodegroup::DescribeNodegroupOutput;
     use aws_sdk_eks::operation::update_nodegroup_config::UpdateNodegroupConfigOutput;
+    use aws_sdk_eks::types::UpdateStatus;
     use aws_sdk_eks::types::{CapacityTypes, NodegroupStatus};
-    use aws_sdk_eks::types::{Update, UpdateStatus};
     use aws_smithy_mocks::mock;
     use serde_json::Value;
 
@@ -509,28 +510,14 @@ mod tests {
             })
             .then_output(|| {
                 UpdateNodegroupConfigOutput::builder()
-                    .update(
-                        Update::builder()
-                            .id("u-3")
-                            .status(UpdateStatus::InProgress)
-                            .build(),
-                    )
+                    .update(update("u-3", UpdateStatus::InProgress))
                     .build()
             });
         let progress = mock!(Client::describe_update)
             .match_requests(|r| {
                 r.nodegroup_name() == Some("karpenter") && r.update_id() == Some("u-3")
             })
-            .then_output(|| {
-                aws_sdk_eks::operation::describe_update::DescribeUpdateOutput::builder()
-                    .update(
-                        Update::builder()
-                            .id("u-3")
-                            .status(UpdateStatus::Successful)
-                            .build(),
-                    )
-                    .build()
-            });
+            .then_output(|| described_update("u-3", UpdateStatus::Successful));
         let ng = mock!(Client::describe_nodegroup).then_output(|| {
             DescribeNodegroupOutput::builder()
                 .nodegroup(live(1, 2))
