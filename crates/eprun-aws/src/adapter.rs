@@ -632,6 +632,12 @@ pub(crate) mod testing {
         }
     }
 
+    /// Why `res` refuses the declaration `props` (made with no others beside it).
+    pub(crate) fn refusal(res: &dyn Resource, props: &Props) -> String {
+        res.validate(props, &NoOthers)
+            .expect_err("the declaration is refused")
+    }
+
     /// Props written as JSON.
     pub(crate) fn obj(v: Value) -> Props {
         v.as_object().cloned().unwrap_or_default()

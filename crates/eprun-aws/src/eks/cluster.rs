@@ -357,7 +357,7 @@ impl Description for Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::{obj, round_trip};
+    use crate::adapter::testing::{NoOthers, obj, refusal, round_trip};
     use crate::eks::testing::{described_update, update};
     use crate::resource::Observed;
     use crate::resource::Resource;
@@ -510,24 +510,13 @@ mod tests {
 
     #[test]
     fn declarations_are_checked() {
-        let others = crate::declaration::Declarations::default();
         let mut p = declared("1.29");
-        assert!(CLUSTER.validate(&p, &others).is_ok());
+        assert!(CLUSTER.validate(&p, &NoOthers).is_ok());
         p.insert("enabled_cluster_log_types".into(), json!(["audits"]));
-        assert!(
-            CLUSTER
-                .validate(&p, &others)
-                .unwrap_err()
-                .contains("did you mean `audit`")
-        );
+        assert!(refusal(&CLUSTER, &p).contains("did you mean `audit`"));
         p.insert("enabled_cluster_log_types".into(), json!([]));
         p.insert("version".into(), json!("latest"));
-        assert!(
-            CLUSTER
-                .validate(&p, &others)
-                .unwrap_err()
-                .contains("not a Kubernetes version")
-        );
+        assert!(refusal(&CLUSTER, &p).contains("not a Kubernetes version"));
     }
 
     #[tokio::test]

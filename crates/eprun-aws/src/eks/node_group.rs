@@ -357,7 +357,7 @@ impl Description for NodeGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::{obj, round_trip};
+    use crate::adapter::testing::{NoOthers, obj, refusal, round_trip};
     use crate::eks::testing::{described_update, update};
     use crate::resource::Observed;
     use crate::resource::Resource;
@@ -482,23 +482,12 @@ mod tests {
 
     #[test]
     fn sizes_are_checked() {
-        let others = crate::declaration::Declarations::default();
-        assert!(NODE_GROUP.validate(&declared(), &others).is_ok());
+        assert!(NODE_GROUP.validate(&declared(), &NoOthers).is_ok());
         let mut p = declared();
         p.insert("desired_size".into(), json!(5));
-        assert!(
-            NODE_GROUP
-                .validate(&p, &others)
-                .unwrap_err()
-                .contains("between")
-        );
+        assert!(refusal(&NODE_GROUP, &p).contains("between"));
         p.insert("min_size".into(), json!(4));
-        assert!(
-            NODE_GROUP
-                .validate(&p, &others)
-                .unwrap_err()
-                .contains("larger than")
-        );
+        assert!(refusal(&NODE_GROUP, &p).contains("larger than"));
     }
 
     #[tokio::test]

@@ -198,6 +198,13 @@ mod tests {
     use aws_smithy_mocks::mock;
     use serde_json::Value;
 
+    /// What GetInstanceProfile answers for `profile`.
+    fn got(profile: IamProfile) -> GetInstanceProfileOutput {
+        GetInstanceProfileOutput::builder()
+            .instance_profile(profile)
+            .build()
+    }
+
     fn profile(name: &str, role: Option<&str>) -> IamProfile {
         let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
         let role = role.map(|r| {
@@ -232,12 +239,7 @@ mod tests {
     async fn read_gets_each_expected_name_and_reports_its_role() {
         let get = mock!(Client::get_instance_profile)
             .match_requests(|r| r.instance_profile_name() == Some("karpenter-nodes"))
-            .then_output(|| {
-                let p = profile("karpenter-nodes", Some("karpenter-node"));
-                GetInstanceProfileOutput::builder()
-                    .instance_profile(p)
-                    .build()
-            });
+            .then_output(|| got(profile("karpenter-nodes", Some("karpenter-node"))));
         let aws = Aws::mocked(&[&get]);
         let hints = ReadHints {
             natural_keys: ["karpenter-nodes".to_string()].into(),
@@ -286,12 +288,8 @@ mod tests {
 
     #[tokio::test]
     async fn delete_removes_the_role_it_holds_first() {
-        let get = mock!(Client::get_instance_profile).then_output(|| {
-            let p = profile("karpenter-nodes", Some("added-by-hand"));
-            GetInstanceProfileOutput::builder()
-                .instance_profile(p)
-                .build()
-        });
+        let get = mock!(Client::get_instance_profile)
+            .then_output(|| got(profile("karpenter-nodes", Some("added-by-hand"))));
         let remove = mock!(Client::remove_role_from_instance_profile)
             .match_requests(|r| r.role_name() == Some("added-by-hand"))
             .then_output(|| RemoveRoleFromInstanceProfileOutput::builder().build());

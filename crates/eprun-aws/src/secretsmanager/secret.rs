@@ -524,6 +524,24 @@ mod tests {
         found.unwrap().into_iter().next()
     }
 
+    /// The payments database's secret `arn` as DescribeSecret answers it: owned by the stack and
+    /// address `owner`, with a 7-day recovery window and the user tag `user`.
+    fn payments_db(
+        arn: &str,
+        (stack, address): (&str, &str),
+        (key, value): (&str, &str),
+    ) -> aws_sdk_secretsmanager::operation::describe_secret::builders::DescribeSecretOutputBuilder
+    {
+        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+        DescribeSecretOutput::builder()
+            .arn(arn)
+            .name("examplepay/prod/payments-db")
+            .tags(tag(STACK_TAG, stack))
+            .tags(tag(ADDRESS_TAG, address))
+            .tags(tag(RECOVERY_TAG, "7"))
+            .tags(tag(key, value))
+    }
+
     #[test]
     fn refuses_bad_names_windows_and_duplicate_replicas() {
         assert!(check(&obj(json!({"name": "examplepay/prod/payments-db"}))).is_ok());
@@ -570,14 +588,9 @@ mod tests {
 
     #[test]
     fn observes_metadata_and_the_recovery_window() {
-        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
-        let s = DescribeSecretOutput::builder()
-            .arn("arn:aws:secretsmanager:us-east-1:1:secret:examplepay/prod/payments-db-AbCdEf")
-            .name("examplepay/prod/payments-db")
-            .tags(tag(STACK_TAG, "prod/us-east-1"))
-            .tags(tag(ADDRESS_TAG, "secretsmanager.secret.payments-db"))
-            .tags(tag(RECOVERY_TAG, "7"))
-            .tags(tag("Project", "examplepay"))
+        let arn = "arn:aws:secretsmanager:us-east-1:1:secret:examplepay/prod/payments-db-AbCdEf";
+        let owner = ("prod/us-east-1", "secretsmanager.secret.payments-db");
+        let s = payments_db(arn, owner, ("Project", "examplepay"))
             .replication_status(
                 ReplicationStatusType::builder()
                     .region("eu-west-1")
@@ -665,15 +678,9 @@ mod tests {
                     .build()
             });
         let describe = mock!(Client::describe_secret).then_output(move || {
-            let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
-            DescribeSecretOutput::builder()
-                .arn(arn)
-                .name("examplepay/prod/payments-db")
+            let owner = ("test", "secretsmanager.secret.db");
+            payments_db(arn, owner, ("team", "payments"))
                 .description("the payments database")
-                .tags(tag(STACK_TAG, "test"))
-                .tags(tag(ADDRESS_TAG, "secretsmanager.secret.db"))
-                .tags(tag(RECOVERY_TAG, "7"))
-                .tags(tag("team", "payments"))
                 .build()
         });
         let observed = round_trip(&SECRET, &Aws::mocked(&[&create, &describe]), "secretsmanager.secret.db",
