@@ -174,6 +174,35 @@ macro_rules! retag {
 }
 pub(crate) use retag;
 
+/// Declares a service's tagger: a unit struct whose `retag` is `retag!` over the client and the
+/// target it names, written with the names it gives the connection, the resource and the change:
+/// `tagger!(pub struct SqsTags: |aws, on, set, remove| sqs = aws.sqs(), url = on.id.as_str(); …)`.
+macro_rules! tagger {
+    ($(#[$doc:meta])* pub struct $name:ident: |$aws:ident, $on:ident, $set:ident, $remove:ident|
+     $client:ident = $make:expr, $target:ident = $of:expr;
+     $tag:expr, $tag_op:literal; $untag:expr, $untag_op:literal) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        #[async_trait::async_trait]
+        impl $crate::adapter::Tagger for $name {
+            async fn retag(
+                &self,
+                $aws: &$crate::Aws,
+                $on: &$crate::resource::Observed,
+                change: $crate::adapter::Retag<'_>,
+            ) -> Result<(), $crate::CloudError> {
+                let ($set, $remove) = (change.set, change.remove);
+                let ($client, $target) = ($make, $of);
+                $crate::adapter::retag!($set, $remove, $target;
+                    $tag, $tag_op; $untag, $untag_op);
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use tagger;
+
 /// What one AWS resource type is called and holds, as `resource!` declares it.
 pub trait ResourceType {
     /// Its props, typed; field names are the schema names (`tags` is the adapter's).

@@ -39,9 +39,8 @@ pub(crate) mod prelude {
     pub(crate) use super::{kept_ownership, only};
 }
 
-use crate::adapter::{Retag, Tagger, found, retag};
+use crate::adapter::{found, tagger};
 use crate::address::Address;
-use crate::resource::Observed;
 use crate::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
 use aws_sdk_ec2::types::{
     Filter, ResourceType, RouteTable, Tag, TagSpecification, UnsuccessfulItem,
@@ -150,23 +149,16 @@ pub fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// EC2's tagger: CreateTags and DeleteTags on the resource id.
-pub struct Ec2Tags;
+tagger! {
+    /// EC2's tagger: CreateTags and DeleteTags on the resource id.
+    pub struct Ec2Tags: |aws, on, set, remove| ec2 = aws.ec2(), id = &on.id;
+    ec2.create_tags().resources(id).set_tags(Some(ec2_tags(set))), "CreateTags";
+    ec2.delete_tags().resources(id).set_tags(Some(tag_keys(remove))), "DeleteTags"
+}
 
-#[async_trait::async_trait]
-impl Tagger for Ec2Tags {
-    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
-        let (set, remove) = (change.set, change.remove);
-        let (ec2, id) = (aws.ec2(), &on.id);
-        let keys = remove
-            .iter()
-            .map(|k| Tag::builder().key(k).build())
-            .collect();
-        retag!(set, remove, id;
-            ec2.create_tags().resources(id).set_tags(Some(ec2_tags(set))), "CreateTags";
-            ec2.delete_tags().resources(id).set_tags(Some(keys)), "DeleteTags");
-        Ok(())
-    }
+/// Tag keys as EC2 tags without values, for DeleteTags.
+fn tag_keys(keys: &[String]) -> Vec<Tag> {
+    keys.iter().map(|k| Tag::builder().key(k).build()).collect()
 }
 
 /// (key, value) pairs as EC2 tags.

@@ -11,10 +11,10 @@ pub mod cluster;
 pub mod node_group;
 mod token;
 
-use crate::adapter::{Retag, Tagger, found, retag};
+use crate::adapter::{found, tagger};
 use crate::address::Address;
-use crate::resource::{Observed, Props, ReadHints};
-use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, wait_until};
+use crate::resource::{Props, ReadHints};
+use crate::{CloudError, CloudErrorKind, STACK_TAG, WaitState, wait_until};
 pub(crate) use crate::{Owner, owner};
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
@@ -62,19 +62,11 @@ pub(crate) fn pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, Stri
         .unwrap_or_default()
 }
 
-/// EKS tags, changed on the resource's `arn` with TagResource and UntagResource.
-pub struct EksTags;
-
-#[async_trait]
-impl Tagger for EksTags {
-    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
-        let (set, remove) = (change.set, change.remove);
-        let (eks, arn) = (aws.eks(), on.attr("arn"));
-        retag!(set, remove, arn;
-            eks.tag_resource().resource_arn(arn).set_tags(Some(tag_map(set))), "TagResource";
-            eks.untag_resource().resource_arn(arn).set_tag_keys(Some(remove.to_vec())), "UntagResource");
-        Ok(())
-    }
+tagger! {
+    /// EKS tags, changed on the resource's `arn` with TagResource and UntagResource.
+    pub struct EksTags: |aws, on, set, remove| eks = aws.eks(), arn = on.attr("arn");
+    eks.tag_resource().resource_arn(arn).set_tags(Some(tag_map(set))), "TagResource";
+    eks.untag_resource().resource_arn(arn).set_tag_keys(Some(remove.to_vec())), "UntagResource"
 }
 
 /// The `EksItem` methods the SDK's cluster, node group and add-on types spell alike: `status`

@@ -6,7 +6,7 @@
 //! read (and a delete after a lost state) knows it.
 
 use crate::adapter::{
-    Attr, Changes, Description, Identity, New, Retag, Tagger, found, resource, retag, to_props,
+    Attr, Changes, Description, Identity, New, Tagger, found, resource, tagger, to_props,
 };
 use crate::address::Address;
 use crate::props::schema;
@@ -153,19 +153,11 @@ fn pairs(s: &DescribeSecretOutput) -> Vec<(String, String)> {
     s.tags().iter().map(pair).collect()
 }
 
-/// Secrets Manager's tagger: TagResource and UntagResource on the secret's ARN.
-pub struct SmTags;
-
-#[async_trait]
-impl Tagger for SmTags {
-    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
-        let (set, remove) = (change.set, change.remove);
-        let (sm, id) = (aws.secretsmanager(), on.id.as_str());
-        retag!(set, remove, id;
-            sm.tag_resource().secret_id(id).set_tags(Some(sm_tags(set))), "TagResource";
-            sm.untag_resource().secret_id(id).set_tag_keys(Some(remove.to_vec())), "UntagResource");
-        Ok(())
-    }
+tagger! {
+    /// Secrets Manager's tagger: TagResource and UntagResource on the secret's ARN.
+    pub struct SmTags: |aws, on, set, remove| sm = aws.secretsmanager(), id = on.id.as_str();
+    sm.tag_resource().secret_id(id).set_tags(Some(sm_tags(set))), "TagResource";
+    sm.untag_resource().secret_id(id).set_tag_keys(Some(remove.to_vec())), "UntagResource"
 }
 
 /// DescribeSecret; `None` when there is no such secret.
