@@ -63,11 +63,7 @@ fn check(props: &Props) -> Result<(), String> {
 
 type Item = aws_sdk_ec2::types::FlowLog;
 
-/// The flow log `id`, once Describe sees it.
-async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
-    let all = describe!(aws.describe_flow_logs().flow_log_ids(id), id);
-    first(all)
-}
+describe_one!(describe_flow_logs, flow_log_ids);
 
 #[async_trait]
 impl Description for FlowLog {

@@ -20,8 +20,9 @@ pub mod vpc_endpoint;
 /// What every EC2 type's file uses.
 pub(crate) mod prelude {
     pub(crate) use super::{
-        Ec2Tags, Wait, arn, deleted, describe, first, owned_route_tables, pairs, retry_dependency,
-        settle, stack_filter, str_prop, table_parts, tags_at_create, untagged, visible,
+        Ec2Tags, Wait, arn, deleted, describe, describe_one, first, owned_route_tables, pairs,
+        retry_dependency, settle, stack_filter, str_prop, table_parts, tags_at_create, untagged,
+        visible,
     };
     pub(crate) use crate::adapter::{
         Attr, Change, Changes, Description, Identity, New, known, resource,
@@ -67,6 +68,18 @@ macro_rules! describe {
     };
 }
 pub(crate) use describe;
+
+/// Declares the file's `describe_one(aws, id)`: its `Item` whose id is `id`, found by the
+/// Describe call `$call` narrowed by the id filter `$ids`; `None` while Describe does not see it.
+macro_rules! describe_one {
+    ($call:ident, $ids:ident) => {
+        /// The item `id`, if Describe sees it.
+        async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
+            first(describe!(aws.$call().$ids(id), id))
+        }
+    };
+}
+pub(crate) use describe_one;
 
 /// The operation an SDK method calls: `DescribeSubnets` for `describe_subnets`.
 pub fn operation(method: &str) -> String {

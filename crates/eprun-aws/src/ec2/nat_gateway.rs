@@ -36,11 +36,7 @@ fn primary(gw: &Item) -> Option<&NatGatewayAddress> {
     primary.or(all.first())
 }
 
-/// The gateway `id`, if Describe sees it.
-async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
-    let all = describe!(aws.describe_nat_gateways().nat_gateway_ids(id), id);
-    first(all)
-}
+describe_one!(describe_nat_gateways, nat_gateway_ids);
 
 /// A public gateway needs an Elastic IP; a private one cannot take one.
 fn check_allocation(props: &Props) -> Result<(), String> {

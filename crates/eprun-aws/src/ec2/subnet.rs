@@ -22,11 +22,7 @@ resource! {
 
 type Item = aws_sdk_ec2::types::Subnet;
 
-/// The subnet `id`, once Describe sees it.
-async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
-    let all = describe!(aws.describe_subnets().subnet_ids(id), id);
-    first(all)
-}
+describe_one!(describe_subnets, subnet_ids);
 
 #[async_trait]
 impl Description for Subnet {

@@ -76,13 +76,7 @@ fn valid_asn(asn: i64) -> bool {
     (64512..=65534).contains(&asn) || (4_200_000_000..=4_294_967_294).contains(&asn)
 }
 
-/// The transit gateway `id`, if Describe sees it.
-async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
-    first(describe!(
-        aws.describe_transit_gateways().transit_gateway_ids(id),
-        id
-    ))
-}
+describe_one!(describe_transit_gateways, transit_gateway_ids);
 
 /// Ready once `available`; one on its way out will never be.
 fn available(t: Option<&Item>) -> WaitState {

@@ -52,11 +52,7 @@ fn policy_text(policy: Option<&Value>) -> Option<String> {
     }
 }
 
-/// The endpoint `id`, if Describe sees it.
-async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
-    let all = describe!(aws.describe_vpc_endpoints().vpc_endpoint_ids(id), id);
-    first(all)
-}
+describe_one!(describe_vpc_endpoints, vpc_endpoint_ids);
 
 #[async_trait]
 impl Description for VpcEndpoint {
