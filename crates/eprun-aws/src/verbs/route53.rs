@@ -356,6 +356,7 @@ pub async fn health_check_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::route53::testing::https_config;
     use aws_sdk_route53::Client;
     use aws_sdk_route53::operation::get_health_check::GetHealthCheckOutput;
     use aws_sdk_route53::operation::get_health_check_status::GetHealthCheckStatusOutput;
@@ -364,8 +365,7 @@ mod tests {
         UpdateHealthCheckError, UpdateHealthCheckOutput,
     };
     use aws_sdk_route53::types::{
-        HealthCheckConfig, HealthCheckObservation, HealthCheckRegion, HealthCheckType,
-        ResourceTagSet, StatusReport, Tag,
+        HealthCheckObservation, HealthCheckRegion, ResourceTagSet, StatusReport, Tag,
     };
     use aws_smithy_mocks::{Rule, RuleMode, mock};
     use std::sync::{Arc, Mutex};
@@ -382,19 +382,7 @@ mod tests {
     }
 
     fn check(version: i64, inverted: bool) -> HealthCheck {
-        let config = HealthCheckConfig::builder()
-            .r#type(HealthCheckType::Https)
-            .fully_qualified_domain_name("ingress.us-east-1.examplepay.test")
-            .port(443)
-            .resource_path("/healthz")
-            .request_interval(10)
-            .failure_threshold(3)
-            .inverted(inverted)
-            .regions(HealthCheckRegion::UsEast1)
-            .regions(HealthCheckRegion::EuWest1)
-            .regions(HealthCheckRegion::UsWest2)
-            .build()
-            .unwrap();
+        let config = https_config("ingress.us-east-1.examplepay.test", inverted);
         HealthCheck::builder()
             .id("hc-1")
             .caller_reference("eprun:local/us-east-1:ingress-us-east-1:0000")
