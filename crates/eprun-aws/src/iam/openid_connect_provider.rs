@@ -4,14 +4,14 @@
 //! Read with ListOpenIDConnectProviders and GetOpenIDConnectProvider for each (tags re-checked).
 //! IAM keeps the URL without its scheme; it is reported with `https://`, as declared.
 
-use super::{IamTags, iam_tags, pairs};
+use super::{IamTags, answered_without, iam_tags, pairs};
 use crate::adapter::{Attr, Change, Description, Identity, New, found, resource};
 use crate::all;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::token;
-use crate::{Aws, CloudError, CloudErrorKind, sdk};
+use crate::{Aws, CloudError, sdk};
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde_json::json;
@@ -162,12 +162,8 @@ impl Description for OpenIdConnectProvider {
             .await
             .map_err(sdk("CreateOpenIDConnectProvider", address))?;
         let arn = out.open_id_connect_provider_arn.ok_or_else(|| {
-            CloudError::new(
-                "CreateOpenIDConnectProvider",
-                address,
-                CloudErrorKind::Service("Empty".into()),
-                "IAM answered without the new provider's ARN",
-            )
+            let what = "the new provider's ARN";
+            answered_without("CreateOpenIDConnectProvider", address, what)
         })?;
         // The thumbprints IAM found itself (when none were given) are read back by the next refresh.
         Ok(ProviderItem {
