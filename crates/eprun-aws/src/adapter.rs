@@ -652,6 +652,16 @@ pub(crate) mod testing {
         observed
     }
 
+    /// What `res` reads for `stack` on `aws` (mocked) with `hints`.
+    pub(crate) async fn read_all(
+        res: &dyn Resource,
+        aws: &Aws,
+        stack: &str,
+        hints: &ReadHints,
+    ) -> Vec<Observed> {
+        (res.read_all(&aws.context(), stack, hints).await).expect("the mocked read succeeds")
+    }
+
     /// A declaration with no others beside it, for `validate`.
     pub(crate) struct NoOthers;
 

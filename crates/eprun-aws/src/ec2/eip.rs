@@ -72,24 +72,20 @@ impl Description for Eip {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
-    use crate::resource::Resource;
-    use crate::{ADDRESS_TAG, STACK_TAG};
+    use crate::adapter::testing::read_all;
+    use crate::ec2::testing::{owned, round_trip};
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::allocate_address::AllocateAddressOutput;
     use aws_sdk_ec2::operation::describe_addresses::DescribeAddressesOutput;
-    use aws_sdk_ec2::types::Tag;
     use aws_smithy_mocks::mock;
 
     #[tokio::test]
     async fn only_addresses_tagged_for_the_stack_are_ours() {
-        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
         let addr = Item::builder()
             .allocation_id("eipalloc-1")
             .public_ip("203.0.113.7")
             .domain(DomainType::Vpc)
-            .tags(tag(STACK_TAG, "s"))
-            .tags(tag(ADDRESS_TAG, "ec2.eip.nat-a"))
+            .set_tags(Some(owned("s", "ec2.eip.nat-a")))
             .build();
         let read = mock!(Client::describe_addresses).then_output(move || {
             DescribeAddressesOutput::builder()
@@ -97,18 +93,13 @@ mod tests {
                 .build()
         });
         let aws = Aws::mocked(&[&read]);
-        let seen = EIP
-            .read_all(&aws.context(), "s", &ReadHints::default())
-            .await
-            .unwrap();
+        let seen = read_all(&EIP, &aws, "s", &ReadHints::default()).await;
         let seen = &seen[0];
         assert_eq!(seen.id, "eipalloc-1");
         assert_eq!(seen.attrs["public_ip"], "203.0.113.7");
         assert_eq!(seen.props["domain"], "vpc");
-        let other = EIP
-            .read_all(&aws.context(), "other", &ReadHints::default())
-            .await;
-        assert!(other.unwrap().is_empty());
+        let other = read_all(&EIP, &aws, "other", &ReadHints::default()).await;
+        assert!(other.is_empty());
     }
 
     #[tokio::test]
@@ -129,9 +120,5 @@ mod tests {
         .await;
         assert_eq!(observed.id, "eipalloc-1");
         assert_eq!(observed.attrs["public_ip"], "203.0.113.7");
-        assert_eq!(
-            EIP.doc(),
-            "An Elastic IP address. Attributes: `id` (the allocation id), `public_ip`."
-        );
     }
 }

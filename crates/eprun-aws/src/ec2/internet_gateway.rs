@@ -135,7 +135,6 @@ impl Description for InternetGateway {
 mod tests {
     use super::*;
     use crate::adapter::testing::round_trip;
-    use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::attach_internet_gateway::AttachInternetGatewayOutput;
     use aws_sdk_ec2::operation::create_internet_gateway::CreateInternetGatewayOutput;
@@ -200,9 +199,5 @@ mod tests {
             "arn:aws:ec2:us-east-1:123456789012:internet-gateway/igw-1"
         );
         assert_eq!(attach.num_calls(), 1);
-        assert_eq!(
-            INTERNET_GATEWAY.doc(),
-            "An internet gateway, attached to `vpc_id` when set. Attributes: `id`, `arn`."
-        );
     }
 }

@@ -137,7 +137,6 @@ impl Description for NatGateway {
 mod tests {
     use super::*;
     use crate::adapter::testing::{obj, round_trip};
-    use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_nat_gateway::CreateNatGatewayOutput;
     use aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysOutput;
@@ -207,9 +206,5 @@ mod tests {
         .await;
         assert_eq!(observed.id, "nat-1");
         assert_eq!(observed.attrs["public_ip"], "203.0.113.7");
-        assert_eq!(
-            NAT_GATEWAY.doc(),
-            "A NAT gateway in a subnet. Attributes: `id`, `public_ip`, `private_ip`."
-        );
     }
 }

@@ -311,9 +311,5 @@ mod tests {
         .await;
         assert_eq!(observed.id, "rtb-1|10.20.0.0/16");
         assert_eq!(observed.natural_key.as_deref(), Some("rtb-1|10.20.0.0/16"));
-        assert_eq!(
-            ROUTE.doc(),
-            "A route of a route table: a destination block and exactly one target. Attributes: `id` (`rtb-…|cidr`)."
-        );
     }
 }

@@ -459,7 +459,6 @@ impl Description for SecurityGroup {
 mod tests {
     use super::*;
     use crate::adapter::testing::round_trip;
-    use crate::resource::Resource;
     use crate::schema::normalize;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressOutput;
@@ -615,10 +614,6 @@ mod tests {
         assert_eq!(
             observed.attrs["arn"],
             "arn:aws:ec2:us-east-1:123456789012:security-group/sg-1"
-        );
-        assert_eq!(
-            SECURITY_GROUP.doc(),
-            "A security group with its `ingress` and `egress` rules. Attributes: `id`, `arn`."
         );
     }
 }

@@ -257,9 +257,5 @@ mod tests {
             "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-1"
         );
         assert_eq!(modify.num_calls(), 1);
-        assert_eq!(
-            SUBNET.doc(),
-            "A subnet of a VPC in one availability zone. Attributes: `id`, `arn`, `cidr_block`, `availability_zone`, `vpc_id`."
-        );
     }
 }

@@ -218,7 +218,6 @@ mod tests {
     use super::*;
     use crate::adapter::testing::observe;
     use crate::ec2::testing::{NoOthers, obj, owned, round_trip, tag};
-    use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_transit_gateway::CreateTransitGatewayOutput;
     use aws_sdk_ec2::operation::describe_transit_gateways::DescribeTransitGatewaysOutput;
@@ -308,10 +307,6 @@ mod tests {
         assert_eq!(
             observed.attrs["association_default_route_table_id"],
             "tgw-rtb-1"
-        );
-        assert_eq!(
-            TRANSIT_GATEWAY.doc(),
-            "A transit gateway. Attributes: `id`, `arn`, `owner_id`, `association_default_route_table_id`, `propagation_default_route_table_id`."
         );
     }
 }

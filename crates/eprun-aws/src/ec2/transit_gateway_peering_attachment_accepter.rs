@@ -231,12 +231,6 @@ mod tests {
         );
         assert_eq!(observed.natural_key.as_deref(), Some("tgw-attach-1"));
         assert_eq!((accept.num_calls(), tag.num_calls()), (1, 1));
-        assert_eq!(
-            accepter.doc(),
-            "Accepts a transit gateway peering attachment; declare it with `region:` = the peer's region. Deleting it \
-             rejects or deletes the attachment. Attributes: `id` (the attachment), `transit_gateway_id` (this side's), \
-             `peer_transit_gateway_id`, `peer_region`, `peer_account_id`."
-        );
     }
 
     #[tokio::test]

@@ -309,10 +309,6 @@ mod tests {
         assert_eq!(tag.num_calls(), 1);
         assert_eq!(observed.id, "tgw-attach-1");
         assert_eq!(observed.attrs["vpc_owner_id"], "123456789012");
-        assert_eq!(
-            TRANSIT_GATEWAY_VPC_ATTACHMENT.doc(),
-            "A VPC attached to a transit gateway through its subnets. Attributes: `id`, `vpc_owner_id`."
-        );
     }
 
     #[tokio::test]

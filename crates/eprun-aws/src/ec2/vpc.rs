@@ -156,7 +156,6 @@ impl Description for Vpc {
 mod tests {
     use super::*;
     use crate::adapter::testing::round_trip;
-    use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::describe_vpc_attribute::DescribeVpcAttributeOutput;
     use aws_sdk_ec2::types::Tenancy;
@@ -206,10 +205,6 @@ mod tests {
             modify.num_calls(),
             1,
             "only the attribute that differs from AWS's default is set"
-        );
-        assert_eq!(
-            VPC.doc(),
-            "A VPC. Attributes: `id`, `arn`, `cidr_block`, `owner_id`."
         );
     }
 }

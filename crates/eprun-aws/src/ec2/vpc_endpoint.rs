@@ -313,10 +313,6 @@ mod tests {
             "arn:aws:ec2:us-east-1:123456789012:vpc-endpoint/vpce-1"
         );
         assert_eq!(observed.attrs["dns_names"], json!(["vpce-1.ssm.example"]));
-        assert_eq!(
-            VPC_ENDPOINT.doc(),
-            "A Gateway or Interface VPC endpoint. Attributes: `id`, `arn`, `dns_names`."
-        );
     }
 
     #[tokio::test]

@@ -648,9 +648,5 @@ mod tests {
         )
         .await;
         assert_eq!(observed.id, "examplepay-prod:vpc-cni");
-        assert_eq!(
-            ADDON.doc(),
-            "An EKS add-on; found by `<cluster>/<add-on>`. Attributes: `id` (`cluster:addon`), `arn`, `addon_version`."
-        );
     }
 }

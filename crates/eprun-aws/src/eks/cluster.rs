@@ -620,9 +620,5 @@ mod tests {
         assert_eq!(create.num_calls(), 1);
         assert_eq!(observed.id, "examplepay-prod");
         assert_eq!(observed.attrs["security_group_id"], json!("sg-cluster"));
-        assert_eq!(
-            CLUSTER.doc(),
-            "An EKS cluster; found by name. Attributes: `id` (the name), `arn`, `endpoint`, `certificate_authority`, `oidc_issuer`, `oidc_issuer_host`, `version`, `security_group_id`."
-        );
     }
 }

@@ -551,9 +551,5 @@ mod tests {
         .await;
         assert_eq!(create.num_calls(), 1);
         assert_eq!(observed.id, "examplepay-prod:karpenter");
-        assert_eq!(
-            NODE_GROUP.doc(),
-            "An EKS managed node group; found by `<cluster>/<node group>`. Attributes: `id` (`cluster:name`), `arn`, `node_group_name`, `status`."
-        );
     }
 }

@@ -185,8 +185,8 @@ impl Description for InstanceProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
-    use crate::resource::{Observed, Resource};
+    use crate::adapter::testing::{read_all, round_trip};
+    use crate::resource::Observed;
     use crate::{ADDRESS_TAG, STACK_TAG};
     use aws_sdk_iam::Client;
     use aws_sdk_iam::operation::add_role_to_instance_profile::AddRoleToInstanceProfileOutput;
@@ -244,10 +244,7 @@ mod tests {
         let hints = ReadHints {
             natural_keys: ["karpenter-nodes".to_string()].into(),
         };
-        let found = INSTANCE_PROFILE
-            .read_all(&aws.context(), "s", &hints)
-            .await
-            .unwrap();
+        let found = read_all(&INSTANCE_PROFILE, &aws, "s", &hints).await;
         assert_eq!(found.len(), 1);
         let declared = json!({"name": "karpenter-nodes", "role": "karpenter-node", "tags": {}});
         let diff = crate::planner::diff(
@@ -257,10 +254,7 @@ mod tests {
             &[],
         );
         assert!(diff.is_empty(), "{diff:?}");
-        let none = INSTANCE_PROFILE
-            .read_all(&aws.context(), "s", &ReadHints::default())
-            .await
-            .unwrap();
+        let none = read_all(&INSTANCE_PROFILE, &aws, "s", &ReadHints::default()).await;
         assert_eq!((none, get.num_calls()), (Vec::<Observed>::new(), 1));
     }
 
@@ -328,9 +322,5 @@ mod tests {
         assert_eq!(add.num_calls(), 1);
         assert_eq!(observed.id, "karpenter-nodes");
         assert_eq!(observed.attrs["unique_id"], json!("AIPA1"));
-        assert_eq!(
-            INSTANCE_PROFILE.doc(),
-            "An IAM instance profile: the role EC2 instances it is given act as. Attributes: `id` (the name), `arn`, `unique_id`."
-        );
     }
 }

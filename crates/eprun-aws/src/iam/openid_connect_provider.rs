@@ -220,7 +220,7 @@ impl Description for OpenIdConnectProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
+    use crate::adapter::testing::{read_all, round_trip};
     use crate::resource::Resource;
     use crate::{ADDRESS_TAG, STACK_TAG};
     use aws_sdk_iam::Client;
@@ -272,10 +272,7 @@ mod tests {
                 .build()
         });
         let aws = Aws::mocked(&[&list, &get]);
-        let found = OPENID_CONNECT_PROVIDER
-            .read_all(&aws.context(), "s", &ReadHints::default())
-            .await
-            .unwrap();
+        let found = read_all(&OPENID_CONNECT_PROVIDER, &aws, "s", &ReadHints::default()).await;
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].attrs["issuer"], json!(ISSUER));
         let declared = json!({"url": format!("https://{ISSUER}"), "tags": {}});
@@ -310,9 +307,5 @@ mod tests {
         assert_eq!(observed.natural_key.as_deref(), Some(ISSUER));
         assert_eq!(observed.attrs["issuer"], json!(ISSUER));
         assert_eq!(observed.attrs["url"], json!(format!("https://{ISSUER}")));
-        assert_eq!(
-            OPENID_CONNECT_PROVIDER.doc(),
-            "An IAM OpenID Connect provider (IRSA). Attributes: `id` (the ARN), `arn`, `url`, `issuer` (the URL without `https://`, the prefix of IRSA condition keys)."
-        );
     }
 }

@@ -236,7 +236,7 @@ impl Description for Role {
 mod tests {
     use super::*;
     use crate::ADDRESS_TAG;
-    use crate::adapter::testing::round_trip;
+    use crate::adapter::testing::{read_all, round_trip};
     use crate::resource::Resource;
     use aws_sdk_iam::Client;
     use aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput;
@@ -301,10 +301,7 @@ mod tests {
                 .build()
         });
         let aws = Aws::mocked(&[&list, &tags, &policies]);
-        let found = ROLE
-            .read_all(&aws.context(), "prod/us-east-1", &ReadHints::default())
-            .await
-            .unwrap();
+        let found = read_all(&ROLE, &aws, "prod/us-east-1", &ReadHints::default()).await;
         assert_eq!(found.len(), 1);
         assert_eq!(tags.num_calls(), 1);
         let declared = json!({
@@ -367,9 +364,5 @@ mod tests {
             "arn:aws:iam::123456789012:role/eprun/test/examplepay-prod-cluster"
         );
         assert_eq!(attach.num_calls(), 1);
-        assert_eq!(
-            ROLE.doc(),
-            "An IAM role, created under the path `/eprun/<stack>/`. Attributes: `id` (the name), `arn`, `name`."
-        );
     }
 }

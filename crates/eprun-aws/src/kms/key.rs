@@ -629,10 +629,6 @@ mod tests {
             1,
             "rotation is on unless declared off"
         );
-        assert_eq!(
-            KEY.doc(),
-            "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion. Attributes: `id` (the key id), `arn`, `alias`."
-        );
     }
 
     #[tokio::test]

@@ -384,10 +384,6 @@ mod tests {
         assert_eq!(observed.attrs["arn"], "arn:aws:route53:::healthcheck/hc-1");
         assert!(fresh(observed.natural_key.as_deref(), "ingress"));
         assert_eq!((create.num_calls(), tagged.num_calls()), (1, 1));
-        assert_eq!(
-            HEALTH_CHECK.doc(),
-            "A Route 53 health check of an endpoint, checked from several regions. Attributes: `id`, `arn`."
-        );
     }
 
     #[tokio::test]
