@@ -20,9 +20,9 @@ pub mod vpc_endpoint;
 /// What every EC2 type's file uses.
 pub(crate) mod prelude {
     pub(crate) use super::{
-        Ec2Tags, Wait, arn, deleted, describe, describe_one, first, owned_route_tables, pairs,
-        retry_dependency, settle, stack_filter, str_prop, table_parts, tags_at_create, untagged,
-        visible,
+        Ec2Tags, Wait, arn, describe, describe_one, first, owned_route_tables, pairs,
+        retry_dependency, settle, settle_deleted, stack_filter, str_prop, table_parts,
+        tags_at_create, untagged, visible,
     };
     pub(crate) use crate::adapter::{
         Attr, Change, Changes, Description, Identity, New, known, resource,
@@ -102,12 +102,12 @@ pub async fn settle<'a, T: Send, Fut>(
     id: &'a str,
     Wait(operation, timeout): Wait,
     describe: fn(&'a Aws, &'a str) -> Fut,
-    state: fn(Option<&T>) -> WaitState,
+    state: impl Fn(Option<&T>) -> WaitState,
 ) -> Result<Option<T>, CloudError>
 where
     Fut: std::future::Future<Output = Result<Option<T>, CloudError>>,
 {
-    let last = std::sync::Mutex::new(None);
+    let (last, state) = (std::sync::Mutex::new(None), &state);
     wait_until(operation, id, timeout, || {
         let (next, last) = (describe(aws, id), &last);
         async move {
@@ -119,6 +119,21 @@ where
     })
     .await?;
     Ok(last.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Polls `describe` of `id` until Describe no longer sees it or its `state` is `deleted`.
+pub async fn settle_deleted<'a, T: Send, S: AsRef<str>, Fut>(
+    aws: &'a Aws,
+    id: &'a str,
+    wait: Wait,
+    describe: fn(&'a Aws, &'a str) -> Fut,
+    state: fn(&T) -> Option<&S>,
+) -> Result<(), CloudError>
+where
+    Fut: std::future::Future<Output = Result<Option<T>, CloudError>>,
+{
+    let gone = settle(aws, id, wait, describe, |t| deleted(t.and_then(state)));
+    gone.await.map(drop)
 }
 
 /// Ready once Describe no longer sees it or its `state` is `deleted`.

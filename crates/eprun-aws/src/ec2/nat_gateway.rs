@@ -126,10 +126,7 @@ impl Description for NatGateway {
         let call = aws.ec2().delete_nat_gateway().nat_gateway_id(id);
         call.send().await.map_err(sdk("DeleteNatGateway", id))?;
         // Its Elastic IP and subnet stay in use until the gateway reaches `deleted`.
-        let gone = settle(aws, id, DELETE, describe_one, |g| {
-            deleted(g.and_then(|g| g.state()))
-        });
-        gone.await.map(drop)
+        settle_deleted(aws, id, DELETE, describe_one, Item::state).await
     }
 }
 

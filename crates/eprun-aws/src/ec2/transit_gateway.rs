@@ -206,10 +206,7 @@ impl Description for TransitGateway {
         let call = aws.ec2().delete_transit_gateway().transit_gateway_id(id);
         let sent = call.send().await.map(drop);
         gone_ok(sent.map_err(sdk("DeleteTransitGateway", id)))?;
-        let gone = settle(aws, id, DELETE, describe_one, |t| {
-            deleted(t.and_then(|t| t.state()))
-        });
-        gone.await.map(drop)
+        settle_deleted(aws, id, DELETE, describe_one, Item::state).await
     }
 }
 

@@ -195,11 +195,7 @@ impl Description for TransitGatewayVpcAttachment {
         let sent = call.transit_gateway_attachment_id(id).send().await;
         sent.map_err(sdk("DeleteTransitGatewayVpcAttachment", id))?;
         // The transit gateway and the subnets stay in use until the attachment reaches `deleted`.
-        settle(aws, id, DELETE, describe_one, |a| {
-            deleted(a.and_then(|a| a.state()))
-        })
-        .await
-        .map(drop)
+        settle_deleted(aws, id, DELETE, describe_one, Item::state).await
     }
 }
 
