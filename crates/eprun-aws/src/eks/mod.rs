@@ -315,23 +315,13 @@ pub(crate) async fn settle<T: EksItem>(
 /// Runs a create call, retrying while EKS cannot assume a role that IAM has not propagated yet
 /// (`InvalidParameterException: Role with arn … could not be assumed`), as happens right after
 /// the role is made.
-pub(crate) async fn retry_new_role<T, F, Fut>(mut call: F) -> Result<T, CloudError>
+pub(crate) async fn retry_new_role<T, F, Fut>(call: F) -> Result<T, CloudError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, CloudError>>,
 {
-    let began = std::time::Instant::now();
-    let mut delay = Duration::from_secs(1);
-    loop {
-        match call().await {
-            // IAM propagates a new role within about two minutes.
-            Err(e) if is_role_propagation(&e) && began.elapsed() < Duration::from_secs(120) => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-            other => return other,
-        }
-    }
+    // IAM propagates a new role within about two minutes.
+    crate::retry_while(Duration::from_secs(120), is_role_propagation, call).await
 }
 
 /// Whether an error says that EKS cannot use a role yet.
