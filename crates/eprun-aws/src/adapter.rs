@@ -216,18 +216,24 @@ pub trait ResourceType {
     const SUMMARY: &'static str;
     /// The props a declaration may set.
     const SCHEMA: &'static [Field];
+
+    /// The tags an item carries itself, as `resource!`'s `tagged by` reads them; none without it.
+    fn item_tags(_item: &Self::Item) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// Declares a resource type in one place: its unit struct, the adapter the registry lists, its
 /// kind and `eprun docs` sentence, the item it reads, and its props (their schema and typed
 /// struct, as `schema!` declares them, in `SCHEMA` and the struct named after `props`, documented
-/// "The props of `<kind>`." and what its own doc comment adds):
+/// "The props of `<kind>`." and what its own doc comment adds). `tagged by pairs` reads an item's
+/// tags as the service's `pairs` reads what the item's `tags()` answers:
 ///
 /// ```ignore
 /// resource! {
 ///     /// A VPC with its DNS attributes.
 ///     pub struct Vpc: VPC = "ec2.vpc", "A VPC.";
-///     reads aws_sdk_ec2::types::Vpc;
+///     reads aws_sdk_ec2::types::Vpc, tagged by pairs;
 ///     props VpcProps {
 ///         cidr_block: String = required(Cidr, "the IPv4 CIDR block of the VPC"),
 ///     } + TAGS
@@ -235,7 +241,7 @@ pub trait ResourceType {
 /// ```
 macro_rules! resource {
     ($(#[$doc:meta])* pub struct $name:ident: $adapter:ident = $kind:literal, $summary:literal;
-     reads $item:ty;
+     reads $item:ty $(, tagged by $pairs:path)?;
      $(#[$props_meta:meta])* props $props:ident { $($fields:tt)* } $(+ $extra:expr)*) => {
         $(#[$doc])*
         pub struct $name;
@@ -249,6 +255,11 @@ macro_rules! resource {
             const KIND: &'static str = $kind;
             const SUMMARY: &'static str = $summary;
             const SCHEMA: &'static [$crate::schema::Field] = SCHEMA;
+            $(
+                fn item_tags(item: &Self::Item) -> Vec<(String, String)> {
+                    $pairs(item.tags())
+                }
+            )?
         }
 
         $crate::props::schema! {
@@ -274,9 +285,10 @@ pub trait Description: ResourceType + Send + Sync + 'static {
         Ok(())
     }
 
-    /// Every tag on an item (for types found by tags, and those tagged only after their create).
-    fn tags(&self, _item: &Self::Item) -> Vec<(String, String)> {
-        Vec::new()
+    /// Every tag on an item (for types found by tags, and those tagged only after their create):
+    /// by default those `resource!`'s `tagged by` reads.
+    fn tags(&self, item: &Self::Item) -> Vec<(String, String)> {
+        Self::item_tags(item)
     }
 
     /// The address an item names as its owner's in `stack`, for `Identity::Recorded`.

@@ -7,7 +7,7 @@ resource! {
     /// An Elastic IP address allocated for use in a VPC (e.g. by a NAT gateway).
     pub struct Eip: EIP = "ec2.eip",
         "An Elastic IP address.";
-    reads Item;
+    reads Item, tagged by pairs;
     props EipProps {
         domain: Option<String> =
             optional(Enum(&["vpc"]), "where the address is used").default("\"vpc\"").force_new(),
@@ -23,10 +23,6 @@ impl Description for Eip {
         Attr::new("public_ip", |_, a| json!(a.public_ip().unwrap_or_default())),
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
-
-    fn tags(&self, a: &Item) -> Vec<(String, String)> {
-        pairs(a.tags())
-    }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         // DescribeAddresses has no pagination: one call returns every address.

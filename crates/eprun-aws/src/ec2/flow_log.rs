@@ -7,7 +7,7 @@ resource! {
     /// A flow log delivering a VPC's (or subnet's, or interface's) traffic records to S3 or CloudWatch Logs.
     pub struct FlowLog: FLOW_LOG = "ec2.flow_log",
         "A flow log of a VPC, subnet or network interface, delivered to S3 or CloudWatch Logs.";
-    reads Item;
+    reads Item, tagged by pairs;
     props FlowLogProps {
         resource_id: Option<String> =
             required(Str, "the VPC (or subnet, or network interface) to log"),
@@ -72,10 +72,6 @@ impl Description for FlowLog {
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         check(props)
-    }
-
-    fn tags(&self, l: &Item) -> Vec<(String, String)> {
-        pairs(l.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {

@@ -7,7 +7,7 @@ resource! {
     /// An internet gateway; attaching it to a VPC is part of the resource.
     pub struct InternetGateway: INTERNET_GATEWAY = "ec2.internet_gateway",
         "An internet gateway, attached to `vpc_id` when set.";
-    reads Item;
+    reads Item, tagged by pairs;
     props InternetGatewayProps {
         vpc_id: Option<String> =
             optional(Str, "the VPC to attach the gateway to; changing it detaches and re-attaches"),
@@ -37,10 +37,6 @@ impl Description for InternetGateway {
         }),
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
-
-    fn tags(&self, g: &Item) -> Vec<(String, String)> {
-        pairs(g.tags())
-    }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         let f = stack_filter(stack);

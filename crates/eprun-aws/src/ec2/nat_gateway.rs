@@ -9,7 +9,7 @@ resource! {
     /// A NAT gateway; a public one needs an Elastic IP.
     pub struct NatGateway: NAT_GATEWAY = "ec2.nat_gateway",
         "A NAT gateway in a subnet.";
-    reads Item;
+    reads Item, tagged by pairs;
     props NatGatewayProps {
         subnet_id: Option<String> =
             required(Str, "the subnet the gateway lives in (a public one for public connectivity)"),
@@ -65,10 +65,6 @@ impl Description for NatGateway {
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         check_allocation(props)
-    }
-
-    fn tags(&self, g: &Item) -> Vec<(String, String)> {
-        pairs(g.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {

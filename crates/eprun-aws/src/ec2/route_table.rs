@@ -6,7 +6,7 @@ resource! {
     /// A route table; routes are `aws::ec2::route`, subnets join through `aws::ec2::route_table_association`.
     pub struct RouteTable: ROUTE_TABLE = "ec2.route_table",
         "A route table of a VPC; routes and subnet associations are separate resources.";
-    reads Item;
+    reads Item, tagged by pairs;
     props RouteTableProps {
         vpc_id: Option<String> = required(Str, "the VPC the table belongs to"),
     } + TAGS
@@ -18,10 +18,6 @@ type Item = aws_sdk_ec2::types::RouteTable;
 impl Description for RouteTable {
     const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, t| json!(t.route_table_id()))];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
-
-    fn tags(&self, t: &Item) -> Vec<(String, String)> {
-        pairs(t.tags())
-    }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         owned_route_tables(aws, stack).await

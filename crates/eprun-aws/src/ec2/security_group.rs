@@ -10,7 +10,7 @@ resource! {
     /// A security group; its rules are part of it, as `ingress` and `egress` sets.
     pub struct SecurityGroup: SECURITY_GROUP = "ec2.security_group",
         "A security group with its `ingress` and `egress` rules.";
-    reads Group;
+    reads Group, tagged by pairs;
     props SecurityGroupProps {
         name: Option<String> = required(Str, "the group name, unique in the VPC"),
         description: Option<String> =
@@ -355,10 +355,6 @@ impl Description for SecurityGroup {
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         check_rules("ingress", props.get("ingress"))?;
         check_rules("egress", props.get("egress"))
-    }
-
-    fn tags(&self, g: &Group) -> Vec<(String, String)> {
-        pairs(g.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Group>, CloudError> {

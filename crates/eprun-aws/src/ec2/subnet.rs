@@ -9,7 +9,7 @@ resource! {
     /// A subnet in one availability zone.
     pub struct Subnet: SUBNET = "ec2.subnet",
         "A subnet of a VPC in one availability zone.";
-    reads Item;
+    reads Item, tagged by pairs;
     props SubnetProps {
         vpc_id: Option<String> = required(Str, "the VPC the subnet belongs to"),
         cidr_block: Option<String> = required(Cidr, "the IPv4 CIDR block, inside the VPC's block"),
@@ -60,10 +60,6 @@ impl Description for Subnet {
             }
         }
         Ok(())
-    }
-
-    fn tags(&self, s: &Item) -> Vec<(String, String)> {
-        pairs(s.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {

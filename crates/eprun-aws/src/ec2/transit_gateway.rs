@@ -12,7 +12,7 @@ resource! {
     /// A transit gateway; attachments (VPCs, peerings) and its route tables hang off it.
     pub struct TransitGateway: TRANSIT_GATEWAY = "ec2.transit_gateway",
         "A transit gateway.";
-    reads Item;
+    reads Item, tagged by pairs;
     props TransitGatewayProps {
         description: Option<String> = optional(Str, "what the transit gateway is for"),
         amazon_side_asn: Option<i64> =
@@ -133,10 +133,6 @@ impl Description for TransitGateway {
             )),
             _ => Ok(()),
         }
-    }
-
-    fn tags(&self, t: &Item) -> Vec<(String, String)> {
-        pairs(t.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {

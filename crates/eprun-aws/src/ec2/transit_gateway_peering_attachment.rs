@@ -17,7 +17,7 @@ resource! {
         "A transit gateway peering requested from this region; it stays \
         `pendingAcceptance` until the peer accepts it \
         (`aws::ec2::transit_gateway_peering_attachment_accepter` with `region:` = the peer's).";
-    reads Item;
+    reads Item, tagged by pairs;
     props TransitGatewayPeeringAttachmentProps {
         transit_gateway_id: Option<String> =
             required(Str, "the local transit gateway (the requester)"),
@@ -79,10 +79,6 @@ impl Description for TransitGatewayPeeringAttachment {
             return Err(why.into());
         }
         Ok(())
-    }
-
-    fn tags(&self, a: &Item) -> Vec<(String, String)> {
-        pairs(a.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {

@@ -14,7 +14,7 @@ resource! {
     /// A transit gateway attachment of a VPC; one subnet per availability zone carries its traffic.
     pub struct TransitGatewayVpcAttachment: TRANSIT_GATEWAY_VPC_ATTACHMENT = "ec2.transit_gateway_vpc_attachment",
         "A VPC attached to a transit gateway through its subnets.";
-    reads Item;
+    reads Item, tagged by pairs;
     props TransitGatewayVpcAttachmentProps {
         transit_gateway_id: Option<String> = required(Str, "the transit gateway to attach to"),
         vpc_id: Option<String> = required(Str, "the VPC to attach"),
@@ -93,10 +93,6 @@ impl Description for TransitGatewayVpcAttachment {
             return Err("property `subnet_ids`: an attachment needs at least one subnet (one per availability zone)".into());
         }
         Ok(())
-    }
-
-    fn tags(&self, a: &Item) -> Vec<(String, String)> {
-        pairs(a.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {

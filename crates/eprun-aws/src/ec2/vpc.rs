@@ -7,7 +7,7 @@ resource! {
     /// A VPC with its DNS attributes.
     pub struct Vpc: VPC = "ec2.vpc",
         "A VPC.";
-    reads Item;
+    reads Item, tagged by pairs;
     props VpcProps {
         cidr_block: String = required(Cidr, "the IPv4 CIDR block of the VPC"),
         enable_dns_support: Option<bool> =
@@ -84,10 +84,6 @@ impl Description for Vpc {
             }
         }
         Ok(())
-    }
-
-    fn tags(&self, vpc: &Item) -> Vec<(String, String)> {
-        pairs(vpc.tags())
     }
 
     async fn list(

@@ -9,7 +9,7 @@ resource! {
     /// A VPC endpoint: a Gateway one joins route tables, an Interface one puts network interfaces in subnets.
     pub struct VpcEndpoint: VPC_ENDPOINT = "ec2.vpc_endpoint",
         "A Gateway or Interface VPC endpoint.";
-    reads Item;
+    reads Item, tagged by pairs;
     props VpcEndpointProps {
         vpc_id: Option<String> = required(Str, "the VPC"),
         service_name: Option<String> =
@@ -83,10 +83,6 @@ impl Description for VpcEndpoint {
             )),
             None => Ok(()),
         }
-    }
-
-    fn tags(&self, e: &Item) -> Vec<(String, String)> {
-        pairs(e.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {

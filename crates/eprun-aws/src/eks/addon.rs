@@ -23,7 +23,7 @@ resource! {
     /// An EKS add-on.
     pub struct Addon: ADDON = "eks.addon",
         "An EKS add-on; found by `<cluster>/<add-on>`.";
-    reads EksAddon;
+    reads EksAddon, tagged by pairs;
     props AddonProps {
         cluster_name: String = required(Str, "the cluster the add-on runs in"),
         addon_name: String = required(Str, "the add-on, e.g. `vpc-cni`, `coredns`, `kube-proxy`"),
@@ -119,10 +119,6 @@ impl Description for Addon {
             );
         }
         Ok(())
-    }
-
-    fn tags(&self, a: &EksAddon) -> Vec<(String, String)> {
-        pairs(a.tags())
     }
 
     async fn list(

@@ -32,7 +32,7 @@ resource! {
     /// An EKS cluster (the control plane).
     pub struct Cluster: CLUSTER = "eks.cluster",
         "An EKS cluster; found by name.";
-    reads EksCluster;
+    reads EksCluster, tagged by pairs;
     props ClusterProps {
         name: String = required(Str, "the cluster name, unique in the region"),
         version: Option<String> =
@@ -223,10 +223,6 @@ impl Description for Cluster {
             );
         }
         Ok(())
-    }
-
-    fn tags(&self, c: &EksCluster) -> Vec<(String, String)> {
-        pairs(c.tags())
     }
 
     async fn list(

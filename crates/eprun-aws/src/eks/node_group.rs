@@ -31,7 +31,7 @@ resource! {
     /// A managed node group of an EKS cluster.
     pub struct NodeGroup: NODE_GROUP = "eks.node_group",
         "An EKS managed node group; found by `<cluster>/<node group>`.";
-    reads Nodegroup;
+    reads Nodegroup, tagged by pairs;
     props NodeGroupProps {
         cluster_name: String = required(Str, "the cluster the node group belongs to"),
         node_group_name: String = required(Str, "the node group's name, unique in its cluster"),
@@ -188,10 +188,6 @@ impl Description for NodeGroup {
             }
         }
         check_sizes(props)
-    }
-
-    fn tags(&self, ng: &Nodegroup) -> Vec<(String, String)> {
-        pairs(ng.tags())
     }
 
     async fn list(
