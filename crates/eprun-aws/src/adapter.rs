@@ -174,6 +174,35 @@ macro_rules! retag {
 }
 pub(crate) use retag;
 
+/// Declares a service's tagger: a unit struct whose `retag` is `retag!` over the client and the
+/// target it names, written with the names it gives the connection, the resource and the change:
+/// `tagger!(pub struct SqsTags: |aws, on, set, remove| sqs = aws.sqs(), url = on.id.as_str(); …)`.
+macro_rules! tagger {
+    ($(#[$doc:meta])* pub struct $name:ident: |$aws:ident, $on:ident, $set:ident, $remove:ident|
+     $client:ident = $make:expr, $target:ident = $of:expr;
+     $tag:expr, $tag_op:literal; $untag:expr, $untag_op:literal) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        #[async_trait::async_trait]
+        impl $crate::adapter::Tagger for $name {
+            async fn retag(
+                &self,
+                $aws: &$crate::Aws,
+                $on: &$crate::resource::Observed,
+                change: $crate::adapter::Retag<'_>,
+            ) -> Result<(), $crate::CloudError> {
+                let ($set, $remove) = (change.set, change.remove);
+                let ($client, $target) = ($make, $of);
+                $crate::adapter::retag!($set, $remove, $target;
+                    $tag, $tag_op; $untag, $untag_op);
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use tagger;
+
 /// What one AWS resource type is called and holds, as `resource!` declares it.
 pub trait ResourceType {
     /// Its props, typed; field names are the schema names (`tags` is the adapter's).
@@ -187,18 +216,24 @@ pub trait ResourceType {
     const SUMMARY: &'static str;
     /// The props a declaration may set.
     const SCHEMA: &'static [Field];
+
+    /// The tags an item carries itself, as `resource!`'s `tagged by` reads them; none without it.
+    fn item_tags(_item: &Self::Item) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// Declares a resource type in one place: its unit struct, the adapter the registry lists, its
 /// kind and `eprun docs` sentence, the item it reads, and its props (their schema and typed
 /// struct, as `schema!` declares them, in `SCHEMA` and the struct named after `props`, documented
-/// "The props of `<kind>`." and what its own doc comment adds):
+/// "The props of `<kind>`." and what its own doc comment adds). `tagged by pairs` reads an item's
+/// tags as the service's `pairs` reads what the item's `tags()` answers:
 ///
 /// ```ignore
 /// resource! {
 ///     /// A VPC with its DNS attributes.
 ///     pub struct Vpc: VPC = "ec2.vpc", "A VPC.";
-///     reads aws_sdk_ec2::types::Vpc;
+///     reads aws_sdk_ec2::types::Vpc, tagged by pairs;
 ///     props VpcProps {
 ///         cidr_block: String = required(Cidr, "the IPv4 CIDR block of the VPC"),
 ///     } + TAGS
@@ -206,7 +241,7 @@ pub trait ResourceType {
 /// ```
 macro_rules! resource {
     ($(#[$doc:meta])* pub struct $name:ident: $adapter:ident = $kind:literal, $summary:literal;
-     reads $item:ty;
+     reads $item:ty $(, tagged by $pairs:path)?;
      $(#[$props_meta:meta])* props $props:ident { $($fields:tt)* } $(+ $extra:expr)*) => {
         $(#[$doc])*
         pub struct $name;
@@ -220,6 +255,11 @@ macro_rules! resource {
             const KIND: &'static str = $kind;
             const SUMMARY: &'static str = $summary;
             const SCHEMA: &'static [$crate::schema::Field] = SCHEMA;
+            $(
+                fn item_tags(item: &Self::Item) -> Vec<(String, String)> {
+                    $pairs(item.tags())
+                }
+            )?
         }
 
         $crate::props::schema! {
@@ -245,9 +285,10 @@ pub trait Description: ResourceType + Send + Sync + 'static {
         Ok(())
     }
 
-    /// Every tag on an item (for types found by tags, and those tagged only after their create).
-    fn tags(&self, _item: &Self::Item) -> Vec<(String, String)> {
-        Vec::new()
+    /// Every tag on an item (for types found by tags, and those tagged only after their create):
+    /// by default those `resource!`'s `tagged by` reads.
+    fn tags(&self, item: &Self::Item) -> Vec<(String, String)> {
+        Self::item_tags(item)
     }
 
     /// The address an item names as its owner's in `stack`, for `Identity::Recorded`.
@@ -623,6 +664,16 @@ pub(crate) mod testing {
         observed
     }
 
+    /// What `res` reads for `stack` on `aws` (mocked) with `hints`.
+    pub(crate) async fn read_all(
+        res: &dyn Resource,
+        aws: &Aws,
+        stack: &str,
+        hints: &ReadHints,
+    ) -> Vec<Observed> {
+        (res.read_all(&aws.context(), stack, hints).await).expect("the mocked read succeeds")
+    }
+
     /// A declaration with no others beside it, for `validate`.
     pub(crate) struct NoOthers;
 
@@ -630,6 +681,12 @@ pub(crate) mod testing {
         fn props_of(&self, _: &Address) -> Option<&Props> {
             None
         }
+    }
+
+    /// Why `res` refuses the declaration `props` (made with no others beside it).
+    pub(crate) fn refusal(res: &dyn Resource, props: &Props) -> String {
+        res.validate(props, &NoOthers)
+            .expect_err("the declaration is refused")
     }
 
     /// Props written as JSON.

@@ -435,3 +435,150 @@ pub enum WaitState {
     /// It will never get there.
     Failed(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each type's sentence in `eprun docs`, with its attributes, in the order the docs list them.
+    #[test]
+    fn every_type_documents_its_attributes() {
+        let docs: Vec<(&str, &str)> = RESOURCES.iter().map(|r| (r.kind(), r.doc())).collect();
+        let expected: [(&str, &str); 32] = [
+            (
+                "ec2.vpc",
+                "A VPC. Attributes: `id`, `arn`, `cidr_block`, `owner_id`.",
+            ),
+            (
+                "ec2.subnet",
+                "A subnet of a VPC in one availability zone. Attributes: `id`, `arn`, `cidr_block`, `availability_zone`, `vpc_id`.",
+            ),
+            (
+                "ec2.internet_gateway",
+                "An internet gateway, attached to `vpc_id` when set. Attributes: `id`, `arn`.",
+            ),
+            (
+                "ec2.eip",
+                "An Elastic IP address. Attributes: `id` (the allocation id), `public_ip`.",
+            ),
+            (
+                "ec2.nat_gateway",
+                "A NAT gateway in a subnet. Attributes: `id`, `public_ip`, `private_ip`.",
+            ),
+            (
+                "ec2.route_table",
+                "A route table of a VPC; routes and subnet associations are separate resources. Attributes: `id`.",
+            ),
+            (
+                "ec2.route",
+                "A route of a route table: a destination block and exactly one target. Attributes: `id` (`rtb-…|cidr`).",
+            ),
+            (
+                "ec2.route_table_association",
+                "Makes a subnet use a route table. Attributes: `id` (the association id).",
+            ),
+            (
+                "ec2.security_group",
+                "A security group with its `ingress` and `egress` rules. Attributes: `id`, `arn`.",
+            ),
+            (
+                "ec2.vpc_endpoint",
+                "A Gateway or Interface VPC endpoint. Attributes: `id`, `arn`, `dns_names`.",
+            ),
+            (
+                "ec2.flow_log",
+                "A flow log of a VPC, subnet or network interface, delivered to S3 or CloudWatch Logs. Attributes: `id`.",
+            ),
+            (
+                "ec2.transit_gateway",
+                "A transit gateway. Attributes: `id`, `arn`, `owner_id`, `association_default_route_table_id`, `propagation_default_route_table_id`.",
+            ),
+            (
+                "ec2.transit_gateway_vpc_attachment",
+                "A VPC attached to a transit gateway through its subnets. Attributes: `id`, `vpc_owner_id`.",
+            ),
+            (
+                "ec2.transit_gateway_peering_attachment",
+                "A transit gateway peering requested from this region; it stays `pendingAcceptance` until the peer accepts it \
+                 (`aws::ec2::transit_gateway_peering_attachment_accepter` with `region:` = the peer's). Attributes: `id`, \
+                 `transit_gateway_id`, `peer_transit_gateway_id`.",
+            ),
+            (
+                "ec2.transit_gateway_peering_attachment_accepter",
+                "Accepts a transit gateway peering attachment; declare it with `region:` = the peer's region. Deleting it \
+                 rejects or deletes the attachment. Attributes: `id` (the attachment), `transit_gateway_id` (this side's), \
+                 `peer_transit_gateway_id`, `peer_region`, `peer_account_id`.",
+            ),
+            (
+                "ec2.transit_gateway_route",
+                "A static route of a transit gateway route table, to an attachment or a blackhole; a new target replaces it. \
+                 Attributes: `id` (`tgw-rtb-…|cidr`).",
+            ),
+            (
+                "s3.bucket",
+                "An S3 bucket with versioning, default encryption and public access blocked by default. Attributes: `id`, `arn`, `bucket`.",
+            ),
+            (
+                "kms.key",
+                "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion. Attributes: `id` (the key id), `arn`, `alias`.",
+            ),
+            (
+                "iam.role",
+                "An IAM role, created under the path `/eprun/<stack>/`. Attributes: `id` (the name), `arn`, `name`.",
+            ),
+            (
+                "iam.policy",
+                "A customer managed IAM policy; a changed document becomes its new default version. Attributes: `id` (the ARN), `arn`, `name`, `policy_id`.",
+            ),
+            (
+                "iam.role_policy_attachment",
+                "Attaches a managed policy to a role. Attributes: `id` (`<role>|<policy_arn>`).",
+            ),
+            (
+                "iam.instance_profile",
+                "An IAM instance profile: the role EC2 instances it is given act as. Attributes: `id` (the name), `arn`, `unique_id`.",
+            ),
+            (
+                "iam.openid_connect_provider",
+                "An IAM OpenID Connect provider (IRSA). Attributes: `id` (the ARN), `arn`, `url`, `issuer` (the URL without `https://`, the prefix of IRSA condition keys).",
+            ),
+            (
+                "eks.cluster",
+                "An EKS cluster; found by name. Attributes: `id` (the name), `arn`, `endpoint`, `certificate_authority`, `oidc_issuer`, `oidc_issuer_host`, `version`, `security_group_id`.",
+            ),
+            (
+                "eks.node_group",
+                "An EKS managed node group; found by `<cluster>/<node group>`. Attributes: `id` (`cluster:name`), `arn`, `node_group_name`, `status`.",
+            ),
+            (
+                "eks.addon",
+                "An EKS add-on; found by `<cluster>/<add-on>`. Attributes: `id` (`cluster:addon`), `arn`, `addon_version`.",
+            ),
+            (
+                "route53.zone",
+                "A public Route 53 hosted zone. Attributes: `id` (= `zone_id`), `arn`, `name`, `name_servers`.",
+            ),
+            (
+                "route53.health_check",
+                "A Route 53 health check of an endpoint, checked from several regions. Attributes: `id`, `arn`.",
+            ),
+            (
+                "route53.record",
+                "A Route 53 record set: `records` with a `ttl`, or an `alias`; optionally latency-routed (`set_identifier`, `latency_routing_policy`) behind a `health_check_id`. Attributes: `id`, `fqdn`.",
+            ),
+            (
+                "secretsmanager.secret",
+                "A Secrets Manager secret: name, key, replicas and tags — never its value. Attributes: `id` (= `arn`), `arn`, `name`.",
+            ),
+            (
+                "sqs.queue",
+                "A standard SQS queue, found by its name. Attributes: `id` (the queue URL), `url`, `arn`, `name`.",
+            ),
+            (
+                "events.rule",
+                "An EventBridge rule on the default event bus, with the targets it sends matched events to. Attributes: `id` (the name), `arn`.",
+            ),
+        ];
+        assert_eq!(docs, expected);
+    }
+}

@@ -7,7 +7,7 @@ resource! {
     /// An Elastic IP address allocated for use in a VPC (e.g. by a NAT gateway).
     pub struct Eip: EIP = "ec2.eip",
         "An Elastic IP address.";
-    reads Item;
+    reads Item, tagged by pairs;
     props EipProps {
         domain: Option<String> =
             optional(Enum(&["vpc"]), "where the address is used").default("\"vpc\"").force_new(),
@@ -23,10 +23,6 @@ impl Description for Eip {
         Attr::new("public_ip", |_, a| json!(a.public_ip().unwrap_or_default())),
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
-
-    fn tags(&self, a: &Item) -> Vec<(String, String)> {
-        pairs(a.tags())
-    }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         // DescribeAddresses has no pagination: one call returns every address.
@@ -72,24 +68,20 @@ impl Description for Eip {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
-    use crate::resource::Resource;
-    use crate::{ADDRESS_TAG, STACK_TAG};
+    use crate::adapter::testing::read_all;
+    use crate::ec2::testing::{owned, round_trip};
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::allocate_address::AllocateAddressOutput;
     use aws_sdk_ec2::operation::describe_addresses::DescribeAddressesOutput;
-    use aws_sdk_ec2::types::Tag;
     use aws_smithy_mocks::mock;
 
     #[tokio::test]
     async fn only_addresses_tagged_for_the_stack_are_ours() {
-        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
         let addr = Item::builder()
             .allocation_id("eipalloc-1")
             .public_ip("203.0.113.7")
             .domain(DomainType::Vpc)
-            .tags(tag(STACK_TAG, "s"))
-            .tags(tag(ADDRESS_TAG, "ec2.eip.nat-a"))
+            .set_tags(Some(owned("s", "ec2.eip.nat-a")))
             .build();
         let read = mock!(Client::describe_addresses).then_output(move || {
             DescribeAddressesOutput::builder()
@@ -97,18 +89,13 @@ mod tests {
                 .build()
         });
         let aws = Aws::mocked(&[&read]);
-        let seen = EIP
-            .read_all(&aws.context(), "s", &ReadHints::default())
-            .await
-            .unwrap();
+        let seen = read_all(&EIP, &aws, "s", &ReadHints::default()).await;
         let seen = &seen[0];
         assert_eq!(seen.id, "eipalloc-1");
         assert_eq!(seen.attrs["public_ip"], "203.0.113.7");
         assert_eq!(seen.props["domain"], "vpc");
-        let other = EIP
-            .read_all(&aws.context(), "other", &ReadHints::default())
-            .await;
-        assert!(other.unwrap().is_empty());
+        let other = read_all(&EIP, &aws, "other", &ReadHints::default()).await;
+        assert!(other.is_empty());
     }
 
     #[tokio::test]
@@ -129,9 +116,5 @@ mod tests {
         .await;
         assert_eq!(observed.id, "eipalloc-1");
         assert_eq!(observed.attrs["public_ip"], "203.0.113.7");
-        assert_eq!(
-            EIP.doc(),
-            "An Elastic IP address. Attributes: `id` (the allocation id), `public_ip`."
-        );
     }
 }

@@ -7,7 +7,7 @@ resource! {
     /// A flow log delivering a VPC's (or subnet's, or interface's) traffic records to S3 or CloudWatch Logs.
     pub struct FlowLog: FLOW_LOG = "ec2.flow_log",
         "A flow log of a VPC, subnet or network interface, delivered to S3 or CloudWatch Logs.";
-    reads Item;
+    reads Item, tagged by pairs;
     props FlowLogProps {
         resource_id: Option<String> =
             required(Str, "the VPC (or subnet, or network interface) to log"),
@@ -63,11 +63,7 @@ fn check(props: &Props) -> Result<(), String> {
 
 type Item = aws_sdk_ec2::types::FlowLog;
 
-/// The flow log `id`, once Describe sees it.
-async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
-    let all = describe!(aws.describe_flow_logs().flow_log_ids(id), id);
-    first(all)
-}
+describe_one!(describe_flow_logs, flow_log_ids);
 
 #[async_trait]
 impl Description for FlowLog {
@@ -76,10 +72,6 @@ impl Description for FlowLog {
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         check(props)
-    }
-
-    fn tags(&self, l: &Item) -> Vec<(String, String)> {
-        pairs(l.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
@@ -136,7 +128,6 @@ impl Description for FlowLog {
 mod tests {
     use super::*;
     use crate::adapter::testing::{obj, round_trip};
-    use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_flow_logs::CreateFlowLogsOutput;
     use aws_sdk_ec2::operation::describe_flow_logs::DescribeFlowLogsOutput;
@@ -191,9 +182,5 @@ mod tests {
         .await;
         assert_eq!(observed.id, "fl-1");
         assert_eq!(observed.attrs["id"], "fl-1");
-        assert_eq!(
-            FLOW_LOG.doc(),
-            "A flow log of a VPC, subnet or network interface, delivered to S3 or CloudWatch Logs. Attributes: `id`."
-        );
     }
 }

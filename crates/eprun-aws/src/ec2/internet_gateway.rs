@@ -7,7 +7,7 @@ resource! {
     /// An internet gateway; attaching it to a VPC is part of the resource.
     pub struct InternetGateway: INTERNET_GATEWAY = "ec2.internet_gateway",
         "An internet gateway, attached to `vpc_id` when set.";
-    reads Item;
+    reads Item, tagged by pairs;
     props InternetGatewayProps {
         vpc_id: Option<String> =
             optional(Str, "the VPC to attach the gateway to; changing it detaches and re-attaches"),
@@ -37,10 +37,6 @@ impl Description for InternetGateway {
         }),
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
-
-    fn tags(&self, g: &Item) -> Vec<(String, String)> {
-        pairs(g.tags())
-    }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         let f = stack_filter(stack);
@@ -135,7 +131,6 @@ impl Description for InternetGateway {
 mod tests {
     use super::*;
     use crate::adapter::testing::round_trip;
-    use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::attach_internet_gateway::AttachInternetGatewayOutput;
     use aws_sdk_ec2::operation::create_internet_gateway::CreateInternetGatewayOutput;
@@ -200,9 +195,5 @@ mod tests {
             "arn:aws:ec2:us-east-1:123456789012:internet-gateway/igw-1"
         );
         assert_eq!(attach.num_calls(), 1);
-        assert_eq!(
-            INTERNET_GATEWAY.doc(),
-            "An internet gateway, attached to `vpc_id` when set. Attributes: `id`, `arn`."
-        );
     }
 }

@@ -20,8 +20,9 @@ pub mod vpc_endpoint;
 /// What every EC2 type's file uses.
 pub(crate) mod prelude {
     pub(crate) use super::{
-        Ec2Tags, Wait, arn, deleted, describe, first, owned_route_tables, pairs, retry_dependency,
-        settle, stack_filter, str_prop, table_parts, tags_at_create, untagged, visible,
+        Ec2Tags, Wait, arn, describe, describe_one, first, owned_route_tables, pairs,
+        retry_dependency, settle, settle_deleted, stack_filter, str_prop, table_parts,
+        tags_at_create, untagged, visible,
     };
     pub(crate) use crate::adapter::{
         Attr, Change, Changes, Description, Identity, New, known, resource,
@@ -39,9 +40,8 @@ pub(crate) mod prelude {
     pub(crate) use super::{kept_ownership, only};
 }
 
-use crate::adapter::{Retag, Tagger, found, retag};
+use crate::adapter::{found, tagger};
 use crate::address::Address;
-use crate::resource::Observed;
 use crate::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
 use aws_sdk_ec2::types::{
     Filter, ResourceType, RouteTable, Tag, TagSpecification, UnsuccessfulItem,
@@ -69,6 +69,18 @@ macro_rules! describe {
 }
 pub(crate) use describe;
 
+/// Declares the file's `describe_one(aws, id)`: its `Item` whose id is `id`, found by the
+/// Describe call `$call` narrowed by the id filter `$ids`; `None` while Describe does not see it.
+macro_rules! describe_one {
+    ($call:ident, $ids:ident) => {
+        /// The item `id`, if Describe sees it.
+        async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
+            first(describe!(aws.$call().$ids(id), id))
+        }
+    };
+}
+pub(crate) use describe_one;
+
 /// The operation an SDK method calls: `DescribeSubnets` for `describe_subnets`.
 pub fn operation(method: &str) -> String {
     let word = |w: &str| w[..1].to_uppercase() + &w[1..];
@@ -90,12 +102,12 @@ pub async fn settle<'a, T: Send, Fut>(
     id: &'a str,
     Wait(operation, timeout): Wait,
     describe: fn(&'a Aws, &'a str) -> Fut,
-    state: fn(Option<&T>) -> WaitState,
+    state: impl Fn(Option<&T>) -> WaitState,
 ) -> Result<Option<T>, CloudError>
 where
     Fut: std::future::Future<Output = Result<Option<T>, CloudError>>,
 {
-    let last = std::sync::Mutex::new(None);
+    let (last, state) = (std::sync::Mutex::new(None), &state);
     wait_until(operation, id, timeout, || {
         let (next, last) = (describe(aws, id), &last);
         async move {
@@ -107,6 +119,21 @@ where
     })
     .await?;
     Ok(last.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Polls `describe` of `id` until Describe no longer sees it or its `state` is `deleted`.
+pub async fn settle_deleted<'a, T: Send, S: AsRef<str>, Fut>(
+    aws: &'a Aws,
+    id: &'a str,
+    wait: Wait,
+    describe: fn(&'a Aws, &'a str) -> Fut,
+    state: fn(&T) -> Option<&S>,
+) -> Result<(), CloudError>
+where
+    Fut: std::future::Future<Output = Result<Option<T>, CloudError>>,
+{
+    let gone = settle(aws, id, wait, describe, |t| deleted(t.and_then(state)));
+    gone.await.map(drop)
 }
 
 /// Ready once Describe no longer sees it or its `state` is `deleted`.
@@ -150,23 +177,16 @@ pub fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// EC2's tagger: CreateTags and DeleteTags on the resource id.
-pub struct Ec2Tags;
+tagger! {
+    /// EC2's tagger: CreateTags and DeleteTags on the resource id.
+    pub struct Ec2Tags: |aws, on, set, remove| ec2 = aws.ec2(), id = &on.id;
+    ec2.create_tags().resources(id).set_tags(Some(ec2_tags(set))), "CreateTags";
+    ec2.delete_tags().resources(id).set_tags(Some(tag_keys(remove))), "DeleteTags"
+}
 
-#[async_trait::async_trait]
-impl Tagger for Ec2Tags {
-    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
-        let (set, remove) = (change.set, change.remove);
-        let (ec2, id) = (aws.ec2(), &on.id);
-        let keys = remove
-            .iter()
-            .map(|k| Tag::builder().key(k).build())
-            .collect();
-        retag!(set, remove, id;
-            ec2.create_tags().resources(id).set_tags(Some(ec2_tags(set))), "CreateTags";
-            ec2.delete_tags().resources(id).set_tags(Some(keys)), "DeleteTags");
-        Ok(())
-    }
+/// Tag keys as EC2 tags without values, for DeleteTags.
+fn tag_keys(keys: &[String]) -> Vec<Tag> {
+    keys.iter().map(|k| Tag::builder().key(k).build()).collect()
 }
 
 /// (key, value) pairs as EC2 tags.

@@ -9,7 +9,7 @@ resource! {
     /// A NAT gateway; a public one needs an Elastic IP.
     pub struct NatGateway: NAT_GATEWAY = "ec2.nat_gateway",
         "A NAT gateway in a subnet.";
-    reads Item;
+    reads Item, tagged by pairs;
     props NatGatewayProps {
         subnet_id: Option<String> =
             required(Str, "the subnet the gateway lives in (a public one for public connectivity)"),
@@ -36,11 +36,7 @@ fn primary(gw: &Item) -> Option<&NatGatewayAddress> {
     primary.or(all.first())
 }
 
-/// The gateway `id`, if Describe sees it.
-async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
-    let all = describe!(aws.describe_nat_gateways().nat_gateway_ids(id), id);
-    first(all)
-}
+describe_one!(describe_nat_gateways, nat_gateway_ids);
 
 /// A public gateway needs an Elastic IP; a private one cannot take one.
 fn check_allocation(props: &Props) -> Result<(), String> {
@@ -69,10 +65,6 @@ impl Description for NatGateway {
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         check_allocation(props)
-    }
-
-    fn tags(&self, g: &Item) -> Vec<(String, String)> {
-        pairs(g.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
@@ -130,10 +122,7 @@ impl Description for NatGateway {
         let call = aws.ec2().delete_nat_gateway().nat_gateway_id(id);
         call.send().await.map_err(sdk("DeleteNatGateway", id))?;
         // Its Elastic IP and subnet stay in use until the gateway reaches `deleted`.
-        let gone = settle(aws, id, DELETE, describe_one, |g| {
-            deleted(g.and_then(|g| g.state()))
-        });
-        gone.await.map(drop)
+        settle_deleted(aws, id, DELETE, describe_one, Item::state).await
     }
 }
 
@@ -141,7 +130,6 @@ impl Description for NatGateway {
 mod tests {
     use super::*;
     use crate::adapter::testing::{obj, round_trip};
-    use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_nat_gateway::CreateNatGatewayOutput;
     use aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysOutput;
@@ -211,9 +199,5 @@ mod tests {
         .await;
         assert_eq!(observed.id, "nat-1");
         assert_eq!(observed.attrs["public_ip"], "203.0.113.7");
-        assert_eq!(
-            NAT_GATEWAY.doc(),
-            "A NAT gateway in a subnet. Attributes: `id`, `public_ip`, `private_ip`."
-        );
     }
 }

@@ -6,7 +6,7 @@ resource! {
     /// A route table; routes are `aws::ec2::route`, subnets join through `aws::ec2::route_table_association`.
     pub struct RouteTable: ROUTE_TABLE = "ec2.route_table",
         "A route table of a VPC; routes and subnet associations are separate resources.";
-    reads Item;
+    reads Item, tagged by pairs;
     props RouteTableProps {
         vpc_id: Option<String> = required(Str, "the VPC the table belongs to"),
     } + TAGS
@@ -18,10 +18,6 @@ type Item = aws_sdk_ec2::types::RouteTable;
 impl Description for RouteTable {
     const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, t| json!(t.route_table_id()))];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
-
-    fn tags(&self, t: &Item) -> Vec<(String, String)> {
-        pairs(t.tags())
-    }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         owned_route_tables(aws, stack).await
@@ -63,23 +59,19 @@ impl Description for RouteTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
-    use crate::resource::Resource;
-    use crate::{ADDRESS_TAG, STACK_TAG};
+    use crate::adapter::testing::read_all;
+    use crate::ec2::testing::{owned, round_trip};
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_route_table::CreateRouteTableOutput;
     use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
-    use aws_sdk_ec2::types::Tag;
     use aws_smithy_mocks::mock;
 
     #[tokio::test]
     async fn observed_props_match_the_schema() {
-        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
         let table = Item::builder()
             .route_table_id("rtb-1")
             .vpc_id("vpc-1")
-            .tags(tag(STACK_TAG, "s"))
-            .tags(tag(ADDRESS_TAG, "ec2.route_table.private-a"))
+            .set_tags(Some(owned("s", "ec2.route_table.private-a")))
             .build();
         let read = mock!(Client::describe_route_tables).then_output(move || {
             DescribeRouteTablesOutput::builder()
@@ -87,10 +79,7 @@ mod tests {
                 .build()
         });
         let aws = Aws::mocked(&[&read]);
-        let seen = ROUTE_TABLE
-            .read_all(&aws.context(), "s", &ReadHints::default())
-            .await
-            .unwrap();
+        let seen = read_all(&ROUTE_TABLE, &aws, "s", &ReadHints::default()).await;
         let seen = &seen[0];
         let names: Vec<&str> = SCHEMA.iter().map(|f| f.name).collect();
         assert!(seen.props.keys().all(|k| names.contains(&k.as_str())));
@@ -118,9 +107,5 @@ mod tests {
         )
         .await;
         assert_eq!(observed.id, "rtb-1");
-        assert_eq!(
-            ROUTE_TABLE.doc(),
-            "A route table of a VPC; routes and subnet associations are separate resources. Attributes: `id`."
-        );
     }
 }

@@ -205,9 +205,5 @@ mod tests {
         .await;
         assert_eq!(observed.id, "rtbassoc-1");
         assert_eq!(observed.natural_key.as_deref(), Some("rtb-1|subnet-1"));
-        assert_eq!(
-            ROUTE_TABLE_ASSOCIATION.doc(),
-            "Makes a subnet use a route table. Attributes: `id` (the association id)."
-        );
     }
 }

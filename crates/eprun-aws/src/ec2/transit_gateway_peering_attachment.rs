@@ -17,7 +17,7 @@ resource! {
         "A transit gateway peering requested from this region; it stays \
         `pendingAcceptance` until the peer accepts it \
         (`aws::ec2::transit_gateway_peering_attachment_accepter` with `region:` = the peer's).";
-    reads Item;
+    reads Item, tagged by pairs;
     props TransitGatewayPeeringAttachmentProps {
         transit_gateway_id: Option<String> =
             required(Str, "the local transit gateway (the requester)"),
@@ -79,10 +79,6 @@ impl Description for TransitGatewayPeeringAttachment {
             return Err(why.into());
         }
         Ok(())
-    }
-
-    fn tags(&self, a: &Item) -> Vec<(String, String)> {
-        pairs(a.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
@@ -151,7 +147,6 @@ mod tests {
     use crate::adapter::testing::observe;
     use crate::ec2::attachment::testing::{described, peering};
     use crate::ec2::testing::{NoOthers, obj, owned, round_trip};
-    use crate::resource::Resource;
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::create_transit_gateway_peering_attachment::CreateTransitGatewayPeeringAttachmentOutput as Created;
     use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
@@ -224,11 +219,5 @@ mod tests {
             round_trip(&TRANSIT_GATEWAY_PEERING_ATTACHMENT, &aws, ADDRESS, declared).await;
         assert_eq!(observed.id, "tgw-attach-1");
         assert_eq!(observed.attrs["peer_transit_gateway_id"], "tgw-us");
-        assert_eq!(
-            TRANSIT_GATEWAY_PEERING_ATTACHMENT.doc(),
-            "A transit gateway peering requested from this region; it stays `pendingAcceptance` until the peer accepts it \
-             (`aws::ec2::transit_gateway_peering_attachment_accepter` with `region:` = the peer's). Attributes: `id`, \
-             `transit_gateway_id`, `peer_transit_gateway_id`."
-        );
     }
 }

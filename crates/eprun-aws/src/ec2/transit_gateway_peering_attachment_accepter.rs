@@ -27,7 +27,7 @@ resource! {
         "ec2.transit_gateway_peering_attachment_accepter",
         "Accepts a transit gateway peering attachment; declare it with \
         `region:` = the peer's region. Deleting it rejects or deletes the attachment.";
-    reads Item;
+    reads Item, tagged by pairs;
     props TransitGatewayPeeringAttachmentAccepterProps {
         transit_gateway_attachment_id: Option<String> =
             required(Str, "the peering attachment to accept (the requester's `id`)"),
@@ -81,10 +81,6 @@ impl Description for TransitGatewayPeeringAttachmentAccepter {
             .filter(|_| !token::is_unknown(id))
             .map(String::from)
     });
-
-    fn tags(&self, a: &Item) -> Vec<(String, String)> {
-        pairs(a.tags())
-    }
 
     /// One paginated call for the region's peering attachments (a handful): the ones the stack
     /// knows by id, and the ones whose accepting side carries this stack's ownership tags.
@@ -231,12 +227,6 @@ mod tests {
         );
         assert_eq!(observed.natural_key.as_deref(), Some("tgw-attach-1"));
         assert_eq!((accept.num_calls(), tag.num_calls()), (1, 1));
-        assert_eq!(
-            accepter.doc(),
-            "Accepts a transit gateway peering attachment; declare it with `region:` = the peer's region. Deleting it \
-             rejects or deletes the attachment. Attributes: `id` (the attachment), `transit_gateway_id` (this side's), \
-             `peer_transit_gateway_id`, `peer_region`, `peer_account_id`."
-        );
     }
 
     #[tokio::test]

@@ -405,11 +405,6 @@ mod tests {
             observed.natural_key.as_deref(),
             Some("tgw-rtb-1|10.20.0.0/16|tgw-attach-1")
         );
-        assert_eq!(
-            TRANSIT_GATEWAY_ROUTE.doc(),
-            "A static route of a transit gateway route table, to an attachment or a blackhole; a new target replaces it. \
-             Attributes: `id` (`tgw-rtb-…|cidr`)."
-        );
     }
 
     #[tokio::test]

@@ -14,7 +14,7 @@ resource! {
     /// A transit gateway attachment of a VPC; one subnet per availability zone carries its traffic.
     pub struct TransitGatewayVpcAttachment: TRANSIT_GATEWAY_VPC_ATTACHMENT = "ec2.transit_gateway_vpc_attachment",
         "A VPC attached to a transit gateway through its subnets.";
-    reads Item;
+    reads Item, tagged by pairs;
     props TransitGatewayVpcAttachmentProps {
         transit_gateway_id: Option<String> = required(Str, "the transit gateway to attach to"),
         vpc_id: Option<String> = required(Str, "the VPC to attach"),
@@ -93,10 +93,6 @@ impl Description for TransitGatewayVpcAttachment {
             return Err("property `subnet_ids`: an attachment needs at least one subnet (one per availability zone)".into());
         }
         Ok(())
-    }
-
-    fn tags(&self, a: &Item) -> Vec<(String, String)> {
-        pairs(a.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
@@ -195,11 +191,7 @@ impl Description for TransitGatewayVpcAttachment {
         let sent = call.transit_gateway_attachment_id(id).send().await;
         sent.map_err(sdk("DeleteTransitGatewayVpcAttachment", id))?;
         // The transit gateway and the subnets stay in use until the attachment reaches `deleted`.
-        settle(aws, id, DELETE, describe_one, |a| {
-            deleted(a.and_then(|a| a.state()))
-        })
-        .await
-        .map(drop)
+        settle_deleted(aws, id, DELETE, describe_one, Item::state).await
     }
 }
 
@@ -309,10 +301,6 @@ mod tests {
         assert_eq!(tag.num_calls(), 1);
         assert_eq!(observed.id, "tgw-attach-1");
         assert_eq!(observed.attrs["vpc_owner_id"], "123456789012");
-        assert_eq!(
-            TRANSIT_GATEWAY_VPC_ATTACHMENT.doc(),
-            "A VPC attached to a transit gateway through its subnets. Attributes: `id`, `vpc_owner_id`."
-        );
     }
 
     #[tokio::test]

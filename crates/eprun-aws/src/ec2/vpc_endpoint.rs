@@ -9,7 +9,7 @@ resource! {
     /// A VPC endpoint: a Gateway one joins route tables, an Interface one puts network interfaces in subnets.
     pub struct VpcEndpoint: VPC_ENDPOINT = "ec2.vpc_endpoint",
         "A Gateway or Interface VPC endpoint.";
-    reads Item;
+    reads Item, tagged by pairs;
     props VpcEndpointProps {
         vpc_id: Option<String> = required(Str, "the VPC"),
         service_name: Option<String> =
@@ -52,11 +52,7 @@ fn policy_text(policy: Option<&Value>) -> Option<String> {
     }
 }
 
-/// The endpoint `id`, if Describe sees it.
-async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
-    let all = describe!(aws.describe_vpc_endpoints().vpc_endpoint_ids(id), id);
-    first(all)
-}
+describe_one!(describe_vpc_endpoints, vpc_endpoint_ids);
 
 #[async_trait]
 impl Description for VpcEndpoint {
@@ -87,10 +83,6 @@ impl Description for VpcEndpoint {
             )),
             None => Ok(()),
         }
-    }
-
-    fn tags(&self, e: &Item) -> Vec<(String, String)> {
-        pairs(e.tags())
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
@@ -317,10 +309,6 @@ mod tests {
             "arn:aws:ec2:us-east-1:123456789012:vpc-endpoint/vpce-1"
         );
         assert_eq!(observed.attrs["dns_names"], json!(["vpce-1.ssm.example"]));
-        assert_eq!(
-            VPC_ENDPOINT.doc(),
-            "A Gateway or Interface VPC endpoint. Attributes: `id`, `arn`, `dns_names`."
-        );
     }
 
     #[tokio::test]

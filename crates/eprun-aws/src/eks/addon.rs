@@ -23,7 +23,7 @@ resource! {
     /// An EKS add-on.
     pub struct Addon: ADDON = "eks.addon",
         "An EKS add-on; found by `<cluster>/<add-on>`.";
-    reads EksAddon;
+    reads EksAddon, tagged by pairs;
     props AddonProps {
         cluster_name: String = required(Str, "the cluster the add-on runs in"),
         addon_name: String = required(Str, "the add-on, e.g. `vpc-cni`, `coredns`, `kube-proxy`"),
@@ -119,10 +119,6 @@ impl Description for Addon {
             );
         }
         Ok(())
-    }
-
-    fn tags(&self, a: &EksAddon) -> Vec<(String, String)> {
-        pairs(a.tags())
     }
 
     async fn list(
@@ -258,6 +254,7 @@ mod tests {
     use crate::CloudErrorKind;
     use crate::adapter::testing::{obj, round_trip};
     use crate::address::Address;
+    use crate::eks::testing::{described_update, update};
     use crate::resource::Observed;
     use crate::resource::{CreateRequest, Resource};
     use crate::schema::normalize_props;
@@ -267,12 +264,11 @@ mod tests {
     use aws_sdk_eks::operation::create_addon::CreateAddonOutput;
     use aws_sdk_eks::operation::delete_addon::DeleteAddonOutput;
     use aws_sdk_eks::operation::describe_addon::{DescribeAddonError, DescribeAddonOutput};
-    use aws_sdk_eks::operation::describe_update::DescribeUpdateOutput;
     use aws_sdk_eks::operation::list_addons::ListAddonsOutput;
     use aws_sdk_eks::operation::update_addon::UpdateAddonOutput;
     use aws_sdk_eks::types::AddonStatus;
+    use aws_sdk_eks::types::UpdateStatus;
     use aws_sdk_eks::types::error::ResourceNotFoundException;
-    use aws_sdk_eks::types::{Update, UpdateStatus};
     use aws_smithy_mocks::mock;
     use std::collections::BTreeSet;
 
@@ -299,6 +295,18 @@ mod tests {
             .tags(ADDRESS_TAG, "eks.addon.examplepay-prod-vpc-cni")
             .tags("Project", "examplepay")
             .build()
+    }
+
+    /// Creates the declared add-on for `stack` on `aws` (mocked).
+    async fn create(aws: &Aws, stack: &str) -> Result<Observed, CloudError> {
+        let (addr, p) = (address(), declared());
+        let req = CreateRequest {
+            address: &addr,
+            stack,
+            props: &p,
+            tags: ownership_tags(stack, &addr, &p),
+        };
+        ADDON.create(&aws.context(), &req).await
     }
 
     fn declared() -> Props {
@@ -375,22 +383,14 @@ mod tests {
             .times(2)
             .build();
         let aws = Aws::mocked(&[&create_call, &describe_call]);
-        let p = declared();
-        let addr = address();
-        let req = CreateRequest {
-            address: &addr,
-            stack: "prod/us-east-1",
-            props: &p,
-            tags: ownership_tags("prod/us-east-1", &addr, &p),
-        };
-        let o = ADDON.create(&aws.context(), &req).await.unwrap();
+        let o = create(&aws, "prod/us-east-1").await.unwrap();
         assert_eq!(create_call.num_calls(), 1);
         assert_eq!(
             describe_call.num_calls(),
             3,
             "polled until ACTIVE, then read"
         );
-        assert_eq!(o.address, Some(addr));
+        assert_eq!(o.address, Some(address()));
         assert_eq!(o.attrs["addon_version"], json!("v1.18.1-eksbuild.1"));
     }
 
@@ -408,8 +408,6 @@ mod tests {
                     .build(),
             )
         };
-        let p = declared();
-        let addr = address();
         for (stack, adopted) in [("prod/us-east-1", true), ("prod/eu-west-1", false)] {
             let create_call = mock!(Client::create_addon).then_error(in_use);
             let describe_call = mock!(Client::describe_addon).then_output(|| {
@@ -418,14 +416,8 @@ mod tests {
                     .build()
             });
             let aws = Aws::mocked(&[&create_call, &describe_call]);
-            let req = CreateRequest {
-                address: &addr,
-                stack,
-                props: &p,
-                tags: ownership_tags(stack, &addr, &p),
-            };
-            match ADDON.create(&aws.context(), &req).await {
-                Ok(o) => assert!(adopted && o.address == Some(addr.clone()), "{stack}: {o:?}"),
+            match create(&aws, stack).await {
+                Ok(o) => assert!(adopted && o.address == Some(address()), "{stack}: {o:?}"),
                 Err(e) => assert!(!adopted && e.is("ResourceInUseException"), "{stack}: {e}"),
             }
         }
@@ -442,15 +434,7 @@ mod tests {
             )
         });
         let aws = Aws::mocked(&[&create_call]);
-        let p = declared();
-        let addr = address();
-        let req = CreateRequest {
-            address: &addr,
-            stack: "s",
-            props: &p,
-            tags: ownership_tags("s", &addr, &p),
-        };
-        let err = ADDON.create(&aws.context(), &req).await.unwrap_err();
+        let err = create(&aws, "s").await.unwrap_err();
         assert!(
             err.message.contains("does not serve `CreateAddon`"),
             "{err}"
@@ -481,15 +465,7 @@ mod tests {
             DescribeAddonOutput::builder().addon(failed).build()
         });
         let aws = Aws::mocked(&[&create_call, &describe_call]);
-        let p = declared();
-        let addr = address();
-        let req = CreateRequest {
-            address: &addr,
-            stack: "s",
-            props: &p,
-            tags: ownership_tags("s", &addr, &p),
-        };
-        let err = ADDON.create(&aws.context(), &req).await.unwrap_err();
+        let err = create(&aws, "s").await.unwrap_err();
         assert_eq!(err.kind, CloudErrorKind::Wait);
         assert!(
             err.message.contains("CREATE_FAILED") && err.message.contains("ConfigurationConflict"),
@@ -507,26 +483,12 @@ mod tests {
             })
             .then_output(|| {
                 UpdateAddonOutput::builder()
-                    .update(
-                        Update::builder()
-                            .id("u-9")
-                            .status(UpdateStatus::InProgress)
-                            .build(),
-                    )
+                    .update(update("u-9", UpdateStatus::InProgress))
                     .build()
             });
         let progress = mock!(Client::describe_update)
             .match_requests(|r| r.addon_name() == Some("vpc-cni") && r.update_id() == Some("u-9"))
-            .then_output(|| {
-                DescribeUpdateOutput::builder()
-                    .update(
-                        Update::builder()
-                            .id("u-9")
-                            .status(UpdateStatus::Successful)
-                            .build(),
-                    )
-                    .build()
-            });
+            .then_output(|| described_update("u-9", UpdateStatus::Successful));
         let describe_call = mock!(Client::describe_addon).then_output(|| {
             DescribeAddonOutput::builder()
                 .addon(live(
@@ -682,9 +644,5 @@ mod tests {
         )
         .await;
         assert_eq!(observed.id, "examplepay-prod:vpc-cni");
-        assert_eq!(
-            ADDON.doc(),
-            "An EKS add-on; found by `<cluster>/<add-on>`. Attributes: `id` (`cluster:addon`), `arn`, `addon_version`."
-        );
     }
 }

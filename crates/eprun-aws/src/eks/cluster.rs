@@ -17,8 +17,12 @@ use crate::{Aws, CloudError, CloudErrorKind};
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{
-    Cluster as EksCluster, EncryptionConfig, LogSetup, LogType, Logging, Provider, VpcConfigRequest,
+    Cluster as EksCluster, EncryptionConfig, LogSetup, LogType, Logging, Provider, Update,
+    VpcConfigRequest,
 };
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use eprun_core::environment::LOG_TYPES;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -28,7 +32,7 @@ resource! {
     /// An EKS cluster (the control plane).
     pub struct Cluster: CLUSTER = "eks.cluster",
         "An EKS cluster; found by name.";
-    reads EksCluster;
+    reads EksCluster, tagged by pairs;
     props ClusterProps {
         name: String = required(Str, "the cluster name, unique in the region"),
         version: Option<String> =
@@ -124,6 +128,22 @@ fn secrets_encryption(key: &str) -> EncryptionConfig {
         .build()
 }
 
+/// Waits for the update that the call `op` on cluster `name` started, as `sent` answers it, and
+/// then for the cluster to be active again.
+async fn settled<E>(
+    eks: &Client,
+    op: &'static str,
+    name: &str,
+    sent: Result<Option<Update>, SdkError<E, Response>>,
+) -> Result<(), CloudError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let update = sent.map_err(sdk(op, name))?;
+    settle::<EksCluster>(eks, op, name, update.as_ref(), UPDATE_TIMEOUT).await?;
+    Ok(())
+}
+
 /// The OIDC issuer URL of a cluster.
 fn issuer(c: &EksCluster) -> &str {
     let oidc = c.identity().and_then(|i| i.oidc());
@@ -203,10 +223,6 @@ impl Description for Cluster {
             );
         }
         Ok(())
-    }
-
-    fn tags(&self, c: &EksCluster) -> Vec<(String, String)> {
-        pairs(c.tags())
     }
 
     async fn list(
@@ -294,12 +310,8 @@ impl Description for Cluster {
                 CloudError::new("UpdateClusterVersion", name, kind, m)
             })?;
             let call = eks.update_cluster_version().name(name).version(to);
-            let out = call
-                .send()
-                .await
-                .map_err(sdk("UpdateClusterVersion", name))?;
-            let op = "UpdateClusterVersion";
-            settle::<EksCluster>(&eks, op, name, out.update(), UPDATE_TIMEOUT).await?;
+            let sent = call.send().await.map(|o| o.update);
+            settled(&eks, "UpdateClusterVersion", name, sent).await?;
         }
         // EKS takes one kind of change per UpdateClusterConfig: logging, endpoint access, then
         // security groups.
@@ -324,12 +336,8 @@ impl Description for Cluster {
         for (_, logging, vpc) in configs.into_iter().filter(|c| c.0) {
             let call = eks.update_cluster_config().name(name);
             let call = call.set_logging(logging).set_resources_vpc_config(vpc);
-            let out = call
-                .send()
-                .await
-                .map_err(sdk("UpdateClusterConfig", name))?;
-            let op = "UpdateClusterConfig";
-            settle::<EksCluster>(&eks, op, name, out.update(), UPDATE_TIMEOUT).await?;
+            let sent = call.send().await.map(|o| o.update);
+            settled(&eks, "UpdateClusterConfig", name, sent).await?;
         }
         EksCluster::describe(&eks, name).await
     }
@@ -345,7 +353,8 @@ impl Description for Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::{obj, round_trip};
+    use crate::adapter::testing::{NoOthers, obj, refusal, round_trip};
+    use crate::eks::testing::{described_update, update};
     use crate::resource::Observed;
     use crate::resource::Resource;
     use crate::schema::normalize_props;
@@ -362,6 +371,13 @@ mod tests {
 
     async fn observe(stack: &str, c: &EksCluster) -> Option<Observed> {
         crate::adapter::testing::observe(&CLUSTER, &Aws::mocked(&[]), stack, c).await
+    }
+
+    /// What DescribeCluster answers for the cluster `live` makes.
+    fn described(version: &str, status: ClusterStatus) -> DescribeClusterOutput {
+        DescribeClusterOutput::builder()
+            .cluster(live(version, status))
+            .build()
     }
 
     fn live(version: &str, status: ClusterStatus) -> EksCluster {
@@ -399,6 +415,18 @@ mod tests {
             .tags(ADDRESS_TAG, "eks.cluster.examplepay-prod")
             .tags("Project", "examplepay")
             .build()
+    }
+
+    /// Updates an active 1.29 cluster to `version` on `aws` (mocked).
+    async fn upgrade(aws: &Aws, version: &str) -> Result<Observed, CloudError> {
+        let current = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active))
+            .await
+            .unwrap();
+        let changed = ["version".to_string()];
+        let declared = declared(version);
+        CLUSTER
+            .update(&aws.context(), &current, &declared, &changed)
+            .await
     }
 
     fn declared(version: &str) -> Props {
@@ -478,24 +506,13 @@ mod tests {
 
     #[test]
     fn declarations_are_checked() {
-        let others = crate::declaration::Declarations::default();
         let mut p = declared("1.29");
-        assert!(CLUSTER.validate(&p, &others).is_ok());
+        assert!(CLUSTER.validate(&p, &NoOthers).is_ok());
         p.insert("enabled_cluster_log_types".into(), json!(["audits"]));
-        assert!(
-            CLUSTER
-                .validate(&p, &others)
-                .unwrap_err()
-                .contains("did you mean `audit`")
-        );
+        assert!(refusal(&CLUSTER, &p).contains("did you mean `audit`"));
         p.insert("enabled_cluster_log_types".into(), json!([]));
         p.insert("version".into(), json!("latest"));
-        assert!(
-            CLUSTER
-                .validate(&p, &others)
-                .unwrap_err()
-                .contains("not a Kubernetes version")
-        );
+        assert!(refusal(&CLUSTER, &p).contains("not a Kubernetes version"));
     }
 
     #[tokio::test]
@@ -516,54 +533,17 @@ mod tests {
         let progress = mock!(Client::describe_update)
             .match_requests(|r| r.update_id() == Some("u-1") && r.nodegroup_name().is_none())
             .sequence()
-            .output(|| {
-                DescribeUpdateOutput::builder()
-                    .update(
-                        Update::builder()
-                            .id("u-1")
-                            .status(UpdateStatus::InProgress)
-                            .build(),
-                    )
-                    .build()
-            })
-            .output(|| {
-                DescribeUpdateOutput::builder()
-                    .update(
-                        Update::builder()
-                            .id("u-1")
-                            .status(UpdateStatus::Successful)
-                            .build(),
-                    )
-                    .build()
-            })
+            .output(|| described_update("u-1", UpdateStatus::InProgress))
+            .output(|| described_update("u-1", UpdateStatus::Successful))
             .build();
         let cluster = mock!(Client::describe_cluster)
             .sequence()
-            .output(|| {
-                DescribeClusterOutput::builder()
-                    .cluster(live("1.30", ClusterStatus::Updating))
-                    .build()
-            })
-            .output(|| {
-                DescribeClusterOutput::builder()
-                    .cluster(live("1.30", ClusterStatus::Active))
-                    .build()
-            })
+            .output(|| described("1.30", ClusterStatus::Updating))
+            .output(|| described("1.30", ClusterStatus::Active))
             .times(3)
             .build();
         let aws = Aws::mocked(&[&start, &progress, &cluster]);
-        let current = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active))
-            .await
-            .unwrap();
-        let next = CLUSTER
-            .update(
-                &aws.context(),
-                &current,
-                &declared("1.30"),
-                &["version".to_string()],
-            )
-            .await
-            .unwrap();
+        let next = upgrade(&aws, "1.30").await.unwrap();
         assert_eq!(start.num_calls(), 1);
         assert_eq!(progress.num_calls(), 2);
         assert_eq!(next.props["version"], json!("1.30"));
@@ -574,12 +554,7 @@ mod tests {
     async fn a_failed_upgrade_is_reported() {
         let start = mock!(Client::update_cluster_version).then_output(|| {
             UpdateClusterVersionOutput::builder()
-                .update(
-                    Update::builder()
-                        .id("u-2")
-                        .status(UpdateStatus::InProgress)
-                        .build(),
-                )
+                .update(update("u-2", UpdateStatus::InProgress))
                 .build()
         });
         let progress = mock!(Client::describe_update).then_output(|| {
@@ -601,18 +576,7 @@ mod tests {
                 .build()
         });
         let aws = Aws::mocked(&[&start, &progress]);
-        let current = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active))
-            .await
-            .unwrap();
-        let err = CLUSTER
-            .update(
-                &aws.context(),
-                &current,
-                &declared("1.30"),
-                &["version".to_string()],
-            )
-            .await
-            .unwrap_err();
+        let err = upgrade(&aws, "1.30").await.unwrap_err();
         assert_eq!(err.kind, CloudErrorKind::Wait);
         assert!(
             err.message
@@ -624,18 +588,7 @@ mod tests {
     #[tokio::test]
     async fn a_skipped_minor_version_is_refused_before_any_call() {
         let aws = Aws::mocked(&[]);
-        let current = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active))
-            .await
-            .unwrap();
-        let err = CLUSTER
-            .update(
-                &aws.context(),
-                &current,
-                &declared("1.31"),
-                &["version".to_string()],
-            )
-            .await
-            .unwrap_err();
+        let err = upgrade(&aws, "1.31").await.unwrap_err();
         assert!(err.message.contains("one minor version at a time"), "{err}");
     }
 
@@ -651,11 +604,8 @@ mod tests {
             .then_output(|| {
                 aws_sdk_eks::operation::create_cluster::CreateClusterOutput::builder().build()
             });
-        let read = mock!(Client::describe_cluster).then_output(|| {
-            DescribeClusterOutput::builder()
-                .cluster(live("1.29", ClusterStatus::Active))
-                .build()
-        });
+        let read = mock!(Client::describe_cluster)
+            .then_output(|| described("1.29", ClusterStatus::Active));
         let observed = round_trip(
             &CLUSTER,
             &Aws::mocked(&[&create, &read]),
@@ -666,9 +616,5 @@ mod tests {
         assert_eq!(create.num_calls(), 1);
         assert_eq!(observed.id, "examplepay-prod");
         assert_eq!(observed.attrs["security_group_id"], json!("sg-cluster"));
-        assert_eq!(
-            CLUSTER.doc(),
-            "An EKS cluster; found by name. Attributes: `id` (the name), `arn`, `endpoint`, `certificate_authority`, `oidc_issuer`, `oidc_issuer_host`, `version`, `security_group_id`."
-        );
     }
 }

@@ -11,10 +11,10 @@ pub mod cluster;
 pub mod node_group;
 mod token;
 
-use crate::adapter::{Retag, Tagger, found, retag};
+use crate::adapter::{found, tagger};
 use crate::address::Address;
-use crate::resource::{Observed, Props, ReadHints};
-use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, wait_until};
+use crate::resource::{Props, ReadHints};
+use crate::{CloudError, CloudErrorKind, STACK_TAG, WaitState, wait_until};
 pub(crate) use crate::{Owner, owner};
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
@@ -62,19 +62,11 @@ pub(crate) fn pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, Stri
         .unwrap_or_default()
 }
 
-/// EKS tags, changed on the resource's `arn` with TagResource and UntagResource.
-pub struct EksTags;
-
-#[async_trait]
-impl Tagger for EksTags {
-    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
-        let (set, remove) = (change.set, change.remove);
-        let (eks, arn) = (aws.eks(), on.attr("arn"));
-        retag!(set, remove, arn;
-            eks.tag_resource().resource_arn(arn).set_tags(Some(tag_map(set))), "TagResource";
-            eks.untag_resource().resource_arn(arn).set_tag_keys(Some(remove.to_vec())), "UntagResource");
-        Ok(())
-    }
+tagger! {
+    /// EKS tags, changed on the resource's `arn` with TagResource and UntagResource.
+    pub struct EksTags: |aws, on, set, remove| eks = aws.eks(), arn = on.attr("arn");
+    eks.tag_resource().resource_arn(arn).set_tags(Some(tag_map(set))), "TagResource";
+    eks.untag_resource().resource_arn(arn).set_tag_keys(Some(remove.to_vec())), "UntagResource"
 }
 
 /// The `EksItem` methods the SDK's cluster, node group and add-on types spell alike: `status`
@@ -323,23 +315,13 @@ pub(crate) async fn settle<T: EksItem>(
 /// Runs a create call, retrying while EKS cannot assume a role that IAM has not propagated yet
 /// (`InvalidParameterException: Role with arn … could not be assumed`), as happens right after
 /// the role is made.
-pub(crate) async fn retry_new_role<T, F, Fut>(mut call: F) -> Result<T, CloudError>
+pub(crate) async fn retry_new_role<T, F, Fut>(call: F) -> Result<T, CloudError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, CloudError>>,
 {
-    let began = std::time::Instant::now();
-    let mut delay = Duration::from_secs(1);
-    loop {
-        match call().await {
-            // IAM propagates a new role within about two minutes.
-            Err(e) if is_role_propagation(&e) && began.elapsed() < Duration::from_secs(120) => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-            other => return other,
-        }
-    }
+    // IAM propagates a new role within about two minutes.
+    crate::retry_while(Duration::from_secs(120), is_role_propagation, call).await
 }
 
 /// Whether an error says that EKS cannot use a role yet.
@@ -393,11 +375,25 @@ pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), 
 pub(crate) mod testing {
     //! A mocked EKS client for unit tests (`aws-smithy-mocks`).
 
+    use aws_sdk_eks::operation::describe_update::DescribeUpdateOutput;
+    use aws_sdk_eks::types::{Update, UpdateStatus};
     use aws_smithy_mocks::{Rule, RuleMode};
 
     /// An EKS client whose calls are answered by `rules`, matched as `mode` says.
     pub(crate) fn client(mode: RuleMode, rules: &[&Rule]) -> aws_sdk_eks::Client {
         crate::Aws::mocked_in(mode, rules).eks()
+    }
+
+    /// The update `id` in `status`, as an update call or DescribeUpdate answers it.
+    pub(crate) fn update(id: &str, status: UpdateStatus) -> Update {
+        Update::builder().id(id).status(status).build()
+    }
+
+    /// What DescribeUpdate answers for the update `id` in `status`.
+    pub(crate) fn described_update(id: &str, status: UpdateStatus) -> DescribeUpdateOutput {
+        DescribeUpdateOutput::builder()
+            .update(update(id, status))
+            .build()
     }
 }
 

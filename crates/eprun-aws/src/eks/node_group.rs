@@ -31,7 +31,7 @@ resource! {
     /// A managed node group of an EKS cluster.
     pub struct NodeGroup: NODE_GROUP = "eks.node_group",
         "An EKS managed node group; found by `<cluster>/<node group>`.";
-    reads Nodegroup;
+    reads Nodegroup, tagged by pairs;
     props NodeGroupProps {
         cluster_name: String = required(Str, "the cluster the node group belongs to"),
         node_group_name: String = required(Str, "the node group's name, unique in its cluster"),
@@ -188,10 +188,6 @@ impl Description for NodeGroup {
             }
         }
         check_sizes(props)
-    }
-
-    fn tags(&self, ng: &Nodegroup) -> Vec<(String, String)> {
-        pairs(ng.tags())
     }
 
     async fn list(
@@ -357,7 +353,8 @@ impl Description for NodeGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::{obj, round_trip};
+    use crate::adapter::testing::{NoOthers, obj, refusal, round_trip};
+    use crate::eks::testing::{described_update, update};
     use crate::resource::Observed;
     use crate::resource::Resource;
     use crate::schema::normalize_props;
@@ -365,8 +362,8 @@ mod tests {
     use aws_sdk_eks::Client;
     use aws_sdk_eks::operation::describe_nodegroup::DescribeNodegroupOutput;
     use aws_sdk_eks::operation::update_nodegroup_config::UpdateNodegroupConfigOutput;
+    use aws_sdk_eks::types::UpdateStatus;
     use aws_sdk_eks::types::{CapacityTypes, NodegroupStatus};
-    use aws_sdk_eks::types::{Update, UpdateStatus};
     use aws_smithy_mocks::mock;
     use serde_json::Value;
 
@@ -481,23 +478,12 @@ mod tests {
 
     #[test]
     fn sizes_are_checked() {
-        let others = crate::declaration::Declarations::default();
-        assert!(NODE_GROUP.validate(&declared(), &others).is_ok());
+        assert!(NODE_GROUP.validate(&declared(), &NoOthers).is_ok());
         let mut p = declared();
         p.insert("desired_size".into(), json!(5));
-        assert!(
-            NODE_GROUP
-                .validate(&p, &others)
-                .unwrap_err()
-                .contains("between")
-        );
+        assert!(refusal(&NODE_GROUP, &p).contains("between"));
         p.insert("min_size".into(), json!(4));
-        assert!(
-            NODE_GROUP
-                .validate(&p, &others)
-                .unwrap_err()
-                .contains("larger than")
-        );
+        assert!(refusal(&NODE_GROUP, &p).contains("larger than"));
     }
 
     #[tokio::test]
@@ -509,28 +495,14 @@ mod tests {
             })
             .then_output(|| {
                 UpdateNodegroupConfigOutput::builder()
-                    .update(
-                        Update::builder()
-                            .id("u-3")
-                            .status(UpdateStatus::InProgress)
-                            .build(),
-                    )
+                    .update(update("u-3", UpdateStatus::InProgress))
                     .build()
             });
         let progress = mock!(Client::describe_update)
             .match_requests(|r| {
                 r.nodegroup_name() == Some("karpenter") && r.update_id() == Some("u-3")
             })
-            .then_output(|| {
-                aws_sdk_eks::operation::describe_update::DescribeUpdateOutput::builder()
-                    .update(
-                        Update::builder()
-                            .id("u-3")
-                            .status(UpdateStatus::Successful)
-                            .build(),
-                    )
-                    .build()
-            });
+            .then_output(|| described_update("u-3", UpdateStatus::Successful));
         let ng = mock!(Client::describe_nodegroup).then_output(|| {
             DescribeNodegroupOutput::builder()
                 .nodegroup(live(1, 2))
@@ -575,9 +547,5 @@ mod tests {
         .await;
         assert_eq!(create.num_calls(), 1);
         assert_eq!(observed.id, "examplepay-prod:karpenter");
-        assert_eq!(
-            NODE_GROUP.doc(),
-            "An EKS managed node group; found by `<cluster>/<node group>`. Attributes: `id` (`cluster:name`), `arn`, `node_group_name`, `status`."
-        );
     }
 }

@@ -644,9 +644,5 @@ mod tests {
             observed.attrs["arn"],
             json!("arn:aws:events:us-east-1:123456789012:rule/karpenter-spot-interruption")
         );
-        assert_eq!(
-            RULE.doc(),
-            "An EventBridge rule on the default event bus, with the targets it sends matched events to. Attributes: `id` (the name), `arn`."
-        );
     }
 }

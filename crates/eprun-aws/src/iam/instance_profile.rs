@@ -185,8 +185,8 @@ impl Description for InstanceProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
-    use crate::resource::{Observed, Resource};
+    use crate::adapter::testing::{read_all, round_trip};
+    use crate::resource::Observed;
     use crate::{ADDRESS_TAG, STACK_TAG};
     use aws_sdk_iam::Client;
     use aws_sdk_iam::operation::add_role_to_instance_profile::AddRoleToInstanceProfileOutput;
@@ -197,6 +197,13 @@ mod tests {
     use aws_sdk_iam::types::{Role as IamRole, Tag};
     use aws_smithy_mocks::mock;
     use serde_json::Value;
+
+    /// What GetInstanceProfile answers for `profile`.
+    fn got(profile: IamProfile) -> GetInstanceProfileOutput {
+        GetInstanceProfileOutput::builder()
+            .instance_profile(profile)
+            .build()
+    }
 
     fn profile(name: &str, role: Option<&str>) -> IamProfile {
         let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
@@ -232,20 +239,12 @@ mod tests {
     async fn read_gets_each_expected_name_and_reports_its_role() {
         let get = mock!(Client::get_instance_profile)
             .match_requests(|r| r.instance_profile_name() == Some("karpenter-nodes"))
-            .then_output(|| {
-                let p = profile("karpenter-nodes", Some("karpenter-node"));
-                GetInstanceProfileOutput::builder()
-                    .instance_profile(p)
-                    .build()
-            });
+            .then_output(|| got(profile("karpenter-nodes", Some("karpenter-node"))));
         let aws = Aws::mocked(&[&get]);
         let hints = ReadHints {
             natural_keys: ["karpenter-nodes".to_string()].into(),
         };
-        let found = INSTANCE_PROFILE
-            .read_all(&aws.context(), "s", &hints)
-            .await
-            .unwrap();
+        let found = read_all(&INSTANCE_PROFILE, &aws, "s", &hints).await;
         assert_eq!(found.len(), 1);
         let declared = json!({"name": "karpenter-nodes", "role": "karpenter-node", "tags": {}});
         let diff = crate::planner::diff(
@@ -255,10 +254,7 @@ mod tests {
             &[],
         );
         assert!(diff.is_empty(), "{diff:?}");
-        let none = INSTANCE_PROFILE
-            .read_all(&aws.context(), "s", &ReadHints::default())
-            .await
-            .unwrap();
+        let none = read_all(&INSTANCE_PROFILE, &aws, "s", &ReadHints::default()).await;
         assert_eq!((none, get.num_calls()), (Vec::<Observed>::new(), 1));
     }
 
@@ -286,12 +282,8 @@ mod tests {
 
     #[tokio::test]
     async fn delete_removes_the_role_it_holds_first() {
-        let get = mock!(Client::get_instance_profile).then_output(|| {
-            let p = profile("karpenter-nodes", Some("added-by-hand"));
-            GetInstanceProfileOutput::builder()
-                .instance_profile(p)
-                .build()
-        });
+        let get = mock!(Client::get_instance_profile)
+            .then_output(|| got(profile("karpenter-nodes", Some("added-by-hand"))));
         let remove = mock!(Client::remove_role_from_instance_profile)
             .match_requests(|r| r.role_name() == Some("added-by-hand"))
             .then_output(|| RemoveRoleFromInstanceProfileOutput::builder().build());
@@ -330,9 +322,5 @@ mod tests {
         assert_eq!(add.num_calls(), 1);
         assert_eq!(observed.id, "karpenter-nodes");
         assert_eq!(observed.attrs["unique_id"], json!("AIPA1"));
-        assert_eq!(
-            INSTANCE_PROFILE.doc(),
-            "An IAM instance profile: the role EC2 instances it is given act as. Attributes: `id` (the name), `arn`, `unique_id`."
-        );
     }
 }

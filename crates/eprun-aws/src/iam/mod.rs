@@ -13,9 +13,10 @@ pub mod role;
 pub mod role_policy_attachment;
 
 use crate::adapter::{Retag, Tagger, retag};
+use crate::address::Address;
 use crate::all;
 use crate::resource::{Observed, Props, gone_ok};
-use crate::{Aws, CloudError, retry_while, sdk, token};
+use crate::{Aws, CloudError, CloudErrorKind, retry_while, sdk, token};
 use aws_sdk_iam::types::{AttachedPolicy, Tag};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -153,6 +154,17 @@ impl Tagger for IamTags {
         }
         Ok(())
     }
+}
+
+/// The error for a create call `operation` whose answer lacks `what` (e.g. `the new role`).
+pub(crate) fn answered_without(operation: &str, address: &Address, what: &str) -> CloudError {
+    let empty = CloudErrorKind::Service("Empty".into());
+    CloudError::new(
+        operation,
+        address,
+        empty,
+        format!("IAM answered without {what}"),
+    )
 }
 
 /// IAM tags as (key, value) pairs.

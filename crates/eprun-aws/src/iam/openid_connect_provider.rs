@@ -4,14 +4,14 @@
 //! Read with ListOpenIDConnectProviders and GetOpenIDConnectProvider for each (tags re-checked).
 //! IAM keeps the URL without its scheme; it is reported with `https://`, as declared.
 
-use super::{IamTags, iam_tags, pairs};
+use super::{IamTags, answered_without, iam_tags, pairs};
 use crate::adapter::{Attr, Change, Description, Identity, New, found, resource};
 use crate::all;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::token;
-use crate::{Aws, CloudError, CloudErrorKind, sdk};
+use crate::{Aws, CloudError, sdk};
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde_json::json;
@@ -162,12 +162,8 @@ impl Description for OpenIdConnectProvider {
             .await
             .map_err(sdk("CreateOpenIDConnectProvider", address))?;
         let arn = out.open_id_connect_provider_arn.ok_or_else(|| {
-            CloudError::new(
-                "CreateOpenIDConnectProvider",
-                address,
-                CloudErrorKind::Service("Empty".into()),
-                "IAM answered without the new provider's ARN",
-            )
+            let what = "the new provider's ARN";
+            answered_without("CreateOpenIDConnectProvider", address, what)
         })?;
         // The thumbprints IAM found itself (when none were given) are read back by the next refresh.
         Ok(ProviderItem {
@@ -224,7 +220,7 @@ impl Description for OpenIdConnectProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::round_trip;
+    use crate::adapter::testing::{read_all, round_trip};
     use crate::resource::Resource;
     use crate::{ADDRESS_TAG, STACK_TAG};
     use aws_sdk_iam::Client;
@@ -276,10 +272,7 @@ mod tests {
                 .build()
         });
         let aws = Aws::mocked(&[&list, &get]);
-        let found = OPENID_CONNECT_PROVIDER
-            .read_all(&aws.context(), "s", &ReadHints::default())
-            .await
-            .unwrap();
+        let found = read_all(&OPENID_CONNECT_PROVIDER, &aws, "s", &ReadHints::default()).await;
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].attrs["issuer"], json!(ISSUER));
         let declared = json!({"url": format!("https://{ISSUER}"), "tags": {}});
@@ -314,9 +307,5 @@ mod tests {
         assert_eq!(observed.natural_key.as_deref(), Some(ISSUER));
         assert_eq!(observed.attrs["issuer"], json!(ISSUER));
         assert_eq!(observed.attrs["url"], json!(format!("https://{ISSUER}")));
-        assert_eq!(
-            OPENID_CONNECT_PROVIDER.doc(),
-            "An IAM OpenID Connect provider (IRSA). Attributes: `id` (the ARN), `arn`, `url`, `issuer` (the URL without `https://`, the prefix of IRSA condition keys)."
-        );
     }
 }

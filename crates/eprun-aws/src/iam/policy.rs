@@ -237,7 +237,7 @@ impl Description for Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::{NoOthers, round_trip};
+    use crate::adapter::testing::{NoOthers, read_all, round_trip};
     use crate::resource::{Observed, Resource};
     use crate::{ADDRESS_TAG, STACK_TAG};
     use aws_sdk_iam::Client;
@@ -328,6 +328,20 @@ mod tests {
         assert_eq!(oldest_spare(&[version("v1", true)]), None);
     }
 
+    /// Changes the declared policy's document to `document` through `aws` (mocked).
+    async fn update_document(aws: &Aws, document: Value) {
+        let have: PolicyProps = serde_json::from_value(declared()).unwrap();
+        let mut want: PolicyProps = serde_json::from_value(declared()).unwrap();
+        want.policy = document;
+        let change = Change {
+            id: ARN,
+            field: "policy",
+            current: &have,
+            desired: &want,
+        };
+        Policy.update(aws, change).await.unwrap();
+    }
+
     #[tokio::test]
     async fn a_new_document_replaces_the_oldest_spare_version_when_five_are_kept() {
         let calls = Calls::default();
@@ -356,16 +370,8 @@ mod tests {
                 CreatePolicyVersionOutput::builder().build()
             });
         let aws = Aws::mocked(&[&list, &delete, &create]);
-        let have: PolicyProps = serde_json::from_value(declared()).unwrap();
-        let mut want: PolicyProps = serde_json::from_value(declared()).unwrap();
-        want.policy = json!({"Version": "2012-10-17", "Statement": []});
-        let change = Change {
-            id: ARN,
-            field: "policy",
-            current: &have,
-            desired: &want,
-        };
-        Policy.update(&aws, change).await.unwrap();
+        let document = json!({"Version": "2012-10-17", "Statement": []});
+        update_document(&aws, document).await;
         assert_eq!(
             calls.seen(),
             [
@@ -381,14 +387,7 @@ mod tests {
         let create = mock!(Client::create_policy_version)
             .then_output(|| CreatePolicyVersionOutput::builder().build());
         let aws = Aws::mocked(&[&list, &create]);
-        let p: PolicyProps = serde_json::from_value(declared()).unwrap();
-        let change = Change {
-            id: ARN,
-            field: "policy",
-            current: &p,
-            desired: &p,
-        };
-        Policy.update(&aws, change).await.unwrap();
+        update_document(&aws, declared()["policy"].clone()).await;
         assert_eq!(create.num_calls(), 1);
     }
 
@@ -470,10 +469,7 @@ mod tests {
         let declared = declared();
         let diff = crate::planner::diff(&POLICY, declared.as_object().unwrap(), &found[0], &[]);
         assert!(diff.is_empty(), "{diff:?}");
-        let none = POLICY
-            .read_all(&aws.context(), "s", &ReadHints::default())
-            .await
-            .unwrap();
+        let none = read_all(&POLICY, &aws, "s", &ReadHints::default()).await;
         assert_eq!((none, list.num_calls()), (Vec::<Observed>::new(), 1));
     }
 
@@ -513,9 +509,5 @@ mod tests {
         assert_eq!(observed.id, "arn:aws:iam::123456789012:policy/karpenter");
         assert_eq!(observed.attrs["policy_id"], json!("ANPA1"));
         assert_eq!(observed.natural_key.as_deref(), Some("karpenter"));
-        assert_eq!(
-            POLICY.doc(),
-            "A customer managed IAM policy; a changed document becomes its new default version. Attributes: `id` (the ARN), `arn`, `name`, `policy_id`."
-        );
     }
 }

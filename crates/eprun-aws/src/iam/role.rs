@@ -4,8 +4,8 @@
 //! ListAttachedRolePolicies for each role found (ListRoles does not return tags).
 
 use super::{
-    IamTags, PROPAGATION_TIMEOUT, attach, attached, check_document, check_name, decode_policy,
-    detach, iam_tags, pairs, policy_text, stack_path,
+    IamTags, PROPAGATION_TIMEOUT, answered_without, attach, attached, check_document, check_name,
+    decode_policy, detach, iam_tags, pairs, policy_text, stack_path,
 };
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::all;
@@ -13,7 +13,7 @@ use crate::props::int_prop;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::TAGS;
-use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, retry_while, sdk, tags};
+use crate::{Aws, CloudError, STACK_TAG, retry_while, sdk, tags};
 use async_trait::async_trait;
 use aws_sdk_iam::types::{InstanceProfile, Role as IamRole, Tag};
 use serde_json::{Value, json};
@@ -153,14 +153,9 @@ impl Description for Role {
             async move { call.send().await.map_err(sdk("CreateRole", address)) }
         })
         .await?;
-        let role = out.role.ok_or_else(|| {
-            CloudError::new(
-                "CreateRole",
-                address,
-                CloudErrorKind::Service("Empty".into()),
-                "IAM answered without the new role",
-            )
-        })?;
+        let role = out
+            .role
+            .ok_or_else(|| answered_without("CreateRole", address, "the new role"))?;
         let policies = p.managed_policy_arns.clone().unwrap_or_default();
         sync_policies(aws, &p.name, &[], &policies).await?;
         Ok(RoleItem {
@@ -241,7 +236,7 @@ impl Description for Role {
 mod tests {
     use super::*;
     use crate::ADDRESS_TAG;
-    use crate::adapter::testing::round_trip;
+    use crate::adapter::testing::{read_all, round_trip};
     use crate::resource::Resource;
     use aws_sdk_iam::Client;
     use aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput;
@@ -306,10 +301,7 @@ mod tests {
                 .build()
         });
         let aws = Aws::mocked(&[&list, &tags, &policies]);
-        let found = ROLE
-            .read_all(&aws.context(), "prod/us-east-1", &ReadHints::default())
-            .await
-            .unwrap();
+        let found = read_all(&ROLE, &aws, "prod/us-east-1", &ReadHints::default()).await;
         assert_eq!(found.len(), 1);
         assert_eq!(tags.num_calls(), 1);
         let declared = json!({
@@ -372,9 +364,5 @@ mod tests {
             "arn:aws:iam::123456789012:role/eprun/test/examplepay-prod-cluster"
         );
         assert_eq!(attach.num_calls(), 1);
-        assert_eq!(
-            ROLE.doc(),
-            "An IAM role, created under the path `/eprun/<stack>/`. Attributes: `id` (the name), `arn`, `name`."
-        );
     }
 }

@@ -97,7 +97,7 @@ impl Description for RolePolicyAttachment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::testing::{NoOthers, obj, round_trip};
+    use crate::adapter::testing::{NoOthers, obj, read_all, round_trip};
     use crate::resource::Resource;
     use aws_sdk_iam::Client;
     use aws_sdk_iam::error::ErrorMetadata;
@@ -165,10 +165,7 @@ mod tests {
             ]
             .into(),
         };
-        let found = ROLE_POLICY_ATTACHMENT
-            .read_all(&aws.context(), "s", &hints)
-            .await
-            .unwrap();
+        let found = read_all(&ROLE_POLICY_ATTACHMENT, &aws, "s", &hints).await;
         let mut keys: Vec<_> = found.iter().filter_map(|o| o.natural_key.clone()).collect();
         keys.sort();
         assert_eq!(
@@ -196,9 +193,5 @@ mod tests {
         assert_eq!(observed.id, format!("karpenter|{ARN}"));
         assert_eq!(observed.natural_key, Some(observed.id.clone()));
         assert_eq!(attach.num_calls(), 1);
-        assert_eq!(
-            ROLE_POLICY_ATTACHMENT.doc(),
-            "Attaches a managed policy to a role. Attributes: `id` (`<role>|<policy_arn>`)."
-        );
     }
 }

@@ -365,6 +365,24 @@ mod tests {
             .unwrap()
     }
 
+    /// ListResourceTags answering the tags of `kms.key.eks`: owned by this stack (`s`) on the key
+    /// `ours` and by another on every other key, each with the tags `more`.
+    fn owned_tags(ours: &'static str, more: &'static [(&str, &str)]) -> aws_smithy_mocks::Rule {
+        mock!(Client::list_resource_tags).then_compute_output(move |r| {
+            let stack = if r.key_id() == Some(ours) {
+                "s"
+            } else {
+                "other"
+            };
+            let out = ListResourceTagsOutput::builder()
+                .tags(tag(STACK_TAG, stack))
+                .tags(tag(ADDRESS_TAG, "kms.key.eks"));
+            more.iter()
+                .fold(out, |out, (k, v)| out.tags(tag(k, v)))
+                .build()
+        })
+    }
+
     fn tag(k: &str, v: &str) -> Tag {
         Tag::builder().tag_key(k).tag_value(v).build().unwrap()
     }
@@ -434,19 +452,7 @@ mod tests {
                 .key_metadata(meta(id, state))
                 .build()
         });
-        let tags = mock!(Client::list_resource_tags).then_compute_output(|r| {
-            let stack = if r.key_id() == Some("k-1") {
-                "s"
-            } else {
-                "other"
-            };
-            ListResourceTagsOutput::builder()
-                .tags(tag(STACK_TAG, stack))
-                .tags(tag(ADDRESS_TAG, "kms.key.eks"))
-                .tags(tag(WINDOW_TAG, "7"))
-                .tags(tag("Project", "examplepay"))
-                .build()
-        });
+        let tags = owned_tags("k-1", &[(WINDOW_TAG, "7"), ("Project", "examplepay")]);
         let rotation = mock!(Client::get_key_rotation_status).then_output(|| {
             GetKeyRotationStatusOutput::builder()
                 .key_rotation_enabled(true)
@@ -523,15 +529,7 @@ mod tests {
                 .key_metadata(meta(id, KeyState::Enabled))
                 .build()
         });
-        let tags = mock!(Client::list_resource_tags).then_compute_output(|r| {
-            let stack = if r.key_id() == Some("k-5") {
-                "s"
-            } else {
-                "other"
-            };
-            let out = ListResourceTagsOutput::builder().tags(tag(STACK_TAG, stack));
-            out.tags(tag(ADDRESS_TAG, "kms.key.eks")).build()
-        });
+        let tags = owned_tags("k-5", &[]);
         let rotation = mock!(Client::get_key_rotation_status)
             .then_output(|| GetKeyRotationStatusOutput::builder().build());
         let policy =
@@ -630,10 +628,6 @@ mod tests {
             rotation.num_calls(),
             1,
             "rotation is on unless declared off"
-        );
-        assert_eq!(
-            KEY.doc(),
-            "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion. Attributes: `id` (the key id), `arn`, `alias`."
         );
     }
 

@@ -2,24 +2,14 @@
 
 pub mod key;
 
-use crate::adapter::{Retag, Tagger, retag};
-use crate::resource::Observed;
-use crate::{Aws, CloudError};
+use crate::adapter::tagger;
 use aws_sdk_kms::types::Tag;
 
-/// KMS's tagger: TagResource and UntagResource on the key id.
-pub struct KmsTags;
-
-#[async_trait::async_trait]
-impl Tagger for KmsTags {
-    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
-        let (set, remove) = (change.set, change.remove);
-        let (kms, id) = (aws.kms(), on.id.as_str());
-        retag!(set, remove, id;
-            kms.tag_resource().key_id(id).set_tags(Some(kms_tags(set))), "TagResource";
-            kms.untag_resource().key_id(id).set_tag_keys(Some(remove.to_vec())), "UntagResource");
-        Ok(())
-    }
+tagger! {
+    /// KMS's tagger: TagResource and UntagResource on the key id.
+    pub struct KmsTags: |aws, on, set, remove| kms = aws.kms(), id = on.id.as_str();
+    kms.tag_resource().key_id(id).set_tags(Some(kms_tags(set))), "TagResource";
+    kms.untag_resource().key_id(id).set_tag_keys(Some(remove.to_vec())), "UntagResource"
 }
 
 /// (key, value) pairs as KMS tags (both halves are set, so every tag builds).

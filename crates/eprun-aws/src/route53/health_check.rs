@@ -286,6 +286,7 @@ mod tests {
     use super::*;
     use crate::adapter::testing::round_trip;
     use crate::resource::{Observed, Resource};
+    use crate::route53::testing::https_config;
     use aws_sdk_route53::Client;
     use aws_sdk_route53::operation::create_health_check::CreateHealthCheckOutput;
     use aws_sdk_route53::operation::update_health_check::UpdateHealthCheckOutput;
@@ -325,19 +326,7 @@ mod tests {
 
     #[tokio::test]
     async fn observes_config_and_user_tags() {
-        let config = HealthCheckConfig::builder()
-            .r#type(HealthCheckType::Https)
-            .fully_qualified_domain_name("ingress.us-east-1.examplepay.com")
-            .port(443)
-            .resource_path("/healthz")
-            .request_interval(10)
-            .failure_threshold(3)
-            .inverted(true)
-            .regions(HealthCheckRegion::UsEast1)
-            .regions(HealthCheckRegion::EuWest1)
-            .regions(HealthCheckRegion::UsWest2)
-            .build()
-            .unwrap();
+        let config = https_config("ingress.us-east-1.examplepay.com", true);
         let hc = Check::builder()
             .id("hc-1")
             .caller_reference("eprun:s:ingress-us-east-1:0000")
@@ -395,10 +384,6 @@ mod tests {
         assert_eq!(observed.attrs["arn"], "arn:aws:route53:::healthcheck/hc-1");
         assert!(fresh(observed.natural_key.as_deref(), "ingress"));
         assert_eq!((create.num_calls(), tagged.num_calls()), (1, 1));
-        assert_eq!(
-            HEALTH_CHECK.doc(),
-            "A Route 53 health check of an endpoint, checked from several regions. Attributes: `id`, `arn`."
-        );
     }
 
     #[tokio::test]

@@ -282,6 +282,31 @@ pub async fn change_records(
 }
 
 #[cfg(test)]
+pub(crate) mod testing {
+    //! What the Route 53 tests share.
+
+    use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckRegion, HealthCheckType};
+
+    /// An HTTPS check of `fqdn` on port 443 and `/healthz`, every 10 seconds from three regions,
+    /// failing after 3 failures.
+    pub(crate) fn https_config(fqdn: &str, inverted: bool) -> HealthCheckConfig {
+        HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Https)
+            .fully_qualified_domain_name(fqdn)
+            .port(443)
+            .resource_path("/healthz")
+            .request_interval(10)
+            .failure_threshold(3)
+            .inverted(inverted)
+            .regions(HealthCheckRegion::UsEast1)
+            .regions(HealthCheckRegion::EuWest1)
+            .regions(HealthCheckRegion::UsWest2)
+            .build()
+            .unwrap()
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     pub(super) use crate::adapter::testing::obj;

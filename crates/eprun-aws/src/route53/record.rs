@@ -414,9 +414,5 @@ mod tests {
         assert_eq!(observed.natural_key.as_deref(), Some(observed.id.as_str()));
         assert_eq!(observed.attrs["fqdn"], "api.examplepay.com");
         assert_eq!((upsert.num_calls(), in_sync.num_calls()), (1, 1));
-        assert_eq!(
-            RECORD.doc(),
-            "A Route 53 record set: `records` with a `ttl`, or an `alias`; optionally latency-routed (`set_identifier`, `latency_routing_policy`) behind a `health_check_id`. Attributes: `id`, `fqdn`."
-        );
     }
 }

@@ -314,10 +314,6 @@ mod tests {
             (1, 1, 1)
         );
         assert_eq!(
-            ZONE.doc(),
-            "A public Route 53 hosted zone. Attributes: `id` (= `zone_id`), `arn`, `name`, `name_servers`."
-        );
-        assert_eq!(
             ZONE.attributes(),
             ["id", "zone_id", "arn", "name", "name_servers"]
         );

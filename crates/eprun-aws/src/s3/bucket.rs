@@ -550,9 +550,5 @@ mod tests {
         assert_eq!(observed.natural_key.as_deref(), Some("examplepay-logs"));
         assert_eq!(observed.attrs["arn"], "arn:aws:s3:::examplepay-logs");
         assert_eq!((tagging.num_calls(), versioning.num_calls()), (1, 1));
-        assert_eq!(
-            BUCKET.doc(),
-            "An S3 bucket with versioning, default encryption and public access blocked by default. Attributes: `id`, `arn`, `bucket`."
-        );
     }
 }

@@ -6,7 +6,7 @@
 //! read (and a delete after a lost state) knows it.
 
 use crate::adapter::{
-    Attr, Changes, Description, Identity, New, Retag, Tagger, found, resource, retag, to_props,
+    Attr, Changes, Description, Identity, New, Tagger, found, resource, tagger, to_props,
 };
 use crate::address::Address;
 use crate::props::schema;
@@ -153,19 +153,11 @@ fn pairs(s: &DescribeSecretOutput) -> Vec<(String, String)> {
     s.tags().iter().map(pair).collect()
 }
 
-/// Secrets Manager's tagger: TagResource and UntagResource on the secret's ARN.
-pub struct SmTags;
-
-#[async_trait]
-impl Tagger for SmTags {
-    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
-        let (set, remove) = (change.set, change.remove);
-        let (sm, id) = (aws.secretsmanager(), on.id.as_str());
-        retag!(set, remove, id;
-            sm.tag_resource().secret_id(id).set_tags(Some(sm_tags(set))), "TagResource";
-            sm.untag_resource().secret_id(id).set_tag_keys(Some(remove.to_vec())), "UntagResource");
-        Ok(())
-    }
+tagger! {
+    /// Secrets Manager's tagger: TagResource and UntagResource on the secret's ARN.
+    pub struct SmTags: |aws, on, set, remove| sm = aws.secretsmanager(), id = on.id.as_str();
+    sm.tag_resource().secret_id(id).set_tags(Some(sm_tags(set))), "TagResource";
+    sm.untag_resource().secret_id(id).set_tag_keys(Some(remove.to_vec())), "UntagResource"
 }
 
 /// DescribeSecret; `None` when there is no such secret.
@@ -524,6 +516,24 @@ mod tests {
         found.unwrap().into_iter().next()
     }
 
+    /// The payments database's secret `arn` as DescribeSecret answers it: owned by the stack and
+    /// address `owner`, with a 7-day recovery window and the user tag `user`.
+    fn payments_db(
+        arn: &str,
+        (stack, address): (&str, &str),
+        (key, value): (&str, &str),
+    ) -> aws_sdk_secretsmanager::operation::describe_secret::builders::DescribeSecretOutputBuilder
+    {
+        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+        DescribeSecretOutput::builder()
+            .arn(arn)
+            .name("examplepay/prod/payments-db")
+            .tags(tag(STACK_TAG, stack))
+            .tags(tag(ADDRESS_TAG, address))
+            .tags(tag(RECOVERY_TAG, "7"))
+            .tags(tag(key, value))
+    }
+
     #[test]
     fn refuses_bad_names_windows_and_duplicate_replicas() {
         assert!(check(&obj(json!({"name": "examplepay/prod/payments-db"}))).is_ok());
@@ -570,14 +580,9 @@ mod tests {
 
     #[test]
     fn observes_metadata_and_the_recovery_window() {
-        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
-        let s = DescribeSecretOutput::builder()
-            .arn("arn:aws:secretsmanager:us-east-1:1:secret:examplepay/prod/payments-db-AbCdEf")
-            .name("examplepay/prod/payments-db")
-            .tags(tag(STACK_TAG, "prod/us-east-1"))
-            .tags(tag(ADDRESS_TAG, "secretsmanager.secret.payments-db"))
-            .tags(tag(RECOVERY_TAG, "7"))
-            .tags(tag("Project", "examplepay"))
+        let arn = "arn:aws:secretsmanager:us-east-1:1:secret:examplepay/prod/payments-db-AbCdEf";
+        let owner = ("prod/us-east-1", "secretsmanager.secret.payments-db");
+        let s = payments_db(arn, owner, ("Project", "examplepay"))
             .replication_status(
                 ReplicationStatusType::builder()
                     .region("eu-west-1")
@@ -665,15 +670,9 @@ mod tests {
                     .build()
             });
         let describe = mock!(Client::describe_secret).then_output(move || {
-            let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
-            DescribeSecretOutput::builder()
-                .arn(arn)
-                .name("examplepay/prod/payments-db")
+            let owner = ("test", "secretsmanager.secret.db");
+            payments_db(arn, owner, ("team", "payments"))
                 .description("the payments database")
-                .tags(tag(STACK_TAG, "test"))
-                .tags(tag(ADDRESS_TAG, "secretsmanager.secret.db"))
-                .tags(tag(RECOVERY_TAG, "7"))
-                .tags(tag("team", "payments"))
                 .build()
         });
         let observed = round_trip(&SECRET, &Aws::mocked(&[&create, &describe]), "secretsmanager.secret.db",
@@ -691,10 +690,6 @@ mod tests {
                 .all(|k| SCHEMA.iter().any(|f| f.name == k)),
             "only metadata is read and kept, never a value: {:?}",
             observed.props
-        );
-        assert_eq!(
-            SECRET.doc(),
-            "A Secrets Manager secret: name, key, replicas and tags — never its value. Attributes: `id` (= `arn`), `arn`, `name`."
         );
     }
 }

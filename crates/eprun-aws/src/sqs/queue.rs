@@ -414,10 +414,6 @@ mod tests {
             json!("arn:aws:sqs:us-east-1:123456789012:karpenter-interruptions")
         );
         assert_eq!(observed.attrs["name"], json!("karpenter-interruptions"));
-        assert_eq!(
-            QUEUE.doc(),
-            "A standard SQS queue, found by its name. Attributes: `id` (the queue URL), `url`, `arn`, `name`."
-        );
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! EKS verbs: clusters and managed node groups (describe, scale, wait).
 
-use super::{check_keys, empty_answer, invalid, opt_int, opt_str};
+use super::{check_keys, empty_answer, invalid, opt, opt_str};
 use crate::all;
 use crate::eks::{EksItem, sdk};
 use crate::mutation::Mutations;
@@ -124,9 +124,9 @@ pub fn merge_sizes(
 ) -> Result<Sizes, CloudError> {
     const OP: &str = "UpdateNodegroupConfig";
     check_keys(OP, target, change, SCALING_KEYS)?;
-    let min = opt_int(OP, target, change, "min_size")?;
-    let max = opt_int(OP, target, change, "max_size")?;
-    let desired = opt_int(OP, target, change, "desired_size")?;
+    let min = opt::<i64>(OP, target, change, "min_size")?;
+    let max = opt::<i64>(OP, target, change, "max_size")?;
+    let desired = opt::<i64>(OP, target, change, "desired_size")?;
     if min.is_none() && max.is_none() && desired.is_none() {
         return Err(invalid(
             OP,
@@ -329,7 +329,7 @@ mod tests {
     use aws_sdk_eks::Client;
     use aws_sdk_eks::operation::describe_nodegroup::DescribeNodegroupOutput;
     use aws_sdk_eks::operation::update_nodegroup_config::UpdateNodegroupConfigOutput;
-    use aws_sdk_eks::types::{Update, UpdateStatus};
+    use aws_sdk_eks::types::UpdateStatus;
     use aws_smithy_mocks::{RuleMode, mock};
     use std::sync::Arc;
 
@@ -420,6 +420,30 @@ mod tests {
         assert!(e.to_string().contains("whole number"), "{e}");
     }
 
+    /// Scales `examplepay-local/system` through `eks` (mocked) as `change` says.
+    async fn scale(
+        eks: &Client,
+        mutations: &Mutations,
+        change: Value,
+    ) -> Result<Value, CloudError> {
+        update_nodegroup_scaling(eks, mutations, "examplepay-local", "system", &obj(change)).await
+    }
+
+    /// Scales as `change` says against a group of sizes 1, 2, 3, and checks that the group was
+    /// read once and UpdateNodegroupConfig never called.
+    async fn scale_without_a_call(
+        mutations: &Mutations,
+        change: Value,
+    ) -> Result<Value, CloudError> {
+        let describe = describe_rule();
+        let update = mock!(Client::update_nodegroup_config)
+            .then_output(|| UpdateNodegroupConfigOutput::builder().build());
+        let eks = testing::client(RuleMode::MatchAny, &[&describe, &update]);
+        let out = scale(&eks, mutations, change).await;
+        assert_eq!((describe.num_calls(), update.num_calls()), (1, 0));
+        out
+    }
+
     fn describe_rule() -> aws_smithy_mocks::Rule {
         mock!(Client::describe_nodegroup).then_output(|| {
             DescribeNodegroupOutput::builder()
@@ -438,25 +462,14 @@ mod tests {
                 record.lock().unwrap().push(c.clone());
             }
             UpdateNodegroupConfigOutput::builder()
-                .update(
-                    Update::builder()
-                        .id("u-1")
-                        .status(UpdateStatus::InProgress)
-                        .build(),
-                )
+                .update(testing::update("u-1", UpdateStatus::InProgress))
                 .build()
         });
         let eks = testing::client(RuleMode::MatchAny, &[&describe, &update]);
         let mutations = Mutations::default();
-        let out = update_nodegroup_scaling(
-            &eks,
-            &mutations,
-            "examplepay-local",
-            "system",
-            &obj(json!({"max_size": 6, "desired_size": 4})),
-        )
-        .await
-        .unwrap();
+        let out = scale(&eks, &mutations, json!({"max_size": 6, "desired_size": 4}))
+            .await
+            .unwrap();
         assert_eq!(update.num_calls(), 1);
         let sent = seen.lock().unwrap().clone();
         assert_eq!(sent.len(), 1);
@@ -480,44 +493,22 @@ mod tests {
 
     #[tokio::test]
     async fn an_invalid_update_is_refused_before_the_call() {
-        let describe = describe_rule();
-        let update = mock!(Client::update_nodegroup_config)
-            .then_output(|| UpdateNodegroupConfigOutput::builder().build());
-        let eks = testing::client(RuleMode::MatchAny, &[&describe, &update]);
-        let e = update_nodegroup_scaling(
-            &eks,
-            &Mutations::default(),
-            "examplepay-local",
-            "system",
-            &obj(json!({"desired_size": 9})),
-        )
-        .await
-        .unwrap_err();
+        let e = scale_without_a_call(&Mutations::default(), json!({"desired_size": 9}))
+            .await
+            .unwrap_err();
         assert!(
             e.to_string().contains("`UpdateNodegroupConfig` on `examplepay-local/system` failed: desired_size 9 is above max_size 3 (current)"),
             "{e}"
         );
-        assert_eq!((describe.num_calls(), update.num_calls()), (1, 0));
     }
 
     #[tokio::test]
     async fn a_dry_run_reads_checks_and_skips_the_call() {
-        let describe = describe_rule();
-        let update = mock!(Client::update_nodegroup_config)
-            .then_output(|| UpdateNodegroupConfigOutput::builder().build());
-        let eks = testing::client(RuleMode::MatchAny, &[&describe, &update]);
         let mutations = Mutations::default();
         mutations.set_dry_run(true);
-        let out = update_nodegroup_scaling(
-            &eks,
-            &mutations,
-            "examplepay-local",
-            "system",
-            &obj(json!({"min_size": 2})),
-        )
-        .await
-        .unwrap();
-        assert_eq!((describe.num_calls(), update.num_calls()), (1, 0));
+        let out = scale_without_a_call(&mutations, json!({"min_size": 2}))
+            .await
+            .unwrap();
         assert_eq!(out["dry_run"], true);
         assert_eq!(out["update_id"], Value::Null);
         assert_eq!(out["min_size"], 2);
@@ -525,20 +516,9 @@ mod tests {
 
     #[tokio::test]
     async fn sizes_already_in_place_make_no_call() {
-        let describe = describe_rule();
-        let update = mock!(Client::update_nodegroup_config)
-            .then_output(|| UpdateNodegroupConfigOutput::builder().build());
-        let eks = testing::client(RuleMode::MatchAny, &[&describe, &update]);
-        let out = update_nodegroup_scaling(
-            &eks,
-            &Mutations::default(),
-            "examplepay-local",
-            "system",
-            &obj(json!({"desired_size": 2})),
-        )
-        .await
-        .unwrap();
-        assert_eq!(update.num_calls(), 0);
+        let out = scale_without_a_call(&Mutations::default(), json!({"desired_size": 2}))
+            .await
+            .unwrap();
         assert_eq!(out["changed"], false);
     }
 

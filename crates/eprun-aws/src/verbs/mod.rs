@@ -73,38 +73,42 @@ pub fn check_keys(
     Ok(())
 }
 
-/// An optional boolean option.
-pub fn opt_bool(
-    operation: &str,
-    target: &str,
-    given: &Map<String, Value>,
-    key: &str,
-) -> Result<Option<bool>, CloudError> {
-    match given.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(other) => Err(invalid(
-            operation,
-            target,
-            format!("`{key}` must be true or false, not {other}"),
-        )),
+/// A type an option may have, as a script passes it in JSON.
+pub trait OptionType: Sized {
+    /// What a value of the type is, for errors: `true or false`.
+    const MUST_BE: &'static str;
+    /// The value, if it is of the type.
+    fn from_json(v: &Value) -> Option<Self>;
+}
+
+impl OptionType for bool {
+    const MUST_BE: &'static str = "true or false";
+    fn from_json(v: &Value) -> Option<Self> {
+        v.as_bool()
     }
 }
 
-/// An optional integer option.
-pub fn opt_int(
+impl OptionType for i64 {
+    const MUST_BE: &'static str = "a whole number";
+    fn from_json(v: &Value) -> Option<Self> {
+        v.as_i64()
+    }
+}
+
+/// An optional option of type `T`.
+pub fn opt<T: OptionType>(
     operation: &str,
     target: &str,
     given: &Map<String, Value>,
     key: &str,
-) -> Result<Option<i64>, CloudError> {
+) -> Result<Option<T>, CloudError> {
     match given.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_i64().map(Some).ok_or_else(|| {
+        Some(v) => T::from_json(v).map(Some).ok_or_else(|| {
             invalid(
                 operation,
                 target,
-                format!("`{key}` must be a whole number, not {v}"),
+                format!("`{key}` must be {}, not {v}", T::MUST_BE),
             )
         }),
     }
@@ -176,11 +180,11 @@ mod tests {
             .as_object()
             .unwrap()
             .clone();
-        assert!(opt_bool("Op", "t", &given, "a").is_err());
-        assert!(opt_int("Op", "t", &given, "b").is_err());
-        assert_eq!(opt_bool("Op", "t", &given, "c").unwrap(), Some(true));
-        assert_eq!(opt_int("Op", "t", &given, "d").unwrap(), Some(3));
-        assert_eq!(opt_int("Op", "t", &given, "z").unwrap(), None);
+        assert!(opt::<bool>("Op", "t", &given, "a").is_err());
+        assert!(opt::<i64>("Op", "t", &given, "b").is_err());
+        assert_eq!(opt("Op", "t", &given, "c").unwrap(), Some(true));
+        assert_eq!(opt("Op", "t", &given, "d").unwrap(), Some(3));
+        assert_eq!(opt::<i64>("Op", "t", &given, "z").unwrap(), None);
         assert!(timeout("Op", "t", 0).is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! Route 53 verbs: health checks (list, get, update, status) — how DR runbooks move traffic.
 
-use super::{check_keys, empty_answer, invalid, opt_bool, opt_date, opt_int, opt_str};
+use super::{check_keys, empty_answer, invalid, opt, opt_date, opt_str};
 use crate::all;
 use crate::mutation::Mutations;
 use crate::{ADDRESS_TAG, CloudError};
@@ -149,7 +149,7 @@ impl HealthCheckChange {
     pub fn parse(id: &str, given: &Map<String, Value>) -> Result<Self, CloudError> {
         const OP: &str = "UpdateHealthCheck";
         check_keys(OP, id, given, UPDATE_KEYS)?;
-        let failure_threshold = match opt_int(OP, id, given, "failure_threshold")? {
+        let failure_threshold = match opt::<i64>(OP, id, given, "failure_threshold")? {
             None => None,
             Some(t) if (1..=10).contains(&t) => i32::try_from(t).ok(),
             Some(t) => {
@@ -161,8 +161,8 @@ impl HealthCheckChange {
             }
         };
         let change = Self {
-            inverted: opt_bool(OP, id, given, "inverted")?,
-            disabled: opt_bool(OP, id, given, "disabled")?,
+            inverted: opt(OP, id, given, "inverted")?,
+            disabled: opt(OP, id, given, "disabled")?,
             failure_threshold,
         };
         if change == Self::default() {
@@ -356,6 +356,7 @@ pub async fn health_check_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::route53::testing::https_config;
     use aws_sdk_route53::Client;
     use aws_sdk_route53::operation::get_health_check::GetHealthCheckOutput;
     use aws_sdk_route53::operation::get_health_check_status::GetHealthCheckStatusOutput;
@@ -364,8 +365,7 @@ mod tests {
         UpdateHealthCheckError, UpdateHealthCheckOutput,
     };
     use aws_sdk_route53::types::{
-        HealthCheckConfig, HealthCheckObservation, HealthCheckRegion, HealthCheckType,
-        ResourceTagSet, StatusReport, Tag,
+        HealthCheckObservation, HealthCheckRegion, ResourceTagSet, StatusReport, Tag,
     };
     use aws_smithy_mocks::{Rule, RuleMode, mock};
     use std::sync::{Arc, Mutex};
@@ -382,19 +382,7 @@ mod tests {
     }
 
     fn check(version: i64, inverted: bool) -> HealthCheck {
-        let config = HealthCheckConfig::builder()
-            .r#type(HealthCheckType::Https)
-            .fully_qualified_domain_name("ingress.us-east-1.examplepay.test")
-            .port(443)
-            .resource_path("/healthz")
-            .request_interval(10)
-            .failure_threshold(3)
-            .inverted(inverted)
-            .regions(HealthCheckRegion::UsEast1)
-            .regions(HealthCheckRegion::EuWest1)
-            .regions(HealthCheckRegion::UsWest2)
-            .build()
-            .unwrap();
+        let config = https_config("ingress.us-east-1.examplepay.test", inverted);
         HealthCheck::builder()
             .id("hc-1")
             .caller_reference("eprun:local/us-east-1:ingress-us-east-1:0000")
@@ -475,22 +463,25 @@ mod tests {
         assert_eq!(m["version"], 2);
     }
 
+    /// Sets `inverted` on `hc-1` through `r53` (mocked).
+    async fn invert(r53: &Client) -> Result<Value, CloudError> {
+        let change = obj(json!({"inverted": true}));
+        update_health_check(r53, &Mutations::default(), "hc-1", &change).await
+    }
+
+    /// What GetHealthCheck answers for `check`.
+    fn got(check: HealthCheck) -> GetHealthCheckOutput {
+        GetHealthCheckOutput::builder().health_check(check).build()
+    }
+
     /// The update carries the version just read; when someone else changed the check in
     /// between, it is read again and the update sent with the new version.
     #[tokio::test]
     async fn the_update_sends_the_current_version_and_retries_on_a_mismatch() {
         let get = mock!(Client::get_health_check)
             .sequence()
-            .output(|| {
-                GetHealthCheckOutput::builder()
-                    .health_check(check(4, false))
-                    .build()
-            })
-            .output(|| {
-                GetHealthCheckOutput::builder()
-                    .health_check(check(5, false))
-                    .build()
-            })
+            .output(|| got(check(4, false)))
+            .output(|| got(check(5, false)))
             .build();
         let sent: Sent = Arc::default();
         let record = sent.clone();
@@ -515,14 +506,7 @@ mod tests {
             .then_output(|| UpdateHealthCheckOutput::builder().build());
         let tags = tags_rule();
         let r53 = client(RuleMode::MatchAny, &[&watch, &get, &update, &tags]);
-        let out = update_health_check(
-            &r53,
-            &Mutations::default(),
-            "hc-1",
-            &obj(json!({"inverted": true})),
-        )
-        .await
-        .unwrap();
+        let out = invert(&r53).await.unwrap();
         assert_eq!(get.num_calls(), 2);
         assert_eq!(update.num_calls(), 2);
         assert_eq!(
@@ -537,21 +521,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_persistent_mismatch_is_an_error_naming_the_call() {
-        let get = mock!(Client::get_health_check).then_output(|| {
-            GetHealthCheckOutput::builder()
-                .health_check(check(4, false))
-                .build()
-        });
+        let get = mock!(Client::get_health_check).then_output(|| got(check(4, false)));
         let update = mock!(Client::update_health_check).then_error(mismatch);
         let r53 = client(RuleMode::MatchAny, &[&get, &update]);
-        let e = update_health_check(
-            &r53,
-            &Mutations::default(),
-            "hc-1",
-            &obj(json!({"inverted": true})),
-        )
-        .await
-        .unwrap_err();
+        let e = invert(&r53).await.unwrap_err();
         assert_eq!(update.num_calls(), VERSION_ATTEMPTS);
         let m = e.to_string();
         assert!(
@@ -563,23 +536,12 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_is_sent_when_the_check_already_is_so_or_in_a_dry_run() {
-        let get = mock!(Client::get_health_check).then_output(|| {
-            GetHealthCheckOutput::builder()
-                .health_check(check(4, true))
-                .build()
-        });
+        let get = mock!(Client::get_health_check).then_output(|| got(check(4, true)));
         let update = mock!(Client::update_health_check)
             .then_output(|| UpdateHealthCheckOutput::builder().build());
         let tags = tags_rule();
         let r53 = client(RuleMode::MatchAny, &[&get, &update, &tags]);
-        let out = update_health_check(
-            &r53,
-            &Mutations::default(),
-            "hc-1",
-            &obj(json!({"inverted": true})),
-        )
-        .await
-        .unwrap();
+        let out = invert(&r53).await.unwrap();
         assert_eq!(out["inverted"], true);
         let dry = Mutations::default();
         dry.set_dry_run(true);
@@ -599,11 +561,7 @@ mod tests {
                 .status_report(StatusReport::builder().status(status).build())
                 .build()
         };
-        let get = mock!(Client::get_health_check).then_output(|| {
-            GetHealthCheckOutput::builder()
-                .health_check(check(4, true))
-                .build()
-        });
+        let get = mock!(Client::get_health_check).then_output(|| got(check(4, true)));
         let status = mock!(Client::get_health_check_status).then_output(move || {
             GetHealthCheckStatusOutput::builder()
                 .health_check_observations(obs(

@@ -357,7 +357,7 @@ pub async fn wait_replicated(
 pub fn replicate_options(name: &str, given: &Map<String, Value>) -> Result<bool, CloudError> {
     const OP: &str = "ReplicateSecretToRegions";
     super::check_keys(OP, name, given, &["force_overwrite"])?;
-    Ok(super::opt_bool(OP, name, given, "force_overwrite")?.unwrap_or(false))
+    Ok(super::opt(OP, name, given, "force_overwrite")?.unwrap_or(false))
 }
 
 #[cfg(test)]
@@ -381,6 +381,16 @@ mod tests {
             .status(status)
             .status_message("Replication succeeded")
             .build()
+    }
+
+    /// Promotes the replica of `examplepay/local/payments-db` in `region`, calls answered by `rules`.
+    async fn promote(
+        region: &str,
+        rules: &[&Rule],
+        mutations: &Mutations,
+    ) -> Result<Value, CloudError> {
+        let sm = client(region, rules);
+        stop_replication_to_replica(&sm, mutations, "examplepay/local/payments-db").await
     }
 
     fn described(primary: Option<&'static str>) -> Rule {
@@ -420,23 +430,15 @@ mod tests {
         let d = described(Some("us-east-1"));
         let stop = mock!(Client::stop_replication_to_replica)
             .then_output(|| StopReplicationToReplicaOutput::builder().arn(ARN).build());
-        let out = stop_replication_to_replica(
-            &client("eu-west-1", &[&d, &stop]),
-            &Mutations::default(),
-            "examplepay/local/payments-db",
-        )
-        .await
-        .unwrap();
+        let out = promote("eu-west-1", &[&d, &stop], &Mutations::default())
+            .await
+            .unwrap();
         assert_eq!(out["arn"], ARN);
         assert_eq!(stop.num_calls(), 1);
 
-        let e = stop_replication_to_replica(
-            &client("us-east-1", &[&d, &stop]),
-            &Mutations::default(),
-            "examplepay/local/payments-db",
-        )
-        .await
-        .unwrap_err();
+        let e = promote("us-east-1", &[&d, &stop], &Mutations::default())
+            .await
+            .unwrap_err();
         assert!(
             e.to_string()
                 .contains("is not a replica: it is the primary, with replicas in `eu-west-1`"),
@@ -446,13 +448,7 @@ mod tests {
 
         let dry = Mutations::default();
         dry.set_dry_run(true);
-        let out = stop_replication_to_replica(
-            &client("eu-west-1", &[&d, &stop]),
-            &dry,
-            "examplepay/local/payments-db",
-        )
-        .await
-        .unwrap();
+        let out = promote("eu-west-1", &[&d, &stop], &dry).await.unwrap();
         assert_eq!(out["dry_run"], true);
         assert_eq!(stop.num_calls(), 1);
     }

@@ -535,26 +535,34 @@ impl Default for KarpenterAlertValues {
 fn one() -> u32 {
     1
 }
-fn default_node_class() -> String {
-    "default".into()
-}
-fn default_ami_alias() -> String {
-    "al2023@latest".into()
-}
-fn default_root_volume() -> String {
-    "100Gi".into()
+string_defaults! {
+    default_node_class = "default";
+    default_ami_alias = "al2023@latest";
+    default_root_volume = "100Gi";
+    default_expire_after = "720h";
+    default_payments = "payments";
+    default_payment_service = "payment-service";
+    default_health_path = "/healthz";
+    default_interval = "1m";
+    default_rate_window = "2m";
+    default_latency_metric = "http_request_duration_seconds_bucket";
+    default_requests_metric = "http_requests_total";
+    default_error_matcher = r#"code=~"5.."#;
+    default_kube_system = "kube-system";
+    default_kube_dns = "kube-dns";
+    default_external_secrets = "external-secrets";
+    default_store = "aws-secrets-manager";
+    default_refresh = "1h";
+    default_monitoring = "monitoring";
+    default_pressure_for = "5m";
+    default_warning = "warning";
+    default_karpenter_job = "karpenter";
+    default_down_for = "5m";
+    default_launch_window = "15m";
+    default_limit_for = "15m";
 }
 fn default_architectures() -> Vec<Architecture> {
     vec![Architecture::Amd64]
-}
-fn default_expire_after() -> String {
-    "720h".into()
-}
-fn default_payments() -> String {
-    "payments".into()
-}
-fn default_payment_service() -> String {
-    "payment-service".into()
 }
 fn default_http_port() -> u16 {
     8080
@@ -562,47 +570,11 @@ fn default_http_port() -> u16 {
 fn default_metrics_port() -> u16 {
     9090
 }
-fn default_health_path() -> String {
-    "/healthz".into()
-}
 fn default_scale_down_delay() -> u32 {
     300
 }
-fn default_interval() -> String {
-    "1m".into()
-}
 fn default_count() -> u32 {
     5
-}
-fn default_rate_window() -> String {
-    "2m".into()
-}
-fn default_latency_metric() -> String {
-    "http_request_duration_seconds_bucket".into()
-}
-fn default_requests_metric() -> String {
-    "http_requests_total".into()
-}
-fn default_error_matcher() -> String {
-    r#"code=~"5.."#.into()
-}
-fn default_kube_system() -> String {
-    "kube-system".into()
-}
-fn default_kube_dns() -> String {
-    "kube-dns".into()
-}
-fn default_external_secrets() -> String {
-    "external-secrets".into()
-}
-fn default_store() -> String {
-    "aws-secrets-manager".into()
-}
-fn default_refresh() -> String {
-    "1h".into()
-}
-fn default_monitoring() -> String {
-    "monitoring".into()
 }
 fn default_burn_rates() -> Vec<BurnRateValues> {
     [
@@ -626,26 +598,8 @@ fn default_conditions() -> Vec<String> {
         .map(String::from)
         .to_vec()
 }
-fn default_pressure_for() -> String {
-    "5m".into()
-}
-fn default_warning() -> String {
-    "warning".into()
-}
-fn default_karpenter_job() -> String {
-    "karpenter".into()
-}
-fn default_down_for() -> String {
-    "5m".into()
-}
-fn default_launch_window() -> String {
-    "15m".into()
-}
 fn default_limit_ratio() -> f64 {
     0.9
-}
-fn default_limit_for() -> String {
-    "15m".into()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,17 @@
 //! Environment files: the values a stack is built with (`environments/<name>.toml`), no logic.
 
+/// Declares serde `default` functions that each answer a fixed string:
+/// `string_defaults! { default_refresh = "1h"; }`.
+macro_rules! string_defaults {
+    ($($name:ident = $value:literal;)*) => {
+        $(
+            fn $name() -> String {
+                $value.into()
+            }
+        )*
+    };
+}
+
 mod dns;
 mod eks;
 mod k8s;
