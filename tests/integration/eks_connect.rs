@@ -41,9 +41,10 @@ fn connect_eks_applies_through_a_presigned_sts_token_checked_by_the_apiserver() 
         env.replace(kubeconfig_target, "connect = \"eks\"\n"),
     );
 
-    // No kubeconfig at all: everything comes from EKS and STS.
+    // No kubeconfig at all: everything comes from EKS and STS (helm too, through a private
+    // kubeconfig holding the token).
     let apply = eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"])
-        .env("AWS_ENDPOINT_URL", &moto.endpoint())
+        .moto(&moto)
         .env("KUBECONFIG", "/nonexistent")
         .run();
     let us = &clusters.us;
@@ -57,6 +58,11 @@ fn connect_eks_applies_through_a_presigned_sts_token_checked_by_the_apiserver() 
     let pool = us
         .get("/apis/karpenter.sh/v1/nodepools/payments")
         .expect("the stack's NodePool is in the cluster EKS described");
+    assert!(
+        us.get("/api/v1/namespaces/karpenter/configmaps/karpenter-values")
+            .is_some(),
+        "helm installed the Karpenter release (its stand-in chart) through the same EKS token"
+    );
     assert_eq!(
         pool["metadata"]["labels"]["app.kubernetes.io/managed-by"],
         "eprun"
@@ -98,7 +104,7 @@ fn connect_eks_applies_through_a_presigned_sts_token_checked_by_the_apiserver() 
         &project,
         &["plan", US_SCRIPT, "--env", LOCAL_US, "--detailed-exitcode"],
     )
-    .env("AWS_ENDPOINT_URL", &moto.endpoint())
+    .moto(&moto)
     .env("KUBECONFIG", "/nonexistent")
     .run();
     plan.expect_code(0);

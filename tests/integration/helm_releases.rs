@@ -7,6 +7,7 @@
 use crate::kube_support::{ControlPlane, helm, write_kubeconfig};
 use crate::support::*;
 use serde_json::Value;
+use std::fs;
 
 const FILE: &str = "scripts/releases.rhai";
 
@@ -217,4 +218,108 @@ fn a_remote_chart_without_a_version_is_a_located_error() {
     out.expect_code(1).expect_no_panic();
     assert!(out.stderr.contains("scripts/releases.rhai:2:"), "{out}");
     assert!(out.stderr.contains("pinned `version`"), "{out}");
+}
+
+/// A Helm repository on a loopback port: serves the files of a folder and counts the requests.
+struct ChartRepository {
+    url: String,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ChartRepository {
+    /// `tests/charts/demo` packaged and indexed (`helm package`, `helm repo index`), then served.
+    fn start(dir: &std::path::Path) -> ChartRepository {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+        let url = format!(
+            "http://{}/charts",
+            listener.local_addr().expect("its address")
+        );
+        let bin = crate::kube_support::helm_bin();
+        let run = |args: &[&str]| {
+            let status = std::process::Command::new(bin)
+                .args(args)
+                .status()
+                .expect("run helm");
+            assert!(status.success(), "helm {args:?}");
+        };
+        let root = dir.display().to_string();
+        let chart = repo_root().join("tests/charts/demo").display().to_string();
+        run(&["package", &chart, "--destination", &root]);
+        run(&["repo", "index", &root, "--url", &url]);
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (count, files) = (requests.clone(), dir.to_path_buf());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut reader = BufReader::new(&stream);
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let path = line.split(' ').nth(1).unwrap_or("/");
+                let name = path.rsplit('/').next().unwrap_or_default();
+                let mut stream = &stream;
+                let _ = match fs::read(files.join(name)) {
+                    Ok(body) => stream
+                        .write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes())
+                        .and_then(|_| stream.write_all(&body)),
+                    Err(_) => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+                };
+            }
+        });
+        ChartRepository { url, requests }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn a_chart_pulled_from_a_repository_once_is_planned_again_from_the_cache() {
+    let project = Project::new();
+    let served = tempfile::tempdir().expect("a folder for the repository");
+    let repo = ChartRepository::start(served.path());
+    project.write(
+        FILE,
+        format!(
+            "stack(\"local/us-east-1\");\nhelm::release(\"demo\", #{{ namespace: \"demo\", chart: \"demo\", repository: \"{}\", version: \"0.1.0\" }});\n",
+            repo.url
+        ),
+    );
+    let plan = || {
+        let out = eprun(&project, &["plan", FILE])
+            .no_credentials()
+            .env("KUBECONFIG", "/nonexistent")
+            .helm()
+            .run();
+        out.expect_success();
+        out
+    };
+    let first = plan();
+    assert!(
+        first.stdout.contains("+ ConfigMap demo/demo-config"),
+        "{first}"
+    );
+    let pulled = repo.requests();
+    assert!(
+        pulled >= 2,
+        "the index and the archive were fetched: {pulled} requests"
+    );
+    let cached = project.join(format!(
+        ".eprun/charts/{}/demo-0.1.0.tgz",
+        repo.url.replace([':', '/'], "_")
+    ));
+    assert!(
+        cached.is_file(),
+        "the chart is cached at {}",
+        cached.display()
+    );
+
+    let second = plan();
+    assert_eq!(second.stdout, first.stdout);
+    assert_eq!(
+        repo.requests(),
+        pulled,
+        "a re-plan makes no network call for the chart"
+    );
 }

@@ -1591,6 +1591,8 @@ fn dr_apply_killed_mid_way_converges_without_duplicates() {
         "payment-service",
         "karpenter",
         "external-secrets",
+        "fluent-bit",
+        "adot-collector",
     ]
     .iter()
     .map(|s| format!("{}-{s}", DR.cluster))
@@ -1760,7 +1762,7 @@ fn irsa_role_for_an_unknown_service_account_is_flagged() {
     let accounts = env_of(&project, &PRIMARY)["eks"]["service_accounts"]
         .as_array()
         .map(|a| a.len());
-    assert_eq!(accounts, Some(4), "the edit added a fourth IRSA entry");
+    assert_eq!(accounts, Some(6), "the edit added a sixth IRSA entry");
 
     for args in [
         vec!["plan", PRIMARY.script, "--env", PRIMARY.stack],

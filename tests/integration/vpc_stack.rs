@@ -494,11 +494,12 @@ fn both_regions_in_one_moto_do_not_see_each_other() {
     }
     let us_list = eprun(&project, &["state", "list", "--env", LOCAL_US]).run();
     let eu_list = eprun(&project, &["state", "list", "--env", LOCAL_EU]).run();
-    // Kubernetes objects live in each region's own cluster: the same address in both is two objects.
+    // Kubernetes objects and Helm releases live in each region's own cluster: the same address
+    // in both is two objects.
     let aws_only = |out: &Output| -> BTreeSet<String> {
         state_list_addresses(out)
             .into_iter()
-            .filter(|a| !a.starts_with("k8s."))
+            .filter(|a| !a.starts_with("k8s.") && !a.starts_with("helm."))
             .collect()
     };
     let (us_addrs, eu_addrs) = (aws_only(&us_list), aws_only(&eu_list));

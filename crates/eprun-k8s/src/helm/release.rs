@@ -198,12 +198,13 @@ impl Resource for HelmRelease {
         cx: &Context,
         current: &Observed,
         desired: &Props,
-        _changed: &[String],
+        changed: &[String],
     ) -> Result<Observed, CloudError> {
         if current.attr("status").starts_with("pending-") {
             unblock(cx, current).await?;
         }
-        install(cx, desired, current.attr("stack_label")).await
+        let props = with_changed_values(desired, current, changed);
+        install(cx, &props, current.attr("stack_label")).await
     }
 
     async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
@@ -249,6 +250,52 @@ async fn unblock(cx: &Context, current: &Observed) -> Result<(), CloudError> {
     helm.run("unblock release", &current.id, &args, Some(&access))
         .await
         .map(|_| ())
+}
+
+/// `desired` with the installed values, except those the plan changes: values under
+/// `ignore_changes` (never in `changed`) keep what someone else set.
+fn with_changed_values(desired: &Props, current: &Observed, changed: &[String]) -> Props {
+    let empty = json!({});
+    let want = desired.get("values").unwrap_or(&empty);
+    let mut values = current
+        .props
+        .get("values")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    for path in changed.iter().filter_map(|c| c.strip_prefix("values.")) {
+        let keys: Vec<&str> = path.split('.').collect();
+        let wanted = keys.iter().try_fold(want, |v, k| v.get(*k));
+        set_path(&mut values, &keys, wanted.cloned());
+    }
+    let mut props = desired.clone();
+    props.insert("values".into(), values);
+    props
+}
+
+/// Sets (`Some`) or removes (`None`) the value at `keys`, making the maps on the way.
+fn set_path(root: &mut Value, keys: &[&str], value: Option<Value>) {
+    let Some((last, parents)) = keys.split_last() else {
+        return;
+    };
+    let mut cur = root;
+    for k in parents {
+        if !cur.get(*k).is_some_and(Value::is_object) {
+            if value.is_none() {
+                return;
+            }
+            cur[*k] = json!({});
+        }
+        cur = &mut cur[*k];
+    }
+    match (cur.as_object_mut(), value) {
+        (Some(map), Some(v)) => {
+            map.insert(last.to_string(), v);
+        }
+        (Some(map), None) => {
+            map.remove(*last);
+        }
+        (None, _) => {}
+    }
 }
 
 /// `namespace/name`: a release's id and natural key.
@@ -510,6 +557,25 @@ mod tests {
         assert_eq!(names, ["version", "values.a.b", "values.gone", "status"]);
         let kept = diff(&desired, &current, &["values.a".into(), "version".into()]);
         assert_eq!(kept.len(), 2, "{kept:?}");
+    }
+
+    #[test]
+    fn an_update_keeps_the_installed_values_it_does_not_change() {
+        let desired = props(json!({"values": {"replicas": 2, "image": "v2", "new": {"a": 1}}}));
+        let current = observed(
+            json!({"replicas": 5, "image": "v1", "old": true}),
+            "deployed",
+            "",
+        );
+        let changed: Vec<String> = ["values.image", "values.new.a", "values.old"]
+            .map(String::from)
+            .into();
+        let props = with_changed_values(&desired, &current, &changed);
+        assert_eq!(
+            props["values"],
+            json!({"replicas": 5, "image": "v2", "new": {"a": 1}}),
+            "`replicas` (ignored, so not changed) keeps its installed value"
+        );
     }
 
     #[test]

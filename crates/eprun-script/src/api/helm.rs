@@ -20,7 +20,8 @@ pub(super) fn register(helm: &mut Module, session: &Session) {
     let s = session.clone();
     FuncRegistration::new("release")
         .with_comments([
-            "/// Declares a Helm release in the stack, at address `helm.release.<namespace>/<name>`.",
+            "/// Declares a Helm release in the stack, at address `helm.release.<namespace>/<name>`,",
+            "/// after the stack's EKS cluster, its node groups and the release's namespace.",
             "/// `props`: `namespace`, `chart` (a name in `repository`, an `oci://` reference or a",
             "/// local path from the project root), `repository`, `version` (pinned; required unless",
             "/// the chart is local), `values` (a map; tokens such as role ARNs resolve at apply),",
@@ -79,6 +80,14 @@ fn declare(
     let mut decls = session.declarations();
     let mut meta = meta;
     meta.deps.extend(in_cluster_deps(&decls, Some(&namespace)));
+    // helm waits for the release's pods, which need the cluster's nodes.
+    meta.deps.extend(
+        decls
+            .resources
+            .iter()
+            .filter(|d| d.address.kind() == "eks.node_group")
+            .map(|d| d.address.clone()),
+    );
     meta.add(
         &mut decls,
         ctx,
