@@ -1387,6 +1387,19 @@ fn both_regions_apply_check_replan_and_destroy_in_reverse_order() {
     // Both stacks have converged.
     expect_no_changes(&project, &moto, &PRIMARY, "after both applies");
     expect_no_changes(&project, &moto, &DR, "after both applies");
+    for site in [&PRIMARY, &DR] {
+        let releases = helm_releases(&moto, site);
+        assert_eq!(
+            releases.len(),
+            8,
+            "{}: one release per controller: {releases:?}",
+            site.stack
+        );
+        assert!(
+            releases.iter().all(|r| r.ends_with(" deployed")),
+            "{releases:?}"
+        );
+    }
 
     // A DR runbook drains us-east-1 by inverting its health check. The `inverted` flag is the
     // runbooks': the primary's plan shows no change and an apply keeps the check inverted.
@@ -1431,6 +1444,42 @@ fn both_regions_apply_check_replan_and_destroy_in_reverse_order() {
     let us_gone = destroy(&project, &moto, &PRIMARY);
     let ctx = format!("--- DR destroy ---\n{eu_gone}\n--- primary destroy ---\n{us_gone}");
     check_nothing_left(&moto, &[us_tgw, eu_tgw], &provider_arns, &ctx);
+    for site in [&PRIMARY, &DR] {
+        let releases = helm_releases(&moto, site);
+        assert!(
+            releases.is_empty(),
+            "{}: releases left: {releases:?}",
+            site.stack
+        );
+    }
+}
+
+/// `helm list --all-namespaces` in the cluster of `site`, as `namespace/name status` lines.
+fn helm_releases(moto: &Moto, site: &Site) -> Vec<String> {
+    let context = format!("local-{}", site.region);
+    let out = crate::kube_support::helm(
+        &moto.clusters().kubeconfig,
+        &[
+            "list",
+            "--all-namespaces",
+            "--output",
+            "json",
+            "--kube-context",
+            &context,
+        ],
+    );
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&out).expect("helm list prints JSON");
+    listed
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{} {}",
+                r["namespace"].as_str().unwrap_or_default(),
+                r["name"].as_str().unwrap_or_default(),
+                r["status"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 #[test]
