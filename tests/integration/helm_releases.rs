@@ -323,3 +323,64 @@ fn a_chart_pulled_from_a_repository_once_is_planned_again_from_the_cache() {
         "a re-plan makes no network call for the chart"
     );
 }
+
+#[test]
+fn a_release_a_killed_helm_left_pending_is_rolled_back_and_upgraded() {
+    let c = Cluster::start();
+    c.project.write(FILE, script("hello"));
+    c.eprun(&["apply", FILE, "--yes"]).expect_success();
+
+    // An upgrade that waits for a pod that can never run, killed while it waits: what a killed
+    // apply leaves behind. helm refuses every other operation on the release until it is fixed.
+    let mut stuck = std::process::Command::new(crate::kube_support::helm_bin())
+        .args([
+            "upgrade",
+            "demo",
+            "charts/demo",
+            "--namespace",
+            "demo",
+            "--reuse-values",
+        ])
+        .args([
+            "--set",
+            "deployment.enabled=true",
+            "--wait",
+            "--timeout",
+            "10m",
+        ])
+        .current_dir(c.project.path())
+        .env("KUBECONFIG", &c.kubeconfig)
+        .spawn()
+        .expect("run helm upgrade");
+    poll_until(
+        std::time::Duration::from_secs(60),
+        "helm to start the upgrade",
+        || c.helm(&["list", "--all-namespaces", "--output", "json"]),
+        || {
+            let listed = c.helm(&["list", "--all-namespaces", "--output", "json"]);
+            listed.contains("pending-upgrade").then_some(())
+        },
+    );
+    stuck.kill().expect("kill helm");
+    let _ = stuck.wait();
+
+    let plan = c.eprun(&["plan", FILE]);
+    assert!(
+        plan.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("status")
+                && l.ends_with(r#": "pending-upgrade" → "deployed""#)),
+        "{plan}"
+    );
+    c.eprun(&["apply", FILE, "--yes"]).expect_success();
+    let releases = c.releases();
+    assert_eq!(releases[0]["status"], "deployed", "{releases:?}");
+    assert!(
+        c.kube
+            .get("/apis/apps/v1/namespaces/demo/deployments/demo")
+            .is_none(),
+        "the script's values hold again: no Deployment"
+    );
+    c.eprun(&["plan", FILE, "--detailed-exitcode"])
+        .expect_code(0);
+}
