@@ -148,14 +148,21 @@ impl ChartSource {
             ChartSource::Local(_) => {}
         }
         args.extend(["--destination", &staged]);
-        helm.run_within(
-            "pull chart",
-            &self.describe(),
-            &args,
-            None,
-            Some(FETCH_TIMEOUT),
-        )
-        .await?;
+        let pull = helm
+            .run_within(
+                "pull chart",
+                &self.describe(),
+                &args,
+                None,
+                Some(FETCH_TIMEOUT),
+            )
+            .await;
+        if let Err(e) = pull {
+            drop(staging);
+            // A failed pull leaves no empty folder behind (removing a non-empty one fails, as it should).
+            let _ = std::fs::remove_dir(dir);
+            return Err(e);
+        }
         let pulled = std::fs::read_dir(staging.path())
             .map_err(io)?
             .filter_map(Result::ok)
