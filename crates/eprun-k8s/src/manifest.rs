@@ -422,11 +422,7 @@ pub fn plan_diff(
     let live = Value::Object(live.clone());
     for path in &owned.ours {
         let name = path.join(".");
-        if is_ownership_mark(path)
-            || at_path(&desired, path).is_some()
-            || ignore
-                .iter()
-                .any(|i| name == *i || name.starts_with(&format!("{i}.")))
+        if is_ownership_mark(path) || at_path(&desired, path).is_some() || is_ignored(&name, ignore)
         {
             continue;
         }
@@ -464,10 +460,7 @@ fn walk(
     ignore: &[String],
     out: &mut Vec<FieldChange>,
 ) {
-    if ignore
-        .iter()
-        .any(|i| path == i || path.starts_with(&format!("{i}.")))
-    {
+    if is_ignored(path, ignore) {
         return;
     }
     if let (Value::Object(w), Some(Value::Object(h))) = (want, have) {
@@ -530,12 +523,23 @@ pub fn for_update(desired: &Props, live: &Props, changed: &[String]) -> Props {
     out
 }
 
-/// Sets (`Some`) or removes (`None`) the value at a dot path whose parent maps exist.
-fn put_path(root: &mut Props, path: &str, value: Option<Value>) {
+/// Whether the dot path `path` is one of `ignore` or lies under one (`ignore_changes`).
+pub fn is_ignored(path: &str, ignore: &[String]) -> bool {
+    ignore
+        .iter()
+        .any(|i| path == i || path.starts_with(&format!("{i}.")))
+}
+
+/// Sets (`Some`) or removes (`None`) the value at a dot path; a value set where parent maps are
+/// missing gets them, a path through something that is not a map is left alone.
+pub fn put_path(root: &mut Props, path: &str, value: Option<Value>) {
     let mut parts: Vec<&str> = path.split('.').collect();
     let Some(last) = parts.pop() else { return };
     let mut cur = root;
     for p in parts {
+        if value.is_some() && !cur.contains_key(p) {
+            cur.insert(p.to_string(), Value::Object(Props::new()));
+        }
         match cur.get_mut(p) {
             Some(Value::Object(m)) => cur = m,
             _ => return,

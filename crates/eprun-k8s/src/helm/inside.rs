@@ -1,9 +1,9 @@
 //! What a release change does to the objects inside it: the chart rendered with the declared
 //! values (`helm template`), compared field by field with the live objects.
 
-use super::Helm;
 use super::chart::ChartSource;
 use super::values::ValuesFile;
+use super::{Helm, namespace_and_name};
 use crate::Kube;
 use crate::catalog;
 use crate::cloud_error::CloudError;
@@ -138,7 +138,7 @@ async fn live(kube: &Kube, object: &ObjectRef) -> Option<Props> {
 
 /// The objects of the release's current revision (`helm get manifest`).
 async fn previous(helm: &Helm, kube: &Kube, current: &Observed) -> Vec<ObjectRef> {
-    let (namespace, name) = current.id.split_once('/').unwrap_or(("", &current.id));
+    let (namespace, name) = namespace_and_name(&current.id);
     let Ok(access) = kube.tool_access().await else {
         return Vec::new();
     };

@@ -135,6 +135,11 @@ impl Helm {
     }
 }
 
+/// The namespace and name in a release's id (`namespace/name`).
+pub fn namespace_and_name(id: &str) -> (&str, &str) {
+    id.split_once('/').unwrap_or(("", id))
+}
+
 /// The first `name` on `PATH`.
 fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)

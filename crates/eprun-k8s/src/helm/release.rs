@@ -1,10 +1,10 @@
 //! `helm.release`: a Helm release declared in a stack, installed, upgraded and uninstalled by
 //! the real `helm` binary, so that `helm list`, `helm history` and `helm rollback` work on it.
 
-use super::Helm;
 use super::chart::ChartSource;
 use super::inside;
 use super::values::ValuesFile;
+use super::{Helm, namespace_and_name};
 use crate::Kube;
 use crate::address::Address;
 use crate::cloud_error::{CloudError, CloudErrorKind};
@@ -208,46 +208,36 @@ impl Resource for HelmRelease {
     }
 
     async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
-        let (helm, kube) = (Helm::of(cx)?, Kube::of(cx)?);
-        let access = kube.tool_access().await?;
-        let (namespace, name) = current.id.split_once('/').unwrap_or(("", &current.id));
-        let args = [
-            "uninstall",
-            name,
-            "--namespace",
-            namespace,
-            "--ignore-not-found",
-            "--wait",
-            "--timeout",
-            DEFAULT_TIMEOUT,
-        ];
-        gone_ok(
-            helm.run("uninstall", &current.id, &args, Some(&access))
-                .await
-                .map(|_| ()),
-        )
+        let flags = ["--ignore-not-found", "--wait", "--timeout", DEFAULT_TIMEOUT];
+        gone_ok(on_release(cx, "uninstall", current, "uninstall", &flags).await)
     }
 }
 
 /// A release that a killed run left `pending-*` refuses every other operation: a first install
 /// is uninstalled (it never worked), an upgrade or rollback is rolled back to the last revision.
 async fn unblock(cx: &Context, current: &Observed) -> Result<(), CloudError> {
+    if current.attr("status") == "pending-install" {
+        let flags = ["--wait", "--ignore-not-found"];
+        on_release(cx, "unblock release", current, "uninstall", &flags).await
+    } else {
+        on_release(cx, "unblock release", current, "rollback", &["--wait"]).await
+    }
+}
+
+/// Runs `helm <verb> <name> --namespace <namespace> <flags…>` on the installed release `current`.
+async fn on_release(
+    cx: &Context,
+    operation: &str,
+    current: &Observed,
+    verb: &str,
+    flags: &[&str],
+) -> Result<(), CloudError> {
     let (helm, kube) = (Helm::of(cx)?, Kube::of(cx)?);
     let access = kube.tool_access().await?;
-    let (namespace, name) = current.id.split_once('/').unwrap_or(("", &current.id));
-    let args: Vec<&str> = if current.attr("status") == "pending-install" {
-        vec![
-            "uninstall",
-            name,
-            "--namespace",
-            namespace,
-            "--wait",
-            "--ignore-not-found",
-        ]
-    } else {
-        vec!["rollback", name, "--namespace", namespace, "--wait"]
-    };
-    helm.run("unblock release", &current.id, &args, Some(&access))
+    let (namespace, name) = namespace_and_name(&current.id);
+    let mut args = vec![verb, name, "--namespace", namespace];
+    args.extend(flags);
+    helm.run(operation, &current.id, &args, Some(&access))
         .await
         .map(|_| ())
 }
@@ -257,45 +247,17 @@ async fn unblock(cx: &Context, current: &Observed) -> Result<(), CloudError> {
 fn with_changed_values(desired: &Props, current: &Observed, changed: &[String]) -> Props {
     let empty = json!({});
     let want = desired.get("values").unwrap_or(&empty);
-    let mut values = current
-        .props
-        .get("values")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
+    let mut values = match current.props.get("values") {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Props::new(),
+    };
     for path in changed.iter().filter_map(|c| c.strip_prefix("values.")) {
-        let keys: Vec<&str> = path.split('.').collect();
-        let wanted = keys.iter().try_fold(want, |v, k| v.get(*k));
-        set_path(&mut values, &keys, wanted.cloned());
+        let wanted = path.split('.').try_fold(want, |v, k| v.get(k));
+        manifest::put_path(&mut values, path, wanted.cloned());
     }
     let mut props = desired.clone();
-    props.insert("values".into(), values);
+    props.insert("values".into(), Value::Object(values));
     props
-}
-
-/// Sets (`Some`) or removes (`None`) the value at `keys`, making the maps on the way.
-fn set_path(root: &mut Value, keys: &[&str], value: Option<Value>) {
-    let Some((last, parents)) = keys.split_last() else {
-        return;
-    };
-    let mut cur = root;
-    for k in parents {
-        if !cur.get(*k).is_some_and(Value::is_object) {
-            if value.is_none() {
-                return;
-            }
-            cur[*k] = json!({});
-        }
-        cur = &mut cur[*k];
-    }
-    match (cur.as_object_mut(), value) {
-        (Some(map), Some(v)) => {
-            map.insert(last.to_string(), v);
-        }
-        (Some(map), None) => {
-            map.remove(*last);
-        }
-        (None, _) => {}
-    }
 }
 
 /// `namespace/name`: a release's id and natural key.
@@ -433,11 +395,7 @@ fn unexpected(operation: &str, target: &str, e: serde_json::Error) -> CloudError
 /// What differs between the declared release and the installed one: the chart's source or
 /// version, each value that changed (`values.<path>`), and a release not in `deployed` state.
 fn diff(desired: &Props, current: &Observed, ignore: &[String]) -> Vec<FieldChange> {
-    let ignored = |name: &str| {
-        ignore
-            .iter()
-            .any(|i| name == i || name.starts_with(&format!("{i}.")))
-    };
+    let ignored = |name: &str| manifest::is_ignored(name, ignore);
     let change = |name: &str, before: Option<Value>, after: Option<Value>| FieldChange {
         name: name.into(),
         before,
