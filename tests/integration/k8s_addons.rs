@@ -202,32 +202,8 @@ fn addons_are_applied_to_the_regions_own_cluster_and_plan_clean_after() {
 
     // The controllers are real Helm releases. Their upstream charts cannot be downloaded here:
     // stand-ins with the same names and versions (`seed_stand_in_charts`) record their values.
-    let kubeconfig = &moto.clusters().kubeconfig;
-    let listed = crate::kube_support::helm(
-        kubeconfig,
-        &[
-            "list",
-            "--all-namespaces",
-            "--output",
-            "json",
-            "--kube-context",
-            "local-us-east-1",
-        ],
-    );
-    let listed: Vec<Value> = serde_json::from_str(&listed).expect("helm list prints JSON");
-    let mut releases: Vec<String> = listed
-        .iter()
-        .map(|r| {
-            format!(
-                "{}/{} {} {}",
-                r["namespace"].as_str().unwrap_or_default(),
-                r["name"].as_str().unwrap_or_default(),
-                r["chart"].as_str().unwrap_or_default(),
-                r["status"].as_str().unwrap_or_default()
-            )
-        })
-        .collect();
-    releases.sort();
+    let releases =
+        crate::kube_support::helm_releases(&moto.clusters().kubeconfig, Some("local-us-east-1"));
     assert_eq!(
         releases,
         [

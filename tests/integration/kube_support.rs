@@ -473,6 +473,25 @@ pub fn helm(kubeconfig: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The releases `helm list --all-namespaces` shows in `context` of `kubeconfig` (its current
+/// context when `None`), as `namespace/name chart status` lines, sorted.
+pub fn helm_releases(kubeconfig: &Path, context: Option<&str>) -> Vec<String> {
+    let mut args = vec!["list", "--all-namespaces", "--output", "json"];
+    args.extend(context.iter().flat_map(|c| ["--kube-context", c]));
+    let listed: Vec<Value> =
+        serde_json::from_str(&helm(kubeconfig, &args)).expect("helm list prints JSON");
+    let text = |r: &Value, k: &str| r[k].as_str().unwrap_or_default().to_string();
+    let mut lines: Vec<String> = listed
+        .iter()
+        .map(|r| {
+            let (ns, name) = (text(r, "namespace"), text(r, "name"));
+            format!("{ns}/{name} {} {}", text(r, "chart"), text(r, "status"))
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
 /// Writes a kubeconfig with one cluster, user and context per `(name, control plane)` (all three
 /// named `name`, the user being the cluster's admin), `current-context` being the first.
 pub fn write_kubeconfig(path: &Path, contexts: &[(&str, &ControlPlane)]) {

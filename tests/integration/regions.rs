@@ -1454,32 +1454,10 @@ fn both_regions_apply_check_replan_and_destroy_in_reverse_order() {
     }
 }
 
-/// `helm list --all-namespaces` in the cluster of `site`, as `namespace/name status` lines.
+/// The releases in the cluster of `site`, as `namespace/name chart status` lines.
 fn helm_releases(moto: &Moto, site: &Site) -> Vec<String> {
     let context = format!("local-{}", site.region);
-    let out = crate::kube_support::helm(
-        &moto.clusters().kubeconfig,
-        &[
-            "list",
-            "--all-namespaces",
-            "--output",
-            "json",
-            "--kube-context",
-            &context,
-        ],
-    );
-    let listed: Vec<serde_json::Value> = serde_json::from_str(&out).expect("helm list prints JSON");
-    listed
-        .iter()
-        .map(|r| {
-            format!(
-                "{}/{} {}",
-                r["namespace"].as_str().unwrap_or_default(),
-                r["name"].as_str().unwrap_or_default(),
-                r["status"].as_str().unwrap_or_default()
-            )
-        })
-        .collect()
+    crate::kube_support::helm_releases(&moto.clusters().kubeconfig, Some(&context))
 }
 
 #[test]
