@@ -95,6 +95,22 @@ pub enum Command {
         /// Scripts or folders (default: `scripts/` and `stdlib/` of the project).
         paths: Vec<PathBuf>,
     },
+    /// Record one existing resource (made by hand or by another tool) as a declared address,
+    /// without changing it; the next plan shows what differs.
+    Import {
+        /// The stack script.
+        file: PathBuf,
+        /// The declared address, e.g. `ec2.vpc.examplepay-prod`.
+        address: String,
+        /// The cloud's id of the resource, e.g. `vpc-0abc…` (a name for IAM roles, buckets, clusters).
+        id: String,
+    },
+    /// Adopt what another tool built: match its resources to the declarations and record them.
+    Migrate {
+        /// Where the resources come from.
+        #[command(subcommand)]
+        from: MigrateFrom,
+    },
     /// Read or repair a stack's state.
     State {
         /// What to do.
@@ -144,6 +160,19 @@ pub enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+/// `eprun migrate …`.
+#[derive(Debug, Subcommand)]
+pub enum MigrateFrom {
+    /// A Terraform state (format version 4): every `aws_*` instance is matched to a declaration by
+    /// its identity and recorded; nothing is created, changed or deleted.
+    Terraform {
+        /// The stack script.
+        file: PathBuf,
+        /// The state: a file (`terraform state pull > tf.json`) or `s3://bucket/key` of the S3 backend.
+        state: String,
     },
 }
 

@@ -1,5 +1,6 @@
 //! Command dispatch: each command is a function from its arguments to an exit code.
 
+mod adopt;
 mod check;
 mod eval;
 mod render;
@@ -8,7 +9,7 @@ mod runs;
 mod stack;
 mod state;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, MigrateFrom};
 use crate::error::{Error, Result};
 use std::io::IsTerminal;
 
@@ -31,6 +32,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Some(Command::Eval { expr, dry_run }) => eval::eval(&expr, dry_run, &g).await,
         Some(Command::Check { paths }) => check::check(&paths).await,
         Some(Command::State { action }) => state::run(action, &g).await,
+        Some(Command::Import { file, address, id }) => {
+            adopt::import(&file, &address, &id, &g).await
+        }
+        Some(Command::Migrate {
+            from: MigrateFrom::Terraform { file, state },
+        }) => adopt::terraform(&file, &state, &g).await,
         Some(Command::Repl) => crate::repl::run(&g).await,
         Some(Command::Render { file }) => render::render(&file, &g).await,
         Some(Command::Run {

@@ -25,10 +25,15 @@ use std::time::Instant;
 
 /// What to do with a stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(super) enum Mode {
+    /// `plan`.
     Plan,
+    /// `apply`.
     Apply,
+    /// `destroy`.
     Destroy,
+    /// `import` and `migrate`: record existing resources.
+    Adopt,
 }
 
 impl Mode {
@@ -37,22 +42,28 @@ impl Mode {
             Mode::Plan => "plan",
             Mode::Apply => "apply",
             Mode::Destroy => "destroy",
+            Mode::Adopt => "adopt",
         }
     }
 }
 
 /// A stack script, evaluated, with its state loaded and locked.
-struct Loaded {
-    env: Environment,
-    decls: Declarations,
-    store: Box<dyn StateStore>,
-    state: State,
+pub(super) struct Loaded {
+    /// The stack's environment.
+    pub(super) env: Environment,
+    /// What the script declared.
+    pub(super) decls: Declarations,
+    /// Where its state lives.
+    pub(super) store: Box<dyn StateStore>,
+    /// Its state.
+    pub(super) state: State,
     force_conflicts: bool,
     helm: Helm,
     _lock: LockGuard,
 }
 
-async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)> {
+/// Evaluates the stack script `file`, then loads and locks its state for `mode`.
+pub(super) async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)> {
     let mut evaluated = script::evaluate(file, g.env.clone()).await?;
     let decls = std::mem::take(&mut evaluated.declarations);
     let Some(env) = decls.environment.clone() else {

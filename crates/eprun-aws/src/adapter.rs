@@ -301,6 +301,26 @@ pub trait Description: ResourceType + Send + Sync + 'static {
         None
     }
 
+    /// The Terraform resource types whose instances are of this type (`aws_vpc`), for migration.
+    const TERRAFORM: &'static [&'static str] = &[];
+
+    /// How a Terraform instance of `tf_type` is found, when neither the natural key its
+    /// attributes make (Terraform names them as the props are named) nor its `id` says it.
+    fn terraform_id(&self, _tf_type: &str, _attributes: &Value) -> Option<String> {
+        None
+    }
+
+    /// Reads the items whose cloud ids are `ids`, whoever made them; those not there are left out.
+    /// `None`: the type is not read by id. Resources that `eprun import` or a migration recorded
+    /// carry no ownership tags until their first apply, so a refresh finds them this way.
+    async fn fetch(
+        &self,
+        _aws: &Aws,
+        _ids: &[String],
+    ) -> Option<Result<Vec<Self::Item>, CloudError>> {
+        None
+    }
+
     /// Reads the candidates: every item that may belong to the stack, in batched, paginated calls.
     async fn list(
         &self,
@@ -368,15 +388,16 @@ impl<D: Description> Adapter<D> {
     }
 
     /// The props of an item as observed, with its user tags, or `None` when another stack owns it.
+    /// `owned` is its address (if tagged) and user tags when the caller already knows them.
     async fn observe(
         &self,
         aws: &Aws,
         stack: &str,
         item: &D::Item,
-        owned: Option<(Address, Value)>,
+        owned: Option<(Option<Address>, Value)>,
     ) -> Result<Option<Observed>, CloudError> {
         let (address, user_tags) = match (&D::IDENTITY, owned) {
-            (_, Some((a, t))) => (Some(a), Some(t)),
+            (_, Some((a, t))) => (a, Some(t)),
             (Identity::Tags(_), None) => {
                 match tags::split_owned(stack, self.description.tags(item)) {
                     Some((a, t)) => (Some(a), Some(t)),
@@ -424,6 +445,41 @@ impl<D: Description> Adapter<D> {
             attrs,
             props,
         }))
+    }
+}
+
+impl<D: Description> Adapter<D> {
+    /// The resources whose ids are `ids`, with no address when untagged and without those another
+    /// stack owns; `None` when the type is not read by id.
+    async fn read_by_id(
+        &self,
+        cx: &Context,
+        stack: &str,
+        ids: &[String],
+    ) -> Result<Option<Vec<Observed>>, CloudError> {
+        let aws = &Aws::of(cx)?;
+        let Some(items) = self.description.fetch(aws, ids).await else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        for item in &items? {
+            let owned = match D::IDENTITY {
+                Identity::NaturalKey(_) => None,
+                _ => {
+                    let tags = self.description.tags(item);
+                    match self.description.owner(stack, item) {
+                        Some(a) => Some((Some(a.clone()), tags::visible(&a, tags))),
+                        // One tagged for another stack is not ours to adopt.
+                        None => match tags::owner(stack, tags).split() {
+                            Some(owned) => Some(owned),
+                            None => continue,
+                        },
+                    }
+                }
+            };
+            out.extend(self.observe(aws, stack, item, owned).await?);
+        }
+        Ok(Some(out))
     }
 }
 
@@ -519,7 +575,38 @@ impl<D: Description> Resource for Adapter<D> {
         for item in self.description.list(aws, stack, hints).await? {
             out.extend(self.observe(aws, stack, &item, None).await?);
         }
+        let missing: Vec<String> = (hints.ids.iter())
+            .filter(|id| !out.iter().any(|o| &o.id == *id))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            out.extend(
+                self.read_by_id(cx, stack, &missing)
+                    .await?
+                    .unwrap_or_default(),
+            );
+        }
         Ok(out)
+    }
+
+    async fn read_ids(
+        &self,
+        cx: &Context,
+        stack: &str,
+        ids: &[String],
+    ) -> Option<Result<Vec<Observed>, CloudError>> {
+        self.read_by_id(cx, stack, ids).await.transpose()
+    }
+
+    fn terraform_types(&self) -> &'static [&'static str] {
+        D::TERRAFORM
+    }
+
+    fn terraform_id(&self, tf_type: &str, attributes: &Value) -> Option<String> {
+        let props = attributes.as_object().cloned().unwrap_or_default();
+        (self.description.terraform_id(tf_type, attributes))
+            .or_else(|| self.natural_key(&props))
+            .or_else(|| Some(attributes.get("id")?.as_str()?.to_string()))
     }
 
     async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
@@ -534,7 +621,7 @@ impl<D: Description> Resource for Adapter<D> {
         let item = self.description.create(aws, new).await?;
         let owned = match D::IDENTITY {
             Identity::NaturalKey(_) => None,
-            _ => tags::split_owned(req.stack, req.tags.iter().cloned()),
+            _ => tags::split_owned(req.stack, req.tags.iter().cloned()).map(|(a, t)| (Some(a), t)),
         };
         let mut observed = self
             .observe(aws, req.stack, &item, owned)

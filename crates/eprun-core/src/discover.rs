@@ -18,21 +18,15 @@ pub fn record(state: &mut State, planned: &Planned) -> Vec<(Address, String)> {
         {
             continue;
         }
-        state.resources.insert(
-            node.address.clone(),
-            ResourceState {
-                kind: node.address.kind().to_string(),
-                region: node.region.clone(),
-                status: Status::Created,
-                id: current.id.clone(),
-                natural_key: current.natural_key.clone(),
-                props: current.props.clone(),
-                attrs: current.attrs.clone(),
-                deps: node.deps.clone(),
-                protect: node.protect,
-                ignore_changes: node.ignore_changes.clone(),
-            },
+        let record = ResourceState::found(
+            node.address.kind(),
+            &node.region,
+            current,
+            node.deps.clone(),
+            node.protect,
+            node.ignore_changes.clone(),
         );
+        state.resources.insert(node.address.clone(), record);
         added.push((node.address.clone(), current.id.clone()));
     }
     added

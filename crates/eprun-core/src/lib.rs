@@ -13,6 +13,7 @@ pub mod discover;
 pub mod environment;
 pub mod graph;
 pub mod interrupt;
+pub mod migration;
 pub mod mutation;
 pub mod plan;
 pub mod plan_view;
@@ -26,6 +27,7 @@ pub mod state;
 pub mod state_store;
 pub mod style;
 pub mod tags;
+pub mod terraform_state;
 #[cfg(test)]
 mod testing;
 pub mod token;

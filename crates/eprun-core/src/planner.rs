@@ -73,6 +73,7 @@ pub fn refresh_groups(decls: &Declarations, state: &State) -> Groups {
             .entry((r.kind.clone(), r.region.clone()))
             .or_default();
         hints.natural_keys.extend(r.natural_key.clone());
+        hints.ids.extend((!r.id.is_empty()).then(|| r.id.clone()));
     }
     groups
 }
@@ -159,6 +160,8 @@ pub fn plan(
 
     let mut by_address: HashMap<Address, Observed> = HashMap::new();
     let mut by_key: HashMap<(String, String), Observed> = HashMap::new();
+    // Untagged resources the state records by id (imported or migrated, not yet applied).
+    let mut by_id: HashMap<(String, String), Observed> = HashMap::new();
     match found {
         Some(found) => {
             for f in found {
@@ -169,7 +172,9 @@ pub fn plan(
                     (_, Some(k)) => {
                         by_key.insert((f.kind.clone(), k.clone()), f.observed);
                     }
-                    _ => {}
+                    _ => {
+                        by_id.insert((f.kind.clone(), f.observed.id.clone()), f.observed);
+                    }
                 }
             }
         }
@@ -196,12 +201,15 @@ pub fn plan(
         };
         let resolved = resolve_known(&decl.props, &nodes);
         let recorded = state.resources.get(address);
-        let current = by_address.remove(address).or_else(|| {
-            let key = res
-                .natural_key(&resolved)
-                .or_else(|| recorded.and_then(|r| r.natural_key.clone()))?;
-            by_key.remove(&(address.kind().to_string(), key))
-        });
+        let current = by_address
+            .remove(address)
+            .or_else(|| {
+                let key = res
+                    .natural_key(&resolved)
+                    .or_else(|| recorded.and_then(|r| r.natural_key.clone()))?;
+                by_key.remove(&(address.kind().to_string(), key))
+            })
+            .or_else(|| by_id.remove(&(address.kind().to_string(), recorded?.id.clone())));
         let mut reason = None;
         if current.is_none() && refreshed {
             if let Some(key) = res
@@ -237,6 +245,9 @@ pub fn plan(
                     }
                     None if refreshed => {
                         reason = Some(format!("adopted: it already exists, found {how}"))
+                    }
+                    Some(Status::Created) if cur.address.is_none() => {
+                        reason = Some("imported: recorded by its id".to_string())
                     }
                     _ => {}
                 }
@@ -318,11 +329,14 @@ pub fn plan(
                 kind: r.kind.clone(),
             });
         }
-        let current = by_address.remove(address).or_else(|| {
-            r.natural_key
-                .as_ref()
-                .and_then(|k| by_key.remove(&(r.kind.clone(), k.clone())))
-        });
+        let current = by_address
+            .remove(address)
+            .or_else(|| {
+                r.natural_key
+                    .as_ref()
+                    .and_then(|k| by_key.remove(&(r.kind.clone(), k.clone())))
+            })
+            .or_else(|| by_id.remove(&(r.kind.clone(), r.id.clone())));
         let Some(current) = current else {
             vanished.push(address.clone());
             continue;
@@ -438,7 +452,7 @@ fn known_attr(nodes: &BTreeMap<Address, Node>, r: &TokenRef) -> Option<Value> {
     node.current.as_ref()?.attrs.get(&r.attribute).cloned()
 }
 
-fn resolve_known(props: &Props, nodes: &BTreeMap<Address, Node>) -> Props {
+pub(crate) fn resolve_known(props: &Props, nodes: &BTreeMap<Address, Node>) -> Props {
     match resolve_known_value(&Value::Object(props.clone()), nodes) {
         Value::Object(m) => m,
         _ => Props::new(),

@@ -40,11 +40,15 @@ pub struct CreateRequest<'a> {
     pub tags: Vec<(String, String)>,
 }
 
-/// Hints for a batched read: the natural keys the stack expects, for types found by name.
+/// Hints for a batched read: the natural keys the stack expects, for types found by name, and the
+/// ids it recorded, for resources that carry no ownership tags yet (imported or migrated).
 #[derive(Debug, Clone, Default)]
 pub struct ReadHints {
     /// Natural keys of declared or recorded resources of this type.
     pub natural_keys: BTreeSet<String>,
+    /// Cloud ids the state records for this type; those the batched read does not find by their
+    /// tags are read by id.
+    pub ids: BTreeSet<String>,
 }
 
 /// One resource type (AWS, or Kubernetes objects): its schema and how to read, create, update and delete it.
@@ -109,6 +113,29 @@ pub trait Resource: Send + Sync + 'static {
         stack: &str,
         hints: &ReadHints,
     ) -> Result<Vec<Observed>, CloudError>;
+
+    /// Reads the resources whose cloud ids are `ids`, whoever made them: one with no ownership
+    /// tags has no address. `None`: the type is not read by id (and cannot be imported).
+    async fn read_ids(
+        &self,
+        _cx: &Context,
+        _stack: &str,
+        _ids: &[String],
+    ) -> Option<Result<Vec<Observed>, CloudError>> {
+        None
+    }
+
+    /// The Terraform resource types (`aws_vpc`, …) whose instances are resources of this type,
+    /// for `eprun migrate terraform`.
+    fn terraform_types(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// What finds the Terraform instance of `tf_type` with these attributes: its natural key, or
+    /// its cloud id (as `read_ids` takes it); `None` when they name neither. By default its `id`.
+    fn terraform_id(&self, _tf_type: &str, attributes: &Value) -> Option<String> {
+        attributes.get("id")?.as_str().map(String::from)
+    }
 
     /// Creates the resource with its ownership tags in the same call and waits until it is usable.
     async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError>;

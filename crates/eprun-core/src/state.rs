@@ -52,6 +52,29 @@ pub struct ResourceState {
 }
 
 impl ResourceState {
+    /// The record of a resource that exists: created, with what was read of it.
+    pub fn found(
+        kind: &str,
+        region: &str,
+        current: &Observed,
+        deps: Vec<Address>,
+        protect: bool,
+        ignore_changes: Vec<String>,
+    ) -> Self {
+        Self {
+            kind: kind.to_string(),
+            region: region.to_string(),
+            status: Status::Created,
+            id: current.id.clone(),
+            natural_key: current.natural_key.clone(),
+            props: current.props.clone(),
+            attrs: current.attrs.clone(),
+            deps,
+            protect,
+            ignore_changes,
+        }
+    }
+
     /// The resource as an observation, for deletion when it could not be refreshed.
     pub fn observed(&self, address: &Address) -> Observed {
         Observed {

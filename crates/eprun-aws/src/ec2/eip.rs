@@ -24,6 +24,20 @@ impl Description for Eip {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
+    const TERRAFORM: &'static [&'static str] = &["aws_eip"];
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
+        let call = |ids| async move {
+            let call = aws.ec2().describe_addresses().set_allocation_ids(Some(ids));
+            let out = call
+                .send()
+                .await
+                .map_err(sdk("DescribeAddresses", Self::KIND))?;
+            Ok(out.addresses.unwrap_or_default())
+        };
+        Some(by_ids(ids, call).await)
+    }
+
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         // DescribeAddresses has no pagination: one call returns every address.
         let call = aws.ec2().describe_addresses().filters(stack_filter(stack));

@@ -74,6 +74,18 @@ impl Description for FlowLog {
         check(props)
     }
 
+    const TERRAFORM: &'static [&'static str] = &["aws_flow_log"];
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
+        let call = |ids| async move {
+            describe!(
+                aws.describe_flow_logs().set_flow_log_ids(Some(ids)),
+                Self::KIND
+            )
+        };
+        Some(by_ids(ids, call).await)
+    }
+
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         let f = stack_filter(stack);
         describe!(aws.describe_flow_logs().filter(f), stack)

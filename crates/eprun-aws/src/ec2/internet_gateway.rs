@@ -38,6 +38,19 @@ impl Description for InternetGateway {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
+    const TERRAFORM: &'static [&'static str] = &["aws_internet_gateway"];
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
+        let call = |ids| async move {
+            describe!(
+                aws.describe_internet_gateways()
+                    .set_internet_gateway_ids(Some(ids)),
+                Self::KIND
+            )
+        };
+        Some(by_ids(ids, call).await)
+    }
+
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         let f = stack_filter(stack);
         describe!(aws.describe_internet_gateways().filters(f), stack)

@@ -20,12 +20,12 @@ pub mod vpc_endpoint;
 /// What every EC2 type's file uses.
 pub(crate) mod prelude {
     pub(crate) use super::{
-        Ec2Tags, Wait, arn, describe, describe_one, first, owned_route_tables, pairs,
+        Ec2Tags, Wait, arn, by_ids, describe, describe_one, first, owned_route_tables, pairs,
         retry_dependency, settle, settle_deleted, stack_filter, str_prop, table_parts,
         tags_at_create, untagged, visible,
     };
     pub(crate) use crate::adapter::{
-        Attr, Change, Changes, Description, Identity, New, known, resource,
+        Attr, Change, Changes, Description, Identity, New, ResourceType as _, known, resource,
     };
     pub(crate) use crate::address::Address;
     pub(crate) use crate::props::schema;
@@ -218,15 +218,55 @@ pub async fn owned_route_tables(aws: &Aws, stack: &str) -> Result<Vec<RouteTable
     Ok(tables)
 }
 
+/// The items whose ids are `ids`, from one Describe call by id; when AWS answers that one of them
+/// is gone, from one call per id, leaving out the gone ones.
+pub async fn by_ids<T, Fut>(
+    ids: &[String],
+    describe: impl Fn(Vec<String>) -> Fut,
+) -> Result<Vec<T>, CloudError>
+where
+    Fut: std::future::Future<Output = Result<Vec<T>, CloudError>>,
+{
+    match describe(ids.to_vec()).await {
+        Err(e) if e.is_not_found() && ids.len() > 1 => {
+            let mut out = Vec::new();
+            for id in ids {
+                out.extend(found(describe(vec![id.clone()]).await)?.unwrap_or_default());
+            }
+            Ok(out)
+        }
+        Err(e) if e.is_not_found() => Ok(Vec::new()),
+        other => other,
+    }
+}
+
 /// Every part (route, association) of the stack's route tables that `keep` takes, each with its
-/// table's id: the parts are untaggable and belong to the stack through their table.
+/// table's id: the parts are untaggable and belong to the stack through their table, or through
+/// the table a recorded part's key names (`rtb-…|…`, a table imported without tags).
 pub async fn table_parts<T: Clone>(
     aws: &Aws,
     stack: &str,
+    hints: &crate::resource::ReadHints,
     parts: fn(&RouteTable) -> &[T],
     keep: fn(&T) -> bool,
 ) -> Result<Vec<(String, T)>, CloudError> {
-    let tables = owned_route_tables(aws, stack).await?;
+    let mut tables = owned_route_tables(aws, stack).await?;
+    let known = |id: &&str| tables.iter().any(|t| t.route_table_id() == Some(*id));
+    let named: std::collections::BTreeSet<String> = (hints.natural_keys.iter())
+        .filter_map(|k| k.split('|').next())
+        .filter(|id| id.starts_with("rtb-") && !known(id))
+        .map(String::from)
+        .collect();
+    if !named.is_empty() {
+        let named: Vec<String> = named.into_iter().collect();
+        let call = |ids| async move {
+            describe!(
+                aws.describe_route_tables().set_route_table_ids(Some(ids)),
+                stack
+            )
+        };
+        tables.extend(by_ids(&named, call).await?);
+    }
     let of = |t: &RouteTable| {
         let id = t.route_table_id().unwrap_or_default().to_string();
         parts(t)

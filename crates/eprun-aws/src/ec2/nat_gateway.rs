@@ -67,6 +67,18 @@ impl Description for NatGateway {
         check_allocation(props)
     }
 
+    const TERRAFORM: &'static [&'static str] = &["aws_nat_gateway"];
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
+        let call = |ids| async move {
+            describe!(
+                aws.describe_nat_gateways().set_nat_gateway_ids(Some(ids)),
+                Self::KIND
+            )
+        };
+        Some(by_ids(ids, call).await)
+    }
+
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         let f = stack_filter(stack);
         let mut all = describe!(aws.describe_nat_gateways().filter(f), stack)?;

@@ -108,6 +108,7 @@ impl Description for Route {
         json!(key(table, r.destination_cidr_block().unwrap_or_default()))
     })
     .note("`rtb-…|cidr`")];
+    const TERRAFORM: &'static [&'static str] = &["aws_route"];
     const IDENTITY: Identity = Identity::NaturalKey(route_key);
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
@@ -129,8 +130,13 @@ impl Description for Route {
         }
     }
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
-        table_parts(aws, stack, RouteTable::routes, declarable).await
+    async fn list(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        hints: &ReadHints,
+    ) -> Result<Vec<Item>, CloudError> {
+        table_parts(aws, stack, hints, RouteTable::routes, declarable).await
     }
 
     async fn props(&self, _: &Aws, (table, r): &Item) -> Result<RouteProps, CloudError> {

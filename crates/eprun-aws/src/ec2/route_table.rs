@@ -19,6 +19,18 @@ impl Description for RouteTable {
     const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, t| json!(t.route_table_id()))];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
+    const TERRAFORM: &'static [&'static str] = &["aws_route_table"];
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
+        let call = |ids| async move {
+            describe!(
+                aws.describe_route_tables().set_route_table_ids(Some(ids)),
+                Self::KIND
+            )
+        };
+        Some(by_ids(ids, call).await)
+    }
+
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         owned_route_tables(aws, stack).await
     }

@@ -77,10 +77,16 @@ impl Description for RouteTableAssociation {
         json!(a.route_table_association_id())
     })
     .note("the association id")];
+    const TERRAFORM: &'static [&'static str] = &["aws_route_table_association"];
     const IDENTITY: Identity = Identity::NaturalKey(key);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
-        table_parts(aws, stack, RouteTable::associations, declarable).await
+    async fn list(
+        &self,
+        aws: &Aws,
+        stack: &str,
+        hints: &ReadHints,
+    ) -> Result<Vec<Item>, CloudError> {
+        table_parts(aws, stack, hints, RouteTable::associations, declarable).await
     }
 
     async fn props(&self, _: &Aws, (table, a): &Item) -> Result<AssociationProps, CloudError> {

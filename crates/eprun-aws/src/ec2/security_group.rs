@@ -357,6 +357,18 @@ impl Description for SecurityGroup {
         check_rules("egress", props.get("egress"))
     }
 
+    const TERRAFORM: &'static [&'static str] = &["aws_security_group"];
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Group>, CloudError>> {
+        let call = |ids| async move {
+            describe!(
+                aws.describe_security_groups().set_group_ids(Some(ids)),
+                Self::KIND
+            )
+        };
+        Some(by_ids(ids, call).await)
+    }
+
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Group>, CloudError> {
         describe!(
             aws.describe_security_groups().filters(stack_filter(stack)),

@@ -62,6 +62,15 @@ impl Description for Subnet {
         Ok(())
     }
 
+    const TERRAFORM: &'static [&'static str] = &["aws_subnet"];
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
+        let call = |ids| async move {
+            describe!(aws.describe_subnets().set_subnet_ids(Some(ids)), Self::KIND)
+        };
+        Some(by_ids(ids, call).await)
+    }
+
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         let f = stack_filter(stack);
         describe!(aws.describe_subnets().filters(f), stack)

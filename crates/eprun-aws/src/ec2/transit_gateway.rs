@@ -135,6 +135,19 @@ impl Description for TransitGateway {
         }
     }
 
+    const TERRAFORM: &'static [&'static str] = &["aws_ec2_transit_gateway"];
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
+        let call = |ids| async move {
+            describe!(
+                aws.describe_transit_gateways()
+                    .set_transit_gateway_ids(Some(ids)),
+                Self::KIND
+            )
+        };
+        Some(by_ids(ids, call).await)
+    }
+
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         owned(aws, stack).await
     }

@@ -66,6 +66,7 @@ impl Description for TransitGatewayPeeringAttachment {
             json!(accepter(a, Info::transit_gateway_id))
         }),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_ec2_transit_gateway_peering_attachment"];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
@@ -79,6 +80,17 @@ impl Description for TransitGatewayPeeringAttachment {
             return Err(why.into());
         }
         Ok(())
+    }
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
+        let call = |ids| async move {
+            describe!(
+                aws.describe_transit_gateway_peering_attachments()
+                    .set_transit_gateway_attachment_ids(Some(ids)),
+                Self::KIND
+            )
+        };
+        Some(by_ids(ids, call).await)
     }
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {

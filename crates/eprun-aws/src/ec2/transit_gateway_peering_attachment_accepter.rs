@@ -75,6 +75,8 @@ impl Description for TransitGatewayPeeringAttachmentAccepter {
             json!(requester(a, Info::owner_id))
         }),
     ];
+    const TERRAFORM: &'static [&'static str] =
+        &["aws_ec2_transit_gateway_peering_attachment_accepter"];
     const IDENTITY: Identity = Identity::NaturalKey(|p| {
         let id = p.get("transit_gateway_attachment_id")?;
         id.as_str()

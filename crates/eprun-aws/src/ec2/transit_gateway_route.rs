@@ -171,6 +171,7 @@ fn id_of(r: &Item) -> String {
 impl Description for TransitGatewayRoute {
     const ATTRIBUTES: &'static [Attr<Item>] =
         &[Attr::new("id", |_, r: &Item| json!(id_of(r))).note("`tgw-rtb-…|cidr`")];
+    const TERRAFORM: &'static [&'static str] = &["aws_ec2_transit_gateway_route"];
     const IDENTITY: Identity = Identity::NaturalKey(natural_key);
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {

@@ -95,6 +95,19 @@ impl Description for TransitGatewayVpcAttachment {
         Ok(())
     }
 
+    const TERRAFORM: &'static [&'static str] = &["aws_ec2_transit_gateway_vpc_attachment"];
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
+        let call = |ids| async move {
+            describe!(
+                aws.describe_transit_gateway_vpc_attachments()
+                    .set_transit_gateway_attachment_ids(Some(ids)),
+                Self::KIND
+            )
+        };
+        Some(by_ids(ids, call).await)
+    }
+
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         let f = stack_filter(stack);
         let mut all = describe!(

@@ -86,6 +86,14 @@ impl Description for Vpc {
         Ok(())
     }
 
+    const TERRAFORM: &'static [&'static str] = &["aws_vpc"];
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
+        let call =
+            |ids| async move { describe!(aws.describe_vpcs().set_vpc_ids(Some(ids)), Self::KIND) };
+        Some(by_ids(ids, call).await)
+    }
+
     async fn list(
         &self,
         aws: &Aws,

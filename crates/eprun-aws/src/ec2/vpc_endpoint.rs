@@ -85,6 +85,18 @@ impl Description for VpcEndpoint {
         }
     }
 
+    const TERRAFORM: &'static [&'static str] = &["aws_vpc_endpoint"];
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
+        let call = |ids| async move {
+            describe!(
+                aws.describe_vpc_endpoints().set_vpc_endpoint_ids(Some(ids)),
+                Self::KIND
+            )
+        };
+        Some(by_ids(ids, call).await)
+    }
+
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         let f = stack_filter(stack);
         let mut all = describe!(aws.describe_vpc_endpoints().filters(f), stack)?;

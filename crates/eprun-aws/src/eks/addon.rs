@@ -105,6 +105,7 @@ impl Description for Addon {
             json!(a.addon_version().unwrap_or_default())
         }),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_eks_addon"];
     const IDENTITY: Identity =
         Identity::Named(&EksTags, |p| pair_key(p, "cluster_name", "addon_name"));
 
@@ -592,6 +593,7 @@ mod tests {
                 "examplepay-prod/vpc-cni".to_string(),
                 "examplepay-prod/coredns".to_string(),
             ]),
+            ..Default::default()
         };
         let found = ADDON.read_all(&aws.context(), "s", &hints).await.unwrap();
         assert_eq!(list_call.num_calls(), 1);

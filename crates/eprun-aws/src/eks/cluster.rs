@@ -191,6 +191,7 @@ impl Description for Cluster {
             )
         }),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_eks_cluster"];
     const IDENTITY: Identity = Identity::Named(&EksTags, |p| {
         let name = p.get("name").filter(|n| !token::is_unknown(n))?;
         name.as_str().map(String::from)

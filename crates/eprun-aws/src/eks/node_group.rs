@@ -169,6 +169,7 @@ impl Description for NodeGroup {
             json!(ng.status().map(|s| s.as_str()).unwrap_or_default())
         }),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_eks_node_group"];
     const IDENTITY: Identity =
         Identity::Named(&EksTags, |p| pair_key(p, "cluster_name", "node_group_name"));
 

@@ -185,6 +185,7 @@ impl Description for Rule {
         Attr::new("id", |_, r: &RuleItem| json!(r.rule.name())).note("the name"),
         Attr::new("arn", |_, r| json!(r.rule.arn())),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_cloudwatch_event_rule"];
     const IDENTITY: Identity = Identity::Named(&EventsTags, by_name);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
@@ -553,6 +554,7 @@ mod tests {
         let aws = Aws::mocked(&[&list, &tags, &targets]);
         let hints = ReadHints {
             natural_keys: ["karpenter-spot-interruption".to_string()].into(),
+            ..Default::default()
         };
         let found = RULE.read_all(&aws.context(), "s", &hints).await.unwrap();
         assert_eq!(found.len(), 1);

@@ -84,6 +84,7 @@ impl Description for InstanceProfile {
         Attr::new("arn", |_, p| json!(p.profile.arn())),
         Attr::new("unique_id", |_, p| json!(p.profile.instance_profile_id())),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_iam_instance_profile"];
     const IDENTITY: Identity = Identity::Named(&IamTags::InstanceProfile, by_name);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
@@ -243,6 +244,7 @@ mod tests {
         let aws = Aws::mocked(&[&get]);
         let hints = ReadHints {
             natural_keys: ["karpenter-nodes".to_string()].into(),
+            ..Default::default()
         };
         let found = read_all(&INSTANCE_PROFILE, &aws, "s", &hints).await;
         assert_eq!(found.len(), 1);

@@ -88,6 +88,7 @@ impl Description for OpenIdConnectProvider {
         Attr::new("issuer", |_, p: &ProviderItem| json!(p.issuer))
             .note("the URL without `https://`, the prefix of IRSA condition keys"),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_iam_openid_connect_provider"];
     const IDENTITY: Identity = Identity::Named(&IamTags::OpenIdConnectProvider, |p| {
         let url = p.get("url").filter(|u| !token::is_unknown(u))?;
         url.as_str().map(|u| issuer_of(u).to_string())

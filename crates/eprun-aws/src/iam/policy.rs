@@ -144,6 +144,7 @@ impl Description for Policy {
         Attr::new("name", |_, p| json!(p.policy.policy_name())),
         Attr::new("policy_id", |_, p| json!(p.policy.policy_id())),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_iam_policy"];
     const IDENTITY: Identity = Identity::Named(&IamTags::Policy, by_name);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
@@ -461,6 +462,7 @@ mod tests {
         let aws = Aws::mocked(&[&list, &get, &get_version]);
         let hints = ReadHints {
             natural_keys: ["karpenter".to_string()].into(),
+            ..Default::default()
         };
         let found = POLICY.read_all(&aws.context(), "s", &hints).await.unwrap();
         assert_eq!(found.len(), 1);

@@ -84,6 +84,7 @@ impl Description for Role {
         Attr::new("arn", |_, r| json!(r.role.arn())),
         Attr::new("name", |_, r| json!(r.role.role_name())),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_iam_role"];
     const IDENTITY: Identity = Identity::Named(&IamTags::Role, by_name);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
@@ -106,7 +107,7 @@ impl Description for Role {
         &self,
         aws: &Aws,
         stack: &str,
-        _hints: &ReadHints,
+        hints: &ReadHints,
     ) -> Result<Vec<RoleItem>, CloudError> {
         let call = aws.iam().list_roles().path_prefix(stack_path(stack));
         let roles: Vec<IamRole> = all!(call, "ListRoles", stack)?;
@@ -115,6 +116,21 @@ impl Description for Role {
         for role in roles.into_iter().filter(|r| r.path() == stack_path(stack)) {
             // Not found: listed a moment ago and deleted since.
             out.extend(found(read(aws, role).await)?);
+        }
+        // A role made outside eprun (imported, or by Terraform) has another path: found by name.
+        let listed = |name: &String| out.iter().any(|r: &RoleItem| r.role.role_name() == name);
+        let elsewhere: Vec<String> = hints
+            .natural_keys
+            .iter()
+            .filter(|n| !listed(n))
+            .cloned()
+            .collect();
+        for name in elsewhere {
+            let got = aws.iam().get_role().role_name(&name).send().await;
+            let role = found(got.map_err(sdk("GetRole", &name)))?.and_then(|g| g.role);
+            if let Some(role) = role {
+                out.extend(found(read(aws, role).await)?);
+            }
         }
         Ok(out)
     }

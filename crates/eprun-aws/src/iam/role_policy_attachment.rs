@@ -43,6 +43,7 @@ fn key(props: &Props) -> Option<String> {
 impl Description for RolePolicyAttachment {
     const ATTRIBUTES: &'static [Attr<Item>] =
         &[Attr::new("id", |_, item: &Item| json!(id_of(item))).note("`<role>|<policy_arn>`")];
+    const TERRAFORM: &'static [&'static str] = &["aws_iam_role_policy_attachment"];
     const IDENTITY: Identity = Identity::NaturalKey(key);
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
@@ -164,6 +165,7 @@ mod tests {
                 format!("gone|{ARN}"),
             ]
             .into(),
+            ..Default::default()
         };
         let found = read_all(&ROLE_POLICY_ATTACHMENT, &aws, "s", &hints).await;
         let mut keys: Vec<_> = found.iter().filter_map(|o| o.natural_key.clone()).collect();

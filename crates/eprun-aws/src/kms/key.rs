@@ -171,6 +171,7 @@ impl Description for Key {
         Attr::new("arn", |_, k| json!(k.meta.arn().unwrap_or_default())),
         Attr::new("alias", |_, k: &KeyItem| json!(k.alias)).follows_prop(),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_kms_key", "aws_kms_alias"];
     const IDENTITY: Identity = Identity::Named(&KmsTags, |p| {
         let alias = p.get("alias").filter(|a| !token::is_unknown(a))?;
         alias.as_str().map(String::from)
@@ -194,6 +195,29 @@ impl Description for Key {
     fn tags(&self, key: &KeyItem) -> Vec<(String, String)> {
         let pair = |t: &Tag| (t.tag_key().to_string(), t.tag_value().to_string());
         key.tags.iter().map(pair).collect()
+    }
+
+    fn terraform_id(&self, tf_type: &str, attributes: &Value) -> Option<String> {
+        // An alias names its key by the alias, the key's natural key.
+        let name = attributes.get("name").and_then(Value::as_str);
+        name.filter(|_| tf_type == "aws_kms_alias")
+            .map(String::from)
+    }
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<KeyItem>, CloudError>> {
+        let read_all = async {
+            let aliases: Vec<_> = all!(aws.kms().list_aliases(), "ListAliases", "aliases")?;
+            let mut out = Vec::new();
+            for id in ids {
+                let named = aliases
+                    .iter()
+                    .find(|a| a.target_key_id() == Some(id.as_str()));
+                let alias = named.and_then(|a| a.alias_name()).unwrap_or_default();
+                out.extend(read(aws, alias.to_string(), id).await?);
+            }
+            Ok(out)
+        };
+        Some(read_all.await)
     }
 
     async fn list(
@@ -470,6 +494,7 @@ mod tests {
                 "alias/theirs".to_string(),
                 "alias/going".to_string(),
             ]),
+            ..Default::default()
         };
         let found = KEY.read_all(&aws.context(), "s", &hints).await.unwrap();
         assert_eq!(aliases.num_calls(), 1);
@@ -537,6 +562,7 @@ mod tests {
         let aws = Aws::mocked(&[&aliases, &keys, &describe, &tags, &rotation, &policy]);
         let hints = ReadHints {
             natural_keys: BTreeSet::from(["alias/eks".to_string()]),
+            ..Default::default()
         };
         let found = KEY.read_all(&aws.context(), "s", &hints).await.unwrap();
         assert_eq!(keys.num_calls(), 1);

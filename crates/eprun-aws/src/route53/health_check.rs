@@ -6,7 +6,7 @@
 
 use super::{R53Tags, by_id, client_error, no_answer, nonempty, owner, reference_for};
 use crate::adapter::{
-    Attr, Changes, Description, Identity, New, ResourceType, Retag, Tagger, resource,
+    Attr, Changes, Description, Identity, New, ResourceType, Retag, Tagger, found, resource,
 };
 use crate::address::Address;
 use crate::all;
@@ -126,6 +126,9 @@ fn check(props: &Props) -> Result<(), String> {
 /// A health check as read, with its tags.
 type Item = (Check, Vec<(String, String)>);
 
+/// A health check's caller reference and id.
+const CHECK_REFS: fn(&Check) -> (&str, &str) = |hc| (hc.caller_reference(), hc.id());
+
 /// The tagger of health checks.
 const CHECK_TAGS: R53Tags = R53Tags(TagResourceType::Healthcheck);
 
@@ -159,6 +162,7 @@ impl Description for HealthCheck {
             json!(format!("arn:aws:route53:::healthcheck/{}", hc.id()))
         }),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_route53_health_check"];
     const IDENTITY: Identity = Identity::Recorded(&CHECK_TAGS);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
@@ -188,8 +192,27 @@ impl Description for HealthCheck {
             "ListHealthChecks",
             stack
         )?;
-        let refs: fn(&Check) -> (&str, &str) = |hc| (hc.caller_reference(), hc.id());
-        CHECK_TAGS.owned(aws, stack, Self::KIND, checks, refs).await
+        CHECK_TAGS
+            .owned(aws, stack, Self::KIND, checks, CHECK_REFS)
+            .await
+    }
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
+        let read = async {
+            let mut checks = Vec::new();
+            for id in ids {
+                let got = aws
+                    .route53()
+                    .get_health_check()
+                    .health_check_id(id)
+                    .send()
+                    .await;
+                let got = found(got.map_err(sdk("GetHealthCheck", id)))?;
+                checks.extend(got.and_then(|g| g.health_check));
+            }
+            CHECK_TAGS.tagged(aws, checks, CHECK_REFS).await
+        };
+        Some(read.await)
     }
 
     async fn props(&self, _aws: &Aws, (hc, _): &Item) -> Result<CheckProps, CloudError> {

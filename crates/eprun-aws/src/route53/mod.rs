@@ -142,8 +142,8 @@ pub fn no_answer(operation: &str, target: &Address, what: &str) -> CloudError {
 pub struct R53Tags(pub TagResourceType);
 
 impl R53Tags {
-    /// Of `items`, those whose caller reference names `stack` (as a `kind`), each with its tags
-    /// (ListTagsForResources, ten ids a call); `refs` answers an item's caller reference and id.
+    /// Of `items`, those whose caller reference names `stack` (as a `kind`), each with its tags;
+    /// `refs` answers an item's caller reference and id.
     pub async fn owned<T>(
         &self,
         aws: &Aws,
@@ -154,7 +154,18 @@ impl R53Tags {
     ) -> Result<Vec<(T, Vec<(String, String)>)>, CloudError> {
         let ours = |i: &T| owner(refs(i).0, stack, kind).is_some();
         let ours: Vec<T> = items.into_iter().filter(ours).collect();
-        let ids: Vec<String> = ours.iter().map(|i| refs(i).1.to_string()).collect();
+        self.tagged(aws, ours, refs).await
+    }
+
+    /// Each of `items` with its tags (ListTagsForResources, ten ids a call); `refs` answers an
+    /// item's caller reference and id.
+    pub async fn tagged<T>(
+        &self,
+        aws: &Aws,
+        items: Vec<T>,
+        refs: fn(&T) -> (&str, &str),
+    ) -> Result<Vec<(T, Vec<(String, String)>)>, CloudError> {
+        let ids: Vec<String> = items.iter().map(|i| refs(i).1.to_string()).collect();
         let mut tags = HashMap::new();
         for chunk in ids.chunks(TAG_BATCH) {
             let call = aws.route53().list_tags_for_resources();
@@ -168,7 +179,7 @@ impl R53Tags {
             }
         }
         let each = ids.iter().map(|id| tags.remove(id).unwrap_or_default());
-        Ok(ours.into_iter().zip(each).collect())
+        Ok(items.into_iter().zip(each).collect())
     }
 }
 

@@ -203,6 +203,7 @@ impl Description for Record {
         Attr::new("id", |_, i: &Item| json!(id_of(i))),
         Attr::new("fqdn", |_, (_, rr)| json!(dns_name(rr.name()))),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_route53_record"];
     const IDENTITY: Identity = Identity::NaturalKey(natural_key);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {

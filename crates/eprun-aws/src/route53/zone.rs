@@ -56,6 +56,25 @@ impl ZoneProps {
 /// A zone as read: the zone, its tags, and its name servers (which only GetHostedZone answers).
 type ZoneItem = (HostedZone, Vec<(String, String)>, Vec<String>);
 
+/// A zone's caller reference and bare id.
+const ZONE_REFS: fn(&HostedZone) -> (&str, &str) = |z| (z.caller_reference(), bare_zone_id(z.id()));
+
+/// The zones whose bare ids are `ids`, each with its name servers (GetHostedZone); those gone are
+/// left out.
+async fn zones_by_id(
+    aws: &Aws,
+    ids: &[String],
+) -> Result<Vec<(HostedZone, Vec<String>)>, CloudError> {
+    let mut out = Vec::new();
+    for id in ids {
+        let got = aws.route53().get_hosted_zone().id(id).send().await;
+        let got = found(got.map_err(sdk("GetHostedZone", id)))?;
+        let zone = got.as_ref().and_then(|g| g.hosted_zone().cloned());
+        out.extend(zone.map(|z| (z, servers(got.as_ref().and_then(|g| g.delegation_set())))));
+    }
+    Ok(out)
+}
+
 /// The tagger of zones.
 const ZONE_TAGS: R53Tags = R53Tags(TagResourceType::Hostedzone);
 
@@ -93,6 +112,7 @@ impl Description for Zone {
         Attr::new("name", |_, (z, ..)| json!(dns_name(z.name()))),
         Attr::new("name_servers", |_, (.., servers)| json!(servers)),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_route53_zone"];
     const IDENTITY: Identity = Identity::Recorded(&ZONE_TAGS);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
@@ -118,18 +138,31 @@ impl Description for Zone {
         _hints: &ReadHints,
     ) -> Result<Vec<ZoneItem>, CloudError> {
         let zones = all!(aws.route53().list_hosted_zones(), "ListHostedZones", stack)?;
-        let refs: fn(&HostedZone) -> (&str, &str) =
-            |z| (z.caller_reference(), bare_zone_id(z.id()));
-        let owned = ZONE_TAGS.owned(aws, stack, Self::KIND, zones, refs).await?;
-        let mut out = Vec::new();
-        for (zone, tags) in owned {
-            // Name servers are only in GetHostedZone; a stack owns a zone or two, not hundreds.
-            let id = bare_zone_id(zone.id());
-            let got = aws.route53().get_hosted_zone().id(id).send().await;
-            let got = found(got.map_err(sdk("GetHostedZone", id)))?;
-            out.extend(got.map(|g| (zone, tags, servers(g.delegation_set()))));
-        }
-        Ok(out)
+        let owned = ZONE_TAGS
+            .owned(aws, stack, Self::KIND, zones, ZONE_REFS)
+            .await?;
+        let ids: Vec<String> =
+            (owned.iter().map(|(z, _)| bare_zone_id(z.id()).to_string())).collect();
+        // Name servers are only in GetHostedZone; a stack owns a zone or two, not hundreds.
+        let mut servers = zones_by_id(aws, &ids).await?;
+        let with_servers = |(zone, tags): (HostedZone, _)| {
+            let at = servers.iter().position(|(z, _)| z.id() == zone.id())?;
+            Some((zone, tags, servers.swap_remove(at).1))
+        };
+        Ok(owned.into_iter().filter_map(with_servers).collect())
+    }
+
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<ZoneItem>, CloudError>> {
+        let read = async {
+            let zones = zones_by_id(aws, ids).await?;
+            let (zones, servers): (Vec<_>, Vec<_>) = zones.into_iter().unzip();
+            let tagged = ZONE_TAGS.tagged(aws, zones, ZONE_REFS).await?;
+            let items = tagged.into_iter().zip(servers);
+            Ok(items
+                .map(|((zone, tags), servers)| (zone, tags, servers))
+                .collect())
+        };
+        Some(read.await)
     }
 
     async fn props(&self, _aws: &Aws, (zone, tags, _): &ZoneItem) -> Result<ZoneProps, CloudError> {

@@ -308,6 +308,7 @@ impl Description for Secret {
         Attr::new("arn", |_, s| json!(s.arn().unwrap_or_default())),
         Attr::new("name", |_, s| json!(s.name().unwrap_or_default())),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_secretsmanager_secret"];
     const IDENTITY: Identity = Identity::Tags(&SmTags);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
@@ -316,6 +317,24 @@ impl Description for Secret {
 
     fn tags(&self, s: &DescribeSecretOutput) -> Vec<(String, String)> {
         pairs(s)
+    }
+
+    async fn fetch(
+        &self,
+        aws: &Aws,
+        ids: &[String],
+    ) -> Option<Result<Vec<DescribeSecretOutput>, CloudError>> {
+        let read = async {
+            let mut out = Vec::new();
+            for id in ids {
+                let live = describe(aws, id)
+                    .await?
+                    .filter(|s| s.deleted_date().is_none());
+                out.extend(live);
+            }
+            Ok(out)
+        };
+        Some(read.await)
     }
 
     async fn list(

@@ -143,6 +143,7 @@ impl Description for Queue {
         Attr::new("arn", |_, q| json!(q.attribute(Name::QueueArn))),
         Attr::new("name", |_, q| json!(q.name())),
     ];
+    const TERRAFORM: &'static [&'static str] = &["aws_sqs_queue"];
     const IDENTITY: Identity = Identity::Named(&SqsTags, by_name);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
@@ -375,6 +376,7 @@ mod tests {
         let aws = Aws::mocked(&[&list, &get, &gone, &tags]);
         let hints = ReadHints {
             natural_keys: ["karpenter-interruptions".into(), "gone".into()].into(),
+            ..Default::default()
         };
         let found = QUEUE.read_all(&aws.context(), "s", &hints).await.unwrap();
         assert_eq!(found.len(), 1);
