@@ -13,6 +13,7 @@ pub mod discover;
 pub mod environment;
 pub mod graph;
 pub mod interrupt;
+pub mod moved;
 pub mod mutation;
 pub mod plan;
 pub mod plan_view;
