@@ -174,6 +174,14 @@ pub enum StateAction {
         /// Its address.
         address: String,
     },
+    /// Re-address a resource without touching it (after renaming its declaration or moving it
+    /// into a module); the next apply updates its ownership tag to the new address.
+    Mv {
+        /// The address it is recorded at.
+        from: String,
+        /// The address it is declared at now.
+        to: String,
+    },
     /// Release a lock whose holder is gone.
     Unlock {
         /// The lock's id, as the lock message shows it.

@@ -10,9 +10,9 @@ pub mod script;
 // The modules of the crates below, at the paths the commands name them by.
 pub use eprun_aws as aws;
 pub use eprun_core::{
-    address, applier, cloud_error, context, declaration, discover, environment, interrupt, plan,
-    plan_view, planner, progress, project, resource, schema, secret, state, state_store, style,
-    token,
+    address, applier, cloud_error, context, declaration, discover, environment, interrupt, moved,
+    plan, plan_view, planner, progress, project, resource, schema, secret, state, state_store,
+    style, token,
 };
 pub use eprun_k8s as k8s;
 pub use eprun_script::{

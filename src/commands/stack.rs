@@ -168,6 +168,7 @@ pub async fn plan(file: &Path, g: &Global, discover: bool) -> Result<u8> {
     let refresh = discover || !l.state.is_empty();
     let (planned, _) = make_plan(&l, Mode::Plan, refresh, started).await?;
     if discover {
+        planned.rekey(&mut l.state);
         let found = crate::discover::record(&mut l.state, &planned);
         l.store.save(&mut l.state).await?;
         eprintln!("{}", crate::discover::summary(&found, &l.store.location()));
@@ -259,7 +260,7 @@ async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> 
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
     let line = format!(
-        "{} complete: {} created, {} updated, {} deleted ({} API calls, {:.1}s).",
+        "{} complete: {} created, {} updated, {} deleted{} ({} API calls, {:.1}s).",
         if mode == Mode::Destroy {
             "Destroy"
         } else {
@@ -268,6 +269,7 @@ async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> 
         report.created,
         report.updated,
         report.deleted,
+        crate::plan_view::moved_clause(report.moved),
         planned.plan.stats.api_calls,
         planned.plan.stats.elapsed_ms as f64 / 1000.0
     );
@@ -278,6 +280,7 @@ async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> 
             "created": report.created,
             "updated": report.updated,
             "deleted": report.deleted,
+            "moved": report.moved,
             "outputs": l.state.outputs,
             "stats": planned.plan.stats,
         }));

@@ -21,6 +21,7 @@ mod k8s_addons;
 mod k8s_apply_order;
 mod k8s_objects;
 mod k8s_verbs;
+mod moved;
 mod offline_plan;
 mod ops_runbooks;
 mod regions;
