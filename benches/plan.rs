@@ -22,7 +22,12 @@ fn main() {
 
     let version = median(&tmp, None, &["--version"], 21);
     let check = median(&tmp, None, &["check"], 11);
-    let offline = median(&tmp, None, &["plan", "scripts/prod/us-east-1.rhai"], 11);
+    let offline = median(
+        &tmp,
+        None,
+        &["plan", "scripts/prod/us-east-1.rhai", "--local-state"],
+        11,
+    );
     let (apply, _) = eprun(
         &tmp,
         Some(&moto),

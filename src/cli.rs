@@ -63,6 +63,11 @@ pub enum Command {
         /// Rebuild a lost state from the ownership tags and show what was found.
         #[arg(long)]
         discover: bool,
+        /// Plan against the project's local state (`.eprun/state/`) instead of the backend the
+        /// environment names (the team's S3 state): on a fresh machine that state is empty, so
+        /// the plan needs no credentials and makes no AWS call. Writes nothing.
+        #[arg(long, conflicts_with = "discover")]
+        local_state: bool,
     },
     /// Plan, confirm and apply a stack.
     Apply {
@@ -202,6 +207,14 @@ pub enum StateAction {
     Rm {
         /// Its address.
         address: String,
+    },
+    /// Re-address a resource without touching it (after renaming its declaration or moving it
+    /// into a module); the next apply updates its ownership tag to the new address.
+    Mv {
+        /// The address it is recorded at.
+        from: String,
+        /// The address it is declared at now.
+        to: String,
     },
     /// Release a lock whose holder is gone.
     Unlock {

@@ -20,6 +20,9 @@ pub enum Error {
     /// The plan cannot be made (cycle, protected resource, …).
     #[error(transparent)]
     Plan(#[from] crate::planner::PlanError),
+    /// A resource cannot be re-addressed (`eprun state mv`).
+    #[error(transparent)]
+    Move(#[from] crate::moved::MoveError),
     /// Apply stopped after a failure; state was saved.
     #[error(transparent)]
     Apply(#[from] crate::applier::ApplyError),

@@ -11,7 +11,7 @@ pub mod script;
 pub use eprun_aws as aws;
 pub use eprun_core::{
     address, applier, cloud_error, context, declaration, discover, environment, graph, interrupt,
-    migration, plan, plan_view, planner, progress, project, resource, schema, secret, state,
+    migration, moved, plan, plan_view, planner, progress, project, resource, schema, secret, state,
     state_store, style, terraform_state, token,
 };
 pub use eprun_k8s as k8s;

@@ -19,7 +19,7 @@ use std::path::Path;
 
 /// `eprun import FILE ADDR ID`: records the existing resource `id` as the declared `addr`.
 pub async fn import(file: &Path, addr: &str, id: &str, g: &Global) -> Result<u8> {
-    let (_e, mut l) = load(file, g, Mode::Adopt).await?;
+    let (_e, mut l) = load(file, g, Mode::Adopt, false).await?;
     let address: Address = addr.parse().map_err(Error::usage)?;
     let Some(decl) = l.decls.get(&address) else {
         let declared: Vec<String> = l
@@ -88,7 +88,7 @@ pub async fn import(file: &Path, addr: &str, id: &str, g: &Global) -> Result<u8>
 /// `eprun migrate terraform FILE STATE`: matches every resource of a Terraform state (a file, or
 /// `s3://bucket/key` of the S3 backend) to a declaration and records the matches.
 pub async fn terraform(file: &Path, source: &str, g: &Global) -> Result<u8> {
-    let (_e, mut l) = load(file, g, Mode::Adopt).await?;
+    let (_e, mut l) = load(file, g, Mode::Adopt, false).await?;
     let cx = crate::connections::open(&l.env).await;
     let text = read_source(&cx, source).await?;
     let instances = terraform_state::parse(source, &text).map_err(Error::usage)?;

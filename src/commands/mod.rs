@@ -25,7 +25,11 @@ pub mod exit {
 pub async fn run(cli: Cli) -> Result<u8> {
     let g = cli.global.clone();
     match cli.command {
-        Some(Command::Plan { file, discover }) => stack::plan(&file, &g, discover).await,
+        Some(Command::Plan {
+            file,
+            discover,
+            local_state,
+        }) => stack::plan(&file, &g, discover, local_state).await,
         Some(Command::Apply { file, yes }) => stack::apply(&file, &g, yes).await,
         Some(Command::Destroy { file, yes }) => stack::destroy(&file, &g, yes).await,
         Some(Command::Outputs { file }) => stack::outputs(&file, &g).await,

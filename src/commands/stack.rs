@@ -6,7 +6,7 @@ use crate::aws::Aws;
 use crate::cli::Global;
 use crate::context::Context;
 use crate::declaration::Declarations;
-use crate::environment::Environment;
+use crate::environment::{Environment, StateBackend};
 use crate::error::{Error, Result};
 use crate::k8s::helm::Helm;
 use crate::plan::Stats;
@@ -17,7 +17,7 @@ use crate::runbook::Run;
 use crate::script::{self, Evaluated};
 use crate::session::Session;
 use crate::state::State;
-use crate::state_store::{LockGuard, StateStore};
+use crate::state_store::{LockGuard, StateError, StateStore};
 use crate::stores;
 use crate::style::print_json;
 use std::path::Path;
@@ -62,9 +62,21 @@ pub(super) struct Loaded {
     _lock: LockGuard,
 }
 
-/// Evaluates the stack script `file`, then loads and locks its state for `mode`.
-pub(super) async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)> {
-    let mut evaluated = script::evaluate(file, g.env.clone()).await?;
+/// Evaluates a stack script and takes its state, from the backend its environment names or,
+/// with `local_state`, from the project's local file; locked for `mode`.
+pub(super) async fn load(
+    file: &Path,
+    g: &Global,
+    mode: Mode,
+    local_state: bool,
+) -> Result<(Evaluated, Loaded)> {
+    let mut session = Session::new(
+        Project::of_script(file)?,
+        g.env.clone(),
+        tokio::runtime::Handle::current(),
+    );
+    session.local_state = local_state;
+    let mut evaluated = script::evaluate_in(session, file).await?;
     let decls = std::mem::take(&mut evaluated.declarations);
     let Some(env) = decls.environment.clone() else {
         return Err(Error::usage(format!(
@@ -74,9 +86,10 @@ pub(super) async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluat
     };
     let project = &evaluated.session.project;
     let helm = Helm::for_project(project.root(), &project.data_dir());
-    let store = stores::open(project, &env);
-    let lock = store.lock(mode.verb()).await?;
-    let state = match store.load().await? {
+    let store = evaluated.session.store(&env);
+    let unreachable = |e| unreachable_state(e, file, &env, mode);
+    let lock = store.lock(mode.verb()).await.map_err(unreachable)?;
+    let state = match store.load().await.map_err(unreachable)? {
         Some(s) if s.stack != env.name => {
             return Err(Error::usage(format!(
                 "state at `{}` belongs to stack `{}`, not `{}`",
@@ -99,6 +112,19 @@ pub(super) async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluat
             helm,
             _lock: lock,
         },
+    ))
+}
+
+/// A state the plan cannot reach (no credentials for the team's S3 state, no network) is an
+/// error that says how to plan without it.
+fn unreachable_state(e: StateError, file: &Path, env: &Environment, mode: Mode) -> Error {
+    let remote = matches!(env.state, StateBackend::S3(_));
+    if mode != Mode::Plan || !remote || !matches!(e, StateError::Io { .. }) {
+        return e.into();
+    }
+    Error::usage(format!(
+        "{e}\nhint: to plan without the team's state, `eprun plan {} --local-state` plans against the local state",
+        file.display()
     ))
 }
 
@@ -173,12 +199,21 @@ fn show_plan(planned: &Planned, g: &Global) {
 }
 
 /// `eprun plan FILE`.
-pub async fn plan(file: &Path, g: &Global, discover: bool) -> Result<u8> {
+pub async fn plan(file: &Path, g: &Global, discover: bool, local_state: bool) -> Result<u8> {
     let started = Instant::now();
-    let (_e, mut l) = load(file, g, Mode::Plan).await?;
+    let (evaluated, mut l) = load(file, g, Mode::Plan, local_state).await?;
+    if local_state && l.env.state != StateBackend::Local {
+        let team = stores::open(&evaluated.session.project, &l.env);
+        eprintln!(
+            "note: --local-state: planned against the local state `{}`, not the team's state `{}`",
+            l.store.location(),
+            team.location()
+        );
+    }
     let refresh = discover || !l.state.is_empty();
     let (planned, _) = make_plan(&l, Mode::Plan, refresh, started).await?;
     if discover {
+        planned.rekey(&mut l.state);
         let found = crate::discover::record(&mut l.state, &planned);
         l.store.save(&mut l.state).await?;
         eprintln!("{}", crate::discover::summary(&found, &l.store.location()));
@@ -240,7 +275,7 @@ pub async fn run_file(file: &Path, g: &Global, yes: bool) -> Result<u8> {
 
 async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> {
     let started = Instant::now();
-    let (_e, mut l) = load(file, g, mode).await?;
+    let (_e, mut l) = load(file, g, mode, false).await?;
     let (mut planned, cx) = make_plan(&l, mode, true, started).await?;
     let Some(cx) = cx else {
         return Err(Error::usage("internal: apply without a connection"));
@@ -270,7 +305,7 @@ async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> 
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
     let line = format!(
-        "{} complete: {} created, {} updated, {} deleted ({} API calls, {:.1}s).",
+        "{} complete: {} created, {} updated, {} deleted{} ({} API calls, {:.1}s).",
         if mode == Mode::Destroy {
             "Destroy"
         } else {
@@ -279,6 +314,7 @@ async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> 
         report.created,
         report.updated,
         report.deleted,
+        crate::plan_view::moved_clause(report.moved),
         planned.plan.stats.api_calls,
         planned.plan.stats.elapsed_ms as f64 / 1000.0
     );
@@ -289,6 +325,7 @@ async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> 
             "created": report.created,
             "updated": report.updated,
             "deleted": report.deleted,
+            "moved": report.moved,
             "outputs": l.state.outputs,
             "stats": planned.plan.stats,
         }));

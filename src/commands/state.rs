@@ -1,4 +1,4 @@
-//! `eprun state list|show|rm|unlock|pull`.
+//! `eprun state list|show|rm|mv|unlock|pull`.
 
 use super::exit;
 use crate::cli::{Global, StateAction};
@@ -34,9 +34,24 @@ pub async fn run(action: StateAction, g: &Global) -> Result<u8> {
         }
         _ => {}
     }
-    let Some(mut state) = store.load().await? else {
-        eprintln!("stack `{name}` has no state yet");
-        return Ok(exit::OK);
+    // The commands that write take the lock before reading, so no other run writes in between.
+    let writes = match &action {
+        StateAction::Rm { .. } => Some("state rm"),
+        StateAction::Mv { .. } => Some("state mv"),
+        _ => None,
+    };
+    let _lock = match writes {
+        Some(operation) => Some(store.lock(operation).await?),
+        None => None,
+    };
+    let mut state = match store.load().await? {
+        Some(state) => state,
+        // A move out of nothing is refused like any move from an unrecorded address.
+        None if matches!(action, StateAction::Mv { .. }) => crate::state::State::new(name),
+        None => {
+            eprintln!("stack `{name}` has no state yet");
+            return Ok(exit::OK);
+        }
     };
     match action {
         StateAction::List => {
@@ -68,7 +83,6 @@ pub async fn run(action: StateAction, g: &Global) -> Result<u8> {
             print_json(&serde_json::to_value(r).unwrap_or_default());
         }
         StateAction::Rm { address } => {
-            let _lock = store.lock("state rm").await?;
             let addr = address.parse().map_err(Error::usage)?;
             if state.resources.remove(&addr).is_none() {
                 return Err(Error::usage(format!(
@@ -78,6 +92,17 @@ pub async fn run(action: StateAction, g: &Global) -> Result<u8> {
             store.save(&mut state).await?;
             eprintln!(
                 "forgot `{address}` (it still exists in AWS, with its tags; `plan` will find it again)"
+            );
+        }
+        StateAction::Mv { from, to } => {
+            let from = from.parse().map_err(Error::usage)?;
+            let to = to.parse().map_err(Error::usage)?;
+            crate::moved::rename(&mut state, &from, &to)?;
+            store.save(&mut state).await?;
+            eprintln!(
+                "moved `{from}` to `{to}` in `{}` (serial {}); nothing in AWS was touched, and the next apply updates its ownership tag",
+                store.location(),
+                state.serial
             );
         }
         StateAction::Unlock { .. } | StateAction::Pull => {}

@@ -22,6 +22,7 @@ mod k8s_apply_order;
 mod k8s_objects;
 mod k8s_verbs;
 mod migration;
+mod moved;
 mod offline_plan;
 mod ops_runbooks;
 mod regions;

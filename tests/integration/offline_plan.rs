@@ -1,5 +1,6 @@
-//! `eprun plan` on a fresh project needs no credentials and no network: the state is empty, so
-//! every declared resource is a create, and the plan says that nothing was refreshed.
+//! `eprun plan --local-state` on a fresh project needs no credentials and no network, although the
+//! prod stacks keep their state in S3: the local state is empty, so every declared resource is a
+//! create, and the plan says which state it used and that nothing was refreshed.
 
 use crate::support::*;
 
@@ -7,7 +8,7 @@ use crate::support::*;
 const CLOSED_PORT: &str = "http://127.0.0.1:9";
 
 fn offline_plan(project: &Project, script: &str, extra: &[&str]) -> Output {
-    eprun(project, &["plan", script])
+    eprun(project, &["plan", script, "--local-state"])
         .args(extra)
         .no_credentials()
         .env("AWS_ENDPOINT_URL", CLOSED_PORT)
@@ -25,18 +26,23 @@ fn check_offline_plan(script: &str, vpc_address: &str, vpc_cidr: &str) -> serde_
         text.all().contains("nothing was refreshed"),
         "the plan must say that nothing was refreshed (empty state, no AWS call)\n{text}"
     );
+    let env = script
+        .trim_start_matches("scripts/")
+        .trim_end_matches(".rhai");
+    let region = env.trim_start_matches("prod/");
+    let team = format!("s3://examplepay-prod-eprun-state-{region}/{env}.json");
+    assert!(
+        text.stderr
+            .contains("--local-state: planned against the local state")
+            && text.stderr.contains(&team),
+        "the plan must say it used the local state instead of the team's `{team}`\n{text}"
+    );
 
     // The JSON plan: one object with stack, changes, summary and stats.
     let json_out = offline_plan(&project, script, &["--json"]);
     json_out.expect_success();
     let plan = json_out.json();
-    assert_eq!(
-        plan["stack"],
-        script
-            .trim_start_matches("scripts/")
-            .trim_end_matches(".rhai"),
-        "stack name\n{json_out}"
-    );
+    assert_eq!(plan["stack"], env, "stack name\n{json_out}");
     let changes = plan["changes"]
         .as_array()
         .unwrap_or_else(|| panic!("`changes` is not an array\n{json_out}"));
@@ -175,5 +181,30 @@ fn plan_of_eu_west_1_before_the_primary_says_which_stack_to_apply_first() {
         out.stderr.contains("scripts/prod/eu-west-1.rhai:"),
         "the error must point at the script line\n{out}"
     );
+    project.assert_no_state(&out);
+}
+
+/// Without `--local-state`, a plan of a prod stack needs the team's state in S3: with no
+/// credentials it fails before planning anything, and says how to plan without it.
+#[test]
+fn plan_of_a_prod_stack_without_credentials_names_the_team_state_and_the_flag() {
+    let project = Project::new();
+    let out = eprun(&project, &["plan", US_SCRIPT])
+        .no_credentials()
+        .env("AWS_ENDPOINT_URL", CLOSED_PORT)
+        .run();
+    out.expect_code(1).expect_no_panic();
+    assert!(
+        out.stderr
+            .contains("s3://examplepay-prod-eprun-state-us-east-1/prod/us-east-1.json"),
+        "the error must name the team's state\n{out}"
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "hint: to plan without the team's state, `eprun plan {US_SCRIPT} --local-state`"
+        )),
+        "the error must name the flag\n{out}"
+    );
+    assert!(!out.stdout.contains("Plan:"), "nothing is planned\n{out}");
     project.assert_no_state(&out);
 }

@@ -61,6 +61,8 @@ pub struct ApplyReport {
     pub updated: usize,
     /// Resources deleted (replacements included).
     pub deleted: usize,
+    /// Resources recorded at a new address by a `moved`.
+    pub moved: usize,
 }
 
 /// How an apply runs.
@@ -132,6 +134,7 @@ pub async fn apply(
     planned: &Planned,
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, ApplyError> {
+    planned.rekey(state);
     for gone in &planned.vanished {
         state.resources.remove(gone);
     }
@@ -142,7 +145,10 @@ pub async fn apply(
         planned,
         opts,
         attrs: HashMap::new(),
-        report: ApplyReport::default(),
+        report: ApplyReport {
+            moved: planned.moves.len(),
+            ..ApplyReport::default()
+        },
         failures: Vec::new(),
     };
 

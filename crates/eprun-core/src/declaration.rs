@@ -45,7 +45,18 @@ pub struct Declaration {
     pub origin: Origin,
 }
 
-/// What a script declared: its stack, resources and outputs.
+/// One `moved(from, to)` a script made: the resource recorded at `from` is declared at `to` now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    /// The address the resource was recorded at.
+    pub from: Address,
+    /// The address it is declared at now.
+    pub to: Address,
+    /// Where `moved` was called.
+    pub origin: Origin,
+}
+
+/// What a script declared: its stack, resources, outputs and moves.
 #[derive(Debug, Default)]
 pub struct Declarations {
     /// The environment named by `stack(…)`, once called.
@@ -57,6 +68,8 @@ pub struct Declarations {
     index: HashMap<Address, usize>,
     /// Outputs by name, possibly holding tokens.
     pub outputs: BTreeMap<String, Value>,
+    /// `moved(from, to)` calls, in script order.
+    pub moves: Vec<Move>,
 }
 
 impl Declarations {

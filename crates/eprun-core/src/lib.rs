@@ -14,6 +14,7 @@ pub mod environment;
 pub mod graph;
 pub mod interrupt;
 pub mod migration;
+pub mod moved;
 pub mod mutation;
 pub mod plan;
 pub mod plan_view;

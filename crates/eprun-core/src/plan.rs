@@ -50,6 +50,9 @@ pub struct Change {
     pub kind: String,
     /// What happens to it.
     pub action: Action,
+    /// The address it was recorded at, when a `moved` re-addresses it in this apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<Address>,
     /// The fields that change (all declared fields on create).
     pub fields: Vec<FieldChange>,
     /// Why, when it is not obvious (adopted after a crash, no longer declared, …).
@@ -58,6 +61,13 @@ pub struct Change {
     /// What changes inside it, for a resource that holds others (a Helm release's objects).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inside: Option<Inside>,
+}
+
+impl Change {
+    /// Whether apply does anything about it: acts on the resource, or records it at a new address.
+    pub fn is_change(&self) -> bool {
+        self.action != Action::Noop || self.moved_from.is_some()
+    }
 }
 
 /// What a change does to the objects a resource holds.
@@ -99,6 +109,8 @@ pub struct Summary {
     pub replace: usize,
     /// Deletions.
     pub delete: usize,
+    /// Re-addressed by a `moved` (whatever else happens to them).
+    pub moved: usize,
 }
 
 /// What refreshing cost.
@@ -139,22 +151,19 @@ impl Plan {
                 Action::Delete => s.delete += 1,
                 Action::Noop => {}
             }
+            s.moved += usize::from(c.moved_from.is_some());
         }
         s
     }
 
     /// Whether apply would change anything.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::Noop)
+        self.changes.iter().any(Change::is_change)
     }
 
-    /// The JSON document of `eprun plan --json` (noops left out).
+    /// The JSON document of `eprun plan --json` (noops left out, unless they move).
     pub fn to_json(&self) -> Value {
-        let changes: Vec<&Change> = self
-            .changes
-            .iter()
-            .filter(|c| c.action != Action::Noop)
-            .collect();
+        let changes: Vec<&Change> = self.changes.iter().filter(|c| c.is_change()).collect();
         serde_json::json!({
             "stack": self.stack,
             "changes": changes,

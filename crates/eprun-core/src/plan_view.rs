@@ -24,6 +24,9 @@ fn symbol(action: Action) -> String {
 fn change_text(c: &Change) -> String {
     let mut out = String::new();
     let mut head = format!("  {} {}", symbol(c.action), bold(&c.address.to_string()));
+    if let Some(from) = &c.moved_from {
+        head.push_str(&format!("  {}", yellow(&format!("(moved from {from})"))));
+    }
     if c.action == Action::Replace {
         let forced: Vec<String> = c
             .fields
@@ -101,6 +104,14 @@ fn field_lines(action: Action, fields: &[FieldChange], indent: &str) -> String {
     out
 }
 
+/// `, N moved` for a summary line, or nothing when nothing moves.
+pub fn moved_clause(moved: usize) -> String {
+    match moved {
+        0 => String::new(),
+        n => format!(", {n} moved"),
+    }
+}
+
 /// Renders a whole plan.
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
@@ -111,7 +122,7 @@ pub fn render(plan: &Plan) -> String {
     for c in plan
         .changes
         .iter()
-        .filter(|c| c.action == Action::Noop && c.reason.is_some())
+        .filter(|c| !c.is_change() && c.reason.is_some())
     {
         out.push_str(&format!(
             "  = {}  {}\n",
@@ -130,18 +141,19 @@ pub fn render(plan: &Plan) -> String {
         "Stack `{}`: eprun will perform these actions:\n\n",
         plan.stack
     ));
-    for c in plan.changes.iter().filter(|c| c.action != Action::Noop) {
+    for c in plan.changes.iter().filter(|c| c.is_change()) {
         out.push_str(&change_text(c));
         out.push('\n');
     }
     let s = plan.summary;
     out.push_str(&format!(
-        "{} {} to create, {} to update, {} to replace, {} to delete.\n",
+        "{} {} to create, {} to update, {} to replace, {} to delete{}.\n",
         bold("Plan:"),
         s.create,
         s.update,
         s.replace,
-        s.delete
+        s.delete,
+        moved_clause(s.moved)
     ));
     if !plan.outputs.is_empty() {
         out.push_str("\nOutputs:\n");

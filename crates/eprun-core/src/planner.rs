@@ -3,7 +3,8 @@
 use crate::address::Address;
 use crate::cloud_error::CloudError;
 use crate::context::Context;
-use crate::declaration::Declarations;
+use crate::declaration::{Declarations, Move};
+use crate::moved::{self, MoveError};
 use crate::plan::{Action, Change, FieldChange, Plan, Stats};
 use crate::resource::{self, Observed, Props, ReadHints, Resource};
 use crate::schema::normalize_props;
@@ -30,6 +31,9 @@ pub enum PlanError {
         /// Which field forces a replacement, if any.
         why: String,
     },
+    /// A `moved` cannot be made.
+    #[error(transparent)]
+    Move(#[from] MoveError),
     /// State names a resource type this eprun does not know.
     #[error(
         "state holds `{address}` of unknown type `{kind}`; it was written by another eprun version"
@@ -145,6 +149,17 @@ pub struct Planned {
     /// Natural keys of planned creates that became known by resolving tokens: with a lost
     /// state, a refresh could not ask for them, so they are read before the plan is final.
     pub unread_keys: Groups,
+    /// The script's moves of recorded resources; apply re-keys the state with them first.
+    pub moves: Vec<Move>,
+}
+
+impl Planned {
+    /// Records each moved resource at its new address, as this plan assumes.
+    pub fn rekey(&self, state: &mut State) {
+        for m in &self.moves {
+            moved::rekey(state, &m.from, &m.to);
+        }
+    }
 }
 
 /// Compares declarations with what exists. `found` is `None` when nothing was refreshed
@@ -157,6 +172,24 @@ pub fn plan(
 ) -> Result<Planned, PlanError> {
     let graph = crate::graph::build(decls).map_err(PlanError::Graph)?;
     let refreshed = found.is_some();
+
+    // Moves come first: the state and what the refresh found are re-keyed to the addresses
+    // declared now, so the matching below finds a moved resource where it is declared.
+    let moves = moved::pending(decls, state)?;
+    let mut rekeyed = state.clone();
+    for m in &moves {
+        moved::rekey(&mut rekeyed, &m.from, &m.to);
+    }
+    let state = &rekeyed;
+    let mut stale_tags: HashMap<Address, Address> = HashMap::new();
+    let found = found.map(|mut found| {
+        for f in &mut found {
+            if let Some(from) = moved::readdress(&decls.moves, state, &mut f.observed) {
+                stale_tags.extend(f.observed.address.clone().map(|to| (to, from)));
+            }
+        }
+        found
+    });
 
     let mut by_address: HashMap<Address, Observed> = HashMap::new();
     let mut by_key: HashMap<(String, String), Observed> = HashMap::new();
@@ -269,6 +302,14 @@ pub fn plan(
                     });
                     reason = reason.map(|r| format!("{r}; its ownership tags will be set"));
                 }
+                // Moved, its ownership tag still names the old address: a retag moves it too.
+                if let Some(from) = stale_tags.get(address)
+                    && res.taggable()
+                    && has_tags
+                    && !fields.iter().any(|f| f.name == "tags")
+                {
+                    fields.push(moved::tag_change(stack, from, address, cur, &resolved));
+                }
                 let action = if fields.iter().any(|f| f.forces_replacement) {
                     Action::Replace
                 } else if fields.is_empty() {
@@ -297,6 +338,10 @@ pub fn plan(
             address: address.clone(),
             kind: address.kind().to_string(),
             action,
+            moved_from: moves
+                .iter()
+                .find(|m| &m.to == address)
+                .map(|m| m.from.clone()),
             fields,
             reason,
             inside: None,
@@ -368,6 +413,7 @@ pub fn plan(
             address: address.clone(),
             kind: address.kind().to_string(),
             action: Action::Delete,
+            moved_from: None,
             fields: Vec::new(),
             reason,
             inside: None,
@@ -394,6 +440,7 @@ pub fn plan(
         vanished,
         outputs,
         unread_keys,
+        moves,
     })
 }
 
@@ -707,5 +754,79 @@ mod tests {
         assert_eq!(action(&p, "ec2.vpc.main"), Action::Noop);
         assert!(reason(&p, "ec2.vpc.main").contains("interrupted"));
         assert_eq!(action(&p, "ec2.subnet.a"), Action::Create);
+    }
+
+    /// The network with its subnet declared at `subnet` (and `moves`), the state recording the
+    /// VPC and the subnet at `at`, and the refresh finding the subnet tagged `tagged`.
+    fn plan_moved(subnet: &str, at: &str, tagged: &str, moves: &[(&str, &str)]) -> Planned {
+        let mut d = Declarations::default();
+        declare(&mut d, "ec2.vpc.main", json!({"cidr_block": "10.0.0.0/16"}));
+        let vpc_id = token::marker(&addr("ec2.vpc.main"), "id");
+        declare(
+            &mut d,
+            subnet,
+            json!({"vpc_id": vpc_id, "cidr_block": "10.0.1.0/24", "availability_zone": "us-east-1a"}),
+        );
+        for (from, to) in moves {
+            let m = crate::declaration::Move {
+                from: addr(from),
+                to: addr(to),
+                origin: Origin::default(),
+            };
+            moved::add(&mut d, m).unwrap();
+        }
+        let mut state = State::new("s");
+        state
+            .resources
+            .insert(addr("ec2.vpc.main"), recorded("ec2.vpc", false));
+        state
+            .resources
+            .insert(addr(at), recorded("ec2.subnet", false));
+        let mut subnet = live_subnet();
+        subnet.observed.address = Some(addr(tagged));
+        plan("s", &d, &state, Some(vec![live_vpc("10.0.0.0/16"), subnet])).unwrap()
+    }
+
+    #[test]
+    fn moved_resource_is_retagged_where_it_is_declared_not_recreated() {
+        let p = plan_moved(
+            "ec2.subnet.b",
+            "ec2.subnet.a",
+            "ec2.subnet.a",
+            &[("ec2.subnet.a", "ec2.subnet.b")],
+        );
+        let s = p.plan.summary;
+        assert_eq!((s.create, s.update, s.delete, s.moved), (0, 1, 0, 1));
+        let c = change(&p, "ec2.subnet.b");
+        assert_eq!(c.moved_from, Some(addr("ec2.subnet.a")));
+        let names: Vec<&str> = c.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["tags"]);
+
+        let mut state = State::new("s");
+        state
+            .resources
+            .insert(addr("ec2.subnet.a"), recorded("ec2.subnet", false));
+        p.rekey(&mut state);
+        assert!(state.resources.contains_key(&addr("ec2.subnet.b")));
+        assert!(!state.resources.contains_key(&addr("ec2.subnet.a")));
+    }
+
+    #[test]
+    fn resource_state_mv_re_addressed_is_retagged_not_recreated() {
+        let p = plan_moved("ec2.subnet.b", "ec2.subnet.b", "ec2.subnet.a", &[]);
+        let s = p.plan.summary;
+        assert_eq!((s.create, s.update, s.delete, s.moved), (0, 1, 0, 0));
+        assert_eq!(action(&p, "ec2.subnet.b"), Action::Update);
+    }
+
+    #[test]
+    fn applied_move_kept_in_the_script_changes_nothing() {
+        let p = plan_moved(
+            "ec2.subnet.b",
+            "ec2.subnet.b",
+            "ec2.subnet.b",
+            &[("ec2.subnet.a", "ec2.subnet.b")],
+        );
+        assert!(!p.plan.has_changes(), "{:?}", p.plan.changes);
     }
 }

@@ -4,8 +4,8 @@
 // The core's modules, at the paths this crate's files name them by.
 use eprun_aws as aws;
 use eprun_core::{
-    address, context, declaration, environment, interrupt, mutation, project, resource, schema,
-    secret, state, state_store, style, token,
+    address, context, declaration, environment, interrupt, moved, mutation, project, resource,
+    schema, secret, state, state_store, style, token,
 };
 use eprun_k8s as k8s;
 

@@ -45,6 +45,9 @@ pub struct Session {
     pub connections: Arc<crate::connections::Connections>,
     /// Whether mutating calls are made or only shown (dry run), and where they are recorded.
     pub mutations: Arc<crate::mutation::Mutations>,
+    /// `plan --local-state`: every stack's state is read from the project's local files, never
+    /// from the backend its environment names (a plan without access to the team's state).
+    pub local_state: bool,
 }
 
 impl Session {
@@ -62,6 +65,20 @@ impl Session {
             runtime,
             connections: Arc::default(),
             mutations: Arc::default(),
+            local_state: false,
+        }
+    }
+
+    /// The state store of an environment: the backend it names, or the project's local file
+    /// under `--local-state`.
+    pub fn store(
+        &self,
+        env: &crate::environment::Environment,
+    ) -> Box<dyn crate::state_store::StateStore> {
+        if self.local_state {
+            Box::new(crate::stores::LocalStore::new(&self.project, &env.name))
+        } else {
+            crate::stores::open(&self.project, env)
         }
     }
 

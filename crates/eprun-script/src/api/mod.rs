@@ -4,6 +4,7 @@ mod aws_verbs;
 mod helm;
 mod k8s;
 mod k8s_verbs;
+mod moved;
 mod resources;
 mod runbook;
 mod secrets;
@@ -20,6 +21,7 @@ pub fn register(engine: &mut Engine, session: &Session) {
     crate::handle::register(engine);
     let mut aws = rhai::Module::new();
     stack::register(engine, &mut aws, session);
+    moved::register(engine, session);
     util::register(engine);
     // One sub-module per service (`aws::eks`, …): resource declarations and verbs side by side.
     let mut services = Services::new();

@@ -103,7 +103,7 @@ pub(super) fn register(engine: &mut Engine, aws: &mut rhai::Module, session: &Se
         .register_into_engine(engine, move |ctx: NativeCallContext, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
             let pos = ctx.call_position();
             let env = Environment::load(&s.project, name).map_err(|e| fail(e.to_string(), pos))?;
-            let store = crate::stores::open(&s.project, &env);
+            let store = s.store(&env);
             let state = s
                 .runtime
                 .block_on(store.load())
