@@ -64,16 +64,26 @@ fn a_terraform_built_region_is_taken_over_without_creating_or_deleting_anything(
     let vpcs_before = block_on(ec2.describe_vpcs().send()).expect("DescribeVpcs");
     let count = |v: &aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput| v.vpcs().len();
 
+    // The state as the seed keeps it: an object of Terraform's S3 backend.
+    let s3 = s3_client(&moto, "us-east-1");
+    block_on(
+        s3.create_bucket()
+            .bucket("examplepay-terraform-state")
+            .send(),
+    )
+    .expect("CreateBucket");
+    let tfstate = project.read("terraform.tfstate").into_bytes();
+    let put = s3
+        .put_object()
+        .bucket("examplepay-terraform-state")
+        .key("primary/terraform.tfstate")
+        .body(tfstate.into());
+    block_on(put.send()).expect("PutObject");
+    let source = "s3://examplepay-terraform-state/primary/terraform.tfstate";
     let migrated = run(
         &project,
         &moto,
-        &[
-            "migrate",
-            "terraform",
-            SCRIPT,
-            "terraform.tfstate",
-            "--json",
-        ],
+        &["migrate", "terraform", SCRIPT, source, "--json"],
     );
     migrated.expect_success();
     let table = migrated.json();

@@ -410,7 +410,7 @@ impl<D: Description> Adapter<D> {
                     None => return Ok(None),
                 }
             }
-            (Identity::Recorded(_), None) => match self.description.owner(stack, item) {
+            (Identity::Recorded(_), None) => match self.owner_of(stack, item) {
                 Some(a) => {
                     let t = tags::visible(&a, self.description.tags(item));
                     (Some(a), Some(t))
@@ -449,6 +449,13 @@ impl<D: Description> Adapter<D> {
 }
 
 impl<D: Description> Adapter<D> {
+    /// The address an item of a type tagged after its create names as the stack's: its ownership
+    /// tag, which a move re-tags, before what it names itself (a caller reference never changes).
+    fn owner_of(&self, stack: &str, item: &D::Item) -> Option<Address> {
+        let tagged = tags::split_owned(stack, self.description.tags(item)).map(|(a, _)| a);
+        (tagged.filter(|a| a.kind() == D::KIND)).or_else(|| self.description.owner(stack, item))
+    }
+
     /// The resources whose ids are `ids`, with no address when untagged and without those another
     /// stack owns; `None` when the type is not read by id.
     async fn read_by_id(
@@ -467,7 +474,7 @@ impl<D: Description> Adapter<D> {
                 Identity::NaturalKey(_) => None,
                 _ => {
                     let tags = self.description.tags(item);
-                    match self.description.owner(stack, item) {
+                    match self.owner_of(stack, item) {
                         Some(a) => Some((Some(a.clone()), tags::visible(&a, tags))),
                         // One tagged for another stack is not ours to adopt.
                         None => match tags::owner(stack, tags).split() {
