@@ -5,11 +5,14 @@ mod eval;
 mod render;
 pub mod run;
 mod runs;
+mod saved_plan;
+mod show;
 mod stack;
 mod state;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Format, Global};
 use crate::error::{Error, Result};
+use crate::saved_plan::SavedPlan;
 use std::io::IsTerminal;
 
 /// Exit codes.
@@ -24,8 +27,28 @@ pub mod exit {
 pub async fn run(cli: Cli) -> Result<u8> {
     let g = cli.global.clone();
     match cli.command {
-        Some(Command::Plan { file, discover }) => stack::plan(&file, &g, discover).await,
-        Some(Command::Apply { file, yes }) => stack::apply(&file, &g, yes).await,
+        Some(Command::Plan {
+            file,
+            discover,
+            out,
+            format,
+        }) => {
+            check_format(&g, format)?;
+            let opts = stack::PlanOptions {
+                discover,
+                out,
+                format,
+            };
+            stack::plan(&file, &g, opts).await
+        }
+        Some(Command::Apply { file, yes }) => match SavedPlan::read(&file)? {
+            Some(saved) => saved_plan::apply(&file, saved, &g).await,
+            None => stack::apply(&file, &g, yes).await,
+        },
+        Some(Command::Show { plan, format }) => {
+            check_format(&g, format)?;
+            show::show(&plan, &g, format)
+        }
         Some(Command::Destroy { file, yes }) => stack::destroy(&file, &g, yes).await,
         Some(Command::Outputs { file }) => stack::outputs(&file, &g).await,
         Some(Command::Eval { expr, dry_run }) => eval::eval(&expr, dry_run, &g).await,
@@ -77,6 +100,16 @@ pub async fn run(cli: Cli) -> Result<u8> {
             )),
         },
     }
+}
+
+/// Refuses `--json` with a `--format` other than text: one output, one format.
+fn check_format(g: &Global, format: Format) -> Result<()> {
+    if g.json && format != Format::Text {
+        return Err(Error::usage(
+            "`--json` and `--format markdown` do not go together: choose one",
+        ));
+    }
+    Ok(())
 }
 
 /// Asks for confirmation on a terminal; without one, `--yes` is required.

@@ -1,31 +1,35 @@
 //! `plan`, `apply`, `destroy`, `outputs` and `eprun FILE` on stacks.
 
-use super::{confirm, exit};
+use super::{confirm, exit, show};
 use crate::applier::{self, ApplyOptions};
 use crate::aws::Aws;
-use crate::cli::Global;
+use crate::cli::{Format, Global};
 use crate::context::Context;
 use crate::declaration::Declarations;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::k8s::helm::Helm;
-use crate::plan::Stats;
+use crate::plan::{Plan, Stats};
+use crate::plan_markdown::Origin;
 use crate::planner::{self, Planned};
+use crate::policy::{self, Policies};
 use crate::progress::Progress;
 use crate::project::Project;
 use crate::runbook::Run;
+use crate::saved_plan::{Inputs, SavedPlan};
 use crate::script::{self, Evaluated};
 use crate::session::Session;
 use crate::state::State;
 use crate::state_store::{LockGuard, StateStore};
 use crate::stores;
 use crate::style::print_json;
-use std::path::Path;
+use crate::verdict::Verdict;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What to do with a stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(super) enum Mode {
     Plan,
     Apply,
     Destroy,
@@ -41,18 +45,28 @@ impl Mode {
     }
 }
 
-/// A stack script, evaluated, with its state loaded and locked.
-struct Loaded {
+/// A stack script, evaluated, with its state loaded and locked and its policies read.
+pub(super) struct Loaded {
     env: Environment,
     decls: Declarations,
     store: Box<dyn StateStore>,
-    state: State,
+    /// The state as loaded (a new, empty one when there is none).
+    pub(super) state: State,
     force_conflicts: bool,
     helm: Helm,
+    policies: Policies,
     _lock: LockGuard,
 }
 
-async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)> {
+impl Loaded {
+    /// What the policies say about `plan`.
+    pub(super) fn judge(&self, plan: &Plan) -> Result<Vec<Verdict>> {
+        Ok(self.policies.evaluate(&plan.to_json(), &self.env.name)?)
+    }
+}
+
+/// Evaluates a stack script, reads its policies, and loads and locks its state.
+pub(super) async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)> {
     let mut evaluated = script::evaluate(file, g.env.clone()).await?;
     let decls = std::mem::take(&mut evaluated.declarations);
     let Some(env) = decls.environment.clone() else {
@@ -62,6 +76,7 @@ async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)
         )));
     };
     let project = &evaluated.session.project;
+    let policies = Policies::load(project, &g.policies, &evaluated.session.sources)?;
     let helm = Helm::for_project(project.root(), &project.data_dir());
     let store = stores::open(project, &env);
     let lock = store.lock(mode.verb()).await?;
@@ -86,6 +101,7 @@ async fn load(file: &Path, g: &Global, mode: Mode) -> Result<(Evaluated, Loaded)
             state,
             force_conflicts: g.force_conflicts,
             helm,
+            policies,
             _lock: lock,
         },
     ))
@@ -125,7 +141,8 @@ async fn refreshed_plan(l: &Loaded, decls: &Declarations) -> Result<(Planned, Co
     Ok((planned, cx))
 }
 
-async fn make_plan(
+/// The plan of a loaded stack: refreshed, or from the state alone when `refresh` is off.
+pub(super) async fn make_plan(
     l: &Loaded,
     mode: Mode,
     refresh: bool,
@@ -153,26 +170,51 @@ async fn make_plan(
     Ok((planned, cx))
 }
 
-fn show_plan(planned: &Planned, g: &Global) {
-    if g.json {
-        print_json(&planned.plan.to_json());
-    } else {
-        print!("{}", crate::plan_view::render(&planned.plan));
-    }
+/// How `eprun plan` prints and saves its plan.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// Rebuild a lost state from the ownership tags.
+    pub discover: bool,
+    /// Save the plan to this file.
+    pub out: Option<PathBuf>,
+    /// How to print it.
+    pub format: Format,
 }
 
 /// `eprun plan FILE`.
-pub async fn plan(file: &Path, g: &Global, discover: bool) -> Result<u8> {
+pub async fn plan(file: &Path, g: &Global, opts: PlanOptions) -> Result<u8> {
     let started = Instant::now();
-    let (_e, mut l) = load(file, g, Mode::Plan).await?;
-    let refresh = discover || !l.state.is_empty();
+    let (evaluated, mut l) = load(file, g, Mode::Plan).await?;
+    let refresh = opts.discover || !l.state.is_empty();
     let (planned, _) = make_plan(&l, Mode::Plan, refresh, started).await?;
-    if discover {
+    if opts.discover {
         let found = crate::discover::record(&mut l.state, &planned);
         l.store.save(&mut l.state).await?;
         eprintln!("{}", crate::discover::summary(&found, &l.store.location()));
     }
-    show_plan(&planned, g);
+    let verdicts = l.judge(&planned.plan)?;
+    let script = evaluated.session.project.display(file);
+    if let Some(out) = &opts.out {
+        let inputs = Inputs::of(evaluated.session.sources.all());
+        SavedPlan::new(
+            &planned.plan,
+            &script,
+            &l.env.name,
+            &l.state,
+            inputs,
+            verdicts.clone(),
+        )
+        .write(out)?;
+        eprintln!(
+            "Saved the plan to `{0}`; `eprun apply {0}` applies exactly it.",
+            out.display()
+        );
+    }
+    let origin = Origin {
+        script: &script,
+        environment: &l.env.name,
+    };
+    show::present(&planned.plan, &verdicts, g, opts.format, origin);
     Ok(if g.detailed_exitcode && planned.plan.has_changes() {
         exit::CHANGES
     } else {
@@ -230,15 +272,10 @@ pub async fn run_file(file: &Path, g: &Global, yes: bool) -> Result<u8> {
 async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> {
     let started = Instant::now();
     let (_e, mut l) = load(file, g, mode).await?;
-    let (mut planned, cx) = make_plan(&l, mode, true, started).await?;
-    let Some(cx) = cx else {
-        return Err(Error::usage("internal: apply without a connection"));
-    };
-    if g.json {
-        eprint!("{}", crate::plan_view::render(&planned.plan));
-    } else {
-        print!("{}", crate::plan_view::render(&planned.plan));
-    }
+    let (planned, cx) = make_plan(&l, mode, true, started).await?;
+    let verdicts = l.judge(&planned.plan)?;
+    show::announce(&planned.plan, &verdicts, g);
+    policy::refuse_denied(&verdicts)?;
     if planned.plan.has_changes() {
         let question = match mode {
             Mode::Destroy => format!("Destroy everything stack `{}` owns?", l.env.name),
@@ -249,6 +286,21 @@ async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> 
             return Ok(exit::OK);
         }
     }
+    execute(cx, &mut l, planned, g, mode, started).await
+}
+
+/// Applies a refreshed plan (its connection in `cx`), saving state as it goes, and reports.
+pub(super) async fn execute(
+    cx: Option<Context>,
+    l: &mut Loaded,
+    mut planned: Planned,
+    g: &Global,
+    mode: Mode,
+    started: Instant,
+) -> Result<u8> {
+    let Some(cx) = cx else {
+        return Err(Error::usage("internal: apply without a connection"));
+    };
     let opts = ApplyOptions {
         parallelism: usize::from(g.parallelism),
         progress: Progress::new(planned.nodes.len(), g.json),
