@@ -71,7 +71,7 @@ pub enum Command {
         #[arg(long, value_name = "PLAN")]
         out: Option<PathBuf>,
         /// How to print the plan (`--json` prints the JSON document).
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        #[arg(long, value_enum, default_value_t = Format::Text, conflicts_with = "json")]
         format: Format,
     },
     /// Plan, confirm and apply a stack; or apply exactly a plan saved by `plan --out`, without
@@ -88,7 +88,7 @@ pub enum Command {
         /// The saved plan.
         plan: PathBuf,
         /// How to print it (`--json` prints the saved file's document).
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        #[arg(long, value_enum, default_value_t = Format::Text, conflicts_with = "json")]
         format: Format,
     },
     /// Delete everything the stack owns (protected resources refuse).

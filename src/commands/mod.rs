@@ -10,7 +10,7 @@ mod show;
 mod stack;
 mod state;
 
-use crate::cli::{Cli, Command, Format, Global};
+use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
 use crate::saved_plan::SavedPlan;
 use std::io::IsTerminal;
@@ -33,7 +33,6 @@ pub async fn run(cli: Cli) -> Result<u8> {
             out,
             format,
         }) => {
-            check_format(&g, format)?;
             let opts = stack::PlanOptions {
                 discover,
                 out,
@@ -45,10 +44,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             Some(saved) => saved_plan::apply(&file, saved, &g).await,
             None => stack::apply(&file, &g, yes).await,
         },
-        Some(Command::Show { plan, format }) => {
-            check_format(&g, format)?;
-            show::show(&plan, &g, format)
-        }
+        Some(Command::Show { plan, format }) => show::show(&plan, &g, format),
         Some(Command::Destroy { file, yes }) => stack::destroy(&file, &g, yes).await,
         Some(Command::Outputs { file }) => stack::outputs(&file, &g).await,
         Some(Command::Eval { expr, dry_run }) => eval::eval(&expr, dry_run, &g).await,
@@ -100,16 +96,6 @@ pub async fn run(cli: Cli) -> Result<u8> {
             )),
         },
     }
-}
-
-/// Refuses `--json` with a `--format` other than text: one output, one format.
-fn check_format(g: &Global, format: Format) -> Result<()> {
-    if g.json && format != Format::Text {
-        return Err(Error::usage(
-            "`--json` and `--format markdown` do not go together: choose one",
-        ));
-    }
-    Ok(())
 }
 
 /// Asks for confirmation on a terminal; without one, `--yes` is required.

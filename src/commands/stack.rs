@@ -12,7 +12,7 @@ use crate::k8s::helm::Helm;
 use crate::plan::{Plan, Stats};
 use crate::plan_markdown::Origin;
 use crate::planner::{self, Planned};
-use crate::policy::{self, Policies};
+use crate::policy::{self, Policies, PolicyError};
 use crate::progress::Progress;
 use crate::project::Project;
 use crate::runbook::Run;
@@ -60,8 +60,8 @@ pub(super) struct Loaded {
 
 impl Loaded {
     /// What the policies say about `plan`.
-    pub(super) fn judge(&self, plan: &Plan) -> Result<Vec<Verdict>> {
-        Ok(self.policies.evaluate(&plan.to_json(), &self.env.name)?)
+    pub(super) fn judge(&self, plan: &Plan) -> Result<Vec<Verdict>, PolicyError> {
+        self.policies.evaluate(&plan.to_json(), &self.env.name)
     }
 }
 

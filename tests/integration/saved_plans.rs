@@ -122,6 +122,37 @@ fn a_saved_plan_is_shown_then_applied_exactly_without_asking() {
     );
     assert_eq!(doc["plan"]["summary"]["create"], 2);
 
+    // `--detailed-exitcode` and `--format markdown` compose with `--out`: the same plan is saved.
+    let md = run(
+        &project,
+        &moto,
+        &[
+            "plan",
+            FILE,
+            "--env",
+            LOCAL_US,
+            "--out",
+            "md-plan",
+            "--format",
+            "markdown",
+            "--detailed-exitcode",
+        ],
+    );
+    md.expect_code(2);
+    assert!(
+        md.stdout
+            .starts_with(&format!("### eprun plan: `{LOCAL_US}`\n")),
+        "{md}"
+    );
+    assert!(
+        md.stdout
+            .contains("**Plan: 2 to create, 0 to update, 0 to replace, 0 to delete.**"),
+        "{md}"
+    );
+    let md_doc: serde_json::Value =
+        serde_json::from_str(&project.read("md-plan")).expect("the second saved plan");
+    assert_eq!(md_doc["plan"]["changes"], doc["plan"]["changes"]);
+
     // `show` prints it like `plan`; `--json` prints the file's document.
     let show = run(&project, &moto, &["show", PLAN]);
     show.expect_success();

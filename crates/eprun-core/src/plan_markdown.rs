@@ -35,9 +35,10 @@ fn show(v: &Value) -> String {
     }
 }
 
-/// Text for a Markdown table cell or list item: pipes escaped (GitHub reads `\|` even in code).
+/// Text for a Markdown table cell or list item: on one line, pipes escaped (GitHub reads `\|`
+/// even in code).
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|")
+    s.replace('\n', " ").replace('|', "\\|")
 }
 
 /// Text inside HTML (a `<summary>`): the characters HTML gives meaning escaped.

@@ -59,8 +59,8 @@ pub enum SavedPlanError {
     Stale {
         /// The file.
         path: String,
-        /// What changed.
-        why: Staleness,
+        /// What changed (boxed: it is the large variant).
+        why: Box<Staleness>,
         /// The command that makes a fresh plan in its place.
         replan: String,
     },
@@ -366,7 +366,7 @@ impl SavedPlan {
     pub fn stale(&self, path: &str, why: Staleness) -> SavedPlanError {
         SavedPlanError::Stale {
             path: path.into(),
-            why,
+            why: Box::new(why),
             replan: format!(
                 "eprun plan {} --env {} --out {path}",
                 self.script, self.environment
