@@ -1,6 +1,6 @@
 //! The command line (clap): commands, flags and their help.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// eprun: infrastructure as Rhai scripts — plan, apply and run AWS and Kubernetes.
@@ -47,6 +47,10 @@ pub struct Global {
     /// No colours (also `NO_COLOR`).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// plan/apply: a policy script to judge the plan with, besides the project's `policy/*.rhai`
+    /// (repeatable).
+    #[arg(long = "policy", global = true, value_name = "FILE")]
+    pub policies: Vec<PathBuf>,
     /// plan/apply: take over Kubernetes fields that another field manager owns (server-side
     /// apply's force), instead of refusing the change.
     #[arg(long, global = true)]
@@ -68,14 +72,29 @@ pub enum Command {
         /// the plan needs no credentials and makes no AWS call. Writes nothing.
         #[arg(long, conflicts_with = "discover")]
         local_state: bool,
+        /// Save the plan to this file; `eprun apply PLAN` then applies exactly it.
+        #[arg(long, value_name = "PLAN")]
+        out: Option<PathBuf>,
+        /// How to print the plan (`--json` prints the JSON document).
+        #[arg(long, value_enum, default_value_t = Format::Text, conflicts_with = "json")]
+        format: Format,
     },
-    /// Plan, confirm and apply a stack.
+    /// Plan, confirm and apply a stack; or apply exactly a plan saved by `plan --out`, without
+    /// asking (refused when it is stale).
     Apply {
-        /// The stack script.
+        /// The stack script, or a saved plan (recognised by its content).
         file: PathBuf,
         /// Apply without asking for confirmation.
         #[arg(long)]
         yes: bool,
+    },
+    /// Print a plan saved by `plan --out`.
+    Show {
+        /// The saved plan.
+        plan: PathBuf,
+        /// How to print it (`--json` prints the saved file's document).
+        #[arg(long, value_enum, default_value_t = Format::Text, conflicts_with = "json")]
+        format: Format,
     },
     /// Delete everything the stack owns (protected resources refuse).
     Destroy {
@@ -97,7 +116,7 @@ pub enum Command {
     },
     /// Compile every script and resolve its imports, without network.
     Check {
-        /// Scripts or folders (default: `scripts/` and `stdlib/` of the project).
+        /// Scripts or folders (default: `scripts/`, `stdlib/` and `policy/` of the project).
         paths: Vec<PathBuf>,
     },
     /// Record one existing resource (made by hand or by another tool) as a declared address,
@@ -179,6 +198,16 @@ pub enum MigrateFrom {
         /// The state: a file (`terraform state pull > tf.json`) or `s3://bucket/key` of the S3 backend.
         state: String,
     },
+}
+
+/// How a plan is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For a terminal, like `terraform plan`.
+    Text,
+    /// A summary for a GitHub pull-request comment: a headline with the counts, a table, and a
+    /// collapsible section per changed resource.
+    Markdown,
 }
 
 /// `eprun runs …`.

@@ -97,11 +97,14 @@ fn walk(node: &Value, prefix: &str, out: &mut Vec<FnDoc>) {
     }
 }
 
-/// A session and engine for reading metadata, outside any project if need be.
+/// An engine with every function a script may call, for reading metadata (outside any project
+/// if need be): the stack and runbook API, and the policy scripts' `deny` and `warn`.
 pub fn engine_for_docs() -> rhai::Engine {
     let project = Project::find(std::path::Path::new(".")).unwrap_or_else(|_| Project::at("."));
     let session = Session::new(project, None, tokio::runtime::Handle::current());
-    engine::build(&session)
+    let mut engine = engine::build(&session);
+    crate::policy::register(&mut engine, &crate::policy::Verdicts::default());
+    engine
 }
 
 /// Writes Rhai definition files (`*.d.rhai`: every module's functions with their doc comments)

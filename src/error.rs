@@ -32,6 +32,12 @@ pub enum Error {
     /// A run journal could not be read or written.
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
+    /// A policy cannot be read or run, or it denies the plan.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    /// A saved plan cannot be read or written, or it is stale.
+    #[error(transparent)]
+    SavedPlan(#[from] crate::saved_plan::SavedPlanError),
     /// A command was used wrongly.
     #[error("{message}")]
     Usage {
@@ -72,9 +78,9 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Interrupted | Error::Apply(crate::applier::ApplyError::Interrupted { .. }) => {
-                130
-            }
+            Error::Interrupted
+            | Error::Policy(crate::policy::PolicyError::Interrupted)
+            | Error::Apply(crate::applier::ApplyError::Interrupted { .. }) => 130,
             _ => 1,
         }
     }

@@ -10,14 +10,15 @@ pub mod script;
 // The modules of the crates below, at the paths the commands name them by.
 pub use eprun_aws as aws;
 pub use eprun_core::{
-    address, applier, cloud_error, context, declaration, discover, environment, graph, interrupt,
-    migration, moved, plan, plan_view, planner, progress, project, resource, schema, secret, state,
-    state_store, style, terraform_state, token,
+    address, applier, cloud_error, context, declaration, digest, discover, environment, graph,
+    interrupt, migration, moved, plan, plan_markdown, plan_view, planner, progress, project,
+    resource, saved_plan, schema, secret, state, state_store, style, terraform_state, token,
+    verdict,
 };
 pub use eprun_k8s as k8s;
 pub use eprun_script::{
-    api, connections, diagnostic, engine, handle, journal, providers, recursion, runbook, session,
-    stores, value,
+    api, connections, diagnostic, engine, handle, journal, policy, providers, recursion, runbook,
+    session, stores, value,
 };
 
 /// Runs a parsed command line and returns the process exit code; errors go to stderr.

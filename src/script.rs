@@ -20,11 +20,7 @@ pub struct Evaluated {
 
 /// Every function name the engine knows, for "did you mean" hints.
 pub fn function_names(engine: &rhai::Engine) -> Vec<String> {
-    let mut names: Vec<String> = engine
-        .gen_fn_signatures(false)
-        .into_iter()
-        .filter_map(|s| s.split('(').next().map(|n| n.trim().to_string()))
-        .collect();
+    let mut names = diagnostic::function_names(engine);
     if let Ok(docs) = crate::docs::collect(engine) {
         names.extend(docs.into_iter().map(|d| d.name));
     }

@@ -296,7 +296,7 @@ pub fn ms(d: Duration) -> String {
 pub fn project_copy(tag: &str) -> PathBuf {
     let tmp = std::env::temp_dir().join(format!("eprun-bench-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    for d in ["environments", "scripts", "stdlib"] {
+    for d in ["environments", "scripts", "stdlib", "policy"] {
         copy_dir(&repo().join(d), &tmp.join(d));
     }
     tmp

@@ -1,4 +1,4 @@
-//! `eprun check`: compile everything, no network.
+//! `eprun check`: compile everything (scripts, stdlib, policies), no network.
 
 use super::exit;
 use crate::engine;
@@ -63,10 +63,14 @@ pub async fn check(paths: &[PathBuf]) -> Result<u8> {
         .unwrap_or(Path::new("."));
     let project = Project::of_script(start)?;
     let roots: Vec<PathBuf> = if paths.is_empty() {
-        vec![
+        let policies = project.root().join(crate::policy::DIR);
+        [
             project.root().join("scripts"),
             project.root().join("stdlib"),
         ]
+        .into_iter()
+        .chain(policies.is_dir().then_some(policies))
+        .collect()
     } else {
         paths.to_vec()
     };

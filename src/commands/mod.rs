@@ -6,11 +6,14 @@ mod eval;
 mod render;
 pub mod run;
 mod runs;
+mod saved_plan;
+mod show;
 mod stack;
 mod state;
 
 use crate::cli::{Cli, Command, MigrateFrom};
 use crate::error::{Error, Result};
+use crate::saved_plan::SavedPlan;
 use std::io::IsTerminal;
 
 /// Exit codes.
@@ -29,8 +32,22 @@ pub async fn run(cli: Cli) -> Result<u8> {
             file,
             discover,
             local_state,
-        }) => stack::plan(&file, &g, discover, local_state).await,
-        Some(Command::Apply { file, yes }) => stack::apply(&file, &g, yes).await,
+            out,
+            format,
+        }) => {
+            let opts = stack::PlanOptions {
+                discover,
+                local_state,
+                out,
+                format,
+            };
+            stack::plan(&file, &g, opts).await
+        }
+        Some(Command::Apply { file, yes }) => match SavedPlan::read(&file)? {
+            Some(saved) => saved_plan::apply(&file, saved, &g).await,
+            None => stack::apply(&file, &g, yes).await,
+        },
+        Some(Command::Show { plan, format }) => show::show(&plan, &g, format),
         Some(Command::Destroy { file, yes }) => stack::destroy(&file, &g, yes).await,
         Some(Command::Outputs { file }) => stack::outputs(&file, &g).await,
         Some(Command::Eval { expr, dry_run }) => eval::eval(&expr, dry_run, &g).await,

@@ -1,26 +1,30 @@
 //! `plan`, `apply`, `destroy`, `outputs` and `eprun FILE` on stacks.
 
-use super::{confirm, exit};
+use super::{confirm, exit, show};
 use crate::applier::{self, ApplyOptions};
 use crate::aws::Aws;
-use crate::cli::Global;
+use crate::cli::{Format, Global};
 use crate::context::Context;
 use crate::declaration::Declarations;
 use crate::environment::{Environment, StateBackend};
 use crate::error::{Error, Result};
 use crate::k8s::helm::Helm;
-use crate::plan::Stats;
+use crate::plan::{Plan, Stats};
+use crate::plan_markdown::Origin;
 use crate::planner::{self, Planned};
+use crate::policy::{self, Policies, PolicyError};
 use crate::progress::Progress;
 use crate::project::Project;
 use crate::runbook::Run;
+use crate::saved_plan::{Inputs, SavedPlan};
 use crate::script::{self, Evaluated};
 use crate::session::Session;
 use crate::state::State;
 use crate::state_store::{LockGuard, StateError, StateStore};
 use crate::stores;
 use crate::style::print_json;
-use std::path::Path;
+use crate::verdict::Verdict;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What to do with a stack.
@@ -47,7 +51,7 @@ impl Mode {
     }
 }
 
-/// A stack script, evaluated, with its state loaded and locked.
+/// A stack script, evaluated, with its state loaded and locked and its policies read.
 pub(super) struct Loaded {
     /// The stack's environment.
     pub(super) env: Environment,
@@ -55,15 +59,23 @@ pub(super) struct Loaded {
     pub(super) decls: Declarations,
     /// Where its state lives.
     pub(super) store: Box<dyn StateStore>,
-    /// Its state.
+    /// The state as loaded (a new, empty one when there is none).
     pub(super) state: State,
     force_conflicts: bool,
     helm: Helm,
+    policies: Policies,
     _lock: LockGuard,
 }
 
-/// Evaluates a stack script and takes its state, from the backend its environment names or,
-/// with `local_state`, from the project's local file; locked for `mode`.
+impl Loaded {
+    /// What the policies say about `plan`.
+    pub(super) fn judge(&self, plan: &Plan) -> Result<Vec<Verdict>, PolicyError> {
+        self.policies.evaluate(&plan.to_json(), &self.env.name)
+    }
+}
+
+/// Evaluates a stack script, reads its policies, and takes its state, from the backend its
+/// environment names or, with `local_state`, from the project's local file; locked for `mode`.
 pub(super) async fn load(
     file: &Path,
     g: &Global,
@@ -85,6 +97,7 @@ pub(super) async fn load(
         )));
     };
     let project = &evaluated.session.project;
+    let policies = Policies::load(project, &g.policies, &evaluated.session.sources)?;
     let helm = Helm::for_project(project.root(), &project.data_dir());
     let store = evaluated.session.store(&env);
     let unreachable = |e| unreachable_state(e, file, &env, mode);
@@ -110,6 +123,7 @@ pub(super) async fn load(
             state,
             force_conflicts: g.force_conflicts,
             helm,
+            policies,
             _lock: lock,
         },
     ))
@@ -162,7 +176,8 @@ async fn refreshed_plan(l: &Loaded, decls: &Declarations) -> Result<(Planned, Co
     Ok((planned, cx))
 }
 
-async fn make_plan(
+/// The plan of a loaded stack: refreshed, or from the state alone when `refresh` is off.
+pub(super) async fn make_plan(
     l: &Loaded,
     mode: Mode,
     refresh: bool,
@@ -190,19 +205,24 @@ async fn make_plan(
     Ok((planned, cx))
 }
 
-fn show_plan(planned: &Planned, g: &Global) {
-    if g.json {
-        print_json(&planned.plan.to_json());
-    } else {
-        print!("{}", crate::plan_view::render(&planned.plan));
-    }
+/// How `eprun plan` prints and saves its plan.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// Rebuild a lost state from the ownership tags.
+    pub discover: bool,
+    /// Plan against the project's local state instead of the environment's backend.
+    pub local_state: bool,
+    /// Save the plan to this file.
+    pub out: Option<PathBuf>,
+    /// How to print it.
+    pub format: Format,
 }
 
 /// `eprun plan FILE`.
-pub async fn plan(file: &Path, g: &Global, discover: bool, local_state: bool) -> Result<u8> {
+pub async fn plan(file: &Path, g: &Global, opts: PlanOptions) -> Result<u8> {
     let started = Instant::now();
-    let (evaluated, mut l) = load(file, g, Mode::Plan, local_state).await?;
-    if local_state && l.env.state != StateBackend::Local {
+    let (evaluated, mut l) = load(file, g, Mode::Plan, opts.local_state).await?;
+    if opts.local_state && l.env.state != StateBackend::Local {
         let team = stores::open(&evaluated.session.project, &l.env);
         eprintln!(
             "note: --local-state: planned against the local state `{}`, not the team's state `{}`",
@@ -210,15 +230,37 @@ pub async fn plan(file: &Path, g: &Global, discover: bool, local_state: bool) ->
             team.location()
         );
     }
-    let refresh = discover || !l.state.is_empty();
+    let refresh = opts.discover || !l.state.is_empty();
     let (planned, _) = make_plan(&l, Mode::Plan, refresh, started).await?;
-    if discover {
+    if opts.discover {
         planned.rekey(&mut l.state);
         let found = crate::discover::record(&mut l.state, &planned);
         l.store.save(&mut l.state).await?;
         eprintln!("{}", crate::discover::summary(&found, &l.store.location()));
     }
-    show_plan(&planned, g);
+    let verdicts = l.judge(&planned.plan)?;
+    let script = evaluated.session.project.display(file);
+    if let Some(out) = &opts.out {
+        let inputs = Inputs::of(evaluated.session.sources.all());
+        SavedPlan::new(
+            &planned.plan,
+            &script,
+            &l.env.name,
+            &l.state,
+            inputs,
+            verdicts.clone(),
+        )
+        .write(out)?;
+        eprintln!(
+            "Saved the plan to `{0}`; `eprun apply {0}` applies exactly it.",
+            out.display()
+        );
+    }
+    let origin = Origin {
+        script: &script,
+        environment: &l.env.name,
+    };
+    show::present(&planned.plan, &verdicts, g, opts.format, origin);
     Ok(if g.detailed_exitcode && planned.plan.has_changes() {
         exit::CHANGES
     } else {
@@ -276,15 +318,10 @@ pub async fn run_file(file: &Path, g: &Global, yes: bool) -> Result<u8> {
 async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> {
     let started = Instant::now();
     let (_e, mut l) = load(file, g, mode, false).await?;
-    let (mut planned, cx) = make_plan(&l, mode, true, started).await?;
-    let Some(cx) = cx else {
-        return Err(Error::usage("internal: apply without a connection"));
-    };
-    if g.json {
-        eprint!("{}", crate::plan_view::render(&planned.plan));
-    } else {
-        print!("{}", crate::plan_view::render(&planned.plan));
-    }
+    let (planned, cx) = make_plan(&l, mode, true, started).await?;
+    let verdicts = l.judge(&planned.plan)?;
+    show::announce(&planned.plan, &verdicts, g);
+    policy::refuse_denied(&verdicts)?;
     if planned.plan.has_changes() {
         let question = match mode {
             Mode::Destroy => format!("Destroy everything stack `{}` owns?", l.env.name),
@@ -295,6 +332,21 @@ async fn converge(file: &Path, g: &Global, yes: bool, mode: Mode) -> Result<u8> 
             return Ok(exit::OK);
         }
     }
+    execute(cx, &mut l, planned, g, mode, started).await
+}
+
+/// Applies a refreshed plan (its connection in `cx`), saving state as it goes, and reports.
+pub(super) async fn execute(
+    cx: Option<Context>,
+    l: &mut Loaded,
+    mut planned: Planned,
+    g: &Global,
+    mode: Mode,
+    started: Instant,
+) -> Result<u8> {
+    let Some(cx) = cx else {
+        return Err(Error::usage("internal: apply without a connection"));
+    };
     let opts = ApplyOptions {
         parallelism: usize::from(g.parallelism),
         progress: Progress::new(planned.nodes.len(), g.json),

@@ -263,7 +263,7 @@ impl Drop for Moto {
 // ---------------------------------------------------------------------------------------------
 // the project
 
-/// A temp dir holding a copy of the repository's `environments/`, `scripts/` and `stdlib/`:
+/// A temp dir holding a copy of the repository's `environments/`, `scripts/`, `stdlib/` and `policy/`:
 /// tests run the real scripts but never touch the repository's own `.eprun/`.
 pub struct Project {
     dir: tempfile::TempDir,
@@ -276,7 +276,7 @@ impl Project {
             .prefix("eprun-project-")
             .tempdir()
             .expect("temp project dir");
-        for sub in ["environments", "scripts", "stdlib"] {
+        for sub in ["environments", "scripts", "stdlib", "policy"] {
             copy_dir(&repo_root().join(sub), &dir.path().join(sub));
         }
         Project { dir }

@@ -1,12 +1,12 @@
 //! Plans as plain data: what apply would do, and how it is summarised.
 
 use crate::address::Address;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// What apply does to one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Create it.
@@ -21,27 +21,52 @@ pub enum Action {
     Noop,
 }
 
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::Noop => "noop",
+        })
+    }
+}
+
+/// A value that is present in the document, even as `null` (which serde would read as absent).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
 /// One field that differs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
     /// The prop's name.
     pub name: String,
     /// Its current value (absent on create).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub before: Option<Value>,
     /// Its new value (absent on delete); tokens show as `(known after apply)`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub after: Option<Value>,
     /// Whether this field forces the replacement.
     pub forces_replacement: bool,
     /// Who else owns the field, when changing it conflicts with them (a Kubernetes field
     /// manager); apply then needs `--force-conflicts`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflict: Option<String>,
 }
 
 /// The change to one resource.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// The resource.
     pub address: Address,
@@ -56,10 +81,10 @@ pub struct Change {
     /// The fields that change (all declared fields on create).
     pub fields: Vec<FieldChange>,
     /// Why, when it is not obvious (adopted after a crash, no longer declared, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// What changes inside it, for a resource that holds others (a Helm release's objects).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inside: Option<Inside>,
 }
 
@@ -71,7 +96,7 @@ impl Change {
 }
 
 /// What a change does to the objects a resource holds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum Inside {
     /// The objects that change, field by field.
@@ -87,19 +112,19 @@ pub enum Inside {
 }
 
 /// The change to one object inside a resource.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InnerChange {
     /// How the object is named, e.g. `Deployment karpenter/karpenter`.
     pub object: String,
     /// What happens to it.
     pub action: Action,
     /// Its fields that change (none listed for a whole object created or deleted).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
 }
 
 /// How many changes of each kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// Creates.
     pub create: usize,
@@ -114,7 +139,7 @@ pub struct Summary {
 }
 
 /// What refreshing cost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// AWS request attempts made.
     pub api_calls: u64,
@@ -123,7 +148,7 @@ pub struct Stats {
 }
 
 /// The whole plan of a stack.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// The stack's name.
     pub stack: String,
@@ -131,7 +156,8 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// Counts by action.
     pub summary: Summary,
-    /// Outputs as far as they are known.
+    /// Outputs as far as they are known (not part of the `plan --json` document).
+    #[serde(default)]
     pub outputs: BTreeMap<String, Value>,
     /// Whether live state was read (false for a plan on an empty state, which needs no network).
     pub refreshed: bool,

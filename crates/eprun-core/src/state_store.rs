@@ -1,10 +1,10 @@
 //! Where state lives, as the core sees it: the store trait, its errors, its lock, and the checksummed
 //! file format every backend writes.
 
+use crate::digest::sha256;
 use crate::state::{FORMAT_VERSION, State};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// State that cannot be read, written or locked.
 #[derive(Debug, thiserror::Error)]
@@ -164,21 +164,10 @@ struct Envelope {
 
 const FORMAT: &str = "eprun-state";
 
-fn checksum(state_json: &str) -> String {
-    let digest = Sha256::digest(state_json.as_bytes());
-    format!(
-        "sha256:{}",
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
-}
-
 /// Encodes a state with its checksum.
 pub fn encode(state: &State) -> String {
     let value = serde_json::to_value(state).unwrap_or_default();
-    let sum = checksum(&value.to_string());
+    let sum = sha256(&value.to_string());
     let env = Envelope {
         format: FORMAT.into(),
         checksum: sum,
@@ -201,7 +190,7 @@ pub fn decode(path: &str, text: &str) -> Result<State, StateError> {
             env.format
         )));
     }
-    if checksum(&env.state.to_string()) != env.checksum {
+    if sha256(&env.state.to_string()) != env.checksum {
         return Err(corrupt(
             "checksum mismatch: the file was changed or cut short".into(),
         ));

@@ -144,6 +144,15 @@ fn describe(e: &EvalAltResult, known_functions: &[String]) -> (String, Option<St
     }
 }
 
+/// The names of the functions registered in `engine` (without modules), for "did you mean".
+pub fn function_names(engine: &rhai::Engine) -> Vec<String> {
+    engine
+        .gen_fn_signatures(false)
+        .into_iter()
+        .filter_map(|s| s.split('(').next().map(|n| n.trim().to_string()))
+        .collect()
+}
+
 /// Where a rendered error goes, which decides whether it opens with a `file:line:column` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {

@@ -20,9 +20,9 @@ pub const MAX_OPERATIONS: u64 = 20_000_000;
 /// The deepest call chain a script may build (runaway recursion).
 pub const MAX_CALL_LEVELS: usize = 64;
 
-/// Builds a sandboxed engine with the eprun API registered.
-pub fn build(session: &Session) -> Engine {
-    crate::providers::install();
+/// An engine with the sandbox's limits and nothing of eprun registered: no `eval`, no imports,
+/// bounded operations, call depth and sizes, stopped by Ctrl-C.
+pub fn sandboxed() -> Engine {
     let mut engine = Engine::new();
     engine
         .set_max_operations(MAX_OPERATIONS)
@@ -34,6 +34,15 @@ pub fn build(session: &Session) -> Engine {
         .set_max_modules(256)
         .disable_symbol("eval");
     engine.on_progress(|_| crate::interrupt::requested().then(|| "interrupted by Ctrl-C".into()));
+    // Rhai's default resolver reads any file; only the project resolver below may import.
+    engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+    engine
+}
+
+/// Builds a sandboxed engine with the eprun API registered.
+pub fn build(session: &Session) -> Engine {
+    crate::providers::install();
+    let mut engine = sandboxed();
     engine.set_module_resolver(Resolver {
         root: session.project.root().to_path_buf(),
         sources: session.sources.clone(),

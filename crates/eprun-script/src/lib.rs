@@ -5,7 +5,7 @@
 use eprun_aws as aws;
 use eprun_core::{
     address, context, declaration, environment, interrupt, moved, mutation, project, resource,
-    schema, secret, state, state_store, style, token,
+    schema, secret, state, state_store, style, token, verdict,
 };
 use eprun_k8s as k8s;
 
@@ -15,6 +15,7 @@ pub mod diagnostic;
 pub mod engine;
 pub mod handle;
 pub mod journal;
+pub mod policy;
 pub mod providers;
 pub mod raise;
 pub mod recursion;

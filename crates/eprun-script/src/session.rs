@@ -18,6 +18,16 @@ impl Sources {
             .insert(name.to_string(), text.to_string());
     }
 
+    /// Every source seen so far, as (name, text).
+    pub fn all(&self) -> Vec<(String, String)> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// The text of a source, if known.
     pub fn get(&self, name: &str) -> Option<String> {
         self.0
@@ -98,6 +108,17 @@ impl Session {
                     .into(),
             ),
         }
+    }
+
+    /// Loads an environment file the script asked for, remembering its text among the sources
+    /// (a saved plan's digest covers every file a run read).
+    pub fn load_environment(
+        &self,
+        name: &str,
+    ) -> Result<crate::environment::Environment, crate::environment::EnvironmentError> {
+        let (env, file) = crate::environment::Environment::read(&self.project, name)?;
+        self.sources.insert(&file.name, &file.text);
+        Ok(env)
     }
 
     /// The AWS connection of the current environment.

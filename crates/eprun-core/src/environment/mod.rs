@@ -67,6 +67,15 @@ pub enum EnvironmentError {
     },
 }
 
+/// A file's text and its name relative to the project root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceText {
+    /// E.g. `environments/prod/us-east-1.toml`.
+    pub name: String,
+    /// The file's contents.
+    pub text: String,
+}
+
 /// Where a stack keeps its state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "backend")]
@@ -137,6 +146,12 @@ pub struct Environment {
 impl Environment {
     /// Loads and checks `environments/<name>.toml`.
     pub fn load(project: &Project, name: &str) -> Result<Self, EnvironmentError> {
+        Self::read(project, name).map(|(env, _)| env)
+    }
+
+    /// Loads and checks `environments/<name>.toml`, returning its path (relative to the project
+    /// root) and text too, for those that record what a run read.
+    pub fn read(project: &Project, name: &str) -> Result<(Self, SourceText), EnvironmentError> {
         if name.is_empty()
             || name.contains("..")
             || name.starts_with('/')
@@ -153,7 +168,8 @@ impl Environment {
                 .map(|n| format!("; did you mean `{n}`?"))
                 .unwrap_or_default(),
         })?;
-        Self::parse(&shown, name, &text)
+        let env = Self::parse(&shown, name, &text)?;
+        Ok((env, SourceText { name: shown, text }))
     }
 
     /// Parses the text of an environment file; `path` is only used in messages.

@@ -15,6 +15,8 @@ use crate::session::Session;
 use rhai::Engine;
 
 pub(crate) use crate::raise::fail;
+pub(crate) use stack::origin;
+pub(crate) use util::register as register_helpers;
 
 /// Registers the whole eprun API into an engine.
 pub fn register(engine: &mut Engine, session: &Session) {

@@ -2,7 +2,6 @@
 
 use super::fail;
 use crate::declaration::Origin;
-use crate::environment::Environment;
 use crate::session::Session;
 use crate::value::{to_dynamic, to_json};
 use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, NativeCallContext};
@@ -30,7 +29,8 @@ pub(super) fn register(engine: &mut Engine, aws: &mut rhai::Module, session: &Se
             move |ctx: NativeCallContext, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
                 let pos = ctx.call_position();
                 let effective = s.env_override.clone().unwrap_or_else(|| name.to_string());
-                let env = Environment::load(&s.project, &effective)
+                let env = s
+                    .load_environment(&effective)
                     .map_err(|e| fail(e.to_string(), pos))?;
                 let mut decls = s.declarations();
                 if let Some(first) = &decls.stack_origin {
@@ -102,7 +102,7 @@ pub(super) fn register(engine: &mut Engine, aws: &mut rhai::Module, session: &Se
         .with_params_info(["name: &str", "Map"])
         .register_into_engine(engine, move |ctx: NativeCallContext, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
             let pos = ctx.call_position();
-            let env = Environment::load(&s.project, name).map_err(|e| fail(e.to_string(), pos))?;
+            let env = s.load_environment(name).map_err(|e| fail(e.to_string(), pos))?;
             let store = s.store(&env);
             let state = s
                 .runtime

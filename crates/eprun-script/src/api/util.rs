@@ -49,7 +49,7 @@ pub fn cidr_overlaps(a: &str, b: &str) -> Result<bool, String> {
     Ok(x.contains(&y.network()) || y.contains(&x.network()))
 }
 
-pub(super) fn register(engine: &mut Engine) {
+pub(crate) fn register(engine: &mut Engine) {
     FuncRegistration::new("cidr_subnet")
         .with_comments(["/// The `netnum`-th subnet of `prefix` with `newbits` more bits, like Terraform's `cidrsubnet`."])
         .with_params_info(["prefix: &str", "newbits: INT", "netnum: INT", "String"])
