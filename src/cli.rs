@@ -150,6 +150,10 @@ pub enum Command {
     Render {
         /// The stack script.
         file: PathBuf,
+        /// Fill in known values from the project's local state instead of the backend the
+        /// environment names (the team's S3 state): no credentials needed.
+        #[arg(long)]
+        local_state: bool,
     },
     /// Run a runbook: its steps in order, with a journal.
     Run {

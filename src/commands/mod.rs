@@ -60,7 +60,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             from: MigrateFrom::Terraform { file, state },
         }) => adopt::terraform(&file, &state, &g).await,
         Some(Command::Repl) => crate::repl::run(&g).await,
-        Some(Command::Render { file }) => render::render(&file, &g).await,
+        Some(Command::Render { file, local_state }) => render::render(&file, &g, local_state).await,
         Some(Command::Run {
             file,
             dry_run,

@@ -3,16 +3,24 @@
 use crate::cli::Global;
 use crate::commands::exit;
 use crate::error::{Error, Result};
+use crate::project::Project;
 use crate::script;
-use crate::stores;
+use crate::session::Session;
 use crate::token;
 use crate::token::display;
 use serde_json::Value;
 use std::path::Path;
 
-/// Prints every declared `k8s.*` object, with tokens the state already knows filled in.
-pub async fn render(file: &Path, g: &Global) -> Result<u8> {
-    let evaluated = script::evaluate(file, g.env.clone()).await?;
+/// Prints every declared `k8s.*` object, with tokens the state already knows filled in: the
+/// environment's state, or the project's local one with `local_state`.
+pub async fn render(file: &Path, g: &Global, local_state: bool) -> Result<u8> {
+    let mut session = Session::new(
+        Project::of_script(file)?,
+        g.env.clone(),
+        tokio::runtime::Handle::current(),
+    );
+    session.local_state = local_state;
+    let evaluated = script::evaluate_in(session, file).await?;
     let decls = &evaluated.declarations;
     let Some(env) = decls.environment.clone() else {
         return Err(Error::usage(format!(
@@ -25,9 +33,13 @@ pub async fn render(file: &Path, g: &Global) -> Result<u8> {
         .iter()
         .any(|d| !token::refs(&Value::Object(d.props.clone())).is_empty());
     let state = if has_tokens {
-        stores::open(&evaluated.session.project, &env)
-            .load()
-            .await?
+        let store = evaluated.session.store(&env);
+        store.load().await.map_err(|e| {
+            Error::usage(format!(
+                "{e}\nhint: `eprun render {} --local-state` fills in values from the local state instead",
+                file.display()
+            ))
+        })?
     } else {
         None
     };

@@ -282,6 +282,12 @@ pub async fn destroy(file: &Path, g: &Global, yes: bool) -> Result<u8> {
 /// any other script is evaluated, and journaled as an ad-hoc run named after the file if it makes
 /// a mutating call.
 pub async fn run_file(file: &Path, g: &Global, yes: bool) -> Result<u8> {
+    if SavedPlan::read(file)?.is_some() {
+        return Err(Error::usage(format!(
+            "`{0}` is a saved plan, not a script\nhint: `eprun apply {0}` applies exactly it",
+            file.display()
+        )));
+    }
     if crate::runbook::is_runbook_file(file) {
         let opts = super::run::Options {
             yes,

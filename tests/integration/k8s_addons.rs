@@ -367,7 +367,9 @@ fn changed_and_removed_objects_are_updated_and_pruned_while_runbook_fields_are_l
 #[test]
 fn render_prints_the_stacks_objects_as_yaml() {
     let project = Project::new();
-    let out = eprun(&project, &["render", STACK]).no_credentials().run();
+    let out = eprun(&project, &["render", STACK, "--local-state"])
+        .no_credentials()
+        .run();
     out.expect_success();
     let docs = out.stdout.matches("\n---\n").count() + usize::from(out.stdout.starts_with("---\n"));
     assert_eq!(docs, 31, "one document per object\n{out}");

@@ -122,6 +122,16 @@ fn a_saved_plan_is_shown_then_applied_exactly_without_asking() {
     );
     assert_eq!(doc["plan"]["summary"]["create"], 2);
 
+    // Run like a script, a saved plan says how to apply it, and changes nothing.
+    let as_script = run(&project, &moto, &[PLAN]);
+    as_script.expect_code(1);
+    assert!(
+        as_script
+            .stderr
+            .contains(&format!("hint: `eprun apply {PLAN}`")),
+        "{as_script}"
+    );
+
     // `--detailed-exitcode` and `--format markdown` compose with `--out`: the same plan is saved.
     let md = run(
         &project,

@@ -26,6 +26,11 @@ Presigned requests (no ``Authorization`` header; the credential scope is in the 
 in an EKS token's GetCallerIdentity URL) are routed to the service their ``X-Amz-Credential``
 names; moto routes only header-signed requests by scope, and sends the rest to S3.
 
+TagResource and UntagResource on EKS reach managed node groups (and add-ons, Fargate profiles)
+as well as clusters, as AWS does; moto 5.2.5 tags clusters only and answers ``NotFoundException``
+for the rest, so a node group made without eprun's ownership tags (by Terraform) could not get
+them.
+
 SetQueueAttributes keeps a queue's policy when the call does not name ``Policy``, as SQS does;
 moto 5.2.5 clears it, so that changing a queue's retention alone would drop its policy.
 
@@ -123,6 +128,39 @@ def cluster_init(self: eks_models.Cluster, *args, **kwargs) -> None:
 
 
 eks_models.Cluster.__init__ = cluster_init
+
+def eks_taggable(self: eks_models.EKSBackend, arn: str):
+    """The cluster, node group, Fargate profile or add-on whose ARN is `arn`."""
+    for cluster in self.clusters.values():
+        if cluster.arn == arn:
+            return cluster
+        for part in ("nodegroups", "fargate_profiles", "addons"):
+            for item in getattr(cluster, part, {}).values():
+                if getattr(item, "arn", None) == arn:
+                    return item
+    raise eks_models.ResourceNotFoundException(
+        clusterName=None,
+        nodegroupName=None,
+        fargateProfileName=None,
+        addonName=None,
+        message="An error occurred (NotFoundException) when calling the TagResource operation: Resource was not found",
+    )
+
+
+def eks_tag_resource(self: eks_models.EKSBackend, resource_arn: str, tags: dict) -> None:
+    """moto's, for every EKS resource that carries tags."""
+    eks_taggable(self, resource_arn).tags.update(tags)
+
+
+def eks_untag_resource(self: eks_models.EKSBackend, resource_arn: str, tag_keys) -> None:
+    """moto's, for every EKS resource that carries tags."""
+    item = eks_taggable(self, resource_arn)
+    for key in tag_keys if isinstance(tag_keys, list) else [tag_keys]:
+        item.tags.pop(key, None)
+
+
+eks_models.EKSBackend.tag_resource = eks_tag_resource
+eks_models.EKSBackend.untag_resource = eks_untag_resource
 
 _infer_service_region_host = DomainDispatcherApplication.infer_service_region_host
 

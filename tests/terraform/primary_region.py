@@ -23,6 +23,7 @@ with open(env_file, "rb") as f:
 
 region = env["region"]
 vpc_cfg, tgw_cfg, dns_cfg, sec_cfg = env["vpc"], env["transit_gateway"], env["dns"], env["secrets"]
+eks_cfg = env["eks"]
 default_tags = {**env["tags"], "ManagedBy": "terraform"}
 name = vpc_cfg["name"]
 
@@ -30,6 +31,9 @@ ec2 = boto3.client("ec2", region_name=region)
 s3 = boto3.client("s3", region_name=region)
 r53 = boto3.client("route53", region_name=region)
 sm = boto3.client("secretsmanager", region_name=region)
+kms = boto3.client("kms", region_name=region)
+iam = boto3.client("iam", region_name=region)
+eks = boto3.client("eks", region_name=region)
 account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
 
 resources = []
@@ -318,6 +322,124 @@ for item in sec_cfg["items"]:
         Tags=[{"Key": k, "Value": v} for k, v in {**default_tags, "examplepay:reader": "external-secrets"}.items()],
     )
     record(m, "aws_secretsmanager_secret", "this", {"id": created["ARN"], "arn": created["ARN"], "name": item["name"]}, item["name"])
+
+# module "eks"
+m = "module.eks"
+cluster_name = eks_cfg["cluster_name"]
+key = kms.create_key(
+    Description=f"Envelope encryption of Kubernetes secrets in EKS cluster {cluster_name}",
+    Tags=[{"TagKey": k, "TagValue": v} for k, v in default_tags.items()],
+)["KeyMetadata"]
+kms.enable_key_rotation(KeyId=key["KeyId"])
+alias = f"alias/{cluster_name}-eks-secrets"
+kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+record(m, "aws_kms_key", "secrets", {"id": key["KeyId"], "key_id": key["KeyId"], "arn": key["Arn"]})
+record(m, "aws_kms_alias", "secrets", {"id": alias, "name": alias, "target_key_id": key["KeyId"], "arn": key["Arn"].replace(f"key/{key['KeyId']}", alias)})
+
+
+def service_trust(service):
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
+def role(tf_name, role_name, description, trust, policies, index=None):
+    """An IAM role with its managed policies, as `aws_iam_role` with `managed_policy_arns` makes it."""
+    made = iam.create_role(
+        RoleName=role_name,
+        Description=description,
+        AssumeRolePolicyDocument=json.dumps(trust),
+        Tags=[{"Key": k, "Value": v} for k, v in default_tags.items()],
+    )["Role"]
+    for arn in policies:
+        iam.attach_role_policy(RoleName=role_name, PolicyArn=arn)
+    record(m, "aws_iam_role", tf_name, {"id": role_name, "name": role_name, "arn": made["Arn"], "managed_policy_arns": policies}, index)
+    return made["Arn"]
+
+
+aws_policy = lambda name: f"arn:aws:iam::aws:policy/{name}"
+cluster_role = role(
+    "cluster",
+    f"{cluster_name}-cluster",
+    f"EKS control plane of {cluster_name}",
+    service_trust("eks.amazonaws.com"),
+    [aws_policy("AmazonEKSClusterPolicy")],
+)
+node_role = role(
+    "node",
+    f"{cluster_name}-node",
+    f"Nodes of the managed node group of {cluster_name}",
+    service_trust("ec2.amazonaws.com"),
+    [aws_policy(p) for p in ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"]],
+)
+cluster = eks.create_cluster(
+    name=cluster_name,
+    version=eks_cfg["version"],
+    roleArn=cluster_role,
+    resourcesVpcConfig={
+        "subnetIds": private_subnets,
+        "endpointPrivateAccess": eks_cfg["endpoint_private_access"],
+        "endpointPublicAccess": eks_cfg["endpoint_public_access"],
+    },
+    logging={"clusterLogging": [{"types": eks_cfg["log_types"], "enabled": True}]},
+    encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": key["Arn"]}}],
+    tags=default_tags,
+)["cluster"]
+record(m, "aws_eks_cluster", "this", {"id": cluster_name, "name": cluster_name, "arn": cluster["arn"]})
+ng = eks_cfg["node_group"]
+group = eks.create_nodegroup(
+    clusterName=cluster_name,
+    nodegroupName=ng["name"],
+    nodeRole=node_role,
+    subnets=private_subnets,
+    instanceTypes=ng["instance_types"],
+    capacityType="ON_DEMAND",
+    scalingConfig={"minSize": ng["min_size"], "maxSize": ng["max_size"], "desiredSize": ng["desired_size"]},
+    labels={"examplepay.io/node-pool": "system"},
+    taints=[{"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}],
+    tags=default_tags,
+)["nodegroup"]
+record(
+    m,
+    "aws_eks_node_group",
+    "system",
+    {"id": f"{cluster_name}:{ng['name']}", "cluster_name": cluster_name, "node_group_name": ng["name"], "arn": group["nodegroupArn"]},
+)
+issuer_url = eks.describe_cluster(name=cluster_name)["cluster"]["identity"]["oidc"]["issuer"]
+provider = iam.create_open_id_connect_provider(
+    Url=issuer_url,
+    ClientIDList=["sts.amazonaws.com"],
+    ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"],
+    Tags=[{"Key": k, "Value": v} for k, v in default_tags.items()],
+)["OpenIDConnectProviderArn"]
+record(m, "aws_iam_openid_connect_provider", "this", {"id": provider, "arn": provider, "url": issuer_url})
+issuer = issuer_url.removeprefix("https://")
+for sa in eks_cfg["service_accounts"]:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{issuer}:sub": f"system:serviceaccount:{sa['namespace']}:{sa['name']}",
+                        f"{issuer}:aud": "sts.amazonaws.com",
+                    }
+                },
+            }
+        ],
+    }
+    role(
+        "irsa",
+        f"{cluster_name}-{sa['name']}",
+        f"IRSA role of service account {sa['namespace']}/{sa['name']} in EKS cluster {cluster_name}",
+        trust,
+        sa["managed_policy_arns"],
+        sa["name"],
+    )
 
 with open(state_out, "w") as f:
     json.dump(

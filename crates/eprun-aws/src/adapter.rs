@@ -582,10 +582,10 @@ impl<D: Description> Resource for Adapter<D> {
         for item in self.description.list(aws, stack, hints).await? {
             out.extend(self.observe(aws, stack, &item, None).await?);
         }
-        let missing: Vec<String> = (hints.ids.iter())
-            .filter(|id| !out.iter().any(|o| &o.id == *id))
-            .cloned()
-            .collect();
+        let seen = |key: &String| {
+            (out.iter()).any(|o: &Observed| &o.id == key || o.natural_key.as_ref() == Some(key))
+        };
+        let missing: Vec<String> = (hints.ids.iter()).filter(|id| !seen(id)).cloned().collect();
         if !missing.is_empty() {
             out.extend(
                 self.read_by_id(cx, stack, &missing)
