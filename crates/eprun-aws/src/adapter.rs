@@ -216,6 +216,8 @@ pub trait ResourceType {
     const SUMMARY: &'static str;
     /// The props a declaration may set.
     const SCHEMA: &'static [Field];
+    /// The Terraform resource types whose instances are of this type (`aws_vpc`), for migration.
+    const TERRAFORM: &'static [&'static str] = &[];
 
     /// The tags an item carries itself, as `resource!`'s `tagged by` reads them; none without it.
     fn item_tags(_item: &Self::Item) -> Vec<(String, String)> {
@@ -227,13 +229,15 @@ pub trait ResourceType {
 /// kind and `eprun docs` sentence, the item it reads, and its props (their schema and typed
 /// struct, as `schema!` declares them, in `SCHEMA` and the struct named after `props`, documented
 /// "The props of `<kind>`." and what its own doc comment adds). `tagged by pairs` reads an item's
-/// tags as the service's `pairs` reads what the item's `tags()` answers:
+/// tags as the service's `pairs` reads what the item's `tags()` answers; `terraform` names the
+/// Terraform resource types whose instances are of this type:
 ///
 /// ```ignore
 /// resource! {
 ///     /// A VPC with its DNS attributes.
 ///     pub struct Vpc: VPC = "ec2.vpc", "A VPC.";
 ///     reads aws_sdk_ec2::types::Vpc, tagged by pairs;
+///     terraform "aws_vpc";
 ///     props VpcProps {
 ///         cidr_block: String = required(Cidr, "the IPv4 CIDR block of the VPC"),
 ///     } + TAGS
@@ -242,6 +246,7 @@ pub trait ResourceType {
 macro_rules! resource {
     ($(#[$doc:meta])* pub struct $name:ident: $adapter:ident = $kind:literal, $summary:literal;
      reads $item:ty $(, tagged by $pairs:path)?;
+     $(terraform $($tf:literal),+;)?
      $(#[$props_meta:meta])* props $props:ident { $($fields:tt)* } $(+ $extra:expr)*) => {
         $(#[$doc])*
         pub struct $name;
@@ -255,6 +260,7 @@ macro_rules! resource {
             const KIND: &'static str = $kind;
             const SUMMARY: &'static str = $summary;
             const SCHEMA: &'static [$crate::schema::Field] = SCHEMA;
+            $(const TERRAFORM: &'static [&'static str] = &[$($tf),+];)?
             $(
                 fn item_tags(item: &Self::Item) -> Vec<(String, String)> {
                     $pairs(item.tags())
@@ -300,9 +306,6 @@ pub trait Description: ResourceType + Send + Sync + 'static {
     fn item_key(&self, _item: &Self::Item) -> Option<String> {
         None
     }
-
-    /// The Terraform resource types whose instances are of this type (`aws_vpc`), for migration.
-    const TERRAFORM: &'static [&'static str] = &[];
 
     /// How a Terraform instance of `tf_type` is found, when neither the natural key its
     /// attributes make (Terraform names them as the props are named) nor its `id` says it.

@@ -250,23 +250,8 @@ fn name_tag(observed: &Observed) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::declaration::{Declaration, Origin};
+    use crate::testing::declare;
     use serde_json::json;
-
-    fn declare(d: &mut Declarations, address: &str, p: Value) {
-        crate::testing::install();
-        d.add(Declaration {
-            address: address.parse().unwrap(),
-            region: "us-east-1".into(),
-            props: p.as_object().unwrap().clone(),
-            deps: Default::default(),
-            named_deps: vec![],
-            protect: false,
-            ignore_changes: vec![],
-            origin: Origin::default(),
-        })
-        .unwrap();
-    }
 
     fn candidate(kind: &str, id: &str, source: &str, p: Value) -> Candidate {
         Candidate {

@@ -189,21 +189,8 @@ pub fn render(plan: &Plan, verdicts: &[Verdict], origin: Origin<'_>) -> String {
 mod tests {
     use super::*;
     use crate::declaration::Origin as Place;
-    use crate::plan::Stats;
+    use crate::testing::{change, plan};
     use serde_json::json;
-    use std::collections::BTreeMap;
-
-    fn change(address: &str, action: Action, fields: Vec<FieldChange>) -> Change {
-        Change {
-            address: address.parse().unwrap(),
-            kind: address.rsplit_once('.').unwrap().0.into(),
-            action,
-            fields,
-            reason: None,
-            inside: None,
-            moved_from: None,
-        }
-    }
 
     fn field(name: &str, before: Option<Value>, after: Value) -> FieldChange {
         FieldChange {
@@ -212,17 +199,6 @@ mod tests {
             after: Some(after),
             forces_replacement: false,
             conflict: None,
-        }
-    }
-
-    fn plan(changes: Vec<Change>) -> Plan {
-        Plan {
-            stack: "local/us-east-1".into(),
-            summary: Plan::summarize(&changes),
-            changes,
-            outputs: BTreeMap::new(),
-            refreshed: true,
-            stats: Stats::default(),
         }
     }
 

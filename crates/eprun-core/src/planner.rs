@@ -557,8 +557,8 @@ pub fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::declaration::{Declaration, Origin};
     use crate::state::ResourceState;
+    use crate::testing::declare;
     use serde_json::json;
 
     fn addr(s: &str) -> Address {
@@ -567,21 +567,6 @@ mod tests {
 
     fn props(v: Value) -> Props {
         v.as_object().unwrap().clone()
-    }
-
-    fn declare(d: &mut Declarations, address: &str, p: Value) {
-        crate::testing::install();
-        d.add(Declaration {
-            address: addr(address),
-            region: "us-east-1".into(),
-            props: props(p),
-            deps: Default::default(),
-            named_deps: vec![],
-            protect: false,
-            ignore_changes: vec![],
-            origin: Origin::default(),
-        })
-        .unwrap();
     }
 
     fn network() -> Declarations {
@@ -771,7 +756,7 @@ mod tests {
             let m = crate::declaration::Move {
                 from: addr(from),
                 to: addr(to),
-                origin: Origin::default(),
+                origin: Default::default(),
             };
             moved::add(&mut d, m).unwrap();
         }

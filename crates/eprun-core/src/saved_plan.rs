@@ -434,36 +434,19 @@ fn differing_parts(planned: &Change, fresh: &Change) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Action, FieldChange, Stats};
+    use crate::plan::{Action, FieldChange};
+    use crate::testing::plan;
     use serde_json::{Value, json};
 
     fn change(address: &str, action: Action, after: Value) -> Change {
-        Change {
-            address: address.parse().unwrap(),
-            kind: address.rsplit_once('.').unwrap().0.into(),
-            action,
-            fields: vec![FieldChange {
-                name: "cidr_block".into(),
-                before: Some(Value::Null),
-                after: Some(after),
-                forces_replacement: false,
-                conflict: None,
-            }],
-            reason: None,
-            inside: None,
-            moved_from: None,
-        }
-    }
-
-    fn plan(changes: Vec<Change>) -> Plan {
-        Plan {
-            stack: "local/us-east-1".into(),
-            summary: Plan::summarize(&changes),
-            changes,
-            outputs: BTreeMap::new(),
-            refreshed: true,
-            stats: Stats::default(),
-        }
+        let field = FieldChange {
+            name: "cidr_block".into(),
+            before: Some(Value::Null),
+            after: Some(after),
+            forces_replacement: false,
+            conflict: None,
+        };
+        crate::testing::change(address, action, vec![field])
     }
 
     fn saved(changes: Vec<Change>, state: &State) -> SavedPlan {

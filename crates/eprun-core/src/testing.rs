@@ -107,3 +107,48 @@ pub fn install() {
         families: &[],
     });
 }
+
+/// Declares `address` with `props` (JSON) in `us-east-1`, with the test types installed.
+pub fn declare(d: &mut crate::declaration::Declarations, address: &str, props: serde_json::Value) {
+    install();
+    d.add(crate::declaration::Declaration {
+        address: address.parse().expect("a valid address"),
+        region: "us-east-1".into(),
+        props: props.as_object().cloned().unwrap_or_default(),
+        deps: Default::default(),
+        named_deps: vec![],
+        protect: false,
+        ignore_changes: vec![],
+        origin: crate::declaration::Origin::default(),
+    })
+    .expect("a new address");
+}
+
+/// The change of `address` by `action` with `fields`.
+pub fn change(
+    address: &str,
+    action: crate::plan::Action,
+    fields: Vec<crate::plan::FieldChange>,
+) -> crate::plan::Change {
+    crate::plan::Change {
+        address: address.parse().expect("a valid address"),
+        kind: address.rsplit_once('.').map_or("", |(k, _)| k).into(),
+        action,
+        fields,
+        reason: None,
+        inside: None,
+        moved_from: None,
+    }
+}
+
+/// A refreshed plan of `local/us-east-1` made of `changes`.
+pub fn plan(changes: Vec<crate::plan::Change>) -> crate::plan::Plan {
+    crate::plan::Plan {
+        stack: "local/us-east-1".into(),
+        summary: crate::plan::Plan::summarize(&changes),
+        changes,
+        outputs: Default::default(),
+        refreshed: true,
+        stats: Default::default(),
+    }
+}

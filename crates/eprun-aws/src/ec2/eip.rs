@@ -8,6 +8,7 @@ resource! {
     pub struct Eip: EIP = "ec2.eip",
         "An Elastic IP address.";
     reads Item, tagged by pairs;
+    terraform "aws_eip";
     props EipProps {
         domain: Option<String> =
             optional(Enum(&["vpc"]), "where the address is used").default("\"vpc\"").force_new(),
@@ -23,8 +24,6 @@ impl Description for Eip {
         Attr::new("public_ip", |_, a| json!(a.public_ip().unwrap_or_default())),
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
-
-    const TERRAFORM: &'static [&'static str] = &["aws_eip"];
 
     async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
         let call = |ids| async move {

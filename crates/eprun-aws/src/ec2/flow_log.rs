@@ -8,6 +8,7 @@ resource! {
     pub struct FlowLog: FLOW_LOG = "ec2.flow_log",
         "A flow log of a VPC, subnet or network interface, delivered to S3 or CloudWatch Logs.";
     reads Item, tagged by pairs;
+    terraform "aws_flow_log";
     props FlowLogProps {
         resource_id: Option<String> =
             required(Str, "the VPC (or subnet, or network interface) to log"),
@@ -73,8 +74,6 @@ impl Description for FlowLog {
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         check(props)
     }
-
-    const TERRAFORM: &'static [&'static str] = &["aws_flow_log"];
 
     async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
         let call = |ids| async move {

@@ -8,6 +8,7 @@ resource! {
     pub struct InternetGateway: INTERNET_GATEWAY = "ec2.internet_gateway",
         "An internet gateway, attached to `vpc_id` when set.";
     reads Item, tagged by pairs;
+    terraform "aws_internet_gateway";
     props InternetGatewayProps {
         vpc_id: Option<String> =
             optional(Str, "the VPC to attach the gateway to; changing it detaches and re-attaches"),
@@ -37,8 +38,6 @@ impl Description for InternetGateway {
         }),
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
-
-    const TERRAFORM: &'static [&'static str] = &["aws_internet_gateway"];
 
     async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
         let call = |ids| async move {

@@ -10,6 +10,7 @@ resource! {
     pub struct NatGateway: NAT_GATEWAY = "ec2.nat_gateway",
         "A NAT gateway in a subnet.";
     reads Item, tagged by pairs;
+    terraform "aws_nat_gateway";
     props NatGatewayProps {
         subnet_id: Option<String> =
             required(Str, "the subnet the gateway lives in (a public one for public connectivity)"),
@@ -66,8 +67,6 @@ impl Description for NatGateway {
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
         check_allocation(props)
     }
-
-    const TERRAFORM: &'static [&'static str] = &["aws_nat_gateway"];
 
     async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
         let call = |ids| async move {

@@ -9,6 +9,7 @@ resource! {
     pub struct Route: ROUTE = "ec2.route",
         "A route of a route table: a destination block and exactly one target.";
     reads Item;
+    terraform "aws_route";
     props RouteProps {
         route_table_id: Option<String> = required(Str, "the route table the route belongs to"),
         destination_cidr_block: Option<String> = required(Cidr, "the IPv4 block the route matches"),
@@ -108,7 +109,6 @@ impl Description for Route {
         json!(key(table, r.destination_cidr_block().unwrap_or_default()))
     })
     .note("`rtb-…|cidr`")];
-    const TERRAFORM: &'static [&'static str] = &["aws_route"];
     const IDENTITY: Identity = Identity::NaturalKey(route_key);
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {

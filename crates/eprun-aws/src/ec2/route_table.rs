@@ -7,6 +7,7 @@ resource! {
     pub struct RouteTable: ROUTE_TABLE = "ec2.route_table",
         "A route table of a VPC; routes and subnet associations are separate resources.";
     reads Item, tagged by pairs;
+    terraform "aws_route_table";
     props RouteTableProps {
         vpc_id: Option<String> = required(Str, "the VPC the table belongs to"),
     } + TAGS
@@ -18,8 +19,6 @@ type Item = aws_sdk_ec2::types::RouteTable;
 impl Description for RouteTable {
     const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, t| json!(t.route_table_id()))];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
-
-    const TERRAFORM: &'static [&'static str] = &["aws_route_table"];
 
     async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
         let call = |ids| async move {

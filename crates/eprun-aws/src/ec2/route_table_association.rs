@@ -11,6 +11,7 @@ resource! {
     pub struct RouteTableAssociation: ROUTE_TABLE_ASSOCIATION = "ec2.route_table_association",
         "Makes a subnet use a route table.";
     reads Item;
+    terraform "aws_route_table_association";
     props AssociationProps {
         route_table_id: Option<String> = required(Str, "the route table"),
         subnet_id: Option<String> = required(Str, "the subnet that uses the route table"),
@@ -77,7 +78,6 @@ impl Description for RouteTableAssociation {
         json!(a.route_table_association_id())
     })
     .note("the association id")];
-    const TERRAFORM: &'static [&'static str] = &["aws_route_table_association"];
     const IDENTITY: Identity = Identity::NaturalKey(key);
 
     async fn list(

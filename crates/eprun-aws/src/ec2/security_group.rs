@@ -11,6 +11,7 @@ resource! {
     pub struct SecurityGroup: SECURITY_GROUP = "ec2.security_group",
         "A security group with its `ingress` and `egress` rules.";
     reads Group, tagged by pairs;
+    terraform "aws_security_group";
     props SecurityGroupProps {
         name: Option<String> = required(Str, "the group name, unique in the VPC"),
         description: Option<String> =
@@ -356,8 +357,6 @@ impl Description for SecurityGroup {
         check_rules("ingress", props.get("ingress"))?;
         check_rules("egress", props.get("egress"))
     }
-
-    const TERRAFORM: &'static [&'static str] = &["aws_security_group"];
 
     async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Group>, CloudError>> {
         let call = |ids| async move {

@@ -10,6 +10,7 @@ resource! {
     pub struct Subnet: SUBNET = "ec2.subnet",
         "A subnet of a VPC in one availability zone.";
     reads Item, tagged by pairs;
+    terraform "aws_subnet";
     props SubnetProps {
         vpc_id: Option<String> = required(Str, "the VPC the subnet belongs to"),
         cidr_block: Option<String> = required(Cidr, "the IPv4 CIDR block, inside the VPC's block"),
@@ -61,8 +62,6 @@ impl Description for Subnet {
         }
         Ok(())
     }
-
-    const TERRAFORM: &'static [&'static str] = &["aws_subnet"];
 
     async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
         let call = |ids| async move {

@@ -13,6 +13,7 @@ resource! {
     pub struct TransitGateway: TRANSIT_GATEWAY = "ec2.transit_gateway",
         "A transit gateway.";
     reads Item, tagged by pairs;
+    terraform "aws_ec2_transit_gateway";
     props TransitGatewayProps {
         description: Option<String> = optional(Str, "what the transit gateway is for"),
         amazon_side_asn: Option<i64> =
@@ -134,8 +135,6 @@ impl Description for TransitGateway {
             _ => Ok(()),
         }
     }
-
-    const TERRAFORM: &'static [&'static str] = &["aws_ec2_transit_gateway"];
 
     async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
         let call = |ids| async move {

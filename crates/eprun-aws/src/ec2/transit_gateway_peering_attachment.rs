@@ -18,6 +18,7 @@ resource! {
         `pendingAcceptance` until the peer accepts it \
         (`aws::ec2::transit_gateway_peering_attachment_accepter` with `region:` = the peer's).";
     reads Item, tagged by pairs;
+    terraform "aws_ec2_transit_gateway_peering_attachment";
     props TransitGatewayPeeringAttachmentProps {
         transit_gateway_id: Option<String> =
             required(Str, "the local transit gateway (the requester)"),
@@ -66,7 +67,6 @@ impl Description for TransitGatewayPeeringAttachment {
             json!(accepter(a, Info::transit_gateway_id))
         }),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_ec2_transit_gateway_peering_attachment"];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {

@@ -28,6 +28,7 @@ resource! {
         "Accepts a transit gateway peering attachment; declare it with \
         `region:` = the peer's region. Deleting it rejects or deletes the attachment.";
     reads Item, tagged by pairs;
+    terraform "aws_ec2_transit_gateway_peering_attachment_accepter";
     props TransitGatewayPeeringAttachmentAccepterProps {
         transit_gateway_attachment_id: Option<String> =
             required(Str, "the peering attachment to accept (the requester's `id`)"),
@@ -75,8 +76,6 @@ impl Description for TransitGatewayPeeringAttachmentAccepter {
             json!(requester(a, Info::owner_id))
         }),
     ];
-    const TERRAFORM: &'static [&'static str] =
-        &["aws_ec2_transit_gateway_peering_attachment_accepter"];
     const IDENTITY: Identity = Identity::NaturalKey(|p| {
         let id = p.get("transit_gateway_attachment_id")?;
         id.as_str()

@@ -23,6 +23,7 @@ resource! {
         "A static route of a transit gateway route table, to an attachment \
         or a blackhole; a new target replaces it.";
     reads Item;
+    terraform "aws_ec2_transit_gateway_route";
     /// They are all a read knows of a route: the item the type reads is its props.
     #[derive(Clone)]
     props TransitGatewayRouteProps {
@@ -171,7 +172,6 @@ fn id_of(r: &Item) -> String {
 impl Description for TransitGatewayRoute {
     const ATTRIBUTES: &'static [Attr<Item>] =
         &[Attr::new("id", |_, r: &Item| json!(id_of(r))).note("`tgw-rtb-…|cidr`")];
-    const TERRAFORM: &'static [&'static str] = &["aws_ec2_transit_gateway_route"];
     const IDENTITY: Identity = Identity::NaturalKey(natural_key);
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {

@@ -15,6 +15,7 @@ resource! {
     pub struct TransitGatewayVpcAttachment: TRANSIT_GATEWAY_VPC_ATTACHMENT = "ec2.transit_gateway_vpc_attachment",
         "A VPC attached to a transit gateway through its subnets.";
     reads Item, tagged by pairs;
+    terraform "aws_ec2_transit_gateway_vpc_attachment";
     props TransitGatewayVpcAttachmentProps {
         transit_gateway_id: Option<String> = required(Str, "the transit gateway to attach to"),
         vpc_id: Option<String> = required(Str, "the VPC to attach"),
@@ -94,8 +95,6 @@ impl Description for TransitGatewayVpcAttachment {
         }
         Ok(())
     }
-
-    const TERRAFORM: &'static [&'static str] = &["aws_ec2_transit_gateway_vpc_attachment"];
 
     async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
         let call = |ids| async move {

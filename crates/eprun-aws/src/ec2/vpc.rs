@@ -8,6 +8,7 @@ resource! {
     pub struct Vpc: VPC = "ec2.vpc",
         "A VPC.";
     reads Item, tagged by pairs;
+    terraform "aws_vpc";
     props VpcProps {
         cidr_block: String = required(Cidr, "the IPv4 CIDR block of the VPC"),
         enable_dns_support: Option<bool> =
@@ -85,8 +86,6 @@ impl Description for Vpc {
         }
         Ok(())
     }
-
-    const TERRAFORM: &'static [&'static str] = &["aws_vpc"];
 
     async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
         let call =

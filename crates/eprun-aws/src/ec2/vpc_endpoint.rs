@@ -10,6 +10,7 @@ resource! {
     pub struct VpcEndpoint: VPC_ENDPOINT = "ec2.vpc_endpoint",
         "A Gateway or Interface VPC endpoint.";
     reads Item, tagged by pairs;
+    terraform "aws_vpc_endpoint";
     props VpcEndpointProps {
         vpc_id: Option<String> = required(Str, "the VPC"),
         service_name: Option<String> =
@@ -84,8 +85,6 @@ impl Description for VpcEndpoint {
             None => Ok(()),
         }
     }
-
-    const TERRAFORM: &'static [&'static str] = &["aws_vpc_endpoint"];
 
     async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
         let call = |ids| async move {

@@ -24,6 +24,7 @@ resource! {
     pub struct Addon: ADDON = "eks.addon",
         "An EKS add-on; found by `<cluster>/<add-on>`.";
     reads EksAddon, tagged by pairs;
+    terraform "aws_eks_addon";
     props AddonProps {
         cluster_name: String = required(Str, "the cluster the add-on runs in"),
         addon_name: String = required(Str, "the add-on, e.g. `vpc-cni`, `coredns`, `kube-proxy`"),
@@ -105,7 +106,6 @@ impl Description for Addon {
             json!(a.addon_version().unwrap_or_default())
         }),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_eks_addon"];
     const IDENTITY: Identity =
         Identity::Named(&EksTags, |p| pair_key(p, "cluster_name", "addon_name"));
 

@@ -33,6 +33,7 @@ resource! {
     pub struct Cluster: CLUSTER = "eks.cluster",
         "An EKS cluster; found by name.";
     reads EksCluster, tagged by pairs;
+    terraform "aws_eks_cluster";
     props ClusterProps {
         name: String = required(Str, "the cluster name, unique in the region"),
         version: Option<String> =
@@ -191,7 +192,6 @@ impl Description for Cluster {
             )
         }),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_eks_cluster"];
     const IDENTITY: Identity = Identity::Named(&EksTags, |p| {
         let name = p.get("name").filter(|n| !token::is_unknown(n))?;
         name.as_str().map(String::from)

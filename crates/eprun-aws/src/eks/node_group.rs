@@ -32,6 +32,7 @@ resource! {
     pub struct NodeGroup: NODE_GROUP = "eks.node_group",
         "An EKS managed node group; found by `<cluster>/<node group>`.";
     reads Nodegroup, tagged by pairs;
+    terraform "aws_eks_node_group";
     props NodeGroupProps {
         cluster_name: String = required(Str, "the cluster the node group belongs to"),
         node_group_name: String = required(Str, "the node group's name, unique in its cluster"),
@@ -169,7 +170,6 @@ impl Description for NodeGroup {
             json!(ng.status().map(|s| s.as_str()).unwrap_or_default())
         }),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_eks_node_group"];
     const IDENTITY: Identity =
         Identity::Named(&EksTags, |p| pair_key(p, "cluster_name", "node_group_name"));
 

@@ -23,6 +23,7 @@ resource! {
     pub struct Rule: RULE = "events.rule",
         "An EventBridge rule on the default event bus, with the targets it sends matched events to.";
     reads RuleItem;
+    terraform "aws_cloudwatch_event_rule";
     props RuleProps {
         name: String = required(Str, "the rule name, unique on the default event bus"),
         description: Option<String> = optional(Str, "what the rule is for"),
@@ -185,7 +186,6 @@ impl Description for Rule {
         Attr::new("id", |_, r: &RuleItem| json!(r.rule.name())).note("the name"),
         Attr::new("arn", |_, r| json!(r.rule.arn())),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_cloudwatch_event_rule"];
     const IDENTITY: Identity = Identity::Named(&EventsTags, by_name);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {

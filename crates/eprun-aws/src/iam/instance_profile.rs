@@ -21,6 +21,7 @@ resource! {
     pub struct InstanceProfile: INSTANCE_PROFILE = "iam.instance_profile",
         "An IAM instance profile: the role EC2 instances it is given act as.";
     reads ProfileItem;
+    terraform "aws_iam_instance_profile";
     props ProfileProps {
         name: String = required(Str, "the instance profile name, unique in the account"),
         path: Option<String> =
@@ -84,7 +85,6 @@ impl Description for InstanceProfile {
         Attr::new("arn", |_, p| json!(p.profile.arn())),
         Attr::new("unique_id", |_, p| json!(p.profile.instance_profile_id())),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_iam_instance_profile"];
     const IDENTITY: Identity = Identity::Named(&IamTags::InstanceProfile, by_name);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {

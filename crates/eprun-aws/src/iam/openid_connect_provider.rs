@@ -22,6 +22,7 @@ resource! {
     pub struct OpenIdConnectProvider: OPENID_CONNECT_PROVIDER = "iam.openid_connect_provider",
         "An IAM OpenID Connect provider (IRSA).";
     reads ProviderItem;
+    terraform "aws_iam_openid_connect_provider";
     props ProviderProps {
         url: String =
             required(Str, "the issuer URL (`https://…`), e.g. an EKS cluster's `oidc_issuer`"),
@@ -88,7 +89,6 @@ impl Description for OpenIdConnectProvider {
         Attr::new("issuer", |_, p: &ProviderItem| json!(p.issuer))
             .note("the URL without `https://`, the prefix of IRSA condition keys"),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_iam_openid_connect_provider"];
     const IDENTITY: Identity = Identity::Named(&IamTags::OpenIdConnectProvider, |p| {
         let url = p.get("url").filter(|u| !token::is_unknown(u))?;
         url.as_str().map(|u| issuer_of(u).to_string())

@@ -24,6 +24,7 @@ resource! {
     pub struct Policy: POLICY = "iam.policy",
         "A customer managed IAM policy; a changed document becomes its new default version.";
     reads PolicyItem;
+    terraform "aws_iam_policy";
     props PolicyProps {
         name: String = required(Str, "the policy name, unique in the account"),
         path: Option<String> =
@@ -144,7 +145,6 @@ impl Description for Policy {
         Attr::new("name", |_, p| json!(p.policy.policy_name())),
         Attr::new("policy_id", |_, p| json!(p.policy.policy_id())),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_iam_policy"];
     const IDENTITY: Identity = Identity::Named(&IamTags::Policy, by_name);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {

@@ -24,6 +24,7 @@ resource! {
     pub struct Role: ROLE = "iam.role",
         "An IAM role, created under the path `/eprun/<stack>/`.";
     reads RoleItem;
+    terraform "aws_iam_role";
     props RoleProps {
         name: String = required(Str, "the role name, unique in the account"),
         assume_role_policy: Value =
@@ -84,7 +85,6 @@ impl Description for Role {
         Attr::new("arn", |_, r| json!(r.role.arn())),
         Attr::new("name", |_, r| json!(r.role.role_name())),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_iam_role"];
     const IDENTITY: Identity = Identity::Named(&IamTags::Role, by_name);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {

@@ -19,6 +19,7 @@ resource! {
     pub struct RolePolicyAttachment: ROLE_POLICY_ATTACHMENT = "iam.role_policy_attachment",
         "Attaches a managed policy to a role.";
     reads Item;
+    terraform "aws_iam_role_policy_attachment";
     props AttachmentProps {
         role: String = required(Str, "the name of the role"),
         policy_arn: String = required(Str, "the ARN of the managed policy to attach"),
@@ -43,7 +44,6 @@ fn key(props: &Props) -> Option<String> {
 impl Description for RolePolicyAttachment {
     const ATTRIBUTES: &'static [Attr<Item>] =
         &[Attr::new("id", |_, item: &Item| json!(id_of(item))).note("`<role>|<policy_arn>`")];
-    const TERRAFORM: &'static [&'static str] = &["aws_iam_role_policy_attachment"];
     const IDENTITY: Identity = Identity::NaturalKey(key);
 
     fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {

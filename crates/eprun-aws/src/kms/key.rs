@@ -29,6 +29,7 @@ resource! {
     pub struct Key: KEY = "kms.key",
         "A symmetric KMS key with an alias, by which it is found; deleting it schedules its deletion.";
     reads KeyItem;
+    terraform "aws_kms_key", "aws_kms_alias";
     props KeyProps {
         alias: String =
             required(Str, "the key's alias (`alias/<name>`), by which the stack finds it")
@@ -171,7 +172,6 @@ impl Description for Key {
         Attr::new("arn", |_, k| json!(k.meta.arn().unwrap_or_default())),
         Attr::new("alias", |_, k: &KeyItem| json!(k.alias)).follows_prop(),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_kms_key", "aws_kms_alias"];
     const IDENTITY: Identity = Identity::Named(&KmsTags, |p| {
         let alias = p.get("alias").filter(|a| !token::is_unknown(a))?;
         alias.as_str().map(String::from)

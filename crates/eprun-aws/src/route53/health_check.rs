@@ -27,6 +27,7 @@ resource! {
     pub struct HealthCheck: HEALTH_CHECK = "route53.health_check",
         "A Route 53 health check of an endpoint, checked from several regions.";
     reads Item;
+    terraform "aws_route53_health_check";
     props CheckProps {
         r#type: String =
             required(Enum(&["HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"]), "the kind of check"),
@@ -162,7 +163,6 @@ impl Description for HealthCheck {
             json!(format!("arn:aws:route53:::healthcheck/{}", hc.id()))
         }),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_route53_health_check"];
     const IDENTITY: Identity = Identity::Recorded(&CHECK_TAGS);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {

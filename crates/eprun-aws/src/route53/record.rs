@@ -28,6 +28,7 @@ resource! {
         "A Route 53 record set: `records` with a `ttl`, or an `alias`; optionally latency-routed (`set_identifier`, \
         `latency_routing_policy`) behind a `health_check_id`.";
     reads Item;
+    terraform "aws_route53_record";
     props RecordProps {
         zone_id: String = required(Str, "the hosted zone"),
         name: String =
@@ -203,7 +204,6 @@ impl Description for Record {
         Attr::new("id", |_, i: &Item| json!(id_of(i))),
         Attr::new("fqdn", |_, (_, rr)| json!(dns_name(rr.name()))),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_route53_record"];
     const IDENTITY: Identity = Identity::NaturalKey(natural_key);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {

@@ -28,6 +28,7 @@ resource! {
     pub struct Zone: ZONE = "route53.zone",
         "A public Route 53 hosted zone.";
     reads ZoneItem;
+    terraform "aws_route53_zone";
     props ZoneProps {
         name: String =
             required(Str, "the domain, e.g. `examplepay.com` (lowercase, no trailing dot)"),
@@ -112,7 +113,6 @@ impl Description for Zone {
         Attr::new("name", |_, (z, ..)| json!(dns_name(z.name()))),
         Attr::new("name_servers", |_, (.., servers)| json!(servers)),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_route53_zone"];
     const IDENTITY: Identity = Identity::Recorded(&ZONE_TAGS);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {

@@ -20,6 +20,8 @@ resource! {
     pub struct Bucket: BUCKET = "s3.bucket",
         "An S3 bucket with versioning, default encryption and public access blocked by default.";
     reads BucketItem;
+    terraform "aws_s3_bucket", "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_public_access_block", "aws_s3_bucket_versioning", "aws_s3_bucket_policy";
     #[derive(Clone)]
     props BucketProps {
         bucket: String = required(Str, "the bucket name, unique across all of AWS"),
@@ -299,13 +301,6 @@ impl Description for Bucket {
         Attr::new("id", |_, b| json!(b.0.bucket)),
         Attr::new("arn", |_, b| json!(format!("arn:aws:s3:::{}", b.0.bucket))),
         Attr::new("bucket", |_, b| json!(b.0.bucket)),
-    ];
-    const TERRAFORM: &'static [&'static str] = &[
-        "aws_s3_bucket",
-        "aws_s3_bucket_server_side_encryption_configuration",
-        "aws_s3_bucket_public_access_block",
-        "aws_s3_bucket_versioning",
-        "aws_s3_bucket_policy",
     ];
     const IDENTITY: Identity = Identity::Named(&S3Tags, |p| {
         let name = p.get("bucket").filter(|n| !token::is_unknown(n))?;

@@ -28,6 +28,7 @@ resource! {
     pub struct Secret: SECRET = "secretsmanager.secret",
         "A Secrets Manager secret: name, key, replicas and tags — never its value.";
     reads DescribeSecretOutput;
+    terraform "aws_secretsmanager_secret";
     props SecretProps {
         name: String = required(Str, "the secret's name, e.g. `examplepay/prod/payments-db`"),
         description: Option<String> = optional(Str, "what the secret is for"),
@@ -308,7 +309,6 @@ impl Description for Secret {
         Attr::new("arn", |_, s| json!(s.arn().unwrap_or_default())),
         Attr::new("name", |_, s| json!(s.name().unwrap_or_default())),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_secretsmanager_secret"];
     const IDENTITY: Identity = Identity::Tags(&SmTags);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {

@@ -25,6 +25,7 @@ resource! {
     pub struct Queue: QUEUE = "sqs.queue",
         "A standard SQS queue, found by its name.";
     reads QueueItem;
+    terraform "aws_sqs_queue";
     props QueueProps {
         name: String = required(Str, "the queue name, unique in the region (1 to 80 letters, digits, `-` and `_`)"),
         message_retention_seconds: Option<i64> =
@@ -143,7 +144,6 @@ impl Description for Queue {
         Attr::new("arn", |_, q| json!(q.attribute(Name::QueueArn))),
         Attr::new("name", |_, q| json!(q.name())),
     ];
-    const TERRAFORM: &'static [&'static str] = &["aws_sqs_queue"];
     const IDENTITY: Identity = Identity::Named(&SqsTags, by_name);
 
     fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
