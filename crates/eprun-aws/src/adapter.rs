@@ -475,21 +475,25 @@ impl<D: Description> Adapter<D> {
         for item in &items? {
             let owned = match D::IDENTITY {
                 Identity::NaturalKey(_) => None,
-                _ => {
-                    let tags = self.description.tags(item);
-                    match self.owner_of(stack, item) {
-                        Some(a) => Some((Some(a.clone()), tags::visible(&a, tags))),
-                        // One tagged for another stack is not ours to adopt.
-                        None => match tags::owner(stack, tags).split() {
-                            Some(owned) => Some(owned),
-                            None => continue,
-                        },
-                    }
-                }
+                // One tagged for another stack is not ours to adopt.
+                _ => match self.adoptable(stack, item) {
+                    Some(owned) => Some(owned),
+                    None => continue,
+                },
             };
             out.extend(self.observe(aws, stack, item, owned).await?);
         }
         Ok(Some(out))
+    }
+
+    /// The address (if it names one for `stack`) and user tags of an item read by id: ours, or
+    /// untagged and so adoptable; `None` when another stack owns it.
+    fn adoptable(&self, stack: &str, item: &D::Item) -> Option<(Option<Address>, Value)> {
+        let tags = self.description.tags(item);
+        match self.owner_of(stack, item) {
+            Some(a) => Some((Some(a.clone()), tags::visible(&a, tags))),
+            None => tags::owner(stack, tags).split(),
+        }
     }
 }
 

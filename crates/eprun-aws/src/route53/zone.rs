@@ -60,20 +60,23 @@ type ZoneItem = (HostedZone, Vec<(String, String)>, Vec<String>);
 /// A zone's caller reference and bare id.
 const ZONE_REFS: fn(&HostedZone) -> (&str, &str) = |z| (z.caller_reference(), bare_zone_id(z.id()));
 
-/// The zones whose bare ids are `ids`, each with its name servers (GetHostedZone); those gone are
-/// left out.
-async fn zones_by_id(
-    aws: &Aws,
-    ids: &[String],
-) -> Result<Vec<(HostedZone, Vec<String>)>, CloudError> {
-    let mut out = Vec::new();
+/// The zones whose bare ids are `ids`, each with its tags and name servers; those gone are left
+/// out. Name servers are only in GetHostedZone, one call a zone: a stack owns a zone or two.
+async fn read_zones(aws: &Aws, ids: &[String]) -> Result<Vec<ZoneItem>, CloudError> {
+    let (mut zones, mut servers) = (Vec::new(), Vec::new());
     for id in ids {
         let got = aws.route53().get_hosted_zone().id(id).send().await;
         let got = found(got.map_err(sdk("GetHostedZone", id)))?;
-        let zone = got.as_ref().and_then(|g| g.hosted_zone().cloned());
-        out.extend(zone.map(|z| (z, servers(got.as_ref().and_then(|g| g.delegation_set())))));
+        if let Some((zone, got)) = got.and_then(|g| Some((g.hosted_zone.clone()?, g))) {
+            servers.push(self::servers(got.delegation_set()));
+            zones.push(zone);
+        }
     }
-    Ok(out)
+    let tagged = ZONE_TAGS.tagged(aws, zones, ZONE_REFS).await?;
+    let items = tagged.into_iter().zip(servers);
+    Ok(items
+        .map(|((zone, tags), servers)| (zone, tags, servers))
+        .collect())
 }
 
 /// The tagger of zones.
@@ -138,31 +141,15 @@ impl Description for Zone {
         _hints: &ReadHints,
     ) -> Result<Vec<ZoneItem>, CloudError> {
         let zones = all!(aws.route53().list_hosted_zones(), "ListHostedZones", stack)?;
-        let owned = ZONE_TAGS
-            .owned(aws, stack, Self::KIND, zones, ZONE_REFS)
-            .await?;
-        let ids: Vec<String> =
-            (owned.iter().map(|(z, _)| bare_zone_id(z.id()).to_string())).collect();
-        // Name servers are only in GetHostedZone; a stack owns a zone or two, not hundreds.
-        let mut servers = zones_by_id(aws, &ids).await?;
-        let with_servers = |(zone, tags): (HostedZone, _)| {
-            let at = servers.iter().position(|(z, _)| z.id() == zone.id())?;
-            Some((zone, tags, servers.swap_remove(at).1))
-        };
-        Ok(owned.into_iter().filter_map(with_servers).collect())
+        let ours = |z: &&HostedZone| owner(z.caller_reference(), stack, Self::KIND).is_some();
+        let ids: Vec<String> = (zones.iter().filter(ours))
+            .map(|z| bare_zone_id(z.id()).to_string())
+            .collect();
+        read_zones(aws, &ids).await
     }
 
     async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<ZoneItem>, CloudError>> {
-        let read = async {
-            let zones = zones_by_id(aws, ids).await?;
-            let (zones, servers): (Vec<_>, Vec<_>) = zones.into_iter().unzip();
-            let tagged = ZONE_TAGS.tagged(aws, zones, ZONE_REFS).await?;
-            let items = tagged.into_iter().zip(servers);
-            Ok(items
-                .map(|((zone, tags), servers)| (zone, tags, servers))
-                .collect())
-        };
-        Some(read.await)
+        Some(read_zones(aws, ids).await)
     }
 
     async fn props(&self, _aws: &Aws, (zone, tags, _): &ZoneItem) -> Result<ZoneProps, CloudError> {

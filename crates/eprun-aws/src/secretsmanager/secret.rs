@@ -172,6 +172,13 @@ async fn describe(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>, C
     found(out.map_err(sdk("DescribeSecret", id)))
 }
 
+/// The secret `id` unless it is gone or scheduled for deletion.
+async fn live(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>, CloudError> {
+    Ok(describe(aws, id)
+        .await?
+        .filter(|s| s.deleted_date().is_none()))
+}
+
 /// Waits until every replica is in sync; a failed replication is an error with its reason.
 async fn until_replicated(aws: &Aws, operation: &str, id: &str) -> Result<(), CloudError> {
     wait_until(operation, id, REPLICATION_TIMEOUT, || async move {
@@ -327,10 +334,7 @@ impl Description for Secret {
         let read = async {
             let mut out = Vec::new();
             for id in ids {
-                let live = describe(aws, id)
-                    .await?
-                    .filter(|s| s.deleted_date().is_none());
-                out.extend(live);
+                out.extend(live(aws, id).await?);
             }
             Ok(out)
         };
@@ -366,10 +370,7 @@ impl Description for Secret {
                 && s.deleted_date().is_none()
             {
                 // Deleted (scheduled) between the two calls: not there any more.
-                let live = describe(aws, arn)
-                    .await?
-                    .filter(|s| s.deleted_date().is_none());
-                out.extend(live);
+                out.extend(live(aws, arn).await?);
             }
         }
         Ok(out)
@@ -479,10 +480,7 @@ impl Description for Secret {
     }
 
     async fn delete(&self, aws: &Aws, id: &str, current: &SecretProps) -> Result<(), CloudError> {
-        let Some(live) = describe(aws, id)
-            .await?
-            .filter(|s| s.deleted_date().is_none())
-        else {
+        let Some(live) = live(aws, id).await? else {
             return Ok(());
         };
         // A secret with replicas cannot be deleted: the replicas go first.
