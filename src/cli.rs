@@ -171,6 +171,9 @@ pub enum Command {
         /// Answer yes to every `confirm` (needed without a TTY).
         #[arg(long)]
         yes: bool,
+        /// Go on past the DR safety rules that readiness fails, for this reason (journaled).
+        #[arg(long, value_name = "REASON")]
+        force: Option<String>,
     },
     /// Runbook journals.
     Runs {

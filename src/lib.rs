@@ -10,7 +10,7 @@ pub mod script;
 // The modules of the crates below, at the paths the commands name them by.
 pub use eprun_aws as aws;
 pub use eprun_core::{
-    address, applier, cloud_error, context, declaration, digest, discover, environment, graph,
+    address, applier, cloud_error, context, declaration, digest, discover, dr_copy, environment, graph,
     interrupt, migration, moved, plan, plan_markdown, plan_view, planner, progress, project,
     resource, saved_plan, schema, secret, state, state_store, style, terraform_state, token,
     verdict,

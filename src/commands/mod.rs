@@ -67,6 +67,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             resume,
             params,
             yes,
+            force,
         }) => {
             run::run(
                 &file,
@@ -76,6 +77,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
                     resume,
                     params,
                     yes,
+                    force,
                 },
             )
             .await

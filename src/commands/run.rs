@@ -26,6 +26,8 @@ pub struct Options {
     pub params: Vec<String>,
     /// Answer yes to every `confirm`.
     pub yes: bool,
+    /// `--force REASON`: past the DR safety rules that readiness fails.
+    pub force: Option<String>,
 }
 
 /// Why the script did not run to its end.
@@ -98,6 +100,7 @@ pub async fn run(file: &Path, g: &Global, opts: Options) -> Result<u8> {
         interactive: std::io::stdin().is_terminal(),
         given,
         resumed,
+        force: opts.force.clone().filter(|why| !why.trim().is_empty()),
     };
     let run = Run::new(settings, &session);
     session.mutations.set_recorder(run.recorder());

@@ -220,7 +220,32 @@ async fn show(project: &Project, given: &str, g: &Global) -> Result<u8> {
         return Ok(0);
     }
     print!("{}", timeline(&id, &records, &location));
+    print!("{}", recovery(project, &records));
     Ok(0)
+}
+
+/// The time from the run's start to each milestone, against the RTO of the run's environment
+/// (`[dr] rto_minutes`); empty for a run without milestones.
+fn recovery(project: &Project, records: &[Record]) -> String {
+    let reached = journal::milestones(records);
+    if reached.is_empty() {
+        return String::new();
+    }
+    let env = journal::started(records).and_then(|s| s.env);
+    let rto = env.and_then(|name| Some((name, Environment::load(project, name).ok()?.dr?.rto_minutes)));
+    let mut out = match &rto {
+        Some((env, minutes)) => format!("\n{}\n", style::bold(&format!("Recovery time (RTO {minutes} min, from {env})"))),
+        None => format!("\n{}\n", style::bold("Recovery time (no RTO: the environment has no `[dr] rto_minutes`)")),
+    };
+    for (name, ms) in reached {
+        let verdict = match &rto {
+            Some((_, minutes)) if ms <= i64::from(*minutes) * 60_000 => style::green("within the RTO"),
+            Some(_) => style::red("over the RTO"),
+            None => String::new(),
+        };
+        out.push_str(&format!("  {name:<24} {:>9} after the start  {verdict}\n", secs(u64::try_from(ms).unwrap_or(0))));
+    }
+    out
 }
 
 fn secs(ms: u64) -> String {
@@ -392,6 +417,7 @@ fn timeline(id: &str, records: &[Record], location: &str) -> String {
             Event::Confirm {
                 question, answer, ..
             } => format!("    ? {question} — {answer}"),
+            Event::Milestone { name, .. } => style::bold(&format!("    ⏱ {name}")),
             Event::End {
                 status,
                 duration_ms,

@@ -6,6 +6,7 @@ use crate::aws::Aws;
 use crate::cli::{Format, Global};
 use crate::context::Context;
 use crate::declaration::Declarations;
+use crate::dr_copy::DrCopy;
 use crate::environment::{Environment, StateBackend};
 use crate::error::{Error, Result};
 use crate::k8s::helm::Helm;
@@ -61,6 +62,9 @@ pub(super) struct Loaded {
     pub(super) store: Box<dyn StateStore>,
     /// The state as loaded (a new, empty one when there is none).
     pub(super) state: State,
+    /// The state store of the environment's DR peer (`peers.dr`), beside which every apply
+    /// writes the DR copy of this stack's state.
+    dr_peer: Option<Box<dyn StateStore>>,
     force_conflicts: bool,
     helm: Helm,
     policies: Policies,
@@ -100,6 +104,10 @@ pub(super) async fn load(
     let policies = Policies::load(project, &g.policies, &evaluated.session.sources)?;
     let helm = Helm::for_project(project.root(), &project.data_dir());
     let store = evaluated.session.store(&env);
+    let dr_peer = match env.peers.get("dr") {
+        Some(name) => Some(stores::open(project, &Environment::load(project, name)?)),
+        None => None,
+    };
     let unreachable = |e| unreachable_state(e, file, &env, mode);
     let lock = store.lock(mode.verb()).await.map_err(unreachable)?;
     let state = match store.load().await.map_err(unreachable)? {
@@ -121,6 +129,7 @@ pub(super) async fn load(
             decls,
             store,
             state,
+            dr_peer,
             force_conflicts: g.force_conflicts,
             helm,
             policies,
@@ -357,7 +366,10 @@ pub(super) async fn execute(
         parallelism: usize::from(g.parallelism),
         progress: Progress::new(planned.nodes.len(), g.json),
     };
-    let report = applier::apply(&cx, l.store.as_ref(), &mut l.state, &planned, &opts).await?;
+    let report = applier::apply(&cx, l.store.as_ref(), &mut l.state, &planned, &opts).await;
+    // Even a failed apply changed the state: the DR region must see what it left.
+    publish_dr_copy(l).await;
+    let report = report?;
     planned.plan.stats = Stats {
         api_calls: api_calls(Some(&cx)),
         elapsed_ms: started.elapsed().as_millis() as u64,
@@ -397,6 +409,33 @@ pub(super) async fn execute(
         }
     }
     Ok(exit::OK)
+}
+
+/// Writes the DR copy of the stack's state beside its DR peer's state (`peers.dr`), so the DR
+/// region reads it while this region is down. A failure is a warning: the apply itself is done,
+/// and `dr-readiness` reports the copy as stale until the next apply writes it.
+async fn publish_dr_copy(l: &Loaded) {
+    let Some(peer) = &l.dr_peer else {
+        return;
+    };
+    let name = DrCopy::name(&l.env.name);
+    let copy = DrCopy::of(&l.state);
+    match peer.put_beside(&name, &copy.encode()).await {
+        Ok(()) => eprintln!(
+            "{}",
+            crate::style::dim(&format!(
+                "DR copy of the state (serial {}) written to `{}`.",
+                copy.serial,
+                peer.beside(&name)
+            ))
+        ),
+        Err(e) => eprintln!(
+            "{} the DR copy of stack `{}` was not written to `{}`: {e}\nhint: the DR runbooks read the primary's outputs there while its region is down; apply again once it is reachable",
+            crate::style::yellow("warning:"),
+            l.env.name,
+            peer.beside(&name)
+        ),
+    }
 }
 
 /// `eprun outputs FILE`.

@@ -31,6 +31,14 @@ as well as clusters, as AWS does; moto 5.2.5 tags clusters only and answers ``No
 for the rest, so a node group made without eprun's ownership tags (by Terraform) could not get
 them.
 
+Route 53 health checks keep a ``CLOUDWATCH_METRIC`` check's ``AlarmIdentifier`` and
+``InsufficientDataHealthStatus`` (created or updated), and GetHealthCheck answers them, as AWS
+does; moto 5.2.5 drops both, so the DNS failover's rotation checks would read back as changed.
+
+Service Quotas answers GetServiceQuota for EC2's on-demand standard-instance vCPU quota
+(``L-1216C47A``), which moto 5.2.5 knows only for VPC: the value ``EPRUN_EC2_VCPU_QUOTA`` gives
+(default 1152, an account whose quota was raised for production).
+
 SetQueueAttributes keeps a queue's policy when the call does not name ``Policy``, as SQS does;
 moto 5.2.5 clears it, so that changing a queue's retention alone would drop its policy.
 
@@ -48,6 +56,8 @@ import time
 import urllib.parse
 
 from moto.eks import models as eks_models
+from moto.route53 import models as r53_models, responses as r53_responses
+from moto.servicequotas import models as sq_models
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 from moto.secretsmanager import models, responses
@@ -161,6 +171,65 @@ def eks_untag_resource(self: eks_models.EKSBackend, resource_arn: str, tag_keys)
 
 eks_models.EKSBackend.tag_resource = eks_tag_resource
 eks_models.EKSBackend.untag_resource = eks_untag_resource
+
+_health_check_config = r53_models.HealthCheck.health_check_config.fget
+
+
+def health_check_config(self: r53_models.HealthCheck) -> dict:
+    """moto's, with the alarm a CLOUDWATCH_METRIC check follows."""
+    config = _health_check_config(self)
+    for key in ("AlarmIdentifier", "InsufficientDataHealthStatus"):
+        if getattr(self, "eprun_" + key, None):
+            config[key] = getattr(self, "eprun_" + key)
+    return config
+
+
+r53_models.HealthCheck.health_check_config = property(health_check_config)
+
+
+def keep_alarm(method, config_of):
+    """Wraps a Route 53 response method: the check it made or changed keeps its alarm settings."""
+
+    def wrapped(self: r53_responses.Route53):
+        result = method(self)
+        config = config_of(self) or {}
+        check = result.result["HealthCheck"]
+        for key in ("AlarmIdentifier", "InsufficientDataHealthStatus"):
+            if config.get(key):
+                setattr(check, "eprun_" + key, config[key])
+        return result
+
+    return wrapped
+
+
+r53_responses.Route53.create_health_check = keep_alarm(
+    r53_responses.Route53.create_health_check, lambda r: r._get_param("HealthCheckConfig")
+)
+r53_responses.Route53.update_health_check = keep_alarm(
+    r53_responses.Route53.update_health_check,
+    lambda r: {k: r._get_param(k) for k in ("AlarmIdentifier", "InsufficientDataHealthStatus")},
+)
+
+_get_service_quota = sq_models.ServiceQuotasBackend.get_service_quota
+
+
+def get_service_quota(self: sq_models.ServiceQuotasBackend, service_code: str, quota_code: str) -> dict:
+    """moto's, plus EC2's on-demand standard-instance vCPU quota."""
+    if (service_code, quota_code) == ("ec2", "L-1216C47A"):
+        return {
+            "ServiceCode": "ec2",
+            "ServiceName": "Amazon Elastic Compute Cloud (Amazon EC2)",
+            "QuotaCode": quota_code,
+            "QuotaName": "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
+            "Value": float(os.environ.get("EPRUN_EC2_VCPU_QUOTA", "1152")),
+            "Unit": "None",
+            "Adjustable": True,
+            "GlobalQuota": False,
+        }
+    return _get_service_quota(self, service_code, quota_code)
+
+
+sq_models.ServiceQuotasBackend.get_service_quota = get_service_quota
 
 _infer_service_region_host = DomainDispatcherApplication.infer_service_region_host
 

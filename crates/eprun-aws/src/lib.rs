@@ -10,6 +10,7 @@ use eprun_core::{
 };
 
 pub mod adapter;
+pub mod cloudwatch;
 pub mod ec2;
 pub mod eks;
 pub mod events;
@@ -76,6 +77,7 @@ pub static RESOURCES: &[&dyn Resource] = &[
     &secretsmanager::secret::SECRET,
     &sqs::queue::QUEUE,
     &events::rule::RULE,
+    &cloudwatch::metric_alarm::METRIC_ALARM,
 ];
 
 /// The error of a failed SDK call.
@@ -210,6 +212,9 @@ clients! {
     secretsmanager: aws_sdk_secretsmanager;
     sqs: aws_sdk_sqs;
     eventbridge: aws_sdk_eventbridge;
+    cloudwatch: aws_sdk_cloudwatch;
+    servicequotas: aws_sdk_servicequotas;
+    ecr: aws_sdk_ecr;
 }
 
 #[derive(Debug)]
@@ -444,7 +449,7 @@ mod tests {
     #[test]
     fn every_type_documents_its_attributes() {
         let docs: Vec<(&str, &str)> = RESOURCES.iter().map(|r| (r.kind(), r.doc())).collect();
-        let expected: [(&str, &str); 32] = [
+        let expected: [(&str, &str); 33] = [
             (
                 "ec2.vpc",
                 "A VPC. Attributes: `id`, `arn`, `cidr_block`, `owner_id`.",
@@ -577,6 +582,10 @@ mod tests {
             (
                 "events.rule",
                 "An EventBridge rule on the default event bus, with the targets it sends matched events to. Attributes: `id` (the name), `arn`.",
+            ),
+            (
+                "cloudwatch.metric_alarm",
+                "A CloudWatch alarm on one metric, found by its name. Attributes: `id` (the name), `arn`, `name`.",
             ),
         ];
         assert_eq!(docs, expected);

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod context;
 pub mod declaration;
 pub mod digest;
+pub mod dr_copy;
 pub mod discover;
 pub mod environment;
 pub mod graph;

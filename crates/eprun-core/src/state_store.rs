@@ -152,6 +152,12 @@ pub trait StateStore: Send + Sync {
     async fn lock(&self, operation: &str) -> Result<LockGuard, StateError>;
     /// Releases a lock whose holder is gone.
     async fn unlock(&self, id: &str) -> Result<(), StateError>;
+    /// Where the document `name` kept beside this state is (same directory, or bucket root).
+    fn beside(&self, name: &str) -> String;
+    /// Reads the document `name` kept beside this state, if there is one.
+    async fn get_beside(&self, name: &str) -> Result<Option<String>, StateError>;
+    /// Writes the document `name` beside this state (e.g. another region's DR copy).
+    async fn put_beside(&self, name: &str, text: &str) -> Result<(), StateError>;
 }
 
 /// The state file as written: a checksum over the state it carries.

@@ -263,6 +263,14 @@ pub enum Event {
         /// The text.
         message: String,
     },
+    /// A `milestone(...)`: the run reached a point its recovery time is measured to.
+    Milestone {
+        /// The step it was reached in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<usize>,
+        /// What was reached, e.g. `traffic moved`.
+        name: String,
+    },
     /// A `confirm(...)` and how it was answered.
     Confirm {
         /// The step it was asked in.
@@ -291,6 +299,20 @@ pub enum Event {
     /// A record of a kind this version does not know.
     #[serde(other)]
     Other,
+}
+
+/// Each milestone the run reached, with the milliseconds from the run's first start to it (over
+/// every attempt: a resumed run keeps counting from its start).
+pub fn milestones(records: &[Record]) -> Vec<(String, i64)> {
+    let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    let Some(start) = records.first().and_then(|r| at(&r.t)) else {
+        return Vec::new();
+    };
+    let reached = records.iter().filter_map(|r| match &r.event {
+        Event::Milestone { name, .. } => Some((name.clone(), (at(&r.t)? - start).num_milliseconds())),
+        _ => None,
+    });
+    reached.collect()
 }
 
 /// The current time as journals write it.

@@ -4,7 +4,7 @@
 // The core's modules, at the paths this crate's files name them by.
 use eprun_aws as aws;
 use eprun_core::{
-    address, context, declaration, environment, interrupt, moved, mutation, project, resource,
+    address, context, declaration, dr_copy, environment, interrupt, moved, mutation, project, resource,
     schema, secret, state, state_store, style, token, verdict,
 };
 use eprun_k8s as k8s;
@@ -12,6 +12,7 @@ use eprun_k8s as k8s;
 pub mod api;
 pub mod connections;
 pub mod diagnostic;
+pub mod dr;
 pub mod engine;
 pub mod handle;
 pub mod journal;

@@ -45,6 +45,8 @@ pub struct Settings {
     pub interactive: bool,
     /// `--param name=value`, as given.
     pub given: BTreeMap<String, String>,
+    /// `--force REASON`: DR safety rules that readiness fails let the run go on, for this reason.
+    pub force: Option<String>,
     /// The journal of the run being resumed.
     pub resumed: Option<Resumed>,
 }
@@ -95,6 +97,9 @@ pub struct Declared {
     pub params: BTreeMap<String, ParamDecl>,
     /// The environment it acts on unless `--env` says otherwise.
     pub env: Option<String>,
+    /// Checked before and after every step: a closure that throws when the world is unsafe
+    /// (e.g. both regions out of rotation), which stops the run there.
+    pub invariant: Option<rhai::FnPtr>,
 }
 
 /// Why a run stopped at a `confirm`.
@@ -757,6 +762,21 @@ impl Run {
         self.record(Event::Log {
             step,
             message: message.to_string(),
+        });
+    }
+
+    /// `milestone(name)`: records that the run reached `name` now (e.g. `traffic moved`), for the
+    /// recovery times `eprun runs show` measures from the run's start.
+    pub fn milestone(&self, name: &str) {
+        let step = self.lock().current.as_ref().map(|c| c.0);
+        eprintln!(
+            "    {} {name} ({:.1}s into this attempt)",
+            crate::style::bold("milestone:"),
+            self.elapsed().as_secs_f64()
+        );
+        self.record(Event::Milestone {
+            step,
+            name: name.to_string(),
         });
     }
 

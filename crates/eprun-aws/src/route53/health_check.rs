@@ -1,4 +1,5 @@
-//! `aws::route53::health_check`: an endpoint health check (HTTP, HTTPS, TCP).
+//! `aws::route53::health_check`: a health check of an endpoint (HTTP, HTTPS, TCP), of other checks
+//! (`CALCULATED`), or of a CloudWatch alarm (`CLOUDWATCH_METRIC`).
 //!
 //! Found by its `CallerReference` through one paginated ListHealthChecks (see the module docs), so a
 //! check created just before a crash is adopted instead of created twice; Route 53 (and its
@@ -17,7 +18,8 @@ use crate::token;
 use crate::{Aws, CloudError, WaitState, sdk, wait_until};
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
-    HealthCheck as Check, HealthCheckConfig, HealthCheckRegion, HealthCheckType, TagResourceType,
+    AlarmIdentifier, CloudWatchRegion, HealthCheck as Check, HealthCheckConfig, HealthCheckRegion,
+    HealthCheckType, InsufficientDataHealthStatus, TagResourceType,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -29,8 +31,9 @@ resource! {
     reads Item;
     terraform "aws_route53_health_check";
     props CheckProps {
-        r#type: String =
-            required(Enum(&["HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"]), "the kind of check"),
+        r#type: String = required(Enum(&[
+            "HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP", "CALCULATED", "CLOUDWATCH_METRIC",
+        ]), "the kind of check"),
         fqdn: Option<String> =
             optional(Str, "the host name to check (and to send as `Host` and SNI)"),
         ip_address: Option<String> =
@@ -54,6 +57,17 @@ resource! {
         enable_sni: Option<bool> = optional(Bool, "send `fqdn` in the TLS handshake"),
         regions: Option<Vec<String>> =
             optional(StrSet, "the regions to check from (at least three)"),
+        child_health_checks: Option<Vec<String>> =
+            optional(StrSet, "the checks a `CALCULATED` check combines (their `id`s)"),
+        health_threshold: Option<i32> =
+            optional(Int, "how many of `child_health_checks` must be healthy (`CALCULATED`)"),
+        alarm_name: Option<String> =
+            optional(Str, "the CloudWatch alarm a `CLOUDWATCH_METRIC` check follows"),
+        alarm_region: Option<String> =
+            optional(Str, "the region of `alarm_name`"),
+        insufficient_data_health_status: Option<String> =
+            optional(Enum(&["Healthy", "Unhealthy", "LastKnownStatus"]),
+                "the status while the alarm has too little data (`CLOUDWATCH_METRIC`)"),
     } + TAGS
 }
 
@@ -69,6 +83,9 @@ const CHECKER_REGIONS: [&str; 8] = [
     "sa-east-1",
 ];
 
+/// The settings only endpoint checks take.
+const ENDPOINT_ONLY: [&str; 3] = ["failure_threshold", "request_interval", "measure_latency"];
+
 /// Route 53 takes caller references of at most this many characters.
 const MAX_REFERENCE: usize = 64;
 
@@ -76,7 +93,27 @@ const MAX_REFERENCE: usize = 64;
 fn check(props: &Props) -> Result<(), String> {
     let int = |k: &str| props.get(k).and_then(Value::as_i64);
     let kind = str_prop(props, "type");
-    if !props.contains_key("fqdn") && !props.contains_key("ip_address") {
+    let has = |k: &str| props.contains_key(k);
+    let endpoint_props = ["fqdn", "ip_address", "port", "resource_path", "search_string", "regions"];
+    let needs = |props: &[&str]| match props.iter().find(|p| !has(p)) {
+        Some(missing) => Err(format!("a `{kind}` check needs `{missing}`")),
+        None => match endpoint_props.iter().find(|p| has(p)) {
+            Some(extra) => Err(format!("a `{kind}` check takes no `{extra}`: it checks no endpoint")),
+            None => Ok(()),
+        },
+    };
+    match kind {
+        "CALCULATED" => {
+            needs(&["child_health_checks", "health_threshold"])?;
+            if let Some(t) = int("health_threshold").filter(|t| !(0..=256).contains(t)) {
+                return Err(format!("property `health_threshold`: {t} is not between 0 and 256"));
+            }
+            return Ok(());
+        }
+        "CLOUDWATCH_METRIC" => return needs(&["alarm_name", "alarm_region"]),
+        _ => {}
+    }
+    if !has("fqdn") && !has("ip_address") {
         return Err("a health check needs an endpoint: set `fqdn` or `ip_address`".into());
     }
     if kind.ends_with("STR_MATCH") && !props.contains_key("search_string") {
@@ -140,7 +177,19 @@ macro_rules! settings {
         let (p, send): (&CheckProps, &dyn Fn(&str) -> bool) = ($p, $send);
         let text = |f: &str, v: &Option<String>| nonempty(v).filter(|_| send(f));
         let region = |r: &String| HealthCheckRegion::from(r.as_str());
+        let alarm = match (text("alarm_name", &p.alarm_name), text("alarm_region", &p.alarm_region)) {
+            (Some(name), Some(region)) => {
+                let id = AlarmIdentifier::builder().name(name).region(CloudWatchRegion::from(region.as_str()));
+                id.build().ok()
+            }
+            _ => None,
+        };
+        let insufficient = text("insufficient_data_health_status", &p.insufficient_data_health_status);
         $builder
+            .set_alarm_identifier(alarm)
+            .set_insufficient_data_health_status(insufficient.map(|s| InsufficientDataHealthStatus::from(s.as_str())))
+            .set_health_threshold(p.health_threshold.filter(|_| send("health_threshold")))
+            .set_child_health_checks(p.child_health_checks.clone().filter(|_| send("child_health_checks")))
             .set_fully_qualified_domain_name(text("fqdn", &p.fqdn))
             .set_ip_address(text("ip_address", &p.ip_address))
             .set_port(p.port.filter(|_| send("port")))
@@ -220,6 +269,8 @@ impl Description for HealthCheck {
             return Ok(CheckProps::default());
         };
         let regions: Vec<String> = c.regions().iter().map(|r| r.as_str().into()).collect();
+        let children: Vec<String> = c.child_health_checks().to_vec();
+        let alarm = c.alarm_identifier();
         Ok(CheckProps {
             r#type: c.r#type().as_str().to_string(),
             fqdn: c.fully_qualified_domain_name().map(String::from),
@@ -234,6 +285,12 @@ impl Description for HealthCheck {
             disabled: Some(c.disabled().unwrap_or(false)),
             enable_sni: c.enable_sni(),
             regions: (!regions.is_empty()).then_some(regions),
+            child_health_checks: (!children.is_empty()).then_some(children),
+            health_threshold: c.health_threshold(),
+            alarm_name: alarm.map(|a| a.name().to_string()),
+            alarm_region: alarm.map(|a| a.region().as_str().to_string()),
+            insufficient_data_health_status: (c.insufficient_data_health_status())
+                .map(|s| s.as_str().to_string()),
         })
     }
 
@@ -247,10 +304,13 @@ impl Description for HealthCheck {
             );
             return Err(client_error("CreateHealthCheck", address, why));
         }
-        let config = settings!(HealthCheckConfig::builder(), p, &|_| true)
+        // Interval, threshold and latency are an endpoint's: Route 53 refuses them on the others.
+        let endpoint = !matches!(p.r#type.as_str(), "CALCULATED" | "CLOUDWATCH_METRIC");
+        let send = |f: &str| endpoint || !ENDPOINT_ONLY.contains(&f);
+        let config = settings!(HealthCheckConfig::builder(), p, &send)
             .r#type(HealthCheckType::from(p.r#type.as_str()))
-            .set_request_interval(p.request_interval)
-            .set_measure_latency(p.measure_latency)
+            .set_request_interval(p.request_interval.filter(|_| endpoint))
+            .set_measure_latency(p.measure_latency.filter(|_| endpoint))
             .build()
             .map_err(|e| client_error("CreateHealthCheck", address, e))?;
         let out = (aws.route53().create_health_check())

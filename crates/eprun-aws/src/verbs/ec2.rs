@@ -1,4 +1,4 @@
-//! EC2 verbs: VPC lookups.
+//! EC2 verbs: VPC lookups, and what an instance type holds.
 
 use super::invalid;
 use crate::CloudError;
@@ -19,6 +19,26 @@ pub async fn describe_vpcs(
         .set_filters((!filters.is_empty()).then_some(filters));
     let vpcs: Vec<_> = all!(call, "DescribeVpcs", &target)?;
     Ok(Value::Array(vpcs.iter().map(vpc).collect()))
+}
+
+/// DescribeInstanceTypes for one type as `#{type, vcpus, memory_mib}`: what a node of it adds to
+/// a node group's capacity.
+pub async fn describe_instance_type(
+    ec2: &aws_sdk_ec2::Client,
+    name: &str,
+) -> Result<Value, CloudError> {
+    const OP: &str = "DescribeInstanceTypes";
+    let call = ec2
+        .describe_instance_types()
+        .instance_types(aws_sdk_ec2::types::InstanceType::from(name));
+    let out = call.send().await.map_err(|e| crate::from_sdk(OP, name, e))?;
+    let info = out.instance_types().first();
+    let info = info.ok_or_else(|| invalid(OP, name, format!("EC2 has no instance type `{name}`")))?;
+    Ok(json!({
+        "type": name,
+        "vcpus": info.v_cpu_info().and_then(|v| v.default_v_cpus()),
+        "memory_mib": info.memory_info().and_then(|m| m.size_in_mib()),
+    }))
 }
 
 /// How the error of a lookup names what it looked for.

@@ -6,10 +6,14 @@
 //! records it in the runbook's journal. `src/api/aws_verbs.rs` registers the verbs as
 //! `aws::<service>::<verb>`; results use snake_case keys.
 
+pub mod cloudwatch;
 pub mod ec2;
+pub mod ecr;
 pub mod eks;
+pub mod iam;
 pub mod route53;
 pub mod secretsmanager;
+pub mod servicequotas;
 pub mod sts;
 
 use crate::{CloudError, CloudErrorKind};

@@ -38,6 +38,11 @@ pub struct DnsValues {
     /// The regions that check (at least three).
     #[serde(default = "default_regions")]
     pub health_check_regions: Vec<String>,
+    /// The region whose CloudWatch holds both regions' rotation alarms (the DR region), so a
+    /// failover moves traffic with calls to that region only. Unset: no rotation control, the
+    /// record follows its HTTPS check alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_region: Option<String>,
 }
 
 fn default_ttl() -> u32 {

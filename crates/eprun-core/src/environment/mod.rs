@@ -13,6 +13,7 @@ macro_rules! string_defaults {
 }
 
 mod dns;
+mod dr;
 mod eks;
 mod k8s;
 mod secrets;
@@ -20,6 +21,7 @@ mod transit_gateway;
 mod vpc;
 
 pub use dns::DnsValues;
+pub use dr::DrValues;
 pub use eks::{EksValues, LOG_TYPES};
 pub use k8s::{
     AnalysisValues, Architecture, BurnRateValues, CapacityType, ChartValues, Connect,
@@ -141,6 +143,8 @@ pub struct Environment {
     pub eks: Option<EksValues>,
     /// The region's Kubernetes API and add-ons (stdlib/k8s/).
     pub k8s: Option<K8sValues>,
+    /// The recovery objectives the DR runbooks are measured against (the DR environment's).
+    pub dr: Option<DrValues>,
 }
 
 impl Environment {

@@ -27,9 +27,109 @@ type RhaiResult = Result<Dynamic, Box<EvalAltResult>>;
 pub(super) fn register(services: &mut Services, session: &Session) {
     sts(services.entry("sts").or_default(), session);
     ec2(services.entry("ec2").or_default(), session);
+    ec2_instance_types(services.entry("ec2").or_default(), session);
     eks(services.entry("eks").or_default(), session);
     route53(services.entry("route53").or_default(), session);
     secretsmanager(services.entry("secretsmanager").or_default(), session);
+    cloudwatch(services.entry("cloudwatch").or_default(), session);
+    ecr(services.entry("ecr").or_default(), session);
+    iam(services.entry("iam").or_default(), session);
+    servicequotas(services.entry("servicequotas").or_default(), session);
+}
+
+/// A read whose answer may be "there is none": `()` then.
+fn or_unit(found: Result<Option<Value>, CloudError>) -> Result<Value, CloudError> {
+    found.map(Option::unwrap_or_default)
+}
+
+/// Registers `name(a, b)`, a read (`what`, as the interruption names it) of what `verb` returns
+/// for the connection and the two strings.
+fn read_two<F, Fut>(
+    m: &mut Module,
+    session: &Session,
+    name: &str,
+    comments: &[&str],
+    params: [&str; 3],
+    what: &'static str,
+    verb: F,
+) where
+    F: Fn(Aws, ImmutableString, ImmutableString) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, CloudError>>,
+{
+    let s = session.clone();
+    FuncRegistration::new(name)
+        .with_comments(comments)
+        .with_params_info(params)
+        .set_into_module(
+            m,
+            move |ctx: NativeCallContext, a: ImmutableString, b: ImmutableString| -> RhaiResult {
+                read(&s, ctx.call_position(), what, |aws| verb(aws, a, b))
+            },
+        );
+}
+
+fn cloudwatch(m: &mut Module, session: &Session) {
+    read_str(
+        m,
+        session,
+        "describe_alarm",
+        &[
+            "/// A CloudWatch alarm of the current region by name (DescribeAlarms): `#{name, arn, state,",
+            "/// reason, updated, namespace, metric_name, dimensions}`, or `()` when there is none.",
+            "/// Rotation alarms are flipped only through `rotation::drain`/`rotation::restore`.",
+        ],
+        ["name: &str", "Map"],
+        "DescribeAlarms",
+        |aws, name| async move { or_unit(verbs::cloudwatch::describe_alarm(&aws.cloudwatch(), &name).await) },
+    );
+}
+
+fn ecr(m: &mut Module, session: &Session) {
+    read_two(
+        m,
+        session,
+        "describe_image",
+        &[
+            "/// The image `repository:tag` in the current region's registry (DescribeImages):",
+            "/// `#{repository, tag, digest, pushed}`, or `()` when the repository or tag is not there.",
+        ],
+        ["repository: &str", "tag: &str", "Map"],
+        "DescribeImages",
+        |aws, repo, tag| async move { or_unit(verbs::ecr::describe_image(&aws.ecr(), &repo, &tag).await) },
+    );
+}
+
+fn iam(m: &mut Module, session: &Session) {
+    read_str(
+        m,
+        session,
+        "get_role",
+        &[
+            "/// An IAM role by name (GetRole): `#{name, arn, path}`, or `()` when there is none.",
+            "/// IAM answers from us-east-1 whatever the environment's region.",
+        ],
+        ["name: &str", "Map"],
+        "GetRole",
+        |aws, name| async move { or_unit(verbs::iam::get_role(&aws.iam(), &name).await) },
+    );
+}
+
+fn servicequotas(m: &mut Module, session: &Session) {
+    read_two(
+        m,
+        session,
+        "get_service_quota",
+        &[
+            "/// A quota of the account in the current region (GetServiceQuota), e.g.",
+            "/// `get_service_quota(\"ec2\", \"L-1216C47A\")` for the vCPUs of on-demand standard",
+            "/// instances: `#{service, code, name, value}`.",
+        ],
+        ["service: &str", "code: &str", "Map"],
+        "GetServiceQuota",
+        |aws, service, code| async move {
+            verbs::servicequotas::get_service_quota(&aws.servicequotas(), &service, &code).await
+        },
+    );
 }
 
 /// Runs a read on the current environment's connection; Ctrl-C stops it.
@@ -167,6 +267,18 @@ fn ec2(m: &mut Module, session: &Session) {
                 verbs::ec2::describe_vpcs(&aws.ec2(), &Map::new()).await
             })
         });
+}
+
+fn ec2_instance_types(m: &mut Module, session: &Session) {
+    read_str(
+        m,
+        session,
+        "describe_instance_type",
+        &["/// What one instance type holds (DescribeInstanceTypes): `#{type, vcpus, memory_mib}`."],
+        ["name: &str", "Map"],
+        "DescribeInstanceTypes",
+        |aws, name| async move { verbs::ec2::describe_instance_type(&aws.ec2(), &name).await },
+    );
 }
 
 fn eks(m: &mut Module, session: &Session) {

@@ -6,6 +6,7 @@ mod k8s;
 mod k8s_verbs;
 mod moved;
 mod resources;
+mod rotation;
 mod runbook;
 mod secrets;
 mod stack;
@@ -42,6 +43,9 @@ pub fn register(engine: &mut Engine, session: &Session) {
     let mut helm = rhai::Module::new();
     helm::register(&mut helm, session);
     engine.register_static_module("helm", helm.into());
+    let mut rotation = rhai::Module::new();
+    rotation::register(&mut rotation, session);
+    engine.register_static_module("rotation", rotation.into());
 }
 
 /// The `aws::<service>` sub-modules while they are filled, by service name.

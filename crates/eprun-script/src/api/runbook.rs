@@ -16,7 +16,7 @@ use std::time::Instant;
 type RhaiResult = Result<Dynamic, Box<EvalAltResult>>;
 
 /// The keys `runbook(#{...})` takes.
-const RUNBOOK_KEYS: &[&str] = &["name", "summary", "params", "env"];
+const RUNBOOK_KEYS: &[&str] = &["name", "summary", "params", "env", "invariant"];
 /// The keys of one parameter's declaration.
 const PARAM_KEYS: &[&str] = &["default", "doc"];
 
@@ -127,6 +127,19 @@ pub(super) fn register(engine: &mut Engine, session: &Session) {
         });
 
     let s = session.clone();
+    FuncRegistration::new("milestone")
+        .with_comments([
+            "/// Records in the run's journal that it reached `name` now (e.g. `\"traffic moved\"`):",
+            "/// `eprun runs show` prints the time from the run's start to each milestone, against the",
+            "/// RTO of the run's environment (`[dr] rto_minutes`). Outside a run it only prints.",
+        ])
+        .with_params_info(["name: &str", "()"])
+        .register_into_engine(engine, move |name: &str| match runbook::current(&s) {
+            Some(run) => run.milestone(name),
+            None => eprintln!("milestone: {name}"),
+        });
+
+    let s = session.clone();
     FuncRegistration::new("in_env")
         .with_comments([
             "/// Runs `body` with another environment current: AWS calls go to its region and",
@@ -181,7 +194,17 @@ fn step(ctx: &NativeCallContext, s: &Session, name: &str, body: FnPtr) -> RhaiRe
         Begin::Run(index) => index,
     };
     let started = Instant::now();
-    let result = body.call_within_context::<Dynamic>(ctx, ());
+    let invariant = run.declared().and_then(|d| d.invariant);
+    let holds = |when: &str| match &invariant {
+        Some(check) => check
+            .call_within_context::<Dynamic>(ctx, ())
+            .map(drop)
+            .map_err(|e| fail(format!("the runbook's invariant fails {when} this step: {}", diagnostic::locate(&e, "", &[]).message), pos)),
+        None => Ok(()),
+    };
+    let result = holds("before")
+        .and_then(|()| body.call_within_context::<Dynamic>(ctx, ()))
+        .and_then(|v| holds("after").map(|()| v));
     let outcome = match &result {
         Ok(v) => Outcome::Ok(to_json(v).ok().filter(|v| !v.is_null())),
         Err(e) => {
@@ -238,6 +261,15 @@ fn declaration(spec: rhai::Map) -> Result<Declared, String> {
             "name" => decl.name = text("name", value)?,
             "summary" => decl.summary = Some(text("summary", value)?),
             "env" => decl.env = Some(text("env", value)?),
+            "invariant" => match value.clone().try_cast::<FnPtr>() {
+                Some(f) => decl.invariant = Some(f),
+                None => {
+                    return Err(format!(
+                        "runbook `invariant` must be a closure (`|| ...`), not {}",
+                        value.type_name()
+                    ));
+                }
+            },
             "params" => {
                 let Some(params) = value.read_lock::<rhai::Map>() else {
                     return Err(format!(
@@ -255,7 +287,7 @@ fn declaration(spec: rhai::Map) -> Result<Declared, String> {
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
                 return Err(format!(
-                    "unknown key `{other}` in `runbook` (it takes `name`, `summary`, `params`, `env`){hint}"
+                    "unknown key `{other}` in `runbook` (it takes `name`, `summary`, `params`, `env`, `invariant`){hint}"
                 ));
             }
         }

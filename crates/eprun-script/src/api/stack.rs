@@ -94,6 +94,36 @@ pub(super) fn register(engine: &mut Engine, aws: &mut rhai::Module, session: &Se
         );
 
     let s = session.clone();
+    FuncRegistration::new("stack_serial")
+        .with_comments([
+            "/// The serial of another stack's state (its version, bumped by every write), read where",
+            "/// that stack keeps it; `0` when it has none yet.",
+        ])
+        .with_params_info(["name: &str", "int"])
+        .register_into_engine(engine, move |ctx: NativeCallContext, name: &str| -> Result<rhai::INT, Box<EvalAltResult>> {
+            let pos = ctx.call_position();
+            let env = s.load_environment(name).map_err(|e| fail(e.to_string(), pos))?;
+            let store = s.store(&env);
+            let state = s.runtime.block_on(store.load()).map_err(|e| fail(e.to_string(), pos))?;
+            Ok(state.map_or(0, |st| rhai::INT::try_from(st.serial).unwrap_or(rhai::INT::MAX)))
+        });
+
+    let s = session.clone();
+    FuncRegistration::new("dr_copy")
+        .with_comments([
+            "/// The DR copy of another stack's state: what its last apply wrote beside the state of its",
+            "/// DR peer (`peers.dr` in its environment file), read there, never in its own region:",
+            "/// `#{stack, serial, written_at, age_seconds, outputs, location}`. How the DR runbooks read",
+            "/// the primary's outputs while its region is down: `dr_copy(env.peers.primary).outputs`.",
+        ])
+        .with_params_info(["name: &str", "Map"])
+        .register_into_engine(engine, move |ctx: NativeCallContext, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+            let pos = ctx.call_position();
+            let copy = crate::dr::read_copy(&s, name).map_err(|e| fail(e.to_string(), pos))?;
+            Ok(to_dynamic(&copy))
+        });
+
+    let s = session.clone();
     FuncRegistration::new("stack_outputs")
         .with_comments([
             "/// The outputs of another stack, read from its state (e.g. the primary's Transit Gateway).",

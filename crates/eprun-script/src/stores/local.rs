@@ -30,6 +30,11 @@ impl LocalStore {
         }
     }
 
+    /// The state directory, where documents beside the state live.
+    fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
     fn lock_path(&self) -> PathBuf {
         self.path.with_extension("lock")
     }
@@ -99,6 +104,28 @@ impl StateStore for LocalStore {
         f.sync_all().map_err(self.io("sync", &tmp))?;
         fs::rename(&tmp, &self.path).map_err(self.io("rename", &self.path))?;
         Ok(())
+    }
+
+    fn beside(&self, name: &str) -> String {
+        self.dir().join(name).display().to_string()
+    }
+
+    async fn get_beside(&self, name: &str) -> Result<Option<String>, StateError> {
+        let path = self.dir().join(name);
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io("read", &path)(e)),
+        }
+    }
+
+    async fn put_beside(&self, name: &str, text: &str) -> Result<(), StateError> {
+        let path = self.dir().join(name);
+        let dir = path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(self.io("create", dir))?;
+        let tmp = path.with_extension(format!("json.tmp.{}", std::process::id()));
+        fs::write(&tmp, text).map_err(self.io("write", &tmp))?;
+        fs::rename(&tmp, &path).map_err(self.io("rename", &path))
     }
 
     async fn lock(&self, operation: &str) -> Result<LockGuard, StateError> {

@@ -215,6 +215,24 @@ impl StateStore for S3Store {
         Ok(())
     }
 
+    fn beside(&self, name: &str) -> String {
+        format!("s3://{}/{name}", self.bucket)
+    }
+
+    async fn get_beside(&self, name: &str) -> Result<Option<String>, StateError> {
+        Ok(self.get(name).await?.map(|(text, _)| text))
+    }
+
+    async fn put_beside(&self, name: &str, text: &str) -> Result<(), StateError> {
+        let call = self.client().await.put_object().bucket(&self.bucket).key(name);
+        let call = call.content_type("application/json");
+        call.body(ByteStream::from(text.as_bytes().to_vec()))
+            .send()
+            .await
+            .map_err(|e| self.sdk_err("PutObject", self.beside(name), e))?;
+        Ok(())
+    }
+
     async fn lock(&self, operation: &str) -> Result<LockGuard, StateError> {
         let info = self.new_lock(operation);
         let etag = match self.put_lock(&info, None).await? {
