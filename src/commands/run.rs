@@ -243,7 +243,12 @@ async fn finish(
         );
     }
     if g.json {
+        let records = journal.as_ref().and_then(|j| {
+            let text = std::fs::read_to_string(j.path()).ok()?;
+            journal::parse(run.id(), &text).ok()
+        });
         print_json(&serde_json::json!({
+            "steps": step_results(records.as_deref().unwrap_or_default()),
             "run_id": run.id(),
             "runbook": name,
             "status": status.word(),
@@ -254,6 +259,28 @@ async fn finish(
         }));
     }
     Ok(code)
+}
+
+/// Each step's latest end in the journal: `{index, name, status, result, error}`.
+fn step_results(records: &[Record]) -> Vec<serde_json::Value> {
+    let mut last = BTreeMap::new();
+    for r in records {
+        if let journal::Event::StepEnd {
+            index,
+            name,
+            status,
+            result,
+            error,
+            ..
+        } = &r.event
+        {
+            let step = serde_json::json!({
+                "index": index, "name": name, "status": status, "result": result, "error": error,
+            });
+            last.insert(*index, step);
+        }
+    }
+    last.into_values().collect()
 }
 
 /// `--param name=value` pairs.

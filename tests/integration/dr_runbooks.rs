@@ -2,33 +2,9 @@
 //! nothing, a failing step is resumed, the failover's effects are seen through independent reads,
 //! and the failback restores everything so both stacks plan empty.
 
+use crate::dr_support::*;
 use crate::support::*;
 use serde_json::{Value, json};
-
-const FAILOVER: &str = "scripts/runbooks/dr-failover.rhai";
-const FAILBACK: &str = "scripts/runbooks/dr-failback.rhai";
-const DR: &str = "local/eu-west-1";
-const ROLLOUT: &str = "/apis/argoproj.io/v1alpha1/namespaces/payments/rollouts/payment-service";
-
-fn apply_both(project: &Project, moto: &Moto) {
-    for (script, env) in [
-        ("scripts/prod/us-east-1.rhai", "local/us-east-1"),
-        ("scripts/prod/eu-west-1.rhai", DR),
-    ] {
-        eprun(project, &["apply", script, "--env", env, "--yes"])
-            .moto(moto)
-            .run()
-            .expect_success();
-    }
-}
-
-/// Plays the Argo Rollouts controller: the rollout is healthy with `ready` pods.
-fn rollout_ready(kube: &crate::kube_support::ControlPlane, ready: i64) {
-    kube.patch_status(
-        ROLLOUT,
-        &json!({"phase": "Healthy", "message": "", "replicas": ready, "readyReplicas": ready, "availableReplicas": ready}),
-    );
-}
 
 /// Everything the failover may touch, read without eprun.
 fn snapshot(moto: &Moto) -> Value {
@@ -78,68 +54,30 @@ fn snapshot(moto: &Moto) -> Value {
     json!({
         "node_group": [scaling.min_size(), scaling.max_size(), scaling.desired_size()],
         "health_checks": inverted,
+        "rotation": [rotation_state(moto, "us-east-1"), rotation_state(moto, "eu-west-1")],
         "pools": pools,
         "replicas": eu.get(ROLLOUT).unwrap()["spec"]["replicas"],
     })
-}
-
-fn primary_health_check(project: &Project) -> String {
-    let out = eprun(
-        project,
-        &[
-            "outputs",
-            "scripts/prod/us-east-1.rhai",
-            "--env",
-            "local/us-east-1",
-            "--json",
-        ],
-    )
-    .run();
-    out.expect_success();
-    out.json()["health_check_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no health_check_id\n{out}"))
-        .to_string()
-}
-
-fn run(project: &Project, moto: &Moto, script: &str, extra: &[&str]) -> Output {
-    let mut args = vec!["run", script, "--env", DR, "--param", "verify_dns=false"];
-    args.extend_from_slice(extra);
-    eprun(project, &args).moto(moto).run()
-}
-
-fn run_id(out: &Output) -> String {
-    let text = out.all();
-    let at = text
-        .find("--resume ")
-        .unwrap_or_else(|| panic!("no resume hint\n{out}"));
-    text[at + 9..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
 }
 
 #[test]
 fn failover_then_failback_on_the_applied_stacks() {
     let moto = Moto::start();
     let project = Project::new();
-    apply_both(&project, &moto);
-    let (us, eu) = (&moto.clusters().us, &moto.clusters().eu);
-    rollout_ready(us, 6);
-    rollout_ready(eu, 2);
+    ready_pair(&project, &moto, 2);
+    let eu = &moto.clusters().eu;
     let before = snapshot(&moto);
     assert_eq!(before["replicas"], 2, "the DR region is a warm standby");
 
     // A dry run reads for real and changes nothing anywhere.
-    let dry = run(&project, &moto, FAILOVER, &["--dry-run", "--yes"]);
+    let dry = run_dr(&project, &moto, FAILOVER, &["--dry-run", "--yes"]);
     dry.expect_success();
-    assert!(dry.stderr.contains("would UpdateHealthCheck"), "{dry}");
+    assert!(dry.stderr.contains("would SetAlarmState"), "{dry}");
     assert!(dry.stderr.contains("would scale"), "{dry}");
     assert_eq!(snapshot(&moto), before, "a dry run changes nothing\n{dry}");
 
     // Without a terminal and without --yes, the run stops at its first confirm.
-    let refused = run(&project, &moto, FAILOVER, &[]);
+    let refused = run_dr(&project, &moto, FAILOVER, &[]);
     refused.expect_code(1);
     assert!(refused.stderr.contains("--yes"), "{refused}");
     assert_eq!(
@@ -149,7 +87,7 @@ fn failover_then_failback_on_the_applied_stacks() {
     );
 
     // The controller is slow: the scaling step times out, and the run says how to resume.
-    let failed = run(
+    let failed = run_dr(
         &project,
         &moto,
         FAILOVER,
@@ -157,18 +95,9 @@ fn failover_then_failback_on_the_applied_stacks() {
     );
     failed.expect_code(1);
     let id = run_id(&failed);
-    let primary_check = primary_health_check(&project);
-    let route53 = route53_client(&moto, "us-east-1");
-    let inverted = |id: &str| {
-        block_on(route53.get_health_check().health_check_id(id).send())
-            .expect("get the health check")
-            .health_check()
-            .and_then(|c| c.health_check_config())
-            .and_then(|c| c.inverted())
-            .unwrap_or(false)
-    };
-    assert!(
-        !inverted(&primary_check),
+    assert_ne!(
+        rotation_state(&moto, "us-east-1"),
+        "ALARM",
         "traffic was not moved by the failed run"
     );
 
@@ -176,7 +105,7 @@ fn failover_then_failback_on_the_applied_stacks() {
     rollout_ready(eu, 6);
     let resumed = eprun(
         &project,
-        &["run", FAILOVER, "--env", DR, "--resume", &id, "--yes"],
+        &["run", FAILOVER, "--env", LOCAL_EU, "--resume", &id, "--yes"],
     )
     .moto(&moto)
     .run();
@@ -186,12 +115,12 @@ fn failover_then_failback_on_the_applied_stacks() {
         "done steps are skipped\n{resumed}"
     );
 
-    // Independent reads: traffic drained from the primary, DR raised to the primary's capacity.
-    assert!(
-        inverted(&primary_check),
-        "the primary's health check is inverted"
-    );
+    // Independent reads: the primary out of rotation, DR raised to the primary's capacity, and
+    // no health check touched (traffic moves through the rotation alarms).
     let after = snapshot(&moto);
+    assert_eq!(after["rotation"][0], "ALARM", "the primary is out\n{after}");
+    assert_ne!(after["rotation"][1], "ALARM", "the DR region serves\n{after}");
+    assert_eq!(after["health_checks"], before["health_checks"]);
     assert_eq!(
         after["replicas"], 6,
         "payment-service at the primary's replicas\n{after}"
@@ -212,30 +141,15 @@ fn failover_then_failback_on_the_applied_stacks() {
 
     // Failback: traffic returns, the DR region shrinks, and both stacks plan empty.
     rollout_ready(eu, 2);
-    let back = run(&project, &moto, FAILBACK, &["--yes"]);
+    let back = run_dr(&project, &moto, FAILBACK, &["--yes"]);
     back.expect_success();
-    assert!(
-        !inverted(&primary_check),
-        "the primary's health check is restored"
-    );
     let restored = snapshot(&moto);
+    assert_eq!(restored["rotation"][0], "OK", "the primary is back in rotation");
     assert_eq!(restored["replicas"], before["replicas"]);
     assert_eq!(restored["pools"], before["pools"]);
     assert_eq!(restored["node_group"], before["node_group"]);
-    for (script, env) in [
-        ("scripts/prod/us-east-1.rhai", "local/us-east-1"),
-        ("scripts/prod/eu-west-1.rhai", DR),
-    ] {
-        let plan = eprun(
-            &project,
-            &["plan", script, "--env", env, "--detailed-exitcode"],
-        )
-        .moto(&moto)
-        .run();
-        assert_eq!(
-            plan.code, 0,
-            "`{env}` plans empty after the failback\n{plan}"
-        );
+    for (env, plan) in plan_codes(&project, &moto) {
+        assert_eq!(plan.code, 0, "`{env}` plans empty after the failback\n{plan}");
     }
 }
 
@@ -327,11 +241,9 @@ fn plan_code(project: &Project, moto: &Moto, script: &str, env: &str) -> Output 
 fn failover_with_the_primary_down_promotes_the_secrets_and_failback_replicates_them_again() {
     let moto = Moto::start();
     let project = Project::new();
-    apply_both(&project, &moto);
-    let (us, eu) = (&moto.clusters().us, &moto.clusters().eu);
-    rollout_ready(us, 6);
     // The DR controller is at the primary's replicas by the time the failover waits for them.
-    rollout_ready(eu, 6);
+    ready_pair(&project, &moto, 6);
+    let eu = &moto.clusters().eu;
     let names = secret_names(&project);
     let mut replica_arns = Vec::new();
     for name in &names {
@@ -346,7 +258,7 @@ fn failover_with_the_primary_down_promotes_the_secrets_and_failback_replicates_t
         replica_arns.push(here.arn);
     }
 
-    let over = run(
+    let over = run_dr(
         &project,
         &moto,
         FAILOVER,
@@ -380,21 +292,7 @@ fn failover_with_the_primary_down_promotes_the_secrets_and_failback_replicates_t
         // Standalone, it takes writes of its own (a replica refuses them): rotated during the outage.
         put_value(&moto, "eu-west-1", name, &format!("{name}-rotated-in-dr"));
     }
-    let primary_check = primary_health_check(&project);
-    let inverted = |id: &str| {
-        block_on(
-            route53_client(&moto, "us-east-1")
-                .get_health_check()
-                .health_check_id(id)
-                .send(),
-        )
-        .expect("get the health check")
-        .health_check()
-        .and_then(|c| c.health_check_config())
-        .and_then(|c| c.inverted())
-        .unwrap_or(false)
-    };
-    assert!(inverted(&primary_check), "the primary's check is inverted");
+    assert_eq!(rotation_state(&moto, "us-east-1"), "ALARM", "the primary is out");
     let drifted = plan_code(&project, &moto, US_SCRIPT, LOCAL_US);
     assert_eq!(
         drifted.code, 2,
@@ -403,7 +301,7 @@ fn failover_with_the_primary_down_promotes_the_secrets_and_failback_replicates_t
 
     // Failback: the primary's copies replace the promoted ones, and both stacks plan empty.
     rollout_ready(eu, 2);
-    let back = run(&project, &moto, FAILBACK, &["--yes"]);
+    let back = run_dr(&project, &moto, FAILBACK, &["--yes"]);
     back.expect_success().expect_no_panic();
     for (name, arn) in names.iter().zip(&replica_arns) {
         let here = secret_in(&moto, "eu-west-1", name);
@@ -425,12 +323,50 @@ fn failover_with_the_primary_down_promotes_the_secrets_and_failback_replicates_t
             "{primary:?}"
         );
     }
-    assert!(!inverted(&primary_check), "the primary's check is restored");
+    assert_eq!(rotation_state(&moto, "us-east-1"), "OK", "the primary is back");
     for (script, env) in [(US_SCRIPT, LOCAL_US), (EU_SCRIPT, LOCAL_EU)] {
         let plan = plan_code(&project, &moto, script, env);
         assert_eq!(
             plan.code, 0,
             "`{env}` plans empty after the failback\n{plan}"
         );
+    }
+}
+
+/// A drill: the failover and the failback on purpose, timed; `runs show` prints the time to
+/// traffic moved and to capacity ready against the DR environment's RTO, and both stacks plan
+/// empty afterwards.
+#[test]
+fn a_drill_records_its_recovery_time_against_the_rto_and_leaves_both_stacks_as_applied() {
+    let moto = Moto::start();
+    let project = Project::new();
+    ready_pair(&project, &moto, 6);
+    let drill = run_dr(&project, &moto, DRILL, &["--yes", "--param", "timeout=5"]);
+    drill.expect_success().expect_no_panic();
+    assert_eq!(rotation_state(&moto, "us-east-1"), "OK", "the primary serves again");
+    let id = finished_id(&drill);
+    let journal = project.read(format!(".eprun/runs/{id}.jsonl"));
+    for name in ["capacity ready", "traffic moved", "traffic returned", "drill complete"] {
+        let recorded = journal.lines().any(|l| {
+            l.contains("\"type\":\"milestone\"") && l.contains(&format!("\"name\":\"{name}\""))
+        });
+        assert!(recorded, "milestone `{name}` in the journal\n{journal}");
+    }
+    let shown = eprun(&project, &["runs", "show", &id]).run();
+    shown.expect_success();
+    assert!(
+        shown.stdout.contains("Recovery time (RTO 15 min, from local/eu-west-1)"),
+        "{shown}"
+    );
+    for name in ["capacity ready", "traffic moved"] {
+        let line = shown
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(name) && l.contains("after the start"))
+            .unwrap_or_else(|| panic!("no `{name}` line\n{shown}"));
+        assert!(line.contains("within the RTO"), "{line}");
+    }
+    for (env, plan) in plan_codes(&project, &moto) {
+        assert_eq!(plan.code, 0, "`{env}` plans empty after the drill\n{plan}");
     }
 }

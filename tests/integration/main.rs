@@ -2,6 +2,7 @@
 //! (moto, started on a free port by each test that needs it). Run them with `tools/test`.
 
 mod kube_support;
+mod region_proxy;
 mod support;
 
 mod adhoc;
@@ -14,6 +15,10 @@ mod controller_aws;
 mod controller_permissions;
 mod crash_safety;
 mod discover;
+mod dr_outage;
+mod dr_safety;
+mod dr_support;
+mod dr_readiness;
 mod dr_runbooks;
 mod eks_connect;
 mod field_ownership;

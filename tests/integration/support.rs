@@ -919,6 +919,16 @@ pub fn eventbridge_client(moto: &Moto, region: &str) -> aws_sdk_eventbridge::Cli
     aws_sdk_eventbridge::Client::new(&sdk_config(moto, region))
 }
 
+/// A CloudWatch client talking to `moto` in `region`.
+pub fn cloudwatch_client(moto: &Moto, region: &str) -> aws_sdk_cloudwatch::Client {
+    aws_sdk_cloudwatch::Client::new(&sdk_config(moto, region))
+}
+
+/// An ECR client talking to `moto` in `region`.
+pub fn ecr_client(moto: &Moto, region: &str) -> aws_sdk_ecr::Client {
+    aws_sdk_ecr::Client::new(&sdk_config(moto, region))
+}
+
 /// A policy document as IAM returns it (URL-encoded JSON), decoded.
 pub fn decode_policy(doc: &str) -> String {
     if doc.trim_start().starts_with('{') {

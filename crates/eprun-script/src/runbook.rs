@@ -369,6 +369,12 @@ impl Run {
             None => self.start_event(&decl, &params, env.as_ref(), origin),
         };
         let journal = self.open(&session.project, first, &decl, &params, env.as_ref())?;
+        if let Some(why) = &self.settings.force {
+            let _ = journal.write(Event::Log {
+                step: None,
+                message: format!("--force: {why}"),
+            });
+        }
         self.lock().base_scope = base_scope;
         self.banner(&decl, env.as_ref(), &caller, &params, &overrides);
         session.runtime.block_on(journal.mirror());
@@ -377,6 +383,7 @@ impl Run {
             "id": self.id(),
             "name": decl.name,
             "dry_run": self.settings.dry_run,
+            "force": self.settings.force,
             "params": params_json,
         }))
     }

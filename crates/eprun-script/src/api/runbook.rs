@@ -31,7 +31,7 @@ pub(super) fn register(engine: &mut Engine, session: &Session) {
             "/// default. `env` (optional) is the environment it acts on unless `--env` is given.",
             "/// A `--param` the runbook does not declare stops the run before anything ran.",
             "///",
-            "/// Returns `#{ id, name, dry_run, params }`. Runs with `eprun run FILE` (journal,",
+            "/// Returns `#{ id, name, dry_run, force, params }` (`force`: the reason `--force` gave, or `()`). Runs with `eprun run FILE` (journal,",
             "/// `--dry-run`, `--resume ID`, `--param k=v`, `--yes`) or `eprun FILE`.",
         ])
         .with_params_info(["spec: Map", "Map"])

@@ -17,22 +17,18 @@ const IN_FLIGHT_GRACE: Duration = Duration::from_secs(5);
 /// State in `<root>/.eprun/state/<environment>.json`.
 pub struct LocalStore {
     path: PathBuf,
+    /// `<root>/.eprun/state`, where documents beside the state live.
+    dir: PathBuf,
 }
 
 impl LocalStore {
     /// The local store of an environment.
     pub fn new(project: &Project, env_name: &str) -> Self {
+        let dir = project.data_dir().join("state");
         Self {
-            path: project
-                .data_dir()
-                .join("state")
-                .join(format!("{env_name}.json")),
+            path: dir.join(format!("{env_name}.json")),
+            dir,
         }
-    }
-
-    /// The state directory, where documents beside the state live.
-    fn dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
     }
 
     fn lock_path(&self) -> PathBuf {
@@ -107,11 +103,11 @@ impl StateStore for LocalStore {
     }
 
     fn beside(&self, name: &str) -> String {
-        self.dir().join(name).display().to_string()
+        self.dir.join(name).display().to_string()
     }
 
     async fn get_beside(&self, name: &str) -> Result<Option<String>, StateError> {
-        let path = self.dir().join(name);
+        let path = self.dir.join(name);
         match fs::read_to_string(&path) {
             Ok(text) => Ok(Some(text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -120,7 +116,7 @@ impl StateStore for LocalStore {
     }
 
     async fn put_beside(&self, name: &str, text: &str) -> Result<(), StateError> {
-        let path = self.dir().join(name);
+        let path = self.dir.join(name);
         let dir = path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(self.io("create", dir))?;
         let tmp = path.with_extension(format!("json.tmp.{}", std::process::id()));
