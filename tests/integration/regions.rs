@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use aws_sdk_route53::types::{HealthCheckRegion, TagResourceType};
+use aws_sdk_route53::types::TagResourceType;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -1027,7 +1027,7 @@ fn check_transit(moto: &Moto, project: &Project, ctx: &str) -> (String, String, 
 }
 
 /// The hosted zone (once), a health check per region and a latency record per region.
-fn check_dns(moto: &Moto, project: &Project, ctx: &str) -> BTreeMap<&'static str, String> {
+fn check_dns(moto: &Moto, project: &Project, ctx: &str) {
     let us_env = env_of(project, &PRIMARY);
     let zone_name = fqdn(str_at(&us_env, &["dns", "zone"]));
     let zones = zones_named(moto, &zone_name);
@@ -1045,18 +1045,41 @@ fn check_dns(moto: &Moto, project: &Project, ctx: &str) -> BTreeMap<&'static str
     );
 
     let records = record_sets(moto, &zone_id);
-    let mut check_ids = BTreeMap::new();
     for site in [&PRIMARY, &DR] {
         let env = env_of(project, site);
         let ingress = str_at(&env, &["dns", "ingress"]);
         let checks = health_checks_of(moto, site.stack);
         assert_eq!(
             checks.len(),
-            1,
-            "one health check tagged for {}: {checks:?}\n{ctx}",
+            3,
+            "three health checks tagged for {} (ingress, rotation, serving): {checks:?}\n{ctx}",
             site.stack
         );
-        let check = &checks[0];
+        let of_type = |t: &str| {
+            let found = checks.iter().find(|c| {
+                c.health_check_config().map(|h| h.r#type().as_str()) == Some(t)
+            });
+            found.unwrap_or_else(|| panic!("no {t} check for {}: {checks:?}", site.stack))
+        };
+        let check = of_type("HTTPS");
+        let serving = of_type("CALCULATED");
+        let rotation = of_type("CLOUDWATCH_METRIC");
+        let serving_config = serving.health_check_config().expect("a config");
+        let mut children = serving_config.child_health_checks().to_vec();
+        children.sort();
+        let mut expected_children = vec![check.id().to_string(), rotation.id().to_string()];
+        expected_children.sort();
+        assert_eq!(children, expected_children, "the serving check combines ingress and rotation");
+        assert_eq!(serving_config.health_threshold(), Some(2), "both must be healthy");
+        let alarm = rotation
+            .health_check_config()
+            .and_then(|c| c.alarm_identifier())
+            .expect("the rotation check follows an alarm");
+        assert_eq!(
+            (alarm.region().as_str(), alarm.name().to_string()),
+            ("eu-west-1", format!("api-examplepay-test-{}-in-rotation", site.region)),
+            "the rotation alarm lives in the DR region"
+        );
         let config = check
             .health_check_config()
             .unwrap_or_else(|| panic!("health check {} has no config", check.id()));
@@ -1119,11 +1142,10 @@ fn check_dns(moto: &Moto, project: &Project, ctx: &str) -> BTreeMap<&'static str
         );
         assert_eq!(
             record.health_check_id(),
-            Some(check.id()),
-            "{record_name} ({}): must answer only while its health check passes",
+            Some(serving.id()),
+            "{record_name} ({}): must answer only while its serving check passes",
             site.region
         );
-        check_ids.insert(site.region, check.id().to_string());
     }
     let latency_records = records
         .iter()
@@ -1133,7 +1155,6 @@ fn check_dns(moto: &Moto, project: &Project, ctx: &str) -> BTreeMap<&'static str
         latency_records, 2,
         "two records for the shared name, one per region: {records:?}"
     );
-    check_ids
 }
 
 /// The payment secrets: metadata, KMS key, tags, a replica in eu-west-1, and no value.
@@ -1350,19 +1371,6 @@ fn check_nothing_left(moto: &Moto, tgw_ids: &[String], provider_arns: &[String],
     }
 }
 
-fn health_check_inverted(moto: &Moto, id: &str) -> Option<bool> {
-    let out = block_on(
-        route53_client(moto, "us-east-1")
-            .get_health_check()
-            .health_check_id(id)
-            .send(),
-    )
-    .expect("GetHealthCheck");
-    out.health_check()
-        .and_then(|h| h.health_check_config())
-        .and_then(|c| c.inverted())
-}
-
 // ---------------------------------------------------------------------------------------------
 // the tests
 
@@ -1381,7 +1389,7 @@ fn both_regions_apply_check_replan_and_destroy_in_reverse_order() {
     }
     check_no_unresolved_tokens(&moto, &ctx);
     let (us_tgw, eu_tgw, _peering) = check_transit(&moto, &project, &ctx);
-    let checks = check_dns(&moto, &project, &ctx);
+    check_dns(&moto, &project, &ctx);
     check_secrets(&moto, &project, &ctx);
 
     // Both stacks have converged.
@@ -1401,42 +1409,38 @@ fn both_regions_apply_check_replan_and_destroy_in_reverse_order() {
         );
     }
 
-    // A DR runbook drains us-east-1 by inverting its health check. The `inverted` flag is the
-    // runbooks': the primary's plan shows no change and an apply keeps the check inverted.
-    let check_id = &checks[PRIMARY.region];
-    let env = env_of(&project, &PRIMARY);
-    let r53 = route53_client(&moto, "us-east-1");
-    let mut update = r53
-        .update_health_check()
-        .health_check_id(check_id)
-        .inverted(true);
-    // moto forgets the checker regions of an update that does not restate them.
-    for region in strs_at(&env, &["dns", "health_check_regions"]) {
-        update = update.regions(HealthCheckRegion::from(region.as_str()));
-    }
-    block_on(update.send()).expect("UpdateHealthCheck Inverted=true");
-    assert_eq!(
-        health_check_inverted(&moto, check_id),
-        Some(true),
-        "the runbook's inversion took"
-    );
+    // A DR runbook drains us-east-1 by setting its rotation alarm (in eu-west-1) to ALARM. The
+    // alarm's state is the runbooks': the primary's plan shows no change and an apply keeps it.
+    let cw = cloudwatch_client(&moto, "eu-west-1");
+    let alarm = "api-examplepay-test-us-east-1-in-rotation";
+    let state = || {
+        let out = block_on(cw.describe_alarms().alarm_names(alarm).send()).expect("DescribeAlarms");
+        let first = out.metric_alarms().first().cloned();
+        first.and_then(|a| a.state_value().map(|v| v.as_str().to_string()))
+    };
+    let set = cw
+        .set_alarm_state()
+        .alarm_name(alarm)
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("a DR runbook drained us-east-1");
+    block_on(set.send()).expect("SetAlarmState ALARM");
     expect_no_changes(
         &project,
         &moto,
         &PRIMARY,
-        "after a runbook inverted the primary's health check",
+        "after a runbook took the primary out of rotation",
     );
     let during = apply(&project, &moto, &PRIMARY);
     assert_eq!(
-        health_check_inverted(&moto, check_id),
-        Some(true),
-        "an apply during an incident must not undo the failover (health check {check_id} was un-inverted)\n{during}"
+        state().as_deref(),
+        Some("ALARM"),
+        "an apply during an incident must not undo the failover (alarm {alarm} was reset)\n{during}"
     );
     expect_no_changes(
         &project,
         &moto,
         &PRIMARY,
-        "after an apply with the health check inverted",
+        "after an apply with the primary out of rotation",
     );
 
     // Destroy in reverse order: the DR region first (it holds the peering), then the primary.
@@ -1626,17 +1630,17 @@ fn dr_apply_killed_mid_way_converges_without_duplicates() {
     .collect();
     assert_eq!(roles, expected, "the DR stack's IAM roles {what}");
 
-    // DNS: one health check per region in all, one latency record for eu-west-1.
+    // DNS: three health checks per region in all, one latency record for eu-west-1.
     let checks = all_health_checks(&moto);
     assert_eq!(
         checks.len(),
-        2,
-        "exactly two health checks (tagged or not), one per region: {checks:?} {what}"
+        6,
+        "exactly six health checks (tagged or not), three per region: {checks:?} {what}"
     );
     assert_eq!(
         health_checks_of(&moto, DR.stack).len(),
-        1,
-        "one health check tagged for {} {what}",
+        3,
+        "three health checks tagged for {} {what}",
         DR.stack
     );
     let zones = zones_named(&moto, "examplepay.test.");
