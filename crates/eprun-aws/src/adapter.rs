@@ -13,6 +13,7 @@ use crate::resource::{
 use crate::schema::Field;
 use crate::{Aws, CloudError, CloudErrorKind, tags};
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -277,6 +278,9 @@ macro_rules! resource {
 }
 pub(crate) use resource;
 
+/// A read of the items whose cloud ids are given, whoever made them; those not there are left out.
+pub type Fetch<T> = for<'a> fn(&'a Aws, &'a [String]) -> BoxFuture<'a, Result<Vec<T>, CloudError>>;
+
 /// What one AWS resource type does: its attributes, how it is found, and the SDK calls that are
 /// truly its own.
 #[async_trait]
@@ -313,15 +317,20 @@ pub trait Description: ResourceType + Send + Sync + 'static {
         None
     }
 
+    /// The read by ids the default `fetch` makes (an EC2 type's `ec2::fetch!`); `None` by default.
+    const FETCH: Option<Fetch<Self::Item>> = None;
+
     /// Reads the items whose cloud ids are `ids`, whoever made them; those not there are left out.
     /// `None`: the type is not read by id. Resources that `eprun import` or a migration recorded
-    /// carry no ownership tags until their first apply, so a refresh finds them this way.
+    /// carry no ownership tags until their first apply, so a refresh finds them this way. By
+    /// default, what `FETCH` reads.
     async fn fetch(
         &self,
-        _aws: &Aws,
-        _ids: &[String],
+        aws: &Aws,
+        ids: &[String],
     ) -> Option<Result<Vec<Self::Item>, CloudError>> {
-        None
+        let fetch = Self::FETCH?;
+        Some(fetch(aws, ids).await)
     }
 
     /// Reads the candidates: every item that may belong to the stack, in batched, paginated calls.

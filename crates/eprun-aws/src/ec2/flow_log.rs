@@ -75,15 +75,7 @@ impl Description for FlowLog {
         check(props)
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_flow_logs().set_flow_log_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(describe_flow_logs, set_flow_log_ids);
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         let f = stack_filter(stack);

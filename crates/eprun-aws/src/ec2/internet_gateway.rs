@@ -39,16 +39,7 @@ impl Description for InternetGateway {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_internet_gateways()
-                    .set_internet_gateway_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(describe_internet_gateways, set_internet_gateway_ids);
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         let f = stack_filter(stack);

@@ -20,12 +20,13 @@ pub mod vpc_endpoint;
 /// What every EC2 type's file uses.
 pub(crate) mod prelude {
     pub(crate) use super::{
-        Ec2Tags, Wait, arn, by_ids, describe, describe_one, first, owned_route_tables, pairs,
-        retry_dependency, settle, settle_deleted, stack_filter, str_prop, table_parts,
+        Ec2Tags, Wait, arn, by_ids, describe, describe_one, fetch, first, owned_route_tables,
+        pairs, retry_dependency, settle, settle_deleted, stack_filter, str_prop, table_parts,
         tags_at_create, untagged, visible,
     };
     pub(crate) use crate::adapter::{
-        Attr, Change, Changes, Description, Identity, New, ResourceType as _, known, resource,
+        Attr, Change, Changes, Description, Fetch, Identity, New, ResourceType as _, known,
+        resource,
     };
     pub(crate) use crate::address::Address;
     pub(crate) use crate::props::schema;
@@ -80,6 +81,21 @@ macro_rules! describe_one {
     };
 }
 pub(crate) use describe_one;
+
+/// The `FETCH` of an EC2 type: one call of its Describe `$call` narrowed to the ids by `$ids`
+/// (`by_ids` reads them one by one when one is gone), e.g.
+/// `const FETCH: Option<Fetch<Item>> = fetch!(describe_subnets, set_subnet_ids);`.
+macro_rules! fetch {
+    ($call:ident, $ids:ident) => {{
+        let fetch: $crate::adapter::Fetch<Self::Item> = |aws, ids| {
+            Box::pin($crate::ec2::by_ids(ids, move |ids| async move {
+                $crate::ec2::describe!(aws.$call().$ids(Some(ids)), Self::KIND)
+            }))
+        };
+        Some(fetch)
+    }};
+}
+pub(crate) use fetch;
 
 /// The operation an SDK method calls: `DescribeSubnets` for `describe_subnets`.
 pub fn operation(method: &str) -> String {

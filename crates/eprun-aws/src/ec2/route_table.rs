@@ -20,15 +20,7 @@ impl Description for RouteTable {
     const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, t| json!(t.route_table_id()))];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_route_tables().set_route_table_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(describe_route_tables, set_route_table_ids);
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         owned_route_tables(aws, stack).await

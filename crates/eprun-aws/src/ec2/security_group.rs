@@ -358,15 +358,7 @@ impl Description for SecurityGroup {
         check_rules("egress", props.get("egress"))
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Group>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_security_groups().set_group_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Group>> = fetch!(describe_security_groups, set_group_ids);
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Group>, CloudError> {
         describe!(

@@ -63,12 +63,7 @@ impl Description for Subnet {
         Ok(())
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(aws.describe_subnets().set_subnet_ids(Some(ids)), Self::KIND)
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(describe_subnets, set_subnet_ids);
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         let f = stack_filter(stack);

@@ -96,16 +96,10 @@ impl Description for TransitGatewayVpcAttachment {
         Ok(())
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_transit_gateway_vpc_attachments()
-                    .set_transit_gateway_attachment_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(
+        describe_transit_gateway_vpc_attachments,
+        set_transit_gateway_attachment_ids
+    );
 
     async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
         let f = stack_filter(stack);

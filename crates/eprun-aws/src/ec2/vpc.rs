@@ -87,11 +87,7 @@ impl Description for Vpc {
         Ok(())
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call =
-            |ids| async move { describe!(aws.describe_vpcs().set_vpc_ids(Some(ids)), Self::KIND) };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(describe_vpcs, set_vpc_ids);
 
     async fn list(
         &self,
