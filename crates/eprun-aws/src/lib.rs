@@ -25,6 +25,9 @@ pub mod verbs;
 pub use tags::{ADDRESS_TAG, Owner, STACK_TAG, Tags, owner, ownership_tags};
 
 pub use crate::cloud_error::{CloudError, CloudErrorKind};
+
+/// What an AWS call answers: its value, or (by default) a `CloudError`.
+pub type Result<T, E = CloudError> = std::result::Result<T, E>;
 use crate::cloud_error::{causes, innermost};
 use crate::context::{Connection, Context};
 use crate::resource::Resource;
@@ -299,7 +302,7 @@ impl Aws {
     }
 
     /// The AWS connection of a context.
-    pub fn of(cx: &Context) -> Result<Aws, CloudError> {
+    pub fn of(cx: &Context) -> Result<Aws> {
         let aws = cx.get::<Aws>(
             "AWS",
             "no AWS connection: the environment names a region to work in",
@@ -323,7 +326,7 @@ impl Aws {
     }
 
     /// The session's AWS credentials (for signing EKS tokens).
-    pub async fn credentials(&self) -> Result<aws_credential_types::Credentials, CloudError> {
+    pub async fn credentials(&self) -> Result<aws_credential_types::Credentials> {
         use aws_credential_types::provider::ProvideCredentials;
         let missing =
             |m: String| CloudError::new("load credentials", "AWS", CloudErrorKind::Credentials, m);
@@ -366,10 +369,10 @@ pub async fn wait_until<F, Fut>(
     target: &str,
     timeout: std::time::Duration,
     mut check: F,
-) -> Result<(), CloudError>
+) -> Result<()>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<WaitState, CloudError>>,
+    Fut: std::future::Future<Output = Result<WaitState>>,
 {
     let start = std::time::Instant::now();
     let mut delay = std::time::Duration::from_millis(200);
@@ -407,10 +410,10 @@ pub async fn retry_while<T, F, Fut>(
     timeout: std::time::Duration,
     passing: impl Fn(&CloudError) -> bool,
     mut call: F,
-) -> Result<T, CloudError>
+) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, CloudError>>,
+    Fut: std::future::Future<Output = Result<T>>,
 {
     let start = std::time::Instant::now();
     let mut delay = std::time::Duration::from_secs(1);

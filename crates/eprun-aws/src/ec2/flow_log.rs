@@ -2,6 +2,7 @@
 
 use super::prelude::*;
 use super::unsuccessful;
+use crate::Result;
 
 resource! {
     /// A flow log delivering a VPC's (or subnet's, or interface's) traffic records to S3 or CloudWatch Logs.
@@ -77,12 +78,12 @@ impl Description for FlowLog {
 
     const FETCH: Option<Fetch<Item>> = fetch!(describe_flow_logs, set_flow_log_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         let f = stack_filter(stack);
         describe!(aws.describe_flow_logs().filter(f), stack)
     }
 
-    async fn props(&self, _: &Aws, l: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, l: &Item) -> Result<Self::Props> {
         let resource_id = l.resource_id().unwrap_or_default();
         let destination_type = l.log_destination_type().map_or("s3", |t| t.as_str());
         Ok(FlowLogProps {
@@ -96,7 +97,7 @@ impl Description for FlowLog {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .ec2()
@@ -119,7 +120,7 @@ impl Description for FlowLog {
         log.ok_or_else(|| untagged("CreateFlowLogs", address, "flow log"))
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         // Deletion is immediate; the batch call reports a missing flow log in its answer.
         let call = aws.ec2().delete_flow_logs().flow_log_ids(id);
         let out = call.send().await.map_err(sdk("DeleteFlowLogs", id))?;

@@ -1,6 +1,7 @@
 //! `aws::ec2::nat_gateway`: a NAT gateway in a subnet.
 
 use super::prelude::*;
+use crate::Result;
 use aws_sdk_ec2::types::{
     ConnectivityType, NatGatewayAddress, NatGatewayState as State, ResourceType,
 };
@@ -70,7 +71,7 @@ impl Description for NatGateway {
 
     const FETCH: Option<Fetch<Item>> = fetch!(describe_nat_gateways, set_nat_gateway_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         let f = stack_filter(stack);
         let mut all = describe!(aws.describe_nat_gateways().filter(f), stack)?;
         // Deleted gateways stay listed for an hour, and failed ones delete themselves:
@@ -80,7 +81,7 @@ impl Description for NatGateway {
         Ok(all)
     }
 
-    async fn props(&self, _: &Aws, g: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, g: &Item) -> Result<Self::Props> {
         let connectivity = g.connectivity_type().map_or("public", |c| c.as_str());
         Ok(NatGatewayProps {
             subnet_id: Some(g.subnet_id().unwrap_or_default().into()),
@@ -89,7 +90,7 @@ impl Description for NatGateway {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .ec2()
@@ -121,7 +122,7 @@ impl Description for NatGateway {
         nat.ok_or_else(|| untagged("CreateNatGateway", address, "NAT gateway"))
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         let call = aws.ec2().delete_nat_gateway().nat_gateway_id(id);
         call.send().await.map_err(sdk("DeleteNatGateway", id))?;
         // Its Elastic IP and subnet stay in use until the gateway reaches `deleted`.

@@ -2,6 +2,7 @@
 
 use super::operation;
 use super::prelude::*;
+use crate::Result;
 use crate::{from_sdk, token};
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, SecurityGroup as Group};
 use std::collections::{BTreeMap, BTreeSet};
@@ -308,7 +309,7 @@ async fn sync_rules(
     egress: bool,
     have: &[Grant],
     want: &[Grant],
-) -> Result<(), CloudError> {
+) -> Result<()> {
     let changes = rule_changes(have, want);
     send_rules!(
         aws,
@@ -338,7 +339,7 @@ async fn sync_rules(
 }
 
 /// The group with id `id`, once Describe sees it.
-async fn describe(aws: &Aws, id: &str) -> Result<Option<Group>, CloudError> {
+async fn describe(aws: &Aws, id: &str) -> Result<Option<Group>> {
     first(describe!(aws.describe_security_groups().group_ids(id), id))
 }
 
@@ -360,14 +361,14 @@ impl Description for SecurityGroup {
 
     const FETCH: Option<Fetch<Group>> = fetch!(describe_security_groups, set_group_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Group>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Group>> {
         describe!(
             aws.describe_security_groups().filters(stack_filter(stack)),
             stack
         )
     }
 
-    async fn props(&self, _: &Aws, g: &Group) -> Result<SecurityGroupProps, CloudError> {
+    async fn props(&self, _: &Aws, g: &Group) -> Result<SecurityGroupProps> {
         let read = |perms| Some(rules(&from_permissions(perms)));
         Ok(SecurityGroupProps {
             name: Some(g.group_name().unwrap_or_default().into()),
@@ -378,11 +379,7 @@ impl Description for SecurityGroup {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        new: New<'_, SecurityGroupProps>,
-    ) -> Result<Group, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, SecurityGroupProps>) -> Result<Group> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let description = nonempty(p.description.as_deref());
         let out = aws
@@ -427,11 +424,7 @@ impl Description for SecurityGroup {
         Ok(group)
     }
 
-    async fn update(
-        &self,
-        aws: &Aws,
-        change: Change<'_, SecurityGroupProps>,
-    ) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, SecurityGroupProps>) -> Result<()> {
         let (id, field, current, desired) =
             (change.id, change.field, change.current, change.desired);
         let rules = |p: &SecurityGroupProps| match field {
@@ -445,7 +438,7 @@ impl Description for SecurityGroup {
         Ok(())
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &SecurityGroupProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &SecurityGroupProps) -> Result<()> {
         retry_dependency("DeleteSecurityGroup", id, || async {
             let sent = aws.ec2().delete_security_group().group_id(id).send().await;
             sent.map(drop).map_err(sdk("DeleteSecurityGroup", id))

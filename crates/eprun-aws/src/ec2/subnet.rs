@@ -1,6 +1,7 @@
 //! `aws::ec2::subnet`: a subnet of a VPC.
 
 use super::prelude::*;
+use crate::Result;
 use crate::token;
 use aws_sdk_ec2::types::{AttributeBooleanValue, SubnetState};
 use ipnet::IpNet;
@@ -65,12 +66,12 @@ impl Description for Subnet {
 
     const FETCH: Option<Fetch<Item>> = fetch!(describe_subnets, set_subnet_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         let f = stack_filter(stack);
         describe!(aws.describe_subnets().filters(f), stack)
     }
 
-    async fn props(&self, _: &Aws, s: &Item) -> Result<SubnetProps, CloudError> {
+    async fn props(&self, _: &Aws, s: &Item) -> Result<SubnetProps> {
         Ok(SubnetProps {
             vpc_id: s.vpc_id().map(Into::into),
             cidr_block: s.cidr_block().map(Into::into),
@@ -79,7 +80,7 @@ impl Description for Subnet {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, SubnetProps>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, SubnetProps>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .ec2()
@@ -128,7 +129,7 @@ impl Description for Subnet {
             .ok_or_else(|| untagged("CreateSubnet", address, "subnet"))
     }
 
-    async fn update(&self, aws: &Aws, change: Change<'_, SubnetProps>) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, SubnetProps>) -> Result<()> {
         let (id, desired) = (change.id, change.desired);
         let flag = desired.map_public_ip_on_launch.unwrap_or(false);
         let call = aws.ec2().modify_subnet_attribute().subnet_id(id);
@@ -139,7 +140,7 @@ impl Description for Subnet {
             .map_err(sdk("ModifySubnetAttribute", id))
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &SubnetProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &SubnetProps) -> Result<()> {
         retry_dependency("DeleteSubnet", id, || async {
             let call = aws.ec2().delete_subnet().subnet_id(id).send().await;
             call.map(drop).map_err(sdk("DeleteSubnet", id))

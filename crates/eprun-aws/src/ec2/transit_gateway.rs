@@ -1,6 +1,7 @@
 //! `aws::ec2::transit_gateway`: a transit gateway, the hub of a region's private network.
 
 use super::prelude::*;
+use crate::Result;
 use crate::resource::gone_ok;
 use crate::tags;
 use aws_sdk_ec2::types::{
@@ -93,7 +94,7 @@ fn available(t: Option<&Item>) -> WaitState {
 }
 
 /// The transit gateways the stack owns in this region (tags re-checked), for their routes too.
-pub(super) async fn owned(aws: &Aws, stack: &str) -> Result<Vec<Item>, CloudError> {
+pub(super) async fn owned(aws: &Aws, stack: &str) -> Result<Vec<Item>> {
     let f = stack_filter(stack);
     let mut all = describe!(aws.describe_transit_gateways().filters(f), stack)?;
     let gone = |s: &State| matches!(s, State::Deleted | State::Deleting);
@@ -138,11 +139,11 @@ impl Description for TransitGateway {
 
     const FETCH: Option<Fetch<Item>> = fetch!(describe_transit_gateways, set_transit_gateway_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         owned(aws, stack).await
     }
 
-    async fn props(&self, _: &Aws, t: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, t: &Item) -> Result<Self::Props> {
         let none = TransitGatewayOptions::builder().build();
         let o = t.options().unwrap_or(&none);
         Ok(TransitGatewayProps {
@@ -156,7 +157,7 @@ impl Description for TransitGateway {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let options = options!(TransitGatewayRequestOptions, p);
         let out = aws
@@ -182,7 +183,7 @@ impl Description for TransitGateway {
         &self,
         aws: &Aws,
         changes: Changes<'_, Self::Props>,
-    ) -> Result<Option<Item>, CloudError> {
+    ) -> Result<Option<Item>> {
         let (on, changed, desired) = (changes.on, changes.fields, changes.desired);
         if changed.is_empty() {
             return Ok(None);
@@ -201,7 +202,7 @@ impl Description for TransitGateway {
         Ok(None)
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         let call = aws.ec2().delete_transit_gateway().transit_gateway_id(id);
         let sent = call.send().await.map(drop);
         gone_ok(sent.map_err(sdk("DeleteTransitGateway", id)))?;

@@ -12,6 +12,7 @@
 
 use super::prelude::*;
 use super::transit_gateway::owned;
+use crate::Result;
 use crate::adapter::found;
 use crate::{schema, token};
 use aws_sdk_ec2::types::{Filter, TransitGatewayRouteState as State, TransitGatewayRouteType};
@@ -180,12 +181,7 @@ impl Description for TransitGatewayRoute {
 
     /// The static routes of the tables the stack's routes name (declared or recorded) and of the
     /// default tables of the stack's own transit gateways; a table that is gone has none.
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<Item>> {
         let named = hints
             .natural_keys
             .iter()
@@ -211,11 +207,11 @@ impl Description for TransitGatewayRoute {
         Ok(out)
     }
 
-    async fn props(&self, _: &Aws, r: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, r: &Item) -> Result<Self::Props> {
         Ok(r.clone())
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p) = (new.address, new.props);
         let ec2 = aws.ec2();
         let created = put!(ec2.create_transit_gateway_route(), p);
@@ -230,7 +226,7 @@ impl Description for TransitGatewayRoute {
         Ok(p.clone())
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, current: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, current: &Self::Props) -> Result<()> {
         let mut parts = id.split('|');
         let recorded = |v: &Option<String>, part: Option<&str>| {
             let v = v.clone().filter(|s| !s.is_empty());

@@ -1,6 +1,7 @@
 //! `aws::ec2::vpc`: a VPC.
 
 use super::prelude::*;
+use crate::Result;
 use aws_sdk_ec2::types::{AttributeBooleanValue, VpcAttributeName};
 
 resource! {
@@ -23,12 +24,7 @@ resource! {
 }
 
 /// Sets one of the VPC's two DNS attributes.
-async fn set_dns(
-    aws: &Aws,
-    id: &str,
-    attr: VpcAttributeName,
-    value: bool,
-) -> Result<(), CloudError> {
+async fn set_dns(aws: &Aws, id: &str, attr: VpcAttributeName, value: bool) -> Result<()> {
     let flag = AttributeBooleanValue::builder().value(value).build();
     let call = aws.ec2().modify_vpc_attribute().vpc_id(id);
     let call = match attr {
@@ -42,7 +38,7 @@ async fn set_dns(
 }
 
 /// Reads one of the VPC's two DNS attributes.
-async fn read_dns(aws: &Aws, id: &str, attr: VpcAttributeName) -> Result<bool, CloudError> {
+async fn read_dns(aws: &Aws, id: &str, attr: VpcAttributeName) -> Result<bool> {
     let call = aws.ec2().describe_vpc_attribute().vpc_id(id);
     let out = call.attribute(attr.clone()).send().await;
     let out = out.map_err(sdk("DescribeVpcAttribute", id))?;
@@ -89,16 +85,11 @@ impl Description for Vpc {
 
     const FETCH: Option<Fetch<Item>> = fetch!(describe_vpcs, set_vpc_ids);
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Item>> {
         describe!(aws.describe_vpcs().filters(stack_filter(stack)), stack)
     }
 
-    async fn props(&self, aws: &Aws, vpc: &Item) -> Result<VpcProps, CloudError> {
+    async fn props(&self, aws: &Aws, vpc: &Item) -> Result<VpcProps> {
         let id = vpc.vpc_id().unwrap_or_default().to_string();
         Ok(VpcProps {
             cidr_block: vpc.cidr_block().unwrap_or_default().to_string(),
@@ -114,7 +105,7 @@ impl Description for Vpc {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, VpcProps>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, VpcProps>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let call = aws.ec2().create_vpc().cidr_block(&p.cidr_block);
         let call = call.set_instance_tenancy(p.instance_tenancy.as_deref().map(Into::into));
@@ -133,7 +124,7 @@ impl Description for Vpc {
         Ok(vpc)
     }
 
-    async fn update(&self, aws: &Aws, change: Change<'_, VpcProps>) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, VpcProps>) -> Result<()> {
         let (id, field, desired) = (change.id, change.field, change.desired);
         let Some(attr) = dns_attribute(field) else {
             return Ok(());
@@ -145,7 +136,7 @@ impl Description for Vpc {
         set_dns(aws, id, attr, value.unwrap_or(false)).await
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _current: &VpcProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _current: &VpcProps) -> Result<()> {
         let call = aws.ec2().delete_vpc().vpc_id(id);
         call.send().await.map(drop).map_err(sdk("DeleteVpc", id))
     }

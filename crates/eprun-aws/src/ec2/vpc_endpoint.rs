@@ -3,6 +3,7 @@
 use super::prelude::*;
 use super::{set_changes, unsuccessful};
 use crate::CloudErrorKind;
+use crate::Result;
 use aws_sdk_ec2::types::VpcEndpointType;
 
 resource! {
@@ -88,7 +89,7 @@ impl Description for VpcEndpoint {
 
     const FETCH: Option<Fetch<Item>> = fetch!(describe_vpc_endpoints, set_vpc_endpoint_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         let f = stack_filter(stack);
         let mut all = describe!(aws.describe_vpc_endpoints().filters(f), stack)?;
         // Deleted endpoints stay listed for a while; they are not the stack's any more.
@@ -97,7 +98,7 @@ impl Description for VpcEndpoint {
     }
 
     /// Only what the type uses, so a declaration that leaves the other type's fields out diffs clean.
-    async fn props(&self, _: &Aws, e: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, e: &Item) -> Result<Self::Props> {
         let endpoint_type = e.vpc_endpoint_type().map_or("Gateway", |t| t.as_str());
         let interface = endpoint_type == "Interface";
         let groups = e.groups().iter().filter_map(|g| g.group_id());
@@ -114,7 +115,7 @@ impl Description for VpcEndpoint {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let endpoint_type = p.vpc_endpoint_type.as_deref().unwrap_or("Gateway");
         let nonempty = |ids: &Option<Vec<String>>| ids.clone().filter(|ids| !ids.is_empty());
@@ -159,7 +160,7 @@ impl Description for VpcEndpoint {
         &self,
         aws: &Aws,
         changes: Changes<'_, Self::Props>,
-    ) -> Result<Option<Item>, CloudError> {
+    ) -> Result<Option<Item>> {
         let (on, changed, current, desired) =
             (changes.on, changes.fields, changes.current, changes.desired);
         if changed.is_empty() {
@@ -200,7 +201,7 @@ impl Description for VpcEndpoint {
         Ok(None)
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         // The batch call reports a per-endpoint failure in its answer, not as an error.
         let call = aws.ec2().delete_vpc_endpoints().vpc_endpoint_ids(id);
         let out = call.send().await.map_err(sdk("DeleteVpcEndpoints", id))?;

@@ -7,6 +7,7 @@ use super::{
     EksItem, EksTags, check_eks_name, created, pairs, read, retry_new_role, sdk, settle, tag_map,
     wait_gone,
 };
+use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::all;
 use crate::props::{list_prop, str_prop};
@@ -136,7 +137,7 @@ async fn settled<E>(
     op: &'static str,
     name: &str,
     sent: Result<Option<Update>, SdkError<E, Response>>,
-) -> Result<(), CloudError>
+) -> Result<()>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -157,7 +158,7 @@ impl EksItem for EksCluster {
 
     super::spelled_alike!();
 
-    async fn describe(eks: &Client, name: &str) -> Result<Option<Self>, CloudError> {
+    async fn describe(eks: &Client, name: &str) -> Result<Option<Self>> {
         let out = eks.describe_cluster().name(name).send().await;
         Ok(found(out.map_err(sdk("DescribeCluster", name)))?.and_then(|o| o.cluster))
     }
@@ -226,12 +227,7 @@ impl Description for Cluster {
         Ok(())
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<EksCluster>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<EksCluster>> {
         let eks = aws.eks();
         read(&eks, hints, |_| async {
             all!(eks.list_clusters(), "ListClusters", stack)
@@ -239,7 +235,7 @@ impl Description for Cluster {
         .await
     }
 
-    async fn props(&self, _aws: &Aws, c: &EksCluster) -> Result<ClusterProps, CloudError> {
+    async fn props(&self, _aws: &Aws, c: &EksCluster) -> Result<ClusterProps> {
         let vpc = c.resources_vpc_config();
         let key = c.encryption_config().iter().find_map(|e| e.provider());
         Ok(ClusterProps {
@@ -258,11 +254,7 @@ impl Description for Cluster {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        new: New<'_, ClusterProps>,
-    ) -> Result<EksCluster, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, ClusterProps>) -> Result<EksCluster> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let eks = aws.eks();
         let vpc = VpcConfigRequest::builder()
@@ -298,7 +290,7 @@ impl Description for Cluster {
         &self,
         aws: &Aws,
         changes: Changes<'_, ClusterProps>,
-    ) -> Result<Option<EksCluster>, CloudError> {
+    ) -> Result<Option<EksCluster>> {
         let (on, changed, current, desired) =
             (changes.on, changes.fields, changes.current, changes.desired);
         let (eks, name) = (aws.eks(), on.id.as_str());
@@ -343,7 +335,7 @@ impl Description for Cluster {
         EksCluster::describe(&eks, name).await
     }
 
-    async fn delete(&self, aws: &Aws, name: &str, _: &ClusterProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, name: &str, _: &ClusterProps) -> Result<()> {
         let eks = aws.eks();
         let out = eks.delete_cluster().name(name).send().await;
         out.map_err(sdk("DeleteCluster", name))?;
@@ -419,7 +411,7 @@ mod tests {
     }
 
     /// Updates an active 1.29 cluster to `version` on `aws` (mocked).
-    async fn upgrade(aws: &Aws, version: &str) -> Result<Observed, CloudError> {
+    async fn upgrade(aws: &Aws, version: &str) -> Result<Observed> {
         let current = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active))
             .await
             .unwrap();

@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod node_group;
 mod token;
 
+use crate::Result;
 use crate::adapter::{found, tagger};
 use crate::address::Address;
 use crate::resource::{Props, ReadHints};
@@ -113,7 +114,7 @@ pub(crate) trait EksItem: Sized + Send + Sync + 'static {
         call
     }
     /// The one with natural key `key`; `None` when there is none (or no cluster).
-    async fn describe(eks: &Client, key: &str) -> Result<Option<Self>, CloudError>;
+    async fn describe(eks: &Client, key: &str) -> Result<Option<Self>>;
 }
 
 /// Health issues as ` (CODE: message; …)`, or empty.
@@ -156,10 +157,10 @@ pub(crate) async fn read<T: EksItem, F, Fut>(
     eks: &Client,
     hints: &ReadHints,
     list: F,
-) -> Result<Vec<T>, CloudError>
+) -> Result<Vec<T>>
 where
     F: Fn(String) -> Fut,
-    Fut: Future<Output = Result<Vec<String>, CloudError>>,
+    Fut: Future<Output = Result<Vec<String>>>,
 {
     let mut out = Vec::new();
     for (cluster, wanted) in keys_by_cluster(&hints.natural_keys) {
@@ -182,7 +183,7 @@ pub(crate) async fn wait_active<T: EksItem>(
     operation: &str,
     key: &str,
     timeout: Duration,
-) -> Result<T, CloudError> {
+) -> Result<T> {
     wait_until(operation, key, timeout, || async move {
         Ok(match T::describe(eks, key).await? {
             None => WaitState::Pending("not visible yet".into()),
@@ -211,7 +212,7 @@ pub(crate) async fn wait_gone<T: EksItem>(
     operation: &str,
     key: &str,
     timeout: Duration,
-) -> Result<(), CloudError> {
+) -> Result<()> {
     wait_until(operation, key, timeout, || async move {
         let Some(t) = T::describe(eks, key).await? else {
             return Ok(WaitState::Ready);
@@ -235,13 +236,13 @@ pub(crate) async fn wait_gone<T: EksItem>(
 /// on its way out) keeps the error.
 pub(crate) async fn created<T: EksItem>(
     eks: &Client,
-    created: Result<(), CloudError>,
+    created: Result<()>,
     operation: &str,
     key: &str,
     address: &Address,
     tags: &[(String, String)],
     timeout: Duration,
-) -> Result<T, CloudError> {
+) -> Result<T> {
     if let Err(e) = created {
         let stack = tags.iter().find(|(k, _)| k == STACK_TAG);
         let stack = stack.map_or("", |(_, v)| v);
@@ -288,7 +289,7 @@ pub(crate) async fn settle<T: EksItem>(
     key: &str,
     update: Option<&Update>,
     timeout: Duration,
-) -> Result<T, CloudError> {
+) -> Result<T> {
     let (cluster, name) = split_key(key);
     let state = update.map_or(WaitState::Ready, update_state);
     if let WaitState::Failed(why) = state {
@@ -315,10 +316,10 @@ pub(crate) async fn settle<T: EksItem>(
 /// Runs a create call, retrying while EKS cannot assume a role that IAM has not propagated yet
 /// (`InvalidParameterException: Role with arn … could not be assumed`), as happens right after
 /// the role is made.
-pub(crate) async fn retry_new_role<T, F, Fut>(call: F) -> Result<T, CloudError>
+pub(crate) async fn retry_new_role<T, F, Fut>(call: F) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, CloudError>>,
+    Fut: Future<Output = Result<T>>,
 {
     // IAM propagates a new role within about two minutes.
     crate::retry_while(Duration::from_secs(120), is_role_propagation, call).await

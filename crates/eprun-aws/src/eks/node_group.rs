@@ -8,6 +8,8 @@ use super::{
     EksItem, EksTags, check_eks_name, created, pair_key, pairs, read, retry_new_role, sdk, settle,
     split_key, tag_map, wait_gone,
 };
+use crate::Aws;
+use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::all;
 use crate::props::schema;
@@ -15,7 +17,6 @@ use crate::props::{int_prop, list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::token;
-use crate::{Aws, CloudError};
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
 use aws_sdk_eks::operation::describe_update::builders::DescribeUpdateFluentBuilder;
@@ -147,7 +148,7 @@ impl EksItem for Nodegroup {
         call.nodegroup_name(name)
     }
 
-    async fn describe(eks: &Client, key: &str) -> Result<Option<Self>, CloudError> {
+    async fn describe(eks: &Client, key: &str) -> Result<Option<Self>> {
         let (cluster, name) = split_key(key);
         let call = eks.describe_nodegroup().cluster_name(cluster);
         let out = call.nodegroup_name(name).send().await;
@@ -191,12 +192,7 @@ impl Description for NodeGroup {
         check_sizes(props)
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        _: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<Nodegroup>, CloudError> {
+    async fn list(&self, aws: &Aws, _: &str, hints: &ReadHints) -> Result<Vec<Nodegroup>> {
         let eks = aws.eks();
         read(&eks, hints, |cluster| async {
             all!(
@@ -208,7 +204,7 @@ impl Description for NodeGroup {
         .await
     }
 
-    async fn props(&self, _aws: &Aws, ng: &Nodegroup) -> Result<NodeGroupProps, CloudError> {
+    async fn props(&self, _aws: &Aws, ng: &Nodegroup) -> Result<NodeGroupProps> {
         let scaling = ng.scaling_config();
         let size = |f: fn(&NodegroupScalingConfig) -> Option<i32>| {
             i64::from(scaling.and_then(f).unwrap_or_default())
@@ -247,11 +243,7 @@ impl Description for NodeGroup {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        new: New<'_, NodeGroupProps>,
-    ) -> Result<Nodegroup, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, NodeGroupProps>) -> Result<Nodegroup> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let eks = aws.eks();
         let scaling = NodegroupScalingConfig::builder()
@@ -287,7 +279,7 @@ impl Description for NodeGroup {
         &self,
         aws: &Aws,
         changes: Changes<'_, NodeGroupProps>,
-    ) -> Result<Option<Nodegroup>, CloudError> {
+    ) -> Result<Option<Nodegroup>> {
         let (changed, current, desired) = (changes.fields, changes.current, changes.desired);
         let has = |f: &str| changed.iter().any(|c| c == f);
         let eks = aws.eks();
@@ -341,7 +333,7 @@ impl Description for NodeGroup {
         Ok(None)
     }
 
-    async fn delete(&self, aws: &Aws, _id: &str, p: &NodeGroupProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, _id: &str, p: &NodeGroupProps) -> Result<()> {
         let eks = aws.eks();
         let key = format!("{}/{}", p.cluster_name, p.node_group_name);
         let call = eks.delete_nodegroup().cluster_name(&p.cluster_name);

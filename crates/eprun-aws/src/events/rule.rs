@@ -6,6 +6,7 @@
 //! the stack declares or recorded only.
 
 use super::{EventsTags, eb_tags};
+use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::iam::policy_text;
 use crate::props::{schema, str_prop};
@@ -86,7 +87,7 @@ fn failures<'a>(
     operation: &str,
     rule: &str,
     failed: impl Iterator<Item = (Option<&'a str>, Option<&'a str>, Option<&'a str>)>,
-) -> Result<(), CloudError> {
+) -> Result<()> {
     let each = failed.map(|(id, code, message)| {
         let (id, code) = (id.unwrap_or("?"), code.unwrap_or("Failed"));
         format!(
@@ -107,7 +108,7 @@ fn failures<'a>(
 }
 
 /// PutTargets: adds `targets` to the rule, or replaces those of the same id.
-async fn put_targets(aws: &Aws, rule: &str, targets: &[RuleTarget]) -> Result<(), CloudError> {
+async fn put_targets(aws: &Aws, rule: &str, targets: &[RuleTarget]) -> Result<()> {
     if targets.is_empty() {
         return Ok(());
     }
@@ -121,7 +122,7 @@ async fn put_targets(aws: &Aws, rule: &str, targets: &[RuleTarget]) -> Result<()
 }
 
 /// RemoveTargets: takes the targets of these ids off the rule.
-async fn remove_targets(aws: &Aws, rule: &str, ids: Vec<String>) -> Result<(), CloudError> {
+async fn remove_targets(aws: &Aws, rule: &str, ids: Vec<String>) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -137,7 +138,7 @@ async fn remove_targets(aws: &Aws, rule: &str, ids: Vec<String>) -> Result<(), C
 }
 
 /// The targets of a rule (one page: a rule has five at most).
-async fn targets(aws: &Aws, rule: &str) -> Result<Vec<RuleTarget>, CloudError> {
+async fn targets(aws: &Aws, rule: &str) -> Result<Vec<RuleTarget>> {
     let call = aws.eventbridge().list_targets_by_rule().rule(rule);
     let out = call.send().await.map_err(sdk("ListTargetsByRule", rule))?;
     let target = |t: &Target| RuleTarget {
@@ -148,7 +149,7 @@ async fn targets(aws: &Aws, rule: &str) -> Result<Vec<RuleTarget>, CloudError> {
 }
 
 /// Every rule on the default event bus (the SDK has no paginator for ListRules).
-async fn rules(aws: &Aws, stack: &str) -> Result<Vec<EbRule>, CloudError> {
+async fn rules(aws: &Aws, stack: &str) -> Result<Vec<EbRule>> {
     let mut all = Vec::new();
     let mut token = None;
     loop {
@@ -163,7 +164,7 @@ async fn rules(aws: &Aws, stack: &str) -> Result<Vec<EbRule>, CloudError> {
 }
 
 /// Reads a listed rule's tags and targets.
-async fn read(aws: &Aws, rule: EbRule) -> Result<RuleItem, CloudError> {
+async fn read(aws: &Aws, rule: EbRule) -> Result<RuleItem> {
     let (name, arn) = (
         rule.name().unwrap_or_default(),
         rule.arn().unwrap_or_default(),
@@ -218,12 +219,7 @@ impl Description for Rule {
         r.tags.clone()
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<RuleItem>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<RuleItem>> {
         if hints.natural_keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -237,7 +233,7 @@ impl Description for Rule {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, r: &RuleItem) -> Result<RuleProps, CloudError> {
+    async fn props(&self, _aws: &Aws, r: &RuleItem) -> Result<RuleProps> {
         let rule = &r.rule;
         Ok(RuleProps {
             name: rule.name().unwrap_or_default().to_string(),
@@ -251,7 +247,7 @@ impl Description for Rule {
     /// PutRule with the ownership tags, then PutTargets. PutRule also overwrites a rule of the
     /// same name, so one that exists already (another stack's: the stack's own was adopted by
     /// the read) is refused first.
-    async fn create(&self, aws: &Aws, new: New<'_, RuleProps>) -> Result<RuleItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, RuleProps>) -> Result<RuleItem> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let events = aws.eventbridge();
         let existing = events.describe_rule().name(&p.name).send().await;
@@ -303,7 +299,7 @@ impl Description for Rule {
         &self,
         aws: &Aws,
         changes: Changes<'_, RuleProps>,
-    ) -> Result<Option<RuleItem>, CloudError> {
+    ) -> Result<Option<RuleItem>> {
         let (changed, current, desired) = (changes.fields, changes.current, changes.desired);
         let name = changes.on.id.as_str();
         let has = |f: &str| changed.iter().any(|c| c == f);
@@ -327,7 +323,7 @@ impl Description for Rule {
 
     /// Removes the targets the rule has now (EventBridge refuses to delete it otherwise), then
     /// the rule.
-    async fn delete(&self, aws: &Aws, name: &str, _current: &RuleProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, name: &str, _current: &RuleProps) -> Result<()> {
         let ids = targets(aws, name)
             .await?
             .into_iter()

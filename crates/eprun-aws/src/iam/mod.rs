@@ -12,6 +12,7 @@ pub mod policy;
 pub mod role;
 pub mod role_policy_attachment;
 
+use crate::Result;
 use crate::adapter::{Retag, Tagger, retag};
 use crate::address::Address;
 use crate::all;
@@ -26,10 +27,10 @@ const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs an IAM call again while IAM does not see yet an entity made a moment ago (`NoSuchEntity`
 /// right after the role or policy it names was created), for at most [`PROPAGATION_TIMEOUT`].
-pub(crate) async fn once_visible<T, F, Fut>(call: F) -> Result<T, CloudError>
+pub(crate) async fn once_visible<T, F, Fut>(call: F) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, CloudError>>,
+    Fut: std::future::Future<Output = Result<T>>,
 {
     retry_while(PROPAGATION_TIMEOUT, CloudError::is_not_found, call).await
 }
@@ -77,7 +78,7 @@ pub(crate) fn check_document(props: &Props, field: &str) -> Result<(), String> {
 }
 
 /// The ARNs of the managed policies attached to a role.
-pub(crate) async fn attached(aws: &Aws, role: &str) -> Result<Vec<String>, CloudError> {
+pub(crate) async fn attached(aws: &Aws, role: &str) -> Result<Vec<String>> {
     let call = aws.iam().list_attached_role_policies().role_name(role);
     let policies: Vec<AttachedPolicy> = all!(call, "ListAttachedRolePolicies", role)?;
     Ok(policies
@@ -87,7 +88,7 @@ pub(crate) async fn attached(aws: &Aws, role: &str) -> Result<Vec<String>, Cloud
 }
 
 /// Attaches a managed policy to a role, once IAM sees both (either may be new).
-pub(crate) async fn attach(aws: &Aws, role: &str, arn: &str) -> Result<(), CloudError> {
+pub(crate) async fn attach(aws: &Aws, role: &str, arn: &str) -> Result<()> {
     let call = aws
         .iam()
         .attach_role_policy()
@@ -103,7 +104,7 @@ pub(crate) async fn attach(aws: &Aws, role: &str, arn: &str) -> Result<(), Cloud
 }
 
 /// Detaches a managed policy from a role; one not attached (or gone) is what was asked.
-pub(crate) async fn detach(aws: &Aws, role: &str, arn: &str) -> Result<(), CloudError> {
+pub(crate) async fn detach(aws: &Aws, role: &str, arn: &str) -> Result<()> {
     let call = aws
         .iam()
         .detach_role_policy()
@@ -139,7 +140,7 @@ macro_rules! iam_retag {
 
 #[async_trait::async_trait]
 impl Tagger for IamTags {
-    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<()> {
         let (set, remove) = (change.set, change.remove);
         let (iam, id) = (aws.iam(), on.id.as_str());
         iam_retag! {(self, iam, id, set, remove)

@@ -5,13 +5,14 @@
 //! IAM keeps the URL without its scheme; it is reported with `https://`, as declared.
 
 use super::{IamTags, answered_without, iam_tags, pairs};
+use crate::Result;
 use crate::adapter::{Attr, Change, Description, Identity, New, found, resource};
 use crate::all;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::token;
-use crate::{Aws, CloudError, sdk};
+use crate::{Aws, sdk};
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde_json::json;
@@ -54,7 +55,7 @@ pub fn issuer_of(url: &str) -> &str {
 }
 
 /// GetOpenIDConnectProvider, with the tags that some emulators leave out of it listed apart.
-async fn read(aws: &Aws, arn: &str) -> Result<ProviderItem, CloudError> {
+async fn read(aws: &Aws, arn: &str) -> Result<ProviderItem> {
     let iam = aws.iam();
     let get = iam
         .get_open_id_connect_provider()
@@ -116,12 +117,7 @@ impl Description for OpenIdConnectProvider {
         p.tags.clone()
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<ProviderItem>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<ProviderItem>> {
         let list = aws.iam().list_open_id_connect_providers().send().await;
         let list = list.map_err(sdk("ListOpenIDConnectProviders", stack))?;
         let mut out = Vec::new();
@@ -135,7 +131,7 @@ impl Description for OpenIdConnectProvider {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, p: &ProviderItem) -> Result<ProviderProps, CloudError> {
+    async fn props(&self, _aws: &Aws, p: &ProviderItem) -> Result<ProviderProps> {
         Ok(ProviderProps {
             url: format!("https://{}", p.issuer),
             client_id_list: Some(p.clients.clone()),
@@ -143,11 +139,7 @@ impl Description for OpenIdConnectProvider {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        new: New<'_, ProviderProps>,
-    ) -> Result<ProviderItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, ProviderProps>) -> Result<ProviderItem> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let clients = p.client_id_list.clone();
         let clients = clients.unwrap_or_else(|| vec![DEFAULT_CLIENT.into()]);
@@ -177,7 +169,7 @@ impl Description for OpenIdConnectProvider {
     }
 
     /// Adds and removes audiences, or replaces the thumbprints.
-    async fn update(&self, aws: &Aws, change: Change<'_, ProviderProps>) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, ProviderProps>) -> Result<()> {
         let (arn, field, current, desired) =
             (change.id, change.field, change.current, change.desired);
         let iam = aws.iam();
@@ -211,7 +203,7 @@ impl Description for OpenIdConnectProvider {
         Ok(())
     }
 
-    async fn delete(&self, aws: &Aws, arn: &str, _: &ProviderProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, arn: &str, _: &ProviderProps) -> Result<()> {
         let call = aws.iam().delete_open_id_connect_provider();
         let r = call.open_id_connect_provider_arn(arn).send().await;
         r.map(drop).map_err(sdk("DeleteOpenIDConnectProvider", arn))

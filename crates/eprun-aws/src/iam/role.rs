@@ -7,6 +7,7 @@ use super::{
     IamTags, PROPAGATION_TIMEOUT, answered_without, attach, attached, check_document, check_name,
     decode_policy, detach, iam_tags, pairs, policy_text, stack_path,
 };
+use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::all;
 use crate::props::int_prop;
@@ -45,7 +46,7 @@ pub struct RoleItem {
 }
 
 /// Reads the tags and managed policies of a listed role.
-async fn read(aws: &Aws, role: IamRole) -> Result<RoleItem, CloudError> {
+async fn read(aws: &Aws, role: IamRole) -> Result<RoleItem> {
     let name = role.role_name();
     let tags: Vec<Tag> = all!(
         aws.iam().list_role_tags().role_name(name),
@@ -62,12 +63,7 @@ async fn read(aws: &Aws, role: IamRole) -> Result<RoleItem, CloudError> {
 }
 
 /// Attaches and detaches managed policies so that exactly `want` are attached.
-async fn sync_policies(
-    aws: &Aws,
-    name: &str,
-    have: &[String],
-    want: &[String],
-) -> Result<(), CloudError> {
+async fn sync_policies(aws: &Aws, name: &str, have: &[String], want: &[String]) -> Result<()> {
     let (have, want): (BTreeSet<_>, BTreeSet<_>) = (have.iter().collect(), want.iter().collect());
     for arn in want.difference(&have) {
         attach(aws, name, arn).await?;
@@ -103,12 +99,7 @@ impl Description for Role {
         r.tags.clone()
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<RoleItem>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<RoleItem>> {
         let call = aws.iam().list_roles().path_prefix(stack_path(stack));
         let roles: Vec<IamRole> = all!(call, "ListRoles", stack)?;
         let mut out = Vec::new();
@@ -135,7 +126,7 @@ impl Description for Role {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, r: &RoleItem) -> Result<RoleProps, CloudError> {
+    async fn props(&self, _aws: &Aws, r: &RoleItem) -> Result<RoleProps> {
         let role = &r.role;
         let policy = role.assume_role_policy_document().map(decode_policy);
         Ok(RoleProps {
@@ -148,7 +139,7 @@ impl Description for Role {
     }
 
     /// CreateRole under the stack's path with the ownership tags, then attaches its managed policies.
-    async fn create(&self, aws: &Aws, new: New<'_, RoleProps>) -> Result<RoleItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, RoleProps>) -> Result<RoleItem> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let stack: String = tags::kept(tags, STACK_TAG).unwrap_or_default();
         let call = aws
@@ -185,7 +176,7 @@ impl Description for Role {
         &self,
         aws: &Aws,
         changes: Changes<'_, RoleProps>,
-    ) -> Result<Option<RoleItem>, CloudError> {
+    ) -> Result<Option<RoleItem>> {
         let (on, changed, current, desired) =
             (changes.on, changes.fields, changes.current, changes.desired);
         let (iam, name) = (aws.iam(), on.id.as_str());
@@ -217,7 +208,7 @@ impl Description for Role {
     }
 
     /// Detaches the managed policies, deletes inline policies and instance-profile memberships, then the role.
-    async fn delete(&self, aws: &Aws, name: &str, _current: &RoleProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, name: &str, _current: &RoleProps) -> Result<()> {
         let iam = aws.iam();
         sync_policies(aws, name, &attached(aws, name).await?, &[]).await?;
         let call = iam.list_role_policies().role_name(name);

@@ -6,10 +6,11 @@
 //! whole list: attach the same role's other policies there, not with this type.
 
 use super::{attach, attached, detach};
+use crate::Result;
 use crate::adapter::{Attr, Description, Identity, New, found, known, resource};
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::{Aws, CloudError, token};
+use crate::{Aws, token};
 use async_trait::async_trait;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -57,7 +58,7 @@ impl Description for RolePolicyAttachment {
         }
     }
 
-    async fn list(&self, aws: &Aws, _: &str, hints: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, _: &str, hints: &ReadHints) -> Result<Vec<Item>> {
         let keys = &hints.natural_keys;
         let roles: BTreeSet<&str> = keys
             .iter()
@@ -72,25 +73,20 @@ impl Description for RolePolicyAttachment {
         Ok(out)
     }
 
-    async fn props(&self, _: &Aws, (role, arn): &Item) -> Result<AttachmentProps, CloudError> {
+    async fn props(&self, _: &Aws, (role, arn): &Item) -> Result<AttachmentProps> {
         Ok(AttachmentProps {
             role: role.clone(),
             policy_arn: arn.clone(),
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, AttachmentProps>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, AttachmentProps>) -> Result<Item> {
         let p = new.props;
         attach(aws, &p.role, &p.policy_arn).await?;
         Ok((p.role.clone(), p.policy_arn.clone()))
     }
 
-    async fn delete(
-        &self,
-        aws: &Aws,
-        _: &str,
-        current: &AttachmentProps,
-    ) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, _: &str, current: &AttachmentProps) -> Result<()> {
         detach(aws, &current.role, &current.policy_arn).await
     }
 }

@@ -12,6 +12,7 @@ pub mod health_check;
 pub mod record;
 pub mod zone;
 
+use crate::Result;
 use crate::adapter::{Retag, Tagger, found};
 use crate::address::Address;
 use crate::resource::Observed;
@@ -151,7 +152,7 @@ impl R53Tags {
         kind: &str,
         items: Vec<T>,
         refs: fn(&T) -> (&str, &str),
-    ) -> Result<Vec<(T, Vec<(String, String)>)>, CloudError> {
+    ) -> Result<Vec<(T, Vec<(String, String)>)>> {
         let ours = |i: &T| owner(refs(i).0, stack, kind).is_some();
         let ours: Vec<T> = items.into_iter().filter(ours).collect();
         self.tagged(aws, ours, refs).await
@@ -164,7 +165,7 @@ impl R53Tags {
         aws: &Aws,
         items: Vec<T>,
         refs: fn(&T) -> (&str, &str),
-    ) -> Result<Vec<(T, Vec<(String, String)>)>, CloudError> {
+    ) -> Result<Vec<(T, Vec<(String, String)>)>> {
         let ids: Vec<String> = items.iter().map(|i| refs(i).1.to_string()).collect();
         let mut tags = HashMap::new();
         for chunk in ids.chunks(TAG_BATCH) {
@@ -185,7 +186,7 @@ impl R53Tags {
 
 #[async_trait::async_trait]
 impl Tagger for R53Tags {
-    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<()> {
         let (set, remove) = (change.set, change.remove);
         let tag = |(k, v): &(String, String)| Tag::builder().key(k).value(v).build();
         (aws.route53().change_tags_for_resource())
@@ -214,7 +215,7 @@ pub async fn wait_change(
     operation: &str,
     target: &str,
     change: Option<&ChangeInfo>,
-) -> Result<(), CloudError> {
+) -> Result<()> {
     let Some(id) = change.map(ChangeInfo::id).filter(|id| !id.is_empty()) else {
         return Ok(());
     };
@@ -237,7 +238,7 @@ pub async fn wait_change(
 }
 
 /// Every record set of one zone, in one paginated ListResourceRecordSets.
-pub async fn record_sets(aws: &Aws, zone: &str) -> Result<Vec<ResourceRecordSet>, CloudError> {
+pub async fn record_sets(aws: &Aws, zone: &str) -> Result<Vec<ResourceRecordSet>> {
     let mut out = Vec::new();
     let (mut next_name, mut next_type, mut next_id) =
         (None::<String>, None::<RrType>, None::<String>);
@@ -268,7 +269,7 @@ pub async fn change_records(
     sets: &[ResourceRecordSet],
     comment: &str,
     target: &str,
-) -> Result<(), CloudError> {
+) -> Result<()> {
     let op = "ChangeResourceRecordSets";
     for chunk in sets.chunks(CHANGE_BATCH) {
         let change = |rr: &ResourceRecordSet| {

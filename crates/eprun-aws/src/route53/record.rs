@@ -8,12 +8,13 @@
 use super::{
     bare_zone_id, change_records, check_dns_name, client_error, dns_name, nonempty, record_sets,
 };
+use crate::Aws;
+use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::{Field, Kind};
 use crate::token;
-use crate::{Aws, CloudError};
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
     AliasTarget, ChangeAction, ResourceRecord, ResourceRecordSet, ResourceRecordSetRegion, RrType,
@@ -152,7 +153,7 @@ fn check(p: &Props) -> Result<(), String> {
 }
 
 /// The record set that props describe, for a change batch.
-fn record_set(p: &RecordProps, target: &str) -> Result<ResourceRecordSet, CloudError> {
+fn record_set(p: &RecordProps, target: &str) -> Result<ResourceRecordSet> {
     let fail = |e| client_error("ChangeResourceRecordSets", target, e);
     let value = |v: &String| ResourceRecord::builder().value(v).build();
     let records = p.records.as_ref().map(|r| r.iter().map(value).collect());
@@ -178,12 +179,7 @@ fn record_set(p: &RecordProps, target: &str) -> Result<ResourceRecordSet, CloudE
 }
 
 /// Sends `action` for the record set `p` describes, waits until it is in sync, and answers it.
-async fn change(
-    aws: &Aws,
-    action: ChangeAction,
-    p: &RecordProps,
-    target: &str,
-) -> Result<Item, CloudError> {
+async fn change(aws: &Aws, action: ChangeAction, p: &RecordProps, target: &str) -> Result<Item> {
     let zone = bare_zone_id(&p.zone_id).to_string();
     let rr = record_set(p, target)?;
     let comment = format!("eprun: {target}");
@@ -210,12 +206,7 @@ impl Description for Record {
         check(props)
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        _stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, _stack: &str, hints: &ReadHints) -> Result<Vec<Item>> {
         let zones: BTreeSet<&str> = (hints.natural_keys.iter())
             .filter_map(|k| k.split('|').next())
             .filter(|z| !z.is_empty())
@@ -230,7 +221,7 @@ impl Description for Record {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, (zone, rr): &Item) -> Result<RecordProps, CloudError> {
+    async fn props(&self, _aws: &Aws, (zone, rr): &Item) -> Result<RecordProps> {
         let records: Vec<String> = rr
             .resource_records()
             .iter()
@@ -258,7 +249,7 @@ impl Description for Record {
     }
 
     /// An UPSERT: a record left by an interrupted run is simply overwritten with the declared one.
-    async fn create(&self, aws: &Aws, new: New<'_, RecordProps>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, RecordProps>) -> Result<Item> {
         let (address, p) = (new.address, new.props);
         change(aws, ChangeAction::Upsert, p, &address.to_string()).await
     }
@@ -267,13 +258,13 @@ impl Description for Record {
         &self,
         aws: &Aws,
         changes: Changes<'_, RecordProps>,
-    ) -> Result<Option<Item>, CloudError> {
+    ) -> Result<Option<Item>> {
         let (on, desired) = (changes.on, changes.desired);
         change(aws, ChangeAction::Upsert, desired, &on.id).await?;
         Ok(None)
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, current: &RecordProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, current: &RecordProps) -> Result<()> {
         // A DELETE must repeat the record exactly as it is.
         match change(aws, ChangeAction::Delete, current, id).await {
             Err(e) if e.is("InvalidChangeBatch") && e.message.contains("not found") => Ok(()),

@@ -5,6 +5,7 @@
 //! carry. `recovery_window_in_days` only matters to delete; it rides along as an `eprun:` tag so a
 //! read (and a delete after a lost state) knows it.
 
+use crate::Result;
 use crate::adapter::{
     Attr, Changes, Description, Identity, New, Tagger, found, resource, tagger, to_props,
 };
@@ -162,7 +163,7 @@ tagger! {
 }
 
 /// DescribeSecret; `None` when there is no such secret.
-async fn describe(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>, CloudError> {
+async fn describe(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>> {
     let out = aws
         .secretsmanager()
         .describe_secret()
@@ -173,14 +174,14 @@ async fn describe(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>, C
 }
 
 /// The secret `id` unless it is gone or scheduled for deletion.
-async fn live(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>, CloudError> {
+async fn live(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>> {
     Ok(describe(aws, id)
         .await?
         .filter(|s| s.deleted_date().is_none()))
 }
 
 /// Waits until every replica is in sync; a failed replication is an error with its reason.
-async fn until_replicated(aws: &Aws, operation: &str, id: &str) -> Result<(), CloudError> {
+async fn until_replicated(aws: &Aws, operation: &str, id: &str) -> Result<()> {
     wait_until(operation, id, REPLICATION_TIMEOUT, || async move {
         let Some(s) = describe(aws, id).await? else {
             return Ok(WaitState::Failed("the secret is gone".into()));
@@ -209,7 +210,7 @@ async fn until_replicated(aws: &Aws, operation: &str, id: &str) -> Result<(), Cl
     .await
 }
 
-async fn remove_replicas(aws: &Aws, id: &str, regions: Vec<String>) -> Result<(), CloudError> {
+async fn remove_replicas(aws: &Aws, id: &str, regions: Vec<String>) -> Result<()> {
     if regions.is_empty() {
         return Ok(());
     }
@@ -221,7 +222,7 @@ async fn remove_replicas(aws: &Aws, id: &str, regions: Vec<String>) -> Result<()
     r.map(drop).map_err(sdk("RemoveRegionsFromReplication", id))
 }
 
-async fn add_replicas(aws: &Aws, id: &str, add: &[(String, String)]) -> Result<(), CloudError> {
+async fn add_replicas(aws: &Aws, id: &str, add: &[(String, String)]) -> Result<()> {
     if add.is_empty() {
         return Ok(());
     }
@@ -258,7 +259,7 @@ async fn adopt(
     p: &SecretProps,
     tags: &[(String, String)],
     cause: CloudError,
-) -> Result<DescribeSecretOutput, CloudError> {
+) -> Result<DescribeSecretOutput> {
     let name = &p.name;
     let Some(existing) = describe(aws, name).await? else {
         return Err(cause);
@@ -326,11 +327,7 @@ impl Description for Secret {
         pairs(s)
     }
 
-    async fn fetch(
-        &self,
-        aws: &Aws,
-        ids: &[String],
-    ) -> Option<Result<Vec<DescribeSecretOutput>, CloudError>> {
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<DescribeSecretOutput>>> {
         let read = async {
             let mut out = Vec::new();
             for id in ids {
@@ -346,7 +343,7 @@ impl Description for Secret {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<DescribeSecretOutput>, CloudError> {
+    ) -> Result<Vec<DescribeSecretOutput>> {
         let by_tag = |key, value: &str| Filter::builder().key(key).values(value).build();
         let pages: Vec<_> = aws
             .secretsmanager()
@@ -376,7 +373,7 @@ impl Description for Secret {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, s: &DescribeSecretOutput) -> Result<SecretProps, CloudError> {
+    async fn props(&self, _aws: &Aws, s: &DescribeSecretOutput) -> Result<SecretProps> {
         // A replication that failed left no replica behind: showing it as missing makes the plan
         // re-add it instead of reporting a healthy secret.
         let replica = (s.replication_status().iter())
@@ -397,11 +394,7 @@ impl Description for Secret {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        new: New<'_, SecretProps>,
-    ) -> Result<DescribeSecretOutput, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, SecretProps>) -> Result<DescribeSecretOutput> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let add: Vec<(String, String)> = replicas(p.replica.as_deref().unwrap_or_default())
             .into_iter()
@@ -446,7 +439,7 @@ impl Description for Secret {
         &self,
         aws: &Aws,
         changes: Changes<'_, SecretProps>,
-    ) -> Result<Option<DescribeSecretOutput>, CloudError> {
+    ) -> Result<Option<DescribeSecretOutput>> {
         let (on, changed, current, desired) =
             (changes.on, changes.fields, changes.current, changes.desired);
         let has = |f: &str| changed.iter().any(|c| c == f);
@@ -479,7 +472,7 @@ impl Description for Secret {
         Ok(None)
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, current: &SecretProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, current: &SecretProps) -> Result<()> {
         let Some(live) = live(aws, id).await? else {
             return Ok(());
         };

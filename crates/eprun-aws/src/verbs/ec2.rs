@@ -1,7 +1,7 @@
 //! EC2 verbs: VPC lookups.
 
 use super::invalid;
-use crate::CloudError;
+use crate::Result;
 use crate::all;
 use aws_sdk_ec2::types::{Filter, Tag, Vpc};
 use serde_json::{Map, Value, json};
@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 pub async fn describe_vpcs(
     ec2: &aws_sdk_ec2::Client,
     filters: &Map<String, Value>,
-) -> Result<Value, CloudError> {
+) -> Result<Value> {
     let target = describe_target(filters);
     let filters = to_filters("DescribeVpcs", &target, filters)?;
     let call = ec2
@@ -31,11 +31,7 @@ fn describe_target(filters: &Map<String, Value>) -> String {
 }
 
 /// A filter map as EC2 filters.
-fn to_filters(
-    operation: &str,
-    target: &str,
-    filters: &Map<String, Value>,
-) -> Result<Vec<Filter>, CloudError> {
+fn to_filters(operation: &str, target: &str, filters: &Map<String, Value>) -> Result<Vec<Filter>> {
     filters
         .iter()
         .map(|(name, value)| {
