@@ -48,7 +48,7 @@ pub fn script_error_for(
     audience: Audience,
 ) -> Error {
     let loc = diagnostic::locate(err, top, &function_names(engine));
-    if loc.message == "interrupted by Ctrl-C" {
+    if loc.interrupted {
         return Error::Interrupted;
     }
     Error::Script(

@@ -28,7 +28,7 @@ pub use crate::cloud_error::{CloudError, CloudErrorKind};
 
 /// What an AWS call answers: its value, or (by default) a `CloudError`.
 pub type Result<T, E = CloudError> = std::result::Result<T, E>;
-use crate::cloud_error::{causes, innermost};
+use crate::cloud_error::innermost;
 use crate::context::{Connection, Context};
 use crate::resource::Resource;
 use aws_config::retry::RetryConfig;
@@ -106,7 +106,7 @@ where
             format!("could not reach the AWS endpoint ({})", innermost(&err)),
         ),
         SdkError::TimeoutError(_) => (CloudErrorKind::Unreachable, "the request timed out".into()),
-        _ if causes(&err).iter().any(|c| c.to_lowercase().contains("credential")) => (
+        _ if no_credentials(&err) => (
             CloudErrorKind::Credentials,
             "no AWS credentials found; set a profile (`AWS_PROFILE`), SSO, or `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`".into(),
         ),
@@ -119,6 +119,19 @@ where
         message,
         kind,
     }
+}
+
+/// Whether a call failed because no credentials could be loaded: a `CredentialsError` somewhere in
+/// its source chain.
+fn no_credentials(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.is::<aws_credential_types::provider::error::CredentialsError>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// The error of SDK call `operation` on `target`, for `.map_err(sdk("CreateVpc", id))`.
@@ -442,6 +455,22 @@ pub enum WaitState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_without_credentials_is_a_credentials_error() {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let missing = CredentialsError::not_loaded("no provider found credentials");
+        let err: SdkError<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError, ()> =
+            SdkError::dispatch_failure(ConnectorError::other(Box::new(missing), None));
+        let e = from_sdk("GetCallerIdentity", "AWS", err);
+        assert_eq!(e.kind, CloudErrorKind::Credentials);
+        assert!(
+            e.message.starts_with("no AWS credentials found"),
+            "{}",
+            e.message
+        );
+    }
 
     /// Each type's sentence in `eprun docs`, with its attributes, in the order the docs list them.
     #[test]

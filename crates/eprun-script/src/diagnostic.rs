@@ -20,6 +20,8 @@ pub struct Located {
     pub chain: Vec<(String, String, usize, usize)>,
     /// A suggestion, if one exists.
     pub hint: Option<String>,
+    /// Whether Ctrl-C stopped the script (Rhai's `ErrorTerminated`) rather than an error.
+    pub interrupted: bool,
 }
 
 /// Unwraps Rhai's nested call and module errors into one located error.
@@ -66,6 +68,7 @@ pub fn locate(err: &EvalAltResult, top: &str, known_functions: &[String]) -> Loc
         column: pos.position().unwrap_or(0),
         chain,
         hint,
+        interrupted: matches!(e, EvalAltResult::ErrorTerminated(..)),
     }
 }
 

@@ -325,7 +325,8 @@ where
     crate::retry_while(Duration::from_secs(120), is_role_propagation, call).await
 }
 
-/// Whether an error says that EKS cannot use a role yet.
+/// Whether an error says that EKS cannot use a role yet; EKS says so only in the message of its
+/// `InvalidParameterException`.
 fn is_role_propagation(e: &CloudError) -> bool {
     e.is("InvalidParameterException") && e.message.to_ascii_lowercase().contains("role")
 }

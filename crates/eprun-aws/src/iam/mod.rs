@@ -35,6 +35,12 @@ where
     retry_while(PROPAGATION_TIMEOUT, CloudError::is_not_found, call).await
 }
 
+/// Whether IAM refused a policy document because it does not see yet a principal made a moment
+/// ago; IAM says so only in the message of its `MalformedPolicyDocument` error.
+pub(crate) fn unseen_principal(e: &CloudError) -> bool {
+    e.is("MalformedPolicyDocument") && e.message.contains("Invalid principal")
+}
+
 /// The IAM path of a stack's roles: `/eprun/<stack>/` (the stack's `/` kept as path separators).
 pub fn stack_path(stack: &str) -> String {
     format!("/eprun/{stack}/")

@@ -5,7 +5,7 @@
 
 use super::{
     IamTags, PROPAGATION_TIMEOUT, answered_without, attach, attached, check_document, check_name,
-    decode_policy, detach, iam_tags, pairs, policy_text, stack_path,
+    decode_policy, detach, iam_tags, pairs, policy_text, stack_path, unseen_principal,
 };
 use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
@@ -14,7 +14,7 @@ use crate::props::int_prop;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::TAGS;
-use crate::{Aws, CloudError, STACK_TAG, retry_while, sdk, tags};
+use crate::{Aws, STACK_TAG, retry_while, sdk, tags};
 use async_trait::async_trait;
 use aws_sdk_iam::types::{InstanceProfile, Role as IamRole, Tag};
 use serde_json::{Value, json};
@@ -152,9 +152,6 @@ impl Description for Role {
             .set_max_session_duration(p.max_session_duration)
             .set_tags(Some(iam_tags(tags)));
         // IAM does not see yet a principal made a moment ago (an OIDC provider): try again shortly.
-        let unseen_principal = |e: &CloudError| {
-            e.is("MalformedPolicyDocument") && e.message.contains("Invalid principal")
-        };
         let out = retry_while(PROPAGATION_TIMEOUT, unseen_principal, || {
             let call = call.clone();
             async move { call.send().await.map_err(sdk("CreateRole", address)) }

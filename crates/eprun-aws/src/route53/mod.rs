@@ -120,6 +120,12 @@ pub fn check_dns_name(prop: &str, value: Option<&Value>) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether a change batch was refused because a record it deletes is not there; Route 53 says so
+/// only in the message of its `InvalidChangeBatch` error.
+pub fn missing_record(e: &CloudError) -> bool {
+    e.is("InvalidChangeBatch") && e.message.contains("not found")
+}
+
 /// A request refused before it is sent (a required field missing, a name too long), as an AWS
 /// error for `target`.
 pub fn client_error(operation: &str, target: impl Display, why: impl Display) -> CloudError {

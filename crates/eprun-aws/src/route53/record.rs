@@ -267,7 +267,7 @@ impl Description for Record {
     async fn delete(&self, aws: &Aws, id: &str, current: &RecordProps) -> Result<()> {
         // A DELETE must repeat the record exactly as it is.
         match change(aws, ChangeAction::Delete, current, id).await {
-            Err(e) if e.is("InvalidChangeBatch") && e.message.contains("not found") => Ok(()),
+            Err(e) if super::missing_record(&e) => Ok(()),
             other => other.map(drop),
         }
     }

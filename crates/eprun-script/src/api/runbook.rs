@@ -190,7 +190,7 @@ fn step(ctx: &NativeCallContext, s: &Session, name: &str, body: FnPtr) -> RhaiRe
                 .map(str::to_string)
                 .unwrap_or_else(|| run.settings().file.clone());
             let loc = diagnostic::locate(e, &top, &[]);
-            if loc.message == "interrupted by Ctrl-C" {
+            if loc.interrupted {
                 Outcome::Interrupted
             } else if loc.line > 0 {
                 Outcome::Failed(format!(

@@ -108,7 +108,10 @@ pub(crate) fn register(engine: &mut Engine) {
                 std::time::Instant::now() + std::time::Duration::from_secs(seconds.max(0) as u64);
             while std::time::Instant::now() < until {
                 if crate::interrupt::requested() {
-                    return Err(fail("interrupted by Ctrl-C", Position::NONE));
+                    return Err(Box::new(EvalAltResult::ErrorTerminated(
+                        "interrupted by Ctrl-C".into(),
+                        Position::NONE,
+                    )));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
