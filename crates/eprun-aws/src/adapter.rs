@@ -8,6 +8,7 @@
 use crate::Result;
 use crate::address::Address;
 use crate::context::Context;
+use crate::invalid::Invalid;
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
@@ -292,7 +293,7 @@ pub trait Description: ResourceType + Send + Sync + 'static {
     const IDENTITY: Identity;
 
     /// Checks a declaration against the others already made.
-    fn validate(&self, _props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, _props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         Ok(())
     }
 
@@ -571,7 +572,7 @@ impl<D: Description> Resource for Adapter<D> {
         }
     }
 
-    fn validate(&self, props: &Props, others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, others: &dyn DeclaredProps) -> Result<(), Invalid> {
         self.description.validate(props, others)
     }
 
@@ -785,6 +786,7 @@ pub(crate) mod testing {
     pub(crate) fn refusal(res: &dyn Resource, props: &Props) -> String {
         res.validate(props, &NoOthers)
             .expect_err("the declaration is refused")
+            .to_string()
     }
 
     /// Props written as JSON.

@@ -5,8 +5,8 @@
 #[cfg(test)]
 use eprun_core::declaration;
 use eprun_core::{
-    address, cloud_error, cluster, context, interrupt, mutation, planner, resource, schema, tags,
-    token,
+    address, cloud_error, cluster, context, interrupt, invalid, mutation, planner, resource,
+    schema, tags, token,
 };
 
 pub mod adapter;

@@ -14,6 +14,7 @@ pub mod discover;
 pub mod environment;
 pub mod graph;
 pub mod interrupt;
+pub mod invalid;
 pub mod migration;
 pub mod moved;
 pub mod mutation;

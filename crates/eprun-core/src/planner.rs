@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     /// The declarations do not form a graph (a cycle, an unknown `depends_on`).
-    #[error("{0}")]
-    Graph(String),
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
     /// A protected resource would be deleted or replaced.
     #[error(
         "`{address}` is protected and would be {verb}{why}\nhint: keep its declaration, or set `protect: false` and apply before removing it"

@@ -48,17 +48,18 @@ fn resource_type_of(resource_id: &str) -> &'static str {
 }
 
 /// A CloudWatch Logs destination needs a delivery role; intervals are 60 or 600 seconds.
-fn check(props: &Props) -> Result<(), String> {
+fn check(props: &Props) -> Result<(), Invalid> {
     let role = props.contains_key("iam_role_arn");
     if str_prop(props, "log_destination_type") == "cloud-watch-logs" && !role {
-        let why = "missing property `iam_role_arn`: delivery to `cloud-watch-logs` needs a role";
-        return Err(why.into());
+        let why = "delivery to `cloud-watch-logs` needs a role";
+        return Err(Invalid::missing("iam_role_arn", why));
     }
     let interval = props.get("max_aggregation_interval");
     match interval.and_then(Value::as_i64) {
         Some(60 | 600) | None => Ok(()),
-        Some(n) => Err(format!(
-            "property `max_aggregation_interval`: `{n}` is not 60 or 600"
+        Some(n) => Err(Invalid::value(
+            "max_aggregation_interval",
+            format!("`{n}` is not 60 or 600"),
         )),
     }
 }
@@ -72,7 +73,7 @@ impl Description for FlowLog {
     const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, l| json!(l.flow_log_id()))];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         check(props)
     }
 
@@ -150,12 +151,17 @@ mod tests {
         let base = json!({"resource_id": "vpc-1", "log_destination": "arn:aws:logs:us-east-1:1:log-group:x"});
         let mut cw = obj(base);
         cw.insert("log_destination_type".into(), json!("cloud-watch-logs"));
-        assert!(check(&cw).unwrap_err().contains("`iam_role_arn`"));
+        assert!(
+            check(&cw)
+                .unwrap_err()
+                .to_string()
+                .contains("`iam_role_arn`")
+        );
         cw.insert("iam_role_arn".into(), json!("arn:aws:iam::1:role/flow"));
         assert!(check(&cw).is_ok());
         cw.insert("max_aggregation_interval".into(), json!(300));
         assert_eq!(
-            check(&cw).unwrap_err(),
+            check(&cw).unwrap_err().to_string(),
             "property `max_aggregation_interval`: `300` is not 60 or 600"
         );
     }

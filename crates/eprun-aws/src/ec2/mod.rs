@@ -29,6 +29,7 @@ pub(crate) mod prelude {
         resource,
     };
     pub(crate) use crate::address::Address;
+    pub(crate) use crate::invalid::Invalid;
     pub(crate) use crate::props::schema;
     pub(crate) use crate::resource::{DeclaredProps, Props, ReadHints};
     pub(crate) use crate::schema::{Kind, TAGS};

@@ -41,13 +41,17 @@ fn primary(gw: &Item) -> Option<&NatGatewayAddress> {
 describe_one!(describe_nat_gateways, nat_gateway_ids);
 
 /// A public gateway needs an Elastic IP; a private one cannot take one.
-fn check_allocation(props: &Props) -> Result<(), String> {
+fn check_allocation(props: &Props) -> Result<(), Invalid> {
     let has_eip = props.contains_key("allocation_id");
     match str_prop(props, "connectivity_type") {
-        "private" if has_eip => Err("property `allocation_id`: a private NAT gateway takes no Elastic IP".into()),
-        "public" | "" if !has_eip => {
-            Err("missing property `allocation_id`: a public NAT gateway needs an Elastic IP (`aws::ec2::eip`)".into())
-        }
+        "private" if has_eip => Err(Invalid::value(
+            "allocation_id",
+            "a private NAT gateway takes no Elastic IP",
+        )),
+        "public" | "" if !has_eip => Err(Invalid::missing(
+            "allocation_id",
+            "a public NAT gateway needs an Elastic IP (`aws::ec2::eip`)",
+        )),
         _ => Ok(()),
     }
 }
@@ -65,7 +69,7 @@ impl Description for NatGateway {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_allocation(props)
     }
 
@@ -141,7 +145,9 @@ mod tests {
 
     #[test]
     fn public_gateways_need_an_elastic_ip() {
-        let e = check_allocation(&obj(json!({"subnet_id": "subnet-1"}))).unwrap_err();
+        let e = check_allocation(&obj(json!({"subnet_id": "subnet-1"})))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`allocation_id`"), "{e}");
         assert!(
             check_allocation(&obj(

@@ -112,7 +112,7 @@ impl Description for Route {
     .note("`rtb-…|cidr`")];
     const IDENTITY: Identity = Identity::NaturalKey(route_key);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         let set: Vec<String> = TARGETS
             .iter()
             .filter(|t| props.contains_key(**t))
@@ -120,14 +120,14 @@ impl Description for Route {
             .collect();
         match set.len() {
             1 => Ok(()),
-            0 => Err(format!(
+            0 => Err(Invalid::Combination(format!(
                 "a route needs a target: set one of {}",
                 TARGETS.map(|t| format!("`{t}`")).join(", ")
-            )),
-            _ => Err(format!(
+            ))),
+            _ => Err(Invalid::Combination(format!(
                 "a route has exactly one target, but {} are set",
                 set.join(" and ")
-            )),
+            ))),
         }
     }
 
@@ -235,13 +235,14 @@ mod tests {
             ROUTE
                 .validate(&none, &NoOthers)
                 .unwrap_err()
+                .to_string()
                 .contains("needs a target")
         );
         let mut two = none.clone();
         two.insert("gateway_id".into(), json!("igw-1"));
         two.insert("nat_gateway_id".into(), json!("nat-1"));
         assert_eq!(
-            ROUTE.validate(&two, &NoOthers).unwrap_err(),
+            ROUTE.validate(&two, &NoOthers).unwrap_err().to_string(),
             "a route has exactly one target, but `gateway_id` and `nat_gateway_id` are set"
         );
         let mut one = none;

@@ -41,7 +41,7 @@ impl Description for Subnet {
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
     /// A subnet's block lies inside the declared block of the VPC its `vpc_id` refers to.
-    fn validate(&self, props: &Props, others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, others: &dyn DeclaredProps) -> Result<(), Invalid> {
         let cidr = str_prop(props, "cidr_block");
         let Ok(subnet) = cidr.parse::<IpNet>() else {
             return Ok(());
@@ -53,9 +53,12 @@ impl Description for Subnet {
             let vpc_cidr = vpc.map_or("", |p| str_prop(p, "cidr_block"));
             match vpc_cidr.parse::<IpNet>() {
                 Ok(vpc) if !vpc.trunc().contains(&subnet.trunc()) => {
-                    return Err(format!(
-                        "property `cidr_block`: `{cidr}` is outside the VPC's `{vpc_cidr}` (`{}`)",
-                        r.address
+                    return Err(Invalid::value(
+                        "cidr_block",
+                        format!(
+                            "`{cidr}` is outside the VPC's `{vpc_cidr}` (`{}`)",
+                            r.address
+                        ),
                     ));
                 }
                 _ => {}
@@ -186,7 +189,7 @@ mod tests {
             json!({"vpc_id": vpc_id, "cidr_block": "10.30.1.0/24", "availability_zone": "us-east-1a"}),
         );
         assert_eq!(
-            SUBNET.validate(&p, &others).unwrap_err(),
+            SUBNET.validate(&p, &others).unwrap_err().to_string(),
             "property `cidr_block`: `10.30.1.0/24` is outside the VPC's `10.10.0.0/16` (`ec2.vpc.examplepay-prod`)"
         );
     }

@@ -128,10 +128,11 @@ impl Description for TransitGateway {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         match props.get("amazon_side_asn").and_then(Value::as_i64) {
-            Some(asn) if !valid_asn(asn) => Err(format!(
-                "property `amazon_side_asn`: {asn} is not a private ASN; use 64512–65534 or 4200000000–4294967294"
+            Some(asn) if !valid_asn(asn) => Err(Invalid::value(
+                "amazon_side_asn",
+                format!("{asn} is not a private ASN; use 64512–65534 or 4200000000–4294967294"),
             )),
             _ => Ok(()),
         }
@@ -238,7 +239,8 @@ mod tests {
         );
         let e = TransitGateway
             .validate(&obj(json!({"amazon_side_asn": 7224})), &NoOthers)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a private ASN"), "{e}");
     }
 

@@ -70,15 +70,14 @@ impl Description for TransitGatewayPeeringAttachment {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         let (local, peer) = (
             props.get("transit_gateway_id"),
             props.get("peer_transit_gateway_id"),
         );
         if local.is_some_and(|l| !token::is_unknown(l)) && local == peer {
-            let why =
-                "property `peer_transit_gateway_id`: a transit gateway cannot peer with itself";
-            return Err(why.into());
+            let why = "a transit gateway cannot peer with itself";
+            return Err(Invalid::value("peer_transit_gateway_id", why));
         }
         Ok(())
     }
@@ -198,7 +197,8 @@ mod tests {
         let p = json!({"transit_gateway_id": "tgw-1", "peer_transit_gateway_id": "tgw-1", "peer_region": "us-east-1"});
         let e = TransitGatewayPeeringAttachment
             .validate(&obj(p), &NoOthers)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("itself"), "{e}");
     }
 

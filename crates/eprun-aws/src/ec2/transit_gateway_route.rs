@@ -112,7 +112,7 @@ fn target(props: &Props) -> Option<&str> {
 }
 
 /// Checks that a route has exactly one of an attachment and `blackhole: true`.
-fn check_target(props: &Props) -> Result<(), String> {
+fn check_target(props: &Props) -> Result<(), Invalid> {
     let why = match (
         props.contains_key("transit_gateway_attachment_id"),
         blackhole(props),
@@ -125,7 +125,7 @@ fn check_target(props: &Props) -> Result<(), String> {
         }
         _ => return Ok(()),
     };
-    Err(why.into())
+    Err(Invalid::Combination(why.into()))
 }
 
 /// The route's key once its table, destination and target are known.
@@ -175,7 +175,7 @@ impl Description for TransitGatewayRoute {
         &[Attr::new("id", |_, r: &Item| json!(id_of(r))).note("`tgw-rtb-…|cidr`")];
     const IDENTITY: Identity = Identity::NaturalKey(natural_key);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_target(props)
     }
 
@@ -294,6 +294,7 @@ mod tests {
         assert!(
             check_target(&obj(base.clone()))
                 .unwrap_err()
+                .to_string()
                 .contains("needs a target")
         );
         let mut both = obj(base.clone());
@@ -302,7 +303,12 @@ mod tests {
             json!("tgw-attach-1"),
         );
         both.insert("blackhole".into(), json!(true));
-        assert!(check_target(&both).unwrap_err().contains("not both"));
+        assert!(
+            check_target(&both)
+                .unwrap_err()
+                .to_string()
+                .contains("not both")
+        );
         let mut hole = obj(base);
         hole.insert("blackhole".into(), json!(true));
         assert!(check_target(&hole).is_ok());

@@ -89,10 +89,13 @@ impl Description for TransitGatewayVpcAttachment {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         let subnets = props.get("subnet_ids").and_then(Value::as_array);
         if subnets.is_some_and(Vec::is_empty) {
-            return Err("property `subnet_ids`: an attachment needs at least one subnet (one per availability zone)".into());
+            return Err(Invalid::value(
+                "subnet_ids",
+                "an attachment needs at least one subnet (one per availability zone)",
+            ));
         }
         Ok(())
     }

@@ -70,13 +70,16 @@ impl Description for Vpc {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         let cidr = str_prop(props, "cidr_block");
         if let Ok(net) = cidr.parse::<ipnet::IpNet>() {
             if !(16..=28).contains(&net.prefix_len()) {
-                return Err(format!(
-                    "property `cidr_block`: a VPC block must be between /16 and /28, not /{}",
-                    net.prefix_len()
+                return Err(Invalid::value(
+                    "cidr_block",
+                    format!(
+                        "a VPC block must be between /16 and /28, not /{}",
+                        net.prefix_len()
+                    ),
                 ));
             }
         }

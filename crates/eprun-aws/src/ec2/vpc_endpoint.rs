@@ -71,7 +71,7 @@ impl Description for VpcEndpoint {
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
     /// Set props that mean nothing for the endpoint's type are a mistake AWS would reject.
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         let (endpoint_type, foreign): (_, &[&str]) = match str_prop(props, "vpc_endpoint_type") {
             "Interface" => ("Interface", &["route_table_ids"]),
             _ => (
@@ -80,8 +80,9 @@ impl Description for VpcEndpoint {
             ),
         };
         match foreign.iter().find(|k| props.contains_key(**k)) {
-            Some(k) => Err(format!(
-                "property `{k}` does not apply to a `{endpoint_type}` endpoint"
+            Some(k) => Err(Invalid::form(
+                *k,
+                format!("does not apply to a `{endpoint_type}` endpoint"),
             )),
             None => Ok(()),
         }
@@ -232,7 +233,10 @@ mod tests {
     fn fields_of_the_other_type_are_refused() {
         let gw = obj(json!({"vpc_id": "v", "service_name": "s", "subnet_ids": ["subnet-1"]}));
         assert_eq!(
-            VPC_ENDPOINT.validate(&gw, &NoOthers).unwrap_err(),
+            VPC_ENDPOINT
+                .validate(&gw, &NoOthers)
+                .unwrap_err()
+                .to_string(),
             "property `subnet_ids` does not apply to a `Gateway` endpoint"
         );
         let iface = obj(
@@ -242,6 +246,7 @@ mod tests {
             VPC_ENDPOINT
                 .validate(&iface, &NoOthers)
                 .unwrap_err()
+                .to_string()
                 .contains("`route_table_ids`")
         );
         let ok = obj(

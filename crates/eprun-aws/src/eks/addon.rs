@@ -9,6 +9,7 @@ use crate::Aws;
 use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::all;
+use crate::invalid::Invalid;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -110,15 +111,13 @@ impl Description for Addon {
     const IDENTITY: Identity =
         Identity::Named(&EksTags, |p| pair_key(p, "cluster_name", "addon_name"));
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         if str_prop(props, "addon_name").is_empty() {
-            return Err("property `addon_name` cannot be empty".into());
+            return Err(Invalid::form("addon_name", "cannot be empty"));
         }
         if let Some(Value::Array(_)) = props.get("configuration_values") {
-            return Err(
-                "property `configuration_values` must be a map (or JSON text of one), not an array"
-                    .into(),
-            );
+            let why = "must be a map (or JSON text of one), not an array";
+            return Err(Invalid::form("configuration_values", why));
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use super::{
 use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::all;
+use crate::invalid::Invalid;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -71,21 +72,21 @@ fn parse_version(v: &str) -> Option<(u32, u32)> {
 }
 
 /// Checks that going from `from` to `to` is an upgrade EKS can do: no downgrade, one minor version at a time.
-pub fn check_upgrade(from: &str, to: &str) -> Result<(), String> {
+pub fn check_upgrade(from: &str, to: &str) -> Result<(), Invalid> {
     let (Some(f), Some(t)) = (parse_version(from), parse_version(to)) else {
         return Ok(());
     };
     if t < f {
-        return Err(format!(
+        return Err(Invalid::Combination(format!(
             "EKS cannot downgrade a cluster: it runs {from}, the declaration says {to}"
-        ));
+        )));
     }
     if t.0 != f.0 || t.1 > f.1 + 1 {
-        return Err(format!(
+        return Err(Invalid::Combination(format!(
             "EKS upgrades one minor version at a time: it runs {from}; declare {}.{} first, apply, then {to}",
             f.0,
             f.1 + 1
-        ));
+        )));
     }
     Ok(())
 }
@@ -198,12 +199,13 @@ impl Description for Cluster {
         name.as_str().map(String::from)
     });
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_eks_name("name", str_prop(props, "name"), 100)?;
         if let Some(v) = props.get("version").and_then(Value::as_str) {
             if !token::is_unknown(&json!(v)) && parse_version(v).is_none() {
-                return Err(format!(
-                    "property `version`: `{v}` is not a Kubernetes version like `1.29`"
+                return Err(Invalid::value(
+                    "version",
+                    format!("`{v}` is not a Kubernetes version like `1.29`"),
                 ));
             }
         }
@@ -212,17 +214,15 @@ impl Description for Cluster {
                 let hint = crate::schema::suggest(&t, &LOG_TYPES)
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
-                return Err(format!(
-                    "property `enabled_cluster_log_types`: `{t}` is not one of {}{hint}",
-                    LOG_TYPES.join(", ")
+                return Err(Invalid::value(
+                    "enabled_cluster_log_types",
+                    format!("`{t}` is not one of {}{hint}", LOG_TYPES.join(", ")),
                 ));
             }
         }
         if list_prop(props, "subnet_ids").len() == 1 {
-            return Err(
-                "property `subnet_ids`: EKS needs subnets in at least two availability zones"
-                    .into(),
-            );
+            let why = "EKS needs subnets in at least two availability zones";
+            return Err(Invalid::value("subnet_ids", why));
         }
         Ok(())
     }
@@ -300,7 +300,7 @@ impl Description for Cluster {
             let (from, to) = (from.unwrap_or_default(), to.unwrap_or_default());
             check_upgrade(from, to).map_err(|m| {
                 let kind = CloudErrorKind::Service("Version".into());
-                CloudError::new("UpdateClusterVersion", name, kind, m)
+                CloudError::new("UpdateClusterVersion", name, kind, m.to_string())
             })?;
             let call = eks.update_cluster_version().name(name).version(to);
             let sent = call.send().await.map(|o| o.update);
@@ -480,11 +480,13 @@ mod tests {
         assert!(
             check_upgrade("1.29", "1.31")
                 .unwrap_err()
+                .to_string()
                 .contains("declare 1.30 first")
         );
         assert!(
             check_upgrade("1.30", "1.29")
                 .unwrap_err()
+                .to_string()
                 .contains("cannot downgrade")
         );
     }

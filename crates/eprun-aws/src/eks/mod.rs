@@ -14,6 +14,7 @@ mod token;
 use crate::Result;
 use crate::adapter::{found, tagger};
 use crate::address::Address;
+use crate::invalid::Invalid;
 use crate::resource::{Props, ReadHints};
 use crate::{CloudError, CloudErrorKind, STACK_TAG, WaitState, wait_until};
 pub(crate) use crate::{Owner, owner};
@@ -357,7 +358,7 @@ pub(crate) fn keys_by_cluster<'a>(
 }
 
 /// How long a name may be; EKS names are 1 to 100 letters, digits, `-` and `_`, starting alphanumeric.
-pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), String> {
+pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), Invalid> {
     let first = name
         .chars()
         .next()
@@ -368,8 +369,11 @@ pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), 
     if crate::token::is_unknown(&json!(name)) || (first && rest && name.len() <= max) {
         return Ok(());
     }
-    Err(format!(
-        "property `{field}`: `{name}` is not a valid name (1 to {max} letters, digits, `-` and `_`, starting with a letter or digit)"
+    Err(Invalid::value(
+        field,
+        format!(
+            "`{name}` is not a valid name (1 to {max} letters, digits, `-` and `_`, starting with a letter or digit)"
+        ),
     ))
 }
 

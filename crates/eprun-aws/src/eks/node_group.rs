@@ -12,6 +12,7 @@ use crate::Aws;
 use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::all;
+use crate::invalid::Invalid;
 use crate::props::schema;
 use crate::props::{int_prop, list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
@@ -114,25 +115,27 @@ fn taint_changes(current: &[TaintProps], desired: &[TaintProps]) -> (Vec<Taint>,
 }
 
 /// Checks `min_size <= desired_size <= max_size` for the sizes that are known.
-fn check_sizes(props: &Props) -> Result<(), String> {
+fn check_sizes(props: &Props) -> Result<(), Invalid> {
     let sizes = ["min_size", "max_size", "desired_size"].map(|f| (f, int_prop(props, f)));
     if let Some((bad, _)) = sizes.iter().find(|(_, v)| v.is_some_and(|v| v < 0)) {
-        return Err(format!("property `{bad}` cannot be negative"));
+        return Err(Invalid::form(*bad, "cannot be negative"));
     }
     let [(_, min), (_, max), (_, desired)] = sizes;
     if max == Some(0) {
-        return Err("property `max_size` must be at least 1".into());
+        return Err(Invalid::form("max_size", "must be at least 1"));
     }
     if let (Some(min), Some(max)) = (min, max) {
         if min > max {
-            return Err(format!(
-                "property `min_size` ({min}) is larger than `max_size` ({max})"
+            return Err(Invalid::form(
+                "min_size",
+                format!("({min}) is larger than `max_size` ({max})"),
             ));
         }
     }
     match desired {
-        Some(d) if min.is_some_and(|m| d < m) || max.is_some_and(|m| d > m) => Err(format!(
-            "property `desired_size` ({d}) must lie between `min_size` and `max_size`"
+        Some(d) if min.is_some_and(|m| d < m) || max.is_some_and(|m| d > m) => Err(Invalid::form(
+            "desired_size",
+            format!("({d}) must lie between `min_size` and `max_size`"),
         )),
         _ => Ok(()),
     }
@@ -174,19 +177,20 @@ impl Description for NodeGroup {
     const IDENTITY: Identity =
         Identity::Named(&EksTags, |p| pair_key(p, "cluster_name", "node_group_name"));
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_eks_name("node_group_name", str_prop(props, "node_group_name"), 63)?;
         if props.get("instance_types").is_some() && list_prop(props, "instance_types").is_empty() {
-            return Err(
-                "property `instance_types` cannot be empty; leave it out for the AWS default"
-                    .into(),
-            );
+            let why = "cannot be empty; leave it out for the AWS default";
+            return Err(Invalid::form("instance_types", why));
         }
         let taints = props.get("taints").filter(|t| !token::is_unknown(t));
         if let Some(Ok(taints)) = taints.map(|t| Vec::<TaintProps>::deserialize(t)) {
             let unique: BTreeSet<_> = taints.iter().map(|t| (&t.key, &t.effect)).collect();
             if unique.len() != taints.len() {
-                return Err("property `taints`: two taints with the same key and effect".into());
+                return Err(Invalid::value(
+                    "taints",
+                    "two taints with the same key and effect",
+                ));
             }
         }
         check_sizes(props)

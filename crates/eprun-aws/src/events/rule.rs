@@ -9,6 +9,7 @@ use super::{EventsTags, eb_tags};
 use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::iam::policy_text;
+use crate::invalid::Invalid;
 use crate::props::{schema, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -55,15 +56,16 @@ pub struct RuleItem {
     tags: Vec<(String, String)>,
 }
 
-/// Checks a name or target id: 1 to 64 letters, digits, `.`, `-` and `_`.
-fn check_id(what: &str, id: &str) -> Result<(), String> {
+/// Checks a name or target id: 1 to 64 letters, digits, `.`, `-` and `_`; `refusal` makes the
+/// error of why it is not.
+fn check_id(id: &str, refusal: impl FnOnce(String) -> Invalid) -> Result<(), Invalid> {
     let valid = |c: char| c.is_ascii_alphanumeric() || ".-_".contains(c);
     if token::is_unknown(&json!(id)) || (1..=64).contains(&id.len()) && id.chars().all(valid) {
         return Ok(());
     }
-    Err(format!(
-        "{what}: `{id}` is not valid (1 to 64 letters, digits, `.`, `-` and `_`)"
-    ))
+    Err(refusal(format!(
+        "`{id}` is not valid (1 to 64 letters, digits, `.`, `-` and `_`)"
+    )))
 }
 
 /// The targets to remove (by id) and to put to go from `current` to `desired`; a target whose id
@@ -189,10 +191,13 @@ impl Description for Rule {
     ];
     const IDENTITY: Identity = Identity::Named(&EventsTags, by_name);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
-        check_id("property `name`", str_prop(props, "name"))?;
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
+        check_id(str_prop(props, "name"), |why| Invalid::value("name", why))?;
         if matches!(props.get("event_pattern"), Some(Value::Array(_))) {
-            return Err("property `event_pattern` must be a map, not an array".into());
+            return Err(Invalid::form(
+                "event_pattern",
+                "must be a map, not an array",
+            ));
         }
         let targets = props.get("targets").and_then(Value::as_array);
         let ids = targets
@@ -201,15 +206,23 @@ impl Description for Rule {
             .filter_map(|t| t["id"].as_str());
         let mut seen = BTreeSet::new();
         for id in ids {
-            check_id("a target's `id`", id)?;
+            check_id(id, |why| {
+                Invalid::Combination(format!("a target's `id`: {why}"))
+            })?;
             if !seen.insert(id) {
-                return Err(format!("property `targets`: the id `{id}` is used twice"));
+                return Err(Invalid::value(
+                    "targets",
+                    format!("the id `{id}` is used twice"),
+                ));
             }
         }
         match seen.len() > MAX_TARGETS {
-            true => Err(format!(
-                "property `targets`: a rule has {MAX_TARGETS} targets at most, not {}",
-                seen.len()
+            true => Err(Invalid::value(
+                "targets",
+                format!(
+                    "a rule has {MAX_TARGETS} targets at most, not {}",
+                    seen.len()
+                ),
             )),
             false => Ok(()),
         }
@@ -425,6 +438,7 @@ mod tests {
         assert!(
             check(twice)
                 .unwrap_err()
+                .to_string()
                 .contains("the id `q` is used twice")
         );
         let six: Vec<Value> = (0..6)
@@ -434,16 +448,23 @@ mod tests {
         assert!(
             check(many)
                 .unwrap_err()
+                .to_string()
                 .contains("5 targets at most, not 6")
         );
         let bad = json!({"name": "has space", "event_pattern": {}});
         assert!(
             check(bad)
                 .unwrap_err()
+                .to_string()
                 .contains("property `name`: `has space` is not valid")
         );
         let array = json!({"name": "r", "event_pattern": []});
-        assert!(check(array).unwrap_err().contains("must be a map"));
+        assert!(
+            check(array)
+                .unwrap_err()
+                .to_string()
+                .contains("must be a map")
+        );
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@
 use super::{IamTags, check_name, check_path, iam_tags, once_visible, pairs};
 use crate::Result;
 use crate::adapter::{Attr, Change, Description, Identity, New, by_name, found, resource};
+use crate::invalid::Invalid;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::TAGS;
@@ -88,7 +89,7 @@ impl Description for InstanceProfile {
     ];
     const IDENTITY: Identity = Identity::Named(&IamTags::InstanceProfile, by_name);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_name("instance profile", str_prop(props, "name"), 128)?;
         check_path(props)
     }

@@ -16,6 +16,7 @@ use crate::Result;
 use crate::adapter::{Retag, Tagger, retag};
 use crate::address::Address;
 use crate::all;
+use crate::invalid::Invalid;
 use crate::resource::{Observed, Props, gone_ok};
 use crate::{Aws, CloudError, CloudErrorKind, retry_while, sdk, token};
 use aws_sdk_iam::types::{AttachedPolicy, Tag};
@@ -48,22 +49,24 @@ pub fn stack_path(stack: &str) -> String {
 
 /// Checks the name of an IAM `what` (role, policy, instance profile): 1 to `max` of letters,
 /// digits and `+=,.@_-`.
-pub(crate) fn check_name(what: &str, name: &str, max: usize) -> Result<(), String> {
+pub(crate) fn check_name(what: &str, name: &str, max: usize) -> Result<(), Invalid> {
     let valid = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
     if token::is_unknown(&json!(name)) || (1..=max).contains(&name.len()) && name.chars().all(valid)
     {
         return Ok(());
     }
-    Err(format!(
-        "property `name`: `{name}` is not a valid {what} name (1 to {max} letters, digits and `+=,.@_-`)"
+    Err(Invalid::value(
+        "name",
+        format!("`{name}` is not a valid {what} name (1 to {max} letters, digits and `+=,.@_-`)"),
     ))
 }
 
 /// Checks an IAM path (policies, instance profiles): it starts and ends with `/`.
-pub(crate) fn check_path(props: &Props) -> Result<(), String> {
+pub(crate) fn check_path(props: &Props) -> Result<(), Invalid> {
     match props.get("path").filter(|p| !token::is_unknown(p)) {
-        Some(Value::String(p)) if !(p.starts_with('/') && p.ends_with('/')) => Err(format!(
-            "property `path`: `{p}` must start and end with `/` (e.g. `/eprun/`)"
+        Some(Value::String(p)) if !(p.starts_with('/') && p.ends_with('/')) => Err(Invalid::value(
+            "path",
+            format!("`{p}` must start and end with `/` (e.g. `/eprun/`)"),
         )),
         _ => Ok(()),
     }
@@ -71,13 +74,15 @@ pub(crate) fn check_path(props: &Props) -> Result<(), String> {
 
 /// Checks the policy document in `field` (IAM's policy language, also for SQS queue policies): a
 /// map with a `Statement`, or JSON text (left to the service).
-pub(crate) fn check_document(props: &Props, field: &str) -> Result<(), String> {
+pub(crate) fn check_document(props: &Props, field: &str) -> Result<(), Invalid> {
     match props.get(field) {
-        Some(Value::Object(doc)) if !doc.contains_key("Statement") => Err(format!(
-            "property `{field}`: a policy document needs a `Statement`"
+        Some(Value::Object(doc)) if !doc.contains_key("Statement") => Err(Invalid::value(
+            field,
+            "a policy document needs a `Statement`",
         )),
-        Some(Value::Array(_)) => Err(format!(
-            "property `{field}` must be a policy document (a map), not an array"
+        Some(Value::Array(_)) => Err(Invalid::form(
+            field,
+            "must be a policy document (a map), not an array",
         )),
         _ => Ok(()),
     }

@@ -8,6 +8,7 @@ use super::{IamTags, answered_without, iam_tags, pairs};
 use crate::Result;
 use crate::adapter::{Attr, Change, Description, Identity, New, found, resource};
 use crate::all;
+use crate::invalid::Invalid;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -95,19 +96,21 @@ impl Description for OpenIdConnectProvider {
         url.as_str().map(|u| issuer_of(u).to_string())
     });
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         let url = str_prop(props, "url");
         if !token::is_unknown(&json!(url)) && !url.starts_with("https://") {
-            return Err(format!(
-                "property `url`: `{url}` must start with `https://`"
+            return Err(Invalid::value(
+                "url",
+                format!("`{url}` must start with `https://`"),
             ));
         }
         if let Some(bad) = list_prop(props, "thumbprint_list")
             .iter()
             .find(|t| t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit()))
         {
-            return Err(format!(
-                "property `thumbprint_list`: `{bad}` is not a SHA-1 thumbprint (40 hex digits)"
+            return Err(Invalid::value(
+                "thumbprint_list",
+                format!("`{bad}` is not a SHA-1 thumbprint (40 hex digits)"),
             ));
         }
         Ok(())

@@ -11,6 +11,7 @@ use super::{
 use crate::Result;
 use crate::adapter::{Attr, Change, Description, Identity, New, by_name, found, resource};
 use crate::all;
+use crate::invalid::Invalid;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -148,7 +149,7 @@ impl Description for Policy {
     ];
     const IDENTITY: Identity = Identity::Named(&IamTags::Policy, by_name);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_name("policy", str_prop(props, "name"), 128)?;
         check_path(props)?;
         check_document(props, "policy")
@@ -476,15 +477,26 @@ mod tests {
         let check = |v: Value| POLICY.validate(v.as_object().unwrap(), &NoOthers);
         assert!(check(declared()).is_ok());
         let bad = json!({"name": "has space", "policy": {"Statement": []}});
-        assert!(check(bad).unwrap_err().contains("not a valid policy name"));
+        assert!(
+            check(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("not a valid policy name")
+        );
         let bad = json!({"name": "p", "path": "eprun", "policy": {"Statement": []}});
         assert!(
             check(bad)
                 .unwrap_err()
+                .to_string()
                 .contains("must start and end with `/`")
         );
         let bad = json!({"name": "p", "policy": {"Version": "2012-10-17"}});
-        assert!(check(bad).unwrap_err().contains("needs a `Statement`"));
+        assert!(
+            check(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("needs a `Statement`")
+        );
     }
 
     #[tokio::test]

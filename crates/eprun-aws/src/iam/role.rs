@@ -10,6 +10,7 @@ use super::{
 use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::all;
+use crate::invalid::Invalid;
 use crate::props::int_prop;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
@@ -83,12 +84,13 @@ impl Description for Role {
     ];
     const IDENTITY: Identity = Identity::Named(&IamTags::Role, by_name);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_name("role", str_prop(props, "name"), 64)?;
         if let Some(d) = int_prop(props, "max_session_duration") {
             if !(3600..=43200).contains(&d) {
-                return Err(format!(
-                    "property `max_session_duration`: {d} is not between 3600 and 43200 seconds"
+                return Err(Invalid::value(
+                    "max_session_duration",
+                    format!("{d} is not between 3600 and 43200 seconds"),
                 ));
             }
         }
@@ -328,12 +330,14 @@ mod tests {
         assert!(
             ROLE.validate(bad.as_object().unwrap(), &others)
                 .unwrap_err()
+                .to_string()
                 .contains("not a valid role name")
         );
         let bad = json!({"name": "x", "assume_role_policy": {"Statement": []}, "max_session_duration": 60});
         assert!(
             ROLE.validate(bad.as_object().unwrap(), &others)
                 .unwrap_err()
+                .to_string()
                 .contains("3600 and 43200")
         );
     }

@@ -8,6 +8,7 @@
 use super::{attach, attached, detach};
 use crate::Result;
 use crate::adapter::{Attr, Description, Identity, New, found, known, resource};
+use crate::invalid::Invalid;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::{Aws, token};
@@ -47,13 +48,16 @@ impl Description for RolePolicyAttachment {
         &[Attr::new("id", |_, item: &Item| json!(id_of(item))).note("`<role>|<policy_arn>`")];
     const IDENTITY: Identity = Identity::NaturalKey(key);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         let arn = str_prop(props, "policy_arn");
         match token::is_unknown(&json!(arn)) || arn.starts_with("arn:") {
             true => Ok(()),
-            false => Err(format!(
-                "property `policy_arn`: `{arn}` is not an ARN (`arn:aws:iam::…:policy/…`; an \
+            false => Err(Invalid::value(
+                "policy_arn",
+                format!(
+                    "`{arn}` is not an ARN (`arn:aws:iam::…:policy/…`; an \
                  `iam.policy` handle's `arn`)"
+                ),
             )),
         }
     }
@@ -126,7 +130,10 @@ mod tests {
     #[test]
     fn a_policy_name_is_not_an_arn() {
         let p = obj(json!({"role": "r", "policy_arn": "karpenter"}));
-        let e = ROLE_POLICY_ATTACHMENT.validate(&p, &NoOthers).unwrap_err();
+        let e = ROLE_POLICY_ATTACHMENT
+            .validate(&p, &NoOthers)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is not an ARN"), "{e}");
         let p = obj(json!({"role": "r", "policy_arn": ARN}));
         assert!(ROLE_POLICY_ATTACHMENT.validate(&p, &NoOthers).is_ok());

@@ -14,7 +14,8 @@ use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, Tagger, found, resource};
 use crate::all;
 use crate::iam::policy_text;
-use crate::props::int_prop;
+use crate::invalid::Invalid;
+use crate::props::check_range;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::TAGS;
@@ -61,7 +62,7 @@ pub struct KeyItem {
 }
 
 /// Checks an alias: `alias/` then letters, digits, `/`, `_` and `-`; not an AWS-managed `alias/aws/` one.
-fn check_alias(alias: &str) -> Result<(), String> {
+fn check_alias(alias: &str) -> Result<(), Invalid> {
     let valid = |r: &str| {
         r.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
@@ -75,7 +76,7 @@ fn check_alias(alias: &str) -> Result<(), String> {
         Some(r) if r.starts_with("aws/") => "is reserved for AWS managed keys",
         Some(_) => return Ok(()),
     };
-    Err(format!("property `alias`: `{alias}` {why}"))
+    Err(Invalid::value("alias", format!("`{alias}` {why}")))
 }
 
 /// Whether a key is usable (not on its way to deletion, not AWS managed).
@@ -178,17 +179,14 @@ impl Description for Key {
         alias.as_str().map(String::from)
     });
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_alias(str_prop(props, "alias"))?;
-        if let Some(days) =
-            int_prop(props, "deletion_window_in_days").filter(|d| !(7..=30).contains(d))
-        {
-            return Err(format!(
-                "property `deletion_window_in_days`: {days} is not between 7 and 30"
-            ));
-        }
+        check_range(props, "deletion_window_in_days", 7..=30, "")?;
         if matches!(props.get("policy"), Some(Value::Array(_))) {
-            return Err("property `policy` must be a policy document (a map), not an array".into());
+            return Err(Invalid::form(
+                "policy",
+                "must be a policy document (a map), not an array",
+            ));
         }
         Ok(())
     }
@@ -413,11 +411,13 @@ mod tests {
         assert!(
             check_alias("examplepay")
                 .unwrap_err()
+                .to_string()
                 .contains("must start with `alias/`")
         );
         assert!(
             check_alias("alias/aws/eks")
                 .unwrap_err()
+                .to_string()
                 .contains("reserved")
         );
         assert!(check_alias("alias/has space").is_err());
@@ -426,6 +426,7 @@ mod tests {
         assert!(
             KEY.validate(&p, &others)
                 .unwrap_err()
+                .to_string()
                 .contains("between 7 and 30")
         );
     }

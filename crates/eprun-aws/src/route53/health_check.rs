@@ -11,6 +11,7 @@ use crate::adapter::{
 use crate::address::Address;
 use crate::all;
 use crate::ec2::str_prop;
+use crate::invalid::Invalid;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::token;
@@ -73,17 +74,23 @@ const CHECKER_REGIONS: [&str; 8] = [
 const MAX_REFERENCE: usize = 64;
 
 /// Checks the combinations Route 53 would refuse, before any call.
-fn check(props: &Props) -> Result<(), String> {
+fn check(props: &Props) -> Result<(), Invalid> {
     let int = |k: &str| props.get(k).and_then(Value::as_i64);
     let kind = str_prop(props, "type");
     if !props.contains_key("fqdn") && !props.contains_key("ip_address") {
-        return Err("a health check needs an endpoint: set `fqdn` or `ip_address`".into());
+        return Err(Invalid::Combination(
+            "a health check needs an endpoint: set `fqdn` or `ip_address`".into(),
+        ));
     }
     if kind.ends_with("STR_MATCH") && !props.contains_key("search_string") {
-        return Err(format!("a `{kind}` check needs `search_string`"));
+        return Err(Invalid::Combination(format!(
+            "a `{kind}` check needs `search_string`"
+        )));
     }
     if kind == "TCP" && props.contains_key("resource_path") {
-        return Err("a `TCP` check takes no `resource_path`".into());
+        return Err(Invalid::Combination(
+            "a `TCP` check takes no `resource_path`".into(),
+        ));
     }
     let ranges: [(&str, fn(&i64) -> bool, &str); 3] = [
         ("request_interval", |i| *i == 10 || *i == 30, "10 or 30"),
@@ -96,7 +103,7 @@ fn check(props: &Props) -> Result<(), String> {
     ];
     for (prop, fits, what) in ranges {
         if let Some(v) = int(prop).filter(|v| !fits(v)) {
-            return Err(format!("property `{prop}`: {v} is not {what}"));
+            return Err(Invalid::value(prop, format!("{v} is not {what}")));
         }
     }
     if let Some(regions) = props.get("regions").and_then(Value::as_array) {
@@ -106,18 +113,24 @@ fn check(props: &Props) -> Result<(), String> {
             .filter_map(Value::as_str)
             .collect();
         if let Some(bad) = names.iter().find(|r| !CHECKER_REGIONS.contains(r)) {
-            return Err(format!(
-                "property `regions`: Route 53 does not check from `{bad}`; it checks from {}",
-                CHECKER_REGIONS.join(", ")
+            return Err(Invalid::value(
+                "regions",
+                format!(
+                    "Route 53 does not check from `{bad}`; it checks from {}",
+                    CHECKER_REGIONS.join(", ")
+                ),
             ));
         }
         let mut distinct = names.clone();
         distinct.sort_unstable();
         distinct.dedup();
         if distinct.len() < 3 {
-            return Err(format!(
-                "property `regions`: name at least three checker regions, not {}",
-                distinct.len()
+            return Err(Invalid::value(
+                "regions",
+                format!(
+                    "name at least three checker regions, not {}",
+                    distinct.len()
+                ),
             ));
         }
     }
@@ -165,7 +178,7 @@ impl Description for HealthCheck {
     ];
     const IDENTITY: Identity = Identity::Recorded(&CHECK_TAGS);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check(props)
     }
 
@@ -332,7 +345,7 @@ mod tests {
         let with = |k: &str, v: Value| {
             let mut p = https();
             p.insert(k.into(), v);
-            check(&p).unwrap_err()
+            check(&p).unwrap_err().to_string()
         };
         assert!(with("request_interval", json!(15)).contains("10 or 30"));
         assert!(with("failure_threshold", json!(11)).contains("between 1 and 10"));
@@ -344,7 +357,12 @@ mod tests {
         assert!(with("type", json!("HTTPS_STR_MATCH")).contains("search_string"));
         let mut none = https();
         none.remove("fqdn");
-        assert!(check(&none).unwrap_err().contains("`fqdn` or `ip_address`"));
+        assert!(
+            check(&none)
+                .unwrap_err()
+                .to_string()
+                .contains("`fqdn` or `ip_address`")
+        );
     }
 
     #[tokio::test]

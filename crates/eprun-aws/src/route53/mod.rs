@@ -15,6 +15,7 @@ pub mod zone;
 use crate::Result;
 use crate::adapter::{Retag, Tagger, found};
 use crate::address::Address;
+use crate::invalid::Invalid;
 use crate::resource::Observed;
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, sdk, tags, wait_until};
@@ -91,30 +92,37 @@ pub fn dns_name(name: &str) -> String {
 }
 
 /// Checks that a declared DNS name is in the form reads report: lowercase, no trailing dot.
-pub fn check_dns_name(prop: &str, value: Option<&Value>) -> Result<(), String> {
+pub fn check_dns_name(prop: &str, value: Option<&Value>) -> Result<(), Invalid> {
     let known = value.filter(|v| !token::is_unknown(v));
     let Some(name) = known.and_then(Value::as_str) else {
         return Ok(());
     };
     if name.is_empty() || name == "." {
-        return Err(format!("property `{prop}` cannot be empty"));
+        return Err(Invalid::form(prop, "cannot be empty"));
     }
     if name.ends_with('.') {
-        return Err(format!(
-            "property `{prop}`: write `{}` without the trailing dot",
-            name.trim_end_matches('.')
+        return Err(Invalid::value(
+            prop,
+            format!(
+                "write `{}` without the trailing dot",
+                name.trim_end_matches('.')
+            ),
         ));
     }
     if name.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(format!(
-            "property `{prop}`: DNS names are compared in lowercase; write `{}`",
-            name.to_ascii_lowercase()
+        return Err(Invalid::value(
+            prop,
+            format!(
+                "DNS names are compared in lowercase; write `{}`",
+                name.to_ascii_lowercase()
+            ),
         ));
     }
     let bad_label = name.split('.').any(|l| l.is_empty() || l.len() > 63);
     if name.len() > 253 || bad_label {
-        return Err(format!(
-            "property `{prop}`: `{name}` is not a valid DNS name"
+        return Err(Invalid::value(
+            prop,
+            format!("`{name}` is not a valid DNS name"),
         ));
     }
     Ok(())
@@ -420,16 +428,19 @@ mod tests {
         assert!(
             check_dns_name("name", Some(&json!("api.examplepay.com.")))
                 .unwrap_err()
+                .to_string()
                 .contains("trailing dot")
         );
         assert!(
             check_dns_name("name", Some(&json!("API.examplepay.com")))
                 .unwrap_err()
+                .to_string()
                 .contains("lowercase")
         );
         assert!(
             check_dns_name("name", Some(&json!("a..b")))
                 .unwrap_err()
+                .to_string()
                 .contains("not a valid")
         );
     }

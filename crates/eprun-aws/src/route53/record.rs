@@ -11,6 +11,7 @@ use super::{
 use crate::Aws;
 use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
+use crate::invalid::Invalid;
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::{Field, Kind};
@@ -96,15 +97,16 @@ fn single<'a>(p: &'a Props, field: &str) -> Option<&'a serde_json::Map<String, V
 }
 
 /// Checks the combinations Route 53 would refuse, before any call.
-fn check(p: &Props) -> Result<(), String> {
+fn check(p: &Props) -> Result<(), Invalid> {
     check_dns_name("name", p.get("name"))?;
     for field in ["alias", "latency_routing_policy"] {
         if p.get(field)
             .and_then(Value::as_array)
             .is_some_and(|a| a.len() != 1)
         {
-            return Err(format!(
-                "property `{field}` takes exactly one map, like `[#{{ … }}]`"
+            return Err(Invalid::form(
+                field,
+                format!("takes exactly one map, like `[#{{ … }}]`"),
             ));
         }
     }
@@ -117,11 +119,21 @@ fn check(p: &Props) -> Result<(), String> {
         p.contains_key("ttl"),
     );
     match (records, alias) {
-        (true, true) => return Err("a record has `records` or an `alias`, not both".into()),
-        (false, false) => return Err("a record needs `records` (with `ttl`) or an `alias`".into()),
-        (true, false) if !ttl => return Err("property `ttl` is required with `records`".into()),
+        (true, true) => {
+            return Err(Invalid::Combination(
+                "a record has `records` or an `alias`, not both".into(),
+            ));
+        }
+        (false, false) => {
+            return Err(Invalid::Combination(
+                "a record needs `records` (with `ttl`) or an `alias`".into(),
+            ));
+        }
+        (true, false) if !ttl => return Err(Invalid::form("ttl", "is required with `records`")),
         (false, true) if ttl => {
-            return Err("an alias record takes no `ttl` (the target's applies)".into());
+            return Err(Invalid::Combination(
+                "an alias record takes no `ttl` (the target's applies)".into(),
+            ));
         }
         _ => {}
     }
@@ -129,25 +141,25 @@ fn check(p: &Props) -> Result<(), String> {
         .and_then(Value::as_array)
         .is_some_and(Vec::is_empty)
     {
-        return Err("property `records` needs at least one value".into());
+        return Err(Invalid::form("records", "needs at least one value"));
     }
     if let Some(t) = p
         .get("ttl")
         .and_then(Value::as_i64)
         .filter(|t| !(0..=2_147_483_647).contains(t))
     {
-        return Err(format!("property `ttl`: {t} is not a valid TTL"));
+        return Err(Invalid::value("ttl", format!("{t} is not a valid TTL")));
     }
     match (
         p.contains_key("set_identifier"),
         p.contains_key("latency_routing_policy"),
     ) {
-        (true, false) => Err(
+        (true, false) => Err(Invalid::Combination(
             "`set_identifier` only goes with a routing policy: add `latency_routing_policy`".into(),
-        ),
-        (false, true) => {
-            Err("a latency-routed record needs a `set_identifier` (e.g. its region)".into())
-        }
+        )),
+        (false, true) => Err(Invalid::Combination(
+            "a latency-routed record needs a `set_identifier` (e.g. its region)".into(),
+        )),
         _ => Ok(()),
     }
 }
@@ -202,7 +214,7 @@ impl Description for Record {
     ];
     const IDENTITY: Identity = Identity::NaturalKey(natural_key);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check(props)
     }
 
@@ -325,7 +337,7 @@ mod tests {
         let without = |k: &str| {
             let mut p = latency();
             p.remove(k);
-            check(&p).unwrap_err()
+            check(&p).unwrap_err().to_string()
         };
         assert!(without("ttl").contains("`ttl` is required"));
         assert!(without("set_identifier").contains("needs a `set_identifier`"));
@@ -335,13 +347,13 @@ mod tests {
             "alias".into(),
             json!([{"name": "lb.example.com", "zone_id": "Z2", "evaluate_target_health": true}]),
         );
-        assert!(check(&both).unwrap_err().contains("not both"));
+        assert!(check(&both).unwrap_err().to_string().contains("not both"));
         let mut two = latency();
         two.insert(
             "latency_routing_policy".into(),
             json!([{"region": "us-east-1"}, {"region": "eu-west-1"}]),
         );
-        assert!(check(&two).unwrap_err().contains("exactly one"));
+        assert!(check(&two).unwrap_err().to_string().contains("exactly one"));
     }
 
     #[tokio::test]

@@ -14,6 +14,7 @@ use crate::adapter::{
 };
 use crate::address::Address;
 use crate::all;
+use crate::invalid::Invalid;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::{Aws, CloudError, sdk, tags};
@@ -119,7 +120,7 @@ impl Description for Zone {
     ];
     const IDENTITY: Identity = Identity::Recorded(&ZONE_TAGS);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_dns_name("name", props.get("name"))
     }
 
@@ -289,6 +290,7 @@ mod tests {
         assert!(
             Zone.validate(&p, &NoOthers)
                 .unwrap_err()
+                .to_string()
                 .contains("trailing dot")
         );
     }

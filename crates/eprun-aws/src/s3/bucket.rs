@@ -2,6 +2,7 @@
 
 use crate::Result;
 use crate::adapter::{Attr, Change, Description, Identity, New, Retag, Tagger, found, resource};
+use crate::invalid::Invalid;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
 use crate::schema::TAGS;
 use crate::token;
@@ -56,7 +57,7 @@ fn build_error(operation: &str, target: &str, e: impl std::fmt::Display) -> Clou
 
 /// Checks S3's naming rules: 3 to 63 lowercase letters, digits, `.` and `-`, starting and ending
 /// with a letter or digit.
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), Invalid> {
     let alnum = |c: &char| c.is_ascii_lowercase() || c.is_ascii_digit();
     let ends = [name.chars().next(), name.chars().last()];
     if token::is_unknown(&json!(name))
@@ -67,8 +68,11 @@ fn check_name(name: &str) -> Result<(), String> {
     {
         return Ok(());
     }
-    Err(format!(
-        "property `bucket`: `{name}` is not a valid bucket name (3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit)"
+    Err(Invalid::value(
+        "bucket",
+        format!(
+            "`{name}` is not a valid bucket name (3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit)"
+        ),
     ))
 }
 
@@ -308,7 +312,7 @@ impl Description for Bucket {
         name.as_str().map(String::from)
     });
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         props
             .get("bucket")
             .and_then(Value::as_str)
@@ -469,6 +473,7 @@ mod tests {
             assert!(
                 check_name(bad)
                     .unwrap_err()
+                    .to_string()
                     .contains("is not a valid bucket name"),
                 "{bad}"
             );

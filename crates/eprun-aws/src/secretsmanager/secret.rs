@@ -10,6 +10,7 @@ use crate::adapter::{
     Attr, Changes, Description, Identity, New, Tagger, found, resource, tagger, to_props,
 };
 use crate::address::Address;
+use crate::invalid::Invalid;
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::TAGS;
@@ -65,23 +66,25 @@ schema! {
 }
 
 /// Checks what Secrets Manager would refuse, before any call.
-fn check(props: &Props) -> Result<(), String> {
+fn check(props: &Props) -> Result<(), Invalid> {
     let name = props.get("name").filter(|v| !token::is_unknown(v));
     if let Some(name) = name.and_then(Value::as_str) {
         if name.is_empty() || name.len() > 512 {
-            return Err("property `name` must be 1 to 512 characters".into());
+            return Err(Invalid::form("name", "must be 1 to 512 characters"));
         }
         let bad = |c: &char| !(c.is_ascii_alphanumeric() || "/_+=.@-".contains(*c));
         if let Some(c) = name.chars().find(bad) {
-            return Err(format!(
-                "property `name`: `{name}` contains `{c}`; names use letters, digits and /_+=.@-"
+            return Err(Invalid::value(
+                "name",
+                format!("`{name}` contains `{c}`; names use letters, digits and /_+=.@-"),
             ));
         }
     }
     let window = props.get("recovery_window_in_days").and_then(Value::as_i64);
     if let Some(w) = window.filter(|w| *w != 0 && !(7..=30).contains(w)) {
-        return Err(format!(
-            "property `recovery_window_in_days`: {w} is not 0 (delete at once) or 7–30"
+        return Err(Invalid::value(
+            "recovery_window_in_days",
+            format!("{w} is not 0 (delete at once) or 7–30"),
         ));
     }
     let replicas = props.get("replica").and_then(Value::as_array);
@@ -92,7 +95,10 @@ fn check(props: &Props) -> Result<(), String> {
         .filter_map(|r| r["region"].as_str())
     {
         if !seen.insert(r) {
-            return Err(format!("property `replica`: region `{r}` is named twice"));
+            return Err(Invalid::value(
+                "replica",
+                format!("region `{r}` is named twice"),
+            ));
         }
     }
     Ok(())
@@ -319,7 +325,7 @@ impl Description for Secret {
     ];
     const IDENTITY: Identity = Identity::Tags(&SmTags);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check(props)
     }
 
@@ -550,18 +556,25 @@ mod tests {
         assert!(
             check(&obj(json!({"name": "bad name"})))
                 .unwrap_err()
+                .to_string()
                 .contains("contains ` `")
         );
         assert!(
             check(&obj(json!({"name": "a", "recovery_window_in_days": 3})))
                 .unwrap_err()
+                .to_string()
                 .contains("7–30")
         );
         assert!(check(&obj(json!({"name": "a", "recovery_window_in_days": 0}))).is_ok());
         let twice = obj(
             json!({"name": "a", "replica": [{"region": "eu-west-1"}, {"region": "eu-west-1", "kms_key_id": "k"}]}),
         );
-        assert!(check(&twice).unwrap_err().contains("named twice"));
+        assert!(
+            check(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("named twice")
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::all;
 use crate::iam::{check_document, policy_text};
+use crate::invalid::Invalid;
 use crate::props::{check_range, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -120,17 +121,19 @@ async fn read(aws: &Aws, url: &str) -> Result<QueueItem> {
 }
 
 /// Checks a queue name: 1 to 80 letters, digits, `-` and `_`; a FIFO queue's `.fifo` is refused.
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), Invalid> {
     let valid = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     if token::is_unknown(&json!(name)) {
         Ok(())
     } else if name.ends_with(".fifo") {
-        Err(format!(
-            "property `name`: `{name}` names a FIFO queue, which `sqs.queue` does not support"
+        Err(Invalid::value(
+            "name",
+            format!("`{name}` names a FIFO queue, which `sqs.queue` does not support"),
         ))
     } else if !(1..=80).contains(&name.len()) || !name.chars().all(valid) {
-        Err(format!(
-            "property `name`: `{name}` is not a valid queue name (1 to 80 letters, digits, `-` and `_`)"
+        Err(Invalid::value(
+            "name",
+            format!("`{name}` is not a valid queue name (1 to 80 letters, digits, `-` and `_`)"),
         ))
     } else {
         Ok(())
@@ -147,7 +150,7 @@ impl Description for Queue {
     ];
     const IDENTITY: Identity = Identity::Named(&SqsTags, by_name);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_name(str_prop(props, "name"))?;
         check_range(
             props,
@@ -342,11 +345,15 @@ mod tests {
     fn names_and_ranges_are_checked() {
         let check = |v: Value| QUEUE.validate(v.as_object().unwrap(), &NoOthers);
         assert!(check(declared()).is_ok());
-        let e = check(json!({"name": "events.fifo"})).unwrap_err();
+        let e = check(json!({"name": "events.fifo"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("FIFO queue"), "{e}");
-        let e = check(json!({"name": "has space"})).unwrap_err();
+        let e = check(json!({"name": "has space"})).unwrap_err().to_string();
         assert!(e.contains("not a valid queue name"), "{e}");
-        let e = check(json!({"name": "q", "message_retention_seconds": 30})).unwrap_err();
+        let e = check(json!({"name": "q", "message_retention_seconds": 30}))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "property `message_retention_seconds`: 30 is not between 60 and 1209600 seconds"

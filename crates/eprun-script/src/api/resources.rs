@@ -111,7 +111,8 @@ fn declare(
         ));
     };
     merge_default_tags(res, &mut props, &env.tags);
-    res.validate(&props, &*decls).map_err(in_decl)?;
+    res.validate(&props, &*decls)
+        .map_err(|e| in_decl(e.to_string()))?;
     meta.add(
         &mut decls,
         ctx,
@@ -211,7 +212,7 @@ impl Meta {
                 ignore_changes,
                 origin: origin(ctx),
             })
-            .map_err(|e| fail(e, ctx.call_position()))?;
+            .map_err(|e| fail(e.to_string(), ctx.call_position()))?;
         Ok(Handle {
             address,
             attributes,
