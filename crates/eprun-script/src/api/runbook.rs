@@ -46,7 +46,7 @@ pub(super) fn register(engine: &mut Engine, session: &Session) {
                     ));
                 };
                 let decl = declaration(spec).map_err(|e| fail(e, pos))?;
-                let value = run.declare(&s, decl).map_err(|e| fail(e, pos))?;
+                let value = run.declare(&s, decl).map_err(|e| fail(e.to_string(), pos))?;
                 Ok(to_dynamic(&value))
             },
         );
@@ -81,7 +81,7 @@ pub(super) fn register(engine: &mut Engine, session: &Session) {
             move |ctx: NativeCallContext, question: &str| -> Result<bool, Box<EvalAltResult>> {
                 let pos = ctx.call_position();
                 match runbook::current(&s) {
-                    Some(run) => run.confirm(question).map(|()| true).map_err(|e| fail(e, pos)),
+                    Some(run) => run.confirm(question).map(|()| true).map_err(|e| fail(e.to_string(), pos)),
                     None => ask(question).map_err(|e| fail(e, pos)),
                 }
             },
@@ -107,7 +107,7 @@ pub(super) fn register(engine: &mut Engine, session: &Session) {
                 };
                 run.param(name)
                     .map(|v| to_dynamic(&v))
-                    .map_err(|e| fail(e, pos))
+                    .map_err(|e| fail(e.to_string(), pos))
             },
         );
 
@@ -176,7 +176,7 @@ fn step(ctx: &NativeCallContext, s: &Session, name: &str, body: FnPtr) -> RhaiRe
             .call_within_context::<Dynamic>(ctx, ())
             .map_err(|e| relabel(*e, name));
     };
-    let index = match run.begin_step(name).map_err(|e| fail(e, pos))? {
+    let index = match run.begin_step(name).map_err(|e| fail(e.to_string(), pos))? {
         Begin::Skip(result) => return Ok(result.map(|v| to_dynamic(&v)).unwrap_or_default()),
         Begin::Run(index) => index,
     };
