@@ -57,7 +57,7 @@ impl ClusterAccess for Aws {
                 "sign EKS token",
                 format!("eks.cluster {name}"),
                 CloudErrorKind::Credentials,
-                m,
+                m.to_string(),
             )
         })
     }
