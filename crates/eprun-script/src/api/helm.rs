@@ -64,7 +64,9 @@ fn declare(
             "a Helm release lives in its cluster's region; remove `region`".into(),
         ));
     }
-    let Value::Object(mut props) = to_json(&Dynamic::from_map(raw)).map_err(in_decl)? else {
+    let Value::Object(mut props) =
+        to_json(&Dynamic::from_map(raw)).map_err(|e| in_decl(e.to_string()))?
+    else {
         return Err(in_decl("props must be a map".into()));
     };
     if props.contains_key("name") {

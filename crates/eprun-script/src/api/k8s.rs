@@ -60,7 +60,8 @@ fn declare(
 ) -> Result<Handle, Box<EvalAltResult>> {
     let pos = ctx.call_position();
     let err = |m: String| fail(m, pos);
-    let Value::Object(props) = to_json(&Dynamic::from_map(raw)).map_err(err)? else {
+    let Value::Object(props) = to_json(&Dynamic::from_map(raw)).map_err(|e| err(e.to_string()))?
+    else {
         return Err(err("a manifest is a map".into()));
     };
     let (object, known) = manifest::check(&props).map_err(|e| err(e.to_string()))?;

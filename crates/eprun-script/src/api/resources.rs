@@ -98,7 +98,7 @@ fn declare(
             "`ignore_changes` names `{bad}`, which is not a property{hint}"
         )));
     }
-    let json = to_json(&Dynamic::from_map(raw)).map_err(in_decl)?;
+    let json = to_json(&Dynamic::from_map(raw)).map_err(|e| in_decl(e.to_string()))?;
     let Value::Object(mut props) = json else {
         return Err(in_decl("props must be a map".into()));
     };
