@@ -58,8 +58,9 @@ pub enum GraphError {
     },
 }
 
-/// Builds the graph, resolving `depends_on` addresses and refusing cycles.
-pub fn build(decls: &Declarations) -> Result<Graph, GraphError> {
+/// Builds the graph, resolving `depends_on` addresses and refusing cycles (the error boxed, as it
+/// is large and rare).
+pub fn build(decls: &Declarations) -> Result<Graph, Box<GraphError>> {
     let mut deps: BTreeMap<Address, Vec<Address>> = BTreeMap::new();
     let known: Vec<String> = decls
         .resources
@@ -69,31 +70,33 @@ pub fn build(decls: &Declarations) -> Result<Graph, GraphError> {
     for d in &decls.resources {
         let mut list: Vec<Address> = d.deps.iter().cloned().collect();
         for named in &d.named_deps {
-            let addr: Address = named.parse().map_err(|source| GraphError::BadAddress {
-                origin: d.origin.clone(),
-                source,
+            let addr: Address = named.parse().map_err(|source| {
+                Box::new(GraphError::BadAddress {
+                    origin: d.origin.clone(),
+                    source,
+                })
             })?;
             if decls.get(&addr).is_none() {
                 let refs: Vec<&str> = known.iter().map(String::as_str).collect();
                 let hint = crate::schema::suggest(named, &refs)
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
-                return Err(GraphError::UnknownDependsOn {
+                return Err(Box::new(GraphError::UnknownDependsOn {
                     origin: d.origin.clone(),
                     address: d.address.clone(),
                     named: named.clone(),
                     hint,
-                });
+                }));
             }
             list.push(addr);
         }
         for dep in &list {
             if decls.get(dep).is_none() {
-                return Err(GraphError::UnknownReference {
+                return Err(Box::new(GraphError::UnknownReference {
                     origin: d.origin.clone(),
                     address: d.address.clone(),
                     dep: dep.clone(),
-                });
+                }));
             }
         }
         list.sort();
@@ -139,10 +142,10 @@ pub fn build(decls: &Declarations) -> Result<Graph, GraphError> {
                 .first()
                 .map(|&i| decls.resources[i].origin.to_string())
                 .unwrap_or_default();
-            Err(GraphError::Cycle {
+            Err(Box::new(GraphError::Cycle {
                 origin: at,
                 cycle: names,
-            })
+            }))
         }
     }
 }

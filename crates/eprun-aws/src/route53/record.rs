@@ -106,7 +106,7 @@ fn check(p: &Props) -> Result<(), Invalid> {
         {
             return Err(Invalid::form(
                 field,
-                format!("takes exactly one map, like `[#{{ … }}]`"),
+                "takes exactly one map, like `[#{ … }]`",
             ));
         }
     }
