@@ -45,11 +45,10 @@ pub fn main(cli: cli::Cli) -> u8 {
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            let text = e.to_string();
-            if text.starts_with("error") {
-                eprintln!("{text}");
+            if e.headed() {
+                eprintln!("{e}");
             } else {
-                eprintln!("{} {text}", style::red("error:"));
+                eprintln!("{} {e}", style::red("error:"));
             }
             e.exit_code()
         }
