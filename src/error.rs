@@ -5,9 +5,12 @@ use crate::cloud_error::CloudError;
 /// Everything that can stop an eprun command.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A script failed to compile or run (already rendered with its location).
+    /// A script failed to compile or run (already rendered with its location), or its thread did.
     #[error("{0}")]
     Script(String),
+    /// A script error rendered with its location that opens with its own `error:` line.
+    #[error("{0}")]
+    Rendered(String),
     /// An environment file is missing or malformed.
     #[error(transparent)]
     Environment(#[from] crate::environment::EnvironmentError),
@@ -73,6 +76,15 @@ impl Error {
             Error::Interrupted => crate::runbook::Stopped::Interrupted,
             other => crate::runbook::Stopped::Failed(other.to_string()),
         }
+    }
+
+    /// Whether the message opens with its own `error:` line (a script or policy error rendered
+    /// for a log), so it is printed as it is.
+    pub fn headed(&self) -> bool {
+        matches!(
+            self,
+            Error::Rendered(_) | Error::Policy(crate::policy::PolicyError::Script { .. })
+        )
     }
 
     /// The process exit code for this error.

@@ -10,8 +10,8 @@ pub mod script;
 // The modules of the crates below, at the paths the commands name them by.
 pub use eprun_aws as aws;
 pub use eprun_core::{
-    address, applier, cloud_error, context, declaration, digest, discover, dr_copy, environment, graph,
-    interrupt, migration, moved, plan, plan_markdown, plan_view, planner, progress, project,
+    address, applier, cloud_error, context, declaration, digest, discover, dr_copy, environment,
+    graph, interrupt, migration, moved, plan, plan_markdown, plan_view, planner, progress, project,
     resource, saved_plan, schema, secret, state, state_store, style, terraform_state, token,
     verdict,
 };
@@ -45,11 +45,10 @@ pub fn main(cli: cli::Cli) -> u8 {
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            let text = e.to_string();
-            if text.starts_with("error") {
-                eprintln!("{text}");
+            if e.headed() {
+                eprintln!("{e}");
             } else {
-                eprintln!("{} {text}", style::red("error:"));
+                eprintln!("{} {e}", style::red("error:"));
             }
             e.exit_code()
         }

@@ -48,14 +48,15 @@ pub fn script_error_for(
     audience: Audience,
 ) -> Error {
     let loc = diagnostic::locate(err, top, &function_names(engine));
-    if loc.message == "interrupted by Ctrl-C" {
+    if loc.interrupted {
         return Error::Interrupted;
     }
-    Error::Script(
-        diagnostic::render(&loc, &session.sources, crate::style::enabled(), audience)
-            .trim_end()
-            .to_string(),
-    )
+    let text = diagnostic::render(&loc, &session.sources, crate::style::enabled(), audience);
+    let text = text.trim_end().to_string();
+    match diagnostic::headed(&loc, &session.sources, audience) {
+        true => Error::Rendered(text),
+        false => Error::Script(text),
+    }
 }
 
 /// Evaluates a script file on a blocking thread, in a session of its project.

@@ -48,7 +48,7 @@ pub async fn eval(expr: &str, dry_run: bool, g: &Global) -> Result<u8> {
         let value = engine
             .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &ast)
             .map_err(|e| script_error(&crate::recursion::trace(e, &ast), SOURCE, &s, &engine))?;
-        crate::value::to_json(&value).map_err(Error::Script)
+        crate::value::to_json(&value).map_err(|e| Error::Script(e.to_string()))
     })
     .await
     .map_err(|e| Error::Script(format!("the eval thread failed: {e}")))?;

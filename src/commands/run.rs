@@ -64,6 +64,11 @@ impl Failure {
 
 /// Runs a runbook.
 pub async fn run(file: &Path, g: &Global, opts: Options) -> Result<u8> {
+    if opts.force.as_ref().is_some_and(|why| why.trim().is_empty()) {
+        return Err(Error::usage(
+            "--force needs a reason, which the journal keeps: --force \"why\"",
+        ));
+    }
     let project = Project::of_script(file)?;
     let given = parse_params(&opts.params)?;
     let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
@@ -100,7 +105,7 @@ pub async fn run(file: &Path, g: &Global, opts: Options) -> Result<u8> {
         interactive: std::io::stdin().is_terminal(),
         given,
         resumed,
-        force: opts.force.clone().filter(|why| !why.trim().is_empty()),
+        force: opts.force.clone(),
     };
     let run = Run::new(settings, &session);
     session.mutations.set_recorder(run.recorder());

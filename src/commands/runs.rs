@@ -232,18 +232,30 @@ fn recovery(project: &Project, records: &[Record]) -> String {
         return String::new();
     }
     let env = journal::started(records).and_then(|s| s.env);
-    let rto = env.and_then(|name| Some((name, Environment::load(project, name).ok()?.dr?.rto_minutes)));
+    let rto =
+        env.and_then(|name| Some((name, Environment::load(project, name).ok()?.dr?.rto_minutes)));
     let mut out = match &rto {
-        Some((env, minutes)) => format!("\n{}\n", style::bold(&format!("Recovery time (RTO {minutes} min, from {env})"))),
-        None => format!("\n{}\n", style::bold("Recovery time (no RTO: the environment has no `[dr] rto_minutes`)")),
+        Some((env, minutes)) => format!(
+            "\n{}\n",
+            style::bold(&format!("Recovery time (RTO {minutes} min, from {env})"))
+        ),
+        None => format!(
+            "\n{}\n",
+            style::bold("Recovery time (no RTO: the environment has no `[dr] rto_minutes`)")
+        ),
     };
     for (name, ms) in reached {
         let verdict = match &rto {
-            Some((_, minutes)) if ms <= i64::from(*minutes) * 60_000 => style::green("within the RTO"),
+            Some((_, minutes)) if ms <= i64::from(*minutes) * 60_000 => {
+                style::green("within the RTO")
+            }
             Some(_) => style::red("over the RTO"),
             None => String::new(),
         };
-        out.push_str(&format!("  {name:<24} {:>9} after the start  {verdict}\n", secs(u64::try_from(ms).unwrap_or(0))));
+        out.push_str(&format!(
+            "  {name:<24} {:>9} after the start  {verdict}\n",
+            secs(u64::try_from(ms).unwrap_or(0))
+        ));
     }
     out
 }

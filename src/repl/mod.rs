@@ -496,7 +496,7 @@ fn show(engine: &Engine, value: Dynamic) {
 /// Prints an error once, and carries on: a script error is its quoted source and message.
 fn report(e: &Error) {
     match e {
-        Error::Script(text) => eprintln!("{text}"),
+        Error::Script(text) | Error::Rendered(text) => eprintln!("{text}"),
         other => eprintln!("{} {other}", crate::style::red("error:")),
     }
 }

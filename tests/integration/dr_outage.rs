@@ -21,11 +21,14 @@ fn team_state_in_s3(project: &Project, moto: &Moto) {
             )
         });
         let s3 = s3_client(moto, region);
-        let create = s3.create_bucket().bucket(&bucket).create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
-                .build(),
-        );
+        let create = s3
+            .create_bucket()
+            .bucket(&bucket)
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                    .build(),
+            );
         let create = if region == "us-east-1" {
             s3.create_bucket().bucket(&bucket)
         } else {
@@ -39,8 +42,17 @@ fn team_state_in_s3(project: &Project, moto: &Moto) {
 fn record_check(moto: &Moto, region: &str) -> String {
     let r53 = route53_client(moto, "us-east-1");
     block_on(async {
-        let zones = r53.list_hosted_zones().send().await.expect("ListHostedZones");
-        let zone = zones.hosted_zones().first().expect("the zone").id().to_string();
+        let zones = r53
+            .list_hosted_zones()
+            .send()
+            .await
+            .expect("ListHostedZones");
+        let zone = zones
+            .hosted_zones()
+            .first()
+            .expect("the zone")
+            .id()
+            .to_string();
         let records = r53
             .list_resource_record_sets()
             .hosted_zone_id(&zone)
@@ -77,14 +89,26 @@ fn failover_during_a_us_east_1_outage_asks_nothing_of_us_east_1() {
             .key("dr-copy/local/us-east-1.json")
             .send(),
     );
-    assert!(copy.is_ok(), "the DR copy is in the eu-west-1 bucket: {copy:?}");
+    assert!(
+        copy.is_ok(),
+        "the DR copy is in the eu-west-1 bucket: {copy:?}"
+    );
     let names: Vec<String> = {
-        let out = eprun(&project, &["outputs", US_SCRIPT, "--env", LOCAL_US, "--json"])
-            .moto(&moto)
-            .run();
+        let out = eprun(
+            &project,
+            &["outputs", US_SCRIPT, "--env", LOCAL_US, "--json"],
+        )
+        .moto(&moto)
+        .run();
         out.expect_success();
-        let names = out.json()["secret_names"].as_array().cloned().unwrap_or_default();
-        names.iter().filter_map(|n| n.as_str().map(str::to_string)).collect()
+        let names = out.json()["secret_names"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        names
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect()
     };
     assert!(!names.is_empty(), "the primary declares secrets");
 
@@ -92,8 +116,15 @@ fn failover_during_a_us_east_1_outage_asks_nothing_of_us_east_1() {
     let over = eprun(
         &project,
         &[
-            "run", FAILOVER, "--env", LOCAL_EU, "--yes",
-            "--param", "primary_reachable=false", "--param", "verify_dns=false",
+            "run",
+            FAILOVER,
+            "--env",
+            LOCAL_EU,
+            "--yes",
+            "--param",
+            "primary_reachable=false",
+            "--param",
+            "verify_dns=false",
         ],
     )
     .moto(&moto)
@@ -112,10 +143,15 @@ fn failover_during_a_us_east_1_outage_asks_nothing_of_us_east_1() {
         "the failover worked through the proxy, in eu-west-1: {by_region:?}"
     );
     assert!(
-        over.stderr.contains("unreachable: using its environment file"),
+        over.stderr
+            .contains("unreachable: using its environment file"),
         "{over}"
     );
-    assert!(over.stderr.contains("– irsa-roles: IAM answers from us-east-1"), "{over}");
+    assert!(
+        over.stderr
+            .contains("– irsa-roles: IAM answers from us-east-1"),
+        "{over}"
+    );
 
     // Independent reads, straight from moto. Traffic: the primary's rotation alarm is in ALARM,
     // the DR region's is not, and the primary's record follows a calculated check that combines
@@ -140,8 +176,14 @@ fn failover_during_a_us_east_1_outage_asks_nothing_of_us_east_1() {
         .map(|id| config(id))
         .filter(|c| c.r#type().as_str() == "CLOUDWATCH_METRIC")
         .collect();
-    assert_eq!(alarm_checks.len(), 1, "one child follows the rotation alarm");
-    let alarm = alarm_checks[0].alarm_identifier().expect("the alarm it follows");
+    assert_eq!(
+        alarm_checks.len(),
+        1,
+        "one child follows the rotation alarm"
+    );
+    let alarm = alarm_checks[0]
+        .alarm_identifier()
+        .expect("the alarm it follows");
     assert_eq!(
         (alarm.region().as_str(), alarm.name()),
         ("eu-west-1", "api-examplepay-test-us-east-1-in-rotation")
@@ -156,8 +198,15 @@ fn failover_during_a_us_east_1_outage_asks_nothing_of_us_east_1() {
             .send(),
     )
     .expect("DescribeNodegroup");
-    let scaling = group.nodegroup().and_then(|n| n.scaling_config()).expect("scaling");
-    assert_eq!(scaling.desired_size(), Some(2), "the primary's desired size");
+    let scaling = group
+        .nodegroup()
+        .and_then(|n| n.scaling_config())
+        .expect("scaling");
+    assert_eq!(
+        scaling.desired_size(),
+        Some(2),
+        "the primary's desired size"
+    );
     assert_eq!(eu.get(ROLLOUT).unwrap()["spec"]["replicas"], 6);
 
     // Secrets: every replica here is a standalone secret now.
@@ -171,6 +220,11 @@ fn failover_during_a_us_east_1_outage_asks_nothing_of_us_east_1() {
     let id = finished_id(&over);
     let shown = eprun(&project, &["runs", "show", &id]).run();
     shown.expect_success();
-    assert!(shown.stdout.contains("Recovery time (RTO 15 min, from local/eu-west-1)"), "{shown}");
+    assert!(
+        shown
+            .stdout
+            .contains("Recovery time (RTO 15 min, from local/eu-west-1)"),
+        "{shown}"
+    );
     assert!(shown.stdout.contains("traffic moved"), "{shown}");
 }

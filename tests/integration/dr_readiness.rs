@@ -18,7 +18,11 @@ fn only_failing(out: &Output) -> (String, String) {
         .filter(|(_, (status, _))| status == "fail")
         .map(|(name, (_, detail))| (name, detail))
         .collect();
-    assert_eq!(failing.len(), 1, "exactly one check fails: {failing:?}\n{out}");
+    assert_eq!(
+        failing.len(),
+        1,
+        "exactly one check fails: {failing:?}\n{out}"
+    );
     let (name, detail) = failing[0].clone();
     assert!(
         out.stderr.contains(&format!("✗ {name}: ")),
@@ -70,7 +74,11 @@ fn readiness_passes_on_the_applied_stacks_and_names_each_failure() {
             .unwrap_or_else(|| panic!("no `{name}` check\n{ok}"));
         assert_eq!(status, "pass", "`{name}` passes: {detail}\n{ok}");
     }
-    assert!(ok.stderr.contains("✓ ec2-quota: 1152 vCPUs allowed, 454 needed"), "{ok}");
+    assert!(
+        ok.stderr
+            .contains("✓ ec2-quota: 1152 vCPUs allowed, 454 needed"),
+        "{ok}"
+    );
     let mutations = ok.json()["steps"].to_string();
     assert!(!mutations.contains("\"Mutation\""), "read-only");
 
@@ -79,11 +87,18 @@ fn readiness_passes_on_the_applied_stacks_and_names_each_failure() {
     let small = readiness(&project, &moto);
     let (name, detail) = only_failing(&small);
     assert_eq!(name, "node-group");
-    assert!(detail.contains("runs 0 nodes, fewer than the 1"), "{detail}");
+    assert!(
+        detail.contains("runs 0 nodes, fewer than the 1"),
+        "{detail}"
+    );
     scale_dr_node_group(&moto, 1, 1);
 
     // A secret's replica in the DR region is gone.
-    let out = eprun(&project, &["outputs", US_SCRIPT, "--env", LOCAL_US, "--json"]).run();
+    let out = eprun(
+        &project,
+        &["outputs", US_SCRIPT, "--env", LOCAL_US, "--json"],
+    )
+    .run();
     let secret = out.json()["secret_names"][0]
         .as_str()
         .unwrap_or_else(|| panic!("a secret name\n{out}"))
@@ -119,7 +134,9 @@ fn readiness_passes_on_the_applied_stacks_and_names_each_failure() {
     // copy here is the one before it.
     let copy_path = project.join(".eprun/state/dr-copy/local/us-east-1.json");
     let before = std::fs::read_to_string(&copy_path).expect("the DR copy is written by the apply");
-    project.edit(US_SCRIPT, |text| format!("{text}\noutput(\"drill_marker\", \"one\");\n"));
+    project.edit(US_SCRIPT, |text| {
+        format!("{text}\noutput(\"drill_marker\", \"one\");\n")
+    });
     eprun(&project, &["apply", US_SCRIPT, "--env", LOCAL_US, "--yes"])
         .moto(&moto)
         .run()
@@ -128,5 +145,8 @@ fn readiness_passes_on_the_applied_stacks_and_names_each_failure() {
     let stale = readiness(&project, &moto);
     let (name, detail) = only_failing(&stale);
     assert_eq!(name, "outputs-copy");
-    assert!(detail.contains("apply local/us-east-1 to write it again"), "{detail}");
+    assert!(
+        detail.contains("apply local/us-east-1 to write it again"),
+        "{detail}"
+    );
 }

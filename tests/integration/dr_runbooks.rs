@@ -119,7 +119,10 @@ fn failover_then_failback_on_the_applied_stacks() {
     // no health check touched (traffic moves through the rotation alarms).
     let after = snapshot(&moto);
     assert_eq!(after["rotation"][0], "ALARM", "the primary is out\n{after}");
-    assert_ne!(after["rotation"][1], "ALARM", "the DR region serves\n{after}");
+    assert_ne!(
+        after["rotation"][1], "ALARM",
+        "the DR region serves\n{after}"
+    );
     assert_eq!(after["health_checks"], before["health_checks"]);
     assert_eq!(
         after["replicas"], 6,
@@ -144,12 +147,18 @@ fn failover_then_failback_on_the_applied_stacks() {
     let back = run_dr(&project, &moto, FAILBACK, &["--yes"]);
     back.expect_success();
     let restored = snapshot(&moto);
-    assert_eq!(restored["rotation"][0], "OK", "the primary is back in rotation");
+    assert_eq!(
+        restored["rotation"][0], "OK",
+        "the primary is back in rotation"
+    );
     assert_eq!(restored["replicas"], before["replicas"]);
     assert_eq!(restored["pools"], before["pools"]);
     assert_eq!(restored["node_group"], before["node_group"]);
     for (env, plan) in plan_codes(&project, &moto) {
-        assert_eq!(plan.code, 0, "`{env}` plans empty after the failback\n{plan}");
+        assert_eq!(
+            plan.code, 0,
+            "`{env}` plans empty after the failback\n{plan}"
+        );
     }
 }
 
@@ -292,7 +301,11 @@ fn failover_with_the_primary_down_promotes_the_secrets_and_failback_replicates_t
         // Standalone, it takes writes of its own (a replica refuses them): rotated during the outage.
         put_value(&moto, "eu-west-1", name, &format!("{name}-rotated-in-dr"));
     }
-    assert_eq!(rotation_state(&moto, "us-east-1"), "ALARM", "the primary is out");
+    assert_eq!(
+        rotation_state(&moto, "us-east-1"),
+        "ALARM",
+        "the primary is out"
+    );
     let drifted = plan_code(&project, &moto, US_SCRIPT, LOCAL_US);
     assert_eq!(
         drifted.code, 2,
@@ -323,7 +336,11 @@ fn failover_with_the_primary_down_promotes_the_secrets_and_failback_replicates_t
             "{primary:?}"
         );
     }
-    assert_eq!(rotation_state(&moto, "us-east-1"), "OK", "the primary is back");
+    assert_eq!(
+        rotation_state(&moto, "us-east-1"),
+        "OK",
+        "the primary is back"
+    );
     for (script, env) in [(US_SCRIPT, LOCAL_US), (EU_SCRIPT, LOCAL_EU)] {
         let plan = plan_code(&project, &moto, script, env);
         assert_eq!(
@@ -343,10 +360,19 @@ fn a_drill_records_its_recovery_time_against_the_rto_and_leaves_both_stacks_as_a
     ready_pair(&project, &moto, 6);
     let drill = run_dr(&project, &moto, DRILL, &["--yes", "--param", "timeout=5"]);
     drill.expect_success().expect_no_panic();
-    assert_eq!(rotation_state(&moto, "us-east-1"), "OK", "the primary serves again");
+    assert_eq!(
+        rotation_state(&moto, "us-east-1"),
+        "OK",
+        "the primary serves again"
+    );
     let id = finished_id(&drill);
     let journal = project.read(format!(".eprun/runs/{id}.jsonl"));
-    for name in ["capacity ready", "traffic moved", "traffic returned", "drill complete"] {
+    for name in [
+        "capacity ready",
+        "traffic moved",
+        "traffic returned",
+        "drill complete",
+    ] {
         let recorded = journal.lines().any(|l| {
             l.contains("\"type\":\"milestone\"") && l.contains(&format!("\"name\":\"{name}\""))
         });
@@ -355,7 +381,9 @@ fn a_drill_records_its_recovery_time_against_the_rto_and_leaves_both_stacks_as_a
     let shown = eprun(&project, &["runs", "show", &id]).run();
     shown.expect_success();
     assert!(
-        shown.stdout.contains("Recovery time (RTO 15 min, from local/eu-west-1)"),
+        shown
+            .stdout
+            .contains("Recovery time (RTO 15 min, from local/eu-west-1)"),
         "{shown}"
     );
     for name in ["capacity ready", "traffic moved"] {

@@ -9,7 +9,9 @@ use serde_json::json;
 
 /// `eprun eval CODE --env local/eu-west-1` on moto.
 fn eval(project: &Project, moto: &Moto, code: &str) -> Output {
-    eprun(project, &["eval", code, "--env", LOCAL_EU]).moto(moto).run()
+    eprun(project, &["eval", code, "--env", LOCAL_EU])
+        .moto(moto)
+        .run()
 }
 
 fn set_alarm(moto: &Moto, region: &str, state: aws_sdk_cloudwatch::types::StateValue) {
@@ -37,16 +39,31 @@ fn a_failover_to_a_region_that_is_not_ready_is_refused_unless_forced_with_a_reas
 
     let refused = run_dr(&project, &moto, FAILOVER, &["--yes"]);
     refused.expect_code(1).expect_no_panic();
-    assert!(refused.stderr.contains("refused: local/eu-west-1 is not ready"), "{refused}");
-    assert!(refused.stderr.contains("payment-service: payment-service is Degraded"), "{refused}");
-    assert!(refused.stderr.contains("--force"), "the way past it is named\n{refused}");
+    assert!(
+        refused
+            .stderr
+            .contains("refused: local/eu-west-1 is not ready"),
+        "{refused}"
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("payment-service: payment-service is Degraded"),
+        "{refused}"
+    );
+    assert!(
+        refused.stderr.contains("--force"),
+        "the way past it is named\n{refused}"
+    );
     assert_ne!(rotation_state(&moto, "us-east-1"), "ALARM", "nothing moved");
 
     // The same rule holds in `eprun eval`.
     let typed = eval(&project, &moto, "rotation::drain(\"local/us-east-1\")");
     typed.expect_code(1);
     assert!(
-        typed.stderr.contains("never move traffic to a region that is not ready"),
+        typed
+            .stderr
+            .contains("never move traffic to a region that is not ready"),
         "{typed}"
     );
     assert_ne!(rotation_state(&moto, "us-east-1"), "ALARM");
@@ -77,10 +94,15 @@ fn both_regions_out_and_a_failback_to_an_unready_primary_are_refused() {
     let both = eval(&project, &moto, "rotation::drain(\"local/eu-west-1\")");
     both.expect_code(1).expect_no_panic();
     assert!(
-        both.stderr.contains("never both regions out of rotation: `local/us-east-1` is out already"),
+        both.stderr
+            .contains("never both regions out of rotation: `local/us-east-1` is out already"),
         "{both}"
     );
-    assert_ne!(rotation_state(&moto, "eu-west-1"), "ALARM", "nothing changed");
+    assert_ne!(
+        rotation_state(&moto, "eu-west-1"),
+        "ALARM",
+        "nothing changed"
+    );
 
     // The primary's payment-service is degraded: the failback refuses before any change.
     moto.clusters().us.patch_status(
@@ -89,19 +111,29 @@ fn both_regions_out_and_a_failback_to_an_unready_primary_are_refused() {
     );
     let back = run_dr(&project, &moto, FAILBACK, &["--yes"]);
     back.expect_code(1);
-    assert!(back.stderr.contains("refused: local/us-east-1 is not ready"), "{back}");
+    assert!(
+        back.stderr
+            .contains("refused: local/us-east-1 is not ready"),
+        "{back}"
+    );
     assert_eq!(rotation_state(&moto, "us-east-1"), "ALARM", "still out");
     let restore = eval(&project, &moto, "rotation::restore(\"local/us-east-1\")");
     restore.expect_code(1);
     assert!(
-        restore.stderr.contains("a region goes back in rotation only when it is ready"),
+        restore
+            .stderr
+            .contains("a region goes back in rotation only when it is ready"),
         "{restore}"
     );
     assert_eq!(rotation_state(&moto, "us-east-1"), "ALARM");
 
     // Someone took the DR region out by hand as well: every DR runbook stops before its first
     // step, naming the broken invariant.
-    set_alarm(&moto, "eu-west-1", aws_sdk_cloudwatch::types::StateValue::Alarm);
+    set_alarm(
+        &moto,
+        "eu-west-1",
+        aws_sdk_cloudwatch::types::StateValue::Alarm,
+    );
     rollout_ready(&moto.clusters().us, 6);
     let stopped = run_dr(&project, &moto, FAILBACK, &["--yes"]);
     stopped.expect_code(1);

@@ -93,7 +93,10 @@ pub fn rotation_state(moto: &Moto, region: &str) -> String {
     .expect("DescribeAlarms");
     let alarm = out.metric_alarms().first().cloned();
     let alarm = alarm.unwrap_or_else(|| panic!("no alarm {name} in eu-west-1"));
-    alarm.state_value().map(|s| s.as_str().to_string()).unwrap_or_default()
+    alarm
+        .state_value()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default()
 }
 
 /// The run id a failed run's resume hint names.
@@ -142,9 +145,12 @@ pub fn plan_codes(project: &Project, moto: &Moto) -> Vec<(String, Output)> {
     [(US_SCRIPT, LOCAL_US), (EU_SCRIPT, LOCAL_EU)]
         .iter()
         .map(|(script, env)| {
-            let out = eprun(project, &["plan", script, "--env", env, "--detailed-exitcode"])
-                .moto(moto)
-                .run();
+            let out = eprun(
+                project,
+                &["plan", script, "--env", env, "--detailed-exitcode"],
+            )
+            .moto(moto)
+            .run();
             (env.to_string(), out)
         })
         .collect()

@@ -1056,9 +1056,9 @@ fn check_dns(moto: &Moto, project: &Project, ctx: &str) {
             site.stack
         );
         let of_type = |t: &str| {
-            let found = checks.iter().find(|c| {
-                c.health_check_config().map(|h| h.r#type().as_str()) == Some(t)
-            });
+            let found = checks
+                .iter()
+                .find(|c| c.health_check_config().map(|h| h.r#type().as_str()) == Some(t));
             found.unwrap_or_else(|| panic!("no {t} check for {}: {checks:?}", site.stack))
         };
         let check = of_type("HTTPS");
@@ -1069,15 +1069,25 @@ fn check_dns(moto: &Moto, project: &Project, ctx: &str) {
         children.sort();
         let mut expected_children = vec![check.id().to_string(), rotation.id().to_string()];
         expected_children.sort();
-        assert_eq!(children, expected_children, "the serving check combines ingress and rotation");
-        assert_eq!(serving_config.health_threshold(), Some(2), "both must be healthy");
+        assert_eq!(
+            children, expected_children,
+            "the serving check combines ingress and rotation"
+        );
+        assert_eq!(
+            serving_config.health_threshold(),
+            Some(2),
+            "both must be healthy"
+        );
         let alarm = rotation
             .health_check_config()
             .and_then(|c| c.alarm_identifier())
             .expect("the rotation check follows an alarm");
         assert_eq!(
             (alarm.region().as_str(), alarm.name().to_string()),
-            ("eu-west-1", format!("api-examplepay-test-{}-in-rotation", site.region)),
+            (
+                "eu-west-1",
+                format!("api-examplepay-test-{}-in-rotation", site.region)
+            ),
             "the rotation alarm lives in the DR region"
         );
         let config = check

@@ -5,14 +5,17 @@
 //! every type alike: ownership filtering, observing, natural keys, docs, tag sync, and treating a
 //! delete of something already gone as done.
 
+use crate::Result;
 use crate::address::Address;
 use crate::context::Context;
+use crate::invalid::Invalid;
 use crate::resource::{
     CreateRequest, DeclaredProps, Observed, Props, ReadHints, Resource, gone_ok,
 };
 use crate::schema::Field;
 use crate::{Aws, CloudError, CloudErrorKind, tags};
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -86,7 +89,7 @@ pub enum Identity {
 #[async_trait]
 pub trait Tagger: Send + Sync {
     /// Sets and removes the tags `change` names on the resource `on`.
-    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError>;
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<()>;
 }
 
 /// The tags to set and the tag keys to remove on one resource.
@@ -107,7 +110,7 @@ impl dyn Tagger {
         on: &Observed,
         key: &str,
         value: Option<impl ToString>,
-    ) -> Result<(), CloudError> {
+    ) -> Result<()> {
         let remove = value.is_none().then(|| key.to_string());
         let set = tags::keep(&[], key, value);
         let change = Retag {
@@ -277,6 +280,9 @@ macro_rules! resource {
 }
 pub(crate) use resource;
 
+/// A read of the items whose cloud ids are given, whoever made them; those not there are left out.
+pub type Fetch<T> = for<'a> fn(&'a Aws, &'a [String]) -> BoxFuture<'a, Result<Vec<T>>>;
+
 /// What one AWS resource type does: its attributes, how it is found, and the SDK calls that are
 /// truly its own.
 #[async_trait]
@@ -287,7 +293,7 @@ pub trait Description: ResourceType + Send + Sync + 'static {
     const IDENTITY: Identity;
 
     /// Checks a declaration against the others already made.
-    fn validate(&self, _props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, _props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         Ok(())
     }
 
@@ -313,33 +319,29 @@ pub trait Description: ResourceType + Send + Sync + 'static {
         None
     }
 
+    /// The read by ids the default `fetch` makes (an EC2 type's `ec2::fetch!`); `None` by default.
+    const FETCH: Option<Fetch<Self::Item>> = None;
+
     /// Reads the items whose cloud ids are `ids`, whoever made them; those not there are left out.
     /// `None`: the type is not read by id. Resources that `eprun import` or a migration recorded
-    /// carry no ownership tags until their first apply, so a refresh finds them this way.
-    async fn fetch(
-        &self,
-        _aws: &Aws,
-        _ids: &[String],
-    ) -> Option<Result<Vec<Self::Item>, CloudError>> {
-        None
+    /// carry no ownership tags until their first apply, so a refresh finds them this way. By
+    /// default, what `FETCH` reads.
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Self::Item>>> {
+        let fetch = Self::FETCH?;
+        Some(fetch(aws, ids).await)
     }
 
     /// Reads the candidates: every item that may belong to the stack, in batched, paginated calls.
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<Self::Item>, CloudError>;
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<Self::Item>>;
 
     /// The props of an item as they are, named as declared.
-    async fn props(&self, aws: &Aws, item: &Self::Item) -> Result<Self::Props, CloudError>;
+    async fn props(&self, aws: &Aws, item: &Self::Item) -> Result<Self::Props>;
 
     /// Creates the resource with `tags` set in the same call, waits until it is usable, and returns it.
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Self::Item, CloudError>;
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Self::Item>;
 
     /// Changes one updatable field from its current to its desired value.
-    async fn update(&self, _aws: &Aws, _change: Change<'_, Self::Props>) -> Result<(), CloudError> {
+    async fn update(&self, _aws: &Aws, _change: Change<'_, Self::Props>) -> Result<()> {
         Ok(())
     }
 
@@ -350,7 +352,7 @@ pub trait Description: ResourceType + Send + Sync + 'static {
         &self,
         aws: &Aws,
         changes: Changes<'_, Self::Props>,
-    ) -> Result<Option<Self::Item>, CloudError> {
+    ) -> Result<Option<Self::Item>> {
         let (on, fields, current, desired) =
             (changes.on, changes.fields, changes.current, changes.desired);
         for field in fields {
@@ -370,7 +372,7 @@ pub trait Description: ResourceType + Send + Sync + 'static {
     }
 
     /// Deletes the resource and waits until it is gone; "not found" counts as done.
-    async fn delete(&self, aws: &Aws, id: &str, current: &Self::Props) -> Result<(), CloudError>;
+    async fn delete(&self, aws: &Aws, id: &str, current: &Self::Props) -> Result<()>;
 }
 
 /// A described type as a `Resource`.
@@ -398,7 +400,7 @@ impl<D: Description> Adapter<D> {
         stack: &str,
         item: &D::Item,
         owned: Option<(Option<Address>, Value)>,
-    ) -> Result<Option<Observed>, CloudError> {
+    ) -> Result<Option<Observed>> {
         let (address, user_tags) = match (&D::IDENTITY, owned) {
             (_, Some((a, t))) => (a, Some(t)),
             (Identity::Tags(_), None) => {
@@ -466,7 +468,7 @@ impl<D: Description> Adapter<D> {
         cx: &Context,
         stack: &str,
         ids: &[String],
-    ) -> Result<Option<Vec<Observed>>, CloudError> {
+    ) -> Result<Option<Vec<Observed>>> {
         let aws = &Aws::of(cx)?;
         let Some(items) = self.description.fetch(aws, ids).await else {
             return Ok(None);
@@ -516,11 +518,7 @@ pub(crate) fn to_props<P: Serialize>(props: &P) -> Props {
 }
 
 /// The planner's plain map as typed props, or an error naming the resource.
-fn typed<P: DeserializeOwned>(
-    operation: &str,
-    target: &str,
-    props: &Props,
-) -> Result<P, CloudError> {
+fn typed<P: DeserializeOwned>(operation: &str, target: &str, props: &Props) -> Result<P> {
     serde_json::from_value(Value::Object(props.clone())).map_err(|e| {
         CloudError::new(
             operation,
@@ -574,7 +572,7 @@ impl<D: Description> Resource for Adapter<D> {
         }
     }
 
-    fn validate(&self, props: &Props, others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, others: &dyn DeclaredProps) -> Result<(), Invalid> {
         self.description.validate(props, others)
     }
 
@@ -583,7 +581,7 @@ impl<D: Description> Resource for Adapter<D> {
         cx: &Context,
         stack: &str,
         hints: &ReadHints,
-    ) -> Result<Vec<Observed>, CloudError> {
+    ) -> Result<Vec<Observed>> {
         let aws = &Aws::of(cx)?;
         let mut out = Vec::new();
         for item in self.description.list(aws, stack, hints).await? {
@@ -608,7 +606,7 @@ impl<D: Description> Resource for Adapter<D> {
         cx: &Context,
         stack: &str,
         ids: &[String],
-    ) -> Option<Result<Vec<Observed>, CloudError>> {
+    ) -> Option<Result<Vec<Observed>>> {
         self.read_by_id(cx, stack, ids).await.transpose()
     }
 
@@ -623,7 +621,7 @@ impl<D: Description> Resource for Adapter<D> {
             .or_else(|| Some(attributes.get("id")?.as_str()?.to_string()))
     }
 
-    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed, CloudError> {
+    async fn create(&self, cx: &Context, req: &CreateRequest<'_>) -> Result<Observed> {
         let aws = &Aws::of(cx)?;
         let target = req.address.to_string();
         let props: D::Props = typed("create", &target, req.props)?;
@@ -651,7 +649,7 @@ impl<D: Description> Resource for Adapter<D> {
         current: &Observed,
         desired: &Props,
         changed: &[String],
-    ) -> Result<Observed, CloudError> {
+    ) -> Result<Observed> {
         let aws = &Aws::of(cx)?;
         let have: D::Props = typed("update", &current.id, &current.props)?;
         let want: D::Props = typed("update", &current.id, desired)?;
@@ -695,7 +693,7 @@ impl<D: Description> Resource for Adapter<D> {
         Ok(next)
     }
 
-    async fn delete(&self, cx: &Context, current: &Observed) -> Result<(), CloudError> {
+    async fn delete(&self, cx: &Context, current: &Observed) -> Result<()> {
         let aws = &Aws::of(cx)?;
         let props: D::Props = typed("delete", &current.id, &current.props)?;
         gone_ok(self.description.delete(aws, &current.id, &props).await)
@@ -703,7 +701,7 @@ impl<D: Description> Resource for Adapter<D> {
 }
 
 /// A describe call's answer, with "not found" as `None`.
-pub fn found<T>(result: Result<T, CloudError>) -> Result<Option<T>, CloudError> {
+pub fn found<T>(result: Result<T>) -> Result<Option<T>> {
     match result {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.is_not_found() => Ok(None),
@@ -788,6 +786,7 @@ pub(crate) mod testing {
     pub(crate) fn refusal(res: &dyn Resource, props: &Props) -> String {
         res.validate(props, &NoOthers)
             .expect_err("the declaration is refused")
+            .to_string()
     }
 
     /// Props written as JSON.

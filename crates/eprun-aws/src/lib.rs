@@ -5,8 +5,8 @@
 #[cfg(test)]
 use eprun_core::declaration;
 use eprun_core::{
-    address, cloud_error, cluster, context, interrupt, mutation, planner, resource, schema, tags,
-    token,
+    address, cloud_error, cluster, context, interrupt, invalid, mutation, planner, resource,
+    schema, tags, token,
 };
 
 pub mod adapter;
@@ -26,7 +26,10 @@ pub mod verbs;
 pub use tags::{ADDRESS_TAG, Owner, STACK_TAG, Tags, owner, ownership_tags};
 
 pub use crate::cloud_error::{CloudError, CloudErrorKind};
-use crate::cloud_error::{causes, innermost};
+
+/// What an AWS call answers: its value, or (by default) a `CloudError`.
+pub type Result<T, E = CloudError> = std::result::Result<T, E>;
+use crate::cloud_error::innermost;
 use crate::context::{Connection, Context};
 use crate::resource::Resource;
 use aws_config::retry::RetryConfig;
@@ -105,7 +108,7 @@ where
             format!("could not reach the AWS endpoint ({})", innermost(&err)),
         ),
         SdkError::TimeoutError(_) => (CloudErrorKind::Unreachable, "the request timed out".into()),
-        _ if causes(&err).iter().any(|c| c.to_lowercase().contains("credential")) => (
+        _ if no_credentials(&err) => (
             CloudErrorKind::Credentials,
             "no AWS credentials found; set a profile (`AWS_PROFILE`), SSO, or `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`".into(),
         ),
@@ -118,6 +121,19 @@ where
         message,
         kind,
     }
+}
+
+/// Whether a call failed because no credentials could be loaded: a `CredentialsError` somewhere in
+/// its source chain.
+fn no_credentials(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.is::<aws_credential_types::provider::error::CredentialsError>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// The error of SDK call `operation` on `target`, for `.map_err(sdk("CreateVpc", id))`.
@@ -304,7 +320,7 @@ impl Aws {
     }
 
     /// The AWS connection of a context.
-    pub fn of(cx: &Context) -> Result<Aws, CloudError> {
+    pub fn of(cx: &Context) -> Result<Aws> {
         let aws = cx.get::<Aws>(
             "AWS",
             "no AWS connection: the environment names a region to work in",
@@ -328,7 +344,7 @@ impl Aws {
     }
 
     /// The session's AWS credentials (for signing EKS tokens).
-    pub async fn credentials(&self) -> Result<aws_credential_types::Credentials, CloudError> {
+    pub async fn credentials(&self) -> Result<aws_credential_types::Credentials> {
         use aws_credential_types::provider::ProvideCredentials;
         let missing =
             |m: String| CloudError::new("load credentials", "AWS", CloudErrorKind::Credentials, m);
@@ -371,10 +387,10 @@ pub async fn wait_until<F, Fut>(
     target: &str,
     timeout: std::time::Duration,
     mut check: F,
-) -> Result<(), CloudError>
+) -> Result<()>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<WaitState, CloudError>>,
+    Fut: std::future::Future<Output = Result<WaitState>>,
 {
     let start = std::time::Instant::now();
     let mut delay = std::time::Duration::from_millis(200);
@@ -412,10 +428,10 @@ pub async fn retry_while<T, F, Fut>(
     timeout: std::time::Duration,
     passing: impl Fn(&CloudError) -> bool,
     mut call: F,
-) -> Result<T, CloudError>
+) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, CloudError>>,
+    Fut: std::future::Future<Output = Result<T>>,
 {
     let start = std::time::Instant::now();
     let mut delay = std::time::Duration::from_secs(1);
@@ -444,6 +460,22 @@ pub enum WaitState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_without_credentials_is_a_credentials_error() {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let missing = CredentialsError::not_loaded("no provider found credentials");
+        let err: SdkError<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError, ()> =
+            SdkError::dispatch_failure(ConnectorError::other(Box::new(missing), None));
+        let e = from_sdk("GetCallerIdentity", "AWS", err);
+        assert_eq!(e.kind, CloudErrorKind::Credentials);
+        assert!(
+            e.message.starts_with("no AWS credentials found"),
+            "{}",
+            e.message
+        );
+    }
 
     /// Each type's sentence in `eprun docs`, with its attributes, in the order the docs list them.
     #[test]

@@ -1,5 +1,6 @@
 //! Props: a type's schema and typed props declared from one list, and readers of a plain props map.
 
+use crate::invalid::Invalid;
 use crate::resource::Props;
 use serde_json::Value;
 
@@ -95,13 +96,9 @@ pub fn check_range(
     key: &str,
     range: std::ops::RangeInclusive<i64>,
     unit: &str,
-) -> Result<(), String> {
+) -> Result<(), Invalid> {
     match int_prop(props, key) {
-        Some(v) if !range.contains(&v) => Err(format!(
-            "property `{key}`: {v} is not between {} and {} {unit}",
-            range.start(),
-            range.end()
-        )),
+        Some(v) if !range.contains(&v) => Err(Invalid::range(key, v, range, unit)),
         _ => Ok(()),
     }
 }

@@ -56,6 +56,19 @@ pub struct Move {
     pub origin: Origin,
 }
 
+/// Why a declaration cannot join the others.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeclarationError {
+    /// The address is declared already.
+    #[error("duplicate address `{address}`: already declared at {first}")]
+    Duplicate {
+        /// The address.
+        address: Address,
+        /// Where it was declared first.
+        first: Origin,
+    },
+}
+
 /// What a script declared: its stack, resources, outputs and moves.
 #[derive(Debug, Default)]
 pub struct Declarations {
@@ -75,7 +88,7 @@ pub struct Declarations {
 impl Declarations {
     /// Adds a declaration, refusing a duplicate address. Its deps gain every resource its props
     /// refer to through tokens, and never hold itself.
-    pub fn add(&mut self, mut decl: Declaration) -> Result<(), String> {
+    pub fn add(&mut self, mut decl: Declaration) -> Result<(), DeclarationError> {
         decl.deps.extend(
             crate::token::refs(&serde_json::Value::Object(decl.props.clone()))
                 .into_iter()
@@ -83,10 +96,10 @@ impl Declarations {
         );
         decl.deps.remove(&decl.address);
         if let Some(&i) = self.index.get(&decl.address) {
-            return Err(format!(
-                "duplicate address `{}`: already declared at {}",
-                decl.address, self.resources[i].origin
-            ));
+            return Err(DeclarationError::Duplicate {
+                address: decl.address,
+                first: self.resources[i].origin.clone(),
+            });
         }
         self.index
             .insert(decl.address.clone(), self.resources.len());

@@ -59,7 +59,10 @@ impl DrCopy {
         let copy: DrCopy =
             serde_json::from_str(text).map_err(|e| corrupt(format!("not a DR copy: {e}")))?;
         if copy.format != FORMAT {
-            return Err(corrupt(format!("format is `{}`, not `{FORMAT}`", copy.format)));
+            return Err(corrupt(format!(
+                "format is `{}`, not `{FORMAT}`",
+                copy.format
+            )));
         }
         let state = decode(location, &copy.state)?;
         if state.serial != copy.serial || state.stack != copy.stack {
@@ -84,14 +87,21 @@ mod tests {
     fn a_copy_reads_back_and_refuses_tampering() {
         let mut state = State::new("prod/us-east-1");
         state.serial = 7;
-        state.outputs.insert("zone_id".into(), serde_json::json!("Z1"));
+        state
+            .outputs
+            .insert("zone_id".into(), serde_json::json!("Z1"));
         let copy = DrCopy::of(&state);
         let back = DrCopy::decode("mem", &copy.encode()).expect("reads back");
-        assert_eq!((back.serial, back.outputs["zone_id"].clone()), (7, serde_json::json!("Z1")));
+        assert_eq!(
+            (back.serial, back.outputs["zone_id"].clone()),
+            (7, serde_json::json!("Z1"))
+        );
         assert!(back.age_seconds() < 5);
         let mut forged = copy.clone();
         forged.serial = 8;
-        let err = DrCopy::decode("mem", &forged.encode()).unwrap_err().to_string();
+        let err = DrCopy::decode("mem", &forged.encode())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("does not match"), "{err}");
     }
 }

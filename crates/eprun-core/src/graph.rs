@@ -1,7 +1,7 @@
 //! The dependency graph of a stack's declarations: order, and cycles named.
 
-use crate::address::Address;
-use crate::declaration::Declarations;
+use crate::address::{Address, AddressError};
+use crate::declaration::{Declarations, Origin};
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graphmap::DiGraphMap;
 use std::collections::BTreeMap;
@@ -15,8 +15,52 @@ pub struct Graph {
     pub deps: BTreeMap<Address, Vec<Address>>,
 }
 
-/// Builds the graph, resolving `depends_on` addresses and refusing cycles.
-pub fn build(decls: &Declarations) -> Result<Graph, String> {
+/// Why declarations do not form a graph; each names where the script declared the resource.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    /// A `depends_on` entry that is not an address.
+    #[error("{origin}: `depends_on`: {source}")]
+    BadAddress {
+        /// Where the resource was declared.
+        origin: Origin,
+        /// Why the entry is not an address.
+        source: AddressError,
+    },
+    /// A `depends_on` address that no declaration has.
+    #[error("{origin}: `{address}` depends on `{named}`, which is not declared{hint}")]
+    UnknownDependsOn {
+        /// Where the resource was declared.
+        origin: Origin,
+        /// The resource.
+        address: Address,
+        /// The address it names.
+        named: String,
+        /// `; did you mean `…`?` for a near address, or nothing.
+        hint: String,
+    },
+    /// A reference (a token in the props) to an address that no declaration has.
+    #[error("{origin}: `{address}` refers to `{dep}`, which is not declared")]
+    UnknownReference {
+        /// Where the resource was declared.
+        origin: Origin,
+        /// The resource.
+        address: Address,
+        /// The address it refers to.
+        dep: Address,
+    },
+    /// Resources that depend on each other in a circle.
+    #[error("{origin}: dependency cycle: {}", cycle.join(" → "))]
+    Cycle {
+        /// Where the first resource of the cycle was declared.
+        origin: String,
+        /// The addresses around the cycle, the first repeated at the end.
+        cycle: Vec<String>,
+    },
+}
+
+/// Builds the graph, resolving `depends_on` addresses and refusing cycles (the error boxed, as it
+/// is large and rare).
+pub fn build(decls: &Declarations) -> Result<Graph, Box<GraphError>> {
     let mut deps: BTreeMap<Address, Vec<Address>> = BTreeMap::new();
     let known: Vec<String> = decls
         .resources
@@ -26,27 +70,33 @@ pub fn build(decls: &Declarations) -> Result<Graph, String> {
     for d in &decls.resources {
         let mut list: Vec<Address> = d.deps.iter().cloned().collect();
         for named in &d.named_deps {
-            let addr: Address = named
-                .parse()
-                .map_err(|e| format!("{}: `depends_on`: {e}", d.origin))?;
+            let addr: Address = named.parse().map_err(|source| {
+                Box::new(GraphError::BadAddress {
+                    origin: d.origin.clone(),
+                    source,
+                })
+            })?;
             if decls.get(&addr).is_none() {
                 let refs: Vec<&str> = known.iter().map(String::as_str).collect();
                 let hint = crate::schema::suggest(named, &refs)
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
-                return Err(format!(
-                    "{}: `{}` depends on `{named}`, which is not declared{hint}",
-                    d.origin, d.address
-                ));
+                return Err(Box::new(GraphError::UnknownDependsOn {
+                    origin: d.origin.clone(),
+                    address: d.address.clone(),
+                    named: named.clone(),
+                    hint,
+                }));
             }
             list.push(addr);
         }
         for dep in &list {
             if decls.get(dep).is_none() {
-                return Err(format!(
-                    "{}: `{}` refers to `{dep}`, which is not declared",
-                    d.origin, d.address
-                ));
+                return Err(Box::new(GraphError::UnknownReference {
+                    origin: d.origin.clone(),
+                    address: d.address.clone(),
+                    dep: dep.clone(),
+                }));
             }
         }
         list.sort();
@@ -92,7 +142,10 @@ pub fn build(decls: &Declarations) -> Result<Graph, String> {
                 .first()
                 .map(|&i| decls.resources[i].origin.to_string())
                 .unwrap_or_default();
-            Err(format!("{at}: dependency cycle: {}", names.join(" → ")))
+            Err(Box::new(GraphError::Cycle {
+                origin: at,
+                cycle: names,
+            }))
         }
     }
 }
@@ -149,7 +202,8 @@ mod tests {
             decl("a", &[], &["ec2.subnet.b"]),
             decl("b", &["a"], &[]),
         ]))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("dependency cycle"), "{err}");
         assert!(
             err.contains("ec2.subnet.a") && err.contains("ec2.subnet.b"),
@@ -163,7 +217,8 @@ mod tests {
             decl("alpha", &[], &["ec2.subnet.alpah"]),
             decl("beta", &[], &[]),
         ]))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("not declared"), "{err}");
     }
 }

@@ -66,7 +66,7 @@ pub fn match_candidates(
     decls: &Declarations,
     candidates: Vec<Candidate>,
 ) -> Result<Migration, PlanError> {
-    let graph = crate::graph::build(decls).map_err(PlanError::Graph)?;
+    let graph = crate::graph::build(decls)?;
     let mut pool: Vec<Option<Candidate>> = candidates.into_iter().map(Some).collect();
     let mut nodes: BTreeMap<Address, Node> = BTreeMap::new();
     let mut out = Migration::default();

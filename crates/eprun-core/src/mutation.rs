@@ -16,11 +16,14 @@ pub enum Outcome {
     Skipped,
 }
 
+/// Why a recorder cannot take the next mutating call (its journal cannot be opened).
+pub type RecordError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Where mutating calls are recorded (a runbook's journal).
 pub trait Recorder: Send + Sync {
     /// Awaited before each mutating call is made or skipped; a recorder that opens its journal
     /// at the first one (`eprun eval`) opens it here. An error stops the call before it is made.
-    fn before(&self) -> BoxFuture<'_, Result<(), String>>;
+    fn before(&self) -> BoxFuture<'_, Result<(), RecordError>>;
 
     /// One mutating call: the API operation, its target (never a secret value) and its outcome.
     fn mutation(&self, operation: &str, target: &str, outcome: &Outcome);
@@ -119,7 +122,7 @@ mod tests {
     }
 
     impl Recorder for Log {
-        fn before(&self) -> BoxFuture<'_, Result<(), String>> {
+        fn before(&self) -> BoxFuture<'_, Result<(), RecordError>> {
             Box::pin(async move {
                 self.seen.lock().unwrap().push("before".into());
                 if self.refuse {

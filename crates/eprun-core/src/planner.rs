@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     /// The declarations do not form a graph (a cycle, an unknown `depends_on`).
-    #[error("{0}")]
-    Graph(String),
+    #[error(transparent)]
+    Graph(#[from] Box<crate::graph::GraphError>),
     /// A protected resource would be deleted or replaced.
     #[error(
         "`{address}` is protected and would be {verb}{why}\nhint: keep its declaration, or set `protect: false` and apply before removing it"
@@ -170,7 +170,7 @@ pub fn plan(
     state: &State,
     found: Option<Vec<Found>>,
 ) -> Result<Planned, PlanError> {
-    let graph = crate::graph::build(decls).map_err(PlanError::Graph)?;
+    let graph = crate::graph::build(decls)?;
     let refreshed = found.is_some();
 
     // Moves come first: the state and what the refresh found are re-keyed to the addresses

@@ -3,6 +3,7 @@
 use crate::address::Address;
 use crate::cloud_error::CloudError;
 use crate::context::Context;
+use crate::invalid::Invalid;
 use crate::schema::Field;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -102,7 +103,7 @@ pub trait Resource: Send + Sync + 'static {
     }
 
     /// Checks a declaration against the others already made (e.g. a subnet inside its VPC).
-    fn validate(&self, _props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, _props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         Ok(())
     }
 

@@ -217,7 +217,7 @@ impl Kube {
                     "connect",
                     &target,
                     CloudErrorKind::Service("BadCertificate".into()),
-                    m,
+                    m.to_string(),
                 )
             })?);
         }
@@ -357,14 +357,26 @@ impl Kube {
     }
 }
 
+/// Why a cluster's certificate authority cannot be used.
+#[derive(Debug, thiserror::Error)]
+enum CaError {
+    /// Not base64.
+    #[error("the cluster's CA is not base64: {0}")]
+    Base64(#[from] base64::DecodeError),
+    /// Not PEM.
+    #[error("the cluster's CA is not PEM: {0}")]
+    Pem(#[from] pem::PemError),
+    /// PEM with no certificate in it.
+    #[error("the cluster's CA holds no certificate")]
+    Empty,
+}
+
 /// DER certificates from EKS's base64-encoded PEM bundle.
-fn pem_certificates(b64: &str) -> Result<Vec<Vec<u8>>, String> {
-    let pem = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .map_err(|e| format!("the cluster's CA is not base64: {e}"))?;
-    let blocks = pem::parse_many(&pem).map_err(|e| format!("the cluster's CA is not PEM: {e}"))?;
+fn pem_certificates(b64: &str) -> Result<Vec<Vec<u8>>, CaError> {
+    let pem = base64::engine::general_purpose::STANDARD.decode(b64.trim())?;
+    let blocks = pem::parse_many(&pem)?;
     if blocks.is_empty() {
-        return Err("the cluster's CA holds no certificate".into());
+        return Err(CaError::Empty);
     }
     Ok(blocks.into_iter().map(|b| b.into_contents()).collect())
 }

@@ -20,6 +20,8 @@ pub struct Located {
     pub chain: Vec<(String, String, usize, usize)>,
     /// A suggestion, if one exists.
     pub hint: Option<String>,
+    /// Whether Ctrl-C stopped the script (Rhai's `ErrorTerminated`) rather than an error.
+    pub interrupted: bool,
 }
 
 /// Unwraps Rhai's nested call and module errors into one located error.
@@ -66,6 +68,7 @@ pub fn locate(err: &EvalAltResult, top: &str, known_functions: &[String]) -> Loc
         column: pos.position().unwrap_or(0),
         chain,
         hint,
+        interrupted: matches!(e, EvalAltResult::ErrorTerminated(..)),
     }
 }
 
@@ -153,6 +156,17 @@ pub fn function_names(engine: &rhai::Engine) -> Vec<String> {
         .collect()
 }
 
+/// The source an error's line is quoted from, when its line and text are known.
+fn quoted(loc: &Located, sources: &Sources) -> Option<String> {
+    (loc.line > 0).then(|| sources.get(&loc.source)).flatten()
+}
+
+/// Whether [`render`] opens the error with its own `error:` line: always for a log, and for
+/// any audience when it cannot quote the source line.
+pub fn headed(loc: &Located, sources: &Sources, audience: Audience) -> bool {
+    audience == Audience::Log || quoted(loc, sources).is_none()
+}
+
 /// Where a rendered error goes, which decides whether it opens with a `file:line:column` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
@@ -166,10 +180,9 @@ pub enum Audience {
 /// Renders a located error with the source line and a caret (plain text when `color` is off).
 pub fn render(loc: &Located, sources: &Sources, color: bool, audience: Audience) -> String {
     let mut out = String::new();
-    let text = sources.get(&loc.source);
-    match (&text, loc.line) {
-        (Some(text), line) if line > 0 => {
-            let offset = byte_offset(text, line, loc.column);
+    match quoted(loc, sources) {
+        Some(text) => {
+            let offset = byte_offset(&text, loc.line, loc.column);
             let len = word_len(&text[offset..]);
             let mut diag = MietteDiagnostic::new(loc.message.clone())
                 .with_label(LabeledSpan::at(offset..offset + len, "here"));
@@ -194,7 +207,7 @@ pub fn render(loc: &Located, sources: &Sources, color: bool, audience: Audience)
                 .with_context_lines(1)
                 .render_report(&mut out, report.as_ref());
         }
-        _ => {
+        None => {
             out.push_str(&format!("error: {}: {}\n", loc.source, loc.message));
             if let Some(h) = &loc.hint {
                 out.push_str(&format!("  help: {h}\n"));

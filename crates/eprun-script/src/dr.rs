@@ -28,8 +28,8 @@ pub enum DrError {
     #[error(transparent)]
     Cloud(#[from] CloudError),
     /// The current environment has no connection.
-    #[error("{0}")]
-    Connection(String),
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
     /// An environment names no DR peer.
     #[error(
         "environment `{env}` is in no DR pair: its file names no peer (`[peers] dr = \"...\"` in a primary's, `primary = \"...\"` in a DR region's)"
@@ -127,7 +127,7 @@ impl Pair {
 
     /// The pair of the current environment.
     pub fn current(session: &Session) -> Result<Pair, DrError> {
-        let env = session.environment().map_err(DrError::Connection)?;
+        let env = session.environment()?;
         Pair::of(session, env)
     }
 
@@ -228,7 +228,7 @@ fn control(session: &Session, pair: &Pair, env: &Environment) -> Result<Rotation
 /// Reads one region's rotation control (DescribeAlarms in the control's region).
 fn read_one(session: &Session, pair: &Pair, env: &Environment) -> Result<Rotation, DrError> {
     let control = control(session, pair, env)?;
-    let aws = session.aws().map_err(DrError::Connection)?;
+    let aws = session.aws()?;
     let cw = aws.in_region(&control.region).cloudwatch();
     let alarm = session
         .runtime
@@ -240,7 +240,10 @@ fn read_one(session: &Session, pair: &Pair, env: &Environment) -> Result<Rotatio
     };
     Ok(Rotation {
         env: env.name.clone(),
-        state: alarm["state"].as_str().unwrap_or("INSUFFICIENT_DATA").into(),
+        state: alarm["state"]
+            .as_str()
+            .unwrap_or("INSUFFICIENT_DATA")
+            .into(),
         reason: alarm["reason"].clone(),
         updated: alarm["updated"].clone(),
         control,
@@ -285,11 +288,7 @@ pub struct Options {
 }
 
 /// The readiness checks of `target` (stdlib `dr::readiness`), those that fail first.
-fn readiness(
-    engine: &rhai::Engine,
-    target: &str,
-    opts: &Options,
-) -> Result<Vec<Value>, DrError> {
+fn readiness(engine: &rhai::Engine, target: &str, opts: &Options) -> Result<Vec<Value>, DrError> {
     let script = format!(
         "import \"dr\" as dr; dr::readiness({}, #{{ primary_reachable: {} }})",
         Value::from(target),
@@ -310,7 +309,13 @@ fn readiness(
 fn failures(checks: &[Value]) -> Vec<String> {
     let failing = checks.iter().filter(|c| c["status"] == "fail");
     failing
-        .map(|c| format!("`{}`: {}", c["check"].as_str().unwrap_or("?"), c["detail"].as_str().unwrap_or("")))
+        .map(|c| {
+            format!(
+                "`{}`: {}",
+                c["check"].as_str().unwrap_or("?"),
+                c["detail"].as_str().unwrap_or("")
+            )
+        })
         .collect()
 }
 
@@ -328,9 +333,10 @@ fn require_ready(
     if failing.is_empty() {
         return Ok(checks);
     }
-    let forced = opts.force.clone().or_else(|| {
-        runbook::current(session).and_then(|r| r.settings().force.clone())
-    });
+    let forced = opts
+        .force
+        .clone()
+        .or_else(|| runbook::current(session).and_then(|r| r.settings().force.clone()));
     match forced {
         Some(reason) => {
             let line = format!(
@@ -344,7 +350,10 @@ fn require_ready(
             Ok(checks)
         }
         None => Err(DrError::Refused {
-            rule: format!("{rule}: the readiness of `{target}` fails: {}", failing.join("; ")),
+            rule: format!(
+                "{rule}: the readiness of `{target}` fails: {}",
+                failing.join("; ")
+            ),
             hint: format!(
                 "fix what fails (`eprun run scripts/runbooks/dr-readiness.rhai --env {target}` checks again), or go on anyway with a reason the journal keeps: `--force \"why\"` on `eprun run`, `#{{ force: \"why\" }}` in a script"
             ),
@@ -361,7 +370,7 @@ fn flip(
     reason: &str,
 ) -> Result<Rotation, DrError> {
     let before = read_one(session, pair, env)?;
-    let aws = session.aws().map_err(DrError::Connection)?;
+    let aws = session.aws()?;
     let cw = aws.in_region(&before.control.region).cloudwatch();
     let mutations = session.mutations.clone();
     session.runtime.block_on(cloudwatch::set_rotation(
@@ -405,9 +414,14 @@ pub fn drain(
 ) -> Result<Value, DrError> {
     let pair = Pair::current(session)?;
     let (env, other) = pair.split(target)?;
-    let (here, there) = (read_one(session, &pair, env)?, read_one(session, &pair, other)?);
+    let (here, there) = (
+        read_one(session, &pair, env)?,
+        read_one(session, &pair, other)?,
+    );
     if !here.in_rotation() {
-        return Ok(json!({"env": target, "changed": false, "rotation": [here.to_json(), there.to_json()]}));
+        return Ok(
+            json!({"env": target, "changed": false, "rotation": [here.to_json(), there.to_json()]}),
+        );
     }
     if !there.in_rotation() {
         return Err(DrError::Refused {
@@ -446,9 +460,14 @@ pub fn restore(
 ) -> Result<Value, DrError> {
     let pair = Pair::current(session)?;
     let (env, other) = pair.split(target)?;
-    let (here, there) = (read_one(session, &pair, env)?, read_one(session, &pair, other)?);
+    let (here, there) = (
+        read_one(session, &pair, env)?,
+        read_one(session, &pair, other)?,
+    );
     if here.in_rotation() {
-        return Ok(json!({"env": target, "changed": false, "rotation": [here.to_json(), there.to_json()]}));
+        return Ok(
+            json!({"env": target, "changed": false, "rotation": [here.to_json(), there.to_json()]}),
+        );
     }
     let checks = require_ready(
         session,

@@ -3,6 +3,18 @@
 use crate::address::Address;
 use crate::token;
 
+/// An attribute a handle does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{kind}` has no attribute `{name}`{hint}")]
+pub struct NoAttribute {
+    /// The resource type.
+    pub kind: String,
+    /// The attribute asked for.
+    pub name: String,
+    /// `; did you mean `…`?`, or `; it has …`.
+    pub hint: String,
+}
+
 /// A declared resource as the script sees it; `handle.id`, `handle.arn` … are tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handle {
@@ -14,7 +26,7 @@ pub struct Handle {
 
 impl Handle {
     /// The token for one attribute, or an error naming the attributes that exist.
-    pub fn attribute(&self, name: &str) -> Result<String, String> {
+    pub fn attribute(&self, name: &str) -> Result<String, NoAttribute> {
         if name == "address" {
             return Ok(self.address.to_string());
         }
@@ -29,10 +41,11 @@ impl Handle {
         let hint = crate::schema::suggest(name, self.attributes)
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_else(|| format!("; it has {}", self.attributes.join(", ")));
-        Err(format!(
-            "`{}` has no attribute `{name}`{hint}",
-            self.address.kind()
-        ))
+        Err(NoAttribute {
+            kind: self.address.kind().to_string(),
+            name: name.to_string(),
+            hint,
+        })
     }
 }
 

@@ -309,7 +309,9 @@ pub fn milestones(records: &[Record]) -> Vec<(String, i64)> {
         return Vec::new();
     };
     let reached = records.iter().filter_map(|r| match &r.event {
-        Event::Milestone { name, .. } => Some((name.clone(), (at(&r.t)? - start).num_milliseconds())),
+        Event::Milestone { name, .. } => {
+            Some((name.clone(), (at(&r.t)? - start).num_milliseconds()))
+        }
         _ => None,
     });
     reached.collect()

@@ -4,8 +4,8 @@
 // The core's modules, at the paths this crate's files name them by.
 use eprun_aws as aws;
 use eprun_core::{
-    address, context, declaration, dr_copy, environment, interrupt, moved, mutation, project, resource,
-    schema, secret, state, state_store, style, token, verdict,
+    address, context, declaration, dr_copy, environment, interrupt, moved, mutation, project,
+    resource, schema, secret, state, state_store, style, token, verdict,
 };
 use eprun_k8s as k8s;
 

@@ -198,7 +198,7 @@ impl Policies {
     /// A policy's script error, located and rendered like any script error.
     fn error(&self, engine: &Engine, file: &str, err: &EvalAltResult) -> PolicyError {
         let loc = diagnostic::locate(err, file, &diagnostic::function_names(engine));
-        if loc.message == "interrupted by Ctrl-C" {
+        if loc.interrupted {
             return PolicyError::Interrupted;
         }
         PolicyError::Script {

@@ -2,7 +2,7 @@
 
 use rhai::{EvalAltResult, Position};
 
-/// A script error at a position.
-pub fn fail(message: impl Into<String>, pos: Position) -> Box<EvalAltResult> {
-    Box::new(EvalAltResult::ErrorRuntime(message.into().into(), pos))
+/// A script error at a position: a message, or an error as its message says it.
+pub fn fail(message: impl std::fmt::Display, pos: Position) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(message.to_string().into(), pos))
 }

@@ -103,12 +103,96 @@ pub struct Declared {
 }
 
 /// Why a run stopped at a `confirm`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Stop {
     /// No terminal to ask on and no `--yes`.
+    #[error("{0}")]
     NeedsYes(String),
     /// The answer was no.
+    #[error("{0}")]
     Declined(String),
+}
+
+/// Why a runbook call (`runbook`, `step`, `param`) or a `--param` is refused, or its journal
+/// cannot be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum RunbookError {
+    /// `runbook(…)` called a second time.
+    #[error("`runbook` was already called (`{first}`); a script is one runbook")]
+    AlreadyDeclared {
+        /// The name the first call gave.
+        first: String,
+    },
+    /// A step (or a second `runbook`) before `runbook(…)`, or a step started after steps ran.
+    #[error("call `runbook(#{{ name: ... }})` before the first step")]
+    NotDeclared,
+    /// `param` before `runbook(…)`.
+    #[error("call `runbook(#{{ name: ..., params: #{{...}} }})` before `param`")]
+    ParamBeforeDeclare,
+    /// A step started inside another.
+    #[error("step `{name}` is inside step `{outer}`: steps do not nest")]
+    NestedStep {
+        /// The inner step.
+        name: String,
+        /// The step it is inside.
+        outer: String,
+    },
+    /// A parameter the runbook does not declare.
+    #[error("unknown parameter `{flag}{name}` for runbook `{runbook}`: {listed}{hint}")]
+    UnknownParam {
+        /// The parameter.
+        name: String,
+        /// The runbook.
+        runbook: String,
+        /// `--param ` when it came from the command line, else nothing.
+        flag: &'static str,
+        /// `it declares …`, or `it declares no parameters`.
+        listed: String,
+        /// `; did you mean `…`?` for a near name, or nothing.
+        hint: String,
+    },
+    /// A resumed run of another runbook.
+    #[error("run `{run}` is a run of runbook `{was}`, not `{now}`")]
+    OtherRunbook {
+        /// The run id.
+        run: String,
+        /// The runbook it ran.
+        was: String,
+        /// The runbook the script declares.
+        now: String,
+    },
+    /// A parameter with no default that the command line does not give.
+    #[error("runbook `{runbook}` needs `--param {name}=VALUE`{doc}")]
+    MissingParam {
+        /// The runbook.
+        runbook: String,
+        /// The parameter.
+        name: String,
+        /// ` (what it is)` from its declaration, or nothing.
+        doc: String,
+    },
+    /// A `--param` value that does not fit the parameter's type.
+    #[error("--param {name}={raw}: `{name}` is {expected}")]
+    BadParam {
+        /// The parameter.
+        name: String,
+        /// The value given.
+        raw: String,
+        /// What it must be (`a whole number`).
+        expected: &'static str,
+    },
+    /// The environment the runbook names cannot be loaded.
+    #[error(transparent)]
+    Environment(#[from] crate::environment::EnvironmentError),
+    /// The journal cannot be opened.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    /// A record cannot be written to the journal.
+    #[error("cannot write the journal: {0}")]
+    Write(#[source] std::io::Error),
+    /// An ad-hoc run's journal cannot be opened at its first mutating call.
+    #[error("the journal could not be started: {0}")]
+    NotStarted(#[source] Box<RunbookError>),
 }
 
 /// What `step` should do.
@@ -331,17 +415,16 @@ impl Run {
 
     /// `runbook(#{...})`: checks the parameters against the declaration, opens the journal and
     /// records the start (or the resumption). Returns `#{id, name, dry_run, params}`.
-    pub fn declare(&self, session: &Session, decl: Declared) -> Result<Value, String> {
+    pub fn declare(&self, session: &Session, decl: Declared) -> Result<Value, RunbookError> {
         let (params, overrides) = {
             let st = self.lock();
             if let Some(first) = &st.declared {
-                return Err(format!(
-                    "`runbook` was already called (`{}`); a script is one runbook",
-                    first.name
-                ));
+                return Err(RunbookError::AlreadyDeclared {
+                    first: first.name.clone(),
+                });
             }
             if st.next > 0 {
-                return Err("call `runbook(#{ name: ... })` before the first step".into());
+                return Err(RunbookError::NotDeclared);
             }
             self.resolve_params(&decl)?
         };
@@ -349,7 +432,7 @@ impl Run {
         if session.env_override.is_none()
             && let Some(name) = &decl.env
         {
-            let env = Environment::load(&session.project, name).map_err(|e| e.to_string())?;
+            let env = Environment::load(&session.project, name)?;
             base_scope = Some(self.connections.enter(env));
         }
         let env = session.environment().ok();
@@ -420,17 +503,14 @@ impl Run {
         decl: &Declared,
         params: &BTreeMap<String, Value>,
         env: Option<&Environment>,
-    ) -> Result<Arc<Journal>, String> {
+    ) -> Result<Arc<Journal>, RunbookError> {
         let s3 = env.and_then(S3Location::of);
         let journal = match &self.settings.resumed {
             Some(_) => Journal::append(project, self.id(), s3),
             None => Journal::create(project, self.id(), s3),
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         let journal = Arc::new(journal);
-        journal
-            .write(first)
-            .map_err(|e| format!("cannot write the journal: {e}"))?;
+        journal.write(first).map_err(RunbookError::Write)?;
         let pending = {
             let mut st = self.lock();
             st.declared = Some(decl.clone());
@@ -448,7 +528,7 @@ impl Run {
     /// Starts an ad-hoc run ([`Run::adhoc`]) at its first mutating call: asks STS who is calling
     /// and opens the journal. Later calls (and calls of a runbook run) return at once; concurrent
     /// calls wait until the journal is open.
-    async fn start_deferred(&self) -> Result<(), String> {
+    async fn start_deferred(&self) -> Result<(), RunbookError> {
         let mut deferred = self.deferred.lock().await;
         let Some(d) = deferred.as_ref() else {
             return Ok(());
@@ -459,7 +539,7 @@ impl Run {
         let first = self.start_event(&d.decl, &params, env.as_ref(), Origin::here(caller));
         let journal = self
             .open(&d.project, first, &d.decl, &params, env.as_ref())
-            .map_err(|e| format!("the journal could not be started: {e}"))?;
+            .map_err(|e| RunbookError::NotStarted(Box::new(e)))?;
         journal.mirror().await;
         *deferred = None;
         Ok(())
@@ -470,7 +550,7 @@ impl Run {
     fn resolve_params(
         &self,
         decl: &Declared,
-    ) -> Result<(BTreeMap<String, Value>, BTreeMap<String, Value>), String> {
+    ) -> Result<(BTreeMap<String, Value>, BTreeMap<String, Value>), RunbookError> {
         let declared: Vec<&str> = decl.params.keys().map(String::as_str).collect();
         for name in self.settings.given.keys() {
             if !decl.params.contains_key(name) {
@@ -480,12 +560,11 @@ impl Run {
         let mut base = BTreeMap::new();
         if let Some(r) = &self.settings.resumed {
             if r.runbook != decl.name {
-                return Err(format!(
-                    "run `{}` is a run of runbook `{}`, not `{}`",
-                    self.id(),
-                    r.runbook,
-                    decl.name
-                ));
+                return Err(RunbookError::OtherRunbook {
+                    run: self.id().to_string(),
+                    was: r.runbook.clone(),
+                    now: decl.name.clone(),
+                });
             }
             base = r.params.clone();
         }
@@ -503,14 +582,11 @@ impl Run {
                 None => match base.get(name).or(p.default.as_ref()) {
                     Some(v) => v.clone(),
                     None => {
-                        return Err(format!(
-                            "runbook `{}` needs `--param {name}=VALUE`{}",
-                            decl.name,
-                            p.doc
-                                .as_ref()
-                                .map(|d| format!(" ({d})"))
-                                .unwrap_or_default()
-                        ));
+                        return Err(RunbookError::MissingParam {
+                            runbook: decl.name.clone(),
+                            name: name.clone(),
+                            doc: (p.doc.as_ref().map(|d| format!(" ({d})"))).unwrap_or_default(),
+                        });
                     }
                 },
             };
@@ -583,15 +659,16 @@ impl Run {
     }
 
     /// The start of `step(name, ...)`: skip it (resume) or record and announce it.
-    pub fn begin_step(&self, name: &str) -> Result<Begin, String> {
+    pub fn begin_step(&self, name: &str) -> Result<Begin, RunbookError> {
         let mut st = self.lock();
         if st.declared.is_none() {
-            return Err("call `runbook(#{ name: ... })` before the first step".into());
+            return Err(RunbookError::NotDeclared);
         }
         if let Some((_, outer)) = &st.current {
-            return Err(format!(
-                "step `{name}` is inside step `{outer}`: steps do not nest"
-            ));
+            return Err(RunbookError::NestedStep {
+                name: name.to_string(),
+                outer: outer.clone(),
+            });
         }
         st.next += 1;
         let index = st.next;
@@ -632,7 +709,7 @@ impl Run {
                 index,
                 name: name.to_string(),
             })
-            .map_err(|e| format!("cannot write the journal: {e}"))?;
+            .map_err(RunbookError::Write)?;
         }
         Ok(Begin::Run(index))
     }
@@ -696,10 +773,10 @@ impl Run {
     }
 
     /// `param(name)`: the value the run uses.
-    pub fn param(&self, name: &str) -> Result<Value, String> {
+    pub fn param(&self, name: &str) -> Result<Value, RunbookError> {
         let st = self.lock();
         let Some(decl) = &st.declared else {
-            return Err("call `runbook(#{ name: ..., params: #{...} })` before `param`".into());
+            return Err(RunbookError::ParamBeforeDeclare);
         };
         match st.params.get(name) {
             Some(v) => Ok(v.clone()),
@@ -712,7 +789,7 @@ impl Run {
 
     /// `confirm(question)`: `Ok` to go on; `Err` stops the run (the reason is kept for
     /// [`Run::take_stop`]).
-    pub fn confirm(&self, question: &str) -> Result<(), String> {
+    pub fn confirm(&self, question: &str) -> Result<(), Stop> {
         let step = self.lock().current.as_ref().map(|c| c.0);
         let (answer, verdict) = if self.settings.dry_run {
             eprintln!(
@@ -748,13 +825,7 @@ impl Run {
             question: question.to_string(),
             answer: answer.to_string(),
         });
-        verdict.map_err(|stop| {
-            let msg = match &stop {
-                Stop::NeedsYes(m) | Stop::Declined(m) => m.clone(),
-            };
-            self.lock().stop = Some(stop);
-            msg
-        })
+        verdict.inspect_err(|stop| self.lock().stop = Some(stop.clone()))
     }
 
     /// `log(...)` and `print(...)`: a line under the current step, and in the journal.
@@ -859,7 +930,7 @@ impl Run {
 struct Recorder(Weak<Run>);
 
 impl crate::mutation::Recorder for Recorder {
-    fn before(&self) -> futures::future::BoxFuture<'_, Result<(), String>> {
+    fn before(&self) -> futures::future::BoxFuture<'_, Result<(), crate::mutation::RecordError>> {
         Box::pin(async move {
             let Some(run) = self.0.upgrade() else {
                 return Ok(());
@@ -897,7 +968,7 @@ impl crate::mutation::Recorder for Recorder {
 }
 
 /// The error for a parameter the runbook does not declare.
-fn unknown_param(name: &str, runbook: &str, declared: &[&str], flag: &str) -> String {
+fn unknown_param(name: &str, runbook: &str, declared: &[&str], flag: &'static str) -> RunbookError {
     let listed = if declared.is_empty() {
         "it declares no parameters".to_string()
     } else {
@@ -906,12 +977,22 @@ fn unknown_param(name: &str, runbook: &str, declared: &[&str], flag: &str) -> St
     let hint = crate::schema::suggest(name, declared)
         .map(|s| format!("; did you mean `{s}`?"))
         .unwrap_or_default();
-    format!("unknown parameter `{flag}{name}` for runbook `{runbook}`: {listed}{hint}")
+    RunbookError::UnknownParam {
+        name: name.to_string(),
+        runbook: runbook.to_string(),
+        flag,
+        listed,
+        hint,
+    }
 }
 
 /// A `--param` value, typed like the parameter's default (number, bool) or kept as text.
-pub fn coerce(name: &str, raw: &str, default: Option<&Value>) -> Result<Value, String> {
-    let wrong = |what: &str| format!("--param {name}={raw}: `{name}` is {what}");
+pub fn coerce(name: &str, raw: &str, default: Option<&Value>) -> Result<Value, RunbookError> {
+    let wrong = |expected| RunbookError::BadParam {
+        name: name.to_string(),
+        raw: raw.to_string(),
+        expected,
+    };
     match default {
         Some(Value::Bool(_)) => match raw.to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => Ok(Value::Bool(true)),
@@ -1112,10 +1193,14 @@ mod tests {
 
     #[test]
     fn unknown_params_list_the_declared_ones_and_suggest() {
-        let msg = unknown_param("regoin", "rb", &["region", "replicas"], "--param ");
+        let msg = unknown_param("regoin", "rb", &["region", "replicas"], "--param ").to_string();
         assert!(msg.contains("`region`, `replicas`"), "{msg}");
         assert!(msg.ends_with("did you mean `region`?"), "{msg}");
-        assert!(unknown_param("x", "rb", &[], "").contains("declares no parameters"));
+        assert!(
+            unknown_param("x", "rb", &[], "")
+                .to_string()
+                .contains("declares no parameters")
+        );
     }
 
     /// A current-thread runtime, and a session with no environment on a project in `dir`.

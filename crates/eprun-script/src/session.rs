@@ -5,6 +5,20 @@ use crate::project::Project;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+/// Why a session has no connection to act on.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Neither `in_env`, `stack(...)` nor `--env` named an environment.
+    #[error("no environment: pass `--env NAME` (e.g. `--env prod/us-east-1`) or call `stack(...)`")]
+    NoEnvironment,
+    /// The environment `--env` names cannot be loaded.
+    #[error(transparent)]
+    Environment(#[from] crate::environment::EnvironmentError),
+    /// The environment's connection cannot be made.
+    #[error(transparent)]
+    Connect(#[from] eprun_core::cloud_error::CloudError),
+}
+
 /// Source texts by name, kept so errors can quote the line they point at.
 #[derive(Debug, Clone, Default)]
 pub struct Sources(Arc<Mutex<BTreeMap<String, String>>>);
@@ -93,7 +107,7 @@ impl Session {
     }
 
     /// The environment imperative calls act on: the innermost `in_env`, else the stack's, else `--env`.
-    pub fn environment(&self) -> Result<crate::environment::Environment, String> {
+    pub fn environment(&self) -> Result<crate::environment::Environment, SessionError> {
         if let Some(env) = self.connections.scoped() {
             return Ok(env);
         }
@@ -101,12 +115,8 @@ impl Session {
             return Ok(env);
         }
         match &self.env_override {
-            Some(name) => crate::environment::Environment::load(&self.project, name)
-                .map_err(|e| e.to_string()),
-            None => Err(
-                "no environment: pass `--env NAME` (e.g. `--env prod/us-east-1`) or call `stack(...)`"
-                    .into(),
-            ),
+            Some(name) => Ok(crate::environment::Environment::load(&self.project, name)?),
+            None => Err(SessionError::NoEnvironment),
         }
     }
 
@@ -122,12 +132,12 @@ impl Session {
     }
 
     /// The AWS connection of the current environment.
-    pub fn aws(&self) -> Result<crate::aws::Aws, String> {
-        crate::aws::Aws::of(&self.context()?).map_err(|e| e.to_string())
+    pub fn aws(&self) -> Result<crate::aws::Aws, SessionError> {
+        Ok(crate::aws::Aws::of(&self.context()?)?)
     }
 
     /// The connections of the current environment.
-    pub fn context(&self) -> Result<crate::context::Context, String> {
+    pub fn context(&self) -> Result<crate::context::Context, SessionError> {
         let env = self.environment()?;
         Ok(self.runtime.block_on(self.connections.for_env(&env)))
     }

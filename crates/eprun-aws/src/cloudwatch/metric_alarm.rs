@@ -8,14 +8,13 @@
 
 use super::{CloudWatchTags, cw_tags};
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, resource};
+use crate::invalid::Invalid;
 use crate::props::{check_range, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::{Aws, CloudError, sdk};
 use async_trait::async_trait;
-use aws_sdk_cloudwatch::types::{
-    ComparisonOperator, Dimension, MetricAlarm as CwAlarm, Statistic,
-};
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm as CwAlarm, Statistic};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -78,7 +77,10 @@ async fn read(aws: &Aws, names: Vec<String>) -> Result<Vec<AlarmItem>, CloudErro
         for alarm in page.metric_alarms.unwrap_or_default() {
             let arn = alarm.alarm_arn().unwrap_or_default().to_string();
             let call = aws.cloudwatch().list_tags_for_resource().resource_arn(&arn);
-            let tags = call.send().await.map_err(sdk("ListTagsForResource", &arn))?;
+            let tags = call
+                .send()
+                .await
+                .map_err(sdk("ListTagsForResource", &arn))?;
             let pair = |t: &aws_sdk_cloudwatch::types::Tag| {
                 Some((t.key()?.to_string(), t.value()?.to_string()))
             };
@@ -96,9 +98,8 @@ async fn put(
     p: &AlarmProps,
     tags: Option<&[(String, String)]>,
 ) -> Result<(), CloudError> {
-    let dimension = |(name, value): (&String, &String)| {
-        Dimension::builder().name(name).value(value).build()
-    };
+    let dimension =
+        |(name, value): (&String, &String)| Dimension::builder().name(name).value(value).build();
     let dimensions = p.dimensions.iter().flatten().map(dimension).collect();
     let call = aws
         .cloudwatch()
@@ -110,7 +111,10 @@ async fn put(
         .set_dimensions(Some(dimensions))
         .statistic(Statistic::from(p.statistic.as_str()))
         .period(i32::try_from(p.period).unwrap_or(i32::MAX))
-        .evaluation_periods(p.evaluation_periods.map_or(1, |e| i32::try_from(e).unwrap_or(1)))
+        .evaluation_periods(
+            p.evaluation_periods
+                .map_or(1, |e| i32::try_from(e).unwrap_or(1)),
+        )
         .threshold(p.threshold as f64)
         .comparison_operator(ComparisonOperator::from(p.comparison_operator.as_str()))
         .treat_missing_data(p.treat_missing_data.as_deref().unwrap_or("missing"))
@@ -129,18 +133,18 @@ impl Description for MetricAlarm {
     ];
     const IDENTITY: Identity = Identity::Named(&CloudWatchTags, by_name);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         let name = str_prop(props, "name");
         if name.is_empty() || name.len() > 255 {
-            return Err(format!(
-                "property `name`: `{name}` is not a valid alarm name (1 to 255 characters)"
-            ));
+            let why = format!("`{name}` is not a valid alarm name (1 to 255 characters)");
+            return Err(Invalid::value("name", why));
         }
         check_range(props, "period", 10..=86_400, "seconds")?;
         check_range(props, "evaluation_periods", 1..=100, "periods")?;
         match props.get("period").and_then(serde_json::Value::as_i64) {
-            Some(p) if ![10, 30].contains(&p) && p % 60 != 0 => Err(format!(
-                "property `period`: {p} is not 10, 30 or a multiple of 60 seconds"
+            Some(p) if ![10, 30].contains(&p) && p % 60 != 0 => Err(Invalid::value(
+                "period",
+                format!("{p} is not 10, 30 or a multiple of 60 seconds"),
             )),
             _ => Ok(()),
         }
@@ -161,16 +165,18 @@ impl Description for MetricAlarm {
 
     async fn props(&self, _aws: &Aws, a: &AlarmItem) -> Result<AlarmProps, CloudError> {
         let alarm = &a.alarm;
-        let dimension = |d: &Dimension| {
-            Some((d.name()?.to_string(), d.value()?.to_string()))
-        };
+        let dimension = |d: &Dimension| Some((d.name()?.to_string(), d.value()?.to_string()));
         Ok(AlarmProps {
             name: alarm.alarm_name().unwrap_or_default().to_string(),
             description: Some(alarm.alarm_description().unwrap_or_default().to_string()),
             namespace: alarm.namespace().unwrap_or_default().to_string(),
             metric_name: alarm.metric_name().unwrap_or_default().to_string(),
             dimensions: Some(alarm.dimensions().iter().filter_map(dimension).collect()),
-            statistic: alarm.statistic().map(|s| s.as_str()).unwrap_or_default().into(),
+            statistic: alarm
+                .statistic()
+                .map(|s| s.as_str())
+                .unwrap_or_default()
+                .into(),
             period: alarm.period().map_or(0, i64::from),
             evaluation_periods: alarm.evaluation_periods().map(i64::from),
             threshold: alarm.threshold().map_or(0, |t| t as i64),
@@ -202,6 +208,112 @@ impl Description for MetricAlarm {
 
     async fn delete(&self, aws: &Aws, name: &str, _current: &AlarmProps) -> Result<(), CloudError> {
         let call = aws.cloudwatch().delete_alarms().alarm_names(name);
-        call.send().await.map(drop).map_err(sdk("DeleteAlarms", name))
+        call.send()
+            .await
+            .map(drop)
+            .map_err(sdk("DeleteAlarms", name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::testing::{NoOthers, round_trip};
+    use crate::resource::Resource;
+    use aws_sdk_cloudwatch::Client;
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_sdk_cloudwatch::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    use aws_sdk_cloudwatch::operation::put_metric_alarm::PutMetricAlarmOutput;
+    use aws_sdk_cloudwatch::types::{StateValue, Tag};
+    use aws_smithy_mocks::mock;
+    use serde_json::Value;
+
+    const NAME: &str = "api-examplepay-com-us-east-1-in-rotation";
+
+    fn declared() -> Value {
+        json!({
+            "name": NAME,
+            "namespace": "eprun/Rotation",
+            "metric_name": "OutOfRotation",
+            "dimensions": {"Region": "us-east-1"},
+            "statistic": "Maximum",
+            "period": 60,
+            "threshold": 1,
+            "comparison_operator": "GreaterThanOrEqualToThreshold",
+            "treat_missing_data": "ignore",
+            "actions_enabled": false,
+            "tags": {"team": "sre"},
+        })
+    }
+
+    /// The alarm as CloudWatch answers it after the put.
+    fn described() -> CwAlarm {
+        CwAlarm::builder()
+            .alarm_name(NAME)
+            .alarm_arn(format!(
+                "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{NAME}"
+            ))
+            .namespace("eprun/Rotation")
+            .metric_name("OutOfRotation")
+            .dimensions(
+                Dimension::builder()
+                    .name("Region")
+                    .value("us-east-1")
+                    .build(),
+            )
+            .statistic(Statistic::Maximum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(1.0)
+            .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+            .treat_missing_data("ignore")
+            .actions_enabled(false)
+            .state_value(StateValue::InsufficientData)
+            .build()
+    }
+
+    #[tokio::test]
+    async fn a_created_alarm_round_trips_as_declared() {
+        let put = mock!(Client::put_metric_alarm)
+            .match_requests(|r| {
+                r.alarm_name() == Some(NAME)
+                    && r.treat_missing_data() == Some("ignore")
+                    && r.threshold() == Some(1.0)
+                    && r.tags().iter().any(|t| t.key() == Some("team"))
+            })
+            .then_output(|| PutMetricAlarmOutput::builder().build());
+        let describe = mock!(Client::describe_alarms).then_output(|| {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(described())
+                .build()
+        });
+        let tags = mock!(Client::list_tags_for_resource).then_output(|| {
+            let tag = Tag::builder().key("team").value("sre").build();
+            ListTagsForResourceOutput::builder().tags(tag).build()
+        });
+        let aws = Aws::mocked(&[&put, &describe, &tags]);
+        let observed = round_trip(
+            &METRIC_ALARM,
+            &aws,
+            "cloudwatch.metric_alarm.rotation",
+            declared(),
+        )
+        .await;
+        assert_eq!(observed.id, NAME);
+        assert_eq!(put.num_calls(), 1);
+    }
+
+    #[test]
+    fn refuses_a_period_cloudwatch_would() {
+        let mut props = declared().as_object().cloned().unwrap_or_default();
+        props.insert("period".into(), json!(45));
+        let err = METRIC_ALARM
+            .validate(&props, &NoOthers)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("45 is not 10, 30 or a multiple of 60"),
+            "{err}"
+        );
     }
 }

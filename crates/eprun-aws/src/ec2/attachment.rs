@@ -1,9 +1,10 @@
 //! What the transit gateway attachment types share: their states, waits and teardown.
 
 use super::{Ec2Tags, Wait, settle};
+use crate::Result;
 use crate::adapter::{Retag, Tagger, found};
 use crate::resource::Observed;
-use crate::{Aws, CloudError, WaitState, sdk};
+use crate::{Aws, WaitState, sdk};
 use aws_sdk_ec2::types::{
     PeeringTgwInfo as Info, TransitGatewayAttachmentState as S,
     TransitGatewayPeeringAttachment as Peering, TransitGatewayVpcAttachment as VpcAttachment,
@@ -59,10 +60,7 @@ attachment!(VpcAttachment, Peering);
 
 /// The attachment `id` among what a Describe by id answers (emulators answer other ones too);
 /// "not found" is `None`.
-pub fn by_id<A: Attachment>(
-    id: &str,
-    all: Result<Vec<A>, CloudError>,
-) -> Result<Option<A>, CloudError> {
+pub fn by_id<A: Attachment>(id: &str, all: Result<Vec<A>>) -> Result<Option<A>> {
     Ok(found(all)?.and_then(|all| all.into_iter().find(|a| a.id() == Some(id))))
 }
 
@@ -82,7 +80,7 @@ pub fn accepter<'a>(a: &'a Peering, field: fn(&'a Info) -> Option<&'a str>) -> &
 }
 
 /// The peering attachment `id` as this region sees it, if Describe sees it.
-pub async fn describe_peering(aws: &Aws, id: &str) -> Result<Option<Peering>, CloudError> {
+pub async fn describe_peering(aws: &Aws, id: &str) -> Result<Option<Peering>> {
     let all = describe!(
         aws.describe_transit_gateway_peering_attachments()
             .transit_gateway_attachment_ids(id),
@@ -102,7 +100,7 @@ fn peering_gone(a: Option<&Peering>) -> WaitState {
 /// Tears a peering down from either side and waits until it is gone: one still waiting for
 /// acceptance is rejected when `reject_pending` (the accepter's side), any other is deleted, and
 /// one on its way out (the other side may have started) is only waited for.
-pub async fn tear_down(aws: &Aws, id: &str, reject_pending: bool) -> Result<(), CloudError> {
+pub async fn tear_down(aws: &Aws, id: &str, reject_pending: bool) -> Result<()> {
     let (ec2, seen) = (aws.ec2(), describe_peering(aws, id).await?);
     match seen.and_then(|a| a.state().cloned()) {
         None => return Ok(()),
@@ -124,7 +122,7 @@ pub async fn tear_down(aws: &Aws, id: &str, reject_pending: bool) -> Result<(), 
 }
 
 /// Sets `tags` on an attachment after its create or acceptance call (CreateTags).
-pub async fn tag(aws: &Aws, id: &str, tags: &[(String, String)]) -> Result<(), CloudError> {
+pub async fn tag(aws: &Aws, id: &str, tags: &[(String, String)]) -> Result<()> {
     let on = Observed {
         id: id.into(),
         ..Observed::default()

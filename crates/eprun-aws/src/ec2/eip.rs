@@ -1,6 +1,7 @@
 //! `aws::ec2::eip`: an Elastic IP address.
 
 use super::prelude::*;
+use crate::Result;
 use aws_sdk_ec2::types::DomainType;
 
 resource! {
@@ -25,7 +26,7 @@ impl Description for Eip {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>>> {
         let call = |ids| async move {
             let call = aws.ec2().describe_addresses().set_allocation_ids(Some(ids));
             let out = call
@@ -37,21 +38,21 @@ impl Description for Eip {
         Some(by_ids(ids, call).await)
     }
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         // DescribeAddresses has no pagination: one call returns every address.
         let call = aws.ec2().describe_addresses().filters(stack_filter(stack));
         let out = call.send().await.map_err(sdk("DescribeAddresses", stack))?;
         Ok(out.addresses.unwrap_or_default())
     }
 
-    async fn props(&self, _: &Aws, a: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, a: &Item) -> Result<Self::Props> {
         let domain = a.domain().map_or("vpc", |d| d.as_str());
         Ok(EipProps {
             domain: Some(domain.into()),
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .ec2()
@@ -69,7 +70,7 @@ impl Description for Eip {
             .build())
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         let call = aws.ec2().release_address().allocation_id(id);
         call.send()
             .await

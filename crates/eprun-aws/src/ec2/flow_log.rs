@@ -2,6 +2,7 @@
 
 use super::prelude::*;
 use super::unsuccessful;
+use crate::Result;
 
 resource! {
     /// A flow log delivering a VPC's (or subnet's, or interface's) traffic records to S3 or CloudWatch Logs.
@@ -47,17 +48,18 @@ fn resource_type_of(resource_id: &str) -> &'static str {
 }
 
 /// A CloudWatch Logs destination needs a delivery role; intervals are 60 or 600 seconds.
-fn check(props: &Props) -> Result<(), String> {
+fn check(props: &Props) -> Result<(), Invalid> {
     let role = props.contains_key("iam_role_arn");
     if str_prop(props, "log_destination_type") == "cloud-watch-logs" && !role {
-        let why = "missing property `iam_role_arn`: delivery to `cloud-watch-logs` needs a role";
-        return Err(why.into());
+        let why = "delivery to `cloud-watch-logs` needs a role";
+        return Err(Invalid::missing("iam_role_arn", why));
     }
     let interval = props.get("max_aggregation_interval");
     match interval.and_then(Value::as_i64) {
         Some(60 | 600) | None => Ok(()),
-        Some(n) => Err(format!(
-            "property `max_aggregation_interval`: `{n}` is not 60 or 600"
+        Some(n) => Err(Invalid::value(
+            "max_aggregation_interval",
+            format!("`{n}` is not 60 or 600"),
         )),
     }
 }
@@ -71,26 +73,18 @@ impl Description for FlowLog {
     const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, l| json!(l.flow_log_id()))];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         check(props)
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_flow_logs().set_flow_log_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(describe_flow_logs, set_flow_log_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         let f = stack_filter(stack);
         describe!(aws.describe_flow_logs().filter(f), stack)
     }
 
-    async fn props(&self, _: &Aws, l: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, l: &Item) -> Result<Self::Props> {
         let resource_id = l.resource_id().unwrap_or_default();
         let destination_type = l.log_destination_type().map_or("s3", |t| t.as_str());
         Ok(FlowLogProps {
@@ -104,7 +98,7 @@ impl Description for FlowLog {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .ec2()
@@ -127,7 +121,7 @@ impl Description for FlowLog {
         log.ok_or_else(|| untagged("CreateFlowLogs", address, "flow log"))
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         // Deletion is immediate; the batch call reports a missing flow log in its answer.
         let call = aws.ec2().delete_flow_logs().flow_log_ids(id);
         let out = call.send().await.map_err(sdk("DeleteFlowLogs", id))?;
@@ -157,12 +151,17 @@ mod tests {
         let base = json!({"resource_id": "vpc-1", "log_destination": "arn:aws:logs:us-east-1:1:log-group:x"});
         let mut cw = obj(base);
         cw.insert("log_destination_type".into(), json!("cloud-watch-logs"));
-        assert!(check(&cw).unwrap_err().contains("`iam_role_arn`"));
+        assert!(
+            check(&cw)
+                .unwrap_err()
+                .to_string()
+                .contains("`iam_role_arn`")
+        );
         cw.insert("iam_role_arn".into(), json!("arn:aws:iam::1:role/flow"));
         assert!(check(&cw).is_ok());
         cw.insert("max_aggregation_interval".into(), json!(300));
         assert_eq!(
-            check(&cw).unwrap_err(),
+            check(&cw).unwrap_err().to_string(),
             "property `max_aggregation_interval`: `300` is not 60 or 600"
         );
     }

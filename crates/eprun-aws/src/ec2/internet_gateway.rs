@@ -1,6 +1,7 @@
 //! `aws::ec2::internet_gateway`: an internet gateway, optionally attached to a VPC.
 
 use super::prelude::*;
+use crate::Result;
 use aws_sdk_ec2::types::{AttachmentStatus, InternetGatewayAttachment};
 
 resource! {
@@ -39,28 +40,19 @@ impl Description for InternetGateway {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_internet_gateways()
-                    .set_internet_gateway_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(describe_internet_gateways, set_internet_gateway_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         let f = stack_filter(stack);
         describe!(aws.describe_internet_gateways().filters(f), stack)
     }
 
-    async fn props(&self, _: &Aws, g: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, g: &Item) -> Result<Self::Props> {
         let vpc_id = attached_vpc(g).map(Into::into);
         Ok(InternetGatewayProps { vpc_id })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .ec2()
@@ -91,7 +83,7 @@ impl Description for InternetGateway {
     }
 
     /// Detaches from the current VPC, if any, and attaches to the desired one, if any.
-    async fn update(&self, aws: &Aws, change: Change<'_, Self::Props>) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, Self::Props>) -> Result<()> {
         let (id, current, desired) = (change.id, change.current, change.desired);
         if let Some(vpc) = &current.vpc_id {
             // Already detached is fine; still in use by mapped public addresses (a NAT gateway
@@ -116,7 +108,7 @@ impl Description for InternetGateway {
         Ok(())
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         // Detach from whatever AWS says it is attached to, not what state remembers.
         let found = describe!(
             aws.describe_internet_gateways().internet_gateway_ids(id),

@@ -20,14 +20,16 @@ pub mod vpc_endpoint;
 /// What every EC2 type's file uses.
 pub(crate) mod prelude {
     pub(crate) use super::{
-        Ec2Tags, Wait, arn, by_ids, describe, describe_one, first, owned_route_tables, pairs,
-        retry_dependency, settle, settle_deleted, stack_filter, str_prop, table_parts,
+        Ec2Tags, Wait, arn, by_ids, describe, describe_one, fetch, first, owned_route_tables,
+        pairs, retry_dependency, settle, settle_deleted, stack_filter, str_prop, table_parts,
         tags_at_create, untagged, visible,
     };
     pub(crate) use crate::adapter::{
-        Attr, Change, Changes, Description, Identity, New, ResourceType as _, known, resource,
+        Attr, Change, Changes, Description, Fetch, Identity, New, ResourceType as _, known,
+        resource,
     };
     pub(crate) use crate::address::Address;
+    pub(crate) use crate::invalid::Invalid;
     pub(crate) use crate::props::schema;
     pub(crate) use crate::resource::{DeclaredProps, Props, ReadHints};
     pub(crate) use crate::schema::{Kind, TAGS};
@@ -40,6 +42,7 @@ pub(crate) mod prelude {
     pub(crate) use super::{kept_ownership, only};
 }
 
+use crate::Result;
 use crate::adapter::{found, tagger};
 use crate::address::Address;
 use crate::{Aws, CloudError, CloudErrorKind, WaitState, tags, wait_until};
@@ -74,12 +77,27 @@ pub(crate) use describe;
 macro_rules! describe_one {
     ($call:ident, $ids:ident) => {
         /// The item `id`, if Describe sees it.
-        async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
+        async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>> {
             first(describe!(aws.$call().$ids(id), id))
         }
     };
 }
 pub(crate) use describe_one;
+
+/// The `FETCH` of an EC2 type: one call of its Describe `$call` narrowed to the ids by `$ids`
+/// (`by_ids` reads them one by one when one is gone), e.g.
+/// `const FETCH: Option<Fetch<Item>> = fetch!(describe_subnets, set_subnet_ids);`.
+macro_rules! fetch {
+    ($call:ident, $ids:ident) => {{
+        let fetch: $crate::adapter::Fetch<Self::Item> = |aws, ids| {
+            Box::pin($crate::ec2::by_ids(ids, move |ids| async move {
+                $crate::ec2::describe!(aws.$call().$ids(Some(ids)), Self::KIND)
+            }))
+        };
+        Some(fetch)
+    }};
+}
+pub(crate) use fetch;
 
 /// The operation an SDK method calls: `DescribeSubnets` for `describe_subnets`.
 pub fn operation(method: &str) -> String {
@@ -88,7 +106,7 @@ pub fn operation(method: &str) -> String {
 }
 
 /// The one item a Describe by id answers; "not found" (not visible yet, or gone) is `None`.
-pub fn first<T>(items: Result<Vec<T>, CloudError>) -> Result<Option<T>, CloudError> {
+pub fn first<T>(items: Result<Vec<T>>) -> Result<Option<T>> {
     Ok(found(items)?.and_then(|v| v.into_iter().next()))
 }
 
@@ -103,9 +121,9 @@ pub async fn settle<'a, T: Send, Fut>(
     Wait(operation, timeout): Wait,
     describe: fn(&'a Aws, &'a str) -> Fut,
     state: impl Fn(Option<&T>) -> WaitState,
-) -> Result<Option<T>, CloudError>
+) -> Result<Option<T>>
 where
-    Fut: std::future::Future<Output = Result<Option<T>, CloudError>>,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
 {
     let (last, state) = (std::sync::Mutex::new(None), &state);
     wait_until(operation, id, timeout, || {
@@ -128,9 +146,9 @@ pub async fn settle_deleted<'a, T: Send, S: AsRef<str>, Fut>(
     wait: Wait,
     describe: fn(&'a Aws, &'a str) -> Fut,
     state: fn(&T) -> Option<&S>,
-) -> Result<(), CloudError>
+) -> Result<()>
 where
-    Fut: std::future::Future<Output = Result<Option<T>, CloudError>>,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
 {
     let gone = settle(aws, id, wait, describe, |t| deleted(t.and_then(state)));
     gone.await.map(drop)
@@ -211,7 +229,7 @@ pub fn untagged(operation: &str, address: &Address, what: &str) -> CloudError {
 
 /// The route tables the stack owns (tags re-checked): routes and associations carry no tags of
 /// their own, so they are the stack's through their table and are read from the same answer.
-pub async fn owned_route_tables(aws: &Aws, stack: &str) -> Result<Vec<RouteTable>, CloudError> {
+pub async fn owned_route_tables(aws: &Aws, stack: &str) -> Result<Vec<RouteTable>> {
     let f = stack_filter(stack);
     let mut tables = describe!(aws.describe_route_tables().filters(f), stack)?;
     tables.retain(|t| tags::split_owned(stack, pairs(t.tags())).is_some());
@@ -220,12 +238,9 @@ pub async fn owned_route_tables(aws: &Aws, stack: &str) -> Result<Vec<RouteTable
 
 /// The items whose ids are `ids`, from one Describe call by id; when AWS answers that one of them
 /// is gone, from one call per id, leaving out the gone ones.
-pub async fn by_ids<T, Fut>(
-    ids: &[String],
-    describe: impl Fn(Vec<String>) -> Fut,
-) -> Result<Vec<T>, CloudError>
+pub async fn by_ids<T, Fut>(ids: &[String], describe: impl Fn(Vec<String>) -> Fut) -> Result<Vec<T>>
 where
-    Fut: std::future::Future<Output = Result<Vec<T>, CloudError>>,
+    Fut: std::future::Future<Output = Result<Vec<T>>>,
 {
     match describe(ids.to_vec()).await {
         Err(e) if e.is_not_found() && ids.len() > 1 => {
@@ -249,7 +264,7 @@ pub async fn table_parts<T: Clone>(
     hints: &crate::resource::ReadHints,
     parts: fn(&RouteTable) -> &[T],
     keep: fn(&T) -> bool,
-) -> Result<Vec<(String, T)>, CloudError> {
+) -> Result<Vec<(String, T)>> {
     let mut tables = owned_route_tables(aws, stack).await?;
     let known = |id: &&str| tables.iter().any(|t| t.route_table_id() == Some(*id));
     let named: std::collections::BTreeSet<String> = (hints.natural_keys.iter())
@@ -283,14 +298,10 @@ const DEPENDENCY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3
 
 /// Runs a delete-like call, retrying while it fails with `DependencyViolation`: dependents deleted just
 /// before (NAT gateway addresses, endpoint network interfaces) take a while to let go. Not-found is success.
-pub async fn retry_dependency<F, Fut>(
-    operation: &str,
-    target: &str,
-    mut call: F,
-) -> Result<(), CloudError>
+pub async fn retry_dependency<F, Fut>(operation: &str, target: &str, mut call: F) -> Result<()>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), CloudError>>,
+    Fut: std::future::Future<Output = Result<()>>,
 {
     wait_until(operation, target, DEPENDENCY_TIMEOUT, || {
         let attempt = call();
@@ -326,11 +337,7 @@ pub fn set_changes(
 
 /// The first per-item failure of a batch call (DeleteVpcEndpoints, CreateFlowLogs, …), which AWS
 /// reports in the answer instead of as an error.
-pub fn unsuccessful(
-    operation: &str,
-    target: &str,
-    items: &[UnsuccessfulItem],
-) -> Result<(), CloudError> {
+pub fn unsuccessful(operation: &str, target: &str, items: &[UnsuccessfulItem]) -> Result<()> {
     let Some(err) = items.iter().find_map(|u| u.error()) else {
         return Ok(());
     };

@@ -1,6 +1,7 @@
 //! `aws::ec2::nat_gateway`: a NAT gateway in a subnet.
 
 use super::prelude::*;
+use crate::Result;
 use aws_sdk_ec2::types::{
     ConnectivityType, NatGatewayAddress, NatGatewayState as State, ResourceType,
 };
@@ -40,13 +41,17 @@ fn primary(gw: &Item) -> Option<&NatGatewayAddress> {
 describe_one!(describe_nat_gateways, nat_gateway_ids);
 
 /// A public gateway needs an Elastic IP; a private one cannot take one.
-fn check_allocation(props: &Props) -> Result<(), String> {
+fn check_allocation(props: &Props) -> Result<(), Invalid> {
     let has_eip = props.contains_key("allocation_id");
     match str_prop(props, "connectivity_type") {
-        "private" if has_eip => Err("property `allocation_id`: a private NAT gateway takes no Elastic IP".into()),
-        "public" | "" if !has_eip => {
-            Err("missing property `allocation_id`: a public NAT gateway needs an Elastic IP (`aws::ec2::eip`)".into())
-        }
+        "private" if has_eip => Err(Invalid::value(
+            "allocation_id",
+            "a private NAT gateway takes no Elastic IP",
+        )),
+        "public" | "" if !has_eip => Err(Invalid::missing(
+            "allocation_id",
+            "a public NAT gateway needs an Elastic IP (`aws::ec2::eip`)",
+        )),
         _ => Ok(()),
     }
 }
@@ -64,21 +69,13 @@ impl Description for NatGateway {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_allocation(props)
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_nat_gateways().set_nat_gateway_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(describe_nat_gateways, set_nat_gateway_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         let f = stack_filter(stack);
         let mut all = describe!(aws.describe_nat_gateways().filter(f), stack)?;
         // Deleted gateways stay listed for an hour, and failed ones delete themselves:
@@ -88,7 +85,7 @@ impl Description for NatGateway {
         Ok(all)
     }
 
-    async fn props(&self, _: &Aws, g: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, g: &Item) -> Result<Self::Props> {
         let connectivity = g.connectivity_type().map_or("public", |c| c.as_str());
         Ok(NatGatewayProps {
             subnet_id: Some(g.subnet_id().unwrap_or_default().into()),
@@ -97,7 +94,7 @@ impl Description for NatGateway {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .ec2()
@@ -129,7 +126,7 @@ impl Description for NatGateway {
         nat.ok_or_else(|| untagged("CreateNatGateway", address, "NAT gateway"))
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         let call = aws.ec2().delete_nat_gateway().nat_gateway_id(id);
         call.send().await.map_err(sdk("DeleteNatGateway", id))?;
         // Its Elastic IP and subnet stay in use until the gateway reaches `deleted`.
@@ -148,7 +145,9 @@ mod tests {
 
     #[test]
     fn public_gateways_need_an_elastic_ip() {
-        let e = check_allocation(&obj(json!({"subnet_id": "subnet-1"}))).unwrap_err();
+        let e = check_allocation(&obj(json!({"subnet_id": "subnet-1"})))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`allocation_id`"), "{e}");
         assert!(
             check_allocation(&obj(

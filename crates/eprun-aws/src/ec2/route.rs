@@ -1,6 +1,7 @@
 //! `aws::ec2::route`: one route of a route table (untaggable, found by table and destination).
 
 use super::prelude::*;
+use crate::Result;
 use crate::schema;
 use aws_sdk_ec2::types::{Route as Ec2Route, RouteOrigin, RouteTable};
 
@@ -111,7 +112,7 @@ impl Description for Route {
     .note("`rtb-…|cidr`")];
     const IDENTITY: Identity = Identity::NaturalKey(route_key);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         let set: Vec<String> = TARGETS
             .iter()
             .filter(|t| props.contains_key(**t))
@@ -119,27 +120,22 @@ impl Description for Route {
             .collect();
         match set.len() {
             1 => Ok(()),
-            0 => Err(format!(
+            0 => Err(Invalid::Combination(format!(
                 "a route needs a target: set one of {}",
                 TARGETS.map(|t| format!("`{t}`")).join(", ")
-            )),
-            _ => Err(format!(
+            ))),
+            _ => Err(Invalid::Combination(format!(
                 "a route has exactly one target, but {} are set",
                 set.join(" and ")
-            )),
+            ))),
         }
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<Item>> {
         table_parts(aws, stack, hints, RouteTable::routes, declarable).await
     }
 
-    async fn props(&self, _: &Aws, (table, r): &Item) -> Result<RouteProps, CloudError> {
+    async fn props(&self, _: &Aws, (table, r): &Item) -> Result<RouteProps> {
         // AWS reports a Gateway Load Balancer endpoint target as a gateway id.
         let gateway = |endpoint: bool| {
             r.gateway_id()
@@ -157,7 +153,7 @@ impl Description for Route {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, RouteProps>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, RouteProps>) -> Result<Item> {
         let (address, p) = (new.address, new.props);
         let (table, cidr) = p.place();
         let call = aws.ec2().create_route().route_table_id(table);
@@ -179,7 +175,7 @@ impl Description for Route {
         &self,
         aws: &Aws,
         changes: Changes<'_, RouteProps>,
-    ) -> Result<Option<Item>, CloudError> {
+    ) -> Result<Option<Item>> {
         let (on, changed, current, desired) =
             (changes.on, changes.fields, changes.current, changes.desired);
         if changed.iter().any(|f| TARGETS.contains(&f.as_str())) {
@@ -193,7 +189,7 @@ impl Description for Route {
         Ok(None)
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, current: &RouteProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, current: &RouteProps) -> Result<()> {
         // A route recorded before its props were is still named by its id.
         let (id_table, id_cidr) = id.split_once('|').unwrap_or_default();
         let (table, cidr) = match current.place() {
@@ -239,13 +235,14 @@ mod tests {
             ROUTE
                 .validate(&none, &NoOthers)
                 .unwrap_err()
+                .to_string()
                 .contains("needs a target")
         );
         let mut two = none.clone();
         two.insert("gateway_id".into(), json!("igw-1"));
         two.insert("nat_gateway_id".into(), json!("nat-1"));
         assert_eq!(
-            ROUTE.validate(&two, &NoOthers).unwrap_err(),
+            ROUTE.validate(&two, &NoOthers).unwrap_err().to_string(),
             "a route has exactly one target, but `gateway_id` and `nat_gateway_id` are set"
         );
         let mut one = none;

@@ -1,6 +1,7 @@
 //! `aws::ec2::route_table`: a route table of a VPC (its routes and associations are separate types).
 
 use super::prelude::*;
+use crate::Result;
 
 resource! {
     /// A route table; routes are `aws::ec2::route`, subnets join through `aws::ec2::route_table_association`.
@@ -20,26 +21,18 @@ impl Description for RouteTable {
     const ATTRIBUTES: &'static [Attr<Item>] = &[Attr::new("id", |_, t| json!(t.route_table_id()))];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_route_tables().set_route_table_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(describe_route_tables, set_route_table_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         owned_route_tables(aws, stack).await
     }
 
-    async fn props(&self, _: &Aws, t: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, t: &Item) -> Result<Self::Props> {
         let vpc_id = Some(t.vpc_id().unwrap_or_default().into());
         Ok(RouteTableProps { vpc_id })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .ec2()
@@ -53,7 +46,7 @@ impl Description for RouteTable {
         table.ok_or_else(|| untagged("CreateRouteTable", address, "route table"))
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         retry_dependency("DeleteRouteTable", id, || async {
             let sent = aws
                 .ec2()

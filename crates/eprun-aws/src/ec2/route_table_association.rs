@@ -1,6 +1,7 @@
 //! `aws::ec2::route_table_association`: a subnet's link to a route table (untaggable, found by table and subnet).
 
 use super::prelude::*;
+use crate::Result;
 use aws_sdk_ec2::types::{
     Filter, RouteTable, RouteTableAssociation as Association,
     RouteTableAssociationStateCode as Code,
@@ -57,7 +58,7 @@ fn declarable(assoc: &Association) -> bool {
 }
 
 /// The association with id `id`, wherever it is.
-async fn describe(aws: &Aws, id: &str) -> Result<Option<Association>, CloudError> {
+async fn describe(aws: &Aws, id: &str) -> Result<Option<Association>> {
     let by_id = Filter::builder()
         .name("association.route-table-association-id")
         .values(id)
@@ -80,23 +81,18 @@ impl Description for RouteTableAssociation {
     .note("the association id")];
     const IDENTITY: Identity = Identity::NaturalKey(key);
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<Item>> {
         table_parts(aws, stack, hints, RouteTable::associations, declarable).await
     }
 
-    async fn props(&self, _: &Aws, (table, a): &Item) -> Result<AssociationProps, CloudError> {
+    async fn props(&self, _: &Aws, (table, a): &Item) -> Result<AssociationProps> {
         Ok(AssociationProps {
             route_table_id: Some(table.clone()),
             subnet_id: a.subnet_id().map(String::from),
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, AssociationProps>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, AssociationProps>) -> Result<Item> {
         let (address, p) = (new.address, new.props);
         let out = aws
             .ec2()
@@ -122,7 +118,7 @@ impl Description for RouteTableAssociation {
         Ok((p.route_table_id.clone().unwrap_or_default(), assoc))
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &AssociationProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &AssociationProps) -> Result<()> {
         let call = aws.ec2().disassociate_route_table().association_id(id);
         call.send()
             .await

@@ -2,6 +2,7 @@
 
 use super::operation;
 use super::prelude::*;
+use crate::Result;
 use crate::{from_sdk, token};
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, SecurityGroup as Group};
 use std::collections::{BTreeMap, BTreeSet};
@@ -220,17 +221,26 @@ const NAMED_PROTOCOLS: [(&str, &str); 5] = [
 
 /// Checks one rule set: protocols as AWS reports them, ports where needed, canonical blocks, and rules
 /// that AWS would merge (same protocol, ports and description) written as one.
-fn check_rules(field: &str, rules: Option<&Value>) -> Result<(), String> {
+fn check_rules(field: &str, rules: Option<&Value>) -> Result<(), Invalid> {
     let Some(rules) = rules else {
         return Ok(());
     };
-    let rules: Vec<Rule> =
-        serde_json::from_value(rules.clone()).map_err(|e| format!("in `{field}`: {e}"))?;
+    let rules: Vec<Rule> = serde_json::from_value(rules.clone()).map_err(|e| Invalid::Part {
+        prop: field.into(),
+        part: String::new(),
+        why: e.to_string(),
+    })?;
     let mut seen: BTreeMap<(&str, i64, i64, &str), usize> = BTreeMap::new();
     let mut cidrs_seen = BTreeSet::new();
     for (i, rule) in rules.iter().enumerate() {
         let (n, protocol) = (i + 1, rule.protocol.as_str());
-        let wrong = |what: String| Err(format!("in `{field}` rule {n}: {what}"));
+        let wrong = |why: String| {
+            Err(Invalid::Part {
+                prop: field.into(),
+                part: format!(" rule {n}"),
+                why,
+            })
+        };
         let named = NAMED_PROTOCOLS
             .iter()
             .find(|(num, _)| protocol.eq_ignore_ascii_case(num));
@@ -265,16 +275,24 @@ fn check_rules(field: &str, rules: Option<&Value>) -> Result<(), String> {
                 return wrong(format!("write `{cidr}` as `{}`", net.trunc()));
             }
             if !cidrs_seen.insert((protocol, from, to, cidr)) {
-                return Err(format!(
-                    "in `{field}`: `{cidr}` appears twice for protocol `{protocol}` ports {from}-{to}"
-                ));
+                return Err(Invalid::Part {
+                    prop: field.into(),
+                    part: String::new(),
+                    why: format!(
+                        "`{cidr}` appears twice for protocol `{protocol}` ports {from}-{to}"
+                    ),
+                });
             }
         }
         let description = rule.description.as_deref().unwrap_or_default();
         if let Some(first) = seen.insert((protocol, from, to, description), n) {
-            return Err(format!(
-                "in `{field}`: rules {first} and {n} have the same protocol, ports and description; put their `cidr_blocks` in one rule"
-            ));
+            return Err(Invalid::Part {
+                prop: field.into(),
+                part: String::new(),
+                why: format!(
+                    "rules {first} and {n} have the same protocol, ports and description; put their `cidr_blocks` in one rule"
+                ),
+            });
         }
     }
     Ok(())
@@ -308,7 +326,7 @@ async fn sync_rules(
     egress: bool,
     have: &[Grant],
     want: &[Grant],
-) -> Result<(), CloudError> {
+) -> Result<()> {
     let changes = rule_changes(have, want);
     send_rules!(
         aws,
@@ -338,7 +356,7 @@ async fn sync_rules(
 }
 
 /// The group with id `id`, once Describe sees it.
-async fn describe(aws: &Aws, id: &str) -> Result<Option<Group>, CloudError> {
+async fn describe(aws: &Aws, id: &str) -> Result<Option<Group>> {
     first(describe!(aws.describe_security_groups().group_ids(id), id))
 }
 
@@ -353,29 +371,21 @@ impl Description for SecurityGroup {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_rules("ingress", props.get("ingress"))?;
         check_rules("egress", props.get("egress"))
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Group>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_security_groups().set_group_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Group>> = fetch!(describe_security_groups, set_group_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Group>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Group>> {
         describe!(
             aws.describe_security_groups().filters(stack_filter(stack)),
             stack
         )
     }
 
-    async fn props(&self, _: &Aws, g: &Group) -> Result<SecurityGroupProps, CloudError> {
+    async fn props(&self, _: &Aws, g: &Group) -> Result<SecurityGroupProps> {
         let read = |perms| Some(rules(&from_permissions(perms)));
         Ok(SecurityGroupProps {
             name: Some(g.group_name().unwrap_or_default().into()),
@@ -386,11 +396,7 @@ impl Description for SecurityGroup {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        new: New<'_, SecurityGroupProps>,
-    ) -> Result<Group, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, SecurityGroupProps>) -> Result<Group> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let description = nonempty(p.description.as_deref());
         let out = aws
@@ -435,11 +441,7 @@ impl Description for SecurityGroup {
         Ok(group)
     }
 
-    async fn update(
-        &self,
-        aws: &Aws,
-        change: Change<'_, SecurityGroupProps>,
-    ) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, SecurityGroupProps>) -> Result<()> {
         let (id, field, current, desired) =
             (change.id, change.field, change.current, change.desired);
         let rules = |p: &SecurityGroupProps| match field {
@@ -453,7 +455,7 @@ impl Description for SecurityGroup {
         Ok(())
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &SecurityGroupProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &SecurityGroupProps) -> Result<()> {
         retry_dependency("DeleteSecurityGroup", id, || async {
             let sent = aws.ec2().delete_security_group().group_id(id).send().await;
             sent.map(drop).map_err(sdk("DeleteSecurityGroup", id))
@@ -541,21 +543,27 @@ mod tests {
         let check = |v: Value| check_rules("ingress", Some(&v));
         assert!(check(json!([{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["0.0.0.0/0"]}])).is_ok());
         assert_eq!(
-            check(json!([{"protocol": "6", "cidr_blocks": ["0.0.0.0/0"]}])).unwrap_err(),
+            check(json!([{"protocol": "6", "cidr_blocks": ["0.0.0.0/0"]}]))
+                .unwrap_err()
+                .to_string(),
             "in `ingress` rule 1: write protocol `6` as `tcp`"
         );
         assert!(
             check(json!([{"protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"]}]))
                 .unwrap_err()
+                .to_string()
                 .contains("needs `from_port` and `to_port`")
         );
         assert!(
             check(json!([{"protocol": "-1"}]))
                 .unwrap_err()
+                .to_string()
                 .contains("at least one block")
         );
         assert_eq!(
-            check(json!([{"protocol": "-1", "cidr_blocks": ["10.1.2.3/16"]}])).unwrap_err(),
+            check(json!([{"protocol": "-1", "cidr_blocks": ["10.1.2.3/16"]}]))
+                .unwrap_err()
+                .to_string(),
             "in `ingress` rule 1: write `10.1.2.3/16` as `10.1.0.0/16`"
         );
         let split = json!([
@@ -565,6 +573,7 @@ mod tests {
         assert!(
             check(split)
                 .unwrap_err()
+                .to_string()
                 .contains("rules 1 and 2 have the same protocol, ports and description")
         );
         let vpc = token::marker(&"ec2.vpc.main".parse().unwrap(), "cidr_block");

@@ -1,6 +1,7 @@
 //! `aws::ec2::subnet`: a subnet of a VPC.
 
 use super::prelude::*;
+use crate::Result;
 use crate::token;
 use aws_sdk_ec2::types::{AttributeBooleanValue, SubnetState};
 use ipnet::IpNet;
@@ -40,7 +41,7 @@ impl Description for Subnet {
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
     /// A subnet's block lies inside the declared block of the VPC its `vpc_id` refers to.
-    fn validate(&self, props: &Props, others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, others: &dyn DeclaredProps) -> Result<(), Invalid> {
         let cidr = str_prop(props, "cidr_block");
         let Ok(subnet) = cidr.parse::<IpNet>() else {
             return Ok(());
@@ -52,9 +53,12 @@ impl Description for Subnet {
             let vpc_cidr = vpc.map_or("", |p| str_prop(p, "cidr_block"));
             match vpc_cidr.parse::<IpNet>() {
                 Ok(vpc) if !vpc.trunc().contains(&subnet.trunc()) => {
-                    return Err(format!(
-                        "property `cidr_block`: `{cidr}` is outside the VPC's `{vpc_cidr}` (`{}`)",
-                        r.address
+                    return Err(Invalid::value(
+                        "cidr_block",
+                        format!(
+                            "`{cidr}` is outside the VPC's `{vpc_cidr}` (`{}`)",
+                            r.address
+                        ),
                     ));
                 }
                 _ => {}
@@ -63,19 +67,14 @@ impl Description for Subnet {
         Ok(())
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(aws.describe_subnets().set_subnet_ids(Some(ids)), Self::KIND)
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(describe_subnets, set_subnet_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         let f = stack_filter(stack);
         describe!(aws.describe_subnets().filters(f), stack)
     }
 
-    async fn props(&self, _: &Aws, s: &Item) -> Result<SubnetProps, CloudError> {
+    async fn props(&self, _: &Aws, s: &Item) -> Result<SubnetProps> {
         Ok(SubnetProps {
             vpc_id: s.vpc_id().map(Into::into),
             cidr_block: s.cidr_block().map(Into::into),
@@ -84,7 +83,7 @@ impl Description for Subnet {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, SubnetProps>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, SubnetProps>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .ec2()
@@ -133,7 +132,7 @@ impl Description for Subnet {
             .ok_or_else(|| untagged("CreateSubnet", address, "subnet"))
     }
 
-    async fn update(&self, aws: &Aws, change: Change<'_, SubnetProps>) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, SubnetProps>) -> Result<()> {
         let (id, desired) = (change.id, change.desired);
         let flag = desired.map_public_ip_on_launch.unwrap_or(false);
         let call = aws.ec2().modify_subnet_attribute().subnet_id(id);
@@ -144,7 +143,7 @@ impl Description for Subnet {
             .map_err(sdk("ModifySubnetAttribute", id))
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &SubnetProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &SubnetProps) -> Result<()> {
         retry_dependency("DeleteSubnet", id, || async {
             let call = aws.ec2().delete_subnet().subnet_id(id).send().await;
             call.map(drop).map_err(sdk("DeleteSubnet", id))
@@ -190,7 +189,7 @@ mod tests {
             json!({"vpc_id": vpc_id, "cidr_block": "10.30.1.0/24", "availability_zone": "us-east-1a"}),
         );
         assert_eq!(
-            SUBNET.validate(&p, &others).unwrap_err(),
+            SUBNET.validate(&p, &others).unwrap_err().to_string(),
             "property `cidr_block`: `10.30.1.0/24` is outside the VPC's `10.10.0.0/16` (`ec2.vpc.examplepay-prod`)"
         );
     }

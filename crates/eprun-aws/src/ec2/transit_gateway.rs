@@ -1,6 +1,7 @@
 //! `aws::ec2::transit_gateway`: a transit gateway, the hub of a region's private network.
 
 use super::prelude::*;
+use crate::Result;
 use crate::resource::gone_ok;
 use crate::tags;
 use aws_sdk_ec2::types::{
@@ -93,7 +94,7 @@ fn available(t: Option<&Item>) -> WaitState {
 }
 
 /// The transit gateways the stack owns in this region (tags re-checked), for their routes too.
-pub(super) async fn owned(aws: &Aws, stack: &str) -> Result<Vec<Item>, CloudError> {
+pub(super) async fn owned(aws: &Aws, stack: &str) -> Result<Vec<Item>> {
     let f = stack_filter(stack);
     let mut all = describe!(aws.describe_transit_gateways().filters(f), stack)?;
     let gone = |s: &State| matches!(s, State::Deleted | State::Deleting);
@@ -127,31 +128,23 @@ impl Description for TransitGateway {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         match props.get("amazon_side_asn").and_then(Value::as_i64) {
-            Some(asn) if !valid_asn(asn) => Err(format!(
-                "property `amazon_side_asn`: {asn} is not a private ASN; use 64512–65534 or 4200000000–4294967294"
+            Some(asn) if !valid_asn(asn) => Err(Invalid::value(
+                "amazon_side_asn",
+                format!("{asn} is not a private ASN; use 64512–65534 or 4200000000–4294967294"),
             )),
             _ => Ok(()),
         }
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_transit_gateways()
-                    .set_transit_gateway_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(describe_transit_gateways, set_transit_gateway_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         owned(aws, stack).await
     }
 
-    async fn props(&self, _: &Aws, t: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, t: &Item) -> Result<Self::Props> {
         let none = TransitGatewayOptions::builder().build();
         let o = t.options().unwrap_or(&none);
         Ok(TransitGatewayProps {
@@ -165,7 +158,7 @@ impl Description for TransitGateway {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let options = options!(TransitGatewayRequestOptions, p);
         let out = aws
@@ -191,7 +184,7 @@ impl Description for TransitGateway {
         &self,
         aws: &Aws,
         changes: Changes<'_, Self::Props>,
-    ) -> Result<Option<Item>, CloudError> {
+    ) -> Result<Option<Item>> {
         let (on, changed, desired) = (changes.on, changes.fields, changes.desired);
         if changed.is_empty() {
             return Ok(None);
@@ -210,7 +203,7 @@ impl Description for TransitGateway {
         Ok(None)
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         let call = aws.ec2().delete_transit_gateway().transit_gateway_id(id);
         let sent = call.send().await.map(drop);
         gone_ok(sent.map_err(sdk("DeleteTransitGateway", id)))?;
@@ -246,7 +239,8 @@ mod tests {
         );
         let e = TransitGateway
             .validate(&obj(json!({"amazon_side_asn": 7224})), &NoOthers)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a private ASN"), "{e}");
     }
 

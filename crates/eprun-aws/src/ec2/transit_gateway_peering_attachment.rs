@@ -5,6 +5,7 @@
 
 use super::attachment::{self, TIMEOUT, accepter, requester};
 use super::prelude::*;
+use crate::Result;
 use crate::token;
 use aws_sdk_ec2::types::{
     PeeringTgwInfo as Info, TransitGatewayAttachmentState as S,
@@ -48,7 +49,7 @@ fn requested(a: Option<&Item>) -> WaitState {
 }
 
 /// The caller's account, for a peering within the same account.
-async fn own_account(aws: &Aws, address: &Address) -> Result<String, CloudError> {
+async fn own_account(aws: &Aws, address: &Address) -> Result<String> {
     let me = aws.sts().get_caller_identity().send().await;
     let me = me.map_err(sdk("GetCallerIdentity", address))?;
     Ok(me.account().unwrap_or_default().to_string())
@@ -69,31 +70,24 @@ impl Description for TransitGatewayPeeringAttachment {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         let (local, peer) = (
             props.get("transit_gateway_id"),
             props.get("peer_transit_gateway_id"),
         );
         if local.is_some_and(|l| !token::is_unknown(l)) && local == peer {
-            let why =
-                "property `peer_transit_gateway_id`: a transit gateway cannot peer with itself";
-            return Err(why.into());
+            let why = "a transit gateway cannot peer with itself";
+            return Err(Invalid::value("peer_transit_gateway_id", why));
         }
         Ok(())
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_transit_gateway_peering_attachments()
-                    .set_transit_gateway_attachment_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(
+        describe_transit_gateway_peering_attachments,
+        set_transit_gateway_attachment_ids
+    );
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         let f = stack_filter(stack);
         let mut all = describe!(
             aws.describe_transit_gateway_peering_attachments()
@@ -104,7 +98,7 @@ impl Description for TransitGatewayPeeringAttachment {
         Ok(all)
     }
 
-    async fn props(&self, _: &Aws, a: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, a: &Item) -> Result<Self::Props> {
         let (ours, peer) = (
             |f| Some(requester(a, f).into()),
             |f| Some(accepter(a, f).into()),
@@ -117,7 +111,7 @@ impl Description for TransitGatewayPeeringAttachment {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let account = match p.peer_account_id.as_deref() {
             None | Some("") => own_account(aws, address).await?,
@@ -147,7 +141,7 @@ impl Description for TransitGatewayPeeringAttachment {
         requested.ok_or_else(|| untagged("CreateTransitGatewayPeeringAttachment", address, what))
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         // The accepter side may have deleted (or rejected) it already.
         attachment::tear_down(aws, id, false).await
     }
@@ -203,7 +197,8 @@ mod tests {
         let p = json!({"transit_gateway_id": "tgw-1", "peer_transit_gateway_id": "tgw-1", "peer_region": "us-east-1"});
         let e = TransitGatewayPeeringAttachment
             .validate(&obj(p), &NoOthers)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("itself"), "{e}");
     }
 

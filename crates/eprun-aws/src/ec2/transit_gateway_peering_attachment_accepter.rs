@@ -14,6 +14,7 @@
 
 use super::attachment::{self, TIMEOUT, accepter, available, requester};
 use super::prelude::*;
+use crate::Result;
 use crate::adapter::ResourceType;
 use crate::{CloudErrorKind, tags, token};
 use aws_sdk_ec2::types::{
@@ -85,12 +86,7 @@ impl Description for TransitGatewayPeeringAttachmentAccepter {
 
     /// One paginated call for the region's peering attachments (a handful): the ones the stack
     /// knows by id, and the ones whose accepting side carries this stack's ownership tags.
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<Item>> {
         let mut all = describe!(aws.describe_transit_gateway_peering_attachments(), stack)?;
         all.retain(|a| {
             let known = a
@@ -103,7 +99,7 @@ impl Description for TransitGatewayPeeringAttachmentAccepter {
         Ok(all)
     }
 
-    async fn props(&self, _: &Aws, a: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, a: &Item) -> Result<Self::Props> {
         let id = Some(
             a.transit_gateway_attachment_id()
                 .unwrap_or_default()
@@ -114,7 +110,7 @@ impl Description for TransitGatewayPeeringAttachmentAccepter {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let id = p.transit_gateway_attachment_id.clone().unwrap_or_default();
         let Some(current) = attachment::describe_peering(aws, &id).await? else {
@@ -135,7 +131,7 @@ impl Description for TransitGatewayPeeringAttachmentAccepter {
     }
 
     /// The peering cannot be "un-accepted": it is torn down from this side.
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         attachment::tear_down(aws, id, true).await
     }
 }

@@ -12,6 +12,7 @@
 
 use super::prelude::*;
 use super::transit_gateway::owned;
+use crate::Result;
 use crate::adapter::found;
 use crate::{schema, token};
 use aws_sdk_ec2::types::{Filter, TransitGatewayRouteState as State, TransitGatewayRouteType};
@@ -111,7 +112,7 @@ fn target(props: &Props) -> Option<&str> {
 }
 
 /// Checks that a route has exactly one of an attachment and `blackhole: true`.
-fn check_target(props: &Props) -> Result<(), String> {
+fn check_target(props: &Props) -> Result<(), Invalid> {
     let why = match (
         props.contains_key("transit_gateway_attachment_id"),
         blackhole(props),
@@ -124,7 +125,7 @@ fn check_target(props: &Props) -> Result<(), String> {
         }
         _ => return Ok(()),
     };
-    Err(why.into())
+    Err(Invalid::Combination(why.into()))
 }
 
 /// The route's key once its table, destination and target are known.
@@ -174,18 +175,13 @@ impl Description for TransitGatewayRoute {
         &[Attr::new("id", |_, r: &Item| json!(id_of(r))).note("`tgw-rtb-…|cidr`")];
     const IDENTITY: Identity = Identity::NaturalKey(natural_key);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_target(props)
     }
 
     /// The static routes of the tables the stack's routes name (declared or recorded) and of the
     /// default tables of the stack's own transit gateways; a table that is gone has none.
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<Item>> {
         let named = hints
             .natural_keys
             .iter()
@@ -211,11 +207,11 @@ impl Description for TransitGatewayRoute {
         Ok(out)
     }
 
-    async fn props(&self, _: &Aws, r: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, r: &Item) -> Result<Self::Props> {
         Ok(r.clone())
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p) = (new.address, new.props);
         let ec2 = aws.ec2();
         let created = put!(ec2.create_transit_gateway_route(), p);
@@ -230,7 +226,7 @@ impl Description for TransitGatewayRoute {
         Ok(p.clone())
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, current: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, current: &Self::Props) -> Result<()> {
         let mut parts = id.split('|');
         let recorded = |v: &Option<String>, part: Option<&str>| {
             let v = v.clone().filter(|s| !s.is_empty());
@@ -298,6 +294,7 @@ mod tests {
         assert!(
             check_target(&obj(base.clone()))
                 .unwrap_err()
+                .to_string()
                 .contains("needs a target")
         );
         let mut both = obj(base.clone());
@@ -306,7 +303,12 @@ mod tests {
             json!("tgw-attach-1"),
         );
         both.insert("blackhole".into(), json!(true));
-        assert!(check_target(&both).unwrap_err().contains("not both"));
+        assert!(
+            check_target(&both)
+                .unwrap_err()
+                .to_string()
+                .contains("not both")
+        );
         let mut hole = obj(base);
         hole.insert("blackhole".into(), json!(true));
         assert!(check_target(&hole).is_ok());

@@ -4,6 +4,7 @@ use super::attachment::{self, TIMEOUT, available};
 use super::prelude::*;
 use super::set_changes;
 use super::transit_gateway::{ENABLE, flag};
+use crate::Result;
 use crate::{ADDRESS_TAG, STACK_TAG};
 use aws_sdk_ec2::types::{
     CreateTransitGatewayVpcAttachmentRequestOptions as CreateOptions, Filter,
@@ -37,7 +38,7 @@ const DELETE: Wait = Wait("DeleteTransitGatewayVpcAttachment", TIMEOUT);
 type Item = aws_sdk_ec2::types::TransitGatewayVpcAttachment;
 
 /// The attachment `id`, if Describe sees it.
-async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>, CloudError> {
+async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Item>> {
     let all = describe!(
         aws.describe_transit_gateway_vpc_attachments()
             .transit_gateway_attachment_ids(id),
@@ -53,7 +54,7 @@ async fn untagged_duplicate(
     address: &Address,
     p: &TransitGatewayVpcAttachmentProps,
     cause: CloudError,
-) -> Result<String, CloudError> {
+) -> Result<String> {
     let by = |name: &str, value: &Option<String>| {
         let value = value.as_deref().unwrap_or_default();
         Filter::builder().name(name).values(value).build()
@@ -88,26 +89,23 @@ impl Description for TransitGatewayVpcAttachment {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         let subnets = props.get("subnet_ids").and_then(Value::as_array);
         if subnets.is_some_and(Vec::is_empty) {
-            return Err("property `subnet_ids`: an attachment needs at least one subnet (one per availability zone)".into());
+            return Err(Invalid::value(
+                "subnet_ids",
+                "an attachment needs at least one subnet (one per availability zone)",
+            ));
         }
         Ok(())
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_transit_gateway_vpc_attachments()
-                    .set_transit_gateway_attachment_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(
+        describe_transit_gateway_vpc_attachments,
+        set_transit_gateway_attachment_ids
+    );
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         let f = stack_filter(stack);
         let mut all = describe!(
             aws.describe_transit_gateway_vpc_attachments().filters(f),
@@ -118,7 +116,7 @@ impl Description for TransitGatewayVpcAttachment {
         Ok(all)
     }
 
-    async fn props(&self, _: &Aws, a: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, a: &Item) -> Result<Self::Props> {
         let o = a.options();
         Ok(TransitGatewayVpcAttachmentProps {
             transit_gateway_id: Some(a.transit_gateway_id().unwrap_or_default().into()),
@@ -129,7 +127,7 @@ impl Description for TransitGatewayVpcAttachment {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let options = CreateOptions::builder()
             .set_dns_support(p.dns_support.as_deref().map(Into::into))
@@ -173,7 +171,7 @@ impl Description for TransitGatewayVpcAttachment {
         &self,
         aws: &Aws,
         changes: Changes<'_, Self::Props>,
-    ) -> Result<Option<Item>, CloudError> {
+    ) -> Result<Option<Item>> {
         let (on, changed, current, desired) =
             (changes.on, changes.fields, changes.current, changes.desired);
         if changed.is_empty() {
@@ -197,7 +195,7 @@ impl Description for TransitGatewayVpcAttachment {
         Ok(None)
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         let ec2 = aws.ec2();
         let call = ec2.delete_transit_gateway_vpc_attachment();
         let sent = call.transit_gateway_attachment_id(id).send().await;

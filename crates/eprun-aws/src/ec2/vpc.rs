@@ -1,6 +1,7 @@
 //! `aws::ec2::vpc`: a VPC.
 
 use super::prelude::*;
+use crate::Result;
 use aws_sdk_ec2::types::{AttributeBooleanValue, VpcAttributeName};
 
 resource! {
@@ -23,12 +24,7 @@ resource! {
 }
 
 /// Sets one of the VPC's two DNS attributes.
-async fn set_dns(
-    aws: &Aws,
-    id: &str,
-    attr: VpcAttributeName,
-    value: bool,
-) -> Result<(), CloudError> {
+async fn set_dns(aws: &Aws, id: &str, attr: VpcAttributeName, value: bool) -> Result<()> {
     let flag = AttributeBooleanValue::builder().value(value).build();
     let call = aws.ec2().modify_vpc_attribute().vpc_id(id);
     let call = match attr {
@@ -42,7 +38,7 @@ async fn set_dns(
 }
 
 /// Reads one of the VPC's two DNS attributes.
-async fn read_dns(aws: &Aws, id: &str, attr: VpcAttributeName) -> Result<bool, CloudError> {
+async fn read_dns(aws: &Aws, id: &str, attr: VpcAttributeName) -> Result<bool> {
     let call = aws.ec2().describe_vpc_attribute().vpc_id(id);
     let out = call.attribute(attr.clone()).send().await;
     let out = out.map_err(sdk("DescribeVpcAttribute", id))?;
@@ -74,35 +70,29 @@ impl Description for Vpc {
     ];
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         let cidr = str_prop(props, "cidr_block");
         if let Ok(net) = cidr.parse::<ipnet::IpNet>() {
             if !(16..=28).contains(&net.prefix_len()) {
-                return Err(format!(
-                    "property `cidr_block`: a VPC block must be between /16 and /28, not /{}",
-                    net.prefix_len()
+                return Err(Invalid::value(
+                    "cidr_block",
+                    format!(
+                        "a VPC block must be between /16 and /28, not /{}",
+                        net.prefix_len()
+                    ),
                 ));
             }
         }
         Ok(())
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call =
-            |ids| async move { describe!(aws.describe_vpcs().set_vpc_ids(Some(ids)), Self::KIND) };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(describe_vpcs, set_vpc_ids);
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<Item>> {
         describe!(aws.describe_vpcs().filters(stack_filter(stack)), stack)
     }
 
-    async fn props(&self, aws: &Aws, vpc: &Item) -> Result<VpcProps, CloudError> {
+    async fn props(&self, aws: &Aws, vpc: &Item) -> Result<VpcProps> {
         let id = vpc.vpc_id().unwrap_or_default().to_string();
         Ok(VpcProps {
             cidr_block: vpc.cidr_block().unwrap_or_default().to_string(),
@@ -118,7 +108,7 @@ impl Description for Vpc {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, VpcProps>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, VpcProps>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let call = aws.ec2().create_vpc().cidr_block(&p.cidr_block);
         let call = call.set_instance_tenancy(p.instance_tenancy.as_deref().map(Into::into));
@@ -137,7 +127,7 @@ impl Description for Vpc {
         Ok(vpc)
     }
 
-    async fn update(&self, aws: &Aws, change: Change<'_, VpcProps>) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, VpcProps>) -> Result<()> {
         let (id, field, desired) = (change.id, change.field, change.desired);
         let Some(attr) = dns_attribute(field) else {
             return Ok(());
@@ -149,7 +139,7 @@ impl Description for Vpc {
         set_dns(aws, id, attr, value.unwrap_or(false)).await
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _current: &VpcProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _current: &VpcProps) -> Result<()> {
         let call = aws.ec2().delete_vpc().vpc_id(id);
         call.send().await.map(drop).map_err(sdk("DeleteVpc", id))
     }

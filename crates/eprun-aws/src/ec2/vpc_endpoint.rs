@@ -3,6 +3,7 @@
 use super::prelude::*;
 use super::{set_changes, unsuccessful};
 use crate::CloudErrorKind;
+use crate::Result;
 use aws_sdk_ec2::types::VpcEndpointType;
 
 resource! {
@@ -70,7 +71,7 @@ impl Description for VpcEndpoint {
     const IDENTITY: Identity = Identity::Tags(&Ec2Tags);
 
     /// Set props that mean nothing for the endpoint's type are a mistake AWS would reject.
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         let (endpoint_type, foreign): (_, &[&str]) = match str_prop(props, "vpc_endpoint_type") {
             "Interface" => ("Interface", &["route_table_ids"]),
             _ => (
@@ -79,24 +80,17 @@ impl Description for VpcEndpoint {
             ),
         };
         match foreign.iter().find(|k| props.contains_key(**k)) {
-            Some(k) => Err(format!(
-                "property `{k}` does not apply to a `{endpoint_type}` endpoint"
+            Some(k) => Err(Invalid::form(
+                *k,
+                format!("does not apply to a `{endpoint_type}` endpoint"),
             )),
             None => Ok(()),
         }
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<Item>, CloudError>> {
-        let call = |ids| async move {
-            describe!(
-                aws.describe_vpc_endpoints().set_vpc_endpoint_ids(Some(ids)),
-                Self::KIND
-            )
-        };
-        Some(by_ids(ids, call).await)
-    }
+    const FETCH: Option<Fetch<Item>> = fetch!(describe_vpc_endpoints, set_vpc_endpoint_ids);
 
-    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _: &ReadHints) -> Result<Vec<Item>> {
         let f = stack_filter(stack);
         let mut all = describe!(aws.describe_vpc_endpoints().filters(f), stack)?;
         // Deleted endpoints stay listed for a while; they are not the stack's any more.
@@ -105,7 +99,7 @@ impl Description for VpcEndpoint {
     }
 
     /// Only what the type uses, so a declaration that leaves the other type's fields out diffs clean.
-    async fn props(&self, _: &Aws, e: &Item) -> Result<Self::Props, CloudError> {
+    async fn props(&self, _: &Aws, e: &Item) -> Result<Self::Props> {
         let endpoint_type = e.vpc_endpoint_type().map_or("Gateway", |t| t.as_str());
         let interface = endpoint_type == "Interface";
         let groups = e.groups().iter().filter_map(|g| g.group_id());
@@ -122,7 +116,7 @@ impl Description for VpcEndpoint {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, Self::Props>) -> Result<Item> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let endpoint_type = p.vpc_endpoint_type.as_deref().unwrap_or("Gateway");
         let nonempty = |ids: &Option<Vec<String>>| ids.clone().filter(|ids| !ids.is_empty());
@@ -167,7 +161,7 @@ impl Description for VpcEndpoint {
         &self,
         aws: &Aws,
         changes: Changes<'_, Self::Props>,
-    ) -> Result<Option<Item>, CloudError> {
+    ) -> Result<Option<Item>> {
         let (on, changed, current, desired) =
             (changes.on, changes.fields, changes.current, changes.desired);
         if changed.is_empty() {
@@ -208,7 +202,7 @@ impl Description for VpcEndpoint {
         Ok(None)
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, _: &Self::Props) -> Result<()> {
         // The batch call reports a per-endpoint failure in its answer, not as an error.
         let call = aws.ec2().delete_vpc_endpoints().vpc_endpoint_ids(id);
         let out = call.send().await.map_err(sdk("DeleteVpcEndpoints", id))?;
@@ -239,7 +233,10 @@ mod tests {
     fn fields_of_the_other_type_are_refused() {
         let gw = obj(json!({"vpc_id": "v", "service_name": "s", "subnet_ids": ["subnet-1"]}));
         assert_eq!(
-            VPC_ENDPOINT.validate(&gw, &NoOthers).unwrap_err(),
+            VPC_ENDPOINT
+                .validate(&gw, &NoOthers)
+                .unwrap_err()
+                .to_string(),
             "property `subnet_ids` does not apply to a `Gateway` endpoint"
         );
         let iface = obj(
@@ -249,6 +246,7 @@ mod tests {
             VPC_ENDPOINT
                 .validate(&iface, &NoOthers)
                 .unwrap_err()
+                .to_string()
                 .contains("`route_table_ids`")
         );
         let ok = obj(

@@ -2,6 +2,7 @@
 //! bearer token signed with the session's credentials.
 
 use super::token;
+use crate::Result;
 use crate::cluster::{ClusterAccess, Endpoint};
 use crate::{Aws, CloudError, CloudErrorKind, sdk};
 use async_trait::async_trait;
@@ -9,7 +10,7 @@ use std::time::SystemTime;
 
 #[async_trait]
 impl ClusterAccess for Aws {
-    async fn endpoint(&self, name: &str) -> Result<Endpoint, CloudError> {
+    async fn endpoint(&self, name: &str) -> Result<Endpoint> {
         let target = format!("eks.cluster {name}");
         let described = self
             .eks()
@@ -41,7 +42,7 @@ impl ClusterAccess for Aws {
         })
     }
 
-    async fn token(&self, name: &str) -> Result<String, CloudError> {
+    async fn token(&self, name: &str) -> Result<String> {
         let credentials = self.credentials().await?;
         let endpoint = self.endpoint_url("STS");
         token::token(
@@ -56,7 +57,7 @@ impl ClusterAccess for Aws {
                 "sign EKS token",
                 format!("eks.cluster {name}"),
                 CloudErrorKind::Credentials,
-                m,
+                m.to_string(),
             )
         })
     }

@@ -5,12 +5,14 @@
 //! it is kept in an `eprun:` tag, so a read reports what was declared and a plan shows no change.
 
 use super::{EksItem, EksTags, created, pair_key, pairs, read, sdk, settle, split_key, wait_gone};
+use crate::Aws;
+use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::all;
+use crate::invalid::Invalid;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
-use crate::{Aws, CloudError};
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
 use aws_sdk_eks::operation::describe_update::builders::DescribeUpdateFluentBuilder;
@@ -83,7 +85,7 @@ impl EksItem for EksAddon {
         call.addon_name(name)
     }
 
-    async fn describe(eks: &Client, key: &str) -> Result<Option<Self>, CloudError> {
+    async fn describe(eks: &Client, key: &str) -> Result<Option<Self>> {
         let (cluster, name) = split_key(key);
         let out = eks
             .describe_addon()
@@ -109,25 +111,18 @@ impl Description for Addon {
     const IDENTITY: Identity =
         Identity::Named(&EksTags, |p| pair_key(p, "cluster_name", "addon_name"));
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         if str_prop(props, "addon_name").is_empty() {
-            return Err("property `addon_name` cannot be empty".into());
+            return Err(Invalid::form("addon_name", "cannot be empty"));
         }
         if let Some(Value::Array(_)) = props.get("configuration_values") {
-            return Err(
-                "property `configuration_values` must be a map (or JSON text of one), not an array"
-                    .into(),
-            );
+            let why = "must be a map (or JSON text of one), not an array";
+            return Err(Invalid::form("configuration_values", why));
         }
         Ok(())
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        _: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<EksAddon>, CloudError> {
+    async fn list(&self, aws: &Aws, _: &str, hints: &ReadHints) -> Result<Vec<EksAddon>> {
         let eks = aws.eks();
         read(&eks, hints, |cluster| async {
             all!(
@@ -139,7 +134,7 @@ impl Description for Addon {
         .await
     }
 
-    async fn props(&self, _aws: &Aws, a: &EksAddon) -> Result<AddonProps, CloudError> {
+    async fn props(&self, _aws: &Aws, a: &EksAddon) -> Result<AddonProps> {
         let resolve = a.tags().and_then(|t| t.get(RESOLVE_TAG)).cloned();
         let config = a.configuration_values().filter(|c| !c.trim().is_empty());
         let role = a.service_account_role_arn().filter(|r| !r.is_empty());
@@ -154,7 +149,7 @@ impl Description for Addon {
     }
 
     /// CreateAddon with the ownership tags (taking over what EKS installed by itself), then waits until ACTIVE.
-    async fn create(&self, aws: &Aws, new: New<'_, AddonProps>) -> Result<EksAddon, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, AddonProps>) -> Result<EksAddon> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let eks = aws.eks();
         let sent = eks
@@ -187,7 +182,7 @@ impl Description for Addon {
         &self,
         aws: &Aws,
         changes: Changes<'_, AddonProps>,
-    ) -> Result<Option<EksAddon>, CloudError> {
+    ) -> Result<Option<EksAddon>> {
         let (on, changed, current, desired) =
             (changes.on, changes.fields, changes.current, changes.desired);
         let has = |f: &str| changed.iter().any(|c| c == f);
@@ -238,7 +233,7 @@ impl Description for Addon {
     }
 
     /// DeleteAddon (removing what it runs in the cluster), then waits until it is gone.
-    async fn delete(&self, aws: &Aws, _id: &str, p: &AddonProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, _id: &str, p: &AddonProps) -> Result<()> {
         let (eks, key) = (aws.eks(), p.key());
         let call = eks
             .delete_addon()
@@ -299,7 +294,7 @@ mod tests {
     }
 
     /// Creates the declared add-on for `stack` on `aws` (mocked).
-    async fn create(aws: &Aws, stack: &str) -> Result<Observed, CloudError> {
+    async fn create(aws: &Aws, stack: &str) -> Result<Observed> {
         let (addr, p) = (address(), declared());
         let req = CreateRequest {
             address: &addr,

@@ -7,8 +7,10 @@ use super::{
     EksItem, EksTags, check_eks_name, created, pairs, read, retry_new_role, sdk, settle, tag_map,
     wait_gone,
 };
+use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::all;
+use crate::invalid::Invalid;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -70,21 +72,21 @@ fn parse_version(v: &str) -> Option<(u32, u32)> {
 }
 
 /// Checks that going from `from` to `to` is an upgrade EKS can do: no downgrade, one minor version at a time.
-pub fn check_upgrade(from: &str, to: &str) -> Result<(), String> {
+pub fn check_upgrade(from: &str, to: &str) -> Result<(), Invalid> {
     let (Some(f), Some(t)) = (parse_version(from), parse_version(to)) else {
         return Ok(());
     };
     if t < f {
-        return Err(format!(
+        return Err(Invalid::Combination(format!(
             "EKS cannot downgrade a cluster: it runs {from}, the declaration says {to}"
-        ));
+        )));
     }
     if t.0 != f.0 || t.1 > f.1 + 1 {
-        return Err(format!(
+        return Err(Invalid::Combination(format!(
             "EKS upgrades one minor version at a time: it runs {from}; declare {}.{} first, apply, then {to}",
             f.0,
             f.1 + 1
-        ));
+        )));
     }
     Ok(())
 }
@@ -136,7 +138,7 @@ async fn settled<E>(
     op: &'static str,
     name: &str,
     sent: Result<Option<Update>, SdkError<E, Response>>,
-) -> Result<(), CloudError>
+) -> Result<()>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -157,7 +159,7 @@ impl EksItem for EksCluster {
 
     super::spelled_alike!();
 
-    async fn describe(eks: &Client, name: &str) -> Result<Option<Self>, CloudError> {
+    async fn describe(eks: &Client, name: &str) -> Result<Option<Self>> {
         let out = eks.describe_cluster().name(name).send().await;
         Ok(found(out.map_err(sdk("DescribeCluster", name)))?.and_then(|o| o.cluster))
     }
@@ -197,12 +199,13 @@ impl Description for Cluster {
         name.as_str().map(String::from)
     });
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_eks_name("name", str_prop(props, "name"), 100)?;
         if let Some(v) = props.get("version").and_then(Value::as_str) {
             if !token::is_unknown(&json!(v)) && parse_version(v).is_none() {
-                return Err(format!(
-                    "property `version`: `{v}` is not a Kubernetes version like `1.29`"
+                return Err(Invalid::value(
+                    "version",
+                    format!("`{v}` is not a Kubernetes version like `1.29`"),
                 ));
             }
         }
@@ -211,27 +214,20 @@ impl Description for Cluster {
                 let hint = crate::schema::suggest(&t, &LOG_TYPES)
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
-                return Err(format!(
-                    "property `enabled_cluster_log_types`: `{t}` is not one of {}{hint}",
-                    LOG_TYPES.join(", ")
+                return Err(Invalid::value(
+                    "enabled_cluster_log_types",
+                    format!("`{t}` is not one of {}{hint}", LOG_TYPES.join(", ")),
                 ));
             }
         }
         if list_prop(props, "subnet_ids").len() == 1 {
-            return Err(
-                "property `subnet_ids`: EKS needs subnets in at least two availability zones"
-                    .into(),
-            );
+            let why = "EKS needs subnets in at least two availability zones";
+            return Err(Invalid::value("subnet_ids", why));
         }
         Ok(())
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<EksCluster>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<EksCluster>> {
         let eks = aws.eks();
         read(&eks, hints, |_| async {
             all!(eks.list_clusters(), "ListClusters", stack)
@@ -239,7 +235,7 @@ impl Description for Cluster {
         .await
     }
 
-    async fn props(&self, _aws: &Aws, c: &EksCluster) -> Result<ClusterProps, CloudError> {
+    async fn props(&self, _aws: &Aws, c: &EksCluster) -> Result<ClusterProps> {
         let vpc = c.resources_vpc_config();
         let key = c.encryption_config().iter().find_map(|e| e.provider());
         Ok(ClusterProps {
@@ -258,11 +254,7 @@ impl Description for Cluster {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        new: New<'_, ClusterProps>,
-    ) -> Result<EksCluster, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, ClusterProps>) -> Result<EksCluster> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let eks = aws.eks();
         let vpc = VpcConfigRequest::builder()
@@ -298,7 +290,7 @@ impl Description for Cluster {
         &self,
         aws: &Aws,
         changes: Changes<'_, ClusterProps>,
-    ) -> Result<Option<EksCluster>, CloudError> {
+    ) -> Result<Option<EksCluster>> {
         let (on, changed, current, desired) =
             (changes.on, changes.fields, changes.current, changes.desired);
         let (eks, name) = (aws.eks(), on.id.as_str());
@@ -308,7 +300,7 @@ impl Description for Cluster {
             let (from, to) = (from.unwrap_or_default(), to.unwrap_or_default());
             check_upgrade(from, to).map_err(|m| {
                 let kind = CloudErrorKind::Service("Version".into());
-                CloudError::new("UpdateClusterVersion", name, kind, m)
+                CloudError::new("UpdateClusterVersion", name, kind, m.to_string())
             })?;
             let call = eks.update_cluster_version().name(name).version(to);
             let sent = call.send().await.map(|o| o.update);
@@ -343,7 +335,7 @@ impl Description for Cluster {
         EksCluster::describe(&eks, name).await
     }
 
-    async fn delete(&self, aws: &Aws, name: &str, _: &ClusterProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, name: &str, _: &ClusterProps) -> Result<()> {
         let eks = aws.eks();
         let out = eks.delete_cluster().name(name).send().await;
         out.map_err(sdk("DeleteCluster", name))?;
@@ -419,7 +411,7 @@ mod tests {
     }
 
     /// Updates an active 1.29 cluster to `version` on `aws` (mocked).
-    async fn upgrade(aws: &Aws, version: &str) -> Result<Observed, CloudError> {
+    async fn upgrade(aws: &Aws, version: &str) -> Result<Observed> {
         let current = observe("prod/us-east-1", &live("1.29", ClusterStatus::Active))
             .await
             .unwrap();
@@ -488,11 +480,13 @@ mod tests {
         assert!(
             check_upgrade("1.29", "1.31")
                 .unwrap_err()
+                .to_string()
                 .contains("declare 1.30 first")
         );
         assert!(
             check_upgrade("1.30", "1.29")
                 .unwrap_err()
+                .to_string()
                 .contains("cannot downgrade")
         );
     }

@@ -11,8 +11,10 @@ pub mod cluster;
 pub mod node_group;
 mod token;
 
+use crate::Result;
 use crate::adapter::{found, tagger};
 use crate::address::Address;
+use crate::invalid::Invalid;
 use crate::resource::{Props, ReadHints};
 use crate::{CloudError, CloudErrorKind, STACK_TAG, WaitState, wait_until};
 pub(crate) use crate::{Owner, owner};
@@ -113,7 +115,7 @@ pub(crate) trait EksItem: Sized + Send + Sync + 'static {
         call
     }
     /// The one with natural key `key`; `None` when there is none (or no cluster).
-    async fn describe(eks: &Client, key: &str) -> Result<Option<Self>, CloudError>;
+    async fn describe(eks: &Client, key: &str) -> Result<Option<Self>>;
 }
 
 /// Health issues as ` (CODE: message; …)`, or empty.
@@ -156,10 +158,10 @@ pub(crate) async fn read<T: EksItem, F, Fut>(
     eks: &Client,
     hints: &ReadHints,
     list: F,
-) -> Result<Vec<T>, CloudError>
+) -> Result<Vec<T>>
 where
     F: Fn(String) -> Fut,
-    Fut: Future<Output = Result<Vec<String>, CloudError>>,
+    Fut: Future<Output = Result<Vec<String>>>,
 {
     let mut out = Vec::new();
     for (cluster, wanted) in keys_by_cluster(&hints.natural_keys) {
@@ -182,7 +184,7 @@ pub(crate) async fn wait_active<T: EksItem>(
     operation: &str,
     key: &str,
     timeout: Duration,
-) -> Result<T, CloudError> {
+) -> Result<T> {
     wait_until(operation, key, timeout, || async move {
         Ok(match T::describe(eks, key).await? {
             None => WaitState::Pending("not visible yet".into()),
@@ -211,7 +213,7 @@ pub(crate) async fn wait_gone<T: EksItem>(
     operation: &str,
     key: &str,
     timeout: Duration,
-) -> Result<(), CloudError> {
+) -> Result<()> {
     wait_until(operation, key, timeout, || async move {
         let Some(t) = T::describe(eks, key).await? else {
             return Ok(WaitState::Ready);
@@ -235,13 +237,13 @@ pub(crate) async fn wait_gone<T: EksItem>(
 /// on its way out) keeps the error.
 pub(crate) async fn created<T: EksItem>(
     eks: &Client,
-    created: Result<(), CloudError>,
+    created: Result<()>,
     operation: &str,
     key: &str,
     address: &Address,
     tags: &[(String, String)],
     timeout: Duration,
-) -> Result<T, CloudError> {
+) -> Result<T> {
     if let Err(e) = created {
         let stack = tags.iter().find(|(k, _)| k == STACK_TAG);
         let stack = stack.map_or("", |(_, v)| v);
@@ -288,7 +290,7 @@ pub(crate) async fn settle<T: EksItem>(
     key: &str,
     update: Option<&Update>,
     timeout: Duration,
-) -> Result<T, CloudError> {
+) -> Result<T> {
     let (cluster, name) = split_key(key);
     let state = update.map_or(WaitState::Ready, update_state);
     if let WaitState::Failed(why) = state {
@@ -315,16 +317,17 @@ pub(crate) async fn settle<T: EksItem>(
 /// Runs a create call, retrying while EKS cannot assume a role that IAM has not propagated yet
 /// (`InvalidParameterException: Role with arn … could not be assumed`), as happens right after
 /// the role is made.
-pub(crate) async fn retry_new_role<T, F, Fut>(call: F) -> Result<T, CloudError>
+pub(crate) async fn retry_new_role<T, F, Fut>(call: F) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, CloudError>>,
+    Fut: Future<Output = Result<T>>,
 {
     // IAM propagates a new role within about two minutes.
     crate::retry_while(Duration::from_secs(120), is_role_propagation, call).await
 }
 
-/// Whether an error says that EKS cannot use a role yet.
+/// Whether an error says that EKS cannot use a role yet; EKS says so only in the message of its
+/// `InvalidParameterException`.
 fn is_role_propagation(e: &CloudError) -> bool {
     e.is("InvalidParameterException") && e.message.to_ascii_lowercase().contains("role")
 }
@@ -355,7 +358,7 @@ pub(crate) fn keys_by_cluster<'a>(
 }
 
 /// How long a name may be; EKS names are 1 to 100 letters, digits, `-` and `_`, starting alphanumeric.
-pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), String> {
+pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), Invalid> {
     let first = name
         .chars()
         .next()
@@ -366,8 +369,11 @@ pub(crate) fn check_eks_name(field: &str, name: &str, max: usize) -> Result<(), 
     if crate::token::is_unknown(&json!(name)) || (first && rest && name.len() <= max) {
         return Ok(());
     }
-    Err(format!(
-        "property `{field}`: `{name}` is not a valid name (1 to {max} letters, digits, `-` and `_`, starting with a letter or digit)"
+    Err(Invalid::value(
+        field,
+        format!(
+            "`{name}` is not a valid name (1 to {max} letters, digits, `-` and `_`, starting with a letter or digit)"
+        ),
     ))
 }
 

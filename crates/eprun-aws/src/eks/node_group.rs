@@ -8,14 +8,16 @@ use super::{
     EksItem, EksTags, check_eks_name, created, pair_key, pairs, read, retry_new_role, sdk, settle,
     split_key, tag_map, wait_gone,
 };
+use crate::Aws;
+use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
 use crate::all;
+use crate::invalid::Invalid;
 use crate::props::schema;
 use crate::props::{int_prop, list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::token;
-use crate::{Aws, CloudError};
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
 use aws_sdk_eks::operation::describe_update::builders::DescribeUpdateFluentBuilder;
@@ -113,25 +115,27 @@ fn taint_changes(current: &[TaintProps], desired: &[TaintProps]) -> (Vec<Taint>,
 }
 
 /// Checks `min_size <= desired_size <= max_size` for the sizes that are known.
-fn check_sizes(props: &Props) -> Result<(), String> {
+fn check_sizes(props: &Props) -> Result<(), Invalid> {
     let sizes = ["min_size", "max_size", "desired_size"].map(|f| (f, int_prop(props, f)));
     if let Some((bad, _)) = sizes.iter().find(|(_, v)| v.is_some_and(|v| v < 0)) {
-        return Err(format!("property `{bad}` cannot be negative"));
+        return Err(Invalid::form(*bad, "cannot be negative"));
     }
     let [(_, min), (_, max), (_, desired)] = sizes;
     if max == Some(0) {
-        return Err("property `max_size` must be at least 1".into());
+        return Err(Invalid::form("max_size", "must be at least 1"));
     }
     if let (Some(min), Some(max)) = (min, max) {
         if min > max {
-            return Err(format!(
-                "property `min_size` ({min}) is larger than `max_size` ({max})"
+            return Err(Invalid::form(
+                "min_size",
+                format!("({min}) is larger than `max_size` ({max})"),
             ));
         }
     }
     match desired {
-        Some(d) if min.is_some_and(|m| d < m) || max.is_some_and(|m| d > m) => Err(format!(
-            "property `desired_size` ({d}) must lie between `min_size` and `max_size`"
+        Some(d) if min.is_some_and(|m| d < m) || max.is_some_and(|m| d > m) => Err(Invalid::form(
+            "desired_size",
+            format!("({d}) must lie between `min_size` and `max_size`"),
         )),
         _ => Ok(()),
     }
@@ -147,7 +151,7 @@ impl EksItem for Nodegroup {
         call.nodegroup_name(name)
     }
 
-    async fn describe(eks: &Client, key: &str) -> Result<Option<Self>, CloudError> {
+    async fn describe(eks: &Client, key: &str) -> Result<Option<Self>> {
         let (cluster, name) = split_key(key);
         let call = eks.describe_nodegroup().cluster_name(cluster);
         let out = call.nodegroup_name(name).send().await;
@@ -173,30 +177,26 @@ impl Description for NodeGroup {
     const IDENTITY: Identity =
         Identity::Named(&EksTags, |p| pair_key(p, "cluster_name", "node_group_name"));
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_eks_name("node_group_name", str_prop(props, "node_group_name"), 63)?;
         if props.get("instance_types").is_some() && list_prop(props, "instance_types").is_empty() {
-            return Err(
-                "property `instance_types` cannot be empty; leave it out for the AWS default"
-                    .into(),
-            );
+            let why = "cannot be empty; leave it out for the AWS default";
+            return Err(Invalid::form("instance_types", why));
         }
         let taints = props.get("taints").filter(|t| !token::is_unknown(t));
         if let Some(Ok(taints)) = taints.map(|t| Vec::<TaintProps>::deserialize(t)) {
             let unique: BTreeSet<_> = taints.iter().map(|t| (&t.key, &t.effect)).collect();
             if unique.len() != taints.len() {
-                return Err("property `taints`: two taints with the same key and effect".into());
+                return Err(Invalid::value(
+                    "taints",
+                    "two taints with the same key and effect",
+                ));
             }
         }
         check_sizes(props)
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        _: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<Nodegroup>, CloudError> {
+    async fn list(&self, aws: &Aws, _: &str, hints: &ReadHints) -> Result<Vec<Nodegroup>> {
         let eks = aws.eks();
         read(&eks, hints, |cluster| async {
             all!(
@@ -208,7 +208,7 @@ impl Description for NodeGroup {
         .await
     }
 
-    async fn props(&self, _aws: &Aws, ng: &Nodegroup) -> Result<NodeGroupProps, CloudError> {
+    async fn props(&self, _aws: &Aws, ng: &Nodegroup) -> Result<NodeGroupProps> {
         let scaling = ng.scaling_config();
         let size = |f: fn(&NodegroupScalingConfig) -> Option<i32>| {
             i64::from(scaling.and_then(f).unwrap_or_default())
@@ -247,11 +247,7 @@ impl Description for NodeGroup {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        new: New<'_, NodeGroupProps>,
-    ) -> Result<Nodegroup, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, NodeGroupProps>) -> Result<Nodegroup> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let eks = aws.eks();
         let scaling = NodegroupScalingConfig::builder()
@@ -287,7 +283,7 @@ impl Description for NodeGroup {
         &self,
         aws: &Aws,
         changes: Changes<'_, NodeGroupProps>,
-    ) -> Result<Option<Nodegroup>, CloudError> {
+    ) -> Result<Option<Nodegroup>> {
         let (changed, current, desired) = (changes.fields, changes.current, changes.desired);
         let has = |f: &str| changed.iter().any(|c| c == f);
         let eks = aws.eks();
@@ -341,7 +337,7 @@ impl Description for NodeGroup {
         Ok(None)
     }
 
-    async fn delete(&self, aws: &Aws, _id: &str, p: &NodeGroupProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, _id: &str, p: &NodeGroupProps) -> Result<()> {
         let eks = aws.eks();
         let key = format!("{}/{}", p.cluster_name, p.node_group_name);
         let call = eks.delete_nodegroup().cluster_name(&p.cluster_name);

@@ -14,6 +14,17 @@ const URL_EXPIRY: Duration = Duration::from_secs(60);
 /// The prefix EKS expects in front of the base64url-encoded URL.
 const PREFIX: &str = "k8s-aws-v1.";
 
+/// Why a token cannot be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The configured STS endpoint is not a URL with a host.
+    #[error("cannot sign the EKS token: `{0}` is not an endpoint URL")]
+    Endpoint(String),
+    /// The signer refused the request or its parameters.
+    #[error("cannot sign the EKS token: {0}")]
+    Signing(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// Signs a bearer token for `cluster` with `credentials` at `time`, against STS in `region`, at
 /// `endpoint` when one is configured (`AWS_ENDPOINT_URL[_STS]`), else STS's regional endpoint.
 pub fn token(
@@ -22,7 +33,7 @@ pub fn token(
     endpoint: Option<&str>,
     cluster: &str,
     time: SystemTime,
-) -> Result<String, String> {
+) -> Result<String, TokenError> {
     let base = match endpoint {
         Some(e) => e.trim_end_matches('/').to_string(),
         None => format!("https://sts.{region}.amazonaws.com"),
@@ -32,7 +43,7 @@ pub fn token(
         .parse::<http::Uri>()
         .ok()
         .and_then(|u| u.authority().map(|a| a.to_string()))
-        .ok_or_else(|| format!("cannot sign the EKS token: `{base}` is not an endpoint URL"))?;
+        .ok_or_else(|| TokenError::Endpoint(base.clone()))?;
     let identity = credentials.clone().into();
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
@@ -44,7 +55,7 @@ pub fn token(
         .time(time)
         .settings(settings)
         .build()
-        .map_err(|e| format!("cannot sign the EKS token: {e}"))?
+        .map_err(|e| TokenError::Signing(e.into()))?
         .into();
     // The cluster name is signed as a header so a token for one cluster is refused by another.
     let headers = [("host", host.as_str()), ("x-k8s-aws-id", cluster)];
@@ -54,14 +65,14 @@ pub fn token(
         headers.into_iter(),
         SignableBody::Bytes(&[]),
     )
-    .map_err(|e| format!("cannot sign the EKS token: {e}"))?;
+    .map_err(|e| TokenError::Signing(e.into()))?;
     let (instructions, _) = sign(signable, &params)
-        .map_err(|e| format!("cannot sign the EKS token: {e}"))?
+        .map_err(|e| TokenError::Signing(e.into()))?
         .into_parts();
     let mut request = http::Request::builder()
         .uri(&url)
         .body(())
-        .map_err(|e| format!("cannot sign the EKS token: {e}"))?;
+        .map_err(|e| TokenError::Signing(e.into()))?;
     instructions.apply_to_request_http1x(&mut request);
     let signed = request.uri().to_string();
     Ok(format!(

@@ -6,8 +6,10 @@
 //! the stack declares or recorded only.
 
 use super::{EventsTags, eb_tags};
+use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::iam::policy_text;
+use crate::invalid::Invalid;
 use crate::props::{schema, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -54,15 +56,16 @@ pub struct RuleItem {
     tags: Vec<(String, String)>,
 }
 
-/// Checks a name or target id: 1 to 64 letters, digits, `.`, `-` and `_`.
-fn check_id(what: &str, id: &str) -> Result<(), String> {
+/// Checks a name or target id: 1 to 64 letters, digits, `.`, `-` and `_`; `refusal` makes the
+/// error of why it is not.
+fn check_id(id: &str, refusal: impl FnOnce(String) -> Invalid) -> Result<(), Invalid> {
     let valid = |c: char| c.is_ascii_alphanumeric() || ".-_".contains(c);
     if token::is_unknown(&json!(id)) || (1..=64).contains(&id.len()) && id.chars().all(valid) {
         return Ok(());
     }
-    Err(format!(
-        "{what}: `{id}` is not valid (1 to 64 letters, digits, `.`, `-` and `_`)"
-    ))
+    Err(refusal(format!(
+        "`{id}` is not valid (1 to 64 letters, digits, `.`, `-` and `_`)"
+    )))
 }
 
 /// The targets to remove (by id) and to put to go from `current` to `desired`; a target whose id
@@ -86,7 +89,7 @@ fn failures<'a>(
     operation: &str,
     rule: &str,
     failed: impl Iterator<Item = (Option<&'a str>, Option<&'a str>, Option<&'a str>)>,
-) -> Result<(), CloudError> {
+) -> Result<()> {
     let each = failed.map(|(id, code, message)| {
         let (id, code) = (id.unwrap_or("?"), code.unwrap_or("Failed"));
         format!(
@@ -107,7 +110,7 @@ fn failures<'a>(
 }
 
 /// PutTargets: adds `targets` to the rule, or replaces those of the same id.
-async fn put_targets(aws: &Aws, rule: &str, targets: &[RuleTarget]) -> Result<(), CloudError> {
+async fn put_targets(aws: &Aws, rule: &str, targets: &[RuleTarget]) -> Result<()> {
     if targets.is_empty() {
         return Ok(());
     }
@@ -121,7 +124,7 @@ async fn put_targets(aws: &Aws, rule: &str, targets: &[RuleTarget]) -> Result<()
 }
 
 /// RemoveTargets: takes the targets of these ids off the rule.
-async fn remove_targets(aws: &Aws, rule: &str, ids: Vec<String>) -> Result<(), CloudError> {
+async fn remove_targets(aws: &Aws, rule: &str, ids: Vec<String>) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -137,7 +140,7 @@ async fn remove_targets(aws: &Aws, rule: &str, ids: Vec<String>) -> Result<(), C
 }
 
 /// The targets of a rule (one page: a rule has five at most).
-async fn targets(aws: &Aws, rule: &str) -> Result<Vec<RuleTarget>, CloudError> {
+async fn targets(aws: &Aws, rule: &str) -> Result<Vec<RuleTarget>> {
     let call = aws.eventbridge().list_targets_by_rule().rule(rule);
     let out = call.send().await.map_err(sdk("ListTargetsByRule", rule))?;
     let target = |t: &Target| RuleTarget {
@@ -148,7 +151,7 @@ async fn targets(aws: &Aws, rule: &str) -> Result<Vec<RuleTarget>, CloudError> {
 }
 
 /// Every rule on the default event bus (the SDK has no paginator for ListRules).
-async fn rules(aws: &Aws, stack: &str) -> Result<Vec<EbRule>, CloudError> {
+async fn rules(aws: &Aws, stack: &str) -> Result<Vec<EbRule>> {
     let mut all = Vec::new();
     let mut token = None;
     loop {
@@ -163,7 +166,7 @@ async fn rules(aws: &Aws, stack: &str) -> Result<Vec<EbRule>, CloudError> {
 }
 
 /// Reads a listed rule's tags and targets.
-async fn read(aws: &Aws, rule: EbRule) -> Result<RuleItem, CloudError> {
+async fn read(aws: &Aws, rule: EbRule) -> Result<RuleItem> {
     let (name, arn) = (
         rule.name().unwrap_or_default(),
         rule.arn().unwrap_or_default(),
@@ -188,10 +191,13 @@ impl Description for Rule {
     ];
     const IDENTITY: Identity = Identity::Named(&EventsTags, by_name);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
-        check_id("property `name`", str_prop(props, "name"))?;
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
+        check_id(str_prop(props, "name"), |why| Invalid::value("name", why))?;
         if matches!(props.get("event_pattern"), Some(Value::Array(_))) {
-            return Err("property `event_pattern` must be a map, not an array".into());
+            return Err(Invalid::form(
+                "event_pattern",
+                "must be a map, not an array",
+            ));
         }
         let targets = props.get("targets").and_then(Value::as_array);
         let ids = targets
@@ -200,15 +206,23 @@ impl Description for Rule {
             .filter_map(|t| t["id"].as_str());
         let mut seen = BTreeSet::new();
         for id in ids {
-            check_id("a target's `id`", id)?;
+            check_id(id, |why| {
+                Invalid::Combination(format!("a target's `id`: {why}"))
+            })?;
             if !seen.insert(id) {
-                return Err(format!("property `targets`: the id `{id}` is used twice"));
+                return Err(Invalid::value(
+                    "targets",
+                    format!("the id `{id}` is used twice"),
+                ));
             }
         }
         match seen.len() > MAX_TARGETS {
-            true => Err(format!(
-                "property `targets`: a rule has {MAX_TARGETS} targets at most, not {}",
-                seen.len()
+            true => Err(Invalid::value(
+                "targets",
+                format!(
+                    "a rule has {MAX_TARGETS} targets at most, not {}",
+                    seen.len()
+                ),
             )),
             false => Ok(()),
         }
@@ -218,12 +232,7 @@ impl Description for Rule {
         r.tags.clone()
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<RuleItem>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<RuleItem>> {
         if hints.natural_keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -237,7 +246,7 @@ impl Description for Rule {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, r: &RuleItem) -> Result<RuleProps, CloudError> {
+    async fn props(&self, _aws: &Aws, r: &RuleItem) -> Result<RuleProps> {
         let rule = &r.rule;
         Ok(RuleProps {
             name: rule.name().unwrap_or_default().to_string(),
@@ -251,7 +260,7 @@ impl Description for Rule {
     /// PutRule with the ownership tags, then PutTargets. PutRule also overwrites a rule of the
     /// same name, so one that exists already (another stack's: the stack's own was adopted by
     /// the read) is refused first.
-    async fn create(&self, aws: &Aws, new: New<'_, RuleProps>) -> Result<RuleItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, RuleProps>) -> Result<RuleItem> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let events = aws.eventbridge();
         let existing = events.describe_rule().name(&p.name).send().await;
@@ -303,7 +312,7 @@ impl Description for Rule {
         &self,
         aws: &Aws,
         changes: Changes<'_, RuleProps>,
-    ) -> Result<Option<RuleItem>, CloudError> {
+    ) -> Result<Option<RuleItem>> {
         let (changed, current, desired) = (changes.fields, changes.current, changes.desired);
         let name = changes.on.id.as_str();
         let has = |f: &str| changed.iter().any(|c| c == f);
@@ -327,7 +336,7 @@ impl Description for Rule {
 
     /// Removes the targets the rule has now (EventBridge refuses to delete it otherwise), then
     /// the rule.
-    async fn delete(&self, aws: &Aws, name: &str, _current: &RuleProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, name: &str, _current: &RuleProps) -> Result<()> {
         let ids = targets(aws, name)
             .await?
             .into_iter()
@@ -429,6 +438,7 @@ mod tests {
         assert!(
             check(twice)
                 .unwrap_err()
+                .to_string()
                 .contains("the id `q` is used twice")
         );
         let six: Vec<Value> = (0..6)
@@ -438,16 +448,23 @@ mod tests {
         assert!(
             check(many)
                 .unwrap_err()
+                .to_string()
                 .contains("5 targets at most, not 6")
         );
         let bad = json!({"name": "has space", "event_pattern": {}});
         assert!(
             check(bad)
                 .unwrap_err()
+                .to_string()
                 .contains("property `name`: `has space` is not valid")
         );
         let array = json!({"name": "r", "event_pattern": []});
-        assert!(check(array).unwrap_err().contains("must be a map"));
+        assert!(
+            check(array)
+                .unwrap_err()
+                .to_string()
+                .contains("must be a map")
+        );
     }
 
     #[tokio::test]

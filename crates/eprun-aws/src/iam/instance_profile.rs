@@ -6,12 +6,14 @@
 //! ListInstanceProfiles answers no tags.
 
 use super::{IamTags, check_name, check_path, iam_tags, once_visible, pairs};
+use crate::Result;
 use crate::adapter::{Attr, Change, Description, Identity, New, by_name, found, resource};
+use crate::invalid::Invalid;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::TAGS;
 use crate::verbs::empty_answer;
-use crate::{Aws, CloudError, sdk};
+use crate::{Aws, sdk};
 use async_trait::async_trait;
 use aws_sdk_iam::types::InstanceProfile as IamProfile;
 use serde_json::json;
@@ -45,7 +47,7 @@ impl From<IamProfile> for ProfileItem {
 }
 
 /// GetInstanceProfile.
-async fn get(aws: &Aws, name: &str) -> Result<IamProfile, CloudError> {
+async fn get(aws: &Aws, name: &str) -> Result<IamProfile> {
     let call = aws.iam().get_instance_profile().instance_profile_name(name);
     let out = call.send().await.map_err(sdk("GetInstanceProfile", name))?;
     let profile = out.instance_profile;
@@ -53,7 +55,7 @@ async fn get(aws: &Aws, name: &str) -> Result<IamProfile, CloudError> {
 }
 
 /// Adds `role` to the profile, once IAM sees the role (it may be new).
-async fn add_role(aws: &Aws, name: &str, role: &str) -> Result<(), CloudError> {
+async fn add_role(aws: &Aws, name: &str, role: &str) -> Result<()> {
     let call = aws.iam().add_role_to_instance_profile();
     let call = call.instance_profile_name(name).role_name(role);
     once_visible(|| {
@@ -68,7 +70,7 @@ async fn add_role(aws: &Aws, name: &str, role: &str) -> Result<(), CloudError> {
 }
 
 /// Removes `role` from the profile; a role already gone from it is what was asked.
-async fn remove_role(aws: &Aws, name: &str, role: &str) -> Result<(), CloudError> {
+async fn remove_role(aws: &Aws, name: &str, role: &str) -> Result<()> {
     let call = aws.iam().remove_role_from_instance_profile();
     let call = call.instance_profile_name(name).role_name(role);
     let r = call.send().await.map(drop);
@@ -87,7 +89,7 @@ impl Description for InstanceProfile {
     ];
     const IDENTITY: Identity = Identity::Named(&IamTags::InstanceProfile, by_name);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_name("instance profile", str_prop(props, "name"), 128)?;
         check_path(props)
     }
@@ -96,12 +98,7 @@ impl Description for InstanceProfile {
         pairs(p.profile.tags())
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        _stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<ProfileItem>, CloudError> {
+    async fn list(&self, aws: &Aws, _stack: &str, hints: &ReadHints) -> Result<Vec<ProfileItem>> {
         let mut out = Vec::new();
         for name in &hints.natural_keys {
             out.extend(found(get(aws, name).await)?.map(ProfileItem::from));
@@ -109,7 +106,7 @@ impl Description for InstanceProfile {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, p: &ProfileItem) -> Result<ProfileProps, CloudError> {
+    async fn props(&self, _aws: &Aws, p: &ProfileItem) -> Result<ProfileProps> {
         Ok(ProfileProps {
             name: p.profile.instance_profile_name().to_string(),
             path: Some(p.profile.path().to_string()),
@@ -118,11 +115,7 @@ impl Description for InstanceProfile {
     }
 
     /// CreateInstanceProfile with the ownership tags, then AddRoleToInstanceProfile.
-    async fn create(
-        &self,
-        aws: &Aws,
-        new: New<'_, ProfileProps>,
-    ) -> Result<ProfileItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, ProfileProps>) -> Result<ProfileItem> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let out = aws
             .iam()
@@ -147,7 +140,7 @@ impl Description for InstanceProfile {
     }
 
     /// Another role is the old one removed and the new one added: a profile holds one role.
-    async fn update(&self, aws: &Aws, change: Change<'_, ProfileProps>) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, ProfileProps>) -> Result<()> {
         let name = change.id;
         if change.field != "role" {
             return Ok(());
@@ -162,12 +155,7 @@ impl Description for InstanceProfile {
     }
 
     /// Removes the roles it holds now (IAM refuses to delete it otherwise), then the profile.
-    async fn delete(
-        &self,
-        aws: &Aws,
-        name: &str,
-        _current: &ProfileProps,
-    ) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, name: &str, _current: &ProfileProps) -> Result<()> {
         let Some(profile) = found(get(aws, name).await)? else {
             return Ok(());
         };

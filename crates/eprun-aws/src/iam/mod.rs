@@ -12,9 +12,11 @@ pub mod policy;
 pub mod role;
 pub mod role_policy_attachment;
 
+use crate::Result;
 use crate::adapter::{Retag, Tagger, retag};
 use crate::address::Address;
 use crate::all;
+use crate::invalid::Invalid;
 use crate::resource::{Observed, Props, gone_ok};
 use crate::{Aws, CloudError, CloudErrorKind, retry_while, sdk, token};
 use aws_sdk_iam::types::{AttachedPolicy, Tag};
@@ -26,12 +28,18 @@ const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs an IAM call again while IAM does not see yet an entity made a moment ago (`NoSuchEntity`
 /// right after the role or policy it names was created), for at most [`PROPAGATION_TIMEOUT`].
-pub(crate) async fn once_visible<T, F, Fut>(call: F) -> Result<T, CloudError>
+pub(crate) async fn once_visible<T, F, Fut>(call: F) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, CloudError>>,
+    Fut: std::future::Future<Output = Result<T>>,
 {
     retry_while(PROPAGATION_TIMEOUT, CloudError::is_not_found, call).await
+}
+
+/// Whether IAM refused a policy document because it does not see yet a principal made a moment
+/// ago; IAM says so only in the message of its `MalformedPolicyDocument` error.
+pub(crate) fn unseen_principal(e: &CloudError) -> bool {
+    e.is("MalformedPolicyDocument") && e.message.contains("Invalid principal")
 }
 
 /// The IAM path of a stack's roles: `/eprun/<stack>/` (the stack's `/` kept as path separators).
@@ -41,22 +49,24 @@ pub fn stack_path(stack: &str) -> String {
 
 /// Checks the name of an IAM `what` (role, policy, instance profile): 1 to `max` of letters,
 /// digits and `+=,.@_-`.
-pub(crate) fn check_name(what: &str, name: &str, max: usize) -> Result<(), String> {
+pub(crate) fn check_name(what: &str, name: &str, max: usize) -> Result<(), Invalid> {
     let valid = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
     if token::is_unknown(&json!(name)) || (1..=max).contains(&name.len()) && name.chars().all(valid)
     {
         return Ok(());
     }
-    Err(format!(
-        "property `name`: `{name}` is not a valid {what} name (1 to {max} letters, digits and `+=,.@_-`)"
+    Err(Invalid::value(
+        "name",
+        format!("`{name}` is not a valid {what} name (1 to {max} letters, digits and `+=,.@_-`)"),
     ))
 }
 
 /// Checks an IAM path (policies, instance profiles): it starts and ends with `/`.
-pub(crate) fn check_path(props: &Props) -> Result<(), String> {
+pub(crate) fn check_path(props: &Props) -> Result<(), Invalid> {
     match props.get("path").filter(|p| !token::is_unknown(p)) {
-        Some(Value::String(p)) if !(p.starts_with('/') && p.ends_with('/')) => Err(format!(
-            "property `path`: `{p}` must start and end with `/` (e.g. `/eprun/`)"
+        Some(Value::String(p)) if !(p.starts_with('/') && p.ends_with('/')) => Err(Invalid::value(
+            "path",
+            format!("`{p}` must start and end with `/` (e.g. `/eprun/`)"),
         )),
         _ => Ok(()),
     }
@@ -64,20 +74,22 @@ pub(crate) fn check_path(props: &Props) -> Result<(), String> {
 
 /// Checks the policy document in `field` (IAM's policy language, also for SQS queue policies): a
 /// map with a `Statement`, or JSON text (left to the service).
-pub(crate) fn check_document(props: &Props, field: &str) -> Result<(), String> {
+pub(crate) fn check_document(props: &Props, field: &str) -> Result<(), Invalid> {
     match props.get(field) {
-        Some(Value::Object(doc)) if !doc.contains_key("Statement") => Err(format!(
-            "property `{field}`: a policy document needs a `Statement`"
+        Some(Value::Object(doc)) if !doc.contains_key("Statement") => Err(Invalid::value(
+            field,
+            "a policy document needs a `Statement`",
         )),
-        Some(Value::Array(_)) => Err(format!(
-            "property `{field}` must be a policy document (a map), not an array"
+        Some(Value::Array(_)) => Err(Invalid::form(
+            field,
+            "must be a policy document (a map), not an array",
         )),
         _ => Ok(()),
     }
 }
 
 /// The ARNs of the managed policies attached to a role.
-pub(crate) async fn attached(aws: &Aws, role: &str) -> Result<Vec<String>, CloudError> {
+pub(crate) async fn attached(aws: &Aws, role: &str) -> Result<Vec<String>> {
     let call = aws.iam().list_attached_role_policies().role_name(role);
     let policies: Vec<AttachedPolicy> = all!(call, "ListAttachedRolePolicies", role)?;
     Ok(policies
@@ -87,7 +99,7 @@ pub(crate) async fn attached(aws: &Aws, role: &str) -> Result<Vec<String>, Cloud
 }
 
 /// Attaches a managed policy to a role, once IAM sees both (either may be new).
-pub(crate) async fn attach(aws: &Aws, role: &str, arn: &str) -> Result<(), CloudError> {
+pub(crate) async fn attach(aws: &Aws, role: &str, arn: &str) -> Result<()> {
     let call = aws
         .iam()
         .attach_role_policy()
@@ -103,7 +115,7 @@ pub(crate) async fn attach(aws: &Aws, role: &str, arn: &str) -> Result<(), Cloud
 }
 
 /// Detaches a managed policy from a role; one not attached (or gone) is what was asked.
-pub(crate) async fn detach(aws: &Aws, role: &str, arn: &str) -> Result<(), CloudError> {
+pub(crate) async fn detach(aws: &Aws, role: &str, arn: &str) -> Result<()> {
     let call = aws
         .iam()
         .detach_role_policy()
@@ -139,7 +151,7 @@ macro_rules! iam_retag {
 
 #[async_trait::async_trait]
 impl Tagger for IamTags {
-    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<()> {
         let (set, remove) = (change.set, change.remove);
         let (iam, id) = (aws.iam(), on.id.as_str());
         iam_retag! {(self, iam, id, set, remove)

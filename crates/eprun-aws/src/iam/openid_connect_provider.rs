@@ -5,13 +5,15 @@
 //! IAM keeps the URL without its scheme; it is reported with `https://`, as declared.
 
 use super::{IamTags, answered_without, iam_tags, pairs};
+use crate::Result;
 use crate::adapter::{Attr, Change, Description, Identity, New, found, resource};
 use crate::all;
+use crate::invalid::Invalid;
 use crate::props::{list_prop, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::token;
-use crate::{Aws, CloudError, sdk};
+use crate::{Aws, sdk};
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde_json::json;
@@ -54,7 +56,7 @@ pub fn issuer_of(url: &str) -> &str {
 }
 
 /// GetOpenIDConnectProvider, with the tags that some emulators leave out of it listed apart.
-async fn read(aws: &Aws, arn: &str) -> Result<ProviderItem, CloudError> {
+async fn read(aws: &Aws, arn: &str) -> Result<ProviderItem> {
     let iam = aws.iam();
     let get = iam
         .get_open_id_connect_provider()
@@ -94,19 +96,21 @@ impl Description for OpenIdConnectProvider {
         url.as_str().map(|u| issuer_of(u).to_string())
     });
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         let url = str_prop(props, "url");
         if !token::is_unknown(&json!(url)) && !url.starts_with("https://") {
-            return Err(format!(
-                "property `url`: `{url}` must start with `https://`"
+            return Err(Invalid::value(
+                "url",
+                format!("`{url}` must start with `https://`"),
             ));
         }
         if let Some(bad) = list_prop(props, "thumbprint_list")
             .iter()
             .find(|t| t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit()))
         {
-            return Err(format!(
-                "property `thumbprint_list`: `{bad}` is not a SHA-1 thumbprint (40 hex digits)"
+            return Err(Invalid::value(
+                "thumbprint_list",
+                format!("`{bad}` is not a SHA-1 thumbprint (40 hex digits)"),
             ));
         }
         Ok(())
@@ -116,12 +120,7 @@ impl Description for OpenIdConnectProvider {
         p.tags.clone()
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<ProviderItem>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<ProviderItem>> {
         let list = aws.iam().list_open_id_connect_providers().send().await;
         let list = list.map_err(sdk("ListOpenIDConnectProviders", stack))?;
         let mut out = Vec::new();
@@ -135,7 +134,7 @@ impl Description for OpenIdConnectProvider {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, p: &ProviderItem) -> Result<ProviderProps, CloudError> {
+    async fn props(&self, _aws: &Aws, p: &ProviderItem) -> Result<ProviderProps> {
         Ok(ProviderProps {
             url: format!("https://{}", p.issuer),
             client_id_list: Some(p.clients.clone()),
@@ -143,11 +142,7 @@ impl Description for OpenIdConnectProvider {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        new: New<'_, ProviderProps>,
-    ) -> Result<ProviderItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, ProviderProps>) -> Result<ProviderItem> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let clients = p.client_id_list.clone();
         let clients = clients.unwrap_or_else(|| vec![DEFAULT_CLIENT.into()]);
@@ -177,7 +172,7 @@ impl Description for OpenIdConnectProvider {
     }
 
     /// Adds and removes audiences, or replaces the thumbprints.
-    async fn update(&self, aws: &Aws, change: Change<'_, ProviderProps>) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, ProviderProps>) -> Result<()> {
         let (arn, field, current, desired) =
             (change.id, change.field, change.current, change.desired);
         let iam = aws.iam();
@@ -211,7 +206,7 @@ impl Description for OpenIdConnectProvider {
         Ok(())
     }
 
-    async fn delete(&self, aws: &Aws, arn: &str, _: &ProviderProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, arn: &str, _: &ProviderProps) -> Result<()> {
         let call = aws.iam().delete_open_id_connect_provider();
         let r = call.open_id_connect_provider_arn(arn).send().await;
         r.map(drop).map_err(sdk("DeleteOpenIDConnectProvider", arn))

@@ -8,8 +8,10 @@
 use super::{
     IamTags, check_document, check_name, check_path, decode_policy, iam_tags, pairs, policy_text,
 };
+use crate::Result;
 use crate::adapter::{Attr, Change, Description, Identity, New, by_name, found, resource};
 use crate::all;
+use crate::invalid::Invalid;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -45,7 +47,7 @@ pub struct PolicyItem {
 }
 
 /// GetPolicy and GetPolicyVersion of its default version.
-async fn read(aws: &Aws, arn: &str) -> Result<PolicyItem, CloudError> {
+async fn read(aws: &Aws, arn: &str) -> Result<PolicyItem> {
     let iam = aws.iam();
     let out = iam.get_policy().policy_arn(arn).send().await;
     let policy = out.map_err(sdk("GetPolicy", arn))?.policy;
@@ -62,7 +64,7 @@ async fn read(aws: &Aws, arn: &str) -> Result<PolicyItem, CloudError> {
 }
 
 /// Every version of a policy.
-async fn versions(aws: &Aws, arn: &str) -> Result<Vec<PolicyVersion>, CloudError> {
+async fn versions(aws: &Aws, arn: &str) -> Result<Vec<PolicyVersion>> {
     all!(
         aws.iam().list_policy_versions().policy_arn(arn),
         "ListPolicyVersions",
@@ -83,7 +85,7 @@ fn oldest_spare(versions: &[PolicyVersion]) -> Option<&str> {
         .version_id()
 }
 
-async fn delete_version(aws: &Aws, arn: &str, version: &str) -> Result<(), CloudError> {
+async fn delete_version(aws: &Aws, arn: &str, version: &str) -> Result<()> {
     let call = aws.iam().delete_policy_version().policy_arn(arn);
     let r = call.version_id(version).send().await;
     r.map(drop).map_err(sdk("DeletePolicyVersion", arn))
@@ -91,7 +93,7 @@ async fn delete_version(aws: &Aws, arn: &str, version: &str) -> Result<(), Cloud
 
 /// Makes `document` the default version, giving up the oldest other version first when IAM's
 /// five are taken (the default one is never deleted, so a rollback is one version away).
-async fn new_version(aws: &Aws, arn: &str, document: &str) -> Result<(), CloudError> {
+async fn new_version(aws: &Aws, arn: &str, document: &str) -> Result<()> {
     let versions = versions(aws, arn).await?;
     if versions.len() >= MAX_VERSIONS
         && let Some(oldest) = oldest_spare(&versions)
@@ -147,7 +149,7 @@ impl Description for Policy {
     ];
     const IDENTITY: Identity = Identity::Named(&IamTags::Policy, by_name);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_name("policy", str_prop(props, "name"), 128)?;
         check_path(props)?;
         check_document(props, "policy")
@@ -157,12 +159,7 @@ impl Description for Policy {
         pairs(p.policy.tags())
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<PolicyItem>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<PolicyItem>> {
         if hints.natural_keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -180,7 +177,7 @@ impl Description for Policy {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, p: &PolicyItem) -> Result<PolicyProps, CloudError> {
+    async fn props(&self, _aws: &Aws, p: &PolicyItem) -> Result<PolicyProps> {
         let policy = &p.policy;
         Ok(PolicyProps {
             name: policy.policy_name().unwrap_or_default().to_string(),
@@ -190,7 +187,7 @@ impl Description for Policy {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, PolicyProps>) -> Result<PolicyItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, PolicyProps>) -> Result<PolicyItem> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let document = policy_text(&p.policy);
         let out = aws
@@ -213,7 +210,7 @@ impl Description for Policy {
         Ok(PolicyItem { policy, document })
     }
 
-    async fn update(&self, aws: &Aws, change: Change<'_, PolicyProps>) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, PolicyProps>) -> Result<()> {
         match change.field {
             "policy" => new_version(aws, change.id, &policy_text(&change.desired.policy)).await,
             _ => Ok(()),
@@ -221,7 +218,7 @@ impl Description for Policy {
     }
 
     /// Deletes the versions that are not the default, then the policy (IAM refuses otherwise).
-    async fn delete(&self, aws: &Aws, arn: &str, _current: &PolicyProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, arn: &str, _current: &PolicyProps) -> Result<()> {
         for version in versions(aws, arn).await? {
             if let (false, Some(id)) = (version.is_default_version(), version.version_id()) {
                 delete_version(aws, arn, id).await?;
@@ -480,15 +477,26 @@ mod tests {
         let check = |v: Value| POLICY.validate(v.as_object().unwrap(), &NoOthers);
         assert!(check(declared()).is_ok());
         let bad = json!({"name": "has space", "policy": {"Statement": []}});
-        assert!(check(bad).unwrap_err().contains("not a valid policy name"));
+        assert!(
+            check(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("not a valid policy name")
+        );
         let bad = json!({"name": "p", "path": "eprun", "policy": {"Statement": []}});
         assert!(
             check(bad)
                 .unwrap_err()
+                .to_string()
                 .contains("must start and end with `/`")
         );
         let bad = json!({"name": "p", "policy": {"Version": "2012-10-17"}});
-        assert!(check(bad).unwrap_err().contains("needs a `Statement`"));
+        assert!(
+            check(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("needs a `Statement`")
+        );
     }
 
     #[tokio::test]

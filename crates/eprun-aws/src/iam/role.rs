@@ -5,15 +5,17 @@
 
 use super::{
     IamTags, PROPAGATION_TIMEOUT, answered_without, attach, attached, check_document, check_name,
-    decode_policy, detach, iam_tags, pairs, policy_text, stack_path,
+    decode_policy, detach, iam_tags, pairs, policy_text, stack_path, unseen_principal,
 };
+use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::all;
+use crate::invalid::Invalid;
 use crate::props::int_prop;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::TAGS;
-use crate::{Aws, CloudError, STACK_TAG, retry_while, sdk, tags};
+use crate::{Aws, STACK_TAG, retry_while, sdk, tags};
 use async_trait::async_trait;
 use aws_sdk_iam::types::{InstanceProfile, Role as IamRole, Tag};
 use serde_json::{Value, json};
@@ -45,7 +47,7 @@ pub struct RoleItem {
 }
 
 /// Reads the tags and managed policies of a listed role.
-async fn read(aws: &Aws, role: IamRole) -> Result<RoleItem, CloudError> {
+async fn read(aws: &Aws, role: IamRole) -> Result<RoleItem> {
     let name = role.role_name();
     let tags: Vec<Tag> = all!(
         aws.iam().list_role_tags().role_name(name),
@@ -62,12 +64,7 @@ async fn read(aws: &Aws, role: IamRole) -> Result<RoleItem, CloudError> {
 }
 
 /// Attaches and detaches managed policies so that exactly `want` are attached.
-async fn sync_policies(
-    aws: &Aws,
-    name: &str,
-    have: &[String],
-    want: &[String],
-) -> Result<(), CloudError> {
+async fn sync_policies(aws: &Aws, name: &str, have: &[String], want: &[String]) -> Result<()> {
     let (have, want): (BTreeSet<_>, BTreeSet<_>) = (have.iter().collect(), want.iter().collect());
     for arn in want.difference(&have) {
         attach(aws, name, arn).await?;
@@ -87,12 +84,13 @@ impl Description for Role {
     ];
     const IDENTITY: Identity = Identity::Named(&IamTags::Role, by_name);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_name("role", str_prop(props, "name"), 64)?;
         if let Some(d) = int_prop(props, "max_session_duration") {
             if !(3600..=43200).contains(&d) {
-                return Err(format!(
-                    "property `max_session_duration`: {d} is not between 3600 and 43200 seconds"
+                return Err(Invalid::value(
+                    "max_session_duration",
+                    format!("{d} is not between 3600 and 43200 seconds"),
                 ));
             }
         }
@@ -103,12 +101,7 @@ impl Description for Role {
         r.tags.clone()
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<RoleItem>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<RoleItem>> {
         let call = aws.iam().list_roles().path_prefix(stack_path(stack));
         let roles: Vec<IamRole> = all!(call, "ListRoles", stack)?;
         let mut out = Vec::new();
@@ -135,7 +128,7 @@ impl Description for Role {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, r: &RoleItem) -> Result<RoleProps, CloudError> {
+    async fn props(&self, _aws: &Aws, r: &RoleItem) -> Result<RoleProps> {
         let role = &r.role;
         let policy = role.assume_role_policy_document().map(decode_policy);
         Ok(RoleProps {
@@ -148,7 +141,7 @@ impl Description for Role {
     }
 
     /// CreateRole under the stack's path with the ownership tags, then attaches its managed policies.
-    async fn create(&self, aws: &Aws, new: New<'_, RoleProps>) -> Result<RoleItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, RoleProps>) -> Result<RoleItem> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let stack: String = tags::kept(tags, STACK_TAG).unwrap_or_default();
         let call = aws
@@ -161,9 +154,6 @@ impl Description for Role {
             .set_max_session_duration(p.max_session_duration)
             .set_tags(Some(iam_tags(tags)));
         // IAM does not see yet a principal made a moment ago (an OIDC provider): try again shortly.
-        let unseen_principal = |e: &CloudError| {
-            e.is("MalformedPolicyDocument") && e.message.contains("Invalid principal")
-        };
         let out = retry_while(PROPAGATION_TIMEOUT, unseen_principal, || {
             let call = call.clone();
             async move { call.send().await.map_err(sdk("CreateRole", address)) }
@@ -185,7 +175,7 @@ impl Description for Role {
         &self,
         aws: &Aws,
         changes: Changes<'_, RoleProps>,
-    ) -> Result<Option<RoleItem>, CloudError> {
+    ) -> Result<Option<RoleItem>> {
         let (on, changed, current, desired) =
             (changes.on, changes.fields, changes.current, changes.desired);
         let (iam, name) = (aws.iam(), on.id.as_str());
@@ -217,7 +207,7 @@ impl Description for Role {
     }
 
     /// Detaches the managed policies, deletes inline policies and instance-profile memberships, then the role.
-    async fn delete(&self, aws: &Aws, name: &str, _current: &RoleProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, name: &str, _current: &RoleProps) -> Result<()> {
         let iam = aws.iam();
         sync_policies(aws, name, &attached(aws, name).await?, &[]).await?;
         let call = iam.list_role_policies().role_name(name);
@@ -340,12 +330,14 @@ mod tests {
         assert!(
             ROLE.validate(bad.as_object().unwrap(), &others)
                 .unwrap_err()
+                .to_string()
                 .contains("not a valid role name")
         );
         let bad = json!({"name": "x", "assume_role_policy": {"Statement": []}, "max_session_duration": 60});
         assert!(
             ROLE.validate(bad.as_object().unwrap(), &others)
                 .unwrap_err()
+                .to_string()
                 .contains("3600 and 43200")
         );
     }

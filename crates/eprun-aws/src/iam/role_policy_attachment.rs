@@ -6,10 +6,12 @@
 //! whole list: attach the same role's other policies there, not with this type.
 
 use super::{attach, attached, detach};
+use crate::Result;
 use crate::adapter::{Attr, Description, Identity, New, found, known, resource};
+use crate::invalid::Invalid;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints};
-use crate::{Aws, CloudError, token};
+use crate::{Aws, token};
 use async_trait::async_trait;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -46,18 +48,21 @@ impl Description for RolePolicyAttachment {
         &[Attr::new("id", |_, item: &Item| json!(id_of(item))).note("`<role>|<policy_arn>`")];
     const IDENTITY: Identity = Identity::NaturalKey(key);
 
-    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _: &dyn DeclaredProps) -> Result<(), Invalid> {
         let arn = str_prop(props, "policy_arn");
         match token::is_unknown(&json!(arn)) || arn.starts_with("arn:") {
             true => Ok(()),
-            false => Err(format!(
-                "property `policy_arn`: `{arn}` is not an ARN (`arn:aws:iam::…:policy/…`; an \
+            false => Err(Invalid::value(
+                "policy_arn",
+                format!(
+                    "`{arn}` is not an ARN (`arn:aws:iam::…:policy/…`; an \
                  `iam.policy` handle's `arn`)"
+                ),
             )),
         }
     }
 
-    async fn list(&self, aws: &Aws, _: &str, hints: &ReadHints) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, _: &str, hints: &ReadHints) -> Result<Vec<Item>> {
         let keys = &hints.natural_keys;
         let roles: BTreeSet<&str> = keys
             .iter()
@@ -72,25 +77,20 @@ impl Description for RolePolicyAttachment {
         Ok(out)
     }
 
-    async fn props(&self, _: &Aws, (role, arn): &Item) -> Result<AttachmentProps, CloudError> {
+    async fn props(&self, _: &Aws, (role, arn): &Item) -> Result<AttachmentProps> {
         Ok(AttachmentProps {
             role: role.clone(),
             policy_arn: arn.clone(),
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, AttachmentProps>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, AttachmentProps>) -> Result<Item> {
         let p = new.props;
         attach(aws, &p.role, &p.policy_arn).await?;
         Ok((p.role.clone(), p.policy_arn.clone()))
     }
 
-    async fn delete(
-        &self,
-        aws: &Aws,
-        _: &str,
-        current: &AttachmentProps,
-    ) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, _: &str, current: &AttachmentProps) -> Result<()> {
         detach(aws, &current.role, &current.policy_arn).await
     }
 }
@@ -130,7 +130,10 @@ mod tests {
     #[test]
     fn a_policy_name_is_not_an_arn() {
         let p = obj(json!({"role": "r", "policy_arn": "karpenter"}));
-        let e = ROLE_POLICY_ATTACHMENT.validate(&p, &NoOthers).unwrap_err();
+        let e = ROLE_POLICY_ATTACHMENT
+            .validate(&p, &NoOthers)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is not an ARN"), "{e}");
         let p = obj(json!({"role": "r", "policy_arn": ARN}));
         assert!(ROLE_POLICY_ATTACHMENT.validate(&p, &NoOthers).is_ok());

@@ -10,10 +10,12 @@
 //! (ListKeys, then DescribeKey and ListResourceTags each), and this stack's is adopted and aliased.
 
 use super::{KmsTags, kms_tags};
+use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, Tagger, found, resource};
 use crate::all;
 use crate::iam::policy_text;
-use crate::props::int_prop;
+use crate::invalid::Invalid;
+use crate::props::check_range;
 use crate::props::str_prop;
 use crate::resource::{DeclaredProps, Props, ReadHints, gone_ok};
 use crate::schema::TAGS;
@@ -60,7 +62,7 @@ pub struct KeyItem {
 }
 
 /// Checks an alias: `alias/` then letters, digits, `/`, `_` and `-`; not an AWS-managed `alias/aws/` one.
-fn check_alias(alias: &str) -> Result<(), String> {
+fn check_alias(alias: &str) -> Result<(), Invalid> {
     let valid = |r: &str| {
         r.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
@@ -74,7 +76,7 @@ fn check_alias(alias: &str) -> Result<(), String> {
         Some(r) if r.starts_with("aws/") => "is reserved for AWS managed keys",
         Some(_) => return Ok(()),
     };
-    Err(format!("property `alias`: `{alias}` {why}"))
+    Err(Invalid::value("alias", format!("`{alias}` {why}")))
 }
 
 /// Whether a key is usable (not on its way to deletion, not AWS managed).
@@ -86,13 +88,13 @@ fn is_live(meta: &KeyMetadata) -> bool {
 }
 
 /// DescribeKey; `None` when there is no such key.
-async fn describe(aws: &Aws, key_id: &str) -> Result<Option<KeyMetadata>, CloudError> {
+async fn describe(aws: &Aws, key_id: &str) -> Result<Option<KeyMetadata>> {
     let out = aws.kms().describe_key().key_id(key_id).send().await;
     Ok(found(out.map_err(sdk("DescribeKey", key_id)))?.and_then(|o| o.key_metadata))
 }
 
 /// A live customer managed key of `stack` that has no alias: one a stopped run created.
-async fn unaliased(aws: &Aws, stack: &str, key_id: &str) -> Result<Option<KeyItem>, CloudError> {
+async fn unaliased(aws: &Aws, stack: &str, key_id: &str) -> Result<Option<KeyItem>> {
     if describe(aws, key_id).await?.filter(is_live).is_none() {
         return Ok(None);
     }
@@ -106,7 +108,7 @@ async fn unaliased(aws: &Aws, stack: &str, key_id: &str) -> Result<Option<KeyIte
 }
 
 /// Reads the live key behind an alias, with its tags, rotation and policy.
-async fn read(aws: &Aws, alias: String, key_id: &str) -> Result<Option<KeyItem>, CloudError> {
+async fn read(aws: &Aws, alias: String, key_id: &str) -> Result<Option<KeyItem>> {
     let kms = aws.kms();
     let Some(meta) = describe(aws, key_id).await?.filter(is_live) else {
         return Ok(None);
@@ -131,7 +133,7 @@ async fn read(aws: &Aws, alias: String, key_id: &str) -> Result<Option<KeyItem>,
 }
 
 /// Turns yearly rotation of the key material on or off.
-async fn set_rotation(aws: &Aws, key_id: &str, on: bool) -> Result<(), CloudError> {
+async fn set_rotation(aws: &Aws, key_id: &str, on: bool) -> Result<()> {
     let kms = aws.kms();
     if on {
         let r = kms.enable_key_rotation().key_id(key_id).send().await;
@@ -144,7 +146,7 @@ async fn set_rotation(aws: &Aws, key_id: &str, on: bool) -> Result<(), CloudErro
 }
 
 /// CreateAlias: points `alias` at the key.
-async fn create_alias(aws: &Aws, alias: &str, key_id: &str) -> Result<(), CloudError> {
+async fn create_alias(aws: &Aws, alias: &str, key_id: &str) -> Result<()> {
     let call = aws
         .kms()
         .create_alias()
@@ -157,7 +159,7 @@ async fn create_alias(aws: &Aws, alias: &str, key_id: &str) -> Result<(), CloudE
 }
 
 /// DeleteAlias; an alias already gone is what was asked.
-async fn delete_alias(aws: &Aws, alias: &str) -> Result<(), CloudError> {
+async fn delete_alias(aws: &Aws, alias: &str) -> Result<()> {
     if alias.is_empty() {
         return Ok(());
     }
@@ -177,17 +179,14 @@ impl Description for Key {
         alias.as_str().map(String::from)
     });
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_alias(str_prop(props, "alias"))?;
-        if let Some(days) =
-            int_prop(props, "deletion_window_in_days").filter(|d| !(7..=30).contains(d))
-        {
-            return Err(format!(
-                "property `deletion_window_in_days`: {days} is not between 7 and 30"
-            ));
-        }
+        check_range(props, "deletion_window_in_days", 7..=30, "")?;
         if matches!(props.get("policy"), Some(Value::Array(_))) {
-            return Err("property `policy` must be a policy document (a map), not an array".into());
+            return Err(Invalid::form(
+                "policy",
+                "must be a policy document (a map), not an array",
+            ));
         }
         Ok(())
     }
@@ -204,7 +203,7 @@ impl Description for Key {
             .map(String::from)
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<KeyItem>, CloudError>> {
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<KeyItem>>> {
         let read_all = async {
             let aliases: Vec<_> = all!(aws.kms().list_aliases(), "ListAliases", "aliases")?;
             let mut out = Vec::new();
@@ -220,12 +219,7 @@ impl Description for Key {
         Some(read_all.await)
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<KeyItem>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<KeyItem>> {
         if hints.natural_keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -251,7 +245,7 @@ impl Description for Key {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, key: &KeyItem) -> Result<KeyProps, CloudError> {
+    async fn props(&self, _aws: &Aws, key: &KeyItem) -> Result<KeyProps> {
         Ok(KeyProps {
             alias: key.alias.clone(),
             description: Some(key.meta.description().unwrap_or_default().to_string()),
@@ -262,7 +256,7 @@ impl Description for Key {
     }
 
     /// CreateKey with the ownership tags, then its alias right away (the alias is how it is found), then rotation.
-    async fn create(&self, aws: &Aws, new: New<'_, KeyProps>) -> Result<KeyItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, KeyProps>) -> Result<KeyItem> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let tags = kms_tags(&tags::keep(tags, WINDOW_TAG, p.deletion_window_in_days));
         let out = aws
@@ -303,7 +297,7 @@ impl Description for Key {
         &self,
         aws: &Aws,
         changes: Changes<'_, KeyProps>,
-    ) -> Result<Option<KeyItem>, CloudError> {
+    ) -> Result<Option<KeyItem>> {
         let (on, changed, current, desired) =
             (changes.on, changes.fields, changes.current, changes.desired);
         let (kms, id) = (aws.kms(), on.id.as_str());
@@ -341,7 +335,7 @@ impl Description for Key {
     }
 
     /// Deletes the alias and schedules the key's deletion after the kept window.
-    async fn delete(&self, aws: &Aws, key_id: &str, current: &KeyProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, key_id: &str, current: &KeyProps) -> Result<()> {
         delete_alias(aws, &current.alias).await?;
         let call = aws.kms().schedule_key_deletion().key_id(key_id);
         let call = call.pending_window_in_days(current.deletion_window_in_days.unwrap_or(30));
@@ -417,11 +411,13 @@ mod tests {
         assert!(
             check_alias("examplepay")
                 .unwrap_err()
+                .to_string()
                 .contains("must start with `alias/`")
         );
         assert!(
             check_alias("alias/aws/eks")
                 .unwrap_err()
+                .to_string()
                 .contains("reserved")
         );
         assert!(check_alias("alias/has space").is_err());
@@ -430,6 +426,7 @@ mod tests {
         assert!(
             KEY.validate(&p, &others)
                 .unwrap_err()
+                .to_string()
                 .contains("between 7 and 30")
         );
     }

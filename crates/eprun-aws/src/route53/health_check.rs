@@ -12,6 +12,7 @@ use crate::adapter::{
 use crate::address::Address;
 use crate::all;
 use crate::ec2::str_prop;
+use crate::invalid::Invalid;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::token;
@@ -90,15 +91,28 @@ const ENDPOINT_ONLY: [&str; 3] = ["failure_threshold", "request_interval", "meas
 const MAX_REFERENCE: usize = 64;
 
 /// Checks the combinations Route 53 would refuse, before any call.
-fn check(props: &Props) -> Result<(), String> {
+fn check(props: &Props) -> Result<(), Invalid> {
     let int = |k: &str| props.get(k).and_then(Value::as_i64);
     let kind = str_prop(props, "type");
     let has = |k: &str| props.contains_key(k);
-    let endpoint_props = ["fqdn", "ip_address", "port", "resource_path", "search_string", "regions"];
+    let endpoint_props = [
+        "fqdn",
+        "ip_address",
+        "port",
+        "resource_path",
+        "search_string",
+        "regions",
+    ];
     let needs = |props: &[&str]| match props.iter().find(|p| !has(p)) {
-        Some(missing) => Err(format!("a `{kind}` check needs `{missing}`")),
+        Some(missing) => Err(Invalid::missing(
+            *missing,
+            format!("a `{kind}` check needs it"),
+        )),
         None => match endpoint_props.iter().find(|p| has(p)) {
-            Some(extra) => Err(format!("a `{kind}` check takes no `{extra}`: it checks no endpoint")),
+            Some(extra) => Err(Invalid::form(
+                *extra,
+                format!("does not apply to a `{kind}` check: it checks no endpoint"),
+            )),
             None => Ok(()),
         },
     };
@@ -106,7 +120,7 @@ fn check(props: &Props) -> Result<(), String> {
         "CALCULATED" => {
             needs(&["child_health_checks", "health_threshold"])?;
             if let Some(t) = int("health_threshold").filter(|t| !(0..=256).contains(t)) {
-                return Err(format!("property `health_threshold`: {t} is not between 0 and 256"));
+                return Err(Invalid::range("health_threshold", t, 0..=256, ""));
             }
             return Ok(());
         }
@@ -114,13 +128,19 @@ fn check(props: &Props) -> Result<(), String> {
         _ => {}
     }
     if !has("fqdn") && !has("ip_address") {
-        return Err("a health check needs an endpoint: set `fqdn` or `ip_address`".into());
+        return Err(Invalid::Combination(
+            "a health check needs an endpoint: set `fqdn` or `ip_address`".into(),
+        ));
     }
     if kind.ends_with("STR_MATCH") && !props.contains_key("search_string") {
-        return Err(format!("a `{kind}` check needs `search_string`"));
+        return Err(Invalid::Combination(format!(
+            "a `{kind}` check needs `search_string`"
+        )));
     }
     if kind == "TCP" && props.contains_key("resource_path") {
-        return Err("a `TCP` check takes no `resource_path`".into());
+        return Err(Invalid::Combination(
+            "a `TCP` check takes no `resource_path`".into(),
+        ));
     }
     let ranges: [(&str, fn(&i64) -> bool, &str); 3] = [
         ("request_interval", |i| *i == 10 || *i == 30, "10 or 30"),
@@ -133,7 +153,7 @@ fn check(props: &Props) -> Result<(), String> {
     ];
     for (prop, fits, what) in ranges {
         if let Some(v) = int(prop).filter(|v| !fits(v)) {
-            return Err(format!("property `{prop}`: {v} is not {what}"));
+            return Err(Invalid::value(prop, format!("{v} is not {what}")));
         }
     }
     if let Some(regions) = props.get("regions").and_then(Value::as_array) {
@@ -143,18 +163,24 @@ fn check(props: &Props) -> Result<(), String> {
             .filter_map(Value::as_str)
             .collect();
         if let Some(bad) = names.iter().find(|r| !CHECKER_REGIONS.contains(r)) {
-            return Err(format!(
-                "property `regions`: Route 53 does not check from `{bad}`; it checks from {}",
-                CHECKER_REGIONS.join(", ")
+            return Err(Invalid::value(
+                "regions",
+                format!(
+                    "Route 53 does not check from `{bad}`; it checks from {}",
+                    CHECKER_REGIONS.join(", ")
+                ),
             ));
         }
         let mut distinct = names.clone();
         distinct.sort_unstable();
         distinct.dedup();
         if distinct.len() < 3 {
-            return Err(format!(
-                "property `regions`: name at least three checker regions, not {}",
-                distinct.len()
+            return Err(Invalid::value(
+                "regions",
+                format!(
+                    "name at least three checker regions, not {}",
+                    distinct.len()
+                ),
             ));
         }
     }
@@ -177,19 +203,33 @@ macro_rules! settings {
         let (p, send): (&CheckProps, &dyn Fn(&str) -> bool) = ($p, $send);
         let text = |f: &str, v: &Option<String>| nonempty(v).filter(|_| send(f));
         let region = |r: &String| HealthCheckRegion::from(r.as_str());
-        let alarm = match (text("alarm_name", &p.alarm_name), text("alarm_region", &p.alarm_region)) {
+        let alarm = match (
+            text("alarm_name", &p.alarm_name),
+            text("alarm_region", &p.alarm_region),
+        ) {
             (Some(name), Some(region)) => {
-                let id = AlarmIdentifier::builder().name(name).region(CloudWatchRegion::from(region.as_str()));
+                let id = AlarmIdentifier::builder()
+                    .name(name)
+                    .region(CloudWatchRegion::from(region.as_str()));
                 id.build().ok()
             }
             _ => None,
         };
-        let insufficient = text("insufficient_data_health_status", &p.insufficient_data_health_status);
+        let insufficient = text(
+            "insufficient_data_health_status",
+            &p.insufficient_data_health_status,
+        );
         $builder
             .set_alarm_identifier(alarm)
-            .set_insufficient_data_health_status(insufficient.map(|s| InsufficientDataHealthStatus::from(s.as_str())))
+            .set_insufficient_data_health_status(
+                insufficient.map(|s| InsufficientDataHealthStatus::from(s.as_str())),
+            )
             .set_health_threshold(p.health_threshold.filter(|_| send("health_threshold")))
-            .set_child_health_checks(p.child_health_checks.clone().filter(|_| send("child_health_checks")))
+            .set_child_health_checks(
+                p.child_health_checks
+                    .clone()
+                    .filter(|_| send("child_health_checks")),
+            )
             .set_fully_qualified_domain_name(text("fqdn", &p.fqdn))
             .set_ip_address(text("ip_address", &p.ip_address))
             .set_port(p.port.filter(|_| send("port")))
@@ -214,7 +254,7 @@ impl Description for HealthCheck {
     ];
     const IDENTITY: Identity = Identity::Recorded(&CHECK_TAGS);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check(props)
     }
 
@@ -392,7 +432,7 @@ mod tests {
         let with = |k: &str, v: Value| {
             let mut p = https();
             p.insert(k.into(), v);
-            check(&p).unwrap_err()
+            check(&p).unwrap_err().to_string()
         };
         assert!(with("request_interval", json!(15)).contains("10 or 30"));
         assert!(with("failure_threshold", json!(11)).contains("between 1 and 10"));
@@ -404,7 +444,12 @@ mod tests {
         assert!(with("type", json!("HTTPS_STR_MATCH")).contains("search_string"));
         let mut none = https();
         none.remove("fqdn");
-        assert!(check(&none).unwrap_err().contains("`fqdn` or `ip_address`"));
+        assert!(
+            check(&none)
+                .unwrap_err()
+                .to_string()
+                .contains("`fqdn` or `ip_address`")
+        );
     }
 
     #[tokio::test]

@@ -12,8 +12,10 @@ pub mod health_check;
 pub mod record;
 pub mod zone;
 
+use crate::Result;
 use crate::adapter::{Retag, Tagger, found};
 use crate::address::Address;
+use crate::invalid::Invalid;
 use crate::resource::Observed;
 use crate::token;
 use crate::{Aws, CloudError, CloudErrorKind, STACK_TAG, WaitState, sdk, tags, wait_until};
@@ -90,33 +92,46 @@ pub fn dns_name(name: &str) -> String {
 }
 
 /// Checks that a declared DNS name is in the form reads report: lowercase, no trailing dot.
-pub fn check_dns_name(prop: &str, value: Option<&Value>) -> Result<(), String> {
+pub fn check_dns_name(prop: &str, value: Option<&Value>) -> Result<(), Invalid> {
     let known = value.filter(|v| !token::is_unknown(v));
     let Some(name) = known.and_then(Value::as_str) else {
         return Ok(());
     };
     if name.is_empty() || name == "." {
-        return Err(format!("property `{prop}` cannot be empty"));
+        return Err(Invalid::form(prop, "cannot be empty"));
     }
     if name.ends_with('.') {
-        return Err(format!(
-            "property `{prop}`: write `{}` without the trailing dot",
-            name.trim_end_matches('.')
+        return Err(Invalid::value(
+            prop,
+            format!(
+                "write `{}` without the trailing dot",
+                name.trim_end_matches('.')
+            ),
         ));
     }
     if name.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(format!(
-            "property `{prop}`: DNS names are compared in lowercase; write `{}`",
-            name.to_ascii_lowercase()
+        return Err(Invalid::value(
+            prop,
+            format!(
+                "DNS names are compared in lowercase; write `{}`",
+                name.to_ascii_lowercase()
+            ),
         ));
     }
     let bad_label = name.split('.').any(|l| l.is_empty() || l.len() > 63);
     if name.len() > 253 || bad_label {
-        return Err(format!(
-            "property `{prop}`: `{name}` is not a valid DNS name"
+        return Err(Invalid::value(
+            prop,
+            format!("`{name}` is not a valid DNS name"),
         ));
     }
     Ok(())
+}
+
+/// Whether a change batch was refused because a record it deletes is not there; Route 53 says so
+/// only in the message of its `InvalidChangeBatch` error.
+pub fn missing_record(e: &CloudError) -> bool {
+    e.is("InvalidChangeBatch") && e.message.contains("not found")
 }
 
 /// A request refused before it is sent (a required field missing, a name too long), as an AWS
@@ -151,7 +166,7 @@ impl R53Tags {
         kind: &str,
         items: Vec<T>,
         refs: fn(&T) -> (&str, &str),
-    ) -> Result<Vec<(T, Vec<(String, String)>)>, CloudError> {
+    ) -> Result<Vec<(T, Vec<(String, String)>)>> {
         let ours = |i: &T| owner(refs(i).0, stack, kind).is_some();
         let ours: Vec<T> = items.into_iter().filter(ours).collect();
         self.tagged(aws, ours, refs).await
@@ -164,7 +179,7 @@ impl R53Tags {
         aws: &Aws,
         items: Vec<T>,
         refs: fn(&T) -> (&str, &str),
-    ) -> Result<Vec<(T, Vec<(String, String)>)>, CloudError> {
+    ) -> Result<Vec<(T, Vec<(String, String)>)>> {
         let ids: Vec<String> = items.iter().map(|i| refs(i).1.to_string()).collect();
         let mut tags = HashMap::new();
         for chunk in ids.chunks(TAG_BATCH) {
@@ -185,7 +200,7 @@ impl R53Tags {
 
 #[async_trait::async_trait]
 impl Tagger for R53Tags {
-    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<()> {
         let (set, remove) = (change.set, change.remove);
         let tag = |(k, v): &(String, String)| Tag::builder().key(k).value(v).build();
         (aws.route53().change_tags_for_resource())
@@ -214,7 +229,7 @@ pub async fn wait_change(
     operation: &str,
     target: &str,
     change: Option<&ChangeInfo>,
-) -> Result<(), CloudError> {
+) -> Result<()> {
     let Some(id) = change.map(ChangeInfo::id).filter(|id| !id.is_empty()) else {
         return Ok(());
     };
@@ -237,7 +252,7 @@ pub async fn wait_change(
 }
 
 /// Every record set of one zone, in one paginated ListResourceRecordSets.
-pub async fn record_sets(aws: &Aws, zone: &str) -> Result<Vec<ResourceRecordSet>, CloudError> {
+pub async fn record_sets(aws: &Aws, zone: &str) -> Result<Vec<ResourceRecordSet>> {
     let mut out = Vec::new();
     let (mut next_name, mut next_type, mut next_id) =
         (None::<String>, None::<RrType>, None::<String>);
@@ -268,7 +283,7 @@ pub async fn change_records(
     sets: &[ResourceRecordSet],
     comment: &str,
     target: &str,
-) -> Result<(), CloudError> {
+) -> Result<()> {
     let op = "ChangeResourceRecordSets";
     for chunk in sets.chunks(CHANGE_BATCH) {
         let change = |rr: &ResourceRecordSet| {
@@ -413,16 +428,19 @@ mod tests {
         assert!(
             check_dns_name("name", Some(&json!("api.examplepay.com.")))
                 .unwrap_err()
+                .to_string()
                 .contains("trailing dot")
         );
         assert!(
             check_dns_name("name", Some(&json!("API.examplepay.com")))
                 .unwrap_err()
+                .to_string()
                 .contains("lowercase")
         );
         assert!(
             check_dns_name("name", Some(&json!("a..b")))
                 .unwrap_err()
+                .to_string()
                 .contains("not a valid")
         );
     }

@@ -8,12 +8,14 @@
 use super::{
     bare_zone_id, change_records, check_dns_name, client_error, dns_name, nonempty, record_sets,
 };
+use crate::Aws;
+use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, found, resource};
+use crate::invalid::Invalid;
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::{Field, Kind};
 use crate::token;
-use crate::{Aws, CloudError};
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
     AliasTarget, ChangeAction, ResourceRecord, ResourceRecordSet, ResourceRecordSetRegion, RrType,
@@ -95,15 +97,16 @@ fn single<'a>(p: &'a Props, field: &str) -> Option<&'a serde_json::Map<String, V
 }
 
 /// Checks the combinations Route 53 would refuse, before any call.
-fn check(p: &Props) -> Result<(), String> {
+fn check(p: &Props) -> Result<(), Invalid> {
     check_dns_name("name", p.get("name"))?;
     for field in ["alias", "latency_routing_policy"] {
         if p.get(field)
             .and_then(Value::as_array)
             .is_some_and(|a| a.len() != 1)
         {
-            return Err(format!(
-                "property `{field}` takes exactly one map, like `[#{{ … }}]`"
+            return Err(Invalid::form(
+                field,
+                "takes exactly one map, like `[#{ … }]`",
             ));
         }
     }
@@ -116,11 +119,21 @@ fn check(p: &Props) -> Result<(), String> {
         p.contains_key("ttl"),
     );
     match (records, alias) {
-        (true, true) => return Err("a record has `records` or an `alias`, not both".into()),
-        (false, false) => return Err("a record needs `records` (with `ttl`) or an `alias`".into()),
-        (true, false) if !ttl => return Err("property `ttl` is required with `records`".into()),
+        (true, true) => {
+            return Err(Invalid::Combination(
+                "a record has `records` or an `alias`, not both".into(),
+            ));
+        }
+        (false, false) => {
+            return Err(Invalid::Combination(
+                "a record needs `records` (with `ttl`) or an `alias`".into(),
+            ));
+        }
+        (true, false) if !ttl => return Err(Invalid::form("ttl", "is required with `records`")),
         (false, true) if ttl => {
-            return Err("an alias record takes no `ttl` (the target's applies)".into());
+            return Err(Invalid::Combination(
+                "an alias record takes no `ttl` (the target's applies)".into(),
+            ));
         }
         _ => {}
     }
@@ -128,31 +141,31 @@ fn check(p: &Props) -> Result<(), String> {
         .and_then(Value::as_array)
         .is_some_and(Vec::is_empty)
     {
-        return Err("property `records` needs at least one value".into());
+        return Err(Invalid::form("records", "needs at least one value"));
     }
     if let Some(t) = p
         .get("ttl")
         .and_then(Value::as_i64)
         .filter(|t| !(0..=2_147_483_647).contains(t))
     {
-        return Err(format!("property `ttl`: {t} is not a valid TTL"));
+        return Err(Invalid::value("ttl", format!("{t} is not a valid TTL")));
     }
     match (
         p.contains_key("set_identifier"),
         p.contains_key("latency_routing_policy"),
     ) {
-        (true, false) => Err(
+        (true, false) => Err(Invalid::Combination(
             "`set_identifier` only goes with a routing policy: add `latency_routing_policy`".into(),
-        ),
-        (false, true) => {
-            Err("a latency-routed record needs a `set_identifier` (e.g. its region)".into())
-        }
+        )),
+        (false, true) => Err(Invalid::Combination(
+            "a latency-routed record needs a `set_identifier` (e.g. its region)".into(),
+        )),
         _ => Ok(()),
     }
 }
 
 /// The record set that props describe, for a change batch.
-fn record_set(p: &RecordProps, target: &str) -> Result<ResourceRecordSet, CloudError> {
+fn record_set(p: &RecordProps, target: &str) -> Result<ResourceRecordSet> {
     let fail = |e| client_error("ChangeResourceRecordSets", target, e);
     let value = |v: &String| ResourceRecord::builder().value(v).build();
     let records = p.records.as_ref().map(|r| r.iter().map(value).collect());
@@ -178,12 +191,7 @@ fn record_set(p: &RecordProps, target: &str) -> Result<ResourceRecordSet, CloudE
 }
 
 /// Sends `action` for the record set `p` describes, waits until it is in sync, and answers it.
-async fn change(
-    aws: &Aws,
-    action: ChangeAction,
-    p: &RecordProps,
-    target: &str,
-) -> Result<Item, CloudError> {
+async fn change(aws: &Aws, action: ChangeAction, p: &RecordProps, target: &str) -> Result<Item> {
     let zone = bare_zone_id(&p.zone_id).to_string();
     let rr = record_set(p, target)?;
     let comment = format!("eprun: {target}");
@@ -206,16 +214,11 @@ impl Description for Record {
     ];
     const IDENTITY: Identity = Identity::NaturalKey(natural_key);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check(props)
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        _stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<Item>, CloudError> {
+    async fn list(&self, aws: &Aws, _stack: &str, hints: &ReadHints) -> Result<Vec<Item>> {
         let zones: BTreeSet<&str> = (hints.natural_keys.iter())
             .filter_map(|k| k.split('|').next())
             .filter(|z| !z.is_empty())
@@ -230,7 +233,7 @@ impl Description for Record {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, (zone, rr): &Item) -> Result<RecordProps, CloudError> {
+    async fn props(&self, _aws: &Aws, (zone, rr): &Item) -> Result<RecordProps> {
         let records: Vec<String> = rr
             .resource_records()
             .iter()
@@ -258,7 +261,7 @@ impl Description for Record {
     }
 
     /// An UPSERT: a record left by an interrupted run is simply overwritten with the declared one.
-    async fn create(&self, aws: &Aws, new: New<'_, RecordProps>) -> Result<Item, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, RecordProps>) -> Result<Item> {
         let (address, p) = (new.address, new.props);
         change(aws, ChangeAction::Upsert, p, &address.to_string()).await
     }
@@ -267,16 +270,16 @@ impl Description for Record {
         &self,
         aws: &Aws,
         changes: Changes<'_, RecordProps>,
-    ) -> Result<Option<Item>, CloudError> {
+    ) -> Result<Option<Item>> {
         let (on, desired) = (changes.on, changes.desired);
         change(aws, ChangeAction::Upsert, desired, &on.id).await?;
         Ok(None)
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, current: &RecordProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, current: &RecordProps) -> Result<()> {
         // A DELETE must repeat the record exactly as it is.
         match change(aws, ChangeAction::Delete, current, id).await {
-            Err(e) if e.is("InvalidChangeBatch") && e.message.contains("not found") => Ok(()),
+            Err(e) if super::missing_record(&e) => Ok(()),
             other => other.map(drop),
         }
     }
@@ -334,7 +337,7 @@ mod tests {
         let without = |k: &str| {
             let mut p = latency();
             p.remove(k);
-            check(&p).unwrap_err()
+            check(&p).unwrap_err().to_string()
         };
         assert!(without("ttl").contains("`ttl` is required"));
         assert!(without("set_identifier").contains("needs a `set_identifier`"));
@@ -344,13 +347,13 @@ mod tests {
             "alias".into(),
             json!([{"name": "lb.example.com", "zone_id": "Z2", "evaluate_target_health": true}]),
         );
-        assert!(check(&both).unwrap_err().contains("not both"));
+        assert!(check(&both).unwrap_err().to_string().contains("not both"));
         let mut two = latency();
         two.insert(
             "latency_routing_policy".into(),
             json!([{"region": "us-east-1"}, {"region": "eu-west-1"}]),
         );
-        assert!(check(&two).unwrap_err().contains("exactly one"));
+        assert!(check(&two).unwrap_err().to_string().contains("exactly one"));
     }
 
     #[tokio::test]

@@ -8,11 +8,13 @@ use super::{
     R53Tags, bare_zone_id, by_id, change_records, check_dns_name, dns_name, no_answer, owner,
     record_sets, reference_for, wait_change,
 };
+use crate::Result;
 use crate::adapter::{
     Attr, Change, Description, Identity, New, ResourceType, Retag, Tagger, found, resource,
 };
 use crate::address::Address;
 use crate::all;
+use crate::invalid::Invalid;
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
 use crate::{Aws, CloudError, sdk, tags};
@@ -62,7 +64,7 @@ const ZONE_REFS: fn(&HostedZone) -> (&str, &str) = |z| (z.caller_reference(), ba
 
 /// The zones whose bare ids are `ids`, each with its tags and name servers; those gone are left
 /// out. Name servers are only in GetHostedZone, one call a zone: a stack owns a zone or two.
-async fn read_zones(aws: &Aws, ids: &[String]) -> Result<Vec<ZoneItem>, CloudError> {
+async fn read_zones(aws: &Aws, ids: &[String]) -> Result<Vec<ZoneItem>> {
     let (mut zones, mut servers) = (Vec::new(), Vec::new());
     for id in ids {
         let got = aws.route53().get_hosted_zone().id(id).send().await;
@@ -93,7 +95,7 @@ fn servers(set: Option<&DelegationSet>) -> Vec<String> {
 }
 
 /// Deletes every record but the apex SOA and NS, for `force_destroy`.
-async fn empty(aws: &Aws, id: &str, zone_name: &str) -> Result<(), CloudError> {
+async fn empty(aws: &Aws, id: &str, zone_name: &str) -> Result<()> {
     let apex = |rr: &ResourceRecordSet| {
         dns_name(rr.name()) == zone_name && matches!(rr.r#type(), RrType::Soa | RrType::Ns)
     };
@@ -118,7 +120,7 @@ impl Description for Zone {
     ];
     const IDENTITY: Identity = Identity::Recorded(&ZONE_TAGS);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_dns_name("name", props.get("name"))
     }
 
@@ -134,12 +136,7 @@ impl Description for Zone {
         Some(dns_name(zone.name()))
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        _hints: &ReadHints,
-    ) -> Result<Vec<ZoneItem>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, _hints: &ReadHints) -> Result<Vec<ZoneItem>> {
         let zones = all!(aws.route53().list_hosted_zones(), "ListHostedZones", stack)?;
         let ours = |z: &&HostedZone| owner(z.caller_reference(), stack, Self::KIND).is_some();
         let ids: Vec<String> = (zones.iter().filter(ours))
@@ -148,11 +145,11 @@ impl Description for Zone {
         read_zones(aws, &ids).await
     }
 
-    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<ZoneItem>, CloudError>> {
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<ZoneItem>>> {
         Some(read_zones(aws, ids).await)
     }
 
-    async fn props(&self, _aws: &Aws, (zone, tags, _): &ZoneItem) -> Result<ZoneProps, CloudError> {
+    async fn props(&self, _aws: &Aws, (zone, tags, _): &ZoneItem) -> Result<ZoneProps> {
         let comment = zone.config().and_then(|c| c.comment());
         Ok(ZoneProps {
             name: dns_name(zone.name()),
@@ -161,7 +158,7 @@ impl Description for Zone {
         })
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, ZoneProps>) -> Result<ZoneItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, ZoneProps>) -> Result<ZoneItem> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let config = HostedZoneConfig::builder().comment(p.comment());
         let out = (aws.route53().create_hosted_zone())
@@ -185,7 +182,7 @@ impl Description for Zone {
         Ok((zone, tags, servers(out.delegation_set())))
     }
 
-    async fn update(&self, aws: &Aws, change: Change<'_, ZoneProps>) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, ZoneProps>) -> Result<()> {
         let (id, field, desired) = (change.id, change.field, change.desired);
         match field {
             "comment" => {
@@ -208,7 +205,7 @@ impl Description for Zone {
         Ok(())
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, current: &ZoneProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, current: &ZoneProps) -> Result<()> {
         if current.force_destroy == Some(true) {
             empty(aws, id, &current.name).await?;
         }
@@ -293,6 +290,7 @@ mod tests {
         assert!(
             Zone.validate(&p, &NoOthers)
                 .unwrap_err()
+                .to_string()
                 .contains("trailing dot")
         );
     }

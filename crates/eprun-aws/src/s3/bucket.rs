@@ -1,6 +1,8 @@
 //! `aws::s3::bucket`: an S3 bucket with versioning, default encryption and public access blocked.
 
+use crate::Result;
 use crate::adapter::{Attr, Change, Description, Identity, New, Retag, Tagger, found, resource};
+use crate::invalid::Invalid;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, gone_ok};
 use crate::schema::TAGS;
 use crate::token;
@@ -55,7 +57,7 @@ fn build_error(operation: &str, target: &str, e: impl std::fmt::Display) -> Clou
 
 /// Checks S3's naming rules: 3 to 63 lowercase letters, digits, `.` and `-`, starting and ending
 /// with a letter or digit.
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), Invalid> {
     let alnum = |c: &char| c.is_ascii_lowercase() || c.is_ascii_digit();
     let ends = [name.chars().next(), name.chars().last()];
     if token::is_unknown(&json!(name))
@@ -66,8 +68,11 @@ fn check_name(name: &str) -> Result<(), String> {
     {
         return Ok(());
     }
-    Err(format!(
-        "property `bucket`: `{name}` is not a valid bucket name (3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit)"
+    Err(Invalid::value(
+        "bucket",
+        format!(
+            "`{name}` is not a valid bucket name (3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit)"
+        ),
     ))
 }
 
@@ -81,7 +86,7 @@ fn with_force_destroy(tags: &[(String, String)], on: Option<bool>) -> Vec<(Strin
 }
 
 /// Every tag of a bucket; none when it has no tag set.
-async fn get_tags(aws: &Aws, name: &str) -> Result<Vec<(String, String)>, CloudError> {
+async fn get_tags(aws: &Aws, name: &str) -> Result<Vec<(String, String)>> {
     let out = aws.s3().get_bucket_tagging().bucket(name).send().await;
     let out = found(out.map_err(sdk("GetBucketTagging", name)))?;
     let pair = |t: &Tag| (t.key().to_string(), t.value().to_string());
@@ -91,7 +96,7 @@ async fn get_tags(aws: &Aws, name: &str) -> Result<Vec<(String, String)>, CloudE
 }
 
 /// Replaces the whole tag set of a bucket (PutBucketTagging, or DeleteBucketTagging for none).
-async fn put_tags(aws: &Aws, name: &str, tags: &[(String, String)]) -> Result<(), CloudError> {
+async fn put_tags(aws: &Aws, name: &str, tags: &[(String, String)]) -> Result<()> {
     let s3 = aws.s3();
     if tags.is_empty() {
         let r = s3.delete_bucket_tagging().bucket(name).send().await;
@@ -119,7 +124,7 @@ pub struct S3Tags;
 
 #[async_trait]
 impl Tagger for S3Tags {
-    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<(), CloudError> {
+    async fn retag(&self, aws: &Aws, on: &Observed, change: Retag<'_>) -> Result<()> {
         let (set, remove) = (change.set, change.remove);
         let mut all: tags::Tags = get_tags(aws, &on.id).await?.into_iter().collect();
         all.retain(|k, _| !remove.contains(k));
@@ -128,7 +133,7 @@ impl Tagger for S3Tags {
     }
 }
 
-async fn set_versioning(aws: &Aws, name: &str, on: bool) -> Result<(), CloudError> {
+async fn set_versioning(aws: &Aws, name: &str, on: bool) -> Result<()> {
     let status = if on {
         BucketVersioningStatus::Enabled
     } else {
@@ -140,7 +145,7 @@ async fn set_versioning(aws: &Aws, name: &str, on: bool) -> Result<(), CloudErro
     r.map(drop).map_err(sdk("PutBucketVersioning", name))
 }
 
-async fn set_encryption(aws: &Aws, name: &str, algorithm: &str) -> Result<(), CloudError> {
+async fn set_encryption(aws: &Aws, name: &str, algorithm: &str) -> Result<()> {
     let failed = |e| build_error("PutBucketEncryption", name, e);
     let default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::from(algorithm))
@@ -168,7 +173,7 @@ fn all_blocked() -> PublicAccessBlockConfiguration {
         .build()
 }
 
-async fn set_public_access_block(aws: &Aws, name: &str, on: bool) -> Result<(), CloudError> {
+async fn set_public_access_block(aws: &Aws, name: &str, on: bool) -> Result<()> {
     let s3 = aws.s3();
     if !on {
         let r = s3.delete_public_access_block().bucket(name).send().await;
@@ -184,7 +189,7 @@ async fn set_public_access_block(aws: &Aws, name: &str, on: bool) -> Result<(), 
 
 /// Whether versioning is on. Some emulators answer with an XML root the SDK refuses to parse
 /// (`GetBucketVersioningResponse`); the status is then read from the raw answer.
-async fn versioning(aws: &Aws, name: &str) -> Result<bool, CloudError> {
+async fn versioning(aws: &Aws, name: &str) -> Result<bool> {
     match aws.s3().get_bucket_versioning().bucket(name).send().await {
         Ok(out) => Ok(out.status() == Some(&BucketVersioningStatus::Enabled)),
         Err(SdkError::ServiceError(se))
@@ -203,7 +208,7 @@ async fn versioning(aws: &Aws, name: &str) -> Result<bool, CloudError> {
 }
 
 /// Reads one bucket's tags and configuration.
-async fn read(aws: &Aws, name: &str) -> Result<BucketItem, CloudError> {
+async fn read(aws: &Aws, name: &str) -> Result<BucketItem> {
     let s3 = aws.s3();
     let tags = get_tags(aws, name).await?;
     let versioning = versioning(aws, name).await?;
@@ -231,7 +236,7 @@ async fn read(aws: &Aws, name: &str) -> Result<BucketItem, CloudError> {
 }
 
 /// Deletes every object version and delete marker, a page at a time.
-async fn empty(aws: &Aws, name: &str) -> Result<(), CloudError> {
+async fn empty(aws: &Aws, name: &str) -> Result<()> {
     let s3 = aws.s3();
     let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
     loop {
@@ -307,7 +312,7 @@ impl Description for Bucket {
         name.as_str().map(String::from)
     });
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         props
             .get("bucket")
             .and_then(Value::as_str)
@@ -318,12 +323,7 @@ impl Description for Bucket {
         b.1.clone()
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<BucketItem>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<BucketItem>> {
         // Buckets are only found by name; with no names to look for there is nothing to read.
         if hints.natural_keys.is_empty() {
             return Ok(Vec::new());
@@ -344,11 +344,11 @@ impl Description for Bucket {
         Ok(found_)
     }
 
-    async fn props(&self, _aws: &Aws, b: &BucketItem) -> Result<BucketProps, CloudError> {
+    async fn props(&self, _aws: &Aws, b: &BucketItem) -> Result<BucketProps> {
         Ok(b.0.clone())
     }
 
-    async fn create(&self, aws: &Aws, new: New<'_, BucketProps>) -> Result<BucketItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, BucketProps>) -> Result<BucketItem> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         // us-east-1 is the one region that must not be named as a location.
         let location = (aws.region() != "us-east-1").then(|| {
@@ -384,7 +384,7 @@ impl Description for Bucket {
         Ok((props, tags))
     }
 
-    async fn update(&self, aws: &Aws, change: Change<'_, BucketProps>) -> Result<(), CloudError> {
+    async fn update(&self, aws: &Aws, change: Change<'_, BucketProps>) -> Result<()> {
         let (name, field, desired) = (change.id, change.field, change.desired);
         match field {
             "versioning" => set_versioning(aws, name, desired.versioning.unwrap_or(false)).await,
@@ -404,7 +404,7 @@ impl Description for Bucket {
         }
     }
 
-    async fn delete(&self, aws: &Aws, name: &str, current: &BucketProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, name: &str, current: &BucketProps) -> Result<()> {
         if current.force_destroy == Some(true) {
             gone_ok(empty(aws, name).await)?;
         }
@@ -473,6 +473,7 @@ mod tests {
             assert!(
                 check_name(bad)
                     .unwrap_err()
+                    .to_string()
                     .contains("is not a valid bucket name"),
                 "{bad}"
             );

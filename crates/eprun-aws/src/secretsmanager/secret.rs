@@ -5,10 +5,12 @@
 //! carry. `recovery_window_in_days` only matters to delete; it rides along as an `eprun:` tag so a
 //! read (and a delete after a lost state) knows it.
 
+use crate::Result;
 use crate::adapter::{
     Attr, Changes, Description, Identity, New, Tagger, found, resource, tagger, to_props,
 };
 use crate::address::Address;
+use crate::invalid::Invalid;
 use crate::props::schema;
 use crate::resource::{DeclaredProps, Observed, Props, ReadHints, Resource};
 use crate::schema::TAGS;
@@ -64,23 +66,25 @@ schema! {
 }
 
 /// Checks what Secrets Manager would refuse, before any call.
-fn check(props: &Props) -> Result<(), String> {
+fn check(props: &Props) -> Result<(), Invalid> {
     let name = props.get("name").filter(|v| !token::is_unknown(v));
     if let Some(name) = name.and_then(Value::as_str) {
         if name.is_empty() || name.len() > 512 {
-            return Err("property `name` must be 1 to 512 characters".into());
+            return Err(Invalid::form("name", "must be 1 to 512 characters"));
         }
         let bad = |c: &char| !(c.is_ascii_alphanumeric() || "/_+=.@-".contains(*c));
         if let Some(c) = name.chars().find(bad) {
-            return Err(format!(
-                "property `name`: `{name}` contains `{c}`; names use letters, digits and /_+=.@-"
+            return Err(Invalid::value(
+                "name",
+                format!("`{name}` contains `{c}`; names use letters, digits and /_+=.@-"),
             ));
         }
     }
     let window = props.get("recovery_window_in_days").and_then(Value::as_i64);
     if let Some(w) = window.filter(|w| *w != 0 && !(7..=30).contains(w)) {
-        return Err(format!(
-            "property `recovery_window_in_days`: {w} is not 0 (delete at once) or 7–30"
+        return Err(Invalid::value(
+            "recovery_window_in_days",
+            format!("{w} is not 0 (delete at once) or 7–30"),
         ));
     }
     let replicas = props.get("replica").and_then(Value::as_array);
@@ -91,7 +95,10 @@ fn check(props: &Props) -> Result<(), String> {
         .filter_map(|r| r["region"].as_str())
     {
         if !seen.insert(r) {
-            return Err(format!("property `replica`: region `{r}` is named twice"));
+            return Err(Invalid::value(
+                "replica",
+                format!("region `{r}` is named twice"),
+            ));
         }
     }
     Ok(())
@@ -162,7 +169,7 @@ tagger! {
 }
 
 /// DescribeSecret; `None` when there is no such secret.
-async fn describe(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>, CloudError> {
+async fn describe(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>> {
     let out = aws
         .secretsmanager()
         .describe_secret()
@@ -173,14 +180,14 @@ async fn describe(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>, C
 }
 
 /// The secret `id` unless it is gone or scheduled for deletion.
-async fn live(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>, CloudError> {
+async fn live(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>> {
     Ok(describe(aws, id)
         .await?
         .filter(|s| s.deleted_date().is_none()))
 }
 
 /// Waits until every replica is in sync; a failed replication is an error with its reason.
-async fn until_replicated(aws: &Aws, operation: &str, id: &str) -> Result<(), CloudError> {
+async fn until_replicated(aws: &Aws, operation: &str, id: &str) -> Result<()> {
     wait_until(operation, id, REPLICATION_TIMEOUT, || async move {
         let Some(s) = describe(aws, id).await? else {
             return Ok(WaitState::Failed("the secret is gone".into()));
@@ -209,7 +216,7 @@ async fn until_replicated(aws: &Aws, operation: &str, id: &str) -> Result<(), Cl
     .await
 }
 
-async fn remove_replicas(aws: &Aws, id: &str, regions: Vec<String>) -> Result<(), CloudError> {
+async fn remove_replicas(aws: &Aws, id: &str, regions: Vec<String>) -> Result<()> {
     if regions.is_empty() {
         return Ok(());
     }
@@ -221,7 +228,7 @@ async fn remove_replicas(aws: &Aws, id: &str, regions: Vec<String>) -> Result<()
     r.map(drop).map_err(sdk("RemoveRegionsFromReplication", id))
 }
 
-async fn add_replicas(aws: &Aws, id: &str, add: &[(String, String)]) -> Result<(), CloudError> {
+async fn add_replicas(aws: &Aws, id: &str, add: &[(String, String)]) -> Result<()> {
     if add.is_empty() {
         return Ok(());
     }
@@ -258,7 +265,7 @@ async fn adopt(
     p: &SecretProps,
     tags: &[(String, String)],
     cause: CloudError,
-) -> Result<DescribeSecretOutput, CloudError> {
+) -> Result<DescribeSecretOutput> {
     let name = &p.name;
     let Some(existing) = describe(aws, name).await? else {
         return Err(cause);
@@ -318,7 +325,7 @@ impl Description for Secret {
     ];
     const IDENTITY: Identity = Identity::Tags(&SmTags);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check(props)
     }
 
@@ -326,11 +333,7 @@ impl Description for Secret {
         pairs(s)
     }
 
-    async fn fetch(
-        &self,
-        aws: &Aws,
-        ids: &[String],
-    ) -> Option<Result<Vec<DescribeSecretOutput>, CloudError>> {
+    async fn fetch(&self, aws: &Aws, ids: &[String]) -> Option<Result<Vec<DescribeSecretOutput>>> {
         let read = async {
             let mut out = Vec::new();
             for id in ids {
@@ -346,7 +349,7 @@ impl Description for Secret {
         aws: &Aws,
         stack: &str,
         _hints: &ReadHints,
-    ) -> Result<Vec<DescribeSecretOutput>, CloudError> {
+    ) -> Result<Vec<DescribeSecretOutput>> {
         let by_tag = |key, value: &str| Filter::builder().key(key).values(value).build();
         let pages: Vec<_> = aws
             .secretsmanager()
@@ -376,7 +379,7 @@ impl Description for Secret {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, s: &DescribeSecretOutput) -> Result<SecretProps, CloudError> {
+    async fn props(&self, _aws: &Aws, s: &DescribeSecretOutput) -> Result<SecretProps> {
         // A replication that failed left no replica behind: showing it as missing makes the plan
         // re-add it instead of reporting a healthy secret.
         let replica = (s.replication_status().iter())
@@ -397,11 +400,7 @@ impl Description for Secret {
         })
     }
 
-    async fn create(
-        &self,
-        aws: &Aws,
-        new: New<'_, SecretProps>,
-    ) -> Result<DescribeSecretOutput, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, SecretProps>) -> Result<DescribeSecretOutput> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let add: Vec<(String, String)> = replicas(p.replica.as_deref().unwrap_or_default())
             .into_iter()
@@ -446,7 +445,7 @@ impl Description for Secret {
         &self,
         aws: &Aws,
         changes: Changes<'_, SecretProps>,
-    ) -> Result<Option<DescribeSecretOutput>, CloudError> {
+    ) -> Result<Option<DescribeSecretOutput>> {
         let (on, changed, current, desired) =
             (changes.on, changes.fields, changes.current, changes.desired);
         let has = |f: &str| changed.iter().any(|c| c == f);
@@ -479,7 +478,7 @@ impl Description for Secret {
         Ok(None)
     }
 
-    async fn delete(&self, aws: &Aws, id: &str, current: &SecretProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, id: &str, current: &SecretProps) -> Result<()> {
         let Some(live) = live(aws, id).await? else {
             return Ok(());
         };
@@ -557,18 +556,25 @@ mod tests {
         assert!(
             check(&obj(json!({"name": "bad name"})))
                 .unwrap_err()
+                .to_string()
                 .contains("contains ` `")
         );
         assert!(
             check(&obj(json!({"name": "a", "recovery_window_in_days": 3})))
                 .unwrap_err()
+                .to_string()
                 .contains("7–30")
         );
         assert!(check(&obj(json!({"name": "a", "recovery_window_in_days": 0}))).is_ok());
         let twice = obj(
             json!({"name": "a", "replica": [{"region": "eu-west-1"}, {"region": "eu-west-1", "kms_key_id": "k"}]}),
         );
-        assert!(check(&twice).unwrap_err().contains("named twice"));
+        assert!(
+            check(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("named twice")
+        );
     }
 
     #[test]

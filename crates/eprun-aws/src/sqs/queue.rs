@@ -5,9 +5,11 @@
 //! time) for the names the stack declares or recorded only. FIFO queues are not supported.
 
 use super::SqsTags;
+use crate::Result;
 use crate::adapter::{Attr, Changes, Description, Identity, New, by_name, found, resource};
 use crate::all;
 use crate::iam::{check_document, policy_text};
+use crate::invalid::Invalid;
 use crate::props::{check_range, str_prop};
 use crate::resource::{DeclaredProps, Props, ReadHints};
 use crate::schema::TAGS;
@@ -104,7 +106,7 @@ fn attributes(p: &QueueProps, wanted: impl Fn(&str) -> bool) -> HashMap<Name, St
 }
 
 /// GetQueueAttributes (all of them) and ListQueueTags.
-async fn read(aws: &Aws, url: &str) -> Result<QueueItem, CloudError> {
+async fn read(aws: &Aws, url: &str) -> Result<QueueItem> {
     let sqs = aws.sqs();
     let call = sqs.get_queue_attributes().queue_url(url);
     let out = call.attribute_names(Name::All).send().await;
@@ -119,17 +121,19 @@ async fn read(aws: &Aws, url: &str) -> Result<QueueItem, CloudError> {
 }
 
 /// Checks a queue name: 1 to 80 letters, digits, `-` and `_`; a FIFO queue's `.fifo` is refused.
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), Invalid> {
     let valid = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     if token::is_unknown(&json!(name)) {
         Ok(())
     } else if name.ends_with(".fifo") {
-        Err(format!(
-            "property `name`: `{name}` names a FIFO queue, which `sqs.queue` does not support"
+        Err(Invalid::value(
+            "name",
+            format!("`{name}` names a FIFO queue, which `sqs.queue` does not support"),
         ))
     } else if !(1..=80).contains(&name.len()) || !name.chars().all(valid) {
-        Err(format!(
-            "property `name`: `{name}` is not a valid queue name (1 to 80 letters, digits, `-` and `_`)"
+        Err(Invalid::value(
+            "name",
+            format!("`{name}` is not a valid queue name (1 to 80 letters, digits, `-` and `_`)"),
         ))
     } else {
         Ok(())
@@ -146,7 +150,7 @@ impl Description for Queue {
     ];
     const IDENTITY: Identity = Identity::Named(&SqsTags, by_name);
 
-    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), String> {
+    fn validate(&self, props: &Props, _others: &dyn DeclaredProps) -> Result<(), Invalid> {
         check_name(str_prop(props, "name"))?;
         check_range(
             props,
@@ -162,12 +166,7 @@ impl Description for Queue {
         q.tags.clone()
     }
 
-    async fn list(
-        &self,
-        aws: &Aws,
-        stack: &str,
-        hints: &ReadHints,
-    ) -> Result<Vec<QueueItem>, CloudError> {
+    async fn list(&self, aws: &Aws, stack: &str, hints: &ReadHints) -> Result<Vec<QueueItem>> {
         if hints.natural_keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -185,7 +184,7 @@ impl Description for Queue {
         Ok(out)
     }
 
-    async fn props(&self, _aws: &Aws, q: &QueueItem) -> Result<QueueProps, CloudError> {
+    async fn props(&self, _aws: &Aws, q: &QueueItem) -> Result<QueueProps> {
         let policy = q.attribute(Name::Policy).filter(|p| !p.is_empty());
         Ok(QueueProps {
             name: q.name().to_string(),
@@ -198,7 +197,7 @@ impl Description for Queue {
 
     /// CreateQueue with the attributes and the ownership tags, waiting out the 60 seconds SQS
     /// keeps the name of a queue deleted just before (a replacement, a destroy and apply).
-    async fn create(&self, aws: &Aws, new: New<'_, QueueProps>) -> Result<QueueItem, CloudError> {
+    async fn create(&self, aws: &Aws, new: New<'_, QueueProps>) -> Result<QueueItem> {
         let (address, p, tags) = (new.address, new.props, new.tags);
         let attributes = attributes(p, |prop| prop != "policy" || p.policy.is_some());
         let call = aws
@@ -248,7 +247,7 @@ impl Description for Queue {
         &self,
         aws: &Aws,
         changes: Changes<'_, QueueProps>,
-    ) -> Result<Option<QueueItem>, CloudError> {
+    ) -> Result<Option<QueueItem>> {
         let (on, changed) = (changes.on, changes.fields);
         let attributes = attributes(changes.desired, |prop| changed.iter().any(|c| c == prop));
         if !attributes.is_empty() {
@@ -263,7 +262,7 @@ impl Description for Queue {
 
     /// DeleteQueue. Not waited for: SQS finishes within 60 seconds, and keeps the name that long
     /// whatever a wait here would see; a create of the same name waits instead.
-    async fn delete(&self, aws: &Aws, url: &str, _current: &QueueProps) -> Result<(), CloudError> {
+    async fn delete(&self, aws: &Aws, url: &str, _current: &QueueProps) -> Result<()> {
         let r = aws.sqs().delete_queue().queue_url(url).send().await;
         r.map(drop).map_err(sdk("DeleteQueue", url))
     }
@@ -330,7 +329,7 @@ mod tests {
     }
 
     /// Creates the declared queue for the stack `test`.
-    async fn create_declared(aws: &Aws) -> Result<QueueItem, CloudError> {
+    async fn create_declared(aws: &Aws) -> Result<QueueItem> {
         let address: Address = "sqs.queue.interruptions".parse().unwrap();
         let p: QueueProps = serde_json::from_value(declared()).unwrap();
         let ours = [(STACK_TAG.to_string(), "test".to_string())];
@@ -346,11 +345,15 @@ mod tests {
     fn names_and_ranges_are_checked() {
         let check = |v: Value| QUEUE.validate(v.as_object().unwrap(), &NoOthers);
         assert!(check(declared()).is_ok());
-        let e = check(json!({"name": "events.fifo"})).unwrap_err();
+        let e = check(json!({"name": "events.fifo"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("FIFO queue"), "{e}");
-        let e = check(json!({"name": "has space"})).unwrap_err();
+        let e = check(json!({"name": "has space"})).unwrap_err().to_string();
         assert!(e.contains("not a valid queue name"), "{e}");
-        let e = check(json!({"name": "q", "message_retention_seconds": 30})).unwrap_err();
+        let e = check(json!({"name": "q", "message_retention_seconds": 30}))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "property `message_retention_seconds`: 30 is not between 60 and 1209600 seconds"

@@ -86,7 +86,9 @@ pub async fn set_rotation(
         .metric_data(datum);
     let detail = format!("{} = {}", control.metric_name, u8::from(!in_rotation));
     let call = async { put.send().await.map_err(sdk("PutMetricData", &metric)) };
-    mutations.perform("PutMetricData", &metric, &detail, call).await?;
+    mutations
+        .perform("PutMetricData", &metric, &detail, call)
+        .await?;
     let state = if in_rotation {
         StateValue::Ok
     } else {
@@ -97,7 +99,11 @@ pub async fn set_rotation(
         .alarm_name(&control.alarm)
         .state_value(state.clone())
         .state_reason(reason);
-    let call = async { set.send().await.map_err(sdk("SetAlarmState", &control.alarm)) };
+    let call = async {
+        set.send()
+            .await
+            .map_err(sdk("SetAlarmState", &control.alarm))
+    };
     let detail = format!("{} ({reason})", state.as_str());
     mutations
         .perform("SetAlarmState", &control.alarm, &detail, call)

@@ -1,7 +1,7 @@
 //! EC2 verbs: VPC lookups, and what an instance type holds.
 
 use super::invalid;
-use crate::CloudError;
+use crate::Result;
 use crate::all;
 use aws_sdk_ec2::types::{Filter, Tag, Vpc};
 use serde_json::{Map, Value, json};
@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 pub async fn describe_vpcs(
     ec2: &aws_sdk_ec2::Client,
     filters: &Map<String, Value>,
-) -> Result<Value, CloudError> {
+) -> Result<Value> {
     let target = describe_target(filters);
     let filters = to_filters("DescribeVpcs", &target, filters)?;
     let call = ec2
@@ -23,17 +23,18 @@ pub async fn describe_vpcs(
 
 /// DescribeInstanceTypes for one type as `#{type, vcpus, memory_mib}`: what a node of it adds to
 /// a node group's capacity.
-pub async fn describe_instance_type(
-    ec2: &aws_sdk_ec2::Client,
-    name: &str,
-) -> Result<Value, CloudError> {
+pub async fn describe_instance_type(ec2: &aws_sdk_ec2::Client, name: &str) -> Result<Value> {
     const OP: &str = "DescribeInstanceTypes";
     let call = ec2
         .describe_instance_types()
         .instance_types(aws_sdk_ec2::types::InstanceType::from(name));
-    let out = call.send().await.map_err(|e| crate::from_sdk(OP, name, e))?;
+    let out = call
+        .send()
+        .await
+        .map_err(|e| crate::from_sdk(OP, name, e))?;
     let info = out.instance_types().first();
-    let info = info.ok_or_else(|| invalid(OP, name, format!("EC2 has no instance type `{name}`")))?;
+    let info =
+        info.ok_or_else(|| invalid(OP, name, format!("EC2 has no instance type `{name}`")))?;
     Ok(json!({
         "type": name,
         "vcpus": info.v_cpu_info().and_then(|v| v.default_v_cpus()),
@@ -51,11 +52,7 @@ fn describe_target(filters: &Map<String, Value>) -> String {
 }
 
 /// A filter map as EC2 filters.
-fn to_filters(
-    operation: &str,
-    target: &str,
-    filters: &Map<String, Value>,
-) -> Result<Vec<Filter>, CloudError> {
+fn to_filters(operation: &str, target: &str, filters: &Map<String, Value>) -> Result<Vec<Filter>> {
     filters
         .iter()
         .map(|(name, value)| {

@@ -16,7 +16,10 @@ pub async fn describe_image(
 ) -> Result<Option<Value>, CloudError> {
     let target = format!("{repository}:{tag}");
     let id = ImageIdentifier::builder().image_tag(tag).build();
-    let call = ecr.describe_images().repository_name(repository).image_ids(id);
+    let call = ecr
+        .describe_images()
+        .repository_name(repository)
+        .image_ids(id);
     let out = found(call.send().await.map_err(sdk("DescribeImages", &target)))?;
     let image = out.and_then(|o| o.image_details.unwrap_or_default().into_iter().next());
     Ok(image.map(|i| {

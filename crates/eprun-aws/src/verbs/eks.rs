@@ -1,10 +1,11 @@
 //! EKS verbs: clusters and managed node groups (describe, scale, wait).
 
 use super::{check_keys, empty_answer, invalid, opt, opt_str};
+use crate::Result;
 use crate::all;
 use crate::eks::{EksItem, sdk};
 use crate::mutation::Mutations;
-use crate::{CloudError, WaitState, wait_until};
+use crate::{WaitState, wait_until};
 use aws_sdk_eks::types::{Nodegroup, NodegroupScalingConfig, NodegroupStatus};
 use serde_json::{Map, Value, json};
 use std::sync::Mutex;
@@ -14,7 +15,7 @@ use std::time::Duration;
 pub const SCALING_KEYS: &[&str] = &["min_size", "max_size", "desired_size"];
 
 /// DescribeCluster: `{name, arn, status, version, endpoint, platform_version}`.
-pub async fn describe_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<Value, CloudError> {
+pub async fn describe_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<Value> {
     let out = eks
         .describe_cluster()
         .name(name)
@@ -35,10 +36,7 @@ pub async fn describe_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<V
 }
 
 /// ListNodegroups: the names of a cluster's managed node groups.
-pub async fn list_nodegroups(
-    eks: &aws_sdk_eks::Client,
-    cluster: &str,
-) -> Result<Value, CloudError> {
+pub async fn list_nodegroups(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Value> {
     let names: Vec<String> = all!(
         eks.list_nodegroups().cluster_name(cluster),
         "ListNodegroups",
@@ -48,11 +46,7 @@ pub async fn list_nodegroups(
 }
 
 /// The node group itself (an error when it does not exist).
-async fn nodegroup(
-    eks: &aws_sdk_eks::Client,
-    cluster: &str,
-    name: &str,
-) -> Result<Nodegroup, CloudError> {
+async fn nodegroup(eks: &aws_sdk_eks::Client, cluster: &str, name: &str) -> Result<Nodegroup> {
     let target = format!("{cluster}/{name}");
     let out = eks
         .describe_nodegroup()
@@ -101,7 +95,7 @@ pub async fn describe_nodegroup(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     name: &str,
-) -> Result<Value, CloudError> {
+) -> Result<Value> {
     Ok(nodegroup_map(&nodegroup(eks, cluster, name).await?))
 }
 
@@ -117,11 +111,7 @@ pub struct Sizes {
 }
 
 /// The sizes a script asked for, over the current ones; checked as EKS would (min ≤ desired ≤ max).
-pub fn merge_sizes(
-    target: &str,
-    current: Sizes,
-    change: &Map<String, Value>,
-) -> Result<Sizes, CloudError> {
+pub fn merge_sizes(target: &str, current: Sizes, change: &Map<String, Value>) -> Result<Sizes> {
     const OP: &str = "UpdateNodegroupConfig";
     check_keys(OP, target, change, SCALING_KEYS)?;
     let min = opt::<i64>(OP, target, change, "min_size")?;
@@ -210,7 +200,7 @@ pub async fn update_nodegroup_scaling(
     cluster: &str,
     name: &str,
     change: &Map<String, Value>,
-) -> Result<Value, CloudError> {
+) -> Result<Value> {
     const OP: &str = "UpdateNodegroupConfig";
     let target = format!("{cluster}/{name}");
     // Check the keys before any call: a typo is reported even for a missing node group.
@@ -304,7 +294,7 @@ pub async fn wait_nodegroup_active(
     cluster: &str,
     name: &str,
     timeout: Duration,
-) -> Result<Value, CloudError> {
+) -> Result<Value> {
     let target = format!("{cluster}/{name}");
     let last: Mutex<Option<Nodegroup>> = Mutex::new(None);
     let last_ref = &last;
@@ -421,20 +411,13 @@ mod tests {
     }
 
     /// Scales `examplepay-local/system` through `eks` (mocked) as `change` says.
-    async fn scale(
-        eks: &Client,
-        mutations: &Mutations,
-        change: Value,
-    ) -> Result<Value, CloudError> {
+    async fn scale(eks: &Client, mutations: &Mutations, change: Value) -> Result<Value> {
         update_nodegroup_scaling(eks, mutations, "examplepay-local", "system", &obj(change)).await
     }
 
     /// Scales as `change` says against a group of sizes 1, 2, 3, and checks that the group was
     /// read once and UpdateNodegroupConfig never called.
-    async fn scale_without_a_call(
-        mutations: &Mutations,
-        change: Value,
-    ) -> Result<Value, CloudError> {
+    async fn scale_without_a_call(mutations: &Mutations, change: Value) -> Result<Value> {
         let describe = describe_rule();
         let update = mock!(Client::update_nodegroup_config)
             .then_output(|| UpdateNodegroupConfigOutput::builder().build());

@@ -16,6 +16,7 @@ pub mod secretsmanager;
 pub mod servicequotas;
 pub mod sts;
 
+use crate::Result;
 use crate::{CloudError, CloudErrorKind};
 use serde_json::{Map, Value};
 use std::future::Future;
@@ -47,7 +48,7 @@ pub fn check_keys(
     target: &str,
     given: &Map<String, Value>,
     allowed: &[&str],
-) -> Result<(), CloudError> {
+) -> Result<()> {
     for key in given.keys() {
         if !allowed.contains(&key.as_str()) {
             // A typo, or a shortened name (`desired` for `desired_size`).
@@ -105,7 +106,7 @@ pub fn opt<T: OptionType>(
     target: &str,
     given: &Map<String, Value>,
     key: &str,
-) -> Result<Option<T>, CloudError> {
+) -> Result<Option<T>> {
     match given.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => T::from_json(v).map(Some).ok_or_else(|| {
@@ -123,8 +124,8 @@ pub fn opt<T: OptionType>(
 pub async fn interruptible<T>(
     operation: &str,
     target: &str,
-    call: impl Future<Output = Result<T, CloudError>>,
-) -> Result<T, CloudError> {
+    call: impl Future<Output = Result<T>>,
+) -> Result<T> {
     let watch = async {
         while !crate::interrupt::requested() {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -137,7 +138,7 @@ pub async fn interruptible<T>(
 }
 
 /// A timeout given in seconds by a script.
-pub fn timeout(operation: &str, target: &str, secs: i64) -> Result<Duration, CloudError> {
+pub fn timeout(operation: &str, target: &str, secs: i64) -> Result<Duration> {
     if secs <= 0 {
         return Err(invalid(
             operation,

@@ -1,9 +1,10 @@
 //! Route 53 verbs: health checks (list, get, update, status) — how DR runbooks move traffic.
 
 use super::{check_keys, empty_answer, invalid, opt, opt_date, opt_str};
+use crate::ADDRESS_TAG;
+use crate::Result;
 use crate::all;
 use crate::mutation::Mutations;
-use crate::{ADDRESS_TAG, CloudError};
 use aws_sdk_route53::types::{HealthCheck, TagResourceType};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -26,7 +27,7 @@ type TagList = Vec<(String, String)>;
 async fn tags_of(
     r53: &aws_sdk_route53::Client,
     ids: &[String],
-) -> Result<HashMap<String, TagList>, CloudError> {
+) -> Result<HashMap<String, TagList>> {
     let mut out = HashMap::new();
     for chunk in ids.chunks(TAG_BATCH) {
         let answer = r53
@@ -86,7 +87,7 @@ pub fn health_check_map(hc: &HealthCheck, tags: &[(String, String)]) -> Value {
 }
 
 /// ListHealthChecks (every page) with their tags: an array of `health_check_map`s.
-pub async fn list_health_checks(r53: &aws_sdk_route53::Client) -> Result<Value, CloudError> {
+pub async fn list_health_checks(r53: &aws_sdk_route53::Client) -> Result<Value> {
     let checks: Vec<_> = all!(
         r53.list_health_checks(),
         "ListHealthChecks",
@@ -103,7 +104,7 @@ pub async fn list_health_checks(r53: &aws_sdk_route53::Client) -> Result<Value, 
 }
 
 /// GetHealthCheck.
-async fn fetch(r53: &aws_sdk_route53::Client, id: &str) -> Result<HealthCheck, CloudError> {
+async fn fetch(r53: &aws_sdk_route53::Client, id: &str) -> Result<HealthCheck> {
     let out = r53
         .get_health_check()
         .health_check_id(id)
@@ -116,7 +117,7 @@ async fn fetch(r53: &aws_sdk_route53::Client, id: &str) -> Result<HealthCheck, C
 }
 
 /// One health check's tags.
-async fn tags_of_one(r53: &aws_sdk_route53::Client, id: &str) -> Result<TagList, CloudError> {
+async fn tags_of_one(r53: &aws_sdk_route53::Client, id: &str) -> Result<TagList> {
     Ok(tags_of(r53, &[id.to_string()])
         .await?
         .remove(id)
@@ -124,10 +125,7 @@ async fn tags_of_one(r53: &aws_sdk_route53::Client, id: &str) -> Result<TagList,
 }
 
 /// GetHealthCheck with its tags, as `health_check_map`.
-pub async fn get_health_check(
-    r53: &aws_sdk_route53::Client,
-    id: &str,
-) -> Result<Value, CloudError> {
+pub async fn get_health_check(r53: &aws_sdk_route53::Client, id: &str) -> Result<Value> {
     let hc = fetch(r53, id).await?;
     let tags = tags_of_one(r53, id).await?;
     Ok(health_check_map(&hc, &tags))
@@ -146,7 +144,7 @@ pub struct HealthCheckChange {
 
 impl HealthCheckChange {
     /// Reads and checks the options map.
-    pub fn parse(id: &str, given: &Map<String, Value>) -> Result<Self, CloudError> {
+    pub fn parse(id: &str, given: &Map<String, Value>) -> Result<Self> {
         const OP: &str = "UpdateHealthCheck";
         check_keys(OP, id, given, UPDATE_KEYS)?;
         let failure_threshold = match opt::<i64>(OP, id, given, "failure_threshold")? {
@@ -221,7 +219,7 @@ pub async fn update_health_check(
     mutations: &Mutations,
     id: &str,
     given: &Map<String, Value>,
-) -> Result<Value, CloudError> {
+) -> Result<Value> {
     const OP: &str = "UpdateHealthCheck";
     let change = HealthCheckChange::parse(id, given)?;
     let mut attempt = 0;
@@ -291,10 +289,7 @@ pub async fn update_health_check(
 /// `checkers_healthy` is what the checkers see (more than 18 % report success); `healthy` is the
 /// status Route 53 routes on: a disabled check counts as healthy, and an inverted one flips.
 /// While no checker has reported, both are false.
-pub async fn health_check_status(
-    r53: &aws_sdk_route53::Client,
-    id: &str,
-) -> Result<Value, CloudError> {
+pub async fn health_check_status(r53: &aws_sdk_route53::Client, id: &str) -> Result<Value> {
     let hc = fetch(r53, id).await?;
     let out = r53
         .get_health_check_status()
@@ -464,7 +459,7 @@ mod tests {
     }
 
     /// Sets `inverted` on `hc-1` through `r53` (mocked).
-    async fn invert(r53: &Client) -> Result<Value, CloudError> {
+    async fn invert(r53: &Client) -> Result<Value> {
         let change = obj(json!({"inverted": true}));
         update_health_check(r53, &Mutations::default(), "hc-1", &change).await
     }

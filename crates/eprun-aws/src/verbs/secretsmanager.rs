@@ -2,6 +2,7 @@
 //! failover, replicate again for the failback). Never a secret's value.
 
 use super::{invalid, opt_str};
+use crate::Result;
 use crate::mutation::Mutations;
 use crate::{CloudError, WaitState, wait_until};
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
@@ -75,10 +76,7 @@ fn secret_map(out: &DescribeSecretOutput, region: &str) -> Value {
     })
 }
 
-async fn describe(
-    sm: &aws_sdk_secretsmanager::Client,
-    name: &str,
-) -> Result<DescribeSecretOutput, CloudError> {
+async fn describe(sm: &aws_sdk_secretsmanager::Client, name: &str) -> Result<DescribeSecretOutput> {
     sm.describe_secret()
         .secret_id(name)
         .send()
@@ -96,10 +94,7 @@ fn region_of(sm: &aws_sdk_secretsmanager::Client) -> String {
 
 /// DescribeSecret: `{name, arn, kms_key_id, region, primary_region, is_replica,
 /// replication: [{region, status, status_message, kms_key_id}], …}`.
-pub async fn describe_secret(
-    sm: &aws_sdk_secretsmanager::Client,
-    name: &str,
-) -> Result<Value, CloudError> {
+pub async fn describe_secret(sm: &aws_sdk_secretsmanager::Client, name: &str) -> Result<Value> {
     Ok(secret_map(&describe(sm, name).await?, &region_of(sm)))
 }
 
@@ -110,7 +105,7 @@ pub async fn stop_replication_to_replica(
     sm: &aws_sdk_secretsmanager::Client,
     mutations: &Mutations,
     name: &str,
-) -> Result<Value, CloudError> {
+) -> Result<Value> {
     const OP: &str = "StopReplicationToReplica";
     let region = region_of(sm);
     let current = describe(sm, name).await?;
@@ -152,10 +147,7 @@ pub async fn stop_replication_to_replica(
 }
 
 /// A replica region: `"eu-west-1"` or `{region, kms_key_id}`.
-pub fn parse_regions(
-    name: &str,
-    regions: &[Value],
-) -> Result<Vec<(String, Option<String>)>, CloudError> {
+pub fn parse_regions(name: &str, regions: &[Value]) -> Result<Vec<(String, Option<String>)>> {
     const OP: &str = "ReplicateSecretToRegions";
     if regions.is_empty() {
         return Err(invalid(
@@ -208,7 +200,7 @@ pub async fn replicate(
     name: &str,
     regions: &[Value],
     force_overwrite: bool,
-) -> Result<Value, CloudError> {
+) -> Result<Value> {
     const OP: &str = "ReplicateSecretToRegions";
     let wanted = parse_regions(name, regions)?;
     let region = region_of(sm);
@@ -321,7 +313,7 @@ pub async fn wait_replicated(
     sm: &aws_sdk_secretsmanager::Client,
     name: &str,
     timeout: Duration,
-) -> Result<Value, CloudError> {
+) -> Result<Value> {
     wait_until("wait for replication", name, timeout, || async move {
         let s = describe(sm, name).await?;
         for r in s.replication_status() {
@@ -354,7 +346,7 @@ pub async fn wait_replicated(
 }
 
 /// The options `replicate` takes besides the regions.
-pub fn replicate_options(name: &str, given: &Map<String, Value>) -> Result<bool, CloudError> {
+pub fn replicate_options(name: &str, given: &Map<String, Value>) -> Result<bool> {
     const OP: &str = "ReplicateSecretToRegions";
     super::check_keys(OP, name, given, &["force_overwrite"])?;
     Ok(super::opt(OP, name, given, "force_overwrite")?.unwrap_or(false))
@@ -384,11 +376,7 @@ mod tests {
     }
 
     /// Promotes the replica of `examplepay/local/payments-db` in `region`, calls answered by `rules`.
-    async fn promote(
-        region: &str,
-        rules: &[&Rule],
-        mutations: &Mutations,
-    ) -> Result<Value, CloudError> {
+    async fn promote(region: &str, rules: &[&Rule], mutations: &Mutations) -> Result<Value> {
         let sm = client(region, rules);
         stop_replication_to_replica(&sm, mutations, "examplepay/local/payments-db").await
     }

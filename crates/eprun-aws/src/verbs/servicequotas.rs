@@ -13,7 +13,10 @@ pub async fn get_service_quota(
     code: &str,
 ) -> Result<Value, CloudError> {
     let target = format!("{service}/{code}");
-    let call = sq.get_service_quota().service_code(service).quota_code(code);
+    let call = sq
+        .get_service_quota()
+        .service_code(service)
+        .quota_code(code);
     let out = call.send().await.map_err(sdk("GetServiceQuota", &target))?;
     let quota = out.quota();
     Ok(json!({

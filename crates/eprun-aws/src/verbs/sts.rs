@@ -1,10 +1,10 @@
 //! STS verbs: who the session is.
 
-use crate::CloudError;
+use crate::Result;
 use serde_json::{Value, json};
 
 /// GetCallerIdentity: `{account, arn, user_id}`.
-pub async fn caller_identity(sts: &aws_sdk_sts::Client) -> Result<Value, CloudError> {
+pub async fn caller_identity(sts: &aws_sdk_sts::Client) -> Result<Value> {
     let out = sts
         .get_caller_identity()
         .send()

@@ -98,32 +98,66 @@ fn all_log_types() -> Vec<String> {
     LOG_TYPES.iter().map(|t| t.to_string()).collect()
 }
 
-impl TryFrom<RawEksValues> for EksValues {
-    type Error = String;
+/// Why an environment's `[eks]` table is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EksError {
+    /// `version` is not `major.minor`.
+    #[error("`eks.version`: `{0}` is not a Kubernetes version like `1.29`")]
+    Version(String),
+    /// A log type EKS does not have.
+    #[error("`eks.log_types`: `{bad}` is not one of {}", LOG_TYPES.join(", "))]
+    LogType {
+        /// The log type given.
+        bad: String,
+    },
+    /// Both endpoints turned off.
+    #[error(
+        "`eks.endpoint_private_access` and `eks.endpoint_public_access` are both false: nothing could reach the API"
+    )]
+    NoEndpoint,
+    /// Node group sizes out of order.
+    #[error(
+        "`eks.node_group`: need 0 <= min_size <= desired_size <= max_size and max_size >= 1 (min {min}, desired {desired}, max {max})"
+    )]
+    Sizes {
+        /// `min_size`.
+        min: u32,
+        /// `desired_size`.
+        desired: u32,
+        /// `max_size`.
+        max: u32,
+    },
+    /// No instance types for the node group.
+    #[error("`eks.node_group.instance_types` cannot be empty")]
+    NoInstanceTypes,
+    /// A known service account not written `namespace/name`.
+    #[error("`eks.known_service_accounts`: `{0}` is not `namespace/name`")]
+    ServiceAccountRef(String),
+    /// A service account listed twice.
+    #[error("`eks.service_accounts`: `{0}` is listed twice (role names are made from it)")]
+    DuplicateServiceAccount(String),
+}
 
-    fn try_from(raw: RawEksValues) -> Result<Self, String> {
+impl TryFrom<RawEksValues> for EksValues {
+    type Error = EksError;
+
+    fn try_from(raw: RawEksValues) -> Result<Self, EksError> {
         let valid_version = raw
             .version
             .split_once('.')
             .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok());
         if !valid_version {
-            return Err(format!(
-                "`eks.version`: `{}` is not a Kubernetes version like `1.29`",
-                raw.version
-            ));
+            return Err(EksError::Version(raw.version));
         }
         if let Some(bad) = raw
             .log_types
             .iter()
             .find(|t| !LOG_TYPES.contains(&t.as_str()))
         {
-            return Err(format!(
-                "`eks.log_types`: `{bad}` is not one of {}",
-                LOG_TYPES.join(", ")
-            ));
+            return Err(EksError::LogType { bad: bad.clone() });
         }
         if !raw.endpoint_private_access && !raw.endpoint_public_access {
-            return Err("`eks.endpoint_private_access` and `eks.endpoint_public_access` are both false: nothing could reach the API".into());
+            return Err(EksError::NoEndpoint);
         }
         let ng = &raw.node_group;
         if ng.min_size > ng.max_size
@@ -131,16 +165,17 @@ impl TryFrom<RawEksValues> for EksValues {
             || ng.desired_size > ng.max_size
             || ng.max_size == 0
         {
-            return Err(format!(
-                "`eks.node_group`: need 0 <= min_size <= desired_size <= max_size and max_size >= 1 (min {}, desired {}, max {})",
-                ng.min_size, ng.desired_size, ng.max_size
-            ));
+            return Err(EksError::Sizes {
+                min: ng.min_size,
+                desired: ng.desired_size,
+                max: ng.max_size,
+            });
         }
         if ng.instance_types.is_empty() {
-            return Err("`eks.node_group.instance_types` cannot be empty".into());
+            return Err(EksError::NoInstanceTypes);
         }
         if let Some(bad) = raw.known_service_accounts.iter().find(|s| !matches!(s.split_once('/'), Some((ns, n)) if !ns.is_empty() && !n.is_empty() && !n.contains('/'))) {
-            return Err(format!("`eks.known_service_accounts`: `{bad}` is not `namespace/name`"));
+            return Err(EksError::ServiceAccountRef(bad.clone()));
         }
         let mut seen = std::collections::BTreeSet::new();
         if let Some(dup) = raw
@@ -148,10 +183,7 @@ impl TryFrom<RawEksValues> for EksValues {
             .iter()
             .find(|s| !seen.insert(s.name.as_str()))
         {
-            return Err(format!(
-                "`eks.service_accounts`: `{}` is listed twice (role names are made from it)",
-                dup.name
-            ));
+            return Err(EksError::DuplicateServiceAccount(dup.name.clone()));
         }
         Ok(EksValues {
             cluster_name: raw.cluster_name,

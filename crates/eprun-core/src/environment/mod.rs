@@ -61,6 +61,32 @@ pub enum EnvironmentError {
         /// What is wrong, naming the key.
         message: String,
     },
+    /// Subnet lists that do not give one block per availability zone.
+    #[error(
+        "{path}: key `vpc.public_subnets`/`vpc.private_subnets`: need one block per AZ ({azs} AZs, {public} public, {private} private)"
+    )]
+    SubnetsPerAz {
+        /// The file.
+        path: String,
+        /// How many availability zones `vpc.azs` names.
+        azs: usize,
+        /// How many public blocks.
+        public: usize,
+        /// How many private blocks.
+        private: usize,
+    },
+    /// A subnet block outside the VPC's.
+    #[error("{path}: key `vpc.{key}`: `{subnet}` is outside the VPC's `{cidr}`")]
+    SubnetOutside {
+        /// The file.
+        path: String,
+        /// `public_subnets` or `private_subnets`.
+        key: &'static str,
+        /// The block.
+        subnet: ipnet::Ipv4Net,
+        /// The VPC's block.
+        cidr: ipnet::Ipv4Net,
+    },
     /// A name that cannot be an environment.
     #[error("`{name}` is not an environment name; names look like `prod/us-east-1`")]
     BadName {
@@ -187,33 +213,33 @@ impl Environment {
             }
         })?;
         env.name = name.to_string();
-        env.check().map_err(|message| EnvironmentError::Invalid {
-            path: path.into(),
-            at: String::new(),
-            message,
-        })?;
+        env.check(path)?;
         Ok(env)
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// Checks what TOML types alone do not: one subnet block per AZ, each inside the VPC's.
+    fn check(&self, path: &str) -> Result<(), EnvironmentError> {
         if let Some(vpc) = &self.vpc {
             let n = vpc.azs.len();
             if vpc.public_subnets.len() != n || vpc.private_subnets.len() != n {
-                return Err(format!(
-                    "key `vpc.public_subnets`/`vpc.private_subnets`: need one block per AZ ({n} AZs, {} public, {} private)",
-                    vpc.public_subnets.len(),
-                    vpc.private_subnets.len()
-                ));
+                return Err(EnvironmentError::SubnetsPerAz {
+                    path: path.into(),
+                    azs: n,
+                    public: vpc.public_subnets.len(),
+                    private: vpc.private_subnets.len(),
+                });
             }
             for (key, nets) in [
                 ("public_subnets", &vpc.public_subnets),
                 ("private_subnets", &vpc.private_subnets),
             ] {
                 if let Some(bad) = nets.iter().find(|s| !vpc.cidr.contains(*s)) {
-                    return Err(format!(
-                        "key `vpc.{key}`: `{bad}` is outside the VPC's `{}`",
-                        vpc.cidr
-                    ));
+                    return Err(EnvironmentError::SubnetOutside {
+                        path: path.into(),
+                        key,
+                        subnet: *bad,
+                        cidr: vpc.cidr,
+                    });
                 }
             }
         }

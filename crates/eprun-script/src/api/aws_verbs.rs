@@ -80,7 +80,9 @@ fn cloudwatch(m: &mut Module, session: &Session) {
         ],
         ["name: &str", "Map"],
         "DescribeAlarms",
-        |aws, name| async move { or_unit(verbs::cloudwatch::describe_alarm(&aws.cloudwatch(), &name).await) },
+        |aws, name| async move {
+            or_unit(verbs::cloudwatch::describe_alarm(&aws.cloudwatch(), &name).await)
+        },
     );
 }
 
@@ -95,7 +97,9 @@ fn ecr(m: &mut Module, session: &Session) {
         ],
         ["repository: &str", "tag: &str", "Map"],
         "DescribeImages",
-        |aws, repo, tag| async move { or_unit(verbs::ecr::describe_image(&aws.ecr(), &repo, &tag).await) },
+        |aws, repo, tag| async move {
+            or_unit(verbs::ecr::describe_image(&aws.ecr(), &repo, &tag).await)
+        },
     );
 }
 
@@ -274,7 +278,9 @@ fn ec2_instance_types(m: &mut Module, session: &Session) {
         m,
         session,
         "describe_instance_type",
-        &["/// What one instance type holds (DescribeInstanceTypes): `#{type, vcpus, memory_mib}`."],
+        &[
+            "/// What one instance type holds (DescribeInstanceTypes): `#{type, vcpus, memory_mib}`.",
+        ],
         ["name: &str", "Map"],
         "DescribeInstanceTypes",
         |aws, name| async move { verbs::ec2::describe_instance_type(&aws.ec2(), &name).await },

@@ -12,6 +12,7 @@ use crate::resource::Resource;
 use crate::schema;
 use crate::session::Session;
 use crate::value::to_json;
+use eprun_core::invalid::Invalid;
 use rhai::{Dynamic, EvalAltResult, FuncRegistration, Module, NativeCallContext};
 use serde_json::{Value, json};
 
@@ -58,13 +59,15 @@ fn declare(
     let address =
         Address::new(KIND, &format!("{namespace}/{name}")).map_err(|e| err(e.to_string()))?;
     let in_decl = |m: String| fail(format!("`{address}`: {m}"), pos);
-    let meta = Meta::take(&mut raw).map_err(in_decl)?;
+    let meta = Meta::take(&mut raw).map_err(|e| in_decl(e.to_string()))?;
     if meta.region.is_some() {
         return Err(in_decl(
             "a Helm release lives in its cluster's region; remove `region`".into(),
         ));
     }
-    let Value::Object(mut props) = to_json(&Dynamic::from_map(raw)).map_err(in_decl)? else {
+    let Value::Object(mut props) =
+        to_json(&Dynamic::from_map(raw)).map_err(|e| in_decl(e.to_string()))?
+    else {
         return Err(in_decl("props must be a map".into()));
     };
     if props.contains_key("name") {
@@ -75,8 +78,8 @@ fn declare(
     props.insert("name".into(), json!(name));
     schema::validate_among(HELM_RELEASE.schema(), META_KEYS, &props)
         .map_err(|e| in_decl(e.to_string()))?;
-    check(&props, &meta.ignore_changes).map_err(in_decl)?;
-    let env = cluster_environment(session).map_err(err)?;
+    check(&props, &meta.ignore_changes).map_err(|e| in_decl(e.to_string()))?;
+    let env = cluster_environment(session).map_err(|e| err(e.to_string()))?;
     let mut decls = session.declarations();
     let mut meta = meta;
     meta.deps.extend(in_cluster_deps(&decls, Some(&namespace)));
@@ -100,20 +103,21 @@ fn declare(
 
 /// What the schema cannot say: a remote chart is pinned, values are a map, and
 /// `ignore_changes` names what a release compares.
-fn check(props: &serde_json::Map<String, Value>, ignore: &[String]) -> Result<(), String> {
+fn check(props: &serde_json::Map<String, Value>, ignore: &[String]) -> Result<(), Invalid> {
     let local = matches!(ChartSource::of(props), ChartSource::Local(_));
     if !local && !props.contains_key("version") {
-        return Err("a chart from a repository or registry needs a pinned `version`".into());
+        let why = "a chart from a repository or registry needs a pinned `version`";
+        return Err(Invalid::Combination(why.into()));
     }
     if props.get("values").is_some_and(|v| !v.is_object()) {
-        return Err("`values` is a map".into());
+        return Err(Invalid::Combination("`values` is a map".into()));
     }
     if let Some(bad) = ignore.iter().find(|f| {
         !matches!(f.as_str(), "chart" | "version" | "values") && !f.starts_with("values.")
     }) {
-        return Err(format!(
+        return Err(Invalid::Combination(format!(
             "`ignore_changes` names `{bad}`; a release compares `chart`, `version` and `values.<path>`"
-        ));
+        )));
     }
     Ok(())
 }
@@ -132,6 +136,7 @@ mod tests {
         assert!(
             check(&unpinned, &[])
                 .unwrap_err()
+                .to_string()
                 .contains("pinned `version`")
         );
         assert!(check(&props(json!({"chart": "charts/demo"})), &[]).is_ok());
@@ -141,7 +146,7 @@ mod tests {
             &props(json!({"chart": "charts/demo"})),
             &["replicas".into()],
         );
-        assert!(ignored.unwrap_err().contains("`replicas`"));
+        assert!(ignored.unwrap_err().to_string().contains("`replicas`"));
         assert!(
             check(
                 &props(json!({"chart": "charts/demo"})),

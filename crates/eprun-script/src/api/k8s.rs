@@ -60,13 +60,14 @@ fn declare(
 ) -> Result<Handle, Box<EvalAltResult>> {
     let pos = ctx.call_position();
     let err = |m: String| fail(m, pos);
-    let Value::Object(props) = to_json(&Dynamic::from_map(raw)).map_err(err)? else {
+    let Value::Object(props) = to_json(&Dynamic::from_map(raw)).map_err(|e| err(e.to_string()))?
+    else {
         return Err(err("a manifest is a map".into()));
     };
     let (object, known) = manifest::check(&props).map_err(|e| err(e.to_string()))?;
     let address = object.address().map_err(|e| err(e.to_string()))?;
     let in_decl = |m: String| fail(format!("`{address}`: {m}"), pos);
-    let mut keys = Meta::take(&mut meta).map_err(in_decl)?;
+    let mut keys = Meta::take(&mut meta).map_err(|e| in_decl(e.to_string()))?;
     if keys.region.is_some() {
         return Err(in_decl(
             "a Kubernetes object lives in its cluster's region; remove `region`".into(),
@@ -86,7 +87,7 @@ fn declare(
             "`ignore_changes` names `{bad}`, which the manifest does not set"
         )));
     }
-    let env = cluster_environment(session).map_err(err)?;
+    let env = cluster_environment(session).map_err(|e| err(e.to_string()))?;
     // A kind whose CRD this stack declares is served once that CRD is applied.
     let definition = session
         .declarations()
@@ -108,7 +109,8 @@ fn declare(
         Vec::new()
     };
     if !known && definition.is_none() && releases.is_empty() {
-        check_kind_by_discovery(session, &object.api_version, &object.kind).map_err(in_decl)?;
+        check_kind_by_discovery(session, &object.api_version, &object.kind)
+            .map_err(|e| in_decl(e.to_string()))?;
     }
 
     let mut decls = session.declarations();
@@ -133,18 +135,34 @@ fn is_custom(api_version: &str) -> bool {
         .is_some_and(|(group, _)| group.contains('.') && !group.ends_with(".k8s.io"))
 }
 
+/// Why something cannot be declared inside the stack's cluster.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InClusterError {
+    /// No `stack(...)` yet.
+    #[error("call `stack(\"<environment>\")` before declaring what goes into its cluster")]
+    NoStack,
+    /// The environment does not say how to reach its cluster.
+    #[error("environment `{0}` has no `[k8s]` table saying how to reach its cluster")]
+    NoCluster(String),
+    /// The cluster's discovery does not know the kind.
+    #[error("{message}{hint}")]
+    UnknownKind {
+        /// What the cluster answered.
+        message: String,
+        /// `; did you mean `…`?` for a near kind, or nothing.
+        hint: String,
+    },
+}
+
 /// The stack's environment, which must say how to reach its cluster.
-pub(super) fn cluster_environment(session: &Session) -> Result<Environment, String> {
+pub(super) fn cluster_environment(session: &Session) -> Result<Environment, InClusterError> {
     let env = session
         .declarations()
         .environment
         .clone()
-        .ok_or("call `stack(\"<environment>\")` before declaring what goes into its cluster")?;
+        .ok_or(InClusterError::NoStack)?;
     if env.k8s.is_none() {
-        return Err(format!(
-            "environment `{}` has no `[k8s]` table saying how to reach its cluster",
-            env.name
-        ));
+        return Err(InClusterError::NoCluster(env.name));
     }
     Ok(env)
 }
@@ -166,7 +184,11 @@ pub(super) fn in_cluster_deps(decls: &Declarations, namespace: Option<&str>) -> 
 
 /// Asks the cluster's discovery about a kind eprun does not know; only a definite "no such kind"
 /// is an error here (an unreachable cluster is reported by the plan).
-fn check_kind_by_discovery(session: &Session, api_version: &str, kind: &str) -> Result<(), String> {
+fn check_kind_by_discovery(
+    session: &Session,
+    api_version: &str,
+    kind: &str,
+) -> Result<(), InClusterError> {
     let Ok(cx) = session.context() else {
         return Ok(());
     };
@@ -178,7 +200,10 @@ fn check_kind_by_discovery(session: &Session, api_version: &str, kind: &str) -> 
             let hint = schema::suggest(kind, &catalog::kind_names())
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
-            Err(format!("{}{hint}", e.message))
+            Err(InClusterError::UnknownKind {
+                message: e.message,
+                hint,
+            })
         }
         _ => Ok(()),
     }

@@ -84,7 +84,7 @@ fn declare(
     let address = Address::new(res.kind(), name).map_err(|e| err(e.to_string()))?;
     let in_decl = |m: String| fail(format!("`{address}`: {m}"), pos);
 
-    let meta = Meta::take(&mut raw).map_err(in_decl)?;
+    let meta = Meta::take(&mut raw).map_err(|e| in_decl(e.to_string()))?;
     if let Some(bad) = meta
         .ignore_changes
         .iter()
@@ -98,7 +98,7 @@ fn declare(
             "`ignore_changes` names `{bad}`, which is not a property{hint}"
         )));
     }
-    let json = to_json(&Dynamic::from_map(raw)).map_err(in_decl)?;
+    let json = to_json(&Dynamic::from_map(raw)).map_err(|e| in_decl(e.to_string()))?;
     let Value::Object(mut props) = json else {
         return Err(in_decl("props must be a map".into()));
     };
@@ -111,7 +111,8 @@ fn declare(
         ));
     };
     merge_default_tags(res, &mut props, &env.tags);
-    res.validate(&props, &*decls).map_err(in_decl)?;
+    res.validate(&props, &*decls)
+        .map_err(|e| in_decl(e.to_string()))?;
     meta.add(
         &mut decls,
         ctx,
@@ -155,23 +156,54 @@ pub(super) struct Meta {
     pub region: Option<String>,
 }
 
+/// Why a declaration's meta keys (`depends_on`, `protect`, `ignore_changes`, `region`) are refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetaError {
+    /// `depends_on` that is not an array.
+    #[error("`depends_on` must be an array of handles")]
+    DependsOnNotArray,
+    /// A `depends_on` entry that is neither a handle nor an address.
+    #[error("`depends_on` holds a {0}; it takes handles or addresses")]
+    DependsOnEntry(String),
+    /// A key that takes a bool or a string given something else.
+    #[error("`{key}` must be a {expected}")]
+    Type {
+        /// The key.
+        key: &'static str,
+        /// `bool` or `string`.
+        expected: &'static str,
+    },
+    /// A list of strings that is not an array.
+    #[error("`{0}` must be an array of strings")]
+    NotArray(&'static str),
+    /// A list of strings holding something else.
+    #[error("`{key}` must hold strings, not {given}")]
+    NotString {
+        /// The key.
+        key: &'static str,
+        /// The type given.
+        given: String,
+    },
+}
+
 impl Meta {
     /// Takes the meta keys out of a declaration's map.
-    pub fn take(raw: &mut rhai::Map) -> Result<Meta, String> {
+    pub fn take(raw: &mut rhai::Map) -> Result<Meta, MetaError> {
         let (named_deps, deps) = take_depends_on(raw.remove("depends_on"))?;
         let protect = match raw.remove("protect") {
             None => false,
-            Some(v) => v
-                .as_bool()
-                .map_err(|_| "`protect` must be a bool".to_string())?,
+            Some(v) => v.as_bool().map_err(|_| MetaError::Type {
+                key: "protect",
+                expected: "bool",
+            })?,
         };
         let ignore_changes = take_strings(raw.remove("ignore_changes"), "ignore_changes")?;
         let region = match raw.remove("region") {
             None => None,
-            Some(v) => Some(
-                v.into_string()
-                    .map_err(|_| "`region` must be a string".to_string())?,
-            ),
+            Some(v) => Some(v.into_string().map_err(|_| MetaError::Type {
+                key: "region",
+                expected: "string",
+            })?),
         };
         Ok(Meta {
             named_deps,
@@ -211,7 +243,7 @@ impl Meta {
                 ignore_changes,
                 origin: origin(ctx),
             })
-            .map_err(|e| fail(e, ctx.call_position()))?;
+            .map_err(|e| fail(e.to_string(), ctx.call_position()))?;
         Ok(Handle {
             address,
             attributes,
@@ -220,7 +252,7 @@ impl Meta {
 }
 
 /// `depends_on`: handles (resolved now) and address strings (checked when the graph is built).
-fn take_depends_on(value: Option<Dynamic>) -> Result<(Vec<String>, BTreeSet<Address>), String> {
+fn take_depends_on(value: Option<Dynamic>) -> Result<(Vec<String>, BTreeSet<Address>), MetaError> {
     let mut named = Vec::new();
     let mut handles = BTreeSet::new();
     let Some(value) = value else {
@@ -228,34 +260,31 @@ fn take_depends_on(value: Option<Dynamic>) -> Result<(Vec<String>, BTreeSet<Addr
     };
     let items = value
         .into_array()
-        .map_err(|_| "`depends_on` must be an array of handles".to_string())?;
+        .map_err(|_| MetaError::DependsOnNotArray)?;
     for item in items {
         if let Some(h) = item.clone().try_cast::<Handle>() {
             handles.insert(h.address);
         } else if item.is_string() {
             named.push(item.to_string());
         } else {
-            return Err(format!(
-                "`depends_on` holds a {}; it takes handles or addresses",
-                item.type_name()
-            ));
+            return Err(MetaError::DependsOnEntry(item.type_name().to_string()));
         }
     }
     Ok((named, handles))
 }
 
-fn take_strings(value: Option<Dynamic>, key: &str) -> Result<Vec<String>, String> {
+fn take_strings(value: Option<Dynamic>, key: &'static str) -> Result<Vec<String>, MetaError> {
     let Some(value) = value else {
         return Ok(Vec::new());
     };
-    let items = value
-        .into_array()
-        .map_err(|_| format!("`{key}` must be an array of strings"))?;
+    let items = value.into_array().map_err(|_| MetaError::NotArray(key))?;
     items
         .into_iter()
         .map(|i| {
-            i.into_string()
-                .map_err(|t| format!("`{key}` must hold strings, not {t}"))
+            i.into_string().map_err(|given| MetaError::NotString {
+                key,
+                given: given.to_string(),
+            })
         })
         .collect()
 }

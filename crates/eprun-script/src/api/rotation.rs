@@ -96,26 +96,41 @@ fn answer(result: Result<Value, DrError>, ctx: &NativeCallContext) -> RhaiResult
         .map_err(|e| fail(e.to_string(), ctx.call_position()))
 }
 
+/// What is wrong with the options of a drain or restore.
+#[derive(Debug, thiserror::Error)]
+enum OptionError {
+    /// Not a map of plain values.
+    #[error("the options must be a map of plain values")]
+    NotPlain,
+    /// A key it does not take.
+    #[error("unknown option `{0}` (rotation changes take `force` and `primary_reachable`)")]
+    Unknown(String),
+    /// `force` without a reason.
+    #[error("`force` is the reason to go on, a non-empty string")]
+    Force,
+    /// `primary_reachable` not a bool.
+    #[error("`primary_reachable` is `true` or `false`")]
+    Reachable,
+}
+
 /// Reads `#{ force, primary_reachable }`.
-fn options(given: rhai::Map) -> Result<Options, String> {
+fn options(given: rhai::Map) -> Result<Options, OptionError> {
     let given = match to_json(&Dynamic::from_map(given)) {
         Ok(Value::Object(m)) => m,
-        _ => return Err("the options must be a map of plain values".into()),
+        _ => return Err(OptionError::NotPlain),
     };
     if let Some(bad) = given.keys().find(|k| !OPTION_KEYS.contains(&k.as_str())) {
-        return Err(format!(
-            "unknown option `{bad}` (rotation changes take `force` and `primary_reachable`)"
-        ));
+        return Err(OptionError::Unknown(bad.clone()));
     }
     let force = match given.get("force") {
         None | Some(Value::Null) => None,
         Some(Value::String(why)) if !why.trim().is_empty() => Some(why.clone()),
-        Some(_) => return Err("`force` is the reason to go on, a non-empty string".into()),
+        Some(_) => return Err(OptionError::Force),
     };
     let primary_reachable = match given.get("primary_reachable") {
         None => true,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err("`primary_reachable` is `true` or `false`".into()),
+        Some(_) => return Err(OptionError::Reachable),
     };
     Ok(Options {
         force,

@@ -46,7 +46,7 @@ pub(super) fn register(engine: &mut Engine, session: &Session) {
                     ));
                 };
                 let decl = declaration(spec).map_err(|e| fail(e, pos))?;
-                let value = run.declare(&s, decl).map_err(|e| fail(e, pos))?;
+                let value = run.declare(&s, decl).map_err(|e| fail(e.to_string(), pos))?;
                 Ok(to_dynamic(&value))
             },
         );
@@ -81,7 +81,7 @@ pub(super) fn register(engine: &mut Engine, session: &Session) {
             move |ctx: NativeCallContext, question: &str| -> Result<bool, Box<EvalAltResult>> {
                 let pos = ctx.call_position();
                 match runbook::current(&s) {
-                    Some(run) => run.confirm(question).map(|()| true).map_err(|e| fail(e, pos)),
+                    Some(run) => run.confirm(question).map(|()| true).map_err(|e| fail(e.to_string(), pos)),
                     None => ask(question).map_err(|e| fail(e, pos)),
                 }
             },
@@ -107,7 +107,7 @@ pub(super) fn register(engine: &mut Engine, session: &Session) {
                 };
                 run.param(name)
                     .map(|v| to_dynamic(&v))
-                    .map_err(|e| fail(e, pos))
+                    .map_err(|e| fail(e.to_string(), pos))
             },
         );
 
@@ -189,7 +189,7 @@ fn step(ctx: &NativeCallContext, s: &Session, name: &str, body: FnPtr) -> RhaiRe
             .call_within_context::<Dynamic>(ctx, ())
             .map_err(|e| relabel(*e, name));
     };
-    let index = match run.begin_step(name).map_err(|e| fail(e, pos))? {
+    let index = match run.begin_step(name).map_err(|e| fail(e.to_string(), pos))? {
         Begin::Skip(result) => return Ok(result.map(|v| to_dynamic(&v)).unwrap_or_default()),
         Begin::Run(index) => index,
     };
@@ -199,7 +199,15 @@ fn step(ctx: &NativeCallContext, s: &Session, name: &str, body: FnPtr) -> RhaiRe
         Some(check) => check
             .call_within_context::<Dynamic>(ctx, ())
             .map(drop)
-            .map_err(|e| fail(format!("the runbook's invariant fails {when} this step: {}", diagnostic::locate(&e, "", &[]).message), pos)),
+            .map_err(|e| {
+                fail(
+                    format!(
+                        "the runbook's invariant fails {when} this step: {}",
+                        diagnostic::locate(&e, "", &[]).message
+                    ),
+                    pos,
+                )
+            }),
         None => Ok(()),
     };
     let result = holds("before")
@@ -213,7 +221,7 @@ fn step(ctx: &NativeCallContext, s: &Session, name: &str, body: FnPtr) -> RhaiRe
                 .map(str::to_string)
                 .unwrap_or_else(|| run.settings().file.clone());
             let loc = diagnostic::locate(e, &top, &[]);
-            if loc.message == "interrupted by Ctrl-C" {
+            if loc.interrupted {
                 Outcome::Interrupted
             } else if loc.line > 0 {
                 Outcome::Failed(format!(
@@ -247,14 +255,94 @@ fn relabel(err: EvalAltResult, step: &str) -> Box<EvalAltResult> {
     }
 }
 
+/// Why `runbook(#{...})`'s map or a `confirm` outside a run is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RunbookCallError {
+    /// A key that takes text given something else.
+    #[error("runbook `{key}` must be a string, not {given}")]
+    NotText {
+        /// The key.
+        key: &'static str,
+        /// The type given.
+        given: String,
+    },
+    /// A key that takes a closure given something else.
+    #[error("runbook `{key}` must be a closure (`|| ...`), not {given}")]
+    NotClosure {
+        /// The key.
+        key: &'static str,
+        /// The type given.
+        given: String,
+    },
+    /// `params` that is not a map.
+    #[error(
+        "runbook `params` must be a map of `name: #{{ \"default\": value, doc: \"...\" }}`, not {0}"
+    )]
+    ParamsNotMap(String),
+    /// A key `runbook` does not take.
+    #[error(
+        "unknown key `{key}` in `runbook` (it takes `name`, `summary`, `params`, `env`, `invariant`){hint}"
+    )]
+    UnknownKey {
+        /// The key.
+        key: String,
+        /// `; did you mean `…`?`, or nothing.
+        hint: String,
+    },
+    /// No `name`.
+    #[error("`runbook` needs a `name`: `runbook(#{{ name: \"dr-failover\", ... }})`")]
+    NoName,
+    /// A parameter default with no JSON form.
+    #[error("parameter `{name}`'s default: {error}")]
+    DefaultValue {
+        /// The parameter.
+        name: String,
+        /// Why its default is no value.
+        error: crate::value::ValueError,
+    },
+    /// A parameter default that is a list or a map.
+    #[error("parameter `{0}`'s default must be a string, number or bool")]
+    DefaultType(String),
+    /// A parameter `doc` that is not text.
+    #[error("parameter `{name}`'s doc must be a string, not {given}")]
+    DocNotText {
+        /// The parameter.
+        name: String,
+        /// The type given.
+        given: String,
+    },
+    /// A key a parameter does not take.
+    #[error("unknown key `{key}` in parameter `{name}` (it takes `default`, `doc`){hint}")]
+    UnknownParamKey {
+        /// The key.
+        key: String,
+        /// The parameter.
+        name: String,
+        /// `; did you mean `…`?`, or nothing.
+        hint: String,
+    },
+    /// `confirm` outside a run with no terminal to ask on.
+    #[error("`confirm(\"{0}\")` needs a terminal to ask on")]
+    NoTerminal(String),
+    /// The answer could not be read.
+    #[error("cannot read the answer: {0}")]
+    Answer(#[source] std::io::Error),
+    /// The answer was no.
+    #[error("declined `{0}`")]
+    Declined(String),
+}
+
 /// `runbook(#{...})`'s map, checked.
-fn declaration(spec: rhai::Map) -> Result<Declared, String> {
+fn declaration(spec: rhai::Map) -> Result<Declared, RunbookCallError> {
     let mut decl = Declared::default();
-    let text = |key: &str, v: &Dynamic| -> Result<String, String> {
+    let text = |key: &'static str, v: &Dynamic| -> Result<String, RunbookCallError> {
         v.clone()
             .into_immutable_string()
             .map(|s| s.to_string())
-            .map_err(|t| format!("runbook `{key}` must be a string, not {t}"))
+            .map_err(|given| RunbookCallError::NotText {
+                key,
+                given: given.to_string(),
+            })
     };
     for (key, value) in spec.iter() {
         match key.as_str() {
@@ -264,17 +352,16 @@ fn declaration(spec: rhai::Map) -> Result<Declared, String> {
             "invariant" => match value.clone().try_cast::<FnPtr>() {
                 Some(f) => decl.invariant = Some(f),
                 None => {
-                    return Err(format!(
-                        "runbook `invariant` must be a closure (`|| ...`), not {}",
-                        value.type_name()
-                    ));
+                    return Err(RunbookCallError::NotClosure {
+                        key: "invariant",
+                        given: value.type_name().to_string(),
+                    });
                 }
             },
             "params" => {
                 let Some(params) = value.read_lock::<rhai::Map>() else {
-                    return Err(format!(
-                        "runbook `params` must be a map of `name: #{{ \"default\": value, doc: \"...\" }}`, not {}",
-                        value.type_name()
+                    return Err(RunbookCallError::ParamsNotMap(
+                        value.type_name().to_string(),
                     ));
                 };
                 for (pname, pdecl) in params.iter() {
@@ -286,27 +373,31 @@ fn declaration(spec: rhai::Map) -> Result<Declared, String> {
                 let hint = crate::schema::suggest(other, RUNBOOK_KEYS)
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
-                return Err(format!(
-                    "unknown key `{other}` in `runbook` (it takes `name`, `summary`, `params`, `env`, `invariant`){hint}"
-                ));
+                return Err(RunbookCallError::UnknownKey {
+                    key: other.to_string(),
+                    hint,
+                });
             }
         }
     }
     if decl.name.trim().is_empty() {
-        return Err("`runbook` needs a `name`: `runbook(#{ name: \"dr-failover\", ... })`".into());
+        return Err(RunbookCallError::NoName);
     }
     Ok(decl)
 }
 
-fn param_declaration(name: &str, value: &Dynamic) -> Result<ParamDecl, String> {
+/// One parameter of `runbook`'s `params`, checked.
+fn param_declaration(name: &str, value: &Dynamic) -> Result<ParamDecl, RunbookCallError> {
+    let default = |error| RunbookCallError::DefaultValue {
+        name: name.to_string(),
+        error,
+    };
     let mut p = ParamDecl::default();
     let Some(map) = value.read_lock::<rhai::Map>() else {
         // The shorthand `name: value` declares the default alone (`()`: required).
-        let json = to_json(value).map_err(|e| format!("parameter `{name}`'s default: {e}"))?;
+        let json = to_json(value).map_err(default)?;
         if matches!(json, Value::Array(_)) {
-            return Err(format!(
-                "parameter `{name}`'s default must be a string, number or bool"
-            ));
+            return Err(RunbookCallError::DefaultType(name.to_string()));
         }
         p.default = (!json.is_null()).then_some(json);
         return Ok(p);
@@ -314,12 +405,10 @@ fn param_declaration(name: &str, value: &Dynamic) -> Result<ParamDecl, String> {
     for (key, v) in map.iter() {
         match key.as_str() {
             "default" => {
-                let json = to_json(v).map_err(|e| format!("parameter `{name}`'s default: {e}"))?;
+                let json = to_json(v).map_err(default)?;
                 p.default = (!json.is_null()).then_some(json);
                 if matches!(p.default, Some(Value::Array(_) | Value::Object(_))) {
-                    return Err(format!(
-                        "parameter `{name}`'s default must be a string, number or bool"
-                    ));
+                    return Err(RunbookCallError::DefaultType(name.to_string()));
                 }
             }
             "doc" => {
@@ -327,8 +416,9 @@ fn param_declaration(name: &str, value: &Dynamic) -> Result<ParamDecl, String> {
                     v.clone()
                         .into_immutable_string()
                         .map(|s| s.to_string())
-                        .map_err(|t| {
-                            format!("parameter `{name}`'s doc must be a string, not {t}")
+                        .map_err(|given| RunbookCallError::DocNotText {
+                            name: name.to_string(),
+                            given: given.to_string(),
                         })?,
                 )
             }
@@ -336,9 +426,11 @@ fn param_declaration(name: &str, value: &Dynamic) -> Result<ParamDecl, String> {
                 let hint = crate::schema::suggest(other, PARAM_KEYS)
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
-                return Err(format!(
-                    "unknown key `{other}` in parameter `{name}` (it takes `default`, `doc`){hint}"
-                ));
+                return Err(RunbookCallError::UnknownParamKey {
+                    key: other.to_string(),
+                    name: name.to_string(),
+                    hint,
+                });
             }
         }
     }
@@ -361,15 +453,13 @@ fn display(value: &Dynamic) -> String {
 }
 
 /// `confirm` outside a run (the REPL): ask on a terminal, refuse without one.
-fn ask(question: &str) -> Result<bool, String> {
+fn ask(question: &str) -> Result<bool, RunbookCallError> {
     if !std::io::stdin().is_terminal() {
-        return Err(format!(
-            "`confirm(\"{question}\")` needs a terminal to ask on"
-        ));
+        return Err(RunbookCallError::NoTerminal(question.to_string()));
     }
-    if crate::runbook::ask_yes_no(question).map_err(|e| format!("cannot read the answer: {e}"))? {
+    if crate::runbook::ask_yes_no(question).map_err(RunbookCallError::Answer)? {
         Ok(true)
     } else {
-        Err(format!("declined `{question}`"))
+        Err(RunbookCallError::Declined(question.to_string()))
     }
 }

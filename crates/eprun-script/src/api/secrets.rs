@@ -134,37 +134,72 @@ fn put(session: &Session, pos: Position, name: &str, value: Option<Secret>) -> R
     Ok(Dynamic::from_map(out))
 }
 
+/// Why a secret's value cannot be read; each names the secret.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretInputError {
+    /// A second `put` reading stdin.
+    #[error(
+        "the value for secret `{0}` would come from stdin, which an earlier `put` already read"
+    )]
+    StdinTaken(String),
+    /// Stdin could not be read.
+    #[error("cannot read the value for secret `{name}` from stdin: {source}")]
+    Stdin {
+        /// The secret.
+        name: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Nothing on stdin.
+    #[error("no value for secret `{0}` on stdin (pipe it in, or run on a terminal to be asked)")]
+    EmptyStdin(String),
+    /// Neither stdin nor stderr to ask on.
+    #[error("no terminal to ask for secret `{0}` on (stderr is not one): pipe the value on stdin")]
+    NoTerminal(String),
+    /// The prompt could not be written.
+    #[error(transparent)]
+    Prompt(std::io::Error),
+    /// The terminal could not be read.
+    #[error("cannot read the value for secret `{name}`: {source}")]
+    Terminal {
+        /// The secret.
+        name: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
 /// The value: all of stdin when it is not a terminal, else a hidden prompt on the terminal.
-fn read_value(name: &str) -> Result<Secret, String> {
+fn read_value(name: &str) -> Result<Secret, SecretInputError> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         if STDIN_TAKEN.swap(true, Ordering::SeqCst) {
-            return Err(format!(
-                "the value for secret `{name}` would come from stdin, which an earlier `put` already read"
-            ));
+            return Err(SecretInputError::StdinTaken(name.into()));
         }
         let mut text = String::new();
         stdin
             .lock()
             .read_to_string(&mut text)
-            .map_err(|e| format!("cannot read the value for secret `{name}` from stdin: {e}"))?;
+            .map_err(|source| SecretInputError::Stdin {
+                name: name.into(),
+                source,
+            })?;
         if text.is_empty() {
-            return Err(format!(
-                "no value for secret `{name}` on stdin (pipe it in, or run on a terminal to be asked)"
-            ));
+            return Err(SecretInputError::EmptyStdin(name.into()));
         }
         return Ok(crate::secret::from_piped(text));
     }
     let term = console::Term::stderr();
     if !term.is_term() {
-        return Err(format!(
-            "no terminal to ask for secret `{name}` on (stderr is not one): pipe the value on stdin"
-        ));
+        return Err(SecretInputError::NoTerminal(name.into()));
     }
     term.write_str(&format!("    value for secret `{name}` (hidden): "))
-        .map_err(|e| e.to_string())?;
+        .map_err(SecretInputError::Prompt)?;
     let line = term
         .read_secure_line()
-        .map_err(|e| format!("cannot read the value for secret `{name}`: {e}"))?;
+        .map_err(|source| SecretInputError::Terminal {
+            name: name.into(),
+            source,
+        })?;
     Ok(Secret::new(line))
 }

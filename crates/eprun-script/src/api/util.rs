@@ -5,47 +5,102 @@ use crate::value::{to_dynamic, to_json};
 use ipnet::IpNet;
 use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, INT, Position};
 
+/// Why CIDR arithmetic cannot be done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CidrError {
+    /// Text that is not a CIDR block.
+    #[error("`{0}` is not a CIDR block")]
+    NotCidr(String),
+    /// More bits than the address has.
+    #[error("cannot add {newbits} bits to `{prefix}` (at most /{max})")]
+    TooManyBits {
+        /// The bits asked for.
+        newbits: INT,
+        /// The block.
+        prefix: String,
+        /// The longest prefix of its family.
+        max: INT,
+    },
+    /// A prefix length that does not fit a byte.
+    #[error("prefix too long")]
+    PrefixTooLong,
+    /// A prefix length the block cannot be split at.
+    #[error(transparent)]
+    PrefixLen(#[from] ipnet::PrefixLenError),
+    /// A negative subnet number.
+    #[error("subnet number {0} is negative")]
+    Negative(INT),
+    /// A subnet number past the last subnet.
+    #[error("`{prefix}` has only {count} subnets of /{new_len}; {netnum} is out of range")]
+    OutOfRange {
+        /// The block.
+        prefix: String,
+        /// How many subnets it has.
+        count: u128,
+        /// Their prefix length.
+        new_len: u8,
+        /// The number asked for.
+        netnum: INT,
+    },
+    /// A subnet number too large to count to.
+    #[error("subnet number too large")]
+    TooLarge,
+    /// A subnet the split did not make.
+    #[error("subnet {netnum} of `{prefix}` does not exist")]
+    Missing {
+        /// The number asked for.
+        netnum: INT,
+        /// The block.
+        prefix: String,
+    },
+}
+
+/// A CIDR block, or the error naming the text.
+fn cidr(text: &str) -> Result<IpNet, CidrError> {
+    text.parse().map_err(|_| CidrError::NotCidr(text.into()))
+}
+
 /// The `netnum`-th subnet of `prefix` with `newbits` more prefix bits (Terraform's `cidrsubnet`).
-pub fn cidr_subnet(prefix: &str, newbits: INT, netnum: INT) -> Result<String, String> {
-    let net: IpNet = prefix
-        .parse()
-        .map_err(|_| format!("`{prefix}` is not a CIDR block"))?;
+pub fn cidr_subnet(prefix: &str, newbits: INT, netnum: INT) -> Result<String, CidrError> {
+    let net = cidr(prefix)?;
     let max = if matches!(net, IpNet::V4(_)) { 32 } else { 128 };
     let new_len = INT::from(net.prefix_len()) + newbits;
     if newbits < 0 || new_len > max {
-        return Err(format!(
-            "cannot add {newbits} bits to `{prefix}` (at most /{max})"
-        ));
+        return Err(CidrError::TooManyBits {
+            newbits,
+            prefix: prefix.into(),
+            max,
+        });
     }
-    let new_len = u8::try_from(new_len).map_err(|_| "prefix too long".to_string())?;
-    let subnets = net.subnets(new_len).map_err(|e| e.to_string())?;
+    let new_len = u8::try_from(new_len).map_err(|_| CidrError::PrefixTooLong)?;
+    let subnets = net.subnets(new_len)?;
     let count = if newbits >= 64 {
         u128::MAX
     } else {
         1u128 << newbits
     };
-    let n = u128::try_from(netnum).map_err(|_| format!("subnet number {netnum} is negative"))?;
+    let n = u128::try_from(netnum).map_err(|_| CidrError::Negative(netnum))?;
     if n >= count {
-        return Err(format!(
-            "`{prefix}` has only {count} subnets of /{new_len}; {netnum} is out of range"
-        ));
+        return Err(CidrError::OutOfRange {
+            prefix: prefix.into(),
+            count,
+            new_len,
+            netnum,
+        });
     }
     subnets
         .into_iter()
-        .nth(usize::try_from(n).map_err(|_| "subnet number too large".to_string())?)
+        .nth(usize::try_from(n).map_err(|_| CidrError::TooLarge)?)
         .map(|s| s.to_string())
-        .ok_or_else(|| format!("subnet {netnum} of `{prefix}` does not exist"))
+        .ok_or_else(|| CidrError::Missing {
+            netnum,
+            prefix: prefix.into(),
+        })
 }
 
 /// Whether two blocks share any address (either contains the other's network address).
-pub fn cidr_overlaps(a: &str, b: &str) -> Result<bool, String> {
-    let x: IpNet = a
-        .parse()
-        .map_err(|_| format!("`{a}` is not a CIDR block"))?;
-    let y: IpNet = b
-        .parse()
-        .map_err(|_| format!("`{b}` is not a CIDR block"))?;
-    let (x, y) = (x.trunc(), y.trunc());
+pub fn cidr_overlaps(a: &str, b: &str) -> Result<bool, CidrError> {
+    let (x, y) = (cidr(a)?.trunc(), cidr(b)?.trunc());
     Ok(x.contains(&y.network()) || y.contains(&x.network()))
 }
 
@@ -62,12 +117,8 @@ pub(crate) fn register(engine: &mut Engine) {
         .register_into_engine(
             engine,
             |outer: &str, inner: &str| -> Result<bool, Box<EvalAltResult>> {
-                let o: IpNet = outer
-                    .parse()
-                    .map_err(|_| fail(format!("`{outer}` is not a CIDR block"), Position::NONE))?;
-                let i: IpNet = inner
-                    .parse()
-                    .map_err(|_| fail(format!("`{inner}` is not a CIDR block"), Position::NONE))?;
+                let o = cidr(outer).map_err(|e| fail(e, Position::NONE))?;
+                let i = cidr(inner).map_err(|e| fail(e, Position::NONE))?;
                 Ok(o.contains(&i))
             },
         );
@@ -108,7 +159,10 @@ pub(crate) fn register(engine: &mut Engine) {
                 std::time::Instant::now() + std::time::Duration::from_secs(seconds.max(0) as u64);
             while std::time::Instant::now() < until {
                 if crate::interrupt::requested() {
-                    return Err(fail("interrupted by Ctrl-C", Position::NONE));
+                    return Err(Box::new(EvalAltResult::ErrorTerminated(
+                        "interrupted by Ctrl-C".into(),
+                        Position::NONE,
+                    )));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }

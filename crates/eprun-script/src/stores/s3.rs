@@ -224,7 +224,12 @@ impl StateStore for S3Store {
     }
 
     async fn put_beside(&self, name: &str, text: &str) -> Result<(), StateError> {
-        let call = self.client().await.put_object().bucket(&self.bucket).key(name);
+        let call = self
+            .client()
+            .await
+            .put_object()
+            .bucket(&self.bucket)
+            .key(name);
         let call = call.content_type("application/json");
         call.body(ByteStream::from(text.as_bytes().to_vec()))
             .send()
