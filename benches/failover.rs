@@ -11,7 +11,7 @@ mod common;
 
 use common::kube_support::ControlPlane;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,7 +94,7 @@ fn counted(aws: &Proxy, clusters: &Clusters) -> (usize, usize) {
 }
 
 /// What a failover must have done, read from the emulators themselves (not through a proxy).
-fn check_failed_over(aws: &Path, moto: &Moto, eu: &ControlPlane, health_check: &str, who: &str) {
+fn check_failed_over(aws: &Path, moto: &Moto, eu: &ControlPlane, alarm: &str, who: &str) {
     let replicas = &eu.get(ROLLOUT).expect("the DR rollout")["spec"]["replicas"];
     assert_eq!(
         replicas, 6,
@@ -102,14 +102,14 @@ fn check_failed_over(aws: &Path, moto: &Moto, eu: &ControlPlane, health_check: &
     );
     let mut cmd = Command::new(aws);
     cmd.args([
-        "route53",
-        "get-health-check",
+        "cloudwatch",
+        "describe-alarms",
         "--region",
-        "us-east-1",
-        "--health-check-id",
-        health_check,
+        "eu-west-1",
+        "--alarm-names",
+        alarm,
         "--query",
-        "HealthCheck.HealthCheckConfig.Inverted",
+        "MetricAlarms[0].StateValue",
         "--output",
         "text",
     ]);
@@ -117,8 +117,8 @@ fn check_failed_over(aws: &Path, moto: &Moto, eu: &ControlPlane, health_check: &
     let out = cmd.output().expect("run aws");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "True",
-        "{who}: the primary's health check is inverted\n{}",
+        "ALARM",
+        "{who}: the primary's rotation alarm is in ALARM\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -140,17 +140,47 @@ fn runbook(dir: &Path, moto: &Moto, script: &str) -> Duration {
     .0
 }
 
-fn health_check(dir: &Path, moto: &Moto, env: &str, script: &str) -> String {
-    let (_, json) = eprun(
-        dir,
-        Some(moto),
-        &["outputs", script, "--env", env, "--json"],
-    );
-    let outputs: Value = serde_json::from_str(&json).expect("outputs json");
-    outputs["health_check_id"]
-        .as_str()
-        .expect("health_check_id")
-        .to_string()
+/// The rotation alarm of `region`'s record (stdlib/dns_failover.rhai names it).
+fn alarm(region: &str) -> String {
+    format!("api-examplepay-test-{region}-in-rotation")
+}
+
+/// Plays the release pipeline: the image the primary runs is in the DR registry too, as the
+/// runbook's readiness checks want.
+fn seed_dr_image(aws: &Path, moto: &Moto) {
+    let manifest = r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":1,"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"},"layers":[]}"#;
+    for args in [
+        vec![
+            "ecr",
+            "create-repository",
+            "--region",
+            "eu-west-1",
+            "--repository-name",
+            "examplepay/payment-service",
+        ],
+        vec![
+            "ecr",
+            "put-image",
+            "--region",
+            "eu-west-1",
+            "--repository-name",
+            "examplepay/payment-service",
+            "--image-tag",
+            "1.0.0",
+            "--image-manifest",
+            manifest,
+        ],
+    ] {
+        let mut cmd = Command::new(aws);
+        cmd.args(&args);
+        emulated_aws(&mut cmd, Some(moto));
+        let out = cmd.output().expect("run aws");
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 fn bash_failover(
@@ -159,7 +189,7 @@ fn bash_failover(
     moto: &Moto,
     kube: [&Proxy; 2],
     clusters: &Clusters,
-    checks: [&str; 2],
+    alarms: [&str; 2],
 ) -> Duration {
     let script = repo().join("benches/failover.sh");
     let path = format!(
@@ -180,8 +210,8 @@ fn bash_failover(
         .env("DR_KUBE", kube[1].https_url())
         .env("PRIMARY_KUBE_PKI", clusters.us.pki_dir())
         .env("DR_KUBE_PKI", clusters.eu.pki_dir())
-        .env("PRIMARY_HEALTH_CHECK", checks[0])
-        .env("DR_HEALTH_CHECK", checks[1])
+        .env("PRIMARY_ALARM", alarms[0])
+        .env("DR_ALARM", alarms[1])
         .env("NAMESPACE", "payments")
         .env("ROLLOUT", "payment-service")
         .env("NODE_POOLS", "payments batch gpu")
@@ -223,15 +253,8 @@ fn main() {
     ] {
         eprun(&dir, Some(&moto), &["apply", script, "--env", env, "--yes"]);
     }
-    let checks = [
-        health_check(
-            &dir,
-            &moto,
-            "local/us-east-1",
-            "scripts/prod/us-east-1.rhai",
-        ),
-        health_check(&dir, &moto, DR, "scripts/prod/eu-west-1.rhai"),
-    ];
+    let alarms = [alarm("us-east-1"), alarm("eu-west-1")];
+    seed_dr_image(&aws, &moto);
 
     let aws_proxy = Proxy::start(&rt, moto.1, Duration::ZERO);
     let kube = [
@@ -266,7 +289,7 @@ fn main() {
             let took = runbook(&dir, &via_proxy, "scripts/runbooks/dr-failover.rhai");
             let after = counted(&aws_proxy, &clusters);
             eprun_runs.push((took, after.0 - before.0, after.1 - before.1));
-            check_failed_over(&aws, &moto, &clusters.eu, &checks[0], "eprun");
+            check_failed_over(&aws, &moto, &clusters.eu, &alarms[0], "eprun");
             runbook(&dir, &via_proxy, "scripts/runbooks/dr-failback.rhai");
 
             let before = counted(&aws_proxy, &clusters);
@@ -276,11 +299,11 @@ fn main() {
                 &via_proxy,
                 kube,
                 &clusters,
-                [&checks[0], &checks[1]],
+                [&alarms[0], &alarms[1]],
             );
             let after = counted(&aws_proxy, &clusters);
             bash_runs.push((took, after.0 - before.0, after.1 - before.1));
-            check_failed_over(&aws, &moto, &clusters.eu, &checks[0], "bash");
+            check_failed_over(&aws, &moto, &clusters.eu, &alarms[0], "bash");
             runbook(&dir, &via_proxy, "scripts/runbooks/dr-failback.rhai");
             eprintln!(
                 "round {}: eprun {:?}, bash {:?}",
@@ -330,10 +353,11 @@ fn main() {
          | `eprun run dr-failover.rhai` | {et} | {ea} | {ek} |\n\
          | `benches/failover.sh` (AWS CLI + curl) | {bt} | {ba} | {bk} |\n\n\
          eprun is **{ratio:.1}× faster** here. One `aws` process costs {start} before it sends anything \
-         (`aws --version`, median of 5); the script starts one per AWS call. eprun makes more calls than the script: \
-         it reads the STS caller for the journal, resolves the Kubernetes kinds through API discovery, \
-         and its verbs re-read what they change (the node group around its scaling, the health check \
-         before its update).\n\n",
+         (`aws --version`, median of 5); the script starts one per AWS call. eprun does more than the script: \
+         its first step runs the ten readiness checks of `dr-readiness`, it checks that a region stays in rotation \
+         before and after every step, it reads the STS caller for the journal, resolves the Kubernetes kinds \
+         through API discovery, and its verbs re-read what they change (the node group around its scaling, the \
+         rotation alarm around its change).\n\n",
         date = chrono::Utc::now().format("%Y-%m-%d"),
         et = ms(e),
         bt = ms(b),

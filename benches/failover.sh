@@ -6,11 +6,12 @@
 #
 # Everything a Terraform user would read from `terraform output` or the tfvars comes in through
 # the environment: regions, cluster and node group names, the two clusters' API URLs and token,
-# the health check ids, the rollout and the NodePools.
+# the rotation alarms (in the DR region), the rollout and the NodePools. It moves traffic as the
+# runbook does: the primary's rotation alarm to ALARM, with CloudWatch calls to the DR region.
 set -euo pipefail
 
 : "${DR_REGION:?}" "${PRIMARY_REGION:?}" "${DR_CLUSTER:?}" "${PRIMARY_CLUSTER:?}" "${NODE_GROUP:?}"
-: "${DR_KUBE:?}" "${PRIMARY_KUBE:?}" "${DR_KUBE_PKI:?}" "${PRIMARY_KUBE_PKI:?}" "${PRIMARY_HEALTH_CHECK:?}" "${DR_HEALTH_CHECK:?}"
+: "${DR_KUBE:?}" "${PRIMARY_KUBE:?}" "${DR_KUBE_PKI:?}" "${PRIMARY_KUBE_PKI:?}" "${PRIMARY_ALARM:?}" "${DR_ALARM:?}"
 : "${NAMESPACE:?}" "${ROLLOUT:?}" "${NODE_POOLS:?}"
 TIMEOUT="${TIMEOUT:-600}"
 
@@ -96,20 +97,22 @@ log "node group $w_min/$after/$w_max; payment-service → $replicas"
 echo "▸ Step 4/6: Promote the secret replicas here (primary unreachable)" >&2
 log "the primary is reachable: its secrets stay primary, nothing to promote"
 
-echo "▸ Step 5/6: Drain traffic from the primary" >&2
-inverted=$(aws route53 get-health-check --region us-east-1 --health-check-id "$PRIMARY_HEALTH_CHECK" \
-    --query HealthCheck.HealthCheckConfig.Inverted --output text)
-if [[ "$inverted" == True ]]; then
-    log "health check $PRIMARY_HEALTH_CHECK is already inverted"
+echo "▸ Step 5/6: Take the primary out of rotation" >&2
+alarm_state() {
+    aws cloudwatch describe-alarms --region "$DR_REGION" --alarm-names "$1" \
+        --query 'MetricAlarms[0].StateValue' --output text
+}
+[[ "$(alarm_state "$DR_ALARM")" != ALARM ]] || fail "this region is out of rotation too ($DR_ALARM): traffic would have nowhere to go"
+if [[ "$(alarm_state "$PRIMARY_ALARM")" == ALARM ]]; then
+    log "$PRIMARY_ALARM is already in ALARM"
 else
-    aws route53 update-health-check --region us-east-1 --health-check-id "$PRIMARY_HEALTH_CHECK" --inverted >/dev/null
+    aws cloudwatch put-metric-data --region "$DR_REGION" --namespace eprun/Rotation \
+        --metric-name OutOfRotation --dimensions "Record=api.examplepay.test,Region=$PRIMARY_REGION" --value 1 --unit Count
+    aws cloudwatch set-alarm-state --region "$DR_REGION" --alarm-name "$PRIMARY_ALARM" \
+        --state-value ALARM --state-reason "failover.sh"
 fi
 
 echo "▸ Step 6/6: Verify the primary is out of rotation" >&2
-inverted=$(aws route53 get-health-check --region us-east-1 --health-check-id "$PRIMARY_HEALTH_CHECK" \
-    --query HealthCheck.HealthCheckConfig.Inverted --output text)
-[[ "$inverted" == True ]] || fail "health check $PRIMARY_HEALTH_CHECK is not inverted"
-mine=$(aws route53 get-health-check --region us-east-1 --health-check-id "$DR_HEALTH_CHECK" \
-    --query HealthCheck.HealthCheckConfig.Inverted --output text)
-[[ "$mine" != True ]] || fail "this region's own health check $DR_HEALTH_CHECK is inverted: traffic has nowhere to go"
+[[ "$(alarm_state "$PRIMARY_ALARM")" == ALARM ]] || fail "$PRIMARY_ALARM is not in ALARM"
+[[ "$(alarm_state "$DR_ALARM")" != ALARM ]] || fail "this region's own alarm $DR_ALARM is in ALARM: traffic has nowhere to go"
 log "failover complete: traffic moved to $DR_REGION, payment-service $replicas replicas"

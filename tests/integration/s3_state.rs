@@ -130,10 +130,21 @@ fn second_apply_is_refused_while_the_first_holds_the_s3_lock() {
         object(&moto, &format!("{KEY}.backup")).is_some(),
         "the previous version is kept"
     );
+    // Its DR copy goes beside the DR peer's state, which is local here (`local/eu-west-1`).
+    let local: Vec<_> = project
+        .state_files()
+        .into_iter()
+        .filter(|p| !p.starts_with(project.join(".eprun/state/dr-copy")))
+        .collect();
     assert!(
-        project.state_files().is_empty(),
-        "an S3 stack writes no local state: {:?}",
-        project.state_files()
+        local.is_empty(),
+        "an S3 stack writes no local state: {local:?}"
+    );
+    assert!(
+        project
+            .join(".eprun/state/dr-copy/local/us-east-1.json")
+            .exists(),
+        "the DR copy is beside the DR peer's (local) state"
     );
     eprun(
         &project,

@@ -412,18 +412,41 @@ pub fn drain(
     target: &str,
     opts: &Options,
 ) -> Result<Value, DrError> {
+    change(session, engine, target, opts, false)
+}
+
+/// Puts `target` back in rotation. Refused when its readiness fails (unless forced).
+pub fn restore(
+    session: &Session,
+    engine: &rhai::Engine,
+    target: &str,
+    opts: &Options,
+) -> Result<Value, DrError> {
+    change(session, engine, target, opts, true)
+}
+
+/// Puts `target` in rotation (`into`) or takes it out, after the rules: the region that takes
+/// the traffic (the other one for a drain, `target` for a restore) must be ready, and a drain
+/// must leave the other region in rotation. Nothing is called when `target` is already so.
+fn change(
+    session: &Session,
+    engine: &rhai::Engine,
+    target: &str,
+    opts: &Options,
+    into: bool,
+) -> Result<Value, DrError> {
     let pair = Pair::current(session)?;
     let (env, other) = pair.split(target)?;
     let (here, there) = (
         read_one(session, &pair, env)?,
         read_one(session, &pair, other)?,
     );
-    if !here.in_rotation() {
+    if here.in_rotation() == into {
         return Ok(
             json!({"env": target, "changed": false, "rotation": [here.to_json(), there.to_json()]}),
         );
     }
-    if !there.in_rotation() {
+    if !into && !there.in_rotation() {
         return Err(DrError::Refused {
             rule: format!(
                 "never both regions out of rotation: `{}` is out already (alarm `{}` is {})",
@@ -435,48 +458,20 @@ pub fn drain(
             ),
         });
     }
-    let checks = require_ready(
-        session,
-        engine,
-        &other.name,
-        opts,
-        "never move traffic to a region that is not ready",
-    )?;
-    let after = flip(session, &pair, env, false, &asked_by(session, "drain"))?;
-    Ok(json!({
-        "env": target,
-        "changed": true,
-        "rotation": [after.to_json(), there.to_json()],
-        "readiness": checks,
-    }))
-}
-
-/// Puts `target` back in rotation. Refused when its readiness fails (unless forced).
-pub fn restore(
-    session: &Session,
-    engine: &rhai::Engine,
-    target: &str,
-    opts: &Options,
-) -> Result<Value, DrError> {
-    let pair = Pair::current(session)?;
-    let (env, other) = pair.split(target)?;
-    let (here, there) = (
-        read_one(session, &pair, env)?,
-        read_one(session, &pair, other)?,
-    );
-    if here.in_rotation() {
-        return Ok(
-            json!({"env": target, "changed": false, "rotation": [here.to_json(), there.to_json()]}),
-        );
-    }
-    let checks = require_ready(
-        session,
-        engine,
-        target,
-        opts,
-        "a region goes back in rotation only when it is ready",
-    )?;
-    let after = flip(session, &pair, env, true, &asked_by(session, "restore"))?;
+    let (ready, rule, verb) = match into {
+        true => (
+            target,
+            "a region goes back in rotation only when it is ready",
+            "restore",
+        ),
+        false => (
+            other.name.as_str(),
+            "never move traffic to a region that is not ready",
+            "drain",
+        ),
+    };
+    let checks = require_ready(session, engine, ready, opts, rule)?;
+    let after = flip(session, &pair, env, into, &asked_by(session, verb))?;
     Ok(json!({
         "env": target,
         "changed": true,

@@ -27,7 +27,6 @@ type RhaiResult = Result<Dynamic, Box<EvalAltResult>>;
 pub(super) fn register(services: &mut Services, session: &Session) {
     sts(services.entry("sts").or_default(), session);
     ec2(services.entry("ec2").or_default(), session);
-    ec2_instance_types(services.entry("ec2").or_default(), session);
     eks(services.entry("eks").or_default(), session);
     route53(services.entry("route53").or_default(), session);
     secretsmanager(services.entry("secretsmanager").or_default(), session);
@@ -271,9 +270,6 @@ fn ec2(m: &mut Module, session: &Session) {
                 verbs::ec2::describe_vpcs(&aws.ec2(), &Map::new()).await
             })
         });
-}
-
-fn ec2_instance_types(m: &mut Module, session: &Session) {
     read_str(
         m,
         session,
