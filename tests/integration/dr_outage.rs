@@ -38,6 +38,17 @@ fn team_state_in_s3(project: &Project, moto: &Moto) {
     }
 }
 
+/// The requests `kube` served to clients that are neither its own components nor these tests'
+/// helpers: what eprun (or Helm) sent it, from its audit log.
+fn outside_requests(kube: &crate::kube_support::ControlPlane) -> usize {
+    let audit = kube.audit();
+    let outside = audit.iter().filter(|e| {
+        let user = e["user"]["username"].as_str().unwrap_or_default();
+        !user.starts_with("system:") && e["userAgent"].as_str() != Some("eprun-tests")
+    });
+    outside.count()
+}
+
 /// The health check a record in the zone follows, for `region`'s latency record.
 fn record_check(moto: &Moto, region: &str) -> String {
     let r53 = route53_client(moto, "us-east-1");
@@ -113,6 +124,11 @@ fn failover_during_a_us_east_1_outage_asks_nothing_of_us_east_1() {
     assert!(!names.is_empty(), "the primary declares secrets");
 
     proxy.take_down("us-east-1");
+    let primary_cluster_before = outside_requests(us);
+    assert!(
+        primary_cluster_before > 0,
+        "the applies reached the primary cluster, and its audit counts them"
+    );
     let over = eprun(
         &project,
         &[
