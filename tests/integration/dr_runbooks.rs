@@ -378,14 +378,7 @@ fn a_drill_records_its_recovery_time_against_the_rto_and_leaves_both_stacks_as_a
         });
         assert!(recorded, "milestone `{name}` in the journal\n{journal}");
     }
-    let shown = eprun(&project, &["runs", "show", &id]).run();
-    shown.expect_success();
-    assert!(
-        shown
-            .stdout
-            .contains("Recovery time (RTO 15 min, from local/eu-west-1)"),
-        "{shown}"
-    );
+    let shown = recovery_report(&project, &id);
     for name in ["capacity ready", "traffic moved"] {
         let line = shown
             .stdout

@@ -8,10 +8,13 @@ use crate::support::*;
 use serde_json::json;
 
 /// `eprun eval CODE --env local/eu-west-1` on moto.
-fn eval(project: &Project, moto: &Moto, code: &str) -> Output {
-    eprun(project, &["eval", code, "--env", LOCAL_EU])
+/// `eprun eval CODE --env local/eu-west-1` on moto, refused by the safety rule that says `rule`.
+fn eval_refused(project: &Project, moto: &Moto, code: &str, rule: &str) {
+    let out = eprun(project, &["eval", code, "--env", LOCAL_EU])
         .moto(moto)
-        .run()
+        .run();
+    out.expect_code(1).expect_no_panic();
+    assert!(out.stderr.contains(rule), "{out}");
 }
 
 fn set_alarm(moto: &Moto, region: &str, state: aws_sdk_cloudwatch::types::StateValue) {
@@ -58,13 +61,11 @@ fn a_failover_to_a_region_that_is_not_ready_is_refused_unless_forced_with_a_reas
     assert_ne!(rotation_state(&moto, "us-east-1"), "ALARM", "nothing moved");
 
     // The same rule holds in `eprun eval`.
-    let typed = eval(&project, &moto, "rotation::drain(\"local/us-east-1\")");
-    typed.expect_code(1);
-    assert!(
-        typed
-            .stderr
-            .contains("never move traffic to a region that is not ready"),
-        "{typed}"
+    eval_refused(
+        &project,
+        &moto,
+        "rotation::drain(\"local/us-east-1\")",
+        "never move traffic to a region that is not ready",
     );
     assert_ne!(rotation_state(&moto, "us-east-1"), "ALARM");
 
@@ -91,12 +92,11 @@ fn both_regions_out_and_a_failback_to_an_unready_primary_are_refused() {
     assert_eq!(rotation_state(&moto, "us-east-1"), "ALARM");
 
     // Draining the DR region now would leave DNS with no region: refused in eval.
-    let both = eval(&project, &moto, "rotation::drain(\"local/eu-west-1\")");
-    both.expect_code(1).expect_no_panic();
-    assert!(
-        both.stderr
-            .contains("never both regions out of rotation: `local/us-east-1` is out already"),
-        "{both}"
+    eval_refused(
+        &project,
+        &moto,
+        "rotation::drain(\"local/eu-west-1\")",
+        "never both regions out of rotation: `local/us-east-1` is out already",
     );
     assert_ne!(
         rotation_state(&moto, "eu-west-1"),
@@ -117,13 +117,11 @@ fn both_regions_out_and_a_failback_to_an_unready_primary_are_refused() {
         "{back}"
     );
     assert_eq!(rotation_state(&moto, "us-east-1"), "ALARM", "still out");
-    let restore = eval(&project, &moto, "rotation::restore(\"local/us-east-1\")");
-    restore.expect_code(1);
-    assert!(
-        restore
-            .stderr
-            .contains("a region goes back in rotation only when it is ready"),
-        "{restore}"
+    eval_refused(
+        &project,
+        &moto,
+        "rotation::restore(\"local/us-east-1\")",
+        "a region goes back in rotation only when it is ready",
     );
     assert_eq!(rotation_state(&moto, "us-east-1"), "ALARM");
 

@@ -155,3 +155,17 @@ pub fn plan_codes(project: &Project, moto: &Moto) -> Vec<(String, Output)> {
         })
         .collect()
 }
+
+/// `eprun runs show ID`, which must head its recovery times with the DR environment's RTO: its
+/// output.
+pub fn recovery_report(project: &Project, id: &str) -> Output {
+    let shown = eprun(project, &["runs", "show", id]).run();
+    shown.expect_success();
+    assert!(
+        shown
+            .stdout
+            .contains("Recovery time (RTO 15 min, from local/eu-west-1)"),
+        "{shown}"
+    );
+    shown
+}

@@ -250,19 +250,22 @@ fn read_one(session: &Session, pair: &Pair, env: &Environment) -> Result<Rotatio
     })
 }
 
+/// Both regions' rotation of the current environment's pair, primary first.
+fn both(session: &Session) -> Result<(Rotation, Rotation), DrError> {
+    let pair = Pair::current(session)?;
+    let primary = read_one(session, &pair, &pair.primary)?;
+    Ok((primary, read_one(session, &pair, &pair.dr)?))
+}
+
 /// Both regions' rotation, primary first.
 pub fn state(session: &Session) -> Result<Value, DrError> {
-    let pair = Pair::current(session)?;
-    let both = [&pair.primary, &pair.dr].map(|e| read_one(session, &pair, e));
-    let [p, d] = both;
-    Ok(json!([p?.to_json(), d?.to_json()]))
+    let (primary, dr) = both(session)?;
+    Ok(json!([primary.to_json(), dr.to_json()]))
 }
 
 /// The invariant of the DR runbooks: at least one region is in rotation.
 pub fn check(session: &Session) -> Result<Value, DrError> {
-    let pair = Pair::current(session)?;
-    let primary = read_one(session, &pair, &pair.primary)?;
-    let dr = read_one(session, &pair, &pair.dr)?;
+    let (primary, dr) = both(session)?;
     if !primary.in_rotation() && !dr.in_rotation() {
         return Err(DrError::Refused {
             rule: format!(
@@ -361,15 +364,15 @@ fn require_ready(
     }
 }
 
-/// Flips `env`'s control, then reads it back (not in a dry run).
+/// Flips `env`'s control (`before`, as just read), then reads it back (not in a dry run).
 fn flip(
     session: &Session,
     pair: &Pair,
     env: &Environment,
+    before: Rotation,
     in_rotation: bool,
     reason: &str,
 ) -> Result<Rotation, DrError> {
-    let before = read_one(session, pair, env)?;
     let aws = session.aws()?;
     let cw = aws.in_region(&before.control.region).cloudwatch();
     let mutations = session.mutations.clone();
@@ -471,7 +474,7 @@ fn change(
         ),
     };
     let checks = require_ready(session, engine, ready, opts, rule)?;
-    let after = flip(session, &pair, env, into, &asked_by(session, verb))?;
+    let after = flip(session, &pair, env, here, into, &asked_by(session, verb))?;
     Ok(json!({
         "env": target,
         "changed": true,
